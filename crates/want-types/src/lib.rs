@@ -1,0 +1,26 @@
+//! Primitive types of WANT chain — addresses, amounts, transactions, blocks, receipts and their canonical codec; no I/O.
+//!
+//! Everything that is hashed or signed is encoded with `borsh` (deterministic bytes); JSON (serde)
+//! is only the API's view. Amounts are `u128` base units (6 decimals) and travel in JSON as decimal
+//! strings.
+
+pub mod address;
+pub mod amount;
+pub mod block;
+pub mod error;
+pub mod hash;
+pub mod params;
+pub mod receipt;
+pub mod tx;
+
+pub use address::Address;
+pub use amount::Amount;
+pub use block::{Block, BlockHeader};
+pub use error::TypesError;
+pub use hash::{sha256d, Hash32};
+pub use params::ChainParams;
+pub use receipt::{Event, Receipt, TxStatus};
+pub use tx::{Call, Signature, SignedTransaction, TokenCall, Transaction};
+
+/// Largest encoded size of one signed transaction, in bytes. Bigger ones are refused at admission.
+pub const TX_BYTES_MAX: usize = 16 * 1024;

@@ -1,0 +1,68 @@
+//! Receipts: the outcome of one transaction in a block, with the token events it caused.
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::{Deserialize, Serialize};
+
+use crate::{Address, Amount, Hash32};
+
+/// Outcome of executing a transaction.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum TxStatus {
+    /// The call succeeded; its writes are applied.
+    Success,
+    /// The call failed: its writes are reverted, but the nonce and the fee are consumed.
+    Failed { code: String, message: String },
+    /// The transaction could not be executed at all (wrong nonce, expired, fee not payable…):
+    /// nothing was charged and the nonce was not consumed. Honest proposers never include such
+    /// transactions; the rule keeps execution deterministic if one does.
+    Rejected { code: String, message: String },
+}
+
+/// Token events, as TRC20 defines them plus fee and burn records.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum Event {
+    Transfer {
+        from: Address,
+        to: Address,
+        #[serde(with = "crate::amount::dec")]
+        value: Amount,
+    },
+    Approval {
+        owner: Address,
+        spender: Address,
+        #[serde(with = "crate::amount::dec")]
+        value: Amount,
+    },
+    /// The transaction fee, paid into the incentive pool.
+    FeePaid {
+        from: Address,
+        to: Address,
+        #[serde(with = "crate::amount::dec")]
+        value: Amount,
+    },
+    Burn {
+        from: Address,
+        #[serde(with = "crate::amount::dec")]
+        value: Amount,
+    },
+}
+
+/// The receipt of one transaction.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Receipt {
+    pub tx_id: Hash32,
+    pub sender: Address,
+    #[serde(flatten)]
+    pub status: TxStatus,
+    #[serde(with = "crate::amount::dec")]
+    pub fee_paid: Amount,
+    pub events: Vec<Event>,
+}
+
+impl Receipt {
+    pub fn is_success(&self) -> bool {
+        matches!(self.status, TxStatus::Success)
+    }
+}

@@ -1,0 +1,302 @@
+//! Transactions: chain id, nonce, fee, expiry, a proof-of-work stamp and one typed call.
+//!
+//! The id of a transaction is SHA-256(SHA-256(borsh(Transaction))) — the digest that is signed, so
+//! a signature cannot change the id (no malleability). A zero-fee transaction is admitted when its
+//! id has the chain's configured number of leading zero bits (the `pow_nonce` is varied to get it).
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::{Deserialize, Serialize};
+
+use crate::{sha256d, Address, Amount, Hash32, TypesError};
+
+/// The unsigned body of a transaction.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Transaction {
+    pub chain_id: u64,
+    /// Must equal the sender's next nonce when the transaction executes.
+    pub nonce: u64,
+    #[serde(with = "crate::amount::dec")]
+    pub fee: Amount,
+    /// Unix time in milliseconds after which the transaction may no longer be included.
+    pub expiry_ms: u64,
+    /// Hashcash counter: varied until the id has enough leading zero bits (0 when a fee is paid).
+    #[serde(default)]
+    pub pow_nonce: u64,
+    pub call: Call,
+}
+
+/// One call into one state-machine module. New modules append variants (never reorder: the
+/// borsh discriminant is part of every signed transaction).
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Call {
+    Token(TokenCall),
+}
+
+/// Calls of the WANT token module (TRC20 semantics; there is no mint).
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum TokenCall {
+    Transfer {
+        to: Address,
+        #[serde(with = "crate::amount::dec")]
+        amount: Amount,
+    },
+    Approve {
+        spender: Address,
+        #[serde(with = "crate::amount::dec")]
+        amount: Amount,
+    },
+    TransferFrom {
+        from: Address,
+        to: Address,
+        #[serde(with = "crate::amount::dec")]
+        amount: Amount,
+    },
+    Burn {
+        #[serde(with = "crate::amount::dec")]
+        amount: Amount,
+    },
+}
+
+/// A signature over the transaction id.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Signature {
+    /// secp256k1 ECDSA, 65 bytes: r ‖ s ‖ recovery id (0 or 1); the signer is recovered from it.
+    Secp256k1(#[serde(with = "hex_bytes")] Vec<u8>),
+    /// RSA (2048–4096 bit) PKCS#1 v1.5 over SHA-256 of the transaction id, with the signer's
+    /// public key (PKCS#1 DER) so the address can be derived.
+    Rsa {
+        #[serde(with = "hex_bytes")]
+        public_key: Vec<u8>,
+        #[serde(with = "hex_bytes")]
+        signature: Vec<u8>,
+    },
+}
+
+/// A transaction with its signature, as submitted and as stored in blocks.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedTransaction {
+    pub tx: Transaction,
+    pub signature: Signature,
+}
+
+impl Transaction {
+    /// Canonical bytes (borsh).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        borsh::to_vec(self).expect("invariant: borsh encoding into a Vec cannot fail")
+    }
+
+    /// The transaction id: double SHA-256 of the canonical bytes; this digest is what is signed.
+    pub fn id(&self) -> Hash32 {
+        sha256d(&self.to_bytes())
+    }
+
+    /// The amount moved out of the sender by the call, if any (for display and pre-checks).
+    pub fn value(&self) -> Amount {
+        match &self.call {
+            Call::Token(TokenCall::Transfer { amount, .. })
+            | Call::Token(TokenCall::Burn { amount }) => *amount,
+            Call::Token(TokenCall::TransferFrom { .. })
+            | Call::Token(TokenCall::Approve { .. }) => 0,
+        }
+    }
+
+    /// Varies `pow_nonce` until the id has `bits` leading zero bits; returns the number of tries.
+    /// Expected work is 2^bits hashes.
+    pub fn solve_pow(&mut self, bits: u32) -> u64 {
+        let mut tries = 0u64;
+        loop {
+            tries += 1;
+            if self.id().leading_zero_bits() >= bits {
+                return tries;
+            }
+            self.pow_nonce = self.pow_nonce.wrapping_add(1);
+        }
+    }
+
+    /// Addresses named by the call (besides the sender).
+    pub fn counterparties(&self) -> Vec<Address> {
+        match &self.call {
+            Call::Token(TokenCall::Transfer { to, .. }) => vec![*to],
+            Call::Token(TokenCall::Approve { spender, .. }) => vec![*spender],
+            Call::Token(TokenCall::TransferFrom { from, to, .. }) => vec![*from, *to],
+            Call::Token(TokenCall::Burn { .. }) => vec![],
+        }
+    }
+}
+
+impl SignedTransaction {
+    pub fn id(&self) -> Hash32 {
+        self.tx.id()
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        borsh::to_vec(self).expect("invariant: borsh encoding into a Vec cannot fail")
+    }
+
+    /// Decodes canonical bytes, refusing trailing bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, TypesError> {
+        borsh::from_slice(bytes).map_err(|e| TypesError::Decode {
+            what: "signed transaction",
+            reason: e.to_string(),
+        })
+    }
+}
+
+/// Serde helper: bytes as lowercase hex.
+pub mod hex_bytes {
+
+    pub fn serialize<S: serde::Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(v))
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let s = <String as serde::Deserialize>::deserialize(d)?;
+        hex::decode(s.strip_prefix("0x").unwrap_or(&s))
+            .map_err(|e| serde::de::Error::custom(format!("invalid hex: {e}")))
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    pub fn arb_address() -> impl Strategy<Value = Address> {
+        any::<[u8; 20]>().prop_map(Address::from_account_id)
+    }
+
+    pub fn arb_call() -> impl Strategy<Value = Call> {
+        prop_oneof![
+            (arb_address(), any::<u128>())
+                .prop_map(|(to, amount)| Call::Token(TokenCall::Transfer { to, amount })),
+            (arb_address(), any::<u128>())
+                .prop_map(|(spender, amount)| Call::Token(TokenCall::Approve { spender, amount })),
+            (arb_address(), arb_address(), any::<u128>()).prop_map(|(from, to, amount)| {
+                Call::Token(TokenCall::TransferFrom { from, to, amount })
+            }),
+            any::<u128>().prop_map(|amount| Call::Token(TokenCall::Burn { amount })),
+        ]
+    }
+
+    pub fn arb_signed_tx() -> impl Strategy<Value = SignedTransaction> {
+        let sig = prop_oneof![
+            proptest::collection::vec(any::<u8>(), 65).prop_map(Signature::Secp256k1),
+            (
+                proptest::collection::vec(any::<u8>(), 0..600),
+                proptest::collection::vec(any::<u8>(), 0..512)
+            )
+                .prop_map(|(public_key, signature)| Signature::Rsa {
+                    public_key,
+                    signature
+                }),
+        ];
+        (
+            any::<u64>(),
+            any::<u64>(),
+            any::<u128>(),
+            any::<u64>(),
+            any::<u64>(),
+            arb_call(),
+            sig,
+        )
+            .prop_map(
+                |(chain_id, nonce, fee, expiry_ms, pow_nonce, call, signature)| SignedTransaction {
+                    tx: Transaction {
+                        chain_id,
+                        nonce,
+                        fee,
+                        expiry_ms,
+                        pow_nonce,
+                        call,
+                    },
+                    signature,
+                },
+            )
+    }
+
+    proptest! {
+        #[test]
+        fn borsh_round_trip_preserves_signed_transactions(stx in arb_signed_tx()) {
+            let bytes = stx.to_bytes();
+            prop_assert_eq!(SignedTransaction::from_bytes(&bytes).unwrap(), stx);
+        }
+
+        #[test]
+        fn json_round_trip_preserves_signed_transactions(stx in arb_signed_tx()) {
+            let json = serde_json::to_string(&stx).unwrap();
+            let back: SignedTransaction = serde_json::from_str(&json).unwrap();
+            prop_assert_eq!(back, stx);
+        }
+
+        #[test]
+        fn any_field_change_changes_the_id(stx in arb_signed_tx(), delta in 1u64..) {
+            let mut other = stx.tx.clone();
+            other.nonce = other.nonce.wrapping_add(delta);
+            prop_assert_ne!(other.id(), stx.tx.id());
+        }
+
+        #[test]
+        fn decoding_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let _ = SignedTransaction::from_bytes(&bytes);
+        }
+    }
+
+    #[test]
+    fn trailing_bytes_are_refused() {
+        let stx = SignedTransaction {
+            tx: Transaction {
+                chain_id: 1,
+                nonce: 0,
+                fee: 1,
+                expiry_ms: 2,
+                pow_nonce: 0,
+                call: Call::Token(TokenCall::Burn { amount: 5 }),
+            },
+            signature: Signature::Secp256k1(vec![0; 65]),
+        };
+        let mut bytes = stx.to_bytes();
+        bytes.push(0);
+        assert!(SignedTransaction::from_bytes(&bytes).is_err());
+    }
+
+    #[test]
+    fn json_shape_is_stable() {
+        let to: Address = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t".parse().unwrap();
+        let tx = Transaction {
+            chain_id: 7,
+            nonce: 3,
+            fee: 1000,
+            expiry_ms: 99,
+            pow_nonce: 0,
+            call: Call::Token(TokenCall::Transfer {
+                to,
+                amount: 12_500_000,
+            }),
+        };
+        let v = serde_json::to_value(&tx).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"chain_id": 7, "nonce": 3, "fee": "1000", "expiry_ms": 99, "pow_nonce": 0,
+                "call": {"token": {"transfer": {"to": "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t", "amount": "12500000"}}}})
+        );
+    }
+
+    #[test]
+    fn solving_pow_reaches_the_difficulty() {
+        let mut tx = Transaction {
+            chain_id: 1,
+            nonce: 0,
+            fee: 0,
+            expiry_ms: 1,
+            pow_nonce: 0,
+            call: Call::Token(TokenCall::Burn { amount: 0 }),
+        };
+        tx.solve_pow(10);
+        assert!(tx.id().leading_zero_bits() >= 10);
+    }
+}
