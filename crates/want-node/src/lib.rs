@@ -1,1 +1,15 @@
-//! placeholder
+//! The WANT chain node: configuration, mempool, block production, execution of committed blocks, and the HTTP API.
+//!
+//! See `docs/ARCHITECTURE.md` for the path of one transaction through these parts.
+
+pub mod api;
+pub mod config;
+pub mod error;
+pub mod mempool;
+pub mod metrics;
+pub mod node;
+pub mod openapi;
+
+pub use config::{Genesis, NodeConfig};
+pub use error::NodeError;
+pub use node::{load_or_create_node_key, Node};

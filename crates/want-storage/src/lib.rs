@@ -1,1 +1,425 @@
-//! placeholder
+//! Persistent storage of WANT chain: blocks, receipts, indexes, state and the mempool journal in one crash-safe redb database.
+//!
+//! Every block is written together with its receipts, its transaction index entries, its state
+//! changes and the removal of its transactions from the mempool journal in **one** redb write
+//! transaction with immediate durability: after a crash the database holds either the whole block
+//! or none of it.
+
+use std::path::{Path, PathBuf};
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use redb::{Database, ReadOnlyTable, ReadableTable, ReadableTableMetadata, TableDefinition};
+use want_state::{StateError, StateView, WriteSet};
+use want_types::{Block, Hash32, Receipt, SignedTransaction};
+
+/// On-disk format version written by this build. A database with a newer version is refused.
+pub const FORMAT_VERSION: u32 = 1;
+/// Name of the database file inside a node's data directory.
+pub const DB_FILE_NAME: &str = "chain.redb";
+
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
+const BLOCK_INFO: TableDefinition<u64, &[u8]> = TableDefinition::new("block_info");
+const RECEIPTS: TableDefinition<u64, &[u8]> = TableDefinition::new("receipts");
+const TX_INDEX: TableDefinition<&[u8], (u64, u32)> = TableDefinition::new("tx_index");
+const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
+const MEMPOOL: TableDefinition<&[u8], &[u8]> = TableDefinition::new("mempool_journal");
+
+const META_FORMAT: &str = "format_version";
+const META_CHAIN_ID: &str = "chain_id";
+const META_GENESIS: &str = "genesis_hash";
+const META_HEAD: &str = "head";
+
+/// The error enum of the storage crate.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("database error in {path}: {source}")]
+    Db { path: PathBuf, source: redb::Error },
+    #[error("the data directory {path} is already in use by another running node; stop it or choose another --data-dir")]
+    InUse { path: PathBuf },
+    #[error("the data directory {path} was written by a newer version of WANT chain (format {found}, this build understands up to {FORMAT_VERSION}); upgrade this binary rather than risk damaging it")]
+    FormatTooNew { path: PathBuf, found: u32 },
+    #[error("the data directory {path} belongs to another chain (chain id {found_chain_id}, genesis {found_genesis}); this node expects chain id {expected_chain_id}, genesis {expected_genesis}. Use another --data-dir")]
+    WrongChain {
+        path: PathBuf,
+        found_chain_id: u64,
+        found_genesis: Hash32,
+        expected_chain_id: u64,
+        expected_genesis: Hash32,
+    },
+    #[error("stored data is corrupt at {what}: {reason}")]
+    Corrupt { what: String, reason: String },
+    #[error("block {height} does not extend the head (expected height {expected}, parent {expected_parent})")]
+    NotNext { height: u64, expected: u64, expected_parent: Hash32 },
+}
+
+/// Facts about a committed block kept beside it.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct BlockInfo {
+    pub height: u64,
+    pub hash: Hash32,
+    pub timestamp_ms: u64,
+    pub tx_count: u32,
+    /// State root after executing this block.
+    pub state_root: Hash32,
+}
+
+/// Identity of the chain a database belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChainIdentity {
+    pub chain_id: u64,
+    pub genesis_hash: Hash32,
+}
+
+/// Where a committed transaction is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TxLocation {
+    pub height: u64,
+    pub index: u32,
+}
+
+/// The chain database.
+pub struct Store {
+    db: Database,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (or creates) the database in `dir`, creating the directory if needed.
+    pub fn open(dir: &Path) -> Result<Store, StorageError> {
+        std::fs::create_dir_all(dir).map_err(|e| StorageError::Db {
+            path: dir.to_path_buf(),
+            source: redb::Error::Io(e),
+        })?;
+        let path = dir.join(DB_FILE_NAME);
+        let db = match Database::create(&path) {
+            Ok(db) => db,
+            Err(redb::DatabaseError::DatabaseAlreadyOpen) => return Err(StorageError::InUse { path }),
+            Err(e) => return Err(StorageError::Db { path, source: e.into() }),
+        };
+        let store = Store { db, path };
+        store.create_tables()?;
+        Ok(store)
+    }
+
+    fn err(&self, e: impl Into<redb::Error>) -> StorageError {
+        StorageError::Db { path: self.path.clone(), source: e.into() }
+    }
+
+    fn create_tables(&self) -> Result<(), StorageError> {
+        let w = self.db.begin_write().map_err(|e| self.err(e))?;
+        {
+            w.open_table(META).map_err(|e| self.err(e))?;
+            w.open_table(BLOCKS).map_err(|e| self.err(e))?;
+            w.open_table(BLOCK_INFO).map_err(|e| self.err(e))?;
+            w.open_table(RECEIPTS).map_err(|e| self.err(e))?;
+            w.open_table(TX_INDEX).map_err(|e| self.err(e))?;
+            w.open_table(STATE).map_err(|e| self.err(e))?;
+            w.open_table(MEMPOOL).map_err(|e| self.err(e))?;
+        }
+        w.commit().map_err(|e| self.err(e))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Checks the stored chain identity, or writes the genesis block and state into an empty
+    /// database. Refuses a database of another chain or a newer format, changing nothing.
+    /// Returns true when the genesis was written now.
+    pub fn init_genesis(
+        &self,
+        identity: ChainIdentity,
+        genesis: &Block,
+        genesis_state: &WriteSet,
+        genesis_state_root: Hash32,
+    ) -> Result<bool, StorageError> {
+        if let Some(found) = self.meta_u32(META_FORMAT)? {
+            if found > FORMAT_VERSION {
+                return Err(StorageError::FormatTooNew { path: self.path.clone(), found });
+            }
+            let found_chain_id = self.meta_u64(META_CHAIN_ID)?.unwrap_or_default();
+            let found_genesis = self.meta_hash(META_GENESIS)?.unwrap_or_default();
+            if found_chain_id != identity.chain_id || found_genesis != identity.genesis_hash {
+                return Err(StorageError::WrongChain {
+                    path: self.path.clone(),
+                    found_chain_id,
+                    found_genesis,
+                    expected_chain_id: identity.chain_id,
+                    expected_genesis: identity.genesis_hash,
+                });
+            }
+            return Ok(false);
+        }
+        let info = BlockInfo {
+            height: 0,
+            hash: genesis.hash(),
+            timestamp_ms: genesis.header.timestamp_ms,
+            tx_count: 0,
+            state_root: genesis_state_root,
+        };
+        let w = self.db.begin_write().map_err(|e| self.err(e))?;
+        {
+            let mut meta = w.open_table(META).map_err(|e| self.err(e))?;
+            meta.insert(META_FORMAT, FORMAT_VERSION.to_be_bytes().as_slice()).map_err(|e| self.err(e))?;
+            meta.insert(META_CHAIN_ID, identity.chain_id.to_be_bytes().as_slice()).map_err(|e| self.err(e))?;
+            meta.insert(META_GENESIS, identity.genesis_hash.0.as_slice()).map_err(|e| self.err(e))?;
+            meta.insert(META_HEAD, 0u64.to_be_bytes().as_slice()).map_err(|e| self.err(e))?;
+            w.open_table(BLOCKS)
+                .map_err(|e| self.err(e))?
+                .insert(0, genesis.to_bytes().as_slice())
+                .map_err(|e| self.err(e))?;
+            w.open_table(BLOCK_INFO)
+                .map_err(|e| self.err(e))?
+                .insert(0, encode(&info).as_slice())
+                .map_err(|e| self.err(e))?;
+            w.open_table(RECEIPTS)
+                .map_err(|e| self.err(e))?
+                .insert(0, encode(&Vec::<Receipt>::new()).as_slice())
+                .map_err(|e| self.err(e))?;
+            let mut state = w.open_table(STATE).map_err(|e| self.err(e))?;
+            apply_writes(&mut state, genesis_state).map_err(|e| self.err(e))?;
+        }
+        w.commit().map_err(|e| self.err(e))?;
+        Ok(true)
+    }
+
+    /// Commits one executed block atomically: block, info, receipts, tx index, state changes and
+    /// the removal of its transactions from the mempool journal.
+    pub fn commit_block(&self, block: &Block, receipts: &[Receipt], writes: &WriteSet, state_root: Hash32) -> Result<BlockInfo, StorageError> {
+        let head = self.head()?;
+        let height = block.header.height;
+        if height != head.height + 1 || block.header.prev_hash != head.hash {
+            return Err(StorageError::NotNext { height, expected: head.height + 1, expected_parent: head.hash });
+        }
+        let info = BlockInfo {
+            height,
+            hash: block.hash(),
+            timestamp_ms: block.header.timestamp_ms,
+            tx_count: block.txs.len() as u32,
+            state_root,
+        };
+        let w = self.db.begin_write().map_err(|e| self.err(e))?;
+        {
+            w.open_table(BLOCKS)
+                .map_err(|e| self.err(e))?
+                .insert(height, block.to_bytes().as_slice())
+                .map_err(|e| self.err(e))?;
+            w.open_table(BLOCK_INFO)
+                .map_err(|e| self.err(e))?
+                .insert(height, encode(&info).as_slice())
+                .map_err(|e| self.err(e))?;
+            w.open_table(RECEIPTS)
+                .map_err(|e| self.err(e))?
+                .insert(height, encode(&receipts.to_vec()).as_slice())
+                .map_err(|e| self.err(e))?;
+            let mut index = w.open_table(TX_INDEX).map_err(|e| self.err(e))?;
+            let mut journal = w.open_table(MEMPOOL).map_err(|e| self.err(e))?;
+            for (i, stx) in block.txs.iter().enumerate() {
+                let id = stx.id();
+                // A rejected transaction never took effect: it may be submitted again, so it is
+                // not indexed as committed.
+                let rejected = receipts.get(i).is_some_and(|r| matches!(r.status, want_types::TxStatus::Rejected { .. }));
+                if !rejected {
+                    index.insert(id.0.as_slice(), (height, i as u32)).map_err(|e| self.err(e))?;
+                }
+                journal.remove(id.0.as_slice()).map_err(|e| self.err(e))?;
+            }
+            let mut state = w.open_table(STATE).map_err(|e| self.err(e))?;
+            apply_writes(&mut state, writes).map_err(|e| self.err(e))?;
+            w.open_table(META)
+                .map_err(|e| self.err(e))?
+                .insert(META_HEAD, height.to_be_bytes().as_slice())
+                .map_err(|e| self.err(e))?;
+        }
+        w.commit().map_err(|e| self.err(e))?;
+        Ok(info)
+    }
+
+    /// The chain identity stored in the database, if any.
+    pub fn identity(&self) -> Result<Option<ChainIdentity>, StorageError> {
+        match (self.meta_u64(META_CHAIN_ID)?, self.meta_hash(META_GENESIS)?) {
+            (Some(chain_id), Some(genesis_hash)) => Ok(Some(ChainIdentity { chain_id, genesis_hash })),
+            _ => Ok(None),
+        }
+    }
+
+    /// The latest committed block's info.
+    pub fn head(&self) -> Result<BlockInfo, StorageError> {
+        let height = self.meta_u64(META_HEAD)?.ok_or_else(|| StorageError::Corrupt {
+            what: "meta.head".into(),
+            reason: "no head recorded; the genesis was never written".into(),
+        })?;
+        self.block_info(height)?.ok_or_else(|| StorageError::Corrupt {
+            what: format!("block_info[{height}]"),
+            reason: "head block info missing".into(),
+        })
+    }
+
+    pub fn block(&self, height: u64) -> Result<Option<Block>, StorageError> {
+        let r = self.db.begin_read().map_err(|e| self.err(e))?;
+        let t = r.open_table(BLOCKS).map_err(|e| self.err(e))?;
+        let Some(v) = t.get(height).map_err(|e| self.err(e))? else { return Ok(None) };
+        Block::from_bytes(v.value())
+            .map(Some)
+            .map_err(|e| StorageError::Corrupt { what: format!("blocks[{height}]"), reason: e.to_string() })
+    }
+
+    pub fn block_info(&self, height: u64) -> Result<Option<BlockInfo>, StorageError> {
+        let r = self.db.begin_read().map_err(|e| self.err(e))?;
+        let t = r.open_table(BLOCK_INFO).map_err(|e| self.err(e))?;
+        let Some(v) = t.get(height).map_err(|e| self.err(e))? else { return Ok(None) };
+        decode(v.value(), &format!("block_info[{height}]")).map(Some)
+    }
+
+    pub fn receipts(&self, height: u64) -> Result<Option<Vec<Receipt>>, StorageError> {
+        let r = self.db.begin_read().map_err(|e| self.err(e))?;
+        let t = r.open_table(RECEIPTS).map_err(|e| self.err(e))?;
+        let Some(v) = t.get(height).map_err(|e| self.err(e))? else { return Ok(None) };
+        decode(v.value(), &format!("receipts[{height}]")).map(Some)
+    }
+
+    pub fn tx_location(&self, id: &Hash32) -> Result<Option<TxLocation>, StorageError> {
+        let r = self.db.begin_read().map_err(|e| self.err(e))?;
+        let t = r.open_table(TX_INDEX).map_err(|e| self.err(e))?;
+        let found = t.get(id.0.as_slice()).map_err(|e| self.err(e))?;
+        Ok(found.map(|v| {
+            let (height, index) = v.value();
+            TxLocation { height, index }
+        }))
+    }
+
+    /// A consistent read-only view of the committed state (one redb read transaction).
+    pub fn snapshot(&self) -> Result<StateSnapshot, StorageError> {
+        let r = self.db.begin_read().map_err(|e| self.err(e))?;
+        let table = r.open_table(STATE).map_err(|e| self.err(e))?;
+        Ok(StateSnapshot { table })
+    }
+
+    /// Adds admitted transactions to the durable mempool journal in one transaction.
+    pub fn journal_add(&self, txs: &[(Hash32, Vec<u8>)]) -> Result<(), StorageError> {
+        let w = self.db.begin_write().map_err(|e| self.err(e))?;
+        {
+            let mut t = w.open_table(MEMPOOL).map_err(|e| self.err(e))?;
+            for (id, bytes) in txs {
+                t.insert(id.0.as_slice(), bytes.as_slice()).map_err(|e| self.err(e))?;
+            }
+        }
+        w.commit().map_err(|e| self.err(e))
+    }
+
+    /// Removes transactions from the journal (evicted or found invalid).
+    pub fn journal_remove(&self, ids: &[Hash32]) -> Result<(), StorageError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let w = self.db.begin_write().map_err(|e| self.err(e))?;
+        {
+            let mut t = w.open_table(MEMPOOL).map_err(|e| self.err(e))?;
+            for id in ids {
+                t.remove(id.0.as_slice()).map_err(|e| self.err(e))?;
+            }
+        }
+        w.commit().map_err(|e| self.err(e))
+    }
+
+    /// Every transaction in the journal; entries that no longer decode are returned as errors by id.
+    pub fn journal_all(&self) -> Result<Vec<Result<SignedTransaction, Hash32>>, StorageError> {
+        let r = self.db.begin_read().map_err(|e| self.err(e))?;
+        let t = r.open_table(MEMPOOL).map_err(|e| self.err(e))?;
+        let mut out = Vec::with_capacity(t.len().map_err(|e| self.err(e))? as usize);
+        for entry in t.iter().map_err(|e| self.err(e))? {
+            let (k, v) = entry.map_err(|e| self.err(e))?;
+            let mut id = [0u8; 32];
+            if k.value().len() == 32 {
+                id.copy_from_slice(k.value());
+            }
+            out.push(SignedTransaction::from_bytes(v.value()).map_err(|_| Hash32(id)));
+        }
+        Ok(out)
+    }
+
+    fn meta_raw(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
+        let r = self.db.begin_read().map_err(|e| self.err(e))?;
+        let t = r.open_table(META).map_err(|e| self.err(e))?;
+        let v = t.get(key).map_err(|e| self.err(e))?;
+        Ok(v.map(|v| v.value().to_vec()))
+    }
+
+    fn meta_u64(&self, key: &str) -> Result<Option<u64>, StorageError> {
+        self.meta_raw(key)?
+            .map(|v| {
+                <[u8; 8]>::try_from(v.as_slice())
+                    .map(u64::from_be_bytes)
+                    .map_err(|_| StorageError::Corrupt { what: format!("meta.{key}"), reason: "expected 8 bytes".into() })
+            })
+            .transpose()
+    }
+
+    fn meta_u32(&self, key: &str) -> Result<Option<u32>, StorageError> {
+        self.meta_raw(key)?
+            .map(|v| {
+                <[u8; 4]>::try_from(v.as_slice())
+                    .map(u32::from_be_bytes)
+                    .map_err(|_| StorageError::Corrupt { what: format!("meta.{key}"), reason: "expected 4 bytes".into() })
+            })
+            .transpose()
+    }
+
+    fn meta_hash(&self, key: &str) -> Result<Option<Hash32>, StorageError> {
+        self.meta_raw(key)?
+            .map(|v| {
+                <[u8; 32]>::try_from(v.as_slice())
+                    .map(Hash32)
+                    .map_err(|_| StorageError::Corrupt { what: format!("meta.{key}"), reason: "expected 32 bytes".into() })
+            })
+            .transpose()
+    }
+
+    /// Test and tooling hook: overwrite the stored format version.
+    #[doc(hidden)]
+    pub fn set_format_version_for_test(&self, version: u32) -> Result<(), StorageError> {
+        let w = self.db.begin_write().map_err(|e| self.err(e))?;
+        w.open_table(META)
+            .map_err(|e| self.err(e))?
+            .insert(META_FORMAT, version.to_be_bytes().as_slice())
+            .map_err(|e| self.err(e))?;
+        w.commit().map_err(|e| self.err(e))
+    }
+}
+
+/// A read-only view of committed state at one point in time.
+pub struct StateSnapshot {
+    table: ReadOnlyTable<&'static [u8], &'static [u8]>,
+}
+
+impl StateView for StateSnapshot {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        self.table
+            .get(key)
+            .map(|v| v.map(|v| v.value().to_vec()))
+            .map_err(|e| StateError::Storage(e.to_string()))
+    }
+}
+
+fn apply_writes(table: &mut redb::Table<&[u8], &[u8]>, writes: &WriteSet) -> Result<(), redb::StorageError> {
+    for (k, v) in writes.0.iter() {
+        match v {
+            Some(v) => {
+                table.insert(k.as_slice(), v.as_slice())?;
+            }
+            None => {
+                table.remove(k.as_slice())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn encode<T: BorshSerialize>(v: &T) -> Vec<u8> {
+    borsh::to_vec(v).expect("invariant: borsh encoding into a Vec cannot fail")
+}
+
+fn decode<T: BorshDeserialize>(bytes: &[u8], what: &str) -> Result<T, StorageError> {
+    borsh::from_slice(bytes).map_err(|e| StorageError::Corrupt { what: what.to_string(), reason: e.to_string() })
+}

@@ -1,0 +1,415 @@
+//! The HTTP API: JSON over REST, a WebSocket event stream, OpenAPI, Prometheus metrics.
+
+use std::net::SocketAddr;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::sync::broadcast::error::RecvError;
+use want_state::query;
+use want_types::amount::{format_want, TOTAL_SUPPLY};
+use want_types::{Address, Hash32, SignedTransaction};
+
+use crate::error::{codes, NodeError};
+use crate::node::{Node, Submitted};
+
+/// Largest request body of `POST /v1/transactions`, in bytes (JSON of the largest transaction).
+pub const TX_BODY_BYTES_MAX: usize = 64 * 1024;
+/// Largest request body of `POST /v1/transactions/batch`, in bytes.
+pub const BATCH_BODY_BYTES_MAX: usize = 16 * 1024 * 1024;
+
+/// An API error, rendered as `{"error": {"code", "message"}}` with a 4xx/5xx status.
+pub struct ApiError(pub NodeError);
+
+impl From<NodeError> for ApiError {
+    fn from(e: NodeError) -> Self {
+        ApiError(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.0.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = json!({"error": {"code": self.0.code(), "message": self.0.to_string()}});
+        (status, Json(body)).into_response()
+    }
+}
+
+type ApiResult = Result<Response, ApiError>;
+
+fn bad(code: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError(NodeError::rejected(code, message))
+}
+
+/// The API router.
+pub fn router(node: Node) -> Router {
+    Router::new()
+        .route("/v1/transactions", post(submit_tx).layer(DefaultBodyLimit::max(TX_BODY_BYTES_MAX)))
+        .route("/v1/transactions/batch", post(submit_batch).layer(DefaultBodyLimit::max(BATCH_BODY_BYTES_MAX)))
+        .route("/v1/transactions/{id}", get(get_tx))
+        .route("/v1/accounts/{address}", get(get_account))
+        .route("/v1/accounts/{address}/allowances/{spender}", get(get_allowance))
+        .route("/v1/blocks/latest", get(get_latest_block))
+        .route("/v1/blocks/{height}", get(get_block))
+        .route("/v1/status", get(get_status))
+        .route("/v1/token", get(get_token))
+        .route("/v1/events", get(events))
+        .route("/openapi.json", get(openapi))
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(healthz))
+        .fallback(not_found)
+        .with_state(node)
+}
+
+/// Serves the API until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    node: Node,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(node).into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+async fn not_found() -> ApiError {
+    ApiError(NodeError::NotFound { code: codes::NOT_FOUND, message: "no such endpoint; see GET /openapi.json".into() })
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(body: Result<Bytes, BytesRejection>, what: &str) -> Result<T, ApiError> {
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            bad(codes::TX_TOO_LARGE, format!("the request body is too large: {e}"))
+        } else {
+            bad(codes::INVALID_JSON, format!("could not read the request body: {e}"))
+        }
+    })?;
+    let de = &mut serde_json::Deserializer::from_slice(&body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let code = if inner.is_syntax() || inner.is_eof() { codes::INVALID_JSON } else { codes::INVALID_TRANSACTION };
+        bad(code, format!("{what} at `{path}`: {inner}"))
+    })
+}
+
+#[derive(Deserialize)]
+struct WaitQuery {
+    wait: Option<String>,
+}
+
+async fn submit_tx(State(node): State<Node>, Query(q): Query<WaitQuery>, body: Result<Bytes, BytesRejection>) -> ApiResult {
+    let wait = match q.wait.as_deref() {
+        None | Some("") | Some("none") => false,
+        Some("commit") => true,
+        Some(other) => return Err(bad(codes::INVALID_QUERY, format!("wait={other} is not supported; use wait=commit"))),
+    };
+    let stx: SignedTransaction = parse_json(body, "signed transaction")?;
+    match node.submit(stx, wait).await? {
+        Submitted::Accepted(id) => Ok((StatusCode::ACCEPTED, Json(json!({"id": id})).into_response()).into_response()),
+        Submitted::Committed(id, notice) => {
+            let view = json!({
+                "id": id,
+                "status": "committed",
+                "block_height": notice.height,
+                "block_hash": notice.block_hash,
+                "index": notice.index,
+                "receipt": notice.receipt,
+            });
+            Ok((StatusCode::OK, Json(view)).into_response())
+        }
+    }
+}
+
+async fn submit_batch(State(node): State<Node>, body: Result<Bytes, BytesRejection>) -> ApiResult {
+    let txs: Vec<SignedTransaction> = parse_json(body, "array of signed transactions")?;
+    if txs.len() > crate::config::SUBMIT_BATCH_MAX {
+        return Err(bad(
+            codes::BATCH_TOO_LARGE,
+            format!("{} transactions in one batch; at most {}", txs.len(), crate::config::SUBMIT_BATCH_MAX),
+        ));
+    }
+    let futures = txs.into_iter().map(|stx| {
+        let node = node.clone();
+        async move {
+            match node.submit(stx, false).await {
+                Ok(Submitted::Accepted(id)) | Ok(Submitted::Committed(id, _)) => json!({"id": id}),
+                Err(e) => json!({"error": {"code": e.code(), "message": e.to_string()}}),
+            }
+        }
+    });
+    let results: Vec<Value> = futures_util::future::join_all(futures).await;
+    Ok((StatusCode::OK, Json(json!({"results": results}))).into_response())
+}
+
+fn parse_hash(s: &str) -> Result<Hash32, ApiError> {
+    s.parse().map_err(|e| bad(codes::INVALID_HASH, format!("{e}")))
+}
+
+fn parse_address(s: &str) -> Result<Address, ApiError> {
+    s.parse().map_err(|e| bad(codes::INVALID_ADDRESS, format!("{e}")))
+}
+
+async fn get_tx(State(node): State<Node>, Path(id): Path<String>) -> ApiResult {
+    let id = parse_hash(&id)?;
+    let view = tokio::task::spawn_blocking(move || tx_view(&node, id))
+        .await
+        .map_err(|_| bad(codes::SHUTTING_DOWN, "the node is shutting down"))??;
+    Ok(Json(view).into_response())
+}
+
+/// The full view of a transaction: committed (with receipt and Merkle inclusion proof) or pending.
+pub fn tx_view(node: &Node, id: Hash32) -> Result<Value, ApiError> {
+    let store = &node.shared.store;
+    if let Some(loc) = store.tx_location(&id).map_err(NodeError::from)? {
+        let block = store.block(loc.height).map_err(NodeError::from)?.ok_or_else(|| {
+            ApiError(NodeError::Io(format!("block {} indexed for {id} is missing", loc.height)))
+        })?;
+        let receipts = store.receipts(loc.height).map_err(NodeError::from)?.unwrap_or_default();
+        let idx = loc.index as usize;
+        let stx = block.txs.get(idx).ok_or_else(|| ApiError(NodeError::Io(format!("index of {id} is out of range"))))?;
+        let ids: Vec<Hash32> = block.txs.iter().map(|t| t.id()).collect();
+        let proof = want_crypto::merkle_proof(&ids, idx);
+        let receipt = receipts.get(idx);
+        return Ok(json!({
+            "id": id,
+            "status": "committed",
+            "sender": receipt.map(|r| r.sender),
+            "tx": stx,
+            "block_height": loc.height,
+            "block_hash": block.hash(),
+            "index": loc.index,
+            "receipt": receipt,
+            "tx_root": block.header.tx_root,
+            "proof": proof,
+        }));
+    }
+    if let Some(p) = node.shared.mempool.lock().get(&id) {
+        return Ok(json!({"id": id, "status": "pending", "sender": p.sender, "tx": p.stx}));
+    }
+    Err(ApiError(NodeError::NotFound {
+        code: codes::TX_NOT_FOUND,
+        message: format!("transaction {id} is neither committed nor pending"),
+    }))
+}
+
+async fn get_account(State(node): State<Node>, Path(address): Path<String>) -> ApiResult {
+    let address = parse_address(&address)?;
+    let snap = node.shared.store.snapshot().map_err(NodeError::from)?;
+    let balance = query::balance(&snap, &address).map_err(NodeError::from)?;
+    let nonce = query::nonce(&snap, &address).map_err(NodeError::from)?;
+    let pending_nonce = node.shared.mempool.lock().pending_nonce(&address).unwrap_or(nonce).max(nonce);
+    Ok(Json(json!({
+        "address": address,
+        "balance": balance.to_string(),
+        "balance_want": format_want(balance),
+        "nonce": nonce,
+        "pending_nonce": pending_nonce,
+    }))
+    .into_response())
+}
+
+async fn get_allowance(State(node): State<Node>, Path((owner, spender)): Path<(String, String)>) -> ApiResult {
+    let owner = parse_address(&owner)?;
+    let spender = parse_address(&spender)?;
+    let snap = node.shared.store.snapshot().map_err(NodeError::from)?;
+    let allowance = query::allowance(&snap, &owner, &spender).map_err(NodeError::from)?;
+    Ok(Json(json!({"owner": owner, "spender": spender, "allowance": allowance.to_string()})).into_response())
+}
+
+#[derive(Deserialize)]
+struct BlockQuery {
+    #[serde(default)]
+    full: bool,
+}
+
+async fn get_latest_block(State(node): State<Node>, Query(q): Query<BlockQuery>) -> ApiResult {
+    let head = node.shared.store.head().map_err(NodeError::from)?;
+    block_view(&node, head.height, q.full)
+}
+
+async fn get_block(State(node): State<Node>, Path(height): Path<String>, Query(q): Query<BlockQuery>) -> ApiResult {
+    let height: u64 = height
+        .parse()
+        .map_err(|_| bad(codes::INVALID_HEIGHT, format!("block height {height:?} is not a non-negative integer (or use /v1/blocks/latest)")))?;
+    block_view(&node, height, q.full)
+}
+
+fn block_view(node: &Node, height: u64, full: bool) -> ApiResult {
+    let store = &node.shared.store;
+    let not_found = || {
+        ApiError(NodeError::NotFound { code: codes::BLOCK_NOT_FOUND, message: format!("there is no block at height {height}") })
+    };
+    let info = store.block_info(height).map_err(NodeError::from)?.ok_or_else(not_found)?;
+    let block = store.block(height).map_err(NodeError::from)?.ok_or_else(not_found)?;
+    let tx_ids: Vec<Hash32> = block.txs.iter().map(|t| t.id()).collect();
+    let mut view = json!({
+        "height": height,
+        "hash": info.hash,
+        "header": block.header,
+        "signature": hex::encode(&block.signature),
+        "state_root": info.state_root,
+        "tx_count": info.tx_count,
+        "tx_ids": tx_ids,
+    });
+    if full {
+        let receipts = store.receipts(height).map_err(NodeError::from)?.unwrap_or_default();
+        view["transactions"] = json!(block.txs);
+        view["receipts"] = json!(receipts);
+    }
+    Ok(Json(view).into_response())
+}
+
+async fn get_status(State(node): State<Node>) -> ApiResult {
+    let s = &node.shared;
+    let head = s.store.head().map_err(NodeError::from)?;
+    let identity = s.store.identity().map_err(NodeError::from)?;
+    let c = node.consensus_status();
+    Ok(Json(json!({
+        "chain_id": s.params.chain_id,
+        "genesis_hash": identity.map(|i| i.genesis_hash),
+        "node_id": c.node_id,
+        "role": c.role,
+        "leader": c.leader,
+        "term": c.term,
+        "members": c.members,
+        "height": head.height,
+        "applied_index": head.height,
+        "head_hash": head.hash,
+        "head_time_ms": head.timestamp_ms,
+        "state_root": head.state_root,
+        "mempool_size": s.mempool.lock().len(),
+        "params": s.params,
+        "block_interval_ms": s.cfg.block_interval_ms,
+        "block_txs_max": s.cfg.block_txs_max,
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_s": s.started.elapsed().as_secs(),
+    }))
+    .into_response())
+}
+
+async fn get_token(State(node): State<Node>) -> ApiResult {
+    let s = &node.shared;
+    let snap = s.store.snapshot().map_err(NodeError::from)?;
+    let burned = query::burned(&snap).map_err(NodeError::from)?;
+    let pool = query::balance(&snap, &s.params.incentive_pool).map_err(NodeError::from)?;
+    Ok(Json(json!({
+        "name": "WANT",
+        "symbol": "WANT",
+        "decimals": want_types::amount::DECIMALS,
+        "total_supply": TOTAL_SUPPLY.to_string(),
+        "burned": burned.to_string(),
+        "circulating": TOTAL_SUPPLY.saturating_sub(burned).to_string(),
+        "incentive_pool": s.params.incentive_pool,
+        "incentive_pool_balance": pool.to_string(),
+        "transfer_fee_bps": s.params.transfer_fee_bps,
+        "min_fee": s.params.min_fee.to_string(),
+        "pow_difficulty_bits": s.params.pow_difficulty_bits,
+    }))
+    .into_response())
+}
+
+async fn healthz(State(node): State<Node>) -> ApiResult {
+    let head = node.shared.store.head().map_err(NodeError::from)?;
+    Ok(Json(json!({"ok": true, "height": head.height})).into_response())
+}
+
+async fn metrics(State(node): State<Node>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        node.shared.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn openapi() -> Response {
+    Json(crate::openapi::document()).into_response()
+}
+
+#[derive(Deserialize)]
+struct EventsQuery {
+    from_height: Option<u64>,
+}
+
+async fn events(State(node): State<Node>, Query(q): Query<EventsQuery>, ws: WebSocketUpgrade) -> ApiResult {
+    let from = match q.from_height {
+        Some(h) => h,
+        None => node.shared.store.head().map_err(NodeError::from)?.height + 1,
+    };
+    Ok(ws.on_upgrade(move |socket| stream_events(socket, node, from)))
+}
+
+/// The messages describing one committed block: the block, then one `receipt` per transaction,
+/// then one `token_event` per event.
+pub fn block_messages(node: &Node, height: u64) -> Result<Vec<Value>, NodeError> {
+    let store = &node.shared.store;
+    let Some(info) = store.block_info(height)? else { return Ok(vec![]) };
+    let receipts = store.receipts(height)?.unwrap_or_default();
+    let mut out = Vec::with_capacity(1 + receipts.len() * 3);
+    out.push(json!({
+        "type": "block",
+        "height": height,
+        "hash": info.hash,
+        "timestamp_ms": info.timestamp_ms,
+        "tx_count": info.tx_count,
+        "state_root": info.state_root,
+    }));
+    for (i, r) in receipts.iter().enumerate() {
+        let mut receipt = json!({"type": "receipt", "height": height, "index": i});
+        if let (Value::Object(m), Ok(Value::Object(r))) = (&mut receipt, serde_json::to_value(r)) {
+            for (k, v) in r {
+                if k != "events" {
+                    m.insert(k, v);
+                }
+            }
+        }
+        out.push(receipt);
+        for e in &r.events {
+            out.push(json!({"type": "token_event", "height": height, "tx_id": r.tx_id, "index": i, "event": e}));
+        }
+    }
+    Ok(out)
+}
+
+async fn stream_events(mut socket: WebSocket, node: Node, from: u64) {
+    let metrics = &node.shared.metrics;
+    metrics.ws_clients.inc();
+    let mut blocks = node.shared.blocks.subscribe();
+    let mut next = from;
+    'outer: loop {
+        let head = match node.shared.store.head() {
+            Ok(h) => h.height,
+            Err(_) => break,
+        };
+        while next <= head {
+            let messages = match block_messages(&node, next) {
+                Ok(m) => m,
+                Err(_) => break 'outer,
+            };
+            for m in messages {
+                if socket.send(Message::Text(m.to_string().into())).await.is_err() {
+                    break 'outer;
+                }
+            }
+            next += 1;
+        }
+        tokio::select! {
+            r = blocks.recv() => match r {
+                Ok(_) | Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => break,
+            },
+            m = socket.recv() => match m {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break,
+                Some(Ok(_)) => continue,
+            },
+        }
+    }
+    metrics.ws_clients.dec();
+}

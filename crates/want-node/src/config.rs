@@ -1,0 +1,180 @@
+//! Node configuration and genesis: the embedded development defaults and their bounds.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::{Deserialize, Serialize};
+use want_types::amount::TOTAL_SUPPLY;
+use want_types::{Address, Amount, Block, BlockHeader, ChainParams, Hash32};
+
+/// Chain id of development chains ("WANT" in ASCII).
+pub const DEV_CHAIN_ID: u64 = 0x5741_4E54;
+/// Fixed genesis time of development chains (2026-01-01T00:00:00Z), so that every dev chain has
+/// the same genesis hash.
+pub const DEV_GENESIS_TIME_MS: u64 = 1_767_225_600_000;
+/// Seed of the development account's private key. The key is public: never hold value with it.
+pub const DEV_KEY_SEED: &[u8] = b"WANT chain development account - publicly known key, never use for real value";
+/// Default HTTP address of `want dev`.
+pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:8545";
+
+/// Minimum fee of development chains: 0.001 WANT.
+pub const DEV_MIN_FEE: Amount = 1_000;
+/// Proof-of-work difficulty of development chains, in leading zero bits (~2^18 hashes ≈ 0.1 s).
+pub const DEV_POW_DIFFICULTY_BITS: u32 = 18;
+/// Transfer fee: 1 % into the incentive pool (whitepaper §5.1).
+pub const TRANSFER_FEE_BPS: u32 = 100;
+
+/// Defaults and bounds of the node's tunables.
+pub const BLOCK_INTERVAL_MS_DEFAULT: u64 = 200;
+pub const BLOCK_INTERVAL_MS_MIN: u64 = 10;
+pub const BLOCK_TXS_MAX_DEFAULT: usize = 10_000;
+pub const BLOCK_TXS_MAX_LIMIT: usize = 100_000;
+pub const MEMPOOL_TXS_MAX_DEFAULT: usize = 200_000;
+/// How far ahead of the account's next nonce a transaction may be admitted.
+pub const MEMPOOL_NONCE_WINDOW_DEFAULT: u64 = 1_024;
+/// A transaction may not expire later than this after admission (24 h).
+pub const TX_EXPIRY_AHEAD_MAX_MS: u64 = 24 * 3_600 * 1_000;
+/// How long `?wait=commit` waits for the block before answering `commit_timeout`.
+pub const COMMIT_WAIT_TIMEOUT_MS_DEFAULT: u64 = 30_000;
+/// Most transactions written to the mempool journal in one storage transaction.
+pub const JOURNAL_BATCH_MAX: usize = 4_096;
+/// Most transactions in one `POST /v1/transactions/batch`.
+pub const SUBMIT_BATCH_MAX: usize = 5_000;
+
+/// Everything a node needs to run, besides its genesis.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    pub data_dir: PathBuf,
+    pub http_addr: SocketAddr,
+    #[serde(default = "d_block_interval")]
+    pub block_interval_ms: u64,
+    #[serde(default = "d_block_txs")]
+    pub block_txs_max: usize,
+    #[serde(default = "d_mempool")]
+    pub mempool_txs_max: usize,
+    #[serde(default = "d_window")]
+    pub mempool_nonce_window: u64,
+    #[serde(default = "d_wait")]
+    pub commit_wait_timeout_ms: u64,
+    /// Produce a block every interval even when there is nothing to include.
+    #[serde(default)]
+    pub empty_blocks: bool,
+}
+
+fn d_block_interval() -> u64 {
+    BLOCK_INTERVAL_MS_DEFAULT
+}
+fn d_block_txs() -> usize {
+    BLOCK_TXS_MAX_DEFAULT
+}
+fn d_mempool() -> usize {
+    MEMPOOL_TXS_MAX_DEFAULT
+}
+fn d_window() -> u64 {
+    MEMPOOL_NONCE_WINDOW_DEFAULT
+}
+fn d_wait() -> u64 {
+    COMMIT_WAIT_TIMEOUT_MS_DEFAULT
+}
+
+impl NodeConfig {
+    /// Development defaults for a data directory and HTTP address.
+    pub fn dev(data_dir: PathBuf, http_addr: SocketAddr) -> NodeConfig {
+        NodeConfig {
+            data_dir,
+            http_addr,
+            block_interval_ms: BLOCK_INTERVAL_MS_DEFAULT,
+            block_txs_max: BLOCK_TXS_MAX_DEFAULT,
+            mempool_txs_max: MEMPOOL_TXS_MAX_DEFAULT,
+            mempool_nonce_window: MEMPOOL_NONCE_WINDOW_DEFAULT,
+            commit_wait_timeout_ms: COMMIT_WAIT_TIMEOUT_MS_DEFAULT,
+            empty_blocks: false,
+        }
+    }
+
+    /// Checks every tunable against its bounds, naming the field and the allowed range.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.block_interval_ms < BLOCK_INTERVAL_MS_MIN {
+            return Err(format!("block_interval_ms = {} is below the minimum {BLOCK_INTERVAL_MS_MIN}", self.block_interval_ms));
+        }
+        if self.block_txs_max == 0 || self.block_txs_max > BLOCK_TXS_MAX_LIMIT {
+            return Err(format!("block_txs_max = {} must be between 1 and {BLOCK_TXS_MAX_LIMIT}", self.block_txs_max));
+        }
+        if self.mempool_txs_max == 0 {
+            return Err("mempool_txs_max must be at least 1".into());
+        }
+        if self.mempool_nonce_window == 0 {
+            return Err("mempool_nonce_window must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// The genesis of a chain: parameters, time and the initial allocation of the whole supply.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, BorshSerialize, BorshDeserialize)]
+pub struct Genesis {
+    pub params: ChainParams,
+    pub genesis_time_ms: u64,
+    /// Must sum to exactly the total supply; nothing is ever minted afterwards.
+    pub allocations: Vec<Allocation>,
+}
+
+/// One genesis allocation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, BorshSerialize, BorshDeserialize)]
+pub struct Allocation {
+    pub address: Address,
+    #[serde(with = "want_types::amount::dec")]
+    pub amount: Amount,
+}
+
+/// The development account's private key (publicly known).
+pub fn dev_private_key() -> want_crypto::PrivateKey {
+    let seed = want_types::hash::sha256(DEV_KEY_SEED);
+    want_crypto::PrivateKey::from_bytes(&seed.0).expect("invariant: the SHA-256 of the dev seed is a valid secp256k1 key")
+}
+
+impl Genesis {
+    /// The development genesis: the whole supply to the development account.
+    pub fn dev() -> Genesis {
+        Genesis {
+            params: ChainParams {
+                chain_id: DEV_CHAIN_ID,
+                min_fee: DEV_MIN_FEE,
+                pow_difficulty_bits: DEV_POW_DIFFICULTY_BITS,
+                transfer_fee_bps: TRANSFER_FEE_BPS,
+                incentive_pool: Address::system("incentive-pool"),
+            },
+            genesis_time_ms: DEV_GENESIS_TIME_MS,
+            allocations: vec![Allocation { address: dev_private_key().address(), amount: TOTAL_SUPPLY }],
+        }
+    }
+
+    /// Hash of the whole genesis specification; it is the genesis block's `prev_hash`, so the
+    /// genesis hash commits to every parameter.
+    pub fn spec_hash(&self) -> Hash32 {
+        want_types::sha256d(&borsh::to_vec(self).expect("invariant: borsh encoding into a Vec cannot fail"))
+    }
+
+    /// Builds the genesis state and block.
+    pub fn build(&self) -> Result<(Block, want_state::WriteSet, Hash32), String> {
+        let allocations: Vec<(Address, Amount)> = self.allocations.iter().map(|a| (a.address, a.amount)).collect();
+        let (write_set, state_root) = want_state::genesis(&self.params, &allocations).map_err(|e| format!("invalid genesis: {e}"))?;
+        let block = Block {
+            header: BlockHeader {
+                chain_id: self.params.chain_id,
+                height: 0,
+                prev_hash: self.spec_hash(),
+                timestamp_ms: self.genesis_time_ms,
+                tx_root: want_crypto::merkle_root(&[]),
+                tx_count: 0,
+                parent_state_root: state_root,
+                proposer: vec![],
+            },
+            signature: vec![],
+            txs: vec![],
+        };
+        Ok((block, write_set, state_root))
+    }
+}

@@ -1,0 +1,87 @@
+//! The node's error enum and the stable machine-readable codes the API returns.
+
+use want_state::StateError;
+use want_storage::StorageError;
+
+/// Stable error codes of the API (`{"error": {"code": …}}`). Never renamed once published.
+pub mod codes {
+    pub const INVALID_JSON: &str = "invalid_json";
+    pub const INVALID_TRANSACTION: &str = "invalid_transaction";
+    pub const TX_TOO_LARGE: &str = "tx_too_large";
+    pub const BAD_SIGNATURE: &str = "bad_signature";
+    pub const WRONG_CHAIN_ID: &str = "wrong_chain_id";
+    pub const NONCE_TOO_LOW: &str = "nonce_too_low";
+    pub const NONCE_TOO_FAR_AHEAD: &str = "nonce_too_far_ahead";
+    pub const NONCE_IN_USE: &str = "nonce_in_use";
+    pub const FEE_TOO_LOW: &str = "fee_too_low";
+    pub const INSUFFICIENT_BALANCE: &str = "insufficient_balance";
+    pub const INSUFFICIENT_ALLOWANCE: &str = "insufficient_allowance";
+    pub const AMOUNT_OVERFLOW: &str = "amount_overflow";
+    pub const EXPIRED: &str = "expired";
+    pub const EXPIRY_TOO_FAR: &str = "expiry_too_far";
+    pub const DUPLICATE_TRANSACTION: &str = "duplicate_transaction";
+    pub const MEMPOOL_FULL: &str = "mempool_full";
+    pub const BATCH_TOO_LARGE: &str = "batch_too_large";
+    pub const INVALID_ADDRESS: &str = "invalid_address";
+    pub const INVALID_HASH: &str = "invalid_hash";
+    pub const INVALID_HEIGHT: &str = "invalid_height";
+    pub const INVALID_QUERY: &str = "invalid_query";
+    pub const TX_NOT_FOUND: &str = "tx_not_found";
+    pub const BLOCK_NOT_FOUND: &str = "block_not_found";
+    pub const NOT_FOUND: &str = "not_found";
+    pub const COMMIT_TIMEOUT: &str = "commit_timeout";
+    pub const SHUTTING_DOWN: &str = "shutting_down";
+    pub const INTERNAL: &str = "internal_error";
+}
+
+/// The error enum of the node crate.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// A request or transaction that was refused; nothing changed.
+    #[error("{message}")]
+    Rejected { code: &'static str, message: String },
+    #[error("{message}")]
+    NotFound { code: &'static str, message: String },
+    #[error("storage: {0}")]
+    Storage(#[from] StorageError),
+    #[error("state: {0}")]
+    State(#[from] StateError),
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("{0}")]
+    Io(String),
+    #[error("consensus: {0}")]
+    Consensus(#[from] want_consensus::ConsensusError),
+}
+
+impl NodeError {
+    pub fn rejected(code: &'static str, message: impl Into<String>) -> NodeError {
+        NodeError::Rejected { code, message: message.into() }
+    }
+
+    /// The stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            NodeError::Rejected { code, .. } | NodeError::NotFound { code, .. } => code,
+            NodeError::Consensus(want_consensus::ConsensusError::ShuttingDown) => codes::SHUTTING_DOWN,
+            _ => codes::INTERNAL,
+        }
+    }
+
+    /// The HTTP status for this error.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            NodeError::Rejected { code, .. } => match *code {
+                codes::TX_TOO_LARGE | codes::BATCH_TOO_LARGE => 413,
+                codes::DUPLICATE_TRANSACTION | codes::NONCE_IN_USE => 409,
+                codes::MEMPOOL_FULL => 429,
+                codes::COMMIT_TIMEOUT => 408,
+                codes::SHUTTING_DOWN => 503,
+                _ => 400,
+            },
+            NodeError::NotFound { .. } => 404,
+            NodeError::Consensus(want_consensus::ConsensusError::ShuttingDown) => 503,
+            _ => 500,
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! Prometheus metrics of the node, served as text at `GET /metrics`.
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CodeLabel {
+    pub code: String,
+}
+
+/// Every metric the node exports.
+pub struct Metrics {
+    registry: Registry,
+    pub tx_admitted: Counter,
+    pub tx_refused: Family<CodeLabel, Counter>,
+    pub tx_committed: Counter,
+    pub tx_failed: Counter,
+    pub blocks_committed: Counter,
+    pub chain_height: Gauge,
+    pub mempool_size: Gauge,
+    pub block_apply_seconds: Histogram,
+    pub journal_batch_seconds: Histogram,
+    pub ws_clients: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("want");
+        let m = Metrics {
+            registry: Registry::default(),
+            tx_admitted: Counter::default(),
+            tx_refused: Family::default(),
+            tx_committed: Counter::default(),
+            tx_failed: Counter::default(),
+            blocks_committed: Counter::default(),
+            chain_height: Gauge::default(),
+            mempool_size: Gauge::default(),
+            block_apply_seconds: Histogram::new(exponential_buckets(0.0005, 2.0, 16)),
+            journal_batch_seconds: Histogram::new(exponential_buckets(0.0001, 2.0, 16)),
+            ws_clients: Gauge::default(),
+        };
+        registry.register("tx_admitted", "Transactions admitted to the mempool", m.tx_admitted.clone());
+        registry.register("tx_refused", "Transactions refused at admission, by error code", m.tx_refused.clone());
+        registry.register("tx_committed", "Transactions committed in blocks", m.tx_committed.clone());
+        registry.register("tx_failed", "Committed transactions whose call failed", m.tx_failed.clone());
+        registry.register("blocks_committed", "Blocks committed", m.blocks_committed.clone());
+        registry.register("chain_height", "Height of the latest committed block", m.chain_height.clone());
+        registry.register("mempool_size", "Transactions waiting in the mempool", m.mempool_size.clone());
+        registry.register(
+            "block_apply_seconds",
+            "Time to execute and durably commit one block",
+            m.block_apply_seconds.clone(),
+        );
+        registry.register(
+            "journal_batch_seconds",
+            "Time to durably write one batch of admitted transactions",
+            m.journal_batch_seconds.clone(),
+        );
+        registry.register("ws_clients", "Connected event-stream clients", m.ws_clients.clone());
+        Metrics { registry, ..m }
+    }
+
+    pub fn refused(&self, code: &str) {
+        self.tx_refused.get_or_create(&CodeLabel { code: code.to_string() }).inc();
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        encode(&mut out, &self.registry).expect("invariant: writing into a String cannot fail");
+        out
+    }
+}

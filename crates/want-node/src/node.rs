@@ -1,0 +1,576 @@
+//! The running node: admission into the mempool, the durable mempool journal, block production
+//! through consensus, and execution of committed blocks.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use parking_lot::Mutex;
+use rayon::prelude::*;
+use tokio::sync::{broadcast, mpsc, oneshot, watch, Notify};
+use tracing::{error, info, warn};
+use want_consensus::{BlockApplier, Consensus, SoloConsensus};
+use want_crypto::NodeKey;
+use want_state::{query, BlockContext, StateView, VerifiedTx};
+use want_storage::{BlockInfo, ChainIdentity, Store};
+use want_types::{Address, Amount, Block, BlockHeader, Call, ChainParams, Hash32, Receipt, SignedTransaction, TokenCall, TxStatus};
+
+use crate::config::{Genesis, NodeConfig, JOURNAL_BATCH_MAX, TX_EXPIRY_AHEAD_MAX_MS};
+use crate::error::{codes, NodeError};
+use crate::mempool::{Mempool, PoolTx, SenderState};
+use crate::metrics::Metrics;
+
+/// Name of the node's Ed25519 identity key file inside the data directory.
+pub const NODE_KEY_FILE: &str = "node-key.hex";
+/// Capacity of the committed-block broadcast (subscribers that fall further behind re-read storage).
+const BLOCK_BROADCAST_CAPACITY: usize = 1_024;
+
+/// What a `?wait=commit` caller learns when its transaction is committed.
+#[derive(Clone, Debug)]
+pub struct CommitNotice {
+    pub height: u64,
+    pub index: u32,
+    pub block_hash: Hash32,
+    pub receipt: Receipt,
+}
+
+struct JournalReq {
+    id: Hash32,
+    bytes: Vec<u8>,
+    done: oneshot::Sender<Result<(), String>>,
+}
+
+/// State shared by the API, the producer and the executor.
+pub struct Shared {
+    pub cfg: NodeConfig,
+    pub genesis: Genesis,
+    pub params: ChainParams,
+    pub store: Arc<Store>,
+    pub mempool: Mutex<Mempool>,
+    waiters: Mutex<HashMap<Hash32, Vec<oneshot::Sender<CommitNotice>>>>,
+    /// Height of every committed block, in order.
+    pub blocks: broadcast::Sender<u64>,
+    pub metrics: Metrics,
+    pub node_key: NodeKey,
+    pub node_id: String,
+    produce: Notify,
+    journal: mpsc::UnboundedSender<JournalReq>,
+    pub started: Instant,
+}
+
+/// Unix time in milliseconds from the system clock (the node's only clock; the state machine
+/// sees only block timestamps).
+pub fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+/// Most a transaction can take from its sender's balance: fee + value + transfer fee.
+fn max_spend(params: &ChainParams, stx: &SignedTransaction) -> Result<Amount, NodeError> {
+    let overflow = || NodeError::rejected(codes::AMOUNT_OVERFLOW, "tx.call.amount plus fees overflows 128 bits");
+    let value = match &stx.tx.call {
+        Call::Token(TokenCall::Transfer { amount, .. }) => {
+            amount.checked_add(params.transfer_fee(*amount).ok_or_else(overflow)?).ok_or_else(overflow)?
+        }
+        Call::Token(TokenCall::Burn { amount }) => *amount,
+        Call::Token(TokenCall::Approve { .. }) | Call::Token(TokenCall::TransferFrom { .. }) => 0,
+    };
+    value.checked_add(stx.tx.fee).ok_or_else(overflow)
+}
+
+impl Shared {
+    /// Checks everything about a transaction that does not need the mempool, and reads the
+    /// sender's committed state.
+    fn precheck(&self, stx: &SignedTransaction, id: Hash32, sender: Address) -> Result<(Amount, SenderState), NodeError> {
+        let tx = &stx.tx;
+        if tx.chain_id != self.params.chain_id {
+            return Err(NodeError::rejected(
+                codes::WRONG_CHAIN_ID,
+                format!("tx.chain_id {} is not this chain's id {}; sign the transaction for this chain", tx.chain_id, self.params.chain_id),
+            ));
+        }
+        let now = now_ms();
+        if tx.expiry_ms < now {
+            return Err(NodeError::rejected(
+                codes::EXPIRED,
+                format!("tx.expiry_ms {} is in the past (now {now}); sign it again with a later expiry", tx.expiry_ms),
+            ));
+        }
+        if tx.expiry_ms > now.saturating_add(TX_EXPIRY_AHEAD_MAX_MS) {
+            return Err(NodeError::rejected(
+                codes::EXPIRY_TOO_FAR,
+                format!("tx.expiry_ms {} is more than 24 h ahead (now {now})", tx.expiry_ms),
+            ));
+        }
+        let stamp_bits = id.leading_zero_bits();
+        if tx.fee < self.params.min_fee && stamp_bits < self.params.pow_difficulty_bits {
+            return Err(NodeError::rejected(
+                codes::FEE_TOO_LOW,
+                format!(
+                    "tx.fee {} is below the minimum fee {} and the transaction id has {stamp_bits} leading zero bits where a proof-of-work stamp needs {}; pay the fee or solve the stamp (vary tx.pow_nonce)",
+                    tx.fee, self.params.min_fee, self.params.pow_difficulty_bits
+                ),
+            ));
+        }
+        let spend = max_spend(&self.params, stx)?;
+        let snap = self.store.snapshot()?;
+        let nonce = query::nonce(&snap, &sender)?;
+        let balance = query::balance(&snap, &sender)?;
+        if let Call::Token(TokenCall::TransferFrom { from, amount, .. }) = &tx.call {
+            let fee = self
+                .params
+                .transfer_fee(*amount)
+                .and_then(|f| f.checked_add(*amount))
+                .ok_or_else(|| NodeError::rejected(codes::AMOUNT_OVERFLOW, "tx.call.amount plus the transfer fee overflows"))?;
+            let allowance = query::allowance(&snap, from, &sender)?;
+            if allowance < fee {
+                return Err(NodeError::rejected(
+                    codes::INSUFFICIENT_ALLOWANCE,
+                    format!("insufficient allowance: {from} allows {sender} {allowance} base units, this transfer needs {fee} (amount and 1 % fee)"),
+                ));
+            }
+            let from_balance = query::balance(&snap, from)?;
+            if from_balance < fee {
+                return Err(NodeError::rejected(
+                    codes::INSUFFICIENT_BALANCE,
+                    format!("insufficient balance: {from} holds {from_balance} base units, this transfer needs {fee}"),
+                ));
+            }
+        }
+        let _ = id;
+        Ok((spend, SenderState { nonce, balance }))
+    }
+
+    /// Verifies and admits a transaction into the mempool (not yet journaled).
+    fn admit(&self, stx: SignedTransaction) -> Result<Arc<PoolTx>, NodeError> {
+        let size = stx.to_bytes().len();
+        if size > want_types::TX_BYTES_MAX {
+            return Err(NodeError::rejected(
+                codes::TX_TOO_LARGE,
+                format!("the transaction is {size} bytes; at most {} are allowed", want_types::TX_BYTES_MAX),
+            ));
+        }
+        let (id, sender) = want_crypto::verify_transaction(&stx)
+            .map_err(|e| NodeError::rejected(codes::BAD_SIGNATURE, format!("signature: {e}")))?;
+        let (spend, state) = self.precheck(&stx, id, sender)?;
+        if self.store.tx_location(&id)?.is_some() {
+            return Err(NodeError::rejected(codes::DUPLICATE_TRANSACTION, format!("transaction {id} is already committed")));
+        }
+        let admitted = self.mempool.lock().admit(PoolTx { id, sender, stx, spend }, state)?;
+        Ok(admitted)
+    }
+
+    /// Executes a committed block and writes it durably; then wakes waiters and subscribers.
+    pub fn execute(&self, block: &Block) -> Result<BlockInfo, NodeError> {
+        let started = Instant::now();
+        let head = self.store.head()?;
+        let h = &block.header;
+        let invalid = |what: String| NodeError::rejected(codes::INVALID_TRANSACTION, format!("block {}: {what}", h.height));
+        if h.chain_id != self.params.chain_id {
+            return Err(invalid(format!("chain id {} is not {}", h.chain_id, self.params.chain_id)));
+        }
+        if h.height != head.height + 1 || h.prev_hash != head.hash {
+            return Err(invalid(format!("does not extend head {} ({})", head.height, head.hash)));
+        }
+        if h.parent_state_root != head.state_root {
+            return Err(invalid(format!("parent state root {} is not ours {}", h.parent_state_root, head.state_root)));
+        }
+        if h.timestamp_ms < head.timestamp_ms {
+            return Err(invalid("timestamp earlier than its parent's".into()));
+        }
+        if h.proposer != self.node_key.public_key().to_vec() {
+            return Err(invalid("proposer is not a member".into()));
+        }
+        want_crypto::verify_block_signature(block).map_err(|e| invalid(format!("proposer signature: {e}")))?;
+        if h.tx_count as usize != block.txs.len() {
+            return Err(invalid("tx_count does not match the transactions".into()));
+        }
+        // Senders: admission already verified our own mempool's transactions; verify the rest
+        // (in parallel).
+        let known: Vec<Option<Address>> = {
+            let pool = self.mempool.lock();
+            block.txs.iter().map(|stx| pool.get(&stx.id()).map(|p| p.sender)).collect()
+        };
+        let vtxs: Vec<VerifiedTx> = block
+            .txs
+            .par_iter()
+            .zip(known.par_iter())
+            .map(|(stx, known)| match known {
+                Some(sender) => Ok(VerifiedTx { id: stx.id(), sender: *sender, tx: stx.clone() }),
+                None => want_crypto::verify_transaction(stx)
+                    .map(|(id, sender)| VerifiedTx { id, sender, tx: stx.clone() })
+                    .map_err(|e| invalid(format!("transaction {}: {e}", stx.id()))),
+            })
+            .collect::<Result<_, _>>()?;
+        let ids: Vec<Hash32> = vtxs.iter().map(|v| v.id).collect();
+        if want_crypto::merkle_root(&ids) != h.tx_root {
+            return Err(invalid("tx_root does not match the transactions".into()));
+        }
+        let ctx = BlockContext { height: h.height, timestamp_ms: h.timestamp_ms, params: self.params.clone() };
+        let outcome = {
+            let snap = self.store.snapshot()?;
+            want_state::apply_block(&snap as &dyn StateView, &ctx, head.state_root, &vtxs)?
+        };
+        let info = self.store.commit_block(block, &outcome.receipts, &outcome.write_set, outcome.state_root)?;
+
+        // After the durable commit: mempool, waiters, metrics, subscribers.
+        let mut new_nonces: HashMap<Address, u64> = HashMap::new();
+        let mut failed = 0u64;
+        for (v, r) in vtxs.iter().zip(&outcome.receipts) {
+            match r.status {
+                TxStatus::Rejected { .. } => continue,
+                TxStatus::Failed { .. } => failed += 1,
+                TxStatus::Success => {}
+            }
+            let e = new_nonces.entry(v.sender).or_default();
+            *e = (*e).max(v.tx.tx.nonce + 1);
+        }
+        let new_nonces: Vec<(Address, u64)> = new_nonces.into_iter().collect();
+        let stale = {
+            let mut pool = self.mempool.lock();
+            let stale = pool.on_commit(&ids, &new_nonces);
+            self.metrics.mempool_size.set(pool.len() as i64);
+            stale
+        };
+        if !stale.is_empty() {
+            if let Err(e) = self.store.journal_remove(&stale) {
+                warn!(target: "mempool::journal", "could not drop {} stale transactions from the journal: {e}", stale.len());
+            }
+        }
+        {
+            let mut waiters = self.waiters.lock();
+            if !waiters.is_empty() {
+                for (i, r) in outcome.receipts.iter().enumerate() {
+                    if let Some(list) = waiters.remove(&r.tx_id) {
+                        for w in list {
+                            let _ = w.send(CommitNotice { height: info.height, index: i as u32, block_hash: info.hash, receipt: r.clone() });
+                        }
+                    }
+                }
+            }
+        }
+        self.metrics.blocks_committed.inc();
+        self.metrics.tx_committed.inc_by(ids.len() as u64);
+        self.metrics.tx_failed.inc_by(failed);
+        self.metrics.chain_height.set(info.height as i64);
+        self.metrics.block_apply_seconds.observe(started.elapsed().as_secs_f64());
+        let _ = self.blocks.send(info.height);
+        Ok(info)
+    }
+}
+
+/// Applies committed blocks for consensus.
+pub struct Executor {
+    shared: Arc<Shared>,
+}
+
+impl BlockApplier for Executor {
+    type Output = BlockInfo;
+    fn apply(&self, block: &Block) -> Result<BlockInfo, String> {
+        self.shared.execute(block).map_err(|e| e.to_string())
+    }
+}
+
+/// A handle on a running node.
+#[derive(Clone)]
+pub struct Node {
+    pub shared: Arc<Shared>,
+    consensus: Arc<SoloConsensus<Executor>>,
+    shutdown: watch::Sender<bool>,
+}
+
+/// Result of submitting a transaction.
+pub enum Submitted {
+    Accepted(Hash32),
+    Committed(Hash32, CommitNotice),
+}
+
+impl Node {
+    /// Opens the data directory, checks or writes the genesis, restores the mempool journal and
+    /// starts block production. The HTTP server is started separately (see [`crate::serve`]).
+    pub fn start(cfg: NodeConfig, genesis: Genesis, node_key: NodeKey) -> Result<Node, NodeError> {
+        cfg.validate().map_err(NodeError::Config)?;
+        let store = Arc::new(Store::open(&cfg.data_dir)?);
+        let (genesis_block, genesis_state, genesis_root) = genesis.build().map_err(NodeError::Config)?;
+        let identity = ChainIdentity { chain_id: genesis.params.chain_id, genesis_hash: genesis_block.hash() };
+        if store.init_genesis(identity, &genesis_block, &genesis_state, genesis_root)? {
+            info!(target: "node", "wrote genesis {} of chain {}", identity.genesis_hash, identity.chain_id);
+        }
+        let head = store.head()?;
+        info!(target: "node", "chain head is block {} ({})", head.height, head.hash);
+
+        let (journal_tx, journal_rx) = mpsc::unbounded_channel();
+        let node_id = hex::encode(node_key.public_key());
+        let metrics = Metrics::new();
+        metrics.chain_height.set(head.height as i64);
+        let shared = Arc::new(Shared {
+            params: genesis.params.clone(),
+            mempool: Mutex::new(Mempool::new(cfg.mempool_txs_max, cfg.mempool_nonce_window)),
+            cfg,
+            genesis,
+            store: store.clone(),
+            waiters: Mutex::new(HashMap::new()),
+            blocks: broadcast::channel(BLOCK_BROADCAST_CAPACITY).0,
+            metrics,
+            node_key,
+            node_id: node_id.clone(),
+            produce: Notify::new(),
+            journal: journal_tx,
+            started: Instant::now(),
+        });
+        spawn_journal_writer(shared.clone(), journal_rx);
+        restore_journal(&shared)?;
+        let consensus = Arc::new(SoloConsensus::new(node_id, Arc::new(Executor { shared: shared.clone() })));
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let node = Node { shared, consensus, shutdown };
+        tokio::spawn(produce_loop(node.clone(), shutdown_rx));
+        Ok(node)
+    }
+
+    pub fn consensus_status(&self) -> want_consensus::ConsensusStatus {
+        self.consensus.status()
+    }
+
+    /// Admits a transaction durably (journaled before this returns); with `wait`, returns once it
+    /// is committed, with its receipt.
+    pub async fn submit(&self, stx: SignedTransaction, wait: bool) -> Result<Submitted, NodeError> {
+        let id = stx.id();
+        let waiter = if wait {
+            let (tx, rx) = oneshot::channel();
+            self.shared.waiters.lock().entry(id).or_default().push(tx);
+            Some(rx)
+        } else {
+            None
+        };
+        let result = self.admit_and_journal(stx).await;
+        if let Err(e) = result {
+            if wait {
+                self.shared.waiters.lock().remove(&id);
+            }
+            self.shared.metrics.refused(e.code());
+            return Err(e);
+        }
+        self.shared.metrics.tx_admitted.inc();
+        match waiter {
+            None => Ok(Submitted::Accepted(id)),
+            Some(rx) => {
+                let timeout = Duration::from_millis(self.shared.cfg.commit_wait_timeout_ms);
+                match tokio::time::timeout(timeout, rx).await {
+                    Ok(Ok(notice)) => Ok(Submitted::Committed(id, notice)),
+                    Ok(Err(_)) => Err(NodeError::rejected(codes::SHUTTING_DOWN, "the node is shutting down")),
+                    Err(_) => {
+                        self.shared.waiters.lock().remove(&id);
+                        Err(NodeError::rejected(
+                            codes::COMMIT_TIMEOUT,
+                            format!(
+                                "transaction {id} was admitted but not committed within {} ms; look it up with GET /v1/transactions/{id}",
+                                timeout.as_millis()
+                            ),
+                        ))
+                    }
+                }
+            }
+        }
+    }
+
+    async fn admit_and_journal(&self, stx: SignedTransaction) -> Result<(), NodeError> {
+        let bytes = stx.to_bytes();
+        let admitted = self.shared.admit(stx)?;
+        let (done_tx, done_rx) = oneshot::channel();
+        let sent = self.shared.journal.send(JournalReq { id: admitted.id, bytes, done: done_tx });
+        let outcome = match sent {
+            Ok(()) => done_rx.await.unwrap_or_else(|_| Err("journal writer stopped".into())),
+            Err(_) => Err("journal writer stopped".into()),
+        };
+        if let Err(e) = outcome {
+            self.shared.mempool.lock().remove(&admitted.id);
+            return Err(NodeError::Io(format!("could not persist transaction {}: {e}", admitted.id)));
+        }
+        let len = {
+            let pool = self.shared.mempool.lock();
+            self.shared.metrics.mempool_size.set(pool.len() as i64);
+            pool.len()
+        };
+        if len >= self.shared.cfg.block_txs_max {
+            self.shared.produce.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Stops producing blocks; in-flight work completes.
+    pub fn shutdown(&self) {
+        let _ = self.shutdown.send(true);
+    }
+
+    /// Produces one block from the mempool now (if there is anything to include).
+    pub async fn produce_block(&self) -> Result<Option<BlockInfo>, NodeError> {
+        let s = &self.shared;
+        let head = s.store.head()?;
+        let timestamp_ms = now_ms().max(head.timestamp_ms);
+        let (picked, expired) = s.mempool.lock().select(s.cfg.block_txs_max, timestamp_ms);
+        if !expired.is_empty() {
+            info!(target: "mempool", "dropped {} expired transactions", expired.len());
+            s.store.journal_remove(&expired)?;
+        }
+        if picked.is_empty() && !s.cfg.empty_blocks {
+            return Ok(None);
+        }
+        let ids: Vec<Hash32> = picked.iter().map(|t| t.id).collect();
+        let header = BlockHeader {
+            chain_id: s.params.chain_id,
+            height: head.height + 1,
+            prev_hash: head.hash,
+            timestamp_ms,
+            tx_root: want_crypto::merkle_root(&ids),
+            tx_count: ids.len() as u32,
+            parent_state_root: head.state_root,
+            proposer: s.node_key.public_key().to_vec(),
+        };
+        let txs = picked.iter().map(|t| t.stx.clone()).collect();
+        let block = want_crypto::sign_block(header, txs, &s.node_key);
+        Ok(Some(self.consensus.propose(block).await?))
+    }
+}
+
+async fn produce_loop(node: Node, mut shutdown: watch::Receiver<bool>) {
+    let interval = Duration::from_millis(node.shared.cfg.block_interval_ms);
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = node.shared.produce.notified() => {}
+            _ = shutdown.changed() => break,
+        }
+        if *shutdown.borrow() {
+            break;
+        }
+        match node.produce_block().await {
+            Ok(Some(info)) => {
+                tracing::debug!(target: "consensus::propose", "committed block {} with {} txs", info.height, info.tx_count);
+                if node.shared.mempool.lock().len() >= node.shared.cfg.block_txs_max {
+                    node.shared.produce.notify_one();
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                error!(target: "consensus::propose", "could not produce a block: {e}");
+                tokio::time::sleep(interval).await;
+            }
+        }
+    }
+    info!(target: "node", "block production stopped");
+}
+
+fn spawn_journal_writer(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<JournalReq>) {
+    let store = shared.store.clone();
+    let weak = Arc::downgrade(&shared);
+    drop(shared);
+    std::thread::Builder::new()
+        .name("mempool-journal".into())
+        .spawn(move || {
+            while let Some(first) = rx.blocking_recv() {
+                let mut batch = vec![first];
+                while batch.len() < JOURNAL_BATCH_MAX {
+                    match rx.try_recv() {
+                        Ok(r) => batch.push(r),
+                        Err(_) => break,
+                    }
+                }
+                let started = Instant::now();
+                let entries: Vec<(Hash32, Vec<u8>)> = batch.iter_mut().map(|r| (r.id, std::mem::take(&mut r.bytes))).collect();
+                let result = store.journal_add(&entries).map_err(|e| e.to_string());
+                if let Some(shared) = weak.upgrade() {
+                    shared.metrics.journal_batch_seconds.observe(started.elapsed().as_secs_f64());
+                }
+                if let Err(e) = &result {
+                    error!(target: "mempool::journal", "could not write {} transactions: {e}", batch.len());
+                }
+                for r in batch {
+                    let _ = r.done.send(result.clone());
+                }
+            }
+        })
+        .expect("invariant: the OS can start the journal thread at startup");
+}
+
+/// Re-admits the transactions journaled before a restart; drops those no longer valid.
+fn restore_journal(shared: &Arc<Shared>) -> Result<(), NodeError> {
+    let entries = shared.store.journal_all()?;
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let mut drop_ids = Vec::new();
+    let mut restored = 0usize;
+    for entry in entries {
+        match entry {
+            Ok(stx) => {
+                let id = stx.id();
+                match shared.admit(stx) {
+                    Ok(_) => restored += 1,
+                    Err(e) => {
+                        info!(target: "mempool::journal", "dropping journaled transaction {id}: {e}");
+                        drop_ids.push(id);
+                    }
+                }
+            }
+            Err(id) => drop_ids.push(id),
+        }
+    }
+    shared.store.journal_remove(&drop_ids)?;
+    shared.metrics.mempool_size.set(shared.mempool.lock().len() as i64);
+    info!(target: "mempool::journal", "restored {restored} pending transactions, dropped {}", drop_ids.len());
+    Ok(())
+}
+
+/// Loads the node's Ed25519 key from the data directory, creating it on first start.
+pub fn load_or_create_node_key(data_dir: &Path) -> Result<NodeKey, NodeError> {
+    std::fs::create_dir_all(data_dir).map_err(|e| NodeError::Io(format!("cannot create data directory {}: {e}", data_dir.display())))?;
+    let path = data_dir.join(NODE_KEY_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => NodeKey::from_hex(text.trim())
+            .map_err(|e| NodeError::Config(format!("node key file {} is not valid: {e}", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = NodeKey::generate();
+            write_secret_file(&path, &key.to_hex())?;
+            Ok(key)
+        }
+        Err(e) => Err(NodeError::Io(format!("cannot read node key {}: {e}", path.display()))),
+    }
+}
+
+/// Writes a secret atomically with owner-only permissions.
+pub fn write_secret_file(path: &Path, contents: &str) -> Result<(), NodeError> {
+    use std::io::Write;
+    let tmp = path.with_extension("tmp");
+    let io = |e: std::io::Error| NodeError::Io(format!("cannot write {}: {e}", path.display()));
+    {
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let mut f = opts.open(&tmp).map_err(io)?;
+        f.write_all(contents.as_bytes()).map_err(io)?;
+        f.write_all(b"\n").map_err(io)?;
+        f.sync_all().map_err(io)?;
+    }
+    std::fs::rename(&tmp, path).map_err(io)?;
+    Ok(())
+}
+
+/// Binds the HTTP listener, with a clear message when the address is taken.
+pub async fn bind_http(addr: SocketAddr) -> Result<tokio::net::TcpListener, NodeError> {
+    tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AddrInUse {
+            NodeError::Io(format!(
+                "HTTP address {addr} is already in use (is another node running?); stop that process or pass --http HOST:PORT"
+            ))
+        } else {
+            NodeError::Io(format!("cannot listen on {addr}: {e}"))
+        }
+    })
+}

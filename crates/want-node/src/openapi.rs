@@ -1,0 +1,88 @@
+//! The OpenAPI 3.1 description of the HTTP API, served at `GET /openapi.json`.
+
+use serde_json::{json, Value};
+
+fn op(summary: &str, responses: Value) -> Value {
+    json!({"summary": summary, "responses": responses})
+}
+
+fn error_response(description: &str) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
+}
+
+/// Every path the router serves, with its operations.
+pub fn document() -> Value {
+    let ok = |d: &str| json!({"description": d, "content": {"application/json": {}}});
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "WANT chain node API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Amounts are base units (1 WANT = 1,000,000) as decimal strings. Errors are {\"error\": {\"code\", \"message\"}} with a stable snake_case code."
+        },
+        "paths": {
+            "/v1/transactions": {"post": {
+                "summary": "Submit a signed transaction",
+                "parameters": [{"name": "wait", "in": "query", "schema": {"enum": ["commit"]}, "description": "wait=commit answers 200 with the receipt once committed"}],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SignedTransaction"}}}},
+                "responses": {"202": ok("admitted durably: {\"id\"}"), "200": ok("committed (wait=commit)"), "400": error_response("refused"), "409": error_response("duplicate"), "413": error_response("too large"), "429": error_response("mempool full")}
+            }},
+            "/v1/transactions/batch": {"post": op("Submit up to 5,000 signed transactions", json!({"200": ok("{\"results\": [{\"id\"} | {\"error\"}]} in request order"), "400": error_response("malformed")}))},
+            "/v1/transactions/{id}": {"get": {
+                "summary": "A transaction with its receipt, block and Merkle inclusion proof",
+                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "responses": {"200": ok("committed or pending transaction"), "404": error_response("unknown")}
+            }},
+            "/v1/accounts/{address}": {"get": {
+                "summary": "Balance and nonce of an account",
+                "parameters": [{"name": "address", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "responses": {"200": ok("{\"address\", \"balance\", \"nonce\", \"pending_nonce\"}"), "400": error_response("bad address")}
+            }},
+            "/v1/accounts/{address}/allowances/{spender}": {"get": {
+                "summary": "TRC20 allowance",
+                "parameters": [{"name": "address", "in": "path", "required": true, "schema": {"type": "string"}}, {"name": "spender", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "responses": {"200": ok("{\"owner\", \"spender\", \"allowance\"}")}
+            }},
+            "/v1/blocks/latest": {"get": op("The latest committed block", json!({"200": ok("block")}))},
+            "/v1/blocks/{height}": {"get": {
+                "summary": "A committed block (full=true adds transactions and receipts)",
+                "parameters": [{"name": "height", "in": "path", "required": true, "schema": {"type": "integer"}}, {"name": "full", "in": "query", "schema": {"type": "boolean"}}],
+                "responses": {"200": ok("block"), "404": error_response("no such block")}
+            }},
+            "/v1/status": {"get": op("Node, consensus and chain status", json!({"200": ok("status")}))},
+            "/v1/token": {"get": op("WANT token facts: supply, burned, incentive pool", json!({"200": ok("token")}))},
+            "/v1/events": {"get": {
+                "summary": "WebSocket stream of committed blocks, receipts and token events, resumable with from_height",
+                "parameters": [{"name": "from_height", "in": "query", "schema": {"type": "integer"}}],
+                "responses": {"101": {"description": "switching to WebSocket"}}
+            }},
+            "/openapi.json": {"get": op("This document", json!({"200": ok("OpenAPI")}))},
+            "/metrics": {"get": op("Prometheus metrics", json!({"200": {"description": "OpenMetrics text"}}))},
+            "/healthz": {"get": op("Liveness", json!({"200": ok("{\"ok\": true}")}))}
+        },
+        "components": {"schemas": {
+            "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
+            "SignedTransaction": {"type": "object", "required": ["tx", "signature"], "properties": {
+                "tx": {"type": "object", "required": ["chain_id", "nonce", "fee", "expiry_ms", "call"], "properties": {
+                    "chain_id": {"type": "integer"}, "nonce": {"type": "integer"}, "fee": {"type": "string"},
+                    "expiry_ms": {"type": "integer"}, "pow_nonce": {"type": "integer"},
+                    "call": {"type": "object", "description": "{\"token\": {\"transfer\": {\"to\", \"amount\"}}} | approve {spender, amount} | transfer_from {from, to, amount} | burn {amount}"}
+                }},
+                "signature": {"type": "object", "description": "{\"secp256k1\": \"<65-byte hex>\"} or {\"rsa\": {\"public_key\", \"signature\"}}"}
+            }}
+        }}
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_documented_path_is_an_object_with_operations() {
+        let doc = super::document();
+        let paths = doc["paths"].as_object().unwrap();
+        assert!(paths.len() >= 13);
+        for (p, ops) in paths {
+            assert!(ops.as_object().is_some_and(|o| !o.is_empty()), "{p}");
+        }
+    }
+}
