@@ -520,4 +520,39 @@ mod tests {
         assert_eq!(query::burned(&ms).unwrap(), 0);
         assert_eq!(bal(&ms, a), START - 2 * MIN_FEE);
     }
+
+    /// A state no genesis can produce, to reach the overflow guards on credits.
+    fn raw_state(entries: &[(Vec<u8>, Amount)]) -> MemState {
+        let mut ms = MemState::new();
+        for (k, v) in entries {
+            ms.0.insert(k.clone(), v.to_be_bytes().to_vec());
+        }
+        ms
+    }
+
+    #[test]
+    fn credit_past_u128_fails_the_call_with_amount_overflow() {
+        use crate::token::state::{balance_key, BURNED_KEY};
+        let (a, b) = (addr(1), addr(2));
+        let mut ms = raw_state(&[(balance_key(&a), START), (balance_key(&b), u128::MAX)]);
+        let r = call(&mut ms, a, TokenCall::Transfer { to: b, amount: 1 });
+        assert_eq!(code(&r), ("failed", codes::AMOUNT_OVERFLOW));
+        assert_eq!(bal(&ms, b), u128::MAX);
+        ms.0.insert(BURNED_KEY.to_vec(), u128::MAX.to_be_bytes().to_vec());
+        let r = call(&mut ms, a, TokenCall::Burn { amount: 1 });
+        assert_eq!(code(&r), ("failed", codes::AMOUNT_OVERFLOW));
+        assert_eq!(bal(&ms, a), START - 2 * MIN_FEE);
+    }
+
+    #[test]
+    fn fee_that_cannot_be_credited_to_the_pool_rejects_the_transaction() {
+        use crate::token::state::balance_key;
+        let a = addr(1);
+        let mut ms = raw_state(&[(balance_key(&a), START), (balance_key(&pool()), u128::MAX)]);
+        let r = call(&mut ms, a, TokenCall::Burn { amount: 1 });
+        assert_eq!(code(&r), ("rejected", codes::AMOUNT_OVERFLOW));
+        assert_eq!(r.fee_paid, 0);
+        assert_eq!(bal(&ms, a), START);
+        assert_eq!(query::nonce(&ms, &a).unwrap(), 0);
+    }
 }
