@@ -1,0 +1,3 @@
+//! The accounts module: per-sender transaction nonces (replay protection).
+
+pub mod state;

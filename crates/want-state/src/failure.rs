@@ -1,0 +1,40 @@
+//! How execution steps report a transaction-level failure versus a state-machine error.
+
+use crate::{codes, StateError};
+
+/// A transaction-level failure: becomes `Rejected` or `Failed` in the receipt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TxFailure {
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// Outcome of an execution step that did not succeed.
+#[derive(Debug)]
+pub(crate) enum ExecError {
+    /// The transaction fails; the block goes on.
+    Tx(TxFailure),
+    /// Storage or decoding failed; the block cannot be applied.
+    State(StateError),
+}
+
+impl From<StateError> for ExecError {
+    fn from(e: StateError) -> Self {
+        ExecError::State(e)
+    }
+}
+
+pub(crate) fn fail(code: &'static str, message: impl Into<String>) -> ExecError {
+    ExecError::Tx(TxFailure {
+        code,
+        message: message.into(),
+    })
+}
+
+/// An `amount_overflow` failure naming what overflowed.
+pub(crate) fn overflow(what: &str) -> ExecError {
+    fail(
+        codes::AMOUNT_OVERFLOW,
+        format!("{what} does not fit in 128 bits"),
+    )
+}

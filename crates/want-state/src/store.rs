@@ -1,0 +1,241 @@
+//! Key-value access: the read-only [`StateView`] the caller provides, the [`WriteSet`] a block
+//! produces, an in-memory [`MemState`], and the copy-on-write overlay used during execution.
+
+use std::collections::BTreeMap;
+
+use borsh::{BorshDeserialize, BorshSerialize};
+
+use crate::StateError;
+
+/// Read access to committed state. Implemented by the storage crate over its database, and here
+/// by `BTreeMap` and [`MemState`].
+pub trait StateView {
+    /// The value stored under `key`, or `None` when absent.
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError>;
+}
+
+impl StateView for BTreeMap<Vec<u8>, Vec<u8>> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        Ok(BTreeMap::get(self, key).cloned())
+    }
+}
+
+impl<T: StateView + ?Sized> StateView for &T {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        (**self).get(key)
+    }
+}
+
+/// The changes of a block (or of genesis): key → new value, `None` meaning delete.
+///
+/// Sorted by key, so its borsh encoding — and hence the state root — is deterministic. After
+/// [`crate::apply_block`] it holds only real changes: a key rewritten with its old value, or
+/// deleted while absent, is left out.
+#[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct WriteSet(pub BTreeMap<Vec<u8>, Option<Vec<u8>>>);
+
+impl WriteSet {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+/// Whole state in memory: for tests, genesis tooling and audits.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MemState(pub BTreeMap<Vec<u8>, Vec<u8>>);
+
+impl MemState {
+    pub fn new() -> MemState {
+        MemState::default()
+    }
+
+    /// Applies a write set: puts every `Some`, deletes every `None`.
+    pub fn apply(&mut self, ws: &WriteSet) {
+        for (key, value) in &ws.0 {
+            match value {
+                Some(v) => {
+                    self.0.insert(key.clone(), v.clone());
+                }
+                None => {
+                    self.0.remove(key);
+                }
+            }
+        }
+    }
+
+    /// All entries whose key starts with `prefix`, in key order.
+    pub fn iter_prefix<'a>(
+        &'a self,
+        prefix: &'a [u8],
+    ) -> impl Iterator<Item = (&'a Vec<u8>, &'a Vec<u8>)> + 'a {
+        self.0
+            .range::<[u8], _>((
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Unbounded,
+            ))
+            .take_while(move |(k, _)| k.starts_with(prefix))
+    }
+}
+
+impl StateView for MemState {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        Ok(self.0.get(key).cloned())
+    }
+}
+
+/// Copy-on-write layer over a view: reads see its own writes first. One per block, and nested
+/// ones per transaction so a failed call can be discarded by dropping its overlay.
+pub(crate) struct Overlay<'a> {
+    base: &'a dyn StateView,
+    changes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+}
+
+impl<'a> Overlay<'a> {
+    pub(crate) fn new(base: &'a dyn StateView) -> Overlay<'a> {
+        Overlay {
+            base,
+            changes: BTreeMap::new(),
+        }
+    }
+
+    pub(crate) fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.changes.insert(key, Some(value));
+    }
+
+    pub(crate) fn delete(&mut self, key: Vec<u8>) {
+        self.changes.insert(key, None);
+    }
+
+    /// The writes made on this layer, to be absorbed by the layer below (or dropped).
+    pub(crate) fn into_changes(self) -> BTreeMap<Vec<u8>, Option<Vec<u8>>> {
+        self.changes
+    }
+
+    /// Takes over the writes of a layer that was stacked on this one.
+    pub(crate) fn absorb(&mut self, changes: BTreeMap<Vec<u8>, Option<Vec<u8>>>) {
+        self.changes.extend(changes);
+    }
+}
+
+impl StateView for Overlay<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        match self.changes.get(key) {
+            Some(v) => Ok(v.clone()),
+            None => self.base.get(key),
+        }
+    }
+}
+
+/// Lowercase hex, for error messages (no dependency for one line of code).
+pub(crate) fn to_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 0x0f)] as char);
+    }
+    s
+}
+
+/// Reads a big-endian `u128`; absent is 0, any length other than 16 is corrupt.
+pub(crate) fn read_u128(view: &dyn StateView, key: &[u8]) -> Result<u128, StateError> {
+    match view.get(key)? {
+        None => Ok(0),
+        Some(bytes) => decode_u128(key, &bytes),
+    }
+}
+
+pub(crate) fn decode_u128(key: &[u8], bytes: &[u8]) -> Result<u128, StateError> {
+    let raw: [u8; 16] = bytes.try_into().map_err(|_| {
+        StateError::corrupt(key, format!("expected 16 bytes, found {}", bytes.len()))
+    })?;
+    Ok(u128::from_be_bytes(raw))
+}
+
+/// Reads a big-endian `u64`; absent is 0, any length other than 8 is corrupt.
+pub(crate) fn read_u64(view: &dyn StateView, key: &[u8]) -> Result<u64, StateError> {
+    match view.get(key)? {
+        None => Ok(0),
+        Some(bytes) => {
+            let raw: [u8; 8] = bytes.as_slice().try_into().map_err(|_| {
+                StateError::corrupt(key, format!("expected 8 bytes, found {}", bytes.len()))
+            })?;
+            Ok(u64::from_be_bytes(raw))
+        }
+    }
+}
+
+/// Writes a `u128` counter, deleting the key at zero so absent and zero are one state.
+pub(crate) fn write_u128_or_delete(ov: &mut Overlay<'_>, key: Vec<u8>, value: u128) {
+    if value == 0 {
+        ov.delete(key);
+    } else {
+        ov.put(key, value.to_be_bytes().to_vec());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mem_state_applies_puts_and_deletes() {
+        let mut ms = MemState::new();
+        ms.0.insert(b"a".to_vec(), b"1".to_vec());
+        ms.0.insert(b"b".to_vec(), b"2".to_vec());
+        let mut ws = WriteSet::default();
+        ws.0.insert(b"a".to_vec(), None);
+        ws.0.insert(b"c".to_vec(), Some(b"3".to_vec()));
+        ms.apply(&ws);
+        assert_eq!(ms.get(b"a").unwrap(), None);
+        assert_eq!(ms.get(b"b").unwrap(), Some(b"2".to_vec()));
+        assert_eq!(ms.get(b"c").unwrap(), Some(b"3".to_vec()));
+    }
+
+    #[test]
+    fn iter_prefix_yields_only_matching_keys_in_order() {
+        let mut ms = MemState::new();
+        for k in ["p/b", "p/a", "q/a", "p", "o/z"] {
+            ms.0.insert(k.as_bytes().to_vec(), vec![1]);
+        }
+        let keys: Vec<&[u8]> = ms.iter_prefix(b"p/").map(|(k, _)| k.as_slice()).collect();
+        assert_eq!(keys, vec![b"p/a".as_slice(), b"p/b".as_slice()]);
+    }
+
+    #[test]
+    fn overlay_reads_its_own_writes_and_deletes_over_the_base() {
+        let mut base = BTreeMap::new();
+        base.insert(b"k".to_vec(), b"old".to_vec());
+        base.insert(b"gone".to_vec(), b"x".to_vec());
+        let mut ov = Overlay::new(&base);
+        ov.put(b"k".to_vec(), b"new".to_vec());
+        ov.delete(b"gone".to_vec());
+        assert_eq!(ov.get(b"k").unwrap(), Some(b"new".to_vec()));
+        assert_eq!(ov.get(b"gone").unwrap(), None);
+        // The base is untouched until the caller applies the changes.
+        assert_eq!(base.get(b"k".as_slice()), Some(&b"old".to_vec()));
+    }
+
+    #[test]
+    fn wrong_length_counter_is_reported_as_corrupt_with_its_key() {
+        let mut base = BTreeMap::new();
+        base.insert(b"n".to_vec(), vec![1, 2, 3]);
+        let err = read_u128(&base, b"n").unwrap_err();
+        assert_eq!(
+            err,
+            StateError::Corrupt {
+                key_hex: "6e".into(),
+                reason: "expected 16 bytes, found 3".into()
+            }
+        );
+        assert!(matches!(
+            read_u64(&base, b"n"),
+            Err(StateError::Corrupt { .. })
+        ));
+        assert_eq!(read_u128(&base, b"absent").unwrap(), 0);
+    }
+}
