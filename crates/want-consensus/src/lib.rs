@@ -57,7 +57,10 @@ pub struct ConsensusStatus {
 /// Orders blocks. Implemented by the single node and by the Raft cluster.
 pub trait Consensus<A: BlockApplier>: Send + Sync + 'static {
     /// Proposes a block; resolves once it is committed and applied on this node.
-    fn propose(&self, block: Block) -> impl Future<Output = Result<A::Output, ConsensusError>> + Send;
+    fn propose(
+        &self,
+        block: Block,
+    ) -> impl Future<Output = Result<A::Output, ConsensusError>> + Send;
     /// Role, term, leader and members as this node sees them.
     fn status(&self) -> ConsensusStatus;
 }
@@ -73,7 +76,11 @@ pub struct SoloConsensus<A: BlockApplier> {
 
 impl<A: BlockApplier> SoloConsensus<A> {
     pub fn new(node_id: String, applier: Arc<A>) -> Self {
-        SoloConsensus { node_id, applier, gate: Mutex::new(()) }
+        SoloConsensus {
+            node_id,
+            applier,
+            gate: Mutex::new(()),
+        }
     }
 }
 
@@ -139,7 +146,10 @@ mod tests {
 
     #[tokio::test]
     async fn solo_consensus_applies_each_proposal_once_in_order() {
-        let applier = Arc::new(CountingApplier { applied: AtomicU64::new(0), fail_at: u64::MAX });
+        let applier = Arc::new(CountingApplier {
+            applied: AtomicU64::new(0),
+            fail_at: u64::MAX,
+        });
         let c = SoloConsensus::new("n1".into(), applier.clone());
         assert_eq!(c.propose(block(1)).await.unwrap(), 1);
         assert_eq!(c.propose(block(2)).await.unwrap(), 2);
@@ -149,7 +159,10 @@ mod tests {
 
     #[tokio::test]
     async fn solo_consensus_reports_an_apply_failure_with_the_height() {
-        let applier = Arc::new(CountingApplier { applied: AtomicU64::new(0), fail_at: 5 });
+        let applier = Arc::new(CountingApplier {
+            applied: AtomicU64::new(0),
+            fail_at: 5,
+        });
         let c = SoloConsensus::new("n1".into(), applier);
         let err = c.propose(block(5)).await.unwrap_err();
         assert!(err.to_string().contains("height 5"), "{err}");

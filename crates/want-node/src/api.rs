@@ -36,7 +36,8 @@ impl From<NodeError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.0.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status =
+            StatusCode::from_u16(self.0.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = json!({"error": {"code": self.0.code(), "message": self.0.to_string()}});
         (status, Json(body)).into_response()
     }
@@ -51,11 +52,20 @@ fn bad(code: &'static str, message: impl Into<String>) -> ApiError {
 /// The API router.
 pub fn router(node: Node) -> Router {
     Router::new()
-        .route("/v1/transactions", post(submit_tx).layer(DefaultBodyLimit::max(TX_BODY_BYTES_MAX)))
-        .route("/v1/transactions/batch", post(submit_batch).layer(DefaultBodyLimit::max(BATCH_BODY_BYTES_MAX)))
+        .route(
+            "/v1/transactions",
+            post(submit_tx).layer(DefaultBodyLimit::max(TX_BODY_BYTES_MAX)),
+        )
+        .route(
+            "/v1/transactions/batch",
+            post(submit_batch).layer(DefaultBodyLimit::max(BATCH_BODY_BYTES_MAX)),
+        )
         .route("/v1/transactions/{id}", get(get_tx))
         .route("/v1/accounts/{address}", get(get_account))
-        .route("/v1/accounts/{address}/allowances/{spender}", get(get_allowance))
+        .route(
+            "/v1/accounts/{address}/allowances/{spender}",
+            get(get_allowance),
+        )
         .route("/v1/blocks/latest", get(get_latest_block))
         .route("/v1/blocks/{height}", get(get_block))
         .route("/v1/status", get(get_status))
@@ -74,28 +84,47 @@ pub async fn serve(
     node: Node,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(node).into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router(node).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 async fn not_found() -> ApiError {
-    ApiError(NodeError::NotFound { code: codes::NOT_FOUND, message: "no such endpoint; see GET /openapi.json".into() })
+    ApiError(NodeError::NotFound {
+        code: codes::NOT_FOUND,
+        message: "no such endpoint; see GET /openapi.json".into(),
+    })
 }
 
-fn parse_json<T: serde::de::DeserializeOwned>(body: Result<Bytes, BytesRejection>, what: &str) -> Result<T, ApiError> {
+fn parse_json<T: serde::de::DeserializeOwned>(
+    body: Result<Bytes, BytesRejection>,
+    what: &str,
+) -> Result<T, ApiError> {
     let body = body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            bad(codes::TX_TOO_LARGE, format!("the request body is too large: {e}"))
+            bad(
+                codes::TX_TOO_LARGE,
+                format!("the request body is too large: {e}"),
+            )
         } else {
-            bad(codes::INVALID_JSON, format!("could not read the request body: {e}"))
+            bad(
+                codes::INVALID_JSON,
+                format!("could not read the request body: {e}"),
+            )
         }
     })?;
     let de = &mut serde_json::Deserializer::from_slice(&body);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
-        let code = if inner.is_syntax() || inner.is_eof() { codes::INVALID_JSON } else { codes::INVALID_TRANSACTION };
+        let code = if inner.is_syntax() || inner.is_eof() {
+            codes::INVALID_JSON
+        } else {
+            codes::INVALID_TRANSACTION
+        };
         bad(code, format!("{what} at `{path}`: {inner}"))
     })
 }
@@ -105,15 +134,28 @@ struct WaitQuery {
     wait: Option<String>,
 }
 
-async fn submit_tx(State(node): State<Node>, Query(q): Query<WaitQuery>, body: Result<Bytes, BytesRejection>) -> ApiResult {
+async fn submit_tx(
+    State(node): State<Node>,
+    Query(q): Query<WaitQuery>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
     let wait = match q.wait.as_deref() {
         None | Some("") | Some("none") => false,
         Some("commit") => true,
-        Some(other) => return Err(bad(codes::INVALID_QUERY, format!("wait={other} is not supported; use wait=commit"))),
+        Some(other) => {
+            return Err(bad(
+                codes::INVALID_QUERY,
+                format!("wait={other} is not supported; use wait=commit"),
+            ))
+        }
     };
     let stx: SignedTransaction = parse_json(body, "signed transaction")?;
     match node.submit(stx, wait).await? {
-        Submitted::Accepted(id) => Ok((StatusCode::ACCEPTED, Json(json!({"id": id})).into_response()).into_response()),
+        Submitted::Accepted(id) => Ok((
+            StatusCode::ACCEPTED,
+            Json(json!({"id": id})).into_response(),
+        )
+            .into_response()),
         Submitted::Committed(id, notice) => {
             let view = json!({
                 "id": id,
@@ -133,7 +175,11 @@ async fn submit_batch(State(node): State<Node>, body: Result<Bytes, BytesRejecti
     if txs.len() > crate::config::SUBMIT_BATCH_MAX {
         return Err(bad(
             codes::BATCH_TOO_LARGE,
-            format!("{} transactions in one batch; at most {}", txs.len(), crate::config::SUBMIT_BATCH_MAX),
+            format!(
+                "{} transactions in one batch; at most {}",
+                txs.len(),
+                crate::config::SUBMIT_BATCH_MAX
+            ),
         ));
     }
     let futures = txs.into_iter().map(|stx| {
@@ -150,11 +196,13 @@ async fn submit_batch(State(node): State<Node>, body: Result<Bytes, BytesRejecti
 }
 
 fn parse_hash(s: &str) -> Result<Hash32, ApiError> {
-    s.parse().map_err(|e| bad(codes::INVALID_HASH, format!("{e}")))
+    s.parse()
+        .map_err(|e| bad(codes::INVALID_HASH, format!("{e}")))
 }
 
 fn parse_address(s: &str) -> Result<Address, ApiError> {
-    s.parse().map_err(|e| bad(codes::INVALID_ADDRESS, format!("{e}")))
+    s.parse()
+        .map_err(|e| bad(codes::INVALID_ADDRESS, format!("{e}")))
 }
 
 async fn get_tx(State(node): State<Node>, Path(id): Path<String>) -> ApiResult {
@@ -169,12 +217,24 @@ async fn get_tx(State(node): State<Node>, Path(id): Path<String>) -> ApiResult {
 pub fn tx_view(node: &Node, id: Hash32) -> Result<Value, ApiError> {
     let store = &node.shared.store;
     if let Some(loc) = store.tx_location(&id).map_err(NodeError::from)? {
-        let block = store.block(loc.height).map_err(NodeError::from)?.ok_or_else(|| {
-            ApiError(NodeError::Io(format!("block {} indexed for {id} is missing", loc.height)))
-        })?;
-        let receipts = store.receipts(loc.height).map_err(NodeError::from)?.unwrap_or_default();
+        let block = store
+            .block(loc.height)
+            .map_err(NodeError::from)?
+            .ok_or_else(|| {
+                ApiError(NodeError::Io(format!(
+                    "block {} indexed for {id} is missing",
+                    loc.height
+                )))
+            })?;
+        let receipts = store
+            .receipts(loc.height)
+            .map_err(NodeError::from)?
+            .unwrap_or_default();
         let idx = loc.index as usize;
-        let stx = block.txs.get(idx).ok_or_else(|| ApiError(NodeError::Io(format!("index of {id} is out of range"))))?;
+        let stx = block
+            .txs
+            .get(idx)
+            .ok_or_else(|| ApiError(NodeError::Io(format!("index of {id} is out of range"))))?;
         let ids: Vec<Hash32> = block.txs.iter().map(|t| t.id()).collect();
         let proof = want_crypto::merkle_proof(&ids, idx);
         let receipt = receipts.get(idx);
@@ -205,7 +265,13 @@ async fn get_account(State(node): State<Node>, Path(address): Path<String>) -> A
     let snap = node.shared.store.snapshot().map_err(NodeError::from)?;
     let balance = query::balance(&snap, &address).map_err(NodeError::from)?;
     let nonce = query::nonce(&snap, &address).map_err(NodeError::from)?;
-    let pending_nonce = node.shared.mempool.lock().pending_nonce(&address).unwrap_or(nonce).max(nonce);
+    let pending_nonce = node
+        .shared
+        .mempool
+        .lock()
+        .pending_nonce(&address)
+        .unwrap_or(nonce)
+        .max(nonce);
     Ok(Json(json!({
         "address": address,
         "balance": balance.to_string(),
@@ -216,12 +282,18 @@ async fn get_account(State(node): State<Node>, Path(address): Path<String>) -> A
     .into_response())
 }
 
-async fn get_allowance(State(node): State<Node>, Path((owner, spender)): Path<(String, String)>) -> ApiResult {
+async fn get_allowance(
+    State(node): State<Node>,
+    Path((owner, spender)): Path<(String, String)>,
+) -> ApiResult {
     let owner = parse_address(&owner)?;
     let spender = parse_address(&spender)?;
     let snap = node.shared.store.snapshot().map_err(NodeError::from)?;
     let allowance = query::allowance(&snap, &owner, &spender).map_err(NodeError::from)?;
-    Ok(Json(json!({"owner": owner, "spender": spender, "allowance": allowance.to_string()})).into_response())
+    Ok(
+        Json(json!({"owner": owner, "spender": spender, "allowance": allowance.to_string()}))
+            .into_response(),
+    )
 }
 
 #[derive(Deserialize)]
@@ -235,20 +307,38 @@ async fn get_latest_block(State(node): State<Node>, Query(q): Query<BlockQuery>)
     block_view(&node, head.height, q.full)
 }
 
-async fn get_block(State(node): State<Node>, Path(height): Path<String>, Query(q): Query<BlockQuery>) -> ApiResult {
-    let height: u64 = height
-        .parse()
-        .map_err(|_| bad(codes::INVALID_HEIGHT, format!("block height {height:?} is not a non-negative integer (or use /v1/blocks/latest)")))?;
+async fn get_block(
+    State(node): State<Node>,
+    Path(height): Path<String>,
+    Query(q): Query<BlockQuery>,
+) -> ApiResult {
+    let height: u64 = height.parse().map_err(|_| {
+        bad(
+            codes::INVALID_HEIGHT,
+            format!(
+                "block height {height:?} is not a non-negative integer (or use /v1/blocks/latest)"
+            ),
+        )
+    })?;
     block_view(&node, height, q.full)
 }
 
 fn block_view(node: &Node, height: u64, full: bool) -> ApiResult {
     let store = &node.shared.store;
     let not_found = || {
-        ApiError(NodeError::NotFound { code: codes::BLOCK_NOT_FOUND, message: format!("there is no block at height {height}") })
+        ApiError(NodeError::NotFound {
+            code: codes::BLOCK_NOT_FOUND,
+            message: format!("there is no block at height {height}"),
+        })
     };
-    let info = store.block_info(height).map_err(NodeError::from)?.ok_or_else(not_found)?;
-    let block = store.block(height).map_err(NodeError::from)?.ok_or_else(not_found)?;
+    let info = store
+        .block_info(height)
+        .map_err(NodeError::from)?
+        .ok_or_else(not_found)?;
+    let block = store
+        .block(height)
+        .map_err(NodeError::from)?
+        .ok_or_else(not_found)?;
     let tx_ids: Vec<Hash32> = block.txs.iter().map(|t| t.id()).collect();
     let mut view = json!({
         "height": height,
@@ -260,7 +350,10 @@ fn block_view(node: &Node, height: u64, full: bool) -> ApiResult {
         "tx_ids": tx_ids,
     });
     if full {
-        let receipts = store.receipts(height).map_err(NodeError::from)?.unwrap_or_default();
+        let receipts = store
+            .receipts(height)
+            .map_err(NodeError::from)?
+            .unwrap_or_default();
         view["transactions"] = json!(block.txs);
         view["receipts"] = json!(receipts);
     }
@@ -323,7 +416,10 @@ async fn healthz(State(node): State<Node>) -> ApiResult {
 
 async fn metrics(State(node): State<Node>) -> Response {
     (
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         node.shared.metrics.render(),
     )
         .into_response()
@@ -338,7 +434,11 @@ struct EventsQuery {
     from_height: Option<u64>,
 }
 
-async fn events(State(node): State<Node>, Query(q): Query<EventsQuery>, ws: WebSocketUpgrade) -> ApiResult {
+async fn events(
+    State(node): State<Node>,
+    Query(q): Query<EventsQuery>,
+    ws: WebSocketUpgrade,
+) -> ApiResult {
     let from = match q.from_height {
         Some(h) => h,
         None => node.shared.store.head().map_err(NodeError::from)?.height + 1,
@@ -350,7 +450,9 @@ async fn events(State(node): State<Node>, Query(q): Query<EventsQuery>, ws: WebS
 /// then one `token_event` per event.
 pub fn block_messages(node: &Node, height: u64) -> Result<Vec<Value>, NodeError> {
     let store = &node.shared.store;
-    let Some(info) = store.block_info(height)? else { return Ok(vec![]) };
+    let Some(info) = store.block_info(height)? else {
+        return Ok(vec![]);
+    };
     let receipts = store.receipts(height)?.unwrap_or_default();
     let mut out = Vec::with_capacity(1 + receipts.len() * 3);
     out.push(json!({
@@ -394,7 +496,11 @@ async fn stream_events(mut socket: WebSocket, node: Node, from: u64) {
                 Err(_) => break 'outer,
             };
             for m in messages {
-                if socket.send(Message::Text(m.to_string().into())).await.is_err() {
+                if socket
+                    .send(Message::Text(m.to_string().into()))
+                    .await
+                    .is_err()
+                {
                     break 'outer;
                 }
             }

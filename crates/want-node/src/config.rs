@@ -14,7 +14,8 @@ pub const DEV_CHAIN_ID: u64 = 0x5741_4E54;
 /// the same genesis hash.
 pub const DEV_GENESIS_TIME_MS: u64 = 1_767_225_600_000;
 /// Seed of the development account's private key. The key is public: never hold value with it.
-pub const DEV_KEY_SEED: &[u8] = b"WANT chain development account - publicly known key, never use for real value";
+pub const DEV_KEY_SEED: &[u8] =
+    b"WANT chain development account - publicly known key, never use for real value";
 /// Default HTTP address of `want dev`.
 pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:8545";
 
@@ -97,10 +98,16 @@ impl NodeConfig {
     /// Checks every tunable against its bounds, naming the field and the allowed range.
     pub fn validate(&self) -> Result<(), String> {
         if self.block_interval_ms < BLOCK_INTERVAL_MS_MIN {
-            return Err(format!("block_interval_ms = {} is below the minimum {BLOCK_INTERVAL_MS_MIN}", self.block_interval_ms));
+            return Err(format!(
+                "block_interval_ms = {} is below the minimum {BLOCK_INTERVAL_MS_MIN}",
+                self.block_interval_ms
+            ));
         }
         if self.block_txs_max == 0 || self.block_txs_max > BLOCK_TXS_MAX_LIMIT {
-            return Err(format!("block_txs_max = {} must be between 1 and {BLOCK_TXS_MAX_LIMIT}", self.block_txs_max));
+            return Err(format!(
+                "block_txs_max = {} must be between 1 and {BLOCK_TXS_MAX_LIMIT}",
+                self.block_txs_max
+            ));
         }
         if self.mempool_txs_max == 0 {
             return Err("mempool_txs_max must be at least 1".into());
@@ -132,7 +139,8 @@ pub struct Allocation {
 /// The development account's private key (publicly known).
 pub fn dev_private_key() -> want_crypto::PrivateKey {
     let seed = want_types::hash::sha256(DEV_KEY_SEED);
-    want_crypto::PrivateKey::from_bytes(&seed.0).expect("invariant: the SHA-256 of the dev seed is a valid secp256k1 key")
+    want_crypto::PrivateKey::from_bytes(&seed.0)
+        .expect("invariant: the SHA-256 of the dev seed is a valid secp256k1 key")
 }
 
 impl Genesis {
@@ -147,20 +155,30 @@ impl Genesis {
                 incentive_pool: Address::system("incentive-pool"),
             },
             genesis_time_ms: DEV_GENESIS_TIME_MS,
-            allocations: vec![Allocation { address: dev_private_key().address(), amount: TOTAL_SUPPLY }],
+            allocations: vec![Allocation {
+                address: dev_private_key().address(),
+                amount: TOTAL_SUPPLY,
+            }],
         }
     }
 
     /// Hash of the whole genesis specification; it is the genesis block's `prev_hash`, so the
     /// genesis hash commits to every parameter.
     pub fn spec_hash(&self) -> Hash32 {
-        want_types::sha256d(&borsh::to_vec(self).expect("invariant: borsh encoding into a Vec cannot fail"))
+        want_types::sha256d(
+            &borsh::to_vec(self).expect("invariant: borsh encoding into a Vec cannot fail"),
+        )
     }
 
     /// Builds the genesis state and block.
     pub fn build(&self) -> Result<(Block, want_state::WriteSet, Hash32), String> {
-        let allocations: Vec<(Address, Amount)> = self.allocations.iter().map(|a| (a.address, a.amount)).collect();
-        let (write_set, state_root) = want_state::genesis(&self.params, &allocations).map_err(|e| format!("invalid genesis: {e}"))?;
+        let allocations: Vec<(Address, Amount)> = self
+            .allocations
+            .iter()
+            .map(|a| (a.address, a.amount))
+            .collect();
+        let (write_set, state_root) = want_state::genesis(&self.params, &allocations)
+            .map_err(|e| format!("invalid genesis: {e}"))?;
         let block = Block {
             header: BlockHeader {
                 chain_id: self.params.chain_id,

@@ -56,14 +56,19 @@ pub enum NodeError {
 
 impl NodeError {
     pub fn rejected(code: &'static str, message: impl Into<String>) -> NodeError {
-        NodeError::Rejected { code, message: message.into() }
+        NodeError::Rejected {
+            code,
+            message: message.into(),
+        }
     }
 
     /// The stable machine-readable code.
     pub fn code(&self) -> &'static str {
         match self {
             NodeError::Rejected { code, .. } | NodeError::NotFound { code, .. } => code,
-            NodeError::Consensus(want_consensus::ConsensusError::ShuttingDown) => codes::SHUTTING_DOWN,
+            NodeError::Consensus(want_consensus::ConsensusError::ShuttingDown) => {
+                codes::SHUTTING_DOWN
+            }
             _ => codes::INTERNAL,
         }
     }

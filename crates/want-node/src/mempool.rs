@@ -45,7 +45,12 @@ pub struct SenderState {
 
 impl Mempool {
     pub fn new(max_txs: usize, nonce_window: u64) -> Mempool {
-        Mempool { by_id: HashMap::new(), senders: HashMap::new(), max_txs, nonce_window }
+        Mempool {
+            by_id: HashMap::new(),
+            senders: HashMap::new(),
+            max_txs,
+            nonce_window,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -105,11 +110,17 @@ impl Mempool {
             if let Some(other) = queue.by_nonce.get(&nonce) {
                 return Err(NodeError::rejected(
                     codes::NONCE_IN_USE,
-                    format!("tx.nonce {nonce} of {} is already used by pending transaction {other}", tx.sender),
+                    format!(
+                        "tx.nonce {nonce} of {} is already used by pending transaction {other}",
+                        tx.sender
+                    ),
                 ));
             }
             let total = queue.pending_spend.checked_add(tx.spend).ok_or_else(|| {
-                NodeError::rejected(codes::AMOUNT_OVERFLOW, "the amounts of this and the pending transactions overflow")
+                NodeError::rejected(
+                    codes::AMOUNT_OVERFLOW,
+                    "the amounts of this and the pending transactions overflow",
+                )
             })?;
             if total > state.balance {
                 return Err(NodeError::rejected(
@@ -137,7 +148,10 @@ impl Mempool {
             }
             return Err(NodeError::rejected(
                 codes::MEMPOOL_FULL,
-                format!("the mempool is full ({} transactions); retry after the next block", self.max_txs),
+                format!(
+                    "the mempool is full ({} transactions); retry after the next block",
+                    self.max_txs
+                ),
             ));
         }
         queue.pending_spend = total;
@@ -251,27 +265,47 @@ mod tests {
             },
             signature: Signature::Secp256k1(vec![0; 65]),
         };
-        PoolTx { id: stx.id(), sender: Address::from_account_id([sender; 20]), stx, spend }
+        PoolTx {
+            id: stx.id(),
+            sender: Address::from_account_id([sender; 20]),
+            stx,
+            spend,
+        }
     }
 
     fn rich(nonce: u64) -> SenderState {
-        SenderState { nonce, balance: 1_000_000 }
+        SenderState {
+            nonce,
+            balance: 1_000_000,
+        }
     }
 
     #[test]
     fn duplicate_and_reused_nonce_are_refused() {
         let mut m = Mempool::new(10, 8);
         m.admit(ptx(1, 0, 5), rich(0)).unwrap();
-        assert_eq!(m.admit(ptx(1, 0, 5), rich(0)).unwrap_err().code(), codes::DUPLICATE_TRANSACTION);
-        assert_eq!(m.admit(ptx(1, 0, 6), rich(0)).unwrap_err().code(), codes::NONCE_IN_USE);
+        assert_eq!(
+            m.admit(ptx(1, 0, 5), rich(0)).unwrap_err().code(),
+            codes::DUPLICATE_TRANSACTION
+        );
+        assert_eq!(
+            m.admit(ptx(1, 0, 6), rich(0)).unwrap_err().code(),
+            codes::NONCE_IN_USE
+        );
         assert_eq!(m.len(), 1);
     }
 
     #[test]
     fn nonce_outside_the_window_is_refused() {
         let mut m = Mempool::new(10, 8);
-        assert_eq!(m.admit(ptx(1, 2, 5), rich(3)).unwrap_err().code(), codes::NONCE_TOO_LOW);
-        assert_eq!(m.admit(ptx(1, 11, 5), rich(3)).unwrap_err().code(), codes::NONCE_TOO_FAR_AHEAD);
+        assert_eq!(
+            m.admit(ptx(1, 2, 5), rich(3)).unwrap_err().code(),
+            codes::NONCE_TOO_LOW
+        );
+        assert_eq!(
+            m.admit(ptx(1, 11, 5), rich(3)).unwrap_err().code(),
+            codes::NONCE_TOO_FAR_AHEAD
+        );
         m.admit(ptx(1, 10, 5), rich(3)).unwrap();
         assert!(m.is_empty() || m.len() == 1);
     }
@@ -279,9 +313,15 @@ mod tests {
     #[test]
     fn pending_spending_cannot_exceed_the_balance() {
         let mut m = Mempool::new(10, 8);
-        let state = || SenderState { nonce: 0, balance: 100 };
+        let state = || SenderState {
+            nonce: 0,
+            balance: 100,
+        };
         m.admit(ptx(1, 0, 60), state()).unwrap();
-        assert_eq!(m.admit(ptx(1, 1, 41), state()).unwrap_err().code(), codes::INSUFFICIENT_BALANCE);
+        assert_eq!(
+            m.admit(ptx(1, 1, 41), state()).unwrap_err().code(),
+            codes::INSUFFICIENT_BALANCE
+        );
         m.admit(ptx(1, 1, 40), state()).unwrap();
     }
 
@@ -304,7 +344,10 @@ mod tests {
         m.admit(ptx(2, 5, 1), rich(5)).unwrap();
         let (picked, expired) = m.select(100, 0);
         assert!(expired.is_empty());
-        let mut got: Vec<(u8, u64)> = picked.iter().map(|t| (t.sender.0[1], t.stx.tx.nonce)).collect();
+        let mut got: Vec<(u8, u64)> = picked
+            .iter()
+            .map(|t| (t.sender.0[1], t.stx.tx.nonce))
+            .collect();
         got.sort();
         assert_eq!(got, vec![(1, 0), (1, 1), (2, 5)]);
     }

@@ -50,13 +50,41 @@ impl Metrics {
             journal_batch_seconds: Histogram::new(exponential_buckets(0.0001, 2.0, 16)),
             ws_clients: Gauge::default(),
         };
-        registry.register("tx_admitted", "Transactions admitted to the mempool", m.tx_admitted.clone());
-        registry.register("tx_refused", "Transactions refused at admission, by error code", m.tx_refused.clone());
-        registry.register("tx_committed", "Transactions committed in blocks", m.tx_committed.clone());
-        registry.register("tx_failed", "Committed transactions whose call failed", m.tx_failed.clone());
-        registry.register("blocks_committed", "Blocks committed", m.blocks_committed.clone());
-        registry.register("chain_height", "Height of the latest committed block", m.chain_height.clone());
-        registry.register("mempool_size", "Transactions waiting in the mempool", m.mempool_size.clone());
+        registry.register(
+            "tx_admitted",
+            "Transactions admitted to the mempool",
+            m.tx_admitted.clone(),
+        );
+        registry.register(
+            "tx_refused",
+            "Transactions refused at admission, by error code",
+            m.tx_refused.clone(),
+        );
+        registry.register(
+            "tx_committed",
+            "Transactions committed in blocks",
+            m.tx_committed.clone(),
+        );
+        registry.register(
+            "tx_failed",
+            "Committed transactions whose call failed",
+            m.tx_failed.clone(),
+        );
+        registry.register(
+            "blocks_committed",
+            "Blocks committed",
+            m.blocks_committed.clone(),
+        );
+        registry.register(
+            "chain_height",
+            "Height of the latest committed block",
+            m.chain_height.clone(),
+        );
+        registry.register(
+            "mempool_size",
+            "Transactions waiting in the mempool",
+            m.mempool_size.clone(),
+        );
         registry.register(
             "block_apply_seconds",
             "Time to execute and durably commit one block",
@@ -67,12 +95,20 @@ impl Metrics {
             "Time to durably write one batch of admitted transactions",
             m.journal_batch_seconds.clone(),
         );
-        registry.register("ws_clients", "Connected event-stream clients", m.ws_clients.clone());
+        registry.register(
+            "ws_clients",
+            "Connected event-stream clients",
+            m.ws_clients.clone(),
+        );
         Metrics { registry, ..m }
     }
 
     pub fn refused(&self, code: &str) {
-        self.tx_refused.get_or_create(&CodeLabel { code: code.to_string() }).inc();
+        self.tx_refused
+            .get_or_create(&CodeLabel {
+                code: code.to_string(),
+            })
+            .inc();
     }
 
     /// The Prometheus text exposition.

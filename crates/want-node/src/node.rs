@@ -15,7 +15,10 @@ use want_consensus::{BlockApplier, Consensus, SoloConsensus};
 use want_crypto::NodeKey;
 use want_state::{query, BlockContext, StateView, VerifiedTx};
 use want_storage::{BlockInfo, ChainIdentity, Store};
-use want_types::{Address, Amount, Block, BlockHeader, Call, ChainParams, Hash32, Receipt, SignedTransaction, TokenCall, TxStatus};
+use want_types::{
+    Address, Amount, Block, BlockHeader, Call, ChainParams, Hash32, Receipt, SignedTransaction,
+    TokenCall, TxStatus,
+};
 
 use crate::config::{Genesis, NodeConfig, JOURNAL_BATCH_MAX, TX_EXPIRY_AHEAD_MAX_MS};
 use crate::error::{codes, NodeError};
@@ -63,16 +66,24 @@ pub struct Shared {
 /// Unix time in milliseconds from the system clock (the node's only clock; the state machine
 /// sees only block timestamps).
 pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 /// Most a transaction can take from its sender's balance: fee + value + transfer fee.
 fn max_spend(params: &ChainParams, stx: &SignedTransaction) -> Result<Amount, NodeError> {
-    let overflow = || NodeError::rejected(codes::AMOUNT_OVERFLOW, "tx.call.amount plus fees overflows 128 bits");
+    let overflow = || {
+        NodeError::rejected(
+            codes::AMOUNT_OVERFLOW,
+            "tx.call.amount plus fees overflows 128 bits",
+        )
+    };
     let value = match &stx.tx.call {
-        Call::Token(TokenCall::Transfer { amount, .. }) => {
-            amount.checked_add(params.transfer_fee(*amount).ok_or_else(overflow)?).ok_or_else(overflow)?
-        }
+        Call::Token(TokenCall::Transfer { amount, .. }) => amount
+            .checked_add(params.transfer_fee(*amount).ok_or_else(overflow)?)
+            .ok_or_else(overflow)?,
         Call::Token(TokenCall::Burn { amount }) => *amount,
         Call::Token(TokenCall::Approve { .. }) | Call::Token(TokenCall::TransferFrom { .. }) => 0,
     };
@@ -82,25 +93,39 @@ fn max_spend(params: &ChainParams, stx: &SignedTransaction) -> Result<Amount, No
 impl Shared {
     /// Checks everything about a transaction that does not need the mempool, and reads the
     /// sender's committed state.
-    fn precheck(&self, stx: &SignedTransaction, id: Hash32, sender: Address) -> Result<(Amount, SenderState), NodeError> {
+    fn precheck(
+        &self,
+        stx: &SignedTransaction,
+        id: Hash32,
+        sender: Address,
+    ) -> Result<(Amount, SenderState), NodeError> {
         let tx = &stx.tx;
         if tx.chain_id != self.params.chain_id {
             return Err(NodeError::rejected(
                 codes::WRONG_CHAIN_ID,
-                format!("tx.chain_id {} is not this chain's id {}; sign the transaction for this chain", tx.chain_id, self.params.chain_id),
+                format!(
+                    "tx.chain_id {} is not this chain's id {}; sign the transaction for this chain",
+                    tx.chain_id, self.params.chain_id
+                ),
             ));
         }
         let now = now_ms();
         if tx.expiry_ms < now {
             return Err(NodeError::rejected(
                 codes::EXPIRED,
-                format!("tx.expiry_ms {} is in the past (now {now}); sign it again with a later expiry", tx.expiry_ms),
+                format!(
+                    "tx.expiry_ms {} is in the past (now {now}); sign it again with a later expiry",
+                    tx.expiry_ms
+                ),
             ));
         }
         if tx.expiry_ms > now.saturating_add(TX_EXPIRY_AHEAD_MAX_MS) {
             return Err(NodeError::rejected(
                 codes::EXPIRY_TOO_FAR,
-                format!("tx.expiry_ms {} is more than 24 h ahead (now {now})", tx.expiry_ms),
+                format!(
+                    "tx.expiry_ms {} is more than 24 h ahead (now {now})",
+                    tx.expiry_ms
+                ),
             ));
         }
         let stamp_bits = id.leading_zero_bits();
@@ -122,7 +147,12 @@ impl Shared {
                 .params
                 .transfer_fee(*amount)
                 .and_then(|f| f.checked_add(*amount))
-                .ok_or_else(|| NodeError::rejected(codes::AMOUNT_OVERFLOW, "tx.call.amount plus the transfer fee overflows"))?;
+                .ok_or_else(|| {
+                    NodeError::rejected(
+                        codes::AMOUNT_OVERFLOW,
+                        "tx.call.amount plus the transfer fee overflows",
+                    )
+                })?;
             let allowance = query::allowance(&snap, from, &sender)?;
             if allowance < fee {
                 return Err(NodeError::rejected(
@@ -148,16 +178,30 @@ impl Shared {
         if size > want_types::TX_BYTES_MAX {
             return Err(NodeError::rejected(
                 codes::TX_TOO_LARGE,
-                format!("the transaction is {size} bytes; at most {} are allowed", want_types::TX_BYTES_MAX),
+                format!(
+                    "the transaction is {size} bytes; at most {} are allowed",
+                    want_types::TX_BYTES_MAX
+                ),
             ));
         }
         let (id, sender) = want_crypto::verify_transaction(&stx)
             .map_err(|e| NodeError::rejected(codes::BAD_SIGNATURE, format!("signature: {e}")))?;
         let (spend, state) = self.precheck(&stx, id, sender)?;
         if self.store.tx_location(&id)?.is_some() {
-            return Err(NodeError::rejected(codes::DUPLICATE_TRANSACTION, format!("transaction {id} is already committed")));
+            return Err(NodeError::rejected(
+                codes::DUPLICATE_TRANSACTION,
+                format!("transaction {id} is already committed"),
+            ));
         }
-        let admitted = self.mempool.lock().admit(PoolTx { id, sender, stx, spend }, state)?;
+        let admitted = self.mempool.lock().admit(
+            PoolTx {
+                id,
+                sender,
+                stx,
+                spend,
+            },
+            state,
+        )?;
         Ok(admitted)
     }
 
@@ -166,15 +210,29 @@ impl Shared {
         let started = Instant::now();
         let head = self.store.head()?;
         let h = &block.header;
-        let invalid = |what: String| NodeError::rejected(codes::INVALID_TRANSACTION, format!("block {}: {what}", h.height));
+        let invalid = |what: String| {
+            NodeError::rejected(
+                codes::INVALID_TRANSACTION,
+                format!("block {}: {what}", h.height),
+            )
+        };
         if h.chain_id != self.params.chain_id {
-            return Err(invalid(format!("chain id {} is not {}", h.chain_id, self.params.chain_id)));
+            return Err(invalid(format!(
+                "chain id {} is not {}",
+                h.chain_id, self.params.chain_id
+            )));
         }
         if h.height != head.height + 1 || h.prev_hash != head.hash {
-            return Err(invalid(format!("does not extend head {} ({})", head.height, head.hash)));
+            return Err(invalid(format!(
+                "does not extend head {} ({})",
+                head.height, head.hash
+            )));
         }
         if h.parent_state_root != head.state_root {
-            return Err(invalid(format!("parent state root {} is not ours {}", h.parent_state_root, head.state_root)));
+            return Err(invalid(format!(
+                "parent state root {} is not ours {}",
+                h.parent_state_root, head.state_root
+            )));
         }
         if h.timestamp_ms < head.timestamp_ms {
             return Err(invalid("timestamp earlier than its parent's".into()));
@@ -182,7 +240,8 @@ impl Shared {
         if h.proposer != self.node_key.public_key().to_vec() {
             return Err(invalid("proposer is not a member".into()));
         }
-        want_crypto::verify_block_signature(block).map_err(|e| invalid(format!("proposer signature: {e}")))?;
+        want_crypto::verify_block_signature(block)
+            .map_err(|e| invalid(format!("proposer signature: {e}")))?;
         if h.tx_count as usize != block.txs.len() {
             return Err(invalid("tx_count does not match the transactions".into()));
         }
@@ -190,16 +249,28 @@ impl Shared {
         // (in parallel).
         let known: Vec<Option<Address>> = {
             let pool = self.mempool.lock();
-            block.txs.iter().map(|stx| pool.get(&stx.id()).map(|p| p.sender)).collect()
+            block
+                .txs
+                .iter()
+                .map(|stx| pool.get(&stx.id()).map(|p| p.sender))
+                .collect()
         };
         let vtxs: Vec<VerifiedTx> = block
             .txs
             .par_iter()
             .zip(known.par_iter())
             .map(|(stx, known)| match known {
-                Some(sender) => Ok(VerifiedTx { id: stx.id(), sender: *sender, tx: stx.clone() }),
+                Some(sender) => Ok(VerifiedTx {
+                    id: stx.id(),
+                    sender: *sender,
+                    tx: stx.clone(),
+                }),
                 None => want_crypto::verify_transaction(stx)
-                    .map(|(id, sender)| VerifiedTx { id, sender, tx: stx.clone() })
+                    .map(|(id, sender)| VerifiedTx {
+                        id,
+                        sender,
+                        tx: stx.clone(),
+                    })
                     .map_err(|e| invalid(format!("transaction {}: {e}", stx.id()))),
             })
             .collect::<Result<_, _>>()?;
@@ -207,12 +278,21 @@ impl Shared {
         if want_crypto::merkle_root(&ids) != h.tx_root {
             return Err(invalid("tx_root does not match the transactions".into()));
         }
-        let ctx = BlockContext { height: h.height, timestamp_ms: h.timestamp_ms, params: self.params.clone() };
+        let ctx = BlockContext {
+            height: h.height,
+            timestamp_ms: h.timestamp_ms,
+            params: self.params.clone(),
+        };
         let outcome = {
             let snap = self.store.snapshot()?;
             want_state::apply_block(&snap as &dyn StateView, &ctx, head.state_root, &vtxs)?
         };
-        let info = self.store.commit_block(block, &outcome.receipts, &outcome.write_set, outcome.state_root)?;
+        let info = self.store.commit_block(
+            block,
+            &outcome.receipts,
+            &outcome.write_set,
+            outcome.state_root,
+        )?;
 
         // After the durable commit: mempool, waiters, metrics, subscribers.
         let mut new_nonces: HashMap<Address, u64> = HashMap::new();
@@ -244,7 +324,12 @@ impl Shared {
                 for (i, r) in outcome.receipts.iter().enumerate() {
                     if let Some(list) = waiters.remove(&r.tx_id) {
                         for w in list {
-                            let _ = w.send(CommitNotice { height: info.height, index: i as u32, block_hash: info.hash, receipt: r.clone() });
+                            let _ = w.send(CommitNotice {
+                                height: info.height,
+                                index: i as u32,
+                                block_hash: info.hash,
+                                receipt: r.clone(),
+                            });
                         }
                     }
                 }
@@ -254,7 +339,9 @@ impl Shared {
         self.metrics.tx_committed.inc_by(ids.len() as u64);
         self.metrics.tx_failed.inc_by(failed);
         self.metrics.chain_height.set(info.height as i64);
-        self.metrics.block_apply_seconds.observe(started.elapsed().as_secs_f64());
+        self.metrics
+            .block_apply_seconds
+            .observe(started.elapsed().as_secs_f64());
         let _ = self.blocks.send(info.height);
         Ok(info)
     }
@@ -292,8 +379,12 @@ impl Node {
     pub fn start(cfg: NodeConfig, genesis: Genesis, node_key: NodeKey) -> Result<Node, NodeError> {
         cfg.validate().map_err(NodeError::Config)?;
         let store = Arc::new(Store::open(&cfg.data_dir)?);
-        let (genesis_block, genesis_state, genesis_root) = genesis.build().map_err(NodeError::Config)?;
-        let identity = ChainIdentity { chain_id: genesis.params.chain_id, genesis_hash: genesis_block.hash() };
+        let (genesis_block, genesis_state, genesis_root) =
+            genesis.build().map_err(NodeError::Config)?;
+        let identity = ChainIdentity {
+            chain_id: genesis.params.chain_id,
+            genesis_hash: genesis_block.hash(),
+        };
         if store.init_genesis(identity, &genesis_block, &genesis_state, genesis_root)? {
             info!(target: "node", "wrote genesis {} of chain {}", identity.genesis_hash, identity.chain_id);
         }
@@ -321,9 +412,18 @@ impl Node {
         });
         spawn_journal_writer(shared.clone(), journal_rx);
         restore_journal(&shared)?;
-        let consensus = Arc::new(SoloConsensus::new(node_id, Arc::new(Executor { shared: shared.clone() })));
+        let consensus = Arc::new(SoloConsensus::new(
+            node_id,
+            Arc::new(Executor {
+                shared: shared.clone(),
+            }),
+        ));
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let node = Node { shared, consensus, shutdown };
+        let node = Node {
+            shared,
+            consensus,
+            shutdown,
+        };
         tokio::spawn(produce_loop(node.clone(), shutdown_rx));
         Ok(node)
     }
@@ -358,7 +458,10 @@ impl Node {
                 let timeout = Duration::from_millis(self.shared.cfg.commit_wait_timeout_ms);
                 match tokio::time::timeout(timeout, rx).await {
                     Ok(Ok(notice)) => Ok(Submitted::Committed(id, notice)),
-                    Ok(Err(_)) => Err(NodeError::rejected(codes::SHUTTING_DOWN, "the node is shutting down")),
+                    Ok(Err(_)) => Err(NodeError::rejected(
+                        codes::SHUTTING_DOWN,
+                        "the node is shutting down",
+                    )),
                     Err(_) => {
                         self.shared.waiters.lock().remove(&id);
                         Err(NodeError::rejected(
@@ -378,14 +481,23 @@ impl Node {
         let bytes = stx.to_bytes();
         let admitted = self.shared.admit(stx)?;
         let (done_tx, done_rx) = oneshot::channel();
-        let sent = self.shared.journal.send(JournalReq { id: admitted.id, bytes, done: done_tx });
+        let sent = self.shared.journal.send(JournalReq {
+            id: admitted.id,
+            bytes,
+            done: done_tx,
+        });
         let outcome = match sent {
-            Ok(()) => done_rx.await.unwrap_or_else(|_| Err("journal writer stopped".into())),
+            Ok(()) => done_rx
+                .await
+                .unwrap_or_else(|_| Err("journal writer stopped".into())),
             Err(_) => Err("journal writer stopped".into()),
         };
         if let Err(e) = outcome {
             self.shared.mempool.lock().remove(&admitted.id);
-            return Err(NodeError::Io(format!("could not persist transaction {}: {e}", admitted.id)));
+            return Err(NodeError::Io(format!(
+                "could not persist transaction {}: {e}",
+                admitted.id
+            )));
         }
         let len = {
             let pool = self.shared.mempool.lock();
@@ -519,24 +631,39 @@ fn restore_journal(shared: &Arc<Shared>) -> Result<(), NodeError> {
         }
     }
     shared.store.journal_remove(&drop_ids)?;
-    shared.metrics.mempool_size.set(shared.mempool.lock().len() as i64);
+    shared
+        .metrics
+        .mempool_size
+        .set(shared.mempool.lock().len() as i64);
     info!(target: "mempool::journal", "restored {restored} pending transactions, dropped {}", drop_ids.len());
     Ok(())
 }
 
 /// Loads the node's Ed25519 key from the data directory, creating it on first start.
 pub fn load_or_create_node_key(data_dir: &Path) -> Result<NodeKey, NodeError> {
-    std::fs::create_dir_all(data_dir).map_err(|e| NodeError::Io(format!("cannot create data directory {}: {e}", data_dir.display())))?;
+    std::fs::create_dir_all(data_dir).map_err(|e| {
+        NodeError::Io(format!(
+            "cannot create data directory {}: {e}",
+            data_dir.display()
+        ))
+    })?;
     let path = data_dir.join(NODE_KEY_FILE);
     match std::fs::read_to_string(&path) {
-        Ok(text) => NodeKey::from_hex(text.trim())
-            .map_err(|e| NodeError::Config(format!("node key file {} is not valid: {e}", path.display()))),
+        Ok(text) => NodeKey::from_hex(text.trim()).map_err(|e| {
+            NodeError::Config(format!(
+                "node key file {} is not valid: {e}",
+                path.display()
+            ))
+        }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let key = NodeKey::generate();
             write_secret_file(&path, &key.to_hex())?;
             Ok(key)
         }
-        Err(e) => Err(NodeError::Io(format!("cannot read node key {}: {e}", path.display()))),
+        Err(e) => Err(NodeError::Io(format!(
+            "cannot read node key {}: {e}",
+            path.display()
+        ))),
     }
 }
 

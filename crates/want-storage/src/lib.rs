@@ -50,7 +50,11 @@ pub enum StorageError {
     #[error("stored data is corrupt at {what}: {reason}")]
     Corrupt { what: String, reason: String },
     #[error("block {height} does not extend the head (expected height {expected}, parent {expected_parent})")]
-    NotNext { height: u64, expected: u64, expected_parent: Hash32 },
+    NotNext {
+        height: u64,
+        expected: u64,
+        expected_parent: Hash32,
+    },
 }
 
 /// Facts about a committed block kept beside it.
@@ -94,8 +98,15 @@ impl Store {
         let path = dir.join(DB_FILE_NAME);
         let db = match Database::create(&path) {
             Ok(db) => db,
-            Err(redb::DatabaseError::DatabaseAlreadyOpen) => return Err(StorageError::InUse { path }),
-            Err(e) => return Err(StorageError::Db { path, source: e.into() }),
+            Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
+                return Err(StorageError::InUse { path })
+            }
+            Err(e) => {
+                return Err(StorageError::Db {
+                    path,
+                    source: e.into(),
+                })
+            }
         };
         let store = Store { db, path };
         store.create_tables()?;
@@ -103,7 +114,10 @@ impl Store {
     }
 
     fn err(&self, e: impl Into<redb::Error>) -> StorageError {
-        StorageError::Db { path: self.path.clone(), source: e.into() }
+        StorageError::Db {
+            path: self.path.clone(),
+            source: e.into(),
+        }
     }
 
     fn create_tables(&self) -> Result<(), StorageError> {
@@ -136,7 +150,10 @@ impl Store {
     ) -> Result<bool, StorageError> {
         if let Some(found) = self.meta_u32(META_FORMAT)? {
             if found > FORMAT_VERSION {
-                return Err(StorageError::FormatTooNew { path: self.path.clone(), found });
+                return Err(StorageError::FormatTooNew {
+                    path: self.path.clone(),
+                    found,
+                });
             }
             let found_chain_id = self.meta_u64(META_CHAIN_ID)?.unwrap_or_default();
             let found_genesis = self.meta_hash(META_GENESIS)?.unwrap_or_default();
@@ -161,10 +178,14 @@ impl Store {
         let w = self.db.begin_write().map_err(|e| self.err(e))?;
         {
             let mut meta = w.open_table(META).map_err(|e| self.err(e))?;
-            meta.insert(META_FORMAT, FORMAT_VERSION.to_be_bytes().as_slice()).map_err(|e| self.err(e))?;
-            meta.insert(META_CHAIN_ID, identity.chain_id.to_be_bytes().as_slice()).map_err(|e| self.err(e))?;
-            meta.insert(META_GENESIS, identity.genesis_hash.0.as_slice()).map_err(|e| self.err(e))?;
-            meta.insert(META_HEAD, 0u64.to_be_bytes().as_slice()).map_err(|e| self.err(e))?;
+            meta.insert(META_FORMAT, FORMAT_VERSION.to_be_bytes().as_slice())
+                .map_err(|e| self.err(e))?;
+            meta.insert(META_CHAIN_ID, identity.chain_id.to_be_bytes().as_slice())
+                .map_err(|e| self.err(e))?;
+            meta.insert(META_GENESIS, identity.genesis_hash.0.as_slice())
+                .map_err(|e| self.err(e))?;
+            meta.insert(META_HEAD, 0u64.to_be_bytes().as_slice())
+                .map_err(|e| self.err(e))?;
             w.open_table(BLOCKS)
                 .map_err(|e| self.err(e))?
                 .insert(0, genesis.to_bytes().as_slice())
@@ -186,11 +207,21 @@ impl Store {
 
     /// Commits one executed block atomically: block, info, receipts, tx index, state changes and
     /// the removal of its transactions from the mempool journal.
-    pub fn commit_block(&self, block: &Block, receipts: &[Receipt], writes: &WriteSet, state_root: Hash32) -> Result<BlockInfo, StorageError> {
+    pub fn commit_block(
+        &self,
+        block: &Block,
+        receipts: &[Receipt],
+        writes: &WriteSet,
+        state_root: Hash32,
+    ) -> Result<BlockInfo, StorageError> {
         let head = self.head()?;
         let height = block.header.height;
         if height != head.height + 1 || block.header.prev_hash != head.hash {
-            return Err(StorageError::NotNext { height, expected: head.height + 1, expected_parent: head.hash });
+            return Err(StorageError::NotNext {
+                height,
+                expected: head.height + 1,
+                expected_parent: head.hash,
+            });
         }
         let info = BlockInfo {
             height,
@@ -219,9 +250,13 @@ impl Store {
                 let id = stx.id();
                 // A rejected transaction never took effect: it may be submitted again, so it is
                 // not indexed as committed.
-                let rejected = receipts.get(i).is_some_and(|r| matches!(r.status, want_types::TxStatus::Rejected { .. }));
+                let rejected = receipts
+                    .get(i)
+                    .is_some_and(|r| matches!(r.status, want_types::TxStatus::Rejected { .. }));
                 if !rejected {
-                    index.insert(id.0.as_slice(), (height, i as u32)).map_err(|e| self.err(e))?;
+                    index
+                        .insert(id.0.as_slice(), (height, i as u32))
+                        .map_err(|e| self.err(e))?;
                 }
                 journal.remove(id.0.as_slice()).map_err(|e| self.err(e))?;
             }
@@ -239,43 +274,58 @@ impl Store {
     /// The chain identity stored in the database, if any.
     pub fn identity(&self) -> Result<Option<ChainIdentity>, StorageError> {
         match (self.meta_u64(META_CHAIN_ID)?, self.meta_hash(META_GENESIS)?) {
-            (Some(chain_id), Some(genesis_hash)) => Ok(Some(ChainIdentity { chain_id, genesis_hash })),
+            (Some(chain_id), Some(genesis_hash)) => Ok(Some(ChainIdentity {
+                chain_id,
+                genesis_hash,
+            })),
             _ => Ok(None),
         }
     }
 
     /// The latest committed block's info.
     pub fn head(&self) -> Result<BlockInfo, StorageError> {
-        let height = self.meta_u64(META_HEAD)?.ok_or_else(|| StorageError::Corrupt {
-            what: "meta.head".into(),
-            reason: "no head recorded; the genesis was never written".into(),
-        })?;
-        self.block_info(height)?.ok_or_else(|| StorageError::Corrupt {
-            what: format!("block_info[{height}]"),
-            reason: "head block info missing".into(),
-        })
+        let height = self
+            .meta_u64(META_HEAD)?
+            .ok_or_else(|| StorageError::Corrupt {
+                what: "meta.head".into(),
+                reason: "no head recorded; the genesis was never written".into(),
+            })?;
+        self.block_info(height)?
+            .ok_or_else(|| StorageError::Corrupt {
+                what: format!("block_info[{height}]"),
+                reason: "head block info missing".into(),
+            })
     }
 
     pub fn block(&self, height: u64) -> Result<Option<Block>, StorageError> {
         let r = self.db.begin_read().map_err(|e| self.err(e))?;
         let t = r.open_table(BLOCKS).map_err(|e| self.err(e))?;
-        let Some(v) = t.get(height).map_err(|e| self.err(e))? else { return Ok(None) };
+        let Some(v) = t.get(height).map_err(|e| self.err(e))? else {
+            return Ok(None);
+        };
         Block::from_bytes(v.value())
             .map(Some)
-            .map_err(|e| StorageError::Corrupt { what: format!("blocks[{height}]"), reason: e.to_string() })
+            .map_err(|e| StorageError::Corrupt {
+                what: format!("blocks[{height}]"),
+                reason: e.to_string(),
+            })
     }
 
     pub fn block_info(&self, height: u64) -> Result<Option<BlockInfo>, StorageError> {
         let r = self.db.begin_read().map_err(|e| self.err(e))?;
         let t = r.open_table(BLOCK_INFO).map_err(|e| self.err(e))?;
-        let Some(v) = t.get(height).map_err(|e| self.err(e))? else { return Ok(None) };
+        let Some(v) = t.get(height).map_err(|e| self.err(e))? else {
+            return Ok(None);
+        };
         decode(v.value(), &format!("block_info[{height}]")).map(Some)
     }
 
     pub fn receipts(&self, height: u64) -> Result<Option<Vec<Receipt>>, StorageError> {
         let r = self.db.begin_read().map_err(|e| self.err(e))?;
         let t = r.open_table(RECEIPTS).map_err(|e| self.err(e))?;
-        let Some(v) = t.get(height).map_err(|e| self.err(e))? else { return Ok(None) };
+        let Some(v) = t.get(height).map_err(|e| self.err(e))? else {
+            return Ok(None);
+        };
         decode(v.value(), &format!("receipts[{height}]")).map(Some)
     }
 
@@ -302,7 +352,8 @@ impl Store {
         {
             let mut t = w.open_table(MEMPOOL).map_err(|e| self.err(e))?;
             for (id, bytes) in txs {
-                t.insert(id.0.as_slice(), bytes.as_slice()).map_err(|e| self.err(e))?;
+                t.insert(id.0.as_slice(), bytes.as_slice())
+                    .map_err(|e| self.err(e))?;
             }
         }
         w.commit().map_err(|e| self.err(e))
@@ -351,7 +402,10 @@ impl Store {
             .map(|v| {
                 <[u8; 8]>::try_from(v.as_slice())
                     .map(u64::from_be_bytes)
-                    .map_err(|_| StorageError::Corrupt { what: format!("meta.{key}"), reason: "expected 8 bytes".into() })
+                    .map_err(|_| StorageError::Corrupt {
+                        what: format!("meta.{key}"),
+                        reason: "expected 8 bytes".into(),
+                    })
             })
             .transpose()
     }
@@ -361,7 +415,10 @@ impl Store {
             .map(|v| {
                 <[u8; 4]>::try_from(v.as_slice())
                     .map(u32::from_be_bytes)
-                    .map_err(|_| StorageError::Corrupt { what: format!("meta.{key}"), reason: "expected 4 bytes".into() })
+                    .map_err(|_| StorageError::Corrupt {
+                        what: format!("meta.{key}"),
+                        reason: "expected 4 bytes".into(),
+                    })
             })
             .transpose()
     }
@@ -371,7 +428,10 @@ impl Store {
             .map(|v| {
                 <[u8; 32]>::try_from(v.as_slice())
                     .map(Hash32)
-                    .map_err(|_| StorageError::Corrupt { what: format!("meta.{key}"), reason: "expected 32 bytes".into() })
+                    .map_err(|_| StorageError::Corrupt {
+                        what: format!("meta.{key}"),
+                        reason: "expected 32 bytes".into(),
+                    })
             })
             .transpose()
     }
@@ -398,11 +458,16 @@ impl StateView for StateSnapshot {
         self.table
             .get(key)
             .map(|v| v.map(|v| v.value().to_vec()))
-            .map_err(|e| StateError::Storage(e.to_string()))
+            .map_err(|e| StateError::Storage {
+                reason: e.to_string(),
+            })
     }
 }
 
-fn apply_writes(table: &mut redb::Table<&[u8], &[u8]>, writes: &WriteSet) -> Result<(), redb::StorageError> {
+fn apply_writes(
+    table: &mut redb::Table<&[u8], &[u8]>,
+    writes: &WriteSet,
+) -> Result<(), redb::StorageError> {
     for (k, v) in writes.0.iter() {
         match v {
             Some(v) => {
@@ -421,5 +486,241 @@ fn encode<T: BorshSerialize>(v: &T) -> Vec<u8> {
 }
 
 fn decode<T: BorshDeserialize>(bytes: &[u8], what: &str) -> Result<T, StorageError> {
-    borsh::from_slice(bytes).map_err(|e| StorageError::Corrupt { what: what.to_string(), reason: e.to_string() })
+    borsh::from_slice(bytes).map_err(|e| StorageError::Corrupt {
+        what: what.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use want_state::MemState;
+    use want_types::{Address, BlockHeader, Call, Signature, TokenCall, Transaction};
+
+    fn genesis_block(chain_id: u64) -> Block {
+        Block {
+            header: BlockHeader {
+                chain_id,
+                height: 0,
+                prev_hash: Hash32([7; 32]),
+                timestamp_ms: 1,
+                tx_root: Hash32::ZERO,
+                tx_count: 0,
+                parent_state_root: Hash32([1; 32]),
+                proposer: vec![],
+            },
+            signature: vec![],
+            txs: vec![],
+        }
+    }
+
+    fn identity(b: &Block) -> ChainIdentity {
+        ChainIdentity {
+            chain_id: b.header.chain_id,
+            genesis_hash: b.hash(),
+        }
+    }
+
+    fn one_write(key: &[u8], value: &[u8]) -> WriteSet {
+        let mut ws = WriteSet::default();
+        ws.0.insert(key.to_vec(), Some(value.to_vec()));
+        ws
+    }
+
+    fn stx(nonce: u64) -> SignedTransaction {
+        SignedTransaction {
+            tx: Transaction {
+                chain_id: 1,
+                nonce,
+                fee: 1,
+                expiry_ms: 10,
+                pow_nonce: 0,
+                call: Call::Token(TokenCall::Burn { amount: 1 }),
+            },
+            signature: Signature::Secp256k1(vec![0; 65]),
+        }
+    }
+
+    fn child(parent: &BlockInfo, txs: Vec<SignedTransaction>) -> Block {
+        let mut b = genesis_block(1);
+        b.header.height = parent.height + 1;
+        b.header.prev_hash = parent.hash;
+        b.header.tx_count = txs.len() as u32;
+        b.txs = txs;
+        b
+    }
+
+    fn receipt_for(tx: &SignedTransaction) -> Receipt {
+        Receipt {
+            tx_id: tx.id(),
+            sender: Address::from_account_id([9; 20]),
+            status: want_types::TxStatus::Success,
+            fee_paid: 1,
+            events: vec![],
+        }
+    }
+
+    #[test]
+    fn genesis_is_written_once_and_the_chain_survives_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let g = genesis_block(1);
+        {
+            let store = Store::open(dir.path()).unwrap();
+            assert!(store
+                .init_genesis(identity(&g), &g, &one_write(b"k", b"v"), Hash32([2; 32]))
+                .unwrap());
+            let head = store.head().unwrap();
+            let b1 = child(&head, vec![stx(0)]);
+            let r = vec![receipt_for(&b1.txs[0])];
+            store
+                .commit_block(&b1, &r, &one_write(b"k", b"w"), Hash32([3; 32]))
+                .unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        assert!(!store
+            .init_genesis(identity(&g), &g, &WriteSet::default(), Hash32([2; 32]))
+            .unwrap());
+        let head = store.head().unwrap();
+        assert_eq!(head.height, 1);
+        assert_eq!(head.state_root, Hash32([3; 32]));
+        assert_eq!(
+            store.snapshot().unwrap().get(b"k").unwrap(),
+            Some(b"w".to_vec())
+        );
+        let loc = store.tx_location(&stx(0).id()).unwrap().unwrap();
+        assert_eq!(
+            loc,
+            TxLocation {
+                height: 1,
+                index: 0
+            }
+        );
+        assert_eq!(store.receipts(1).unwrap().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_database_of_another_chain_is_refused_and_left_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let g = genesis_block(1);
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .init_genesis(identity(&g), &g, &WriteSet::default(), Hash32::ZERO)
+            .unwrap();
+        let other = genesis_block(2);
+        let err = store
+            .init_genesis(
+                identity(&other),
+                &other,
+                &one_write(b"x", b"y"),
+                Hash32::ZERO,
+            )
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StorageError::WrongChain {
+                    found_chain_id: 1,
+                    expected_chain_id: 2,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert_eq!(store.snapshot().unwrap().get(b"x").unwrap(), None);
+        assert_eq!(store.identity().unwrap(), Some(identity(&g)));
+    }
+
+    #[test]
+    fn a_database_of_a_newer_format_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let g = genesis_block(1);
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .init_genesis(identity(&g), &g, &WriteSet::default(), Hash32::ZERO)
+            .unwrap();
+        store
+            .set_format_version_for_test(FORMAT_VERSION + 1)
+            .unwrap();
+        let err = store
+            .init_genesis(identity(&g), &g, &WriteSet::default(), Hash32::ZERO)
+            .unwrap_err();
+        assert!(matches!(err, StorageError::FormatTooNew { .. }), "{err}");
+        assert!(err.to_string().contains("newer version"));
+    }
+
+    #[test]
+    fn a_second_opener_of_the_same_directory_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = Store::open(dir.path()).unwrap();
+        let err = Store::open(dir.path())
+            .err()
+            .expect("second open must fail");
+        assert!(matches!(err, StorageError::InUse { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_block_that_does_not_extend_the_head_is_refused_and_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let g = genesis_block(1);
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .init_genesis(identity(&g), &g, &WriteSet::default(), Hash32::ZERO)
+            .unwrap();
+        let head = store.head().unwrap();
+        let mut b = child(&head, vec![]);
+        b.header.height = 5;
+        assert!(matches!(
+            store.commit_block(&b, &[], &one_write(b"a", b"b"), Hash32::ZERO),
+            Err(StorageError::NotNext { .. })
+        ));
+        assert_eq!(store.head().unwrap().height, 0);
+        assert_eq!(store.snapshot().unwrap().get(b"a").unwrap(), None);
+    }
+
+    #[test]
+    fn committing_a_block_removes_its_transactions_from_the_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        let g = genesis_block(1);
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .init_genesis(identity(&g), &g, &WriteSet::default(), Hash32::ZERO)
+            .unwrap();
+        let (a, b) = (stx(0), stx(1));
+        store
+            .journal_add(&[(a.id(), a.to_bytes()), (b.id(), b.to_bytes())])
+            .unwrap();
+        assert_eq!(store.journal_all().unwrap().len(), 2);
+        let head = store.head().unwrap();
+        let blk = child(&head, vec![a.clone()]);
+        store
+            .commit_block(&blk, &[receipt_for(&a)], &WriteSet::default(), Hash32::ZERO)
+            .unwrap();
+        let left: Vec<_> = store
+            .journal_all()
+            .unwrap()
+            .into_iter()
+            .map(|r| r.unwrap())
+            .collect();
+        assert_eq!(left, vec![b.clone()]);
+        store.journal_remove(&[b.id()]).unwrap();
+        assert!(store.journal_all().unwrap().is_empty());
+    }
+
+    #[test]
+    fn snapshot_reads_what_genesis_wrote() {
+        let dir = tempfile::tempdir().unwrap();
+        let g = genesis_block(1);
+        let store = Store::open(dir.path()).unwrap();
+        let mut mem = MemState::new();
+        let ws = one_write(b"token/supply", &[1, 2, 3]);
+        mem.apply(&ws);
+        store
+            .init_genesis(identity(&g), &g, &ws, Hash32::ZERO)
+            .unwrap();
+        assert_eq!(
+            store.snapshot().unwrap().get(b"token/supply").unwrap(),
+            mem.get(b"token/supply").unwrap()
+        );
+    }
 }
