@@ -1,1 +1,169 @@
-fn main() {}
+//! The `want` command: run a node, manage keys, sign and send transactions, inspect the chain, benchmark.
+
+mod bench;
+mod client;
+mod dev;
+mod keys;
+mod output;
+mod txcmd;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::output::{CliError, Out};
+
+/// Default node URL of every command that talks to a node.
+pub const DEFAULT_NODE_URL: &str = "http://127.0.0.1:8545";
+
+#[derive(Parser)]
+#[command(name = "want", version, about = "WANT chain: a ledger for retail commerce", propagate_version = true)]
+struct Cli {
+    /// Print exactly one JSON object (for scripts).
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a single-node development chain on embedded defaults.
+    Dev(dev::DevArgs),
+    /// Create and import account keys (Web3 Secret Storage v3 keystores).
+    #[command(subcommand)]
+    Key(keys::KeyCommand),
+    /// Sign, send and look up transactions.
+    #[command(subcommand)]
+    Tx(txcmd::TxCommand),
+    /// Balance and nonce of an account.
+    Account {
+        address: String,
+        #[command(flatten)]
+        node: NodeArg,
+    },
+    /// A block by height, or the latest.
+    Block {
+        #[arg(default_value = "latest")]
+        height: String,
+        /// Include transactions and receipts.
+        #[arg(long)]
+        full: bool,
+        #[command(flatten)]
+        node: NodeArg,
+    },
+    /// The node's status.
+    Status {
+        #[command(flatten)]
+        node: NodeArg,
+    },
+    /// Benchmarks.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+/// The node to talk to.
+#[derive(Args, Clone)]
+pub struct NodeArg {
+    /// Node URL.
+    #[arg(long = "node", env = "WANT_NODE", default_value = DEFAULT_NODE_URL)]
+    pub url: String,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let out = Out { json: cli.json };
+    let result = run(cli.command, &out);
+    if let Err(e) = result {
+        let e = CliError::from_anyhow(e);
+        if e.code != output::ALREADY_REPORTED {
+            out.error(&e);
+        }
+        std::process::exit(1);
+    }
+}
+
+fn run(command: Command, out: &Out) -> anyhow::Result<()> {
+    match command {
+        Command::Dev(args) => dev::run(args, out),
+        Command::Key(cmd) => keys::run(cmd, out),
+        Command::Tx(cmd) => txcmd::run(cmd, out),
+        Command::Account { address, node } => {
+            address
+                .parse::<want_types::Address>()
+                .map_err(|e| CliError::new("invalid_address", e.to_string()))?;
+            let v = client::Client::new(&node.url)?.get(&format!("/v1/accounts/{address}"))?;
+            out.value(&v, |v| {
+                format!(
+                    "address  {}\nbalance  {} WANT ({} base units)\nnonce    {} (next pending {})",
+                    v["address"].as_str().unwrap_or_default(),
+                    v["balance_want"].as_str().unwrap_or_default(),
+                    v["balance"].as_str().unwrap_or_default(),
+                    v["nonce"],
+                    v["pending_nonce"]
+                )
+            });
+            Ok(())
+        }
+        Command::Block { height, full, node } => {
+            if height != "latest" && height.parse::<u64>().is_err() {
+                return Err(CliError::new("invalid_height", format!("{height:?} is not a block height; use a number or `latest`")).into());
+            }
+            let path = format!("/v1/blocks/{height}{}", if full { "?full=true" } else { "" });
+            let v = client::Client::new(&node.url)?.get(&path)?;
+            out.value(&v, |v| {
+                format!(
+                    "block    {}\nhash     {}\ntime     {} ms\ntxs      {}\nstate    {}",
+                    v["height"],
+                    v["hash"].as_str().unwrap_or_default(),
+                    v["header"]["timestamp_ms"],
+                    v["tx_count"],
+                    v["state_root"].as_str().unwrap_or_default()
+                )
+            });
+            Ok(())
+        }
+        Command::Status { node } => {
+            let v = client::Client::new(&node.url)?.get("/v1/status")?;
+            out.value(&v, |v| {
+                format!(
+                    "chain    {}\nnode     {} ({})\nheight   {}\nhead     {}\nmempool  {}",
+                    v["chain_id"],
+                    v["node_id"].as_str().unwrap_or_default(),
+                    v["role"].as_str().unwrap_or_default(),
+                    v["height"],
+                    v["head_hash"].as_str().unwrap_or_default(),
+                    v["mempool_size"]
+                )
+            });
+            Ok(())
+        }
+        Command::Bench(cmd) => bench::run(cmd, out),
+    }
+}
+
+/// Parses `HOST:PORT`.
+pub fn parse_socket_addr(s: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    s.to_socket_addrs()
+        .map_err(|e| format!("{s:?} is not a HOST:PORT address: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{s:?} resolves to no address"))
+}
+
+/// Reads a password file, dropping one trailing newline.
+pub fn read_password(path: &PathBuf) -> anyhow::Result<Vec<u8>> {
+    let mut bytes = std::fs::read(path)
+        .map_err(|e| CliError::new("password_file_unreadable", format!("cannot read password file {}: {e}", path.display())))?;
+    if bytes.ends_with(b"\n") {
+        bytes.pop();
+        if bytes.ends_with(b"\r") {
+            bytes.pop();
+        }
+    }
+    if bytes.is_empty() {
+        return Err(CliError::new("empty_password", format!("password file {} is empty; a keystore needs a password", path.display())).into());
+    }
+    Ok(bytes)
+}

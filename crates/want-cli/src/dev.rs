@@ -1,0 +1,144 @@
+//! `want dev`: a single-node development chain on embedded defaults.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use serde_json::json;
+use want_node::config::{dev_private_key, DEFAULT_HTTP_ADDR};
+use want_node::{Genesis, Node, NodeConfig};
+
+use crate::output::{CliError, Out};
+
+/// Name of the file in the data directory that holds the development account's private key.
+pub const DEV_KEY_FILE: &str = "dev-key.hex";
+
+#[derive(Args)]
+pub struct DevArgs {
+    /// Data directory; reused (same chain) if it exists.
+    #[arg(long, default_value = "want-dev-data")]
+    data_dir: PathBuf,
+    /// HTTP listen address.
+    #[arg(long = "http", default_value = DEFAULT_HTTP_ADDR, value_parser = crate::parse_socket_addr)]
+    http: std::net::SocketAddr,
+    /// Block interval in milliseconds.
+    #[arg(long)]
+    block_interval_ms: Option<u64>,
+    /// Most transactions in one block.
+    #[arg(long)]
+    block_txs_max: Option<usize>,
+    /// Most transactions waiting in the mempool.
+    #[arg(long)]
+    mempool_txs_max: Option<usize>,
+    /// Produce blocks even when there is nothing to include.
+    #[arg(long)]
+    empty_blocks: bool,
+}
+
+pub fn run(args: DevArgs, out: &Out) -> anyhow::Result<()> {
+    init_logging();
+    let mut cfg = NodeConfig::dev(args.data_dir.clone(), args.http);
+    if let Some(v) = args.block_interval_ms {
+        cfg.block_interval_ms = v;
+    }
+    if let Some(v) = args.block_txs_max {
+        cfg.block_txs_max = v;
+    }
+    if let Some(v) = args.mempool_txs_max {
+        cfg.mempool_txs_max = v;
+    }
+    cfg.empty_blocks = args.empty_blocks;
+    cfg.validate().map_err(|e| CliError::new("invalid_config", e))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("want-node")
+        .build()
+        .map_err(|e| CliError::new("runtime", format!("cannot start the runtime: {e}")))?;
+    runtime.block_on(serve(cfg, out))
+}
+
+fn node_err(e: want_node::NodeError) -> anyhow::Error {
+    let code = match &e {
+        want_node::NodeError::Storage(want_storage::StorageError::WrongChain { .. }) => "wrong_chain",
+        want_node::NodeError::Storage(want_storage::StorageError::FormatTooNew { .. }) => "format_too_new",
+        want_node::NodeError::Storage(want_storage::StorageError::InUse { .. }) => "data_dir_in_use",
+        want_node::NodeError::Io(m) if m.contains("already in use") => "address_in_use",
+        _ => "node_error",
+    };
+    CliError::new(code, e.to_string()).into()
+}
+
+async fn serve(cfg: NodeConfig, out: &Out) -> anyhow::Result<()> {
+    // Bind first: a taken port is reported before the data directory is touched.
+    let listener = want_node::node::bind_http(cfg.http_addr).await.map_err(node_err)?;
+    let http = listener.local_addr().map_err(|e| CliError::new("node_error", e.to_string()))?;
+    std::fs::create_dir_all(&cfg.data_dir)
+        .map_err(|e| CliError::new("data_dir", format!("cannot create {}: {e}", cfg.data_dir.display())))?;
+    let node_key = want_node::load_or_create_node_key(&cfg.data_dir).map_err(node_err)?;
+    let dev_key = dev_private_key();
+    let genesis = Genesis::dev();
+    let data_dir = cfg.data_dir.clone();
+    let node = Node::start(cfg, genesis, node_key).map_err(node_err)?;
+    want_node::node::write_secret_file(&data_dir.join(DEV_KEY_FILE), &dev_key.to_hex()).map_err(node_err)?;
+    let status = node.consensus_status();
+    let head = node.shared.store.head().map_err(|e| node_err(e.into()))?;
+    let v = json!({
+        "http": format!("http://{http}"),
+        "data_dir": data_dir,
+        "chain_id": node.shared.params.chain_id,
+        "node_id": status.node_id,
+        "height": head.height,
+        "dev_address": dev_key.address(),
+        "dev_private_key": dev_key.to_hex(),
+        "dev_key_file": data_dir.join(DEV_KEY_FILE),
+    });
+    out.value(&v, |v| {
+        format!(
+            "WANT development chain {} is running\n  HTTP         {}\n  data         {}\n  height       {}\n  dev account  {}\n  dev key      {} (also in {})\n  The dev key is public: never use it for real value. Ctrl-C stops the node.",
+            v["chain_id"],
+            v["http"].as_str().unwrap_or_default(),
+            data_dir.display(),
+            v["height"],
+            v["dev_address"].as_str().unwrap_or_default(),
+            v["dev_private_key"].as_str().unwrap_or_default(),
+            data_dir.join(DEV_KEY_FILE).display()
+        )
+    });
+    let stopper = node.clone();
+    let shutdown = async move {
+        wait_for_signal().await;
+        tracing::info!(target: "node", "stopping");
+        stopper.shutdown();
+    };
+    want_node::api::serve(listener, node, shutdown)
+        .await
+        .map_err(|e| CliError::new("node_error", format!("HTTP server failed: {e}")))?;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("WANT_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
