@@ -1,1 +1,12 @@
-//! placeholder
+//! Keys, signatures, addresses, keystores, Merkle proofs and node identities of WANT chain.
+//!
+//! Accounts sign with secp256k1 (TRON-compatible addresses and keystores) or RSA 2048–4096;
+//! nodes sign blocks with Ed25519. Everything signed is a 32-byte digest from `want-types`.
+
+pub mod error;
+pub mod secp;
+mod util;
+
+pub use error::CryptoError;
+pub use secp::{address_from_secp_pubkey, PrivateKey};
+pub use util::keccak256;
