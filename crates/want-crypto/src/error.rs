@@ -41,3 +41,11 @@ pub enum CryptoError {
     #[error("block proposer field does not match the signing node key: {reason}")]
     ProposerMismatch { reason: String },
 }
+
+impl CryptoError {
+    pub(crate) fn bad_signature(reason: impl Into<String>) -> Self {
+        CryptoError::BadSignature {
+            reason: reason.into(),
+        }
+    }
+}
