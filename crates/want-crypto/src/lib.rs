@@ -4,12 +4,14 @@
 //! nodes sign blocks with Ed25519. Everything signed is a 32-byte digest from `want-types`.
 
 pub mod error;
+pub mod merkle;
 pub mod rsa_keys;
 pub mod secp;
 pub mod tx_sign;
 mod util;
 
 pub use error::CryptoError;
+pub use merkle::{leaf_hash, merkle_proof, merkle_root, verify_merkle_proof, MerkleProof};
 pub use rsa_keys::{RsaPrivateKey, RSA_BITS_MAX, RSA_BITS_MIN};
 pub use secp::{address_from_secp_pubkey, PrivateKey};
 pub use tx_sign::{verify_transaction, SigningKey};
