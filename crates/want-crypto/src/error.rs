@@ -48,4 +48,11 @@ impl CryptoError {
             reason: reason.into(),
         }
     }
+
+    pub(crate) fn corrupt(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        CryptoError::CorruptKeystore {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
 }

@@ -5,6 +5,7 @@
 
 pub mod bench;
 pub mod error;
+pub mod keystore;
 pub mod merkle;
 pub mod node_key;
 pub mod rsa_keys;
@@ -13,6 +14,10 @@ pub mod tx_sign;
 mod util;
 
 pub use error::CryptoError;
+pub use keystore::{
+    decrypt_keystore, encrypt_keystore, read_keystore_file, write_keystore_file, KdfStrength,
+    KeyMaterial,
+};
 pub use merkle::{leaf_hash, merkle_proof, merkle_root, verify_merkle_proof, MerkleProof};
 pub use node_key::{sign_block, verify_block_signature, verify_ed25519, NodeKey};
 pub use rsa_keys::{RsaPrivateKey, RSA_BITS_MAX, RSA_BITS_MIN};
