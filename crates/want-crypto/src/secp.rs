@@ -1,0 +1,247 @@
+//! secp256k1 account keys (TRON-compatible): generation, hex import/export, address derivation and
+//! recoverable signatures over 32-byte digests.
+
+use std::fmt;
+
+use rand::rngs::OsRng;
+use rand::RngCore;
+use secp256k1::ecdsa::RecoverableSignature;
+use secp256k1::{Message, PublicKey, SecretKey, SECP256K1};
+use want_types::{Address, Hash32};
+use zeroize::Zeroizing;
+
+use crate::util::{address_from_keccak_of, decode_hex_lenient};
+use crate::CryptoError;
+
+/// Length of a secp256k1 private key, in bytes.
+pub const PRIVATE_KEY_LEN: usize = 32;
+/// Length of an uncompressed SEC1 public key (0x04 ‖ x ‖ y), in bytes.
+pub const PUBLIC_KEY_UNCOMPRESSED_LEN: usize = 65;
+/// Length of a recoverable signature r ‖ s ‖ recovery id, in bytes.
+pub const RECOVERABLE_SIGNATURE_LEN: usize = 65;
+
+/// A secp256k1 private key. The bytes are zeroized on drop and never printed by `Debug`.
+#[derive(Clone)]
+pub struct PrivateKey {
+    bytes: Zeroizing<[u8; PRIVATE_KEY_LEN]>,
+}
+
+impl PrivateKey {
+    /// A fresh key from the operating system's random number generator.
+    pub fn generate() -> PrivateKey {
+        let mut bytes = Zeroizing::new([0u8; PRIVATE_KEY_LEN]);
+        loop {
+            OsRng.fill_bytes(bytes.as_mut());
+            // Fails only for 0 or values ≥ the group order: probability about 2^-128.
+            if SecretKey::from_byte_array(&bytes).is_ok() {
+                return PrivateKey { bytes };
+            }
+        }
+    }
+
+    /// Imports 32 raw bytes; refuses other lengths, zero and values not below the group order.
+    pub fn from_bytes(bytes: &[u8]) -> Result<PrivateKey, CryptoError> {
+        let raw: [u8; PRIVATE_KEY_LEN] =
+            bytes
+                .try_into()
+                .map_err(|_| CryptoError::InvalidPrivateKey {
+                    reason: format!("got {} bytes", bytes.len()),
+                })?;
+        let raw = Zeroizing::new(raw);
+        SecretKey::from_byte_array(&raw).map_err(|_| CryptoError::InvalidPrivateKey {
+            reason: "the value is zero or not below the curve order".into(),
+        })?;
+        Ok(PrivateKey { bytes: raw })
+    }
+
+    /// Imports 64 hex digits, ignoring surrounding whitespace and an optional `0x` prefix.
+    pub fn from_hex(input: &str) -> Result<PrivateKey, CryptoError> {
+        let bytes = Zeroizing::new(
+            decode_hex_lenient(input)
+                .map_err(|reason| CryptoError::InvalidPrivateKey { reason })?,
+        );
+        PrivateKey::from_bytes(&bytes)
+    }
+
+    /// The key as 64 lowercase hex digits (secret: handle with care).
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.bytes.as_ref())
+    }
+
+    /// The raw 32 bytes (secret: handle with care).
+    pub fn as_bytes(&self) -> &[u8; PRIVATE_KEY_LEN] {
+        &self.bytes
+    }
+
+    fn secret_key(&self) -> SecretKey {
+        SecretKey::from_byte_array(&self.bytes)
+            .expect("invariant: PrivateKey bytes were validated as a secp256k1 scalar on creation")
+    }
+
+    /// The public key as a `secp256k1` value.
+    pub fn public_key(&self) -> PublicKey {
+        PublicKey::from_secret_key_global(&self.secret_key())
+    }
+
+    /// The uncompressed SEC1 public key 0x04 ‖ x ‖ y.
+    pub fn public_key_uncompressed(&self) -> [u8; PUBLIC_KEY_UNCOMPRESSED_LEN] {
+        self.public_key().serialize_uncompressed()
+    }
+
+    /// The TRON address of this key.
+    pub fn address(&self) -> Address {
+        address_from_secp_pubkey(&self.public_key())
+    }
+
+    /// Signs a 32-byte digest: r ‖ s ‖ recovery id (0 or 1), with low S (libsecp256k1 always
+    /// produces normalized signatures).
+    pub fn sign_digest(&self, digest: &Hash32) -> [u8; RECOVERABLE_SIGNATURE_LEN] {
+        let msg = Message::from_digest(digest.0);
+        let sig: RecoverableSignature = SECP256K1.sign_ecdsa_recoverable(&msg, &self.secret_key());
+        let (recid, compact) = sig.serialize_compact();
+        let mut out = [0u8; RECOVERABLE_SIGNATURE_LEN];
+        out[..64].copy_from_slice(&compact);
+        let recid: i32 = recid.into();
+        out[64] = u8::try_from(recid).expect("invariant: a recovery id is 0..=3");
+        out
+    }
+}
+
+impl fmt::Debug for PrivateKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PrivateKey")
+            .field("address", &self.address())
+            .field("secret", &"<redacted>")
+            .finish()
+    }
+}
+
+/// TRON address of a secp256k1 public key: 0x41 ‖ last 20 bytes of Keccak-256(x ‖ y).
+pub fn address_from_secp_pubkey(public_key: &PublicKey) -> Address {
+    let uncompressed = public_key.serialize_uncompressed();
+    address_from_keccak_of(&uncompressed[1..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_pair(private_hex: &str, base58: &str, hex_address: &str) {
+        let key = PrivateKey::from_hex(private_hex).unwrap();
+        let address = key.address();
+        assert_eq!(address.to_base58(), base58, "for {private_hex}");
+        assert_eq!(address.to_hex(), hex_address, "for {private_hex}");
+    }
+
+    #[test]
+    fn address_matches_documented_tron_key_pairs() {
+        // From the TRON HTTP API example `wallet/generateaddress` as documented at
+        // https://docs.watchdata.io/blockchain-apis/tron-api/address-utilities/generateaddress
+        assert_pair(
+            "097c8ba8a310f39a41a667d35a20000cd21d58c7322484b584c4ada8ebd3ec06",
+            "TLHx2Ta9WwtwDjgGxyeifHs5ipmJrJAbZ3",
+            "41713ca8ee9c3db6bdc947b8e0c7846645307e6e63",
+        );
+        // From a public TRON PHP SDK example (gist askaaqib/0f0d74aba0056b09b7fe0252ece82f42,
+        // "TRON SDK Implementation -- Address Utilization"), a key pair made by the Shasta
+        // testnet's `generateaddress`.
+        assert_pair(
+            "f22f0cca9c7dc67628db510480e5b83b5a9f490974429481a15112c48d13594c",
+            "TV5zxwvW5DxKQtMAJHYeMcsN1RM9D2e7ng",
+            "41d1b3410f82d9bb660ee0402d0e19e185cbf45ba3",
+        );
+    }
+
+    #[test]
+    fn address_matches_independent_tronpy_implementation() {
+        // Produced locally with tronpy 0.6.2:
+        // PrivateKey(bytes.fromhex(k)).public_key.to_base58check_address() / to_hex_address().
+        // Key 1's hex address is also Ethereum's well-known 0x7e5f4552…95bdf for the same key.
+        assert_pair(
+            "0000000000000000000000000000000000000000000000000000000000000001",
+            "TMVQGm1qAQYVdetCeGRRkTWYYrLXuHK2HC",
+            "417e5f4552091a69125d5dfcb7b8c2659029395bdf",
+        );
+        // n - 1, the largest valid private key.
+        assert_pair(
+            "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364140",
+            "TMhzXhj5o7aG14eMHn2htGe7ek39hiriPN",
+            "4180c0dbf239224071c59dd8970ab9d542e3414ab2",
+        );
+        assert_pair(
+            "4c5c1f15f14d85405190399a78a592487219cb92c970b4c77ae113ac9301679e",
+            "TELCEhV9qQaeBfgZM7Ja2Ywhzfb5hQvZsJ",
+            "412fd8999207862d3cd6117373a8e44b393aa54039",
+        );
+        assert_pair(
+            "7959f5e4ac055be6492d9ddbf2fdf338ff2ee888fa0875e3c356bb3c65cc3bbd",
+            "TPqTAqigaBdL3AoUFpTUmMYpGPzcg4Eoch",
+            "41981a42bb7caad9220adb0ddc11c1f38079a96c63",
+        );
+    }
+
+    #[test]
+    fn hex_import_accepts_whitespace_and_0x_prefix() {
+        let plain = PrivateKey::from_hex(
+            "097c8ba8a310f39a41a667d35a20000cd21d58c7322484b584c4ada8ebd3ec06",
+        )
+        .unwrap();
+        let decorated = PrivateKey::from_hex(
+            "  0x097C8BA8A310F39A41A667D35A20000CD21D58C7322484B584C4ADA8EBD3EC06\n",
+        )
+        .unwrap();
+        assert_eq!(plain.to_hex(), decorated.to_hex());
+        assert_eq!(
+            plain.to_hex(),
+            "097c8ba8a310f39a41a667d35a20000cd21d58c7322484b584c4ada8ebd3ec06"
+        );
+    }
+
+    #[test]
+    fn invalid_private_keys_are_refused() {
+        assert!(PrivateKey::from_bytes(&[1u8; 31]).is_err());
+        assert!(PrivateKey::from_bytes(&[0u8; 32]).is_err());
+        assert!(PrivateKey::from_bytes(&[0xffu8; 32]).is_err());
+        // The group order n itself is not a valid key.
+        assert!(PrivateKey::from_hex(
+            "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141"
+        )
+        .is_err());
+        let err = PrivateKey::from_hex("zz").unwrap_err();
+        assert!(err.to_string().contains("hex"), "{err}");
+    }
+
+    #[test]
+    fn debug_output_never_contains_the_secret() {
+        let key = PrivateKey::generate();
+        let shown = format!("{key:?}");
+        assert!(!shown.contains(&key.to_hex()), "{shown}");
+        assert!(shown.contains("redacted"));
+    }
+
+    #[test]
+    fn generated_keys_differ_and_round_trip_through_hex() {
+        let a = PrivateKey::generate();
+        let b = PrivateKey::generate();
+        assert_ne!(a.to_hex(), b.to_hex());
+        assert_eq!(
+            PrivateKey::from_hex(&a.to_hex()).unwrap().address(),
+            a.address()
+        );
+    }
+
+    #[test]
+    fn signature_recovers_to_the_signers_public_key() {
+        let key = PrivateKey::generate();
+        let digest = want_types::sha256d(b"hello");
+        let sig = key.sign_digest(&digest);
+        assert!(sig[64] <= 1);
+        let recid = secp256k1::ecdsa::RecoveryId::try_from(i32::from(sig[64])).unwrap();
+        let rsig = RecoverableSignature::from_compact(&sig[..64], recid).unwrap();
+        let recovered = SECP256K1
+            .recover_ecdsa(&Message::from_digest(digest.0), &rsig)
+            .unwrap();
+        assert_eq!(recovered, key.public_key());
+        assert_eq!(key.public_key_uncompressed()[0], 0x04);
+    }
+}
