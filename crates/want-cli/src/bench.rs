@@ -74,12 +74,16 @@ impl Drop for SpawnedNode {
 }
 
 fn free_port() -> anyhow::Result<u16> {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| CliError::new("bench", format!("no free port: {e}")))?;
-    Ok(l.local_addr().map_err(|e| CliError::new("bench", e.to_string()))?.port())
+    let l = std::net::TcpListener::bind("127.0.0.1:0")
+        .map_err(|e| CliError::new("bench", format!("no free port: {e}")))?;
+    Ok(l.local_addr()
+        .map_err(|e| CliError::new("bench", e.to_string()))?
+        .port())
 }
 
 fn spawn_node() -> anyhow::Result<(String, SpawnedNode)> {
-    let dir = tempfile::tempdir().map_err(|e| CliError::new("bench", format!("no temporary directory: {e}")))?;
+    let dir = tempfile::tempdir()
+        .map_err(|e| CliError::new("bench", format!("no temporary directory: {e}")))?;
     let port = free_port()?;
     let exe = std::env::current_exe().map_err(|e| CliError::new("bench", e.to_string()))?;
     let child = Command::new(exe)
@@ -90,14 +94,27 @@ fn spawn_node() -> anyhow::Result<(String, SpawnedNode)> {
         .stderr(Stdio::null())
         .spawn()
         .map_err(|e| CliError::new("bench", format!("cannot start a node: {e}")))?;
-    Ok((format!("http://127.0.0.1:{port}"), SpawnedNode { child, _dir: dir }))
+    Ok((
+        format!("http://127.0.0.1:{port}"),
+        SpawnedNode { child, _dir: dir },
+    ))
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
-fn transfer(key: &SigningKey, chain_id: u64, nonce: u64, fee: u128, to: Address, amount: u128) -> SignedTransaction {
+fn transfer(
+    key: &SigningKey,
+    chain_id: u64,
+    nonce: u64,
+    fee: u128,
+    to: Address,
+    amount: u128,
+) -> SignedTransaction {
     key.sign_transaction(Transaction {
         chain_id,
         nonce,
@@ -120,7 +137,8 @@ impl Http {
             .get(format!("{}{path}", self.base))
             .send()
             .map_err(|e| CliError::new("node_unreachable", format!("{}{path}: {e}", self.base)))?;
-        Ok(r.json().map_err(|e| CliError::new("bad_response", e.to_string()))?)
+        Ok(r.json()
+            .map_err(|e| CliError::new("bad_response", e.to_string()))?)
     }
 
     fn post_batch(&self, txs: &[SignedTransaction]) -> anyhow::Result<Vec<Value>> {
@@ -130,11 +148,12 @@ impl Http {
             .json(txs)
             .send()
             .map_err(|e| CliError::new("node_unreachable", e.to_string()))?;
-        let v: Value = r.json().map_err(|e| CliError::new("bad_response", e.to_string()))?;
-        v["results"]
-            .as_array()
-            .cloned()
-            .ok_or_else(|| CliError::new("bad_response", format!("batch answer without results: {v}")).into())
+        let v: Value = r
+            .json()
+            .map_err(|e| CliError::new("bad_response", e.to_string()))?;
+        v["results"].as_array().cloned().ok_or_else(|| {
+            CliError::new("bad_response", format!("batch answer without results: {v}")).into()
+        })
     }
 }
 
@@ -146,7 +165,11 @@ fn wait_for_nonce(http: &Http, address: &Address, nonce: u64) -> anyhow::Result<
             return Ok(());
         }
         if Instant::now() > deadline {
-            return Err(CliError::new("bench", format!("{address} did not reach nonce {nonce} in time")).into());
+            return Err(CliError::new(
+                "bench",
+                format!("{address} did not reach nonce {nonce} in time"),
+            )
+            .into());
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -162,10 +185,18 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 }
 
 fn transfers(a: TransferArgs, out: &Out) -> anyhow::Result<()> {
-    if a.senders == 0 || a.txs_per_sender == 0 || a.txs_per_sender > PER_SENDER_MAX || a.batch == 0 || a.connections == 0 {
+    if a.senders == 0
+        || a.txs_per_sender == 0
+        || a.txs_per_sender > PER_SENDER_MAX
+        || a.batch == 0
+        || a.connections == 0
+    {
         return Err(CliError::new("invalid_argument", format!("need senders ≥ 1, 1 ≤ txs-per-sender ≤ {PER_SENDER_MAX}, batch ≥ 1, connections ≥ 1")).into());
     }
-    eprintln!("measuring single-core secp256k1 verification for {} s…", VERIFY_MEASURE.as_secs());
+    eprintln!(
+        "measuring single-core secp256k1 verification for {} s…",
+        VERIFY_MEASURE.as_secs()
+    );
     let verify_rate = want_crypto::bench::secp256k1_verify_rate(VERIFY_MEASURE);
 
     let (base, _spawned) = match &a.node {
@@ -187,16 +218,24 @@ fn transfers(a: TransferArgs, out: &Out) -> anyhow::Result<()> {
         match http.get("/v1/status") {
             Ok(v) if v["chain_id"].is_u64() => break v,
             _ if started.elapsed() > NODE_START_TIMEOUT => {
-                return Err(CliError::new("node_unreachable", format!("no node answered at {base}")).into())
+                return Err(CliError::new(
+                    "node_unreachable",
+                    format!("no node answered at {base}"),
+                )
+                .into())
             }
             _ => std::thread::sleep(Duration::from_millis(100)),
         }
     };
     let chain_id = status["chain_id"].as_u64().unwrap_or_default();
-    let min_fee: u128 = status["params"]["min_fee"].as_str().and_then(|s| s.parse().ok()).unwrap_or(1_000);
+    let min_fee: u128 = status["params"]["min_fee"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000);
     let funder = match &a.funder_key_file {
         Some(p) => {
-            let text = std::fs::read_to_string(p).map_err(|e| CliError::new("file_unreadable", format!("{}: {e}", p.display())))?;
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| CliError::new("file_unreadable", format!("{}: {e}", p.display())))?;
             SigningKey::Secp256k1(PrivateKey::from_hex(text.trim())?)
         }
         None => SigningKey::Secp256k1(dev_private_key()),
@@ -204,25 +243,42 @@ fn transfers(a: TransferArgs, out: &Out) -> anyhow::Result<()> {
     let funder_addr = funder.address();
 
     // Senders, deterministic so runs are comparable.
-    eprintln!("preparing {} senders × {} transfers…", a.senders, a.txs_per_sender);
-    let senders: Vec<SigningKey> = (0..a.senders)
-        .into_par_iter()
-        .map(|i| {
-            let seed = want_types::hash::sha256(format!("want bench sender {i}").as_bytes());
-            SigningKey::Secp256k1(PrivateKey::from_bytes(&seed.0).expect("invariant: a SHA-256 output is a valid key with overwhelming probability"))
-        })
-        .collect();
+    eprintln!(
+        "preparing {} senders × {} transfers…",
+        a.senders, a.txs_per_sender
+    );
+    let senders: Vec<SigningKey> =
+        (0..a.senders)
+            .into_par_iter()
+            .map(|i| {
+                let seed = want_types::hash::sha256(format!("want bench sender {i}").as_bytes());
+                SigningKey::Secp256k1(PrivateKey::from_bytes(&seed.0).expect(
+                    "invariant: a SHA-256 output is a valid key with overwhelming probability",
+                ))
+            })
+            .collect();
     let amount: u128 = 10_000; // 0.01 WANT
     let per_tx = amount + amount.div_ceil(100) + min_fee;
     let funding = per_tx * a.txs_per_sender as u128 + min_fee;
 
     // Fund the senders from the funder, at most PER_SENDER_MAX in flight.
-    let mut nonce = http.get(&format!("/v1/accounts/{funder_addr}"))?["pending_nonce"].as_u64().unwrap_or(0);
+    let mut nonce = http.get(&format!("/v1/accounts/{funder_addr}"))?["pending_nonce"]
+        .as_u64()
+        .unwrap_or(0);
     for chunk in senders.chunks(PER_SENDER_MAX) {
         let txs: Vec<SignedTransaction> = chunk
             .iter()
             .enumerate()
-            .map(|(i, s)| transfer(&funder, chain_id, nonce + i as u64, min_fee, s.address(), funding))
+            .map(|(i, s)| {
+                transfer(
+                    &funder,
+                    chain_id,
+                    nonce + i as u64,
+                    min_fee,
+                    s.address(),
+                    funding,
+                )
+            })
             .collect();
         for part in txs.chunks(a.batch) {
             for r in http.post_batch(part)? {
@@ -238,7 +294,10 @@ fn transfers(a: TransferArgs, out: &Out) -> anyhow::Result<()> {
     // Pre-sign every transfer (not measured), ordered round by round so nonces arrive in order.
     let start_nonces: Vec<u64> = senders
         .iter()
-        .map(|s| http.get(&format!("/v1/accounts/{}", s.address())).map(|v| v["pending_nonce"].as_u64().unwrap_or(0)))
+        .map(|s| {
+            http.get(&format!("/v1/accounts/{}", s.address()))
+                .map(|v| v["pending_nonce"].as_u64().unwrap_or(0))
+        })
         .collect::<anyhow::Result<_>>()?;
     let recipients: Vec<Address> = senders.iter().map(|s| s.address()).collect();
     let mut all: Vec<SignedTransaction> = (0..a.txs_per_sender * a.senders)
@@ -246,7 +305,14 @@ fn transfers(a: TransferArgs, out: &Out) -> anyhow::Result<()> {
         .map(|k| {
             let (round, i) = (k / a.senders, k % a.senders);
             let to = recipients[(i + 1 + round) % recipients.len()];
-            transfer(&senders[i], chain_id, start_nonces[i] + round as u64, min_fee, to, amount)
+            transfer(
+                &senders[i],
+                chain_id,
+                start_nonces[i] + round as u64,
+                min_fee,
+                to,
+                amount,
+            )
         })
         .collect();
     let total = all.len();
@@ -254,15 +320,21 @@ fn transfers(a: TransferArgs, out: &Out) -> anyhow::Result<()> {
 
     // Listen for commits on the event stream.
     let head = http.get("/v1/status")?["height"].as_u64().unwrap_or(0);
-    let commits: Arc<Mutex<HashMap<Hash32, Instant>>> = Arc::new(Mutex::new(HashMap::with_capacity(total)));
-    let ws_url = format!("{}/v1/events?from_height={}", base.replacen("http", "ws", 1), head + 1);
+    let commits: Arc<Mutex<HashMap<Hash32, Instant>>> =
+        Arc::new(Mutex::new(HashMap::with_capacity(total)));
+    let ws_url = format!(
+        "{}/v1/events?from_height={}",
+        base.replacen("http", "ws", 1),
+        head + 1
+    );
     let listener = {
         let commits = commits.clone();
         std::thread::spawn(move || listen(ws_url, commits, total))
     };
 
     // Submit.
-    let submitted: Arc<Mutex<HashMap<Hash32, Instant>>> = Arc::new(Mutex::new(HashMap::with_capacity(total)));
+    let submitted: Arc<Mutex<HashMap<Hash32, Instant>>> =
+        Arc::new(Mutex::new(HashMap::with_capacity(total)));
     let refused: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
     let batches: Vec<Vec<SignedTransaction>> = {
         let mut v = Vec::new();
@@ -277,7 +349,10 @@ fn transfers(a: TransferArgs, out: &Out) -> anyhow::Result<()> {
     std::thread::scope(|scope| {
         for _ in 0..a.connections {
             scope.spawn(|| {
-                let client = Http { base: base.clone(), client: http.client.clone() };
+                let client = Http {
+                    base: base.clone(),
+                    client: http.client.clone(),
+                };
                 loop {
                     let n = next.fetch_add(1, Ordering::SeqCst);
                     let Some(batch) = batches.get(n) else { break };
@@ -287,7 +362,8 @@ fn transfers(a: TransferArgs, out: &Out) -> anyhow::Result<()> {
                         let results = match client.post_batch(&pending) {
                             Ok(r) => r,
                             Err(e) => {
-                                *refused.lock().entry(format!("transport: {e}")).or_default() += pending.len();
+                                *refused.lock().entry(format!("transport: {e}")).or_default() +=
+                                    pending.len();
                                 break;
                             }
                         };
@@ -299,7 +375,9 @@ fn transfers(a: TransferArgs, out: &Out) -> anyhow::Result<()> {
                                     sub.insert(tx.id(), sent_at);
                                 }
                                 Some("mempool_full") => retry.push(tx),
-                                Some(code) => *refused.lock().entry(code.to_string()).or_default() += 1,
+                                Some(code) => {
+                                    *refused.lock().entry(code.to_string()).or_default() += 1
+                                }
                             }
                         }
                         drop(sub);
@@ -320,7 +398,11 @@ fn transfers(a: TransferArgs, out: &Out) -> anyhow::Result<()> {
     loop {
         let done = {
             let c = commits.lock();
-            submitted.lock().keys().filter(|id| c.contains_key(id)).count()
+            submitted
+                .lock()
+                .keys()
+                .filter(|id| c.contains_key(id))
+                .count()
         };
         if done >= accepted || Instant::now() > deadline || listener.is_finished() {
             break;
@@ -339,7 +421,10 @@ fn transfers(a: TransferArgs, out: &Out) -> anyhow::Result<()> {
     }
     latencies.sort();
     let committed = latencies.len();
-    let elapsed = last_commit.saturating_duration_since(load_start).as_secs_f64().max(1e-9);
+    let elapsed = last_commit
+        .saturating_duration_since(load_start)
+        .as_secs_f64()
+        .max(1e-9);
     let tps = committed as f64 / elapsed;
     let v = json!({
         "benchmark": "transfers",
@@ -366,14 +451,27 @@ fn transfers(a: TransferArgs, out: &Out) -> anyhow::Result<()> {
         )
     });
     if committed < accepted {
-        return Err(CliError::new("bench", format!("only {committed} of {accepted} accepted transactions committed before the timeout")).into());
+        return Err(CliError::new(
+            "bench",
+            format!(
+                "only {committed} of {accepted} accepted transactions committed before the timeout"
+            ),
+        )
+        .into());
     }
     Ok(())
 }
 
 /// Reads the event stream, recording when each transaction's receipt arrives.
-fn listen(url: String, commits: Arc<Mutex<HashMap<Hash32, Instant>>>, expected: usize) -> anyhow::Result<()> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| CliError::new("bench", e.to_string()))?;
+fn listen(
+    url: String,
+    commits: Arc<Mutex<HashMap<Hash32, Instant>>>,
+    expected: usize,
+) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::new("bench", e.to_string()))?;
     rt.block_on(async move {
         use futures_util::StreamExt;
         let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str())
@@ -390,7 +488,9 @@ fn listen(url: String, commits: Arc<Mutex<HashMap<Hash32, Instant>>>, expected: 
             if !text.contains("\"receipt\"") {
                 continue;
             }
-            let Ok(v) = serde_json::from_str::<Value>(&text) else { continue };
+            let Ok(v) = serde_json::from_str::<Value>(&text) else {
+                continue;
+            };
             if v["type"] == "receipt" {
                 if let Some(id) = v["tx_id"].as_str().and_then(|s| s.parse::<Hash32>().ok()) {
                     commits.lock().insert(id, Instant::now());

@@ -20,7 +20,10 @@ impl Client {
             .timeout(REQUEST_TIMEOUT)
             .build()
             .map_err(|e| CliError::new("client_error", format!("cannot build HTTP client: {e}")))?;
-        Ok(Client { base: base.trim_end_matches('/').to_string(), http })
+        Ok(Client {
+            base: base.trim_end_matches('/').to_string(),
+            http,
+        })
     }
 
     pub fn get(&self, path: &str) -> anyhow::Result<Value> {
@@ -29,7 +32,11 @@ impl Client {
     }
 
     pub fn post(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
-        let resp = self.http.post(format!("{}{path}", self.base)).json(body).send();
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .json(body)
+            .send();
         self.handle(resp)
     }
 
@@ -41,12 +48,30 @@ impl Client {
             )
         })?;
         let status = resp.status();
-        let text = resp.text().map_err(|e| CliError::new("node_unreachable", format!("reading the node's answer: {e}")))?;
-        let v: Value = serde_json::from_str(&text)
-            .map_err(|_| CliError::new("bad_response", format!("the node answered {status} with non-JSON: {}", text.chars().take(200).collect::<String>())))?;
+        let text = resp.text().map_err(|e| {
+            CliError::new(
+                "node_unreachable",
+                format!("reading the node's answer: {e}"),
+            )
+        })?;
+        let v: Value = serde_json::from_str(&text).map_err(|_| {
+            CliError::new(
+                "bad_response",
+                format!(
+                    "the node answered {status} with non-JSON: {}",
+                    text.chars().take(200).collect::<String>()
+                ),
+            )
+        })?;
         if !status.is_success() {
-            let code = v["error"]["code"].as_str().unwrap_or("node_error").to_string();
-            let message = v["error"]["message"].as_str().unwrap_or("the node refused the request").to_string();
+            let code = v["error"]["code"]
+                .as_str()
+                .unwrap_or("node_error")
+                .to_string();
+            let message = v["error"]["message"]
+                .as_str()
+                .unwrap_or("the node refused the request")
+                .to_string();
             return Err(CliError::new(code, message).into());
         }
         Ok(v)

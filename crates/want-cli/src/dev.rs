@@ -47,7 +47,8 @@ pub fn run(args: DevArgs, out: &Out) -> anyhow::Result<()> {
         cfg.mempool_txs_max = v;
     }
     cfg.empty_blocks = args.empty_blocks;
-    cfg.validate().map_err(|e| CliError::new("invalid_config", e))?;
+    cfg.validate()
+        .map_err(|e| CliError::new("invalid_config", e))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("want-node")
@@ -58,9 +59,15 @@ pub fn run(args: DevArgs, out: &Out) -> anyhow::Result<()> {
 
 fn node_err(e: want_node::NodeError) -> anyhow::Error {
     let code = match &e {
-        want_node::NodeError::Storage(want_storage::StorageError::WrongChain { .. }) => "wrong_chain",
-        want_node::NodeError::Storage(want_storage::StorageError::FormatTooNew { .. }) => "format_too_new",
-        want_node::NodeError::Storage(want_storage::StorageError::InUse { .. }) => "data_dir_in_use",
+        want_node::NodeError::Storage(want_storage::StorageError::WrongChain { .. }) => {
+            "wrong_chain"
+        }
+        want_node::NodeError::Storage(want_storage::StorageError::FormatTooNew { .. }) => {
+            "format_too_new"
+        }
+        want_node::NodeError::Storage(want_storage::StorageError::InUse { .. }) => {
+            "data_dir_in_use"
+        }
         want_node::NodeError::Io(m) if m.contains("already in use") => "address_in_use",
         _ => "node_error",
     };
@@ -69,16 +76,25 @@ fn node_err(e: want_node::NodeError) -> anyhow::Error {
 
 async fn serve(cfg: NodeConfig, out: &Out) -> anyhow::Result<()> {
     // Bind first: a taken port is reported before the data directory is touched.
-    let listener = want_node::node::bind_http(cfg.http_addr).await.map_err(node_err)?;
-    let http = listener.local_addr().map_err(|e| CliError::new("node_error", e.to_string()))?;
-    std::fs::create_dir_all(&cfg.data_dir)
-        .map_err(|e| CliError::new("data_dir", format!("cannot create {}: {e}", cfg.data_dir.display())))?;
+    let listener = want_node::node::bind_http(cfg.http_addr)
+        .await
+        .map_err(node_err)?;
+    let http = listener
+        .local_addr()
+        .map_err(|e| CliError::new("node_error", e.to_string()))?;
+    std::fs::create_dir_all(&cfg.data_dir).map_err(|e| {
+        CliError::new(
+            "data_dir",
+            format!("cannot create {}: {e}", cfg.data_dir.display()),
+        )
+    })?;
     let node_key = want_node::load_or_create_node_key(&cfg.data_dir).map_err(node_err)?;
     let dev_key = dev_private_key();
     let genesis = Genesis::dev();
     let data_dir = cfg.data_dir.clone();
     let node = Node::start(cfg, genesis, node_key).map_err(node_err)?;
-    want_node::node::write_secret_file(&data_dir.join(DEV_KEY_FILE), &dev_key.to_hex()).map_err(node_err)?;
+    want_node::node::write_secret_file(&data_dir.join(DEV_KEY_FILE), &dev_key.to_hex())
+        .map_err(node_err)?;
     let status = node.consensus_status();
     let head = node.shared.store.head().map_err(|e| node_err(e.into()))?;
     let v = json!({
@@ -140,5 +156,8 @@ async fn wait_for_signal() {
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("WANT_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

@@ -55,7 +55,11 @@ pub enum KeyCommand {
     /// Import an existing key: a raw hex private key or another wallet's v3 keystore file.
     Import {
         /// File holding the private key as 64 hex digits (as TRON wallets export it).
-        #[arg(long, conflicts_with = "keystore_file", required_unless_present = "keystore_file")]
+        #[arg(
+            long,
+            conflicts_with = "keystore_file",
+            required_unless_present = "keystore_file"
+        )]
         private_key_file: Option<PathBuf>,
         /// A Web3 Secret Storage v3 keystore (scrypt or pbkdf2) written by another wallet.
         #[arg(long)]
@@ -82,7 +86,13 @@ pub enum KeyCommand {
 
 pub fn run(cmd: KeyCommand, out: &Out) -> anyhow::Result<()> {
     match cmd {
-        KeyCommand::New { keystore_dir, password_file, key_type, rsa_bits, kdf } => {
+        KeyCommand::New {
+            keystore_dir,
+            password_file,
+            key_type,
+            rsa_bits,
+            kdf,
+        } => {
             let password = read_password(&password_file)?;
             let key: KeyMaterial = match key_type {
                 KeyType::Secp256k1 => SigningKey::Secp256k1(PrivateKey::generate()),
@@ -90,7 +100,14 @@ pub fn run(cmd: KeyCommand, out: &Out) -> anyhow::Result<()> {
             };
             store(&key, &keystore_dir, &password, kdf, out)
         }
-        KeyCommand::Import { private_key_file, keystore_file, keystore_dir, password_file, source_password_file, kdf } => {
+        KeyCommand::Import {
+            private_key_file,
+            keystore_file,
+            keystore_dir,
+            password_file,
+            source_password_file,
+            kdf,
+        } => {
             let password = read_password(&password_file)?;
             let key: KeyMaterial = if let Some(path) = private_key_file {
                 let text = read_small(&path)?;
@@ -102,15 +119,24 @@ pub fn run(cmd: KeyCommand, out: &Out) -> anyhow::Result<()> {
                 };
                 want_crypto::read_keystore_file(&path, &source_password)?
             } else {
-                return Err(CliError::new("missing_argument", "pass --private-key-file or --keystore-file").into());
+                return Err(CliError::new(
+                    "missing_argument",
+                    "pass --private-key-file or --keystore-file",
+                )
+                .into());
             };
             store(&key, &keystore_dir, &password, kdf, out)
         }
-        KeyCommand::Show { keystore, password_file } => {
+        KeyCommand::Show {
+            keystore,
+            password_file,
+        } => {
             let password = read_password(&password_file)?;
             let key = want_crypto::read_keystore_file(&keystore, &password)?;
             let v = json!({"address": key.address(), "keystore": keystore, "type": key_type_name(&key)});
-            out.value(&v, |v| format!("address  {}", v["address"].as_str().unwrap_or_default()));
+            out.value(&v, |v| {
+                format!("address  {}", v["address"].as_str().unwrap_or_default())
+            });
             Ok(())
         }
     }
@@ -123,7 +149,13 @@ fn key_type_name(key: &KeyMaterial) -> &'static str {
     }
 }
 
-fn store(key: &KeyMaterial, dir: &std::path::Path, password: &[u8], kdf: Kdf, out: &Out) -> anyhow::Result<()> {
+fn store(
+    key: &KeyMaterial,
+    dir: &std::path::Path,
+    password: &[u8],
+    kdf: Kdf,
+    out: &Out,
+) -> anyhow::Result<()> {
     let path = want_crypto::write_keystore_file(dir, key, password, kdf.into())?;
     let v = json!({"address": key.address(), "keystore": path, "type": key_type_name(key)});
     out.value(&v, |v| {
@@ -138,11 +170,20 @@ fn store(key: &KeyMaterial, dir: &std::path::Path, password: &[u8], kdf: Kdf, ou
 
 fn read_small(path: &PathBuf) -> anyhow::Result<String> {
     use std::io::Read;
-    let f = std::fs::File::open(path)
-        .map_err(|e| CliError::new("file_unreadable", format!("cannot read {}: {e}", path.display())))?;
+    let f = std::fs::File::open(path).map_err(|e| {
+        CliError::new(
+            "file_unreadable",
+            format!("cannot read {}: {e}", path.display()),
+        )
+    })?;
     let mut s = String::new();
     f.take(PRIVATE_KEY_FILE_BYTES_MAX)
         .read_to_string(&mut s)
-        .map_err(|e| CliError::new("file_unreadable", format!("cannot read {}: {e}", path.display())))?;
+        .map_err(|e| {
+            CliError::new(
+                "file_unreadable",
+                format!("cannot read {}: {e}", path.display()),
+            )
+        })?;
     Ok(s)
 }

@@ -18,7 +18,12 @@ use crate::output::{CliError, Out};
 pub const DEFAULT_NODE_URL: &str = "http://127.0.0.1:8545";
 
 #[derive(Parser)]
-#[command(name = "want", version, about = "WANT chain: a ledger for retail commerce", propagate_version = true)]
+#[command(
+    name = "want",
+    version,
+    about = "WANT chain: a ledger for retail commerce",
+    propagate_version = true
+)]
 struct Cli {
     /// Print exactly one JSON object (for scripts).
     #[arg(long, global = true)]
@@ -108,9 +113,16 @@ fn run(command: Command, out: &Out) -> anyhow::Result<()> {
         }
         Command::Block { height, full, node } => {
             if height != "latest" && height.parse::<u64>().is_err() {
-                return Err(CliError::new("invalid_height", format!("{height:?} is not a block height; use a number or `latest`")).into());
+                return Err(CliError::new(
+                    "invalid_height",
+                    format!("{height:?} is not a block height; use a number or `latest`"),
+                )
+                .into());
             }
-            let path = format!("/v1/blocks/{height}{}", if full { "?full=true" } else { "" });
+            let path = format!(
+                "/v1/blocks/{height}{}",
+                if full { "?full=true" } else { "" }
+            );
             let v = client::Client::new(&node.url)?.get(&path)?;
             out.value(&v, |v| {
                 format!(
@@ -154,8 +166,12 @@ pub fn parse_socket_addr(s: &str) -> Result<SocketAddr, String> {
 
 /// Reads a password file, dropping one trailing newline.
 pub fn read_password(path: &PathBuf) -> anyhow::Result<Vec<u8>> {
-    let mut bytes = std::fs::read(path)
-        .map_err(|e| CliError::new("password_file_unreadable", format!("cannot read password file {}: {e}", path.display())))?;
+    let mut bytes = std::fs::read(path).map_err(|e| {
+        CliError::new(
+            "password_file_unreadable",
+            format!("cannot read password file {}: {e}", path.display()),
+        )
+    })?;
     if bytes.ends_with(b"\n") {
         bytes.pop();
         if bytes.ends_with(b"\r") {
@@ -163,7 +179,14 @@ pub fn read_password(path: &PathBuf) -> anyhow::Result<Vec<u8>> {
         }
     }
     if bytes.is_empty() {
-        return Err(CliError::new("empty_password", format!("password file {} is empty; a keystore needs a password", path.display())).into());
+        return Err(CliError::new(
+            "empty_password",
+            format!(
+                "password file {} is empty; a keystore needs a password",
+                path.display()
+            ),
+        )
+        .into());
     }
     Ok(bytes)
 }

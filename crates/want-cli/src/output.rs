@@ -14,7 +14,10 @@ pub struct CliError {
 
 impl CliError {
     pub fn new(code: impl Into<String>, message: impl Into<String>) -> CliError {
-        CliError { code: code.into(), message: message.into() }
+        CliError {
+            code: code.into(),
+            message: message.into(),
+        }
     }
 
     pub fn from_anyhow(e: anyhow::Error) -> CliError {
@@ -67,7 +70,10 @@ impl Out {
 
     pub fn error(&self, e: &CliError) {
         if self.json {
-            println!("{}", json!({"error": {"code": e.code, "message": e.message}}));
+            println!(
+                "{}",
+                json!({"error": {"code": e.code, "message": e.message}})
+            );
         } else {
             eprintln!("error: {}", e.message);
             eprintln!("       (code: {})", e.code);

@@ -113,24 +113,50 @@ pub enum TxCommand {
 }
 
 fn address(s: &str, field: &str) -> anyhow::Result<Address> {
-    s.parse().map_err(|e| CliError::new("invalid_address", format!("--{field}: {e}")).into())
+    s.parse()
+        .map_err(|e| CliError::new("invalid_address", format!("--{field}: {e}")).into())
 }
 
 fn amount(s: &str, field: &str) -> anyhow::Result<u128> {
-    parse_want(s).map_err(|e| CliError::new("invalid_amount", format!("--{field}: {e}; give WANT with up to 6 decimals, e.g. 12.5")).into())
+    parse_want(s).map_err(|e| {
+        CliError::new(
+            "invalid_amount",
+            format!("--{field}: {e}; give WANT with up to 6 decimals, e.g. 12.5"),
+        )
+        .into()
+    })
 }
 
 pub fn run(cmd: TxCommand, out: &Out) -> anyhow::Result<()> {
     match cmd {
-        TxCommand::Transfer { to, amount: a, sign } => {
-            let call = TokenCall::Transfer { to: address(&to, "to")?, amount: amount(&a, "amount")? };
+        TxCommand::Transfer {
+            to,
+            amount: a,
+            sign,
+        } => {
+            let call = TokenCall::Transfer {
+                to: address(&to, "to")?,
+                amount: amount(&a, "amount")?,
+            };
             sign_and_send(Call::Token(call), sign, out)
         }
-        TxCommand::Approve { spender, amount: a, sign } => {
-            let call = TokenCall::Approve { spender: address(&spender, "spender")?, amount: amount(&a, "amount")? };
+        TxCommand::Approve {
+            spender,
+            amount: a,
+            sign,
+        } => {
+            let call = TokenCall::Approve {
+                spender: address(&spender, "spender")?,
+                amount: amount(&a, "amount")?,
+            };
             sign_and_send(Call::Token(call), sign, out)
         }
-        TxCommand::TransferFrom { from, to, amount: a, sign } => {
+        TxCommand::TransferFrom {
+            from,
+            to,
+            amount: a,
+            sign,
+        } => {
             let call = TokenCall::TransferFrom {
                 from: address(&from, "from")?,
                 to: address(&to, "to")?,
@@ -138,13 +164,20 @@ pub fn run(cmd: TxCommand, out: &Out) -> anyhow::Result<()> {
             };
             sign_and_send(Call::Token(call), sign, out)
         }
-        TxCommand::Burn { amount: a, sign } => sign_and_send(Call::Token(TokenCall::Burn { amount: amount(&a, "amount")? }), sign, out),
+        TxCommand::Burn { amount: a, sign } => sign_and_send(
+            Call::Token(TokenCall::Burn {
+                amount: amount(&a, "amount")?,
+            }),
+            sign,
+            out,
+        ),
         TxCommand::Send { file, wait, node } => {
             let stx = read_tx_file(&file)?;
             send(&Client::new(&node.url)?, &stx, wait, out)
         }
         TxCommand::Show { id, node } => {
-            id.parse::<want_types::Hash32>().map_err(|e| CliError::new("invalid_hash", e.to_string()))?;
+            id.parse::<want_types::Hash32>()
+                .map_err(|e| CliError::new("invalid_hash", e.to_string()))?;
             let v = Client::new(&node.url)?.get(&format!("/v1/transactions/{id}"))?;
             out.value(&v, |v| {
                 let mut s = format!(
@@ -156,7 +189,9 @@ pub fn run(cmd: TxCommand, out: &Out) -> anyhow::Result<()> {
                 if v["status"] == "committed" {
                     s.push_str(&format!(
                         "\nblock   {} (index {})\nresult  {}",
-                        v["block_height"], v["index"], v["receipt"]["status"].as_str().unwrap_or_default()
+                        v["block_height"],
+                        v["index"],
+                        v["receipt"]["status"].as_str().unwrap_or_default()
                     ));
                 }
                 s
@@ -167,26 +202,45 @@ pub fn run(cmd: TxCommand, out: &Out) -> anyhow::Result<()> {
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 fn sign_and_send(call: Call, a: SignArgs, out: &Out) -> anyhow::Result<()> {
     let password = read_password(&a.password_file)?;
     let key = want_crypto::read_keystore_file(&a.keystore, &password)?;
     let sender = key.address();
-    let client = if a.offline { None } else { Some(Client::new(&a.node.url)?) };
+    let client = if a.offline {
+        None
+    } else {
+        Some(Client::new(&a.node.url)?)
+    };
     let (chain_id, min_fee, pow_bits, nonce) = match &client {
         None => {
             let nonce = a.nonce.ok_or_else(|| {
                 CliError::new("missing_argument", "offline signing needs --nonce N (the account's next nonce, as `want account` shows it)")
             })?;
-            (a.chain_id.unwrap_or(DEV_CHAIN_ID), DEV_MIN_FEE, a.pow_bits.unwrap_or(DEV_POW_DIFFICULTY_BITS), nonce)
+            (
+                a.chain_id.unwrap_or(DEV_CHAIN_ID),
+                DEV_MIN_FEE,
+                a.pow_bits.unwrap_or(DEV_POW_DIFFICULTY_BITS),
+                nonce,
+            )
         }
         Some(c) => {
             let status = c.get("/v1/status")?;
-            let chain_id = status["chain_id"].as_u64().ok_or_else(|| CliError::new("bad_response", "status lacks chain_id"))?;
-            let min_fee = status["params"]["min_fee"].as_str().and_then(|s| s.parse().ok()).unwrap_or(DEV_MIN_FEE);
-            let bits = status["params"]["pow_difficulty_bits"].as_u64().unwrap_or(DEV_POW_DIFFICULTY_BITS as u64) as u32;
+            let chain_id = status["chain_id"]
+                .as_u64()
+                .ok_or_else(|| CliError::new("bad_response", "status lacks chain_id"))?;
+            let min_fee = status["params"]["min_fee"]
+                .as_str()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(DEV_MIN_FEE);
+            let bits = status["params"]["pow_difficulty_bits"]
+                .as_u64()
+                .unwrap_or(DEV_POW_DIFFICULTY_BITS as u64) as u32;
             let nonce = match a.nonce {
                 Some(n) => n,
                 None => c.get(&format!("/v1/accounts/{sender}"))?["pending_nonce"]
@@ -197,22 +251,44 @@ fn sign_and_send(call: Call, a: SignArgs, out: &Out) -> anyhow::Result<()> {
         }
     };
     let fee = match (&a.fee, a.pow) {
-        (Some(_), true) => return Err(CliError::new("conflicting_arguments", "--fee and --pow exclude each other").into()),
+        (Some(_), true) => {
+            return Err(CliError::new(
+                "conflicting_arguments",
+                "--fee and --pow exclude each other",
+            )
+            .into())
+        }
         (Some(f), false) => amount(f, "fee")?,
         (None, true) => 0,
         (None, false) => min_fee,
     };
-    let expires_in = a.expires_in.unwrap_or(if a.offline { EXPIRES_IN_OFFLINE_S } else { EXPIRES_IN_ONLINE_S });
-    let mut tx = Transaction { chain_id, nonce, fee, expiry_ms: now_ms().saturating_add(expires_in.saturating_mul(1000)), pow_nonce: 0, call };
+    let expires_in = a.expires_in.unwrap_or(if a.offline {
+        EXPIRES_IN_OFFLINE_S
+    } else {
+        EXPIRES_IN_ONLINE_S
+    });
+    let mut tx = Transaction {
+        chain_id,
+        nonce,
+        fee,
+        expiry_ms: now_ms().saturating_add(expires_in.saturating_mul(1000)),
+        pow_nonce: 0,
+        call,
+    };
     if a.pow {
         tx.solve_pow(pow_bits);
     }
     let stx = key.sign_transaction(tx);
     let id = stx.id();
     if let Some(path) = &a.out {
-        let text = serde_json::to_string_pretty(&stx).expect("invariant: a transaction always serialises to JSON");
-        std::fs::write(path, text + "\n")
-            .map_err(|e| CliError::new("file_unwritable", format!("cannot write {}: {e}", path.display())))?;
+        let text = serde_json::to_string_pretty(&stx)
+            .expect("invariant: a transaction always serialises to JSON");
+        std::fs::write(path, text + "\n").map_err(|e| {
+            CliError::new(
+                "file_unwritable",
+                format!("cannot write {}: {e}", path.display()),
+            )
+        })?;
         let v = json!({"id": id, "sender": sender, "nonce": nonce, "file": path});
         out.value(&v, |v| {
             format!(
@@ -229,7 +305,9 @@ fn sign_and_send(call: Call, a: SignArgs, out: &Out) -> anyhow::Result<()> {
         Some(c) => send(&c, &stx, a.wait, out),
         None => {
             let v = json!({"id": id, "sender": sender, "signed_transaction": stx});
-            out.value(&v, |v| serde_json::to_string_pretty(&v["signed_transaction"]).unwrap_or_default());
+            out.value(&v, |v| {
+                serde_json::to_string_pretty(&v["signed_transaction"]).unwrap_or_default()
+            });
             Ok(())
         }
     }
@@ -237,20 +315,44 @@ fn sign_and_send(call: Call, a: SignArgs, out: &Out) -> anyhow::Result<()> {
 
 fn read_tx_file(path: &PathBuf) -> anyhow::Result<SignedTransaction> {
     use std::io::Read;
-    let f = std::fs::File::open(path).map_err(|e| CliError::new("file_unreadable", format!("cannot read {}: {e}", path.display())))?;
+    let f = std::fs::File::open(path).map_err(|e| {
+        CliError::new(
+            "file_unreadable",
+            format!("cannot read {}: {e}", path.display()),
+        )
+    })?;
     let mut text = String::new();
     f.take(TX_FILE_BYTES_MAX)
         .read_to_string(&mut text)
-        .map_err(|e| CliError::new("file_unreadable", format!("cannot read {}: {e}", path.display())))?;
+        .map_err(|e| {
+            CliError::new(
+                "file_unreadable",
+                format!("cannot read {}: {e}", path.display()),
+            )
+        })?;
     let de = &mut serde_json::Deserializer::from_str(&text);
     serde_path_to_error::deserialize(de).map_err(|e| {
-        CliError::new("invalid_transaction", format!("{} is not a signed transaction: at `{}`: {}", path.display(), e.path(), e.inner())).into()
+        CliError::new(
+            "invalid_transaction",
+            format!(
+                "{} is not a signed transaction: at `{}`: {}",
+                path.display(),
+                e.path(),
+                e.inner()
+            ),
+        )
+        .into()
     })
 }
 
 fn send(client: &Client, stx: &SignedTransaction, wait: bool, out: &Out) -> anyhow::Result<()> {
-    let path = if wait { "/v1/transactions?wait=commit" } else { "/v1/transactions" };
-    let body = serde_json::to_value(stx).expect("invariant: a transaction always serialises to JSON");
+    let path = if wait {
+        "/v1/transactions?wait=commit"
+    } else {
+        "/v1/transactions"
+    };
+    let body =
+        serde_json::to_value(stx).expect("invariant: a transaction always serialises to JSON");
     let v: Value = client.post(path, &body)?;
     out.value(&v, |v| {
         if wait {
@@ -260,10 +362,17 @@ fn send(client: &Client, stx: &SignedTransaction, wait: bool, out: &Out) -> anyh
                 v["id"].as_str().unwrap_or_default(),
                 v["block_height"],
                 r["status"].as_str().unwrap_or_default(),
-                r["fee_paid"].as_str().and_then(|f| f.parse().ok()).map(format_want).unwrap_or_default()
+                r["fee_paid"]
+                    .as_str()
+                    .and_then(|f| f.parse().ok())
+                    .map(format_want)
+                    .unwrap_or_default()
             );
             if let Some(m) = r["message"].as_str() {
-                s.push_str(&format!("\nreason    {m} ({})", r["code"].as_str().unwrap_or_default()));
+                s.push_str(&format!(
+                    "\nreason    {m} ({})",
+                    r["code"].as_str().unwrap_or_default()
+                ));
             }
             s
         } else {

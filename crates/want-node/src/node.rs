@@ -370,7 +370,7 @@ pub struct Node {
 /// Result of submitting a transaction.
 pub enum Submitted {
     Accepted(Hash32),
-    Committed(Hash32, CommitNotice),
+    Committed(Hash32, Box<CommitNotice>),
 }
 
 impl Node {
@@ -457,7 +457,7 @@ impl Node {
             Some(rx) => {
                 let timeout = Duration::from_millis(self.shared.cfg.commit_wait_timeout_ms);
                 match tokio::time::timeout(timeout, rx).await {
-                    Ok(Ok(notice)) => Ok(Submitted::Committed(id, notice)),
+                    Ok(Ok(notice)) => Ok(Submitted::Committed(id, Box::new(notice))),
                     Ok(Err(_)) => Err(NodeError::rejected(
                         codes::SHUTTING_DOWN,
                         "the node is shutting down",

@@ -34,7 +34,10 @@ const META_HEAD: &str = "head";
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
     #[error("database error in {path}: {source}")]
-    Db { path: PathBuf, source: redb::Error },
+    Db {
+        path: PathBuf,
+        source: Box<redb::Error>,
+    },
     #[error("the data directory {path} is already in use by another running node; stop it or choose another --data-dir")]
     InUse { path: PathBuf },
     #[error("the data directory {path} was written by a newer version of WANT chain (format {found}, this build understands up to {FORMAT_VERSION}); upgrade this binary rather than risk damaging it")]
@@ -93,7 +96,7 @@ impl Store {
     pub fn open(dir: &Path) -> Result<Store, StorageError> {
         std::fs::create_dir_all(dir).map_err(|e| StorageError::Db {
             path: dir.to_path_buf(),
-            source: redb::Error::Io(e),
+            source: Box::new(redb::Error::Io(e)),
         })?;
         let path = dir.join(DB_FILE_NAME);
         let db = match Database::create(&path) {
@@ -104,7 +107,7 @@ impl Store {
             Err(e) => {
                 return Err(StorageError::Db {
                     path,
-                    source: e.into(),
+                    source: Box::new(e.into()),
                 })
             }
         };
@@ -116,7 +119,7 @@ impl Store {
     fn err(&self, e: impl Into<redb::Error>) -> StorageError {
         StorageError::Db {
             path: self.path.clone(),
-            source: e.into(),
+            source: Box::new(e.into()),
         }
     }
 
