@@ -182,16 +182,15 @@ async fn submit_batch(State(node): State<Node>, body: Result<Bytes, BytesRejecti
             ),
         ));
     }
-    let futures = txs.into_iter().map(|stx| {
-        let node = node.clone();
-        async move {
-            match node.submit(stx, false).await {
-                Ok(Submitted::Accepted(id)) | Ok(Submitted::Committed(id, _)) => json!({"id": id}),
-                Err(e) => json!({"error": {"code": e.code(), "message": e.to_string()}}),
-            }
-        }
-    });
-    let results: Vec<Value> = futures_util::future::join_all(futures).await;
+    let results: Vec<Value> = node
+        .submit_batch(txs)
+        .await
+        .into_iter()
+        .map(|r| match r {
+            Ok(id) => json!({"id": id}),
+            Err(e) => json!({"error": {"code": e.code(), "message": e.to_string()}}),
+        })
+        .collect();
     Ok((StatusCode::OK, Json(json!({"results": results}))).into_response())
 }
 

@@ -72,6 +72,37 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// A transaction whose size and signature were checked.
+pub struct Checked {
+    pub stx: SignedTransaction,
+    pub bytes: Vec<u8>,
+    pub id: Hash32,
+    pub sender: Address,
+}
+
+/// Checks size and signature (the CPU-heavy part of admission, safe to run in parallel).
+pub fn check_signature(stx: SignedTransaction) -> Result<Checked, NodeError> {
+    let bytes = stx.to_bytes();
+    if bytes.len() > want_types::TX_BYTES_MAX {
+        return Err(NodeError::rejected(
+            codes::TX_TOO_LARGE,
+            format!(
+                "the transaction is {} bytes; at most {} are allowed",
+                bytes.len(),
+                want_types::TX_BYTES_MAX
+            ),
+        ));
+    }
+    let (id, sender) = want_crypto::verify_transaction(&stx)
+        .map_err(|e| NodeError::rejected(codes::BAD_SIGNATURE, format!("signature: {e}")))?;
+    Ok(Checked {
+        stx,
+        bytes,
+        id,
+        sender,
+    })
+}
+
 /// Most a transaction can take from its sender's balance: fee + value + transfer fee.
 fn max_spend(params: &ChainParams, stx: &SignedTransaction) -> Result<Amount, NodeError> {
     let overflow = || {
@@ -172,20 +203,11 @@ impl Shared {
         Ok((spend, SenderState { nonce, balance }))
     }
 
-    /// Verifies and admits a transaction into the mempool (not yet journaled).
-    fn admit(&self, stx: SignedTransaction) -> Result<Arc<PoolTx>, NodeError> {
-        let size = stx.to_bytes().len();
-        if size > want_types::TX_BYTES_MAX {
-            return Err(NodeError::rejected(
-                codes::TX_TOO_LARGE,
-                format!(
-                    "the transaction is {size} bytes; at most {} are allowed",
-                    want_types::TX_BYTES_MAX
-                ),
-            ));
-        }
-        let (id, sender) = want_crypto::verify_transaction(&stx)
-            .map_err(|e| NodeError::rejected(codes::BAD_SIGNATURE, format!("signature: {e}")))?;
+    /// Admits a signature-checked transaction into the mempool (not yet journaled).
+    fn admit(&self, checked: Checked) -> Result<Arc<PoolTx>, NodeError> {
+        let Checked {
+            stx, id, sender, ..
+        } = checked;
         let (spend, state) = self.precheck(&stx, id, sender)?;
         if self.store.tx_location(&id)?.is_some() {
             return Err(NodeError::rejected(
@@ -478,8 +500,20 @@ impl Node {
     }
 
     async fn admit_and_journal(&self, stx: SignedTransaction) -> Result<(), NodeError> {
-        let bytes = stx.to_bytes();
-        let admitted = self.shared.admit(stx)?;
+        let checked = check_signature(stx)?;
+        let admitted = self.admit_checked(checked)?;
+        self.journal(admitted).await
+    }
+
+    fn admit_checked(&self, checked: Checked) -> Result<(Arc<PoolTx>, Vec<u8>), NodeError> {
+        let bytes = checked.bytes.clone();
+        let admitted = self.shared.admit(checked)?;
+        Ok((admitted, bytes))
+    }
+
+    /// Waits until an admitted transaction is in the durable journal; undoes the admission if
+    /// it cannot be written.
+    async fn journal(&self, (admitted, bytes): (Arc<PoolTx>, Vec<u8>)) -> Result<(), NodeError> {
         let (done_tx, done_rx) = oneshot::channel();
         let sent = self.shared.journal.send(JournalReq {
             id: admitted.id,
@@ -508,6 +542,47 @@ impl Node {
             self.shared.produce.notify_one();
         }
         Ok(())
+    }
+
+    /// Submits many transactions: signatures are checked in parallel on every core, then each is
+    /// admitted and journaled. Results are in input order.
+    pub async fn submit_batch(
+        &self,
+        txs: Vec<SignedTransaction>,
+    ) -> Vec<Result<Hash32, NodeError>> {
+        let checked: Vec<Result<Checked, NodeError>> =
+            match tokio::task::spawn_blocking(move || {
+                txs.into_par_iter().map(check_signature).collect()
+            })
+            .await
+            {
+                Ok(c) => c,
+                Err(_) => {
+                    return vec![Err(NodeError::rejected(
+                        codes::SHUTTING_DOWN,
+                        "the node is shutting down",
+                    ))]
+                }
+            };
+        let admitted: Vec<Result<(Arc<PoolTx>, Vec<u8>), NodeError>> = checked
+            .into_iter()
+            .map(|c| c.and_then(|c| self.admit_checked(c)))
+            .collect();
+        let journaled = futures_util::future::join_all(admitted.into_iter().map(|a| async move {
+            let a = a?;
+            let id = a.0.id;
+            self.journal(a).await.map(|()| id)
+        }))
+        .await;
+        for r in &journaled {
+            match r {
+                Ok(_) => {
+                    self.shared.metrics.tx_admitted.inc();
+                }
+                Err(e) => self.shared.metrics.refused(e.code()),
+            }
+        }
+        journaled
     }
 
     /// Stops producing blocks; in-flight work completes.
@@ -619,7 +694,7 @@ fn restore_journal(shared: &Arc<Shared>) -> Result<(), NodeError> {
         match entry {
             Ok(stx) => {
                 let id = stx.id();
-                match shared.admit(stx) {
+                match check_signature(stx).and_then(|c| shared.admit(c)) {
                     Ok(_) => restored += 1,
                     Err(e) => {
                         info!(target: "mempool::journal", "dropping journaled transaction {id}: {e}");
