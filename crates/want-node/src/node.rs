@@ -72,6 +72,9 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// An admitted transaction with its canonical bytes, to be journaled.
+type Admitted = (Arc<PoolTx>, Vec<u8>);
+
 /// A transaction whose size and signature were checked.
 pub struct Checked {
     pub stx: SignedTransaction,
@@ -505,7 +508,7 @@ impl Node {
         self.journal(admitted).await
     }
 
-    fn admit_checked(&self, checked: Checked) -> Result<(Arc<PoolTx>, Vec<u8>), NodeError> {
+    fn admit_checked(&self, checked: Checked) -> Result<Admitted, NodeError> {
         let bytes = checked.bytes.clone();
         let admitted = self.shared.admit(checked)?;
         Ok((admitted, bytes))
@@ -513,7 +516,7 @@ impl Node {
 
     /// Waits until an admitted transaction is in the durable journal; undoes the admission if
     /// it cannot be written.
-    async fn journal(&self, (admitted, bytes): (Arc<PoolTx>, Vec<u8>)) -> Result<(), NodeError> {
+    async fn journal(&self, (admitted, bytes): Admitted) -> Result<(), NodeError> {
         let (done_tx, done_rx) = oneshot::channel();
         let sent = self.shared.journal.send(JournalReq {
             id: admitted.id,
@@ -564,7 +567,7 @@ impl Node {
                     ))]
                 }
             };
-        let admitted: Vec<Result<(Arc<PoolTx>, Vec<u8>), NodeError>> = checked
+        let admitted: Vec<Result<Admitted, NodeError>> = checked
             .into_iter()
             .map(|c| c.and_then(|c| self.admit_checked(c)))
             .collect();
