@@ -431,6 +431,49 @@ async fn openapi() -> Response {
 #[derive(Deserialize)]
 struct EventsQuery {
     from_height: Option<u64>,
+    /// Comma-separated message types to receive (`block,receipt,token_event`; default all).
+    kinds: Option<String>,
+}
+
+/// Which message types an event-stream client asked for.
+#[derive(Clone, Copy)]
+pub struct EventKinds {
+    pub block: bool,
+    pub receipt: bool,
+    pub token_event: bool,
+}
+
+impl EventKinds {
+    pub const ALL: EventKinds = EventKinds {
+        block: true,
+        receipt: true,
+        token_event: true,
+    };
+
+    fn parse(s: Option<&str>) -> Result<EventKinds, ApiError> {
+        let Some(s) = s else {
+            return Ok(EventKinds::ALL);
+        };
+        let mut k = EventKinds {
+            block: false,
+            receipt: false,
+            token_event: false,
+        };
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match part {
+                "block" => k.block = true,
+                "receipt" => k.receipt = true,
+                "token_event" => k.token_event = true,
+                other => return Err(bad(
+                    codes::INVALID_QUERY,
+                    format!(
+                        "kinds: unknown message type {other:?}; use block, receipt, token_event"
+                    ),
+                )),
+            }
+        }
+        Ok(k)
+    }
 }
 
 async fn events(
@@ -438,40 +481,57 @@ async fn events(
     Query(q): Query<EventsQuery>,
     ws: WebSocketUpgrade,
 ) -> ApiResult {
+    let kinds = EventKinds::parse(q.kinds.as_deref())?;
     let from = match q.from_height {
         Some(h) => h,
         None => node.shared.store.head().map_err(NodeError::from)?.height + 1,
     };
-    Ok(ws.on_upgrade(move |socket| stream_events(socket, node, from)))
+    Ok(ws.on_upgrade(move |socket| stream_events(socket, node, from, kinds)))
 }
 
 /// The messages describing one committed block: the block, then one `receipt` per transaction,
 /// then one `token_event` per event.
-pub fn block_messages(node: &Node, height: u64) -> Result<Vec<Value>, NodeError> {
+pub fn block_messages(
+    node: &Node,
+    height: u64,
+    kinds: EventKinds,
+) -> Result<Vec<Value>, NodeError> {
     let store = &node.shared.store;
     let Some(info) = store.block_info(height)? else {
         return Ok(vec![]);
     };
     let receipts = store.receipts(height)?.unwrap_or_default();
     let mut out = Vec::with_capacity(1 + receipts.len() * 3);
-    out.push(json!({
+    if kinds.block {
+        out.push(json!({
         "type": "block",
         "height": height,
         "hash": info.hash,
         "timestamp_ms": info.timestamp_ms,
         "tx_count": info.tx_count,
         "state_root": info.state_root,
-    }));
+        }));
+    }
+    if !kinds.receipt && !kinds.token_event {
+        return Ok(out);
+    }
     for (i, r) in receipts.iter().enumerate() {
-        let mut receipt = json!({"type": "receipt", "height": height, "index": i});
-        if let (Value::Object(m), Ok(Value::Object(r))) = (&mut receipt, serde_json::to_value(r)) {
-            for (k, v) in r {
-                if k != "events" {
-                    m.insert(k, v);
+        if kinds.receipt {
+            let mut receipt = json!({"type": "receipt", "height": height, "index": i});
+            if let (Value::Object(m), Ok(Value::Object(r))) =
+                (&mut receipt, serde_json::to_value(r))
+            {
+                for (k, v) in r {
+                    if k != "events" {
+                        m.insert(k, v);
+                    }
                 }
             }
+            out.push(receipt);
         }
-        out.push(receipt);
+        if !kinds.token_event {
+            continue;
+        }
         for e in &r.events {
             out.push(json!({"type": "token_event", "height": height, "tx_id": r.tx_id, "index": i, "event": e}));
         }
@@ -479,7 +539,7 @@ pub fn block_messages(node: &Node, height: u64) -> Result<Vec<Value>, NodeError>
     Ok(out)
 }
 
-async fn stream_events(mut socket: WebSocket, node: Node, from: u64) {
+async fn stream_events(mut socket: WebSocket, node: Node, from: u64, kinds: EventKinds) {
     let metrics = &node.shared.metrics;
     metrics.ws_clients.inc();
     let mut blocks = node.shared.blocks.subscribe();
@@ -490,7 +550,7 @@ async fn stream_events(mut socket: WebSocket, node: Node, from: u64) {
             Err(_) => break,
         };
         while next <= head {
-            let messages = match block_messages(&node, next) {
+            let messages = match block_messages(&node, next, kinds) {
                 Ok(m) => m,
                 Err(_) => break 'outer,
             };

@@ -14,7 +14,7 @@ use tracing::{error, info, warn};
 use want_consensus::{BlockApplier, Consensus, SoloConsensus};
 use want_crypto::NodeKey;
 use want_state::{query, BlockContext, StateView, VerifiedTx};
-use want_storage::{BlockInfo, ChainIdentity, Store};
+use want_storage::{BlockInfo, ChainIdentity, StateSnapshot, Store};
 use want_types::{
     Address, Amount, Block, BlockHeader, Call, ChainParams, Hash32, Receipt, SignedTransaction,
     TokenCall, TxStatus,
@@ -129,6 +129,7 @@ impl Shared {
     /// sender's committed state.
     fn precheck(
         &self,
+        snap: &StateSnapshot,
         stx: &SignedTransaction,
         id: Hash32,
         sender: Address,
@@ -173,9 +174,8 @@ impl Shared {
             ));
         }
         let spend = max_spend(&self.params, stx)?;
-        let snap = self.store.snapshot()?;
-        let nonce = query::nonce(&snap, &sender)?;
-        let balance = query::balance(&snap, &sender)?;
+        let nonce = query::nonce(snap, &sender)?;
+        let balance = query::balance(snap, &sender)?;
         if let Call::Token(TokenCall::TransferFrom { from, amount, .. }) = &tx.call {
             let fee = self
                 .params
@@ -187,14 +187,14 @@ impl Shared {
                         "tx.call.amount plus the transfer fee overflows",
                     )
                 })?;
-            let allowance = query::allowance(&snap, from, &sender)?;
+            let allowance = query::allowance(snap, from, &sender)?;
             if allowance < fee {
                 return Err(NodeError::rejected(
                     codes::INSUFFICIENT_ALLOWANCE,
                     format!("insufficient allowance: {from} allows {sender} {allowance} base units, this transfer needs {fee} (amount and 1 % fee)"),
                 ));
             }
-            let from_balance = query::balance(&snap, from)?;
+            let from_balance = query::balance(snap, from)?;
             if from_balance < fee {
                 return Err(NodeError::rejected(
                     codes::INSUFFICIENT_BALANCE,
@@ -202,17 +202,16 @@ impl Shared {
                 ));
             }
         }
-        let _ = id;
         Ok((spend, SenderState { nonce, balance }))
     }
 
     /// Admits a signature-checked transaction into the mempool (not yet journaled).
-    fn admit(&self, checked: Checked) -> Result<Arc<PoolTx>, NodeError> {
+    fn admit(&self, snap: &StateSnapshot, checked: Checked) -> Result<Arc<PoolTx>, NodeError> {
         let Checked {
             stx, id, sender, ..
         } = checked;
-        let (spend, state) = self.precheck(&stx, id, sender)?;
-        if self.store.tx_location(&id)?.is_some() {
+        let (spend, state) = self.precheck(snap, &stx, id, sender)?;
+        if snap.tx_location(&id)?.is_some() {
             return Err(NodeError::rejected(
                 codes::DUPLICATE_TRANSACTION,
                 format!("transaction {id} is already committed"),
@@ -504,13 +503,15 @@ impl Node {
 
     async fn admit_and_journal(&self, stx: SignedTransaction) -> Result<(), NodeError> {
         let checked = check_signature(stx)?;
-        let admitted = self.admit_checked(checked)?;
+        let snap = self.shared.store.snapshot()?;
+        let admitted = self.admit_checked(&snap, checked)?;
+        drop(snap);
         self.journal(admitted).await
     }
 
-    fn admit_checked(&self, checked: Checked) -> Result<Admitted, NodeError> {
+    fn admit_checked(&self, snap: &StateSnapshot, checked: Checked) -> Result<Admitted, NodeError> {
         let bytes = checked.bytes.clone();
-        let admitted = self.shared.admit(checked)?;
+        let admitted = self.shared.admit(snap, checked)?;
         Ok((admitted, bytes))
     }
 
@@ -567,10 +568,19 @@ impl Node {
                     ))]
                 }
             };
-        let admitted: Vec<Result<Admitted, NodeError>> = checked
-            .into_iter()
-            .map(|c| c.and_then(|c| self.admit_checked(c)))
-            .collect();
+        let admitted: Vec<Result<Admitted, NodeError>> = match self.shared.store.snapshot() {
+            Ok(snap) => checked
+                .into_iter()
+                .map(|c| c.and_then(|c| self.admit_checked(&snap, c)))
+                .collect(),
+            Err(e) => {
+                let e = NodeError::from(e);
+                checked
+                    .into_iter()
+                    .map(|_| Err(NodeError::Io(e.to_string())))
+                    .collect()
+            }
+        };
         let journaled = futures_util::future::join_all(admitted.into_iter().map(|a| async move {
             let a = a?;
             let id = a.0.id;
@@ -697,7 +707,8 @@ fn restore_journal(shared: &Arc<Shared>) -> Result<(), NodeError> {
         match entry {
             Ok(stx) => {
                 let id = stx.id();
-                match check_signature(stx).and_then(|c| shared.admit(c)) {
+                let snap = shared.store.snapshot()?;
+                match check_signature(stx).and_then(|c| shared.admit(&snap, c)) {
                     Ok(_) => restored += 1,
                     Err(e) => {
                         info!(target: "mempool::journal", "dropping journaled transaction {id}: {e}");

@@ -53,7 +53,7 @@ pub fn document() -> Value {
             "/v1/token": {"get": op("WANT token facts: supply, burned, incentive pool", json!({"200": ok("token")}))},
             "/v1/events": {"get": {
                 "summary": "WebSocket stream of committed blocks, receipts and token events, resumable with from_height",
-                "parameters": [{"name": "from_height", "in": "query", "schema": {"type": "integer"}}],
+                "parameters": [{"name": "from_height", "in": "query", "schema": {"type": "integer"}}, {"name": "kinds", "in": "query", "schema": {"type": "string"}, "description": "comma-separated subset of block,receipt,token_event (default all)"}],
                 "responses": {"101": {"description": "switching to WebSocket"}}
             }},
             "/openapi.json": {"get": op("This document", json!({"200": ok("OpenAPI")}))},

@@ -346,7 +346,8 @@ impl Store {
     pub fn snapshot(&self) -> Result<StateSnapshot, StorageError> {
         let r = self.db.begin_read().map_err(|e| self.err(e))?;
         let table = r.open_table(STATE).map_err(|e| self.err(e))?;
-        Ok(StateSnapshot { table })
+        let tx_index = r.open_table(TX_INDEX).map_err(|e| self.err(e))?;
+        Ok(StateSnapshot { table, tx_index })
     }
 
     /// Adds admitted transactions to the durable mempool journal in one transaction.
@@ -454,6 +455,23 @@ impl Store {
 /// A read-only view of committed state at one point in time.
 pub struct StateSnapshot {
     table: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    tx_index: ReadOnlyTable<&'static [u8], (u64, u32)>,
+}
+
+impl StateSnapshot {
+    /// Where a transaction was committed, as of this snapshot.
+    pub fn tx_location(&self, id: &Hash32) -> Result<Option<TxLocation>, StateError> {
+        let found = self
+            .tx_index
+            .get(id.0.as_slice())
+            .map_err(|e| StateError::Storage {
+                reason: e.to_string(),
+            })?;
+        Ok(found.map(|v| {
+            let (height, index) = v.value();
+            TxLocation { height, index }
+        }))
+    }
 }
 
 impl StateView for StateSnapshot {
