@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use tokio::sync::Mutex;
-use want_types::Block;
+use want_types::{Block, Hash32};
 
 /// The error enum of the consensus crate.
 #[derive(Debug, thiserror::Error)]
@@ -23,15 +23,26 @@ pub enum ConsensusError {
     ShuttingDown,
 }
 
-/// What a committed and applied block produced, as reported by the applier.
-pub trait Applied: Send + 'static {}
-impl<T: Send + 'static> Applied for T {}
+/// What applying a committed block produced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct AppliedBlock {
+    pub height: u64,
+    pub hash: Hash32,
+    /// State root after the block.
+    pub state_root: Hash32,
+    pub tx_count: u32,
+}
 
 /// Executes committed blocks: verify, run the state machine, persist atomically.
 pub trait BlockApplier: Send + Sync + 'static {
-    type Output: Applied;
     /// Applies one committed block. Must be deterministic given the stored state and the block.
-    fn apply(&self, block: &Block) -> Result<Self::Output, String>;
+    /// `consensus_meta` (opaque to the applier: e.g. Raft's last applied log id and membership)
+    /// must be persisted in the same atomic write as the block.
+    fn apply(&self, block: &Block, consensus_meta: Option<&[u8]>) -> Result<AppliedBlock, String>;
+    /// Durably records consensus metadata for an entry that carries no block.
+    fn record_consensus_meta(&self, meta: &[u8]) -> Result<(), String>;
+    /// The consensus metadata recorded last (None on a fresh database).
+    fn consensus_meta(&self) -> Result<Option<Vec<u8>>, String>;
 }
 
 /// The node's role in consensus.
@@ -55,12 +66,12 @@ pub struct ConsensusStatus {
 }
 
 /// Orders blocks. Implemented by the single node and by the Raft cluster.
-pub trait Consensus<A: BlockApplier>: Send + Sync + 'static {
+pub trait Consensus: Send + Sync + 'static {
     /// Proposes a block; resolves once it is committed and applied on this node.
     fn propose(
         &self,
         block: Block,
-    ) -> impl Future<Output = Result<A::Output, ConsensusError>> + Send;
+    ) -> impl Future<Output = Result<AppliedBlock, ConsensusError>> + Send;
     /// Role, term, leader and members as this node sees them.
     fn status(&self) -> ConsensusStatus;
 }
@@ -84,12 +95,12 @@ impl<A: BlockApplier> SoloConsensus<A> {
     }
 }
 
-impl<A: BlockApplier> Consensus<A> for SoloConsensus<A> {
-    async fn propose(&self, block: Block) -> Result<A::Output, ConsensusError> {
+impl<A: BlockApplier> Consensus for SoloConsensus<A> {
+    async fn propose(&self, block: Block) -> Result<AppliedBlock, ConsensusError> {
         let _turn = self.gate.lock().await;
         let applier = self.applier.clone();
         let height = block.header.height;
-        tokio::task::spawn_blocking(move || applier.apply(&block))
+        tokio::task::spawn_blocking(move || applier.apply(&block, None))
             .await
             .map_err(|_| ConsensusError::ShuttingDown)?
             .map_err(|reason| ConsensusError::Apply { height, reason })
@@ -110,7 +121,7 @@ impl<A: BlockApplier> Consensus<A> for SoloConsensus<A> {
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicU64, Ordering};
-    use want_types::{BlockHeader, Hash32};
+    use want_types::BlockHeader;
 
     struct CountingApplier {
         applied: AtomicU64,
@@ -118,12 +129,23 @@ mod tests {
     }
 
     impl BlockApplier for CountingApplier {
-        type Output = u64;
-        fn apply(&self, block: &Block) -> Result<u64, String> {
+        fn apply(&self, block: &Block, _meta: Option<&[u8]>) -> Result<AppliedBlock, String> {
             if block.header.height == self.fail_at {
                 return Err("state root diverged".into());
             }
-            Ok(self.applied.fetch_add(1, Ordering::SeqCst) + 1)
+            let n = self.applied.fetch_add(1, Ordering::SeqCst) + 1;
+            Ok(AppliedBlock {
+                height: n,
+                hash: block.hash(),
+                state_root: Hash32::ZERO,
+                tx_count: 0,
+            })
+        }
+        fn record_consensus_meta(&self, _meta: &[u8]) -> Result<(), String> {
+            Ok(())
+        }
+        fn consensus_meta(&self) -> Result<Option<Vec<u8>>, String> {
+            Ok(None)
         }
     }
 
@@ -151,8 +173,8 @@ mod tests {
             fail_at: u64::MAX,
         });
         let c = SoloConsensus::new("n1".into(), applier.clone());
-        assert_eq!(c.propose(block(1)).await.unwrap(), 1);
-        assert_eq!(c.propose(block(2)).await.unwrap(), 2);
+        assert_eq!(c.propose(block(1)).await.unwrap().height, 1);
+        assert_eq!(c.propose(block(2)).await.unwrap().height, 2);
         assert_eq!(c.status().role, Role::Leader);
         assert_eq!(c.status().members, vec!["n1".to_string()]);
     }

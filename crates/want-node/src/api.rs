@@ -464,12 +464,14 @@ impl EventKinds {
                 "block" => k.block = true,
                 "receipt" => k.receipt = true,
                 "token_event" => k.token_event = true,
-                other => return Err(bad(
-                    codes::INVALID_QUERY,
-                    format!(
+                other => {
+                    return Err(bad(
+                        codes::INVALID_QUERY,
+                        format!(
                         "kinds: unknown message type {other:?}; use block, receipt, token_event"
                     ),
-                )),
+                    ))
+                }
             }
         }
         Ok(k)

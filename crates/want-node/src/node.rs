@@ -11,7 +11,7 @@ use parking_lot::Mutex;
 use rayon::prelude::*;
 use tokio::sync::{broadcast, mpsc, oneshot, watch, Notify};
 use tracing::{error, info, warn};
-use want_consensus::{BlockApplier, Consensus, SoloConsensus};
+use want_consensus::{AppliedBlock, BlockApplier, Consensus, SoloConsensus};
 use want_crypto::NodeKey;
 use want_state::{query, BlockContext, StateView, VerifiedTx};
 use want_storage::{BlockInfo, ChainIdentity, StateSnapshot, Store};
@@ -230,7 +230,11 @@ impl Shared {
     }
 
     /// Executes a committed block and writes it durably; then wakes waiters and subscribers.
-    pub fn execute(&self, block: &Block) -> Result<BlockInfo, NodeError> {
+    pub fn execute(
+        &self,
+        block: &Block,
+        consensus_meta: Option<&[u8]>,
+    ) -> Result<BlockInfo, NodeError> {
         let started = Instant::now();
         let head = self.store.head()?;
         let h = &block.header;
@@ -311,11 +315,12 @@ impl Shared {
             let snap = self.store.snapshot()?;
             want_state::apply_block(&snap as &dyn StateView, &ctx, head.state_root, &vtxs)?
         };
-        let info = self.store.commit_block(
+        let info = self.store.commit_block_with_meta(
             block,
             &outcome.receipts,
             &outcome.write_set,
             outcome.state_root,
+            consensus_meta,
         )?;
 
         // After the durable commit: mempool, waiters, metrics, subscribers.
@@ -377,9 +382,31 @@ pub struct Executor {
 }
 
 impl BlockApplier for Executor {
-    type Output = BlockInfo;
-    fn apply(&self, block: &Block) -> Result<BlockInfo, String> {
-        self.shared.execute(block).map_err(|e| e.to_string())
+    fn apply(&self, block: &Block, consensus_meta: Option<&[u8]>) -> Result<AppliedBlock, String> {
+        let info = self
+            .shared
+            .execute(block, consensus_meta)
+            .map_err(|e| e.to_string())?;
+        Ok(AppliedBlock {
+            height: info.height,
+            hash: info.hash,
+            state_root: info.state_root,
+            tx_count: info.tx_count,
+        })
+    }
+
+    fn record_consensus_meta(&self, meta: &[u8]) -> Result<(), String> {
+        self.shared
+            .store
+            .set_consensus_meta(meta)
+            .map_err(|e| e.to_string())
+    }
+
+    fn consensus_meta(&self) -> Result<Option<Vec<u8>>, String> {
+        self.shared
+            .store
+            .consensus_meta()
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -604,7 +631,7 @@ impl Node {
     }
 
     /// Produces one block from the mempool now (if there is anything to include).
-    pub async fn produce_block(&self) -> Result<Option<BlockInfo>, NodeError> {
+    pub async fn produce_block(&self) -> Result<Option<AppliedBlock>, NodeError> {
         let s = &self.shared;
         let head = s.store.head()?;
         let timestamp_ms = now_ms().max(head.timestamp_ms);

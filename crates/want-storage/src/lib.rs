@@ -29,6 +29,7 @@ const META_FORMAT: &str = "format_version";
 const META_CHAIN_ID: &str = "chain_id";
 const META_GENESIS: &str = "genesis_hash";
 const META_HEAD: &str = "head";
+const META_CONSENSUS: &str = "consensus_applied";
 
 /// The error enum of the storage crate.
 #[derive(Debug, thiserror::Error)]
@@ -217,6 +218,19 @@ impl Store {
         writes: &WriteSet,
         state_root: Hash32,
     ) -> Result<BlockInfo, StorageError> {
+        self.commit_block_with_meta(block, receipts, writes, state_root, None)
+    }
+
+    /// As [`Store::commit_block`], also recording consensus metadata (opaque here: e.g. Raft's
+    /// last applied log id and membership) in the same atomic write.
+    pub fn commit_block_with_meta(
+        &self,
+        block: &Block,
+        receipts: &[Receipt],
+        writes: &WriteSet,
+        state_root: Hash32,
+        consensus_meta: Option<&[u8]>,
+    ) -> Result<BlockInfo, StorageError> {
         let head = self.head()?;
         let height = block.header.height;
         if height != head.height + 1 || block.header.prev_hash != head.hash {
@@ -265,13 +279,30 @@ impl Store {
             }
             let mut state = w.open_table(STATE).map_err(|e| self.err(e))?;
             apply_writes(&mut state, writes).map_err(|e| self.err(e))?;
-            w.open_table(META)
-                .map_err(|e| self.err(e))?
-                .insert(META_HEAD, height.to_be_bytes().as_slice())
+            let mut meta = w.open_table(META).map_err(|e| self.err(e))?;
+            meta.insert(META_HEAD, height.to_be_bytes().as_slice())
                 .map_err(|e| self.err(e))?;
+            if let Some(m) = consensus_meta {
+                meta.insert(META_CONSENSUS, m).map_err(|e| self.err(e))?;
+            }
         }
         w.commit().map_err(|e| self.err(e))?;
         Ok(info)
+    }
+
+    /// Consensus metadata recorded with the last applied entry (None on a fresh database).
+    pub fn consensus_meta(&self) -> Result<Option<Vec<u8>>, StorageError> {
+        self.meta_raw(META_CONSENSUS)
+    }
+
+    /// Records consensus metadata for an entry that carries no block (membership, blank).
+    pub fn set_consensus_meta(&self, meta: &[u8]) -> Result<(), StorageError> {
+        let w = self.db.begin_write().map_err(|e| self.err(e))?;
+        w.open_table(META)
+            .map_err(|e| self.err(e))?
+            .insert(META_CONSENSUS, meta)
+            .map_err(|e| self.err(e))?;
+        w.commit().map_err(|e| self.err(e))
     }
 
     /// The chain identity stored in the database, if any.
