@@ -9,6 +9,9 @@ use want_node::{Genesis, Node, NodeConfig};
 
 use crate::output::{CliError, Out};
 
+/// How long open HTTP connections may finish after Ctrl-C before the node exits anyway.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Name of the file in the data directory that holds the development account's private key.
 pub const DEV_KEY_FILE: &str = "dev-key.hex";
 
@@ -125,9 +128,15 @@ async fn serve(cfg: NodeConfig, out: &Out) -> anyhow::Result<()> {
         tracing::info!(target: "node", "stopping");
         stopper.shutdown();
     };
-    want_node::api::serve(listener, node, shutdown)
-        .await
-        .map_err(|e| CliError::new("node_error", format!("HTTP server failed: {e}")))?;
+    let server = want_node::api::serve(listener, node.clone(), shutdown);
+    tokio::pin!(server);
+    tokio::select! {
+        r = &mut server => r.map_err(|e| CliError::new("node_error", format!("HTTP server failed: {e}")))?,
+        _ = async {
+            node.stopping().await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => tracing::warn!(target: "node", "connections still open after {} s; stopping anyway", SHUTDOWN_GRACE.as_secs()),
+    }
     Ok(())
 }
 

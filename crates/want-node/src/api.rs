@@ -545,6 +545,8 @@ async fn stream_events(mut socket: WebSocket, node: Node, from: u64, kinds: Even
     let metrics = &node.shared.metrics;
     metrics.ws_clients.inc();
     let mut blocks = node.shared.blocks.subscribe();
+    let stopping = node.stopping();
+    tokio::pin!(stopping);
     let mut next = from;
     'outer: loop {
         let head = match node.shared.store.head() {
@@ -568,6 +570,10 @@ async fn stream_events(mut socket: WebSocket, node: Node, from: u64, kinds: Even
             next += 1;
         }
         tokio::select! {
+            _ = &mut stopping => {
+                let _ = socket.send(Message::Close(None)).await;
+                break;
+            }
             r = blocks.recv() => match r {
                 Ok(_) | Err(RecvError::Lagged(_)) => continue,
                 Err(RecvError::Closed) => break,

@@ -630,6 +630,14 @@ impl Node {
         let _ = self.shutdown.send(true);
     }
 
+    /// Resolves when [`Node::shutdown`] has been called (for long-lived streams to end).
+    pub fn stopping(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut rx = self.shutdown.subscribe();
+        async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        }
+    }
+
     /// Produces one block from the mempool now (if there is anything to include).
     pub async fn produce_block(&self) -> Result<Option<AppliedBlock>, NodeError> {
         let s = &self.shared;
