@@ -53,6 +53,10 @@ pub struct TransferArgs {
     /// Concurrent HTTP connections submitting batches.
     #[arg(long, default_value_t = 4)]
     connections: usize,
+    /// Offered load in transactions per second (default: as fast as the node accepts). Use it to
+    /// measure latency below saturation.
+    #[arg(long)]
+    rate: Option<f64>,
 }
 
 pub fn run(cmd: BenchCommand, out: &Out) -> anyhow::Result<()> {
@@ -356,6 +360,12 @@ fn transfers(a: TransferArgs, out: &Out) -> anyhow::Result<()> {
                 loop {
                     let n = next.fetch_add(1, Ordering::SeqCst);
                     let Some(batch) = batches.get(n) else { break };
+                    if let Some(rate) = a.rate.filter(|r| *r > 0.0) {
+                        let due = load_start + Duration::from_secs_f64((n * a.batch) as f64 / rate);
+                        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                            std::thread::sleep(wait);
+                        }
+                    }
                     let mut pending: Vec<SignedTransaction> = batch.clone();
                     while !pending.is_empty() {
                         let sent_at = Instant::now();
@@ -430,6 +440,7 @@ fn transfers(a: TransferArgs, out: &Out) -> anyhow::Result<()> {
         "benchmark": "transfers",
         "node": base,
         "senders": a.senders,
+        "offered_rate": a.rate,
         "txs_per_sender": a.txs_per_sender,
         "submitted": total,
         "accepted": accepted,
