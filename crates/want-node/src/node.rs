@@ -496,8 +496,9 @@ impl Node {
         };
         let result = self.admit_and_journal(stx).await;
         if let Err(e) = result {
-            if wait {
-                self.shared.waiters.lock().remove(&id);
+            if let Some(rx) = waiter {
+                drop(rx);
+                self.forget_closed_waiters(&id);
             }
             self.shared.metrics.refused(e.code());
             return Err(e);
@@ -514,7 +515,8 @@ impl Node {
                         "the node is shutting down",
                     )),
                     Err(_) => {
-                        self.shared.waiters.lock().remove(&id);
+                        // The timed-out receiver is dropped by now.
+                        self.forget_closed_waiters(&id);
                         Err(NodeError::rejected(
                             codes::COMMIT_TIMEOUT,
                             format!(
@@ -524,6 +526,18 @@ impl Node {
                         ))
                     }
                 }
+            }
+        }
+    }
+
+    /// Drops the waiters of `id` whose receiver is gone, keeping those of other callers (the
+    /// same transaction may be submitted, and waited for, more than once).
+    fn forget_closed_waiters(&self, id: &Hash32) {
+        let mut waiters = self.shared.waiters.lock();
+        if let Some(list) = waiters.get_mut(id) {
+            list.retain(|w| !w.is_closed());
+            if list.is_empty() {
+                waiters.remove(id);
             }
         }
     }

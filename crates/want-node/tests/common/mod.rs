@@ -1,0 +1,269 @@
+//! Shared helpers of the HTTP integration tests: an in-process node on a temporary data
+//! directory and a free port, transaction builders, and small HTTP wrappers.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Weak;
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use want_crypto::SigningKey;
+use want_node::config::{dev_private_key, DEV_CHAIN_ID, DEV_MIN_FEE};
+use want_node::{Genesis, Node, NodeConfig, NodeError};
+use want_types::{Address, Amount, Call, SignedTransaction, TokenCall, Transaction};
+
+/// Block interval of the "fast" test nodes.
+pub const FAST_BLOCK_MS: u64 = 20;
+/// Block interval of nodes whose mempool must hold transactions for the whole test.
+pub const SLOW_BLOCK_MS: u64 = 60_000;
+
+/// A node with its HTTP server, started in-process.
+pub struct TestNode {
+    pub base: String,
+    pub node: Node,
+    pub http: reqwest::Client,
+    pub data_dir: PathBuf,
+    stop_server: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+/// Starts a node on `dir` with the given block interval and genesis; `tweak` may change any
+/// other setting of the configuration.
+pub async fn start_node_with(
+    dir: &Path,
+    genesis: Genesis,
+    tweak: impl FnOnce(&mut NodeConfig),
+) -> Result<TestNode, NodeError> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a free port");
+    let addr: SocketAddr = listener.local_addr().expect("local address");
+    let key = want_node::load_or_create_node_key(dir)?;
+    let mut cfg = NodeConfig::dev(dir.to_path_buf(), addr);
+    cfg.block_interval_ms = FAST_BLOCK_MS;
+    cfg.commit_wait_timeout_ms = 10_000;
+    tweak(&mut cfg);
+    let node = Node::start(cfg, genesis, key)?;
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(want_node::api::serve(listener, node.clone(), async move {
+        let _ = stop_rx.await;
+    }));
+    Ok(TestNode {
+        base: format!("http://{addr}"),
+        node,
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .build()
+            .expect("http client"),
+        data_dir: dir.to_path_buf(),
+        stop_server: Some(stop_tx),
+        server: Some(server),
+    })
+}
+
+/// A dev-genesis node with the fast block interval.
+pub async fn start_dev(dir: &Path) -> TestNode {
+    start_node_with(dir, Genesis::dev(), |_| {})
+        .await
+        .expect("start dev node")
+}
+
+/// A dev-genesis node that never produces a block during a test (the mempool keeps its
+/// transactions).
+pub async fn start_slow(dir: &Path, tweak: impl FnOnce(&mut NodeConfig)) -> TestNode {
+    let n = start_node_with(dir, Genesis::dev(), |c| {
+        c.block_interval_ms = SLOW_BLOCK_MS;
+        tweak(c);
+    })
+    .await
+    .expect("start slow node");
+    // The block producer ticks once right after start; let that tick pass before a test
+    // submits anything, so nothing is committed for the rest of the test.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    n
+}
+
+impl TestNode {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let r = self.http.get(self.url(path)).send().await.expect("GET");
+        let status = r.status();
+        let text = r.text().await.expect("body");
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    pub async fn get_ok(&self, path: &str) -> Value {
+        let (s, v) = self.get(path).await;
+        assert_eq!(s, StatusCode::OK, "GET {path}: {v}");
+        v
+    }
+
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> (StatusCode, Value) {
+        let r = self
+            .http
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("POST");
+        let status = r.status();
+        let text = r.text().await.expect("body");
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> (StatusCode, Value) {
+        self.post_raw(path, body.to_string()).await
+    }
+
+    /// Submits a transaction; `wait` adds `?wait=commit`.
+    pub async fn submit(&self, stx: &SignedTransaction, wait: bool) -> (StatusCode, Value) {
+        let path = if wait {
+            "/v1/transactions?wait=commit"
+        } else {
+            "/v1/transactions"
+        };
+        self.post_json(path, &serde_json::to_value(stx).unwrap())
+            .await
+    }
+
+    /// Submits with `?wait=commit` and asserts it committed successfully.
+    pub async fn commit(&self, stx: &SignedTransaction) -> Value {
+        let (s, v) = self.submit(stx, true).await;
+        assert_eq!(s, StatusCode::OK, "commit: {v}");
+        assert_eq!(v["receipt"]["status"], "success", "commit: {v}");
+        v
+    }
+
+    pub async fn balance(&self, addr: &Address) -> Amount {
+        let v = self.get_ok(&format!("/v1/accounts/{addr}")).await;
+        v["balance"]
+            .as_str()
+            .expect("balance is a string")
+            .parse()
+            .expect("balance is decimal")
+    }
+
+    pub async fn nonce(&self, addr: &Address) -> u64 {
+        self.get_ok(&format!("/v1/accounts/{addr}")).await["nonce"]
+            .as_u64()
+            .unwrap()
+    }
+
+    pub async fn token(&self) -> Value {
+        self.get_ok("/v1/token").await
+    }
+
+    pub async fn height(&self) -> u64 {
+        self.get_ok("/v1/status").await["height"].as_u64().unwrap()
+    }
+
+    /// Waits until the transaction is committed and returns its view.
+    pub async fn wait_committed(&self, id: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let (s, v) = self.get(&format!("/v1/transactions/{id}")).await;
+            if s == StatusCode::OK && v["status"] == "committed" {
+                return v;
+            }
+            assert!(Instant::now() < deadline, "{id} not committed: {s} {v}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Stops block production and the HTTP server, drops every handle and waits until the
+    /// storage is closed (so the same data directory can be opened again).
+    pub async fn stop(mut self) {
+        let store: Weak<want_storage::Store> = std::sync::Arc::downgrade(&self.node.shared.store);
+        self.node.shutdown();
+        if let Some(tx) = self.stop_server.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            tokio::time::timeout(Duration::from_secs(10), server)
+                .await
+                .expect("server stops")
+                .expect("server task")
+                .expect("server result");
+        }
+        let data_dir = self.data_dir.clone();
+        drop(self);
+        // The block producer and the journal writer let go of the store shortly after.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while store.strong_count() > 0 {
+            assert!(
+                Instant::now() < deadline,
+                "the store is still referenced after shutdown"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        // The last holder may still be inside the store's destructor: wait until the database
+        // file can be opened again.
+        loop {
+            match want_storage::Store::open(&data_dir) {
+                Ok(store) => break drop(store),
+                Err(want_storage::StorageError::InUse { .. }) => {
+                    assert!(
+                        Instant::now() < deadline,
+                        "the database is still open after shutdown"
+                    );
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                Err(e) => panic!("reopening the database: {e}"),
+            }
+        }
+    }
+}
+
+/// The development account's signing key.
+pub fn dev_key() -> SigningKey {
+    SigningKey::Secp256k1(dev_private_key())
+}
+
+/// A fresh secp256k1 key.
+pub fn new_key() -> SigningKey {
+    SigningKey::Secp256k1(want_crypto::PrivateKey::generate())
+}
+
+pub fn now_ms() -> u64 {
+    want_node::node::now_ms()
+}
+
+/// An unsigned dev-chain transaction paying the minimum fee, valid for 10 minutes.
+pub fn tx(nonce: u64, call: TokenCall) -> Transaction {
+    Transaction {
+        chain_id: DEV_CHAIN_ID,
+        nonce,
+        fee: DEV_MIN_FEE,
+        expiry_ms: now_ms() + 600_000,
+        pow_nonce: 0,
+        call: Call::Token(call),
+    }
+}
+
+pub fn transfer(key: &SigningKey, nonce: u64, to: Address, amount: Amount) -> SignedTransaction {
+    key.sign_transaction(tx(nonce, TokenCall::Transfer { to, amount }))
+}
+
+/// The 1 % transfer fee, rounded up.
+pub fn transfer_fee(amount: Amount) -> Amount {
+    (amount * 100).div_ceil(10_000)
+}
