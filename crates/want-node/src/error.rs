@@ -30,6 +30,7 @@ pub mod codes {
     pub const BLOCK_NOT_FOUND: &str = "block_not_found";
     pub const NOT_FOUND: &str = "not_found";
     pub const COMMIT_TIMEOUT: &str = "commit_timeout";
+    pub const TX_DROPPED: &str = "tx_dropped";
     pub const SHUTTING_DOWN: &str = "shutting_down";
     pub const INTERNAL: &str = "internal_error";
 }
@@ -81,6 +82,7 @@ impl NodeError {
                 codes::DUPLICATE_TRANSACTION | codes::NONCE_IN_USE => 409,
                 codes::MEMPOOL_FULL => 429,
                 codes::COMMIT_TIMEOUT => 408,
+                codes::TX_DROPPED => 410,
                 codes::SHUTTING_DOWN => 503,
                 _ => 400,
             },

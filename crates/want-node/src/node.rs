@@ -229,6 +229,15 @@ impl Shared {
         Ok(admitted)
     }
 
+    /// Drops the commit waiters of transactions that left the mempool without committing (their
+    /// callers get an error instead of waiting for the timeout).
+    fn forget_waiters(&self, ids: &[Hash32]) {
+        let mut waiters = self.waiters.lock();
+        for id in ids {
+            waiters.remove(id);
+        }
+    }
+
     /// Executes a committed block and writes it durably; then wakes waiters and subscribers.
     pub fn execute(
         &self,
@@ -343,6 +352,7 @@ impl Shared {
             stale
         };
         if !stale.is_empty() {
+            self.forget_waiters(&stale);
             if let Err(e) = self.store.journal_remove(&stale) {
                 warn!(target: "mempool::journal", "could not drop {} stale transactions from the journal: {e}", stale.len());
             }
@@ -510,9 +520,13 @@ impl Node {
                 let timeout = Duration::from_millis(self.shared.cfg.commit_wait_timeout_ms);
                 match tokio::time::timeout(timeout, rx).await {
                     Ok(Ok(notice)) => Ok(Submitted::Committed(id, Box::new(notice))),
-                    Ok(Err(_)) => Err(NodeError::rejected(
+                    Ok(Err(_)) if *self.shutdown.borrow() => Err(NodeError::rejected(
                         codes::SHUTTING_DOWN,
                         "the node is shutting down",
+                    )),
+                    Ok(Err(_)) => Err(NodeError::rejected(
+                        codes::TX_DROPPED,
+                        format!("transaction {id} left the mempool without being committed: it expired, or another transaction used its nonce"),
                     )),
                     Err(_) => {
                         // The timed-out receiver is dropped by now.
@@ -660,6 +674,7 @@ impl Node {
         let (picked, expired) = s.mempool.lock().select(s.cfg.block_txs_max, timestamp_ms);
         if !expired.is_empty() {
             info!(target: "mempool", "dropped {} expired transactions", expired.len());
+            s.forget_waiters(&expired);
             s.store.journal_remove(&expired)?;
         }
         if picked.is_empty() && !s.cfg.empty_blocks {
