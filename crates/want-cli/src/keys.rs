@@ -110,7 +110,7 @@ pub fn run(cmd: KeyCommand, out: &Out) -> anyhow::Result<()> {
         } => {
             let password = read_password(&password_file)?;
             let key: KeyMaterial = if let Some(path) = private_key_file {
-                let text = read_small(&path)?;
+                let text = crate::read_text_file(&path, PRIVATE_KEY_FILE_BYTES_MAX)?;
                 SigningKey::Secp256k1(PrivateKey::from_hex(text.trim())?)
             } else if let Some(path) = keystore_file {
                 let source_password = match source_password_file {
@@ -166,24 +166,4 @@ fn store(
         )
     });
     Ok(())
-}
-
-fn read_small(path: &PathBuf) -> anyhow::Result<String> {
-    use std::io::Read;
-    let f = std::fs::File::open(path).map_err(|e| {
-        CliError::new(
-            "file_unreadable",
-            format!("cannot read {}: {e}", path.display()),
-        )
-    })?;
-    let mut s = String::new();
-    f.take(PRIVATE_KEY_FILE_BYTES_MAX)
-        .read_to_string(&mut s)
-        .map_err(|e| {
-            CliError::new(
-                "file_unreadable",
-                format!("cannot read {}: {e}", path.display()),
-            )
-        })?;
-    Ok(s)
 }

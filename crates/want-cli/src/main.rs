@@ -164,6 +164,30 @@ pub fn parse_socket_addr(s: &str) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("{s:?} resolves to no address"))
 }
 
+/// Reads a UTF-8 text file of at most `max_bytes`, refusing larger ones.
+pub fn read_text_file(path: &std::path::Path, max_bytes: u64) -> anyhow::Result<String> {
+    use std::io::Read;
+    let unreadable = |e: std::io::Error| {
+        CliError::new(
+            "file_unreadable",
+            format!("cannot read {}: {e}", path.display()),
+        )
+    };
+    let f = std::fs::File::open(path).map_err(unreadable)?;
+    let mut text = String::new();
+    f.take(max_bytes + 1)
+        .read_to_string(&mut text)
+        .map_err(unreadable)?;
+    if text.len() as u64 > max_bytes {
+        return Err(CliError::new(
+            "file_too_large",
+            format!("{} is larger than {max_bytes} bytes", path.display()),
+        )
+        .into());
+    }
+    Ok(text)
+}
+
 /// Reads a password file, dropping one trailing newline.
 pub fn read_password(path: &PathBuf) -> anyhow::Result<Vec<u8>> {
     let mut bytes = std::fs::read(path).map_err(|e| {

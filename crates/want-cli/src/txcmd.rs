@@ -313,23 +313,8 @@ fn sign_and_send(call: Call, a: SignArgs, out: &Out) -> anyhow::Result<()> {
     }
 }
 
-fn read_tx_file(path: &PathBuf) -> anyhow::Result<SignedTransaction> {
-    use std::io::Read;
-    let f = std::fs::File::open(path).map_err(|e| {
-        CliError::new(
-            "file_unreadable",
-            format!("cannot read {}: {e}", path.display()),
-        )
-    })?;
-    let mut text = String::new();
-    f.take(TX_FILE_BYTES_MAX)
-        .read_to_string(&mut text)
-        .map_err(|e| {
-            CliError::new(
-                "file_unreadable",
-                format!("cannot read {}: {e}", path.display()),
-            )
-        })?;
+fn read_tx_file(path: &std::path::Path) -> anyhow::Result<SignedTransaction> {
+    let text = crate::read_text_file(path, TX_FILE_BYTES_MAX)?;
     let de = &mut serde_json::Deserializer::from_str(&text);
     serde_path_to_error::deserialize(de).map_err(|e| {
         CliError::new(

@@ -432,43 +432,27 @@ impl Store {
         Ok(v.map(|v| v.value().to_vec()))
     }
 
-    fn meta_u64(&self, key: &str) -> Result<Option<u64>, StorageError> {
+    fn meta_fixed<const N: usize>(&self, key: &str) -> Result<Option<[u8; N]>, StorageError> {
         self.meta_raw(key)?
             .map(|v| {
-                <[u8; 8]>::try_from(v.as_slice())
-                    .map(u64::from_be_bytes)
-                    .map_err(|_| StorageError::Corrupt {
-                        what: format!("meta.{key}"),
-                        reason: "expected 8 bytes".into(),
-                    })
+                <[u8; N]>::try_from(v.as_slice()).map_err(|_| StorageError::Corrupt {
+                    what: format!("meta.{key}"),
+                    reason: format!("expected {N} bytes, found {}", v.len()),
+                })
             })
             .transpose()
+    }
+
+    fn meta_u64(&self, key: &str) -> Result<Option<u64>, StorageError> {
+        Ok(self.meta_fixed(key)?.map(u64::from_be_bytes))
     }
 
     fn meta_u32(&self, key: &str) -> Result<Option<u32>, StorageError> {
-        self.meta_raw(key)?
-            .map(|v| {
-                <[u8; 4]>::try_from(v.as_slice())
-                    .map(u32::from_be_bytes)
-                    .map_err(|_| StorageError::Corrupt {
-                        what: format!("meta.{key}"),
-                        reason: "expected 4 bytes".into(),
-                    })
-            })
-            .transpose()
+        Ok(self.meta_fixed(key)?.map(u32::from_be_bytes))
     }
 
     fn meta_hash(&self, key: &str) -> Result<Option<Hash32>, StorageError> {
-        self.meta_raw(key)?
-            .map(|v| {
-                <[u8; 32]>::try_from(v.as_slice())
-                    .map(Hash32)
-                    .map_err(|_| StorageError::Corrupt {
-                        what: format!("meta.{key}"),
-                        reason: "expected 32 bytes".into(),
-                    })
-            })
-            .transpose()
+        Ok(self.meta_fixed(key)?.map(Hash32))
     }
 
     /// Test and tooling hook: overwrite the stored format version.
