@@ -27,6 +27,13 @@ const PER_SENDER_MAX: usize = 1_000;
 /// Duration of the single-core verification measurement.
 const VERIFY_MEASURE: Duration = Duration::from_secs(2);
 
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Encoding {
+    Borsh,
+    Json,
+}
+
 #[derive(Subcommand)]
 pub enum BenchCommand {
     /// Signed WANT transfers from many senders against one node.
@@ -53,6 +60,9 @@ pub struct TransferArgs {
     /// Concurrent HTTP connections submitting batches.
     #[arg(long, default_value_t = 4)]
     connections: usize,
+    /// Request body encoding: borsh (application/octet-stream) or json.
+    #[arg(long, value_enum, default_value = "borsh")]
+    encoding: Encoding,
     /// Offered load in transactions per second (default: as fast as the node accepts). Use it to
     /// measure latency below saturation.
     #[arg(long)]
@@ -132,6 +142,7 @@ fn transfer(
 struct Http {
     base: String,
     client: reqwest::blocking::Client,
+    encoding: Encoding,
 }
 
 impl Http {
@@ -146,10 +157,18 @@ impl Http {
     }
 
     fn post_batch(&self, txs: &[SignedTransaction]) -> anyhow::Result<Vec<Value>> {
-        let r = self
+        let request = self
             .client
-            .post(format!("{}/v1/transactions/batch", self.base))
-            .json(txs)
+            .post(format!("{}/v1/transactions/batch", self.base));
+        let request = match self.encoding {
+            Encoding::Borsh => request
+                .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+                .body(
+                    borsh::to_vec(txs).expect("invariant: borsh encoding into a Vec cannot fail"),
+                ),
+            Encoding::Json => request.json(txs),
+        };
+        let r = request
             .send()
             .map_err(|e| CliError::new("node_unreachable", e.to_string()))?;
         let v: Value = r
@@ -216,6 +235,7 @@ fn transfers(a: TransferArgs, out: &Out) -> anyhow::Result<()> {
             .timeout(Duration::from_secs(120))
             .build()
             .map_err(|e| CliError::new("bench", e.to_string()))?,
+        encoding: a.encoding,
     };
     let started = Instant::now();
     let status = loop {
@@ -356,6 +376,7 @@ fn transfers(a: TransferArgs, out: &Out) -> anyhow::Result<()> {
                 let client = Http {
                     base: base.clone(),
                     client: http.client.clone(),
+                    encoding: a.encoding,
                 };
                 loop {
                     let n = next.fetch_add(1, Ordering::SeqCst);
@@ -441,6 +462,7 @@ fn transfers(a: TransferArgs, out: &Out) -> anyhow::Result<()> {
         "node": base,
         "senders": a.senders,
         "offered_rate": a.rate,
+        "encoding": a.encoding,
         "txs_per_sender": a.txs_per_sender,
         "submitted": total,
         "accepted": accepted,

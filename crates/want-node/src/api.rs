@@ -6,7 +6,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -134,9 +134,39 @@ struct WaitQuery {
     wait: Option<String>,
 }
 
+/// Content type of the binary (borsh) submission format, for high-throughput clients.
+pub const BINARY_CONTENT_TYPE: &str = "application/octet-stream";
+
+fn is_binary(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with(BINARY_CONTENT_TYPE))
+}
+
+/// Parses a request body as JSON, or as borsh when sent as `application/octet-stream`.
+fn parse_body<T: serde::de::DeserializeOwned + borsh::BorshDeserialize>(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    what: &str,
+) -> Result<T, ApiError> {
+    if !is_binary(headers) {
+        return parse_json(body, what);
+    }
+    let body = body.map_err(|e| {
+        bad(
+            codes::TX_TOO_LARGE,
+            format!("the request body is too large: {e}"),
+        )
+    })?;
+    borsh::from_slice(&body)
+        .map_err(|e| bad(codes::INVALID_TRANSACTION, format!("{what} (borsh): {e}")))
+}
+
 async fn submit_tx(
     State(node): State<Node>,
     Query(q): Query<WaitQuery>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult {
     let wait = match q.wait.as_deref() {
@@ -149,7 +179,7 @@ async fn submit_tx(
             ))
         }
     };
-    let stx: SignedTransaction = parse_json(body, "signed transaction")?;
+    let stx: SignedTransaction = parse_body(&headers, body, "signed transaction")?;
     match node.submit(stx, wait).await? {
         Submitted::Accepted(id) => Ok((
             StatusCode::ACCEPTED,
@@ -170,8 +200,12 @@ async fn submit_tx(
     }
 }
 
-async fn submit_batch(State(node): State<Node>, body: Result<Bytes, BytesRejection>) -> ApiResult {
-    let txs: Vec<SignedTransaction> = parse_json(body, "array of signed transactions")?;
+async fn submit_batch(
+    State(node): State<Node>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let txs: Vec<SignedTransaction> = parse_body(&headers, body, "array of signed transactions")?;
     if txs.len() > crate::config::SUBMIT_BATCH_MAX {
         return Err(bad(
             codes::BATCH_TOO_LARGE,

@@ -24,10 +24,10 @@ pub fn document() -> Value {
             "/v1/transactions": {"post": {
                 "summary": "Submit a signed transaction",
                 "parameters": [{"name": "wait", "in": "query", "schema": {"enum": ["commit"]}, "description": "wait=commit answers 200 with the receipt once committed"}],
-                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SignedTransaction"}}}},
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SignedTransaction"}}, "application/octet-stream": {"description": "the borsh encoding of the signed transaction"}}},
                 "responses": {"202": ok("admitted durably: {\"id\"}"), "200": ok("committed (wait=commit)"), "400": error_response("refused"), "409": error_response("duplicate"), "413": error_response("too large"), "429": error_response("mempool full")}
             }},
-            "/v1/transactions/batch": {"post": op("Submit up to 5,000 signed transactions", json!({"200": ok("{\"results\": [{\"id\"} | {\"error\"}]} in request order"), "400": error_response("malformed")}))},
+            "/v1/transactions/batch": {"post": op("Submit up to 5,000 signed transactions (JSON array, or borsh Vec as application/octet-stream)", json!({"200": ok("{\"results\": [{\"id\"} | {\"error\"}]} in request order"), "400": error_response("malformed")}))},
             "/v1/transactions/{id}": {"get": {
                 "summary": "A transaction with its receipt, block and Merkle inclusion proof",
                 "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
