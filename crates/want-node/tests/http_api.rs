@@ -811,6 +811,38 @@ async fn full_mempool_refuses_with_429() {
 // 6. Batch -------------------------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_submissions_are_accepted_and_malformed_ones_refused() {
+    let dir = tempdir();
+    let n = start_dev(dir.path()).await;
+    let dev = dev_key();
+    let to = new_key().address();
+    let one = transfer(&dev, 0, to, 1_000_000);
+    let (status, v) = n.post_binary("/v1/transactions", one.to_bytes()).await;
+    assert_eq!(status.as_u16(), 202, "{v}");
+    assert_eq!(v["id"], one.id().to_hex());
+    let batch = vec![
+        transfer(&dev, 1, to, 1_000_000),
+        transfer(&dev, 2, to, 1_000_000),
+    ];
+    let (status, v) = n
+        .post_binary("/v1/transactions/batch", borsh::to_vec(&batch).unwrap())
+        .await;
+    assert_eq!(status.as_u16(), 200, "{v}");
+    assert_eq!(v["results"][1]["id"], batch[1].id().to_hex());
+    n.wait_committed(&batch[1].id().to_hex()).await;
+    assert_eq!(n.balance(&to).await, 3_000_000);
+    let before = fingerprint(&n).await;
+    let mut garbage = one.to_bytes();
+    garbage.push(7);
+    let resp = n.post_binary("/v1/transactions", garbage).await;
+    assert_error(&resp, 400, "invalid_transaction");
+    let resp = n.post_binary("/v1/transactions/batch", vec![0xff; 9]).await;
+    assert_error(&resp, 400, "invalid_transaction");
+    assert_eq!(fingerprint(&n).await, before);
+    n.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batch_submission_answers_per_item_in_order() {
     let dir = tempdir();
     let n = start_slow(dir.path(), |_| {}).await;

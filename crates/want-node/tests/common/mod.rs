@@ -130,6 +130,24 @@ impl TestNode {
         )
     }
 
+    /// POSTs a borsh body as `application/octet-stream`.
+    pub async fn post_binary(&self, path: &str, body: Vec<u8>) -> (StatusCode, Value) {
+        let r = self
+            .http
+            .post(self.url(path))
+            .header("content-type", "application/octet-stream")
+            .body(body)
+            .send()
+            .await
+            .expect("POST");
+        let status = r.status();
+        let text = r.text().await.expect("body");
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
     pub async fn post_json(&self, path: &str, body: &Value) -> (StatusCode, Value) {
         self.post_raw(path, body.to_string()).await
     }
