@@ -77,7 +77,10 @@ pub struct NodeArg {
 }
 
 fn main() {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => usage_error(e),
+    };
     let out = Out { json: cli.json };
     let result = run(cli.command, &out);
     if let Err(e) = result {
@@ -87,6 +90,29 @@ fn main() {
         }
         std::process::exit(1);
     }
+}
+
+/// A command line clap refuses: with `--json` it is reported as the one JSON error object (code
+/// `invalid_arguments`, exit 1) like every other failure; help, version and human mode are clap's.
+fn usage_error(e: clap::Error) -> ! {
+    use clap::error::ErrorKind;
+    let json = std::env::args_os()
+        .skip(1)
+        .take_while(|a| a != "--")
+        .any(|a| a == "--json");
+    let informational = matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    );
+    if json && !informational {
+        let text = e.render().to_string();
+        let message = text.trim().trim_start_matches("error: ").to_string();
+        Out { json: true }.error(&CliError::new("invalid_arguments", message));
+        std::process::exit(1);
+    }
+    e.exit()
 }
 
 fn run(command: Command, out: &Out) -> anyhow::Result<()> {

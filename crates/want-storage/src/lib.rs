@@ -113,6 +113,8 @@ impl Store {
             }
         };
         let store = Store { db, path };
+        // Refuse a newer format before writing anything (even creating tables).
+        store.check_format_not_newer()?;
         store.create_tables()?;
         Ok(store)
     }
@@ -121,6 +123,27 @@ impl Store {
         StorageError::Db {
             path: self.path.clone(),
             source: Box::new(e.into()),
+        }
+    }
+
+    fn check_format_not_newer(&self) -> Result<(), StorageError> {
+        let r = self.db.begin_read().map_err(|e| self.err(e))?;
+        let t = match r.open_table(META) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(()),
+            Err(e) => return Err(self.err(e)),
+        };
+        // A malformed value is reported by `init_genesis` as corrupt.
+        let found = t
+            .get(META_FORMAT)
+            .map_err(|e| self.err(e))?
+            .and_then(|v| <[u8; 4]>::try_from(v.value()).ok().map(u32::from_be_bytes));
+        match found {
+            Some(found) if found > FORMAT_VERSION => Err(StorageError::FormatTooNew {
+                path: self.path.clone(),
+                found,
+            }),
+            _ => Ok(()),
         }
     }
 

@@ -13,8 +13,27 @@ pub const ADDRESS_PREFIX: u8 = 0x41;
 pub const ADDRESS_LEN: usize = 21;
 
 /// An account address: 0x41 ‖ last 20 bytes of Keccak-256 of the public key.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, BorshSerialize, BorshDeserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, BorshSerialize)]
 pub struct Address(pub [u8; ADDRESS_LEN]);
+
+/// Canonical bytes must hold the same addresses as the text forms: the version byte is checked
+/// here too, so a transaction or block decoded from bytes never carries an address that its JSON
+/// rendering could not be parsed back from.
+impl BorshDeserialize for Address {
+    fn deserialize_reader<R: std::io::Read>(reader: &mut R) -> std::io::Result<Self> {
+        let raw = <[u8; ADDRESS_LEN]>::deserialize_reader(reader)?;
+        if raw[0] != ADDRESS_PREFIX {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "address version byte is 0x{:02x}; expected 0x{ADDRESS_PREFIX:02x}",
+                    raw[0]
+                ),
+            ));
+        }
+        Ok(Address(raw))
+    }
+}
 
 impl Address {
     /// Builds an address from the 20-byte account id.
