@@ -229,6 +229,23 @@ impl Shared {
         Ok(admitted)
     }
 
+    /// Debug builds check the supply invariant after every block:
+    /// `sum(balances) + burned == total supply`, no zero balance stored.
+    #[cfg(debug_assertions)]
+    fn audit_supply(&self, height: u64) {
+        let entries = self
+            .store
+            .state_with_prefix(want_state::token::state::PREFIX)
+            .expect("invariant: the committed state is readable right after its commit");
+        let state = want_state::MemState(entries);
+        let audit =
+            want_state::audit_supply(&state).expect("invariant: stored token state decodes");
+        assert!(
+            audit.holds(),
+            "supply invariant broken after block {height}: {audit:?}"
+        );
+    }
+
     /// Drops the commit waiters of transactions that left the mempool without committing (their
     /// callers get an error instead of waiting for the timeout).
     fn forget_waiters(&self, ids: &[Hash32]) {
@@ -374,6 +391,8 @@ impl Shared {
                 }
             }
         }
+        #[cfg(debug_assertions)]
+        self.audit_supply(info.height);
         self.metrics.blocks_committed.inc();
         self.metrics.tx_committed.inc_by(ids.len() as u64);
         self.metrics.tx_failed.inc_by(failed);

@@ -404,6 +404,25 @@ impl Store {
         Ok(StateSnapshot { table, tx_index })
     }
 
+    /// Every state entry whose key starts with `prefix`, in key order (for audits and tooling;
+    /// reads the whole range into memory).
+    pub fn state_with_prefix(
+        &self,
+        prefix: &[u8],
+    ) -> Result<std::collections::BTreeMap<Vec<u8>, Vec<u8>>, StorageError> {
+        let r = self.db.begin_read().map_err(|e| self.err(e))?;
+        let t = r.open_table(STATE).map_err(|e| self.err(e))?;
+        let mut out = std::collections::BTreeMap::new();
+        for entry in t.range::<&[u8]>(prefix..).map_err(|e| self.err(e))? {
+            let (k, v) = entry.map_err(|e| self.err(e))?;
+            if !k.value().starts_with(prefix) {
+                break;
+            }
+            out.insert(k.value().to_vec(), v.value().to_vec());
+        }
+        Ok(out)
+    }
+
     /// Adds admitted transactions to the durable mempool journal in one transaction.
     pub fn journal_add(&self, txs: &[(Hash32, Vec<u8>)]) -> Result<(), StorageError> {
         let w = self.db.begin_write().map_err(|e| self.err(e))?;
@@ -764,6 +783,26 @@ mod tests {
         assert_eq!(left, vec![b.clone()]);
         store.journal_remove(&[b.id()]).unwrap();
         assert!(store.journal_all().unwrap().is_empty());
+    }
+
+    #[test]
+    fn prefix_reads_return_exactly_the_keys_under_the_prefix() {
+        let dir = tempfile::tempdir().unwrap();
+        let g = genesis_block(1);
+        let store = Store::open(dir.path()).unwrap();
+        let mut ws = WriteSet::default();
+        for k in [&b"a/1"[..], b"b/1", b"b/2", b"b0", b"c"] {
+            ws.0.insert(k.to_vec(), Some(k.to_vec()));
+        }
+        store
+            .init_genesis(identity(&g), &g, &ws, Hash32::ZERO)
+            .unwrap();
+        let keys: Vec<Vec<u8>> = store
+            .state_with_prefix(b"b/")
+            .unwrap()
+            .into_keys()
+            .collect();
+        assert_eq!(keys, vec![b"b/1".to_vec(), b"b/2".to_vec()]);
     }
 
     #[test]
