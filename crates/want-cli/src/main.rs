@@ -14,6 +14,11 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::output::{CliError, Out};
 
+/// mimalloc: the node allocates and frees many small buffers per transaction; glibc's malloc
+/// showed up at ~8 % of node CPU under load.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Default node URL of every command that talks to a node.
 pub const DEFAULT_NODE_URL: &str = "http://127.0.0.1:8545";
 
