@@ -5,12 +5,16 @@
 //! implementation (the node is the only member and the leader; a proposal is committed as soon as
 //! the applier has made it durable). The Raft cluster implements the same trait.
 
+pub mod raft;
+
 use std::future::Future;
 use std::sync::Arc;
 
 use serde::Serialize;
 use tokio::sync::Mutex;
 use want_types::{Block, Hash32};
+
+pub use raft::{RaftConsensus, RaftTiming};
 
 /// The error enum of the consensus crate.
 #[derive(Debug, thiserror::Error)]
@@ -21,6 +25,13 @@ pub enum ConsensusError {
     Apply { height: u64, reason: String },
     #[error("consensus is shutting down")]
     ShuttingDown,
+    #[error("consensus configuration: {0}")]
+    Config(String),
+    #[error("consensus storage: {0}")]
+    Storage(String),
+    /// Consensus stopped and cannot go on (e.g. a storage failure); the node needs attention.
+    #[error("consensus stopped: {0}")]
+    Fatal(String),
 }
 
 /// What applying a committed block produced.
@@ -53,6 +64,8 @@ pub enum Role {
     Follower,
     Candidate,
     Learner,
+    /// Consensus has stopped on this node.
+    Stopped,
 }
 
 /// What `GET /v1/status` shows of consensus.
