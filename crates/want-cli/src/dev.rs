@@ -92,7 +92,9 @@ async fn serve(cfg: NodeConfig, out: &Out) -> anyhow::Result<()> {
     let dev_key = dev_private_key();
     let genesis = Genesis::dev();
     let data_dir = cfg.data_dir.clone();
-    let node = Node::start(cfg, genesis, node_key).map_err(node_err)?;
+    let node = Node::start(cfg, genesis, node_key)
+        .await
+        .map_err(node_err)?;
     want_node::node::write_secret_file(&data_dir.join(DEV_KEY_FILE), &dev_key.to_hex())
         .map_err(node_err)?;
     let status = node.consensus_status();
@@ -125,9 +127,11 @@ async fn serve(cfg: NodeConfig, out: &Out) -> anyhow::Result<()> {
         tracing::info!(target: "node", "stopping");
         stopper.shutdown();
     };
+    let closer = node.clone();
     want_node::api::serve(listener, node, shutdown)
         .await
         .map_err(|e| CliError::new("node_error", format!("HTTP server failed: {e}")))?;
+    closer.stop().await.map_err(node_err)?;
     Ok(())
 }
 
