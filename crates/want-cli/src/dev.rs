@@ -159,7 +159,9 @@ async fn wait_for_signal() {
 
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("WANT_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    // openraft reports its internal state at info level on every start and election.
+    let filter = EnvFilter::try_from_env("WANT_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,openraft=warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -131,8 +131,9 @@ impl<A: BlockApplier> RaftConsensus<A> {
         }
         .validate()
         .map_err(|e| ConsensusError::Config(e.to_string()))?;
-        let log = LogStore::open(data_dir)?;
+        let mut log = LogStore::open(data_dir)?;
         info!(target: "consensus", "Raft log {}", log.path().display());
+        log_recovery(&mut log, &*applier).await;
         let failure = Arc::new(Mutex::new(None));
         let sm = BlockStateMachine::new(applier, failure.clone());
         let raft = match Raft::new(node_id, Arc::new(config), NoNetwork, log, sm).await {
@@ -154,19 +155,26 @@ impl<A: BlockApplier> RaftConsensus<A> {
                 addr: String::new(),
             },
         )]);
-        match consensus.raft.initialize(members).await {
-            Ok(()) => {
-                info!(target: "consensus", "initialized a single-member Raft cluster with node {node_id}")
+        let initialized = match consensus.raft.is_initialized().await {
+            Ok(i) => i,
+            Err(f) => return Err(consensus.fatal(f, None)),
+        };
+        if initialized {
+            info!(target: "consensus", "Raft log already initialized; resuming");
+        } else {
+            match consensus.raft.initialize(members).await {
+                Ok(()) => {
+                    info!(target: "consensus", "initialized a single-member Raft cluster with node {node_id}")
+                }
+                // Initialized meanwhile: as good as done.
+                Err(RaftError::APIError(InitializeError::NotAllowed(_))) => {}
+                Err(RaftError::APIError(e)) => {
+                    return Err(ConsensusError::Fatal(format!(
+                        "cannot initialize the cluster: {e}"
+                    )))
+                }
+                Err(RaftError::Fatal(f)) => return Err(consensus.fatal(f, None)),
             }
-            Err(RaftError::APIError(InitializeError::NotAllowed(_))) => {
-                info!(target: "consensus", "Raft log already initialized; resuming")
-            }
-            Err(RaftError::APIError(e)) => {
-                return Err(ConsensusError::Fatal(format!(
-                    "cannot initialize the cluster: {e}"
-                )))
-            }
-            Err(RaftError::Fatal(f)) => return Err(consensus.fatal(f, None)),
         }
         let waited = consensus
             .raft
@@ -250,6 +258,26 @@ fn stop_reason(
     match f {
         Fatal::Stopped => ConsensusError::ShuttingDown,
         other => ConsensusError::Fatal(other.to_string()),
+    }
+}
+
+/// Says at startup which committed entries the applier had not recorded (a crash between the
+/// log commit and the block's write): openraft applies them again now.
+async fn log_recovery<A: BlockApplier>(log: &mut LogStore, applier: &A) {
+    use openraft::storage::RaftLogStorage;
+    let applied = applier
+        .consensus_meta()
+        .ok()
+        .flatten()
+        .and_then(|m| AppliedMeta::decode(&m).ok())
+        .and_then(|m| m.last_applied);
+    let committed = log.read_committed().await.ok().flatten();
+    let last = log.get_log_state().await.ok().and_then(|s| s.last_log_id);
+    if committed > applied {
+        info!(target: "consensus", "applying log entries {}..={} committed before the restart but not yet applied", applied.map_or(0, |l| l.index + 1), committed.map_or(0, |l| l.index));
+    }
+    if last > committed.max(applied) {
+        info!(target: "consensus", "log entries after {} up to {} are not known to be committed; Raft commits them now (single member)", committed.max(applied).map_or(0, |l| l.index), last.map_or(0, |l| l.index));
     }
 }
 
