@@ -418,6 +418,7 @@ pub struct Node {
     pub shared: Arc<Shared>,
     consensus: Arc<RaftConsensus<Executor>>,
     shutdown: watch::Sender<bool>,
+    producer: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
 }
 
 /// Result of submitting a transaction.
@@ -490,8 +491,10 @@ impl Node {
             shared,
             consensus,
             shutdown,
+            producer: Arc::new(Mutex::new(None)),
         };
-        tokio::spawn(produce_loop(node.clone(), shutdown_rx));
+        let producer = tokio::spawn(produce_loop(node.clone(), shutdown_rx));
+        *node.producer.lock() = Some(producer);
         Ok(node)
     }
 
@@ -650,6 +653,11 @@ impl Node {
     /// each block and its consensus metadata were written in one transaction).
     pub async fn stop(&self) -> Result<(), NodeError> {
         self.shutdown();
+        let producer = self.producer.lock().take();
+        if let Some(producer) = producer {
+            // The block in flight, if any, is committed or refused before consensus stops.
+            let _ = producer.await;
+        }
         self.consensus.shutdown().await?;
         Ok(())
     }
