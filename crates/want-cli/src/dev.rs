@@ -95,7 +95,9 @@ async fn serve(cfg: NodeConfig, out: &Out) -> anyhow::Result<()> {
     let dev_key = dev_private_key();
     let genesis = Genesis::dev();
     let data_dir = cfg.data_dir.clone();
-    let node = Node::start(cfg, genesis, node_key).map_err(node_err)?;
+    let node = Node::start(cfg, genesis, node_key)
+        .await
+        .map_err(node_err)?;
     want_node::node::write_secret_file(&data_dir.join(DEV_KEY_FILE), &dev_key.to_hex())
         .map_err(node_err)?;
     let status = node.consensus_status();
@@ -137,6 +139,7 @@ async fn serve(cfg: NodeConfig, out: &Out) -> anyhow::Result<()> {
             tokio::time::sleep(SHUTDOWN_GRACE).await;
         } => tracing::warn!(target: "node", "connections still open after {} s; stopping anyway", SHUTDOWN_GRACE.as_secs()),
     }
+    node.stop().await.map_err(node_err)?;
     Ok(())
 }
 
@@ -164,7 +167,9 @@ async fn wait_for_signal() {
 
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("WANT_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    // openraft reports its internal state at info level on every start and election.
+    let filter = EnvFilter::try_from_env("WANT_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,openraft=warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -11,7 +11,7 @@ use parking_lot::Mutex;
 use rayon::prelude::*;
 use tokio::sync::{broadcast, mpsc, oneshot, watch, Notify};
 use tracing::{error, info, warn};
-use want_consensus::{AppliedBlock, BlockApplier, Consensus, SoloConsensus};
+use want_consensus::{AppliedBlock, BlockApplier, Consensus, RaftConsensus, RaftTiming};
 use want_crypto::NodeKey;
 use want_state::{query, BlockContext, StateView, VerifiedTx};
 use want_storage::{BlockInfo, ChainIdentity, StateSnapshot, Store};
@@ -27,6 +27,8 @@ use crate::metrics::Metrics;
 
 /// Name of the node's Ed25519 identity key file inside the data directory.
 pub const NODE_KEY_FILE: &str = "node-key.hex";
+/// Raft id of the single node (the only member of its cluster).
+pub const SINGLE_NODE_RAFT_ID: u64 = 1;
 /// Capacity of the committed-block broadcast (subscribers that fall further behind re-read storage).
 const BLOCK_BROADCAST_CAPACITY: usize = 1_024;
 
@@ -443,8 +445,9 @@ impl BlockApplier for Executor {
 #[derive(Clone)]
 pub struct Node {
     pub shared: Arc<Shared>,
-    consensus: Arc<SoloConsensus<Executor>>,
+    consensus: Arc<RaftConsensus<Executor>>,
     shutdown: watch::Sender<bool>,
+    producer: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
 }
 
 /// Result of submitting a transaction.
@@ -454,9 +457,15 @@ pub enum Submitted {
 }
 
 impl Node {
-    /// Opens the data directory, checks or writes the genesis, restores the mempool journal and
-    /// starts block production. The HTTP server is started separately (see [`crate::serve`]).
-    pub fn start(cfg: NodeConfig, genesis: Genesis, node_key: NodeKey) -> Result<Node, NodeError> {
+    /// Opens the data directory, checks or writes the genesis, restores the mempool journal,
+    /// starts consensus (a single-member openraft cluster; committed blocks the executor had not
+    /// recorded before a crash are applied now) and starts block production. The HTTP server is
+    /// started separately (see [`crate::serve`]).
+    pub async fn start(
+        cfg: NodeConfig,
+        genesis: Genesis,
+        node_key: NodeKey,
+    ) -> Result<Node, NodeError> {
         cfg.validate().map_err(NodeError::Config)?;
         let store = Arc::new(Store::open(&cfg.data_dir)?);
         let (genesis_block, genesis_state, genesis_root) =
@@ -492,19 +501,29 @@ impl Node {
         });
         spawn_journal_writer(shared.clone(), journal_rx);
         restore_journal(&shared)?;
-        let consensus = Arc::new(SoloConsensus::new(
-            node_id,
-            Arc::new(Executor {
-                shared: shared.clone(),
-            }),
-        ));
+        let consensus = Arc::new(
+            RaftConsensus::start(
+                &shared.cfg.data_dir,
+                SINGLE_NODE_RAFT_ID,
+                node_id,
+                Arc::new(Executor {
+                    shared: shared.clone(),
+                }),
+                RaftTiming::default(),
+            )
+            .await?,
+        );
+        let head = shared.store.head()?;
+        shared.metrics.chain_height.set(head.height as i64);
         let (shutdown, shutdown_rx) = watch::channel(false);
         let node = Node {
             shared,
             consensus,
             shutdown,
+            producer: Arc::new(Mutex::new(None)),
         };
-        tokio::spawn(produce_loop(node.clone(), shutdown_rx));
+        let producer = tokio::spawn(produce_loop(node.clone(), shutdown_rx));
+        *node.producer.lock() = Some(producer);
         Ok(node)
     }
 
@@ -683,6 +702,19 @@ impl Node {
         async move {
             let _ = rx.wait_for(|stop| *stop).await;
         }
+    }
+
+    /// Stops producing blocks, then stops consensus (its log and the chain stay consistent:
+    /// each block and its consensus metadata were written in one transaction).
+    pub async fn stop(&self) -> Result<(), NodeError> {
+        self.shutdown();
+        let producer = self.producer.lock().take();
+        if let Some(producer) = producer {
+            // The block in flight, if any, is committed or refused before consensus stops.
+            let _ = producer.await;
+        }
+        self.consensus.shutdown().await?;
+        Ok(())
     }
 
     /// Produces one block from the mempool now (if there is anything to include).

@@ -48,7 +48,7 @@ pub async fn start_node_with(
     cfg.block_interval_ms = FAST_BLOCK_MS;
     cfg.commit_wait_timeout_ms = 10_000;
     tweak(&mut cfg);
-    let node = Node::start(cfg, genesis, key)?;
+    let node = Node::start(cfg, genesis, key).await?;
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let server = tokio::spawn(want_node::api::serve(listener, node.clone(), async move {
         let _ = stop_rx.await;
@@ -222,6 +222,7 @@ impl TestNode {
                 .expect("server task")
                 .expect("server result");
         }
+        self.node.stop().await.expect("consensus stops");
         let data_dir = self.data_dir.clone();
         drop(self);
         // The block producer and the journal writer let go of the store shortly after.

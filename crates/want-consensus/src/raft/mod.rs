@@ -1,0 +1,342 @@
+//! [`RaftConsensus`]: consensus through openraft 0.9. Today the node runs it as a single-member
+//! cluster (node id 1, the only voter and the leader); the multi-node cluster uses the same type
+//! with a real network.
+//!
+//! - Log: `raft-log.redb` in the node's data directory ([`LogStore`]), entries fsynced before
+//!   openraft counts them as appended.
+//! - State machine: the [`BlockApplier`]; the last applied log id and the membership travel as
+//!   the applier's opaque consensus metadata, written atomically with each block
+//!   ([`BlockStateMachine`]). After a crash openraft re-applies exactly the committed entries the
+//!   applier had not recorded.
+//! - Limits of the single-member stage: no snapshots (the log is never purged; building,
+//!   sending or installing a snapshot is an error) and no network (every RPC is `Unreachable`;
+//!   see [`NoNetwork`]).
+
+mod log_store;
+mod network;
+mod state_machine;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::io::Cursor;
+use std::marker::PhantomData;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use openraft::error::{ClientWriteError, Fatal, InitializeError, RaftError};
+use openraft::metrics::WaitError;
+use openraft::{Config, Raft, RaftMetrics, ServerState, SnapshotPolicy};
+use serde::{Deserialize, Serialize};
+use tracing::info;
+use want_types::Block;
+
+pub use log_store::{LogStore, LOG_FILE_NAME};
+pub use network::NoNetwork;
+pub use state_machine::{AppliedMeta, ApplyFailure, BlockStateMachine};
+
+use crate::{AppliedBlock, BlockApplier, Consensus, ConsensusError, ConsensusStatus, Role};
+
+openraft::declare_raft_types!(
+    /// openraft type configuration of WANT chain.
+    pub TypeConfig:
+        D = Proposal,
+        R = Applied,
+        NodeId = u64,
+        Node = MemberNode,
+        SnapshotData = Cursor<Vec<u8>>,
+);
+
+/// A member of the cluster as the membership records it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberNode {
+    /// The member's Ed25519 public key, hex: its name in status output.
+    pub public_key: String,
+    /// Where its Raft RPCs go (empty while the cluster has a single member).
+    pub addr: String,
+}
+
+/// The application data of a Raft log entry: one proposed block, as its canonical borsh bytes
+/// (compact in the log; decoded only when applied).
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Proposal {
+    #[serde(with = "serde_bytes")]
+    pub block: Vec<u8>,
+}
+
+impl std::fmt::Debug for Proposal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Proposal({} block bytes)", self.block.len())
+    }
+}
+
+/// What applying one log entry produced.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Applied {
+    Block(AppliedBlock),
+    /// A blank or membership entry: no block.
+    NoBlock,
+}
+
+/// Timing of the Raft cluster.
+#[derive(Clone, Copy, Debug)]
+pub struct RaftTiming {
+    pub heartbeat_interval_ms: u64,
+    pub election_timeout_min_ms: u64,
+    pub election_timeout_max_ms: u64,
+    /// How long `start` waits for this node to become leader and catch up.
+    pub leader_wait_ms: u64,
+}
+
+impl Default for RaftTiming {
+    /// Suits a single member: it elects itself one election timeout after a restart.
+    fn default() -> Self {
+        RaftTiming {
+            heartbeat_interval_ms: 100,
+            election_timeout_min_ms: 300,
+            election_timeout_max_ms: 600,
+            leader_wait_ms: 10_000,
+        }
+    }
+}
+
+/// Consensus through openraft (see the module documentation).
+pub struct RaftConsensus<A: BlockApplier> {
+    raft: Raft<TypeConfig>,
+    node_id: u64,
+    node_name: String,
+    failure: Arc<Mutex<Option<ApplyFailure>>>,
+    _applier: PhantomData<fn() -> A>,
+}
+
+impl<A: BlockApplier> RaftConsensus<A> {
+    /// Opens the Raft log in `data_dir`, starts Raft, makes this node the single member of the
+    /// cluster if the log is empty, and waits until it is leader and has applied every committed
+    /// entry (at most `timing.leader_wait_ms`).
+    pub async fn start(
+        data_dir: &Path,
+        node_id: u64,
+        node_name: String,
+        applier: Arc<A>,
+        timing: RaftTiming,
+    ) -> Result<Self, ConsensusError> {
+        let config = Config {
+            cluster_name: "want".into(),
+            heartbeat_interval: timing.heartbeat_interval_ms,
+            election_timeout_min: timing.election_timeout_min_ms,
+            election_timeout_max: timing.election_timeout_max_ms,
+            snapshot_policy: SnapshotPolicy::Never,
+            ..Default::default()
+        }
+        .validate()
+        .map_err(|e| ConsensusError::Config(e.to_string()))?;
+        let mut log = LogStore::open(data_dir)?;
+        info!(target: "consensus", "Raft log {}", log.path().display());
+        log_recovery(&mut log, &*applier).await;
+        let failure = Arc::new(Mutex::new(None));
+        let sm = BlockStateMachine::new(applier, failure.clone());
+        let raft = match Raft::new(node_id, Arc::new(config), NoNetwork, log, sm).await {
+            Ok(raft) => raft,
+            // Re-applying committed entries at startup failed.
+            Err(f) => return Err(stop_reason(&failure, f, None)),
+        };
+        let consensus = RaftConsensus {
+            raft,
+            node_id,
+            node_name: node_name.clone(),
+            failure,
+            _applier: PhantomData,
+        };
+        let members = BTreeMap::from([(
+            node_id,
+            MemberNode {
+                public_key: node_name,
+                addr: String::new(),
+            },
+        )]);
+        let initialized = match consensus.raft.is_initialized().await {
+            Ok(i) => i,
+            Err(f) => return Err(consensus.fatal(f, None)),
+        };
+        if initialized {
+            info!(target: "consensus", "Raft log already initialized; resuming");
+        } else {
+            match consensus.raft.initialize(members).await {
+                Ok(()) => {
+                    info!(target: "consensus", "initialized a single-member Raft cluster with node {node_id}")
+                }
+                // Initialized meanwhile: as good as done.
+                Err(RaftError::APIError(InitializeError::NotAllowed(_))) => {}
+                Err(RaftError::APIError(e)) => {
+                    return Err(ConsensusError::Fatal(format!(
+                        "cannot initialize the cluster: {e}"
+                    )))
+                }
+                Err(RaftError::Fatal(f)) => return Err(consensus.fatal(f, None)),
+            }
+        }
+        let waited = consensus
+            .raft
+            .wait(Some(Duration::from_millis(timing.leader_wait_ms)))
+            .metrics(
+                |m| {
+                    m.state == ServerState::Leader
+                        && m.current_leader == Some(node_id)
+                        && m.last_applied.map(|l| l.index) == m.last_log_index
+                },
+                "leader with every committed entry applied",
+            )
+            .await;
+        match waited {
+            Ok(m) => {
+                info!(target: "consensus", "node {node_id} is leader in term {}, log applied up to {:?}", m.current_term, m.last_log_index);
+                Ok(consensus)
+            }
+            Err(e) => {
+                let running = consensus.raft.metrics().borrow().running_state.clone();
+                let err = match running {
+                    Err(f) => consensus.fatal(f, None),
+                    Ok(()) => match e {
+                        WaitError::Timeout(t, _) => ConsensusError::Fatal(format!(
+                            "node {node_id} did not become leader within {} ms",
+                            t.as_millis()
+                        )),
+                        WaitError::ShuttingDown => ConsensusError::ShuttingDown,
+                    },
+                };
+                let _ = consensus.raft.shutdown().await;
+                Err(err)
+            }
+        }
+    }
+
+    /// Stops Raft; proposals in flight fail with [`ConsensusError::ShuttingDown`].
+    pub async fn shutdown(&self) -> Result<(), ConsensusError> {
+        self.raft
+            .shutdown()
+            .await
+            .map_err(|e| ConsensusError::Fatal(format!("Raft did not stop cleanly: {e}")))
+    }
+
+    /// This node's Raft id.
+    pub fn raft_id(&self) -> u64 {
+        self.node_id
+    }
+
+    /// The Raft metrics as they are now.
+    pub fn metrics(&self) -> RaftMetrics<u64, MemberNode> {
+        self.raft.metrics().borrow().clone()
+    }
+
+    fn fatal(&self, f: Fatal<u64>, height: Option<u64>) -> ConsensusError {
+        stop_reason(&self.failure, f, height)
+    }
+}
+
+/// Why Raft stopped, as a consensus error: the block that failed to apply if there was one
+/// (an `Apply` error when it is the block `height` proposed, or when no block is in question).
+fn stop_reason(
+    failure: &Mutex<Option<ApplyFailure>>,
+    f: Fatal<u64>,
+    height: Option<u64>,
+) -> ConsensusError {
+    let failure = failure.lock().ok().and_then(|f| f.clone());
+    if let Some(failure) = failure {
+        return match failure.height {
+            Some(h) if height.is_none_or(|p| p == h) => ConsensusError::Apply {
+                height: h,
+                reason: failure.reason,
+            },
+            h => ConsensusError::Fatal(format!(
+                "consensus stopped because block {} could not be applied: {}",
+                h.map(|h| h.to_string()).unwrap_or_else(|| "-".into()),
+                failure.reason
+            )),
+        };
+    }
+    match f {
+        Fatal::Stopped => ConsensusError::ShuttingDown,
+        other => ConsensusError::Fatal(other.to_string()),
+    }
+}
+
+/// Says at startup which committed entries the applier had not recorded (a crash between the
+/// log commit and the block's write): openraft applies them again now.
+async fn log_recovery<A: BlockApplier>(log: &mut LogStore, applier: &A) {
+    use openraft::storage::RaftLogStorage;
+    let applied = applier
+        .consensus_meta()
+        .ok()
+        .flatten()
+        .and_then(|m| AppliedMeta::decode(&m).ok())
+        .and_then(|m| m.last_applied);
+    let committed = log.read_committed().await.ok().flatten();
+    let last = log.get_log_state().await.ok().and_then(|s| s.last_log_id);
+    if committed > applied {
+        info!(target: "consensus", "applying log entries {}..={} committed before the restart but not yet applied", applied.map_or(0, |l| l.index + 1), committed.map_or(0, |l| l.index));
+    }
+    if last > committed.max(applied) {
+        info!(target: "consensus", "log entries after {} up to {} are not known to be committed; Raft commits them now (single member)", committed.max(applied).map_or(0, |l| l.index), last.map_or(0, |l| l.index));
+    }
+}
+
+/// The name of member `id`: its public key, or its number if it has none.
+fn member_name(m: &RaftMetrics<u64, MemberNode>, id: u64) -> String {
+    m.membership_config
+        .membership()
+        .get_node(&id)
+        .map(|n| n.public_key.clone())
+        .filter(|k| !k.is_empty())
+        .unwrap_or_else(|| id.to_string())
+}
+
+impl<A: BlockApplier> Consensus for RaftConsensus<A> {
+    async fn propose(&self, block: Block) -> Result<AppliedBlock, ConsensusError> {
+        let height = block.header.height;
+        let proposal = Proposal {
+            block: block.to_bytes(),
+        };
+        match self.raft.client_write(proposal).await {
+            Ok(resp) => match resp.data {
+                Applied::Block(b) => Ok(b),
+                Applied::NoBlock => Err(ConsensusError::Fatal(format!(
+                    "log entry {} carried block {height} but applied as an entry without a block",
+                    resp.log_id
+                ))),
+            },
+            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
+                let leader = f.leader_id.map(|id| member_name(&self.metrics(), id));
+                Err(ConsensusError::NotLeader { leader })
+            }
+            Err(RaftError::APIError(ClientWriteError::ChangeMembershipError(e))) => {
+                Err(ConsensusError::Fatal(e.to_string()))
+            }
+            Err(RaftError::Fatal(f)) => Err(self.fatal(f, Some(height))),
+        }
+    }
+
+    fn status(&self) -> ConsensusStatus {
+        let metrics = self.raft.metrics();
+        let m = metrics.borrow();
+        let role = match m.state {
+            ServerState::Leader => Role::Leader,
+            ServerState::Follower => Role::Follower,
+            ServerState::Candidate => Role::Candidate,
+            ServerState::Learner => Role::Learner,
+            ServerState::Shutdown => Role::Stopped,
+        };
+        ConsensusStatus {
+            node_id: self.node_name.clone(),
+            role,
+            leader: m.current_leader.map(|id| member_name(&m, id)),
+            term: m.current_term,
+            members: m
+                .membership_config
+                .membership()
+                .voter_ids()
+                .map(|id| member_name(&m, id))
+                .collect(),
+        }
+    }
+}

@@ -1,0 +1,362 @@
+use std::sync::Mutex;
+
+use openraft::storage::{RaftLogStorage, RaftLogStorageExt};
+use openraft::{CommittedLeaderId, Entry, EntryPayload, LogId, RaftLogReader};
+use want_types::{BlockHeader, Hash32};
+
+use super::*;
+
+const NAME: &str = "ed25519-public-key-hex";
+
+/// Records what it applied, as a storage would: a block must extend the last applied one, and
+/// the consensus metadata is stored with it.
+#[derive(Default)]
+struct MemApplier {
+    state: Mutex<MemState>,
+}
+
+#[derive(Default, Clone)]
+struct MemState {
+    heights: Vec<u64>,
+    meta: Option<Vec<u8>>,
+    fail_at: Option<u64>,
+}
+
+impl MemApplier {
+    fn heights(&self) -> Vec<u64> {
+        self.state.lock().unwrap().heights.clone()
+    }
+    fn snapshot(&self) -> MemState {
+        self.state.lock().unwrap().clone()
+    }
+    /// Puts the applier back to an earlier state, as if it crashed before recording what came
+    /// after.
+    fn crash_back_to(&self, earlier: MemState) {
+        *self.state.lock().unwrap() = earlier;
+    }
+    fn last_applied(&self) -> Option<LogId<u64>> {
+        let meta = self.state.lock().unwrap().meta.clone()?;
+        AppliedMeta::decode(&meta).unwrap().last_applied
+    }
+}
+
+impl BlockApplier for MemApplier {
+    fn apply(&self, block: &Block, meta: Option<&[u8]>) -> Result<AppliedBlock, String> {
+        let mut s = self.state.lock().unwrap();
+        let height = block.header.height;
+        if s.fail_at == Some(height) {
+            return Err("state root diverged".into());
+        }
+        let expected = s.heights.last().copied().unwrap_or(0) + 1;
+        if height != expected {
+            return Err(format!("block {height} is not the next block {expected}"));
+        }
+        s.heights.push(height);
+        s.meta = meta.map(<[u8]>::to_vec);
+        Ok(AppliedBlock {
+            height,
+            hash: block.hash(),
+            state_root: Hash32::ZERO,
+            tx_count: 0,
+        })
+    }
+    fn record_consensus_meta(&self, meta: &[u8]) -> Result<(), String> {
+        self.state.lock().unwrap().meta = Some(meta.to_vec());
+        Ok(())
+    }
+    fn consensus_meta(&self) -> Result<Option<Vec<u8>>, String> {
+        Ok(self.state.lock().unwrap().meta.clone())
+    }
+}
+
+fn block(height: u64) -> Block {
+    Block {
+        header: BlockHeader {
+            chain_id: 1,
+            height,
+            prev_hash: Hash32::ZERO,
+            timestamp_ms: height,
+            tx_root: Hash32::ZERO,
+            tx_count: 0,
+            parent_state_root: Hash32::ZERO,
+            proposer: vec![],
+        },
+        signature: vec![],
+        txs: vec![],
+    }
+}
+
+fn timing() -> RaftTiming {
+    RaftTiming {
+        heartbeat_interval_ms: 50,
+        election_timeout_min_ms: 150,
+        election_timeout_max_ms: 300,
+        leader_wait_ms: 10_000,
+    }
+}
+
+async fn start(dir: &Path, applier: &Arc<MemApplier>) -> RaftConsensus<MemApplier> {
+    RaftConsensus::start(dir, 1, NAME.into(), applier.clone(), timing())
+        .await
+        .unwrap()
+}
+
+async fn propose_range(c: &RaftConsensus<MemApplier>, heights: std::ops::RangeInclusive<u64>) {
+    for h in heights {
+        let applied = c.propose(block(h)).await.unwrap();
+        assert_eq!(applied.height, h);
+        assert_eq!(applied.hash, block(h).hash());
+    }
+}
+
+#[tokio::test]
+async fn single_member_becomes_leader_and_applies_each_proposal_once_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let applier = Arc::new(MemApplier::default());
+    let c = start(dir.path(), &applier).await;
+
+    let status = c.status();
+    assert_eq!(status.role, Role::Leader);
+    assert!(status.term >= 1, "term {}", status.term);
+    assert_eq!(status.node_id, NAME);
+    assert_eq!(status.leader.as_deref(), Some(NAME));
+    assert_eq!(status.members, vec![NAME.to_string()]);
+    let voters: Vec<u64> = c.metrics().membership_config.voter_ids().collect();
+    assert_eq!(voters, vec![1]);
+
+    propose_range(&c, 1..=5).await;
+    assert_eq!(applier.heights(), vec![1, 2, 3, 4, 5]);
+    assert_eq!(
+        applier.last_applied().map(|l| l.index),
+        c.metrics().last_log_index,
+        "the applier recorded the last log entry as applied"
+    );
+    assert!(dir.path().join(LOG_FILE_NAME).exists());
+    c.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn restart_keeps_the_vote_and_does_not_reapply_what_the_applier_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let applier = Arc::new(MemApplier::default());
+    let c = start(dir.path(), &applier).await;
+    propose_range(&c, 1..=3).await;
+    let before = c.metrics();
+    c.shutdown().await.unwrap();
+    drop(c);
+
+    let mut log = LogStore::open(dir.path()).unwrap();
+    assert_eq!(log.read_vote().await.unwrap(), Some(before.vote));
+    let state = log.get_log_state().await.unwrap();
+    assert_eq!(state.last_log_id.map(|l| l.index), before.last_log_index);
+    drop(log);
+
+    let c = start(dir.path(), &applier).await;
+    let after = c.metrics();
+    assert!(
+        after.current_term >= before.current_term
+            && after.vote.leader_id.term >= before.vote.leader_id.term,
+        "a restarted member keeps its term: {} then {}",
+        before.current_term,
+        after.current_term
+    );
+    assert_eq!(applier.heights(), vec![1, 2, 3], "nothing applied twice");
+    propose_range(&c, 4..=4).await;
+    assert_eq!(applier.heights(), vec![1, 2, 3, 4]);
+    c.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn restart_reapplies_committed_entries_the_applier_had_not_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let applier = Arc::new(MemApplier::default());
+    let c = start(dir.path(), &applier).await;
+    propose_range(&c, 1..=1).await;
+    let after_first = applier.snapshot();
+    propose_range(&c, 2..=3).await;
+    c.shutdown().await.unwrap();
+    drop(c);
+
+    // The applier "crashed" after block 1: blocks 2 and 3 are committed in the log only.
+    applier.crash_back_to(after_first);
+    assert_eq!(applier.heights(), vec![1]);
+
+    let c = start(dir.path(), &applier).await;
+    assert_eq!(
+        applier.heights(),
+        vec![1, 2, 3],
+        "committed blocks re-applied"
+    );
+    assert_eq!(
+        applier.last_applied().map(|l| l.index),
+        c.metrics().last_log_index
+    );
+    propose_range(&c, 4..=4).await;
+    assert_eq!(applier.heights(), vec![1, 2, 3, 4]);
+    c.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_apply_failure_is_an_error_from_propose_and_stops_consensus() {
+    let dir = tempfile::tempdir().unwrap();
+    let applier = Arc::new(MemApplier::default());
+    applier.state.lock().unwrap().fail_at = Some(2);
+    let c = start(dir.path(), &applier).await;
+    propose_range(&c, 1..=1).await;
+
+    let err = c.propose(block(2)).await.unwrap_err();
+    match &err {
+        ConsensusError::Apply { height, reason } => {
+            assert_eq!(*height, 2);
+            assert!(reason.contains("state root diverged"), "{reason}");
+        }
+        other => panic!("expected an apply error, got {other}"),
+    }
+    let err = c.propose(block(3)).await.unwrap_err();
+    assert!(
+        matches!(&err, ConsensusError::Fatal(m) if m.contains("block 2")),
+        "later proposals say why consensus stopped: {err}"
+    );
+    assert_eq!(
+        applier.heights(),
+        vec![1],
+        "the failed block was not skipped"
+    );
+    let _ = c.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_restart_after_an_apply_failure_retries_the_failed_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let applier = Arc::new(MemApplier::default());
+    applier.state.lock().unwrap().fail_at = Some(2);
+    let c = start(dir.path(), &applier).await;
+    propose_range(&c, 1..=1).await;
+    assert!(c.propose(block(2)).await.is_err());
+    let _ = c.shutdown().await;
+    drop(c);
+
+    // Still failing: start refuses, naming the block.
+    let err = RaftConsensus::start(dir.path(), 1, NAME.into(), applier.clone(), timing())
+        .await
+        .err()
+        .expect("start fails while the committed block cannot be applied");
+    assert!(
+        matches!(&err, ConsensusError::Apply { height: 2, .. }),
+        "{err}"
+    );
+
+    // Cause fixed: the committed block is applied on start.
+    applier.state.lock().unwrap().fail_at = None;
+    let c = start(dir.path(), &applier).await;
+    assert_eq!(applier.heights(), vec![1, 2]);
+    propose_range(&c, 3..=3).await;
+    c.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn snapshots_are_refused_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let applier = Arc::new(MemApplier::default());
+    let c = start(dir.path(), &applier).await;
+    let err = c.raft.trigger().snapshot().await;
+    // Triggering is accepted; building fails and stops Raft with the documented message.
+    assert!(err.is_ok(), "{err:?}");
+    let stopped = c
+        .raft
+        .wait(Some(Duration::from_secs(5)))
+        .metrics(|m| m.running_state.is_err(), "raft stopped")
+        .await
+        .unwrap();
+    let msg = format!("{:?}", stopped.running_state);
+    assert!(msg.contains("multi-node clusters"), "{msg}");
+    let _ = c.shutdown().await;
+}
+
+fn entry(term: u64, index: u64, payload: EntryPayload<TypeConfig>) -> Entry<TypeConfig> {
+    Entry {
+        log_id: LogId::new(CommittedLeaderId::new(term, 1), index),
+        payload,
+    }
+}
+
+#[tokio::test]
+async fn log_store_truncates_and_purges_for_real_and_survives_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = LogStore::open(dir.path()).unwrap();
+    let entries: Vec<_> = (0..10).map(|i| entry(1, i, EntryPayload::Blank)).collect();
+    log.blocking_append(entries).await.unwrap();
+
+    log.truncate(LogId::new(CommittedLeaderId::new(1, 1), 7))
+        .await
+        .unwrap();
+    let state = log.get_log_state().await.unwrap();
+    assert_eq!(state.last_log_id.map(|l| l.index), Some(6));
+
+    log.purge(LogId::new(CommittedLeaderId::new(1, 1), 3))
+        .await
+        .unwrap();
+    let left: Vec<u64> = log
+        .try_get_log_entries(0..100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.log_id.index)
+        .collect();
+    assert_eq!(left, vec![4, 5, 6]);
+    drop(log);
+
+    let mut log = LogStore::open(dir.path()).unwrap();
+    let state = log.get_log_state().await.unwrap();
+    assert_eq!(state.last_purged_log_id.map(|l| l.index), Some(3));
+    assert_eq!(state.last_log_id.map(|l| l.index), Some(6));
+    log.purge(LogId::new(CommittedLeaderId::new(1, 1), 6))
+        .await
+        .unwrap();
+    let state = log.get_log_state().await.unwrap();
+    assert_eq!(
+        state.last_log_id.map(|l| l.index),
+        Some(6),
+        "with every entry purged the last log id is the last purged one"
+    );
+}
+
+#[test]
+fn a_block_entry_costs_little_more_than_the_block_bytes() {
+    let bytes = block(7).to_bytes();
+    let e = entry(
+        3,
+        42,
+        EntryPayload::Normal(Proposal {
+            block: bytes.clone(),
+        }),
+    );
+    let encoded = postcard::to_allocvec(&e).unwrap();
+    assert!(
+        encoded.len() <= bytes.len() + 16,
+        "{} bytes for a {}-byte block",
+        encoded.len(),
+        bytes.len()
+    );
+    let back: Entry<TypeConfig> = postcard::from_bytes(&encoded).unwrap();
+    match back.payload {
+        EntryPayload::Normal(p) => assert_eq!(Block::from_bytes(&p.block).unwrap(), block(7)),
+        _ => panic!("payload changed kind"),
+    }
+}
+
+#[test]
+fn consensus_meta_refuses_an_unknown_format_instead_of_starting_over() {
+    let meta = AppliedMeta {
+        last_applied: Some(LogId::new(CommittedLeaderId::new(2, 1), 9)),
+        membership: Default::default(),
+    };
+    let bytes = meta.encode();
+    assert_eq!(AppliedMeta::decode(&bytes).unwrap(), meta);
+    let mut future = bytes.clone();
+    future[0] = 9;
+    assert!(AppliedMeta::decode(&future)
+        .unwrap_err()
+        .contains("format 9"));
+    assert!(AppliedMeta::decode(&[]).is_err());
+}
