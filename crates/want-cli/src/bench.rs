@@ -346,14 +346,10 @@ fn transfers(a: TransferArgs, out: &Out) -> anyhow::Result<()> {
     let head = http.get("/v1/status")?["height"].as_u64().unwrap_or(0);
     let commits: Arc<Mutex<HashMap<Hash32, Instant>>> =
         Arc::new(Mutex::new(HashMap::with_capacity(total)));
-    let ws_url = format!(
-        "{}/v1/events?from_height={}",
-        base.replacen("http", "ws", 1),
-        head + 1
-    );
+    let ws_base = base.replacen("http", "ws", 1);
     let listener = {
         let commits = commits.clone();
-        std::thread::spawn(move || listen(ws_url, commits, total))
+        std::thread::spawn(move || listen(ws_base, head + 1, commits, total))
     };
 
     // Submit.
@@ -440,6 +436,15 @@ fn transfers(a: TransferArgs, out: &Out) -> anyhow::Result<()> {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+    let stream = if listener.is_finished() {
+        match listener.join() {
+            Ok(Ok(reconnects)) => json!({"reconnects": reconnects}),
+            Ok(Err(e)) => json!({"error": CliError::from_anyhow(e).message}),
+            Err(_) => json!({"error": "the listener panicked"}),
+        }
+    } else {
+        json!({"error": "still waiting for receipts at the deadline"})
+    };
     let commits = commits.lock().clone();
     let submitted = submitted.lock().clone();
     let mut latencies: Vec<Duration> = Vec::with_capacity(accepted);
@@ -474,6 +479,7 @@ fn transfers(a: TransferArgs, out: &Out) -> anyhow::Result<()> {
         "latency_ms": {"p50": percentile(&latencies, 0.50), "p99": percentile(&latencies, 0.99), "max": percentile(&latencies, 1.0)},
         "single_core_verify_per_s": verify_rate,
         "ratio_tps_to_single_core_verify": tps / verify_rate.max(1.0),
+        "event_stream": stream,
         "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
     });
     out.value(&v, |v| {
@@ -495,42 +501,65 @@ fn transfers(a: TransferArgs, out: &Out) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Reads the event stream, recording when each transaction's receipt arrives.
+/// Reads the event stream, recording when each transaction's receipt first arrives. A dropped
+/// stream is resumed from the height of the last receipt seen (the stream is resumable, so no
+/// commit is missed); the number of reconnections is returned.
 fn listen(
-    url: String,
+    base_ws: String,
+    from_height: u64,
     commits: Arc<Mutex<HashMap<Hash32, Instant>>>,
     expected: usize,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<usize> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| CliError::new("bench", e.to_string()))?;
     rt.block_on(async move {
         use futures_util::StreamExt;
-        let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str())
-            .await
-            .map_err(|e| CliError::new("node_unreachable", format!("event stream {url}: {e}")))?;
-        let mut seen = 0usize;
         let deadline = tokio::time::Instant::now() + COMMIT_TIMEOUT + Duration::from_secs(60);
-        while seen < expected + PER_SENDER_MAX * 2 {
-            let msg = match tokio::time::timeout_at(deadline, ws.next()).await {
-                Ok(Some(Ok(m))) => m,
-                _ => break,
-            };
-            let Ok(text) = msg.into_text() else { continue };
-            if !text.contains("\"receipt\"") {
-                continue;
-            }
-            let Ok(v) = serde_json::from_str::<Value>(&text) else {
-                continue;
-            };
-            if v["type"] == "receipt" {
-                if let Some(id) = v["tx_id"].as_str().and_then(|s| s.parse::<Hash32>().ok()) {
-                    commits.lock().insert(id, Instant::now());
-                    seen += 1;
+        let mut resume_at = from_height;
+        let mut reconnects = 0usize;
+        loop {
+            let url = format!("{base_ws}/v1/events?kinds=receipt&from_height={resume_at}");
+            let mut ws = match tokio_tungstenite::connect_async(url.as_str()).await {
+                Ok((ws, _)) => ws,
+                Err(e) if reconnects == 0 => {
+                    return Err(CliError::new(
+                        "node_unreachable",
+                        format!("event stream {url}: {e}"),
+                    )
+                    .into())
                 }
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    reconnects += 1;
+                    continue;
+                }
+            };
+            loop {
+                let msg = match tokio::time::timeout_at(deadline, ws.next()).await {
+                    Ok(Some(Ok(m))) => m,
+                    Ok(_) => break,
+                    Err(_) => return Ok(reconnects),
+                };
+                let Ok(text) = msg.into_text() else { continue };
+                let Ok(v) = serde_json::from_str::<Value>(&text) else {
+                    continue;
+                };
+                if v["type"] != "receipt" {
+                    continue;
+                }
+                if let Some(id) = v["tx_id"].as_str().and_then(|s| s.parse::<Hash32>().ok()) {
+                    let mut c = commits.lock();
+                    c.entry(id).or_insert_with(Instant::now);
+                    if c.len() >= expected {
+                        return Ok(reconnects);
+                    }
+                }
+                resume_at = v["height"].as_u64().unwrap_or(resume_at);
             }
+            reconnects += 1;
+            eprintln!("event stream ended; resuming from height {resume_at}");
         }
-        Ok(())
     })
 }
