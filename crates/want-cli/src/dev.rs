@@ -170,8 +170,10 @@ fn init_logging() {
     // openraft reports its internal state at info level on every start and election.
     let filter = EnvFilter::try_from_env("WANT_LOG")
         .unwrap_or_else(|_| EnvFilter::new("info,openraft=warn"));
+    use std::io::IsTerminal;
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
 }
