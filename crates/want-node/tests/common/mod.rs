@@ -114,10 +114,19 @@ impl TestNode {
         path: &str,
         body: impl Into<reqwest::Body>,
     ) -> (StatusCode, Value) {
+        self.post_typed(path, "application/json", body).await
+    }
+
+    async fn post_typed(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> (StatusCode, Value) {
         let r = self
             .http
             .post(self.url(path))
-            .header("content-type", "application/json")
+            .header("content-type", content_type)
             .body(body)
             .send()
             .await
@@ -132,20 +141,8 @@ impl TestNode {
 
     /// POSTs a borsh body as `application/octet-stream`.
     pub async fn post_binary(&self, path: &str, body: Vec<u8>) -> (StatusCode, Value) {
-        let r = self
-            .http
-            .post(self.url(path))
-            .header("content-type", "application/octet-stream")
-            .body(body)
-            .send()
+        self.post_typed(path, "application/octet-stream", body)
             .await
-            .expect("POST");
-        let status = r.status();
-        let text = r.text().await.expect("body");
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
     }
 
     pub async fn post_json(&self, path: &str, body: &Value) -> (StatusCode, Value) {
