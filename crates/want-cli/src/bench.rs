@@ -131,6 +131,7 @@ fn transfer(
 ) -> SignedTransaction {
     key.sign_transaction(Transaction {
         chain_id,
+        from: key.address(),
         nonce,
         fee,
         expiry_ms: now_ms() + 3_600_000,

@@ -269,6 +269,7 @@ fn sign_and_send(call: Call, a: SignArgs, out: &Out) -> anyhow::Result<()> {
     });
     let mut tx = Transaction {
         chain_id,
+        from: sender,
         nonce,
         fee,
         expiry_ms: now_ms().saturating_add(expires_in.saturating_mul(1000)),

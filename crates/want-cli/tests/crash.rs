@@ -57,6 +57,7 @@ impl Load {
         let to = self.recipients[(nonce as usize) % self.recipients.len()];
         self.key.sign_transaction(Transaction {
             chain_id: DEV_CHAIN_ID,
+            from: self.key.address(),
             nonce,
             fee: DEV_MIN_FEE,
             expiry_ms: now_ms() + 3_600_000,

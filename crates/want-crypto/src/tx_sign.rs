@@ -25,7 +25,10 @@ impl SigningKey {
     }
 
     /// Signs the transaction id (double SHA-256 of the borsh encoding).
-    pub fn sign_transaction(&self, tx: Transaction) -> SignedTransaction {
+    /// Signs `tx` as this key's account: `tx.from` is set to this key's address first (so a
+    /// proof-of-work stamp must be solved with `from` already set to the signer).
+    pub fn sign_transaction(&self, mut tx: Transaction) -> SignedTransaction {
+        tx.from = self.address();
         let id = tx.id();
         let signature = match self {
             SigningKey::Secp256k1(k) => Signature::Secp256k1(k.sign_digest(&id).to_vec()),
@@ -65,6 +68,12 @@ pub fn verify_transaction(stx: &SignedTransaction) -> Result<(Hash32, Address), 
             signature,
         } => verify_rsa_digest(public_key, &id, signature)?,
     };
+    if sender != stx.tx.from {
+        return Err(CryptoError::bad_signature(format!(
+            "the signature is by {sender}, but tx.from is {}; sign with the key of tx.from",
+            stx.tx.from
+        )));
+    }
     Ok((id, sender))
 }
 
@@ -110,9 +119,11 @@ mod tests {
         0x41, 0x41,
     ];
 
+    /// `from` is a placeholder: `sign_transaction` sets it to the signer.
     fn sample_tx() -> Transaction {
         Transaction {
             chain_id: 1,
+            from: Address::system("nobody"),
             nonce: 7,
             fee: 1000,
             expiry_ms: 1_700_000_000_000,
@@ -146,8 +157,22 @@ mod tests {
         let key = SigningKey::Secp256k1(PrivateKey::generate());
         let stx = key.sign_transaction(sample_tx());
         let (id, sender) = verify_transaction(&stx).unwrap();
-        assert_eq!(id, sample_tx().id());
+        assert_eq!(stx.tx.from, key.address());
+        assert_eq!(id, stx.tx.id());
         assert_eq!(sender, key.address());
+    }
+
+    #[test]
+    fn a_signature_by_another_key_than_from_is_refused() {
+        let key = SigningKey::Secp256k1(PrivateKey::generate());
+        let mut stx = key.sign_transaction(sample_tx());
+        let other = SigningKey::Secp256k1(PrivateKey::generate());
+        // Re-sign the same body, claiming the first key's account.
+        let mut body = stx.tx.clone();
+        body.from = other.address();
+        stx.signature = other.sign_transaction(body).signature;
+        let err = verify_transaction(&stx).unwrap_err();
+        assert!(err.to_string().contains("tx.from"), "{err}");
     }
 
     #[test]
@@ -163,10 +188,9 @@ mod tests {
         let key = SigningKey::Secp256k1(PrivateKey::generate());
         let mut stx = key.sign_transaction(sample_tx());
         stx.tx.fee += 1;
-        match verify_transaction(&stx) {
-            Ok((_, sender)) => assert_ne!(sender, key.address()),
-            Err(e) => assert!(matches!(e, CryptoError::BadSignature { .. })),
-        }
+        // Recovery yields some other address, which is not tx.from.
+        let err = verify_transaction(&stx).unwrap_err();
+        assert!(matches!(err, CryptoError::BadSignature { .. }), "{err}");
     }
 
     #[test]

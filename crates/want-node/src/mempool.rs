@@ -257,10 +257,11 @@ mod tests {
         let stx = SignedTransaction {
             tx: Transaction {
                 chain_id: 1,
+                from: Address::from_account_id([sender; 20]),
                 nonce,
                 fee: 1,
                 expiry_ms: 1_000,
-                pow_nonce: sender as u64,
+                pow_nonce: 0,
                 call: Call::Token(TokenCall::Burn { amount: spend }),
             },
             signature: Signature::Secp256k1(vec![0; 65]),

@@ -63,8 +63,8 @@ pub fn document() -> Value {
         "components": {"schemas": {
             "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
             "SignedTransaction": {"type": "object", "required": ["tx", "signature"], "properties": {
-                "tx": {"type": "object", "required": ["chain_id", "nonce", "fee", "expiry_ms", "call"], "properties": {
-                    "chain_id": {"type": "integer"}, "nonce": {"type": "integer"}, "fee": {"type": "string"},
+                "tx": {"type": "object", "required": ["chain_id", "from", "nonce", "fee", "expiry_ms", "call"], "properties": {
+                    "chain_id": {"type": "integer"}, "from": {"type": "string", "description": "the sender's address; the signature must be by its key"}, "nonce": {"type": "integer"}, "fee": {"type": "string"},
                     "expiry_ms": {"type": "integer"}, "pow_nonce": {"type": "integer"},
                     "call": {"type": "object", "description": "{\"token\": {\"transfer\": {\"to\", \"amount\"}}} | approve {spender, amount} | transfer_from {from, to, amount} | burn {amount}"}
                 }},

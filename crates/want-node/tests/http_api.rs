@@ -710,6 +710,7 @@ async fn proof_of_work_stamp_replaces_the_fee_for_an_empty_wallet() {
 
     // Without a stamp, a zero fee is too low.
     let mut unstamped = tx(0, call.clone());
+    unstamped.from = empty.address();
     unstamped.fee = 0;
     while unstamped.id().leading_zero_bits() >= 8 {
         unstamped.pow_nonce += 1;
@@ -809,6 +810,42 @@ async fn full_mempool_refuses_with_429() {
 }
 
 // 6. Batch -------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_customers_paying_the_same_amount_with_the_same_nonce_are_two_transactions() {
+    let dir = tempdir();
+    let n = start_dev(dir.path()).await;
+    let dev = dev_key();
+    let (alice, bob, shop) = (new_key(), new_key(), new_key().address());
+    n.commit(&transfer(&dev, 0, alice.address(), 5_000_000))
+        .await;
+    n.commit(&transfer(&dev, 1, bob.address(), 5_000_000)).await;
+    // Same call, nonce, fee and expiry: only the sender differs.
+    let body = tx(
+        0,
+        TokenCall::Transfer {
+            to: shop,
+            amount: 1_000_000,
+        },
+    );
+    let (a, b) = (
+        alice.sign_transaction(body.clone()),
+        bob.sign_transaction(body),
+    );
+    assert_ne!(a.id(), b.id());
+    let (ra, rb) = (n.commit(&a).await, n.commit(&b).await);
+    assert_eq!(ra["receipt"]["status"], "success");
+    assert_eq!(rb["receipt"]["status"], "success");
+    assert_eq!(n.balance(&shop).await, 2_000_000);
+    // A signature by bob over a body that names alice as the sender is refused.
+    let mut forged = a.clone();
+    forged.tx.nonce = 1;
+    let mut as_bob = forged.tx.clone();
+    as_bob.from = bob.address();
+    forged.signature = bob.sign_transaction(as_bob).signature;
+    assert_error(&n.submit(&forged, false).await, 400, "bad_signature");
+    n.stop().await;
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn binary_submissions_are_accepted_and_malformed_ones_refused() {

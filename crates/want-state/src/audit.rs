@@ -179,6 +179,7 @@ mod tests {
             Kind::Burn => TokenCall::Burn { amount: op.amount },
         };
         let tx = Transaction {
+            from: sender,
             chain_id: if op.wrong_chain {
                 CHAIN_ID + 1
             } else {

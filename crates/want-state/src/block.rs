@@ -16,6 +16,7 @@ use crate::{codes, state_root_step, StateError, StateView, WriteSet};
 pub struct VerifiedTx {
     /// The id of `tx` (`tx.id()`); used in the receipt and for the proof-of-work check.
     pub id: Hash32,
+    /// The signer, which signature verification checked to be `tx.tx.from`.
     pub sender: Address,
     pub tx: SignedTransaction,
 }

@@ -39,10 +39,13 @@ pub fn ctx(height: u64) -> BlockContext {
     }
 }
 
-/// A well-formed transaction paying the minimum fee.
+/// A well-formed transaction paying the minimum fee. Its `from` is a placeholder: the state
+/// machine reads the sender from [`VerifiedTx::sender`] (which signature verification guarantees
+/// equals `tx.from`), and these tests pass it to [`verified`].
 pub fn tx(nonce: u64, call: TokenCall) -> Transaction {
     Transaction {
         chain_id: CHAIN_ID,
+        from: addr(0),
         nonce,
         fee: MIN_FEE,
         expiry_ms: NOW_MS + 60_000,

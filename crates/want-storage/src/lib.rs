@@ -610,6 +610,7 @@ mod tests {
         SignedTransaction {
             tx: Transaction {
                 chain_id: 1,
+                from: Address::from_account_id([9; 20]),
                 nonce,
                 fee: 1,
                 expiry_ms: 10,

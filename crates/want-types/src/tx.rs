@@ -14,6 +14,9 @@ use crate::{sha256d, Address, Amount, Hash32, TypesError};
 #[serde(deny_unknown_fields)]
 pub struct Transaction {
     pub chain_id: u64,
+    /// The sender. The signature must be by this account's key, so the id (which is what is
+    /// signed) differs for every sender even when two senders sign the same call and nonce.
+    pub from: Address,
     /// Must equal the sender's next nonce when the transaction executes.
     pub nonce: u64,
     #[serde(with = "crate::amount::dec")]
@@ -201,20 +204,23 @@ pub(crate) mod tests {
             any::<u128>(),
             any::<u64>(),
             any::<u64>(),
-            arb_call(),
+            (arb_call(), arb_address()),
             sig,
         )
             .prop_map(
-                |(chain_id, nonce, fee, expiry_ms, pow_nonce, call, signature)| SignedTransaction {
-                    tx: Transaction {
-                        chain_id,
-                        nonce,
-                        fee,
-                        expiry_ms,
-                        pow_nonce,
-                        call,
-                    },
-                    signature,
+                |(chain_id, nonce, fee, expiry_ms, pow_nonce, (call, from), signature)| {
+                    SignedTransaction {
+                        tx: Transaction {
+                            chain_id,
+                            from,
+                            nonce,
+                            fee,
+                            expiry_ms,
+                            pow_nonce,
+                            call,
+                        },
+                        signature,
+                    }
                 },
             )
     }
@@ -241,6 +247,14 @@ pub(crate) mod tests {
         }
 
         #[test]
+        fn the_same_call_from_two_senders_has_two_ids(stx in arb_signed_tx(), other_sender in arb_address()) {
+            prop_assume!(other_sender != stx.tx.from);
+            let mut other = stx.tx.clone();
+            other.from = other_sender;
+            prop_assert_ne!(other.id(), stx.tx.id());
+        }
+
+        #[test]
         fn decoding_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
             let _ = SignedTransaction::from_bytes(&bytes);
         }
@@ -251,6 +265,7 @@ pub(crate) mod tests {
         let stx = SignedTransaction {
             tx: Transaction {
                 chain_id: 1,
+                from: Address::from_account_id([1; 20]),
                 nonce: 0,
                 fee: 1,
                 expiry_ms: 2,
@@ -269,6 +284,7 @@ pub(crate) mod tests {
         let to: Address = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t".parse().unwrap();
         let tx = Transaction {
             chain_id: 7,
+            from: to,
             nonce: 3,
             fee: 1000,
             expiry_ms: 99,
@@ -281,7 +297,7 @@ pub(crate) mod tests {
         let v = serde_json::to_value(&tx).unwrap();
         assert_eq!(
             v,
-            serde_json::json!({"chain_id": 7, "nonce": 3, "fee": "1000", "expiry_ms": 99, "pow_nonce": 0,
+            serde_json::json!({"chain_id": 7, "from": "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t", "nonce": 3, "fee": "1000", "expiry_ms": 99, "pow_nonce": 0,
                 "call": {"token": {"transfer": {"to": "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t", "amount": "12500000"}}}})
         );
     }
@@ -290,6 +306,7 @@ pub(crate) mod tests {
     fn solving_pow_reaches_the_difficulty() {
         let mut tx = Transaction {
             chain_id: 1,
+            from: Address::from_account_id([2; 20]),
             nonce: 0,
             fee: 0,
             expiry_ms: 1,

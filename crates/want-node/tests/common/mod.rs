@@ -263,10 +263,13 @@ pub fn now_ms() -> u64 {
     want_node::node::now_ms()
 }
 
-/// An unsigned dev-chain transaction paying the minimum fee, valid for 10 minutes.
+/// An unsigned dev-chain transaction paying the minimum fee, valid for 10 minutes. `from` is a
+/// placeholder that `SigningKey::sign_transaction` replaces with the signer (set it yourself
+/// before solving a proof-of-work stamp).
 pub fn tx(nonce: u64, call: TokenCall) -> Transaction {
     Transaction {
         chain_id: DEV_CHAIN_ID,
+        from: Address::system("placeholder"),
         nonce,
         fee: DEV_MIN_FEE,
         expiry_ms: now_ms() + 600_000,
