@@ -301,39 +301,37 @@ impl Shared {
         if h.tx_count as usize != block.txs.len() {
             return Err(invalid("tx_count does not match the transactions".into()));
         }
-        // Senders: admission already verified our own mempool's transactions; verify the rest
-        // (in parallel).
+        let ids: Vec<Hash32> = block.txs.par_iter().map(|t| t.id()).collect();
+        if want_crypto::merkle_root(&ids) != h.tx_root {
+            return Err(invalid("tx_root does not match the transactions".into()));
+        }
+        // Senders: admission already verified our own mempool's transactions (the id commits to
+        // `from`, which verification checked is the signer); verify the rest in parallel.
         let known: Vec<Option<Address>> = {
             let pool = self.mempool.lock();
-            block
-                .txs
-                .iter()
-                .map(|stx| pool.get(&stx.id()).map(|p| p.sender))
+            ids.iter()
+                .map(|id| pool.get(id).map(|p| p.sender))
                 .collect()
         };
         let vtxs: Vec<VerifiedTx> = block
             .txs
             .par_iter()
+            .zip(ids.par_iter())
             .zip(known.par_iter())
-            .map(|(stx, known)| match known {
-                Some(sender) => Ok(VerifiedTx {
-                    id: stx.id(),
-                    sender: *sender,
+            .map(|((stx, id), known)| {
+                let sender = match known {
+                    Some(sender) => *sender,
+                    None => want_crypto::verify_transaction(stx)
+                        .map(|(_, sender)| sender)
+                        .map_err(|e| invalid(format!("transaction {id}: {e}")))?,
+                };
+                Ok(VerifiedTx {
+                    id: *id,
+                    sender,
                     tx: stx.clone(),
-                }),
-                None => want_crypto::verify_transaction(stx)
-                    .map(|(id, sender)| VerifiedTx {
-                        id,
-                        sender,
-                        tx: stx.clone(),
-                    })
-                    .map_err(|e| invalid(format!("transaction {}: {e}", stx.id()))),
+                })
             })
-            .collect::<Result<_, _>>()?;
-        let ids: Vec<Hash32> = vtxs.iter().map(|v| v.id).collect();
-        if want_crypto::merkle_root(&ids) != h.tx_root {
-            return Err(invalid("tx_root does not match the transactions".into()));
-        }
+            .collect::<Result<_, NodeError>>()?;
         let ctx = BlockContext {
             height: h.height,
             timestamp_ms: h.timestamp_ms,
