@@ -62,6 +62,23 @@ pub struct NodeConfig {
     /// Produce a block every interval even when there is nothing to include.
     #[serde(default)]
     pub empty_blocks: bool,
+    /// Membership in a multi-node cluster; `None` runs a single-member chain (`want dev`).
+    #[serde(default)]
+    pub cluster: Option<ClusterConfig>,
+}
+
+/// This node's place in a multi-node cluster.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// This node's Raft id: its entry in the genesis `members` (or the id it was added with).
+    pub node_id: u64,
+    /// The URL other members use to reach this node's HTTP API (e.g. `http://10.0.0.5:8545`).
+    pub advertise_url: String,
+    /// Members to contact besides those of the genesis (a node added after genesis lists the
+    /// current members here so that it can verify their messages before it has the membership).
+    #[serde(default)]
+    pub peers: Vec<GenesisMember>,
 }
 
 fn d_block_interval() -> u64 {
@@ -92,6 +109,7 @@ impl NodeConfig {
             mempool_nonce_window: MEMPOOL_NONCE_WINDOW_DEFAULT,
             commit_wait_timeout_ms: COMMIT_WAIT_TIMEOUT_MS_DEFAULT,
             empty_blocks: false,
+            cluster: None,
         }
     }
 
@@ -126,7 +144,26 @@ pub struct Genesis {
     pub genesis_time_ms: u64,
     /// Must sum to exactly the total supply; nothing is ever minted afterwards.
     pub allocations: Vec<Allocation>,
+    /// The initial voting members of a multi-node cluster; empty for a single-member chain (its
+    /// only member is whichever node runs it).
+    #[serde(default)]
+    pub members: Vec<GenesisMember>,
 }
+
+/// A voting member named in the genesis.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, BorshSerialize, BorshDeserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisMember {
+    /// Raft id, unique in the cluster (1, 2, 3, …).
+    pub id: u64,
+    /// The member's Ed25519 node public key, 64 hex digits.
+    pub public_key: String,
+    /// The URL of the member's HTTP API, where its Raft RPCs go.
+    pub url: String,
+}
+
+/// Most members a cluster may have (votes and certificates are sized for it).
+pub const CLUSTER_MEMBERS_MAX: usize = 64;
 
 /// One genesis allocation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, BorshSerialize, BorshDeserialize)]
@@ -159,15 +196,56 @@ impl Genesis {
                 address: dev_private_key().address(),
                 amount: TOTAL_SUPPLY,
             }],
+            members: vec![],
         }
     }
 
     /// Hash of the whole genesis specification; it is the genesis block's `prev_hash`, so the
     /// genesis hash commits to every parameter.
+    ///
+    /// A genesis without members hashes as it did before clusters existed (the fields before
+    /// `members`), so single-member chains keep their genesis hash.
     pub fn spec_hash(&self) -> Hash32 {
-        want_types::sha256d(
-            &borsh::to_vec(self).expect("invariant: borsh encoding into a Vec cannot fail"),
-        )
+        let encode = "invariant: borsh encoding into a Vec cannot fail";
+        let mut bytes =
+            borsh::to_vec(&(&self.params, &self.genesis_time_ms, &self.allocations)).expect(encode);
+        if !self.members.is_empty() {
+            bytes.extend(borsh::to_vec(&self.members).expect(encode));
+        }
+        want_types::sha256d(&bytes)
+    }
+
+    /// Checks the membership: unique ids, well-formed keys, at most [`CLUSTER_MEMBERS_MAX`].
+    pub fn validate_members(&self) -> Result<(), String> {
+        if self.members.len() > CLUSTER_MEMBERS_MAX {
+            return Err(format!(
+                "genesis.members has {} entries; at most {CLUSTER_MEMBERS_MAX} are allowed",
+                self.members.len()
+            ));
+        }
+        let mut ids = std::collections::BTreeSet::new();
+        let mut keys = std::collections::BTreeSet::new();
+        for (i, m) in self.members.iter().enumerate() {
+            if !ids.insert(m.id) {
+                return Err(format!("genesis.members[{i}].id {} is used twice", m.id));
+            }
+            let key = hex::decode(&m.public_key)
+                .ok()
+                .filter(|k| k.len() == 32)
+                .ok_or_else(|| {
+                    format!("genesis.members[{i}].public_key is not 64 hex digits (an Ed25519 public key)")
+                })?;
+            if !keys.insert(key) {
+                return Err(format!("genesis.members[{i}].public_key is used twice"));
+            }
+            if !(m.url.starts_with("http://") || m.url.starts_with("https://")) {
+                return Err(format!(
+                    "genesis.members[{i}].url {:?} must start with http:// or https://",
+                    m.url
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Builds the genesis state and block.
