@@ -4,6 +4,7 @@
 //! block is committed *and applied* by the [`BlockApplier`]. [`RaftConsensus`] implements it
 //! with openraft; the single node runs it as a one-member cluster (see [`raft`]).
 
+pub mod net;
 pub mod raft;
 
 use std::future::Future;
@@ -11,7 +12,7 @@ use std::future::Future;
 use serde::Serialize;
 use want_types::{Block, Hash32};
 
-pub use raft::{RaftConsensus, RaftTiming};
+pub use raft::{ClusterNet, Inbound, MemberNode, RaftConsensus, RaftTiming};
 
 /// The error enum of the consensus crate.
 #[derive(Debug, thiserror::Error)]
@@ -20,6 +21,10 @@ pub enum ConsensusError {
     NotLeader { leader: Option<String> },
     #[error("the block at height {height} could not be applied: {reason}")]
     Apply { height: u64, reason: String },
+    /// The proposed block did not extend the head when it was applied (another block got there
+    /// first); its transactions stay in the mempool for the next block.
+    #[error("block {height} was skipped: {reason}")]
+    Stale { height: u64, reason: String },
     #[error("consensus is shutting down")]
     ShuttingDown,
     #[error("consensus configuration: {0}")]
@@ -43,14 +48,30 @@ pub struct AppliedBlock {
 
 /// Executes committed blocks: verify, run the state machine, persist atomically.
 pub trait BlockApplier: Send + Sync + 'static {
-    /// Applies one committed block. Must be deterministic given the stored state and the block.
-    /// `consensus_meta` (opaque to the applier: e.g. Raft's last applied log id and membership)
-    /// must be persisted in the same atomic write as the block.
-    fn apply(&self, block: &Block, consensus_meta: Option<&[u8]>) -> Result<AppliedBlock, String>;
+    /// Applies one committed block. Must be deterministic given the stored state, the block and
+    /// `members` (the Ed25519 keys of the voting members when the block was committed: the
+    /// proposer must be one of them). `consensus_meta` (opaque to the applier: e.g. Raft's last
+    /// applied log id and membership) must be persisted in the same atomic write as the block.
+    /// A block that does not extend the current head is [`ApplyOutcome::Stale`]: nothing is
+    /// written (the caller records the metadata).
+    fn apply(
+        &self,
+        block: &Block,
+        members: &[[u8; 32]],
+        consensus_meta: Option<&[u8]>,
+    ) -> Result<ApplyOutcome, String>;
     /// Durably records consensus metadata for an entry that carries no block.
     fn record_consensus_meta(&self, meta: &[u8]) -> Result<(), String>;
     /// The consensus metadata recorded last (None on a fresh database).
     fn consensus_meta(&self) -> Result<Option<Vec<u8>>, String>;
+}
+
+/// What became of a committed block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ApplyOutcome {
+    Applied(AppliedBlock),
+    /// It did not extend the head when its turn came; skipped by every node alike.
+    Stale(String),
 }
 
 /// The node's role in consensus.
@@ -72,7 +93,24 @@ pub struct ConsensusStatus {
     pub role: Role,
     pub leader: Option<String>,
     pub term: u64,
+    /// Public keys of the voting members.
     pub members: Vec<String>,
+    /// This node's Raft id.
+    pub raft_id: u64,
+    pub leader_raft_id: Option<u64>,
+    /// Index of the last Raft log entry applied here.
+    pub applied_index: Option<u64>,
+    /// Every member (voters and learners) with its Raft id and URL.
+    pub member_list: Vec<MemberInfo>,
+}
+
+/// One member in [`ConsensusStatus`].
+#[derive(Clone, Debug, Serialize)]
+pub struct MemberInfo {
+    pub id: u64,
+    pub public_key: String,
+    pub url: String,
+    pub voter: bool,
 }
 
 /// Orders blocks. Implemented by the single node and by the Raft cluster.

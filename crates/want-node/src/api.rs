@@ -71,6 +71,13 @@ pub fn router(node: Node) -> Router {
         .route("/v1/status", get(get_status))
         .route("/v1/token", get(get_token))
         .route("/v1/events", get(events))
+        .route(
+            want_consensus::net::RPC_PATH,
+            post(cluster_rpc).layer(DefaultBodyLimit::max(
+                want_consensus::net::ENVELOPE_BYTES_MAX,
+            )),
+        )
+        .route("/v1/admin/faults", get(get_faults).put(put_faults))
         .route("/openapi.json", get(openapi))
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
@@ -90,6 +97,55 @@ pub async fn serve(
     )
     .with_graceful_shutdown(shutdown)
     .await
+}
+
+/// `POST /v1/cluster/rpc`: a signed envelope from another member; the answer is the sealed
+/// answer, or 403 `envelope_refused` with the reason when the envelope fails its checks.
+async fn cluster_rpc(State(node): State<Node>, body: Bytes) -> Response {
+    match node.handle_cluster_rpc(&body).await {
+        Ok(answer) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/octet-stream")],
+            answer,
+        )
+            .into_response(),
+        Err(refusal) => {
+            let body = json!({"error": {
+                "code": codes::ENVELOPE_REFUSED,
+                "reason": refusal.code(),
+                "message": format!("the message was refused: {refusal}"),
+            }});
+            (StatusCode::FORBIDDEN, Json(body)).into_response()
+        }
+    }
+}
+
+/// The transport's fault plan, or 403 if fault injection is not enabled on this node.
+fn fault_injector(node: &Node) -> Result<&want_consensus::net::FaultInjector, ApiError> {
+    node.consensus()
+        .transport()
+        .map(|t| &t.faults)
+        .filter(|f| f.enabled())
+        .ok_or_else(|| {
+            bad(
+                codes::FAULTS_DISABLED,
+                "fault injection is disabled on this node (a cluster member with fault_injection = true in its configuration; for fault tests only)",
+            )
+        })
+}
+
+async fn get_faults(State(node): State<Node>) -> ApiResult {
+    Ok(Json(fault_injector(&node)?.plan()).into_response())
+}
+
+async fn put_faults(State(node): State<Node>, body: Result<Bytes, BytesRejection>) -> ApiResult {
+    let faults = fault_injector(&node)?;
+    let plan: want_consensus::net::FaultPlan = parse_json(body, "fault plan")?;
+    faults
+        .set(plan)
+        .map_err(|e| bad(codes::INVALID_FAULT_PLAN, e))?;
+    tracing::warn!(target: "cluster::faults", "fault plan set: {:?}", faults.plan());
+    Ok(Json(faults.plan()).into_response())
 }
 
 async fn not_found() -> ApiError {
@@ -406,8 +462,11 @@ async fn get_status(State(node): State<Node>) -> ApiResult {
         "leader": c.leader,
         "term": c.term,
         "members": c.members,
+        "raft_id": c.raft_id,
+        "leader_raft_id": c.leader_raft_id,
+        "member_list": c.member_list,
         "height": head.height,
-        "applied_index": head.height,
+        "applied_index": c.applied_index,
         "head_hash": head.hash,
         "head_time_ms": head.timestamp_ms,
         "state_root": head.state_root,

@@ -65,6 +65,10 @@ pub struct NodeConfig {
     /// Membership in a multi-node cluster; `None` runs a single-member chain (`want dev`).
     #[serde(default)]
     pub cluster: Option<ClusterConfig>,
+    /// Lets `POST /v1/admin/faults` inject network faults (fault tests only; never in
+    /// production).
+    #[serde(default)]
+    pub fault_injection: bool,
 }
 
 /// This node's place in a multi-node cluster.
@@ -110,6 +114,7 @@ impl NodeConfig {
             commit_wait_timeout_ms: COMMIT_WAIT_TIMEOUT_MS_DEFAULT,
             empty_blocks: false,
             cluster: None,
+            fault_injection: false,
         }
     }
 

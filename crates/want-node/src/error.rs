@@ -33,6 +33,50 @@ pub mod codes {
     pub const TX_DROPPED: &str = "tx_dropped";
     pub const SHUTTING_DOWN: &str = "shutting_down";
     pub const INTERNAL: &str = "internal_error";
+    pub const NOT_LEADER: &str = "not_leader";
+    pub const NO_LEADER: &str = "no_leader";
+    pub const ENVELOPE_REFUSED: &str = "envelope_refused";
+    pub const FAULTS_DISABLED: &str = "faults_disabled";
+    pub const INVALID_FAULT_PLAN: &str = "invalid_fault_plan";
+    pub const DIVERGED: &str = "diverged";
+
+    /// Every code above (to map codes received from another member back to these).
+    pub const ALL: &[&str] = &[
+        INVALID_JSON,
+        INVALID_TRANSACTION,
+        TX_TOO_LARGE,
+        BAD_SIGNATURE,
+        WRONG_CHAIN_ID,
+        NONCE_TOO_LOW,
+        NONCE_TOO_FAR_AHEAD,
+        NONCE_IN_USE,
+        FEE_TOO_LOW,
+        INSUFFICIENT_BALANCE,
+        INSUFFICIENT_ALLOWANCE,
+        AMOUNT_OVERFLOW,
+        EXPIRED,
+        EXPIRY_TOO_FAR,
+        DUPLICATE_TRANSACTION,
+        MEMPOOL_FULL,
+        BATCH_TOO_LARGE,
+        INVALID_ADDRESS,
+        INVALID_HASH,
+        INVALID_HEIGHT,
+        INVALID_QUERY,
+        TX_NOT_FOUND,
+        BLOCK_NOT_FOUND,
+        NOT_FOUND,
+        COMMIT_TIMEOUT,
+        TX_DROPPED,
+        SHUTTING_DOWN,
+        INTERNAL,
+        NOT_LEADER,
+        NO_LEADER,
+        ENVELOPE_REFUSED,
+        FAULTS_DISABLED,
+        INVALID_FAULT_PLAN,
+        DIVERGED,
+    ];
 }
 
 /// The error enum of the node crate.
@@ -83,7 +127,9 @@ impl NodeError {
                 codes::MEMPOOL_FULL => 429,
                 codes::COMMIT_TIMEOUT => 408,
                 codes::TX_DROPPED => 410,
-                codes::SHUTTING_DOWN => 503,
+                codes::SHUTTING_DOWN | codes::NO_LEADER | codes::NOT_LEADER => 503,
+                codes::DIVERGED => 503,
+                codes::ENVELOPE_REFUSED | codes::FAULTS_DISABLED => 403,
                 _ => 400,
             },
             NodeError::NotFound { .. } => 404,

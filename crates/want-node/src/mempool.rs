@@ -161,6 +161,22 @@ impl Mempool {
         Ok(tx)
     }
 
+    /// Up to `max` pending transactions, each sender's in nonce order (to hand them to a leader).
+    pub fn all_in_nonce_order(&self, max: usize) -> Vec<Arc<PoolTx>> {
+        let mut out = Vec::with_capacity(max.min(self.by_id.len()));
+        for q in self.senders.values() {
+            for id in q.by_nonce.values() {
+                if out.len() == max {
+                    return out;
+                }
+                if let Some(tx) = self.by_id.get(id) {
+                    out.push(tx.clone());
+                }
+            }
+        }
+        out
+    }
+
     /// Removes one transaction (e.g. when its journal write failed, or it expired).
     pub fn remove(&mut self, id: &Hash32) -> Option<Arc<PoolTx>> {
         let tx = self.by_id.remove(id)?;

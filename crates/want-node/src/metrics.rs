@@ -26,6 +26,8 @@ pub struct Metrics {
     pub block_apply_seconds: Histogram,
     pub journal_batch_seconds: Histogram,
     pub ws_clients: Gauge,
+    /// Members' messages refused, by reason (forged, replayed, misaddressed, …).
+    pub envelopes_refused: Family<CodeLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -49,6 +51,7 @@ impl Metrics {
             block_apply_seconds: Histogram::new(exponential_buckets(0.0005, 2.0, 16)),
             journal_batch_seconds: Histogram::new(exponential_buckets(0.0001, 2.0, 16)),
             ws_clients: Gauge::default(),
+            envelopes_refused: Family::default(),
         };
         registry.register(
             "tx_admitted",
@@ -96,11 +99,24 @@ impl Metrics {
             m.journal_batch_seconds.clone(),
         );
         registry.register(
+            "cluster_envelopes_refused",
+            "Messages from members refused before consensus saw them, by reason",
+            m.envelopes_refused.clone(),
+        );
+        registry.register(
             "ws_clients",
             "Connected event-stream clients",
             m.ws_clients.clone(),
         );
         Metrics { registry, ..m }
+    }
+
+    pub fn envelope_refused(&self, reason: &str) {
+        self.envelopes_refused
+            .get_or_create(&CodeLabel {
+                code: reason.to_string(),
+            })
+            .inc();
     }
 
     pub fn refused(&self, code: &str) {

@@ -11,7 +11,11 @@ use parking_lot::Mutex;
 use rayon::prelude::*;
 use tokio::sync::{broadcast, mpsc, oneshot, watch, Notify};
 use tracing::{error, info, warn};
-use want_consensus::{AppliedBlock, BlockApplier, Consensus, RaftConsensus, RaftTiming};
+use want_consensus::net::{Peer, Transport};
+use want_consensus::{
+    AppliedBlock, ApplyOutcome, BlockApplier, ClusterNet, Consensus, ConsensusError, MemberNode,
+    RaftConsensus, RaftTiming,
+};
 use want_crypto::NodeKey;
 use want_state::{query, BlockContext, StateView, VerifiedTx};
 use want_storage::{BlockInfo, ChainIdentity, StateSnapshot, Store};
@@ -258,11 +262,15 @@ impl Shared {
     }
 
     /// Executes a committed block and writes it durably; then wakes waiters and subscribers.
+    ///
+    /// `members` are the voting members' keys when the block was committed (its proposer must
+    /// be one). A block that does not extend the head is `Ok(None)`: skipped, nothing written.
     pub fn execute(
         &self,
         block: &Block,
+        members: &[[u8; 32]],
         consensus_meta: Option<&[u8]>,
-    ) -> Result<BlockInfo, NodeError> {
+    ) -> Result<Option<BlockInfo>, NodeError> {
         let started = Instant::now();
         let head = self.store.head()?;
         let h = &block.header;
@@ -279,10 +287,8 @@ impl Shared {
             )));
         }
         if h.height != head.height + 1 || h.prev_hash != head.hash {
-            return Err(invalid(format!(
-                "does not extend head {} ({})",
-                head.height, head.hash
-            )));
+            // A leader proposed it on a head another block extended first: skipped everywhere.
+            return Ok(None);
         }
         if h.parent_state_root != head.state_root {
             return Err(invalid(format!(
@@ -293,8 +299,11 @@ impl Shared {
         if h.timestamp_ms < head.timestamp_ms {
             return Err(invalid("timestamp earlier than its parent's".into()));
         }
-        if h.proposer != self.node_key.public_key().to_vec() {
-            return Err(invalid("proposer is not a member".into()));
+        if !members.iter().any(|m| m[..] == h.proposer[..]) {
+            return Err(invalid(format!(
+                "proposer {} is not a voting member",
+                hex::encode(&h.proposer)
+            )));
         }
         want_crypto::verify_block_signature(block)
             .map_err(|e| invalid(format!("proposer signature: {e}")))?;
@@ -401,7 +410,14 @@ impl Shared {
             .block_apply_seconds
             .observe(started.elapsed().as_secs_f64());
         let _ = self.blocks.send(info.height);
-        Ok(info)
+        Ok(Some(info))
+    }
+
+    /// Drops the commit waiters of transactions that will not commit (callers are told).
+    pub(crate) fn forget_waiters_of(&self, ids: &[Hash32]) {
+        if !ids.is_empty() {
+            self.forget_waiters(ids);
+        }
     }
 }
 
@@ -411,16 +427,28 @@ pub struct Executor {
 }
 
 impl BlockApplier for Executor {
-    fn apply(&self, block: &Block, consensus_meta: Option<&[u8]>) -> Result<AppliedBlock, String> {
+    fn apply(
+        &self,
+        block: &Block,
+        members: &[[u8; 32]],
+        consensus_meta: Option<&[u8]>,
+    ) -> Result<ApplyOutcome, String> {
+        let head = self.shared.store.head().map_err(|e| e.to_string())?;
         let info = self
             .shared
-            .execute(block, consensus_meta)
+            .execute(block, members, consensus_meta)
             .map_err(|e| e.to_string())?;
-        Ok(AppliedBlock {
-            height: info.height,
-            hash: info.hash,
-            state_root: info.state_root,
-            tx_count: info.tx_count,
+        Ok(match info {
+            Some(info) => ApplyOutcome::Applied(AppliedBlock {
+                height: info.height,
+                hash: info.hash,
+                state_root: info.state_root,
+                tx_count: info.tx_count,
+            }),
+            None => ApplyOutcome::Stale(format!(
+                "it does not extend head {} ({})",
+                head.height, head.hash
+            )),
         })
     }
 
@@ -499,15 +527,17 @@ impl Node {
         });
         spawn_journal_writer(shared.clone(), journal_rx);
         restore_journal(&shared)?;
+        let (raft_id, timing, cluster) = cluster_setup(&shared)?;
         let consensus = Arc::new(
             RaftConsensus::start(
                 &shared.cfg.data_dir,
-                SINGLE_NODE_RAFT_ID,
+                raft_id,
                 node_id,
                 Arc::new(Executor {
                     shared: shared.clone(),
                 }),
-                RaftTiming::default(),
+                timing,
+                cluster,
             )
             .await?,
         );
@@ -529,6 +559,16 @@ impl Node {
         self.consensus.status()
     }
 
+    /// The consensus this node runs.
+    pub fn consensus(&self) -> &RaftConsensus<Executor> {
+        &self.consensus
+    }
+
+    /// Whether [`Node::shutdown`] was called.
+    pub fn shutdown_requested(&self) -> watch::Ref<'_, bool> {
+        self.shutdown.borrow()
+    }
+
     /// Admits a transaction durably (journaled before this returns); with `wait`, returns once it
     /// is committed, with its receipt.
     pub async fn submit(&self, stx: SignedTransaction, wait: bool) -> Result<Submitted, NodeError> {
@@ -540,7 +580,15 @@ impl Node {
         } else {
             None
         };
-        let result = self.admit_and_journal(stx).await;
+        let result = if self.must_forward() {
+            check_signature(stx.clone())?;
+            self.forward(std::slice::from_ref(&stx))
+                .await
+                .pop()
+                .unwrap_or_else(|| Err(NodeError::rejected(codes::INTERNAL, "no answer")))
+        } else {
+            self.admit_and_journal(stx).await
+        };
         if let Err(e) = result {
             if let Some(rx) = waiter {
                 drop(rx);
@@ -592,6 +640,11 @@ impl Node {
         }
     }
 
+    /// Admits into this node's own mempool (the leader's path).
+    pub(crate) async fn admit_locally(&self, stx: SignedTransaction) -> Result<(), NodeError> {
+        self.admit_and_journal(stx).await
+    }
+
     async fn admit_and_journal(&self, stx: SignedTransaction) -> Result<(), NodeError> {
         let checked = check_signature(stx)?;
         let snap = self.shared.store.snapshot()?;
@@ -640,8 +693,48 @@ impl Node {
     }
 
     /// Submits many transactions: signatures are checked in parallel on every core, then each is
-    /// admitted and journaled. Results are in input order.
+    /// admitted and journaled (by the leader: a member that is not the leader forwards them).
+    /// Results are in input order.
     pub async fn submit_batch(
+        &self,
+        txs: Vec<SignedTransaction>,
+    ) -> Vec<Result<Hash32, NodeError>> {
+        if !self.must_forward() {
+            return self.submit_batch_local(txs).await;
+        }
+        let checked: Vec<Result<Checked, NodeError>> =
+            match tokio::task::spawn_blocking(move || {
+                txs.into_par_iter().map(check_signature).collect()
+            })
+            .await
+            {
+                Ok(c) => c,
+                Err(_) => {
+                    return vec![Err(NodeError::rejected(
+                        codes::SHUTTING_DOWN,
+                        "the node is shutting down",
+                    ))]
+                }
+            };
+        let valid: Vec<SignedTransaction> = checked
+            .iter()
+            .filter_map(|c| c.as_ref().ok().map(|c| c.stx.clone()))
+            .collect();
+        let mut forwarded = self.forward(&valid).await.into_iter();
+        checked
+            .into_iter()
+            .map(|c| {
+                let c = c?;
+                forwarded
+                    .next()
+                    .unwrap_or_else(|| Err(NodeError::rejected(codes::INTERNAL, "no answer")))
+                    .map(|()| c.id)
+            })
+            .collect()
+    }
+
+    /// [`Node::submit_batch`] into this node's own mempool.
+    pub(crate) async fn submit_batch_local(
         &self,
         txs: Vec<SignedTransaction>,
     ) -> Vec<Result<Hash32, NodeError>> {
@@ -759,6 +852,12 @@ async fn produce_loop(node: Node, mut shutdown: watch::Receiver<bool>) {
         if *shutdown.borrow() {
             break;
         }
+        if node.consensus.transport().is_some() && !node.consensus.can_propose() {
+            if node.must_forward() {
+                node.drain_pool_to_leader().await;
+            }
+            continue;
+        }
         match node.produce_block().await {
             Ok(Some(info)) => {
                 tracing::debug!(target: "consensus::propose", "committed block {} with {} txs", info.height, info.tx_count);
@@ -767,6 +866,13 @@ async fn produce_loop(node: Node, mut shutdown: watch::Receiver<bool>) {
                 }
             }
             Ok(None) => {}
+            Err(NodeError::Consensus(ConsensusError::Stale { height, reason })) => {
+                info!(target: "consensus::propose", "block {height} was skipped ({reason}); proposing again");
+                node.shared.produce.notify_one();
+            }
+            Err(NodeError::Consensus(ConsensusError::NotLeader { leader })) => {
+                info!(target: "consensus::propose", "no longer the leader (leader: {leader:?})");
+            }
             Err(e) => {
                 error!(target: "consensus::propose", "could not produce a block: {e}");
                 tokio::time::sleep(interval).await;
@@ -839,6 +945,94 @@ fn restore_journal(shared: &Arc<Shared>) -> Result<(), NodeError> {
         .set(shared.mempool.lock().len() as i64);
     info!(target: "mempool::journal", "restored {restored} pending transactions, dropped {}", drop_ids.len());
     Ok(())
+}
+
+/// Raft timing of a multi-node cluster: a failed leader is replaced within about a second.
+pub const CLUSTER_TIMING: RaftTiming = RaftTiming {
+    heartbeat_interval_ms: 150,
+    election_timeout_min_ms: 750,
+    election_timeout_max_ms: 1_500,
+    leader_wait_ms: 0,
+};
+
+/// This node's Raft id, timing and (for a multi-node chain) network, from the genesis members
+/// and the node's cluster configuration.
+fn cluster_setup(shared: &Shared) -> Result<(u64, RaftTiming, Option<ClusterNet>), NodeError> {
+    let genesis = &shared.genesis;
+    if genesis.members.is_empty() {
+        if shared.cfg.cluster.is_some() {
+            return Err(NodeError::Config(
+                "the configuration has a [cluster] section but the genesis names no members; use the cluster's genesis.json".into(),
+            ));
+        }
+        return Ok((SINGLE_NODE_RAFT_ID, RaftTiming::default(), None));
+    }
+    genesis
+        .validate_members()
+        .map_err(|e| NodeError::Config(format!("genesis: {e}")))?;
+    let cluster = shared.cfg.cluster.as_ref().ok_or_else(|| {
+        NodeError::Config(
+            "the genesis names cluster members but the configuration has no [cluster] section (node_id, advertise_url)".into(),
+        )
+    })?;
+    let me = hex::encode(shared.node_key.public_key());
+    if let Some(m) = genesis.members.iter().find(|m| m.id == cluster.node_id) {
+        if m.public_key != me {
+            return Err(NodeError::Config(format!(
+                "cluster.node_id {} belongs to the genesis member with key {}, but this node's key is {me}; use that member's node-key.hex or the right node_id",
+                cluster.node_id, m.public_key
+            )));
+        }
+    }
+    let to_peer = |m: &crate::config::GenesisMember| -> Result<(u64, Peer), NodeError> {
+        let public_key: [u8; 32] = hex::decode(&m.public_key)
+            .ok()
+            .and_then(|k| k.try_into().ok())
+            .ok_or_else(|| {
+                NodeError::Config(format!("member {}: public_key is not 64 hex digits", m.id))
+            })?;
+        Ok((
+            m.id,
+            Peer {
+                public_key,
+                url: m.url.clone(),
+            },
+        ))
+    };
+    let mut fallback = std::collections::BTreeMap::new();
+    for m in genesis.members.iter().chain(&cluster.peers) {
+        let (id, peer) = to_peer(m)?;
+        fallback.insert(id, peer);
+    }
+    let transport = Transport::new(
+        cluster.node_id,
+        genesis.params.chain_id,
+        shared.node_key.clone(),
+        fallback,
+        shared.cfg.fault_injection,
+    )
+    .map_err(NodeError::Config)?;
+    let initial_members = genesis
+        .members
+        .iter()
+        .map(|m| {
+            (
+                m.id,
+                MemberNode {
+                    public_key: m.public_key.clone(),
+                    addr: m.url.clone(),
+                },
+            )
+        })
+        .collect();
+    Ok((
+        cluster.node_id,
+        CLUSTER_TIMING,
+        Some(ClusterNet {
+            transport: Arc::new(transport),
+            initial_members,
+        }),
+    ))
 }
 
 /// Loads the node's Ed25519 key from the data directory, creating it on first start.

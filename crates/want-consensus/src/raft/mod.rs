@@ -33,9 +33,10 @@ use tracing::info;
 use want_types::Block;
 
 pub use log_store::{LogStore, LOG_FILE_NAME};
-pub use network::NoNetwork;
+pub use network::{NoNetwork, SignedNetwork};
 pub use state_machine::{AppliedMeta, ApplyFailure, BlockStateMachine};
 
+use crate::net::{Envelope, MsgKind, Peer, Refusal, Transport};
 use crate::{AppliedBlock, BlockApplier, Consensus, ConsensusError, ConsensusStatus, Role};
 
 openraft::declare_raft_types!(
@@ -57,6 +58,21 @@ pub struct MemberNode {
     pub addr: String,
 }
 
+impl MemberNode {
+    /// The member as the transport needs it (None if its key is not 64 hex digits).
+    pub fn peer(&self) -> Option<crate::net::Peer> {
+        Some(crate::net::Peer {
+            public_key: self.key_bytes()?,
+            url: self.addr.clone(),
+        })
+    }
+
+    /// The member's Ed25519 public key.
+    pub fn key_bytes(&self) -> Option<[u8; 32]> {
+        hex::decode(&self.public_key).ok()?.try_into().ok()
+    }
+}
+
 /// The application data of a Raft log entry: one proposed block, as its canonical borsh bytes
 /// (compact in the log; decoded only when applied).
 #[derive(Clone, Serialize, Deserialize)]
@@ -75,6 +91,12 @@ impl std::fmt::Debug for Proposal {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Applied {
     Block(AppliedBlock),
+    /// The block did not extend the chain when its turn came (a leader proposed it on a head
+    /// that another block had meanwhile extended): every node skips it alike.
+    Stale {
+        height: u64,
+        reason: String,
+    },
     /// A blank or membership entry: no block.
     NoBlock,
 }
@@ -107,19 +129,84 @@ pub struct RaftConsensus<A: BlockApplier> {
     node_id: u64,
     node_name: String,
     failure: Arc<Mutex<Option<ApplyFailure>>>,
+    transport: Option<Arc<Transport>>,
     _applier: PhantomData<fn() -> A>,
 }
 
+/// Most Raft entries (blocks) in one append-entries message.
+pub const RAFT_PAYLOAD_ENTRIES_MAX: u64 = 16;
+
+/// The network of a multi-node cluster.
+pub struct ClusterNet {
+    pub transport: Arc<Transport>,
+    /// The genesis members, with which a fresh log is initialized (every genesis member
+    /// initializes alike); a node added later finds itself absent and waits to be added.
+    pub initial_members: BTreeMap<u64, MemberNode>,
+}
+
+/// What a member's message asks of this node once its envelope is open.
+pub enum Inbound {
+    /// A Raft RPC, answered: the sealed answer to send back.
+    Answer(Vec<u8>),
+    /// An application message (e.g. forwarded transactions) for the node to answer.
+    App(Envelope),
+}
+
+/// Encoding of Raft answers without naming each result type.
+mod erased {
+    pub trait Encode {
+        fn encode(&self) -> Vec<u8>;
+    }
+    impl<T: serde::Serialize> Encode for T {
+        fn encode(&self) -> Vec<u8> {
+            postcard::to_allocvec(self)
+                .expect("invariant: postcard encoding into a Vec cannot fail")
+        }
+    }
+}
+
+/// Keeps the transport's member list equal to Raft's membership (voters and learners).
+fn spawn_membership_watch(
+    mut metrics: tokio::sync::watch::Receiver<RaftMetrics<u64, MemberNode>>,
+    transport: Arc<Transport>,
+) {
+    tokio::spawn(async move {
+        let mut last = None;
+        loop {
+            let members: BTreeMap<u64, Peer> = {
+                let m = metrics.borrow_and_update();
+                m.membership_config
+                    .membership()
+                    .nodes()
+                    .filter_map(|(id, n)| n.peer().map(|p| (*id, p)))
+                    .collect()
+            };
+            if last.as_ref() != Some(&members) && !members.is_empty() {
+                transport.set_members(members.clone());
+                last = Some(members);
+            }
+            if metrics.changed().await.is_err() {
+                break;
+            }
+        }
+    });
+}
+
 impl<A: BlockApplier> RaftConsensus<A> {
-    /// Opens the Raft log in `data_dir`, starts Raft, makes this node the single member of the
-    /// cluster if the log is empty, and waits until it is leader and has applied every committed
-    /// entry (at most `timing.leader_wait_ms`).
+    /// Opens the Raft log in `data_dir` and starts Raft.
+    ///
+    /// Without `cluster`, this node is the single member: it initializes the cluster if the
+    /// log is empty and waits until it is leader and has applied every committed entry (at
+    /// most `timing.leader_wait_ms`). With `cluster`, RPCs go through its signed transport; a
+    /// fresh log is initialized with `cluster.initial_members` if this node is one of them (every
+    /// genesis member does so alike), and `start` returns at once: the election follows.
     pub async fn start(
         data_dir: &Path,
         node_id: u64,
         node_name: String,
         applier: Arc<A>,
         timing: RaftTiming,
+        cluster: Option<ClusterNet>,
     ) -> Result<Self, ConsensusError> {
         let config = Config {
             cluster_name: "want".into(),
@@ -127,6 +214,8 @@ impl<A: BlockApplier> RaftConsensus<A> {
             election_timeout_min: timing.election_timeout_min_ms,
             election_timeout_max: timing.election_timeout_max_ms,
             snapshot_policy: SnapshotPolicy::Never,
+            max_payload_entries: RAFT_PAYLOAD_ENTRIES_MAX,
+            install_snapshot_timeout: network::SNAPSHOT_RPC_TIMEOUT_MS,
             ..Default::default()
         }
         .validate()
@@ -136,7 +225,17 @@ impl<A: BlockApplier> RaftConsensus<A> {
         log_recovery(&mut log, &*applier).await;
         let failure = Arc::new(Mutex::new(None));
         let sm = BlockStateMachine::new(applier, failure.clone());
-        let raft = match Raft::new(node_id, Arc::new(config), NoNetwork, log, sm).await {
+        let transport = cluster.as_ref().map(|c| c.transport.clone());
+        let raft = match &transport {
+            None => Raft::new(node_id, Arc::new(config), NoNetwork, log, sm).await,
+            Some(t) => {
+                let net = SignedNetwork {
+                    transport: t.clone(),
+                };
+                Raft::new(node_id, Arc::new(config), net, log, sm).await
+            }
+        };
+        let raft = match raft {
             Ok(raft) => raft,
             // Re-applying committed entries at startup failed.
             Err(f) => return Err(stop_reason(&failure, f, None)),
@@ -146,27 +245,31 @@ impl<A: BlockApplier> RaftConsensus<A> {
             node_id,
             node_name: node_name.clone(),
             failure,
+            transport,
             _applier: PhantomData,
         };
-        let members = BTreeMap::from([(
-            node_id,
-            MemberNode {
-                public_key: node_name,
-                addr: String::new(),
-            },
-        )]);
+        let members = match &cluster {
+            None => BTreeMap::from([(
+                node_id,
+                MemberNode {
+                    public_key: node_name,
+                    addr: String::new(),
+                },
+            )]),
+            Some(c) => c.initial_members.clone(),
+        };
         let initialized = match consensus.raft.is_initialized().await {
             Ok(i) => i,
             Err(f) => return Err(consensus.fatal(f, None)),
         };
         if initialized {
             info!(target: "consensus", "Raft log already initialized; resuming");
-        } else {
-            match consensus.raft.initialize(members).await {
+        } else if members.contains_key(&node_id) {
+            match consensus.raft.initialize(members.clone()).await {
                 Ok(()) => {
-                    info!(target: "consensus", "initialized a single-member Raft cluster with node {node_id}")
+                    info!(target: "consensus", "initialized the Raft cluster with members {:?}", members.keys().collect::<Vec<_>>())
                 }
-                // Initialized meanwhile: as good as done.
+                // Initialized meanwhile (or by a vote from a member): as good as done.
                 Err(RaftError::APIError(InitializeError::NotAllowed(_))) => {}
                 Err(RaftError::APIError(e)) => {
                     return Err(ConsensusError::Fatal(format!(
@@ -175,6 +278,12 @@ impl<A: BlockApplier> RaftConsensus<A> {
                 }
                 Err(RaftError::Fatal(f)) => return Err(consensus.fatal(f, None)),
             }
+        } else {
+            info!(target: "consensus", "node {node_id} is not a genesis member: waiting for the leader to add it");
+        }
+        if let Some(t) = &consensus.transport {
+            spawn_membership_watch(consensus.raft.metrics(), t.clone());
+            return Ok(consensus);
         }
         let waited = consensus
             .raft
@@ -209,6 +318,67 @@ impl<A: BlockApplier> RaftConsensus<A> {
                 Err(err)
             }
         }
+    }
+
+    /// Handles a message from another member: opens its envelope (nothing unchecked reaches
+    /// openraft), then answers Raft RPCs here and hands application messages to the caller.
+    pub async fn handle_rpc(&self, bytes: &[u8]) -> Result<Inbound, Refusal> {
+        let transport = self
+            .transport
+            .as_ref()
+            .ok_or_else(|| Refusal::Malformed("this node runs a single-member chain".into()))?;
+        let env = transport.open(bytes)?;
+        let malformed = |e: postcard::Error| {
+            Refusal::Malformed(format!("{} payload: {e}", env.header.kind.as_str()))
+        };
+        let encode = |v: &dyn erased::Encode| v.encode();
+        let answer = match env.header.kind {
+            MsgKind::AppendEntries => {
+                let req = postcard::from_bytes(&env.payload).map_err(malformed)?;
+                encode(&self.raft.append_entries(req).await)
+            }
+            MsgKind::Vote => {
+                let req = postcard::from_bytes(&env.payload).map_err(malformed)?;
+                encode(&self.raft.vote(req).await)
+            }
+            MsgKind::InstallSnapshot => {
+                let req = postcard::from_bytes(&env.payload).map_err(malformed)?;
+                encode(&self.raft.install_snapshot(req).await)
+            }
+            MsgKind::ForwardTxs | MsgKind::Response => return Ok(Inbound::App(env)),
+        };
+        Ok(Inbound::Answer(transport.answer(&env, answer)))
+    }
+
+    /// The signed transport of a cluster (None for a single-member chain).
+    pub fn transport(&self) -> Option<&Arc<Transport>> {
+        self.transport.as_ref()
+    }
+
+    /// Whether this node may propose a block now: it is the leader and has applied every entry
+    /// of earlier terms (its term's first entry is applied), so its head is the chain's head.
+    pub fn can_propose(&self) -> bool {
+        let metrics = self.raft.metrics();
+        let m = metrics.borrow();
+        m.state == ServerState::Leader
+            && m.current_leader == Some(self.node_id)
+            && m.last_applied.map(|l| l.leader_id.term) == Some(m.current_term)
+    }
+
+    /// The current leader's Raft id and transport address, if there is a leader other than us.
+    pub fn leader_peer(&self) -> Option<(u64, Peer)> {
+        let metrics = self.raft.metrics();
+        let m = metrics.borrow();
+        let id = m.current_leader?;
+        if id == self.node_id {
+            return None;
+        }
+        let peer = m
+            .membership_config
+            .membership()
+            .get_node(&id)
+            .and_then(|n| n.peer())?;
+        Some((id, peer))
     }
 
     /// Stops Raft; proposals in flight fail with [`ConsensusError::ShuttingDown`].
@@ -300,6 +470,7 @@ impl<A: BlockApplier> Consensus for RaftConsensus<A> {
         match self.raft.client_write(proposal).await {
             Ok(resp) => match resp.data {
                 Applied::Block(b) => Ok(b),
+                Applied::Stale { height, reason } => Err(ConsensusError::Stale { height, reason }),
                 Applied::NoBlock => Err(ConsensusError::Fatal(format!(
                     "log entry {} carried block {height} but applied as an entry without a block",
                     resp.log_id
@@ -337,6 +508,22 @@ impl<A: BlockApplier> Consensus for RaftConsensus<A> {
                 .voter_ids()
                 .map(|id| member_name(&m, id))
                 .collect(),
+            raft_id: self.node_id,
+            leader_raft_id: m.current_leader,
+            applied_index: m.last_applied.map(|l| l.index),
+            member_list: {
+                let membership = m.membership_config.membership();
+                let voters: std::collections::BTreeSet<u64> = membership.voter_ids().collect();
+                membership
+                    .nodes()
+                    .map(|(id, n)| crate::MemberInfo {
+                        id: *id,
+                        public_key: n.public_key.clone(),
+                        url: n.addr.clone(),
+                        voter: voters.contains(id),
+                    })
+                    .collect()
+            },
         }
     }
 }

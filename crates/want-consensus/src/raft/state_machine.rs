@@ -14,7 +14,7 @@ use tracing::error;
 use want_types::Block;
 
 use super::{Applied, MemberNode, TypeConfig};
-use crate::BlockApplier;
+use crate::{ApplyOutcome, BlockApplier};
 
 type NodeId = <TypeConfig as RaftTypeConfig>::NodeId;
 type Entry = <TypeConfig as RaftTypeConfig>::Entry;
@@ -116,13 +116,28 @@ fn apply_batch<A: BlockApplier>(
             EntryPayload::Normal(proposal) => match Block::from_bytes(&proposal.block) {
                 Ok(block) => {
                     let height = block.header.height;
-                    applier
-                        .apply(&block, Some(&next.encode()))
-                        .map(Applied::Block)
-                        .map_err(|reason| ApplyFailure {
-                            height: Some(height),
-                            reason,
-                        })
+                    let members: Vec<[u8; 32]> = next
+                        .membership
+                        .membership()
+                        .voter_ids()
+                        .filter_map(|id| next.membership.membership().get_node(&id))
+                        .filter_map(|n| n.key_bytes())
+                        .collect();
+                    let fail = |reason| ApplyFailure {
+                        height: Some(height),
+                        reason,
+                    };
+                    match applier.apply(&block, &members, Some(&next.encode())) {
+                        Ok(ApplyOutcome::Applied(b)) => Ok(Applied::Block(b)),
+                        Ok(ApplyOutcome::Stale(reason)) => {
+                            tracing::info!(target: "consensus::apply", "skipping block {height} of log entry {log_id}: {reason}");
+                            applier
+                                .record_consensus_meta(&next.encode())
+                                .map(|()| Applied::Stale { height, reason })
+                                .map_err(fail)
+                        }
+                        Err(reason) => Err(fail(reason)),
+                    }
                 }
                 Err(e) => Err(ApplyFailure {
                     height: None,

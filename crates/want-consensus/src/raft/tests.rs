@@ -5,6 +5,7 @@ use openraft::{CommittedLeaderId, Entry, EntryPayload, LogId, RaftLogReader};
 use want_types::{BlockHeader, Hash32};
 
 use super::*;
+use crate::ApplyOutcome;
 
 const NAME: &str = "ed25519-public-key-hex";
 
@@ -41,7 +42,12 @@ impl MemApplier {
 }
 
 impl BlockApplier for MemApplier {
-    fn apply(&self, block: &Block, meta: Option<&[u8]>) -> Result<AppliedBlock, String> {
+    fn apply(
+        &self,
+        block: &Block,
+        _members: &[[u8; 32]],
+        meta: Option<&[u8]>,
+    ) -> Result<ApplyOutcome, String> {
         let mut s = self.state.lock().unwrap();
         let height = block.header.height;
         if s.fail_at == Some(height) {
@@ -53,12 +59,12 @@ impl BlockApplier for MemApplier {
         }
         s.heights.push(height);
         s.meta = meta.map(<[u8]>::to_vec);
-        Ok(AppliedBlock {
+        Ok(ApplyOutcome::Applied(AppliedBlock {
             height,
             hash: block.hash(),
             state_root: Hash32::ZERO,
             tx_count: 0,
-        })
+        }))
     }
     fn record_consensus_meta(&self, meta: &[u8]) -> Result<(), String> {
         self.state.lock().unwrap().meta = Some(meta.to_vec());
@@ -96,7 +102,7 @@ fn timing() -> RaftTiming {
 }
 
 async fn start(dir: &Path, applier: &Arc<MemApplier>) -> RaftConsensus<MemApplier> {
-    RaftConsensus::start(dir, 1, NAME.into(), applier.clone(), timing())
+    RaftConsensus::start(dir, 1, NAME.into(), applier.clone(), timing(), None)
         .await
         .unwrap()
 }
@@ -237,7 +243,7 @@ async fn a_restart_after_an_apply_failure_retries_the_failed_block() {
     drop(c);
 
     // Still failing: start refuses, naming the block.
-    let err = RaftConsensus::start(dir.path(), 1, NAME.into(), applier.clone(), timing())
+    let err = RaftConsensus::start(dir.path(), 1, NAME.into(), applier.clone(), timing(), None)
         .await
         .err()
         .expect("start fails while the committed block cannot be applied");

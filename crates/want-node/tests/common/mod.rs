@@ -204,6 +204,19 @@ impl TestNode {
         }
     }
 
+    /// Waits until the transaction is committed, for at most `limit`.
+    pub async fn wait_committed_within(&self, id: &str, limit: Duration) -> Value {
+        let deadline = Instant::now() + limit;
+        loop {
+            let (s, v) = self.get(&format!("/v1/transactions/{id}")).await;
+            if s == StatusCode::OK && v["status"] == "committed" {
+                return v;
+            }
+            assert!(Instant::now() < deadline, "{id} not committed: {s} {v}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Stops block production and the HTTP server, drops every handle and waits until the
     /// storage is closed (so the same data directory can be opened again).
     pub async fn stop(mut self) {
@@ -285,4 +298,263 @@ pub fn transfer(key: &SigningKey, nonce: u64, to: Address, amount: Amount) -> Si
 /// The 1 % transfer fee, rounded up.
 pub fn transfer_fee(amount: Amount) -> Amount {
     (amount * 100).div_ceil(10_000)
+}
+
+/// Block interval of cluster test nodes.
+pub const CLUSTER_BLOCK_MS: u64 = 50;
+
+/// An in-process cluster: every member with its key and data directory, all on one runtime.
+pub struct TestCluster {
+    pub genesis: Genesis,
+    pub keys: Vec<want_crypto::NodeKey>,
+    pub dirs: Vec<PathBuf>,
+    pub addrs: Vec<SocketAddr>,
+    /// `None` while a member is stopped.
+    pub nodes: Vec<Option<TestNode>>,
+}
+
+impl TestCluster {
+    /// Starts `n` members (Raft ids 1..=n) on `root`, with fault injection enabled.
+    pub async fn start(root: &Path, n: usize) -> TestCluster {
+        let mut listeners = Vec::new();
+        let mut keys = Vec::new();
+        let mut dirs = Vec::new();
+        let mut members = Vec::new();
+        for i in 0..n {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind a free port");
+            let addr = listener.local_addr().expect("local address");
+            let dir = root.join(format!("node{}", i + 1));
+            let key = want_node::load_or_create_node_key(&dir).expect("node key");
+            members.push(want_node::config::GenesisMember {
+                id: i as u64 + 1,
+                public_key: hex::encode(key.public_key()),
+                url: format!("http://{addr}"),
+            });
+            listeners.push(listener);
+            keys.push(key);
+            dirs.push(dir);
+        }
+        let mut genesis = Genesis::dev();
+        genesis.members = members;
+        let mut cluster = TestCluster {
+            genesis,
+            keys,
+            dirs,
+            addrs: listeners.iter().map(|l| l.local_addr().unwrap()).collect(),
+            nodes: Vec::new(),
+        };
+        for (i, listener) in listeners.into_iter().enumerate() {
+            let node = cluster.start_member(i, Some(listener)).await;
+            cluster.nodes.push(Some(node));
+        }
+        cluster
+    }
+
+    async fn start_member(&self, i: usize, listener: Option<tokio::net::TcpListener>) -> TestNode {
+        let listener = match listener {
+            Some(l) => l,
+            None => {
+                // The port was ours a moment ago; retry briefly if the OS still holds it.
+                let deadline = Instant::now() + Duration::from_secs(10);
+                loop {
+                    match tokio::net::TcpListener::bind(self.addrs[i]).await {
+                        Ok(l) => break l,
+                        Err(e) => {
+                            assert!(
+                                Instant::now() < deadline,
+                                "rebinding {}: {e}",
+                                self.addrs[i]
+                            );
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        }
+                    }
+                }
+            }
+        };
+        let mut cfg = NodeConfig::dev(self.dirs[i].clone(), self.addrs[i]);
+        cfg.block_interval_ms = CLUSTER_BLOCK_MS;
+        cfg.commit_wait_timeout_ms = 20_000;
+        cfg.fault_injection = true;
+        cfg.cluster = Some(want_node::config::ClusterConfig {
+            node_id: i as u64 + 1,
+            advertise_url: format!("http://{}", self.addrs[i]),
+            peers: vec![],
+        });
+        let node = Node::start(cfg, self.genesis.clone(), self.keys[i].clone())
+            .await
+            .expect("start cluster member");
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(want_node::api::serve(listener, node.clone(), async move {
+            let _ = stop_rx.await;
+        }));
+        TestNode {
+            base: format!("http://{}", self.addrs[i]),
+            node,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("http client"),
+            data_dir: self.dirs[i].clone(),
+            stop_server: Some(stop_tx),
+            server: Some(server),
+        }
+    }
+
+    pub fn node(&self, i: usize) -> &TestNode {
+        self.nodes[i].as_ref().expect("member is running")
+    }
+
+    pub fn running(&self) -> impl Iterator<Item = (usize, &TestNode)> {
+        self.nodes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| n.as_ref().map(|n| (i, n)))
+    }
+
+    /// Stops member `i` (its data directory stays).
+    pub async fn stop_member(&mut self, i: usize) {
+        if let Some(n) = self.nodes[i].take() {
+            n.stop().await;
+        }
+    }
+
+    /// Starts member `i` again on its data directory.
+    pub async fn restart_member(&mut self, i: usize) {
+        assert!(self.nodes[i].is_none(), "member {i} is running");
+        let n = self.start_member(i, None).await;
+        self.nodes[i] = Some(n);
+    }
+
+    /// Waits until the running members agree on one leader; returns its index.
+    pub async fn leader(&self) -> usize {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let mut leaders = Vec::new();
+            for (i, n) in self.running() {
+                let s = n.get_ok("/v1/status").await;
+                if s["role"] == "leader" {
+                    leaders.push(i);
+                }
+            }
+            if leaders.len() == 1 {
+                return leaders[0];
+            }
+            assert!(Instant::now() < deadline, "no single leader: {leaders:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// A running member that is not the leader.
+    pub async fn follower(&self) -> usize {
+        let leader = self.leader().await;
+        self.running()
+            .map(|(i, _)| i)
+            .find(|i| *i != leader)
+            .expect("a running follower")
+    }
+
+    /// Sets the fault plan of member `i`.
+    pub async fn set_faults(&self, i: usize, plan: Value) {
+        let r = self
+            .node(i)
+            .http
+            .put(self.node(i).url("/v1/admin/faults"))
+            .json(&plan)
+            .send()
+            .await
+            .expect("PUT faults");
+        assert!(
+            r.status().is_success(),
+            "set faults: {}",
+            r.text().await.unwrap_or_default()
+        );
+    }
+
+    /// Cuts `group` off from the other members (both directions).
+    pub async fn partition(&self, group: &[usize]) {
+        let n = self.nodes.len();
+        for (i, _) in self.running() {
+            let blocked: Vec<u64> = if group.contains(&i) {
+                (0..n)
+                    .filter(|j| !group.contains(j))
+                    .map(|j| j as u64 + 1)
+                    .collect()
+            } else {
+                group.iter().map(|j| *j as u64 + 1).collect()
+            };
+            self.set_faults(i, serde_json::json!({ "blocked": blocked }))
+                .await;
+        }
+    }
+
+    /// Removes every fault.
+    pub async fn heal(&self) {
+        for (i, _) in self.running() {
+            self.set_faults(i, serde_json::json!({})).await;
+        }
+    }
+
+    /// Waits until every running member has the same head (height, hash, state root) at least
+    /// `min_height`; returns it.
+    pub async fn converged(&self, min_height: u64) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let mut heads = Vec::new();
+            for (_, n) in self.running() {
+                let s = n.get_ok("/v1/status").await;
+                heads.push((
+                    s["height"].clone(),
+                    s["head_hash"].clone(),
+                    s["state_root"].clone(),
+                ));
+            }
+            let same = heads.windows(2).all(|w| w[0] == w[1]);
+            if same && heads[0].0.as_u64().unwrap_or(0) >= min_height {
+                return serde_json::json!({"height": heads[0].0, "hash": heads[0].1, "state_root": heads[0].2});
+            }
+            assert!(
+                Instant::now() < deadline,
+                "members did not converge: {heads:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Checks that every running member has the same block hash and state root at every height
+    /// up to `height`, and that each transaction in `ids` is committed exactly once, at the same
+    /// place on every member.
+    pub async fn check_consistent(&self, height: u64, ids: &[String]) {
+        let mut reference: Option<Vec<Value>> = None;
+        for (i, n) in self.running() {
+            let mut blocks = Vec::new();
+            for h in 1..=height {
+                let b = n.get_ok(&format!("/v1/blocks/{h}")).await;
+                blocks.push(serde_json::json!([b["hash"], b["state_root"]]));
+            }
+            match &reference {
+                None => reference = Some(blocks),
+                Some(r) => assert_eq!(r, &blocks, "member {i} differs"),
+            }
+        }
+        for id in ids {
+            let mut places = Vec::new();
+            for (_, n) in self.running() {
+                let v = n.get_ok(&format!("/v1/transactions/{id}")).await;
+                assert_eq!(v["status"], "committed", "{id}: {v}");
+                places.push((v["block_height"].clone(), v["index"].clone()));
+            }
+            assert!(
+                places.windows(2).all(|w| w[0] == w[1]),
+                "{id} at {places:?}"
+            );
+        }
+    }
+
+    pub async fn stop_all(mut self) {
+        for i in 0..self.nodes.len() {
+            self.stop_member(i).await;
+        }
+    }
 }

@@ -1,0 +1,12 @@
+//! The members' network: signed envelopes, the replay guard, fault injection and the HTTP
+//! transport that carries them.
+
+pub mod envelope;
+pub mod faults;
+pub mod replay;
+pub mod transport;
+
+pub use envelope::{Envelope, EnvelopeHeader, MsgKind, Refusal, ENVELOPE_BYTES_MAX};
+pub use faults::{FaultInjector, FaultPlan};
+pub use replay::{ReplayGuard, REPLAY_WINDOW_MS};
+pub use transport::{unix_ms, NetError, Peer, Transport, RPC_PATH};
