@@ -60,10 +60,32 @@ pub trait BlockApplier: Send + Sync + 'static {
         members: &[[u8; 32]],
         consensus_meta: Option<&[u8]>,
     ) -> Result<ApplyOutcome, String>;
+    /// The chain as applied: its head (for snapshot descriptors).
+    fn head(&self) -> Result<ChainPoint, String>;
+    /// Installs a snapshot: brings the chain up to `target` by fetching the blocks after the
+    /// local head from `sources` (members' URLs), checking that they link up to `target`, and
+    /// executing them; records `consensus_meta` with the last one (or alone, if the chain
+    /// already has `target`). Refuses if the local chain holds a different block at
+    /// `target.height`.
+    fn catch_up(
+        &self,
+        target: &ChainPoint,
+        sources: &[String],
+        consensus_meta: &[u8],
+    ) -> Result<(), String>;
     /// Durably records consensus metadata for an entry that carries no block.
     fn record_consensus_meta(&self, meta: &[u8]) -> Result<(), String>;
     /// The consensus metadata recorded last (None on a fresh database).
     fn consensus_meta(&self) -> Result<Option<Vec<u8>>, String>;
+}
+
+/// A point of the chain: a block and the state after it. A snapshot is one of these plus the
+/// Raft log id and membership it corresponds to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ChainPoint {
+    pub height: u64,
+    pub hash: Hash32,
+    pub state_root: Hash32,
 }
 
 /// What became of a committed block.
@@ -102,6 +124,10 @@ pub struct ConsensusStatus {
     pub applied_index: Option<u64>,
     /// Every member (voters and learners) with its Raft id and URL.
     pub member_list: Vec<MemberInfo>,
+    /// Last log index covered by this node's latest snapshot.
+    pub snapshot_index: Option<u64>,
+    /// Last log index purged from this node's Raft log.
+    pub purged_index: Option<u64>,
 }
 
 /// One member in [`ConsensusStatus`].

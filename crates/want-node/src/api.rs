@@ -78,6 +78,8 @@ pub fn router(node: Node) -> Router {
             )),
         )
         .route("/v1/admin/faults", get(get_faults).put(put_faults))
+        .route("/v1/sync/headers", get(sync_headers))
+        .route("/v1/sync/blocks", get(sync_blocks))
         .route("/openapi.json", get(openapi))
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
@@ -118,6 +120,61 @@ async fn cluster_rpc(State(node): State<Node>, body: Bytes) -> Response {
             (StatusCode::FORBIDDEN, Json(body)).into_response()
         }
     }
+}
+
+#[derive(Deserialize)]
+struct RangeQuery {
+    from: u64,
+    count: u64,
+}
+
+fn octets(bytes: Vec<u8>) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/octet-stream")],
+        bytes,
+    )
+        .into_response()
+}
+
+/// `GET /v1/sync/headers?from&count`: borsh `Vec<BlockHeader>` of the stored blocks from
+/// `from` (at most [`crate::sync::SYNC_HEADERS_MAX`]; fewer at the head).
+async fn sync_headers(State(node): State<Node>, Query(q): Query<RangeQuery>) -> ApiResult {
+    let count = q.count.min(crate::sync::SYNC_HEADERS_MAX);
+    let store = node.shared.store.clone();
+    let headers =
+        tokio::task::spawn_blocking(move || -> Result<Vec<want_types::BlockHeader>, NodeError> {
+            let mut out = Vec::new();
+            for h in q.from..q.from.saturating_add(count) {
+                match store.block(h)? {
+                    Some(b) => out.push(b.header),
+                    None => break,
+                }
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(|e| ApiError(NodeError::Io(format!("sync task: {e}"))))??;
+    Ok(octets(borsh::to_vec(&headers).expect(
+        "invariant: borsh encoding into a Vec cannot fail",
+    )))
+}
+
+/// `GET /v1/sync/blocks?from&count`: borsh `Vec<Vec<u8>>`, the canonical bytes of the stored
+/// blocks from `from` (at most [`crate::sync::SYNC_BLOCKS_MAX`] and about
+/// [`crate::sync::SYNC_BYTES_MAX`] bytes).
+async fn sync_blocks(State(node): State<Node>, Query(q): Query<RangeQuery>) -> ApiResult {
+    let count = q.count.min(crate::sync::SYNC_BLOCKS_MAX);
+    let store = node.shared.store.clone();
+    let blocks = tokio::task::spawn_blocking(move || {
+        store.raw_blocks(q.from, count, crate::sync::SYNC_BYTES_MAX)
+    })
+    .await
+    .map_err(|e| ApiError(NodeError::Io(format!("sync task: {e}"))))?
+    .map_err(NodeError::from)?;
+    Ok(octets(borsh::to_vec(&blocks).expect(
+        "invariant: borsh encoding into a Vec cannot fail",
+    )))
 }
 
 /// The transport's fault plan, or 403 if fault injection is not enabled on this node.
@@ -467,6 +524,8 @@ async fn get_status(State(node): State<Node>) -> ApiResult {
         "member_list": c.member_list,
         "height": head.height,
         "applied_index": c.applied_index,
+        "snapshot_index": c.snapshot_index,
+        "purged_index": c.purged_index,
         "head_hash": head.hash,
         "head_time_ms": head.timestamp_ms,
         "state_root": head.state_root,

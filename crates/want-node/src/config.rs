@@ -65,6 +65,9 @@ pub struct NodeConfig {
     /// Membership in a multi-node cluster; `None` runs a single-member chain (`want dev`).
     #[serde(default)]
     pub cluster: Option<ClusterConfig>,
+    /// Raft takes a snapshot (and purges its log behind it) every this many blocks.
+    #[serde(default = "d_snapshot")]
+    pub snapshot_every_blocks: u64,
     /// Lets `POST /v1/admin/faults` inject network faults (fault tests only; never in
     /// production).
     #[serde(default)]
@@ -97,6 +100,9 @@ fn d_mempool() -> usize {
 fn d_window() -> u64 {
     MEMPOOL_NONCE_WINDOW_DEFAULT
 }
+fn d_snapshot() -> u64 {
+    want_consensus::raft::SNAPSHOT_EVERY_ENTRIES_DEFAULT
+}
 fn d_wait() -> u64 {
     COMMIT_WAIT_TIMEOUT_MS_DEFAULT
 }
@@ -115,6 +121,7 @@ impl NodeConfig {
             empty_blocks: false,
             cluster: None,
             fault_injection: false,
+            snapshot_every_blocks: want_consensus::raft::SNAPSHOT_EVERY_ENTRIES_DEFAULT,
         }
     }
 
@@ -134,6 +141,13 @@ impl NodeConfig {
         }
         if self.mempool_txs_max == 0 {
             return Err("mempool_txs_max must be at least 1".into());
+        }
+        if self.snapshot_every_blocks < want_consensus::raft::SNAPSHOT_EVERY_ENTRIES_MIN {
+            return Err(format!(
+                "snapshot_every_blocks = {} is below the minimum {}",
+                self.snapshot_every_blocks,
+                want_consensus::raft::SNAPSHOT_EVERY_ENTRIES_MIN
+            ));
         }
         if self.mempool_nonce_window == 0 {
             return Err("mempool_nonce_window must be at least 1".into());

@@ -10,6 +10,7 @@ pub mod mempool;
 pub mod metrics;
 pub mod node;
 pub mod openapi;
+pub mod sync;
 
 pub use config::{Genesis, NodeConfig};
 pub use error::NodeError;

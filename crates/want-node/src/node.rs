@@ -13,8 +13,8 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch, Notify};
 use tracing::{error, info, warn};
 use want_consensus::net::{Peer, Transport};
 use want_consensus::{
-    AppliedBlock, ApplyOutcome, BlockApplier, ClusterNet, Consensus, ConsensusError, MemberNode,
-    RaftConsensus, RaftTiming,
+    AppliedBlock, ApplyOutcome, BlockApplier, ChainPoint, ClusterNet, Consensus, ConsensusError,
+    MemberNode, RaftConsensus, RaftTiming,
 };
 use want_crypto::NodeKey;
 use want_state::{query, BlockContext, StateView, VerifiedTx};
@@ -450,6 +450,24 @@ impl BlockApplier for Executor {
                 head.height, head.hash
             )),
         })
+    }
+
+    fn head(&self) -> Result<ChainPoint, String> {
+        let head = self.shared.store.head().map_err(|e| e.to_string())?;
+        Ok(ChainPoint {
+            height: head.height,
+            hash: head.hash,
+            state_root: head.state_root,
+        })
+    }
+
+    fn catch_up(
+        &self,
+        target: &ChainPoint,
+        sources: &[String],
+        consensus_meta: &[u8],
+    ) -> Result<(), String> {
+        self.shared.catch_up(target, sources, consensus_meta)
     }
 
     fn record_consensus_meta(&self, meta: &[u8]) -> Result<(), String> {
@@ -953,6 +971,7 @@ pub const CLUSTER_TIMING: RaftTiming = RaftTiming {
     election_timeout_min_ms: 750,
     election_timeout_max_ms: 1_500,
     leader_wait_ms: 0,
+    snapshot_every_entries: want_consensus::raft::SNAPSHOT_EVERY_ENTRIES_DEFAULT,
 };
 
 /// This node's Raft id, timing and (for a multi-node chain) network, from the genesis members
@@ -965,7 +984,11 @@ fn cluster_setup(shared: &Shared) -> Result<(u64, RaftTiming, Option<ClusterNet>
                 "the configuration has a [cluster] section but the genesis names no members; use the cluster's genesis.json".into(),
             ));
         }
-        return Ok((SINGLE_NODE_RAFT_ID, RaftTiming::default(), None));
+        let timing = RaftTiming {
+            snapshot_every_entries: shared.cfg.snapshot_every_blocks,
+            ..RaftTiming::default()
+        };
+        return Ok((SINGLE_NODE_RAFT_ID, timing, None));
     }
     genesis
         .validate_members()
@@ -1027,7 +1050,10 @@ fn cluster_setup(shared: &Shared) -> Result<(u64, RaftTiming, Option<ClusterNet>
         .collect();
     Ok((
         cluster.node_id,
-        CLUSTER_TIMING,
+        RaftTiming {
+            snapshot_every_entries: shared.cfg.snapshot_every_blocks,
+            ..CLUSTER_TIMING
+        },
         Some(ClusterNet {
             transport: Arc::new(transport),
             initial_members,

@@ -319,3 +319,96 @@ async fn the_whole_cluster_restarts_on_its_data_and_goes_on() {
         .await;
     c.stop_all().await;
 }
+
+/// Snapshots every 20 blocks, empty blocks every 20 ms: a member down for a few hundred blocks
+/// is behind the purged log and must catch up from a snapshot.
+fn snapshotting(cfg: &mut want_node::NodeConfig) {
+    cfg.snapshot_every_blocks = 20;
+    cfg.empty_blocks = true;
+    cfg.block_interval_ms = 20;
+}
+
+/// Waits until every running member's chain is at least `height`.
+async fn wait_height(c: &TestCluster, height: u64) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    for (i, n) in c.running() {
+        loop {
+            let h = n.height().await;
+            if h >= height {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "member {i} stuck at {h} < {height}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_member_down_past_the_purged_log_catches_up_from_a_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = TestCluster::start_with(dir.path(), 3, snapshotting).await;
+    let leader = c.leader().await;
+    let down = (leader + 1) % 3;
+    let mut ids = commit_transfers(&c, 0, 2, |_| leader).await;
+    c.stop_member(down).await;
+    let h = c.node(leader).height().await;
+    ids.extend(commit_transfers(&c, 2, 3, |_| leader).await);
+    wait_height(&c, h + 200).await;
+    let s = c.node(leader).get_ok("/v1/status").await;
+    assert!(
+        s["purged_index"].as_u64().unwrap_or(0) > h,
+        "log not purged: {s}"
+    );
+    c.restart_member(down).await;
+    let head = c.converged(h + 200).await;
+    let s = c.node(down).get_ok("/v1/status").await;
+    assert!(
+        s["snapshot_index"].as_u64().is_some(),
+        "no snapshot installed: {s}"
+    );
+    c.check_consistent(head["height"].as_u64().unwrap(), &ids)
+        .await;
+    c.stop_all().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_member_restored_from_an_old_backup_catches_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = TestCluster::start_with(dir.path(), 3, snapshotting).await;
+    let leader = c.leader().await;
+    let victim = (leader + 2) % 3;
+    let mut ids = commit_transfers(&c, 0, 2, |_| victim).await;
+    // Back up the member's data directory while it is stopped.
+    c.stop_member(victim).await;
+    let backup = dir.path().join("backup");
+    copy_dir(&c.dirs[victim], &backup);
+    c.restart_member(victim).await;
+    let h = c.node(leader).height().await;
+    ids.extend(commit_transfers(&c, 2, 3, |i| if i % 2 == 0 { victim } else { leader }).await);
+    wait_height(&c, h + 150).await;
+    // Disaster: the member comes back from the old backup.
+    c.stop_member(victim).await;
+    std::fs::remove_dir_all(&c.dirs[victim]).unwrap();
+    copy_dir(&backup, &c.dirs[victim]);
+    c.restart_member(victim).await;
+    let head = c.converged(h + 150).await;
+    c.check_consistent(head["height"].as_u64().unwrap(), &ids)
+        .await;
+    c.stop_all().await;
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
+    }
+}

@@ -368,6 +368,32 @@ impl Store {
             })
     }
 
+    /// The canonical bytes of up to `count` consecutive stored blocks from `from`, stopping
+    /// before the total would exceed `bytes_max` (at least one block is returned if `from`
+    /// exists).
+    pub fn raw_blocks(
+        &self,
+        from: u64,
+        count: u64,
+        bytes_max: usize,
+    ) -> Result<Vec<Vec<u8>>, StorageError> {
+        let r = self.db.begin_read().map_err(|e| self.err(e))?;
+        let t = r.open_table(BLOCKS).map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        let mut total = 0usize;
+        let end = from.saturating_add(count);
+        for item in t.range(from..end).map_err(|e| self.err(e))? {
+            let (_, v) = item.map_err(|e| self.err(e))?;
+            let bytes = v.value();
+            if !out.is_empty() && total + bytes.len() > bytes_max {
+                break;
+            }
+            total += bytes.len();
+            out.push(bytes.to_vec());
+        }
+        Ok(out)
+    }
+
     pub fn block_info(&self, height: u64) -> Result<Option<BlockInfo>, StorageError> {
         let r = self.db.begin_read().map_err(|e| self.err(e))?;
         let t = r.open_table(BLOCK_INFO).map_err(|e| self.err(e))?;

@@ -8,9 +8,9 @@
 //!   the applier's opaque consensus metadata, written atomically with each block
 //!   ([`BlockStateMachine`]). After a crash openraft re-applies exactly the committed entries the
 //!   applier had not recorded.
-//! - Limits of the single-member stage: no snapshots (the log is never purged; building,
-//!   sending or installing a snapshot is an error) and no network (every RPC is `Unreachable`;
-//!   see [`NoNetwork`]).
+//! - Snapshots: a chain point (see [`BlockStateMachine`]); the log is purged behind them.
+//! - Network: a single member has none ([`NoNetwork`]); a cluster's members talk through
+//!   [`SignedNetwork`], every RPC and answer a signed envelope.
 
 mod log_store;
 mod network;
@@ -34,7 +34,7 @@ use want_types::Block;
 
 pub use log_store::{LogStore, LOG_FILE_NAME};
 pub use network::{NoNetwork, SignedNetwork};
-pub use state_machine::{AppliedMeta, ApplyFailure, BlockStateMachine};
+pub use state_machine::{AppliedMeta, ApplyFailure, BlockStateMachine, SnapshotData};
 
 use crate::net::{Envelope, MsgKind, Peer, Refusal, Transport};
 use crate::{AppliedBlock, BlockApplier, Consensus, ConsensusError, ConsensusStatus, Role};
@@ -109,6 +109,8 @@ pub struct RaftTiming {
     pub election_timeout_max_ms: u64,
     /// How long `start` waits for this node to become leader and catch up.
     pub leader_wait_ms: u64,
+    /// A snapshot every this many log entries (see [`SNAPSHOT_EVERY_ENTRIES_DEFAULT`]).
+    pub snapshot_every_entries: u64,
 }
 
 impl Default for RaftTiming {
@@ -119,6 +121,7 @@ impl Default for RaftTiming {
             election_timeout_min_ms: 300,
             election_timeout_max_ms: 600,
             leader_wait_ms: 10_000,
+            snapshot_every_entries: SNAPSHOT_EVERY_ENTRIES_DEFAULT,
         }
     }
 }
@@ -132,6 +135,13 @@ pub struct RaftConsensus<A: BlockApplier> {
     transport: Option<Arc<Transport>>,
     _applier: PhantomData<fn() -> A>,
 }
+
+/// Default snapshot interval in log entries. Half as many entries are kept behind a snapshot
+/// (a member a little behind catches up from them); a member more than 2.5 intervals behind
+/// catches up by snapshot (fetching blocks) instead of log entries.
+pub const SNAPSHOT_EVERY_ENTRIES_DEFAULT: u64 = 2_000;
+/// Smallest snapshot interval accepted.
+pub const SNAPSHOT_EVERY_ENTRIES_MIN: u64 = 10;
 
 /// Most Raft entries (blocks) in one append-entries message.
 pub const RAFT_PAYLOAD_ENTRIES_MAX: u64 = 16;
@@ -213,7 +223,9 @@ impl<A: BlockApplier> RaftConsensus<A> {
             heartbeat_interval: timing.heartbeat_interval_ms,
             election_timeout_min: timing.election_timeout_min_ms,
             election_timeout_max: timing.election_timeout_max_ms,
-            snapshot_policy: SnapshotPolicy::Never,
+            snapshot_policy: SnapshotPolicy::LogsSinceLast(timing.snapshot_every_entries),
+            max_in_snapshot_log_to_keep: timing.snapshot_every_entries / 2,
+            replication_lag_threshold: timing.snapshot_every_entries.saturating_mul(5) / 2,
             max_payload_entries: RAFT_PAYLOAD_ENTRIES_MAX,
             install_snapshot_timeout: network::SNAPSHOT_RPC_TIMEOUT_MS,
             ..Default::default()
@@ -511,6 +523,8 @@ impl<A: BlockApplier> Consensus for RaftConsensus<A> {
             raft_id: self.node_id,
             leader_raft_id: m.current_leader,
             applied_index: m.last_applied.map(|l| l.index),
+            snapshot_index: m.snapshot.map(|l| l.index),
+            purged_index: m.purged.map(|l| l.index),
             member_list: {
                 let membership = m.membership_config.membership();
                 let voters: std::collections::BTreeSet<u64> = membership.voter_ids().collect();

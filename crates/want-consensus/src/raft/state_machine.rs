@@ -10,11 +10,11 @@ use openraft::{
     StorageError, StorageIOError, StoredMembership,
 };
 use serde::{Deserialize, Serialize};
-use tracing::error;
+use tracing::{error, info};
 use want_types::Block;
 
 use super::{Applied, MemberNode, TypeConfig};
-use crate::{ApplyOutcome, BlockApplier};
+use crate::{ApplyOutcome, BlockApplier, ChainPoint};
 
 type NodeId = <TypeConfig as RaftTypeConfig>::NodeId;
 type Entry = <TypeConfig as RaftTypeConfig>::Entry;
@@ -22,9 +22,6 @@ type StoreResult<T> = Result<T, StorageError<NodeId>>;
 
 /// Format byte in front of the encoded [`AppliedMeta`].
 const META_FORMAT_V1: u8 = 1;
-
-/// Why snapshots are refused (see [`BlockStateMachine`]).
-const NO_SNAPSHOTS: &str = "snapshot transfer arrives with multi-node clusters: this single-member cluster keeps its whole log and never builds, sends or installs a snapshot";
 
 /// What the applier stores as consensus metadata: the last applied log id and the membership in
 /// force after it (encoded here; opaque to the applier).
@@ -65,11 +62,11 @@ pub struct ApplyFailure {
 
 /// The Raft state machine over a [`BlockApplier`].
 ///
-/// Snapshots: not supported yet, by design of this single-member stage. The cluster runs with
-/// `SnapshotPolicy::Never` and never purges its log, so no snapshot is ever needed;
-/// [`RaftStateMachine::get_current_snapshot`] returns `Ok(None)` and building, receiving or
-/// installing a snapshot returns a `StorageError` saying that snapshot transfer arrives with
-/// multi-node clusters (openraft then stops this node's Raft rather than pretend it worked).
+/// Snapshots are small: the chain point (height, block hash, state root) after the last applied
+/// entry, with that entry's log id and membership. The chain itself is the state; a member that
+/// installs a snapshot fetches the blocks it lacks from the other members, checks that they
+/// link up to the snapshot's block hash (the snapshot arrived in the leader's signed envelope),
+/// and executes them. Raft can then purge the log the snapshot covers.
 pub struct BlockStateMachine<A: BlockApplier> {
     applier: Arc<A>,
     meta: AppliedMeta,
@@ -174,7 +171,7 @@ fn apply_batch<A: BlockApplier>(
 }
 
 impl<A: BlockApplier> RaftStateMachine<TypeConfig> for BlockStateMachine<A> {
-    type SnapshotBuilder = NoSnapshots;
+    type SnapshotBuilder = SnapshotBuilder;
 
     /// Read from the applier's consensus metadata: what it recorded atomically with its last
     /// applied block (or entry without a block).
@@ -225,35 +222,109 @@ impl<A: BlockApplier> RaftStateMachine<TypeConfig> for BlockStateMachine<A> {
     }
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
-        NoSnapshots
+        SnapshotBuilder {
+            snapshot: self.current_snapshot(),
+        }
     }
 
     async fn begin_receiving_snapshot(&mut self) -> StoreResult<Box<Cursor<Vec<u8>>>> {
-        Err(StorageIOError::write_snapshot(None, AnyError::error(NO_SNAPSHOTS)).into())
+        Ok(Box::new(Cursor::new(Vec::new())))
     }
 
+    /// Catches the chain up to the snapshot's block (fetching and executing the blocks after
+    /// the local head), then records the snapshot's log id and membership.
     async fn install_snapshot(
         &mut self,
         meta: &SnapshotMeta<NodeId, MemberNode>,
-        _snapshot: Box<Cursor<Vec<u8>>>,
+        snapshot: Box<Cursor<Vec<u8>>>,
     ) -> StoreResult<()> {
-        Err(
-            StorageIOError::write_snapshot(Some(meta.signature()), AnyError::error(NO_SNAPSHOTS))
-                .into(),
-        )
+        let fail = |reason: String| -> StorageError<NodeId> {
+            StorageIOError::write_snapshot(Some(meta.signature()), AnyError::error(reason)).into()
+        };
+        let data: SnapshotData = decode_snapshot(snapshot.get_ref()).map_err(fail)?;
+        let next = AppliedMeta {
+            last_applied: meta.last_log_id,
+            membership: meta.last_membership.clone(),
+        };
+        let sources: Vec<String> = meta
+            .last_membership
+            .membership()
+            .nodes()
+            .map(|(_, n)| n.addr.clone())
+            .filter(|a| !a.is_empty())
+            .collect();
+        info!(target: "consensus::snapshot", "installing snapshot {} (block {} {}): catching up from {} members", meta.snapshot_id, data.point.height, data.point.hash, sources.len());
+        let applier = self.applier.clone();
+        let encoded = next.encode();
+        let point = data.point;
+        tokio::task::spawn_blocking(move || applier.catch_up(&point, &sources, &encoded))
+            .await
+            .map_err(|e| fail(format!("the catch-up thread failed: {e}")))?
+            .map_err(|e| {
+                error!(target: "consensus::snapshot", "could not install snapshot {}: {e}", meta.snapshot_id);
+                fail(e)
+            })?;
+        self.meta = next;
+        info!(target: "consensus::snapshot", "installed snapshot {}: chain at block {}", meta.snapshot_id, point.height);
+        Ok(())
     }
 
     async fn get_current_snapshot(&mut self) -> StoreResult<Option<Snapshot<TypeConfig>>> {
-        Ok(None)
+        match self.current_snapshot() {
+            Ok(s) => Ok(s),
+            Err(e) => Err(sm_read_error(e)),
+        }
     }
 }
 
-/// The snapshot builder of a cluster that has no snapshots yet: building one is an error (see
-/// [`BlockStateMachine`]).
-pub struct NoSnapshots;
+/// What a snapshot carries besides its metadata: the chain point it stands for. The receiver
+/// fetches the blocks up to it from the members and checks that they link up to its hash.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SnapshotData {
+    pub point: ChainPoint,
+}
 
-impl RaftSnapshotBuilder<TypeConfig> for NoSnapshots {
+fn decode_snapshot(bytes: &[u8]) -> Result<SnapshotData, String> {
+    postcard::from_bytes(bytes).map_err(|e| format!("the snapshot does not decode: {e}"))
+}
+
+impl<A: BlockApplier> BlockStateMachine<A> {
+    /// A snapshot of the state as applied now (None before anything was applied).
+    fn current_snapshot(&self) -> Result<Option<Snapshot<TypeConfig>>, String> {
+        let Some(last) = self.meta.last_applied else {
+            return Ok(None);
+        };
+        let point = self.applier.head()?;
+        let data = postcard::to_allocvec(&SnapshotData { point })
+            .expect("invariant: postcard encoding into a Vec cannot fail");
+        Ok(Some(Snapshot {
+            meta: SnapshotMeta {
+                last_log_id: Some(last),
+                last_membership: self.meta.membership.clone(),
+                snapshot_id: format!("{}-{}-{}", last.leader_id.term, last.index, point.height),
+            },
+            snapshot: Box::new(Cursor::new(data)),
+        }))
+    }
+}
+
+/// Builds the snapshot captured when openraft asked for a builder (the state machine may apply
+/// more entries while it is built).
+pub struct SnapshotBuilder {
+    snapshot: Result<Option<Snapshot<TypeConfig>>, String>,
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
     async fn build_snapshot(&mut self) -> StoreResult<Snapshot<TypeConfig>> {
-        Err(StorageIOError::write_snapshot(None, AnyError::error(NO_SNAPSHOTS)).into())
+        let snapshot = std::mem::replace(&mut self.snapshot, Ok(None));
+        match snapshot {
+            Ok(Some(s)) => Ok(s),
+            Ok(None) => Err(StorageIOError::write_snapshot(
+                None,
+                AnyError::error("nothing is applied yet: no snapshot to build"),
+            )
+            .into()),
+            Err(e) => Err(StorageIOError::write_snapshot(None, AnyError::error(e)).into()),
+        }
     }
 }

@@ -5,7 +5,7 @@ use openraft::{CommittedLeaderId, Entry, EntryPayload, LogId, RaftLogReader};
 use want_types::{BlockHeader, Hash32};
 
 use super::*;
-use crate::ApplyOutcome;
+use crate::{ApplyOutcome, ChainPoint};
 
 const NAME: &str = "ed25519-public-key-hex";
 
@@ -66,6 +66,30 @@ impl BlockApplier for MemApplier {
             tx_count: 0,
         }))
     }
+    fn head(&self) -> Result<ChainPoint, String> {
+        let h = self.heights().last().copied().unwrap_or(0);
+        Ok(ChainPoint {
+            height: h,
+            hash: block(h).hash(),
+            state_root: Hash32::ZERO,
+        })
+    }
+    /// Catches up as a member would from its peers: here every block is known (see [`block`]).
+    fn catch_up(
+        &self,
+        target: &ChainPoint,
+        _sources: &[String],
+        meta: &[u8],
+    ) -> Result<(), String> {
+        let mut s = self.state.lock().unwrap();
+        let from = s.heights.last().copied().unwrap_or(0) + 1;
+        if block(target.height).hash() != target.hash {
+            return Err("the target is not on this chain".into());
+        }
+        s.heights.extend(from..=target.height);
+        s.meta = Some(meta.to_vec());
+        Ok(())
+    }
     fn record_consensus_meta(&self, meta: &[u8]) -> Result<(), String> {
         self.state.lock().unwrap().meta = Some(meta.to_vec());
         Ok(())
@@ -98,6 +122,7 @@ fn timing() -> RaftTiming {
         election_timeout_min_ms: 150,
         election_timeout_max_ms: 300,
         leader_wait_ms: 10_000,
+        snapshot_every_entries: SNAPSHOT_EVERY_ENTRIES_DEFAULT,
     }
 }
 
@@ -261,22 +286,70 @@ async fn a_restart_after_an_apply_failure_retries_the_failed_block() {
 }
 
 #[tokio::test]
-async fn snapshots_are_refused_with_the_reason() {
+async fn a_snapshot_is_the_applied_chain_point_with_its_log_id_and_membership() {
     let dir = tempfile::tempdir().unwrap();
     let applier = Arc::new(MemApplier::default());
     let c = start(dir.path(), &applier).await;
-    let err = c.raft.trigger().snapshot().await;
-    // Triggering is accepted; building fails and stops Raft with the documented message.
-    assert!(err.is_ok(), "{err:?}");
-    let stopped = c
+    for h in 1..=3 {
+        c.propose(block(h)).await.unwrap();
+    }
+    c.raft.trigger().snapshot().await.unwrap();
+    let m = c
         .raft
         .wait(Some(Duration::from_secs(5)))
-        .metrics(|m| m.running_state.is_err(), "raft stopped")
+        .metrics(|m| m.snapshot.is_some(), "snapshot built")
         .await
         .unwrap();
-    let msg = format!("{:?}", stopped.running_state);
-    assert!(msg.contains("multi-node clusters"), "{msg}");
+    assert_eq!(m.snapshot, m.last_applied);
+    let mut sm = BlockStateMachine::new(applier.clone(), Arc::new(Mutex::new(None)));
+    use openraft::storage::RaftStateMachine;
+    sm.applied_state().await.unwrap();
+    let snap = sm
+        .get_current_snapshot()
+        .await
+        .unwrap()
+        .expect("a snapshot");
+    let data: SnapshotData = postcard::from_bytes(snap.snapshot.get_ref()).unwrap();
+    assert_eq!(data.point.height, 3);
+    assert_eq!(data.point.hash, block(3).hash());
+    assert_eq!(snap.meta.last_log_id, applier.last_applied());
+    assert_eq!(
+        snap.meta
+            .last_membership
+            .membership()
+            .voter_ids()
+            .collect::<Vec<_>>(),
+        vec![1]
+    );
     let _ = c.shutdown().await;
+}
+
+#[tokio::test]
+async fn installing_a_snapshot_catches_the_chain_up_and_records_its_log_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = Arc::new(MemApplier::default());
+    let c = start(dir.path(), &source).await;
+    for h in 1..=4 {
+        c.propose(block(h)).await.unwrap();
+    }
+    let mut sm = BlockStateMachine::new(source.clone(), Arc::new(Mutex::new(None)));
+    use openraft::storage::RaftStateMachine;
+    sm.applied_state().await.unwrap();
+    let snap = sm
+        .get_current_snapshot()
+        .await
+        .unwrap()
+        .expect("a snapshot");
+    let _ = c.shutdown().await;
+
+    let target = Arc::new(MemApplier::default());
+    let mut sm = BlockStateMachine::new(target.clone(), Arc::new(Mutex::new(None)));
+    sm.applied_state().await.unwrap();
+    sm.install_snapshot(&snap.meta, snap.snapshot)
+        .await
+        .unwrap();
+    assert_eq!(target.heights(), vec![1, 2, 3, 4]);
+    assert_eq!(target.last_applied(), snap.meta.last_log_id);
 }
 
 fn entry(term: u64, index: u64, payload: EntryPayload<TypeConfig>) -> Entry<TypeConfig> {

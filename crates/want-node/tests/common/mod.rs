@@ -311,11 +311,18 @@ pub struct TestCluster {
     pub addrs: Vec<SocketAddr>,
     /// `None` while a member is stopped.
     pub nodes: Vec<Option<TestNode>>,
+    /// Applied to every member's configuration.
+    pub tweak: fn(&mut NodeConfig),
 }
 
 impl TestCluster {
     /// Starts `n` members (Raft ids 1..=n) on `root`, with fault injection enabled.
     pub async fn start(root: &Path, n: usize) -> TestCluster {
+        Self::start_with(root, n, |_| {}).await
+    }
+
+    /// [`TestCluster::start`] with `tweak` applied to every member's configuration.
+    pub async fn start_with(root: &Path, n: usize, tweak: fn(&mut NodeConfig)) -> TestCluster {
         let mut listeners = Vec::new();
         let mut keys = Vec::new();
         let mut dirs = Vec::new();
@@ -344,6 +351,7 @@ impl TestCluster {
             dirs,
             addrs: listeners.iter().map(|l| l.local_addr().unwrap()).collect(),
             nodes: Vec::new(),
+            tweak,
         };
         for (i, listener) in listeners.into_iter().enumerate() {
             let node = cluster.start_member(i, Some(listener)).await;
@@ -382,6 +390,7 @@ impl TestCluster {
             advertise_url: format!("http://{}", self.addrs[i]),
             peers: vec![],
         });
+        (self.tweak)(&mut cfg);
         let node = Node::start(cfg, self.genesis.clone(), self.keys[i].clone())
             .await
             .expect("start cluster member");
