@@ -12,7 +12,9 @@ use std::future::Future;
 use serde::Serialize;
 use want_types::{Block, Hash32};
 
-pub use raft::{ClusterNet, Inbound, MemberNode, RaftConsensus, RaftTiming};
+pub use raft::{
+    send_admin, AdminCommand, ClusterNet, Inbound, MemberNode, RaftConsensus, RaftTiming,
+};
 
 /// The error enum of the consensus crate.
 #[derive(Debug, thiserror::Error)]

@@ -999,11 +999,39 @@ fn cluster_setup(shared: &Shared) -> Result<(u64, RaftTiming, Option<ClusterNet>
         )
     })?;
     let me = hex::encode(shared.node_key.public_key());
-    if let Some(m) = genesis.members.iter().find(|m| m.id == cluster.node_id) {
-        if m.public_key != me {
+    // The key this member must have: from the membership this node last applied (keys can be
+    // replaced), else from the genesis.
+    let applied = shared
+        .store
+        .consensus_meta()?
+        .and_then(|m| want_consensus::raft::AppliedMeta::decode(&m).ok())
+        .and_then(|m| {
+            m.membership
+                .membership()
+                .get_node(&cluster.node_id)
+                .map(|n| {
+                    (
+                        n.public_key.clone(),
+                        "the membership this node last applied",
+                    )
+                })
+        });
+    let expected = applied.or_else(|| {
+        genesis
+            .members
+            .iter()
+            .find(|m| m.id == cluster.node_id)
+            .map(|m| (m.public_key.clone(), "the genesis"))
+    });
+    if let Some((key, source)) = expected {
+        if key != me && source != "the genesis" {
+            // Possibly replaced while this node was down: the others refuse this node's
+            // messages until the membership names this key.
+            warn!(target: "cluster", "cluster.node_id {} has key {key} in {source}, but this node's key is {me}; the other members will refuse its messages unless its key was replaced (want cluster set-key)", cluster.node_id);
+        } else if key != me {
             return Err(NodeError::Config(format!(
-                "cluster.node_id {} belongs to the genesis member with key {}, but this node's key is {me}; use that member's node-key.hex or the right node_id",
-                cluster.node_id, m.public_key
+                "cluster.node_id {} has key {key} in {source}, but this node's key is {me}; use that member's node-key.hex, the right node_id, or replace the member's key first (want cluster set-key)",
+                cluster.node_id
             )));
         }
     }

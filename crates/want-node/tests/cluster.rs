@@ -412,3 +412,125 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+/// Sends a membership change to the leader, signed as member `as_member` (index).
+async fn admin(c: &TestCluster, as_member: usize, cmd: want_consensus::AdminCommand) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let leader = c.leader().await;
+        let peer = want_consensus::net::Peer {
+            public_key: c.keys[leader].public_key(),
+            url: format!("http://{}", c.addrs[leader]),
+        };
+        match want_consensus::send_admin(
+            c.genesis.params.chain_id,
+            as_member as u64 + 1,
+            c.keys[as_member].clone(),
+            leader as u64 + 1,
+            peer,
+            &cmd,
+        )
+        .await
+        {
+            Ok(summary) => return summary,
+            Err(e) => {
+                assert!(std::time::Instant::now() < deadline, "admin {cmd:?}: {e}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+}
+
+async fn voters(n: &TestNode) -> Vec<u64> {
+    let s = n.get_ok("/v1/status").await;
+    let mut v: Vec<u64> = s["member_list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["voter"] == true)
+        .map(|m| m["id"].as_u64().unwrap())
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn members_are_added_removed_and_rekeyed_by_signed_admin_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = TestCluster::start_with(dir.path(), 4, |_| {}).await;
+    // Member 4 is not in the genesis: rebuild the cluster with a 3-member genesis and start
+    // the fourth node as a newcomer.
+    c.stop_all_members().await;
+    let mut c = c.with_genesis_members(3).await;
+    c.leader().await;
+    let mut ids = commit_transfers(&c, 0, 3, |i| i as usize).await;
+    assert_eq!(voters(c.node(0)).await, vec![1, 2, 3]);
+
+    // A non-member cannot change the membership.
+    let stranger = want_consensus::send_admin(
+        c.genesis.params.chain_id,
+        9,
+        want_crypto::NodeKey::generate(),
+        c.leader().await as u64 + 1,
+        want_consensus::net::Peer {
+            public_key: c.keys[c.leader().await].public_key(),
+            url: format!("http://{}", c.addrs[c.leader().await]),
+        },
+        &want_consensus::AdminCommand::RemoveMember { id: 1 },
+    )
+    .await;
+    assert!(stranger.is_err(), "{stranger:?}");
+
+    // Add node 4: it catches up, then votes.
+    c.restart_member(3).await;
+    let summary = admin(
+        &c,
+        0,
+        want_consensus::AdminCommand::AddMember {
+            id: 4,
+            public_key: hex::encode(c.keys[3].public_key()),
+            url: format!("http://{}", c.addrs[3]),
+        },
+    )
+    .await;
+    assert!(summary.contains("voting member"), "{summary}");
+    for (_, n) in c.running() {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while voters(n).await != vec![1, 2, 3, 4] {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "membership not applied"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    ids.extend(commit_transfers(&c, 3, 2, |_| 3).await);
+
+    // Replace node 3's key: restart it with the new key.
+    let new_key = want_crypto::NodeKey::generate();
+    admin(
+        &c,
+        1,
+        want_consensus::AdminCommand::SetMemberKey {
+            id: 3,
+            public_key: hex::encode(new_key.public_key()),
+            url: format!("http://{}", c.addrs[2]),
+        },
+    )
+    .await;
+    c.stop_member(2).await;
+    c.keys[2] = new_key;
+    c.restart_member(2).await;
+    ids.extend(commit_transfers(&c, 5, 2, |_| 2).await);
+
+    // Remove node 2.
+    let summary = admin(&c, 0, want_consensus::AdminCommand::RemoveMember { id: 2 }).await;
+    assert!(summary.contains("no longer"), "{summary}");
+    c.stop_member(1).await;
+    ids.extend(commit_transfers(&c, 7, 2, |i| if i == 0 { 0 } else { 3 }).await);
+    assert_eq!(voters(c.node(0)).await, vec![1, 3, 4]);
+    let head = c.converged(1).await;
+    c.check_consistent(head["height"].as_u64().unwrap(), &ids)
+        .await;
+    c.stop_all().await;
+}

@@ -22,6 +22,8 @@ pub enum MsgKind {
     InstallSnapshot = 3,
     /// Transactions a member forwards to the leader.
     ForwardTxs = 4,
+    /// A membership change asked by a member's operator (signed with that member's node key).
+    Admin = 5,
     /// The answer to a request; `in_reply_to` names the request.
     Response = 0x80,
 }
@@ -33,6 +35,7 @@ impl MsgKind {
             MsgKind::Vote => "vote",
             MsgKind::InstallSnapshot => "install_snapshot",
             MsgKind::ForwardTxs => "forward_txs",
+            MsgKind::Admin => "admin",
             MsgKind::Response => "response",
         }
     }

@@ -154,6 +154,55 @@ pub struct ClusterNet {
     pub initial_members: BTreeMap<u64, MemberNode>,
 }
 
+/// A membership change, sent by a member's operator in an envelope signed with that member's
+/// node key (`want cluster add-node | remove-node | set-key`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AdminCommand {
+    AddMember {
+        id: u64,
+        public_key: String,
+        url: String,
+    },
+    RemoveMember {
+        id: u64,
+    },
+    SetMemberKey {
+        id: u64,
+        public_key: String,
+        url: String,
+    },
+}
+
+/// Sends an admin command to member `to` (the leader), signed as member `from` with `key`.
+pub async fn send_admin(
+    chain_id: u64,
+    from: u64,
+    key: want_crypto::NodeKey,
+    to: u64,
+    peer: Peer,
+    cmd: &AdminCommand,
+) -> Result<String, String> {
+    let transport = Transport::new(from, chain_id, key, BTreeMap::new(), false)?;
+    let payload =
+        postcard::to_allocvec(cmd).expect("invariant: postcard encoding into a Vec cannot fail");
+    let answer = transport
+        .call(
+            to,
+            &peer,
+            MsgKind::Admin,
+            payload,
+            Duration::from_secs(ADMIN_TIMEOUT_S),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    let result: Result<String, String> =
+        postcard::from_bytes(&answer).map_err(|e| format!("the answer does not decode: {e}"))?;
+    result
+}
+
+/// How long a membership change may take (adding a member waits until it caught up).
+pub const ADMIN_TIMEOUT_S: u64 = 600;
+
 /// What a member's message asks of this node once its envelope is open.
 pub enum Inbound {
     /// A Raft RPC, answered: the sealed answer to send back.
@@ -357,9 +406,108 @@ impl<A: BlockApplier> RaftConsensus<A> {
                 let req = postcard::from_bytes(&env.payload).map_err(malformed)?;
                 encode(&self.raft.install_snapshot(req).await)
             }
+            MsgKind::Admin => {
+                let cmd: AdminCommand = postcard::from_bytes(&env.payload).map_err(malformed)?;
+                let result = if self.is_voter(env.header.from) {
+                    self.admin(cmd).await.map_err(|e| e.to_string())
+                } else {
+                    Err(format!(
+                        "node {} is not a voting member: only voting members may change the membership",
+                        env.header.from
+                    ))
+                };
+                encode(&result)
+            }
             MsgKind::ForwardTxs | MsgKind::Response => return Ok(Inbound::App(env)),
         };
         Ok(Inbound::Answer(transport.answer(&env, answer)))
+    }
+
+    fn is_voter(&self, id: u64) -> bool {
+        self.raft
+            .metrics()
+            .borrow()
+            .membership_config
+            .membership()
+            .voter_ids()
+            .any(|v| v == id)
+    }
+
+    /// Changes the membership (on the leader): adds a member (as a learner that catches up,
+    /// then as a voter), removes one, or replaces a member's key and URL. Returns a summary.
+    pub async fn admin(&self, cmd: AdminCommand) -> Result<String, ConsensusError> {
+        use openraft::ChangeMembers;
+        let node = |public_key: &str, url: &str| -> Result<MemberNode, ConsensusError> {
+            let n = MemberNode {
+                public_key: public_key.to_string(),
+                addr: url.to_string(),
+            };
+            if n.key_bytes().is_none() {
+                return Err(ConsensusError::Config(
+                    "public_key must be 64 hex digits (an Ed25519 public key)".into(),
+                ));
+            }
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(ConsensusError::Config(format!(
+                    "url {url:?} must start with http:// or https://"
+                )));
+            }
+            Ok(n)
+        };
+        let write_err = |e: RaftError<u64, ClientWriteError<u64, MemberNode>>| match e {
+            RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => {
+                ConsensusError::NotLeader {
+                    leader: f.leader_id.map(|id| id.to_string()),
+                }
+            }
+            RaftError::APIError(ClientWriteError::ChangeMembershipError(e)) => {
+                ConsensusError::Config(e.to_string())
+            }
+            RaftError::Fatal(f) => ConsensusError::Fatal(f.to_string()),
+        };
+        match cmd {
+            AdminCommand::AddMember {
+                id,
+                public_key,
+                url,
+            } => {
+                let n = node(&public_key, &url)?;
+                info!(target: "consensus::membership", "adding node {id} ({url}) as a learner");
+                self.raft
+                    .add_learner(id, n, true)
+                    .await
+                    .map_err(write_err)?;
+                info!(target: "consensus::membership", "node {id} caught up; making it a voter");
+                self.raft
+                    .change_membership(ChangeMembers::AddVoterIds([id].into()), false)
+                    .await
+                    .map_err(write_err)?;
+                Ok(format!("node {id} is a voting member"))
+            }
+            AdminCommand::RemoveMember { id } => {
+                info!(target: "consensus::membership", "removing node {id}");
+                self.raft
+                    .change_membership(ChangeMembers::RemoveVoters([id].into()), false)
+                    .await
+                    .map_err(write_err)?;
+                Ok(format!("node {id} is no longer a member"))
+            }
+            AdminCommand::SetMemberKey {
+                id,
+                public_key,
+                url,
+            } => {
+                let n = node(&public_key, &url)?;
+                info!(target: "consensus::membership", "replacing the key of node {id} with {public_key}");
+                self.raft
+                    .change_membership(ChangeMembers::SetNodes([(id, n)].into()), false)
+                    .await
+                    .map_err(write_err)?;
+                Ok(format!(
+                    "node {id} now signs with key {public_key}; restart it with that key"
+                ))
+            }
+        }
     }
 
     /// The signed transport of a cluster (None for a single-member chain).

@@ -561,6 +561,34 @@ impl TestCluster {
         }
     }
 
+    /// Stops every member, keeping the cluster's keys and addresses.
+    pub async fn stop_all_members(&mut self) {
+        for i in 0..self.nodes.len() {
+            self.stop_member(i).await;
+        }
+    }
+
+    /// A fresh cluster (new data) over the same keys and addresses whose genesis names only the
+    /// first `n` as members; they are started, the others stay stopped (newcomers).
+    pub async fn with_genesis_members(mut self, n: usize) -> TestCluster {
+        for d in &self.dirs {
+            let _ = std::fs::remove_dir_all(d);
+        }
+        for (d, k) in self.dirs.iter().zip(&self.keys) {
+            std::fs::create_dir_all(d).unwrap();
+            want_node::node::write_secret_file(
+                &d.join(want_node::node::NODE_KEY_FILE),
+                &k.to_hex(),
+            )
+            .unwrap();
+        }
+        self.genesis.members.truncate(n);
+        for i in 0..n {
+            self.restart_member(i).await;
+        }
+        self
+    }
+
     pub async fn stop_all(mut self) {
         for i in 0..self.nodes.len() {
             self.stop_member(i).await;
