@@ -534,3 +534,50 @@ async fn members_are_added_removed_and_rekeyed_by_signed_admin_commands() {
         .await;
     c.stop_all().await;
 }
+
+/// Blocks the down member misses in [`a_member_down_for_ten_thousand_blocks_catches_up`].
+const DOWN_FOR_BLOCKS: u64 = 10_000;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_member_down_for_ten_thousand_blocks_catches_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = TestCluster::start_with(dir.path(), 3, |cfg| {
+        cfg.empty_blocks = true;
+        cfg.block_interval_ms = want_node::config::BLOCK_INTERVAL_MS_MIN;
+    })
+    .await;
+    let leader = c.leader().await;
+    let down = (leader + 1) % 3;
+    let mut ids = commit_transfers(&c, 0, 2, |_| down).await;
+    c.stop_member(down).await;
+    let h = c.node(leader).height().await;
+    let started = std::time::Instant::now();
+    ids.extend(commit_transfers(&c, 2, 2, |_| leader).await);
+    wait_height_within(&c, h + DOWN_FOR_BLOCKS, Duration::from_secs(600)).await;
+    eprintln!(
+        "{DOWN_FOR_BLOCKS} blocks in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let s = c.node(leader).get_ok("/v1/status").await;
+    assert!(s["purged_index"].as_u64().unwrap_or(0) > h, "log not purged: {s}");
+    let started = std::time::Instant::now();
+    c.restart_member(down).await;
+    let head = c.converged(h + DOWN_FOR_BLOCKS).await;
+    eprintln!("caught up in {:.1} s", started.elapsed().as_secs_f64());
+    c.check_consistent(head["height"].as_u64().unwrap().min(h + 20), &ids).await;
+    c.stop_all().await;
+}
+
+async fn wait_height_within(c: &TestCluster, height: u64, limit: Duration) {
+    let deadline = std::time::Instant::now() + limit;
+    for (i, n) in c.running() {
+        loop {
+            let h = n.height().await;
+            if h >= height {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "member {i} stuck at {h} < {height}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
