@@ -5,6 +5,7 @@ mod client;
 mod dev;
 mod keys;
 mod output;
+mod serve;
 mod txcmd;
 
 use std::net::SocketAddr;
