@@ -2,6 +2,7 @@
 
 mod bench;
 mod client;
+mod cluster;
 mod dev;
 mod init;
 mod keys;
@@ -49,6 +50,9 @@ enum Command {
     Init(init::InitArgs),
     /// Run one node from its configuration file (as `want init` writes it).
     Node(nodecmd::NodeArgs),
+    /// Run a local multi-node cluster, one process per node.
+    #[command(subcommand)]
+    Cluster(cluster::ClusterCommand),
     /// Create and import account keys (Web3 Secret Storage v3 keystores).
     #[command(subcommand)]
     Key(keys::KeyCommand),
@@ -133,6 +137,7 @@ fn run(command: Command, out: &Out) -> anyhow::Result<()> {
         Command::Dev(args) => dev::run(args, out),
         Command::Init(args) => init::run(args, out),
         Command::Node(args) => nodecmd::run(args, out),
+        Command::Cluster(cmd) => cluster::run(cmd, out),
         Command::Key(cmd) => keys::run(cmd, out),
         Command::Tx(cmd) => txcmd::run(cmd, out),
         Command::Account { address, node } => {
