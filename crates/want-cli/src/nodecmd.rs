@@ -8,7 +8,7 @@ use serde_json::json;
 use want_node::Node;
 
 use crate::nodefile::{self, LoadedConfig};
-use crate::output::Out;
+use crate::output::{CliError, Out};
 use crate::serve::{self, node_err};
 
 #[derive(Args)]
@@ -43,7 +43,21 @@ async fn run_node(
     out: &Out,
 ) -> anyhow::Result<()> {
     // Bind first: a taken port is reported before the data directory is touched.
-    let (listener, http) = serve::bind(cfg.node.http_addr).await?;
+    let (listener, http) = serve::bind(cfg.node.http_addr).await.map_err(|e| {
+        let e = CliError::from_anyhow(e);
+        if e.code == "address_in_use" {
+            CliError::new(
+                e.code,
+                format!(
+                    "{}: node.http_addr {} is already in use (is another node running?)",
+                    cfg.path.display(),
+                    cfg.node.http_addr
+                ),
+            )
+        } else {
+            e
+        }
+    })?;
     let data_dir = cfg.node.data_dir.clone();
     let node_key = match member_key {
         Some(k) => k,

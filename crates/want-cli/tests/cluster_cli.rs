@@ -302,6 +302,33 @@ fn cluster_node_with_another_members_key_refuses_to_start() {
     assert!(m.contains("member 2"), "{m}");
 }
 
+#[test]
+fn node_on_a_taken_port_names_its_config_and_does_not_start() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("c");
+    want_json(&[
+        "init",
+        "--nodes",
+        "1",
+        "--out",
+        s(&dir),
+        "--base-port",
+        &port,
+    ])
+    .ok_json();
+    let m = want_json(&["node", "--config", s(&dir.join("node1.toml"))]).err_code("address_in_use");
+    assert!(
+        m.contains("node1.toml") && m.contains("node.http_addr"),
+        "{m}"
+    );
+    assert!(
+        std::fs::read_dir(dir.join("node1/data")).unwrap().count() == 1,
+        "only the key is in the data directory"
+    );
+}
+
 /// Starts `want --json node --config <config>` and waits until `/healthz` answers; returns the
 /// child and the start banner.
 fn start_node(config: &Path, url: &str, log: &Path) -> (std::process::Child, Value) {
