@@ -8,9 +8,7 @@ use want_node::config::{dev_private_key, DEFAULT_HTTP_ADDR};
 use want_node::{Genesis, Node, NodeConfig};
 
 use crate::output::{CliError, Out};
-
-/// How long open HTTP connections may finish after Ctrl-C before the node exits anyway.
-const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+use crate::serve::{self, node_err};
 
 /// Name of the file in the data directory that holds the development account's private key.
 pub const DEV_KEY_FILE: &str = "dev-key.hex";
@@ -38,7 +36,7 @@ pub struct DevArgs {
 }
 
 pub fn run(args: DevArgs, out: &Out) -> anyhow::Result<()> {
-    init_logging();
+    serve::init_logging();
     let mut cfg = NodeConfig::dev(args.data_dir.clone(), args.http);
     if let Some(v) = args.block_interval_ms {
         cfg.block_interval_ms = v;
@@ -52,39 +50,12 @@ pub fn run(args: DevArgs, out: &Out) -> anyhow::Result<()> {
     cfg.empty_blocks = args.empty_blocks;
     cfg.validate()
         .map_err(|e| CliError::new("invalid_config", e))?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("want-node")
-        .build()
-        .map_err(|e| CliError::new("runtime", format!("cannot start the runtime: {e}")))?;
-    runtime.block_on(serve(cfg, out))
+    serve::runtime()?.block_on(run_node(cfg, out))
 }
 
-fn node_err(e: want_node::NodeError) -> anyhow::Error {
-    let code = match &e {
-        want_node::NodeError::Storage(want_storage::StorageError::WrongChain { .. }) => {
-            "wrong_chain"
-        }
-        want_node::NodeError::Storage(want_storage::StorageError::FormatTooNew { .. }) => {
-            "format_too_new"
-        }
-        want_node::NodeError::Storage(want_storage::StorageError::InUse { .. }) => {
-            "data_dir_in_use"
-        }
-        want_node::NodeError::Io(m) if m.contains("already in use") => "address_in_use",
-        _ => "node_error",
-    };
-    CliError::new(code, e.to_string()).into()
-}
-
-async fn serve(cfg: NodeConfig, out: &Out) -> anyhow::Result<()> {
+async fn run_node(cfg: NodeConfig, out: &Out) -> anyhow::Result<()> {
     // Bind first: a taken port is reported before the data directory is touched.
-    let listener = want_node::node::bind_http(cfg.http_addr)
-        .await
-        .map_err(node_err)?;
-    let http = listener
-        .local_addr()
-        .map_err(|e| CliError::new("node_error", e.to_string()))?;
+    let (listener, http) = serve::bind(cfg.http_addr).await?;
     std::fs::create_dir_all(&cfg.data_dir).map_err(|e| {
         CliError::new(
             "data_dir",
@@ -124,56 +95,5 @@ async fn serve(cfg: NodeConfig, out: &Out) -> anyhow::Result<()> {
             data_dir.join(DEV_KEY_FILE).display()
         )
     });
-    let stopper = node.clone();
-    let shutdown = async move {
-        wait_for_signal().await;
-        tracing::info!(target: "node", "stopping");
-        stopper.shutdown();
-    };
-    let server = want_node::api::serve(listener, node.clone(), shutdown);
-    tokio::pin!(server);
-    tokio::select! {
-        r = &mut server => r.map_err(|e| CliError::new("node_error", format!("HTTP server failed: {e}")))?,
-        _ = async {
-            node.stopping().await;
-            tokio::time::sleep(SHUTDOWN_GRACE).await;
-        } => tracing::warn!(target: "node", "connections still open after {} s; stopping anyway", SHUTDOWN_GRACE.as_secs()),
-    }
-    node.stop().await.map_err(node_err)?;
-    Ok(())
-}
-
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
-fn init_logging() {
-    use tracing_subscriber::EnvFilter;
-    // openraft reports its internal state at info level on every start and election.
-    let filter = EnvFilter::try_from_env("WANT_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,openraft=warn"));
-    use std::io::IsTerminal;
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .try_init();
+    serve::serve_until_signal(listener, node).await
 }

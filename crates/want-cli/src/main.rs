@@ -2,9 +2,14 @@
 
 mod bench;
 mod client;
+mod cluster;
 mod dev;
+mod init;
 mod keys;
+mod nodecmd;
+mod nodefile;
 mod output;
+mod serve;
 mod txcmd;
 
 use std::net::SocketAddr;
@@ -41,6 +46,13 @@ struct Cli {
 enum Command {
     /// Run a single-node development chain on embedded defaults.
     Dev(dev::DevArgs),
+    /// Write the files of a new N-node cluster: node keys, genesis, one config per node.
+    Init(init::InitArgs),
+    /// Run one node from its configuration file (as `want init` writes it).
+    Node(nodecmd::NodeArgs),
+    /// Run a local multi-node cluster, one process per node.
+    #[command(subcommand)]
+    Cluster(cluster::ClusterCommand),
     /// Create and import account keys (Web3 Secret Storage v3 keystores).
     #[command(subcommand)]
     Key(keys::KeyCommand),
@@ -123,6 +135,9 @@ fn usage_error(e: clap::Error) -> ! {
 fn run(command: Command, out: &Out) -> anyhow::Result<()> {
     match command {
         Command::Dev(args) => dev::run(args, out),
+        Command::Init(args) => init::run(args, out),
+        Command::Node(args) => nodecmd::run(args, out),
+        Command::Cluster(cmd) => cluster::run(cmd, out),
         Command::Key(cmd) => keys::run(cmd, out),
         Command::Tx(cmd) => txcmd::run(cmd, out),
         Command::Account { address, node } => {

@@ -264,3 +264,180 @@ pub fn get_json(http: &reqwest::blocking::Client, url: &str) -> Value {
     assert!(status.is_success(), "GET {url} answered {status}: {text}");
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("GET {url}: not JSON ({e}): {text}"))
 }
+
+/// Sends SIGTERM to a process.
+pub fn sigterm(pid: u32) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+}
+
+/// Sends SIGKILL to a process.
+pub fn sigkill(pid: u32) {
+    let _ = Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status();
+}
+
+/// Whether a process exists and has not exited (a zombie counts as gone).
+pub fn process_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the parenthesised command name.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .map(|(_, rest)| !rest.trim_start().starts_with('Z'))
+            .unwrap_or(false),
+        Err(_) => false,
+    }
+}
+
+/// Waits until `cond` holds, up to `timeout`; returns whether it did.
+pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Waits for a child to exit, up to `timeout`; returns its exit code (None if it did not exit or
+/// was killed by a signal).
+pub fn wait_exit(child: &mut Child, timeout: Duration) -> Option<i32> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return status.code();
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A running `want --json cluster up` supervisor; stopped with SIGTERM (then SIGKILL) on drop.
+pub struct ClusterUp {
+    pub child: Child,
+    pub dir: PathBuf,
+    /// The supervisor's stderr (its restart log).
+    pub stderr_path: PathBuf,
+    /// The one JSON object it printed once every node was up.
+    pub info: Value,
+}
+
+/// How long `want cluster up` may take to print its nodes.
+const CLUSTER_UP_TIMEOUT: Duration = Duration::from_secs(120);
+
+impl ClusterUp {
+    /// Starts `want --json cluster up --data-dir <dir> <extra>` and waits for its JSON line.
+    pub fn start(dir: &Path, extra: &[&str]) -> ClusterUp {
+        use std::io::BufRead;
+        let stderr_path = PathBuf::from(format!("{}.supervisor.log", dir.display()));
+        let stderr = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&stderr_path)
+            .expect("open supervisor log");
+        let mut child = Command::new(want_bin())
+            .args(["--json", "cluster", "up", "--data-dir"])
+            .arg(dir)
+            .args(extra)
+            .env_remove("WANT_NODE")
+            .env("WANT_LOG", "info,openraft=warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(stderr))
+            .spawn()
+            .expect("spawn want cluster up");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let mut up = ClusterUp {
+            child,
+            dir: dir.to_path_buf(),
+            stderr_path,
+            info: Value::Null,
+        };
+        let line = match rx.recv_timeout(CLUSTER_UP_TIMEOUT) {
+            Ok(line) => line,
+            Err(_) => panic!(
+                "want cluster up printed nothing within {} s\n{}",
+                CLUSTER_UP_TIMEOUT.as_secs(),
+                up.logs()
+            ),
+        };
+        let v: Value = serde_json::from_str(line.trim())
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}\n{}", up.logs()));
+        assert!(
+            v.get("error").is_none(),
+            "want cluster up failed: {v}\n{}",
+            up.logs()
+        );
+        up.info = v;
+        up
+    }
+
+    /// (id, http URL, pid) of each node as printed.
+    pub fn nodes(&self) -> Vec<(u64, String, u32)> {
+        self.info["nodes"]
+            .as_array()
+            .expect("nodes array")
+            .iter()
+            .map(|n| {
+                (
+                    n["id"].as_u64().expect("id"),
+                    n["http"].as_str().expect("http").to_string(),
+                    n["pid"].as_u64().expect("pid") as u32,
+                )
+            })
+            .collect()
+    }
+
+    /// The supervisor's stderr and the end of every node log, for failure messages.
+    pub fn logs(&self) -> String {
+        let mut s = format!(
+            "--- supervisor stderr:\n{}",
+            std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+        );
+        for k in 1..=9 {
+            let p = self.dir.join(format!("node{k}")).join("node.log");
+            if let Ok(text) = std::fs::read_to_string(&p) {
+                let tail: Vec<&str> = text.lines().rev().take(30).collect();
+                s.push_str(&format!("\n--- {} (last lines):\n", p.display()));
+                for l in tail.iter().rev() {
+                    s.push_str(l);
+                    s.push('\n');
+                }
+            }
+        }
+        s
+    }
+
+    /// SIGTERM; returns the supervisor's exit code if it exited within 30 s.
+    pub fn stop(&mut self) -> Option<i32> {
+        sigterm(self.child.id());
+        wait_exit(&mut self.child, Duration::from_secs(30))
+    }
+}
+
+impl Drop for ClusterUp {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            sigterm(self.child.id());
+            if wait_exit(&mut self.child, Duration::from_secs(15)).is_none() {
+                // The nodes die with it (PR_SET_PDEATHSIG).
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+            }
+        }
+    }
+}

@@ -1,0 +1,540 @@
+//! `want cluster up`: a local multi-node cluster, each node its own OS process
+//! (`want node --config DIR/nodeK.toml`), supervised until SIGINT/SIGTERM.
+//!
+//! The supervisor runs on the main thread and spawns every node from it: on Linux a node gets
+//! `PR_SET_PDEATHSIG = SIGTERM`, which fires when the *thread* that forked it exits, so nodes
+//! must never be spawned from a short-lived thread. Nodes run in their own process group, so a
+//! terminal's Ctrl-C reaches only the supervisor, which then stops them in order.
+
+use std::fs::OpenOptions;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::{Args, Subcommand};
+use serde_json::{json, Value};
+
+use crate::init::{self, GENESIS_FILE};
+use crate::nodefile;
+use crate::output::{CliError, Out};
+
+/// Most nodes `want cluster up` runs on one machine.
+const CLUSTER_UP_NODES_MAX: u16 = 9;
+/// Size of a new cluster when `--nodes` is not given.
+const DEFAULT_NODES: u16 = 3;
+/// How often the supervisor looks at its nodes.
+const TICK: Duration = Duration::from_millis(100);
+/// How often a starting node's status is asked for.
+const POLL_INTERVAL: Duration = Duration::from_millis(250);
+/// How long a node may take to stop after SIGTERM before it is killed.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+/// First delay before a dead node is restarted; doubles per quick death up to the maximum.
+const RESTART_BACKOFF_MIN: Duration = Duration::from_secs(1);
+const RESTART_BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// A node that ran at least this long before dying is restarted after the minimum backoff.
+const RESTART_HEALTHY_RUN: Duration = Duration::from_secs(60);
+/// Bytes of a node's log shown when it fails to come up.
+const LOG_TAIL_BYTES: u64 = 2_048;
+
+#[derive(Subcommand)]
+pub enum ClusterCommand {
+    /// Start (or restart) a local cluster, one process per node, and supervise it until Ctrl-C.
+    Up(UpArgs),
+}
+
+#[derive(Args)]
+pub struct UpArgs {
+    /// Number of nodes, 1 to 9 (3 or 5 tolerate 1 or 2 failures). Default: the existing
+    /// cluster's size, or 3 for a new one.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=CLUSTER_UP_NODES_MAX as i64))]
+    nodes: Option<u16>,
+    /// Cluster directory; a new cluster is written into it by `want init` unless it already
+    /// holds one (genesis.json), which is then started again.
+    #[arg(long, default_value = "want-cluster-data")]
+    data_dir: PathBuf,
+    /// Do not restart nodes that die (fault tests stop and start nodes themselves).
+    #[arg(long)]
+    no_restart: bool,
+    /// How long every node may take to answer /v1/status with a leader.
+    #[arg(long, default_value_t = 60)]
+    start_timeout_secs: u64,
+}
+
+pub fn run(cmd: ClusterCommand, out: &Out) -> anyhow::Result<()> {
+    match cmd {
+        ClusterCommand::Up(args) => up(args, out),
+    }
+}
+
+/// One supervised node.
+struct Member {
+    id: u64,
+    config: PathBuf,
+    url: String,
+    log: PathBuf,
+    child: Option<Child>,
+    started: Instant,
+    /// When a dead node is due to be started again.
+    restart_at: Option<Instant>,
+    backoff: Duration,
+}
+
+impl Member {
+    fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    /// Whether the process has exited (reaped); returns its status.
+    fn exited(&mut self) -> Option<ExitStatus> {
+        let status = self.child.as_mut()?.try_wait().ok()??;
+        self.child = None;
+        Some(status)
+    }
+}
+
+fn io_error(what: String) -> anyhow::Error {
+    CliError::new("cluster_error", what).into()
+}
+
+/// The cluster's members from its directory: existing, or written now by `want init`.
+fn prepare(args: &UpArgs) -> anyhow::Result<Vec<Member>> {
+    let dir = &args.data_dir;
+    let genesis_path = dir.join(GENESIS_FILE);
+    if !genesis_path.exists() {
+        init::init_cluster(args.nodes.unwrap_or(DEFAULT_NODES), dir, None, "127.0.0.1")?;
+    }
+    let genesis = nodefile::load_genesis(&genesis_path)?;
+    if genesis.members.is_empty() {
+        return Err(CliError::new(
+            "not_a_cluster",
+            format!(
+                "{} has no members; it is not a cluster genesis (write one with `want init`)",
+                genesis_path.display()
+            ),
+        )
+        .into());
+    }
+    let size = genesis.members.len();
+    if let Some(n) = args.nodes {
+        if usize::from(n) != size {
+            return Err(CliError::new(
+                "cluster_size_mismatch",
+                format!(
+                    "{} holds a {size}-node cluster but --nodes is {n}; run it with --nodes {size}, or use another --data-dir for a new cluster",
+                    dir.display()
+                ),
+            )
+            .into());
+        }
+    }
+    if size > usize::from(CLUSTER_UP_NODES_MAX) {
+        return Err(CliError::new(
+            "cluster_too_large",
+            format!(
+                "{} holds a {size}-node cluster; `want cluster up` runs at most {CLUSTER_UP_NODES_MAX} nodes on one machine (start them with `want node --config`)",
+                dir.display()
+            ),
+        )
+        .into());
+    }
+    let mut members = Vec::with_capacity(size);
+    for m in &genesis.members {
+        let config = init::config_path(dir, m.id);
+        // Read and check every configuration before anything is started.
+        let cfg = nodefile::load_config(&config)?;
+        nodefile::check_config_matches_genesis(&cfg, &genesis)?;
+        let key = nodefile::load_member_key(&cfg.node.data_dir)?;
+        nodefile::check_member_key(&cfg, &genesis, &key)?;
+        members.push(Member {
+            id: m.id,
+            url: cfg.url(),
+            config,
+            log: init::node_dir(dir, m.id).join("node.log"),
+            child: None,
+            started: Instant::now(),
+            restart_at: None,
+            backoff: RESTART_BACKOFF_MIN,
+        });
+    }
+    Ok(members)
+}
+
+/// Starts one node process, its output appended to its log.
+fn spawn(exe: &Path, m: &mut Member) -> anyhow::Result<()> {
+    let open_err = |e: std::io::Error| io_error(format!("cannot open {}: {e}", m.log.display()));
+    if let Some(parent) = m.log.parent() {
+        std::fs::create_dir_all(parent).map_err(open_err)?;
+    }
+    let mut log = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&m.log)
+        .map_err(open_err)?;
+    let _ = writeln!(
+        log,
+        "--- want cluster up: starting node {} ({}) ---",
+        m.id,
+        m.config.display()
+    );
+    let stderr = log.try_clone().map_err(open_err)?;
+    let mut cmd = Command::new(exe);
+    cmd.arg("node")
+        .arg("--config")
+        .arg(&m.config)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(log))
+        .stderr(Stdio::from(stderr));
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        cmd.process_group(0);
+    }
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::process::CommandExt;
+        let supervisor = std::process::id();
+        // SAFETY: runs in the forked child before exec; prctl and getppid are async-signal-safe
+        // and nothing here allocates.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM as libc::c_ulong) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // The supervisor died before the death signal was armed.
+                if libc::getppid() as u32 != supervisor {
+                    return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+                }
+                Ok(())
+            });
+        }
+    }
+    let child = cmd.spawn().map_err(|e| {
+        io_error(format!(
+            "cannot start node {} ({}): {e}",
+            m.id,
+            exe.display()
+        ))
+    })?;
+    m.child = Some(child);
+    m.started = Instant::now();
+    m.restart_at = None;
+    Ok(())
+}
+
+/// Sends SIGTERM to every running node, waits up to [`STOP_GRACE`], then kills the rest.
+fn stop_all(members: &mut [Member]) {
+    for m in members.iter_mut() {
+        if let Some(child) = &m.child {
+            terminate(child);
+        }
+    }
+    let deadline = Instant::now() + STOP_GRACE;
+    loop {
+        for m in members.iter_mut() {
+            m.exited();
+        }
+        if members.iter().all(|m| m.child.is_none()) {
+            return;
+        }
+        if Instant::now() >= deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for m in members.iter_mut() {
+        if let Some(mut child) = m.child.take() {
+            eprintln!(
+                "want cluster: node {} (pid {}) did not stop within {} s; killing it",
+                m.id,
+                child.id(),
+                STOP_GRACE.as_secs()
+            );
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+#[cfg(unix)]
+fn terminate(child: &Child) {
+    if let Ok(pid) = libc::pid_t::try_from(child.id()) {
+        // SAFETY: kill has no memory-safety preconditions; the pid is our unreaped child.
+        unsafe {
+            libc::kill(pid, libc::SIGTERM);
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn terminate(_child: &Child) {}
+
+/// Set once SIGINT or SIGTERM arrives. The handlers are installed before this returns.
+fn watch_signals() -> anyhow::Result<Arc<AtomicBool>> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::new("runtime", format!("cannot start the runtime: {e}")))?;
+    #[cfg(unix)]
+    let (mut int, mut term) = {
+        use tokio::signal::unix::{signal, SignalKind};
+        let _guard = rt.enter();
+        let install = |e: std::io::Error| {
+            CliError::new("runtime", format!("cannot install signal handlers: {e}"))
+        };
+        (
+            signal(SignalKind::interrupt()).map_err(install)?,
+            signal(SignalKind::terminate()).map_err(install)?,
+        )
+    };
+    let set = flag.clone();
+    std::thread::Builder::new()
+        .name("want-signals".into())
+        .spawn(move || {
+            rt.block_on(async {
+                #[cfg(unix)]
+                tokio::select! {
+                    _ = int.recv() => {}
+                    _ = term.recv() => {}
+                }
+                #[cfg(not(unix))]
+                let _ = tokio::signal::ctrl_c().await;
+            });
+            set.store(true, Ordering::SeqCst);
+        })
+        .map_err(|e| CliError::new("runtime", format!("cannot start a thread: {e}")))?;
+    Ok(flag)
+}
+
+/// The last bytes of a log, from a line start.
+fn log_tail(path: &Path) -> String {
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return "(no log)".into();
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let start = len.saturating_sub(LOG_TAIL_BYTES);
+    if f.seek(SeekFrom::Start(start)).is_err() {
+        return "(log unreadable)".into();
+    }
+    let mut bytes = Vec::new();
+    let _ = f.read_to_end(&mut bytes);
+    let text = String::from_utf8_lossy(&bytes);
+    let text = if start > 0 {
+        text.split_once('\n').map_or(&*text, |(_, rest)| rest)
+    } else {
+        &text
+    };
+    text.trim_end().to_string()
+}
+
+/// What a starting node answered last.
+enum Probe {
+    Ready,
+    NoLeader,
+    NoAnswer(String),
+}
+
+fn probe(http: &reqwest::blocking::Client, url: &str) -> Probe {
+    let r = match http.get(format!("{url}/v1/status")).send() {
+        Ok(r) => r,
+        Err(e) => return Probe::NoAnswer(e.without_url().to_string()),
+    };
+    if !r.status().is_success() {
+        return Probe::NoAnswer(format!("status {}", r.status()));
+    }
+    match r.json::<Value>() {
+        Ok(v) if v["leader"].as_str().is_some_and(|l| !l.is_empty()) => Probe::Ready,
+        Ok(_) => Probe::NoLeader,
+        Err(e) => Probe::NoAnswer(format!("not JSON: {e}")),
+    }
+}
+
+/// Waits until every node answers `/v1/status` with a leader. Fails at once if a node exits.
+fn wait_until_up(
+    members: &mut [Member],
+    stop: &AtomicBool,
+    timeout: Duration,
+) -> anyhow::Result<()> {
+    let http = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .map_err(|e| CliError::new("client_error", format!("cannot build HTTP client: {e}")))?;
+    let deadline = Instant::now() + timeout;
+    let mut last: Vec<Probe> = members
+        .iter()
+        .map(|_| Probe::NoAnswer("not asked yet".into()))
+        .collect();
+    loop {
+        if stop.load(Ordering::SeqCst) {
+            return Err(CliError::new(
+                "interrupted",
+                "stopped by a signal before every node was up",
+            )
+            .into());
+        }
+        for m in members.iter_mut() {
+            if let Some(status) = m.exited() {
+                return Err(CliError::new(
+                    "node_exited",
+                    format!(
+                        "node {} exited while starting ({status}); {} ends:\n{}",
+                        m.id,
+                        m.log.display(),
+                        log_tail(&m.log)
+                    ),
+                )
+                .into());
+            }
+        }
+        for (m, p) in members.iter().zip(last.iter_mut()) {
+            if !matches!(p, Probe::Ready) {
+                *p = probe(&http, &m.url);
+            }
+        }
+        if last.iter().all(|p| matches!(p, Probe::Ready)) {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            let mut message = String::new();
+            let waiting: Vec<String> = members
+                .iter()
+                .zip(&last)
+                .filter(|(_, p)| !matches!(p, Probe::Ready))
+                .map(|(m, _)| m.id.to_string())
+                .collect();
+            message.push_str(&format!(
+                "node{} {} did not answer /v1/status with a leader within {} s",
+                if waiting.len() == 1 { "" } else { "s" },
+                waiting.join(", "),
+                timeout.as_secs()
+            ));
+            for (m, p) in members.iter().zip(&last) {
+                let why = match p {
+                    Probe::Ready => continue,
+                    Probe::NoLeader => "answers but knows no leader".to_string(),
+                    Probe::NoAnswer(e) => format!("no answer: {e}"),
+                };
+                message.push_str(&format!(
+                    "\n--- node {} at {} ({why}); {} ends:\n{}",
+                    m.id,
+                    m.url,
+                    m.log.display(),
+                    log_tail(&m.log)
+                ));
+            }
+            return Err(CliError::new("cluster_start_timeout", message).into());
+        }
+        std::thread::sleep(POLL_INTERVAL);
+    }
+}
+
+/// Restarts dead nodes (unless `no_restart`) until a signal arrives.
+fn supervise(exe: &Path, members: &mut [Member], stop: &AtomicBool, no_restart: bool) {
+    while !stop.load(Ordering::SeqCst) {
+        let now = Instant::now();
+        for m in members.iter_mut() {
+            let pid = m.pid();
+            if let Some(status) = m.exited() {
+                if no_restart {
+                    eprintln!(
+                        "want cluster: node {} (pid {}) exited ({status}); not restarting it (--no-restart)",
+                        m.id,
+                        pid.unwrap_or_default()
+                    );
+                    continue;
+                }
+                if now.duration_since(m.started) >= RESTART_HEALTHY_RUN {
+                    m.backoff = RESTART_BACKOFF_MIN;
+                }
+                eprintln!(
+                    "want cluster: node {} (pid {}) exited ({status}); restarting it in {} s (log: {})",
+                    m.id,
+                    pid.unwrap_or_default(),
+                    m.backoff.as_secs(),
+                    m.log.display()
+                );
+                m.restart_at = Some(now + m.backoff);
+                m.backoff = (m.backoff * 2).min(RESTART_BACKOFF_MAX);
+            }
+            if m.restart_at.is_some_and(|t| t <= now) {
+                match spawn(exe, m) {
+                    Ok(()) => eprintln!(
+                        "want cluster: node {} restarted (pid {})",
+                        m.id,
+                        m.pid().unwrap_or_default()
+                    ),
+                    Err(e) => {
+                        eprintln!(
+                            "want cluster: {}; trying again in {} s",
+                            CliError::from_anyhow(e).message,
+                            m.backoff.as_secs()
+                        );
+                        m.restart_at = Some(now + m.backoff);
+                        m.backoff = (m.backoff * 2).min(RESTART_BACKOFF_MAX);
+                    }
+                }
+            }
+        }
+        std::thread::sleep(TICK);
+    }
+}
+
+fn up(args: UpArgs, out: &Out) -> anyhow::Result<()> {
+    let stop = watch_signals()?;
+    let exe = std::env::current_exe().map_err(|e| {
+        CliError::new(
+            "cluster_error",
+            format!("cannot find the want binary to run the nodes: {e}"),
+        )
+    })?;
+    let mut members = prepare(&args)?;
+    let started = members
+        .iter_mut()
+        .try_for_each(|m| spawn(&exe, m))
+        .and_then(|()| {
+            wait_until_up(
+                &mut members,
+                &stop,
+                Duration::from_secs(args.start_timeout_secs),
+            )
+        });
+    if let Err(e) = started {
+        stop_all(&mut members);
+        return Err(e);
+    }
+    let v = json!({
+        "nodes": members.iter().map(|m| json!({
+            "id": m.id,
+            "http": m.url,
+            "pid": m.pid(),
+        })).collect::<Vec<_>>(),
+    });
+    out.value(&v, |_| {
+        let mut s = format!(
+            "WANT cluster of {} nodes is up (data in {})\n  node  http                          pid\n",
+            members.len(),
+            args.data_dir.display()
+        );
+        for m in &members {
+            s.push_str(&format!(
+                "  {:<5} {:<29} {}\n",
+                m.id,
+                m.url,
+                m.pid().unwrap_or_default()
+            ));
+        }
+        s.push_str(&format!(
+            "  dev key in {} (public: never hold real value with it)\n  logs in {}/nodeK/node.log; Ctrl-C stops the cluster.",
+            args.data_dir.join(crate::dev::DEV_KEY_FILE).display(),
+            args.data_dir.display()
+        ));
+        s
+    });
+    supervise(&exe, &mut members, &stop, args.no_restart);
+    eprintln!("want cluster: stopping {} nodes", members.len());
+    stop_all(&mut members);
+    Ok(())
+}

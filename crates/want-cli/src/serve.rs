@@ -1,0 +1,110 @@
+//! Running a node in this process, shared by `want dev` and `want node`: the runtime, logging,
+//! binding the HTTP address, serving until SIGTERM or Ctrl-C, and a clean stop.
+
+use std::net::SocketAddr;
+
+use want_node::Node;
+
+use crate::output::CliError;
+
+/// How long open HTTP connections may finish after Ctrl-C before the node exits anyway.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The multi-threaded runtime a node runs on.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("want-node")
+        .build()
+        .map_err(|e| CliError::new("runtime", format!("cannot start the runtime: {e}")).into())
+}
+
+/// A node error with a stable CLI code.
+pub fn node_err(e: want_node::NodeError) -> anyhow::Error {
+    let code = match &e {
+        want_node::NodeError::Storage(want_storage::StorageError::WrongChain { .. }) => {
+            "wrong_chain"
+        }
+        want_node::NodeError::Storage(want_storage::StorageError::FormatTooNew { .. }) => {
+            "format_too_new"
+        }
+        want_node::NodeError::Storage(want_storage::StorageError::InUse { .. }) => {
+            "data_dir_in_use"
+        }
+        want_node::NodeError::Io(m) if m.contains("already in use") => "address_in_use",
+        _ => "node_error",
+    };
+    CliError::new(code, e.to_string()).into()
+}
+
+/// Binds the HTTP address (first, so that a taken port is reported before the data directory
+/// is touched); returns the listener and the address it listens on.
+pub async fn bind(addr: SocketAddr) -> anyhow::Result<(tokio::net::TcpListener, SocketAddr)> {
+    let listener = want_node::node::bind_http(addr).await.map_err(node_err)?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| CliError::new("node_error", e.to_string()))?;
+    Ok((listener, local))
+}
+
+/// Serves the HTTP API of a started node until SIGTERM or Ctrl-C, then stops the node cleanly
+/// (open connections get [`SHUTDOWN_GRACE`] to finish).
+pub async fn serve_until_signal(
+    listener: tokio::net::TcpListener,
+    node: Node,
+) -> anyhow::Result<()> {
+    let stopper = node.clone();
+    let shutdown = async move {
+        wait_for_signal().await;
+        tracing::info!(target: "node", "stopping");
+        stopper.shutdown();
+    };
+    let server = want_node::api::serve(listener, node.clone(), shutdown);
+    tokio::pin!(server);
+    tokio::select! {
+        r = &mut server => r.map_err(|e| CliError::new("node_error", format!("HTTP server failed: {e}")))?,
+        _ = async {
+            node.stopping().await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => tracing::warn!(target: "node", "connections still open after {} s; stopping anyway", SHUTDOWN_GRACE.as_secs()),
+    }
+    node.stop().await.map_err(node_err)?;
+    Ok(())
+}
+
+/// Resolves on SIGTERM or Ctrl-C (SIGINT).
+pub async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Logs to stderr, filtered by `WANT_LOG` (default: info, openraft at warn).
+pub fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    // openraft reports its internal state at info level on every start and election.
+    let filter = EnvFilter::try_from_env("WANT_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,openraft=warn"));
+    use std::io::IsTerminal;
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+}

@@ -1,0 +1,566 @@
+//! Integration tests of the cluster commands: `want init`, `want node --config` and
+//! `want cluster up`. Every test runs the real binary on temporary directories and free ports.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{
+    free_port, get_json, http_client, process_alive, sigkill, sigterm, wait_exit, wait_until,
+    want_bin, want_json, ClusterUp,
+};
+use serde_json::Value;
+use want_crypto::NodeKey;
+use want_node::config::dev_private_key;
+use want_node::Genesis;
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("UTF-8 temp path")
+}
+
+fn read_genesis(dir: &Path) -> Genesis {
+    let text = std::fs::read_to_string(dir.join("genesis.json")).expect("read genesis.json");
+    serde_json::from_str(&text).expect("genesis.json parses as a Genesis")
+}
+
+fn read_toml(path: &Path) -> toml::Value {
+    let text = std::fs::read_to_string(path).expect("read config");
+    toml::from_str(&text).expect("config parses as TOML")
+}
+
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).expect("stat").permissions().mode() & 0o777
+}
+
+#[test]
+fn init_writes_a_genesis_whose_members_are_the_generated_node_keys() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("c");
+    let v = want_json(&[
+        "init",
+        "--nodes",
+        "3",
+        "--out",
+        s(&dir),
+        "--base-port",
+        "21001",
+    ])
+    .ok_json();
+
+    // The genesis is the dev genesis plus the members.
+    let genesis = read_genesis(&dir);
+    genesis.validate_members().expect("members validate");
+    let mut bare = genesis.clone();
+    bare.members.clear();
+    assert_eq!(
+        bare,
+        Genesis::dev(),
+        "only the members differ from the dev genesis"
+    );
+    let ids: Vec<u64> = genesis.members.iter().map(|m| m.id).collect();
+    assert_eq!(ids, vec![1, 2, 3]);
+
+    // The printed result.
+    let canonical = dir.canonicalize().unwrap();
+    assert_eq!(
+        PathBuf::from(v["genesis"].as_str().expect("genesis path")),
+        canonical.join("genesis.json")
+    );
+    let nodes = v["nodes"].as_array().expect("nodes");
+    assert_eq!(nodes.len(), 3);
+
+    for (k, (m, n)) in genesis.members.iter().zip(nodes).enumerate() {
+        let id = k as u64 + 1;
+        let port = 21000 + id;
+        assert_eq!(m.url, format!("http://127.0.0.1:{port}"));
+        assert_eq!(n["id"], id);
+        assert_eq!(n["http"], m.url.as_str());
+        assert_eq!(n["public_key"], m.public_key.as_str());
+        assert_eq!(
+            PathBuf::from(n["config"].as_str().expect("config path")),
+            canonical.join(format!("node{id}.toml"))
+        );
+
+        // The key file holds the key whose public key the genesis names, readable by its owner only.
+        let key_path = dir.join(format!("node{id}/data/node-key.hex"));
+        let key = NodeKey::from_hex(std::fs::read_to_string(&key_path).unwrap().trim())
+            .expect("node key parses");
+        assert_eq!(hex::encode(key.public_key()), m.public_key);
+        #[cfg(unix)]
+        assert_eq!(mode(&key_path), 0o600, "{}", key_path.display());
+
+        // The config names this node, its address and the shared genesis.
+        let cfg = read_toml(&dir.join(format!("node{id}.toml")));
+        assert_eq!(cfg["genesis_file"].as_str(), Some("genesis.json"));
+        assert_eq!(
+            cfg["node"]["data_dir"].as_str(),
+            Some(format!("node{id}/data").as_str())
+        );
+        assert_eq!(
+            cfg["node"]["http_addr"].as_str(),
+            Some(format!("127.0.0.1:{port}").as_str())
+        );
+        assert_eq!(
+            cfg["node"]["cluster"]["node_id"].as_integer(),
+            Some(id as i64)
+        );
+        assert_eq!(
+            cfg["node"]["cluster"]["advertise_url"].as_str(),
+            Some(m.url.as_str())
+        );
+    }
+    let keys: BTreeSet<&str> = genesis
+        .members
+        .iter()
+        .map(|m| m.public_key.as_str())
+        .collect();
+    assert_eq!(keys.len(), 3, "every node has its own key");
+
+    // The dev account's key, as `want dev` writes it.
+    let dev_key_path = dir.join("dev-key.hex");
+    assert_eq!(
+        std::fs::read_to_string(&dev_key_path).unwrap().trim(),
+        dev_private_key().to_hex()
+    );
+    #[cfg(unix)]
+    assert_eq!(mode(&dev_key_path), 0o600);
+}
+
+#[test]
+fn init_without_base_port_gives_each_node_its_own_free_port() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("c");
+    let v = want_json(&["init", "--nodes", "5", "--out", s(&dir)]).ok_json();
+    let urls: BTreeSet<String> = read_genesis(&dir)
+        .members
+        .iter()
+        .map(|m| m.url.clone())
+        .collect();
+    assert_eq!(urls.len(), 5, "distinct ports: {v}");
+    for url in &urls {
+        assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    }
+}
+
+#[test]
+fn init_with_one_host_per_node_names_each_in_the_genesis() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("c");
+    want_json(&[
+        "init",
+        "--nodes",
+        "3",
+        "--out",
+        s(&dir),
+        "--base-port",
+        "8545",
+        "--host",
+        "10.0.0.1,10.0.0.2,node3.example",
+    ])
+    .ok_json();
+    let urls: Vec<String> = read_genesis(&dir)
+        .members
+        .iter()
+        .map(|m| m.url.clone())
+        .collect();
+    assert_eq!(
+        urls,
+        vec![
+            "http://10.0.0.1:8545",
+            "http://10.0.0.2:8546",
+            "http://node3.example:8547"
+        ]
+    );
+    let cfg = read_toml(&dir.join("node3.toml"));
+    assert_eq!(
+        cfg["node"]["http_addr"].as_str(),
+        Some("0.0.0.0:8547"),
+        "a node named by host name listens on every interface"
+    );
+}
+
+#[test]
+fn init_refuses_a_directory_that_already_holds_a_cluster() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("c");
+    want_json(&["init", "--nodes", "3", "--out", s(&dir)]).ok_json();
+    let genesis_before = std::fs::read(dir.join("genesis.json")).unwrap();
+    let key_before = std::fs::read(dir.join("node1/data/node-key.hex")).unwrap();
+
+    let m = want_json(&["init", "--nodes", "3", "--out", s(&dir)]).err_code("cluster_exists");
+    assert!(m.contains("genesis.json"), "{m}");
+    let m = want_json(&["init", "--nodes", "1", "--out", s(&dir)]).err_code("cluster_exists");
+    assert!(m.contains(s(&dir)), "{m}");
+
+    assert_eq!(
+        std::fs::read(dir.join("genesis.json")).unwrap(),
+        genesis_before
+    );
+    assert_eq!(
+        std::fs::read(dir.join("node1/data/node-key.hex")).unwrap(),
+        key_before
+    );
+}
+
+#[test]
+fn init_refuses_zero_nodes_and_more_than_64() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("c");
+    for n in ["0", "65"] {
+        let m = want_json(&["init", "--nodes", n, "--out", s(&dir)]).err_code("invalid_arguments");
+        assert!(m.contains("--nodes"), "{m}");
+    }
+    let m = want_json(&[
+        "init",
+        "--nodes",
+        "3",
+        "--out",
+        s(&dir),
+        "--base-port",
+        "65534",
+    ])
+    .err_code("invalid_arguments");
+    assert!(m.contains("65535"), "{m}");
+    assert!(!dir.exists(), "nothing is written for refused arguments");
+}
+
+#[test]
+fn node_with_a_broken_config_names_the_file_and_the_field() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("c");
+    want_json(&["init", "--nodes", "3", "--out", s(&dir)]).ok_json();
+
+    let bad = dir.join("bad.toml");
+    std::fs::write(
+        &bad,
+        "genesis_file = \"genesis.json\"\n[node]\ndata_dir = \"node1/data\"\nhttp_addr = \"not an address\"\n[node.cluster]\nnode_id = 1\nadvertise_url = \"http://127.0.0.1:1\"\n",
+    )
+    .unwrap();
+    let m = want_json(&["node", "--config", s(&bad)]).err_code("invalid_config");
+    assert!(m.contains("bad.toml"), "{m}");
+    assert!(m.contains("node.http_addr"), "{m}");
+
+    std::fs::write(
+        &bad,
+        "genesis_file = \"genesis.json\"\n[node]\ndata_dir = \"node1/data\"\nhttp_addr = \"127.0.0.1:1\"\n[node.cluster]\nnode_id = 1\nadvertize_url = \"http://127.0.0.1:1\"\n",
+    )
+    .unwrap();
+    let m = want_json(&["node", "--config", s(&bad)]).err_code("invalid_config");
+    assert!(m.contains("node.cluster"), "{m}");
+    assert!(m.contains("advertize_url"), "{m}");
+
+    let m =
+        want_json(&["node", "--config", s(&dir.join("missing.toml"))]).err_code("file_unreadable");
+    assert!(m.contains("missing.toml"), "{m}");
+}
+
+#[test]
+fn node_with_a_broken_genesis_names_the_genesis_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("c");
+    want_json(&["init", "--nodes", "3", "--out", s(&dir)]).ok_json();
+    let mut genesis: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("genesis.json")).unwrap()).unwrap();
+    genesis["members"][1]["public_key"] = Value::from("abcd");
+    std::fs::write(dir.join("genesis.json"), genesis.to_string()).unwrap();
+    let m =
+        want_json(&["node", "--config", s(&dir.join("node1.toml"))]).err_code("invalid_genesis");
+    assert!(m.contains("genesis.json"), "{m}");
+    assert!(m.contains("members[1].public_key"), "{m}");
+}
+
+#[test]
+fn cluster_node_without_its_key_refuses_to_start_and_creates_none() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("c");
+    want_json(&["init", "--nodes", "3", "--out", s(&dir)]).ok_json();
+    let key = dir.join("node2/data/node-key.hex");
+    std::fs::remove_file(&key).unwrap();
+    let m =
+        want_json(&["node", "--config", s(&dir.join("node2.toml"))]).err_code("node_key_missing");
+    assert!(m.contains("node-key.hex"), "{m}");
+    assert!(!key.exists(), "no new key is made for a cluster member");
+}
+
+#[test]
+fn cluster_node_with_another_members_key_refuses_to_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("c");
+    want_json(&["init", "--nodes", "3", "--out", s(&dir)]).ok_json();
+    std::fs::copy(
+        dir.join("node1/data/node-key.hex"),
+        dir.join("node2/data/node-key.hex"),
+    )
+    .unwrap();
+    let m =
+        want_json(&["node", "--config", s(&dir.join("node2.toml"))]).err_code("node_key_mismatch");
+    assert!(m.contains("member 2"), "{m}");
+}
+
+#[test]
+fn node_on_a_taken_port_names_its_config_and_does_not_start() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("c");
+    want_json(&[
+        "init",
+        "--nodes",
+        "1",
+        "--out",
+        s(&dir),
+        "--base-port",
+        &port,
+    ])
+    .ok_json();
+    let m = want_json(&["node", "--config", s(&dir.join("node1.toml"))]).err_code("address_in_use");
+    assert!(
+        m.contains("node1.toml") && m.contains("node.http_addr"),
+        "{m}"
+    );
+    assert!(
+        std::fs::read_dir(dir.join("node1/data")).unwrap().count() == 1,
+        "only the key is in the data directory"
+    );
+}
+
+/// Starts `want --json node --config <config>` and waits until `/healthz` answers; returns the
+/// child and the start banner.
+fn start_node(config: &Path, url: &str, log: &Path) -> (std::process::Child, Value) {
+    use std::io::BufRead;
+    let log_file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    let mut child = Command::new(want_bin())
+        .args(["--json", "node", "--config", s(config)])
+        .env("WANT_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(log_file))
+        .spawn()
+        .expect("spawn want node");
+    let http = http_client();
+    let up = wait_until(Duration::from_secs(30), || {
+        http.get(format!("{url}/healthz"))
+            .send()
+            .is_ok_and(|r| r.status().is_success())
+    });
+    if !up {
+        let _ = child.kill();
+        panic!(
+            "want node did not answer within 30 s; log:\n{}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+    }
+    let mut line = String::new();
+    let stdout = child.stdout.take().expect("stdout");
+    let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+    let banner = serde_json::from_str(line.trim()).unwrap_or(Value::Null);
+    (child, banner)
+}
+
+#[test]
+fn node_from_a_config_without_cluster_runs_a_chain_that_continues_after_sigterm() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(
+        dir.join("genesis.json"),
+        serde_json::to_string(&Genesis::dev()).unwrap(),
+    )
+    .unwrap();
+    let port = free_port();
+    let config = dir.join("solo.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "genesis_file = \"genesis.json\"\n[node]\ndata_dir = \"solo-data\"\nhttp_addr = \"127.0.0.1:{port}\"\nblock_interval_ms = 20\nempty_blocks = true\n"
+        ),
+    )
+    .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    let log = dir.join("solo.log");
+
+    let (mut child, banner) = start_node(&config, &url, &log);
+    assert_eq!(banner["http"], url.as_str(), "{banner}");
+    assert!(banner["raft_id"].is_null(), "{banner}");
+    let http = http_client();
+    let first = get_json(&http, &format!("{url}/v1/status"));
+    assert!(
+        dir.join("solo-data/node-key.hex").exists(),
+        "a single node makes its own key in the data directory relative to the config"
+    );
+    assert!(wait_until(Duration::from_secs(10), || {
+        get_json(&http, &format!("{url}/v1/status"))["height"]
+            .as_u64()
+            .is_some_and(|h| h >= 3)
+    }));
+    sigterm(child.id());
+    assert_eq!(
+        wait_exit(&mut child, Duration::from_secs(20)),
+        Some(0),
+        "SIGTERM stops the node cleanly; log:\n{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    let (genesis_hash, height) = restart_and_read_status(&config, &url, &log);
+    assert_eq!(
+        genesis_hash, first["genesis_hash"],
+        "same chain after restart"
+    );
+    assert!(height >= 3, "the chain continues from where it stopped");
+}
+
+/// Restarts the node; returns (genesis hash, height) it reports, then stops it.
+fn restart_and_read_status(config: &Path, url: &str, log: &Path) -> (Value, u64) {
+    let (mut child, _) = start_node(config, url, log);
+    let v = get_json(&http_client(), &format!("{url}/v1/status"));
+    sigterm(child.id());
+    assert_eq!(wait_exit(&mut child, Duration::from_secs(20)), Some(0));
+    (v["genesis_hash"].clone(), v["height"].as_u64().unwrap_or(0))
+}
+
+#[test]
+fn cluster_up_refuses_a_node_count_that_differs_from_the_existing_cluster() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("c");
+    want_json(&["init", "--nodes", "3", "--out", s(&dir)]).ok_json();
+    let m = want_json(&["cluster", "up", "--nodes", "5", "--data-dir", s(&dir)])
+        .err_code("cluster_size_mismatch");
+    assert!(m.contains("3-node"), "{m}");
+    assert!(!dir.join("node1/node.log").exists(), "no node was started");
+    let m = want_json(&["cluster", "up", "--nodes", "10", "--data-dir", s(&dir)])
+        .err_code("invalid_arguments");
+    assert!(m.contains("--nodes"), "{m}");
+}
+
+// The tests below start real clusters: they need the multi-node Raft work (every node must
+// report a leader).
+
+#[test]
+fn cluster_up_json_prints_every_node_and_each_answers_status() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("cluster");
+    let mut up = ClusterUp::start(&dir, &["--nodes", "3", "--no-restart"]);
+
+    // Exactly {"nodes": [{"id", "http", "pid"}, ...]}.
+    let obj = up.info.as_object().expect("an object");
+    assert_eq!(obj.keys().collect::<Vec<_>>(), vec!["nodes"], "{}", up.info);
+    for n in up.info["nodes"].as_array().unwrap() {
+        let mut keys: Vec<&String> = n.as_object().expect("node object").keys().collect();
+        keys.sort();
+        assert_eq!(keys, vec!["http", "id", "pid"], "{n}");
+    }
+    let nodes = up.nodes();
+    assert_eq!(nodes.iter().map(|n| n.0).collect::<Vec<_>>(), vec![1, 2, 3]);
+    let genesis = read_genesis(&dir);
+    let http = http_client();
+    let mut genesis_hashes = BTreeSet::new();
+    for ((id, url, pid), member) in nodes.iter().zip(&genesis.members) {
+        assert_eq!(url, &member.url, "node {id} is at its genesis URL");
+        assert!(process_alive(*pid), "node {id} (pid {pid}) runs");
+        let status = get_json(&http, &format!("{url}/v1/status"));
+        assert!(
+            status["leader"].as_str().is_some(),
+            "node {id} knows a leader: {status}"
+        );
+        genesis_hashes.insert(status["genesis_hash"].to_string());
+    }
+    assert_eq!(genesis_hashes.len(), 1, "one chain: {genesis_hashes:?}");
+
+    assert_eq!(
+        up.stop(),
+        Some(0),
+        "SIGTERM stops the cluster cleanly\n{}",
+        up.logs()
+    );
+    for (id, _, pid) in &nodes {
+        assert!(
+            wait_until(Duration::from_secs(5), || !process_alive(*pid)),
+            "node {id} (pid {pid}) stopped with the supervisor"
+        );
+    }
+}
+
+#[test]
+fn cluster_up_again_on_its_directory_rejoins_the_same_chain() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("cluster");
+    let http = http_client();
+    let (urls, genesis_hash, height) = {
+        let mut up = ClusterUp::start(&dir, &["--nodes", "3", "--no-restart"]);
+        let urls: Vec<String> = up.nodes().into_iter().map(|n| n.1).collect();
+        let status = get_json(&http, &format!("{}/v1/status", urls[0]));
+        assert_eq!(up.stop(), Some(0), "{}", up.logs());
+        (
+            urls,
+            status["genesis_hash"].clone(),
+            status["height"].as_u64().unwrap_or(0),
+        )
+    };
+    // Without --nodes: the existing cluster's size.
+    let mut up = ClusterUp::start(&dir, &["--no-restart"]);
+    let again: Vec<String> = up.nodes().into_iter().map(|n| n.1).collect();
+    assert_eq!(again, urls, "same nodes at the same addresses");
+    for url in &again {
+        let status = get_json(&http, &format!("{url}/v1/status"));
+        assert_eq!(status["genesis_hash"], genesis_hash, "{url}: {status}");
+        assert!(
+            status["height"].as_u64().unwrap_or(0) >= height,
+            "{url} lost blocks: {status}"
+        );
+    }
+    assert_eq!(up.stop(), Some(0), "{}", up.logs());
+}
+
+#[test]
+fn cluster_up_restarts_a_node_that_dies() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("cluster");
+    let mut up = ClusterUp::start(&dir, &["--nodes", "3"]);
+    let nodes = up.nodes();
+    let (id, url, pid) = nodes[1].clone();
+    sigkill(pid);
+    assert!(wait_until(Duration::from_secs(5), || !process_alive(pid)));
+    let http = http_client();
+    let back = wait_until(Duration::from_secs(60), || {
+        http.get(format!("{url}/v1/status"))
+            .send()
+            .ok()
+            .and_then(|r| r.json::<Value>().ok())
+            .is_some_and(|v| v["leader"].as_str().is_some())
+    });
+    assert!(
+        back,
+        "node {id} answers again after a restart\n{}",
+        up.logs()
+    );
+    let stderr = std::fs::read_to_string(&up.stderr_path).unwrap_or_default();
+    assert!(
+        stderr.contains(&format!("node {id} (pid {pid}) exited")),
+        "the supervisor reports the death: {stderr}"
+    );
+    assert_eq!(up.stop(), Some(0), "{}", up.logs());
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn cluster_up_killed_with_sigkill_takes_its_nodes_with_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("cluster");
+    let mut up = ClusterUp::start(&dir, &["--nodes", "3", "--no-restart"]);
+    let nodes = up.nodes();
+    let _ = up.child.kill();
+    let _ = up.child.wait();
+    for (id, _, pid) in &nodes {
+        assert!(
+            wait_until(Duration::from_secs(20), || !process_alive(*pid)),
+            "node {id} (pid {pid}) outlived its supervisor"
+        );
+    }
+}
