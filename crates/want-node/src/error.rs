@@ -33,6 +33,12 @@ pub mod codes {
     pub const TX_DROPPED: &str = "tx_dropped";
     pub const SHUTTING_DOWN: &str = "shutting_down";
     pub const INTERNAL: &str = "internal_error";
+    pub const INVALID_VOTE: &str = "invalid_vote";
+    pub const BAD_VOTE_SIGNATURE: &str = "bad_vote_signature";
+    pub const NOT_A_MEMBER: &str = "not_a_member";
+    pub const VOTE_TOO_FAR_AHEAD: &str = "vote_too_far_ahead";
+    pub const CERTIFICATE_MISSING: &str = "certificate_missing";
+    pub const STATE_DIVERGED: &str = "state_diverged";
 }
 
 /// The error enum of the node crate.
@@ -83,7 +89,7 @@ impl NodeError {
                 codes::MEMPOOL_FULL => 429,
                 codes::COMMIT_TIMEOUT => 408,
                 codes::TX_DROPPED => 410,
-                codes::SHUTTING_DOWN => 503,
+                codes::SHUTTING_DOWN | codes::STATE_DIVERGED => 503,
                 _ => 400,
             },
             NodeError::NotFound { .. } => 404,

@@ -3,6 +3,7 @@
 //! See `docs/ARCHITECTURE.md` for the path of one transaction through these parts.
 
 pub mod api;
+pub mod certs;
 pub mod config;
 pub mod error;
 pub mod mempool;

@@ -26,6 +26,11 @@ pub struct Metrics {
     pub block_apply_seconds: Histogram,
     pub journal_batch_seconds: Histogram,
     pub ws_clients: Gauge,
+    pub commit_votes_accepted: Counter,
+    pub commit_votes_refused: Family<CodeLabel, Counter>,
+    pub certified_height: Gauge,
+    pub state_diverged: Gauge,
+    pub diverged_height: Gauge,
 }
 
 impl Default for Metrics {
@@ -49,6 +54,11 @@ impl Metrics {
             block_apply_seconds: Histogram::new(exponential_buckets(0.0005, 2.0, 16)),
             journal_batch_seconds: Histogram::new(exponential_buckets(0.0001, 2.0, 16)),
             ws_clients: Gauge::default(),
+            commit_votes_accepted: Counter::default(),
+            commit_votes_refused: Family::default(),
+            certified_height: Gauge::default(),
+            state_diverged: Gauge::default(),
+            diverged_height: Gauge::default(),
         };
         registry.register(
             "tx_admitted",
@@ -100,11 +110,44 @@ impl Metrics {
             "Connected event-stream clients",
             m.ws_clients.clone(),
         );
+        registry.register(
+            "commit_votes_accepted",
+            "Commit votes of members accepted (own and received)",
+            m.commit_votes_accepted.clone(),
+        );
+        registry.register(
+            "commit_votes_refused",
+            "Received commit votes refused, by error code",
+            m.commit_votes_refused.clone(),
+        );
+        registry.register(
+            "certified_height",
+            "Highest block with a commit certificate agreeing with this node",
+            m.certified_height.clone(),
+        );
+        registry.register(
+            "state_diverged",
+            "1 when this node's state diverged from the cluster majority (it applies no more blocks)",
+            m.state_diverged.clone(),
+        );
+        registry.register(
+            "diverged_height",
+            "Height at which this node's state diverged from the majority (0 when it did not)",
+            m.diverged_height.clone(),
+        );
         Metrics { registry, ..m }
     }
 
     pub fn refused(&self, code: &str) {
         self.tx_refused
+            .get_or_create(&CodeLabel {
+                code: code.to_string(),
+            })
+            .inc();
+    }
+
+    pub fn vote_refused(&self, code: &str) {
+        self.commit_votes_refused
             .get_or_create(&CodeLabel {
                 code: code.to_string(),
             })

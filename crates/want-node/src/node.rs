@@ -63,6 +63,9 @@ pub struct Shared {
     produce: Notify,
     journal: mpsc::UnboundedSender<JournalReq>,
     pub started: Instant,
+    /// Commit votes and certificates: the divergence flag and the outgoing vote queue
+    /// (see `certs.rs`).
+    pub certs: crate::certs::CertState,
 }
 
 /// Unix time in milliseconds from the system clock (the node's only clock; the state machine
@@ -264,6 +267,8 @@ impl Shared {
         consensus_meta: Option<&[u8]>,
     ) -> Result<BlockInfo, NodeError> {
         let started = Instant::now();
+        // certs hook: a node whose state diverged from the majority applies nothing more.
+        self.refuse_if_diverged()?;
         let head = self.store.head()?;
         let h = &block.header;
         let invalid = |what: String| {
@@ -348,6 +353,8 @@ impl Shared {
             outcome.state_root,
             consensus_meta,
         )?;
+        // certs hook: sign, store and queue this node's commit vote; check received votes.
+        self.on_block_applied(&info);
 
         // After the durable commit: mempool, waiters, metrics, subscribers.
         let mut new_nonces: HashMap<Address, u64> = HashMap::new();
@@ -496,6 +503,7 @@ impl Node {
             produce: Notify::new(),
             journal: journal_tx,
             started: Instant::now(),
+            certs: crate::certs::CertState::open(&store)?,
         });
         spawn_journal_writer(shared.clone(), journal_rx);
         restore_journal(&shared)?;
@@ -514,6 +522,8 @@ impl Node {
         let head = shared.store.head()?;
         shared.metrics.chain_height.set(head.height as i64);
         let (shutdown, shutdown_rx) = watch::channel(false);
+        // certs hook: send own votes to the other members, backfill missing ones.
+        crate::certs::spawn_vote_gossip(&shared, shutdown_rx.clone());
         let node = Node {
             shared,
             consensus,
