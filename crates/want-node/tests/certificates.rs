@@ -294,3 +294,100 @@ async fn a_majority_for_another_state_root_stops_the_node_even_after_a_restart()
         .unwrap_or_default()
         .contains("want_state_diverged 1"));
 }
+
+/// A node serving HTTP on a given listener (so that its URL can be named in a genesis before it
+/// starts).
+async fn start_on(
+    listener: tokio::net::TcpListener,
+    dir: &std::path::Path,
+    genesis: Genesis,
+) -> want_node::Node {
+    let addr = listener.local_addr().unwrap();
+    let key = want_node::load_or_create_node_key(dir).unwrap();
+    let mut cfg = want_node::NodeConfig::dev(dir.to_path_buf(), addr);
+    cfg.block_interval_ms = FAST_BLOCK_MS;
+    let node = want_node::Node::start(cfg, genesis, key).await.unwrap();
+    tokio::spawn(want_node::api::serve(
+        listener,
+        node.clone(),
+        node.stopping(),
+    ));
+    node
+}
+
+async fn commit_via(http: &reqwest::Client, url: &str) {
+    let stx = transfer(&dev_key(), 0, new_key().address(), 1_000_000);
+    let v: Value = http
+        .post(format!("{url}/v1/transactions?wait=commit"))
+        .json(&stx)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["block_height"], 1, "{v}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vote_a_member_missed_is_backfilled_from_its_peer() {
+    let (dir_a, dir_b) = (tempdir(), tempdir());
+    let key_a = want_node::load_or_create_node_key(dir_a.path()).unwrap();
+    let key_b = want_node::load_or_create_node_key(dir_b.path()).unwrap();
+    let listener_a = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr_b = {
+        // Reserve a port for B, then leave it closed until B starts: A's pushes are refused.
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        l.local_addr().unwrap()
+    };
+    let url_a = format!("http://{}", listener_a.local_addr().unwrap());
+    let url_b = format!("http://{addr_b}");
+    let mut genesis = Genesis::dev();
+    genesis.members = vec![
+        GenesisMember {
+            id: 1,
+            public_key: hex::encode(key_a.public_key()),
+            url: url_a.clone(),
+        },
+        GenesisMember {
+            id: 2,
+            public_key: hex::encode(key_b.public_key()),
+            url: url_b.clone(),
+        },
+    ];
+    let http = reqwest::Client::new();
+    let a = start_on(listener_a, dir_a.path(), genesis.clone()).await;
+    commit_via(&http, &url_a).await;
+    // A gives up pushing its vote to the closed port after its retries (about 1.5 s).
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+
+    let b = start_on(
+        tokio::net::TcpListener::bind(addr_b).await.unwrap(),
+        dir_b.path(),
+        genesis,
+    )
+    .await;
+    commit_via(&http, &url_b).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let held = b.shared.votes_for(1).unwrap();
+        if held.iter().any(|v| v.node_public_key == key_a.public_key()) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "B never backfilled A's vote; it holds {held:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // B's own vote was pushed to A. The two chains differ (each node made its own block 1), so
+    // neither has a majority, and neither diverged.
+    let held_a = a.shared.votes_for(1).unwrap();
+    assert!(held_a
+        .iter()
+        .any(|v| v.node_public_key == key_b.public_key()));
+    assert!(a.shared.certificate(1).unwrap().is_none());
+    assert!(a.shared.divergence().is_none() && b.shared.divergence().is_none());
+    a.shutdown();
+    b.shutdown();
+}
