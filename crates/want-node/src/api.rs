@@ -722,8 +722,8 @@ async fn post_votes(
     }
     let shared = node.shared.clone();
     let stored = blocking(move || {
-        for (i, v) in votes.iter().enumerate() {
-            shared.check_vote(v).map_err(|e| match e {
+        for (i, check) in shared.check_votes(&votes).into_iter().enumerate() {
+            check.map_err(|e| match e {
                 NodeError::Rejected { code, message } => {
                     NodeError::rejected(code, format!("votes[{i}]: {message}"))
                 }

@@ -4,7 +4,7 @@
 //!
 //! * **Own vote** — [`Shared::on_block_applied`] (called by `Shared::execute` right after the
 //!   durable commit) signs and stores this node's vote and queues it for the other members.
-//! * **Others' votes** — [`Shared::check_vote`] / [`Shared::store_votes`]: the signature must
+//! * **Others' votes** — [`Shared::check_votes`] / [`Shared::store_votes`]: the signature must
 //!   verify, the signer must be a member ([`Shared::member_keys`]), the chain id ours, and the
 //!   height at most [`VOTES_AHEAD_MAX`] beyond our head (votes for blocks not applied yet wait in
 //!   storage, bounded by that window and by one vote per member and height).
@@ -365,8 +365,28 @@ impl Shared {
 
     /// Checks one received vote (chain, height window, membership, signature).
     pub fn check_vote(&self, vote: &SignedVote) -> Result<(), NodeError> {
-        let head = self.store.head()?.height;
-        validate_vote(vote, self.params.chain_id, head, &self.member_keys())
+        self.check_votes(std::slice::from_ref(vote))
+            .pop()
+            .unwrap_or(Ok(()))
+    }
+
+    /// Checks received votes one by one against the same head and membership.
+    pub fn check_votes(&self, votes: &[SignedVote]) -> Vec<Result<(), NodeError>> {
+        let head = match self.store.head() {
+            Ok(h) => h.height,
+            Err(e) => {
+                let e = NodeError::from(e).to_string();
+                return votes
+                    .iter()
+                    .map(|_| Err(NodeError::Io(e.clone())))
+                    .collect();
+            }
+        };
+        let members = self.member_keys();
+        votes
+            .iter()
+            .map(|v| validate_vote(v, self.params.chain_id, head, &members))
+            .collect()
     }
 
     /// Stores votes that passed [`Shared::check_vote`] and checks every height they touch for a
@@ -653,14 +673,19 @@ impl Backfill {
 /// Keeps the valid votes for `height` among those a peer returned; returns whether the height
 /// has a certificate now.
 fn merge_votes(shared: &Shared, height: u64, votes: Vec<SignedVote>) -> bool {
-    let valid: Vec<SignedVote> = votes
+    let votes: Vec<SignedVote> = votes
         .into_iter()
         .filter(|v| v.vote.height == height)
-        .filter(|v| match shared.check_vote(v) {
-            Ok(()) => true,
+        .collect();
+    let checks = shared.check_votes(&votes);
+    let valid: Vec<SignedVote> = votes
+        .into_iter()
+        .zip(checks)
+        .filter_map(|(v, check)| match check {
+            Ok(()) => Some(v),
             Err(e) => {
                 debug!(target: "consensus::vote", "backfill: ignoring a vote for block {height}: {e}");
-                false
+                None
             }
         })
         .collect();

@@ -112,7 +112,7 @@ impl Metrics {
         );
         registry.register(
             "commit_votes_accepted",
-            "Commit votes of members accepted (own and received)",
+            "Commit votes received from members and kept",
             m.commit_votes_accepted.clone(),
         );
         registry.register(
