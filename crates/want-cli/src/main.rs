@@ -11,6 +11,7 @@ mod nodefile;
 mod output;
 mod serve;
 mod txcmd;
+mod verify;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -65,8 +66,11 @@ enum Command {
         #[command(flatten)]
         node: NodeArg,
     },
-    /// A block by height, or the latest.
+    /// A block by height, or the latest; `want block verify HEIGHT` checks its commit certificate.
+    #[command(args_conflicts_with_subcommands = true)]
     Block {
+        #[command(subcommand)]
+        action: Option<verify::BlockAction>,
         #[arg(default_value = "latest")]
         height: String,
         /// Include transactions and receipts.
@@ -157,7 +161,16 @@ fn run(command: Command, out: &Out) -> anyhow::Result<()> {
             });
             Ok(())
         }
-        Command::Block { height, full, node } => {
+        Command::Block {
+            action: Some(action),
+            ..
+        } => verify::run(action, out),
+        Command::Block {
+            action: None,
+            height,
+            full,
+            node,
+        } => {
             if height != "latest" && height.parse::<u64>().is_err() {
                 return Err(CliError::new(
                     "invalid_height",

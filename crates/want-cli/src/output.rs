@@ -49,6 +49,7 @@ pub fn crypto_code(e: &want_crypto::CryptoError) -> &'static str {
         E::BadSignature { .. } => "bad_signature",
         E::CorruptKeystore { .. } => "corrupt_keystore",
         E::KeystoreIo { .. } => "keystore_unreadable",
+        E::CertificateInvalid { .. } => "certificate_invalid",
         _ => "crypto_error",
     }
 }

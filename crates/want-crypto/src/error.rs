@@ -40,6 +40,9 @@ pub enum CryptoError {
 
     #[error("block proposer field does not match the signing node key: {reason}")]
     ProposerMismatch { reason: String },
+
+    #[error("the commit certificate of block {height} does not hold: {reason}")]
+    CertificateInvalid { height: u64, reason: String },
 }
 
 impl CryptoError {

@@ -80,10 +80,16 @@ pub fn router(node: Node) -> Router {
         .route("/v1/admin/faults", get(get_faults).put(put_faults))
         .route("/v1/sync/headers", get(sync_headers))
         .route("/v1/sync/blocks", get(sync_blocks))
+        .route("/v1/sync/votes", get(sync_votes))
         .route("/openapi.json", get(openapi))
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
+        .merge(certificate_routes())
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            node.clone(),
+            refuse_state_when_diverged,
+        ))
         .with_state(node)
 }
 
@@ -173,6 +179,28 @@ async fn sync_blocks(State(node): State<Node>, Query(q): Query<RangeQuery>) -> A
     .map_err(|e| ApiError(NodeError::Io(format!("sync task: {e}"))))?
     .map_err(NodeError::from)?;
     Ok(octets(borsh::to_vec(&blocks).expect(
+        "invariant: borsh encoding into a Vec cannot fail",
+    )))
+}
+
+/// `GET /v1/sync/votes?from&count`: borsh `Vec<(u64, Vec<SignedVote>)>`, the commit votes this
+/// node holds for each height from `from` (at most [`crate::sync::SYNC_HEADERS_MAX`] heights).
+async fn sync_votes(State(node): State<Node>, Query(q): Query<RangeQuery>) -> ApiResult {
+    let count = q.count.min(crate::sync::SYNC_HEADERS_MAX);
+    let shared = node.shared.clone();
+    let votes = tokio::task::spawn_blocking(
+        move || -> Result<Vec<(u64, Vec<want_types::SignedVote>)>, NodeError> {
+            let head = shared.store.head()?.height;
+            let mut out = Vec::new();
+            for h in q.from.max(1)..q.from.saturating_add(count).min(head + 1) {
+                out.push((h, shared.votes_for(h)?));
+            }
+            Ok(out)
+        },
+    )
+    .await
+    .map_err(|e| ApiError(NodeError::Io(format!("sync task: {e}"))))??;
+    Ok(octets(borsh::to_vec(&votes).expect(
         "invariant: borsh encoding into a Vec cannot fail",
     )))
 }
@@ -535,6 +563,7 @@ async fn get_status(State(node): State<Node>) -> ApiResult {
         "block_txs_max": s.cfg.block_txs_max,
         "version": env!("CARGO_PKG_VERSION"),
         "uptime_s": s.started.elapsed().as_secs(),
+        "divergence": s.divergence(),
     }))
     .into_response())
 }
@@ -742,4 +771,144 @@ async fn stream_events(mut socket: WebSocket, node: Node, from: u64, kinds: Even
         }
     }
     metrics.ws_clients.dec();
+}
+
+// Commit certificates ---------------------------------------------------------------------------
+
+/// The routes of commit votes and certificates (see `certs.rs`).
+fn certificate_routes() -> Router<Node> {
+    Router::new()
+        .route(
+            "/v1/cluster/votes",
+            post(post_votes).layer(DefaultBodyLimit::max(crate::certs::VOTES_BODY_BYTES_MAX)),
+        )
+        .route("/v1/cluster/votes/{height}", get(get_votes))
+        .route("/v1/blocks/{height}/certificate", get(get_certificate))
+}
+
+/// Paths that serve this node's state (accounts, token, transactions): refused with
+/// `state_diverged` once the node found that its state differs from the cluster majority's, so
+/// it never serves a forked state. Blocks, status, metrics and votes stay available.
+fn serves_state(path: &str) -> bool {
+    path.starts_with("/v1/accounts") || path.starts_with("/v1/transactions") || path == "/v1/token"
+}
+
+async fn refuse_state_when_diverged(
+    State(node): State<Node>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if serves_state(req.uri().path()) {
+        if let Err(e) = node.shared.refuse_if_diverged() {
+            return ApiError(e).into_response();
+        }
+    }
+    next.run(req).await
+}
+
+fn parse_height(height: &str) -> Result<u64, ApiError> {
+    height.parse().map_err(|_| {
+        bad(
+            codes::INVALID_HEIGHT,
+            format!("block height {height:?} is not a non-negative integer"),
+        )
+    })
+}
+
+/// Runs storage and signature work off the async workers.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, NodeError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|_| bad(codes::SHUTTING_DOWN, "the node is shutting down"))?
+        .map_err(ApiError)
+}
+
+/// `POST /v1/cluster/votes`: members' signed votes (a JSON array, or a borsh `Vec<SignedVote>`
+/// as `application/octet-stream`). All or nothing: one invalid vote refuses the request.
+async fn post_votes(
+    State(node): State<Node>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let metrics_node = node.clone();
+    let refused = move |e: ApiError| {
+        metrics_node.shared.metrics.vote_refused(e.0.code());
+        e
+    };
+    let votes: Vec<want_types::SignedVote> = parse_body(&headers, body, "array of signed votes")
+        .map_err(|e| {
+            refused(match e.0 {
+                NodeError::Rejected { code, message } => ApiError(NodeError::rejected(
+                    match code {
+                        codes::TX_TOO_LARGE => codes::BATCH_TOO_LARGE,
+                        codes::INVALID_TRANSACTION => codes::INVALID_VOTE,
+                        other => other,
+                    },
+                    message,
+                )),
+                other => ApiError(other),
+            })
+        })?;
+    if votes.len() > crate::certs::VOTES_POST_MAX {
+        return Err(refused(bad(
+            codes::BATCH_TOO_LARGE,
+            format!(
+                "{} votes in one request; at most {}",
+                votes.len(),
+                crate::certs::VOTES_POST_MAX
+            ),
+        )));
+    }
+    let shared = node.shared.clone();
+    let stored = blocking(move || {
+        for (i, check) in shared.check_votes(&votes).into_iter().enumerate() {
+            check.map_err(|e| match e {
+                NodeError::Rejected { code, message } => {
+                    NodeError::rejected(code, format!("votes[{i}]: {message}"))
+                }
+                other => other,
+            })?;
+        }
+        shared.store_votes(&votes)
+    })
+    .await
+    .map_err(refused)?;
+    Ok(Json(json!(stored)).into_response())
+}
+
+/// `GET /v1/cluster/votes/{height}`: every vote this node holds for a height, its own included.
+async fn get_votes(State(node): State<Node>, Path(height): Path<String>) -> ApiResult {
+    let height = parse_height(&height)?;
+    let shared = node.shared.clone();
+    let votes = blocking(move || shared.votes_for(height)).await?;
+    Ok(Json(json!({"height": height, "votes": votes})).into_response())
+}
+
+/// `GET /v1/blocks/{height}/certificate`: the signatures of a strict majority of the members
+/// over (chain id, height, block hash, state root); `certificate_missing` while there is none.
+async fn get_certificate(State(node): State<Node>, Path(height): Path<String>) -> ApiResult {
+    let height = parse_height(&height)?;
+    let shared = node.shared.clone();
+    let Some(view) = blocking(move || shared.certificate(height)).await? else {
+        return Err(ApiError(NodeError::NotFound {
+            code: codes::CERTIFICATE_MISSING,
+            message: format!(
+                "block {height} has no commit certificate (yet): a majority of the members has not signed it, or there is no such block"
+            ),
+        }));
+    };
+    let vote = view.certificate.vote;
+    Ok(Json(json!({
+        "height": vote.height,
+        "chain_id": vote.chain_id,
+        "block_hash": vote.block_hash,
+        "state_root": vote.state_root,
+        "signatures": view.certificate.signatures,
+        "members": view.members,
+        "required": view.required,
+        "complete": view.complete,
+    }))
+    .into_response())
 }

@@ -182,7 +182,7 @@ pub struct GenesisMember {
 }
 
 /// Most members a cluster may have (votes and certificates are sized for it).
-pub const CLUSTER_MEMBERS_MAX: usize = 64;
+pub use want_types::CLUSTER_MEMBERS_MAX;
 
 /// One genesis allocation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, BorshSerialize, BorshDeserialize)]

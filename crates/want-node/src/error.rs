@@ -38,7 +38,12 @@ pub mod codes {
     pub const ENVELOPE_REFUSED: &str = "envelope_refused";
     pub const FAULTS_DISABLED: &str = "faults_disabled";
     pub const INVALID_FAULT_PLAN: &str = "invalid_fault_plan";
-    pub const DIVERGED: &str = "diverged";
+    pub const INVALID_VOTE: &str = "invalid_vote";
+    pub const BAD_VOTE_SIGNATURE: &str = "bad_vote_signature";
+    pub const NOT_A_MEMBER: &str = "not_a_member";
+    pub const VOTE_TOO_FAR_AHEAD: &str = "vote_too_far_ahead";
+    pub const CERTIFICATE_MISSING: &str = "certificate_missing";
+    pub const STATE_DIVERGED: &str = "state_diverged";
 
     /// Every code above (to map codes received from another member back to these).
     pub const ALL: &[&str] = &[
@@ -75,7 +80,12 @@ pub mod codes {
         ENVELOPE_REFUSED,
         FAULTS_DISABLED,
         INVALID_FAULT_PLAN,
-        DIVERGED,
+        INVALID_VOTE,
+        BAD_VOTE_SIGNATURE,
+        NOT_A_MEMBER,
+        VOTE_TOO_FAR_AHEAD,
+        CERTIFICATE_MISSING,
+        STATE_DIVERGED,
     ];
 }
 
@@ -128,7 +138,7 @@ impl NodeError {
                 codes::COMMIT_TIMEOUT => 408,
                 codes::TX_DROPPED => 410,
                 codes::SHUTTING_DOWN | codes::NO_LEADER | codes::NOT_LEADER => 503,
-                codes::DIVERGED => 503,
+                codes::STATE_DIVERGED => 503,
                 codes::ENVELOPE_REFUSED | codes::FAULTS_DISABLED => 403,
                 _ => 400,
             },

@@ -28,6 +28,11 @@ pub struct Metrics {
     pub ws_clients: Gauge,
     /// Members' messages refused, by reason (forged, replayed, misaddressed, …).
     pub envelopes_refused: Family<CodeLabel, Counter>,
+    pub commit_votes_accepted: Counter,
+    pub commit_votes_refused: Family<CodeLabel, Counter>,
+    pub certified_height: Gauge,
+    pub state_diverged: Gauge,
+    pub diverged_height: Gauge,
 }
 
 impl Default for Metrics {
@@ -52,6 +57,11 @@ impl Metrics {
             journal_batch_seconds: Histogram::new(exponential_buckets(0.0001, 2.0, 16)),
             ws_clients: Gauge::default(),
             envelopes_refused: Family::default(),
+            commit_votes_accepted: Counter::default(),
+            commit_votes_refused: Family::default(),
+            certified_height: Gauge::default(),
+            state_diverged: Gauge::default(),
+            diverged_height: Gauge::default(),
         };
         registry.register(
             "tx_admitted",
@@ -108,6 +118,31 @@ impl Metrics {
             "Connected event-stream clients",
             m.ws_clients.clone(),
         );
+        registry.register(
+            "commit_votes_accepted",
+            "Commit votes received from members and kept",
+            m.commit_votes_accepted.clone(),
+        );
+        registry.register(
+            "commit_votes_refused",
+            "Received commit votes refused, by error code",
+            m.commit_votes_refused.clone(),
+        );
+        registry.register(
+            "certified_height",
+            "Highest block with a commit certificate agreeing with this node",
+            m.certified_height.clone(),
+        );
+        registry.register(
+            "state_diverged",
+            "1 when this node's state diverged from the cluster majority (it applies no more blocks)",
+            m.state_diverged.clone(),
+        );
+        registry.register(
+            "diverged_height",
+            "Height at which this node's state diverged from the majority (0 when it did not)",
+            m.diverged_height.clone(),
+        );
         Metrics { registry, ..m }
     }
 
@@ -121,6 +156,14 @@ impl Metrics {
 
     pub fn refused(&self, code: &str) {
         self.tx_refused
+            .get_or_create(&CodeLabel {
+                code: code.to_string(),
+            })
+            .inc();
+    }
+
+    pub fn vote_refused(&self, code: &str) {
+        self.commit_votes_refused
             .get_or_create(&CodeLabel {
                 code: code.to_string(),
             })

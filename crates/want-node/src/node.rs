@@ -67,6 +67,12 @@ pub struct Shared {
     produce: Notify,
     journal: mpsc::UnboundedSender<JournalReq>,
     pub started: Instant,
+    /// Commit votes and certificates: the divergence flag and the outgoing vote queue
+    /// (see `certs.rs`).
+    pub certs: crate::certs::CertState,
+    /// The voting members as Raft last reported them (empty until it has; see
+    /// `Shared::member_keys`).
+    pub voters: parking_lot::RwLock<Vec<crate::config::GenesisMember>>,
 }
 
 /// Unix time in milliseconds from the system clock (the node's only clock; the state machine
@@ -272,6 +278,8 @@ impl Shared {
         consensus_meta: Option<&[u8]>,
     ) -> Result<Option<BlockInfo>, NodeError> {
         let started = Instant::now();
+        // certs hook: a node whose state diverged from the majority applies nothing more.
+        self.refuse_if_diverged()?;
         let head = self.store.head()?;
         let h = &block.header;
         let invalid = |what: String| {
@@ -357,6 +365,8 @@ impl Shared {
             outcome.state_root,
             consensus_meta,
         )?;
+        // certs hook: sign, store and queue this node's commit vote; check received votes.
+        self.on_block_applied(&info);
 
         // After the durable commit: mempool, waiters, metrics, subscribers.
         let mut new_nonces: HashMap<Address, u64> = HashMap::new();
@@ -542,6 +552,8 @@ impl Node {
             produce: Notify::new(),
             journal: journal_tx,
             started: Instant::now(),
+            certs: crate::certs::CertState::open(&store)?,
+            voters: parking_lot::RwLock::new(Vec::new()),
         });
         spawn_journal_writer(shared.clone(), journal_rx);
         restore_journal(&shared)?;
@@ -561,7 +573,10 @@ impl Node {
         );
         let head = shared.store.head()?;
         shared.metrics.chain_height.set(head.height as i64);
+        spawn_voters_watch(consensus.raft_metrics(), shared.clone());
         let (shutdown, shutdown_rx) = watch::channel(false);
+        // certs hook: send own votes to the other members, backfill missing ones.
+        crate::certs::spawn_vote_gossip(&shared, shutdown_rx.clone());
         let node = Node {
             shared,
             consensus,
@@ -963,6 +978,46 @@ fn restore_journal(shared: &Arc<Shared>) -> Result<(), NodeError> {
         .set(shared.mempool.lock().len() as i64);
     info!(target: "mempool::journal", "restored {restored} pending transactions, dropped {}", drop_ids.len());
     Ok(())
+}
+
+/// Keeps `Shared::voters` equal to Raft's voting members.
+fn spawn_voters_watch(
+    mut metrics: watch::Receiver<want_consensus::raft::ClusterMetrics>,
+    shared: Arc<Shared>,
+) {
+    let weak = Arc::downgrade(&shared);
+    drop(shared);
+    tokio::spawn(async move {
+        loop {
+            let voters: Vec<crate::config::GenesisMember> = {
+                let m = metrics.borrow_and_update();
+                let membership = m.membership_config.membership();
+                membership
+                    .voter_ids()
+                    .filter_map(|id| {
+                        membership
+                            .get_node(&id)
+                            .map(|n| crate::config::GenesisMember {
+                                id,
+                                public_key: n.public_key.clone(),
+                                url: n.addr.clone(),
+                            })
+                    })
+                    .collect()
+            };
+            match weak.upgrade() {
+                Some(shared) => {
+                    if !voters.is_empty() {
+                        *shared.voters.write() = voters;
+                    }
+                }
+                None => break,
+            }
+            if metrics.changed().await.is_err() {
+                break;
+            }
+        }
+    });
 }
 
 /// Raft timing of a multi-node cluster: a failed leader is replaced within about a second.

@@ -49,7 +49,22 @@ pub fn document() -> Value {
                 "parameters": [{"name": "height", "in": "path", "required": true, "schema": {"type": "integer"}}, {"name": "full", "in": "query", "schema": {"type": "boolean"}}],
                 "responses": {"200": ok("block"), "404": error_response("no such block")}
             }},
-            "/v1/status": {"get": op("Node, consensus and chain status", json!({"200": ok("status")}))},
+            "/v1/blocks/{height}/certificate": {"get": {
+                "summary": "The block's commit certificate: Ed25519 signatures of a strict majority of the members over (chain_id, height, block_hash, state_root)",
+                "parameters": [{"name": "height", "in": "path", "required": true, "schema": {"type": "integer"}}],
+                "responses": {"200": ok("{\"height\", \"chain_id\", \"block_hash\", \"state_root\", \"signatures\": [{\"public_key\", \"signature\"}], \"members\", \"required\", \"complete\"} (complete: every member signed)"), "400": error_response("invalid_height"), "404": error_response("certificate_missing: no majority (yet)")}
+            }},
+            "/v1/cluster/votes": {"post": {
+                "summary": "Members' signed commit votes (self-authenticating: no envelope). All or nothing",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "array", "maxItems": crate::certs::VOTES_POST_MAX, "items": {"$ref": "#/components/schemas/SignedVote"}}}, "application/octet-stream": {"description": "the borsh encoding of Vec<SignedVote>"}}},
+                "responses": {"200": ok("{\"accepted\", \"already_known\"}"), "400": error_response("bad_vote_signature, not_a_member, wrong_chain_id, vote_too_far_ahead, invalid_height, invalid_vote"), "413": error_response("batch_too_large")}
+            }},
+            "/v1/cluster/votes/{height}": {"get": {
+                "summary": "Every commit vote this node holds for a height, its own included",
+                "parameters": [{"name": "height", "in": "path", "required": true, "schema": {"type": "integer"}}],
+                "responses": {"200": ok("{\"height\", \"votes\": [SignedVote]}"), "400": error_response("invalid_height")}
+            }},
+            "/v1/status": {"get": op("Node, consensus and chain status; divergence is null unless this node's state root differs from the majority's (then it applies no more blocks and answers state_diverged on state reads)", json!({"200": ok("status")}))},
             "/v1/token": {"get": op("WANT token facts: supply, burned, incentive pool", json!({"200": ok("token")}))},
             "/v1/events": {"get": {
                 "summary": "WebSocket stream of committed blocks, receipts and token events, resumable with from_height",
@@ -61,6 +76,11 @@ pub fn document() -> Value {
             "/healthz": {"get": op("Liveness", json!({"200": ok("{\"ok\": true}")}))}
         },
         "components": {"schemas": {
+            "SignedVote": {"type": "object", "required": ["vote", "node_public_key", "signature"], "properties": {
+                "vote": {"type": "object", "required": ["chain_id", "height", "block_hash", "state_root"], "properties": {"chain_id": {"type": "integer"}, "height": {"type": "integer"}, "block_hash": {"type": "string"}, "state_root": {"type": "string"}}},
+                "node_public_key": {"type": "string", "description": "Ed25519 public key, 64 hex digits"},
+                "signature": {"type": "string", "description": "Ed25519 signature over sha256d(\"WANT-commit-vote-v1\" || borsh(vote)), 128 hex digits"}
+            }},
             "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
             "SignedTransaction": {"type": "object", "required": ["tx", "signature"], "properties": {
                 "tx": {"type": "object", "required": ["chain_id", "from", "nonce", "fee", "expiry_ms", "call"], "properties": {
@@ -80,7 +100,7 @@ mod tests {
     fn every_documented_path_is_an_object_with_operations() {
         let doc = super::document();
         let paths = doc["paths"].as_object().unwrap();
-        assert!(paths.len() >= 13);
+        assert!(paths.len() >= 16);
         for (p, ops) in paths {
             assert!(ops.as_object().is_some_and(|o| !o.is_empty()), "{p}");
         }

@@ -173,6 +173,37 @@ impl Shared {
                 }
             }
         }
+        // 3. The members' commit votes of those blocks, so that this node serves their
+        //    certificates too (each vote is checked; a missing one is backfilled later).
+        let mut from = head.height + 1;
+        while from <= target.height {
+            let count = (target.height - from + 1).min(SYNC_HEADERS_MAX);
+            match fetch
+                .get(&format!("/v1/sync/votes?from={from}&count={count}"))
+                .and_then(|b| {
+                    borsh::from_slice::<Vec<(u64, Vec<want_types::SignedVote>)>>(&b)
+                        .map_err(|e| format!("votes from {from} do not decode: {e}"))
+                }) {
+                Ok(heights) => {
+                    let votes: Vec<want_types::SignedVote> =
+                        heights.into_iter().flat_map(|(_, v)| v).collect();
+                    let good: Vec<want_types::SignedVote> = votes
+                        .iter()
+                        .zip(self.check_votes(&votes))
+                        .filter(|(_, r)| r.is_ok())
+                        .map(|(v, _)| *v)
+                        .collect();
+                    if let Err(e) = self.store_votes(&good) {
+                        warn!(target: "sync", "could not store commit votes from {from}: {e}");
+                    }
+                }
+                Err(e) => {
+                    warn!(target: "sync", "could not fetch commit votes from {from} (backfill will retry): {e}");
+                    break;
+                }
+            }
+            from += count;
+        }
         let now = self.store.head().map_err(|e| e.to_string())?;
         if now.state_root != target.state_root {
             return Err(format!(

@@ -559,12 +559,19 @@ async fn a_member_down_for_ten_thousand_blocks_catches_up() {
         started.elapsed().as_secs_f64()
     );
     let s = c.node(leader).get_ok("/v1/status").await;
-    assert!(s["purged_index"].as_u64().unwrap_or(0) > h, "log not purged: {s}");
+    assert!(
+        s["purged_index"].as_u64().unwrap_or(0) > h,
+        "log not purged: {s}"
+    );
     let started = std::time::Instant::now();
     c.restart_member(down).await;
     let head = c.converged(h + DOWN_FOR_BLOCKS).await;
     eprintln!("caught up in {:.1} s", started.elapsed().as_secs_f64());
-    c.check_consistent(head["height"].as_u64().unwrap().min(h + 20), &ids).await;
+    c.check_consistent(head["height"].as_u64().unwrap().min(h + 20), &ids)
+        .await;
+    let top = h + DOWN_FOR_BLOCKS;
+    c.check_certificates((top - 20..=top).chain([h + DOWN_FOR_BLOCKS / 2]))
+        .await;
     c.stop_all().await;
 }
 
@@ -576,7 +583,10 @@ async fn wait_height_within(c: &TestCluster, height: u64, limit: Duration) {
             if h >= height {
                 break;
             }
-            assert!(std::time::Instant::now() < deadline, "member {i} stuck at {h} < {height}");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "member {i} stuck at {h} < {height}"
+            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }

@@ -8,9 +8,11 @@
 use std::path::{Path, PathBuf};
 
 use borsh::{BorshDeserialize, BorshSerialize};
-use redb::{Database, ReadOnlyTable, ReadableTable, ReadableTableMetadata, TableDefinition};
+use redb::{
+    Database, Durability, ReadOnlyTable, ReadableTable, ReadableTableMetadata, TableDefinition,
+};
 use want_state::{StateError, StateView, WriteSet};
-use want_types::{Block, Hash32, Receipt, SignedTransaction};
+use want_types::{Block, Hash32, Receipt, SignedTransaction, SignedVote};
 
 /// On-disk format version written by this build. A database with a newer version is refused.
 pub const FORMAT_VERSION: u32 = 1;
@@ -24,12 +26,20 @@ const RECEIPTS: TableDefinition<u64, &[u8]> = TableDefinition::new("receipts");
 const TX_INDEX: TableDefinition<&[u8], (u64, u32)> = TableDefinition::new("tx_index");
 const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
 const MEMPOOL: TableDefinition<&[u8], &[u8]> = TableDefinition::new("mempool_journal");
+/// Commit votes by height: the borsh `Vec<SignedVote>` collected for that height, at most one per
+/// public key and at most [`VOTES_PER_HEIGHT_MAX`]. Created on open when missing (databases of
+/// older builds gain it without a format change).
+const VOTES: TableDefinition<u64, &[u8]> = TableDefinition::new("votes");
 
 const META_FORMAT: &str = "format_version";
 const META_CHAIN_ID: &str = "chain_id";
 const META_GENESIS: &str = "genesis_hash";
 const META_HEAD: &str = "head";
 const META_CONSENSUS: &str = "consensus_applied";
+const META_DIVERGENCE: &str = "divergence";
+
+/// Most commit votes kept for one height: one per cluster member.
+pub const VOTES_PER_HEIGHT_MAX: usize = want_types::CLUSTER_MEMBERS_MAX;
 
 /// The error enum of the storage crate.
 #[derive(Debug, thiserror::Error)]
@@ -157,6 +167,7 @@ impl Store {
             w.open_table(TX_INDEX).map_err(|e| self.err(e))?;
             w.open_table(STATE).map_err(|e| self.err(e))?;
             w.open_table(MEMPOOL).map_err(|e| self.err(e))?;
+            w.open_table(VOTES).map_err(|e| self.err(e))?;
         }
         w.commit().map_err(|e| self.err(e))
     }
@@ -324,6 +335,76 @@ impl Store {
         w.open_table(META)
             .map_err(|e| self.err(e))?
             .insert(META_CONSENSUS, meta)
+            .map_err(|e| self.err(e))?;
+        w.commit().map_err(|e| self.err(e))
+    }
+
+    /// Adds commit votes for `height` to those already kept: the first vote of each public key
+    /// is kept (a later one, even a different one, is ignored), votes naming another height are
+    /// ignored, and at most [`VOTES_PER_HEIGHT_MAX`] are kept. Returns how many were added.
+    /// Idempotent. The caller verifies the votes; storage only keeps them.
+    ///
+    /// Written with `Durability::None`: the votes reach the disk with the next durable commit
+    /// (the next block). A crash may lose the latest votes; they are never needed for safety —
+    /// a node re-signs its own vote from the block info (Ed25519 is deterministic, so the same
+    /// bytes) and fetches the others' votes again.
+    pub fn add_votes(&self, height: u64, votes: &[SignedVote]) -> Result<usize, StorageError> {
+        if votes.iter().all(|v| v.vote.height != height) {
+            return Ok(0);
+        }
+        let mut w = self.db.begin_write().map_err(|e| self.err(e))?;
+        w.set_durability(Durability::None);
+        let added = {
+            let mut t = w.open_table(VOTES).map_err(|e| self.err(e))?;
+            let mut kept: Vec<SignedVote> = match t.get(height).map_err(|e| self.err(e))? {
+                Some(v) => decode(v.value(), &format!("votes[{height}]"))?,
+                None => Vec::new(),
+            };
+            let before = kept.len();
+            for v in votes {
+                if kept.len() >= VOTES_PER_HEIGHT_MAX {
+                    break;
+                }
+                if v.vote.height == height
+                    && !kept.iter().any(|k| k.node_public_key == v.node_public_key)
+                {
+                    kept.push(*v);
+                }
+            }
+            let added = kept.len() - before;
+            if added > 0 {
+                t.insert(height, encode(&kept).as_slice())
+                    .map_err(|e| self.err(e))?;
+            }
+            added
+        };
+        w.commit().map_err(|e| self.err(e))?;
+        Ok(added)
+    }
+
+    /// The commit votes kept for `height`, in the order they were added.
+    pub fn votes(&self, height: u64) -> Result<Vec<SignedVote>, StorageError> {
+        let r = self.db.begin_read().map_err(|e| self.err(e))?;
+        let t = r.open_table(VOTES).map_err(|e| self.err(e))?;
+        let Some(v) = t.get(height).map_err(|e| self.err(e))? else {
+            return Ok(Vec::new());
+        };
+        decode(v.value(), &format!("votes[{height}]"))
+    }
+
+    /// The divergence record (opaque here) written when this node found its state root differs
+    /// from the cluster majority's; None when it never did.
+    pub fn divergence(&self) -> Result<Option<Vec<u8>>, StorageError> {
+        self.meta_raw(META_DIVERGENCE)
+    }
+
+    /// Durably records a divergence (kept across restarts: the node must not resume applying
+    /// blocks on a forked state).
+    pub fn record_divergence(&self, record: &[u8]) -> Result<(), StorageError> {
+        let w = self.db.begin_write().map_err(|e| self.err(e))?;
+        w.open_table(META)
+            .map_err(|e| self.err(e))?
+            .insert(META_DIVERGENCE, record)
             .map_err(|e| self.err(e))?;
         w.commit().map_err(|e| self.err(e))
     }
@@ -847,5 +928,106 @@ mod tests {
             store.snapshot().unwrap().get(b"token/supply").unwrap(),
             mem.get(b"token/supply").unwrap()
         );
+    }
+
+    fn signed_vote(key_byte: u8, height: u64, root: u8) -> SignedVote {
+        SignedVote {
+            vote: want_types::CommitVote {
+                chain_id: 1,
+                height,
+                block_hash: Hash32([height as u8; 32]),
+                state_root: Hash32([root; 32]),
+            },
+            node_public_key: [key_byte; 32],
+            signature: [root; 64],
+        }
+    }
+
+    #[test]
+    fn votes_keep_the_first_per_key_and_adding_twice_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        assert!(store.votes(3).unwrap().is_empty());
+        let (a, b) = (signed_vote(1, 3, 7), signed_vote(2, 3, 7));
+        assert_eq!(store.add_votes(3, &[a, b, a]).unwrap(), 2);
+        assert_eq!(store.add_votes(3, &[b, a]).unwrap(), 0);
+        // A second, different vote by the same key does not replace the first.
+        assert_eq!(store.add_votes(3, &[signed_vote(1, 3, 8)]).unwrap(), 0);
+        assert_eq!(store.votes(3).unwrap(), vec![a, b]);
+        assert!(store.votes(4).unwrap().is_empty());
+    }
+
+    #[test]
+    fn votes_for_another_height_are_not_kept_under_this_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let v5 = signed_vote(1, 5, 7);
+        assert_eq!(store.add_votes(4, &[v5]).unwrap(), 0);
+        assert!(store.votes(4).unwrap().is_empty());
+        assert!(store.votes(5).unwrap().is_empty());
+    }
+
+    #[test]
+    fn at_most_votes_per_height_max_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let many: Vec<SignedVote> = (0..=VOTES_PER_HEIGHT_MAX as u8)
+            .map(|k| signed_vote(k, 1, 7))
+            .collect();
+        assert_eq!(store.add_votes(1, &many).unwrap(), VOTES_PER_HEIGHT_MAX);
+        assert_eq!(store.add_votes(1, &many).unwrap(), 0);
+        assert_eq!(store.votes(1).unwrap().len(), VOTES_PER_HEIGHT_MAX);
+    }
+
+    #[test]
+    fn votes_survive_reopening_once_a_block_was_committed_after_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let g = genesis_block(1);
+        let v = signed_vote(1, 1, 7);
+        {
+            let store = Store::open(dir.path()).unwrap();
+            store
+                .init_genesis(identity(&g), &g, &WriteSet::default(), Hash32::ZERO)
+                .unwrap();
+            store.add_votes(1, &[v]).unwrap();
+            let head = store.head().unwrap();
+            store
+                .commit_block(
+                    &child(&head, vec![]),
+                    &[],
+                    &WriteSet::default(),
+                    Hash32::ZERO,
+                )
+                .unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.votes(1).unwrap(), vec![v]);
+    }
+
+    #[test]
+    fn a_database_without_a_votes_table_opens_and_gains_one() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            // What an older build left behind: no `votes` table.
+            let db = Database::create(dir.path().join(DB_FILE_NAME)).unwrap();
+            let w = db.begin_write().unwrap();
+            w.open_table(META).unwrap();
+            w.commit().unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        assert!(store.votes(1).unwrap().is_empty());
+        assert_eq!(store.add_votes(1, &[signed_vote(1, 1, 7)]).unwrap(), 1);
+    }
+
+    #[test]
+    fn a_recorded_divergence_survives_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            assert_eq!(store.divergence().unwrap(), None);
+            store.record_divergence(b"height 7").unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.divergence().unwrap(), Some(b"height 7".to_vec()));
     }
 }

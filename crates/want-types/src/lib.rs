@@ -1,4 +1,4 @@
-//! Primitive types of WANT chain — addresses, amounts, transactions, blocks, receipts and their canonical codec; no I/O.
+//! Primitive types of WANT chain — addresses, amounts, transactions, blocks, receipts, commit votes and their canonical codec; no I/O.
 //!
 //! Everything that is hashed or signed is encoded with `borsh` (deterministic bytes); JSON (serde)
 //! is only the API's view. Amounts are `u128` base units (6 decimals) and travel in JSON as decimal
@@ -12,6 +12,7 @@ pub mod hash;
 pub mod params;
 pub mod receipt;
 pub mod tx;
+pub mod vote;
 
 pub use address::Address;
 pub use amount::Amount;
@@ -21,6 +22,10 @@ pub use hash::{sha256d, Hash32};
 pub use params::ChainParams;
 pub use receipt::{Event, Receipt, TxStatus};
 pub use tx::{Call, Signature, SignedTransaction, TokenCall, Transaction};
+pub use vote::{
+    Certificate, CommitVote, NodePublicKey, NodeSignature, SignedVote, VoteSignature,
+    CLUSTER_MEMBERS_MAX,
+};
 
 /// Largest encoded size of one signed transaction, in bytes. Bigger ones are refused at admission.
 pub const TX_BYTES_MAX: usize = 16 * 1024;

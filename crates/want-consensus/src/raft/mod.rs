@@ -49,6 +49,9 @@ openraft::declare_raft_types!(
         SnapshotData = Cursor<Vec<u8>>,
 );
 
+/// Raft's metrics of this cluster (role, term, log indexes, membership).
+pub type ClusterMetrics = RaftMetrics<u64, MemberNode>;
+
 /// A member of the cluster as the membership records it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberNode {
@@ -552,6 +555,11 @@ impl<A: BlockApplier> RaftConsensus<A> {
     /// This node's Raft id.
     pub fn raft_id(&self) -> u64 {
         self.node_id
+    }
+
+    /// The Raft metrics, as a watch that changes with them.
+    pub fn raft_metrics(&self) -> tokio::sync::watch::Receiver<RaftMetrics<u64, MemberNode>> {
+        self.raft.metrics()
     }
 
     /// The Raft metrics as they are now.

@@ -547,6 +547,7 @@ impl TestCluster {
                 Some(r) => assert_eq!(r, &blocks, "member {i} differs"),
             }
         }
+        self.check_certificates(1..=height).await;
         for id in ids {
             let mut places = Vec::new();
             for (_, n) in self.running() {
@@ -587,6 +588,31 @@ impl TestCluster {
             self.restart_member(i).await;
         }
         self
+    }
+
+    /// Checks that every running member serves a certificate (a majority of the members'
+    /// signatures) for each of `heights`, naming the block it holds there (votes may take a
+    /// few seconds to arrive or be backfilled).
+    pub async fn check_certificates(&self, heights: impl Iterator<Item = u64> + Clone) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        for (i, n) in self.running() {
+            for h in heights.clone() {
+                loop {
+                    let (s, cert) = n.get(&format!("/v1/blocks/{h}/certificate")).await;
+                    if s == StatusCode::OK {
+                        let b = n.get_ok(&format!("/v1/blocks/{h}")).await;
+                        assert_eq!(cert["block_hash"], b["hash"], "member {i} height {h}");
+                        assert_eq!(cert["state_root"], b["state_root"], "member {i} height {h}");
+                        break;
+                    }
+                    assert!(
+                        Instant::now() < deadline,
+                        "member {i} has no certificate for block {h}: {cert}"
+                    );
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
     }
 
     pub async fn stop_all(mut self) {
