@@ -265,7 +265,11 @@ async fn a_majority_for_another_state_root_stops_the_node_even_after_a_restart()
 
     // No more blocks, no forked state served.
     let (genesis_block, _, _) = Genesis::dev().build().unwrap();
-    let err = n.node.shared.execute(&genesis_block, None).unwrap_err();
+    let err = n
+        .node
+        .shared
+        .execute(&genesis_block, &[], None)
+        .unwrap_err();
     assert_eq!(err.code(), "state_diverged", "{err}");
     assert_error(
         &n.get(&format!("/v1/accounts/{}", dev_key().address()))
