@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
+use want_consensus::AdminCommand;
 
 use crate::init::{self, GENESIS_FILE};
 use crate::nodefile;
@@ -43,6 +44,41 @@ const LOG_TAIL_BYTES: u64 = 2_048;
 pub enum ClusterCommand {
     /// Start (or restart) a local cluster, one process per node, and supervise it until Ctrl-C.
     Up(UpArgs),
+    /// Add a node to a running chain: it catches up as a learner, then votes. Signed with the
+    /// node key of the member whose configuration is given.
+    AddNode(AddNodeArgs),
+    /// Remove a node from the voting members. Signed like add-node.
+    RemoveNode(RemoveNodeArgs),
+    /// Replace a member's node key (and URL); restart that node with the new key afterwards.
+    /// Signed like add-node.
+    SetKey(AddNodeArgs),
+}
+
+#[derive(Args)]
+pub struct AddNodeArgs {
+    /// Configuration of a current member (its node key signs the request).
+    #[arg(long)]
+    config: PathBuf,
+    /// Raft id of the node.
+    #[arg(long)]
+    id: u64,
+    /// The node's Ed25519 public key, 64 hex digits (from its `want node` start line or
+    /// `want init --json`).
+    #[arg(long)]
+    public_key: String,
+    /// The URL of the node's HTTP API, as the other members reach it.
+    #[arg(long)]
+    url: String,
+}
+
+#[derive(Args)]
+pub struct RemoveNodeArgs {
+    /// Configuration of a current member (its node key signs the request).
+    #[arg(long)]
+    config: PathBuf,
+    /// Raft id of the node to remove.
+    #[arg(long)]
+    id: u64,
 }
 
 #[derive(Args)]
@@ -66,7 +102,111 @@ pub struct UpArgs {
 pub fn run(cmd: ClusterCommand, out: &Out) -> anyhow::Result<()> {
     match cmd {
         ClusterCommand::Up(args) => up(args, out),
+        ClusterCommand::AddNode(a) => admin(
+            &a.config,
+            AdminCommand::AddMember {
+                id: a.id,
+                public_key: a.public_key.to_lowercase(),
+                url: a.url,
+            },
+            out,
+        ),
+        ClusterCommand::SetKey(a) => admin(
+            &a.config,
+            AdminCommand::SetMemberKey {
+                id: a.id,
+                public_key: a.public_key.to_lowercase(),
+                url: a.url,
+            },
+            out,
+        ),
+        ClusterCommand::RemoveNode(a) => {
+            admin(&a.config, AdminCommand::RemoveMember { id: a.id }, out)
+        }
     }
+}
+
+/// How long an admin command looks for the leader (an election may be under way).
+const FIND_LEADER_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The leader's Raft id and transport address, as the node at `url` knows them.
+fn find_leader(url: &str) -> anyhow::Result<(u64, want_consensus::net::Peer)> {
+    let http = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()?;
+    let deadline = Instant::now() + FIND_LEADER_TIMEOUT;
+    loop {
+        let status: serde_json::Value = http
+            .get(format!("{url}/v1/status"))
+            .send()
+            .and_then(|r| r.json())
+            .map_err(|e| {
+                CliError::new(
+                    "node_unreachable",
+                    format!("cannot read the status of {url}: {e}; is the node running?"),
+                )
+            })?;
+        let leader = status["leader_raft_id"].as_u64();
+        let member = leader.and_then(|id| {
+            status["member_list"]
+                .as_array()?
+                .iter()
+                .find(|m| m["id"].as_u64() == Some(id))
+                .cloned()
+        });
+        let key: Option<[u8; 32]> = member
+            .as_ref()
+            .and_then(|m| m["public_key"].as_str())
+            .and_then(|k| hex::decode(k).ok())
+            .and_then(|k| k.try_into().ok());
+        if let (Some(leader), Some(member), Some(public_key)) = (leader, &member, key) {
+            let peer = want_consensus::net::Peer {
+                public_key,
+                url: member["url"].as_str().unwrap_or_default().to_string(),
+            };
+            return Ok((leader, peer));
+        }
+        if Instant::now() >= deadline {
+            return Err(CliError::new(
+                "no_leader",
+                format!("{url} knows no leader with a valid key and URL; retry once the cluster has elected one"),
+            )
+            .into());
+        }
+        std::thread::sleep(POLL_INTERVAL);
+    }
+}
+
+/// Sends a membership change to the leader, signed with the member's node key.
+fn admin(config: &std::path::Path, cmd: AdminCommand, out: &Out) -> anyhow::Result<()> {
+    let cfg = nodefile::load_config(config)?;
+    let genesis = nodefile::load_genesis(&cfg.genesis_file)?;
+    let cluster = cfg.node.cluster.clone().ok_or_else(|| {
+        CliError::new(
+            "not_a_cluster",
+            format!("{} has no [node.cluster] section: membership changes need a cluster member's configuration", config.display()),
+        )
+    })?;
+    let key = nodefile::load_member_key(&cfg.node.data_dir)?;
+    let (leader, peer) = find_leader(&cfg.url())?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let summary = runtime
+        .block_on(want_consensus::send_admin(
+            genesis.params.chain_id,
+            cluster.node_id,
+            key,
+            leader,
+            peer,
+            &cmd,
+        ))
+        .map_err(|e| CliError::new("membership_change_failed", e))?;
+    out.value(
+        &serde_json::json!({"ok": true, "leader": leader, "result": summary}),
+        |v| v["result"].as_str().unwrap_or_default().to_string(),
+    );
+    Ok(())
 }
 
 /// One supervised node.

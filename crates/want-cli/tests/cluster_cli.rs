@@ -564,3 +564,75 @@ fn cluster_up_killed_with_sigkill_takes_its_nodes_with_it() {
         );
     }
 }
+
+#[test]
+fn cluster_remove_node_and_add_it_back_change_the_membership_in_status() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("cluster");
+    let up = ClusterUp::start(&dir, &["--nodes", "3"]);
+    let nodes = up.nodes();
+    let http = http_client();
+    let config = dir.join("node1.toml");
+    let config = config.to_str().unwrap();
+    let voters = |url: &str| -> usize {
+        get_json(&http, &format!("{url}/v1/status"))["members"]
+            .as_array()
+            .map_or(0, |m| m.len())
+    };
+    let out = want_json(&["cluster", "remove-node", "--config", config, "--id", "3"]).ok_json();
+    assert_eq!(out["ok"], true, "{out}");
+    assert!(
+        wait_until(Duration::from_secs(20), || voters(&nodes[0].1) == 2),
+        "{}",
+        up.logs()
+    );
+    let status = get_json(&http, &format!("{}/v1/status", nodes[2].1));
+    let key = status["node_id"].as_str().unwrap().to_string();
+    let out = want_json(&[
+        "cluster",
+        "add-node",
+        "--config",
+        config,
+        "--id",
+        "3",
+        "--public-key",
+        &key,
+        "--url",
+        &nodes[2].1,
+    ])
+    .ok_json();
+    assert_eq!(out["ok"], true, "{out}");
+    assert!(
+        wait_until(Duration::from_secs(20), || voters(&nodes[0].1) == 3),
+        "{}",
+        up.logs()
+    );
+    // Refused when signed by a key that is not a member's.
+    let other = tmp.path().join("other");
+    want_json(&["init", "--nodes", "1", "--out", other.to_str().unwrap()]).ok_json();
+    let other_config = other.join("node1.toml");
+    let other_text = std::fs::read_to_string(&other_config).unwrap();
+    // Point the stranger's configuration at this cluster's node 1, keep its own key.
+    let port = nodes[0].1.rsplit(':').next().unwrap();
+    let mut lines = Vec::new();
+    for l in other_text.lines() {
+        if l.starts_with("advertise_url") {
+            lines.push(format!("advertise_url = \"{}\"", nodes[0].1));
+        } else if l.starts_with("http_addr") {
+            lines.push(format!("http_addr = \"127.0.0.1:{port}\""));
+        } else {
+            lines.push(l.to_string());
+        }
+    }
+    std::fs::write(&other_config, lines.join("\n")).unwrap();
+    let run = want_json(&[
+        "cluster",
+        "remove-node",
+        "--config",
+        other_config.to_str().unwrap(),
+        "--id",
+        "2",
+    ]);
+    run.err_code("membership_change_failed");
+    assert!(wait_until(Duration::from_secs(5), || voters(&nodes[0].1) == 3));
+}

@@ -563,6 +563,7 @@ async fn get_status(State(node): State<Node>) -> ApiResult {
         "block_txs_max": s.cfg.block_txs_max,
         "version": env!("CARGO_PKG_VERSION"),
         "uptime_s": s.started.elapsed().as_secs(),
+        "pid": std::process::id(),
         "divergence": s.divergence(),
     }))
     .into_response())
