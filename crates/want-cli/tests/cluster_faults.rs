@@ -57,11 +57,11 @@ fn commit(
             .post(format!("{url}/v1/transactions?wait=commit"))
             .json(stx)
             .send()
-            .and_then(|r| {
-                Ok((
+            .map(|r| {
+                (
                     r.status().as_u16(),
                     r.json::<Value>().unwrap_or(Value::Null),
-                ))
+                )
             });
         match r {
             Ok((200, v)) if v["receipt"]["status"] == "success" => return Ok(id),
