@@ -54,6 +54,18 @@ pub fn document() -> Value {
                 "parameters": [{"name": "height", "in": "path", "required": true, "schema": {"type": "integer"}}],
                 "responses": {"200": ok("{\"height\", \"chain_id\", \"block_hash\", \"state_root\", \"signatures\": [{\"public_key\", \"signature\"}], \"members\", \"required\", \"complete\"} (complete: every member signed)"), "400": error_response("invalid_height"), "404": error_response("certificate_missing: no majority (yet)")}
             }},
+            "/v1/cluster/rpc": {"post": {
+                "summary": "A signed envelope from another member (Raft RPCs, forwarded transactions, membership changes); answered with the sealed answer",
+                "requestBody": {"required": true, "content": {"application/octet-stream": {"description": "borsh Envelope {header, payload, signature}"}}},
+                "responses": {"200": {"description": "the sealed answer (application/octet-stream)"}, "403": error_response("envelope_refused; error.reason is malformed, wrong_chain, misaddressed, unknown_sender, bad_signature, payload_mismatch, stale, from_future, replayed, window_full, partitioned")}
+            }},
+            "/v1/admin/faults": {
+                "get": op("The fault-injection plan (nodes with fault_injection = true only; tests)", json!({"200": ok("FaultPlan"), "403": error_response("faults_disabled")})),
+                "put": op("Set the fault-injection plan: {seed, drop_per_mille, duplicate_per_mille, corrupt_per_mille, forge_per_mille, delay_ms_max, blocked: [member ids]}", json!({"200": ok("the plan in force"), "400": error_response("invalid_fault_plan, invalid_json"), "403": error_response("faults_disabled")}))
+            },
+            "/v1/sync/headers": {"get": op("borsh Vec<BlockHeader> of stored blocks from `from` (query: from, count ≤ 2,000), for members catching up", json!({"200": {"description": "application/octet-stream"}}))},
+            "/v1/sync/blocks": {"get": op("borsh Vec<Vec<u8>> of stored blocks' canonical bytes from `from` (query: from, count ≤ 256, ≤ 32 MiB)", json!({"200": {"description": "application/octet-stream"}}))},
+            "/v1/sync/votes": {"get": op("borsh Vec<(height, Vec<SignedVote>)> from `from` (query: from, count ≤ 2,000)", json!({"200": {"description": "application/octet-stream"}}))},
             "/v1/cluster/votes": {"post": {
                 "summary": "Members' signed commit votes (self-authenticating: no envelope). All or nothing",
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "array", "maxItems": crate::certs::VOTES_POST_MAX, "items": {"$ref": "#/components/schemas/SignedVote"}}}, "application/octet-stream": {"description": "the borsh encoding of Vec<SignedVote>"}}},
