@@ -118,6 +118,14 @@ pub fn check_signature(stx: SignedTransaction) -> Result<Checked, NodeError> {
     })
 }
 
+/// Checks sizes and signatures of many transactions in parallel on every core (None if the
+/// blocking pool is gone: the node is shutting down).
+async fn check_signatures(txs: Vec<SignedTransaction>) -> Option<Vec<Result<Checked, NodeError>>> {
+    tokio::task::spawn_blocking(move || txs.into_par_iter().map(check_signature).collect())
+        .await
+        .ok()
+}
+
 /// Most a transaction can take from its sender's balance: fee + value + transfer fee.
 fn max_spend(params: &ChainParams, stx: &SignedTransaction) -> Result<Amount, NodeError> {
     let overflow = || {
@@ -735,20 +743,12 @@ impl Node {
         if !self.must_forward() {
             return self.submit_batch_local(txs).await;
         }
-        let checked: Vec<Result<Checked, NodeError>> =
-            match tokio::task::spawn_blocking(move || {
-                txs.into_par_iter().map(check_signature).collect()
-            })
-            .await
-            {
-                Ok(c) => c,
-                Err(_) => {
-                    return vec![Err(NodeError::rejected(
-                        codes::SHUTTING_DOWN,
-                        "the node is shutting down",
-                    ))]
-                }
-            };
+        let Some(checked) = check_signatures(txs).await else {
+            return vec![Err(NodeError::rejected(
+                codes::SHUTTING_DOWN,
+                "the node is shutting down",
+            ))];
+        };
         let valid: Vec<SignedTransaction> = checked
             .iter()
             .filter_map(|c| c.as_ref().ok().map(|c| c.stx.clone()))
@@ -771,20 +771,12 @@ impl Node {
         &self,
         txs: Vec<SignedTransaction>,
     ) -> Vec<Result<Hash32, NodeError>> {
-        let checked: Vec<Result<Checked, NodeError>> =
-            match tokio::task::spawn_blocking(move || {
-                txs.into_par_iter().map(check_signature).collect()
-            })
-            .await
-            {
-                Ok(c) => c,
-                Err(_) => {
-                    return vec![Err(NodeError::rejected(
-                        codes::SHUTTING_DOWN,
-                        "the node is shutting down",
-                    ))]
-                }
-            };
+        let Some(checked) = check_signatures(txs).await else {
+            return vec![Err(NodeError::rejected(
+                codes::SHUTTING_DOWN,
+                "the node is shutting down",
+            ))];
+        };
         let admitted: Vec<Result<Admitted, NodeError>> = match self.shared.store.snapshot() {
             Ok(snap) => checked
                 .into_iter()

@@ -328,22 +328,9 @@ fn snapshotting(cfg: &mut want_node::NodeConfig) {
     cfg.block_interval_ms = 20;
 }
 
-/// Waits until every running member's chain is at least `height`.
+/// Waits until every running member's chain is at least `height` (for at most a minute).
 async fn wait_height(c: &TestCluster, height: u64) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    for (i, n) in c.running() {
-        loop {
-            let h = n.height().await;
-            if h >= height {
-                break;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "member {i} stuck at {h} < {height}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
+    wait_height_within(c, height, Duration::from_secs(60)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
