@@ -1,15 +1,18 @@
 //! Commit certificates over HTTP: a node's own vote certifies its blocks on a single-member
-//! chain; received votes are checked (signature, membership, chain, height window); a majority
-//! for another state root stops the node.
+//! chain; received votes are checked (signature, membership, chain, height window); in a
+//! three-member in-process cluster a majority certifies each block, votes a member missed are
+//! backfilled from its peers, and a majority for another state root stops the member.
 
 mod common;
+
+use std::time::{Duration, Instant};
 
 use common::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use want_consensus::ConsensusError;
 use want_crypto::{sign_vote, NodeKey};
-use want_node::config::GenesisMember;
-use want_node::Genesis;
+use want_node::{Genesis, NodeError};
 use want_types::{Certificate, CommitVote, Hash32, SignedVote, VoteSignature};
 
 fn tempdir() -> tempfile::TempDir {
@@ -171,99 +174,150 @@ async fn forged_foreign_and_malformed_votes_are_refused_without_effect() {
     );
 }
 
-/// A node that is one of three genesis members (the other two are keys held by the test, their
-/// URLs lead nowhere).
-async fn start_member_of_three(dir: &std::path::Path) -> (TestNode, Genesis, NodeKey, NodeKey) {
-    let own = want_node::load_or_create_node_key(dir).unwrap();
-    let (k2, k3) = (NodeKey::generate(), NodeKey::generate());
-    let mut genesis = Genesis::dev();
-    genesis.members = [&own, &k2, &k3]
-        .iter()
-        .enumerate()
-        .map(|(i, k)| GenesisMember {
-            id: i as u64 + 1,
-            public_key: hex::encode(k.public_key()),
-            url: format!("http://127.0.0.1:{}", 9 + i),
-        })
-        .collect();
-    let n = start_node_with(dir, genesis.clone(), |_| {})
-        .await
-        .expect("start member");
-    (n, genesis, k2, k3)
+/// Polls member `n` until it serves a certificate for `height` (and, with `complete`, one that
+/// every member signed); returns it.
+async fn wait_certificate(n: &TestNode, height: u64, complete: bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (s, cert) = n.get(&format!("/v1/blocks/{height}/certificate")).await;
+        if s == StatusCode::OK && (!complete || cert["complete"] == true) {
+            return cert;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no{} certificate for block {height}: {s} {cert}",
+            if complete { " complete" } else { "" }
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// The hex public keys that signed a certificate, sorted.
+fn signers_of(cert: &Value) -> Vec<String> {
+    let mut keys: Vec<String> = cert["signatures"]
+        .as_array()
+        .expect("signatures")
+        .iter()
+        .map(|s| s["public_key"].as_str().unwrap().to_string())
+        .collect();
+    keys.sort();
+    keys
+}
+
+/// The hex public keys of the members `which`, sorted.
+fn keys_of(c: &TestCluster, which: impl IntoIterator<Item = usize>) -> Vec<String> {
+    let mut keys: Vec<String> = which
+        .into_iter()
+        .map(|i| hex::encode(c.keys[i].public_key()))
+        .collect();
+    keys.sort();
+    keys
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_majority_of_three_certifies_and_waits_for_blocks_not_applied_yet() {
     let dir = tempdir();
-    let (n, _, k2, _) = start_member_of_three(dir.path()).await;
-    commit_one_transfer(&n, 0).await;
-    assert_error(
-        &n.get("/v1/blocks/1/certificate").await,
-        404,
-        "certificate_missing",
-    );
+    let c = TestCluster::start(dir.path(), 3).await;
+    let leader = c.leader().await;
+    assert_eq!(commit_one_transfer(c.node(leader), 0).await, 1);
+    c.converged(1).await;
 
-    let vote = vote_of(&n, 1).await;
-    let (s, v) = post_votes(&n, &[sign_vote(&k2, vote)]).await;
-    assert_eq!(s, StatusCode::OK, "{v}");
-    assert_eq!(v["accepted"], 1);
-    let cert = n.get_ok("/v1/blocks/1/certificate").await;
-    assert_eq!(
-        (&cert["members"], &cert["required"], &cert["complete"]),
-        (&json!(3), &json!(2), &json!(false))
-    );
-    let members: Vec<[u8; 32]> = n.node.shared.member_keys();
-    assert_eq!(members.len(), 3);
-    want_crypto::verify_certificate(&certificate_from(&cert), &members).unwrap();
-    // Against a membership of five, two signatures are not a majority.
+    for (i, n) in c.running() {
+        // Every member's vote reaches every other member: the certificate becomes complete.
+        let cert = wait_certificate(n, 1, true).await;
+        let block = n.get_ok("/v1/blocks/1").await;
+        assert_eq!(cert["block_hash"], block["hash"], "member {i}");
+        assert_eq!(cert["state_root"], block["state_root"], "member {i}");
+        assert_eq!(
+            (&cert["members"], &cert["required"], &cert["complete"]),
+            (&json!(3), &json!(2), &json!(true)),
+            "member {i}: {cert}"
+        );
+        assert_eq!(signers_of(&cert), keys_of(&c, 0..3), "member {i}");
+    }
+
+    let n = c.node(0);
+    let mut members: Vec<[u8; 32]> = n.node.shared.member_keys();
+    members.sort();
+    let mut genesis_keys: Vec<[u8; 32]> = c.keys.iter().map(NodeKey::public_key).collect();
+    genesis_keys.sort();
+    assert_eq!(members, genesis_keys);
+    let cert = certificate_from(&n.get_ok("/v1/blocks/1/certificate").await);
+    let check = want_crypto::verify_certificate(&cert, &members).unwrap();
+    assert_eq!(check.signers.len(), 3);
+    // Two signatures of three members are a majority; one is not; against a membership of
+    // five, two are not either.
+    let mut two = cert.clone();
+    two.signatures.truncate(2);
+    want_crypto::verify_certificate(&two, &members).unwrap();
+    let mut one = cert.clone();
+    one.signatures.truncate(1);
+    want_crypto::verify_certificate(&one, &members).unwrap_err();
     let mut five = members.clone();
     five.extend([
         NodeKey::generate().public_key(),
         NodeKey::generate().public_key(),
     ]);
-    want_crypto::verify_certificate(&certificate_from(&cert), &five).unwrap_err();
+    want_crypto::verify_certificate(&two, &five).unwrap_err();
 
     // Votes for a block this node has not applied yet wait for it, within the window.
-    let ahead = CommitVote { height: 6, ..vote };
-    let (s, v) = post_votes(&n, &[sign_vote(&k2, ahead)]).await;
-    assert_eq!(s, StatusCode::OK, "{v}");
-    assert_eq!(votes_held(&n, 6).await, vec![sign_vote(&k2, ahead)]);
-    let far = CommitVote {
-        height: 1 + want_node::certs::VOTES_AHEAD_MAX + 1,
+    let head = n.height().await;
+    let vote = vote_of(n, 1).await;
+    let ahead = CommitVote {
+        height: head + 5,
         ..vote
     };
-    assert_error(
-        &post_votes(&n, &[sign_vote(&k2, far)]).await,
-        400,
-        "vote_too_far_ahead",
+    let (s, v) = post_votes(n, &[sign_vote(&c.keys[1], ahead)]).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v, json!({"accepted": 1, "already_known": 0}));
+    assert_eq!(
+        votes_held(n, head + 5).await,
+        vec![sign_vote(&c.keys[1], ahead)]
     );
-    assert!(n.get_ok("/v1/status").await["divergence"].is_null());
+    let (s, v) = post_votes(n, &[sign_vote(&c.keys[1], ahead)]).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v, json!({"accepted": 0, "already_known": 1}));
+    let edge = CommitVote {
+        height: head + want_node::certs::VOTES_AHEAD_MAX,
+        ..vote
+    };
+    let (s, v) = post_votes(n, &[sign_vote(&c.keys[2], edge)]).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let far = CommitVote {
+        height: head + want_node::certs::VOTES_AHEAD_MAX + 1,
+        ..vote
+    };
+    let r = post_votes(n, &[sign_vote(&c.keys[1], far)]).await;
+    assert_error(&r, 400, "vote_too_far_ahead");
+    assert!(votes_held(n, far.height).await.is_empty());
+    // One member's vote is not a majority: no certificate, no divergence.
+    assert_error(
+        &n.get(&format!("/v1/blocks/{}/certificate", head + 5)).await,
+        404,
+        "certificate_missing",
+    );
+    for (i, n) in c.running() {
+        let status = n.get_ok("/v1/status").await;
+        assert!(status["divergence"].is_null(), "member {i}: {status}");
+    }
+    c.stop_all().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_majority_for_another_state_root_stops_the_node_even_after_a_restart() {
-    let dir = tempdir();
-    let (n, genesis, k2, k3) = start_member_of_three(dir.path()).await;
-    commit_one_transfer(&n, 0).await;
-    let ours = vote_of(&n, 1).await;
-    let theirs = CommitVote {
-        state_root: Hash32([0x5a; 32]),
-        ..ours
-    };
-    let (s, v) = post_votes(&n, &[sign_vote(&k2, theirs), sign_vote(&k3, theirs)]).await;
-    assert_eq!(s, StatusCode::OK, "{v}");
+/// Polls member `n` until its status reports a divergence; returns the status.
+async fn wait_diverged(n: &TestNode) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = n.get_ok("/v1/status").await;
+        if !status["divergence"].is_null() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "no divergence: {status}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
 
-    let status = n.get_ok("/v1/status").await;
-    let d = &status["divergence"];
-    assert_eq!(d["height"], 1, "{status}");
-    assert_eq!(d["ours"]["state_root"], ours.state_root.to_hex());
-    assert_eq!(d["majority"]["state_root"], theirs.state_root.to_hex());
-    assert_eq!(d["majority_signers"].as_array().unwrap().len(), 2);
-    // The majority's certificate is served: it is the cluster's, not this node's.
-    let cert = n.get_ok("/v1/blocks/1/certificate").await;
-    assert_eq!(cert["state_root"], theirs.state_root.to_hex());
-
-    // No more blocks, no forked state served.
+/// Checks that a diverged member serves no state and applies nothing.
+async fn assert_refuses_state(n: &TestNode, nonce: u64) {
     let (genesis_block, _, _) = Genesis::dev().build().unwrap();
     let err = n
         .node
@@ -278,120 +332,203 @@ async fn a_majority_for_another_state_root_stops_the_node_even_after_a_restart()
         "state_diverged",
     );
     assert_error(&n.get("/v1/token").await, 503, "state_diverged");
-    let stx = transfer(&dev_key(), 1, new_key().address(), 1);
+    let stx = transfer(&dev_key(), nonce, new_key().address(), 1);
     assert_error(&n.submit(&stx, false).await, 503, "state_diverged");
+    // Blocks stay available.
     n.get_ok("/v1/blocks/1").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_majority_for_another_state_root_stops_the_node_even_after_a_restart() {
+    let dir = tempdir();
+    let mut c = TestCluster::start(dir.path(), 3).await;
+    let leader = c.leader().await;
+    let target = c.follower().await;
+    let others: Vec<usize> = (0..3).filter(|i| *i != target).collect();
+    assert_eq!(commit_one_transfer(c.node(leader), 0).await, 1);
+    c.converged(1).await;
+
+    // No block is produced without a transaction: the next one is `h`. Before it exists, the
+    // two other members' keys sign a vote for `h` with another block and state root, and the
+    // target holds those votes until it applies `h` (a member's first vote for a height is the
+    // one kept: their real votes, arriving later, do not replace them).
+    let h = c.node(target).height().await + 1;
+    let theirs = CommitVote {
+        height: h,
+        block_hash: Hash32([0xa5; 32]),
+        state_root: Hash32([0x5a; 32]),
+        ..vote_of(c.node(target), 1).await
+    };
+    let forged: Vec<SignedVote> = others
+        .iter()
+        .map(|i| sign_vote(&c.keys[*i], theirs))
+        .collect();
+    let (s, v) = post_votes(c.node(target), &forged).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["accepted"], 2, "{v}");
+    let mut held = votes_held(c.node(target), h).await;
+    held.sort_by_key(|v| v.node_public_key);
+    let mut expected = forged.clone();
+    expected.sort_by_key(|v| v.node_public_key);
+    assert_eq!(held, expected);
+    assert!(c.node(target).get_ok("/v1/status").await["divergence"].is_null());
+
+    // The cluster commits block `h`; the target applies it and finds that a majority signed
+    // another state.
+    let stx = transfer(&dev_key(), 1, new_key().address(), 1_000_000);
+    let committed = c.node(leader).commit(&stx).await;
+    assert_eq!(committed["block_height"], h, "{committed}");
+    let n = c.node(target);
+    let status = wait_diverged(n).await;
+    let ours = vote_of(n, h).await;
+    assert_eq!(ours, vote_of(c.node(leader), h).await);
+    let d = &status["divergence"];
+    assert_eq!(d["height"], h, "{status}");
+    assert_eq!(d["ours"]["block_hash"], ours.block_hash.to_hex());
+    assert_eq!(d["ours"]["state_root"], ours.state_root.to_hex());
+    assert_eq!(d["majority"]["block_hash"], theirs.block_hash.to_hex());
+    assert_eq!(d["majority"]["state_root"], theirs.state_root.to_hex());
+    let mut signers: Vec<String> = serde_json::from_value(d["majority_signers"].clone()).unwrap();
+    signers.sort();
+    assert_eq!(signers, keys_of(&c, others.iter().copied()));
+    // The majority's certificate is served: it is the cluster's, not this node's.
+    let cert = n.get_ok(&format!("/v1/blocks/{h}/certificate")).await;
+    assert_eq!(cert["state_root"], theirs.state_root.to_hex());
+
+    // No more blocks, no forked state served.
+    assert_refuses_state(n, 2).await;
     let (_, metrics) = n.get("/metrics").await;
     let metrics = metrics.as_str().unwrap_or_default().to_string();
     assert!(metrics.contains("want_state_diverged 1"), "{metrics}");
-    assert!(metrics.contains("want_diverged_height 1"), "{metrics}");
+    assert!(
+        metrics.contains(&format!("want_diverged_height {h}")),
+        "{metrics}"
+    );
+    // The other members hold their real votes: they certify the real block and did not diverge.
+    for i in &others {
+        let m = c.node(*i);
+        let cert = wait_certificate(m, h, false).await;
+        assert_eq!(cert["state_root"], ours.state_root.to_hex(), "member {i}");
+        assert!(m.get_ok("/v1/status").await["divergence"].is_null());
+    }
 
-    n.stop().await;
-    let n = start_node_with(dir.path(), genesis, |_| {})
-        .await
-        .expect("restart");
+    // The divergence is durable: after a restart the node is still stopped.
+    c.stop_member(target).await;
+    c.restart_member(target).await;
+    let n = c.node(target);
     let status = n.get_ok("/v1/status").await;
-    assert_eq!(status["divergence"]["height"], 1, "{status}");
+    assert_eq!(status["divergence"]["height"], h, "{status}");
+    assert_eq!(
+        status["divergence"]["majority"]["state_root"],
+        theirs.state_root.to_hex()
+    );
     let (_, metrics) = n.get("/metrics").await;
     assert!(metrics
         .as_str()
         .unwrap_or_default()
         .contains("want_state_diverged 1"));
-}
+    assert_refuses_state(n, 2).await;
 
-/// A node serving HTTP on a given listener (so that its URL can be named in a genesis before it
-/// starts).
-async fn start_on(
-    listener: tokio::net::TcpListener,
-    dir: &std::path::Path,
-    genesis: Genesis,
-) -> want_node::Node {
-    let addr = listener.local_addr().unwrap();
-    let key = want_node::load_or_create_node_key(dir).unwrap();
-    let mut cfg = want_node::NodeConfig::dev(dir.to_path_buf(), addr);
-    cfg.block_interval_ms = FAST_BLOCK_MS;
-    let node = want_node::Node::start(cfg, genesis, key).await.unwrap();
-    tokio::spawn(want_node::api::serve(
-        listener,
-        node.clone(),
-        node.stopping(),
-    ));
-    node
-}
-
-async fn commit_via(http: &reqwest::Client, url: &str) {
-    let stx = transfer(&dev_key(), 0, new_key().address(), 1_000_000);
-    let v: Value = http
-        .post(format!("{url}/v1/transactions?wait=commit"))
-        .json(&stx)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(v["block_height"], 1, "{v}");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_vote_a_member_missed_is_backfilled_from_its_peer() {
-    let (dir_a, dir_b) = (tempdir(), tempdir());
-    let key_a = want_node::load_or_create_node_key(dir_a.path()).unwrap();
-    let key_b = want_node::load_or_create_node_key(dir_b.path()).unwrap();
-    let listener_a = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr_b = {
-        // Reserve a port for B, then leave it closed until B starts: A's pushes are refused.
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        l.local_addr().unwrap()
-    };
-    let url_a = format!("http://{}", listener_a.local_addr().unwrap());
-    let url_b = format!("http://{addr_b}");
-    let mut genesis = Genesis::dev();
-    genesis.members = vec![
-        GenesisMember {
-            id: 1,
-            public_key: hex::encode(key_a.public_key()),
-            url: url_a.clone(),
-        },
-        GenesisMember {
-            id: 2,
-            public_key: hex::encode(key_b.public_key()),
-            url: url_b.clone(),
-        },
-    ];
-    let http = reqwest::Client::new();
-    let a = start_on(listener_a, dir_a.path(), genesis.clone()).await;
-    commit_via(&http, &url_a).await;
-    // A gives up pushing its vote to the closed port after its retries (about 1.5 s).
-    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
-
-    let b = start_on(
-        tokio::net::TcpListener::bind(addr_b).await.unwrap(),
-        dir_b.path(),
-        genesis,
-    )
-    .await;
-    commit_via(&http, &url_b).await;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        let held = b.shared.votes_for(1).unwrap();
-        if held.iter().any(|v| v.node_public_key == key_a.public_key()) {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "B never backfilled A's vote; it holds {held:?}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    // The two healthy members still make a majority and go on; the diverged one applies none
+    // of their blocks.
+    let stx = transfer(&dev_key(), 2, new_key().address(), 1_000_000);
+    let leader = c.leader().await;
+    assert_ne!(leader, target);
+    let committed = c.node(leader).commit(&stx).await;
+    assert_eq!(committed["block_height"], h + 1, "{committed}");
+    for i in &others {
+        wait_certificate(c.node(*i), h + 1, false).await;
     }
-    // B's own vote was pushed to A. The two chains differ (each node made its own block 1), so
-    // neither has a majority, and neither diverged.
-    let held_a = a.shared.votes_for(1).unwrap();
-    assert!(held_a
-        .iter()
-        .any(|v| v.node_public_key == key_b.public_key()));
-    assert!(a.shared.certificate(1).unwrap().is_none());
-    assert!(a.shared.divergence().is_none() && b.shared.divergence().is_none());
-    a.shutdown();
-    b.shutdown();
+    // Raft hands it the committed block, the refusal stops its consensus (the entry stays in
+    // its log), and its head stays at `h`.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let stopped = loop {
+        match c.node(target).node.consensus().metrics().running_state {
+            Err(fatal) => break fatal.to_string(),
+            Ok(()) => {
+                assert!(Instant::now() < deadline, "consensus still runs");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    assert!(stopped.contains("diverged"), "{stopped}");
+    assert_eq!(c.node(target).height().await, h);
+
+    // Now its Raft log holds a committed block it cannot apply: it refuses to start, saying why.
+    c.stop_member(target).await;
+    let err = c
+        .try_restart_member(target)
+        .await
+        .expect_err("a diverged member with a committed block it cannot apply starts");
+    match &err {
+        NodeError::Consensus(ConsensusError::Apply { height, reason }) => {
+            assert_eq!(*height, h + 1, "{err}");
+            assert!(
+                reason.contains(&format!("diverged from the cluster majority at height {h}")),
+                "{err}"
+            );
+        }
+        other => panic!("expected an apply error naming the divergence, got {other}"),
+    }
+    c.stop_all().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_vote_a_member_missed_is_backfilled_from_its_peer() {
+    let dir = tempdir();
+    let mut c = TestCluster::start(dir.path(), 3).await;
+    let leader = c.leader().await;
+    let down = c.follower().await;
+    assert_eq!(commit_one_transfer(c.node(leader), 0).await, 1);
+    c.converged(1).await;
+
+    // Blocks committed while a member is down: the others push their votes to it in vain and
+    // give up after their retries (each batch of votes takes about `retries` to give up, and
+    // the batches go one after the other).
+    c.stop_member(down).await;
+    const BLOCKS_WHILE_DOWN: u64 = 2;
+    let first = c.node(leader).height().await + 1;
+    for nonce in 1..=BLOCKS_WHILE_DOWN {
+        commit_one_transfer(c.node(leader), nonce).await;
+    }
+    let last = c.node(leader).height().await;
+    assert_eq!(last, first + BLOCKS_WHILE_DOWN - 1);
+    let retries: u64 = (0..want_node::certs::VOTE_SEND_ATTEMPTS - 1)
+        .map(|k| want_node::certs::VOTE_RETRY_BASE_MS << k)
+        .sum();
+    tokio::time::sleep(Duration::from_millis(retries * BLOCKS_WHILE_DOWN + 1_000)).await;
+
+    // Back, the member catches up the blocks through Raft and signs them; the others' votes
+    // reach it only by backfill (`GET /v1/cluster/votes/{height}` from its peers).
+    c.restart_member(down).await;
+    c.converged(last).await;
+    let n = c.node(down);
+    let members = n.node.shared.member_keys();
+    for h in first..=last {
+        let cert = wait_certificate(n, h, true).await;
+        assert_eq!(signers_of(&cert), keys_of(&c, 0..3), "block {h}");
+        want_crypto::verify_certificate(&certificate_from(&cert), &members).unwrap();
+        let held = votes_held(n, h).await;
+        for k in &c.keys {
+            assert!(
+                held.iter().any(|v| v.node_public_key == k.public_key()),
+                "block {h}: {held:?}"
+            );
+        }
+    }
+    // Its own votes reached the others: their certificates are complete too.
+    for (i, m) in c.running() {
+        for h in first..=last {
+            let cert = wait_certificate(m, h, true).await;
+            assert_eq!(signers_of(&cert), keys_of(&c, 0..3), "member {i} block {h}");
+        }
+    }
+    c.check_certificates(1..=last).await;
+    for (i, m) in c.running() {
+        assert!(
+            m.get_ok("/v1/status").await["divergence"].is_null(),
+            "member {i}"
+        );
+    }
+    c.stop_all().await;
 }

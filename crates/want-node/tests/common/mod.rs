@@ -361,6 +361,16 @@ impl TestCluster {
     }
 
     async fn start_member(&self, i: usize, listener: Option<tokio::net::TcpListener>) -> TestNode {
+        self.try_start_member(i, listener)
+            .await
+            .expect("start cluster member")
+    }
+
+    async fn try_start_member(
+        &self,
+        i: usize,
+        listener: Option<tokio::net::TcpListener>,
+    ) -> Result<TestNode, NodeError> {
         let listener = match listener {
             Some(l) => l,
             None => {
@@ -391,14 +401,12 @@ impl TestCluster {
             peers: vec![],
         });
         (self.tweak)(&mut cfg);
-        let node = Node::start(cfg, self.genesis.clone(), self.keys[i].clone())
-            .await
-            .expect("start cluster member");
+        let node = Node::start(cfg, self.genesis.clone(), self.keys[i].clone()).await?;
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let server = tokio::spawn(want_node::api::serve(listener, node.clone(), async move {
             let _ = stop_rx.await;
         }));
-        TestNode {
+        Ok(TestNode {
             base: format!("http://{}", self.addrs[i]),
             node,
             http: reqwest::Client::builder()
@@ -408,7 +416,7 @@ impl TestCluster {
             data_dir: self.dirs[i].clone(),
             stop_server: Some(stop_tx),
             server: Some(server),
-        }
+        })
     }
 
     pub fn node(&self, i: usize) -> &TestNode {
@@ -434,6 +442,15 @@ impl TestCluster {
         assert!(self.nodes[i].is_none(), "member {i} is running");
         let n = self.start_member(i, None).await;
         self.nodes[i] = Some(n);
+    }
+
+    /// Starts member `i` again on its data directory; returns why it did not start, if it did
+    /// not (it then stays stopped).
+    pub async fn try_restart_member(&mut self, i: usize) -> Result<(), NodeError> {
+        assert!(self.nodes[i].is_none(), "member {i} is running");
+        let n = self.try_start_member(i, None).await?;
+        self.nodes[i] = Some(n);
+        Ok(())
     }
 
     /// Waits until the running members agree on one leader; returns its index.
