@@ -19,6 +19,8 @@ use want_types::{Address, Call, Hash32, SignedTransaction, TokenCall, Transactio
 
 use crate::output::{CliError, Out};
 
+mod cluster;
+
 /// How long to wait for the node to start, for funding to commit, and for the load to commit.
 const NODE_START_TIMEOUT: Duration = Duration::from_secs(60);
 const COMMIT_TIMEOUT: Duration = Duration::from_secs(300);
@@ -38,6 +40,9 @@ pub enum Encoding {
 pub enum BenchCommand {
     /// Signed WANT transfers from many senders against one node.
     Transfers(TransferArgs),
+    /// One node against a local 3-node cluster: throughput, latency at half load, leader
+    /// failover and a lagging follower's catch-up, in one run.
+    Cluster(cluster::ClusterBenchArgs),
 }
 
 #[derive(Args)]
@@ -72,10 +77,11 @@ pub struct TransferArgs {
 pub fn run(cmd: BenchCommand, out: &Out) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Transfers(a) => transfers(a, out),
+        BenchCommand::Cluster(a) => cluster::run(a, out),
     }
 }
 
-struct SpawnedNode {
+pub(crate) struct SpawnedNode {
     child: Child,
     _dir: tempfile::TempDir,
 }
@@ -95,7 +101,7 @@ fn free_port() -> anyhow::Result<u16> {
         .port())
 }
 
-fn spawn_node() -> anyhow::Result<(String, SpawnedNode)> {
+pub(crate) fn spawn_node() -> anyhow::Result<(String, SpawnedNode)> {
     let dir = tempfile::tempdir()
         .map_err(|e| CliError::new("bench", format!("no temporary directory: {e}")))?;
     let port = free_port()?;
@@ -114,14 +120,14 @@ fn spawn_node() -> anyhow::Result<(String, SpawnedNode)> {
     ))
 }
 
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
 }
 
-fn transfer(
+pub(crate) fn transfer(
     key: &SigningKey,
     chain_id: u64,
     nonce: u64,
@@ -209,14 +215,7 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 }
 
 fn transfers(a: TransferArgs, out: &Out) -> anyhow::Result<()> {
-    if a.senders == 0
-        || a.txs_per_sender == 0
-        || a.txs_per_sender > PER_SENDER_MAX
-        || a.batch == 0
-        || a.connections == 0
-    {
-        return Err(CliError::new("invalid_argument", format!("need senders ≥ 1, 1 ≤ txs-per-sender ≤ {PER_SENDER_MAX}, batch ≥ 1, connections ≥ 1")).into());
-    }
+    check_load(&a)?;
     eprintln!(
         "measuring single-core secp256k1 verification for {} s…",
         VERIFY_MEASURE.as_secs()
@@ -230,6 +229,60 @@ fn transfers(a: TransferArgs, out: &Out) -> anyhow::Result<()> {
             (url, Some(node))
         }
     };
+    let v = measure_transfers(&a, &base, verify_rate)?;
+    out.value(&v, transfers_text);
+    check_all_committed(&v)
+}
+
+/// The human rendering of one transfers measurement.
+pub(crate) fn transfers_text(v: &Value) -> String {
+    let f = |v: &Value| v.as_f64().unwrap_or(0.0);
+    let (tps, verify_rate) = (f(&v["tps"]), f(&v["single_core_verify_per_s"]));
+    format!(
+        "transfers: {} submitted, {} committed in {:.2} s\n  committed tps          {:.0}\n  latency p50 / p99      {:.1} ms / {:.1} ms\n  single-core verify/s   {:.0}\n  tps ÷ single-core      {:.3}\n  refused                {}",
+        v["submitted"], v["committed"], f(&v["elapsed_seconds"]), tps, f(&v["latency_ms"]["p50"]),
+        f(&v["latency_ms"]["p99"]), verify_rate, tps / verify_rate.max(1.0), v["refused"]
+    )
+}
+
+/// Fails when some accepted transactions of a measurement did not commit before the timeout.
+pub(crate) fn check_all_committed(v: &Value) -> anyhow::Result<()> {
+    let committed = v["committed"].as_u64().unwrap_or(0);
+    let accepted = v["accepted"].as_u64().unwrap_or(0);
+    if committed < accepted {
+        return Err(CliError::new(
+            "bench",
+            format!(
+                "only {committed} of {accepted} accepted transactions committed before the timeout"
+            ),
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// Refuses load parameters the driver cannot run.
+fn check_load(a: &TransferArgs) -> anyhow::Result<()> {
+    if a.senders == 0
+        || a.txs_per_sender == 0
+        || a.txs_per_sender > PER_SENDER_MAX
+        || a.batch == 0
+        || a.connections == 0
+    {
+        return Err(CliError::new("invalid_argument", format!("need senders ≥ 1, 1 ≤ txs-per-sender ≤ {PER_SENDER_MAX}, batch ≥ 1, connections ≥ 1")).into());
+    }
+    Ok(())
+}
+
+/// Runs the transfer load against the node at `base` (waiting for it to answer) and returns the
+/// measurement; `verify_rate` is the single-core verification rate reported next to it.
+pub(crate) fn measure_transfers(
+    a: &TransferArgs,
+    base: &str,
+    verify_rate: f64,
+) -> anyhow::Result<Value> {
+    check_load(a)?;
+    let base = base.trim_end_matches('/').to_string();
     let http = Http {
         base: base.clone(),
         client: reqwest::blocking::Client::builder()
@@ -483,23 +536,7 @@ fn transfers(a: TransferArgs, out: &Out) -> anyhow::Result<()> {
         "event_stream": stream,
         "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
     });
-    out.value(&v, |v| {
-        format!(
-            "transfers: {} submitted, {} committed in {:.2} s\n  committed tps          {:.0}\n  latency p50 / p99      {:.1} ms / {:.1} ms\n  single-core verify/s   {:.0}\n  tps ÷ single-core      {:.3}\n  refused                {}",
-            v["submitted"], v["committed"], elapsed, tps, v["latency_ms"]["p50"].as_f64().unwrap_or(0.0),
-            v["latency_ms"]["p99"].as_f64().unwrap_or(0.0), verify_rate, tps / verify_rate.max(1.0), v["refused"]
-        )
-    });
-    if committed < accepted {
-        return Err(CliError::new(
-            "bench",
-            format!(
-                "only {committed} of {accepted} accepted transactions committed before the timeout"
-            ),
-        )
-        .into());
-    }
-    Ok(())
+    Ok(v)
 }
 
 /// Reads the event stream, recording when each transaction's receipt first arrives. A dropped

@@ -304,7 +304,7 @@ mod tests {
         let p = write(
             dir.path(),
             "a.toml",
-            "genesis_file = \"g.json\"\n[node]\ndata_dir = \"d\"\nhttp_addr = \"127.0.0.1:1\"\nblock_interval_ms = 1\n",
+            "genesis_file = \"g.json\"\n[node]\ndata_dir = \"d\"\nhttp_addr = \"127.0.0.1:1\"\nblock_interval_ms = 0\n",
         );
         let (_, m) = message(load_config(&p));
         assert!(m.contains("node.block_interval_ms"), "{m}");
