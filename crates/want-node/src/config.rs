@@ -27,7 +27,7 @@ pub const DEV_POW_DIFFICULTY_BITS: u32 = 18;
 pub const TRANSFER_FEE_BPS: u32 = 100;
 
 /// Defaults and bounds of the node's tunables.
-pub const BLOCK_INTERVAL_MS_DEFAULT: u64 = 200;
+pub const BLOCK_INTERVAL_MS_DEFAULT: u64 = 50;
 /// Lowest `block_interval_ms` accepted (1 ms, was 10 ms). With `empty_blocks = true` a cluster
 /// then makes blocks as fast as its Raft round and block commit allow, which `want bench
 /// cluster` needs to put a follower tens of thousands of blocks behind in minutes (at 10 ms the

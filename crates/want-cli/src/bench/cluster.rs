@@ -299,10 +299,7 @@ impl Cluster {
 }
 
 fn f64_at(v: &Value, path: &[&str]) -> f64 {
-    path.iter()
-        .fold(v, |v, k| &v[*k])
-        .as_f64()
-        .unwrap_or(0.0)
+    path.iter().fold(v, |v, k| &v[*k]).as_f64().unwrap_or(0.0)
 }
 
 fn ms(d: Duration) -> f64 {
@@ -312,8 +309,7 @@ fn ms(d: Duration) -> f64 {
 pub fn run(a: ClusterBenchArgs, out: &Out) -> anyhow::Result<()> {
     let exe = std::env::current_exe()
         .map_err(|e| bench_err(format!("cannot find the want binary: {e}")))?;
-    let tmp = tempfile::tempdir()
-        .map_err(|e| bench_err(format!("no temporary directory: {e}")))?;
+    let tmp = tempfile::tempdir().map_err(|e| bench_err(format!("no temporary directory: {e}")))?;
     let load = |node: &str, rate: Option<f64>| TransferArgs {
         node: Some(node.to_string()),
         funder_key_file: None,
@@ -358,7 +354,11 @@ pub fn run(a: ClusterBenchArgs, out: &Out) -> anyhow::Result<()> {
     eprintln!("[3/5] latency at half load: --rate {half_rate:.0} against the leader…");
     let (li, _) = cluster.leader(&http)?;
     let leader_url = cluster.nodes[li].url.clone();
-    let half = measure_transfers(&load(&leader_url, Some(half_rate)), &leader_url, verify_rate)?;
+    let half = measure_transfers(
+        &load(&leader_url, Some(half_rate)),
+        &leader_url,
+        verify_rate,
+    )?;
     let p99 = f64_at(&half, &["latency_ms", "p99"]);
     eprintln!(
         "      p50 {:.1} ms, p99 {p99:.1} ms",
@@ -377,7 +377,12 @@ pub fn run(a: ClusterBenchArgs, out: &Out) -> anyhow::Result<()> {
         "[5/5] catch-up: a follower misses up to {} blocks (at most {} s of block production)…",
         a.catch_up_blocks, a.catch_up_max_secs
     );
-    let catch_up = catch_up(&a, &exe, &tmp.path().join("catchup"), &http)?;
+    let catch_up = if a.catch_up_blocks == 0 {
+        eprintln!("      skipped (--catch-up-blocks 0)");
+        Value::Null
+    } else {
+        catch_up(&a, &exe, &tmp.path().join("catchup"), &http)?
+    };
 
     let failover_ms = failover["first_commit_ms"].as_f64();
     let v = json!({
@@ -742,9 +747,8 @@ fn catch_up(
     })?;
     let behind = target.saturating_sub(start_height);
     // Expected catch-up time is behind ÷ rate; allow generously more, and at least 5 minutes.
-    let catch_up_timeout = Duration::from_secs(300).max(Duration::from_secs_f64(
-        production_secs * 2.0,
-    ));
+    let catch_up_timeout =
+        Duration::from_secs(300).max(Duration::from_secs_f64(production_secs * 2.0));
     let mut reached_target: Option<Duration> = None;
     let mut reached_live: Option<(Duration, u64)> = None;
     let mut last_report = Instant::now();
@@ -787,8 +791,7 @@ fn catch_up(
     }
     let caught = reached_target.map(|d| d.as_secs_f64());
     let rate = caught.map(|s| behind as f64 / s.max(1e-9));
-    let rate_after_start = caught
-        .map(|s| behind as f64 / (s - startup.as_secs_f64()).max(1e-9));
+    let rate_after_start = caught.map(|s| behind as f64 / (s - startup.as_secs_f64()).max(1e-9));
     let extrapolated = behind < a.catch_up_blocks;
     let for_target = rate_after_start.map(|r| startup.as_secs_f64() + a.catch_up_blocks as f64 / r);
     drop(node);
