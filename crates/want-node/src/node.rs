@@ -31,6 +31,8 @@ use crate::metrics::Metrics;
 
 /// Name of the node's Ed25519 identity key file inside the data directory.
 pub const NODE_KEY_FILE: &str = "node-key.hex";
+/// How long stopping waits for the block in flight to commit before stopping consensus under it.
+pub const PRODUCER_STOP_GRACE_MS: u64 = 5_000;
 /// Raft id of the single node (the only member of its cluster).
 pub const SINGLE_NODE_RAFT_ID: u64 = 1;
 /// Capacity of the committed-block broadcast (subscribers that fall further behind re-read storage).
@@ -822,14 +824,26 @@ impl Node {
 
     /// Stops producing blocks, then stops consensus (its log and the chain stay consistent:
     /// each block and its consensus metadata were written in one transaction).
+    ///
+    /// The block in flight, if any, gets [`PRODUCER_STOP_GRACE_MS`] to commit; a cluster member
+    /// that cannot commit it (the other members are gone) stops consensus anyway, which fails
+    /// the proposal (its transactions stay in the journal).
     pub async fn stop(&self) -> Result<(), NodeError> {
         self.shutdown();
         let producer = self.producer.lock().take();
-        if let Some(producer) = producer {
-            // The block in flight, if any, is committed or refused before consensus stops.
-            let _ = producer.await;
+        let Some(mut producer) = producer else {
+            self.consensus.shutdown().await?;
+            return Ok(());
+        };
+        let grace = Duration::from_millis(PRODUCER_STOP_GRACE_MS);
+        if tokio::time::timeout(grace, &mut producer).await.is_ok() {
+            self.consensus.shutdown().await?;
+            return Ok(());
         }
-        self.consensus.shutdown().await?;
+        warn!(target: "node", "the block in flight did not commit within {} ms; stopping consensus under it", grace.as_millis());
+        let stopped = self.consensus.shutdown().await;
+        let _ = producer.await;
+        stopped?;
         Ok(())
     }
 

@@ -350,7 +350,7 @@ async fn a_member_down_past_the_purged_log_catches_up_from_a_snapshot() {
         "log not purged: {s}"
     );
     c.restart_member(down).await;
-    let head = c.converged(h + 200).await;
+    let head = c.reached(h + 200).await;
     let s = c.node(down).get_ok("/v1/status").await;
     assert!(
         s["snapshot_index"].as_u64().is_some(),
@@ -381,7 +381,7 @@ async fn a_member_restored_from_an_old_backup_catches_up() {
     std::fs::remove_dir_all(&c.dirs[victim]).unwrap();
     copy_dir(&backup, &c.dirs[victim]);
     c.restart_member(victim).await;
-    let head = c.converged(h + 150).await;
+    let head = c.reached(h + 150).await;
     c.check_consistent(head["height"].as_u64().unwrap(), &ids)
         .await;
     c.stop_all().await;
@@ -540,7 +540,7 @@ async fn a_member_down_for_ten_thousand_blocks_catches_up() {
     let h = c.node(leader).height().await;
     let started = std::time::Instant::now();
     ids.extend(commit_transfers(&c, 2, 2, |_| leader).await);
-    wait_height_within(&c, h + DOWN_FOR_BLOCKS, Duration::from_secs(600)).await;
+    wait_height_within(&c, h + DOWN_FOR_BLOCKS, Duration::from_secs(300)).await;
     eprintln!(
         "{DOWN_FOR_BLOCKS} blocks in {:.1} s",
         started.elapsed().as_secs_f64()
@@ -552,7 +552,7 @@ async fn a_member_down_for_ten_thousand_blocks_catches_up() {
     );
     let started = std::time::Instant::now();
     c.restart_member(down).await;
-    let head = c.converged(h + DOWN_FOR_BLOCKS).await;
+    let head = c.reached(h + DOWN_FOR_BLOCKS).await;
     eprintln!("caught up in {:.1} s", started.elapsed().as_secs_f64());
     c.check_consistent(head["height"].as_u64().unwrap().min(h + 20), &ids)
         .await;

@@ -523,9 +523,9 @@ impl TestCluster {
     }
 
     /// Waits until every running member has the same head (height, hash, state root) at least
-    /// `min_height`; returns it.
+    /// `min_height`; returns it. For chains that stop growing (no empty blocks).
     pub async fn converged(&self, min_height: u64) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let mut heads = Vec::new();
             for (_, n) in self.running() {
@@ -543,6 +543,36 @@ impl TestCluster {
             assert!(
                 Instant::now() < deadline,
                 "members did not converge: {heads:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until every running member's chain reaches `min_height`, then checks that all hold
+    /// the same block and state root at the lowest of their heights; returns that point. For
+    /// chains that keep growing (empty blocks), where heads are never read at one instant.
+    pub async fn reached(&self, min_height: u64) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let mut heights = Vec::new();
+            for (_, n) in self.running() {
+                heights.push(n.height().await);
+            }
+            let low = heights.iter().copied().min().unwrap_or(0);
+            if low >= min_height {
+                let mut points = Vec::new();
+                for (_, n) in self.running() {
+                    let b = n.get_ok(&format!("/v1/blocks/{low}")).await;
+                    points.push((b["hash"].clone(), b["state_root"].clone()));
+                }
+                if points.windows(2).all(|w| w[0] == w[1]) {
+                    return serde_json::json!({"height": low, "hash": points[0].0, "state_root": points[0].1});
+                }
+                panic!("members hold different blocks at height {low}: {points:?}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "members did not reach height {min_height}: {heights:?}"
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
