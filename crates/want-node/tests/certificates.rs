@@ -15,23 +15,6 @@ use want_crypto::{sign_vote, NodeKey};
 use want_node::{Genesis, NodeError};
 use want_types::{Certificate, CommitVote, Hash32, SignedVote, VoteSignature};
 
-fn tempdir() -> tempfile::TempDir {
-    tempfile::tempdir().expect("temporary directory")
-}
-
-fn assert_error(resp: &(StatusCode, Value), status: u16, code: &str) {
-    let (s, v) = resp;
-    assert_eq!(s.as_u16(), status, "expected {status} {code}, got {s} {v}");
-    assert_eq!(v["error"]["code"], code, "{v}");
-    assert!(
-        !v["error"]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .is_empty(),
-        "{v}"
-    );
-}
-
 fn node_public_key(n: &TestNode) -> [u8; 32] {
     n.node.shared.node_key.public_key()
 }

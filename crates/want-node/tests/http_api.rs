@@ -20,21 +20,6 @@ use want_types::{Address, Amount, Hash32, Signature, TokenCall};
 
 const TOTAL_SUPPLY_STR: &str = "1000000000000000000000";
 
-fn tempdir() -> tempfile::TempDir {
-    tempfile::tempdir().expect("temporary directory")
-}
-
-/// Asserts an error response: the status, the stable code and a non-empty message.
-fn assert_error(resp: &(StatusCode, Value), status: u16, code: &str) {
-    let (s, v) = resp;
-    assert_eq!(s.as_u16(), status, "expected {status} {code}, got {s} {v}");
-    assert_eq!(v["error"]["code"], code, "{v}");
-    let message = v["error"]["message"]
-        .as_str()
-        .expect("error.message string");
-    assert!(!message.is_empty(), "{v}");
-}
-
 /// What a refused request must leave unchanged: chain height, mempool, the dev account and the
 /// incentive pool.
 async fn fingerprint(n: &TestNode) -> Value {

@@ -668,3 +668,18 @@ impl TestCluster {
         }
     }
 }
+
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("temporary directory")
+}
+
+/// Asserts an error response: the status, the stable code and a non-empty message.
+pub fn assert_error(resp: &(StatusCode, Value), status: u16, code: &str) {
+    let (s, v) = resp;
+    assert_eq!(s.as_u16(), status, "expected {status} {code}, got {s} {v}");
+    assert_eq!(v["error"]["code"], code, "{v}");
+    let message = v["error"]["message"]
+        .as_str()
+        .expect("error.message string");
+    assert!(!message.is_empty(), "{v}");
+}
