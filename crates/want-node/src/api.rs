@@ -21,7 +21,7 @@ use crate::error::{codes, NodeError};
 use crate::node::{Node, Submitted};
 
 /// Largest request body of `POST /v1/transactions`, in bytes (JSON of the largest transaction).
-pub const TX_BODY_BYTES_MAX: usize = 64 * 1024;
+pub const TX_BODY_BYTES_MAX: usize = 4 * 1024 * 1024;
 /// Largest request body of `POST /v1/transactions/batch`, in bytes.
 pub const BATCH_BODY_BYTES_MAX: usize = 16 * 1024 * 1024;
 

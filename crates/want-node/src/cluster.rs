@@ -49,6 +49,7 @@ fn transient(code: &str) -> bool {
 fn static_code(code: &str) -> &'static str {
     codes::ALL
         .iter()
+        .chain(want_state::codes::ALL)
         .copied()
         .find(|c| *c == code)
         .unwrap_or(codes::INTERNAL)

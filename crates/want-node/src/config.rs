@@ -172,6 +172,73 @@ pub struct Genesis {
     /// only member is whichever node runs it).
     #[serde(default)]
     pub members: Vec<GenesisMember>,
+    /// The trace administrator and the organisations registered from the start.
+    #[serde(default)]
+    pub trace: GenesisTrace,
+}
+
+/// The trace section of a genesis.
+#[derive(
+    Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, BorshSerialize, BorshDeserialize,
+)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisTrace {
+    /// The account that registers organisations and their keys.
+    #[serde(default)]
+    pub admin: Option<Address>,
+    #[serde(default)]
+    pub orgs: Vec<GenesisOrg>,
+}
+
+impl GenesisTrace {
+    pub fn is_empty(&self) -> bool {
+        self.admin.is_none() && self.orgs.is_empty()
+    }
+}
+
+/// An organisation registered at genesis.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, BorshSerialize, BorshDeserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisOrg {
+    pub org: String,
+    pub name: String,
+    pub kind: want_types::trace::OrgKind,
+    /// Compressed secp256k1 public key (66 hex digits) record keys are wrapped to.
+    pub encryption_key: String,
+    #[serde(default)]
+    pub keys: Vec<GenesisOrgKey>,
+}
+
+/// A department key registered at genesis.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, BorshSerialize, BorshDeserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisOrgKey {
+    pub address: Address,
+    pub department: String,
+    pub roles: Vec<want_types::trace::Role>,
+}
+
+/// Name of the development organisation, which holds every role.
+pub const DEV_ORG: &str = "dev";
+
+/// The trace section of the development chain: the development account is the administrator and
+/// the one key of an organisation holding every role, so a newcomer can capture at once.
+pub fn dev_trace_genesis() -> GenesisTrace {
+    let key = dev_private_key();
+    GenesisTrace {
+        admin: Some(key.address()),
+        orgs: vec![GenesisOrg {
+            org: DEV_ORG.to_string(),
+            name: "Development organisation".to_string(),
+            kind: want_types::trace::OrgKind::Brand,
+            encryption_key: hex::encode(key.public_key().serialize()),
+            keys: vec![GenesisOrgKey {
+                address: key.address(),
+                department: "development".to_string(),
+                roles: want_types::trace::Role::ALL.to_vec(),
+            }],
+        }],
+    }
 }
 
 /// A voting member named in the genesis.
@@ -221,20 +288,24 @@ impl Genesis {
                 amount: TOTAL_SUPPLY,
             }],
             members: vec![],
+            trace: dev_trace_genesis(),
         }
     }
 
     /// Hash of the whole genesis specification; it is the genesis block's `prev_hash`, so the
     /// genesis hash commits to every parameter.
     ///
-    /// A genesis without members hashes as it did before clusters existed (the fields before
-    /// `members`), so single-member chains keep their genesis hash.
+    /// A genesis without members and trace section hashes as it did before clusters existed (the
+    /// fields before `members`), so such chains keep their genesis hash.
     pub fn spec_hash(&self) -> Hash32 {
         let encode = "invariant: borsh encoding into a Vec cannot fail";
         let mut bytes =
             borsh::to_vec(&(&self.params, &self.genesis_time_ms, &self.allocations)).expect(encode);
-        if !self.members.is_empty() {
+        if !self.members.is_empty() || !self.trace.is_empty() {
             bytes.extend(borsh::to_vec(&self.members).expect(encode));
+        }
+        if !self.trace.is_empty() {
+            bytes.extend(borsh::to_vec(&self.trace).expect(encode));
         }
         want_types::sha256d(&bytes)
     }
@@ -272,6 +343,34 @@ impl Genesis {
         Ok(())
     }
 
+    /// The trace section in the state machine's terms (keys decoded).
+    pub fn trace_genesis(&self) -> Result<want_state::trace::TraceGenesis, String> {
+        let mut orgs = Vec::with_capacity(self.trace.orgs.len());
+        for (i, o) in self.trace.orgs.iter().enumerate() {
+            let encryption_key = hex::decode(&o.encryption_key)
+                .ok()
+                .filter(|k| k.len() == want_types::trace::PUBLIC_KEY_BYTES)
+                .ok_or_else(|| {
+                    format!("genesis.trace.orgs[{i}].encryption_key is not 66 hex digits (a compressed secp256k1 public key)")
+                })?;
+            orgs.push(want_state::trace::GenesisOrg {
+                org: o.org.clone(),
+                name: o.name.clone(),
+                kind: o.kind,
+                encryption_key,
+                keys: o
+                    .keys
+                    .iter()
+                    .map(|k| (k.address, k.department.clone(), k.roles.clone()))
+                    .collect(),
+            });
+        }
+        Ok(want_state::trace::TraceGenesis {
+            admin: self.trace.admin,
+            orgs,
+        })
+    }
+
     /// Builds the genesis state and block.
     pub fn build(&self) -> Result<(Block, want_state::WriteSet, Hash32), String> {
         let allocations: Vec<(Address, Amount)> = self
@@ -279,8 +378,10 @@ impl Genesis {
             .iter()
             .map(|a| (a.address, a.amount))
             .collect();
-        let (write_set, state_root) = want_state::genesis(&self.params, &allocations)
-            .map_err(|e| format!("invalid genesis: {e}"))?;
+        let trace = self.trace_genesis()?;
+        let (write_set, state_root) =
+            want_state::genesis_with_trace(&self.params, &allocations, &trace)
+                .map_err(|e| format!("invalid genesis: {e}"))?;
         let block = Block {
             header: BlockHeader {
                 chain_id: self.params.chain_id,

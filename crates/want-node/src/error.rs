@@ -140,6 +140,13 @@ impl NodeError {
                 codes::SHUTTING_DOWN | codes::NO_LEADER | codes::NOT_LEADER => 503,
                 codes::STATE_DIVERGED => 503,
                 codes::ENVELOPE_REFUSED | codes::FAULTS_DISABLED => 403,
+                want_state::codes::DUPLICATE_EVENT | want_state::codes::DUPLICATE_BLOB => 409,
+                want_state::codes::NOT_ADMIN
+                | want_state::codes::NOT_ORG_KEY
+                | want_state::codes::ROLE_NOT_ALLOWED
+                | want_state::codes::KEY_REVOKED
+                | want_state::codes::UNKNOWN_KEY
+                | want_state::codes::NOT_RECORD_OWNER => 403,
                 _ => 400,
             },
             NodeError::NotFound { .. } => 404,

@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod node;
 pub mod openapi;
 pub mod sync;
+pub mod trace;
 
 pub use config::{Genesis, NodeConfig};
 pub use error::NodeError;

@@ -19,7 +19,14 @@ pub struct PoolTx {
     pub stx: SignedTransaction,
     /// Most the transaction can take from the sender's balance (fee + value + transfer fee).
     pub spend: Amount,
+    /// Encoded size of the signed transaction, in bytes.
+    pub size: usize,
 }
+
+/// Most bytes of encoded transactions the mempool holds (trace transactions can be large).
+pub const MEMPOOL_BYTES_MAX: usize = 512 * 1024 * 1024;
+/// Most bytes of encoded transactions one block carries (at least one transaction always fits).
+pub const BLOCK_TX_BYTES_MAX: usize = 16 * 1024 * 1024;
 
 #[derive(Default)]
 struct SenderQueue {
@@ -35,6 +42,8 @@ pub struct Mempool {
     senders: HashMap<Address, SenderQueue>,
     max_txs: usize,
     nonce_window: u64,
+    /// Sum of `size` over `by_id`.
+    bytes: usize,
 }
 
 /// The facts about a sender read from committed state for admission.
@@ -50,6 +59,7 @@ impl Mempool {
             senders: HashMap::new(),
             max_txs,
             nonce_window,
+            bytes: 0,
         }
     }
 
@@ -142,14 +152,18 @@ impl Mempool {
                 return Err(e);
             }
         };
-        if self.by_id.len() >= self.max_txs {
+        if self.by_id.len() >= self.max_txs
+            || self.bytes.saturating_add(tx.size) > MEMPOOL_BYTES_MAX
+        {
             if queue.by_nonce.is_empty() {
                 self.senders.remove(&tx.sender);
             }
             return Err(NodeError::rejected(
                 codes::MEMPOOL_FULL,
                 format!(
-                    "the mempool is full ({} transactions); retry after the next block",
+                    "the mempool is full ({} transactions, {} bytes; at most {} and {MEMPOOL_BYTES_MAX}); retry after the next block",
+                    self.by_id.len(),
+                    self.bytes,
                     self.max_txs
                 ),
             ));
@@ -157,6 +171,7 @@ impl Mempool {
         queue.pending_spend = total;
         queue.by_nonce.insert(nonce, tx.id);
         let tx = Arc::new(tx);
+        self.bytes = self.bytes.saturating_add(tx.size);
         self.by_id.insert(tx.id, tx.clone());
         Ok(tx)
     }
@@ -180,6 +195,7 @@ impl Mempool {
     /// Removes one transaction (e.g. when its journal write failed, or it expired).
     pub fn remove(&mut self, id: &Hash32) -> Option<Arc<PoolTx>> {
         let tx = self.by_id.remove(id)?;
+        self.bytes = self.bytes.saturating_sub(tx.size);
         if let Some(q) = self.senders.get_mut(&tx.sender) {
             q.by_nonce.remove(&tx.stx.tx.nonce);
             q.pending_spend = q.pending_spend.saturating_sub(tx.spend);
@@ -220,13 +236,25 @@ impl Mempool {
         // Deterministic order independent of HashMap iteration: by first transaction id.
         runs.sort_by(|a, b| a[0].cmp(&b[0]));
         let mut picked = Vec::with_capacity(max.min(self.by_id.len()));
+        let mut bytes = 0usize;
+        // A sender whose next transaction did not fit stops there (its later nonces cannot run).
+        let mut stopped = vec![false; runs.len()];
         let mut round = 0;
         while picked.len() < max {
             let mut any = false;
-            for run in &runs {
+            for (r, run) in runs.iter().enumerate() {
+                if stopped[r] {
+                    continue;
+                }
                 if let Some(id) = run.get(round) {
                     any = true;
                     if let Some(tx) = self.by_id.get(id) {
+                        if !picked.is_empty() && bytes.saturating_add(tx.size) > BLOCK_TX_BYTES_MAX
+                        {
+                            stopped[r] = true;
+                            continue;
+                        }
+                        bytes = bytes.saturating_add(tx.size);
                         picked.push(tx.clone());
                     }
                     if picked.len() == max {
@@ -287,6 +315,7 @@ mod tests {
             sender: Address::from_account_id([sender; 20]),
             stx,
             spend,
+            size: 200,
         }
     }
 

@@ -100,13 +100,13 @@ pub struct Checked {
 /// Checks size and signature (the CPU-heavy part of admission, safe to run in parallel).
 pub fn check_signature(stx: SignedTransaction) -> Result<Checked, NodeError> {
     let bytes = stx.to_bytes();
-    if bytes.len() > want_types::TX_BYTES_MAX {
+    let limit = stx.tx.call.tx_bytes_max();
+    if bytes.len() > limit {
         return Err(NodeError::rejected(
             codes::TX_TOO_LARGE,
             format!(
-                "the transaction is {} bytes; at most {} are allowed",
+                "the transaction is {} bytes; at most {limit} are allowed for this call",
                 bytes.len(),
-                want_types::TX_BYTES_MAX
             ),
         ));
     }
@@ -141,7 +141,9 @@ fn max_spend(params: &ChainParams, stx: &SignedTransaction) -> Result<Amount, No
             .checked_add(params.transfer_fee(*amount).ok_or_else(overflow)?)
             .ok_or_else(overflow)?,
         Call::Token(TokenCall::Burn { amount }) => *amount,
-        Call::Token(TokenCall::Approve { .. }) | Call::Token(TokenCall::TransferFrom { .. }) => 0,
+        Call::Token(TokenCall::Approve { .. })
+        | Call::Token(TokenCall::TransferFrom { .. })
+        | Call::Trace(_) => 0,
     };
     value.checked_add(stx.tx.fee).ok_or_else(overflow)
 }
@@ -224,14 +226,21 @@ impl Shared {
                 ));
             }
         }
+        if let Call::Trace(call) = &tx.call {
+            crate::trace::precheck_call(snap, &self.params, now, &id, &sender, call)?;
+        }
         Ok((spend, SenderState { nonce, balance }))
     }
 
     /// Admits a signature-checked transaction into the mempool (not yet journaled).
     fn admit(&self, snap: &StateSnapshot, checked: Checked) -> Result<Arc<PoolTx>, NodeError> {
         let Checked {
-            stx, id, sender, ..
+            stx,
+            id,
+            sender,
+            bytes,
         } = checked;
+        let size = bytes.len();
         let (spend, state) = self.precheck(snap, &stx, id, sender)?;
         if snap.tx_location(&id)?.is_some() {
             return Err(NodeError::rejected(
@@ -245,6 +254,7 @@ impl Shared {
                 sender,
                 stx,
                 spend,
+                size,
             },
             state,
         )?;

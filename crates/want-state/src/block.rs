@@ -1,8 +1,6 @@
 //! Applying a block: pre-checks, fee charge and call of each transaction, in order.
 
-use want_types::{
-    Address, Amount, Call, ChainParams, Event, Hash32, Receipt, SignedTransaction, TxStatus,
-};
+use want_types::{Address, Amount, Call, ChainParams, Event, Hash32, Receipt, SignedTransaction, TxStatus};
 
 use crate::accounts::state::{nonce, set_nonce};
 use crate::failure::{fail, ExecError, TxFailure};
@@ -129,7 +127,8 @@ fn apply_tx(
     let mut call_events = Vec::new();
     let status = match execute_call(
         &mut call_layer,
-        &ctx.params,
+        ctx,
+        &vtx.id,
         &sender,
         &tx.call,
         &mut call_events,
@@ -153,13 +152,34 @@ fn apply_tx(
 
 fn execute_call(
     ov: &mut Overlay<'_>,
-    params: &ChainParams,
+    ctx: &BlockContext,
+    tx_id: &Hash32,
     sender: &Address,
     call: &Call,
     events: &mut Vec<Event>,
 ) -> Result<(), ExecError> {
     match call {
-        Call::Token(call) => crate::token::exec::execute(ov, params, sender, call, events),
+        Call::Token(call) => crate::token::exec::execute(ov, &ctx.params, sender, call, events),
+        Call::Trace(call) => crate::trace::exec::execute(ov, ctx, tx_id, sender, call),
+    }
+}
+
+/// Runs one call over `view` as if it were the next transaction of a block with `ctx`, without
+/// pre-checks or fees, and discards its writes: `Err((code, message))` when it would fail. The
+/// node uses it to refuse at admission a call that cannot succeed (so no fee is lost on it).
+pub fn dry_run_call(
+    view: &dyn StateView,
+    ctx: &BlockContext,
+    tx_id: &Hash32,
+    sender: &Address,
+    call: &Call,
+) -> Result<Result<(), (&'static str, String)>, StateError> {
+    let mut ov = Overlay::new(view);
+    let mut events = Vec::new();
+    match execute_call(&mut ov, ctx, tx_id, sender, call, &mut events) {
+        Ok(()) => Ok(Ok(())),
+        Err(ExecError::Tx(f)) => Ok(Err((f.code, f.message))),
+        Err(ExecError::State(e)) => Err(e),
     }
 }
 

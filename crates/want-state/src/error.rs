@@ -23,6 +23,9 @@ pub enum StateError {
     /// Genesis allocations overflow `u128` when summed.
     #[error("invalid genesis: allocations overflow 128 bits when summed")]
     GenesisOverflow,
+    /// The genesis trace section (administrator, organisations, keys) is invalid.
+    #[error("invalid genesis trace section: {reason}")]
+    GenesisTrace { reason: String },
 }
 
 impl StateError {

@@ -5,7 +5,61 @@ use want_types::{Address, Amount, ChainParams, Hash32};
 
 use crate::store::Overlay;
 use crate::token::state::{balance, set_balance, SUPPLY_KEY};
+use crate::trace::state as tst;
+use crate::trace::TraceGenesis;
 use crate::{state_root_step, StateError, WriteSet};
+
+fn trace_err(reason: String) -> StateError {
+    StateError::GenesisTrace { reason }
+}
+
+fn write_trace_genesis(ov: &mut Overlay<'_>, trace: &TraceGenesis) -> Result<(), StateError> {
+    if let Some(admin) = &trace.admin {
+        tst::put(ov, tst::ADMIN_KEY.to_vec(), admin);
+    }
+    for o in &trace.orgs {
+        if !want_types::trace::is_valid_org_id(&o.org) {
+            return Err(trace_err(format!("org id {:?} is not 1-64 bytes of [a-z0-9._-]", o.org)));
+        }
+        if tst::org(ov, &o.org)?.is_some() {
+            return Err(trace_err(format!("org {:?} is listed twice", o.org)));
+        }
+        if o.encryption_key.len() != want_types::trace::PUBLIC_KEY_BYTES {
+            return Err(trace_err(format!(
+                "org {:?}: encryption_key must be a 33-byte compressed secp256k1 key",
+                o.org
+            )));
+        }
+        tst::put(
+            ov,
+            tst::org_key(&o.org),
+            &tst::OrgInfo {
+                name: o.name.clone(),
+                kind: o.kind,
+                encryption_key: o.encryption_key.clone(),
+                registered_at: GENESIS_HEIGHT,
+            },
+        );
+        for (key, department, roles) in &o.keys {
+            if tst::key(ov, key)?.is_some() {
+                return Err(trace_err(format!("key {key} is listed twice")));
+            }
+            tst::put(
+                ov,
+                tst::key_key(key),
+                &tst::KeyInfo {
+                    org: o.org.clone(),
+                    department: department.clone(),
+                    roles: roles.clone(),
+                    added_at: GENESIS_HEIGHT,
+                    revoked_at: None,
+                },
+            );
+            ov.put(tst::org_keys_key(&o.org, key), Vec::new());
+        }
+    }
+    Ok(())
+}
 
 /// Height of the genesis state; its root is `state_root_step(Hash32::ZERO, 0, &write_set)`.
 pub const GENESIS_HEIGHT: u64 = 0;
@@ -15,8 +69,18 @@ pub const GENESIS_HEIGHT: u64 = 0;
 /// allocations store nothing. The parameters are accepted for future modules (the incentive pool
 /// may receive an allocation like any account) and are not stored.
 pub fn genesis(
+    params: &ChainParams,
+    allocations: &[(Address, Amount)],
+) -> Result<(WriteSet, Hash32), StateError> {
+    genesis_with_trace(params, allocations, &TraceGenesis::default())
+}
+
+/// [`genesis`] plus the trace administrator and the organisations (with their keys) registered
+/// from the start. An empty [`TraceGenesis`] gives exactly [`genesis`]'s write set.
+pub fn genesis_with_trace(
     _params: &ChainParams,
     allocations: &[(Address, Amount)],
+    trace: &TraceGenesis,
 ) -> Result<(WriteSet, Hash32), StateError> {
     let mut allocated: Amount = 0;
     for (_, amount) in allocations {
@@ -40,6 +104,7 @@ pub fn genesis(
         set_balance(&mut ov, addr, sum);
     }
     ov.put(SUPPLY_KEY.to_vec(), TOTAL_SUPPLY.to_be_bytes().to_vec());
+    write_trace_genesis(&mut ov, trace)?;
     // Drop deletes of never-written keys (zero allocations): genesis holds only puts.
     let ws = WriteSet(
         ov.into_changes()

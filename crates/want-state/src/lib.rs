@@ -11,6 +11,8 @@
 //! * [`accounts`] — `acct/nonce/ ‖ address` → next nonce (`u64` BE).
 //! * [`token`] — `token/bal/ ‖ address`, `token/allow/ ‖ owner ‖ spender` (`u128` BE, deleted at
 //!   0), `token/burned`, `token/supply`.
+//! * [`trace`] — `trace/…`: organisations, department keys and roles, KYC attestations, record
+//!   anchors, per-product running anchors and indexes, access grants.
 //!
 //! # Transaction outcomes
 //!
@@ -39,14 +41,15 @@ pub mod query;
 mod root;
 mod store;
 pub mod token;
+pub mod trace;
 
 #[cfg(test)]
 mod testutil;
 
 pub use audit::{audit_supply, SupplyAudit};
-pub use block::{apply_block, BlockContext, BlockOutcome, VerifiedTx};
+pub use block::{apply_block, dry_run_call, BlockContext, BlockOutcome, VerifiedTx};
 pub use error::StateError;
-pub use genesis::{genesis, GENESIS_HEIGHT};
+pub use genesis::{genesis, genesis_with_trace, GENESIS_HEIGHT};
 pub use root::{state_root_step, STATE_ROOT_TAG};
 pub use store::{MemState, StateView, WriteSet};
 pub use want_types::Hash32;

@@ -43,6 +43,11 @@ pub fn ctx(height: u64) -> BlockContext {
 /// machine reads the sender from [`VerifiedTx::sender`] (which signature verification guarantees
 /// equals `tx.from`), and these tests pass it to [`verified`].
 pub fn tx(nonce: u64, call: TokenCall) -> Transaction {
+    tx_call(nonce, Call::Token(call))
+}
+
+/// Like [`tx`], for any call.
+pub fn tx_call(nonce: u64, call: Call) -> Transaction {
     Transaction {
         chain_id: CHAIN_ID,
         from: addr(0),
@@ -50,7 +55,7 @@ pub fn tx(nonce: u64, call: TokenCall) -> Transaction {
         fee: MIN_FEE,
         expiry_ms: NOW_MS + 60_000,
         pow_nonce: 0,
-        call: Call::Token(call),
+        call,
     }
 }
 

@@ -11,6 +11,7 @@ pub mod error;
 pub mod hash;
 pub mod params;
 pub mod receipt;
+pub mod trace;
 pub mod tx;
 pub mod vote;
 
@@ -21,11 +22,16 @@ pub use error::TypesError;
 pub use hash::{sha256d, Hash32};
 pub use params::ChainParams;
 pub use receipt::{Event, Receipt, TxStatus};
+pub use trace::TraceCall;
 pub use tx::{Call, Signature, SignedTransaction, TokenCall, Transaction};
 pub use vote::{
     Certificate, CommitVote, NodePublicKey, NodeSignature, SignedVote, VoteSignature,
     CLUSTER_MEMBERS_MAX,
 };
 
-/// Largest encoded size of one signed transaction, in bytes. Bigger ones are refused at admission.
+/// Largest encoded size of one signed token transaction, in bytes. Bigger ones are refused at
+/// admission. Trace transactions may be larger ([`trace::TRACE_TX_BYTES_MAX`]); see
+/// [`Call::tx_bytes_max`].
 pub const TX_BYTES_MAX: usize = 16 * 1024;
+/// Largest encoded size of any signed transaction, in bytes.
+pub const ANY_TX_BYTES_MAX: usize = trace::TRACE_TX_BYTES_MAX;

@@ -35,6 +35,17 @@ pub struct Transaction {
 #[serde(rename_all = "snake_case")]
 pub enum Call {
     Token(TokenCall),
+    Trace(crate::trace::TraceCall),
+}
+
+impl Call {
+    /// Largest encoded signed transaction allowed to carry this call, in bytes.
+    pub fn tx_bytes_max(&self) -> usize {
+        match self {
+            Call::Token(_) => crate::TX_BYTES_MAX,
+            Call::Trace(_) => crate::trace::TRACE_TX_BYTES_MAX,
+        }
+    }
 }
 
 /// Calls of the WANT token module (TRC20 semantics; there is no mint).
@@ -104,7 +115,8 @@ impl Transaction {
             Call::Token(TokenCall::Transfer { amount, .. })
             | Call::Token(TokenCall::Burn { amount }) => *amount,
             Call::Token(TokenCall::TransferFrom { .. })
-            | Call::Token(TokenCall::Approve { .. }) => 0,
+            | Call::Token(TokenCall::Approve { .. })
+            | Call::Trace(_) => 0,
         }
     }
 
@@ -128,6 +140,13 @@ impl Transaction {
             Call::Token(TokenCall::Approve { spender, .. }) => vec![*spender],
             Call::Token(TokenCall::TransferFrom { from, to, .. }) => vec![*from, *to],
             Call::Token(TokenCall::Burn { .. }) => vec![],
+            Call::Trace(crate::trace::TraceCall::AddKey { key, .. })
+            | Call::Trace(crate::trace::TraceCall::RevokeKey { key }) => vec![*key],
+            Call::Trace(crate::trace::TraceCall::SubmitKyc { verifier, .. }) => vec![*verifier],
+            Call::Trace(crate::trace::TraceCall::AttestKyc { subject, .. }) => vec![*subject],
+            Call::Trace(crate::trace::TraceCall::Grant { grantee, .. })
+            | Call::Trace(crate::trace::TraceCall::RevokeGrant { grantee, .. }) => vec![*grantee],
+            Call::Trace(_) => vec![],
         }
     }
 }

@@ -1,0 +1,257 @@
+//! Stored trace state, every key under `trace/`:
+//!
+//! | key | value |
+//! |---|---|
+//! | `trace/admin` | administrator [`Address`] |
+//! | `trace/org/ ‖ org` | [`OrgInfo`] |
+//! | `trace/key/ ‖ address` | [`KeyInfo`] |
+//! | `trace/orgkey/ ‖ org ‖ / ‖ address` | empty (the organisation's keys, for listing) |
+//! | `trace/kyc/ ‖ subject` | [`KycInfo`] |
+//! | `trace/kycdoc/ ‖ cid` | [`KycDoc`] |
+//! | `trace/rec/ ‖ event hash` | [`RecordInfo`] |
+//! | `trace/cid/ ‖ cid` | event hash of the record whose sealed blob it is |
+//! | `trace/prod/ ‖ product key` | [`ProductInfo`] (running anchor) |
+//! | `trace/pev/ ‖ product key ‖ n (u64 BE)` | event hash of the product's n-th record |
+//! | `trace/seq` | number of records anchored (u64 BE) |
+//! | `trace/all/ ‖ seq` | event hash (every record, in anchoring order) |
+//! | `trace/byorg/ ‖ org ‖ / ‖ seq`, `trace/bystep/ ‖ H(step) ‖ seq`, `trace/byloc/ ‖ H(loc) ‖ seq` | event hash |
+//! | `trace/grant/ ‖ event hash ‖ grantee` | [`GrantInfo`] |
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::Serialize;
+use want_types::hash::sha256;
+use want_types::trace::{OrgKind, Permission, PublicFields, Role};
+use want_types::{Address, Hash32};
+
+use crate::store::Overlay;
+use crate::{StateError, StateView};
+
+pub const PREFIX: &[u8] = b"trace/";
+pub const ADMIN_KEY: &[u8] = b"trace/admin";
+pub const ORG_PREFIX: &[u8] = b"trace/org/";
+pub const KEY_PREFIX: &[u8] = b"trace/key/";
+pub const ORG_KEYS_PREFIX: &[u8] = b"trace/orgkey/";
+pub const KYC_PREFIX: &[u8] = b"trace/kyc/";
+pub const KYC_DOC_PREFIX: &[u8] = b"trace/kycdoc/";
+pub const RECORD_PREFIX: &[u8] = b"trace/rec/";
+pub const CID_PREFIX: &[u8] = b"trace/cid/";
+pub const PRODUCT_PREFIX: &[u8] = b"trace/prod/";
+pub const PRODUCT_EVENTS_PREFIX: &[u8] = b"trace/pev/";
+pub const SEQ_KEY: &[u8] = b"trace/seq";
+pub const ALL_PREFIX: &[u8] = b"trace/all/";
+pub const BY_ORG_PREFIX: &[u8] = b"trace/byorg/";
+pub const BY_STEP_PREFIX: &[u8] = b"trace/bystep/";
+pub const BY_LOCATION_PREFIX: &[u8] = b"trace/byloc/";
+pub const GRANT_PREFIX: &[u8] = b"trace/grant/";
+
+/// A registered organisation.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+pub struct OrgInfo {
+    pub name: String,
+    pub kind: OrgKind,
+    /// Compressed secp256k1 public key its records' keys are wrapped to (hex in JSON).
+    #[serde(with = "hex_ser")]
+    pub encryption_key: Vec<u8>,
+    pub registered_at: u64,
+}
+
+/// A department key.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+pub struct KeyInfo {
+    pub org: String,
+    pub department: String,
+    pub roles: Vec<Role>,
+    /// Height of the block that added the key.
+    pub added_at: u64,
+    /// Height of the block that revoked it; records in that block after the revocation and in
+    /// every later block are refused.
+    pub revoked_at: Option<u64>,
+}
+
+impl KeyInfo {
+    /// True when the key could sign at `height` (after the block's earlier transactions).
+    pub fn active(&self) -> bool {
+        self.revoked_at.is_none()
+    }
+}
+
+/// A KYC attestation.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+pub struct KycInfo {
+    pub level: u8,
+    pub attestation: Hash32,
+    pub verifier: Address,
+    pub attested_at: u64,
+}
+
+/// A KYC document filed for a verifier (sealed to the verifier's key, in the blob store).
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+pub struct KycDoc {
+    pub subject: Address,
+    pub verifier: Address,
+    pub filed_at: u64,
+}
+
+/// An anchored record.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+pub struct RecordInfo {
+    pub event_hash: Hash32,
+    pub org: String,
+    pub signer: Address,
+    pub record_hash: Hash32,
+    pub cid: String,
+    #[serde(with = "hex_ser")]
+    pub owner_wrapped_key: Vec<u8>,
+    pub public: PublicFields,
+    pub height: u64,
+    pub tx_id: Hash32,
+    /// Position of the record in its transaction's `records`.
+    pub index: u32,
+    /// Position in the chain's anchoring order (0-based).
+    pub seq: u64,
+}
+
+/// A product's anchor: how many records name it and the running hash over them.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+pub struct ProductInfo {
+    pub id: String,
+    pub count: u64,
+    pub anchor: Hash32,
+}
+
+/// A live access grant.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+pub struct GrantInfo {
+    pub grantee: Address,
+    #[serde(with = "hex_ser")]
+    pub grantee_key: Vec<u8>,
+    pub permission: Permission,
+    pub expires_at_ms: u64,
+    #[serde(with = "hex_ser")]
+    pub wrapped_key: Vec<u8>,
+    pub granted_at: u64,
+}
+
+mod hex_ser {
+    pub fn serialize<S: serde::Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&crate::store::to_hex(v))
+    }
+}
+
+pub fn org_key(org: &str) -> Vec<u8> {
+    [ORG_PREFIX, org.as_bytes()].concat()
+}
+pub fn key_key(addr: &Address) -> Vec<u8> {
+    [KEY_PREFIX, &addr.0].concat()
+}
+pub fn org_keys_key(org: &str, addr: &Address) -> Vec<u8> {
+    [ORG_KEYS_PREFIX, org.as_bytes(), b"/", &addr.0].concat()
+}
+/// Prefix of the keys of one organisation.
+pub fn org_keys_prefix(org: &str) -> Vec<u8> {
+    [ORG_KEYS_PREFIX, org.as_bytes(), b"/"].concat()
+}
+pub fn kyc_key(subject: &Address) -> Vec<u8> {
+    [KYC_PREFIX, &subject.0].concat()
+}
+pub fn kyc_doc_key(cid: &str) -> Vec<u8> {
+    [KYC_DOC_PREFIX, cid.as_bytes()].concat()
+}
+pub fn record_key(event_hash: &Hash32) -> Vec<u8> {
+    [RECORD_PREFIX, &event_hash.0[..]].concat()
+}
+pub fn cid_key(cid: &str) -> Vec<u8> {
+    [CID_PREFIX, cid.as_bytes()].concat()
+}
+pub fn product_info_key(product: &Hash32) -> Vec<u8> {
+    [PRODUCT_PREFIX, &product.0[..]].concat()
+}
+pub fn product_event_key(product: &Hash32, n: u64) -> Vec<u8> {
+    [PRODUCT_EVENTS_PREFIX, &product.0[..], &n.to_be_bytes()].concat()
+}
+/// Prefix of a product's record list.
+pub fn product_events_prefix(product: &Hash32) -> Vec<u8> {
+    [PRODUCT_EVENTS_PREFIX, &product.0[..]].concat()
+}
+pub fn all_key(seq: u64) -> Vec<u8> {
+    [ALL_PREFIX, &seq.to_be_bytes()].concat()
+}
+pub fn by_org_prefix(org: &str) -> Vec<u8> {
+    [BY_ORG_PREFIX, org.as_bytes(), b"/"].concat()
+}
+pub fn by_step_prefix(step: &str) -> Vec<u8> {
+    [BY_STEP_PREFIX, &sha256(step.as_bytes()).0[..]].concat()
+}
+pub fn by_location_prefix(location: &str) -> Vec<u8> {
+    [BY_LOCATION_PREFIX, &sha256(location.as_bytes()).0[..]].concat()
+}
+pub fn grant_key(event_hash: &Hash32, grantee: &Address) -> Vec<u8> {
+    [GRANT_PREFIX, &event_hash.0[..], &grantee.0].concat()
+}
+/// Prefix of a record's grants.
+pub fn grants_prefix(event_hash: &Hash32) -> Vec<u8> {
+    [GRANT_PREFIX, &event_hash.0[..]].concat()
+}
+
+/// Reads and decodes a borsh value.
+pub fn get<T: BorshDeserialize>(
+    view: &dyn StateView,
+    key: &[u8],
+    what: &'static str,
+) -> Result<Option<T>, StateError> {
+    match view.get(key)? {
+        None => Ok(None),
+        Some(bytes) => borsh::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| StateError::corrupt(key, format!("{what}: {e}"))),
+    }
+}
+
+pub(crate) fn put<T: BorshSerialize>(ov: &mut Overlay<'_>, key: Vec<u8>, value: &T) {
+    ov.put(
+        key,
+        borsh::to_vec(value).expect("invariant: borsh encoding into a Vec cannot fail"),
+    );
+}
+
+pub fn admin(view: &dyn StateView) -> Result<Option<Address>, StateError> {
+    get(view, ADMIN_KEY, "trace admin")
+}
+pub fn org(view: &dyn StateView, org: &str) -> Result<Option<OrgInfo>, StateError> {
+    get(view, &org_key(org), "organisation")
+}
+pub fn key(view: &dyn StateView, addr: &Address) -> Result<Option<KeyInfo>, StateError> {
+    get(view, &key_key(addr), "trace key")
+}
+pub fn kyc(view: &dyn StateView, subject: &Address) -> Result<Option<KycInfo>, StateError> {
+    get(view, &kyc_key(subject), "kyc attestation")
+}
+pub fn kyc_doc(view: &dyn StateView, cid: &str) -> Result<Option<KycDoc>, StateError> {
+    get(view, &kyc_doc_key(cid), "kyc document")
+}
+pub fn record(view: &dyn StateView, event_hash: &Hash32) -> Result<Option<RecordInfo>, StateError> {
+    get(view, &record_key(event_hash), "trace record")
+}
+pub fn record_by_cid(view: &dyn StateView, cid: &str) -> Result<Option<Hash32>, StateError> {
+    get(view, &cid_key(cid), "record cid")
+}
+pub fn product(view: &dyn StateView, product: &Hash32) -> Result<Option<ProductInfo>, StateError> {
+    get(view, &product_info_key(product), "product anchor")
+}
+pub fn product_event(
+    view: &dyn StateView,
+    product: &Hash32,
+    n: u64,
+) -> Result<Option<Hash32>, StateError> {
+    get(view, &product_event_key(product, n), "product record")
+}
+pub fn grant(
+    view: &dyn StateView,
+    event_hash: &Hash32,
+    grantee: &Address,
+) -> Result<Option<GrantInfo>, StateError> {
+    get(view, &grant_key(event_hash, grantee), "grant")
+}
+pub fn seq(view: &dyn StateView) -> Result<u64, StateError> {
+    crate::store::read_u64(view, SEQ_KEY)
+}
