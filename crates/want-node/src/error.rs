@@ -44,6 +44,12 @@ pub mod codes {
     pub const VOTE_TOO_FAR_AHEAD: &str = "vote_too_far_ahead";
     pub const CERTIFICATE_MISSING: &str = "certificate_missing";
     pub const STATE_DIVERGED: &str = "state_diverged";
+    pub const BLOB_ACCESS_DENIED: &str = "blob_access_denied";
+    pub const BLOB_NOT_FOUND: &str = "blob_not_found";
+    pub const BLOB_TAMPERED: &str = "blob_tampered";
+    pub const BLOB_TOO_LARGE: &str = "blob_too_large";
+    pub const INVALID_CID: &str = "invalid_cid";
+    pub const CAPTURE_DISABLED: &str = "capture_disabled";
 
     /// Every code above (to map codes received from another member back to these).
     pub const ALL: &[&str] = &[
@@ -86,6 +92,12 @@ pub mod codes {
         VOTE_TOO_FAR_AHEAD,
         CERTIFICATE_MISSING,
         STATE_DIVERGED,
+        BLOB_ACCESS_DENIED,
+        BLOB_NOT_FOUND,
+        BLOB_TAMPERED,
+        BLOB_TOO_LARGE,
+        INVALID_CID,
+        CAPTURE_DISABLED,
     ];
 }
 
@@ -141,6 +153,10 @@ impl NodeError {
                 codes::STATE_DIVERGED => 503,
                 codes::ENVELOPE_REFUSED | codes::FAULTS_DISABLED => 403,
                 want_state::codes::DUPLICATE_EVENT | want_state::codes::DUPLICATE_BLOB => 409,
+                codes::BLOB_ACCESS_DENIED => 403,
+                codes::BLOB_TOO_LARGE => 413,
+                codes::BLOB_TAMPERED => 502,
+                codes::CAPTURE_DISABLED => 501,
                 want_state::codes::NOT_ADMIN
                 | want_state::codes::NOT_ORG_KEY
                 | want_state::codes::ROLE_NOT_ALLOWED

@@ -28,3 +28,596 @@ pub fn precheck_call(
         Err((code, message)) => Err(NodeError::rejected(code, message)),
     }
 }
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+
+use serde::Serialize;
+use serde_json::{json, Value};
+use want_state::trace::state::{self as st, RecordInfo};
+use want_storage::Store;
+use want_types::trace::{
+    anchor_step, event_hash_id, may_sign, product_key, Relation, TraceCall as Tc,
+};
+use want_types::{Block, Call};
+
+use crate::error::codes;
+
+/// Most records one page of an event query returns.
+pub const QUERY_PAGE_MAX: usize = 1_000;
+/// Records returned when a query does not say.
+pub const QUERY_PAGE_DEFAULT: usize = 100;
+/// Most index entries one query examines before it returns a partial page with a cursor.
+pub const QUERY_SCAN_MAX: usize = 20_000;
+/// Deepest lineage walk, in hops.
+pub const LINEAGE_DEPTH_MAX: u32 = 16;
+/// Most products a lineage answer lists.
+pub const LINEAGE_NODES_MAX: usize = 10_000;
+/// Most records of one product `verify` checks.
+pub const VERIFY_RECORDS_MAX: u64 = 10_000;
+
+/// The public view of an anchored record.
+pub fn record_view(r: &RecordInfo) -> Value {
+    json!({
+        "eventHash": event_hash_id(&r.event_hash),
+        "org": r.org,
+        "signer": r.signer,
+        "recordHash": r.record_hash,
+        "cid": r.cid,
+        "eventType": r.public.event_type,
+        "bizStep": r.public.biz_step,
+        "disposition": r.public.disposition,
+        "eventTimeMs": r.public.event_time_ms,
+        "location": r.public.location,
+        "products": r.public.products,
+        "height": r.height,
+        "tx": r.tx_id,
+        "index": r.index,
+        "seq": r.seq,
+    })
+}
+
+/// Filters of an event query (all optional; combined with AND).
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct EventQuery {
+    pub product: Option<String>,
+    pub biz_step: Option<String>,
+    pub location: Option<String>,
+    pub org: Option<String>,
+    /// Event time at or after, Unix ms.
+    pub from_ms: Option<i64>,
+    /// Event time before, Unix ms.
+    pub to_ms: Option<i64>,
+    pub limit: Option<usize>,
+    /// The `next` of the previous page.
+    pub cursor: Option<u64>,
+}
+
+/// Reads one index entry's event hash.
+fn index_hash(v: &[u8]) -> Result<Hash32, NodeError> {
+    let raw: [u8; 32] = v.try_into().map_err(|_| {
+        NodeError::Io(format!("trace index entry is {} bytes, expected 32", v.len()))
+    })?;
+    Ok(Hash32(raw))
+}
+
+fn position(key: &[u8]) -> u64 {
+    let mut raw = [0u8; 8];
+    if key.len() >= 8 {
+        raw.copy_from_slice(&key[key.len() - 8..]);
+    }
+    u64::from_be_bytes(raw)
+}
+
+/// Runs an event query: picks the narrowest index (product, organisation, business step,
+/// location, else all records in anchoring order), filters, and pages with a cursor.
+pub fn query_events(store: &Store, q: &EventQuery) -> Result<Value, NodeError> {
+    let limit = q.limit.unwrap_or(QUERY_PAGE_DEFAULT);
+    if limit == 0 || limit > QUERY_PAGE_MAX {
+        return Err(NodeError::rejected(
+            codes::INVALID_QUERY,
+            format!("limit must be 1 to {QUERY_PAGE_MAX}, found {limit}"),
+        ));
+    }
+    let prefix = if let Some(p) = &q.product {
+        st::product_events_prefix(&product_key(p))
+    } else if let Some(o) = &q.org {
+        st::by_org_prefix(o)
+    } else if let Some(s) = &q.biz_step {
+        st::by_step_prefix(s)
+    } else if let Some(l) = &q.location {
+        st::by_location_prefix(l)
+    } else {
+        st::ALL_PREFIX.to_vec()
+    };
+    let snap = store.snapshot()?;
+    let mut start = q
+        .cursor
+        .map(|c| [prefix.clone(), c.to_be_bytes().to_vec()].concat());
+    let mut events = Vec::new();
+    let mut scanned = 0usize;
+    let mut next = None;
+    'scan: loop {
+        let page = store.state_range(&prefix, start.as_deref(), 1_000)?;
+        if page.is_empty() {
+            break;
+        }
+        for (k, v) in &page {
+            let pos = position(k);
+            if events.len() >= limit || scanned >= QUERY_SCAN_MAX {
+                next = Some(pos);
+                break 'scan;
+            }
+            scanned += 1;
+            let Some(rec) = st::record(&snap, &index_hash(v)?)? else {
+                continue;
+            };
+            if matches_query(&rec, q) {
+                events.push(record_view(&rec));
+            }
+        }
+        let last = &page[page.len() - 1].0;
+        start = Some(next_key(last));
+    }
+    Ok(json!({"events": events, "next": next}))
+}
+
+/// The smallest key after `key`.
+fn next_key(key: &[u8]) -> Vec<u8> {
+    let mut k = key.to_vec();
+    k.push(0);
+    k
+}
+
+fn matches_query(r: &RecordInfo, q: &EventQuery) -> bool {
+    let p = &r.public;
+    q.org.as_ref().is_none_or(|o| *o == r.org)
+        && q.biz_step.as_ref().is_none_or(|s| p.biz_step.as_ref() == Some(s))
+        && q.location.as_ref().is_none_or(|l| p.location.as_ref() == Some(l))
+        && q.product
+            .as_ref()
+            .is_none_or(|id| p.products.iter().any(|x| x.id == *id))
+        && q.from_ms
+            .is_none_or(|from| p.event_time_ms.is_some_and(|t| t >= from))
+        && q.to_ms
+            .is_none_or(|to| p.event_time_ms.is_some_and(|t| t < to))
+}
+
+/// All records of a product, in anchoring order (at most [`VERIFY_RECORDS_MAX`]).
+fn product_records(
+    store: &Store,
+    view: &dyn StateView,
+    product: &str,
+) -> Result<(Option<st::ProductInfo>, Vec<(Hash32, Option<RecordInfo>)>), NodeError> {
+    let pk = product_key(product);
+    let info = st::product(view, &pk)?;
+    let mut out = Vec::new();
+    let entries = store.state_range(
+        &st::product_events_prefix(&pk),
+        None,
+        usize::try_from(VERIFY_RECORDS_MAX).unwrap_or(usize::MAX),
+    )?;
+    for (_, v) in entries {
+        let eh = index_hash(&v)?;
+        out.push((eh, st::record(view, &eh)?));
+    }
+    Ok((info, out))
+}
+
+/// One edge of a product's lineage.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct LineageEdge {
+    pub from: String,
+    pub to: String,
+    /// `aggregation` (container → content) or `transformation` (input → output).
+    pub kind: &'static str,
+    pub event: String,
+}
+
+/// The edges a record draws between its products.
+fn record_edges(r: &RecordInfo) -> Vec<LineageEdge> {
+    let mut edges = Vec::new();
+    let of = |rel: Relation| r.public.products.iter().filter(move |p| p.relation == rel);
+    let event = event_hash_id(&r.event_hash);
+    for parent in of(Relation::Parent) {
+        for child in of(Relation::Child).chain(of(Relation::Epc)).chain(of(Relation::Quantity)) {
+            edges.push(LineageEdge {
+                from: parent.id.clone(),
+                to: child.id.clone(),
+                kind: "aggregation",
+                event: event.clone(),
+            });
+        }
+    }
+    for input in of(Relation::Input) {
+        for output in of(Relation::Output) {
+            edges.push(LineageEdge {
+                from: input.id.clone(),
+                to: output.id.clone(),
+                kind: "transformation",
+                event: event.clone(),
+            });
+        }
+    }
+    edges
+}
+
+/// A product's lineage: products upstream (containers it was packed in, ingredients it was made
+/// from) and downstream (its contents, what it was made into), breadth first to `depth` hops.
+pub fn lineage(store: &Store, product: &str, depth: u32) -> Result<Value, NodeError> {
+    if depth == 0 || depth > LINEAGE_DEPTH_MAX {
+        return Err(NodeError::rejected(
+            codes::INVALID_QUERY,
+            format!("depth must be 1 to {LINEAGE_DEPTH_MAX}, found {depth}"),
+        ));
+    }
+    let snap = store.snapshot()?;
+    let mut edges_of: HashMap<String, Vec<LineageEdge>> = HashMap::new();
+    let mut truncated = false;
+    let mut all_edges = BTreeSet::new();
+    let mut walk = |upstream: bool| -> Result<Vec<Value>, NodeError> {
+        let mut seen: BTreeMap<String, u32> = BTreeMap::new();
+        seen.insert(product.to_string(), 0);
+        let mut queue = VecDeque::from([(product.to_string(), 0u32)]);
+        let mut found = Vec::new();
+        while let Some((id, d)) = queue.pop_front() {
+            if d >= depth {
+                continue;
+            }
+            if !edges_of.contains_key(&id) {
+                let (_, recs) = product_records(store, &snap, &id)?;
+                let edges: Vec<LineageEdge> = recs
+                    .iter()
+                    .filter_map(|(_, r)| r.as_ref())
+                    .flat_map(record_edges)
+                    .filter(|e| e.from == id || e.to == id)
+                    .collect();
+                edges_of.insert(id.clone(), edges);
+            }
+            let edges = edges_of.get(&id).cloned().unwrap_or_default();
+            for e in edges {
+                let other = if upstream && e.to == id {
+                    &e.from
+                } else if !upstream && e.from == id {
+                    &e.to
+                } else {
+                    continue;
+                };
+                all_edges.insert(e.clone());
+                if seen.contains_key(other) {
+                    continue;
+                }
+                if seen.len() >= LINEAGE_NODES_MAX {
+                    truncated = true;
+                    break;
+                }
+                seen.insert(other.clone(), d + 1);
+                found.push(json!({"id": other, "depth": d + 1, "via": e.kind, "event": e.event}));
+                queue.push_back((other.clone(), d + 1));
+            }
+        }
+        Ok(found)
+    };
+    let upstream = walk(true)?;
+    let downstream = walk(false)?;
+    Ok(json!({
+        "product": product,
+        "depth": depth,
+        "upstream": upstream,
+        "downstream": downstream,
+        "edges": all_edges.into_iter().collect::<Vec<_>>(),
+        "truncated": truncated,
+    }))
+}
+
+/// What the blob store says about a record's sealed blob.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BlobCheck {
+    /// Present and its bytes hash to its CID.
+    Intact,
+    /// Not in this node's store.
+    Missing,
+    /// Present, but its bytes do not match its CID.
+    Tampered,
+}
+
+impl BlobCheck {
+    fn as_str(self) -> &'static str {
+        match self {
+            BlobCheck::Intact => "intact",
+            BlobCheck::Missing => "missing",
+            BlobCheck::Tampered => "tampered",
+        }
+    }
+}
+
+/// A failed check of `verify`.
+struct Failure {
+    index: usize,
+    event: Option<Hash32>,
+    reason: &'static str,
+    message: String,
+}
+
+/// Verifies a product (Alg. 2 of §4.8.3): for every record, the anchoring transaction is in its
+/// block (Merkle proof to the header's `tx_root`), is signed by the record's signer, carries the
+/// record's hash and CID; the signer was a key of the owning organisation allowed to sign the
+/// record's business step and not revoked before it; the sealed blob matches its CID; and the
+/// running anchor recomputed from the anchored record hashes equals the product's stored anchor.
+///
+/// The verdict is `authentic`, `tampered` (with the first record that fails) or `unknown` (no
+/// record names the product).
+pub fn verify(
+    store: &Store,
+    product: &str,
+    blob: &dyn Fn(&str) -> BlobCheck,
+) -> Result<Value, NodeError> {
+    let snap = store.snapshot()?;
+    let (info, records) = product_records(store, &snap, product)?;
+    let Some(info) = info else {
+        return Ok(json!({
+            "product": product,
+            "verdict": "unknown",
+            "message": "no record on this chain names this product",
+            "records": 0,
+            "events": [],
+        }));
+    };
+    let mut failure: Option<Failure> = None;
+    let mut fail = |f: Failure| {
+        if failure.is_none() {
+            failure = Some(f);
+        }
+    };
+    if records.len() as u64 != info.count {
+        fail(Failure {
+            index: records.len(),
+            event: None,
+            reason: "index_mismatch",
+            message: format!(
+                "the product's anchor counts {} records but its index lists {}",
+                info.count,
+                records.len()
+            ),
+        });
+    }
+    let mut anchor = Hash32::ZERO;
+    let mut blocks: HashMap<u64, (Block, Vec<Hash32>)> = HashMap::new();
+    let mut events = Vec::with_capacity(records.len());
+    for (i, (eh, rec)) in records.iter().enumerate() {
+        let Some(rec) = rec else {
+            fail(Failure {
+                index: i,
+                event: Some(*eh),
+                reason: "record_missing",
+                message: format!("record {} is indexed but not stored", event_hash_id(eh)),
+            });
+            continue;
+        };
+        if !blocks.contains_key(&rec.height) {
+            let Some(block) = store.block(rec.height)? else {
+                fail(Failure {
+                    index: i,
+                    event: Some(*eh),
+                    reason: "block_missing",
+                    message: format!("block {} holding the record is not stored", rec.height),
+                });
+                continue;
+            };
+            let ids: Vec<Hash32> = block.txs.iter().map(|t| t.id()).collect();
+            blocks.insert(rec.height, (block, ids));
+        }
+        let (block, ids) = blocks
+            .get(&rec.height)
+            .expect("invariant: the block was inserted just above");
+        let mut event = record_view(rec);
+        // The anchoring transaction, as the block holds it.
+        let Some(tx_index) = ids.iter().position(|id| *id == rec.tx_id) else {
+            fail(Failure {
+                index: i,
+                event: Some(*eh),
+                reason: "tx_missing",
+                message: format!("transaction {} is not in block {}", rec.tx_id, rec.height),
+            });
+            events.push(event);
+            continue;
+        };
+        let stx = &block.txs[tx_index];
+        let anchored = match &stx.tx.call {
+            Call::Trace(Tc::Anchor { org, records }) if *org == rec.org => {
+                records.get(rec.index as usize)
+            }
+            _ => None,
+        };
+        let Some(anchored) = anchored else {
+            fail(Failure {
+                index: i,
+                event: Some(*eh),
+                reason: "record_mismatch",
+                message: format!(
+                    "transaction {} does not anchor record {} of {:?}",
+                    rec.tx_id, rec.index, rec.org
+                ),
+            });
+            events.push(event);
+            continue;
+        };
+        anchor = anchor_step(&anchor, &anchored.record_hash);
+        if anchored.event_hash != rec.event_hash
+            || anchored.record_hash != rec.record_hash
+            || anchored.cid != rec.cid
+        {
+            fail(Failure {
+                index: i,
+                event: Some(*eh),
+                reason: "record_mismatch",
+                message: format!(
+                    "the stored record {} differs from what transaction {} anchored",
+                    event_hash_id(eh),
+                    rec.tx_id
+                ),
+            });
+        }
+        match want_crypto::verify_transaction(stx) {
+            Ok((_, signer)) if signer == rec.signer => {}
+            _ => fail(Failure {
+                index: i,
+                event: Some(*eh),
+                reason: "bad_signature",
+                message: format!(
+                    "transaction {} is not validly signed by {}",
+                    rec.tx_id, rec.signer
+                ),
+            }),
+        }
+        match st::key(&snap, &rec.signer)? {
+            Some(k)
+                if k.org == rec.org
+                    && k.added_at <= rec.height
+                    && k.revoked_at.is_none_or(|h| h >= rec.height)
+                    && may_sign(&k.roles, anchored.public.biz_step.as_deref()) => {}
+            _ => fail(Failure {
+                index: i,
+                event: Some(*eh),
+                reason: "signer_not_authorised",
+                message: format!(
+                    "{} was not a key of {:?} allowed to sign bizStep {:?} at block {}",
+                    rec.signer,
+                    rec.org,
+                    anchored.public.biz_step.as_deref().unwrap_or("(none)"),
+                    rec.height
+                ),
+            }),
+        }
+        let blob_state = blob(&rec.cid);
+        if blob_state == BlobCheck::Tampered {
+            fail(Failure {
+                index: i,
+                event: Some(*eh),
+                reason: "blob_tampered",
+                message: format!("the sealed record's bytes do not match its CID {}", rec.cid),
+            });
+        }
+        let proof = want_crypto::merkle_proof(ids, tx_index)
+            .expect("invariant: tx_index is a position in ids");
+        event["blob"] = json!(blob_state.as_str());
+        event["proof"] = json!({
+            "txIndex": tx_index,
+            "merkle": proof,
+            "header": block.header,
+            "blockHash": block.hash(),
+            "transaction": stx,
+        });
+        events.push(event);
+    }
+    if anchor != info.anchor {
+        fail(Failure {
+            index: records.len(),
+            event: None,
+            reason: "anchor_mismatch",
+            message: format!(
+                "the product's stored anchor {} is not the running hash {} of its anchored records",
+                info.anchor, anchor
+            ),
+        });
+    }
+    let (verdict, failure) = match failure {
+        None => ("authentic", Value::Null),
+        Some(f) => (
+            "tampered",
+            json!({
+                "index": f.index,
+                "eventHash": f.event.as_ref().map(event_hash_id),
+                "reason": f.reason,
+                "message": f.message,
+            }),
+        ),
+    };
+    Ok(json!({
+        "product": product,
+        "verdict": verdict,
+        "failure": failure,
+        "anchor": info.anchor,
+        "recomputedAnchor": anchor,
+        "records": info.count,
+        "events": events,
+    }))
+}
+
+/// How far a blob read request's time may be from the node's clock, in milliseconds.
+pub const BLOB_READ_WINDOW_MS: u64 = 5 * 60 * 1000;
+
+/// Checks that `reader` may fetch the blob `cid` now: a live key of the organisation owning the
+/// record, a grantee whose grant has not expired by the last block's time, or the subject or
+/// verifier of a KYC document. Everyone else is refused, whatever the blob holds.
+pub fn authorize_blob(
+    view: &dyn StateView,
+    head_time_ms: u64,
+    cid: &str,
+    reader: &Address,
+) -> Result<(), NodeError> {
+    if let Some(eh) = st::record_by_cid(view, cid)? {
+        let rec = st::record(view, &eh)?.ok_or_else(|| {
+            NodeError::Io(format!("record {eh} is indexed by its CID but not stored"))
+        })?;
+        if let Some(k) = st::key(view, reader)? {
+            if k.org == rec.org && k.active() {
+                return Ok(());
+            }
+        }
+        if let Some(g) = st::grant(view, &eh, reader)? {
+            if g.expires_at_ms > head_time_ms {
+                return Ok(());
+            }
+            return Err(NodeError::rejected(
+                codes::BLOB_ACCESS_DENIED,
+                format!(
+                    "the grant of {reader} on record {} expired at {} ms (last block at {head_time_ms} ms)",
+                    event_hash_id(&eh),
+                    g.expires_at_ms
+                ),
+            ));
+        }
+        return Err(NodeError::rejected(
+            codes::BLOB_ACCESS_DENIED,
+            format!(
+                "{reader} is not a key of {:?} and holds no live grant on record {}",
+                rec.org,
+                event_hash_id(&eh)
+            ),
+        ));
+    }
+    if let Some(doc) = st::kyc_doc(view, cid)? {
+        if doc.verifier == *reader || doc.subject == *reader {
+            return Ok(());
+        }
+        return Err(NodeError::rejected(
+            codes::BLOB_ACCESS_DENIED,
+            format!("only the subject and the verifier may read KYC document {cid}"),
+        ));
+    }
+    Err(NodeError::rejected(
+        codes::BLOB_ACCESS_DENIED,
+        format!("blob {cid} is not anchored by any record or KYC filing; nobody may read it yet"),
+    ))
+}
+
+/// Recovers the reader of a signed blob read request and checks its time window.
+pub fn blob_reader(cid: &str, time_ms: u64, signature: &[u8], now_ms: u64) -> Result<Address, NodeError> {
+    if time_ms.abs_diff(now_ms) > BLOB_READ_WINDOW_MS {
+        return Err(NodeError::rejected(
+            codes::BLOB_ACCESS_DENIED,
+            format!(
+                "X-Want-Time {time_ms} is more than {} s from the node's clock {now_ms}; sign the request again",
+                BLOB_READ_WINDOW_MS / 1000
+            ),
+        ));
+    }
+    let digest = want_types::trace::blob_read_digest(cid, time_ms);
+    want_crypto::tx_sign::recover_secp_signer(&digest, signature).map_err(|e| {
+        NodeError::rejected(
+            codes::BLOB_ACCESS_DENIED,
+            format!("X-Want-Signature does not verify: {e}"),
+        )
+    })
+}

@@ -530,6 +530,45 @@ impl Store {
         Ok(out)
     }
 
+    /// Up to `limit` state entries whose key starts with `prefix` and is at or after `start`
+    /// (`prefix` itself when `None`), in key order: one page of an index.
+    pub fn state_range(
+        &self,
+        prefix: &[u8],
+        start: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
+        let r = self.db.begin_read().map_err(|e| self.err(e))?;
+        let t = r.open_table(STATE).map_err(|e| self.err(e))?;
+        let from = match start {
+            Some(s) if s > prefix => s,
+            _ => prefix,
+        };
+        let mut out = Vec::new();
+        for entry in t.range::<&[u8]>(from..).map_err(|e| self.err(e))? {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, v) = entry.map_err(|e| self.err(e))?;
+            if !k.value().starts_with(prefix) {
+                break;
+            }
+            out.push((k.value().to_vec(), v.value().to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// Overwrites one state value outside of any block. Only for tests that simulate an attacker
+    /// editing the database (tamper detection); never called by the node.
+    pub fn tamper_state_for_test(&self, key: &[u8], value: &[u8]) -> Result<(), StorageError> {
+        let w = self.db.begin_write().map_err(|e| self.err(e))?;
+        {
+            let mut t = w.open_table(STATE).map_err(|e| self.err(e))?;
+            t.insert(key, value).map_err(|e| self.err(e))?;
+        }
+        w.commit().map_err(|e| self.err(e))
+    }
+
     /// Adds admitted transactions to the durable mempool journal in one transaction.
     pub fn journal_add(&self, txs: &[(Hash32, Vec<u8>)]) -> Result<(), StorageError> {
         let w = self.db.begin_write().map_err(|e| self.err(e))?;

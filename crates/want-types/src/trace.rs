@@ -357,6 +357,19 @@ pub fn parse_event_hash_id(s: &str) -> Option<Hash32> {
     hex_part.parse().ok()
 }
 
+/// Domain tag of the digest a reader signs to fetch a sealed blob.
+pub const BLOB_READ_TAG: &[u8] = b"WANT-BLOB-READ-v1";
+
+/// The digest a reader signs (secp256k1, recoverable) to fetch the blob `cid` at `time_ms`: the
+/// node recovers the reader's address from it and checks the reader's access.
+pub fn blob_read_digest(cid: &str, time_ms: u64) -> Hash32 {
+    let mut buf = Vec::with_capacity(BLOB_READ_TAG.len() + cid.len() + 8);
+    buf.extend_from_slice(BLOB_READ_TAG);
+    buf.extend_from_slice(&time_ms.to_be_bytes());
+    buf.extend_from_slice(cid.as_bytes());
+    sha256d(&buf)
+}
+
 /// The `ni:///sha-256;<hex>?ver=CBV2.0` form of an event hash.
 pub fn event_hash_id(hash: &Hash32) -> String {
     format!("ni:///sha-256;{}?ver=CBV2.0", hash.to_hex())
