@@ -40,6 +40,49 @@ impl Client {
         self.handle(resp)
     }
 
+    /// PUTs raw bytes (the blob store).
+    pub fn put_bytes(&self, path: &str, body: Vec<u8>) -> anyhow::Result<Value> {
+        let resp = self
+            .http
+            .put(format!("{}{path}", self.base))
+            .header("content-type", "application/octet-stream")
+            .body(body)
+            .send();
+        self.handle(resp)
+    }
+
+    /// POSTs raw bytes with a content type (EPCIS capture).
+    pub fn post_bytes(&self, path: &str, content_type: &str, body: Vec<u8>) -> anyhow::Result<Value> {
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", content_type)
+            .body(body)
+            .send();
+        self.handle(resp)
+    }
+
+    /// GETs raw bytes with extra headers (signed blob reads); API errors become CLI errors.
+    pub fn get_bytes(&self, path: &str, headers: &[(&str, String)]) -> anyhow::Result<Vec<u8>> {
+        let mut req = self.http.get(format!("{}{path}", self.base));
+        for (k, v) in headers {
+            req = req.header(*k, v);
+        }
+        let resp = req.send().map_err(|e| {
+            CliError::new(
+                "node_unreachable",
+                format!("cannot reach the node at {}: {e}", self.base),
+            )
+        })?;
+        if resp.status().is_success() {
+            let bytes = resp.bytes().map_err(|e| {
+                CliError::new("node_unreachable", format!("reading the node's answer: {e}"))
+            })?;
+            return Ok(bytes.to_vec());
+        }
+        self.handle(Ok(resp)).map(|_| Vec::new())
+    }
+
     fn handle(&self, resp: reqwest::Result<reqwest::blocking::Response>) -> anyhow::Result<Value> {
         let resp = resp.map_err(|e| {
             CliError::new(
@@ -72,7 +115,11 @@ impl Client {
                 .as_str()
                 .unwrap_or("the node refused the request")
                 .to_string();
-            return Err(CliError::new(code, message).into());
+            let mut err = CliError::new(code, message);
+            if let Some(p) = v["error"]["path"].as_str() {
+                err = err.at(p);
+            }
+            return Err(err.into());
         }
         Ok(v)
     }

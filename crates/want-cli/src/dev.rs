@@ -64,12 +64,19 @@ async fn run_node(cfg: NodeConfig, out: &Out) -> anyhow::Result<()> {
     })?;
     let node_key = want_node::load_or_create_node_key(&cfg.data_dir).map_err(node_err)?;
     let dev_key = dev_private_key();
+    // The dev account is also the development organisation's key: captures through
+    // POST /v1/epcis/capture are signed with it.
+    let dev_key_file = cfg.data_dir.join(DEV_KEY_FILE);
+    want_node::node::write_secret_file(&dev_key_file, &dev_key.to_hex()).map_err(node_err)?;
+    let mut cfg = cfg;
+    cfg.capture = Some(want_node::capture::CaptureConfig {
+        org: want_node::config::DEV_ORG.to_string(),
+        key_file: dev_key_file,
+    });
     let genesis = Genesis::dev();
     let data_dir = cfg.data_dir.clone();
     let node = Node::start(cfg, genesis, node_key)
         .await
-        .map_err(node_err)?;
-    want_node::node::write_secret_file(&data_dir.join(DEV_KEY_FILE), &dev_key.to_hex())
         .map_err(node_err)?;
     let status = node.consensus_status();
     let head = node.shared.store.head().map_err(|e| node_err(e.into()))?;

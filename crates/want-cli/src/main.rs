@@ -10,6 +10,7 @@ mod nodecmd;
 mod nodefile;
 mod output;
 mod serve;
+mod tracecmd;
 mod txcmd;
 mod verify;
 
@@ -87,6 +88,9 @@ enum Command {
     /// Benchmarks.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Traceability: capture EPCIS events, verify products, organisations, keys, grants, KYC.
+    #[command(subcommand)]
+    Trace(tracecmd::TraceCommand),
 }
 
 /// The node to talk to.
@@ -139,6 +143,7 @@ fn usage_error(e: clap::Error) -> ! {
 fn run(command: Command, out: &Out) -> anyhow::Result<()> {
     match command {
         Command::Dev(args) => dev::run(args, out),
+        Command::Trace(cmd) => tracecmd::run(cmd, out),
         Command::Init(args) => init::run(args, out),
         Command::Node(args) => nodecmd::run(args, out),
         Command::Cluster(cmd) => cluster::run(cmd, out),

@@ -10,6 +10,8 @@ pub const ALREADY_REPORTED: &str = "";
 pub struct CliError {
     pub code: String,
     pub message: String,
+    /// JSON path of the problem in an input document, when there is one.
+    pub path: Option<String>,
 }
 
 impl CliError {
@@ -17,7 +19,14 @@ impl CliError {
         CliError {
             code: code.into(),
             message: message.into(),
+            path: None,
         }
+    }
+
+    /// The same error, naming where in the input document it is.
+    pub fn at(mut self, path: impl Into<String>) -> CliError {
+        self.path = Some(path.into());
+        self
     }
 
     pub fn from_anyhow(e: anyhow::Error) -> CliError {
@@ -71,12 +80,16 @@ impl Out {
 
     pub fn error(&self, e: &CliError) {
         if self.json {
-            println!(
-                "{}",
-                json!({"error": {"code": e.code, "message": e.message}})
-            );
+            let mut v = json!({"error": {"code": e.code, "message": e.message}});
+            if let Some(p) = &e.path {
+                v["error"]["path"] = json!(p);
+            }
+            println!("{v}");
         } else {
             eprintln!("error: {}", e.message);
+            if let Some(p) = &e.path {
+                eprintln!("       at {p}");
+            }
             eprintln!("       (code: {})", e.code);
         }
     }

@@ -38,12 +38,15 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status =
             StatusCode::from_u16(self.0.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let body = json!({"error": {"code": self.0.code(), "message": self.0.to_string()}});
+        let mut body = json!({"error": {"code": self.0.code(), "message": self.0.to_string()}});
+        if let Some(path) = self.0.path() {
+            body["error"]["path"] = json!(path);
+        }
         (status, Json(body)).into_response()
     }
 }
 
-type ApiResult = Result<Response, ApiError>;
+pub(crate) type ApiResult = Result<Response, ApiError>;
 
 fn bad(code: &'static str, message: impl Into<String>) -> ApiError {
     ApiError(NodeError::rejected(code, message))
@@ -85,6 +88,8 @@ pub fn router(node: Node) -> Router {
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .merge(certificate_routes())
+        .merge(crate::api_trace::routes())
+        .merge(crate::api_trace::capture_routes())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             node.clone(),

@@ -77,6 +77,10 @@ pub struct NodeConfig {
     /// production).
     #[serde(default)]
     pub fault_injection: bool,
+    /// The key `POST /v1/epcis/capture` signs captured events with; without it the endpoint
+    /// refuses (capture with `want trace capture --keystore` instead).
+    #[serde(default)]
+    pub capture: Option<crate::capture::CaptureConfig>,
 }
 
 /// This node's place in a multi-node cluster.
@@ -127,6 +131,7 @@ impl NodeConfig {
             cluster: None,
             fault_injection: false,
             snapshot_every_blocks: want_consensus::raft::SNAPSHOT_EVERY_ENTRIES_DEFAULT,
+            capture: None,
         }
     }
 

@@ -109,6 +109,13 @@ pub enum NodeError {
     Rejected { code: &'static str, message: String },
     #[error("{message}")]
     NotFound { code: &'static str, message: String },
+    /// A refused document, with the JSON path of its first problem (EPCIS capture).
+    #[error("{message}")]
+    Invalid {
+        code: &'static str,
+        message: String,
+        path: String,
+    },
     #[error("storage: {0}")]
     Storage(#[from] StorageError),
     #[error("state: {0}")]
@@ -129,10 +136,20 @@ impl NodeError {
         }
     }
 
+    /// The JSON path of the problem, for refused documents.
+    pub fn path(&self) -> Option<&str> {
+        match self {
+            NodeError::Invalid { path, .. } => Some(path),
+            _ => None,
+        }
+    }
+
     /// The stable machine-readable code.
     pub fn code(&self) -> &'static str {
         match self {
-            NodeError::Rejected { code, .. } | NodeError::NotFound { code, .. } => code,
+            NodeError::Rejected { code, .. }
+            | NodeError::NotFound { code, .. }
+            | NodeError::Invalid { code, .. } => code,
             NodeError::Consensus(want_consensus::ConsensusError::ShuttingDown) => {
                 codes::SHUTTING_DOWN
             }
@@ -166,6 +183,15 @@ impl NodeError {
                 _ => 400,
             },
             NodeError::NotFound { .. } => 404,
+            NodeError::Invalid { code, .. } => match *code {
+                "too_large" | "too_many_events" => 413,
+                want_state::codes::DUPLICATE_EVENT => 409,
+                want_state::codes::NOT_ORG_KEY
+                | want_state::codes::ROLE_NOT_ALLOWED
+                | want_state::codes::KEY_REVOKED
+                | want_state::codes::UNKNOWN_KEY => 403,
+                _ => 400,
+            },
             NodeError::Consensus(want_consensus::ConsensusError::ShuttingDown) => 503,
             _ => 500,
         }

@@ -3,6 +3,8 @@
 //! See `docs/ARCHITECTURE.md` for the path of one transaction through these parts.
 
 pub mod api;
+pub mod api_trace;
+pub mod capture;
 pub mod certs;
 pub mod cluster;
 pub mod config;

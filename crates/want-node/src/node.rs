@@ -75,6 +75,12 @@ pub struct Shared {
     /// The voting members as Raft last reported them (empty until it has; see
     /// `Shared::member_keys`).
     pub voters: parking_lot::RwLock<Vec<crate::config::GenesisMember>>,
+    /// The content-addressed store of sealed records and KYC documents.
+    pub blobs: crate::blobs::BlobStore,
+    /// The key `POST /v1/epcis/capture` signs with, if configured.
+    pub capture: Option<Arc<crate::capture::CaptureSigner>>,
+    /// Serialises captures (their anchors take consecutive nonces of the capture key).
+    pub capture_lock: tokio::sync::Mutex<()>,
 }
 
 /// Unix time in milliseconds from the system clock (the node's only clock; the state machine
@@ -558,6 +564,11 @@ impl Node {
         let node_id = hex::encode(node_key.public_key());
         let metrics = Metrics::new();
         metrics.chain_height.set(head.height as i64);
+        let blobs = crate::blobs::BlobStore::open(&cfg.data_dir)?;
+        let capture = match &cfg.capture {
+            Some(c) => Some(Arc::new(crate::capture::CaptureSigner::load(c)?)),
+            None => None,
+        };
         let shared = Arc::new(Shared {
             params: genesis.params.clone(),
             mempool: Mutex::new(Mempool::new(cfg.mempool_txs_max, cfg.mempool_nonce_window)),
@@ -574,6 +585,9 @@ impl Node {
             started: Instant::now(),
             certs: crate::certs::CertState::open(&store)?,
             voters: parking_lot::RwLock::new(Vec::new()),
+            blobs,
+            capture,
+            capture_lock: tokio::sync::Mutex::new(()),
         });
         spawn_journal_writer(shared.clone(), journal_rx);
         restore_journal(&shared)?;

@@ -621,3 +621,9 @@ pub fn blob_reader(cid: &str, time_ms: u64, signature: &[u8], now_ms: u64) -> Re
         )
     })
 }
+
+/// Brings a product identifier given by a user (EPC URN, GS1 Digital Link URI on any host, or
+/// another URI) to the one form records are indexed under.
+pub fn normalize_product(s: &str) -> Result<String, String> {
+    want_epcis::normalize_identifier(s.trim()).map_err(|e| e.message)
+}

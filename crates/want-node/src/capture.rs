@@ -1,0 +1,210 @@
+//! EPCIS capture on the node (`POST /v1/epcis/capture`): validate the document, sign, seal and
+//! store every event, anchor them in transactions signed with the node's capture key, and answer
+//! once they are committed.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use want_crypto::PrivateKey;
+use want_epcis::{DocumentKind, EpcisError};
+use want_state::trace::state as st;
+use want_trace::{anchor_calls, event_hash_of, seal_event, Publish, SealedRecord};
+use want_types::{Call, Transaction};
+
+use crate::error::{codes, NodeError};
+use crate::node::{now_ms, Node, Submitted};
+
+/// How long an anchor transaction signed by the node stays valid, in milliseconds.
+pub const CAPTURE_TX_EXPIRY_MS: u64 = 10 * 60 * 1000;
+
+/// The `[capture]` section of a node's configuration: the department key the node signs
+/// captured events with, and its organisation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaptureConfig {
+    /// The organisation the key belongs to.
+    pub org: String,
+    /// File holding the key's secp256k1 private key as 64 hex digits (mode 0600).
+    pub key_file: PathBuf,
+}
+
+/// The loaded capture key.
+pub struct CaptureSigner {
+    pub key: PrivateKey,
+    pub org: String,
+}
+
+impl CaptureSigner {
+    /// Reads the key file named by the configuration.
+    pub fn load(cfg: &CaptureConfig) -> Result<CaptureSigner, NodeError> {
+        let text = std::fs::read_to_string(&cfg.key_file).map_err(|e| {
+            NodeError::Config(format!(
+                "capture.key_file {}: {e}",
+                cfg.key_file.display()
+            ))
+        })?;
+        let key = PrivateKey::from_hex(text.trim()).map_err(|e| {
+            NodeError::Config(format!(
+                "capture.key_file {}: {e}",
+                cfg.key_file.display()
+            ))
+        })?;
+        Ok(CaptureSigner {
+            key,
+            org: cfg.org.clone(),
+        })
+    }
+}
+
+/// The JSON path of the `i`-th event of a capture.
+pub fn event_path(kind: DocumentKind, i: usize) -> String {
+    match kind {
+        DocumentKind::Document => format!("$.epcisBody.eventList[{i}]"),
+        DocumentKind::QueryDocument => {
+            format!("$.epcisBody.queryResults.resultsBody.eventList[{i}]")
+        }
+        DocumentKind::SingleEvent => "$".to_string(),
+    }
+}
+
+/// A refused EPCIS document as a node error (code, message and JSON path kept).
+pub fn invalid(e: EpcisError) -> NodeError {
+    NodeError::Invalid {
+        code: e.code,
+        message: e.message,
+        path: e.path,
+    }
+}
+
+impl Node {
+    /// Captures an EPCIS document or event: every event is validated first (nothing is stored if
+    /// one fails), refused if already captured, then sealed, stored and anchored; answers
+    /// `{"events": [{"eventHash", "tx"}]}` in document order once the anchors are committed.
+    pub async fn capture(&self, body: axum::body::Bytes) -> Result<Value, NodeError> {
+        let Some(signer) = self.shared.capture.clone() else {
+            return Err(NodeError::rejected(
+                codes::CAPTURE_DISABLED,
+                "this node has no capture key: add a [capture] section (org, key_file) to its configuration, or capture with `want trace capture FILE --keystore K --password-file P`",
+            ));
+        };
+        let capture = tokio::task::spawn_blocking(move || want_epcis::parse_capture(&body))
+            .await
+            .map_err(|_| NodeError::rejected(codes::SHUTTING_DOWN, "the node is shutting down"))?
+            .map_err(invalid)?;
+        let kind = capture.kind;
+        let events = capture.events;
+        // One capture at a time per node key: the anchors take consecutive nonces.
+        let _turn = self.shared.capture_lock.lock().await;
+        let shared = self.shared.clone();
+        let signer2 = signer.clone();
+        let sealed: Vec<SealedRecord> = tokio::task::spawn_blocking(move || {
+            let snap = shared.store.snapshot()?;
+            let org = st::org(&snap, &signer2.org)?.ok_or_else(|| {
+                NodeError::Config(format!(
+                    "capture.org {:?} is not a registered organisation",
+                    signer2.org
+                ))
+            })?;
+            let owner_key = want_crypto::SecpPublicKey::from_slice(&org.encryption_key)
+                .map_err(|e| NodeError::Io(format!("organisation key does not parse: {e}")))?;
+            let mut seen = HashSet::new();
+            for (i, e) in events.iter().enumerate() {
+                let eh = event_hash_of(e);
+                if !seen.insert(eh) || st::record(&snap, &eh)?.is_some() {
+                    return Err(NodeError::Invalid {
+                        code: want_state::codes::DUPLICATE_EVENT,
+                        message: format!("event {} is already captured", e.hash_id()),
+                        path: event_path(kind, i),
+                    });
+                }
+            }
+            let sealed: Result<Vec<SealedRecord>, _> = events
+                .par_iter()
+                .map(|e| {
+                    seal_event(
+                        e,
+                        &signer2.key,
+                        &owner_key,
+                        Publish::default(),
+                        &mut rand::rngs::OsRng,
+                    )
+                })
+                .collect();
+            let sealed = sealed.map_err(|e| NodeError::Io(format!("sealing a record: {e}")))?;
+            for s in &sealed {
+                shared.blobs.put(&s.blob)?;
+            }
+            Ok(sealed)
+        })
+        .await
+        .map_err(|_| NodeError::rejected(codes::SHUTTING_DOWN, "the node is shutting down"))??;
+        let ids: Vec<String> = sealed.iter().map(|s| s.event_hash_id.clone()).collect();
+        let records: Vec<_> = sealed.into_iter().map(|s| s.anchor).collect();
+        let calls = anchor_calls(&signer.org, records)
+            .map_err(|e| NodeError::rejected(codes::TX_TOO_LARGE, e.to_string()))?;
+        let mut out = Vec::with_capacity(ids.len());
+        let mut next = 0usize;
+        for call in calls {
+            let n = match &call {
+                want_types::TraceCall::Anchor { records, .. } => records.len(),
+                _ => 0,
+            };
+            let stx = self.sign_own(&signer.key, Call::Trace(call))?;
+            let id = match self.submit(stx, true).await? {
+                Submitted::Committed(id, notice) => {
+                    if let want_types::TxStatus::Failed { code, message }
+                    | want_types::TxStatus::Rejected { code, message } = &notice.receipt.status
+                    {
+                        return Err(NodeError::rejected(
+                            static_state_code(code),
+                            format!("anchor transaction {id} failed: {message}"),
+                        ));
+                    }
+                    id
+                }
+                Submitted::Accepted(id) => id,
+            };
+            for event_id in &ids[next..next + n] {
+                out.push(json!({"eventHash": event_id, "tx": id}));
+            }
+            next += n;
+        }
+        Ok(json!({"events": out}))
+    }
+
+    /// Signs a transaction from the node's capture key with its next nonce and the minimum fee.
+    fn sign_own(&self, key: &PrivateKey, call: Call) -> Result<want_types::SignedTransaction, NodeError> {
+        let from = key.address();
+        let snap = self.shared.store.snapshot()?;
+        let committed = want_state::query::nonce(&snap, &from)?;
+        let nonce = self
+            .shared
+            .mempool
+            .lock()
+            .pending_nonce(&from)
+            .unwrap_or(committed)
+            .max(committed);
+        let tx = Transaction {
+            chain_id: self.shared.params.chain_id,
+            from,
+            nonce,
+            fee: self.shared.params.min_fee,
+            expiry_ms: now_ms().saturating_add(CAPTURE_TX_EXPIRY_MS),
+            pow_nonce: 0,
+            call,
+        };
+        Ok(want_crypto::SigningKey::Secp256k1(key.clone()).sign_transaction(tx))
+    }
+}
+
+/// A receipt's code as one of the state machine's static codes.
+fn static_state_code(code: &str) -> &'static str {
+    want_state::codes::ALL
+        .iter()
+        .copied()
+        .find(|c| *c == code)
+        .unwrap_or(codes::INTERNAL)
+}

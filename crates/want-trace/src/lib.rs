@@ -1,0 +1,401 @@
+//! Traceability records end to end, without I/O: EPCIS events signed, sealed and anchored (§4.8.3 Alg. 1), opened and checked by their readers, and verification reports checked without trusting the node (Alg. 2).
+//!
+//! A record is the canonical bytes `M_i` of one normalised EPCIS event. The department's key
+//! signs `record_signing_digest(M_i)` (`Sig_i`); the envelope `(M_i, Sig_i)` is sealed
+//! (AES-256-GCM) under a fresh record key, which is wrapped (ECIES) to the owning organisation;
+//! the sealed bytes are content-addressed by their CIDv1. On chain go `H(M_i, Sig_i)`, the CID,
+//! the wrapped key and the public fields ([`want_types::trace::AnchorRecord`]).
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use rand::{CryptoRng, RngCore};
+use serde_json::Value;
+use want_crypto::{PrivateKey, RecordKey, SecpPublicKey};
+use want_epcis::EpcisEvent;
+use want_types::trace::{
+    anchor_step, record_hash, record_signing_digest, AnchorRecord, ProductLink, PublicFields,
+    Relation, TraceCall, ANCHOR_RECORDS_MAX, TRACE_TX_BYTES_MAX,
+};
+use want_types::{Address, Call, Hash32, SignedTransaction};
+
+/// Version of the sealed record envelope.
+pub const ENVELOPE_VERSION: u8 = 1;
+/// Room left in a trace transaction for everything but its records, in bytes.
+pub const ANCHOR_TX_OVERHEAD_BYTES: usize = 4 * 1024;
+
+/// Everything that can go wrong building, opening or checking records.
+#[derive(Debug, thiserror::Error)]
+pub enum TraceError {
+    #[error("crypto: {0}")]
+    Crypto(#[from] want_crypto::CryptoError),
+    #[error("the sealed record does not decode: {0}")]
+    BadEnvelope(String),
+    #[error("the record's hash {found} is not the anchored {expected}: it was altered")]
+    RecordHashMismatch { expected: Hash32, found: Hash32 },
+    #[error("the record's signature is by {found}, not by the anchored signer {expected}")]
+    WrongSigner { expected: Address, found: Address },
+    #[error("the record is not a valid EPCIS event: {0}")]
+    BadRecord(String),
+    #[error("the record's event hash {found} is not the anchored {expected}")]
+    EventHashMismatch { expected: String, found: String },
+    #[error("one record alone is {0} bytes, over the transaction limit")]
+    RecordTooLarge(usize),
+    #[error("the verification report is malformed at {path}: {message}")]
+    BadReport { path: String, message: String },
+}
+
+/// Which optional public fields the owner publishes (products, event type and business step are
+/// always public).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Publish {
+    pub time: bool,
+    pub location: bool,
+}
+
+impl Default for Publish {
+    fn default() -> Self {
+        Publish {
+            time: true,
+            location: true,
+        }
+    }
+}
+
+/// The plaintext inside a sealed blob: the record and its signature.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct RecordEnvelope {
+    pub version: u8,
+    pub record: Vec<u8>,
+    pub signature: Vec<u8>,
+}
+
+/// A record ready to store and anchor.
+pub struct SealedRecord {
+    /// `ni:///sha-256;…?ver=CBV2.0`.
+    pub event_hash_id: String,
+    /// The sealed bytes to put in the blob store (their CID is `anchor.cid`).
+    pub blob: Vec<u8>,
+    /// The record key (kept by the capturer only as long as it needs it).
+    pub key: RecordKey,
+    pub anchor: AnchorRecord,
+}
+
+/// The SHA-256 inside an `ni:///sha-256;<hex>?ver=CBV2.0` event hash ID.
+pub fn event_hash_of(event: &EpcisEvent) -> Hash32 {
+    want_types::trace::parse_event_hash_id(&event.hash_id())
+        .expect("invariant: hash_id() is an ni:///sha-256 URI with 64 hex digits")
+}
+
+fn relation(r: want_epcis::Relation) -> Relation {
+    use want_epcis::Relation as R;
+    match r {
+        R::Epc => Relation::Epc,
+        R::Parent => Relation::Parent,
+        R::Child | R::ChildQuantity => Relation::Child,
+        R::Input | R::InputQuantity => Relation::Input,
+        R::Output | R::OutputQuantity => Relation::Output,
+        R::Quantity => Relation::Quantity,
+    }
+}
+
+/// The public fields of an event: products, type and business step always; time and location as
+/// `publish` says. Nothing else of the event (extensions, sources, destinations, ilmd…) is public.
+pub fn public_fields(event: &EpcisEvent, publish: Publish) -> PublicFields {
+    let mut products: Vec<ProductLink> = Vec::new();
+    for p in event.products() {
+        let link = ProductLink {
+            id: p.id,
+            relation: relation(p.relation),
+        };
+        if !products.contains(&link) {
+            products.push(link);
+        }
+    }
+    PublicFields {
+        event_type: event.event_type().name().to_string(),
+        biz_step: event.biz_step().map(str::to_string),
+        disposition: event.disposition().map(str::to_string),
+        event_time_ms: publish.time.then(|| event.event_time_ms()),
+        location: if publish.location {
+            event
+                .biz_location()
+                .or(event.read_point())
+                .map(str::to_string)
+        } else {
+            None
+        },
+        products,
+    }
+}
+
+/// Signs, seals and prepares one event for anchoring (Alg. 1 of §4.8.3): `Sig_i` by `signer`,
+/// sealed under a fresh key wrapped to `owner_key`.
+pub fn seal_event(
+    event: &EpcisEvent,
+    signer: &PrivateKey,
+    owner_key: &SecpPublicKey,
+    publish: Publish,
+    rng: &mut (impl RngCore + CryptoRng),
+) -> Result<SealedRecord, TraceError> {
+    let record = event.canonical_bytes();
+    let signature = signer.sign_digest(&record_signing_digest(&record)).to_vec();
+    let rh = record_hash(&record, &signature);
+    let envelope = RecordEnvelope {
+        version: ENVELOPE_VERSION,
+        record,
+        signature,
+    };
+    let plaintext =
+        borsh::to_vec(&envelope).expect("invariant: borsh encoding into a Vec cannot fail");
+    let key = RecordKey::generate(rng);
+    let blob = want_crypto::seal(&key, &plaintext, rng)?;
+    let cid = want_crypto::cid_of(&blob);
+    let owner_wrapped_key = want_crypto::wrap_key(owner_key, &key)?;
+    let event_hash_id = event.hash_id();
+    Ok(SealedRecord {
+        anchor: AnchorRecord {
+            event_hash: event_hash_of(event),
+            record_hash: rh,
+            cid,
+            owner_wrapped_key,
+            public: public_fields(event, publish),
+        },
+        event_hash_id,
+        blob,
+        key,
+    })
+}
+
+/// Groups records into anchor calls that each fit a trace transaction, in order.
+pub fn anchor_calls(org: &str, records: Vec<AnchorRecord>) -> Result<Vec<TraceCall>, TraceError> {
+    let budget = TRACE_TX_BYTES_MAX - ANCHOR_TX_OVERHEAD_BYTES;
+    let mut calls = Vec::new();
+    let mut batch: Vec<AnchorRecord> = Vec::new();
+    let mut size = 0usize;
+    for r in records {
+        let len = borsh::to_vec(&r)
+            .expect("invariant: borsh encoding into a Vec cannot fail")
+            .len();
+        if len > budget {
+            return Err(TraceError::RecordTooLarge(len));
+        }
+        if !batch.is_empty() && (size + len > budget || batch.len() >= ANCHOR_RECORDS_MAX) {
+            calls.push(TraceCall::Anchor {
+                org: org.to_string(),
+                records: std::mem::take(&mut batch),
+            });
+            size = 0;
+        }
+        size += len;
+        batch.push(r);
+    }
+    if !batch.is_empty() {
+        calls.push(TraceCall::Anchor {
+            org: org.to_string(),
+            records: batch,
+        });
+    }
+    Ok(calls)
+}
+
+/// A record opened by a reader holding its key.
+pub struct OpenedRecord {
+    pub event: EpcisEvent,
+    pub record: Vec<u8>,
+    pub signature: Vec<u8>,
+    pub signer: Address,
+}
+
+/// Opens a sealed record with its key and checks it against what was anchored: `H(M, Sig)` equals
+/// the anchored record hash, `Sig` is the anchored signer's, and the event hashes to the anchored
+/// event hash. The caller checks the blob against its CID first.
+pub fn open_record(
+    blob: &[u8],
+    key: &RecordKey,
+    record_hash_expected: &Hash32,
+    signer_expected: &Address,
+    event_hash_expected: &Hash32,
+) -> Result<OpenedRecord, TraceError> {
+    let plaintext = want_crypto::open_sealed(key, blob)?;
+    let env: RecordEnvelope =
+        borsh::from_slice(&plaintext).map_err(|e| TraceError::BadEnvelope(e.to_string()))?;
+    if env.version != ENVELOPE_VERSION {
+        return Err(TraceError::BadEnvelope(format!(
+            "envelope version {} (this build reads {ENVELOPE_VERSION})",
+            env.version
+        )));
+    }
+    let found = record_hash(&env.record, &env.signature);
+    if found != *record_hash_expected {
+        return Err(TraceError::RecordHashMismatch {
+            expected: *record_hash_expected,
+            found,
+        });
+    }
+    let signer = want_crypto::tx_sign::recover_secp_signer(
+        &record_signing_digest(&env.record),
+        &env.signature,
+    )?;
+    if signer != *signer_expected {
+        return Err(TraceError::WrongSigner {
+            expected: *signer_expected,
+            found: signer,
+        });
+    }
+    let event = EpcisEvent::from_canonical_bytes(&env.record)
+        .map_err(|e| TraceError::BadRecord(format!("{} at {}", e.message, e.path)))?;
+    let eh = event_hash_of(&event);
+    if eh != *event_hash_expected {
+        return Err(TraceError::EventHashMismatch {
+            expected: want_types::trace::event_hash_id(event_hash_expected),
+            found: event.hash_id(),
+        });
+    }
+    Ok(OpenedRecord {
+        event,
+        record: env.record,
+        signature: env.signature,
+        signer,
+    })
+}
+
+/// What a client concluded from a verification report by checking its proofs itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReportCheck {
+    /// `authentic` when every proof holds and the anchor recomputes, `tampered` otherwise,
+    /// `unknown` when the report names no record.
+    pub verdict: &'static str,
+    /// The first problem found (event index and reason), if any.
+    pub problem: Option<(usize, String)>,
+    /// The block hashes the report's proofs lead to (check them against certificates or a
+    /// trusted header chain).
+    pub blocks: Vec<(u64, Hash32)>,
+    pub records: usize,
+}
+
+fn field<'a>(v: &'a Value, path: &str, name: &str) -> Result<&'a Value, TraceError> {
+    v.get(name).ok_or_else(|| TraceError::BadReport {
+        path: format!("{path}.{name}"),
+        message: "missing".into(),
+    })
+}
+
+fn parse<T: serde::de::DeserializeOwned>(
+    v: &Value,
+    path: &str,
+    name: &str,
+) -> Result<T, TraceError> {
+    serde_json::from_value(field(v, path, name)?.clone()).map_err(|e| TraceError::BadReport {
+        path: format!("{path}.{name}"),
+        message: e.to_string(),
+    })
+}
+
+/// Checks a `GET /v1/trace/verify/{product}` report without trusting the node: for every event,
+/// the transaction hashes to the claimed id, is validly signed by the claimed signer, anchors the
+/// claimed record (event hash, record hash, CID) for the product, and is in its block by the
+/// Merkle proof against the header, whose hash is recomputed; then the product anchor is
+/// recomputed from the anchored record hashes and compared with the reported one. Signer roles
+/// and blob integrity are the node's findings (reported per event) and are taken into the verdict
+/// as reported.
+pub fn check_report(report: &Value) -> Result<ReportCheck, TraceError> {
+    let product: String = parse(report, "$", "product")?;
+    let events = field(report, "$", "events")?
+        .as_array()
+        .ok_or_else(|| TraceError::BadReport {
+            path: "$.events".into(),
+            message: "not an array".into(),
+        })?;
+    if report.get("verdict").and_then(Value::as_str) == Some("unknown") && events.is_empty() {
+        return Ok(ReportCheck {
+            verdict: "unknown",
+            problem: None,
+            blocks: vec![],
+            records: 0,
+        });
+    }
+    let mut problem: Option<(usize, String)> = None;
+    let mut note = |i: usize, m: String| {
+        if problem.is_none() {
+            problem = Some((i, m));
+        }
+    };
+    let mut anchor = Hash32::ZERO;
+    let mut blocks = Vec::new();
+    for (i, e) in events.iter().enumerate() {
+        let path = format!("$.events[{i}]");
+        let Some(proof) = e.get("proof") else {
+            note(i, "the node gave no inclusion proof".into());
+            continue;
+        };
+        let ppath = format!("{path}.proof");
+        let stx: SignedTransaction = parse(proof, &ppath, "transaction")?;
+        let header: want_types::BlockHeader = parse(proof, &ppath, "header")?;
+        let merkle: want_crypto::MerkleProof = parse(proof, &ppath, "merkle")?;
+        let block_hash: Hash32 = parse(proof, &ppath, "blockHash")?;
+        let tx_id: Hash32 = parse(e, &path, "tx")?;
+        let signer: Address = parse(e, &path, "signer")?;
+        let index: usize = parse(e, &path, "index")?;
+        let event_hash_id: String = parse(e, &path, "eventHash")?;
+        let record_hash_claimed: Hash32 = parse(e, &path, "recordHash")?;
+        let cid: String = parse(e, &path, "cid")?;
+        let id = stx.id();
+        if id != tx_id {
+            note(i, format!("the transaction hashes to {id}, not {tx_id}"));
+        }
+        match want_crypto::verify_transaction(&stx) {
+            Ok((_, s)) if s == signer => {}
+            _ => note(i, format!("the transaction is not validly signed by {signer}")),
+        }
+        if header.hash() != block_hash {
+            note(i, "the header does not hash to the block hash".into());
+        }
+        if !want_crypto::verify_merkle_proof(&id, &merkle, &header.tx_root) {
+            note(i, format!("the transaction is not in block {}", header.height));
+        }
+        blocks.push((header.height, block_hash));
+        let anchored = match &stx.tx.call {
+            Call::Trace(TraceCall::Anchor { records, .. }) => records.get(index),
+            _ => None,
+        };
+        let Some(a) = anchored else {
+            note(i, "the transaction anchors no such record".into());
+            continue;
+        };
+        if want_types::trace::event_hash_id(&a.event_hash) != event_hash_id
+            || a.record_hash != record_hash_claimed
+            || a.cid != cid
+        {
+            note(i, "the anchored record differs from the reported one".into());
+        }
+        if !a.public.products.iter().any(|p| p.id == product) {
+            note(i, format!("the anchored record does not name {product}"));
+        }
+        anchor = anchor_step(&anchor, &a.record_hash);
+        match e.get("blob").and_then(Value::as_str) {
+            Some("tampered") => note(i, format!("the node reports blob {cid} tampered")),
+            Some(_) | None => {}
+        }
+    }
+    let reported: Hash32 = parse(report, "$", "anchor")?;
+    if anchor != reported {
+        note(
+            events.len(),
+            format!("the anchor recomputes to {anchor}, the node reports {reported}"),
+        );
+    }
+    if let Some(f) = report.get("failure").filter(|f| !f.is_null()) {
+        let idx = f.get("index").and_then(Value::as_u64).unwrap_or(0) as usize;
+        let reason = f.get("reason").and_then(Value::as_str).unwrap_or("failure");
+        note(idx, format!("the node reports {reason}"));
+    }
+    Ok(ReportCheck {
+        verdict: if problem.is_some() {
+            "tampered"
+        } else {
+            "authentic"
+        },
+        problem,
+        blocks,
+        records: events.len(),
+    })
+}
