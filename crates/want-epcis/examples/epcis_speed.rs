@@ -9,7 +9,9 @@ const EPCS: usize = 1_700;
 const ROUNDS: u32 = 50;
 
 fn main() {
-    let epcs: Vec<String> = (0..EPCS).map(|i| format!("\"urn:epc:id:sgtin:0614141.107346.{i}\"")).collect();
+    let epcs: Vec<String> = (0..EPCS)
+        .map(|i| format!("\"urn:epc:id:sgtin:0614141.107346.{i}\""))
+        .collect();
     let doc = format!(
         r#"{{"type":"ObjectEvent","action":"OBSERVE","bizStep":"shipping","disposition":"in_transit","eventTime":"2005-04-03T20:33:31.116-06:00","eventTimeZoneOffset":"-06:00","readPoint":{{"id":"urn:epc:id:sgln:0614141.07346.1234"}},"epcList":[{}]}}"#,
         epcs.join(",")

@@ -29,6 +29,10 @@ fn err(code: &'static str, path: &str, message: impl Into<String>) -> EpcisError
     }
 }
 
+/// Per-field handler: (context, key, value, path) → None for "not a known field".
+type FieldFn<'f, 'a> =
+    dyn FnMut(&mut Cx<'a>, &str, &Value, &str) -> Option<Result<Value, EpcisError>> + 'f;
+
 struct Cx<'a> {
     ns: &'a BTreeMap<String, String>,
     used: BTreeSet<String>,
@@ -36,7 +40,7 @@ struct Cx<'a> {
     products: Vec<ProductRef>,
 }
 
-impl Cx<'_> {
+impl<'a> Cx<'a> {
     fn check_prefix(&mut self, key: &str, path: &str) -> Result<(), EpcisError> {
         let Some((p, _)) = key.split_once(':') else {
             return Ok(());
@@ -246,7 +250,7 @@ impl Cx<'_> {
         &mut self,
         v: &Value,
         path: &str,
-        f: &mut dyn FnMut(&mut Self, &str, &Value, &str) -> Option<Result<Value, EpcisError>>,
+        f: &mut FieldFn<'_, 'a>,
     ) -> Result<Map<String, Value>, EpcisError> {
         let m = v
             .as_object()
