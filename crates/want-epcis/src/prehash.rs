@@ -461,20 +461,14 @@ fn recurse(list: &mut Vec<Node>, order: &[Ord_]) -> String {
     for entry in order {
         let Some(name) = entry.name else { continue };
         let mut vals = Vec::new();
-        let mut i = 0;
-        while i < list.len() {
-            if list[i].name() == Some(name) {
-                let s = child_to_pre(&mut list[i], entry.sub);
-                if !s.is_empty() {
-                    vals.push(s);
-                }
-                if list[i].children_empty() {
-                    list.remove(i);
-                    continue;
-                }
+        for child in list.iter_mut().filter(|c| c.name() == Some(name)) {
+            let s = child_to_pre(child, entry.sub);
+            if !s.is_empty() {
+                vals.push(s);
             }
-            i += 1;
         }
+        // Processed children left without grandchildren are consumed (one pass, not O(n²)).
+        list.retain(|c| !(c.name() == Some(name) && c.children_empty()));
         vals.sort();
         pre.push_str(&vals.concat());
     }
