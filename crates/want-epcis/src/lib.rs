@@ -1,0 +1,437 @@
+//! GS1 EPCIS 2.0 capture documents: parse, validate, normalise and hash events (CBV 2.0 event hash ID); pure, no I/O.
+//!
+//! [`parse_capture`] accepts an `EPCISDocument`, an `EPCISQueryDocument` (events from
+//! `epcisBody.queryResults.resultsBody.eventList`) or one bare event object. Every event is
+//! validated and normalised: GS1 keys (EPC URNs, GS1 Digital Link URIs on any host) become the
+//! canonical Digital Link URI on `https://id.gs1.org/` with check digits verified, CBV
+//! vocabulary values become bare CBV terms, custom URIs and declared extensions are kept
+//! verbatim. [`EpcisEvent::canonical_bytes`] is the deterministic record that gets signed and
+//! stored; [`EpcisEvent::hash_id`] is the CBV 2.0 event hash ID.
+
+mod event;
+mod ids;
+mod prehash;
+mod time;
+mod vocab;
+mod vocab_data;
+
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+
+/// Largest capture document accepted, bytes.
+pub const CAPTURE_BYTES_MAX: usize = 16 * 1024 * 1024;
+/// Most events per capture (advertised as `GS1-EPCIS-Capture-Limit`), events.
+pub const CAPTURE_EVENTS_MAX: usize = 10_000;
+/// Most identifiers (epcList + childEPCs + input/output lists + quantity classes + parentID)
+/// per event, identifiers.
+pub const EVENT_EPCS_MAX: usize = 10_000;
+/// Largest canonical encoding of one event, bytes.
+pub const EVENT_BYTES_MAX: usize = 1024 * 1024;
+/// Deepest JSON nesting accepted (objects and arrays), levels.
+pub const NESTING_DEPTH_MAX: usize = 32;
+
+/// A rejected document: stable snake_case `code`, human message, JSON path of the first problem
+/// (e.g. `$.epcisBody.eventList[2].epcList[5]`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code} at {path}: {message}")]
+pub struct EpcisError {
+    /// Stable code: `malformed_json`, `too_large`, `unknown_event_type`, `invalid_time`,
+    /// `invalid_quantity`, `invalid_identifier`, `undeclared_prefix`, `missing_field`,
+    /// `invalid_field`, `too_many_events`, `too_many_identifiers`, `invalid_document`.
+    pub code: &'static str,
+    /// Human-readable detail.
+    pub message: String,
+    /// JSON path of the first problem.
+    pub path: String,
+}
+
+fn err(code: &'static str, path: &str, message: impl Into<String>) -> EpcisError {
+    EpcisError {
+        code,
+        message: message.into(),
+        path: path.to_string(),
+    }
+}
+
+/// What kind of JSON the capture was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocumentKind {
+    /// An `EPCISDocument`.
+    Document,
+    /// An `EPCISQueryDocument` (query result).
+    QueryDocument,
+    /// One bare event object.
+    SingleEvent,
+}
+
+/// A parsed capture: its kind and its validated, normalised events in document order.
+#[derive(Debug, Clone)]
+pub struct Capture {
+    /// Document kind.
+    pub kind: DocumentKind,
+    /// Events in document order.
+    pub events: Vec<EpcisEvent>,
+}
+
+/// The five EPCIS 2.0 event types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventType {
+    /// `ObjectEvent`.
+    Object,
+    /// `AggregationEvent`.
+    Aggregation,
+    /// `TransactionEvent`.
+    Transaction,
+    /// `TransformationEvent`.
+    Transformation,
+    /// `AssociationEvent`.
+    Association,
+}
+
+impl EventType {
+    /// The JSON `type` value.
+    pub fn name(self) -> &'static str {
+        match self {
+            EventType::Object => "ObjectEvent",
+            EventType::Aggregation => "AggregationEvent",
+            EventType::Transaction => "TransactionEvent",
+            EventType::Transformation => "TransformationEvent",
+            EventType::Association => "AssociationEvent",
+        }
+    }
+
+    /// Parses the JSON `type` value.
+    pub fn from_name(s: &str) -> Option<EventType> {
+        Some(match s {
+            "ObjectEvent" => EventType::Object,
+            "AggregationEvent" => EventType::Aggregation,
+            "TransactionEvent" => EventType::Transaction,
+            "TransformationEvent" => EventType::Transformation,
+            "AssociationEvent" => EventType::Association,
+            _ => return None,
+        })
+    }
+}
+
+/// How an event touches an identifier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Relation {
+    /// In `epcList`.
+    Epc,
+    /// The `parentID`.
+    Parent,
+    /// In `childEPCs`.
+    Child,
+    /// In `inputEPCList`.
+    Input,
+    /// In `outputEPCList`.
+    Output,
+    /// Class in `quantityList`.
+    Quantity,
+    /// Class in `childQuantityList`.
+    ChildQuantity,
+    /// Class in `inputQuantityList`.
+    InputQuantity,
+    /// Class in `outputQuantityList`.
+    OutputQuantity,
+}
+
+/// One identifier an event touches (normalised), with its relation and, for class-level
+/// entries, the quantity and unit when given.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProductRef {
+    /// Normalised identifier (canonical GS1 DL URI, or a non-GS1 URI verbatim).
+    pub id: String,
+    /// Relation to the event.
+    pub relation: Relation,
+    /// Quantity (quantity lists only).
+    pub quantity: Option<f64>,
+    /// UN/CEFACT unit code (quantity lists only).
+    pub uom: Option<String>,
+}
+
+/// A validated, normalised EPCIS event: typed view plus the full normalised JSON.
+#[derive(Debug, Clone)]
+pub struct EpcisEvent {
+    json: Map<String, Value>,
+    event_type: EventType,
+    time_ms: i64,
+    products: Vec<ProductRef>,
+    hash_id: String,
+    canonical: Vec<u8>,
+    expanded: std::collections::BTreeSet<String>,
+    ns: BTreeMap<String, String>,
+}
+
+impl PartialEq for EpcisEvent {
+    fn eq(&self, other: &Self) -> bool {
+        self.canonical == other.canonical
+    }
+}
+
+impl EpcisEvent {
+    fn build(
+        v: &Value,
+        path: &str,
+        doc_ns: &BTreeMap<String, String>,
+    ) -> Result<EpcisEvent, EpcisError> {
+        let n = event::normalise(v, path, doc_ns)?;
+        let pre = prehash::prehash(&n.json, &n.expanded, &n.ns);
+        let hash_id = format!(
+            "ni:///sha-256;{}?ver=CBV2.0",
+            hex::encode(Sha256::digest(pre.as_bytes()))
+        );
+        let canonical =
+            serde_json::to_vec(&n.json).expect("invariant: a JSON value map always serialises");
+        if canonical.len() > EVENT_BYTES_MAX {
+            return Err(err(
+                "too_large",
+                path,
+                format!("event exceeds {EVENT_BYTES_MAX} canonical bytes"),
+            ));
+        }
+        Ok(EpcisEvent {
+            json: n.json,
+            event_type: n.event_type,
+            time_ms: n.time_ms,
+            products: n.products,
+            hash_id,
+            canonical,
+            expanded: n.expanded,
+            ns: n.ns,
+        })
+    }
+
+    /// Event type.
+    pub fn event_type(&self) -> EventType {
+        self.event_type
+    }
+
+    /// `eventTime` as UTC Unix milliseconds.
+    pub fn event_time_ms(&self) -> i64 {
+        self.time_ms
+    }
+
+    fn str_field(&self, k: &str) -> Option<&str> {
+        self.json.get(k).and_then(Value::as_str)
+    }
+
+    /// Business step: bare CBV term (`shipping`) or custom URI.
+    pub fn biz_step(&self) -> Option<&str> {
+        self.str_field("bizStep")
+    }
+
+    /// Disposition: bare CBV term (`in_transit`) or custom URI.
+    pub fn disposition(&self) -> Option<&str> {
+        self.str_field("disposition")
+    }
+
+    /// Read point id (normalised).
+    pub fn read_point(&self) -> Option<&str> {
+        self.json
+            .get("readPoint")
+            .and_then(|r| r.get("id"))
+            .and_then(Value::as_str)
+    }
+
+    /// Business location id (normalised).
+    pub fn biz_location(&self) -> Option<&str> {
+        self.json
+            .get("bizLocation")
+            .and_then(|r| r.get("id"))
+            .and_then(Value::as_str)
+    }
+
+    /// Every identifier the event touches with its relation, in field order.
+    pub fn products(&self) -> Vec<ProductRef> {
+        self.products.clone()
+    }
+
+    /// CBV 2.0 event hash ID: `ni:///sha-256;<64 lowercase hex>?ver=CBV2.0`.
+    pub fn hash_id(&self) -> String {
+        self.hash_id.clone()
+    }
+
+    /// The CBV 2.0 pre-hash string whose SHA-256 is [`EpcisEvent::hash_id`] (for audits and
+    /// debugging).
+    pub fn pre_hash_string(&self) -> String {
+        prehash::prehash(&self.json, &self.expanded, &self.ns)
+    }
+
+    /// Deterministic UTF-8 JSON (keys sorted, no whitespace) of the normalised event.
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        self.canonical.clone()
+    }
+
+    /// The normalised event as JSON (EPCIS 2.0 JSON-LD shape; declared extension prefixes it
+    /// uses are carried in its own `@context` object).
+    pub fn to_json(&self) -> Value {
+        Value::Object(self.json.clone())
+    }
+
+    /// Reads back a stored record produced by [`EpcisEvent::canonical_bytes`].
+    pub fn from_canonical_bytes(b: &[u8]) -> Result<EpcisEvent, EpcisError> {
+        if b.len() > EVENT_BYTES_MAX {
+            return Err(err(
+                "too_large",
+                "$",
+                format!("event exceeds {EVENT_BYTES_MAX} bytes"),
+            ));
+        }
+        let v = parse_json(b)?;
+        EpcisEvent::build(&v, "$", &BTreeMap::new())
+    }
+}
+
+/// Maximum nesting depth of a JSON text (ignoring brackets inside strings).
+fn nesting_depth(bytes: &[u8]) -> usize {
+    let (mut depth, mut max, mut in_str, mut esc) = (0usize, 0usize, false, false);
+    for &c in bytes {
+        if in_str {
+            if esc {
+                esc = false;
+            } else if c == b'\\' {
+                esc = true;
+            } else if c == b'"' {
+                in_str = false;
+            }
+            continue;
+        }
+        match c {
+            b'"' => in_str = true,
+            b'{' | b'[' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
+fn parse_json(bytes: &[u8]) -> Result<Value, EpcisError> {
+    let depth = nesting_depth(bytes);
+    if depth > NESTING_DEPTH_MAX {
+        return Err(err(
+            "too_large",
+            "$",
+            format!("JSON nesting depth {depth} exceeds {NESTING_DEPTH_MAX} levels"),
+        ));
+    }
+    serde_json::from_slice(bytes).map_err(|e| {
+        err(
+            "malformed_json",
+            "$",
+            format!("line {} column {}: {e}", e.line(), e.column()),
+        )
+    })
+}
+
+/// Parses, validates and normalises a capture: an `EPCISDocument`, an `EPCISQueryDocument` or a
+/// single bare event. Fails on the first problem with its JSON path.
+pub fn parse_capture(bytes: &[u8]) -> Result<Capture, EpcisError> {
+    if bytes.len() > CAPTURE_BYTES_MAX {
+        return Err(err(
+            "too_large",
+            "$",
+            format!(
+                "document of {} bytes exceeds {CAPTURE_BYTES_MAX} bytes",
+                bytes.len()
+            ),
+        ));
+    }
+    let v = parse_json(bytes)?;
+    let root = v
+        .as_object()
+        .ok_or_else(|| err("invalid_document", "$", "document must be a JSON object"))?;
+    let mut ns = BTreeMap::new();
+    if let Some(c) = root.get("@context") {
+        event::context_prefixes(c, &mut ns);
+    }
+    let (kind, list, base): (DocumentKind, &Value, &str) =
+        match root.get("type").and_then(Value::as_str) {
+            Some("EPCISDocument") => {
+                let body = root
+                    .get("epcisBody")
+                    .ok_or_else(|| err("missing_field", "$.epcisBody", "epcisBody is required"))?;
+                match (body.get("eventList"), body.get("event")) {
+                    (Some(l), _) => (DocumentKind::Document, l, "$.epcisBody.eventList"),
+                    (None, Some(e)) => {
+                        let ev = EpcisEvent::build(e, "$.epcisBody.event", &ns)?;
+                        return Ok(Capture {
+                            kind: DocumentKind::Document,
+                            events: vec![ev],
+                        });
+                    }
+                    _ => {
+                        return Err(err(
+                            "missing_field",
+                            "$.epcisBody.eventList",
+                            "eventList is required",
+                        ))
+                    }
+                }
+            }
+            Some("EPCISQueryDocument") => {
+                let l = root
+                    .get("epcisBody")
+                    .and_then(|b| b.get("queryResults"))
+                    .and_then(|q| q.get("resultsBody"))
+                    .and_then(|r| r.get("eventList"))
+                    .ok_or_else(|| {
+                        err(
+                            "missing_field",
+                            "$.epcisBody.queryResults.resultsBody.eventList",
+                            "eventList is required",
+                        )
+                    })?;
+                (
+                    DocumentKind::QueryDocument,
+                    l,
+                    "$.epcisBody.queryResults.resultsBody.eventList",
+                )
+            }
+            Some(t) if EventType::from_name(t).is_some() => {
+                let ev = EpcisEvent::build(&v, "$", &BTreeMap::new())?;
+                return Ok(Capture {
+                    kind: DocumentKind::SingleEvent,
+                    events: vec![ev],
+                });
+            }
+            Some(t) if t.ends_with("Event") => {
+                return Err(err(
+                    "unknown_event_type",
+                    "$.type",
+                    format!("unknown event type {t:?}"),
+                ));
+            }
+            _ => {
+                return Err(err(
+                    "invalid_document",
+                    "$.type",
+                    "type must be EPCISDocument, EPCISQueryDocument or an event type",
+                ))
+            }
+        };
+    let arr = list
+        .as_array()
+        .ok_or_else(|| err("invalid_field", base, "eventList must be an array"))?;
+    if arr.len() > CAPTURE_EVENTS_MAX {
+        return Err(err(
+            "too_many_events",
+            &format!("{base}[{CAPTURE_EVENTS_MAX}]"),
+            format!(
+                "{} events exceed {CAPTURE_EVENTS_MAX} per capture",
+                arr.len()
+            ),
+        ));
+    }
+    let events = arr
+        .iter()
+        .enumerate()
+        .map(|(i, e)| EpcisEvent::build(e, &format!("{base}[{i}]"), &ns))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Capture { kind, events })
+}

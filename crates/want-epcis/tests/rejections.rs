@@ -1,0 +1,190 @@
+//! Each rejection carries a stable code and the JSON path of the first problem.
+
+use proptest::prelude::*;
+use want_epcis::{
+    parse_capture, EpcisEvent, EventType, Relation, CAPTURE_EVENTS_MAX, NESTING_DEPTH_MAX,
+};
+
+fn doc(event: &str) -> String {
+    format!(
+        r#"{{"@context":["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",{{"example":"http://ns.example.com/epcis/"}}],
+        "type":"EPCISDocument","schemaVersion":"2.0","creationDate":"2005-07-11T11:30:47.0Z",
+        "epcisBody":{{"eventList":[{OK},{event}]}}}}"#
+    )
+}
+
+const OK: &str = r#"{"type":"ObjectEvent","action":"OBSERVE","bizStep":"shipping","eventTime":"2005-04-03T20:33:31.116-06:00","eventTimeZoneOffset":"-06:00","epcList":["urn:epc:id:sgtin:0614141.107346.2017"]}"#;
+
+fn rejected(event: &str) -> (String, String) {
+    let e = parse_capture(doc(event).as_bytes()).expect_err("must be rejected");
+    (e.code.to_string(), e.path)
+}
+
+fn ev(extra: &str) -> String {
+    format!(
+        r#"{{"type":"ObjectEvent","action":"ADD","eventTime":"2005-04-03T20:33:31Z","eventTimeZoneOffset":"+00:00"{extra}}}"#
+    )
+}
+
+const E1: &str = "$.epcisBody.eventList[1]";
+
+#[test]
+fn valid_document_parses_with_typed_view() {
+    let cap = parse_capture(doc(&ev(r#","bizStep":"urn:epcglobal:cbv:bizstep:receiving","readPoint":{"id":"urn:epc:id:sgln:0614141.07346.1234"},"quantityList":[{"epcClass":"urn:epc:class:lgtin:4012345.012345.998877","quantity":200,"uom":"KGM"}]"#)).as_bytes()).unwrap();
+    let e = &cap.events[1];
+    assert_eq!(e.event_type(), EventType::Object);
+    assert_eq!(e.biz_step(), Some("receiving"));
+    assert_eq!(
+        e.read_point(),
+        Some("https://id.gs1.org/414/0614141073467/254/1234")
+    );
+    assert_eq!(e.event_time_ms(), 1_112_560_411_000);
+    let p = e.products();
+    assert_eq!(p[0].relation, Relation::Quantity);
+    assert_eq!(p[0].quantity, Some(200.0));
+    assert!(e.hash_id().starts_with("ni:///sha-256;") && e.hash_id().ends_with("?ver=CBV2.0"));
+}
+
+#[test]
+fn malformed_json_reports_line_and_column_at_root() {
+    let e = parse_capture(b"{\n \"type\": ").unwrap_err();
+    assert_eq!((e.code, e.path.as_str()), ("malformed_json", "$"));
+    assert!(e.message.contains("line 2"), "{}", e.message);
+}
+
+#[test]
+fn unknown_event_type_is_rejected() {
+    assert_eq!(
+        rejected(r#"{"type":"FooEvent"}"#),
+        ("unknown_event_type".into(), format!("{E1}.type"))
+    );
+}
+
+#[test]
+fn time_without_offset_is_rejected() {
+    let e = r#"{"type":"ObjectEvent","action":"ADD","eventTime":"2005-04-03T20:33:31","eventTimeZoneOffset":"+00:00"}"#;
+    assert_eq!(
+        rejected(e),
+        ("invalid_time".into(), format!("{E1}.eventTime"))
+    );
+    let e = r#"{"type":"ObjectEvent","action":"ADD","eventTime":"2005-04-03T20:33:31Z","eventTimeZoneOffset":"+0000"}"#;
+    assert_eq!(
+        rejected(e),
+        ("invalid_time".into(), format!("{E1}.eventTimeZoneOffset"))
+    );
+}
+
+#[test]
+fn non_numeric_quantity_is_rejected() {
+    let e = ev(
+        r#","quantityList":[{"epcClass":"urn:epc:class:lgtin:4012345.012345.998877","quantity":"200"}]"#,
+    );
+    assert_eq!(
+        rejected(&e),
+        (
+            "invalid_quantity".into(),
+            format!("{E1}.quantityList[0].quantity")
+        )
+    );
+}
+
+#[test]
+fn invalid_epc_and_bad_check_digit_are_rejected_with_path() {
+    let e =
+        ev(r#","epcList":["urn:epc:id:sgtin:0614141.107346.1","urn:epc:id:sgtin:0614141.1073.2"]"#);
+    assert_eq!(
+        rejected(&e),
+        ("invalid_identifier".into(), format!("{E1}.epcList[1]"))
+    );
+    let e = ev(r#","epcList":["https://id.gs1.org/01/10614141073465/21/1"]"#);
+    assert_eq!(
+        rejected(&e),
+        ("invalid_identifier".into(), format!("{E1}.epcList[0]"))
+    );
+}
+
+#[test]
+fn undeclared_extension_prefix_is_rejected() {
+    assert_eq!(
+        rejected(&ev(r#","nope:field":"x""#)),
+        ("undeclared_prefix".into(), format!("{E1}.nope:field"))
+    );
+    assert!(parse_capture(doc(&ev(r#","example:field":{"example:inner":1}"#)).as_bytes()).is_ok());
+}
+
+#[test]
+fn missing_mandatory_fields_are_rejected() {
+    let e = r#"{"type":"ObjectEvent","eventTime":"2005-04-03T20:33:31Z","eventTimeZoneOffset":"+00:00"}"#;
+    assert_eq!(
+        rejected(e),
+        ("missing_field".into(), format!("{E1}.action"))
+    );
+    let e = r#"{"type":"ObjectEvent","action":"ADD","eventTimeZoneOffset":"+00:00"}"#;
+    assert_eq!(
+        rejected(e),
+        ("missing_field".into(), format!("{E1}.eventTime"))
+    );
+}
+
+#[test]
+fn limits_are_enforced() {
+    let many = vec![OK; CAPTURE_EVENTS_MAX + 1].join(",");
+    let d = format!(r#"{{"type":"EPCISDocument","epcisBody":{{"eventList":[{many}]}}}}"#);
+    assert_eq!(
+        parse_capture(d.as_bytes()).unwrap_err().code,
+        "too_many_events"
+    );
+    let deep = format!(
+        "{}{}",
+        "[".repeat(NESTING_DEPTH_MAX + 1),
+        "]".repeat(NESTING_DEPTH_MAX + 1)
+    );
+    assert_eq!(
+        parse_capture(deep.as_bytes()).unwrap_err().code,
+        "too_large"
+    );
+    let epcs: Vec<String> = (0..10_001)
+        .map(|i| format!("\"urn:epc:id:sgtin:0614141.107346.{i}\""))
+        .collect();
+    let e = ev(&format!(r#","epcList":[{}]"#, epcs.join(",")));
+    assert_eq!(
+        rejected(&e),
+        (
+            "too_many_identifiers".into(),
+            format!("{E1}.epcList[10000]")
+        )
+    );
+}
+
+#[test]
+fn single_bare_event_and_forms_normalise_to_one_id() {
+    let a = parse_capture(ev(r#","epcList":["urn:epc:id:sgtin:0614141.107346.2017"]"#).as_bytes())
+        .unwrap();
+    let b = parse_capture(
+        ev(r#","epcList":["https://example.org/gtin/10614141073464/ser/2017"]"#).as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(a.events[0].hash_id(), b.events[0].hash_id());
+    assert_eq!(a.events[0].canonical_bytes(), b.events[0].canonical_bytes());
+}
+
+proptest! {
+    #[test]
+    fn parse_never_panics_on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+        let _ = parse_capture(&bytes);
+    }
+
+    #[test]
+    fn parse_never_panics_on_mutated_documents_and_round_trips(pos in 0usize..400, byte in any::<u8>()) {
+        let mut d = doc(&ev(r#","epcList":["urn:epc:id:sgtin:0614141.107346.2017"],"example:x":{"a":[1,2.5,"example:y"]}"#)).into_bytes();
+        let i = pos % d.len();
+        d[i] = byte;
+        if let Ok(cap) = parse_capture(&d) {
+            for e in cap.events {
+                let back = EpcisEvent::from_canonical_bytes(&e.canonical_bytes()).unwrap();
+                prop_assert_eq!(back.hash_id(), e.hash_id());
+                prop_assert_eq!(back.canonical_bytes(), e.canonical_bytes());
+            }
+        }
+    }
+}
