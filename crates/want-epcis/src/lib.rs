@@ -435,3 +435,14 @@ pub fn parse_capture(bytes: &[u8]) -> Result<Capture, EpcisError> {
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Capture { kind, events })
 }
+
+/// Normalises one identifier given outside a document (a product to query or verify): EPC URNs
+/// and GS1 Digital Link URIs on any host become the canonical `https://id.gs1.org/…` form
+/// (check digits verified); other absolute URIs are kept as they are.
+pub fn normalize_identifier(s: &str) -> Result<String, EpcisError> {
+    ids::normalise_identifier(s).map_err(|message| EpcisError {
+        code: "invalid_identifier",
+        message,
+        path: "$".to_string(),
+    })
+}
