@@ -44,6 +44,9 @@ pub mod codes {
     pub const VOTE_TOO_FAR_AHEAD: &str = "vote_too_far_ahead";
     pub const CERTIFICATE_MISSING: &str = "certificate_missing";
     pub const STATE_DIVERGED: &str = "state_diverged";
+    pub const INVALID_CID: &str = "invalid_cid";
+    pub const BLOB_TOO_LARGE: &str = "blob_too_large";
+    pub const BLOB_TAMPERED: &str = "blob_tampered";
 
     /// Every code above (to map codes received from another member back to these).
     pub const ALL: &[&str] = &[
@@ -86,6 +89,9 @@ pub mod codes {
         VOTE_TOO_FAR_AHEAD,
         CERTIFICATE_MISSING,
         STATE_DIVERGED,
+        INVALID_CID,
+        BLOB_TOO_LARGE,
+        BLOB_TAMPERED,
     ];
 }
 
@@ -107,6 +113,10 @@ pub enum NodeError {
     Io(String),
     #[error("consensus: {0}")]
     Consensus(#[from] want_consensus::ConsensusError),
+    /// A stored blob whose bytes no longer hash to its CID (disk corruption or tampering); the
+    /// bytes are never served. Code `blob_tampered`.
+    #[error("blob {cid} is damaged: its stored bytes do not hash to its CID (disk corruption or tampering); restore it with a put of the original bytes")]
+    BlobTampered { cid: String },
 }
 
 impl NodeError {
@@ -121,6 +131,7 @@ impl NodeError {
     pub fn code(&self) -> &'static str {
         match self {
             NodeError::Rejected { code, .. } | NodeError::NotFound { code, .. } => code,
+            NodeError::BlobTampered { .. } => codes::BLOB_TAMPERED,
             NodeError::Consensus(want_consensus::ConsensusError::ShuttingDown) => {
                 codes::SHUTTING_DOWN
             }
@@ -132,7 +143,7 @@ impl NodeError {
     pub fn http_status(&self) -> u16 {
         match self {
             NodeError::Rejected { code, .. } => match *code {
-                codes::TX_TOO_LARGE | codes::BATCH_TOO_LARGE => 413,
+                codes::TX_TOO_LARGE | codes::BATCH_TOO_LARGE | codes::BLOB_TOO_LARGE => 413,
                 codes::DUPLICATE_TRANSACTION | codes::NONCE_IN_USE => 409,
                 codes::MEMPOOL_FULL => 429,
                 codes::COMMIT_TIMEOUT => 408,

@@ -3,6 +3,7 @@
 //! See `docs/ARCHITECTURE.md` for the path of one transaction through these parts.
 
 pub mod api;
+pub mod blobs;
 pub mod certs;
 pub mod cluster;
 pub mod config;
