@@ -51,16 +51,6 @@ impl Client {
         self.handle(resp)
     }
 
-    /// POSTs raw bytes with a content type (EPCIS capture).
-    pub fn post_bytes(&self, path: &str, content_type: &str, body: Vec<u8>) -> anyhow::Result<Value> {
-        let resp = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .header("content-type", content_type)
-            .body(body)
-            .send();
-        self.handle(resp)
-    }
 
     /// GETs raw bytes with extra headers (signed blob reads); API errors become CLI errors.
     pub fn get_bytes(&self, path: &str, headers: &[(&str, String)]) -> anyhow::Result<Vec<u8>> {

@@ -223,6 +223,21 @@ fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// Reads a keystore that must hold a secp256k1 key (records are sealed with ECIES on secp256k1).
+fn read_secp_key(keystore: &Path, password_file: &PathBuf) -> anyhow::Result<PrivateKey> {
+    let password = read_password(password_file)?;
+    match want_crypto::read_keystore_file(keystore, &password)? {
+        want_crypto::SigningKey::Secp256k1(k) => Ok(k),
+        want_crypto::SigningKey::Rsa(_) => Err(err(
+            "unsupported_key",
+            format!(
+                "{} holds an RSA key; trace records are signed and sealed with secp256k1 keys",
+                keystore.display()
+            ),
+        )),
+    }
+}
+
 fn err(code: &str, message: impl Into<String>) -> anyhow::Error {
     CliError::new(code, message).into()
 }
@@ -238,8 +253,7 @@ struct Signer {
 
 impl Signer {
     fn open(a: &KeyArgs) -> anyhow::Result<Signer> {
-        let password = read_password(&a.password_file)?;
-        let key = want_crypto::read_keystore_file(&a.keystore, &password)?;
+        let key = read_secp_key(&a.keystore, &a.password_file)?;
         let client = Client::new(&a.node.url)?;
         let status = client.get("/v1/status")?;
         let chain_id = status["chain_id"]
@@ -529,7 +543,7 @@ pub fn run(cmd: TraceCommand, out: &Out) -> anyhow::Result<()> {
                 .map_err(|e| err("bad_response", e.to_string()))?;
             let mut opened = Vec::new();
             if let (Some(ks), Some(pw)) = (keystore, password_file) {
-                let key = want_crypto::read_keystore_file(&ks, &read_password(&pw)?)?;
+                let key = read_secp_key(&ks, &pw)?;
                 for e in report["events"].as_array().into_iter().flatten() {
                     let id = e["eventHash"].as_str().unwrap_or_default();
                     let rec = client.get(&format!(
@@ -637,8 +651,7 @@ pub fn run(cmd: TraceCommand, out: &Out) -> anyhow::Result<()> {
         }
         TraceCommand::Fetch { event, key } => {
             event_id(&event)?;
-            let password = read_password(&key.password_file)?;
-            let k = want_crypto::read_keystore_file(&key.keystore, &password)?;
+            let k = read_secp_key(&key.keystore, &key.password_file)?;
             let client = Client::new(&key.node.url)?;
             let rec = client.get(&format!(
                 "/v1/trace/records/{}",

@@ -43,6 +43,37 @@ pub enum CryptoError {
 
     #[error("the commit certificate of block {height} does not hold: {reason}")]
     CertificateInvalid { height: u64, reason: String },
+
+    #[error("{what} of {len} bytes is refused: the limit is {max} bytes")]
+    TooLarge {
+        what: &'static str,
+        len: usize,
+        max: usize,
+    },
+
+    #[error("ECIES encryption failed: {reason}")]
+    EciesEncrypt { reason: String },
+
+    #[error("ECIES decryption failed: {reason}; the ciphertext was not made for this key, or was altered or truncated")]
+    EciesDecrypt { reason: String },
+
+    #[error("not a sealed record: it does not start with the magic bytes `WANTSEAL`")]
+    SealedBadMagic,
+
+    #[error("sealed record of format version {version} is not supported: this build reads version {supported}")]
+    SealedUnsupportedVersion { version: u8, supported: u8 },
+
+    #[error("sealed record of {len} bytes is truncated: a sealed record has at least {min} bytes (header, nonce and tag)")]
+    SealedTruncated { len: usize, min: usize },
+
+    #[error("sealed record does not authenticate: wrong record key, or the record was altered")]
+    SealedAuthFailed,
+
+    #[error("invalid record key: {reason}; a record key is 32 bytes")]
+    InvalidRecordKey { reason: String },
+
+    #[error("invalid CID `{cid}`: {reason}")]
+    InvalidCid { cid: String, reason: String },
 }
 
 impl CryptoError {

@@ -4,16 +4,24 @@
 //! nodes sign blocks and commit votes with Ed25519. Everything signed is a 32-byte digest from `want-types`.
 
 pub mod bench;
+/// IPFS CIDv1 (raw, sha2-256, base32 lower) of content: making, parsing and checking them.
+pub mod cid;
+/// ECIES on secp256k1, interoperable with `eciespy` / `eciesjs` defaults.
+pub mod ecies;
 pub mod error;
 pub mod keystore;
 pub mod merkle;
 pub mod node_key;
 pub mod rsa_keys;
+/// Sealed records: AES-256-GCM under a fresh record key, the key wrapped per reader with ECIES.
+pub mod sealed;
 pub mod secp;
 pub mod tx_sign;
 mod util;
 pub mod vote;
 
+pub use crate::cid::{cid_matches, cid_of, parse_cid, ParsedCid};
+pub use crate::ecies::{ecies_decrypt, ecies_encrypt};
 pub use error::CryptoError;
 pub use keystore::{
     decrypt_keystore, encrypt_keystore, read_keystore_file, write_keystore_file, KdfStrength,
@@ -22,7 +30,10 @@ pub use keystore::{
 pub use merkle::{leaf_hash, merkle_proof, merkle_root, verify_merkle_proof, MerkleProof};
 pub use node_key::{sign_block, verify_block_signature, verify_ed25519, NodeKey};
 pub use rsa_keys::{RsaPrivateKey, RSA_BITS_MAX, RSA_BITS_MIN};
-pub use secp::{address_from_secp_pubkey, PrivateKey};
+pub use sealed::{open_sealed, seal, unwrap_key, wrap_key, RecordKey, SEALED_PLAINTEXT_BYTES_MAX};
+pub use secp::{address_from_secp_pubkey, parse_public_key_hex, PrivateKey};
+/// The secp256k1 public key type taken by [`ecies_encrypt`] and [`wrap_key`].
+pub use secp256k1::PublicKey as SecpPublicKey;
 pub use tx_sign::{verify_transaction, SigningKey};
 pub use util::keccak256;
 pub use vote::{

@@ -17,6 +17,8 @@ use crate::CryptoError;
 pub const PRIVATE_KEY_LEN: usize = 32;
 /// Length of an uncompressed SEC1 public key (0x04 ‖ x ‖ y), in bytes.
 pub const PUBLIC_KEY_UNCOMPRESSED_LEN: usize = 65;
+/// Length of a compressed SEC1 public key (0x02/0x03 ‖ x), in bytes.
+pub const PUBLIC_KEY_COMPRESSED_LEN: usize = 33;
 /// Length of a recoverable signature r ‖ s ‖ recovery id, in bytes.
 pub const RECOVERABLE_SIGNATURE_LEN: usize = 65;
 
@@ -88,6 +90,17 @@ impl PrivateKey {
         self.public_key().serialize_uncompressed()
     }
 
+    /// The compressed SEC1 public key 0x02/0x03 ‖ x.
+    pub fn public_key_compressed(&self) -> [u8; PUBLIC_KEY_COMPRESSED_LEN] {
+        self.public_key().serialize()
+    }
+
+    /// The compressed SEC1 public key as 66 lowercase hex digits (the form public keys take on
+    /// the API, e.g. for ECIES recipients).
+    pub fn public_key_compressed_hex(&self) -> String {
+        hex::encode(self.public_key_compressed())
+    }
+
     /// The TRON address of this key.
     pub fn address(&self) -> Address {
         address_from_secp_pubkey(&self.public_key())
@@ -114,6 +127,26 @@ impl fmt::Debug for PrivateKey {
             .field("secret", &"<redacted>")
             .finish()
     }
+}
+
+/// Parses a compressed SEC1 public key given as 66 hex digits (surrounding whitespace and a `0x`
+/// prefix are ignored); refuses other lengths and points not on the curve.
+pub fn parse_public_key_hex(input: &str) -> Result<PublicKey, CryptoError> {
+    let bytes =
+        decode_hex_lenient(input).map_err(|reason| CryptoError::InvalidPublicKey { reason })?;
+    if bytes.len() != PUBLIC_KEY_COMPRESSED_LEN {
+        return Err(CryptoError::InvalidPublicKey {
+            reason: format!(
+                "got {} bytes; expected a {PUBLIC_KEY_COMPRESSED_LEN}-byte compressed SEC1 key \
+                 ({} hex digits starting with 02 or 03)",
+                bytes.len(),
+                2 * PUBLIC_KEY_COMPRESSED_LEN
+            ),
+        });
+    }
+    PublicKey::from_slice(&bytes).map_err(|_| CryptoError::InvalidPublicKey {
+        reason: "not a point on secp256k1 in compressed SEC1 form (02/03 ‖ x)".into(),
+    })
 }
 
 /// TRON address of a secp256k1 public key: 0x41 ‖ last 20 bytes of Keccak-256(x ‖ y).
@@ -243,5 +276,39 @@ mod tests {
             .unwrap();
         assert_eq!(recovered, key.public_key());
         assert_eq!(key.public_key_uncompressed()[0], 0x04);
+    }
+
+    #[test]
+    fn compressed_public_key_hex_matches_an_independent_implementation() {
+        // coincurve 21.0.0: PrivateKey(bytes.fromhex(k)).public_key.format(compressed=True).hex()
+        let key = PrivateKey::from_hex(
+            "e8f32e723decf4051aefac8e2c93c9c5b214313817cdb01a1494b917c8436b35",
+        )
+        .unwrap();
+        let hex = key.public_key_compressed_hex();
+        assert_eq!(
+            hex,
+            "0339a36013301597daef41fbe593a02cc513d0b55527ec2df1050e2e8ff49c85c2"
+        );
+        assert_eq!(parse_public_key_hex(&hex).unwrap(), key.public_key());
+        assert_eq!(
+            parse_public_key_hex(&format!(" 0x{}\n", hex.to_uppercase())).unwrap(),
+            key.public_key()
+        );
+    }
+
+    #[test]
+    fn public_key_parsing_refuses_wrong_length_bad_hex_and_off_curve_points() {
+        let key = PrivateKey::generate();
+        let uncompressed = hex::encode(key.public_key_uncompressed());
+        let err = parse_public_key_hex(&uncompressed).unwrap_err().to_string();
+        assert!(err.contains("got 65 bytes"), "{err}");
+        let err = parse_public_key_hex("zz").unwrap_err().to_string();
+        assert!(err.contains("not valid hex"), "{err}");
+        // Prefix 0x05 is not a SEC1 compressed tag.
+        let err = parse_public_key_hex(&format!("05{}", &key.public_key_compressed_hex()[2..]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not a point"), "{err}");
     }
 }

@@ -126,6 +126,10 @@ pub enum NodeError {
     Io(String),
     #[error("consensus: {0}")]
     Consensus(#[from] want_consensus::ConsensusError),
+    /// A stored blob whose bytes no longer hash to its CID (disk corruption or tampering); the
+    /// bytes are never served. Code `blob_tampered`.
+    #[error("blob {cid} is damaged: its stored bytes do not hash to its CID (disk corruption or tampering); restore it with a put of the original bytes")]
+    BlobTampered { cid: String },
 }
 
 impl NodeError {
@@ -150,6 +154,7 @@ impl NodeError {
             NodeError::Rejected { code, .. }
             | NodeError::NotFound { code, .. }
             | NodeError::Invalid { code, .. } => code,
+            NodeError::BlobTampered { .. } => codes::BLOB_TAMPERED,
             NodeError::Consensus(want_consensus::ConsensusError::ShuttingDown) => {
                 codes::SHUTTING_DOWN
             }
@@ -161,7 +166,7 @@ impl NodeError {
     pub fn http_status(&self) -> u16 {
         match self {
             NodeError::Rejected { code, .. } => match *code {
-                codes::TX_TOO_LARGE | codes::BATCH_TOO_LARGE => 413,
+                codes::TX_TOO_LARGE | codes::BATCH_TOO_LARGE | codes::BLOB_TOO_LARGE => 413,
                 codes::DUPLICATE_TRANSACTION | codes::NONCE_IN_USE => 409,
                 codes::MEMPOOL_FULL => 429,
                 codes::COMMIT_TIMEOUT => 408,
@@ -171,8 +176,7 @@ impl NodeError {
                 codes::ENVELOPE_REFUSED | codes::FAULTS_DISABLED => 403,
                 want_state::codes::DUPLICATE_EVENT | want_state::codes::DUPLICATE_BLOB => 409,
                 codes::BLOB_ACCESS_DENIED => 403,
-                codes::BLOB_TOO_LARGE => 413,
-                codes::BLOB_TAMPERED => 502,
+                codes::BLOB_TAMPERED => 500,
                 codes::CAPTURE_DISABLED => 501,
                 want_state::codes::NOT_ADMIN
                 | want_state::codes::NOT_ORG_KEY

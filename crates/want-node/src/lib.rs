@@ -5,6 +5,7 @@
 pub mod api;
 pub mod api_trace;
 pub mod capture;
+pub mod blobs;
 pub mod certs;
 pub mod cluster;
 pub mod config;
