@@ -564,7 +564,13 @@ pub(crate) fn normalise_identifier(s: &str) -> Result<String, String> {
                     verify_dl_check_digit(&dl)?;
                     Ok(dl)
                 }
-                None => Err(format!("invalid GS1 Digital Link URI {s:?}")),
+                // Valid DL the reference normaliser leaves alone (e.g. percent-escapes such as
+                // `/254/123%29`, which our own EPC URN conversion produces): keep verbatim so
+                // normalisation stays idempotent, but still verify the key's check digit.
+                None => {
+                    verify_dl_check_digit(s)?;
+                    Ok(s.to_string())
+                }
             };
         }
         return Ok(s.to_string());
@@ -639,6 +645,14 @@ mod tests {
             normalise_identifier("https://id.gs1.org/01/10614141073464/10/LOT/21/2017").unwrap(),
             "https://id.gs1.org/01/10614141073464/21/2017"
         );
+    }
+
+    #[test]
+    fn normalisation_is_idempotent_for_percent_escaped_extensions() {
+        let dl = normalise_identifier("urn:epc:id:sgln:0614141.07346.123)").unwrap();
+        assert_eq!(dl, "https://id.gs1.org/414/0614141073467/254/123%29");
+        assert_eq!(normalise_identifier(&dl).unwrap(), dl);
+        assert!(normalise_identifier("https://id.gs1.org/01/12345/21/x").is_err());
     }
 
     #[test]

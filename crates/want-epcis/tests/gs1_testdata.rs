@@ -82,6 +82,8 @@ fn every_gs1_example_parses_and_round_trips_through_canonical_bytes() {
     assert!(events >= 50);
 }
 
+/// GS1's own `eventID`s (`ni:///sha-256;…`) in these files (45 events) match neither the
+/// reference tool nor ours: they are placeholders, so they are not asserted.
 #[test]
 fn hash_ids_equal_the_reference_tool_vectors() {
     let vectors: BTreeMap<String, Vec<String>> =
