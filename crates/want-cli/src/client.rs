@@ -51,7 +51,6 @@ impl Client {
         self.handle(resp)
     }
 
-
     /// GETs raw bytes with extra headers (signed blob reads); API errors become CLI errors.
     pub fn get_bytes(&self, path: &str, headers: &[(&str, String)]) -> anyhow::Result<Vec<u8>> {
         let mut req = self.http.get(format!("{}{path}", self.base));
@@ -66,7 +65,10 @@ impl Client {
         })?;
         if resp.status().is_success() {
             let bytes = resp.bytes().map_err(|e| {
-                CliError::new("node_unreachable", format!("reading the node's answer: {e}"))
+                CliError::new(
+                    "node_unreachable",
+                    format!("reading the node's answer: {e}"),
+                )
             })?;
             return Ok(bytes.to_vec());
         }

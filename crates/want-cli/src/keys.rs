@@ -133,9 +133,16 @@ pub fn run(cmd: KeyCommand, out: &Out) -> anyhow::Result<()> {
         } => {
             let password = read_password(&password_file)?;
             let key = want_crypto::read_keystore_file(&keystore, &password)?;
-            let v = json!({"address": key.address(), "keystore": keystore, "type": key_type_name(&key)});
+            let mut v = json!({"address": key.address(), "keystore": keystore, "type": key_type_name(&key)});
+            if let SigningKey::Secp256k1(k) = &key {
+                v["public_key"] = json!(k.public_key_compressed_hex());
+            }
             out.value(&v, |v| {
-                format!("address  {}", v["address"].as_str().unwrap_or_default())
+                let mut s = format!("address     {}", v["address"].as_str().unwrap_or_default());
+                if let Some(pk) = v["public_key"].as_str() {
+                    s.push_str(&format!("\npublic key  {pk}"));
+                }
+                s
             });
             Ok(())
         }
@@ -157,7 +164,10 @@ fn store(
     out: &Out,
 ) -> anyhow::Result<()> {
     let path = want_crypto::write_keystore_file(dir, key, password, kdf.into())?;
-    let v = json!({"address": key.address(), "keystore": path, "type": key_type_name(key)});
+    let mut v = json!({"address": key.address(), "keystore": path, "type": key_type_name(key)});
+    if let SigningKey::Secp256k1(k) = key {
+        v["public_key"] = json!(k.public_key_compressed_hex());
+    }
     out.value(&v, |v| {
         format!(
             "address   {}\nkeystore  {}\nKeep the keystore and its password safe: together they are the account.",

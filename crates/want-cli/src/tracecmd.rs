@@ -467,9 +467,12 @@ pub fn run(cmd: TraceCommand, out: &Out) -> anyhow::Result<()> {
                 )
             })?;
             let org = org.to_string();
-            let enc = me["orgInfo"]["encryption_key"]
-                .as_str()
-                .ok_or_else(|| err("bad_response", "the key's organisation has no encryption key"))?;
+            let enc = me["orgInfo"]["encryption_key"].as_str().ok_or_else(|| {
+                err(
+                    "bad_response",
+                    "the key's organisation has no encryption key",
+                )
+            })?;
             let owner_key = public_key(enc, "organisation encryption key")?;
             let publish = Publish {
                 time: !private_time,
@@ -554,13 +557,21 @@ pub fn run(cmd: TraceCommand, out: &Out) -> anyhow::Result<()> {
                         Ok(_) => opened.push(json!({"eventHash": id, "opened": "authentic"})),
                         Err(e) => {
                             let e = CliError::from_anyhow(e);
-                            opened.push(json!({"eventHash": id, "opened": e.code, "message": e.message}))
+                            opened.push(
+                                json!({"eventHash": id, "opened": e.code, "message": e.message}),
+                            )
                         }
                     }
                 }
             }
-            let record_tampered = opened.iter().any(|o| o["opened"] == "record_tampered" || o["opened"] == "blob_tampered");
-            let verdict = if record_tampered { "tampered" } else { check.verdict };
+            let record_tampered = opened
+                .iter()
+                .any(|o| o["opened"] == "record_tampered" || o["opened"] == "blob_tampered");
+            let verdict = if record_tampered {
+                "tampered"
+            } else {
+                check.verdict
+            };
             let v = json!({
                 "product": report["product"],
                 "verdict": verdict,
@@ -659,7 +670,9 @@ pub fn run(cmd: TraceCommand, out: &Out) -> anyhow::Result<()> {
             ))?;
             let ev = open_record(&client, &rec, &k)?;
             let v = json!({"eventHash": rec["eventHash"], "event": ev});
-            out.value(&v, |v| serde_json::to_string_pretty(&v["event"]).unwrap_or_default());
+            out.value(&v, |v| {
+                serde_json::to_string_pretty(&v["event"]).unwrap_or_default()
+            });
             Ok(())
         }
         TraceCommand::Grant {
@@ -688,7 +701,14 @@ pub fn run(cmd: TraceCommand, out: &Out) -> anyhow::Result<()> {
                 wrapped_key,
             })?;
             let v = json!({"tx": v["id"], "grantee": grantee, "expiresAtMs": expires_at_ms});
-            out.value(&v, |v| format!("granted {} until {} ms (tx {})", v["grantee"].as_str().unwrap_or_default(), v["expiresAtMs"], v["tx"].as_str().unwrap_or_default()));
+            out.value(&v, |v| {
+                format!(
+                    "granted {} until {} ms (tx {})",
+                    v["grantee"].as_str().unwrap_or_default(),
+                    v["expiresAtMs"],
+                    v["tx"].as_str().unwrap_or_default()
+                )
+            });
             Ok(())
         }
         TraceCommand::RevokeGrant {
@@ -703,7 +723,9 @@ pub fn run(cmd: TraceCommand, out: &Out) -> anyhow::Result<()> {
                 grantee,
             })?;
             let v = json!({"tx": v["id"]});
-            out.value(&v, |v| format!("revoked (tx {})", v["tx"].as_str().unwrap_or_default()));
+            out.value(&v, |v| {
+                format!("revoked (tx {})", v["tx"].as_str().unwrap_or_default())
+            });
             Ok(())
         }
         TraceCommand::Org(c) => run_org(c, out),
@@ -824,7 +846,13 @@ fn run_kyc(c: KycCommand, out: &Out) -> anyhow::Result<()> {
                 cid: cid.clone(),
             })?;
             let v = json!({"tx": v["id"], "cid": cid});
-            out.value(&v, |v| format!("filed {} (tx {})", v["cid"].as_str().unwrap_or_default(), v["tx"].as_str().unwrap_or_default()));
+            out.value(&v, |v| {
+                format!(
+                    "filed {} (tx {})",
+                    v["cid"].as_str().unwrap_or_default(),
+                    v["tx"].as_str().unwrap_or_default()
+                )
+            });
             Ok(())
         }
         KycCommand::Attest {
@@ -843,7 +871,14 @@ fn run_kyc(c: KycCommand, out: &Out) -> anyhow::Result<()> {
                 attestation,
             })?;
             let v = json!({"tx": v["id"], "attestation": attestation, "level": level});
-            out.value(&v, |v| format!("attested level {} (hash {}, tx {})", v["level"], v["attestation"].as_str().unwrap_or_default(), v["tx"].as_str().unwrap_or_default()));
+            out.value(&v, |v| {
+                format!(
+                    "attested level {} (hash {}, tx {})",
+                    v["level"],
+                    v["attestation"].as_str().unwrap_or_default(),
+                    v["tx"].as_str().unwrap_or_default()
+                )
+            });
             Ok(())
         }
     }

@@ -192,7 +192,9 @@ pub fn capture_routes() -> Router<Node> {
             axum::routing::post(capture)
                 .options(capture_limits)
                 .get(capture_limits)
-                .layer(axum::extract::DefaultBodyLimit::max(want_epcis::CAPTURE_BYTES_MAX)),
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    want_epcis::CAPTURE_BYTES_MAX,
+                )),
         )
         .route(
             "/v1/blobs",
@@ -281,9 +283,12 @@ async fn get_blob(
                 )
             })
     };
-    let time_ms: u64 = header("X-Want-Time")?
-        .parse()
-        .map_err(|_| bad(codes::BLOB_ACCESS_DENIED, "X-Want-Time is not a number of ms"))?;
+    let time_ms: u64 = header("X-Want-Time")?.parse().map_err(|_| {
+        bad(
+            codes::BLOB_ACCESS_DENIED,
+            "X-Want-Time is not a number of ms",
+        )
+    })?;
     let signature = hex::decode(header("X-Want-Signature")?)
         .map_err(|_| bad(codes::BLOB_ACCESS_DENIED, "X-Want-Signature is not hex"))?;
     let shared = node.shared.clone();
@@ -325,15 +330,22 @@ fn tag_url(base: &str, product: &str) -> Option<String> {
 }
 
 fn base_url(headers: &axum::http::HeaderMap, node: &Node) -> String {
-    match headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()) {
+    match headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+    {
         Some(host) => format!("http://{host}"),
         None => format!("http://{}", node.shared.cfg.http_addr),
     }
 }
 
 fn qr_svg(data: &str) -> Result<String, ApiError> {
-    let code = qrcode::QrCode::new(data.as_bytes())
-        .map_err(|e| bad(codes::INVALID_QUERY, format!("cannot encode a QR code: {e}")))?;
+    let code = qrcode::QrCode::new(data.as_bytes()).map_err(|e| {
+        bad(
+            codes::INVALID_QUERY,
+            format!("cannot encode a QR code: {e}"),
+        )
+    })?;
     Ok(code
         .render::<qrcode::render::svg::Color<'_>>()
         .min_dimensions(240, 240)
@@ -351,7 +363,9 @@ async fn tag(
     let url = tag_url(&base, &product).ok_or_else(|| {
         bad(
             codes::INVALID_QUERY,
-            format!("{product} is not a GS1 key; only GS1 Digital Link products get a printable tag"),
+            format!(
+                "{product} is not a GS1 key; only GS1 Digital Link products get a printable tag"
+            ),
         )
     })?;
     let svg = qr_svg(&url)?;
@@ -365,9 +379,8 @@ async fn qr(
     headers: axum::http::HeaderMap,
 ) -> ApiResult {
     let product = product_id(&product)?;
-    let url = tag_url(&base_url(&headers, &node), &product).ok_or_else(|| {
-        bad(codes::INVALID_QUERY, format!("{product} is not a GS1 key"))
-    })?;
+    let url = tag_url(&base_url(&headers, &node), &product)
+        .ok_or_else(|| bad(codes::INVALID_QUERY, format!("{product} is not a GS1 key")))?;
     Ok((
         [(axum::http::header::CONTENT_TYPE, "image/svg+xml")],
         qr_svg(&url)?,
@@ -375,19 +388,39 @@ async fn qr(
         .into_response())
 }
 
-async fn tag_page_01(s: State<Node>, Path(rest): Path<String>, h: axum::http::HeaderMap) -> Response {
+async fn tag_page_01(
+    s: State<Node>,
+    Path(rest): Path<String>,
+    h: axum::http::HeaderMap,
+) -> Response {
     tag_page(s, format!("/01/{rest}"), h).await
 }
-async fn tag_page_00(s: State<Node>, Path(rest): Path<String>, h: axum::http::HeaderMap) -> Response {
+async fn tag_page_00(
+    s: State<Node>,
+    Path(rest): Path<String>,
+    h: axum::http::HeaderMap,
+) -> Response {
     tag_page(s, format!("/00/{rest}"), h).await
 }
-async fn tag_page_8003(s: State<Node>, Path(rest): Path<String>, h: axum::http::HeaderMap) -> Response {
+async fn tag_page_8003(
+    s: State<Node>,
+    Path(rest): Path<String>,
+    h: axum::http::HeaderMap,
+) -> Response {
     tag_page(s, format!("/8003/{rest}"), h).await
 }
-async fn tag_page_8004(s: State<Node>, Path(rest): Path<String>, h: axum::http::HeaderMap) -> Response {
+async fn tag_page_8004(
+    s: State<Node>,
+    Path(rest): Path<String>,
+    h: axum::http::HeaderMap,
+) -> Response {
     tag_page(s, format!("/8004/{rest}"), h).await
 }
-async fn tag_page_414(s: State<Node>, Path(rest): Path<String>, h: axum::http::HeaderMap) -> Response {
+async fn tag_page_414(
+    s: State<Node>,
+    Path(rest): Path<String>,
+    h: axum::http::HeaderMap,
+) -> Response {
     tag_page(s, format!("/414/{rest}"), h).await
 }
 
@@ -400,7 +433,11 @@ fn esc(s: &str) -> String {
 }
 
 /// The plain HTML provenance page a consumer reaches by scanning the tag.
-async fn tag_page(State(node): State<Node>, path: String, headers: axum::http::HeaderMap) -> Response {
+async fn tag_page(
+    State(node): State<Node>,
+    path: String,
+    headers: axum::http::HeaderMap,
+) -> Response {
     let html_response = |status: u16, body: String| {
         (
             axum::http::StatusCode::from_u16(status).unwrap_or(axum::http::StatusCode::OK),
@@ -432,7 +469,10 @@ async fn tag_page(State(node): State<Node>, path: String, headers: axum::http::H
     };
     let mut rows = String::new();
     for e in report["events"].as_array().into_iter().flatten() {
-        let time = e["eventTimeMs"].as_i64().map(|t| t.to_string()).unwrap_or_default();
+        let time = e["eventTimeMs"]
+            .as_i64()
+            .map(|t| t.to_string())
+            .unwrap_or_default();
         rows.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&time),

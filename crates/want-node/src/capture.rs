@@ -41,16 +41,10 @@ impl CaptureSigner {
     /// Reads the key file named by the configuration.
     pub fn load(cfg: &CaptureConfig) -> Result<CaptureSigner, NodeError> {
         let text = std::fs::read_to_string(&cfg.key_file).map_err(|e| {
-            NodeError::Config(format!(
-                "capture.key_file {}: {e}",
-                cfg.key_file.display()
-            ))
+            NodeError::Config(format!("capture.key_file {}: {e}", cfg.key_file.display()))
         })?;
         let key = PrivateKey::from_hex(text.trim()).map_err(|e| {
-            NodeError::Config(format!(
-                "capture.key_file {}: {e}",
-                cfg.key_file.display()
-            ))
+            NodeError::Config(format!("capture.key_file {}: {e}", cfg.key_file.display()))
         })?;
         Ok(CaptureSigner {
             key,
@@ -176,7 +170,11 @@ impl Node {
     }
 
     /// Signs a transaction from the node's capture key with its next nonce and the minimum fee.
-    fn sign_own(&self, key: &PrivateKey, call: Call) -> Result<want_types::SignedTransaction, NodeError> {
+    fn sign_own(
+        &self,
+        key: &PrivateKey,
+        call: Call,
+    ) -> Result<want_types::SignedTransaction, NodeError> {
         let from = key.address();
         let snap = self.shared.store.snapshot()?;
         let committed = want_state::query::nonce(&snap, &from)?;

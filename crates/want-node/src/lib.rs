@@ -4,8 +4,8 @@
 
 pub mod api;
 pub mod api_trace;
-pub mod capture;
 pub mod blobs;
+pub mod capture;
 pub mod certs;
 pub mod cluster;
 pub mod config;

@@ -96,7 +96,10 @@ pub struct EventQuery {
 /// Reads one index entry's event hash.
 fn index_hash(v: &[u8]) -> Result<Hash32, NodeError> {
     let raw: [u8; 32] = v.try_into().map_err(|_| {
-        NodeError::Io(format!("trace index entry is {} bytes, expected 32", v.len()))
+        NodeError::Io(format!(
+            "trace index entry is {} bytes, expected 32",
+            v.len()
+        ))
     })?;
     Ok(Hash32(raw))
 }
@@ -172,8 +175,12 @@ fn next_key(key: &[u8]) -> Vec<u8> {
 fn matches_query(r: &RecordInfo, q: &EventQuery) -> bool {
     let p = &r.public;
     q.org.as_ref().is_none_or(|o| *o == r.org)
-        && q.biz_step.as_ref().is_none_or(|s| p.biz_step.as_ref() == Some(s))
-        && q.location.as_ref().is_none_or(|l| p.location.as_ref() == Some(l))
+        && q.biz_step
+            .as_ref()
+            .is_none_or(|s| p.biz_step.as_ref() == Some(s))
+        && q.location
+            .as_ref()
+            .is_none_or(|l| p.location.as_ref() == Some(l))
         && q.product
             .as_ref()
             .is_none_or(|id| p.products.iter().any(|x| x.id == *id))
@@ -220,7 +227,10 @@ fn record_edges(r: &RecordInfo) -> Vec<LineageEdge> {
     let of = |rel: Relation| r.public.products.iter().filter(move |p| p.relation == rel);
     let event = event_hash_id(&r.event_hash);
     for parent in of(Relation::Parent) {
-        for child in of(Relation::Child).chain(of(Relation::Epc)).chain(of(Relation::Quantity)) {
+        for child in of(Relation::Child)
+            .chain(of(Relation::Epc))
+            .chain(of(Relation::Quantity))
+        {
             edges.push(LineageEdge {
                 from: parent.id.clone(),
                 to: child.id.clone(),
@@ -603,7 +613,12 @@ pub fn authorize_blob(
 }
 
 /// Recovers the reader of a signed blob read request and checks its time window.
-pub fn blob_reader(cid: &str, time_ms: u64, signature: &[u8], now_ms: u64) -> Result<Address, NodeError> {
+pub fn blob_reader(
+    cid: &str,
+    time_ms: u64,
+    signature: &[u8],
+    now_ms: u64,
+) -> Result<Address, NodeError> {
     if time_ms.abs_diff(now_ms) > BLOB_READ_WINDOW_MS {
         return Err(NodeError::rejected(
             codes::BLOB_ACCESS_DENIED,

@@ -1,6 +1,8 @@
 //! Applying a block: pre-checks, fee charge and call of each transaction, in order.
 
-use want_types::{Address, Amount, Call, ChainParams, Event, Hash32, Receipt, SignedTransaction, TxStatus};
+use want_types::{
+    Address, Amount, Call, ChainParams, Event, Hash32, Receipt, SignedTransaction, TxStatus,
+};
 
 use crate::accounts::state::{nonce, set_nonce};
 use crate::failure::{fail, ExecError, TxFailure};

@@ -19,7 +19,10 @@ fn write_trace_genesis(ov: &mut Overlay<'_>, trace: &TraceGenesis) -> Result<(),
     }
     for o in &trace.orgs {
         if !want_types::trace::is_valid_org_id(&o.org) {
-            return Err(trace_err(format!("org id {:?} is not 1-64 bytes of [a-z0-9._-]", o.org)));
+            return Err(trace_err(format!(
+                "org id {:?} is not 1-64 bytes of [a-z0-9._-]",
+                o.org
+            )));
         }
         if tst::org(ov, &o.org)?.is_some() {
             return Err(trace_err(format!("org {:?} is listed twice", o.org)));

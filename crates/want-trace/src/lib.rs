@@ -344,13 +344,19 @@ pub fn check_report(report: &Value) -> Result<ReportCheck, TraceError> {
         }
         match want_crypto::verify_transaction(&stx) {
             Ok((_, s)) if s == signer => {}
-            _ => note(i, format!("the transaction is not validly signed by {signer}")),
+            _ => note(
+                i,
+                format!("the transaction is not validly signed by {signer}"),
+            ),
         }
         if header.hash() != block_hash {
             note(i, "the header does not hash to the block hash".into());
         }
         if !want_crypto::verify_merkle_proof(&id, &merkle, &header.tx_root) {
-            note(i, format!("the transaction is not in block {}", header.height));
+            note(
+                i,
+                format!("the transaction is not in block {}", header.height),
+            );
         }
         blocks.push((header.height, block_hash));
         let anchored = match &stx.tx.call {
@@ -365,7 +371,10 @@ pub fn check_report(report: &Value) -> Result<ReportCheck, TraceError> {
             || a.record_hash != record_hash_claimed
             || a.cid != cid
         {
-            note(i, "the anchored record differs from the reported one".into());
+            note(
+                i,
+                "the anchored record differs from the reported one".into(),
+            );
         }
         if !a.public.products.iter().any(|p| p.id == product) {
             note(i, format!("the anchored record does not name {product}"));

@@ -40,9 +40,19 @@ pub const ANCHOR_TAG: &[u8] = b"WANT-TRACE-ANCHOR-v1";
 
 /// The kinds of organisation the whitepaper names (§4.1.1).
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
 )]
-#[derive(Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OrgKind {
     Brand,
@@ -74,9 +84,19 @@ impl OrgKind {
 /// [`roles_for_biz_step`] lists; an event with no, `other` or a non-CBV business step needs
 /// [`Role::Any`].
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
 )]
-#[derive(Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Commissioning, encoding, assembling, packing, repairing, destroying… (factory, origin).
@@ -149,9 +169,19 @@ impl std::str::FromStr for Role {
 pub fn roles_for_biz_step(biz_step: Option<&str>) -> &'static [Role] {
     use Role::*;
     match biz_step.unwrap_or("") {
-        "commissioning" | "encoding" | "creating_class_instance" | "assembling"
-        | "disassembling" | "repackaging" | "repairing" | "decommissioning" | "destroying"
-        | "killing" | "installing" | "removing" | "replacing" => &[Producer],
+        "commissioning"
+        | "encoding"
+        | "creating_class_instance"
+        | "assembling"
+        | "disassembling"
+        | "repackaging"
+        | "repairing"
+        | "decommissioning"
+        | "destroying"
+        | "killing"
+        | "installing"
+        | "removing"
+        | "replacing" => &[Producer],
         "packing" | "unpacking" => &[Producer, Warehouse, Distributor],
         "receiving" | "accepting" => &[Warehouse, Distributor, Retailer, Logistics],
         "storing" | "picking" | "staging_outbound" | "reserving" | "consigning" => {
@@ -180,9 +210,19 @@ pub fn may_sign(roles: &[Role], biz_step: Option<&str>) -> bool {
 
 /// How a record touches a product.
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
 )]
-#[derive(Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Relation {
     /// Named in `epcList` (observed).
@@ -243,9 +283,19 @@ pub struct AnchorRecord {
 
 /// What a grant allows.
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
 )]
-#[derive(Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Permission {
     /// Fetch the sealed record and decrypt it with the wrapped key.
@@ -303,7 +353,10 @@ pub enum TraceCall {
         wrapped_key: Vec<u8>,
     },
     /// The owning organisation withdraws a grant.
-    RevokeGrant { event_hash: Hash32, grantee: Address },
+    RevokeGrant {
+        event_hash: Hash32,
+        grantee: Address,
+    },
 }
 
 /// The digest a department signs over a record's canonical bytes `M_i`.
@@ -416,7 +469,10 @@ mod tests {
         assert_eq!(anchor_of([]), Hash32::ZERO);
         assert_ne!(anchor_of([&a, &b]), anchor_of([&b, &a]));
         assert_ne!(anchor_of([&a]), anchor_of([&a, &b]));
-        assert_eq!(anchor_of([&a, &b]), anchor_step(&anchor_step(&Hash32::ZERO, &a), &b));
+        assert_eq!(
+            anchor_of([&a, &b]),
+            anchor_step(&anchor_step(&Hash32::ZERO, &a), &b)
+        );
     }
 
     #[test]

@@ -9,7 +9,9 @@ use want_types::trace::{
 };
 use want_types::{Address, Hash32};
 
-use super::state::{self as st, GrantInfo, KeyInfo, KycDoc, KycInfo, OrgInfo, ProductInfo, RecordInfo};
+use super::state::{
+    self as st, GrantInfo, KeyInfo, KycDoc, KycInfo, OrgInfo, ProductInfo, RecordInfo,
+};
 use crate::failure::{fail, ExecError};
 use crate::store::Overlay;
 use crate::{codes, BlockContext, StateView};
@@ -293,7 +295,8 @@ fn anchor(
                 format!("{}: CID {} is already anchored", at("cid"), r.cid),
             ));
         }
-        let index_u32 = u32::try_from(index).expect("invariant: records.len() <= ANCHOR_RECORDS_MAX");
+        let index_u32 =
+            u32::try_from(index).expect("invariant: records.len() <= ANCHOR_RECORDS_MAX");
         st::put(
             ov,
             st::record_key(&r.event_hash),
@@ -314,12 +317,21 @@ fn anchor(
         st::put(ov, st::cid_key(&r.cid), &r.event_hash);
         let eh = borsh_bytes(&r.event_hash);
         ov.put(st::all_key(seq), eh.clone());
-        ov.put([st::by_org_prefix(org), seq.to_be_bytes().to_vec()].concat(), eh.clone());
+        ov.put(
+            [st::by_org_prefix(org), seq.to_be_bytes().to_vec()].concat(),
+            eh.clone(),
+        );
         if let Some(step) = &r.public.biz_step {
-            ov.put([st::by_step_prefix(step), seq.to_be_bytes().to_vec()].concat(), eh.clone());
+            ov.put(
+                [st::by_step_prefix(step), seq.to_be_bytes().to_vec()].concat(),
+                eh.clone(),
+            );
         }
         if let Some(loc) = &r.public.location {
-            ov.put([st::by_location_prefix(loc), seq.to_be_bytes().to_vec()].concat(), eh.clone());
+            ov.put(
+                [st::by_location_prefix(loc), seq.to_be_bytes().to_vec()].concat(),
+                eh.clone(),
+            );
         }
         let mut seen = BTreeSet::new();
         for p in &r.public.products {
@@ -388,7 +400,11 @@ fn check_record(r: &AnchorRecord, index: usize) -> Result<(), ExecError> {
         ));
     }
     for (i, prod) in p.products.iter().enumerate() {
-        check_text(&at(&format!("public.products[{i}].id")), &prod.id, TRACE_ID_BYTES_MAX)?;
+        check_text(
+            &at(&format!("public.products[{i}].id")),
+            &prod.id,
+            TRACE_ID_BYTES_MAX,
+        )?;
     }
     Ok(())
 }
@@ -482,7 +498,10 @@ fn active_key(view: &dyn StateView, sender: &Address) -> Result<KeyInfo, ExecErr
     if let Some(h) = info.revoked_at {
         return Err(fail(
             codes::KEY_REVOKED,
-            format!("key {sender} of organisation {:?} was revoked at block {h}", info.org),
+            format!(
+                "key {sender} of organisation {:?} was revoked at block {h}",
+                info.org
+            ),
         ));
     }
     Ok(info)

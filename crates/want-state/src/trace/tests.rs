@@ -1,8 +1,8 @@
 //! Behaviour of the trace module over whole blocks.
 
 use want_types::trace::{
-    anchor_of, product_key, AnchorRecord, OrgKind, Permission, ProductLink, PublicFields,
-    Relation, Role, TraceCall,
+    anchor_of, product_key, AnchorRecord, OrgKind, Permission, ProductLink, PublicFields, Relation,
+    Role, TraceCall,
 };
 use want_types::{Address, Call, Hash32};
 
@@ -137,7 +137,10 @@ fn record(n: u8, step: &str, products: &[(&str, Relation)]) -> AnchorRecord {
 }
 
 fn unique_cid(mut r: AnchorRecord, n: u8) -> AnchorRecord {
-    r.cid = format!("bafkrei{}", std::iter::repeat_n((b'a' + n % 26) as char, 52).collect::<String>());
+    r.cid = format!(
+        "bafkrei{}",
+        std::iter::repeat_n((b'a' + n % 26) as char, 52).collect::<String>()
+    );
     r
 }
 
@@ -161,7 +164,10 @@ fn only_the_administrator_registers_organisations() {
     };
     c.fails(STRANGER, reg.clone(), codes::NOT_ADMIN);
     c.ok(ADMIN, reg.clone());
-    assert_eq!(st::org(&c.ms, "carrier").unwrap().unwrap().kind, OrgKind::Logistics);
+    assert_eq!(
+        st::org(&c.ms, "carrier").unwrap().unwrap().kind,
+        OrgKind::Logistics
+    );
     c.fails(ADMIN, reg, codes::ORG_EXISTS);
 }
 
@@ -175,9 +181,18 @@ fn a_producer_anchors_and_the_product_anchor_runs_over_its_records() {
     assert_eq!(p.count, 2);
     assert_eq!(p.anchor, anchor_of([&r1.record_hash, &r2.record_hash]));
     let rec = st::record(&c.ms, &r2.event_hash).unwrap().unwrap();
-    assert_eq!((rec.org.as_str(), rec.signer, rec.index, rec.seq), ("factory", addr(FACTORY_KEY), 1, 1));
-    assert_eq!(st::product_event(&c.ms, &product_key(ITEM), 1).unwrap(), Some(r2.event_hash));
-    assert_eq!(st::record_by_cid(&c.ms, &r1.cid).unwrap(), Some(r1.event_hash));
+    assert_eq!(
+        (rec.org.as_str(), rec.signer, rec.index, rec.seq),
+        ("factory", addr(FACTORY_KEY), 1, 1)
+    );
+    assert_eq!(
+        st::product_event(&c.ms, &product_key(ITEM), 1).unwrap(),
+        Some(r2.event_hash)
+    );
+    assert_eq!(
+        st::record_by_cid(&c.ms, &r1.cid).unwrap(),
+        Some(r1.event_hash)
+    );
 }
 
 #[test]
@@ -185,23 +200,35 @@ fn signing_outside_ones_role_or_for_another_organisation_is_refused() {
     let mut c = Chain::new();
     let msg = c.fails(
         FACTORY_KEY,
-        anchor("factory", vec![record(1, "retail_selling", &[(ITEM, Relation::Epc)])]),
+        anchor(
+            "factory",
+            vec![record(1, "retail_selling", &[(ITEM, Relation::Epc)])],
+        ),
         codes::ROLE_NOT_ALLOWED,
     );
     assert!(msg.contains("records[0].public.biz_step"), "{msg}");
     c.fails(
         SHOP_KEY,
-        anchor("factory", vec![record(1, "retail_selling", &[(ITEM, Relation::Epc)])]),
+        anchor(
+            "factory",
+            vec![record(1, "retail_selling", &[(ITEM, Relation::Epc)])],
+        ),
         codes::NOT_ORG_KEY,
     );
     c.fails(
         STRANGER,
-        anchor("shop", vec![record(1, "retail_selling", &[(ITEM, Relation::Epc)])]),
+        anchor(
+            "shop",
+            vec![record(1, "retail_selling", &[(ITEM, Relation::Epc)])],
+        ),
         codes::UNKNOWN_KEY,
     );
     c.ok(
         SHOP_KEY,
-        anchor("shop", vec![record(1, "retail_selling", &[(ITEM, Relation::Epc)])]),
+        anchor(
+            "shop",
+            vec![record(1, "retail_selling", &[(ITEM, Relation::Epc)])],
+        ),
     );
 }
 
@@ -212,20 +239,38 @@ fn a_captured_event_cannot_be_anchored_again() {
     c.ok(FACTORY_KEY, anchor("factory", vec![r.clone()]));
     let mut again = r;
     again.cid = unique_cid(again.clone(), 9).cid;
-    c.fails(FACTORY_KEY, anchor("factory", vec![again]), codes::DUPLICATE_EVENT);
+    c.fails(
+        FACTORY_KEY,
+        anchor("factory", vec![again]),
+        codes::DUPLICATE_EVENT,
+    );
 }
 
 #[test]
 fn a_revoked_key_signs_nothing_from_the_next_transaction_on() {
     let mut c = Chain::new();
-    c.ok(ADMIN, TraceCall::RevokeKey { key: addr(FACTORY_KEY) });
+    c.ok(
+        ADMIN,
+        TraceCall::RevokeKey {
+            key: addr(FACTORY_KEY),
+        },
+    );
     let msg = c.fails(
         FACTORY_KEY,
-        anchor("factory", vec![record(1, "commissioning", &[(ITEM, Relation::Epc)])]),
+        anchor(
+            "factory",
+            vec![record(1, "commissioning", &[(ITEM, Relation::Epc)])],
+        ),
         codes::KEY_REVOKED,
     );
     assert!(msg.contains("revoked at block 1"), "{msg}");
-    assert_eq!(st::key(&c.ms, &addr(FACTORY_KEY)).unwrap().unwrap().revoked_at, Some(1));
+    assert_eq!(
+        st::key(&c.ms, &addr(FACTORY_KEY))
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        Some(1)
+    );
 }
 
 #[test]
@@ -296,14 +341,18 @@ fn grants_are_given_and_withdrawn_by_the_owner_and_must_expire_in_the_future() {
     c.fails(FACTORY_KEY, grant(NOW_MS), codes::GRANT_EXPIRED);
     c.fails(SHOP_KEY, grant(NOW_MS + 1), codes::NOT_RECORD_OWNER);
     c.ok(FACTORY_KEY, grant(NOW_MS + 1_000));
-    let g = st::grant(&c.ms, &r.event_hash, &addr(SHOP_KEY)).unwrap().unwrap();
+    let g = st::grant(&c.ms, &r.event_hash, &addr(SHOP_KEY))
+        .unwrap()
+        .unwrap();
     assert_eq!(g.expires_at_ms, NOW_MS + 1_000);
     let revoke = TraceCall::RevokeGrant {
         event_hash: r.event_hash,
         grantee: addr(SHOP_KEY),
     };
     c.ok(FACTORY_KEY, revoke.clone());
-    assert!(st::grant(&c.ms, &r.event_hash, &addr(SHOP_KEY)).unwrap().is_none());
+    assert!(st::grant(&c.ms, &r.event_hash, &addr(SHOP_KEY))
+        .unwrap()
+        .is_none());
     c.fails(FACTORY_KEY, revoke, codes::UNKNOWN_GRANT);
 }
 
@@ -334,7 +383,10 @@ fn kyc_attestations_need_the_verifier_role_and_keep_only_hash_and_level() {
     );
     c.ok(ADMIN, attest);
     let k = st::kyc(&c.ms, &addr(STRANGER)).unwrap().unwrap();
-    assert_eq!((k.level, k.attestation, k.verifier), (2, Hash32([5; 32]), addr(ADMIN)));
+    assert_eq!(
+        (k.level, k.attestation, k.verifier),
+        (2, Hash32([5; 32]), addr(ADMIN))
+    );
 }
 
 #[test]
@@ -342,10 +394,18 @@ fn malformed_records_are_refused_naming_the_field() {
     let mut c = Chain::new();
     let mut r = record(1, "commissioning", &[(ITEM, Relation::Epc)]);
     r.cid = "Qm-not-a-cid".into();
-    let msg = c.fails(FACTORY_KEY, anchor("factory", vec![r]), codes::INVALID_TRACE_CALL);
+    let msg = c.fails(
+        FACTORY_KEY,
+        anchor("factory", vec![r]),
+        codes::INVALID_TRACE_CALL,
+    );
     assert!(msg.contains("records[0].cid"), "{msg}");
     let mut r = record(1, "commissioning", &[(ITEM, Relation::Epc)]);
     r.public.event_type = "SensorEvent".into();
-    let msg = c.fails(FACTORY_KEY, anchor("factory", vec![r]), codes::INVALID_TRACE_CALL);
+    let msg = c.fails(
+        FACTORY_KEY,
+        anchor("factory", vec![r]),
+        codes::INVALID_TRACE_CALL,
+    );
     assert!(msg.contains("records[0].public.event_type"), "{msg}");
 }
