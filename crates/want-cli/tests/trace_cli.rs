@@ -1,0 +1,291 @@
+//! `want trace …` against a real `want dev` process: the interface contract of hash, capture and
+//! verify, and the merchant's walk-through of the README (organisation, capture, verify, share).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::*;
+use serde_json::Value;
+
+fn gs1(file: &str) -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/testdata/epcis/gs1/JSON")
+        .join(file);
+    assert!(p.is_file(), "GS1 example {} not found", p.display());
+    p
+}
+
+fn vectors() -> Value {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../want-epcis/tests/vectors/hash_ids.json");
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
+/// Imports a private key (hex) into a keystore with a weak KDF (tests only); returns its path.
+fn keystore(dir: &Path, name: &str, key_hex: Option<&str>, pw: &Path) -> (PathBuf, Value) {
+    let ks_dir = dir.join(name);
+    let run = match key_hex {
+        Some(hex) => {
+            let f = dir.join(format!("{name}.hex"));
+            std::fs::write(&f, hex).unwrap();
+            want_json(&[
+                "key",
+                "import",
+                "--private-key-file",
+                f.to_str().unwrap(),
+                "--keystore-dir",
+                ks_dir.to_str().unwrap(),
+                "--password-file",
+                pw.to_str().unwrap(),
+                "--kdf",
+                "light",
+            ])
+        }
+        None => want_json(&[
+            "key",
+            "new",
+            "--keystore-dir",
+            ks_dir.to_str().unwrap(),
+            "--password-file",
+            pw.to_str().unwrap(),
+            "--kdf",
+            "light",
+        ]),
+    };
+    let v = run.ok_json();
+    (PathBuf::from(v["keystore"].as_str().unwrap()), v)
+}
+
+#[test]
+fn trace_hash_prints_the_gs1_event_hash_ids_in_document_order_offline() {
+    let file = "Example_9.6.1-ObjectEvent.jsonld";
+    let v = want_json(&["trace", "hash", gs1(file).to_str().unwrap()]).ok_json();
+    let expected = &vectors()[file];
+    let got: Vec<&Value> = v["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["eventHash"])
+        .collect();
+    let want: Vec<&Value> = expected.as_array().unwrap().iter().collect();
+    assert_eq!(got, want);
+    assert_eq!(
+        v.as_object().unwrap().len(),
+        1,
+        "exactly {{\"events\": […]}}"
+    );
+}
+
+#[test]
+fn a_merchant_registers_captures_verifies_and_shares() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = DevNode::start(&dir.path().join("data"), &[]);
+    let pw = password_file(dir.path(), "pw", "merchant password");
+    let dev_hex = std::fs::read_to_string(dir.path().join("data/dev-key.hex")).unwrap();
+    let (admin_ks, _) = keystore(dir.path(), "admin", Some(dev_hex.trim()), &pw);
+    let (shop_ks, shop) = keystore(dir.path(), "shop", None, &pw);
+    let (partner_ks, partner) = keystore(dir.path(), "partner", None, &pw);
+    let n = ["--node", node.url.as_str()];
+    let admin = [
+        "--keystore",
+        admin_ks.to_str().unwrap(),
+        "--password-file",
+        pw.to_str().unwrap(),
+    ];
+    let shop_k = [
+        "--keystore",
+        shop_ks.to_str().unwrap(),
+        "--password-file",
+        pw.to_str().unwrap(),
+    ];
+    let partner_k = [
+        "--keystore",
+        partner_ks.to_str().unwrap(),
+        "--password-file",
+        pw.to_str().unwrap(),
+    ];
+    let shop_addr = shop["address"].as_str().unwrap();
+    let shop_pk = shop["public_key"].as_str().unwrap();
+
+    // Fund the shop's key for fees, register its organisation and key.
+    want_json(
+        &[
+            &[
+                "tx", "transfer", "--to", shop_addr, "--amount", "100", "--wait",
+            ][..],
+            &admin,
+            &n,
+        ]
+        .concat(),
+    )
+    .ok_json();
+    want_json(
+        &[
+            &[
+                "trace",
+                "org",
+                "register",
+                "--org",
+                "acme",
+                "--name",
+                "ACME Foods",
+                "--kind",
+                "brand",
+                "--encryption-key",
+                shop_pk,
+            ][..],
+            &admin,
+            &n,
+        ]
+        .concat(),
+    )
+    .ok_json();
+    want_json(
+        &[
+            &[
+                "trace",
+                "key",
+                "add",
+                "--org",
+                "acme",
+                "--address",
+                shop_addr,
+                "--department",
+                "shipping",
+                "--roles",
+                "warehouse,logistics",
+            ][..],
+            &admin,
+            &n,
+        ]
+        .concat(),
+    )
+    .ok_json();
+
+    // Capture a shipment from GS1's examples.
+    let file = gs1("Example_9.6.1-ObjectEvent.jsonld");
+    let v = want_json(
+        &[
+            &["trace", "capture", file.to_str().unwrap()][..],
+            &shop_k,
+            &n,
+        ]
+        .concat(),
+    )
+    .ok_json();
+    let events = v["events"].as_array().unwrap();
+    assert_eq!(events.len(), 2);
+    let expected = &vectors()["Example_9.6.1-ObjectEvent.jsonld"];
+    for (i, e) in events.iter().enumerate() {
+        assert_eq!(e["eventHash"], expected[i]);
+        assert_eq!(e["tx"].as_str().unwrap().len(), 64);
+    }
+    // Re-submitting is refused.
+    let r = want_json(
+        &[
+            &["trace", "capture", file.to_str().unwrap()][..],
+            &shop_k,
+            &n,
+        ]
+        .concat(),
+    );
+    r.err_code("duplicate_event");
+
+    // An invalid document: non-zero exit, the error shape with its path, nothing stored.
+    let bad = dir.path().join("bad.jsonld");
+    std::fs::write(&bad, r#"{"type":"ObjectEvent","eventTime":"2024-01-01T00:00:00Z","eventTimeZoneOffset":"+00:00","action":"OBSERVE","epcList":[],"quantityList":[{"epcClass":"urn:epc:class:lgtin:4012345.012345.998877","quantity":"ten"}]}"#).unwrap();
+    let r = want_json(
+        &[
+            &["trace", "capture", bad.to_str().unwrap()][..],
+            &shop_k,
+            &n,
+        ]
+        .concat(),
+    );
+    assert_eq!(r.code, Some(1));
+    let e = r.json();
+    assert_eq!(e["error"]["code"], "invalid_quantity", "{e}");
+    assert_eq!(e["error"]["path"], "$.quantityList[0].quantity");
+    assert!(e["error"]["message"].is_string());
+    let page = node.get("/v1/trace/events");
+    assert_eq!(
+        page["events"].as_array().unwrap().len(),
+        2,
+        "nothing more stored"
+    );
+
+    // Verify the product, checking every proof on this side.
+    let v = want_json(
+        &[
+            &["trace", "verify", "urn:epc:id:sgtin:0614141.107346.2018"][..],
+            &n,
+        ]
+        .concat(),
+    )
+    .ok_json();
+    assert_eq!(v["verdict"], "authentic", "{v}");
+    assert_eq!(v["records"], 2, "shipped, then received");
+    // Deep verification with the owner's key opens every record.
+    let v = want_json(
+        &[
+            &["trace", "verify", "urn:epc:id:sgtin:0614141.107346.2018"][..],
+            &shop_k,
+            &n,
+        ]
+        .concat(),
+    )
+    .ok_json();
+    assert_eq!(v["opened"][0]["opened"], "authentic", "{v}");
+
+    // Share the first record with a partner, who then reads it; revoke, and it cannot.
+    let event = events[0]["eventHash"].as_str().unwrap();
+    want_json(&[&["trace", "fetch", event][..], &partner_k, &n].concat()).err_code("no_access");
+    want_json(
+        &[
+            &[
+                "trace",
+                "grant",
+                event,
+                "--to-key",
+                partner["public_key"].as_str().unwrap(),
+                "--expires-in",
+                "3600",
+            ][..],
+            &shop_k,
+            &n,
+        ]
+        .concat(),
+    )
+    .ok_json();
+    let v = want_json(&[&["trace", "fetch", event][..], &partner_k, &n].concat()).ok_json();
+    assert_eq!(v["event"]["bizStep"], "shipping", "{v}");
+    want_json(
+        &[
+            &[
+                "trace",
+                "revoke-grant",
+                event,
+                "--grantee",
+                partner["address"].as_str().unwrap(),
+            ][..],
+            &shop_k,
+            &n,
+        ]
+        .concat(),
+    )
+    .ok_json();
+    want_json(&[&["trace", "fetch", event][..], &partner_k, &n].concat()).err_code("no_access");
+
+    // The printable tag opens the verdict.
+    let v = want_json(
+        &[
+            &["trace", "tag", "urn:epc:id:sgtin:0614141.107346.2018"][..],
+            &n,
+        ]
+        .concat(),
+    )
+    .ok_json();
+    let url = v["url"].as_str().unwrap();
+    let page = http_client().get(url).send().unwrap().text().unwrap();
+    assert!(page.contains("Authentic"), "{page}");
+}

@@ -1,0 +1,646 @@
+//! Traceability over the HTTP API of a real node: EPCIS capture of GS1's examples, read-back,
+//! tamper detection, grants, lineage, roles and revocation, bad documents, personal data.
+
+mod common;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::*;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use want_crypto::{PrivateKey, SigningKey};
+use want_node::api_trace::urlencode;
+use want_node::config::{dev_private_key, DEV_CHAIN_ID, DEV_MIN_FEE, DEV_ORG};
+use want_node::Genesis;
+use want_types::trace::{OrgKind, Permission, Role, TraceCall};
+use want_types::{Call, SignedTransaction, Transaction};
+
+fn testdata() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/epcis/gs1/JSON");
+    assert!(
+        dir.is_dir(),
+        "GS1 EPCIS examples not found at {} (../shared must sit beside the repository)",
+        dir.display()
+    );
+    dir
+}
+
+fn jsonld_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .expect("read testdata dir")
+        .map(|e| e.expect("dir entry").path())
+        .collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            jsonld_files(&p, out);
+        } else if p.extension().is_some_and(|e| e == "jsonld") {
+            out.push(p);
+        }
+    }
+}
+
+/// A dev node whose capture endpoint signs with the dev key (as `want dev` does).
+async fn start_capturing(dir: &Path) -> TestNode {
+    let key_file = dir.join("capture-key.hex");
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(&key_file, dev_private_key().to_hex()).unwrap();
+    start_node_with(dir, Genesis::dev(), |c| {
+        c.capture = Some(want_node::capture::CaptureConfig {
+            org: DEV_ORG.into(),
+            key_file,
+        })
+    })
+    .await
+    .expect("start capturing node")
+}
+
+async fn capture(n: &TestNode, body: impl Into<reqwest::Body>) -> (StatusCode, Value) {
+    n.post_raw("/v1/epcis/capture", body).await
+}
+
+/// Signs a blob read as `key` and fetches it.
+async fn fetch_blob(n: &TestNode, cid: &str, key: &PrivateKey) -> (StatusCode, Vec<u8>) {
+    let t = now_ms();
+    let sig = key.sign_digest(&want_types::trace::blob_read_digest(cid, t));
+    let r = n
+        .http
+        .get(n.url(&format!("/v1/blobs/{cid}")))
+        .header("X-Want-Time", t.to_string())
+        .header("X-Want-Signature", hex::encode(sig))
+        .send()
+        .await
+        .unwrap();
+    let s = r.status();
+    (s, r.bytes().await.unwrap().to_vec())
+}
+
+async fn record(n: &TestNode, event_hash_id: &str) -> Value {
+    n.get_ok(&format!("/v1/trace/records/{}", urlencode(event_hash_id)))
+        .await
+}
+
+async fn verify(n: &TestNode, product: &str) -> Value {
+    n.get_ok(&format!("/v1/trace/verify/{}", urlencode(product)))
+        .await
+}
+
+/// Opens a record with the owner's key (the dev key is the dev organisation's encryption key).
+async fn open_as_owner(n: &TestNode, event_hash_id: &str) -> Value {
+    let rec = record(n, event_hash_id).await;
+    let key = dev_private_key();
+    let (s, blob) = fetch_blob(n, rec["cid"].as_str().unwrap(), &key).await;
+    assert_eq!(s, StatusCode::OK);
+    let wrapped = hex::decode(rec["ownerWrappedKey"].as_str().unwrap()).unwrap();
+    let rk = want_crypto::unwrap_key(&key, &wrapped).unwrap();
+    let opened = want_trace::open_record(
+        &blob,
+        &rk,
+        &rec["recordHash"].as_str().unwrap().parse().unwrap(),
+        &rec["signer"].as_str().unwrap().parse().unwrap(),
+        &want_types::trace::parse_event_hash_id(event_hash_id).unwrap(),
+    )
+    .expect("the owner opens an authentic record");
+    opened.event.to_json()
+}
+
+fn trace_tx(key: &SigningKey, nonce: u64, call: TraceCall) -> SignedTransaction {
+    key.sign_transaction(Transaction {
+        chain_id: DEV_CHAIN_ID,
+        from: key.address(),
+        nonce,
+        fee: DEV_MIN_FEE,
+        expiry_ms: now_ms() + 600_000,
+        pow_nonce: 0,
+        call: Call::Trace(call),
+    })
+}
+
+/// Sends a trace call as `key` and waits for its receipt.
+async fn send(n: &TestNode, key: &SigningKey, call: TraceCall) -> (StatusCode, Value) {
+    let nonce = n.nonce(&key.address()).await;
+    n.submit(&trace_tx(key, nonce, call), true).await
+}
+
+async fn send_ok(n: &TestNode, key: &SigningKey, call: TraceCall) {
+    let (s, v) = send(n, key, call).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["receipt"]["status"], "success", "{v}");
+}
+
+#[tokio::test]
+async fn every_gs1_example_document_is_captured_and_reads_back_equal_in_meaning() {
+    let dir = tempdir();
+    let n = start_capturing(dir.path()).await;
+    let mut files = Vec::new();
+    jsonld_files(&testdata(), &mut files);
+    assert!(files.len() >= 40, "only {} example files", files.len());
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut captured = 0usize;
+    for file in &files {
+        let bytes = std::fs::read(file).unwrap();
+        let parsed = want_epcis::parse_capture(&bytes)
+            .unwrap_or_else(|e| panic!("{}: {} at {}", file.display(), e.message, e.path));
+        let ids: Vec<String> = parsed.events.iter().map(|e| e.hash_id()).collect();
+        let fresh: Vec<usize> = (0..ids.len())
+            .filter(|i| !seen.contains(&ids[*i]))
+            .collect();
+        if fresh.len() == ids.len() && ids.iter().collect::<HashSet<_>>().len() == ids.len() {
+            let (s, v) = capture(&n, bytes.clone()).await;
+            assert_eq!(s, StatusCode::OK, "{}: {v}", file.display());
+            let got: Vec<&str> = v["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["eventHash"].as_str().unwrap())
+                .collect();
+            assert_eq!(got, ids, "{}: hash IDs in document order", file.display());
+        } else {
+            // GS1 repeats some events across files: the document is refused as a re-submission
+            // and nothing of it is stored; its new events are captured one by one.
+            let (s, v) = capture(&n, bytes.clone()).await;
+            assert_eq!(s, StatusCode::CONFLICT, "{}: {v}", file.display());
+            assert_eq!(v["error"]["code"], "duplicate_event");
+            assert!(v["error"]["path"].as_str().unwrap().starts_with('$'), "{v}");
+            for i in fresh {
+                if seen.contains(&ids[i]) {
+                    continue;
+                }
+                let single = serde_json::to_vec(&parsed.events[i].to_json()).unwrap();
+                let (s, v) = capture(&n, single).await;
+                assert_eq!(s, StatusCode::OK, "{} event {i}: {v}", file.display());
+                seen.insert(ids[i].clone());
+                captured += 1;
+            }
+            continue;
+        }
+        for (i, id) in ids.iter().enumerate() {
+            seen.insert(id.clone());
+            captured += 1;
+            // Read back: the owner decrypts the stored record; it is the same event.
+            let back = open_as_owner(&n, id).await;
+            assert_eq!(
+                back,
+                parsed.events[i].to_json(),
+                "{} event {i} read back differs",
+                file.display()
+            );
+        }
+    }
+    assert!(captured >= 40, "captured {captured} events");
+    let page = n.get_ok("/v1/trace/events?limit=1000").await;
+    assert_eq!(page["events"].as_array().unwrap().len(), captured);
+    n.stop().await;
+}
+
+#[tokio::test]
+async fn bad_documents_are_refused_with_the_path_of_the_first_problem_and_nothing_stored() {
+    let dir = tempdir();
+    let n = start_capturing(dir.path()).await;
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("malformed_json", b"{\"type\": \"EPCISDocument\",".to_vec(), "$"),
+        (
+            "unknown_event_type",
+            serde_json::to_vec(&json!({"type": "EPCISDocument", "schemaVersion": "2.0", "creationDate": "2020-01-01T00:00:00Z", "epcisBody": {"eventList": [{"type": "SensorEvent", "eventTime": "2020-01-01T00:00:00Z", "eventTimeZoneOffset": "+00:00"}]}})).unwrap(),
+            "$.epcisBody.eventList[0].type",
+        ),
+        (
+            "invalid_time",
+            serde_json::to_vec(&json!({"type": "ObjectEvent", "eventTime": "yesterday", "eventTimeZoneOffset": "+00:00", "action": "OBSERVE", "epcList": []})).unwrap(),
+            "$.eventTime",
+        ),
+        (
+            "invalid_identifier",
+            serde_json::to_vec(&json!({"type": "ObjectEvent", "eventTime": "2020-01-01T00:00:00Z", "eventTimeZoneOffset": "+00:00", "action": "OBSERVE", "epcList": ["urn:epc:id:sgtin:0614141.107346.2017", "https://id.gs1.org/01/00614141107349/21/1"]})).unwrap(),
+            "$.epcList[1]",
+        ),
+    ];
+    for (code, body, path) in cases {
+        let (s, v) = capture(&n, body).await;
+        assert!(s.is_client_error(), "{code}: {s} {v}");
+        assert_eq!(v["error"]["code"], code, "{v}");
+        assert_eq!(v["error"]["path"], path, "{v}");
+        assert!(!v["error"]["message"].as_str().unwrap().is_empty());
+    }
+    let page = n.get_ok("/v1/trace/events").await;
+    assert_eq!(page["events"], json!([]));
+    assert_eq!(n.height().await, 0, "no transaction was made");
+    let blobs = std::fs::read_dir(dir.path().join("blobs"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(blobs, 0, "no blob was stored");
+    // The limits are advertised as EPCIS does.
+    let r = n
+        .http
+        .request(reqwest::Method::OPTIONS, n.url("/v1/epcis/capture"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.headers()["GS1-EPCIS-Capture-Limit"],
+        want_epcis::CAPTURE_EVENTS_MAX.to_string()
+    );
+    n.stop().await;
+}
+
+const ITEM: &str = "https://id.gs1.org/01/10614141073464/21/2017";
+
+#[tokio::test]
+async fn an_edited_blob_or_anchor_is_reported_tampered() {
+    let dir = tempdir();
+    let n = start_capturing(dir.path()).await;
+    let doc = std::fs::read(testdata().join("Example_9.6.1-ObjectEvent.jsonld")).unwrap();
+    let (s, v) = capture(&n, doc).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let v = verify(&n, ITEM).await;
+    assert_eq!(v["verdict"], "authentic", "{v}");
+    let check = want_trace::check_report(&v).unwrap();
+    assert_eq!(check.verdict, "authentic");
+    assert_eq!(check.records, 1);
+
+    // Edit the sealed record on disk.
+    let cid = v["events"][0]["cid"].as_str().unwrap().to_string();
+    let path = n.node.shared.blobs.path_of(&cid).unwrap();
+    let original = std::fs::read(&path).unwrap();
+    let mut edited = original.clone();
+    let last = edited.len() - 1;
+    edited[last] ^= 1;
+    std::fs::write(&path, &edited).unwrap();
+    let v = verify(&n, ITEM).await;
+    assert_eq!(v["verdict"], "tampered", "{v}");
+    assert_eq!(v["failure"]["reason"], "blob_tampered");
+    assert_eq!(v["events"][0]["blob"], "tampered");
+    assert_eq!(want_trace::check_report(&v).unwrap().verdict, "tampered");
+    let (s, _) = fetch_blob(&n, &cid, &dev_private_key()).await;
+    assert!(s.is_server_error(), "a tampered blob is never served: {s}");
+    std::fs::write(&path, &original).unwrap();
+    assert_eq!(verify(&n, ITEM).await["verdict"], "authentic");
+
+    // Edit the product's stored anchor in the database.
+    let pk = want_types::trace::product_key(ITEM);
+    let key = want_state::trace::state::product_info_key(&pk);
+    let snap = n.node.shared.store.snapshot().unwrap();
+    let mut info = want_state::trace::state::product(&snap, &pk)
+        .unwrap()
+        .unwrap();
+    drop(snap);
+    info.anchor = want_types::Hash32([7; 32]);
+    n.node
+        .shared
+        .store
+        .tamper_state_for_test(&key, &borsh::to_vec(&info).unwrap())
+        .unwrap();
+    let v = verify(&n, ITEM).await;
+    assert_eq!(v["verdict"], "tampered", "{v}");
+    assert_eq!(v["failure"]["reason"], "anchor_mismatch");
+    assert_eq!(want_trace::check_report(&v).unwrap().verdict, "tampered");
+
+    // A product nobody recorded is unknown.
+    let v = verify(&n, "https://id.gs1.org/01/09521234543213/21/404").await;
+    assert_eq!(v["verdict"], "unknown");
+    n.stop().await;
+}
+
+#[tokio::test]
+async fn grants_open_a_record_until_they_expire_or_are_revoked() {
+    let dir = tempdir();
+    let n = start_capturing(dir.path()).await;
+    let doc = std::fs::read(testdata().join("Example_9.6.1-ObjectEvent.jsonld")).unwrap();
+    let (_, v) = capture(&n, doc).await;
+    let event = v["events"][0]["eventHash"].as_str().unwrap().to_string();
+    let rec = record(&n, &event).await;
+    let cid = rec["cid"].as_str().unwrap().to_string();
+    let owner = dev_private_key();
+    let partner = PrivateKey::generate();
+
+    // The owner reads; a stranger is refused whatever it signs.
+    assert_eq!(fetch_blob(&n, &cid, &owner).await.0, StatusCode::OK);
+    assert_eq!(
+        fetch_blob(&n, &cid, &partner).await.0,
+        StatusCode::FORBIDDEN
+    );
+
+    let rk = want_crypto::unwrap_key(
+        &owner,
+        &hex::decode(rec["ownerWrappedKey"].as_str().unwrap()).unwrap(),
+    )
+    .unwrap();
+    let eh = want_types::trace::parse_event_hash_id(&event).unwrap();
+    let grant = |expires_at_ms| TraceCall::Grant {
+        event_hash: eh,
+        grantee: partner.address(),
+        grantee_key: partner.public_key_compressed().to_vec(),
+        permission: Permission::Read,
+        expires_at_ms,
+        wrapped_key: want_crypto::wrap_key(&partner.public_key(), &rk).unwrap(),
+    };
+    let dev = dev_key();
+    send_ok(&n, &dev, grant(now_ms() + 600_000)).await;
+    let (s, blob) = fetch_blob(&n, &cid, &partner).await;
+    assert_eq!(s, StatusCode::OK);
+    // The grantee decrypts with its own key.
+    let rec = record(&n, &event).await;
+    let wrapped = rec["grants"][0]["wrapped_key"].as_str().unwrap();
+    let prk = want_crypto::unwrap_key(&partner, &hex::decode(wrapped).unwrap()).unwrap();
+    want_trace::open_record(
+        &blob,
+        &prk,
+        &rec["recordHash"].as_str().unwrap().parse().unwrap(),
+        &rec["signer"].as_str().unwrap().parse().unwrap(),
+        &eh,
+    )
+    .expect("the grantee opens the record");
+
+    // Revoked: refused from the next block on.
+    send_ok(
+        &n,
+        &dev,
+        TraceCall::RevokeGrant {
+            event_hash: eh,
+            grantee: partner.address(),
+        },
+    )
+    .await;
+    assert_eq!(
+        fetch_blob(&n, &cid, &partner).await.0,
+        StatusCode::FORBIDDEN
+    );
+
+    // Expiring: works until a block is made after the expiry.
+    let expires = now_ms() + 1_500;
+    send_ok(&n, &dev, grant(expires)).await;
+    assert_eq!(fetch_blob(&n, &cid, &partner).await.0, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(1_600)).await;
+    // Any later block moves the chain's clock past the expiry.
+    let nonce = n.nonce(&dev.address()).await;
+    n.commit(&transfer(&dev, nonce, partner.address(), 1)).await;
+    let (s, body) = fetch_blob(&n, &cid, &partner).await;
+    assert_eq!(
+        s,
+        StatusCode::FORBIDDEN,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    assert!(String::from_utf8_lossy(&body).contains("expired"));
+    // Only the owner grants.
+    let partner_signer = SigningKey::Secp256k1(partner.clone());
+    let (s, v) = send(&n, &partner_signer, grant(now_ms() + 600_000)).await;
+    assert!(s.is_client_error(), "{v}");
+    n.stop().await;
+}
+
+#[tokio::test]
+async fn lineage_runs_through_aggregation_and_transformation() {
+    let dir = tempdir();
+    let n = start_capturing(dir.path()).await;
+    let doc = json!({
+        "@context": ["https://ref.gs1.org/standards/epcis/epcis-context.jsonld"],
+        "type": "EPCISDocument", "schemaVersion": "2.0", "creationDate": "2024-01-01T00:00:00Z",
+        "epcisBody": {"eventList": [
+            {"type": "TransformationEvent", "eventTime": "2024-01-01T08:00:00Z", "eventTimeZoneOffset": "+08:00",
+             "inputEPCList": ["urn:epc:id:sgtin:4012345.011122.25"],
+             "outputEPCList": ["urn:epc:id:sgtin:4012345.077889.1"],
+             "bizStep": "commissioning"},
+            {"type": "AggregationEvent", "eventTime": "2024-01-01T09:00:00Z", "eventTimeZoneOffset": "+08:00",
+             "parentID": "urn:epc:id:sscc:4012345.0000000001", "childEPCs": ["urn:epc:id:sgtin:4012345.077889.1"],
+             "action": "ADD", "bizStep": "packing"},
+            {"type": "AggregationEvent", "eventTime": "2024-01-01T10:00:00Z", "eventTimeZoneOffset": "+08:00",
+             "parentID": "urn:epc:id:sscc:4012345.0000000002", "childEPCs": ["urn:epc:id:sscc:4012345.0000000001"],
+             "action": "ADD", "bizStep": "packing"}
+        ]}
+    });
+    let (s, v) = capture(&n, serde_json::to_vec(&doc).unwrap()).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let norm = |s: &str| want_epcis::normalize_identifier(s).unwrap();
+    let item = norm("urn:epc:id:sgtin:4012345.077889.1");
+    let ingredient = norm("urn:epc:id:sgtin:4012345.011122.25");
+    let case = norm("urn:epc:id:sscc:4012345.0000000001");
+    let pallet = norm("urn:epc:id:sscc:4012345.0000000002");
+    let v = n
+        .get_ok(&format!("/v1/trace/lineage/{}?depth=5", urlencode(&item)))
+        .await;
+    let ids = |k: &str| -> HashSet<String> {
+        v[k].as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        ids("upstream"),
+        [ingredient.clone(), case.clone(), pallet.clone()]
+            .into_iter()
+            .collect()
+    );
+    assert!(ids("downstream").is_empty(), "{v}");
+    let v = n
+        .get_ok(&format!("/v1/trace/lineage/{}?depth=1", urlencode(&pallet)))
+        .await;
+    let down: Vec<&str> = v["downstream"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(down, vec![case.as_str()], "depth 1 stops at the case");
+    // Queries by product (EPC URN accepted), bizStep and time window.
+    let q = n
+        .get_ok(&format!(
+            "/v1/trace/events?product={}",
+            urlencode("urn:epc:id:sgtin:4012345.077889.1")
+        ))
+        .await;
+    assert_eq!(q["events"].as_array().unwrap().len(), 2);
+    let q = n.get_ok("/v1/trace/events?bizStep=packing&limit=1").await;
+    assert_eq!(q["events"].as_array().unwrap().len(), 1);
+    let next = q["next"].as_u64().expect("a second page");
+    let q2 = n
+        .get_ok(&format!(
+            "/v1/trace/events?bizStep=packing&limit=1&cursor={next}"
+        ))
+        .await;
+    assert_eq!(q2["events"].as_array().unwrap().len(), 1);
+    assert_ne!(q2["events"][0]["eventHash"], q["events"][0]["eventHash"]);
+    let from = 1_704_099_600_000i64; // 2024-01-01T09:00:00Z
+    let q = n
+        .get_ok(&format!("/v1/trace/events?fromMs={from}&org=dev"))
+        .await;
+    assert_eq!(q["events"].as_array().unwrap().len(), 2);
+    n.stop().await;
+}
+
+#[tokio::test]
+async fn roles_other_organisations_and_revoked_keys_cannot_anchor() {
+    let dir = tempdir();
+    let n = start_capturing(dir.path()).await;
+    let dev = dev_key();
+    let shop_key = PrivateKey::generate();
+    let shop = SigningKey::Secp256k1(shop_key.clone());
+    // Fund the shop's key for fees.
+    let nonce = n.nonce(&dev.address()).await;
+    n.commit(&transfer(&dev, nonce, shop.address(), 1_000_000_000))
+        .await;
+    send_ok(
+        &n,
+        &dev,
+        TraceCall::RegisterOrg {
+            org: "shop".into(),
+            name: "Corner shop".into(),
+            kind: OrgKind::Retailer,
+            encryption_key: shop_key.public_key_compressed().to_vec(),
+        },
+    )
+    .await;
+    send_ok(
+        &n,
+        &dev,
+        TraceCall::AddKey {
+            org: "shop".into(),
+            key: shop.address(),
+            department: "till".into(),
+            roles: vec![Role::Retailer],
+        },
+    )
+    .await;
+    let event = |step: &str, serial: u32| -> want_epcis::EpcisEvent {
+        let doc = json!({"type": "ObjectEvent", "eventTime": "2024-02-01T10:00:00Z", "eventTimeZoneOffset": "+00:00",
+            "action": "OBSERVE", "bizStep": step, "epcList": [format!("urn:epc:id:sgtin:4012345.077889.{serial}")]});
+        want_epcis::parse_capture(&serde_json::to_vec(&doc).unwrap())
+            .unwrap()
+            .events
+            .remove(0)
+    };
+    let anchor = |org: &str, step: &str, serial: u32| {
+        let sealed = want_trace::seal_event(
+            &event(step, serial),
+            &shop_key,
+            &shop_key.public_key(),
+            want_trace::Publish::default(),
+            &mut rand::rngs::OsRng,
+        )
+        .unwrap();
+        TraceCall::Anchor {
+            org: org.into(),
+            records: vec![sealed.anchor],
+        }
+    };
+    // A retailer sells; it may not commission.
+    send_ok(&n, &shop, anchor("shop", "retail_selling", 1)).await;
+    let (s, v) = send(&n, &shop, anchor("shop", "commissioning", 2)).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    assert_eq!(v["error"]["code"], "role_not_allowed");
+    // It may not sign for another organisation.
+    let (s, v) = send(&n, &shop, anchor(DEV_ORG, "retail_selling", 3)).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    assert_eq!(v["error"]["code"], "not_org_key");
+    // Revoked: refused from the next block on.
+    send_ok(
+        &n,
+        &dev,
+        TraceCall::RevokeKey {
+            key: shop.address(),
+        },
+    )
+    .await;
+    let (s, v) = send(&n, &shop, anchor("shop", "retail_selling", 4)).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    assert_eq!(v["error"]["code"], "key_revoked");
+    // A record signed before the revocation still verifies.
+    let v = verify(
+        &n,
+        &want_epcis::normalize_identifier("urn:epc:id:sgtin:4012345.077889.1").unwrap(),
+    )
+    .await;
+    assert_eq!(v["verdict"], "authentic", "{v}");
+    // Only the administrator registers organisations.
+    let (s, v) = send(
+        &n,
+        &shop,
+        TraceCall::RegisterOrg {
+            org: "rogue".into(),
+            name: "Rogue".into(),
+            kind: OrgKind::Brand,
+            encryption_key: shop_key.public_key_compressed().to_vec(),
+        },
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    assert_eq!(v["error"]["code"], "not_admin");
+    n.stop().await;
+}
+
+#[tokio::test]
+async fn personal_data_never_reaches_the_chain_or_public_views() {
+    let dir = tempdir();
+    let n = start_capturing(dir.path()).await;
+    let phone = "+86-138-0013-8000";
+    let street = "88 Renmin Road, Flat 1702";
+    let doc = json!({
+        "@context": ["https://ref.gs1.org/standards/epcis/epcis-context.jsonld", {"dlv": "https://example.com/delivery/"}],
+        "type": "ObjectEvent", "eventTime": "2024-03-01T10:00:00Z", "eventTimeZoneOffset": "+08:00",
+        "action": "OBSERVE", "bizStep": "departing",
+        "epcList": ["urn:epc:id:sgtin:4012345.077889.77"],
+        "dlv:consignee": {"dlv:phone": phone, "dlv:address": street}
+    });
+    let (s, v) = capture(&n, serde_json::to_vec(&doc).unwrap()).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let event = v["events"][0]["eventHash"].as_str().unwrap().to_string();
+    let tx = v["events"][0]["tx"].as_str().unwrap().to_string();
+    // The owner still reads them back.
+    let back = open_as_owner(&n, &event).await.to_string();
+    assert!(back.contains(phone) && back.contains(street));
+    // Public views do not show them.
+    let product = want_epcis::normalize_identifier("urn:epc:id:sgtin:4012345.077889.77").unwrap();
+    for path in [
+        format!("/v1/trace/verify/{}", urlencode(&product)),
+        format!("/v1/trace/records/{}", urlencode(&event)),
+        "/v1/trace/events".to_string(),
+        format!("/v1/transactions/{tx}"),
+        "/v1/blocks/latest?full=true".to_string(),
+    ] {
+        let body = n.get_ok(&path).await.to_string();
+        assert!(
+            !body.contains(phone) && !body.contains("Renmin"),
+            "{path} shows personal data"
+        );
+    }
+    let page = n
+        .http
+        .get(n.url(&format!(
+            "/01/{}",
+            product.trim_start_matches("https://id.gs1.org/01/")
+        )))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Authentic"), "{page}");
+    assert!(!page.contains(phone));
+    n.stop().await;
+    // Nor does any file of the node (chain, state, journal, blobs) hold them in clear.
+    let mut files = Vec::new();
+    fn walk(d: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, out)
+            } else {
+                out.push(p)
+            }
+        }
+    }
+    walk(dir.path(), &mut files);
+    for f in files {
+        let bytes = std::fs::read(&f).unwrap();
+        let hay = String::from_utf8_lossy(&bytes);
+        assert!(
+            !hay.contains(phone) && !hay.contains("Renmin"),
+            "{} holds personal data in clear",
+            f.display()
+        );
+    }
+}
