@@ -20,6 +20,7 @@ use want_types::{Address, Call, Hash32, SignedTransaction, TokenCall, Transactio
 use crate::output::{CliError, Out};
 
 mod cluster;
+mod trace;
 
 /// How long to wait for the node to start, for funding to commit, and for the load to commit.
 const NODE_START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -43,6 +44,9 @@ pub enum BenchCommand {
     /// One node against a local 3-node cluster: throughput, latency at half load, leader
     /// failover and a lagging follower's catch-up, in one run.
     Cluster(cluster::ClusterBenchArgs),
+    /// EPCIS capture and product verification: a 1,700-item portal read's latency, sustained
+    /// EPC observations per second, and verify latency of a product with 50 records.
+    Trace(trace::TraceBenchArgs),
 }
 
 #[derive(Args)]
@@ -78,6 +82,7 @@ pub fn run(cmd: BenchCommand, out: &Out) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Transfers(a) => transfers(a, out),
         BenchCommand::Cluster(a) => cluster::run(a, out),
+        BenchCommand::Trace(a) => trace::run(a, out),
     }
 }
 

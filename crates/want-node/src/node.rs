@@ -81,6 +81,11 @@ pub struct Shared {
     pub capture: Option<Arc<crate::capture::CaptureSigner>>,
     /// Serialises captures (their anchors take consecutive nonces of the capture key).
     pub capture_lock: tokio::sync::Mutex<()>,
+    /// When this node last proposed a block (Unix ms): a transaction arriving after a whole
+    /// block interval without one is proposed at once instead of waiting for the next tick.
+    pub last_proposed_ms: std::sync::atomic::AtomicU64,
+    /// Anchoring transactions whose signatures `verify` already checked.
+    pub signer_cache: crate::trace::SignerCache,
 }
 
 /// Unix time in milliseconds from the system clock (the node's only clock; the state machine
@@ -588,6 +593,8 @@ impl Node {
             blobs,
             capture,
             capture_lock: tokio::sync::Mutex::new(()),
+            last_proposed_ms: std::sync::atomic::AtomicU64::new(0),
+            signer_cache: crate::trace::SignerCache::default(),
         });
         spawn_journal_writer(shared.clone(), journal_rx);
         restore_journal(&shared)?;
@@ -753,7 +760,12 @@ impl Node {
             self.shared.metrics.mempool_size.set(pool.len() as i64);
             pool.len()
         };
-        if len >= self.shared.cfg.block_txs_max {
+        let idle_since = self
+            .shared
+            .last_proposed_ms
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let idle = now_ms().saturating_sub(idle_since) >= self.shared.cfg.block_interval_ms;
+        if len >= self.shared.cfg.block_txs_max || idle {
             self.shared.produce.notify_one();
         }
         Ok(())
@@ -921,7 +933,14 @@ async fn produce_loop(node: Node, mut shutdown: watch::Receiver<bool>) {
             }
             continue;
         }
-        match node.produce_block().await {
+        let attempt_ms = now_ms();
+        let produced = node.produce_block().await;
+        if matches!(produced, Ok(Some(_))) {
+            node.shared
+                .last_proposed_ms
+                .store(attempt_ms, std::sync::atomic::Ordering::Relaxed);
+        }
+        match produced {
             Ok(Some(info)) => {
                 tracing::debug!(target: "consensus::propose", "committed block {} with {} txs", info.height, info.tx_count);
                 if node.shared.mempool.lock().len() >= node.shared.cfg.block_txs_max {

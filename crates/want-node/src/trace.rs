@@ -22,7 +22,31 @@ pub fn precheck_call(
         timestamp_ms: now_ms,
         params: params.clone(),
     };
-    let call = want_types::Call::Trace(call.clone());
+    // An anchor's per-product updates cannot fail once its records pass their checks, and can
+    // be thousands: the dry run leaves them out (execution checks everything again).
+    let call = match call {
+        TraceCall::Anchor { org, records } => want_types::Call::Trace(TraceCall::Anchor {
+            org: org.clone(),
+            records: records
+                .iter()
+                .map(|r| want_types::trace::AnchorRecord {
+                    event_hash: r.event_hash,
+                    record_hash: r.record_hash,
+                    cid: r.cid.clone(),
+                    owner_wrapped_key: r.owner_wrapped_key.clone(),
+                    public: want_types::trace::PublicFields {
+                        event_type: r.public.event_type.clone(),
+                        biz_step: r.public.biz_step.clone(),
+                        disposition: r.public.disposition.clone(),
+                        event_time_ms: r.public.event_time_ms,
+                        location: r.public.location.clone(),
+                        products: Vec::new(),
+                    },
+                })
+                .collect(),
+        }),
+        other => want_types::Call::Trace(other.clone()),
+    };
     match want_state::dry_run_call(view, &ctx, id, sender, &call)? {
         Ok(()) => Ok(()),
         Err((code, message)) => Err(NodeError::rejected(code, message)),
@@ -190,12 +214,16 @@ fn matches_query(r: &RecordInfo, q: &EventQuery) -> bool {
             .is_none_or(|to| p.event_time_ms.is_some_and(|t| t < to))
 }
 
+/// A product's anchor (if any record names it) and its records (`None` where the index names a
+/// record that is not stored).
+type ProductRecords = (Option<st::ProductInfo>, Vec<(Hash32, Option<RecordInfo>)>);
+
 /// All records of a product, in anchoring order (at most [`VERIFY_RECORDS_MAX`]).
 fn product_records(
     store: &Store,
     view: &dyn StateView,
     product: &str,
-) -> Result<(Option<st::ProductInfo>, Vec<(Hash32, Option<RecordInfo>)>), NodeError> {
+) -> Result<ProductRecords, NodeError> {
     let pk = product_key(product);
     let info = st::product(view, &pk)?;
     let mut out = Vec::new();
@@ -320,6 +348,40 @@ pub fn lineage(store: &Store, product: &str, depth: u32) -> Result<Value, NodeEr
     }))
 }
 
+/// Most entries the verified-signer cache keeps before it starts over.
+pub const SIGNER_CACHE_ENTRIES_MAX: usize = 100_000;
+
+/// Signers of anchoring transactions already verified, keyed by the digest of the transaction
+/// id and its signature bytes (an edited signature is a new key, so it is verified afresh).
+#[derive(Default)]
+pub struct SignerCache(parking_lot::Mutex<HashMap<Hash32, Address>>);
+
+impl SignerCache {
+    fn key(stx: &want_types::SignedTransaction) -> Hash32 {
+        let mut buf = stx.id().0.to_vec();
+        buf.extend(
+            borsh::to_vec(&stx.signature)
+                .expect("invariant: borsh encoding into a Vec cannot fail"),
+        );
+        want_types::sha256d(&buf)
+    }
+
+    /// The transaction's verified signer, or `None` when its signature does not verify.
+    pub fn signer(&self, stx: &want_types::SignedTransaction) -> Option<Address> {
+        let key = Self::key(stx);
+        if let Some(a) = self.0.lock().get(&key) {
+            return Some(*a);
+        }
+        let signer = want_crypto::verify_transaction(stx).ok().map(|(_, s)| s)?;
+        let mut map = self.0.lock();
+        if map.len() >= SIGNER_CACHE_ENTRIES_MAX {
+            map.clear();
+        }
+        map.insert(key, signer);
+        Some(signer)
+    }
+}
+
 /// What the blob store says about a record's sealed blob.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BlobCheck {
@@ -359,9 +421,11 @@ struct Failure {
 /// record names the product).
 pub fn verify(
     store: &Store,
+    signers_cache: &SignerCache,
     product: &str,
-    blob: &dyn Fn(&str) -> BlobCheck,
+    blob: &(dyn Fn(&str) -> BlobCheck + Sync),
 ) -> Result<Value, NodeError> {
+    use rayon::prelude::*;
     let snap = store.snapshot()?;
     let (info, records) = product_records(store, &snap, product)?;
     let Some(info) = info else {
@@ -392,8 +456,38 @@ pub fn verify(
         });
     }
     let mut anchor = Hash32::ZERO;
-    let mut blocks: HashMap<u64, (Block, Vec<Hash32>)> = HashMap::new();
+    // Blocks, signatures and blobs are fetched and checked in parallel first.
+    let present: Vec<&RecordInfo> = records.iter().filter_map(|(_, r)| r.as_ref()).collect();
+    let heights: BTreeSet<u64> = present.iter().map(|r| r.height).collect();
+    let loaded = heights
+        .into_par_iter()
+        .map(|h| {
+            Ok(store.block(h)?.map(|b| {
+                let ids: Vec<Hash32> = b.txs.iter().map(|t| t.id()).collect();
+                (h, (b, ids))
+            }))
+        })
+        .collect::<Result<Vec<_>, NodeError>>()?;
+    let blocks: HashMap<u64, (Block, Vec<Hash32>)> = loaded.into_iter().flatten().collect();
+    let mut wanted: BTreeMap<Hash32, &want_types::SignedTransaction> = BTreeMap::new();
+    for r in &present {
+        if let Some((b, ids)) = blocks.get(&r.height) {
+            if let Some(i) = ids.iter().position(|id| *id == r.tx_id) {
+                wanted.insert(r.tx_id, &b.txs[i]);
+            }
+        }
+    }
+    let signers: HashMap<Hash32, Option<Address>> = wanted
+        .into_par_iter()
+        .map(|(id, stx)| (id, signers_cache.signer(stx)))
+        .collect();
+    let blob_checks: HashMap<&str, BlobCheck> = present
+        .par_iter()
+        .map(|r| (r.cid.as_str(), blob(&r.cid)))
+        .collect();
     let mut events = Vec::with_capacity(records.len());
+    // One inclusion proof per anchoring transaction.
+    let mut proofs = serde_json::Map::new();
     for (i, (eh, rec)) in records.iter().enumerate() {
         let Some(rec) = rec else {
             fail(Failure {
@@ -404,22 +498,15 @@ pub fn verify(
             });
             continue;
         };
-        if !blocks.contains_key(&rec.height) {
-            let Some(block) = store.block(rec.height)? else {
-                fail(Failure {
-                    index: i,
-                    event: Some(*eh),
-                    reason: "block_missing",
-                    message: format!("block {} holding the record is not stored", rec.height),
-                });
-                continue;
-            };
-            let ids: Vec<Hash32> = block.txs.iter().map(|t| t.id()).collect();
-            blocks.insert(rec.height, (block, ids));
-        }
-        let (block, ids) = blocks
-            .get(&rec.height)
-            .expect("invariant: the block was inserted just above");
+        let Some((block, ids)) = blocks.get(&rec.height) else {
+            fail(Failure {
+                index: i,
+                event: Some(*eh),
+                reason: "block_missing",
+                message: format!("block {} holding the record is not stored", rec.height),
+            });
+            continue;
+        };
         let mut event = record_view(rec);
         // The anchoring transaction, as the block holds it.
         let Some(tx_index) = ids.iter().position(|id| *id == rec.tx_id) else {
@@ -468,8 +555,8 @@ pub fn verify(
                 ),
             });
         }
-        match want_crypto::verify_transaction(stx) {
-            Ok((_, signer)) if signer == rec.signer => {}
+        match signers.get(&rec.tx_id).copied().flatten() {
+            Some(signer) if signer == rec.signer => {}
             _ => fail(Failure {
                 index: i,
                 event: Some(*eh),
@@ -499,7 +586,10 @@ pub fn verify(
                 ),
             }),
         }
-        let blob_state = blob(&rec.cid);
+        let blob_state = blob_checks
+            .get(rec.cid.as_str())
+            .copied()
+            .unwrap_or(BlobCheck::Missing);
         if blob_state == BlobCheck::Tampered {
             fail(Failure {
                 index: i,
@@ -508,16 +598,22 @@ pub fn verify(
                 message: format!("the sealed record's bytes do not match its CID {}", rec.cid),
             });
         }
-        let proof = want_crypto::merkle_proof(ids, tx_index)
-            .expect("invariant: tx_index is a position in ids");
         event["blob"] = json!(blob_state.as_str());
-        event["proof"] = json!({
-            "txIndex": tx_index,
-            "merkle": proof,
-            "header": block.header,
-            "blockHash": block.hash(),
-            "transaction": stx,
-        });
+        let key = rec.tx_id.to_hex();
+        if !proofs.contains_key(&key) {
+            let proof = want_crypto::merkle_proof(ids, tx_index)
+                .expect("invariant: tx_index is a position in ids");
+            proofs.insert(
+                key,
+                json!({
+                    "txIndex": tx_index,
+                    "merkle": proof,
+                    "header": block.header,
+                    "blockHash": block.hash(),
+                    "transaction": stx,
+                }),
+            );
+        }
         events.push(event);
     }
     if anchor != info.anchor {
@@ -551,6 +647,7 @@ pub fn verify(
         "recomputedAnchor": anchor,
         "records": info.count,
         "events": events,
+        "proofs": proofs,
     }))
 }
 

@@ -537,7 +537,7 @@ impl Store {
         prefix: &[u8],
         start: Option<&[u8]>,
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
+    ) -> Result<Vec<StateEntry>, StorageError> {
         let r = self.db.begin_read().map_err(|e| self.err(e))?;
         let t = r.open_table(STATE).map_err(|e| self.err(e))?;
         let from = match start {
@@ -654,6 +654,9 @@ impl Store {
         w.commit().map_err(|e| self.err(e))
     }
 }
+
+/// One state entry: key and value.
+pub type StateEntry = (Vec<u8>, Vec<u8>);
 
 /// A read-only view of committed state at one point in time.
 pub struct StateSnapshot {

@@ -101,13 +101,11 @@ fn relation(r: want_epcis::Relation) -> Relation {
 /// `publish` says. Nothing else of the event (extensions, sources, destinations, ilmd…) is public.
 pub fn public_fields(event: &EpcisEvent, publish: Publish) -> PublicFields {
     let mut products: Vec<ProductLink> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for p in event.products() {
-        let link = ProductLink {
-            id: p.id,
-            relation: relation(p.relation),
-        };
-        if !products.contains(&link) {
-            products.push(link);
+        let relation = relation(p.relation);
+        if seen.insert((p.id.clone(), relation)) {
+            products.push(ProductLink { id: p.id, relation });
         }
     }
     PublicFields {
@@ -321,44 +319,63 @@ pub fn check_report(report: &Value) -> Result<ReportCheck, TraceError> {
     };
     let mut anchor = Hash32::ZERO;
     let mut blocks = Vec::new();
+    let proofs = report.get("proofs").and_then(Value::as_object);
+    // Each anchoring transaction is checked once: (its signer, its anchor call) or why not.
+    let mut checked: std::collections::HashMap<
+        String,
+        Result<(Address, SignedTransaction), String>,
+    > = std::collections::HashMap::new();
     for (i, e) in events.iter().enumerate() {
         let path = format!("$.events[{i}]");
-        let Some(proof) = e.get("proof") else {
-            note(i, "the node gave no inclusion proof".into());
-            continue;
-        };
-        let ppath = format!("{path}.proof");
-        let stx: SignedTransaction = parse(proof, &ppath, "transaction")?;
-        let header: want_types::BlockHeader = parse(proof, &ppath, "header")?;
-        let merkle: want_crypto::MerkleProof = parse(proof, &ppath, "merkle")?;
-        let block_hash: Hash32 = parse(proof, &ppath, "blockHash")?;
         let tx_id: Hash32 = parse(e, &path, "tx")?;
+        let key = tx_id.to_hex();
+        if !checked.contains_key(&key) {
+            let Some(proof) = proofs.and_then(|p| p.get(&key)) else {
+                note(
+                    i,
+                    format!("the node gave no inclusion proof for transaction {tx_id}"),
+                );
+                continue;
+            };
+            let ppath = format!("$.proofs.{key}");
+            let stx: SignedTransaction = parse(proof, &ppath, "transaction")?;
+            let header: want_types::BlockHeader = parse(proof, &ppath, "header")?;
+            let merkle: want_crypto::MerkleProof = parse(proof, &ppath, "merkle")?;
+            let block_hash: Hash32 = parse(proof, &ppath, "blockHash")?;
+            let id = stx.id();
+            let outcome = if id != tx_id {
+                Err(format!("the transaction hashes to {id}, not {tx_id}"))
+            } else if header.hash() != block_hash {
+                Err("the header does not hash to the block hash".to_string())
+            } else if !want_crypto::verify_merkle_proof(&id, &merkle, &header.tx_root) {
+                Err(format!("the transaction is not in block {}", header.height))
+            } else {
+                match want_crypto::verify_transaction(&stx) {
+                    Ok((_, s)) => Ok((s, stx)),
+                    Err(e) => Err(format!("the transaction's signature fails: {e}")),
+                }
+            };
+            blocks.push((header.height, block_hash));
+            checked.insert(key.clone(), outcome);
+        }
+        let (tx_signer, stx) = match &checked[&key] {
+            Ok(v) => v,
+            Err(m) => {
+                note(i, m.clone());
+                continue;
+            }
+        };
         let signer: Address = parse(e, &path, "signer")?;
         let index: usize = parse(e, &path, "index")?;
         let event_hash_id: String = parse(e, &path, "eventHash")?;
         let record_hash_claimed: Hash32 = parse(e, &path, "recordHash")?;
         let cid: String = parse(e, &path, "cid")?;
-        let id = stx.id();
-        if id != tx_id {
-            note(i, format!("the transaction hashes to {id}, not {tx_id}"));
-        }
-        match want_crypto::verify_transaction(&stx) {
-            Ok((_, s)) if s == signer => {}
-            _ => note(
-                i,
-                format!("the transaction is not validly signed by {signer}"),
-            ),
-        }
-        if header.hash() != block_hash {
-            note(i, "the header does not hash to the block hash".into());
-        }
-        if !want_crypto::verify_merkle_proof(&id, &merkle, &header.tx_root) {
+        if *tx_signer != signer {
             note(
                 i,
-                format!("the transaction is not in block {}", header.height),
+                format!("the transaction is signed by {tx_signer}, not {signer}"),
             );
         }
-        blocks.push((header.height, block_hash));
         let anchored = match &stx.tx.call {
             Call::Trace(TraceCall::Anchor { records, .. }) => records.get(index),
             _ => None,
@@ -380,9 +397,8 @@ pub fn check_report(report: &Value) -> Result<ReportCheck, TraceError> {
             note(i, format!("the anchored record does not name {product}"));
         }
         anchor = anchor_step(&anchor, &a.record_hash);
-        match e.get("blob").and_then(Value::as_str) {
-            Some("tampered") => note(i, format!("the node reports blob {cid} tampered")),
-            Some(_) | None => {}
+        if e.get("blob").and_then(Value::as_str) == Some("tampered") {
+            note(i, format!("the node reports blob {cid} tampered"));
         }
     }
     let reported: Hash32 = parse(report, "$", "anchor")?;
