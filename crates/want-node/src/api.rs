@@ -48,7 +48,7 @@ impl IntoResponse for ApiError {
 
 pub(crate) type ApiResult = Result<Response, ApiError>;
 
-fn bad(code: &'static str, message: impl Into<String>) -> ApiError {
+pub(crate) fn bad(code: &'static str, message: impl Into<String>) -> ApiError {
     ApiError(NodeError::rejected(code, message))
 }
 
@@ -379,7 +379,7 @@ fn parse_hash(s: &str) -> Result<Hash32, ApiError> {
         .map_err(|e| bad(codes::INVALID_HASH, format!("{e}")))
 }
 
-fn parse_address(s: &str) -> Result<Address, ApiError> {
+pub(crate) fn parse_address(s: &str) -> Result<Address, ApiError> {
     s.parse()
         .map_err(|e| bad(codes::INVALID_ADDRESS, format!("{e}")))
 }

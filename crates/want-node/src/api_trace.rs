@@ -10,7 +10,7 @@ use serde_json::json;
 use want_state::trace::state as st;
 use want_types::trace::{event_hash_id, parse_event_hash_id};
 
-use crate::api::{ApiError, ApiResult};
+use crate::api::{bad, parse_address, ApiError, ApiResult};
 use crate::error::{codes, NodeError};
 use crate::node::Node;
 use crate::trace::{self, EventQuery};
@@ -25,10 +25,6 @@ pub fn routes() -> Router<Node> {
         .route("/v1/trace/orgs/{org}", get(org))
         .route("/v1/trace/keys/{address}", get(key))
         .route("/v1/trace/kyc/{address}", get(kyc))
-}
-
-fn bad(code: &'static str, message: impl Into<String>) -> ApiError {
-    ApiError(NodeError::rejected(code, message))
 }
 
 fn not_found(message: impl Into<String>) -> ApiError {
@@ -144,11 +140,6 @@ async fn org(State(node): State<Node>, Path(org): Path<String>) -> ApiResult {
     .await?;
     v.map(|v| Json(v).into_response())
         .ok_or_else(|| not_found(format!("organisation {org:?} is not registered")))
-}
-
-fn parse_address(s: &str) -> Result<want_types::Address, ApiError> {
-    s.parse()
-        .map_err(|e| bad(codes::INVALID_ADDRESS, format!("{e}")))
 }
 
 async fn key(State(node): State<Node>, Path(address): Path<String>) -> ApiResult {

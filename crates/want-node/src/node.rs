@@ -593,7 +593,7 @@ impl Node {
             blobs,
             capture,
             capture_lock: tokio::sync::Mutex::new(()),
-            last_proposed_ms: std::sync::atomic::AtomicU64::new(0),
+            last_proposed_ms: std::sync::atomic::AtomicU64::new(now_ms()),
             signer_cache: crate::trace::SignerCache::default(),
         });
         spawn_journal_writer(shared.clone(), journal_rx);

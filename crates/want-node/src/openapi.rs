@@ -83,6 +83,21 @@ pub fn document() -> Value {
                 "parameters": [{"name": "from_height", "in": "query", "schema": {"type": "integer"}}, {"name": "kinds", "in": "query", "schema": {"type": "string"}, "description": "comma-separated subset of block,receipt,token_event (default all)"}],
                 "responses": {"101": {"description": "switching to WebSocket"}}
             }},
+            "/v1/epcis/capture": {
+                "post": op("Capture an EPCIS 2.0 EPCISDocument, EPCISQueryDocument or single event (JSON / JSON-LD): each event is signed with the node's capture key, sealed into the blob store and anchored; answers once committed", json!({"200": ok("{\"events\": [{\"eventHash\": \"ni:///sha-256;…?ver=CBV2.0\", \"tx\"}]} in document order"), "400": error_response("invalid document: {\"error\": {\"code\", \"message\", \"path\"}}, nothing stored"), "409": error_response("duplicate_event"), "413": error_response("too_large"), "501": error_response("capture_disabled")})),
+                "options": op("Capture limits (headers GS1-EPCIS-Capture-Limit, GS1-EPCIS-Capture-File-Size-Limit)", json!({"200": ok("limits")}))
+            },
+            "/v1/trace/events": {"get": op("Anchored records by product, bizStep, location, org, fromMs/toMs (event time), paged (limit ≤ 1,000, cursor = previous next)", json!({"200": ok("{\"events\": [record], \"next\": cursor|null}")}))},
+            "/v1/trace/records/{eventHash}": {"get": op("One anchored record with its owner-wrapped key and live grants", json!({"200": ok("record"), "404": error_response("not_found")}))},
+            "/v1/trace/lineage/{product}": {"get": op("Products upstream (containers, ingredients) and downstream (contents, outputs) through aggregation and transformation (query: depth ≤ 16)", json!({"200": ok("{\"upstream\", \"downstream\", \"edges\"}")}))},
+            "/v1/trace/verify/{product}": {"get": op("Verdict authentic | tampered | unknown for a product (EPC URN or GS1 Digital Link, percent-encoded), with one Merkle inclusion proof per anchoring transaction", json!({"200": ok("{\"verdict\", \"failure\", \"anchor\", \"events\", \"proofs\"}")}))},
+            "/v1/trace/orgs/{org}": {"get": op("An organisation and its department keys", json!({"200": ok("org"), "404": error_response("not_found")}))},
+            "/v1/trace/keys/{address}": {"get": op("A department key: organisation, roles, revocation; whether it is the administrator", json!({"200": ok("key")}))},
+            "/v1/trace/kyc/{address}": {"get": op("A KYC attestation: level and hash only", json!({"200": ok("kyc")}))},
+            "/v1/trace/tag/{product}": {"get": op("The product's printable tag: its GS1 Digital Link URL on this node and QR code (SVG)", json!({"200": ok("{\"url\", \"qrSvg\"}")}))},
+            "/v1/trace/qr/{product}": {"get": op("QR code of the product's tag URL", json!({"200": {"description": "image/svg+xml"}}))},
+            "/v1/blobs": {"put": op("Store a sealed blob (≤ 16 MiB); its name is its CIDv1", json!({"201": ok("{\"cid\"}"), "413": error_response("blob_too_large")}))},
+            "/v1/blobs/{cid}": {"get": op("A sealed blob, for a reader who signs sha256d(\"WANT-BLOB-READ-v1\" || time_ms BE || cid) (headers X-Want-Time, X-Want-Signature) and may read it: a key of the owning organisation, a live grantee, a KYC document's subject or verifier", json!({"200": {"description": "application/octet-stream"}, "403": error_response("blob_access_denied"), "404": error_response("blob_not_found"), "500": error_response("blob_tampered")}))},
             "/openapi.json": {"get": op("This document", json!({"200": ok("OpenAPI")}))},
             "/metrics": {"get": op("Prometheus metrics", json!({"200": {"description": "OpenMetrics text"}}))},
             "/healthz": {"get": op("Liveness", json!({"200": ok("{\"ok\": true}")}))}

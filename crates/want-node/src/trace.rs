@@ -22,6 +22,27 @@ pub fn precheck_call(
         timestamp_ms: now_ms,
         params: params.clone(),
     };
+    if let TraceCall::Grant {
+        grantee,
+        grantee_key,
+        ..
+    } = call
+    {
+        let derived = want_crypto::SecpPublicKey::from_slice(grantee_key)
+            .map(|pk| want_crypto::address_from_secp_pubkey(&pk))
+            .map_err(|e| {
+                NodeError::rejected(
+                    want_state::codes::INVALID_TRACE_CALL,
+                    format!("grantee_key is not a secp256k1 public key: {e}"),
+                )
+            })?;
+        if derived != *grantee {
+            return Err(NodeError::rejected(
+                want_state::codes::INVALID_TRACE_CALL,
+                format!("grantee {grantee} is not the address of grantee_key ({derived})"),
+            ));
+        }
+    }
     // An anchor's per-product updates cannot fail once its records pass their checks, and can
     // be thousands: the dry run leaves them out (execution checks everything again).
     let call = match call {

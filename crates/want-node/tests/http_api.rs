@@ -368,8 +368,12 @@ async fn malformed_json_and_bad_fields_are_refused_without_effect() {
     let r = n.post_json("/v1/transactions", &unknown_field).await;
     assert_error(&r, 400, "invalid_transaction");
 
-    // Larger than the 64 KiB body limit.
-    let oversized = format!("{}{}", " ".repeat(70 * 1024), good);
+    // Larger than the body limit.
+    let oversized = format!(
+        "{}{}",
+        " ".repeat(want_node::api::TX_BODY_BYTES_MAX + 1),
+        good
+    );
     let r = n.post_raw("/v1/transactions", oversized).await;
     assert_error(&r, 413, "tx_too_large");
 

@@ -644,3 +644,75 @@ async fn personal_data_never_reaches_the_chain_or_public_views() {
         );
     }
 }
+
+#[tokio::test]
+async fn kyc_documents_are_sealed_to_the_verifier_and_only_hash_and_level_go_on_chain() {
+    let dir = tempdir();
+    let n = start_capturing(dir.path()).await;
+    let dev = dev_key();
+    let verifier = dev_private_key(); // the dev key holds the kyc_verifier role
+    let subject_key = PrivateKey::generate();
+    let subject = SigningKey::Secp256k1(subject_key.clone());
+    let stranger = PrivateKey::generate();
+    let nonce = n.nonce(&dev.address()).await;
+    n.commit(&transfer(&dev, nonce, subject.address(), 1_000_000_000))
+        .await;
+    let passport = b"PASSPORT E12345678 ZHANG SAN 1990-01-01";
+    let sealed = want_crypto::ecies_encrypt(&verifier.public_key(), passport).unwrap();
+    let r = n
+        .http
+        .put(n.url("/v1/blobs"))
+        .body(sealed.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let cid = r.json::<Value>().await.unwrap()["cid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Unfiled, nobody may read it; filed, the verifier and the subject may, a stranger not.
+    assert_eq!(
+        fetch_blob(&n, &cid, &verifier).await.0,
+        StatusCode::FORBIDDEN
+    );
+    send_ok(
+        &n,
+        &subject,
+        TraceCall::SubmitKyc {
+            verifier: verifier.address(),
+            cid: cid.clone(),
+        },
+    )
+    .await;
+    let (s, got) = fetch_blob(&n, &cid, &verifier).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        want_crypto::ecies_decrypt(&verifier, &got).unwrap(),
+        passport
+    );
+    assert_eq!(fetch_blob(&n, &cid, &subject_key).await.0, StatusCode::OK);
+    assert_eq!(
+        fetch_blob(&n, &cid, &stranger).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let attestation = want_types::sha256d(passport);
+    send_ok(
+        &n,
+        &dev,
+        TraceCall::AttestKyc {
+            subject: subject.address(),
+            level: 2,
+            attestation,
+        },
+    )
+    .await;
+    let v = n
+        .get_ok(&format!("/v1/trace/kyc/{}", subject.address()))
+        .await;
+    assert_eq!(v["kyc"]["level"], 2);
+    assert_eq!(v["kyc"]["attestation"], json!(attestation));
+    let block = n.get_ok("/v1/blocks/latest?full=true").await.to_string();
+    assert!(!block.contains("PASSPORT") && !block.contains("E12345678"));
+    n.stop().await;
+}

@@ -424,3 +424,135 @@ pub fn check_report(report: &Value) -> Result<ReportCheck, TraceError> {
         records: events.len(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event() -> EpcisEvent {
+        let doc = serde_json::json!({"type": "ObjectEvent", "eventTime": "2024-01-01T00:00:00Z",
+            "eventTimeZoneOffset": "+00:00", "action": "OBSERVE", "bizStep": "shipping",
+            "epcList": ["urn:epc:id:sgtin:0614141.107346.2017", "urn:epc:id:sgtin:0614141.107346.2017"],
+            "bizLocation": {"id": "urn:epc:id:sgln:0614141.00888.0"}});
+        want_epcis::parse_capture(&serde_json::to_vec(&doc).unwrap())
+            .unwrap()
+            .events
+            .remove(0)
+    }
+
+    fn sealed(signer: &PrivateKey, owner: &PrivateKey) -> SealedRecord {
+        seal_event(
+            &event(),
+            signer,
+            &owner.public_key(),
+            Publish::default(),
+            &mut rand::rngs::OsRng,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn the_owner_opens_what_was_sealed_and_it_matches_the_anchor() {
+        let (signer, owner) = (PrivateKey::generate(), PrivateKey::generate());
+        let s = sealed(&signer, &owner);
+        assert!(want_crypto::cid_matches(&s.anchor.cid, &s.blob));
+        let k = want_crypto::unwrap_key(&owner, &s.anchor.owner_wrapped_key).unwrap();
+        let opened = open_record(
+            &s.blob,
+            &k,
+            &s.anchor.record_hash,
+            &signer.address(),
+            &s.anchor.event_hash,
+        )
+        .unwrap();
+        assert_eq!(opened.event, event());
+        assert_eq!(opened.signer, signer.address());
+        // The signer cannot unwrap the owner's key.
+        assert!(want_crypto::unwrap_key(&signer, &s.anchor.owner_wrapped_key).is_err());
+    }
+
+    #[test]
+    fn public_fields_hold_products_once_and_only_what_is_published() {
+        let f = public_fields(&event(), Publish::default());
+        assert_eq!(f.products.len(), 1, "a repeated EPC is one product");
+        assert_eq!(f.biz_step.as_deref(), Some("shipping"));
+        assert!(f.event_time_ms.is_some() && f.location.is_some());
+        let f = public_fields(
+            &event(),
+            Publish {
+                time: false,
+                location: false,
+            },
+        );
+        assert!(f.event_time_ms.is_none() && f.location.is_none());
+    }
+
+    #[test]
+    fn a_record_with_a_forged_signature_or_altered_bytes_is_refused() {
+        let (signer, owner) = (PrivateKey::generate(), PrivateKey::generate());
+        let s = sealed(&signer, &owner);
+        let k = want_crypto::unwrap_key(&owner, &s.anchor.owner_wrapped_key).unwrap();
+        // Another key claims to have signed it.
+        let other = PrivateKey::generate().address();
+        assert!(matches!(
+            open_record(
+                &s.blob,
+                &k,
+                &s.anchor.record_hash,
+                &other,
+                &s.anchor.event_hash
+            ),
+            Err(TraceError::WrongSigner { .. })
+        ));
+        // A record re-signed by someone else hashes differently from the anchor.
+        let forged = sealed(&PrivateKey::generate(), &owner);
+        let fk = want_crypto::unwrap_key(&owner, &forged.anchor.owner_wrapped_key).unwrap();
+        assert!(matches!(
+            open_record(
+                &forged.blob,
+                &fk,
+                &s.anchor.record_hash,
+                &signer.address(),
+                &s.anchor.event_hash
+            ),
+            Err(TraceError::RecordHashMismatch { .. })
+        ));
+        // Altered ciphertext fails authentication.
+        let mut blob = s.blob.clone();
+        let last = blob.len() - 1;
+        blob[last] ^= 1;
+        assert!(open_record(
+            &blob,
+            &k,
+            &s.anchor.record_hash,
+            &signer.address(),
+            &s.anchor.event_hash
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn anchor_calls_split_by_size_and_keep_order() {
+        let owner = PrivateKey::generate();
+        let records: Vec<AnchorRecord> = (0..5)
+            .map(|_| sealed(&PrivateKey::generate(), &owner).anchor)
+            .collect();
+        let calls = anchor_calls("acme", records.clone()).unwrap();
+        assert_eq!(calls.len(), 1);
+        let TraceCall::Anchor { records: got, .. } = &calls[0] else {
+            panic!("not an anchor call");
+        };
+        assert_eq!(got, &records);
+        let mut big = records[0].clone();
+        big.public.products = (0..30_000)
+            .map(|i| ProductLink {
+                id: format!("https://id.gs1.org/01/00614141107346/21/{i}"),
+                relation: Relation::Epc,
+            })
+            .collect();
+        assert!(matches!(
+            anchor_calls("acme", vec![big]),
+            Err(TraceError::RecordTooLarge(_))
+        ));
+    }
+}
