@@ -251,9 +251,17 @@ async fn capture(
     (limit_headers(), resp).into_response()
 }
 
-async fn put_blob(State(node): State<Node>, body: axum::body::Bytes) -> ApiResult {
-    let blobs = node.shared.clone();
-    let cid = blocking(move || blobs.blobs.put(&body)).await?;
+async fn put_blob(
+    State(node): State<Node>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult {
+    let shared = node.shared.clone();
+    let bytes = body.clone();
+    let cid = blocking(move || shared.blobs.put(&bytes)).await?;
+    if !headers.contains_key(trace::REPLICA_HEADER) {
+        node.shared.replicate_blobs(vec![body.to_vec()]);
+    }
     Ok((axum::http::StatusCode::CREATED, Json(json!({"cid": cid}))).into_response())
 }
 

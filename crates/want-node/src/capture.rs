@@ -135,6 +135,8 @@ impl Node {
         })
         .await
         .map_err(|_| NodeError::rejected(codes::SHUTTING_DOWN, "the node is shutting down"))??;
+        self.shared
+            .replicate_blobs(sealed.iter().map(|s| s.blob.clone()).collect());
         let ids: Vec<String> = sealed.iter().map(|s| s.event_hash_id.clone()).collect();
         let records: Vec<_> = sealed.into_iter().map(|s| s.anchor).collect();
         let calls = anchor_calls(&signer.org, records)

@@ -760,3 +760,54 @@ pub fn blob_reader(
 pub fn normalize_product(s: &str) -> Result<String, String> {
     want_epcis::normalize_identifier(s.trim()).map_err(|e| e.message)
 }
+
+/// Header marking a blob PUT as a copy from another member (not copied on again).
+pub const REPLICA_HEADER: &str = "X-Want-Replica";
+/// How long one copy of a blob to a member may take, in milliseconds.
+pub const BLOB_REPLICATION_TIMEOUT_MS: u64 = 10_000;
+
+impl crate::node::Shared {
+    /// Copies blobs this node accepted to the other members (best effort, in the background):
+    /// a record captured through one member can then be verified and read on any. Blobs are
+    /// content-addressed, so a member stores exactly the bytes named by their CID or nothing.
+    pub fn replicate_blobs(&self, blobs: Vec<Vec<u8>>) {
+        let peers = self.vote_peers();
+        if peers.is_empty() || blobs.is_empty() {
+            return;
+        }
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        handle.spawn(async move {
+            let client = match reqwest::Client::builder()
+                .timeout(std::time::Duration::from_millis(BLOB_REPLICATION_TIMEOUT_MS))
+                .build()
+            {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(target: "trace::blobs", "cannot build the replication client: {e}");
+                    return;
+                }
+            };
+            for peer in peers {
+                for blob in &blobs {
+                    let sent = client
+                        .put(format!("{peer}/v1/blobs"))
+                        .header(REPLICA_HEADER, "1")
+                        .header("content-type", "application/octet-stream")
+                        .body(blob.clone())
+                        .send()
+                        .await;
+                    match sent {
+                        Ok(r) if r.status().is_success() => {}
+                        Ok(r) => tracing::warn!(target: "trace::blobs", "{peer} refused a blob copy: {}", r.status()),
+                        Err(e) => {
+                            tracing::warn!(target: "trace::blobs", "cannot copy blobs to {peer}: {e}");
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+    }
+}

@@ -578,3 +578,51 @@ async fn wait_height_within(c: &TestCluster, height: u64, limit: Duration) {
         }
     }
 }
+
+/// Every member signs captures with the dev key (as `want dev` does on a single node).
+fn capturing(c: &mut want_node::NodeConfig) {
+    std::fs::create_dir_all(&c.data_dir).expect("data dir");
+    let key_file = c.data_dir.join("capture-key.hex");
+    std::fs::write(&key_file, want_node::config::dev_private_key().to_hex()).expect("key file");
+    c.capture = Some(want_node::capture::CaptureConfig {
+        org: want_node::config::DEV_ORG.into(),
+        key_file,
+    });
+}
+
+#[tokio::test]
+async fn an_event_captured_on_a_follower_verifies_on_every_member() {
+    let dir = tempdir();
+    let c = TestCluster::start_with(dir.path(), 3, capturing).await;
+    c.converged(0).await;
+    let f = c.follower().await;
+    let doc = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/testdata/epcis/gs1/JSON/Example_9.6.1-ObjectEvent.jsonld"),
+    )
+    .expect("GS1 example");
+    let (s, v) = c.node(f).post_raw("/v1/epcis/capture", doc).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let product = want_node::api_trace::urlencode("https://id.gs1.org/01/10614141073464/21/2017");
+    for (i, n) in c.running() {
+        // The anchor is committed everywhere; the sealed blob is copied to every member.
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let (s, v) = n.get(&format!("/v1/trace/verify/{product}")).await;
+            if s == StatusCode::OK
+                && v["verdict"] == "authentic"
+                && v["events"][0]["blob"] == "intact"
+            {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "member {i} does not verify the record: {v}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let h = c.node(0).height().await;
+    c.reached(h).await;
+    c.stop_all().await;
+}
