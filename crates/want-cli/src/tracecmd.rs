@@ -467,6 +467,34 @@ pub fn run(cmd: TraceCommand, out: &Out) -> anyhow::Result<()> {
                 )
             })?;
             let org = org.to_string();
+            if let Some(h) = me["key"]["revoked_at"].as_u64() {
+                return Err(err(
+                    want_state::codes::KEY_REVOKED,
+                    format!("key {} was revoked at block {h}", signer.key.address()),
+                ));
+            }
+            let roles: Vec<Role> =
+                serde_json::from_value(me["key"]["roles"].clone()).unwrap_or_default();
+            // Refuse what the chain would refuse before anything is stored.
+            for (i, e) in capture.events.iter().enumerate() {
+                if !want_types::trace::may_sign(&roles, e.biz_step()) {
+                    let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+                    return Err(CliError::new(
+                        want_state::codes::ROLE_NOT_ALLOWED,
+                        format!(
+                            "key {} holds roles [{}], which may not sign bizStep {:?}",
+                            signer.key.address(),
+                            names.join(", "),
+                            e.biz_step().unwrap_or("(none)")
+                        ),
+                    )
+                    .at(format!(
+                        "{}.bizStep",
+                        want_node::capture::event_path(capture.kind, i)
+                    ))
+                    .into());
+                }
+            }
             let enc = me["orgInfo"]["encryption_key"].as_str().ok_or_else(|| {
                 err(
                     "bad_response",

@@ -191,6 +191,21 @@ fn a_merchant_registers_captures_verifies_and_shares() {
     );
     r.err_code("duplicate_event");
 
+    // Outside its roles (a warehouse/logistics key commissioning): refused before anything
+    // is stored.
+    let commissioning = dir.path().join("commissioning.jsonld");
+    std::fs::write(&commissioning, r#"{"type":"ObjectEvent","eventTime":"2024-01-01T00:00:00Z","eventTimeZoneOffset":"+00:00","action":"ADD","bizStep":"commissioning","epcList":["urn:epc:id:sgtin:0614141.107346.9"]}"#).unwrap();
+    let r = want_json(
+        &[
+            &["trace", "capture", commissioning.to_str().unwrap()][..],
+            &shop_k,
+            &n,
+        ]
+        .concat(),
+    );
+    r.err_code("role_not_allowed");
+    assert_eq!(r.json()["error"]["path"], "$.bizStep");
+
     // An invalid document: non-zero exit, the error shape with its path, nothing stored.
     let bad = dir.path().join("bad.jsonld");
     std::fs::write(&bad, r#"{"type":"ObjectEvent","eventTime":"2024-01-01T00:00:00Z","eventTimeZoneOffset":"+00:00","action":"OBSERVE","epcList":[],"quantityList":[{"epcClass":"urn:epc:class:lgtin:4012345.012345.998877","quantity":"ten"}]}"#).unwrap();
