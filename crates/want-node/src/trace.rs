@@ -167,9 +167,10 @@ pub fn query_events(store: &Store, q: &EventQuery) -> Result<Value, NodeError> {
             format!("limit must be 1 to {QUERY_PAGE_MAX}, found {limit}"),
         ));
     }
-    let prefix = if let Some(p) = &q.product {
-        st::product_events_prefix(&product_key(p))
-    } else if let Some(o) = &q.org {
+    if let Some(p) = &q.product {
+        return query_product_events(store, q, p, limit);
+    }
+    let prefix = if let Some(o) = &q.org {
         st::by_org_prefix(o)
     } else if let Some(s) = &q.biz_step {
         st::by_step_prefix(s)
@@ -210,6 +211,41 @@ pub fn query_events(store: &Store, q: &EventQuery) -> Result<Value, NodeError> {
     Ok(json!({"events": events, "next": next}))
 }
 
+/// An event query by product: walks the product's record list from the cursor (a record
+/// position in it).
+fn query_product_events(
+    store: &Store,
+    q: &EventQuery,
+    product: &str,
+    limit: usize,
+) -> Result<Value, NodeError> {
+    let snap = store.snapshot()?;
+    let pk = product_key(product);
+    let Some(info) = st::product(&snap, &pk)? else {
+        return Ok(json!({"events": [], "next": null}));
+    };
+    let from = q.cursor.unwrap_or(0);
+    let hashes = st::product_events(&snap, &pk, &info, from, QUERY_SCAN_MAX)?;
+    let mut events = Vec::new();
+    let mut next = None;
+    for (i, eh) in hashes.iter().enumerate() {
+        let pos = from + i as u64;
+        if events.len() >= limit {
+            next = Some(pos);
+            break;
+        }
+        if let Some(rec) = st::record(&snap, eh)? {
+            if matches_query(&rec, q) {
+                events.push(record_view(&rec));
+            }
+        }
+    }
+    if next.is_none() && from + (hashes.len() as u64) < info.count {
+        next = Some(from + hashes.len() as u64);
+    }
+    Ok(json!({"events": events, "next": next}))
+}
+
 /// The smallest key after `key`.
 fn next_key(key: &[u8]) -> Vec<u8> {
     let mut k = key.to_vec();
@@ -240,22 +276,15 @@ fn matches_query(r: &RecordInfo, q: &EventQuery) -> bool {
 type ProductRecords = (Option<st::ProductInfo>, Vec<(Hash32, Option<RecordInfo>)>);
 
 /// All records of a product, in anchoring order (at most [`VERIFY_RECORDS_MAX`]).
-fn product_records(
-    store: &Store,
-    view: &dyn StateView,
-    product: &str,
-) -> Result<ProductRecords, NodeError> {
+fn product_records(view: &dyn StateView, product: &str) -> Result<ProductRecords, NodeError> {
     let pk = product_key(product);
     let info = st::product(view, &pk)?;
     let mut out = Vec::new();
-    let entries = store.state_range(
-        &st::product_events_prefix(&pk),
-        None,
-        usize::try_from(VERIFY_RECORDS_MAX).unwrap_or(usize::MAX),
-    )?;
-    for (_, v) in entries {
-        let eh = index_hash(&v)?;
-        out.push((eh, st::record(view, &eh)?));
+    if let Some(info) = &info {
+        let max = usize::try_from(VERIFY_RECORDS_MAX).unwrap_or(usize::MAX);
+        for eh in st::product_events(view, &pk, info, 0, max)? {
+            out.push((eh, st::record(view, &eh)?));
+        }
     }
     Ok((info, out))
 }
@@ -324,7 +353,7 @@ pub fn lineage(store: &Store, product: &str, depth: u32) -> Result<Value, NodeEr
                 continue;
             }
             if !edges_of.contains_key(&id) {
-                let (_, recs) = product_records(store, &snap, &id)?;
+                let (_, recs) = product_records(&snap, &id)?;
                 let edges: Vec<LineageEdge> = recs
                     .iter()
                     .filter_map(|(_, r)| r.as_ref())
@@ -448,7 +477,7 @@ pub fn verify(
 ) -> Result<Value, NodeError> {
     use rayon::prelude::*;
     let snap = store.snapshot()?;
-    let (info, records) = product_records(store, &snap, product)?;
+    let (info, records) = product_records(&snap, product)?;
     let Some(info) = info else {
         return Ok(json!({
             "product": product,

@@ -343,13 +343,20 @@ fn anchor(
                 id: p.id.clone(),
                 count: 0,
                 anchor: Hash32::ZERO,
+                tail: Vec::new(),
             });
-            ov.put(st::product_event_key(&pk, info.count), eh.clone());
+            info.tail.push(r.event_hash);
             info.anchor = anchor_step(&info.anchor, &r.record_hash);
             info.count = info
                 .count
                 .checked_add(1)
                 .ok_or_else(|| fail(codes::INVALID_TRACE_CALL, "product record count overflows"))?;
+            if info.tail.len() as u64 == st::PRODUCT_CHUNK_RECORDS {
+                let chunk = info.count / st::PRODUCT_CHUNK_RECORDS - 1;
+                let bytes: Vec<u8> = info.tail.iter().flat_map(|h| h.0).collect();
+                ov.put(st::product_chunk_key(&pk, chunk), bytes);
+                info.tail.clear();
+            }
             st::put(ov, st::product_info_key(&pk), &info);
         }
         seq = seq

@@ -11,7 +11,7 @@
 //! | `trace/rec/ ‖ event hash` | [`RecordInfo`] |
 //! | `trace/cid/ ‖ cid` | event hash of the record whose sealed blob it is |
 //! | `trace/prod/ ‖ product key` | [`ProductInfo`] (running anchor) |
-//! | `trace/pev/ ‖ product key ‖ n (u64 BE)` | event hash of the product's n-th record |
+//! | `trace/pev/ ‖ product key ‖ c (u64 BE)` | event hashes of the product's records `64c .. 64c+63` (a full chunk; later ones are in the anchor's `tail`) |
 //! | `trace/seq` | number of records anchored (u64 BE) |
 //! | `trace/all/ ‖ seq` | event hash (every record, in anchoring order) |
 //! | `trace/byorg/ ‖ org ‖ / ‖ seq`, `trace/bystep/ ‖ H(step) ‖ seq`, `trace/byloc/ ‖ H(loc) ‖ seq` | event hash |
@@ -111,12 +111,18 @@ pub struct RecordInfo {
     pub seq: u64,
 }
 
-/// A product's anchor: how many records name it and the running hash over them.
+/// Records of a product per stored chunk of its record list.
+pub const PRODUCT_CHUNK_RECORDS: u64 = 64;
+
+/// A product's anchor: how many records name it, the running hash over them, and the event
+/// hashes of its records since the last full chunk (so one record costs one state write per
+/// product, plus one chunk write every [`PRODUCT_CHUNK_RECORDS`] records).
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
 pub struct ProductInfo {
     pub id: String,
     pub count: u64,
     pub anchor: Hash32,
+    pub tail: Vec<Hash32>,
 }
 
 /// A live access grant.
@@ -166,12 +172,9 @@ pub fn cid_key(cid: &str) -> Vec<u8> {
 pub fn product_info_key(product: &Hash32) -> Vec<u8> {
     [PRODUCT_PREFIX, &product.0[..]].concat()
 }
-pub fn product_event_key(product: &Hash32, n: u64) -> Vec<u8> {
-    [PRODUCT_EVENTS_PREFIX, &product.0[..], &n.to_be_bytes()].concat()
-}
-/// Prefix of a product's record list.
-pub fn product_events_prefix(product: &Hash32) -> Vec<u8> {
-    [PRODUCT_EVENTS_PREFIX, &product.0[..]].concat()
+/// Key of chunk `c` of a product's record list.
+pub fn product_chunk_key(product: &Hash32, c: u64) -> Vec<u8> {
+    [PRODUCT_EVENTS_PREFIX, &product.0[..], &c.to_be_bytes()].concat()
 }
 pub fn all_key(seq: u64) -> Vec<u8> {
     [ALL_PREFIX, &seq.to_be_bytes()].concat()
@@ -238,12 +241,63 @@ pub fn record_by_cid(view: &dyn StateView, cid: &str) -> Result<Option<Hash32>, 
 pub fn product(view: &dyn StateView, product: &Hash32) -> Result<Option<ProductInfo>, StateError> {
     get(view, &product_info_key(product), "product anchor")
 }
+/// The event hashes of a product's records `from ..` in anchoring order, at most `max`.
+pub fn product_events(
+    view: &dyn StateView,
+    product: &Hash32,
+    info: &ProductInfo,
+    from: u64,
+    max: usize,
+) -> Result<Vec<Hash32>, StateError> {
+    let full = info.count - info.tail.len() as u64;
+    let mut out = Vec::new();
+    let mut n = from;
+    while n < info.count && out.len() < max {
+        if n >= full {
+            let i = usize::try_from(n - full).unwrap_or(usize::MAX);
+            match info.tail.get(i) {
+                Some(h) => out.push(*h),
+                None => break,
+            }
+            n += 1;
+            continue;
+        }
+        let c = n / PRODUCT_CHUNK_RECORDS;
+        let key = product_chunk_key(product, c);
+        let bytes = view
+            .get(&key)?
+            .ok_or_else(|| StateError::corrupt(&key, "product record chunk missing"))?;
+        if bytes.len() as u64 != 32 * PRODUCT_CHUNK_RECORDS {
+            return Err(StateError::corrupt(
+                &key,
+                format!("chunk of {} bytes", bytes.len()),
+            ));
+        }
+        let mut i = n % PRODUCT_CHUNK_RECORDS;
+        while i < PRODUCT_CHUNK_RECORDS && out.len() < max {
+            let at = usize::try_from(i * 32).unwrap_or(0);
+            let mut h = [0u8; 32];
+            h.copy_from_slice(&bytes[at..at + 32]);
+            out.push(Hash32(h));
+            i += 1;
+            n += 1;
+        }
+    }
+    Ok(out)
+}
+
+/// The event hash of a product's `n`-th record.
 pub fn product_event(
     view: &dyn StateView,
     product: &Hash32,
     n: u64,
 ) -> Result<Option<Hash32>, StateError> {
-    get(view, &product_event_key(product, n), "product record")
+    let Some(info) = self::product(view, product)? else {
+        return Ok(None);
+    };
+    Ok(product_events(view, product, &info, n, 1)?
+        .into_iter()
+        .next())
 }
 pub fn grant(
     view: &dyn StateView,

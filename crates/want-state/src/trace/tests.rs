@@ -409,3 +409,38 @@ fn malformed_records_are_refused_naming_the_field() {
     );
     assert!(msg.contains("records[0].public.event_type"), "{msg}");
 }
+
+#[test]
+fn a_product_record_list_spans_chunks_in_order() {
+    let mut c = Chain::new();
+    let n = st::PRODUCT_CHUNK_RECORDS as usize * 2 + 5;
+    let mut records = Vec::new();
+    for i in 0..n {
+        let mut r = record(0, "commissioning", &[(ITEM, Relation::Epc)]);
+        r.event_hash = want_types::hash::sha256(&(i as u64).to_be_bytes());
+        r.record_hash = want_types::hash::sha256(&(i as u64 + 1_000).to_be_bytes());
+        r.cid = format!(
+            "bafkrei{}",
+            want_types::hash::sha256(&(i as u64).to_be_bytes())
+                .to_hex()
+                .replace(['0', '1', '8', '9'], "a")
+        );
+        records.push(r);
+    }
+    for batch in records.chunks(50) {
+        c.ok(FACTORY_KEY, anchor("factory", batch.to_vec()));
+    }
+    let pk = product_key(ITEM);
+    let info = st::product(&c.ms, &pk).unwrap().unwrap();
+    assert_eq!(info.count, n as u64);
+    assert_eq!(info.tail.len(), 5);
+    let all = st::product_events(&c.ms, &pk, &info, 0, usize::MAX).unwrap();
+    let want: Vec<Hash32> = records.iter().map(|r| r.event_hash).collect();
+    assert_eq!(all, want);
+    let some = st::product_events(&c.ms, &pk, &info, 60, 10).unwrap();
+    assert_eq!(some, want[60..70].to_vec());
+    assert_eq!(
+        info.anchor,
+        anchor_of(records.iter().map(|r| &r.record_hash))
+    );
+}
