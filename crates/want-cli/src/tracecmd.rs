@@ -2,17 +2,17 @@
 //! KYC, query records and lineage.
 
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 use want_crypto::PrivateKey;
-use want_trace::{anchor_calls, event_hash_of, seal_event, Publish};
+use want_trace::{anchor_calls, seal_event, Publish};
 use want_types::trace::{parse_event_hash_id, OrgKind, Permission, Role, TraceCall};
 use want_types::{Address, Call, Hash32, Transaction};
 
 use crate::client::Client;
 use crate::output::{CliError, Out};
+use crate::txcmd::now_ms;
 use crate::{read_password, NodeArg};
 
 /// Largest EPCIS file read, in bytes (the capture limit).
@@ -214,13 +214,6 @@ pub enum KycCommand {
         #[command(flatten)]
         key: KeyArgs,
     },
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 /// Reads a keystore that must hold a secp256k1 key (records are sealed with ECIES on secp256k1).
@@ -508,7 +501,6 @@ pub fn run(cmd: TraceCommand, out: &Out) -> anyhow::Result<()> {
             };
             let mut sealed = Vec::with_capacity(capture.events.len());
             for (i, e) in capture.events.iter().enumerate() {
-                let eh = event_hash_of(e);
                 let path = format!(
                     "/v1/trace/records/{}",
                     want_node::api_trace::urlencode(&e.hash_id())
@@ -521,7 +513,6 @@ pub fn run(cmd: TraceCommand, out: &Out) -> anyhow::Result<()> {
                     .at(want_node::capture::event_path(capture.kind, i))
                     .into());
                 }
-                let _ = eh;
                 sealed.push(seal_event(
                     e,
                     &signer.key,

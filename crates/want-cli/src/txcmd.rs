@@ -201,7 +201,7 @@ pub fn run(cmd: TxCommand, out: &Out) -> anyhow::Result<()> {
     }
 }
 
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)

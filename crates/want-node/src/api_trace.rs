@@ -196,11 +196,23 @@ pub fn capture_routes() -> Router<Node> {
         .route("/v1/blobs/{cid}", get(get_blob))
         .route("/v1/trace/tag/{product}", get(tag))
         .route("/v1/trace/qr/{product}", get(qr))
-        .route("/01/{*rest}", get(tag_page_01))
-        .route("/00/{*rest}", get(tag_page_00))
-        .route("/8003/{*rest}", get(tag_page_8003))
-        .route("/8004/{*rest}", get(tag_page_8004))
-        .route("/414/{*rest}", get(tag_page_414))
+        .merge(tag_page_routes())
+}
+
+/// GS1 Application Identifiers of the primary keys whose Digital Link paths serve a tag page.
+const TAG_PAGE_AIS: [&str; 5] = ["01", "00", "414", "8003", "8004"];
+
+fn tag_page_routes() -> Router<Node> {
+    TAG_PAGE_AIS.iter().fold(Router::new(), |r, ai| {
+        r.route(
+            &format!("/{ai}/{{*rest}}"),
+            get(
+                move |s: State<Node>, Path(rest): Path<String>, h: axum::http::HeaderMap| {
+                    tag_page(s, format!("/{ai}/{rest}"), h)
+                },
+            ),
+        )
+    })
 }
 
 /// The capture limits, advertised as EPCIS 2.0 does.
@@ -395,42 +407,6 @@ async fn qr(
         qr_svg(&url)?,
     )
         .into_response())
-}
-
-async fn tag_page_01(
-    s: State<Node>,
-    Path(rest): Path<String>,
-    h: axum::http::HeaderMap,
-) -> Response {
-    tag_page(s, format!("/01/{rest}"), h).await
-}
-async fn tag_page_00(
-    s: State<Node>,
-    Path(rest): Path<String>,
-    h: axum::http::HeaderMap,
-) -> Response {
-    tag_page(s, format!("/00/{rest}"), h).await
-}
-async fn tag_page_8003(
-    s: State<Node>,
-    Path(rest): Path<String>,
-    h: axum::http::HeaderMap,
-) -> Response {
-    tag_page(s, format!("/8003/{rest}"), h).await
-}
-async fn tag_page_8004(
-    s: State<Node>,
-    Path(rest): Path<String>,
-    h: axum::http::HeaderMap,
-) -> Response {
-    tag_page(s, format!("/8004/{rest}"), h).await
-}
-async fn tag_page_414(
-    s: State<Node>,
-    Path(rest): Path<String>,
-    h: axum::http::HeaderMap,
-) -> Response {
-    tag_page(s, format!("/414/{rest}"), h).await
 }
 
 fn esc(s: &str) -> String {

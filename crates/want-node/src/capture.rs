@@ -155,7 +155,7 @@ impl Node {
                     | want_types::TxStatus::Rejected { code, message } = &notice.receipt.status
                     {
                         return Err(NodeError::rejected(
-                            static_state_code(code),
+                            crate::cluster::static_code(code),
                             format!("anchor transaction {id} failed: {message}"),
                         ));
                     }
@@ -198,13 +198,4 @@ impl Node {
         };
         Ok(want_crypto::SigningKey::Secp256k1(key.clone()).sign_transaction(tx))
     }
-}
-
-/// A receipt's code as one of the state machine's static codes.
-fn static_state_code(code: &str) -> &'static str {
-    want_state::codes::ALL
-        .iter()
-        .copied()
-        .find(|c| *c == code)
-        .unwrap_or(codes::INTERNAL)
 }

@@ -45,8 +45,9 @@ fn transient(code: &str) -> bool {
     )
 }
 
-/// Maps a code received from the leader to this crate's static codes.
-fn static_code(code: &str) -> &'static str {
+/// Maps a code received from another member or read from a receipt to this crate's (or the
+/// state machine's) static codes.
+pub(crate) fn static_code(code: &str) -> &'static str {
     codes::ALL
         .iter()
         .chain(want_state::codes::ALL)

@@ -407,8 +407,8 @@ pub const SIGNER_CACHE_ENTRIES_MAX: usize = 100_000;
 pub struct SignerCache(parking_lot::Mutex<HashMap<Hash32, Address>>);
 
 impl SignerCache {
-    fn key(stx: &want_types::SignedTransaction) -> Hash32 {
-        let mut buf = stx.id().0.to_vec();
+    fn key(id: &Hash32, stx: &want_types::SignedTransaction) -> Hash32 {
+        let mut buf = id.0.to_vec();
         buf.extend(
             borsh::to_vec(&stx.signature)
                 .expect("invariant: borsh encoding into a Vec cannot fail"),
@@ -416,9 +416,10 @@ impl SignerCache {
         want_types::sha256d(&buf)
     }
 
-    /// The transaction's verified signer, or `None` when its signature does not verify.
-    pub fn signer(&self, stx: &want_types::SignedTransaction) -> Option<Address> {
-        let key = Self::key(stx);
+    /// The verified signer of transaction `stx` whose id is `id` (as computed from its bytes),
+    /// or `None` when its signature does not verify.
+    pub fn signer(&self, id: &Hash32, stx: &want_types::SignedTransaction) -> Option<Address> {
+        let key = Self::key(id, stx);
         if let Some(a) = self.0.lock().get(&key) {
             return Some(*a);
         }
@@ -529,7 +530,7 @@ pub fn verify(
     }
     let signers: HashMap<Hash32, Option<Address>> = wanted
         .into_par_iter()
-        .map(|(id, stx)| (id, signers_cache.signer(stx)))
+        .map(|(id, stx)| (id, signers_cache.signer(&id, stx)))
         .collect();
     let blob_checks: HashMap<&str, BlobCheck> = present
         .par_iter()

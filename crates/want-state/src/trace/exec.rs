@@ -315,7 +315,7 @@ fn anchor(
             },
         );
         st::put(ov, st::cid_key(&r.cid), &r.event_hash);
-        let eh = borsh_bytes(&r.event_hash);
+        let eh = r.event_hash.0.to_vec();
         ov.put(st::all_key(seq), eh.clone());
         ov.put(
             [st::by_org_prefix(org), seq.to_be_bytes().to_vec()].concat(),
@@ -365,10 +365,6 @@ fn anchor(
     }
     ov.put(st::SEQ_KEY.to_vec(), seq.to_be_bytes().to_vec());
     Ok(())
-}
-
-fn borsh_bytes(h: &Hash32) -> Vec<u8> {
-    h.0.to_vec()
 }
 
 fn check_record(r: &AnchorRecord, index: usize) -> Result<(), ExecError> {
