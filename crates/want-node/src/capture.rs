@@ -90,10 +90,9 @@ impl Node {
             .map_err(invalid)?;
         let kind = capture.kind;
         let events = capture.events;
-        // One capture at a time per node key: the anchors take consecutive nonces.
-        let _turn = self.shared.capture_lock.lock().await;
         let shared = self.shared.clone();
         let signer2 = signer.clone();
+        // Sealing and storing need no ordering: concurrent captures overlap here.
         let sealed: Vec<SealedRecord> = tokio::task::spawn_blocking(move || {
             let snap = shared.store.snapshot()?;
             let org = st::org(&snap, &signer2.org)?.ok_or_else(|| {
@@ -107,7 +106,7 @@ impl Node {
             let mut seen = HashSet::new();
             for (i, e) in events.iter().enumerate() {
                 let eh = event_hash_of(e);
-                if !seen.insert(eh) || st::record(&snap, &eh)?.is_some() {
+                if !seen.insert(eh) || st::record_header(&snap, &eh)?.is_some() {
                     return Err(NodeError::Invalid {
                         code: want_state::codes::DUPLICATE_EVENT,
                         message: format!("event {} is already captured", e.hash_id()),
@@ -141,15 +140,25 @@ impl Node {
         let records: Vec<_> = sealed.into_iter().map(|s| s.anchor).collect();
         let calls = anchor_calls(&signer.org, records)
             .map_err(|e| NodeError::rejected(codes::TX_TOO_LARGE, e.to_string()))?;
+        // Signing and admission take the key's consecutive nonces, so one capture at a time
+        // holds the key; the commit is awaited after the turn is passed on, letting the next
+        // capture's anchors join the same or the next block.
+        let mut pending = Vec::with_capacity(calls.len());
+        {
+            let _turn = self.shared.capture_lock.lock().await;
+            for call in calls {
+                let n = match &call {
+                    want_types::TraceCall::Anchor { records, .. } => records.len(),
+                    _ => 0,
+                };
+                let stx = self.sign_own(&signer.key, Call::Trace(call))?;
+                pending.push((n, self.submit_pending(stx).await?));
+            }
+        }
         let mut out = Vec::with_capacity(ids.len());
         let mut next = 0usize;
-        for call in calls {
-            let n = match &call {
-                want_types::TraceCall::Anchor { records, .. } => records.len(),
-                _ => 0,
-            };
-            let stx = self.sign_own(&signer.key, Call::Trace(call))?;
-            let id = match self.submit(stx, true).await? {
+        for (n, p) in pending {
+            let id = match self.await_commit(p).await? {
                 Submitted::Committed(id, notice) => {
                     if let want_types::TxStatus::Failed { code, message }
                     | want_types::TxStatus::Rejected { code, message } = &notice.receipt.status

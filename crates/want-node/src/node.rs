@@ -541,6 +541,12 @@ pub enum Submitted {
     Committed(Hash32, Box<CommitNotice>),
 }
 
+/// A transaction admitted by [`Node::submit_pending`] whose commit has not been awaited yet.
+pub struct PendingTx {
+    pub id: Hash32,
+    rx: oneshot::Receiver<CommitNotice>,
+}
+
 impl Node {
     /// Opens the data directory, checks or writes the genesis, restores the mempool journal,
     /// starts consensus (a single-member openraft cluster; committed blocks the executor had not
@@ -646,14 +652,31 @@ impl Node {
     /// Admits a transaction durably (journaled before this returns); with `wait`, returns once it
     /// is committed, with its receipt.
     pub async fn submit(&self, stx: SignedTransaction, wait: bool) -> Result<Submitted, NodeError> {
+        if !wait {
+            let id = stx.id();
+            self.admit_or_forward(stx).await?;
+            return Ok(Submitted::Accepted(id));
+        }
+        let pending = self.submit_pending(stx).await?;
+        self.await_commit(pending).await
+    }
+
+    /// Admits (or forwards) a transaction durably and registers for its commit notice, without
+    /// waiting for the commit: callers that must order their submissions (consecutive nonces)
+    /// hold their lock only this long, then wait with [`Node::await_commit`].
+    pub async fn submit_pending(&self, stx: SignedTransaction) -> Result<PendingTx, NodeError> {
         let id = stx.id();
-        let waiter = if wait {
-            let (tx, rx) = oneshot::channel();
-            self.shared.waiters.lock().entry(id).or_default().push(tx);
-            Some(rx)
-        } else {
-            None
-        };
+        let (tx, rx) = oneshot::channel();
+        self.shared.waiters.lock().entry(id).or_default().push(tx);
+        if let Err(e) = self.admit_or_forward(stx).await {
+            drop(rx);
+            self.forget_closed_waiters(&id);
+            return Err(e);
+        }
+        Ok(PendingTx { id, rx })
+    }
+
+    async fn admit_or_forward(&self, stx: SignedTransaction) -> Result<(), NodeError> {
         let result = if self.must_forward() {
             check_signature(stx.clone())?;
             self.forward(std::slice::from_ref(&stx))
@@ -663,41 +686,40 @@ impl Node {
         } else {
             self.admit_and_journal(stx).await
         };
-        if let Err(e) = result {
-            if let Some(rx) = waiter {
-                drop(rx);
-                self.forget_closed_waiters(&id);
+        match &result {
+            Ok(()) => {
+                self.shared.metrics.tx_admitted.inc();
             }
-            self.shared.metrics.refused(e.code());
-            return Err(e);
+            Err(e) => self.shared.metrics.refused(e.code()),
         }
-        self.shared.metrics.tx_admitted.inc();
-        match waiter {
-            None => Ok(Submitted::Accepted(id)),
-            Some(rx) => {
-                let timeout = Duration::from_millis(self.shared.cfg.commit_wait_timeout_ms);
-                match tokio::time::timeout(timeout, rx).await {
-                    Ok(Ok(notice)) => Ok(Submitted::Committed(id, Box::new(notice))),
-                    Ok(Err(_)) if *self.shutdown.borrow() => Err(NodeError::rejected(
-                        codes::SHUTTING_DOWN,
-                        "the node is shutting down",
-                    )),
-                    Ok(Err(_)) => Err(NodeError::rejected(
-                        codes::TX_DROPPED,
-                        format!("transaction {id} left the mempool without being committed: it expired, or another transaction used its nonce"),
-                    )),
-                    Err(_) => {
-                        // The timed-out receiver is dropped by now.
-                        self.forget_closed_waiters(&id);
-                        Err(NodeError::rejected(
-                            codes::COMMIT_TIMEOUT,
-                            format!(
-                                "transaction {id} was admitted but not committed within {} ms; look it up with GET /v1/transactions/{id}",
-                                timeout.as_millis()
-                            ),
-                        ))
-                    }
-                }
+        result
+    }
+
+    /// Waits for the commit of a transaction admitted by [`Node::submit_pending`], up to the
+    /// configured `commit_wait_timeout_ms`.
+    pub async fn await_commit(&self, pending: PendingTx) -> Result<Submitted, NodeError> {
+        let PendingTx { id, rx } = pending;
+        let timeout = Duration::from_millis(self.shared.cfg.commit_wait_timeout_ms);
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(notice)) => Ok(Submitted::Committed(id, Box::new(notice))),
+            Ok(Err(_)) if *self.shutdown.borrow() => Err(NodeError::rejected(
+                codes::SHUTTING_DOWN,
+                "the node is shutting down",
+            )),
+            Ok(Err(_)) => Err(NodeError::rejected(
+                codes::TX_DROPPED,
+                format!("transaction {id} left the mempool without being committed: it expired, or another transaction used its nonce"),
+            )),
+            Err(_) => {
+                // The timed-out receiver is dropped by now.
+                self.forget_closed_waiters(&id);
+                Err(NodeError::rejected(
+                    codes::COMMIT_TIMEOUT,
+                    format!(
+                        "transaction {id} was admitted but not committed within {} ms; look it up with GET /v1/transactions/{id}",
+                        timeout.as_millis()
+                    ),
+                ))
             }
         }
     }

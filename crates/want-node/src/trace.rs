@@ -80,9 +80,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use want_state::trace::state::{self as st, RecordInfo};
 use want_storage::Store;
-use want_types::trace::{
-    anchor_step, event_hash_id, may_sign, product_key, Relation, TraceCall as Tc,
-};
+use want_types::trace::{anchor_step, event_hash_id, may_sign, Relation, TraceCall as Tc};
 use want_types::{Block, Call};
 
 use crate::error::codes;
@@ -220,12 +218,11 @@ fn query_product_events(
     limit: usize,
 ) -> Result<Value, NodeError> {
     let snap = store.snapshot()?;
-    let pk = product_key(product);
-    let Some(info) = st::product(&snap, &pk)? else {
+    let Some(info) = st::product(&snap, product)? else {
         return Ok(json!({"events": [], "next": null}));
     };
     let from = q.cursor.unwrap_or(0);
-    let hashes = st::product_events(&snap, &pk, &info, from, QUERY_SCAN_MAX)?;
+    let hashes = st::product_events(&snap, product, &info, from, QUERY_SCAN_MAX)?;
     let mut events = Vec::new();
     let mut next = None;
     for (i, eh) in hashes.iter().enumerate() {
@@ -277,12 +274,11 @@ type ProductRecords = (Option<st::ProductInfo>, Vec<(Hash32, Option<RecordInfo>)
 
 /// All records of a product, in anchoring order (at most [`VERIFY_RECORDS_MAX`]).
 fn product_records(view: &dyn StateView, product: &str) -> Result<ProductRecords, NodeError> {
-    let pk = product_key(product);
-    let info = st::product(view, &pk)?;
+    let info = st::product(view, product)?;
     let mut out = Vec::new();
     if let Some(info) = &info {
         let max = usize::try_from(VERIFY_RECORDS_MAX).unwrap_or(usize::MAX);
-        for eh in st::product_events(view, &pk, info, 0, max)? {
+        for eh in st::product_events(view, product, info, 0, max)? {
             out.push((eh, st::record(view, &eh)?));
         }
     }

@@ -279,10 +279,9 @@ async fn an_edited_blob_or_anchor_is_reported_tampered() {
     assert_eq!(verify(&n, ITEM).await["verdict"], "authentic");
 
     // Edit the product's stored anchor in the database.
-    let pk = want_types::trace::product_key(ITEM);
-    let key = want_state::trace::state::product_info_key(&pk);
+    let key = want_state::trace::state::product_info_key(ITEM);
     let snap = n.node.shared.store.snapshot().unwrap();
-    let mut info = want_state::trace::state::product(&snap, &pk)
+    let mut info = want_state::trace::state::product(&snap, ITEM)
         .unwrap()
         .unwrap();
     drop(snap);

@@ -63,19 +63,14 @@ pub fn apply_block(
     parent_state_root: Hash32,
     txs: &[VerifiedTx],
 ) -> Result<BlockOutcome, StateError> {
-    let mut block = Overlay::new(view);
+    let mut block = Overlay::remembering_reads(view);
     let mut receipts = Vec::with_capacity(txs.len());
     for vtx in txs {
         receipts.push(apply_tx(&mut block, ctx, vtx)?);
     }
     // Keep only real changes, so the root depends on the state transition and not on how many
     // times a key was rewritten.
-    let mut changes = std::collections::BTreeMap::new();
-    for (key, value) in block.into_changes() {
-        if view.get(&key)? != value {
-            changes.insert(key, value);
-        }
-    }
+    let changes = block.into_real_changes()?;
     let write_set = WriteSet(changes);
     let state_root = state_root_step(parent_state_root, ctx.height, &write_set);
     Ok(BlockOutcome {

@@ -1,7 +1,8 @@
 //! Key-value access: the read-only [`StateView`] the caller provides, the [`WriteSet`] a block
 //! produces, an in-memory [`MemState`], and the copy-on-write overlay used during execution.
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
 
 use borsh::{BorshDeserialize, BorshSerialize};
 
@@ -87,11 +88,17 @@ impl StateView for MemState {
     }
 }
 
+/// Values a layer read from its base: key → value (`None`: absent).
+type BaseReads = HashMap<Vec<u8>, Option<Vec<u8>>>;
+
 /// Copy-on-write layer over a view: reads see its own writes first. One per block, and nested
 /// ones per transaction so a failed call can be discarded by dropping its overlay.
 pub(crate) struct Overlay<'a> {
     base: &'a dyn StateView,
     changes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    /// With [`Overlay::remembering_reads`]: what the base held for every key read through this
+    /// layer, so the block can tell real changes from rewrites without reading storage again.
+    base_reads: Option<RefCell<BaseReads>>,
 }
 
 impl<'a> Overlay<'a> {
@@ -99,6 +106,17 @@ impl<'a> Overlay<'a> {
         Overlay {
             base,
             changes: BTreeMap::new(),
+            base_reads: None,
+        }
+    }
+
+    /// A layer that also remembers the base's value of every key it reads (the block layer,
+    /// whose base is an immutable snapshot).
+    pub(crate) fn remembering_reads(base: &'a dyn StateView) -> Overlay<'a> {
+        Overlay {
+            base,
+            changes: BTreeMap::new(),
+            base_reads: Some(RefCell::new(HashMap::new())),
         }
     }
 
@@ -115,6 +133,25 @@ impl<'a> Overlay<'a> {
         self.changes
     }
 
+    /// The writes of this layer without those that leave the base as it was (a key rewritten
+    /// with its old value, or deleted while absent), using the remembered reads where it can.
+    pub(crate) fn into_real_changes(
+        self,
+    ) -> Result<BTreeMap<Vec<u8>, Option<Vec<u8>>>, StateError> {
+        let reads = self.base_reads.map(RefCell::into_inner).unwrap_or_default();
+        let mut out = BTreeMap::new();
+        for (key, value) in self.changes {
+            let unchanged = match reads.get(&key) {
+                Some(old) => *old == value,
+                None => self.base.get(&key)? == value,
+            };
+            if !unchanged {
+                out.insert(key, value);
+            }
+        }
+        Ok(out)
+    }
+
     /// Takes over the writes of a layer that was stacked on this one.
     pub(crate) fn absorb(&mut self, changes: BTreeMap<Vec<u8>, Option<Vec<u8>>>) {
         self.changes.extend(changes);
@@ -123,10 +160,18 @@ impl<'a> Overlay<'a> {
 
 impl StateView for Overlay<'_> {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
-        match self.changes.get(key) {
-            Some(v) => Ok(v.clone()),
-            None => self.base.get(key),
+        if let Some(v) = self.changes.get(key) {
+            return Ok(v.clone());
         }
+        let Some(reads) = &self.base_reads else {
+            return self.base.get(key);
+        };
+        if let Some(v) = reads.borrow().get(key) {
+            return Ok(v.clone());
+        }
+        let v = self.base.get(key)?;
+        reads.borrow_mut().insert(key.to_vec(), v.clone());
+        Ok(v)
     }
 }
 
@@ -218,6 +263,38 @@ mod tests {
         assert_eq!(ov.get(b"gone").unwrap(), None);
         // The base is untouched until the caller applies the changes.
         assert_eq!(base.get(b"k".as_slice()), Some(&b"old".to_vec()));
+    }
+
+    #[test]
+    fn real_changes_leave_out_rewrites_of_the_base_value_whether_read_first_or_not() {
+        let mut base = BTreeMap::new();
+        base.insert(b"read-same".to_vec(), b"v".to_vec());
+        base.insert(b"read-changed".to_vec(), b"v".to_vec());
+        base.insert(b"blind-same".to_vec(), b"v".to_vec());
+        base.insert(b"blind-changed".to_vec(), b"v".to_vec());
+        let mut ov = Overlay::remembering_reads(&base);
+        assert_eq!(ov.get(b"read-same").unwrap(), Some(b"v".to_vec()));
+        assert_eq!(ov.get(b"read-changed").unwrap(), Some(b"v".to_vec()));
+        assert_eq!(ov.get(b"absent-read").unwrap(), None);
+        ov.put(b"read-same".to_vec(), b"v".to_vec());
+        ov.put(b"read-changed".to_vec(), b"w".to_vec());
+        ov.put(b"blind-same".to_vec(), b"v".to_vec());
+        ov.put(b"blind-changed".to_vec(), b"w".to_vec());
+        ov.delete(b"absent-read".to_vec());
+        ov.delete(b"absent-blind".to_vec());
+        ov.put(b"new".to_vec(), b"n".to_vec());
+        // A read after a write sees the write, not the remembered base value.
+        assert_eq!(ov.get(b"read-changed").unwrap(), Some(b"w".to_vec()));
+        let real: Vec<(Vec<u8>, Option<Vec<u8>>)> =
+            ov.into_real_changes().unwrap().into_iter().collect();
+        assert_eq!(
+            real,
+            vec![
+                (b"blind-changed".to_vec(), Some(b"w".to_vec())),
+                (b"new".to_vec(), Some(b"n".to_vec())),
+                (b"read-changed".to_vec(), Some(b"w".to_vec())),
+            ]
+        );
     }
 
     #[test]

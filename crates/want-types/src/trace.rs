@@ -395,12 +395,6 @@ pub fn anchor_of<'a>(record_hashes: impl IntoIterator<Item = &'a Hash32>) -> Has
         .fold(Hash32::ZERO, |acc, h| anchor_step(&acc, h))
 }
 
-/// The key under which a product's anchor and records are indexed: SHA-256 of its normalised
-/// identifier.
-pub fn product_key(id: &str) -> Hash32 {
-    crate::hash::sha256(id.as_bytes())
-}
-
 /// Parses the `ni:///sha-256;<hex>?ver=CBV2.0` form of an event hash ID (also bare hex).
 pub fn parse_event_hash_id(s: &str) -> Option<Hash32> {
     let hex_part = s

@@ -3,9 +3,9 @@
 use std::collections::BTreeSet;
 
 use want_types::trace::{
-    anchor_step, is_valid_org_id, may_sign, product_key, AnchorRecord, Role, TraceCall,
-    ANCHOR_RECORDS_MAX, KYC_LEVEL_MAX, NAME_BYTES_MAX, PUBLIC_KEY_BYTES, RECORD_PRODUCTS_MAX,
-    TRACE_ID_BYTES_MAX, WRAPPED_KEY_BYTES_MAX,
+    anchor_step, is_valid_org_id, may_sign, AnchorRecord, Role, TraceCall, ANCHOR_RECORDS_MAX,
+    KYC_LEVEL_MAX, NAME_BYTES_MAX, PUBLIC_KEY_BYTES, RECORD_PRODUCTS_MAX, TRACE_ID_BYTES_MAX,
+    WRAPPED_KEY_BYTES_MAX,
 };
 use want_types::{Address, Hash32};
 
@@ -279,7 +279,7 @@ fn anchor(
                 ),
             ));
         }
-        if st::record(ov, &r.event_hash)?.is_some() {
+        if st::record_header(ov, &r.event_hash)?.is_some() {
             return Err(fail(
                 codes::DUPLICATE_EVENT,
                 format!(
@@ -297,10 +297,9 @@ fn anchor(
         }
         let index_u32 =
             u32::try_from(index).expect("invariant: records.len() <= ANCHOR_RECORDS_MAX");
-        st::put(
+        st::put_record(
             ov,
-            st::record_key(&r.event_hash),
-            &RecordInfo {
+            RecordInfo {
                 event_hash: r.event_hash,
                 org: org.to_string(),
                 signer: *sender,
@@ -338,8 +337,8 @@ fn anchor(
             if !seen.insert(p.id.as_str()) {
                 continue;
             }
-            let pk = product_key(&p.id);
-            let mut info = st::product(ov, &pk)?.unwrap_or(ProductInfo {
+            let pk = p.id.as_str();
+            let mut info = st::product(ov, pk)?.unwrap_or(ProductInfo {
                 id: p.id.clone(),
                 count: 0,
                 anchor: Hash32::ZERO,
@@ -354,10 +353,10 @@ fn anchor(
             if info.tail.len() as u64 == st::PRODUCT_CHUNK_RECORDS {
                 let chunk = info.count / st::PRODUCT_CHUNK_RECORDS - 1;
                 let bytes: Vec<u8> = info.tail.iter().flat_map(|h| h.0).collect();
-                ov.put(st::product_chunk_key(&pk, chunk), bytes);
+                ov.put(st::product_chunk_key(pk, chunk), bytes);
                 info.tail.clear();
             }
-            st::put(ov, st::product_info_key(&pk), &info);
+            st::put(ov, st::product_info_key(pk), &info);
         }
         seq = seq
             .checked_add(1)
@@ -535,7 +534,7 @@ fn require_owner(
     sender: &Address,
     event_hash: &Hash32,
 ) -> Result<RecordInfo, ExecError> {
-    let Some(rec) = st::record(view, event_hash)? else {
+    let Some(rec) = st::record_header(view, event_hash)? else {
         return Err(fail(
             codes::UNKNOWN_RECORD,
             format!("no record {}", want_types::trace::event_hash_id(event_hash)),

@@ -8,10 +8,11 @@
 //! | `trace/orgkey/ ‖ org ‖ / ‖ address` | empty (the organisation's keys, for listing) |
 //! | `trace/kyc/ ‖ subject` | [`KycInfo`] |
 //! | `trace/kycdoc/ ‖ cid` | [`KycDoc`] |
-//! | `trace/rec/ ‖ event hash` | [`RecordInfo`] |
+//! | `trace/rec/ ‖ event hash` | [`RecordInfo`] without its products (`public.products` empty) |
+//! | `trace/rprod/ ‖ seq (u64 BE)` | the record's `public.products` (apart, under an appended key: a 1,700-item read makes a large value, which would otherwise be rewritten with every B-tree leaf it shares with later records) |
 //! | `trace/cid/ ‖ cid` | event hash of the record whose sealed blob it is |
-//! | `trace/prod/ ‖ product key` | [`ProductInfo`] (running anchor) |
-//! | `trace/pev/ ‖ product key ‖ c (u64 BE)` | event hashes of the product's records `64c .. 64c+63` (a full chunk; later ones are in the anchor's `tail`) |
+//! | `trace/prod/ ‖ product id` | [`ProductInfo`] (running anchor) |
+//! | `trace/pev/ ‖ product id ‖ 0x00 ‖ c (u64 BE)` | event hashes of the product's records `64c .. 64c+63` (a full chunk; later ones are in the anchor's `tail`) |
 //! | `trace/seq` | number of records anchored (u64 BE) |
 //! | `trace/all/ ‖ seq` | event hash (every record, in anchoring order) |
 //! | `trace/byorg/ ‖ org ‖ / ‖ seq`, `trace/bystep/ ‖ H(step) ‖ seq`, `trace/byloc/ ‖ H(loc) ‖ seq` | event hash |
@@ -35,6 +36,7 @@ pub const KYC_PREFIX: &[u8] = b"trace/kyc/";
 pub const KYC_DOC_PREFIX: &[u8] = b"trace/kycdoc/";
 pub const RECORD_PREFIX: &[u8] = b"trace/rec/";
 pub const CID_PREFIX: &[u8] = b"trace/cid/";
+pub const RECORD_PRODUCTS_PREFIX: &[u8] = b"trace/rprod/";
 pub const PRODUCT_PREFIX: &[u8] = b"trace/prod/";
 pub const PRODUCT_EVENTS_PREFIX: &[u8] = b"trace/pev/";
 pub const SEQ_KEY: &[u8] = b"trace/seq";
@@ -166,15 +168,28 @@ pub fn kyc_doc_key(cid: &str) -> Vec<u8> {
 pub fn record_key(event_hash: &Hash32) -> Vec<u8> {
     [RECORD_PREFIX, &event_hash.0[..]].concat()
 }
+pub fn record_products_key(seq: u64) -> Vec<u8> {
+    [RECORD_PRODUCTS_PREFIX, &seq.to_be_bytes()].concat()
+}
 pub fn cid_key(cid: &str) -> Vec<u8> {
     [CID_PREFIX, cid.as_bytes()].concat()
 }
-pub fn product_info_key(product: &Hash32) -> Vec<u8> {
-    [PRODUCT_PREFIX, &product.0[..]].concat()
+/// Key of a product's anchor entry: the normalised identifier itself, not a hash of it, so the
+/// items of one read (one GTIN, serials close together) sit in neighbouring B-tree leaves and a
+/// block of thousands of them rewrites a few hundred pages instead of one page per item.
+pub fn product_info_key(product: &str) -> Vec<u8> {
+    [PRODUCT_PREFIX, product.as_bytes()].concat()
 }
-/// Key of chunk `c` of a product's record list.
-pub fn product_chunk_key(product: &Hash32, c: u64) -> Vec<u8> {
-    [PRODUCT_EVENTS_PREFIX, &product.0[..], &c.to_be_bytes()].concat()
+/// Key of chunk `c` of a product's record list. Identifiers hold no control characters, so the
+/// `0x00` separator keeps two products' chunks apart.
+pub fn product_chunk_key(product: &str, c: u64) -> Vec<u8> {
+    [
+        PRODUCT_EVENTS_PREFIX,
+        product.as_bytes(),
+        &[0],
+        &c.to_be_bytes(),
+    ]
+    .concat()
 }
 pub fn all_key(seq: u64) -> Vec<u8> {
     [ALL_PREFIX, &seq.to_be_bytes()].concat()
@@ -232,19 +247,39 @@ pub fn kyc(view: &dyn StateView, subject: &Address) -> Result<Option<KycInfo>, S
 pub fn kyc_doc(view: &dyn StateView, cid: &str) -> Result<Option<KycDoc>, StateError> {
     get(view, &kyc_doc_key(cid), "kyc document")
 }
+/// A record with its products.
 pub fn record(view: &dyn StateView, event_hash: &Hash32) -> Result<Option<RecordInfo>, StateError> {
+    let Some(mut rec) = record_header(view, event_hash)? else {
+        return Ok(None);
+    };
+    let key = record_products_key(rec.seq);
+    rec.public.products = get(view, &key, "record products")?
+        .ok_or_else(|| StateError::corrupt(&key, "record products missing"))?;
+    Ok(Some(rec))
+}
+/// A record without its products (`public.products` is empty): one small read.
+pub fn record_header(
+    view: &dyn StateView,
+    event_hash: &Hash32,
+) -> Result<Option<RecordInfo>, StateError> {
     get(view, &record_key(event_hash), "trace record")
+}
+/// Stores a record: its products apart from the rest (see the module's key table).
+pub(crate) fn put_record(ov: &mut Overlay<'_>, mut rec: RecordInfo) {
+    let products = std::mem::take(&mut rec.public.products);
+    put(ov, record_products_key(rec.seq), &products);
+    put(ov, record_key(&rec.event_hash), &rec);
 }
 pub fn record_by_cid(view: &dyn StateView, cid: &str) -> Result<Option<Hash32>, StateError> {
     get(view, &cid_key(cid), "record cid")
 }
-pub fn product(view: &dyn StateView, product: &Hash32) -> Result<Option<ProductInfo>, StateError> {
+pub fn product(view: &dyn StateView, product: &str) -> Result<Option<ProductInfo>, StateError> {
     get(view, &product_info_key(product), "product anchor")
 }
 /// The event hashes of a product's records `from ..` in anchoring order, at most `max`.
 pub fn product_events(
     view: &dyn StateView,
-    product: &Hash32,
+    product: &str,
     info: &ProductInfo,
     from: u64,
     max: usize,
@@ -289,7 +324,7 @@ pub fn product_events(
 /// The event hash of a product's `n`-th record.
 pub fn product_event(
     view: &dyn StateView,
-    product: &Hash32,
+    product: &str,
     n: u64,
 ) -> Result<Option<Hash32>, StateError> {
     let Some(info) = self::product(view, product)? else {

@@ -1,8 +1,8 @@
 //! Behaviour of the trace module over whole blocks.
 
 use want_types::trace::{
-    anchor_of, product_key, AnchorRecord, OrgKind, Permission, ProductLink, PublicFields, Relation,
-    Role, TraceCall,
+    anchor_of, AnchorRecord, OrgKind, Permission, ProductLink, PublicFields, Relation, Role,
+    TraceCall,
 };
 use want_types::{Address, Call, Hash32};
 
@@ -177,7 +177,7 @@ fn a_producer_anchors_and_the_product_anchor_runs_over_its_records() {
     let r1 = unique_cid(record(1, "commissioning", &[(ITEM, Relation::Epc)]), 1);
     let r2 = unique_cid(record(2, "packing", &[(ITEM, Relation::Epc)]), 2);
     c.ok(FACTORY_KEY, anchor("factory", vec![r1.clone(), r2.clone()]));
-    let p = st::product(&c.ms, &product_key(ITEM)).unwrap().unwrap();
+    let p = st::product(&c.ms, ITEM).unwrap().unwrap();
     assert_eq!(p.count, 2);
     assert_eq!(p.anchor, anchor_of([&r1.record_hash, &r2.record_hash]));
     let rec = st::record(&c.ms, &r2.event_hash).unwrap().unwrap();
@@ -186,7 +186,7 @@ fn a_producer_anchors_and_the_product_anchor_runs_over_its_records() {
         ("factory", addr(FACTORY_KEY), 1, 1)
     );
     assert_eq!(
-        st::product_event(&c.ms, &product_key(ITEM), 1).unwrap(),
+        st::product_event(&c.ms, ITEM, 1).unwrap(),
         Some(r2.event_hash)
     );
     assert_eq!(
@@ -411,12 +411,19 @@ fn malformed_records_are_refused_naming_the_field() {
 }
 
 #[test]
-fn a_product_record_list_spans_chunks_in_order() {
+fn product_record_lists_span_chunks_in_order_and_stay_apart_when_one_id_extends_another() {
     let mut c = Chain::new();
-    let n = st::PRODUCT_CHUNK_RECORDS as usize * 2 + 5;
+    // Product keys are the identifiers themselves: `longer` starts with ITEM's whole id.
+    let longer = format!("{ITEM}0");
+    let n = st::PRODUCT_CHUNK_RECORDS as usize * 3 + 5;
     let mut records = Vec::new();
     for i in 0..n {
-        let mut r = record(0, "commissioning", &[(ITEM, Relation::Epc)]);
+        let names: Vec<(&str, Relation)> = if i % 3 == 2 {
+            vec![(longer.as_str(), Relation::Epc)]
+        } else {
+            vec![(ITEM, Relation::Epc), (longer.as_str(), Relation::Epc)]
+        };
+        let mut r = record(0, "commissioning", &names);
         r.event_hash = want_types::hash::sha256(&(i as u64).to_be_bytes());
         r.record_hash = want_types::hash::sha256(&(i as u64 + 1_000).to_be_bytes());
         r.cid = format!(
@@ -430,17 +437,39 @@ fn a_product_record_list_spans_chunks_in_order() {
     for batch in records.chunks(50) {
         c.ok(FACTORY_KEY, anchor("factory", batch.to_vec()));
     }
-    let pk = product_key(ITEM);
-    let info = st::product(&c.ms, &pk).unwrap().unwrap();
+    let item_records: Vec<&AnchorRecord> = records
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 3 != 2)
+        .map(|(_, r)| r)
+        .collect();
+    let info = st::product(&c.ms, ITEM).unwrap().unwrap();
+    assert_eq!(info.count, item_records.len() as u64);
+    let all = st::product_events(&c.ms, ITEM, &info, 0, usize::MAX).unwrap();
+    let want: Vec<Hash32> = item_records.iter().map(|r| r.event_hash).collect();
+    assert_eq!(all, want);
+    let some = st::product_events(&c.ms, ITEM, &info, 60, 10).unwrap();
+    assert_eq!(some, want[60..70].to_vec());
+    assert_eq!(
+        info.anchor,
+        anchor_of(item_records.iter().map(|r| &r.record_hash))
+    );
+
+    let info = st::product(&c.ms, &longer).unwrap().unwrap();
     assert_eq!(info.count, n as u64);
     assert_eq!(info.tail.len(), 5);
-    let all = st::product_events(&c.ms, &pk, &info, 0, usize::MAX).unwrap();
+    let all = st::product_events(&c.ms, &longer, &info, 0, usize::MAX).unwrap();
     let want: Vec<Hash32> = records.iter().map(|r| r.event_hash).collect();
     assert_eq!(all, want);
-    let some = st::product_events(&c.ms, &pk, &info, 60, 10).unwrap();
-    assert_eq!(some, want[60..70].to_vec());
     assert_eq!(
         info.anchor,
         anchor_of(records.iter().map(|r| &r.record_hash))
     );
+    // A record read back carries its products, stored apart from it.
+    let rec = st::record(&c.ms, &records[0].event_hash).unwrap().unwrap();
+    assert_eq!(rec.public.products, records[0].public.products);
+    let header = st::record_header(&c.ms, &records[0].event_hash)
+        .unwrap()
+        .unwrap();
+    assert!(header.public.products.is_empty());
 }
