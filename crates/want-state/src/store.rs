@@ -2,7 +2,9 @@
 //! produces, an in-memory [`MemState`], and the copy-on-write overlay used during execution.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use foldhash::HashMap;
 
 use borsh::{BorshDeserialize, BorshSerialize};
 
@@ -91,11 +93,15 @@ impl StateView for MemState {
 /// Values a layer read from its base: key → value (`None`: absent).
 type BaseReads = HashMap<Vec<u8>, Option<Vec<u8>>>;
 
+/// A layer's writes: key → new value (`None`: delete). Unordered while a block executes (keys
+/// share long prefixes, which makes ordered lookups compare many bytes); sorted once at the end.
+pub(crate) type Changes = HashMap<Vec<u8>, Option<Vec<u8>>>;
+
 /// Copy-on-write layer over a view: reads see its own writes first. One per block, and nested
 /// ones per transaction so a failed call can be discarded by dropping its overlay.
 pub(crate) struct Overlay<'a> {
     base: &'a dyn StateView,
-    changes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    changes: Changes,
     /// With [`Overlay::remembering_reads`]: what the base held for every key read through this
     /// layer, so the block can tell real changes from rewrites without reading storage again.
     base_reads: Option<RefCell<BaseReads>>,
@@ -105,7 +111,7 @@ impl<'a> Overlay<'a> {
     pub(crate) fn new(base: &'a dyn StateView) -> Overlay<'a> {
         Overlay {
             base,
-            changes: BTreeMap::new(),
+            changes: Changes::default(),
             base_reads: None,
         }
     }
@@ -115,8 +121,8 @@ impl<'a> Overlay<'a> {
     pub(crate) fn remembering_reads(base: &'a dyn StateView) -> Overlay<'a> {
         Overlay {
             base,
-            changes: BTreeMap::new(),
-            base_reads: Some(RefCell::new(HashMap::new())),
+            changes: Changes::default(),
+            base_reads: Some(RefCell::new(BaseReads::default())),
         }
     }
 
@@ -129,7 +135,7 @@ impl<'a> Overlay<'a> {
     }
 
     /// The writes made on this layer, to be absorbed by the layer below (or dropped).
-    pub(crate) fn into_changes(self) -> BTreeMap<Vec<u8>, Option<Vec<u8>>> {
+    pub(crate) fn into_changes(self) -> Changes {
         self.changes
     }
 
@@ -139,22 +145,32 @@ impl<'a> Overlay<'a> {
         self,
     ) -> Result<BTreeMap<Vec<u8>, Option<Vec<u8>>>, StateError> {
         let reads = self.base_reads.map(RefCell::into_inner).unwrap_or_default();
-        let mut out = BTreeMap::new();
+        let mut out = Vec::with_capacity(self.changes.len());
         for (key, value) in self.changes {
             let unchanged = match reads.get(&key) {
                 Some(old) => *old == value,
                 None => self.base.get(&key)? == value,
             };
             if !unchanged {
-                out.insert(key, value);
+                out.push((key, value));
             }
         }
-        Ok(out)
+        // Sorted in one go (keys are unique), then built in bulk.
+        out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        Ok(out.into_iter().collect())
     }
 
     /// Takes over the writes of a layer that was stacked on this one.
-    pub(crate) fn absorb(&mut self, changes: BTreeMap<Vec<u8>, Option<Vec<u8>>>) {
-        self.changes.extend(changes);
+    pub(crate) fn absorb(&mut self, mut changes: Changes) {
+        // Insert the smaller map into the larger: the newer writes win either way.
+        if changes.len() > self.changes.len() {
+            std::mem::swap(&mut self.changes, &mut changes);
+            for (key, value) in changes {
+                self.changes.entry(key).or_insert(value);
+            }
+        } else {
+            self.changes.extend(changes);
+        }
     }
 }
 

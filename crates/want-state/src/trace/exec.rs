@@ -1,6 +1,6 @@
 //! Executing trace calls: registry of organisations and keys, KYC, anchors and grants.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 
 use want_types::trace::{
     anchor_step, is_valid_org_id, may_sign, AnchorRecord, Role, TraceCall, ANCHOR_RECORDS_MAX,
@@ -332,7 +332,7 @@ fn anchor(
                 eh.clone(),
             );
         }
-        let mut seen = BTreeSet::new();
+        let mut seen = HashSet::with_capacity(r.public.products.len());
         for p in &r.public.products {
             if !seen.insert(p.id.as_str()) {
                 continue;
@@ -402,17 +402,24 @@ fn check_record(r: &AnchorRecord, index: usize) -> Result<(), ExecError> {
         ));
     }
     for (i, prod) in p.products.iter().enumerate() {
-        check_text(
-            &at(&format!("public.products[{i}].id")),
-            &prod.id,
-            TRACE_ID_BYTES_MAX,
-        )?;
+        // The path is built only for a refusal: a read names thousands of products.
+        if !is_valid_text(&prod.id, TRACE_ID_BYTES_MAX) {
+            check_text(
+                &at(&format!("public.products[{i}].id")),
+                &prod.id,
+                TRACE_ID_BYTES_MAX,
+            )?;
+        }
     }
     Ok(())
 }
 
+fn is_valid_text(value: &str, max: usize) -> bool {
+    !value.is_empty() && value.len() <= max && !value.chars().any(char::is_control)
+}
+
 fn check_text(field: &str, value: &str, max: usize) -> Result<(), ExecError> {
-    if value.is_empty() || value.len() > max || value.chars().any(char::is_control) {
+    if !is_valid_text(value, max) {
         return Err(fail(
             codes::INVALID_TRACE_CALL,
             format!("{field} must be 1 to {max} bytes without control characters"),

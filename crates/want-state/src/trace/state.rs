@@ -121,6 +121,8 @@ pub const PRODUCT_CHUNK_RECORDS: u64 = 64;
 /// product, plus one chunk write every [`PRODUCT_CHUNK_RECORDS`] records).
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
 pub struct ProductInfo {
+    /// The product's identifier: the entry's key, so not stored in its value.
+    #[borsh(skip)]
     pub id: String,
     pub count: u64,
     pub anchor: Hash32,
@@ -274,7 +276,11 @@ pub fn record_by_cid(view: &dyn StateView, cid: &str) -> Result<Option<Hash32>, 
     get(view, &cid_key(cid), "record cid")
 }
 pub fn product(view: &dyn StateView, product: &str) -> Result<Option<ProductInfo>, StateError> {
-    get(view, &product_info_key(product), "product anchor")
+    let info: Option<ProductInfo> = get(view, &product_info_key(product), "product anchor")?;
+    Ok(info.map(|info| ProductInfo {
+        id: product.to_string(),
+        ..info
+    }))
 }
 /// The event hashes of a product's records `from ..` in anchoring order, at most `max`.
 pub fn product_events(
