@@ -28,6 +28,9 @@ pub fn node_err(e: want_node::NodeError) -> anyhow::Error {
         want_node::NodeError::Storage(want_storage::StorageError::FormatTooNew { .. }) => {
             "format_too_new"
         }
+        want_node::NodeError::Storage(want_storage::StorageError::FormatTooOld { .. }) => {
+            "format_too_old"
+        }
         want_node::NodeError::Storage(want_storage::StorageError::InUse { .. }) => {
             "data_dir_in_use"
         }

@@ -14,8 +14,11 @@ use redb::{
 use want_state::{StateError, StateView, WriteSet};
 use want_types::{Block, Hash32, Receipt, SignedTransaction, SignedVote};
 
-/// On-disk format version written by this build. A database with a newer version is refused.
-pub const FORMAT_VERSION: u32 = 1;
+/// On-disk format version written by this build. A database of any other version is refused.
+///
+/// 2: trace state keyed by product identifier, record products stored apart (the state layout,
+/// and so the state roots, differ from format 1: a chain is never mixed across formats).
+pub const FORMAT_VERSION: u32 = 2;
 /// Name of the database file inside a node's data directory.
 pub const DB_FILE_NAME: &str = "chain.redb";
 
@@ -53,6 +56,8 @@ pub enum StorageError {
     InUse { path: PathBuf },
     #[error("the data directory {path} was written by a newer version of WANT chain (format {found}, this build understands up to {FORMAT_VERSION}); upgrade this binary rather than risk damaging it")]
     FormatTooNew { path: PathBuf, found: u32 },
+    #[error("the data directory {path} was written by an older version of WANT chain (format {found}; this build uses format {FORMAT_VERSION}, whose state layout and state roots differ); start this build on a new data directory (a dev chain's directory can simply be deleted), or keep running the older binary on it")]
+    FormatTooOld { path: PathBuf, found: u32 },
     #[error("the data directory {path} belongs to another chain (chain id {found_chain_id}, genesis {found_genesis}); this node expects chain id {expected_chain_id}, genesis {expected_genesis}. Use another --data-dir")]
     WrongChain {
         path: PathBuf,
@@ -124,7 +129,7 @@ impl Store {
         };
         let store = Store { db, path };
         // Refuse a newer format before writing anything (even creating tables).
-        store.check_format_not_newer()?;
+        store.check_format()?;
         store.create_tables()?;
         Ok(store)
     }
@@ -136,7 +141,7 @@ impl Store {
         }
     }
 
-    fn check_format_not_newer(&self) -> Result<(), StorageError> {
+    fn check_format(&self) -> Result<(), StorageError> {
         let r = self.db.begin_read().map_err(|e| self.err(e))?;
         let t = match r.open_table(META) {
             Ok(t) => t,
@@ -149,11 +154,17 @@ impl Store {
             .map_err(|e| self.err(e))?
             .and_then(|v| <[u8; 4]>::try_from(v.value()).ok().map(u32::from_be_bytes));
         match found {
-            Some(found) if found > FORMAT_VERSION => Err(StorageError::FormatTooNew {
-                path: self.path.clone(),
-                found,
-            }),
-            _ => Ok(()),
+            Some(found) => self.format_is_ours(found),
+            None => Ok(()),
+        }
+    }
+
+    fn format_is_ours(&self, found: u32) -> Result<(), StorageError> {
+        let path = self.path.clone();
+        match found.cmp(&FORMAT_VERSION) {
+            std::cmp::Ordering::Greater => Err(StorageError::FormatTooNew { path, found }),
+            std::cmp::Ordering::Less => Err(StorageError::FormatTooOld { path, found }),
+            std::cmp::Ordering::Equal => Ok(()),
         }
     }
 
@@ -187,12 +198,7 @@ impl Store {
         genesis_state_root: Hash32,
     ) -> Result<bool, StorageError> {
         if let Some(found) = self.meta_u32(META_FORMAT)? {
-            if found > FORMAT_VERSION {
-                return Err(StorageError::FormatTooNew {
-                    path: self.path.clone(),
-                    found,
-                });
-            }
+            self.format_is_ours(found)?;
             let found_chain_id = self.meta_u64(META_CHAIN_ID)?.unwrap_or_default();
             let found_genesis = self.meta_hash(META_GENESIS)?.unwrap_or_default();
             if found_chain_id != identity.chain_id || found_genesis != identity.genesis_hash {
@@ -875,6 +881,33 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, StorageError::FormatTooNew { .. }), "{err}");
         assert!(err.to_string().contains("newer version"));
+    }
+
+    #[test]
+    fn a_database_of_an_older_format_is_refused_on_open_and_at_genesis() {
+        let dir = tempfile::tempdir().unwrap();
+        let g = genesis_block(1);
+        {
+            let store = Store::open(dir.path()).unwrap();
+            store
+                .init_genesis(identity(&g), &g, &WriteSet::default(), Hash32::ZERO)
+                .unwrap();
+            store
+                .set_format_version_for_test(FORMAT_VERSION - 1)
+                .unwrap();
+            let err = store
+                .init_genesis(identity(&g), &g, &WriteSet::default(), Hash32::ZERO)
+                .unwrap_err();
+            assert!(matches!(err, StorageError::FormatTooOld { .. }), "{err}");
+        }
+        let err = Store::open(dir.path())
+            .err()
+            .expect("an older format must be refused");
+        assert!(
+            matches!(err, StorageError::FormatTooOld { found, .. } if found == FORMAT_VERSION - 1),
+            "{err}"
+        );
+        assert!(err.to_string().contains("older version"), "{err}");
     }
 
     #[test]
