@@ -53,6 +53,40 @@ impl CaptureSigner {
     }
 }
 
+/// Event hashes reserved in [`crate::node::Shared::capture_inflight`] for one capture; released
+/// when it ends, whatever the outcome (by then a committed event is found in state).
+struct Inflight {
+    shared: std::sync::Arc<crate::node::Shared>,
+    hashes: Vec<want_types::Hash32>,
+}
+
+impl Inflight {
+    /// Reserves every hash, or none: `Err(i)` names the first event another capture holds.
+    fn reserve(
+        shared: &std::sync::Arc<crate::node::Shared>,
+        hashes: Vec<want_types::Hash32>,
+    ) -> Result<Inflight, usize> {
+        let mut set = shared.capture_inflight.lock();
+        if let Some(i) = hashes.iter().position(|h| set.contains(h)) {
+            return Err(i);
+        }
+        set.extend(hashes.iter().copied());
+        Ok(Inflight {
+            shared: shared.clone(),
+            hashes,
+        })
+    }
+}
+
+impl Drop for Inflight {
+    fn drop(&mut self) {
+        let mut set = self.shared.capture_inflight.lock();
+        for h in &self.hashes {
+            set.remove(h);
+        }
+    }
+}
+
 /// The JSON path of the `i`-th event of a capture.
 pub fn event_path(kind: DocumentKind, i: usize) -> String {
     match kind {
@@ -93,7 +127,7 @@ impl Node {
         let shared = self.shared.clone();
         let signer2 = signer.clone();
         // Sealing and storing need no ordering: concurrent captures overlap here.
-        let sealed: Vec<SealedRecord> = tokio::task::spawn_blocking(move || {
+        let (sealed, _inflight) = tokio::task::spawn_blocking(move || {
             let snap = shared.store.snapshot()?;
             let org = st::org(&snap, &signer2.org)?.ok_or_else(|| {
                 NodeError::Config(format!(
@@ -103,17 +137,26 @@ impl Node {
             })?;
             let owner_key = want_crypto::SecpPublicKey::from_slice(&org.encryption_key)
                 .map_err(|e| NodeError::Io(format!("organisation key does not parse: {e}")))?;
+            let hashes: Vec<_> = events.iter().map(event_hash_of).collect();
+            let duplicate = |i: usize| NodeError::Invalid {
+                code: want_state::codes::DUPLICATE_EVENT,
+                message: format!("event {} is already captured", events[i].hash_id()),
+                path: event_path(kind, i),
+            };
             let mut seen = HashSet::new();
-            for (i, e) in events.iter().enumerate() {
-                let eh = event_hash_of(e);
-                if !seen.insert(eh) || st::record_header(&snap, &eh)?.is_some() {
-                    return Err(NodeError::Invalid {
-                        code: want_state::codes::DUPLICATE_EVENT,
-                        message: format!("event {} is already captured", e.hash_id()),
-                        path: event_path(kind, i),
-                    });
+            for (i, eh) in hashes.iter().enumerate() {
+                if !seen.insert(*eh) || st::record_header(&snap, eh)?.is_some() {
+                    return Err(duplicate(i));
                 }
             }
+            let inflight = Inflight::reserve(&shared, hashes).map_err(|i| NodeError::Invalid {
+                code: want_state::codes::DUPLICATE_EVENT,
+                message: format!(
+                    "event {} is being captured by another request; it is on chain once that one answers",
+                    events[i].hash_id()
+                ),
+                path: event_path(kind, i),
+            })?;
             let sealed: Result<Vec<SealedRecord>, _> = events
                 .par_iter()
                 .map(|e| {
@@ -130,7 +173,7 @@ impl Node {
             for s in &sealed {
                 shared.blobs.put(&s.blob)?;
             }
-            Ok(sealed)
+            Ok((sealed, inflight))
         })
         .await
         .map_err(|_| NodeError::rejected(codes::SHUTTING_DOWN, "the node is shutting down"))??;

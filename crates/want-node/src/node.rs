@@ -79,8 +79,13 @@ pub struct Shared {
     pub blobs: crate::blobs::BlobStore,
     /// The key `POST /v1/epcis/capture` signs with, if configured.
     pub capture: Option<Arc<crate::capture::CaptureSigner>>,
-    /// Serialises captures (their anchors take consecutive nonces of the capture key).
+    /// Serialises the signing and admission of captures' anchors (consecutive nonces of the
+    /// capture key); held only until they are admitted.
     pub capture_lock: tokio::sync::Mutex<()>,
+    /// Event hashes of captures between their duplicate check and their commit, so two
+    /// overlapping captures of one event cannot both pass the check (the second is refused at
+    /// once instead of failing, fee paid, in a block).
+    pub capture_inflight: Mutex<std::collections::HashSet<Hash32>>,
     /// When this node last proposed a block (Unix ms): a transaction arriving after a whole
     /// block interval without one is proposed at once instead of waiting for the next tick.
     pub last_proposed_ms: std::sync::atomic::AtomicU64,
@@ -599,6 +604,7 @@ impl Node {
             blobs,
             capture,
             capture_lock: tokio::sync::Mutex::new(()),
+            capture_inflight: Mutex::new(std::collections::HashSet::new()),
             last_proposed_ms: std::sync::atomic::AtomicU64::new(now_ms()),
             signer_cache: crate::trace::SignerCache::default(),
         });

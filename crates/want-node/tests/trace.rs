@@ -245,6 +245,63 @@ async fn bad_documents_are_refused_with_the_path_of_the_first_problem_and_nothin
     n.stop().await;
 }
 
+/// One ObjectEvent naming `n` SGTINs with serials from `first`.
+fn portal_read(first: u64, n: u64, minute: u32) -> Vec<u8> {
+    let epcs: Vec<String> = (first..first + n)
+        .map(|s| format!("urn:epc:id:sgtin:0614141.107346.{s}"))
+        .collect();
+    serde_json::to_vec(&json!({
+        "type": "ObjectEvent",
+        "eventTime": format!("2026-11-30T10:{minute:02}:00.000+08:00"),
+        "eventTimeZoneOffset": "+08:00",
+        "action": "OBSERVE",
+        "bizStep": "shipping",
+        "epcList": epcs,
+    }))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn overlapping_captures_anchor_each_event_once_and_refuse_a_repeat_in_flight() {
+    let dir = tempdir();
+    let n = start_capturing(dir.path()).await;
+    let signer = dev_private_key().address();
+    let before = n.nonce(&signer).await;
+
+    // Three different reads at once: all anchored (they may share a block).
+    let (a, b, c) = tokio::join!(
+        capture(&n, portal_read(1_000, 1_700, 1)),
+        capture(&n, portal_read(10_000, 1_700, 2)),
+        capture(&n, portal_read(20_000, 1_700, 3)),
+    );
+    for (s, v) in [&a, &b, &c] {
+        assert_eq!(*s, StatusCode::OK, "{v}");
+    }
+    assert_eq!(n.nonce(&signer).await, before + 3);
+    let product = "https://id.gs1.org/01/10614141073464/21/10000";
+    assert_eq!(verify(&n, product).await["verdict"], "authentic");
+
+    // The same read twice at once: one anchors it, the other is refused as a duplicate
+    // (at once, or by the committed state if it came second) — never a failed, fee-paying
+    // transaction.
+    let body = portal_read(30_000, 1_700, 4);
+    let (x, y) = tokio::join!(capture(&n, body.clone()), capture(&n, body));
+    let mut outcomes = [x, y];
+    outcomes.sort_by_key(|(s, _)| *s);
+    assert_eq!(outcomes[0].0, StatusCode::OK, "{}", outcomes[0].1);
+    assert_eq!(outcomes[1].0, StatusCode::CONFLICT, "{}", outcomes[1].1);
+    assert_eq!(outcomes[1].1["error"]["code"], "duplicate_event");
+    assert_eq!(outcomes[1].1["error"]["path"], "$");
+    assert_eq!(
+        n.nonce(&signer).await,
+        before + 4,
+        "exactly one more anchor transaction"
+    );
+    let page = n.get_ok("/v1/trace/events?limit=100").await;
+    assert_eq!(page["events"].as_array().unwrap().len(), 4);
+    n.stop().await;
+}
+
 const ITEM: &str = "https://id.gs1.org/01/10614141073464/21/2017";
 
 #[tokio::test]
