@@ -304,7 +304,13 @@ impl Store {
             let mut index = w.open_table(TX_INDEX).map_err(|e| self.err(e))?;
             let mut journal = w.open_table(MEMPOOL).map_err(|e| self.err(e))?;
             for (i, stx) in block.txs.iter().enumerate() {
-                let id = stx.id();
+                // The receipts carry the ids the executor computed (hashing a large
+                // transaction again here would cost the commit milliseconds).
+                let id = match receipts.get(i) {
+                    Some(r) => r.tx_id,
+                    None => stx.id(),
+                };
+                debug_assert_eq!(id, stx.id(), "invariant: receipt i is for transaction i");
                 // A rejected transaction never took effect: it may be submitted again, so it is
                 // not indexed as committed.
                 let rejected = receipts
