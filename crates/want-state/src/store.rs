@@ -313,6 +313,87 @@ mod tests {
         );
     }
 
+    /// One write of a generated transaction: key, then `None` to delete or `Some(value)`.
+    type GenWrite = (u8, Option<u8>);
+
+    proptest::proptest! {
+        /// Stacked layers (block, per-transaction fee layer, call layer), with some calls
+        /// dropped as failures, read like a plain map that applied the kept writes in order, and
+        /// their real changes are exactly the keys whose value differs from the base — whatever
+        /// the hash maps' order and whether a key was read before it was written.
+        #[test]
+        fn layered_writes_match_a_plain_map_and_real_changes_are_the_differences(
+            base in proptest::collection::btree_map(0u8..12, 0u8..3, 0..12),
+            txs in proptest::collection::vec(
+                (
+                    proptest::collection::vec((0u8..12, proptest::option::of(0u8..3)), 0..6),
+                    proptest::collection::vec((0u8..12, proptest::option::of(0u8..3)), 0..6),
+                    proptest::bool::ANY,
+                    proptest::collection::vec(0u8..12, 0..4),
+                ),
+                0..12,
+            ),
+        ) {
+            let key = |k: u8| vec![b'k', k];
+            let val = |v: u8| vec![v];
+            let base: BTreeMap<Vec<u8>, Vec<u8>> =
+                base.into_iter().map(|(k, v)| (key(k), val(v))).collect();
+            let mut model = base.clone();
+            let apply = |ov: &mut Overlay<'_>, writes: &[GenWrite]| {
+                for (k, v) in writes {
+                    match v {
+                        Some(v) => ov.put(key(*k), val(*v)),
+                        None => ov.delete(key(*k)),
+                    }
+                }
+            };
+            let mut block = Overlay::remembering_reads(&base);
+            for (fee_writes, call_writes, call_fails, reads) in &txs {
+                for k in reads {
+                    proptest::prop_assert_eq!(block.get(&key(*k)).unwrap(), model.get(&key(*k)).cloned());
+                }
+                let mut charged = Overlay::new(&block);
+                apply(&mut charged, fee_writes);
+                let mut call = Overlay::new(&charged);
+                apply(&mut call, call_writes);
+                for k in reads {
+                    let mut expect = model.clone();
+                    for (wk, wv) in fee_writes.iter().chain(call_writes) {
+                        match wv {
+                            Some(v) => expect.insert(key(*wk), val(*v)),
+                            None => expect.remove(&key(*wk)),
+                        };
+                    }
+                    proptest::prop_assert_eq!(call.get(&key(*k)).unwrap(), expect.get(&key(*k)).cloned());
+                }
+                let kept: Vec<GenWrite> = if *call_fails {
+                    drop(call);
+                    fee_writes.clone()
+                } else {
+                    let changes = call.into_changes();
+                    charged.absorb(changes);
+                    fee_writes.iter().chain(call_writes).copied().collect()
+                };
+                let changes = charged.into_changes();
+                block.absorb(changes);
+                for (k, v) in kept {
+                    match v {
+                        Some(v) => model.insert(key(k), val(v)),
+                        None => model.remove(&key(k)),
+                    };
+                }
+            }
+            let real = block.into_real_changes().unwrap();
+            let keys: std::collections::BTreeSet<&Vec<u8>> = base.keys().chain(model.keys()).collect();
+            let expected: BTreeMap<Vec<u8>, Option<Vec<u8>>> = keys
+                .into_iter()
+                .filter(|k| base.get(*k) != model.get(*k))
+                .map(|k| (k.clone(), model.get(k).cloned()))
+                .collect();
+            proptest::prop_assert_eq!(real, expected);
+        }
+    }
+
     #[test]
     fn wrong_length_counter_is_reported_as_corrupt_with_its_key() {
         let mut base = BTreeMap::new();
