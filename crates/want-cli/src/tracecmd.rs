@@ -466,8 +466,8 @@ pub fn run(cmd: TraceCommand, out: &Out) -> anyhow::Result<()> {
                     format!("key {} was revoked at block {h}", signer.key.address()),
                 ));
             }
-            let roles: Vec<Role> =
-                serde_json::from_value(me["key"]["roles"].clone()).unwrap_or_default();
+            let roles: Vec<Role> = serde_json::from_value(me["key"]["roles"].clone())
+                .map_err(|e| err("bad_response", format!("the node's key roles: {e}")))?;
             // Refuse what the chain would refuse before anything is stored.
             for (i, e) in capture.events.iter().enumerate() {
                 if !want_types::trace::may_sign(&roles, e.biz_step()) {

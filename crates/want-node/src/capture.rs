@@ -138,24 +138,22 @@ impl Node {
             let owner_key = want_crypto::SecpPublicKey::from_slice(&org.encryption_key)
                 .map_err(|e| NodeError::Io(format!("organisation key does not parse: {e}")))?;
             let hashes: Vec<_> = events.iter().map(event_hash_of).collect();
-            let duplicate = |i: usize| NodeError::Invalid {
+            let duplicate = |i: usize, why: &str| NodeError::Invalid {
                 code: want_state::codes::DUPLICATE_EVENT,
-                message: format!("event {} is already captured", events[i].hash_id()),
+                message: format!("event {} {why}", events[i].hash_id()),
                 path: event_path(kind, i),
             };
             let mut seen = HashSet::new();
             for (i, eh) in hashes.iter().enumerate() {
                 if !seen.insert(*eh) || st::record_header(&snap, eh)?.is_some() {
-                    return Err(duplicate(i));
+                    return Err(duplicate(i, "is already captured"));
                 }
             }
-            let inflight = Inflight::reserve(&shared, hashes).map_err(|i| NodeError::Invalid {
-                code: want_state::codes::DUPLICATE_EVENT,
-                message: format!(
-                    "event {} is being captured by another request; it is on chain once that one answers",
-                    events[i].hash_id()
-                ),
-                path: event_path(kind, i),
+            let inflight = Inflight::reserve(&shared, hashes).map_err(|i| {
+                duplicate(
+                    i,
+                    "is being captured by another request; it is on chain once that one answers",
+                )
             })?;
             let sealed: Result<Vec<SealedRecord>, _> = events
                 .par_iter()

@@ -15,29 +15,15 @@ pub const STATE_ROOT_TAG: &[u8] = b"want/state-root";
 /// Merkle trie of the state: there are no per-key inclusion proofs.
 pub fn state_root_step(parent: Hash32, height: u64, ws: &WriteSet) -> Hash32 {
     // The encoding streams into the hash: a block's write set runs to megabytes.
-    let mut inner = HashWriter(Sha256::new());
+    let mut inner = Sha256::new();
     borsh::to_writer(&mut inner, ws).expect("invariant: writing into a hasher cannot fail");
-    let ws_digest = Hash32(Sha256::digest(inner.0.finalize()).into());
+    let ws_digest = Hash32(Sha256::digest(inner.finalize()).into());
     let mut buf = Vec::with_capacity(STATE_ROOT_TAG.len() + 32 + 8 + 32);
     buf.extend_from_slice(STATE_ROOT_TAG);
     buf.extend_from_slice(&parent.0);
     buf.extend_from_slice(&height.to_be_bytes());
     buf.extend_from_slice(&ws_digest.0);
     sha256d(&buf)
-}
-
-/// Feeds written bytes into SHA-256.
-struct HashWriter(Sha256);
-
-impl std::io::Write for HashWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.update(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 #[cfg(test)]

@@ -128,7 +128,7 @@ impl Store {
             }
         };
         let store = Store { db, path };
-        // Refuse a newer format before writing anything (even creating tables).
+        // Refuse another format before writing anything (even creating tables).
         store.check_format()?;
         store.create_tables()?;
         Ok(store)
@@ -306,15 +306,12 @@ impl Store {
             for (i, stx) in block.txs.iter().enumerate() {
                 // The receipts carry the ids the executor computed (hashing a large
                 // transaction again here would cost the commit milliseconds).
-                let id = match receipts.get(i) {
-                    Some(r) => r.tx_id,
-                    None => stx.id(),
-                };
+                let receipt = receipts.get(i);
+                let id = receipt.map_or_else(|| stx.id(), |r| r.tx_id);
                 debug_assert_eq!(id, stx.id(), "invariant: receipt i is for transaction i");
                 // A rejected transaction never took effect: it may be submitted again, so it is
                 // not indexed as committed.
-                let rejected = receipts
-                    .get(i)
+                let rejected = receipt
                     .is_some_and(|r| matches!(r.status, want_types::TxStatus::Rejected { .. }));
                 if !rejected {
                     index
@@ -871,49 +868,48 @@ mod tests {
         assert_eq!(store.identity().unwrap(), Some(identity(&g)));
     }
 
-    #[test]
-    fn a_database_of_a_newer_format_is_refused() {
+    /// A database stamped with format `version`: the error of its genesis check while open,
+    /// then the error of opening it again.
+    fn refusals_of_format(version: u32) -> (StorageError, StorageError) {
         let dir = tempfile::tempdir().unwrap();
         let g = genesis_block(1);
-        let store = Store::open(dir.path()).unwrap();
-        store
-            .init_genesis(identity(&g), &g, &WriteSet::default(), Hash32::ZERO)
-            .unwrap();
-        store
-            .set_format_version_for_test(FORMAT_VERSION + 1)
-            .unwrap();
-        let err = store
-            .init_genesis(identity(&g), &g, &WriteSet::default(), Hash32::ZERO)
-            .unwrap_err();
-        assert!(matches!(err, StorageError::FormatTooNew { .. }), "{err}");
-        assert!(err.to_string().contains("newer version"));
-    }
-
-    #[test]
-    fn a_database_of_an_older_format_is_refused_on_open_and_at_genesis() {
-        let dir = tempfile::tempdir().unwrap();
-        let g = genesis_block(1);
-        {
+        let at_genesis = {
             let store = Store::open(dir.path()).unwrap();
             store
                 .init_genesis(identity(&g), &g, &WriteSet::default(), Hash32::ZERO)
                 .unwrap();
+            store.set_format_version_for_test(version).unwrap();
             store
-                .set_format_version_for_test(FORMAT_VERSION - 1)
-                .unwrap();
-            let err = store
                 .init_genesis(identity(&g), &g, &WriteSet::default(), Hash32::ZERO)
-                .unwrap_err();
-            assert!(matches!(err, StorageError::FormatTooOld { .. }), "{err}");
-        }
-        let err = Store::open(dir.path())
+                .unwrap_err()
+        };
+        let on_open = Store::open(dir.path())
             .err()
-            .expect("an older format must be refused");
+            .expect("another format must be refused on open");
+        (at_genesis, on_open)
+    }
+
+    #[test]
+    fn a_database_of_a_newer_format_is_refused() {
+        let (at_genesis, on_open) = refusals_of_format(FORMAT_VERSION + 1);
+        for err in [at_genesis, on_open] {
+            assert!(matches!(err, StorageError::FormatTooNew { .. }), "{err}");
+            assert!(err.to_string().contains("newer version"));
+        }
+    }
+
+    #[test]
+    fn a_database_of_an_older_format_is_refused_on_open_and_at_genesis() {
+        let (at_genesis, on_open) = refusals_of_format(FORMAT_VERSION - 1);
         assert!(
-            matches!(err, StorageError::FormatTooOld { found, .. } if found == FORMAT_VERSION - 1),
-            "{err}"
+            matches!(at_genesis, StorageError::FormatTooOld { .. }),
+            "{at_genesis}"
         );
-        assert!(err.to_string().contains("older version"), "{err}");
+        assert!(
+            matches!(on_open, StorageError::FormatTooOld { found, .. } if found == FORMAT_VERSION - 1),
+            "{on_open}"
+        );
+        assert!(on_open.to_string().contains("older version"), "{on_open}");
     }
 
     #[test]
