@@ -10,7 +10,6 @@ pub mod cid;
 pub mod ecies;
 pub mod error;
 pub mod keystore;
-pub mod merkle;
 pub mod node_key;
 pub mod rsa_keys;
 /// Sealed records: AES-256-GCM under a fresh record key, the key wrapped per reader with ECIES.
@@ -27,16 +26,18 @@ pub use keystore::{
     decrypt_keystore, encrypt_keystore, read_keystore_file, write_keystore_file, KdfStrength,
     KeyMaterial,
 };
-pub use merkle::{leaf_hash, merkle_proof, merkle_root, verify_merkle_proof, MerkleProof};
 pub use node_key::{sign_block, verify_block_signature, verify_ed25519, NodeKey};
 pub use rsa_keys::{RsaPrivateKey, RSA_BITS_MAX, RSA_BITS_MIN};
 pub use sealed::{open_sealed, seal, unwrap_key, wrap_key, RecordKey, SEALED_PLAINTEXT_BYTES_MAX};
 pub use secp::{address_from_secp_pubkey, parse_public_key_hex, PrivateKey};
 /// The secp256k1 public key type taken by [`ecies_encrypt`] and [`wrap_key`].
 pub use secp256k1::PublicKey as SecpPublicKey;
-pub use tx_sign::{verify_transaction, SigningKey};
+pub use tx_sign::{verify_signature, verify_transaction, SigningKey};
 pub use util::keccak256;
 pub use vote::{
     check_certificate, majority_of, sign_vote, verify_certificate, verify_vote, CertificateCheck,
     NotCounted,
+};
+pub use want_types::merkle::{
+    self, leaf_hash, merkle_proof, merkle_root, verify_merkle_proof, MerkleProof,
 };

@@ -126,7 +126,7 @@ mod tests {
             height: 5,
             prev_hash: Hash32([7; 32]),
             timestamp_ms: 1_700_000_000_000,
-            tx_root: crate::merkle::merkle_root(&[]),
+            tx_root: want_types::merkle::merkle_root(&[]),
             tx_count: 0,
             parent_state_root: Hash32([9; 32]),
             proposer: vec![],

@@ -61,20 +61,30 @@ impl From<RsaPrivateKey> for SigningKey {
 /// RSA: canonical PKCS#1 DER public key of 2048–4096 bits, PKCS#1 v1.5 over SHA-256(id).
 pub fn verify_transaction(stx: &SignedTransaction) -> Result<(Hash32, Address), CryptoError> {
     let id = stx.tx.id();
-    let sender = match &stx.signature {
-        Signature::Secp256k1(sig) => recover_secp_signer(&id, sig)?,
+    verify_signature(&id, &stx.tx.from, &stx.signature)?;
+    Ok((id, stx.tx.from))
+}
+
+/// Checks that `signature` over the transaction id `id` is by the account `from` (the rules of
+/// [`verify_transaction`]); for proofs that carry an id's preimage rather than the transaction.
+pub fn verify_signature(
+    id: &Hash32,
+    from: &Address,
+    signature: &Signature,
+) -> Result<(), CryptoError> {
+    let sender = match signature {
+        Signature::Secp256k1(sig) => recover_secp_signer(id, sig)?,
         Signature::Rsa {
             public_key,
             signature,
-        } => verify_rsa_digest(public_key, &id, signature)?,
+        } => verify_rsa_digest(public_key, id, signature)?,
     };
-    if sender != stx.tx.from {
+    if sender != *from {
         return Err(CryptoError::bad_signature(format!(
-            "the signature is by {sender}, but tx.from is {}; sign with the key of tx.from",
-            stx.tx.from
+            "the signature is by {sender}, but tx.from is {from}; sign with the key of tx.from"
         )));
     }
-    Ok((id, sender))
+    Ok(())
 }
 
 /// Recovers the signer's address from a 65-byte recoverable signature over `digest`.

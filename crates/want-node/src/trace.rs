@@ -80,7 +80,10 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use want_state::trace::state::{self as st, RecordInfo};
 use want_storage::Store;
-use want_types::trace::{anchor_step, event_hash_id, may_sign, Relation, TraceCall as Tc};
+use want_types::trace::{
+    anchor_step, event_hash_id, may_sign, products_digest_and_proof, AnchorRecord, AnchorTxDigest,
+    Relation, TraceCall as Tc,
+};
 use want_types::{Block, Call};
 
 use crate::error::codes;
@@ -272,14 +275,23 @@ fn matches_query(r: &RecordInfo, q: &EventQuery) -> bool {
 /// record that is not stored).
 type ProductRecords = (Option<st::ProductInfo>, Vec<(Hash32, Option<RecordInfo>)>);
 
-/// All records of a product, in anchoring order (at most [`VERIFY_RECORDS_MAX`]).
-fn product_records(view: &dyn StateView, product: &str) -> Result<ProductRecords, NodeError> {
+/// Reads one record: [`st::record`] (with its products) or [`st::record_header`] (without).
+type RecordReader =
+    fn(&dyn StateView, &Hash32) -> Result<Option<RecordInfo>, want_state::StateError>;
+
+/// All records of a product, in anchoring order (at most [`VERIFY_RECORDS_MAX`]), each read by
+/// `read`.
+fn product_records(
+    view: &dyn StateView,
+    product: &str,
+    read: RecordReader,
+) -> Result<ProductRecords, NodeError> {
     let info = st::product(view, product)?;
     let mut out = Vec::new();
     if let Some(info) = &info {
         let max = usize::try_from(VERIFY_RECORDS_MAX).unwrap_or(usize::MAX);
         for eh in st::product_events(view, product, info, 0, max)? {
-            out.push((eh, st::record(view, &eh)?));
+            out.push((eh, read(view, &eh)?));
         }
     }
     Ok((info, out))
@@ -349,7 +361,7 @@ pub fn lineage(store: &Store, product: &str, depth: u32) -> Result<Value, NodeEr
                 continue;
             }
             if !edges_of.contains_key(&id) {
-                let (_, recs) = product_records(&snap, &id)?;
+                let (_, recs) = product_records(&snap, &id, st::record)?;
                 let edges: Vec<LineageEdge> = recs
                     .iter()
                     .filter_map(|(_, r)| r.as_ref())
@@ -419,7 +431,8 @@ impl SignerCache {
         if let Some(a) = self.0.lock().get(&key) {
             return Some(*a);
         }
-        let signer = want_crypto::verify_transaction(stx).ok().map(|(_, s)| s)?;
+        want_crypto::verify_signature(id, &stx.tx.from, &stx.signature).ok()?;
+        let signer = stx.tx.from;
         let mut map = self.0.lock();
         if map.len() >= SIGNER_CACHE_ENTRIES_MAX {
             map.clear();
@@ -458,14 +471,70 @@ struct Failure {
     message: String,
 }
 
+/// A block loaded for `verify`: its transactions' ids and, for anchor transactions, the digest
+/// their id hashes and the leaves of their records tree.
+struct LoadedBlock {
+    block: Block,
+    ids: Vec<Hash32>,
+    anchors: Vec<Option<(AnchorTxDigest, Vec<Hash32>)>>,
+}
+
+impl LoadedBlock {
+    fn new(block: Block) -> LoadedBlock {
+        let (ids, anchors) = block
+            .txs
+            .iter()
+            .map(|t| match t.tx.anchor_digest_with_leaves() {
+                Some((digest, leaves)) => (digest.id(), Some((digest, leaves))),
+                None => (t.id(), None),
+            })
+            .unzip();
+        LoadedBlock {
+            block,
+            ids,
+            anchors,
+        }
+    }
+}
+
+/// The proof that a record anchored in a transaction names a product: the record's digest and
+/// its path in the transaction's records tree, the chunk of the record's products holding the
+/// product and its path to the record's products root.
+fn record_proof(
+    anchored: &AnchorRecord,
+    index: usize,
+    leaves: &[Hash32],
+    product: &str,
+) -> Option<Value> {
+    let products = &anchored.public.products;
+    let position = products.iter().position(|p| p.id == product)?;
+    let (digest, chunk, products_path) = products_digest_and_proof(products, position)?;
+    let record_path = want_crypto::merkle_proof(leaves, index)?;
+    Some(json!({
+        "productCount": products.len(),
+        "relation": products[position].relation,
+        "proof": {
+            "record": anchored.digest_with(digest),
+            "recordPath": record_path,
+            "products": chunk,
+            "productsPath": products_path,
+        },
+    }))
+}
+
 /// Verifies a product (Alg. 2 of §4.8.3): for every record, the anchoring transaction is in its
 /// block (Merkle proof to the header's `tx_root`), is signed by the record's signer, carries the
-/// record's hash and CID; the signer was a key of the owning organisation allowed to sign the
-/// record's business step and not revoked before it; the sealed blob matches its CID; and the
-/// running anchor recomputed from the anchored record hashes equals the product's stored anchor.
+/// record's hash and CID and names the product; the signer was a key of the owning organisation
+/// allowed to sign the record's business step and not revoked before it; the sealed blob matches
+/// its CID; and the running anchor recomputed from the anchored record hashes equals the
+/// product's stored anchor.
 ///
 /// The verdict is `authentic`, `tampered` (with the first record that fails) or `unknown` (no
-/// record names the product).
+/// record names the product). With it go the proofs a client checks without trusting the node
+/// ([`want_trace::check_report`]): per anchoring transaction its digest (what the id hashes and
+/// the sender signed), signature, header and Merkle path; per record its digest, its path in the
+/// transaction and the chunk of its products naming the product with that chunk's path. Their
+/// size does not grow with the number of products a record names.
 pub fn verify(
     store: &Store,
     signers_cache: &SignerCache,
@@ -474,7 +543,7 @@ pub fn verify(
 ) -> Result<Value, NodeError> {
     use rayon::prelude::*;
     let snap = store.snapshot()?;
-    let (info, records) = product_records(&snap, product)?;
+    let (info, records) = product_records(&snap, product, st::record_header)?;
     let Some(info) = info else {
         return Ok(json!({
             "product": product,
@@ -503,25 +572,24 @@ pub fn verify(
         });
     }
     let mut anchor = Hash32::ZERO;
-    // Blocks, signatures and blobs are fetched and checked in parallel first.
+    // Blocks, signatures, blobs and record proofs are fetched and computed in parallel first.
     let present: Vec<&RecordInfo> = records.iter().filter_map(|(_, r)| r.as_ref()).collect();
     let heights: BTreeSet<u64> = present.iter().map(|r| r.height).collect();
     let loaded = heights
         .into_par_iter()
-        .map(|h| {
-            Ok(store.block(h)?.map(|b| {
-                let ids: Vec<Hash32> = b.txs.iter().map(|t| t.id()).collect();
-                (h, (b, ids))
-            }))
-        })
+        .map(|h| Ok(store.block(h)?.map(|b| (h, LoadedBlock::new(b)))))
         .collect::<Result<Vec<_>, NodeError>>()?;
-    let blocks: HashMap<u64, (Block, Vec<Hash32>)> = loaded.into_iter().flatten().collect();
+    let blocks: HashMap<u64, LoadedBlock> = loaded.into_iter().flatten().collect();
+    // The anchoring transaction of a record, as its block holds it, and its position there.
+    let anchoring = |r: &RecordInfo| {
+        let b = blocks.get(&r.height)?;
+        let i = b.ids.iter().position(|id| *id == r.tx_id)?;
+        Some((b, i))
+    };
     let mut wanted: BTreeMap<Hash32, &want_types::SignedTransaction> = BTreeMap::new();
     for r in &present {
-        if let Some((b, ids)) = blocks.get(&r.height) {
-            if let Some(i) = ids.iter().position(|id| *id == r.tx_id) {
-                wanted.insert(r.tx_id, &b.txs[i]);
-            }
+        if let Some((b, i)) = anchoring(r) {
+            wanted.insert(r.tx_id, &b.block.txs[i]);
         }
     }
     let signers: HashMap<Hash32, Option<Address>> = wanted
@@ -531,6 +599,16 @@ pub fn verify(
     let blob_checks: HashMap<&str, BlobCheck> = present
         .par_iter()
         .map(|r| (r.cid.as_str(), blob(&r.cid)))
+        .collect();
+    let record_proofs: HashMap<Hash32, Value> = present
+        .par_iter()
+        .filter_map(|r| {
+            let (b, i) = anchoring(r)?;
+            let (_, leaves) = b.anchors[i].as_ref()?;
+            let anchored = anchored_record(&b.block.txs[i], r)?;
+            let proof = record_proof(anchored, r.index as usize, leaves, product)?;
+            Some((r.event_hash, proof))
+        })
         .collect();
     let mut events = Vec::with_capacity(records.len());
     // One inclusion proof per anchoring transaction.
@@ -545,7 +623,7 @@ pub fn verify(
             });
             continue;
         };
-        let Some((block, ids)) = blocks.get(&rec.height) else {
+        let Some(loaded) = blocks.get(&rec.height) else {
             fail(Failure {
                 index: i,
                 event: Some(*eh),
@@ -555,8 +633,11 @@ pub fn verify(
             continue;
         };
         let mut event = record_view(rec);
-        // The anchoring transaction, as the block holds it.
-        let Some(tx_index) = ids.iter().position(|id| *id == rec.tx_id) else {
+        if let Some(obj) = event.as_object_mut() {
+            // A record may name thousands of products; the verdict is about one of them.
+            obj.remove("products");
+        }
+        let Some((_, tx_index)) = anchoring(rec) else {
             fail(Failure {
                 index: i,
                 event: Some(*eh),
@@ -566,14 +647,8 @@ pub fn verify(
             events.push(event);
             continue;
         };
-        let stx = &block.txs[tx_index];
-        let anchored = match &stx.tx.call {
-            Call::Trace(Tc::Anchor { org, records }) if *org == rec.org => {
-                records.get(rec.index as usize)
-            }
-            _ => None,
-        };
-        let Some(anchored) = anchored else {
+        let stx = &loaded.block.txs[tx_index];
+        let Some(anchored) = anchored_record(stx, rec) else {
             fail(Failure {
                 index: i,
                 event: Some(*eh),
@@ -601,6 +676,23 @@ pub fn verify(
                     rec.tx_id
                 ),
             });
+        }
+        match record_proofs.get(&rec.event_hash) {
+            Some(Value::Object(parts)) => {
+                for (k, v) in parts {
+                    event[k.as_str()] = v.clone();
+                }
+            }
+            _ => fail(Failure {
+                index: i,
+                event: Some(*eh),
+                reason: "record_mismatch",
+                message: format!(
+                    "the record {} that transaction {} anchored does not name {product}",
+                    event_hash_id(eh),
+                    rec.tx_id
+                ),
+            }),
         }
         match signers.get(&rec.tx_id).copied().flatten() {
             Some(signer) if signer == rec.signer => {}
@@ -647,17 +739,18 @@ pub fn verify(
         }
         event["blob"] = json!(blob_state.as_str());
         let key = rec.tx_id.to_hex();
-        if !proofs.contains_key(&key) {
-            let proof = want_crypto::merkle_proof(ids, tx_index)
+        if let (false, Some((digest, _))) = (proofs.contains_key(&key), &loaded.anchors[tx_index]) {
+            let proof = want_crypto::merkle_proof(&loaded.ids, tx_index)
                 .expect("invariant: tx_index is a position in ids");
             proofs.insert(
                 key,
                 json!({
                     "txIndex": tx_index,
                     "merkle": proof,
-                    "header": block.header,
-                    "blockHash": block.hash(),
-                    "transaction": stx,
+                    "header": loaded.block.header,
+                    "blockHash": loaded.block.hash(),
+                    "anchorTx": digest,
+                    "signature": stx.signature,
                 }),
             );
         }
@@ -696,6 +789,20 @@ pub fn verify(
         "events": events,
         "proofs": proofs,
     }))
+}
+
+/// The record `rec` says transaction `stx` anchored, if `stx` is an anchor call of `rec`'s
+/// organisation with a record at that index.
+fn anchored_record<'a>(
+    stx: &'a want_types::SignedTransaction,
+    rec: &RecordInfo,
+) -> Option<&'a AnchorRecord> {
+    match &stx.tx.call {
+        Call::Trace(Tc::Anchor { org, records }) if *org == rec.org => {
+            records.get(usize::try_from(rec.index).ok()?)
+        }
+        _ => None,
+    }
 }
 
 /// How far a blob read request's time may be from the node's clock, in milliseconds.

@@ -359,6 +359,110 @@ async fn an_edited_blob_or_anchor_is_reported_tampered() {
     n.stop().await;
 }
 
+/// An edit of a verification report.
+type Alteration<'a> = Box<dyn Fn(&mut Value) + 'a>;
+
+#[tokio::test]
+async fn a_verify_report_proves_each_record_with_one_chunk_and_fails_the_client_check_when_altered()
+{
+    let dir = tempdir();
+    let n = start_capturing(dir.path()).await;
+    // Two portal reads of 40 items each; the item 1035 is in both (position 35, then 5).
+    for (first, minute) in [(1_000, 1), (1_030, 2)] {
+        let (s, v) = capture(&n, portal_read(first, 40, minute)).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+    }
+    let item = "https://id.gs1.org/01/10614141073464/21/1035";
+    let v = verify(&n, item).await;
+    assert_eq!(v["verdict"], "authentic", "{v}");
+    let check = want_trace::check_report(&v).unwrap();
+    assert_eq!((check.verdict, check.records), ("authentic", 2));
+    for (i, chunk_len) in [(0, 8), (1, 16)] {
+        let e = &v["events"][i];
+        assert_eq!(e["productCount"], 40);
+        assert_eq!(e["relation"], "epc");
+        assert!(
+            e.get("products").is_none(),
+            "the report does not list every item"
+        );
+        let chunk = e["proof"]["products"].as_array().unwrap();
+        assert_eq!(chunk.len(), chunk_len, "{e}");
+        assert!(chunk.iter().any(|p| p["id"] == item));
+    }
+    for proof in v["proofs"].as_object().unwrap().values() {
+        assert!(
+            proof.get("transaction").is_none(),
+            "no whole transaction: {proof}"
+        );
+        assert_eq!(proof["anchorTx"]["records"], 1);
+    }
+
+    // A node (or anyone on the way) that alters any part of the proofs is caught by the client.
+    let tx = v["events"][0]["tx"].as_str().unwrap().to_string();
+    let alterations: Vec<(&str, Alteration)> = vec![
+        (
+            "another item in the chunk",
+            Box::new(|r: &mut Value| {
+                r["events"][0]["proof"]["products"][0]["id"] = json!(item);
+            }),
+        ),
+        (
+            "the item's relation",
+            Box::new(|r: &mut Value| {
+                r["events"][0]["proof"]["products"][3]["relation"] = json!("parent");
+            }),
+        ),
+        (
+            "the chunk's path",
+            Box::new(|r: &mut Value| {
+                r["events"][1]["proof"]["productsPath"]["index"] = json!(1);
+            }),
+        ),
+        (
+            "the record's CID",
+            Box::new(|r: &mut Value| {
+                let cid = r["events"][0]["proof"]["record"]["cid"]
+                    .as_str()
+                    .unwrap()
+                    .to_string();
+                r["events"][0]["proof"]["record"]["cid"] = json!(format!("{cid}a"));
+                r["events"][0]["cid"] = json!(format!("{cid}a"));
+            }),
+        ),
+        (
+            "the record's count of products",
+            Box::new(|r: &mut Value| {
+                r["events"][0]["proof"]["record"]["public"]["products"]["count"] = json!(41);
+            }),
+        ),
+        (
+            "the claimed record hash",
+            Box::new(|r: &mut Value| {
+                r["events"][1]["recordHash"] = json!(want_types::Hash32([5; 32]));
+            }),
+        ),
+        (
+            "the transaction's fee",
+            Box::new(move |r: &mut Value| {
+                r["proofs"][&tx]["anchorTx"]["fee"] = json!("1");
+            }),
+        ),
+        (
+            "a missing record proof",
+            Box::new(|r: &mut Value| {
+                r["events"][1].as_object_mut().unwrap().remove("proof");
+            }),
+        ),
+    ];
+    for (what, alter) in alterations {
+        let mut altered = v.clone();
+        alter(&mut altered);
+        let check = want_trace::check_report(&altered).unwrap();
+        assert_eq!(check.verdict, "tampered", "{what}: {:?}", check.problem);
+    }
+    n.stop().await;
+}
+
 #[tokio::test]
 async fn grants_open_a_record_until_they_expire_or_are_revoked() {
     let dir = tempdir();

@@ -18,7 +18,11 @@ use want_types::{Block, Hash32, Receipt, SignedTransaction, SignedVote};
 ///
 /// 2: trace state keyed by product identifier, record products stored apart (the state layout,
 /// and so the state roots, differ from format 1: a chain is never mixed across formats).
-pub const FORMAT_VERSION: u32 = 2;
+///
+/// 3: the id of an anchor transaction hashes its Merkle digest
+/// (`want_types::trace::AnchorTxDigest`) instead of its bytes, so its ids, the blocks' tx roots
+/// and the records' `tx` fields differ from format 2.
+pub const FORMAT_VERSION: u32 = 3;
 /// Name of the database file inside a node's data directory.
 pub const DB_FILE_NAME: &str = "chain.redb";
 

@@ -9,13 +9,16 @@
 use borsh::{BorshDeserialize, BorshSerialize};
 use rand::{CryptoRng, RngCore};
 use serde_json::Value;
+use std::collections::HashMap;
 use want_crypto::{PrivateKey, RecordKey, SecpPublicKey};
 use want_epcis::EpcisEvent;
+use want_types::merkle::{verify_merkle_proof, MerkleProof};
 use want_types::trace::{
-    anchor_step, record_hash, record_signing_digest, AnchorRecord, ProductLink, PublicFields,
-    Relation, TraceCall, ANCHOR_RECORDS_MAX, TRACE_TX_BYTES_MAX,
+    anchor_step, record_hash, record_signing_digest, verify_products_proof, AnchorRecord,
+    AnchorRecordDigest, AnchorTxDigest, ProductLink, PublicFields, Relation, TraceCall,
+    ANCHOR_RECORDS_MAX, TRACE_TX_BYTES_MAX,
 };
-use want_types::{Address, Call, Hash32, SignedTransaction};
+use want_types::{Address, Hash32, Signature};
 
 /// Version of the sealed record envelope.
 pub const ENVELOPE_VERSION: u8 = 1;
@@ -288,13 +291,15 @@ fn parse<T: serde::de::DeserializeOwned>(
     })
 }
 
-/// Checks a `GET /v1/trace/verify/{product}` report without trusting the node: for every event,
-/// the transaction hashes to the claimed id, is validly signed by the claimed signer, anchors the
-/// claimed record (event hash, record hash, CID) for the product, and is in its block by the
-/// Merkle proof against the header, whose hash is recomputed; then the product anchor is
-/// recomputed from the anchored record hashes and compared with the reported one. Signer roles
-/// and blob integrity are the node's findings (reported per event) and are taken into the verdict
-/// as reported.
+/// Checks a `GET /v1/trace/verify/{product}` report without trusting the node: for every
+/// anchoring transaction, its digest hashes to the claimed id, the signature over that id is by
+/// the digest's sender, and the id is in its block by the Merkle path against the header, whose
+/// hash is recomputed; for every event, the record's digest is at the event's index in that
+/// transaction's records tree, matches the claimed record (event hash, record hash, CID, signer)
+/// and names the product by a chunk of its product list proven against the record's products
+/// root. Then the product anchor is recomputed from the anchored record hashes and compared with
+/// the reported one. Signer roles and blob integrity are the node's findings (reported per event)
+/// and are taken into the verdict as reported.
 pub fn check_report(report: &Value) -> Result<ReportCheck, TraceError> {
     let product: String = parse(report, "$", "product")?;
     let events = field(report, "$", "events")?
@@ -320,11 +325,8 @@ pub fn check_report(report: &Value) -> Result<ReportCheck, TraceError> {
     let mut anchor = Hash32::ZERO;
     let mut blocks = Vec::new();
     let proofs = report.get("proofs").and_then(Value::as_object);
-    // Each anchoring transaction is checked once: (its signer, its anchor call) or why not.
-    let mut checked: std::collections::HashMap<
-        String,
-        Result<(Address, SignedTransaction), String>,
-    > = std::collections::HashMap::new();
+    // Each anchoring transaction is checked once: its digest, or why it fails.
+    let mut checked: HashMap<String, Result<AnchorTxDigest, String>> = HashMap::new();
     for (i, e) in events.iter().enumerate() {
         let path = format!("$.events[{i}]");
         let tx_id: Hash32 = parse(e, &path, "tx")?;
@@ -338,65 +340,82 @@ pub fn check_report(report: &Value) -> Result<ReportCheck, TraceError> {
                 continue;
             };
             let ppath = format!("$.proofs.{key}");
-            let stx: SignedTransaction = parse(proof, &ppath, "transaction")?;
+            let digest: AnchorTxDigest = parse(proof, &ppath, "anchorTx")?;
+            let signature: Signature = parse(proof, &ppath, "signature")?;
             let header: want_types::BlockHeader = parse(proof, &ppath, "header")?;
-            let merkle: want_crypto::MerkleProof = parse(proof, &ppath, "merkle")?;
+            let merkle: MerkleProof = parse(proof, &ppath, "merkle")?;
             let block_hash: Hash32 = parse(proof, &ppath, "blockHash")?;
-            let id = stx.id();
+            let id = digest.id();
             let outcome = if id != tx_id {
                 Err(format!("the transaction hashes to {id}, not {tx_id}"))
             } else if header.hash() != block_hash {
                 Err("the header does not hash to the block hash".to_string())
-            } else if !want_crypto::verify_merkle_proof(&id, &merkle, &header.tx_root) {
+            } else if !verify_merkle_proof(&id, &merkle, &header.tx_root) {
                 Err(format!("the transaction is not in block {}", header.height))
             } else {
-                match want_crypto::verify_transaction(&stx) {
-                    Ok((_, s)) => Ok((s, stx)),
+                match want_crypto::verify_signature(&id, &digest.from, &signature) {
+                    Ok(()) => Ok(digest),
                     Err(e) => Err(format!("the transaction's signature fails: {e}")),
                 }
             };
             blocks.push((header.height, block_hash));
             checked.insert(key.clone(), outcome);
         }
-        let (tx_signer, stx) = match &checked[&key] {
-            Ok(v) => v,
+        let tx = match &checked[&key] {
+            Ok(tx) => tx,
             Err(m) => {
                 note(i, m.clone());
                 continue;
             }
         };
         let signer: Address = parse(e, &path, "signer")?;
-        let index: usize = parse(e, &path, "index")?;
+        let index: u64 = parse(e, &path, "index")?;
         let event_hash_id: String = parse(e, &path, "eventHash")?;
         let record_hash_claimed: Hash32 = parse(e, &path, "recordHash")?;
         let cid: String = parse(e, &path, "cid")?;
-        if *tx_signer != signer {
+        if tx.from != signer {
             note(
                 i,
-                format!("the transaction is signed by {tx_signer}, not {signer}"),
+                format!("the transaction is signed by {}, not {signer}", tx.from),
             );
         }
-        let anchored = match &stx.tx.call {
-            Call::Trace(TraceCall::Anchor { records, .. }) => records.get(index),
-            _ => None,
-        };
-        let Some(a) = anchored else {
-            note(i, "the transaction anchors no such record".into());
+        let Some(p) = e.get("proof") else {
+            note(
+                i,
+                format!("the node gave no proof that record {index} names {product}"),
+            );
             continue;
         };
-        if want_types::trace::event_hash_id(&a.event_hash) != event_hash_id
-            || a.record_hash != record_hash_claimed
-            || a.cid != cid
+        let ppath = format!("{path}.proof");
+        let record: AnchorRecordDigest = parse(p, &ppath, "record")?;
+        let record_path: MerkleProof = parse(p, &ppath, "recordPath")?;
+        let chunk: Vec<ProductLink> = parse(p, &ppath, "products")?;
+        let products_path: MerkleProof = parse(p, &ppath, "productsPath")?;
+        if record_path.index != index
+            || record_path.tree_size != tx.records
+            || !verify_merkle_proof(&record.leaf(), &record_path, &tx.records_root)
+        {
+            note(
+                i,
+                format!("the transaction does not anchor this record at index {index}"),
+            );
+            continue;
+        }
+        if want_types::trace::event_hash_id(&record.event_hash) != event_hash_id
+            || record.record_hash != record_hash_claimed
+            || record.cid != cid
         {
             note(
                 i,
                 "the anchored record differs from the reported one".into(),
             );
         }
-        if !a.public.products.iter().any(|p| p.id == product) {
+        if !chunk.iter().any(|p| p.id == product)
+            || !verify_products_proof(&record.public.products, &chunk, &products_path)
+        {
             note(i, format!("the anchored record does not name {product}"));
         }
-        anchor = anchor_step(&anchor, &a.record_hash);
+        anchor = anchor_step(&anchor, &record.record_hash);
         if e.get("blob").and_then(Value::as_str) == Some("tampered") {
             note(i, format!("the node reports blob {cid} tampered"));
         }

@@ -45,6 +45,14 @@ pub fn sha256d(data: &[u8]) -> Hash32 {
     Hash32(Sha256::digest(first).into())
 }
 
+/// SHA-256(SHA-256(tag ‖ borsh(value))), streaming the encoding into the hash (no buffer).
+pub fn sha256d_tagged<T: borsh::BorshSerialize + ?Sized>(tag: &[u8], value: &T) -> Hash32 {
+    let mut h = Sha256::new();
+    h.update(tag);
+    borsh::to_writer(&mut h, value).expect("invariant: writing into a hasher cannot fail");
+    Hash32(Sha256::digest(h.finalize()).into())
+}
+
 /// Plain SHA-256.
 pub fn sha256(data: &[u8]) -> Hash32 {
     Hash32(Sha256::digest(data).into())
@@ -98,6 +106,15 @@ mod tests {
             sha256d(b"").to_hex(),
             "5df6e0e2761359d30a8275058e299fcc0381534545f55cf43e41983f5d4c9456"
         );
+    }
+
+    #[test]
+    fn tagged_hash_is_sha256d_of_the_tag_and_the_encoding() {
+        let value = (7u32, String::from("want"));
+        let mut bytes = b"TAG".to_vec();
+        bytes.extend(borsh::to_vec(&value).unwrap());
+        assert_eq!(sha256d_tagged(b"TAG", &value), sha256d(&bytes));
+        assert_ne!(sha256d_tagged(b"TAG2", &value), sha256d(&bytes));
     }
 
     #[test]

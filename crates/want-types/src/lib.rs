@@ -1,4 +1,4 @@
-//! Primitive types of WANT chain — addresses, amounts, transactions, blocks, receipts, commit votes and their canonical codec; no I/O.
+//! Primitive types of WANT chain — addresses, amounts, transactions, blocks, receipts, commit votes, Merkle proofs and their canonical codec; no I/O.
 //!
 //! Everything that is hashed or signed is encoded with `borsh` (deterministic bytes); JSON (serde)
 //! is only the API's view. Amounts are `u128` base units (6 decimals) and travel in JSON as decimal
@@ -9,6 +9,7 @@ pub mod amount;
 pub mod block;
 pub mod error;
 pub mod hash;
+pub mod merkle;
 pub mod params;
 pub mod receipt;
 pub mod trace;

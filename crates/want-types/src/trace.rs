@@ -9,8 +9,10 @@
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
+use crate::hash::sha256d_tagged;
+use crate::merkle::{merkle_proof, merkle_root, verify_merkle_proof, MerkleProof};
 use crate::tx::hex_bytes;
-use crate::{sha256d, Address, Hash32};
+use crate::{sha256d, Address, Amount, Hash32};
 
 /// Longest organisation id, in bytes (`[a-z0-9._-]`).
 pub const ORG_ID_BYTES_MAX: usize = 64;
@@ -37,6 +39,16 @@ pub const RECORD_SIGNING_TAG: &[u8] = b"WANT-TRACE-RECORD-v1";
 pub const RECORD_HASH_TAG: &[u8] = b"WANT-TRACE-RECORD-HASH-v1";
 /// Domain tag of the per-product running anchor.
 pub const ANCHOR_TAG: &[u8] = b"WANT-TRACE-ANCHOR-v1";
+/// Domain tag of the hash of one chunk of a record's public products (a Merkle leaf).
+pub const PRODUCTS_CHUNK_TAG: &[u8] = b"WANT-TRACE-PRODUCTS-v1";
+/// Domain tag of the hash of one anchored record's digest (a Merkle leaf).
+pub const ANCHORED_RECORD_TAG: &[u8] = b"WANT-TRACE-ANCHORED-RECORD-v1";
+/// Domain tag of the id of an anchor transaction (see [`AnchorTxDigest`]).
+pub const ANCHOR_TX_TAG: &[u8] = b"WANT-TRACE-ANCHOR-TX-v1";
+/// Products per leaf of a record's products Merkle tree: a proof that a record names a product
+/// carries the product's chunk (at most this many identifiers) and a path of
+/// ⌈log2(products / chunk)⌉ hashes.
+pub const PRODUCTS_CHUNK_LEN: usize = 16;
 
 /// The kinds of organisation the whitepaper names (§4.1.1).
 #[derive(
@@ -281,6 +293,184 @@ pub struct AnchorRecord {
     pub public: PublicFields,
 }
 
+/// What a record's public product list commits to: how many products and the Merkle root over
+/// the hashes of its chunks of [`PRODUCTS_CHUNK_LEN`] ([`products_digest`]).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
+pub struct ProductsDigest {
+    pub count: u64,
+    pub root: Hash32,
+}
+
+/// [`PublicFields`] with the product list replaced by its [`ProductsDigest`].
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublicFieldsDigest {
+    pub event_type: String,
+    pub biz_step: Option<String>,
+    pub disposition: Option<String>,
+    pub event_time_ms: Option<i64>,
+    pub location: Option<String>,
+    pub products: ProductsDigest,
+}
+
+/// An [`AnchorRecord`] with its product list replaced by its digest: what an anchor
+/// transaction's id commits to per record, and what a proof of one record carries.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnchorRecordDigest {
+    pub event_hash: Hash32,
+    pub record_hash: Hash32,
+    pub cid: String,
+    #[serde(with = "hex_bytes")]
+    pub owner_wrapped_key: Vec<u8>,
+    pub public: PublicFieldsDigest,
+}
+
+impl AnchorRecordDigest {
+    /// The record's leaf in its transaction's records tree:
+    /// `sha256d(ANCHORED_RECORD_TAG ‖ borsh(digest))`.
+    pub fn leaf(&self) -> Hash32 {
+        sha256d_tagged(ANCHORED_RECORD_TAG, self)
+    }
+}
+
+/// What the id of an anchor transaction commits to (and so what its sender signs): the
+/// transaction's fields with the records replaced by their count and the Merkle root over their
+/// [`AnchorRecordDigest::leaf`]s. The id is `sha256d(ANCHOR_TX_TAG ‖ borsh(digest))`.
+///
+/// Why not the plain transaction bytes as for other calls: one RFID read names thousands of
+/// products, and one transaction carries up to [`ANCHOR_RECORDS_MAX`] records. With this form a
+/// proof that a product's record was anchored carries this digest, the record's digest, the
+/// product's chunk and two Merkle paths — a few kilobytes — instead of the whole transaction.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnchorTxDigest {
+    pub chain_id: u64,
+    pub from: Address,
+    pub nonce: u64,
+    #[serde(with = "crate::amount::dec")]
+    pub fee: Amount,
+    pub expiry_ms: u64,
+    pub pow_nonce: u64,
+    pub org: String,
+    /// Number of records.
+    pub records: u64,
+    pub records_root: Hash32,
+}
+
+impl AnchorTxDigest {
+    /// The transaction id.
+    pub fn id(&self) -> Hash32 {
+        sha256d_tagged(ANCHOR_TX_TAG, self)
+    }
+}
+
+impl AnchorRecord {
+    /// The record with its product list replaced by [`products_digest`].
+    pub fn digest(&self) -> AnchorRecordDigest {
+        self.digest_with(products_digest(&self.public.products))
+    }
+
+    /// The record's digest, given its products' digest (computed elsewhere).
+    pub fn digest_with(&self, products: ProductsDigest) -> AnchorRecordDigest {
+        let p = &self.public;
+        AnchorRecordDigest {
+            event_hash: self.event_hash,
+            record_hash: self.record_hash,
+            cid: self.cid.clone(),
+            owner_wrapped_key: self.owner_wrapped_key.clone(),
+            public: PublicFieldsDigest {
+                event_type: p.event_type.clone(),
+                biz_step: p.biz_step.clone(),
+                disposition: p.disposition.clone(),
+                event_time_ms: p.event_time_ms,
+                location: p.location.clone(),
+                products,
+            },
+        }
+    }
+}
+
+/// The hash of one chunk of products: `sha256d(PRODUCTS_CHUNK_TAG ‖ borsh(chunk))`.
+pub fn products_chunk_hash(chunk: &[ProductLink]) -> Hash32 {
+    sha256d_tagged(PRODUCTS_CHUNK_TAG, chunk)
+}
+
+fn products_leaves(products: &[ProductLink]) -> Vec<Hash32> {
+    products
+        .chunks(PRODUCTS_CHUNK_LEN)
+        .map(products_chunk_hash)
+        .collect()
+}
+
+/// The count and Merkle root of a product list, chunked by [`PRODUCTS_CHUNK_LEN`] in order.
+pub fn products_digest(products: &[ProductLink]) -> ProductsDigest {
+    ProductsDigest {
+        count: products.len() as u64,
+        root: merkle_root(&products_leaves(products)),
+    }
+}
+
+/// The chunk holding the product at `position` and its Merkle path to the list's root, or `None`
+/// when there is no such position.
+pub fn products_proof(
+    products: &[ProductLink],
+    position: usize,
+) -> Option<(&[ProductLink], MerkleProof)> {
+    products_digest_and_proof(products, position).map(|(_, chunk, proof)| (chunk, proof))
+}
+
+/// [`products_digest`] and [`products_proof`] together, hashing the list once.
+pub fn products_digest_and_proof(
+    products: &[ProductLink],
+    position: usize,
+) -> Option<(ProductsDigest, &[ProductLink], MerkleProof)> {
+    if position >= products.len() {
+        return None;
+    }
+    let chunk = position / PRODUCTS_CHUNK_LEN;
+    let leaves = products_leaves(products);
+    let proof = merkle_proof(&leaves, chunk)?;
+    let digest = ProductsDigest {
+        count: products.len() as u64,
+        root: merkle_root(&leaves),
+    };
+    let start = chunk * PRODUCTS_CHUNK_LEN;
+    let end = (start + PRODUCTS_CHUNK_LEN).min(products.len());
+    Some((digest, &products[start..end], proof))
+}
+
+/// True when `chunk` is, by `proof`, a chunk of the product list `digest` commits to: the path
+/// leads to the root, the tree has one leaf per chunk of the counted products, and the chunk is
+/// as long as its position requires.
+pub fn verify_products_proof(
+    digest: &ProductsDigest,
+    chunk: &[ProductLink],
+    proof: &MerkleProof,
+) -> bool {
+    let per_chunk = PRODUCTS_CHUNK_LEN as u64;
+    let chunks = digest.count.div_ceil(per_chunk);
+    let expected_len = digest
+        .count
+        .saturating_sub(proof.index.saturating_mul(per_chunk))
+        .min(per_chunk);
+    proof.tree_size == chunks
+        && chunk.len() as u64 == expected_len
+        && verify_merkle_proof(&products_chunk_hash(chunk), proof, &digest.root)
+}
+
+/// The records tree's root of an anchor transaction's records (see [`AnchorTxDigest`]).
+pub fn anchor_records_root(records: &[AnchorRecord]) -> Hash32 {
+    merkle_root(&anchor_record_leaves(records))
+}
+
+/// The leaves of an anchor transaction's records tree, in order.
+pub fn anchor_record_leaves(records: &[AnchorRecord]) -> Vec<Hash32> {
+    records.iter().map(|r| r.digest().leaf()).collect()
+}
+
 /// What a grant allows.
 #[derive(
     Clone,
@@ -482,6 +672,155 @@ mod tests {
         assert_eq!(parse_event_hash_id(&id), Some(h));
         assert_eq!(parse_event_hash_id(&h.to_hex()), Some(h));
         assert_eq!(parse_event_hash_id("ni:///sha-256;zz?ver=CBV2.0"), None);
+    }
+
+    fn links(n: usize) -> Vec<ProductLink> {
+        (0..n)
+            .map(|i| ProductLink {
+                id: format!("https://id.gs1.org/01/09521234543213/21/{i}"),
+                relation: Relation::Epc,
+            })
+            .collect()
+    }
+
+    fn record(products: usize) -> AnchorRecord {
+        AnchorRecord {
+            event_hash: Hash32([1; 32]),
+            record_hash: Hash32([2; 32]),
+            cid: "bafkreiexample".into(),
+            owner_wrapped_key: vec![3; 97],
+            public: PublicFields {
+                event_type: "ObjectEvent".into(),
+                biz_step: Some("shipping".into()),
+                disposition: None,
+                event_time_ms: Some(1_700_000_000_000),
+                location: None,
+                products: links(products),
+            },
+        }
+    }
+
+    fn anchor_tx(records: Vec<AnchorRecord>) -> crate::Transaction {
+        crate::Transaction {
+            chain_id: 7,
+            from: Address::from_account_id([9; 20]),
+            nonce: 1,
+            fee: 0,
+            expiry_ms: 99,
+            pow_nonce: 0,
+            call: crate::Call::Trace(TraceCall::Anchor {
+                org: "acme".into(),
+                records,
+            }),
+        }
+    }
+
+    #[test]
+    fn every_product_of_a_record_has_a_proof_to_its_digest() {
+        for n in [0, 1, 15, 16, 17, 1_700] {
+            let products = links(n);
+            let digest = products_digest(&products);
+            assert_eq!(digest.count, n as u64);
+            for position in 0..n {
+                let (chunk, proof) = products_proof(&products, position).unwrap();
+                assert!(chunk.contains(&products[position]));
+                assert!(
+                    verify_products_proof(&digest, chunk, &proof),
+                    "{position} of {n}"
+                );
+            }
+            assert!(products_proof(&products, n).is_none());
+        }
+    }
+
+    #[test]
+    fn a_products_proof_fails_for_a_changed_shortened_or_miscounted_chunk() {
+        let products = links(40);
+        let digest = products_digest(&products);
+        let (chunk, proof) = products_proof(&products, 33).unwrap();
+        assert_eq!(chunk.len(), 8);
+        let mut changed = chunk.to_vec();
+        changed[0].relation = Relation::Parent;
+        assert!(!verify_products_proof(&digest, &changed, &proof));
+        assert!(!verify_products_proof(&digest, &chunk[1..], &proof));
+        let miscounted = ProductsDigest {
+            count: 48,
+            ..digest
+        };
+        assert!(!verify_products_proof(&miscounted, chunk, &proof));
+        // A full chunk claimed at the last position of a shorter list.
+        let (full, full_proof) = products_proof(&products, 0).unwrap();
+        let moved = MerkleProof {
+            index: 2,
+            ..full_proof
+        };
+        assert!(!verify_products_proof(&digest, full, &moved));
+    }
+
+    #[test]
+    fn an_anchor_id_commits_to_every_record_and_product_and_field() {
+        let tx = anchor_tx(vec![record(3), record(40)]);
+        let id = tx.id();
+        assert_eq!(tx.anchor_digest().unwrap().id(), id);
+        let mut other = tx.clone();
+        if let crate::Call::Trace(TraceCall::Anchor { records, .. }) = &mut other.call {
+            records[1].public.products[39].id.push('0');
+        }
+        assert_ne!(other.id(), id, "a product");
+        let mut other = tx.clone();
+        if let crate::Call::Trace(TraceCall::Anchor { records, .. }) = &mut other.call {
+            records.swap(0, 1);
+        }
+        assert_ne!(other.id(), id, "record order");
+        let mut other = tx.clone();
+        if let crate::Call::Trace(TraceCall::Anchor { records, .. }) = &mut other.call {
+            records[0].cid.push('x');
+        }
+        assert_ne!(other.id(), id, "a record field");
+        let mut other = tx.clone();
+        other.fee = 1;
+        assert_ne!(other.id(), id, "the fee");
+        let mut other = tx;
+        other.call = crate::Call::Trace(TraceCall::Anchor {
+            org: "acmf".into(),
+            records: vec![record(3), record(40)],
+        });
+        assert_ne!(other.id(), id, "the organisation");
+    }
+
+    #[test]
+    fn an_anchor_id_is_pinned() {
+        // The id is consensus: a change of this value is a new chain (bump the storage format).
+        assert_eq!(
+            anchor_tx(vec![record(3), record(40)]).id().to_hex(),
+            "c94709b9af6b3fdc757a2eda910e12b7c6a8f8e45e3d56dd7505cbaa7e59df42"
+        );
+    }
+
+    #[test]
+    fn a_record_digest_leaf_proves_the_record_in_its_transaction() {
+        let records = vec![record(1), record(2), record(3)];
+        let tx = anchor_tx(records.clone());
+        let digest = tx.anchor_digest().unwrap();
+        let leaves = anchor_record_leaves(&records);
+        let proof = merkle_proof(&leaves, 2).unwrap();
+        assert!(verify_merkle_proof(
+            &records[2].digest().leaf(),
+            &proof,
+            &digest.records_root
+        ));
+        assert!(!verify_merkle_proof(
+            &records[1].digest().leaf(),
+            &proof,
+            &digest.records_root
+        ));
+    }
+
+    #[test]
+    fn solving_pow_for_an_anchor_reaches_the_difficulty() {
+        let mut tx = anchor_tx(vec![record(20)]);
+        tx.solve_pow(8);
+        assert!(tx.id().leading_zero_bits() >= 8);
     }
 
     #[test]

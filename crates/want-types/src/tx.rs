@@ -1,12 +1,17 @@
 //! Transactions: chain id, nonce, fee, expiry, a proof-of-work stamp and one typed call.
 //!
 //! The id of a transaction is SHA-256(SHA-256(borsh(Transaction))) — the digest that is signed, so
-//! a signature cannot change the id (no malleability). A zero-fee transaction is admitted when its
+//! a signature cannot change the id (no malleability). Anchor transactions of the trace module
+//! are the one exception: their id is the hash of an [`AnchorTxDigest`], which commits to the
+//! same content through Merkle roots so that one record's anchoring can be proven without the
+//! whole transaction. A zero-fee transaction is admitted when its
 //! id has the chain's configured number of leading zero bits (the `pow_nonce` is varied to get it).
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
+use crate::merkle::merkle_root;
+use crate::trace::{anchor_record_leaves, anchor_records_root, AnchorTxDigest, TraceCall};
 use crate::{sha256d, Address, Amount, Hash32, TypesError};
 
 /// The unsigned body of a transaction.
@@ -104,9 +109,51 @@ impl Transaction {
         borsh::to_vec(self).expect("invariant: borsh encoding into a Vec cannot fail")
     }
 
-    /// The transaction id: double SHA-256 of the canonical bytes; this digest is what is signed.
+    /// The transaction id, which is what is signed: double SHA-256 of the canonical bytes, or for
+    /// an anchor call the id of its [`AnchorTxDigest`].
     pub fn id(&self) -> Hash32 {
-        sha256d(&self.to_bytes())
+        match self.anchor_digest() {
+            Some(digest) => digest.id(),
+            None => sha256d(&self.to_bytes()),
+        }
+    }
+
+    /// For an anchor call, the digest its id is the hash of.
+    pub fn anchor_digest(&self) -> Option<AnchorTxDigest> {
+        let Call::Trace(TraceCall::Anchor { org, records }) = &self.call else {
+            return None;
+        };
+        Some(self.anchor_digest_with_root(org, records.len(), anchor_records_root(records)))
+    }
+
+    /// For an anchor call, the digest its id is the hash of and the leaves of its records tree
+    /// (for proofs of single records).
+    pub fn anchor_digest_with_leaves(&self) -> Option<(AnchorTxDigest, Vec<Hash32>)> {
+        let Call::Trace(TraceCall::Anchor { org, records }) = &self.call else {
+            return None;
+        };
+        let leaves = anchor_record_leaves(records);
+        let digest = self.anchor_digest_with_root(org, records.len(), merkle_root(&leaves));
+        Some((digest, leaves))
+    }
+
+    fn anchor_digest_with_root(
+        &self,
+        org: &str,
+        records: usize,
+        records_root: Hash32,
+    ) -> AnchorTxDigest {
+        AnchorTxDigest {
+            chain_id: self.chain_id,
+            from: self.from,
+            nonce: self.nonce,
+            fee: self.fee,
+            expiry_ms: self.expiry_ms,
+            pow_nonce: self.pow_nonce,
+            org: org.to_string(),
+            records: records as u64,
+            records_root,
+        }
     }
 
     /// The amount moved out of the sender by the call, if any (for display and pre-checks).
@@ -124,12 +171,21 @@ impl Transaction {
     /// Expected work is 2^bits hashes.
     pub fn solve_pow(&mut self, bits: u32) -> u64 {
         let mut tries = 0u64;
+        // An anchor's records are hashed once, not once per try.
+        let mut anchor = self.anchor_digest();
         loop {
             tries += 1;
-            if self.id().leading_zero_bits() >= bits {
+            let id = match &anchor {
+                Some(digest) => digest.id(),
+                None => self.id(),
+            };
+            if id.leading_zero_bits() >= bits {
                 return tries;
             }
             self.pow_nonce = self.pow_nonce.wrapping_add(1);
+            if let Some(digest) = anchor.as_mut() {
+                digest.pow_nonce = self.pow_nonce;
+            }
         }
     }
 
@@ -140,12 +196,12 @@ impl Transaction {
             Call::Token(TokenCall::Approve { spender, .. }) => vec![*spender],
             Call::Token(TokenCall::TransferFrom { from, to, .. }) => vec![*from, *to],
             Call::Token(TokenCall::Burn { .. }) => vec![],
-            Call::Trace(crate::trace::TraceCall::AddKey { key, .. })
-            | Call::Trace(crate::trace::TraceCall::RevokeKey { key }) => vec![*key],
-            Call::Trace(crate::trace::TraceCall::SubmitKyc { verifier, .. }) => vec![*verifier],
-            Call::Trace(crate::trace::TraceCall::AttestKyc { subject, .. }) => vec![*subject],
-            Call::Trace(crate::trace::TraceCall::Grant { grantee, .. })
-            | Call::Trace(crate::trace::TraceCall::RevokeGrant { grantee, .. }) => vec![*grantee],
+            Call::Trace(TraceCall::AddKey { key, .. })
+            | Call::Trace(TraceCall::RevokeKey { key }) => vec![*key],
+            Call::Trace(TraceCall::SubmitKyc { verifier, .. }) => vec![*verifier],
+            Call::Trace(TraceCall::AttestKyc { subject, .. }) => vec![*subject],
+            Call::Trace(TraceCall::Grant { grantee, .. })
+            | Call::Trace(TraceCall::RevokeGrant { grantee, .. }) => vec![*grantee],
             Call::Trace(_) => vec![],
         }
     }

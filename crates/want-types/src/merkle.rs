@@ -3,9 +3,9 @@
 //! the largest power of two below n; the last leaf is never duplicated (so, unlike Bitcoin's tree,
 //! two different leaf lists never share a root — CVE-2012-2459).
 
+use crate::Hash32;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use want_types::Hash32;
 
 /// Domain-separation prefix of leaf hashes.
 const LEAF_PREFIX: u8 = 0x00;
@@ -162,7 +162,7 @@ mod tests {
 
     fn leaves(n: usize) -> Vec<Hash32> {
         (0..n as u32)
-            .map(|i| want_types::hash::sha256(&i.to_le_bytes()))
+            .map(|i| crate::hash::sha256(&i.to_le_bytes()))
             .collect()
     }
 
@@ -252,7 +252,7 @@ mod tests {
         #[test]
         fn every_leaf_proof_verifies(n in 1usize..300, seed in any::<u64>()) {
             let l: Vec<Hash32> = (0..n as u64)
-                .map(|i| want_types::hash::sha256(&[seed.to_le_bytes(), i.to_le_bytes()].concat()))
+                .map(|i| crate::hash::sha256(&[seed.to_le_bytes(), i.to_le_bytes()].concat()))
                 .collect();
             let root = merkle_root(&l);
             for (i, leaf) in l.iter().enumerate() {
