@@ -6,13 +6,20 @@
 //! `.tmp-…` file). Every get re-hashes the bytes: a file that no longer matches its CID is reported
 //! as [`NodeError::BlobTampered`], never returned.
 //!
+//! `verify` asks only whether a blob is intact ([`BlobStore::check`]); the answer for a file that
+//! has not changed since it was last hashed (same size, inode, modification and status-change
+//! times) is remembered, so verifying a product does not re-read every record it names.
+//!
 //! The last character of a canonical CIDv1 raw sha2-256 carries only 3 bits (36 bytes make 57.6
 //! base32 characters), so there are 32 × 8 = 256 shards.
 
+use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use want_crypto::{parse_cid, ParsedCid};
 
@@ -27,6 +34,13 @@ pub const SHARD_CHARS: usize = 2;
 /// Prefix of the temporary files a put writes before renaming them into place.
 const TEMP_PREFIX: &str = ".tmp-";
 
+/// Most intact blobs [`BlobStore::check`] remembers before it starts over.
+pub const BLOB_CHECK_CACHE_ENTRIES_MAX: usize = 100_000;
+/// How long a file must have been unchanged, in milliseconds, before [`BlobStore::check`]
+/// remembers it: file times advance in clock ticks, so a write within the tick of the last
+/// hashing could leave them unchanged (git's "racy" index entries).
+pub const BLOB_CHECK_SETTLE_MS: i128 = 2_000;
+
 /// Distinguishes the temporary files of concurrent puts within this process.
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -35,6 +49,51 @@ static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 #[derive(Debug, Clone)]
 pub struct BlobStore {
     root: PathBuf,
+    /// Files found intact, by CID, with the stamp they had when hashed.
+    intact: Arc<parking_lot::Mutex<HashMap<String, FileStamp>>>,
+}
+
+/// What a blob's stored bytes are, as far as its CID tells.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BlobCheck {
+    /// Present and its bytes hash to its CID.
+    Intact,
+    /// Not in this node's store.
+    Missing,
+    /// Present, but its bytes do not match its CID (or cannot be read).
+    Tampered,
+}
+
+/// What identifies a file's content without reading it. Every write through the file system
+/// changes the status-change time, which users cannot set back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct FileStamp {
+    len: u64,
+    ino: u64,
+    mtime_ns: i128,
+    ctime_ns: i128,
+}
+
+impl FileStamp {
+    fn of(meta: &fs::Metadata) -> FileStamp {
+        let ns = |secs: i64, nanos: i64| i128::from(secs) * 1_000_000_000 + i128::from(nanos);
+        FileStamp {
+            len: meta.len(),
+            ino: meta.ino(),
+            mtime_ns: ns(meta.mtime(), meta.mtime_nsec()),
+            ctime_ns: ns(meta.ctime(), meta.ctime_nsec()),
+        }
+    }
+
+    /// True when the file has been unchanged long enough to be remembered.
+    fn settled(&self) -> bool {
+        let now_ns = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| i128::try_from(d.as_nanos()).unwrap_or(i128::MAX))
+            .unwrap_or(0);
+        let newest = self.mtime_ns.max(self.ctime_ns);
+        now_ns.saturating_sub(newest) >= BLOB_CHECK_SETTLE_MS * 1_000_000
+    }
 }
 
 fn io_error(what: &str, path: &Path, e: io::Error) -> NodeError {
@@ -57,7 +116,10 @@ impl BlobStore {
     pub fn open(data_dir: &Path) -> Result<BlobStore, NodeError> {
         let root = data_dir.join(BLOBS_DIR_NAME);
         fs::create_dir_all(&root).map_err(|e| io_error("create directory", &root, e))?;
-        Ok(BlobStore { root })
+        Ok(BlobStore {
+            root,
+            intact: Arc::default(),
+        })
     }
 
     /// The store's directory (`<data_dir>/blobs`).
@@ -142,6 +204,39 @@ impl BlobStore {
                 Ok(Some(bytes))
             }
             Some(_) => Err(tampered()),
+        }
+    }
+
+    /// Whether the blob `cid` is intact, missing or tampered (an unreadable file counts as
+    /// tampered). A file unchanged since it was last found intact is not hashed again.
+    pub fn check(&self, cid: &str) -> BlobCheck {
+        let Ok(path) = self.path_of(cid) else {
+            return BlobCheck::Tampered;
+        };
+        let stamp = match fs::metadata(&path) {
+            Ok(meta) => FileStamp::of(&meta),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return BlobCheck::Missing,
+            Err(_) => return BlobCheck::Tampered,
+        };
+        if self.intact.lock().get(cid) == Some(&stamp) {
+            return BlobCheck::Intact;
+        }
+        match self.get(cid) {
+            Ok(Some(_)) => {
+                // Remember the stamp taken before hashing, and only if the file was not
+                // changed since (or within the last ticks).
+                let unchanged = fs::metadata(&path).is_ok_and(|m| FileStamp::of(&m) == stamp);
+                if unchanged && stamp.settled() {
+                    let mut intact = self.intact.lock();
+                    if intact.len() >= BLOB_CHECK_CACHE_ENTRIES_MAX {
+                        intact.clear();
+                    }
+                    intact.insert(cid.to_string(), stamp);
+                }
+                BlobCheck::Intact
+            }
+            Ok(None) => BlobCheck::Missing,
+            Err(_) => BlobCheck::Tampered,
         }
     }
 
@@ -245,6 +340,32 @@ mod tests {
         assert_eq!(err.code(), codes::BLOB_TAMPERED);
         assert_eq!(err.http_status(), 500);
         assert!(err.to_string().contains(&cid), "{err}");
+    }
+
+    #[test]
+    fn check_finds_a_blob_edited_after_it_was_found_intact() {
+        let (_dir, store) = store();
+        let cid = store.put(b"pallet 42 read at dock 3").unwrap();
+        assert_eq!(store.check(HELLO_WORLD_CID), BlobCheck::Missing);
+        assert_eq!(store.check("not-a-cid"), BlobCheck::Tampered);
+        assert_eq!(store.check(&cid), BlobCheck::Intact);
+        // Once the file has settled its intact state is remembered; an edit of the same length
+        // (new status-change time) is still caught.
+        std::thread::sleep(std::time::Duration::from_millis(
+            u64::try_from(BLOB_CHECK_SETTLE_MS).unwrap() + 100,
+        ));
+        assert_eq!(store.check(&cid), BlobCheck::Intact);
+        assert!(
+            store.intact.lock().contains_key(&cid),
+            "remembered once settled"
+        );
+        let path = store.path_of(&cid).unwrap();
+        std::fs::write(&path, b"pallet 43 read at dock 3").unwrap();
+        assert_eq!(store.check(&cid), BlobCheck::Tampered);
+        std::fs::write(&path, b"pallet 42 read at dock 3").unwrap();
+        assert_eq!(store.check(&cid), BlobCheck::Intact);
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(store.check(&cid), BlobCheck::Missing);
     }
 
     #[test]

@@ -91,6 +91,7 @@ pub struct Shared {
     pub last_proposed_ms: std::sync::atomic::AtomicU64,
     /// Anchoring transactions whose signatures `verify` already checked.
     pub signer_cache: crate::trace::SignerCache,
+    pub block_cache: crate::trace::BlockCache,
 }
 
 /// Unix time in milliseconds from the system clock (the node's only clock; the state machine
@@ -607,6 +608,7 @@ impl Node {
             capture_inflight: Mutex::new(std::collections::HashSet::new()),
             last_proposed_ms: std::sync::atomic::AtomicU64::new(now_ms()),
             signer_cache: crate::trace::SignerCache::default(),
+            block_cache: crate::trace::BlockCache::default(),
         });
         spawn_journal_writer(shared.clone(), journal_rx);
         restore_journal(&shared)?;

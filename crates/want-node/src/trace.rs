@@ -75,14 +75,15 @@ pub fn precheck_call(
 }
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::{json, Value};
 use want_state::trace::state::{self as st, RecordInfo};
 use want_storage::Store;
 use want_types::trace::{
-    anchor_step, event_hash_id, may_sign, products_digest_and_proof, AnchorRecord, AnchorTxDigest,
-    Relation, TraceCall as Tc,
+    anchor_step, event_hash_id, may_sign, products_proof, AnchorRecord, AnchorTree, Relation,
+    TraceCall as Tc,
 };
 use want_types::{Block, Call};
 
@@ -442,16 +443,7 @@ impl SignerCache {
     }
 }
 
-/// What the blob store says about a record's sealed blob.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BlobCheck {
-    /// Present and its bytes hash to its CID.
-    Intact,
-    /// Not in this node's store.
-    Missing,
-    /// Present, but its bytes do not match its CID.
-    Tampered,
-}
+pub use crate::blobs::BlobCheck;
 
 impl BlobCheck {
     fn as_str(self) -> &'static str {
@@ -471,12 +463,12 @@ struct Failure {
     message: String,
 }
 
-/// A block loaded for `verify`: its transactions' ids and, for anchor transactions, the digest
-/// their id hashes and the leaves of their records tree.
+/// A block loaded for `verify`: its transactions' ids and, for anchor transactions, the trees
+/// under their ids.
 struct LoadedBlock {
     block: Block,
     ids: Vec<Hash32>,
-    anchors: Vec<Option<(AnchorTxDigest, Vec<Hash32>)>>,
+    anchors: Vec<Option<AnchorTree>>,
 }
 
 impl LoadedBlock {
@@ -484,8 +476,8 @@ impl LoadedBlock {
         let (ids, anchors) = block
             .txs
             .iter()
-            .map(|t| match t.tx.anchor_digest_with_leaves() {
-                Some((digest, leaves)) => (digest.id(), Some((digest, leaves))),
+            .map(|t| match t.tx.anchor_tree() {
+                Some(tree) => (tree.digest.id(), Some(tree)),
                 None => (t.id(), None),
             })
             .unzip();
@@ -497,24 +489,74 @@ impl LoadedBlock {
     }
 }
 
-/// The proof that a record anchored in a transaction names a product: the record's digest and
-/// its path in the transaction's records tree, the chunk of the record's products holding the
-/// product and its path to the record's products root.
+/// Most encoded bytes of blocks `verify` keeps decoded (with their transactions' ids and anchor
+/// trees), least recently used out first. Decoding a block and hashing its anchor transactions'
+/// products is most of a cold `verify` of records that name thousands of items.
+pub const VERIFY_BLOCK_CACHE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Committed blocks decoded for `verify`. A committed block never changes, so an entry stays
+/// valid until it is evicted.
+pub struct BlockCache(parking_lot::Mutex<BlockCacheInner>);
+
+struct BlockCacheInner {
+    blocks: lru::LruCache<u64, (Arc<LoadedBlock>, usize)>,
+    bytes: usize,
+}
+
+impl Default for BlockCache {
+    fn default() -> Self {
+        BlockCache(parking_lot::Mutex::new(BlockCacheInner {
+            blocks: lru::LruCache::unbounded(),
+            bytes: 0,
+        }))
+    }
+}
+
+impl BlockCache {
+    /// The block at `height` decoded, from the cache or the store.
+    fn load(&self, store: &Store, height: u64) -> Result<Option<Arc<LoadedBlock>>, NodeError> {
+        if let Some((b, _)) = self.0.lock().blocks.get(&height) {
+            return Ok(Some(b.clone()));
+        }
+        let Some((block, size)) = store.block_with_size(height)? else {
+            return Ok(None);
+        };
+        let loaded = Arc::new(LoadedBlock::new(block));
+        let mut inner = self.0.lock();
+        // `bytes` is the sum of the entries' sizes, so the subtractions cannot go below zero.
+        if let Some((_, old)) = inner.blocks.put(height, (loaded.clone(), size)) {
+            inner.bytes = inner.bytes.saturating_sub(old);
+        }
+        inner.bytes = inner.bytes.saturating_add(size);
+        while inner.bytes > VERIFY_BLOCK_CACHE_BYTES && inner.blocks.len() > 1 {
+            match inner.blocks.pop_lru() {
+                Some((_, (_, evicted))) => inner.bytes = inner.bytes.saturating_sub(evicted),
+                None => break,
+            }
+        }
+        Ok(Some(loaded))
+    }
+}
+
+/// The proof that record `index` of an anchor transaction (`records`, with the trees under its
+/// id) names a product: the record's digest and its path in the records tree, the chunk of the
+/// record's products holding the product and its path to the record's products root.
 fn record_proof(
-    anchored: &AnchorRecord,
+    records: &[AnchorRecord],
+    tree: &AnchorTree,
     index: usize,
-    leaves: &[Hash32],
     product: &str,
 ) -> Option<Value> {
-    let products = &anchored.public.products;
+    let products = &records.get(index)?.public.products;
     let position = products.iter().position(|p| p.id == product)?;
-    let (digest, chunk, products_path) = products_digest_and_proof(products, position)?;
-    let record_path = want_crypto::merkle_proof(leaves, index)?;
+    let (chunk, products_path) =
+        products_proof(products, tree.product_leaves.get(index)?, position)?;
+    let record_path = want_crypto::merkle_proof(&tree.record_leaves, index)?;
     Some(json!({
         "productCount": products.len(),
         "relation": products[position].relation,
         "proof": {
-            "record": anchored.digest_with(digest),
+            "record": tree.record_digest(records, index)?,
             "recordPath": record_path,
             "products": chunk,
             "productsPath": products_path,
@@ -538,6 +580,7 @@ fn record_proof(
 pub fn verify(
     store: &Store,
     signers_cache: &SignerCache,
+    blocks_cache: &BlockCache,
     product: &str,
     blob: &(dyn Fn(&str) -> BlobCheck + Sync),
 ) -> Result<Value, NodeError> {
@@ -577,9 +620,9 @@ pub fn verify(
     let heights: BTreeSet<u64> = present.iter().map(|r| r.height).collect();
     let loaded = heights
         .into_par_iter()
-        .map(|h| Ok(store.block(h)?.map(|b| (h, LoadedBlock::new(b)))))
+        .map(|h| Ok(blocks_cache.load(store, h)?.map(|b| (h, b))))
         .collect::<Result<Vec<_>, NodeError>>()?;
-    let blocks: HashMap<u64, LoadedBlock> = loaded.into_iter().flatten().collect();
+    let blocks: HashMap<u64, Arc<LoadedBlock>> = loaded.into_iter().flatten().collect();
     // The anchoring transaction of a record, as its block holds it, and its position there.
     let anchoring = |r: &RecordInfo| {
         let b = blocks.get(&r.height)?;
@@ -604,9 +647,9 @@ pub fn verify(
         .par_iter()
         .filter_map(|r| {
             let (b, i) = anchoring(r)?;
-            let (_, leaves) = b.anchors[i].as_ref()?;
-            let anchored = anchored_record(&b.block.txs[i], r)?;
-            let proof = record_proof(anchored, r.index as usize, leaves, product)?;
+            let tree = b.anchors[i].as_ref()?;
+            let records = anchored_records(&b.block.txs[i], r)?;
+            let proof = record_proof(records, tree, usize::try_from(r.index).ok()?, product)?;
             Some((r.event_hash, proof))
         })
         .collect();
@@ -739,7 +782,7 @@ pub fn verify(
         }
         event["blob"] = json!(blob_state.as_str());
         let key = rec.tx_id.to_hex();
-        if let (false, Some((digest, _))) = (proofs.contains_key(&key), &loaded.anchors[tx_index]) {
+        if let (false, Some(tree)) = (proofs.contains_key(&key), &loaded.anchors[tx_index]) {
             let proof = want_crypto::merkle_proof(&loaded.ids, tx_index)
                 .expect("invariant: tx_index is a position in ids");
             proofs.insert(
@@ -749,7 +792,7 @@ pub fn verify(
                     "merkle": proof,
                     "header": loaded.block.header,
                     "blockHash": loaded.block.hash(),
-                    "anchorTx": digest,
+                    "anchorTx": tree.digest,
                     "signature": stx.signature,
                 }),
             );
@@ -791,18 +834,24 @@ pub fn verify(
     }))
 }
 
+/// The records of transaction `stx` if it is an anchor call of `rec`'s organisation.
+fn anchored_records<'a>(
+    stx: &'a want_types::SignedTransaction,
+    rec: &RecordInfo,
+) -> Option<&'a [AnchorRecord]> {
+    match &stx.tx.call {
+        Call::Trace(Tc::Anchor { org, records }) if *org == rec.org => Some(records),
+        _ => None,
+    }
+}
+
 /// The record `rec` says transaction `stx` anchored, if `stx` is an anchor call of `rec`'s
 /// organisation with a record at that index.
 fn anchored_record<'a>(
     stx: &'a want_types::SignedTransaction,
     rec: &RecordInfo,
 ) -> Option<&'a AnchorRecord> {
-    match &stx.tx.call {
-        Call::Trace(Tc::Anchor { org, records }) if *org == rec.org => {
-            records.get(usize::try_from(rec.index).ok()?)
-        }
-        _ => None,
-    }
+    anchored_records(stx, rec)?.get(usize::try_from(rec.index).ok()?)
 }
 
 /// How far a blob read request's time may be from the node's clock, in milliseconds.

@@ -449,13 +449,19 @@ impl Store {
     }
 
     pub fn block(&self, height: u64) -> Result<Option<Block>, StorageError> {
+        Ok(self.block_with_size(height)?.map(|(b, _)| b))
+    }
+
+    /// The block at `height` and the size of its encoding in bytes.
+    pub fn block_with_size(&self, height: u64) -> Result<Option<(Block, usize)>, StorageError> {
         let r = self.db.begin_read().map_err(|e| self.err(e))?;
         let t = r.open_table(BLOCKS).map_err(|e| self.err(e))?;
         let Some(v) = t.get(height).map_err(|e| self.err(e))? else {
             return Ok(None);
         };
-        Block::from_bytes(v.value())
-            .map(Some)
+        let bytes = v.value();
+        Block::from_bytes(bytes)
+            .map(|b| Some((b, bytes.len())))
             .map_err(|e| StorageError::Corrupt {
                 what: format!("blocks[{height}]"),
                 reason: e.to_string(),

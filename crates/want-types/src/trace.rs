@@ -398,7 +398,9 @@ pub fn products_chunk_hash(chunk: &[ProductLink]) -> Hash32 {
     sha256d_tagged(PRODUCTS_CHUNK_TAG, chunk)
 }
 
-fn products_leaves(products: &[ProductLink]) -> Vec<Hash32> {
+/// The leaves of a product list's tree: the hashes of its chunks of [`PRODUCTS_CHUNK_LEN`], in
+/// order.
+pub fn products_leaves(products: &[ProductLink]) -> Vec<Hash32> {
     products
         .chunks(PRODUCTS_CHUNK_LEN)
         .map(products_chunk_hash)
@@ -407,39 +409,35 @@ fn products_leaves(products: &[ProductLink]) -> Vec<Hash32> {
 
 /// The count and Merkle root of a product list, chunked by [`PRODUCTS_CHUNK_LEN`] in order.
 pub fn products_digest(products: &[ProductLink]) -> ProductsDigest {
-    ProductsDigest {
-        count: products.len() as u64,
-        root: merkle_root(&products_leaves(products)),
+    ProductsDigest::from_leaves(products.len(), &products_leaves(products))
+}
+
+impl ProductsDigest {
+    /// The digest of a list of `count` products whose tree has `leaves` ([`products_leaves`]).
+    pub fn from_leaves(count: usize, leaves: &[Hash32]) -> ProductsDigest {
+        ProductsDigest {
+            count: count as u64,
+            root: merkle_root(leaves),
+        }
     }
 }
 
-/// The chunk holding the product at `position` and its Merkle path to the list's root, or `None`
-/// when there is no such position.
-pub fn products_proof(
-    products: &[ProductLink],
+/// The chunk holding the product at `position` and its Merkle path to the list's root, given
+/// the list's [`products_leaves`]; `None` when there is no such position or the leaves are not
+/// the list's.
+pub fn products_proof<'a>(
+    products: &'a [ProductLink],
+    leaves: &[Hash32],
     position: usize,
-) -> Option<(&[ProductLink], MerkleProof)> {
-    products_digest_and_proof(products, position).map(|(_, chunk, proof)| (chunk, proof))
-}
-
-/// [`products_digest`] and [`products_proof`] together, hashing the list once.
-pub fn products_digest_and_proof(
-    products: &[ProductLink],
-    position: usize,
-) -> Option<(ProductsDigest, &[ProductLink], MerkleProof)> {
-    if position >= products.len() {
+) -> Option<(&'a [ProductLink], MerkleProof)> {
+    if position >= products.len() || leaves.len() != products.len().div_ceil(PRODUCTS_CHUNK_LEN) {
         return None;
     }
     let chunk = position / PRODUCTS_CHUNK_LEN;
-    let leaves = products_leaves(products);
-    let proof = merkle_proof(&leaves, chunk)?;
-    let digest = ProductsDigest {
-        count: products.len() as u64,
-        root: merkle_root(&leaves),
-    };
+    let proof = merkle_proof(leaves, chunk)?;
     let start = chunk * PRODUCTS_CHUNK_LEN;
     let end = (start + PRODUCTS_CHUNK_LEN).min(products.len());
-    Some((digest, &products[start..end], proof))
+    Some((&products[start..end], proof))
 }
 
 /// True when `chunk` is, by `proof`, a chunk of the product list `digest` commits to: the path
@@ -469,6 +467,33 @@ pub fn anchor_records_root(records: &[AnchorRecord]) -> Hash32 {
 /// The leaves of an anchor transaction's records tree, in order.
 pub fn anchor_record_leaves(records: &[AnchorRecord]) -> Vec<Hash32> {
     records.iter().map(|r| r.digest().leaf()).collect()
+}
+
+/// The trees under an anchor transaction's id, kept to prove single records and products.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AnchorTree {
+    pub digest: AnchorTxDigest,
+    /// The leaves of the records tree ([`AnchorRecordDigest::leaf`]).
+    pub record_leaves: Vec<Hash32>,
+    /// Per record, the leaves of its products tree ([`products_leaves`]).
+    pub product_leaves: Vec<Vec<Hash32>>,
+    /// Per record, the digest of its products.
+    pub product_digests: Vec<ProductsDigest>,
+}
+
+impl AnchorTree {
+    /// The digest of record `index` of `records` (the transaction's records this tree is of).
+    pub fn record_digest(
+        &self,
+        records: &[AnchorRecord],
+        index: usize,
+    ) -> Option<AnchorRecordDigest> {
+        Some(
+            records
+                .get(index)?
+                .digest_with(*self.product_digests.get(index)?),
+        )
+    }
 }
 
 /// What a grant allows.
@@ -720,16 +745,17 @@ mod tests {
         for n in [0, 1, 15, 16, 17, 1_700] {
             let products = links(n);
             let digest = products_digest(&products);
+            let leaves = products_leaves(&products);
             assert_eq!(digest.count, n as u64);
             for position in 0..n {
-                let (chunk, proof) = products_proof(&products, position).unwrap();
+                let (chunk, proof) = products_proof(&products, &leaves, position).unwrap();
                 assert!(chunk.contains(&products[position]));
                 assert!(
                     verify_products_proof(&digest, chunk, &proof),
                     "{position} of {n}"
                 );
             }
-            assert!(products_proof(&products, n).is_none());
+            assert!(products_proof(&products, &leaves, n).is_none());
         }
     }
 
@@ -737,7 +763,9 @@ mod tests {
     fn a_products_proof_fails_for_a_changed_shortened_or_miscounted_chunk() {
         let products = links(40);
         let digest = products_digest(&products);
-        let (chunk, proof) = products_proof(&products, 33).unwrap();
+        let leaves = products_leaves(&products);
+        assert!(products_proof(&products, &leaves[1..], 33).is_none());
+        let (chunk, proof) = products_proof(&products, &leaves, 33).unwrap();
         assert_eq!(chunk.len(), 8);
         let mut changed = chunk.to_vec();
         changed[0].relation = Relation::Parent;
@@ -749,7 +777,7 @@ mod tests {
         };
         assert!(!verify_products_proof(&miscounted, chunk, &proof));
         // A full chunk claimed at the last position of a shorter list.
-        let (full, full_proof) = products_proof(&products, 0).unwrap();
+        let (full, full_proof) = products_proof(&products, &leaves, 0).unwrap();
         let moved = MerkleProof {
             index: 2,
             ..full_proof
@@ -803,6 +831,14 @@ mod tests {
         let tx = anchor_tx(records.clone());
         let digest = tx.anchor_digest().unwrap();
         let leaves = anchor_record_leaves(&records);
+        let tree = tx.anchor_tree().unwrap();
+        assert_eq!(tree.digest, digest);
+        assert_eq!(tree.record_leaves, leaves);
+        assert_eq!(tree.record_digest(&records, 2), Some(records[2].digest()));
+        assert_eq!(
+            tree.product_leaves[2],
+            products_leaves(&records[2].public.products)
+        );
         let proof = merkle_proof(&leaves, 2).unwrap();
         assert!(verify_merkle_proof(
             &records[2].digest().leaf(),

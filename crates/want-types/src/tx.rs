@@ -11,7 +11,9 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
 use crate::merkle::merkle_root;
-use crate::trace::{anchor_record_leaves, anchor_records_root, AnchorTxDigest, TraceCall};
+use crate::trace::{
+    anchor_records_root, products_leaves, AnchorTree, AnchorTxDigest, ProductsDigest, TraceCall,
+};
 use crate::{sha256d, Address, Amount, Hash32, TypesError};
 
 /// The unsigned body of a transaction.
@@ -126,15 +128,33 @@ impl Transaction {
         Some(self.anchor_digest_with_root(org, records.len(), anchor_records_root(records)))
     }
 
-    /// For an anchor call, the digest its id is the hash of and the leaves of its records tree
-    /// (for proofs of single records).
-    pub fn anchor_digest_with_leaves(&self) -> Option<(AnchorTxDigest, Vec<Hash32>)> {
+    /// For an anchor call, the digest its id is the hash of with the trees under it (for proofs
+    /// of single records and products).
+    pub fn anchor_tree(&self) -> Option<AnchorTree> {
         let Call::Trace(TraceCall::Anchor { org, records }) = &self.call else {
             return None;
         };
-        let leaves = anchor_record_leaves(records);
-        let digest = self.anchor_digest_with_root(org, records.len(), merkle_root(&leaves));
-        Some((digest, leaves))
+        let product_leaves: Vec<Vec<Hash32>> = records
+            .iter()
+            .map(|r| products_leaves(&r.public.products))
+            .collect();
+        let product_digests: Vec<ProductsDigest> = records
+            .iter()
+            .zip(&product_leaves)
+            .map(|(r, leaves)| ProductsDigest::from_leaves(r.public.products.len(), leaves))
+            .collect();
+        let record_leaves: Vec<Hash32> = records
+            .iter()
+            .zip(&product_digests)
+            .map(|(r, products)| r.digest_with(*products).leaf())
+            .collect();
+        let digest = self.anchor_digest_with_root(org, records.len(), merkle_root(&record_leaves));
+        Some(AnchorTree {
+            digest,
+            record_leaves,
+            product_leaves,
+            product_digests,
+        })
     }
 
     fn anchor_digest_with_root(
