@@ -561,7 +561,9 @@ pub fn run(cmd: TraceCommand, out: &Out) -> anyhow::Result<()> {
         } => {
             let client = Client::new(&node.url)?;
             let report = client.get(&product_path("/v1/trace/verify/", &product)?)?;
-            let check = want_trace::check_report(&report)
+            let expected = want_node::trace::normalize_product(&product)
+                .map_err(|m| err("invalid_identifier", m))?;
+            let check = want_trace::check_report(&report, &expected)
                 .map_err(|e| err("bad_response", e.to_string()))?;
             let mut opened = Vec::new();
             if let (Some(ks), Some(pw)) = (keystore, password_file) {

@@ -194,6 +194,7 @@ pub fn capture_routes() -> Router<Node> {
             )),
         )
         .route("/v1/blobs/{cid}", get(get_blob))
+        .route("/v1/cluster/blobs/{cid}", get(get_member_blob))
         .route("/v1/trace/tag/{product}", get(tag))
         .route("/v1/trace/qr/{product}", get(qr))
         .merge(tag_page_routes())
@@ -311,6 +312,57 @@ async fn get_blob(
         shared.blobs.get(&cid)?.ok_or_else(|| NodeError::NotFound {
             code: codes::BLOB_NOT_FOUND,
             message: format!("blob {cid} is not in this node's store"),
+        })
+    })
+    .await?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/octet-stream")],
+        bytes,
+    )
+        .into_response())
+}
+
+/// A blob for another member repairing its store (see `blob_repair.rs`): the request is signed
+/// with the member's node key.
+async fn get_member_blob(
+    State(node): State<Node>,
+    Path(cid): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> ApiResult {
+    use crate::blob_repair::{MEMBER_HEADER, SIGNATURE_HEADER, TIME_HEADER};
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+            .ok_or_else(|| {
+                bad(
+                    codes::BLOB_ACCESS_DENIED,
+                    format!("missing header {name}: only members fetch blobs here"),
+                )
+            })
+    };
+    let member = header(MEMBER_HEADER)?;
+    let signature = header(SIGNATURE_HEADER)?;
+    let time_ms: u64 = header(TIME_HEADER)?.parse().map_err(|_| {
+        bad(
+            codes::BLOB_ACCESS_DENIED,
+            format!("{TIME_HEADER} is not a number of ms"),
+        )
+    })?;
+    let shared = node.shared.clone();
+    let bytes = blocking(move || {
+        crate::blob_repair::authorize_member(
+            &shared,
+            &cid,
+            &member,
+            time_ms,
+            &signature,
+            crate::node::now_ms(),
+        )?;
+        shared.blobs.get(&cid)?.ok_or_else(|| NodeError::NotFound {
+            code: codes::BLOB_NOT_FOUND,
+            message: format!("blob {cid} is not in this member's store"),
         })
     })
     .await?;

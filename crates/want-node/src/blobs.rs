@@ -64,11 +64,14 @@ pub enum BlobCheck {
     Tampered,
 }
 
-/// What identifies a file's content without reading it. Every write through the file system
-/// changes the status-change time, which users cannot set back.
+/// What identifies a file's content without reading it: device, inode, size and times. Every
+/// write through the file system changes the status-change time, which users cannot set back
+/// (file systems whose times are not kept by the kernel, such as some FUSE or network ones, or a
+/// clock set back by root, weaken this; the blob is then still hashed on every `get`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct FileStamp {
     len: u64,
+    dev: u64,
     ino: u64,
     mtime_ns: i128,
     ctime_ns: i128,
@@ -79,6 +82,7 @@ impl FileStamp {
         let ns = |secs: i64, nanos: i64| i128::from(secs) * 1_000_000_000 + i128::from(nanos);
         FileStamp {
             len: meta.len(),
+            dev: meta.dev(),
             ino: meta.ino(),
             mtime_ns: ns(meta.mtime(), meta.mtime_nsec()),
             ctime_ns: ns(meta.ctime(), meta.ctime_nsec()),
@@ -210,34 +214,44 @@ impl BlobStore {
     /// Whether the blob `cid` is intact, missing or tampered (an unreadable file counts as
     /// tampered). A file unchanged since it was last found intact is not hashed again.
     pub fn check(&self, cid: &str) -> BlobCheck {
-        let Ok(path) = self.path_of(cid) else {
+        let Ok(parsed) = parse_cid(cid) else {
             return BlobCheck::Tampered;
         };
-        let stamp = match fs::metadata(&path) {
-            Ok(meta) => FileStamp::of(&meta),
+        let path = self.path_of_parsed(&parsed);
+        // The path itself, not what a link there points to: only a regular file is a blob.
+        let stamp = match fs::symlink_metadata(&path) {
+            Ok(meta) if meta.file_type().is_file() => FileStamp::of(&meta),
+            Ok(_) => return BlobCheck::Tampered,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return BlobCheck::Missing,
             Err(_) => return BlobCheck::Tampered,
         };
         if self.intact.lock().get(cid) == Some(&stamp) {
             return BlobCheck::Intact;
         }
-        match self.get(cid) {
-            Ok(Some(_)) => {
-                // Remember the stamp taken before hashing, and only if the file was not
-                // changed since (or within the last ticks).
-                let unchanged = fs::metadata(&path).is_ok_and(|m| FileStamp::of(&m) == stamp);
-                if unchanged && stamp.settled() {
-                    let mut intact = self.intact.lock();
-                    if intact.len() >= BLOB_CHECK_CACHE_ENTRIES_MAX {
-                        intact.clear();
-                    }
-                    intact.insert(cid.to_string(), stamp);
-                }
-                BlobCheck::Intact
-            }
-            Ok(None) => BlobCheck::Missing,
-            Err(_) => BlobCheck::Tampered,
+        // Hash the file through one handle, and remember the stamp only if that handle's file
+        // is the one the path named and it did not change while being read (nor within the
+        // last ticks).
+        let Ok(file) = File::open(&path) else {
+            return BlobCheck::Tampered;
+        };
+        let Ok(before) = file.metadata().map(|m| FileStamp::of(&m)) else {
+            return BlobCheck::Tampered;
+        };
+        let Ok(bytes) = read_bounded_from(&file) else {
+            return BlobCheck::Tampered;
+        };
+        if bytes.len() > BLOB_BYTES_MAX || !parsed.matches(&bytes) {
+            return BlobCheck::Tampered;
         }
+        let after = file.metadata().map(|m| FileStamp::of(&m)).ok();
+        if after == Some(before) && before == stamp && stamp.settled() {
+            let mut intact = self.intact.lock();
+            if intact.len() >= BLOB_CHECK_CACHE_ENTRIES_MAX {
+                intact.clear();
+            }
+            intact.insert(cid.to_string(), stamp);
+        }
+        BlobCheck::Intact
     }
 
     /// Whether a blob named `cid` is stored (its content is checked only by [`BlobStore::get`]).
@@ -269,10 +283,15 @@ fn read_bounded(path: &Path) -> io::Result<Option<Vec<u8>>> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
     };
+    read_bounded_from(&file).map(Some)
+}
+
+/// Reads an open file up to one byte past [`BLOB_BYTES_MAX`] (so an overlong file shows).
+fn read_bounded_from(file: &File) -> io::Result<Vec<u8>> {
     let mut bytes = Vec::new();
     let limit = u64::try_from(BLOB_BYTES_MAX + 1).expect("invariant: BLOB_BYTES_MAX fits in u64");
     file.take(limit).read_to_end(&mut bytes)?;
-    Ok(Some(bytes))
+    Ok(bytes)
 }
 
 #[cfg(test)]
@@ -344,7 +363,7 @@ mod tests {
 
     #[test]
     fn check_finds_a_blob_edited_after_it_was_found_intact() {
-        let (_dir, store) = store();
+        let (dir, store) = store();
         let cid = store.put(b"pallet 42 read at dock 3").unwrap();
         assert_eq!(store.check(HELLO_WORLD_CID), BlobCheck::Missing);
         assert_eq!(store.check("not-a-cid"), BlobCheck::Tampered);
@@ -364,6 +383,12 @@ mod tests {
         assert_eq!(store.check(&cid), BlobCheck::Tampered);
         std::fs::write(&path, b"pallet 42 read at dock 3").unwrap();
         assert_eq!(store.check(&cid), BlobCheck::Intact);
+        // A link in place of the file is not a blob, whatever it points to.
+        let elsewhere = dir.path().join("intact-copy");
+        std::fs::write(&elsewhere, b"pallet 42 read at dock 3").unwrap();
+        std::fs::remove_file(&path).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &path).unwrap();
+        assert_eq!(store.check(&cid), BlobCheck::Tampered);
         std::fs::remove_file(&path).unwrap();
         assert_eq!(store.check(&cid), BlobCheck::Missing);
     }

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod api_trace;
+pub mod blob_repair;
 pub mod blobs;
 pub mod capture;
 pub mod certs;

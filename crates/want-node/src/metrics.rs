@@ -33,6 +33,8 @@ pub struct Metrics {
     pub certified_height: Gauge,
     pub state_diverged: Gauge,
     pub diverged_height: Gauge,
+    /// Sealed blobs fetched from other members because this one lacked them.
+    pub blobs_repaired: Counter,
 }
 
 impl Default for Metrics {
@@ -62,6 +64,7 @@ impl Metrics {
             certified_height: Gauge::default(),
             state_diverged: Gauge::default(),
             diverged_height: Gauge::default(),
+            blobs_repaired: Counter::default(),
         };
         registry.register(
             "tx_admitted",
@@ -132,6 +135,11 @@ impl Metrics {
             "certified_height",
             "Highest block with a commit certificate agreeing with this node",
             m.certified_height.clone(),
+        );
+        registry.register(
+            "blobs_repaired",
+            "Sealed blobs fetched from other members because this member lacked them",
+            m.blobs_repaired.clone(),
         );
         registry.register(
             "state_diverged",

@@ -214,6 +214,19 @@ impl Shared {
                 ),
             ));
         }
+        if tx.fee < self.params.min_fee {
+            let size = borsh::object_length(stx).unwrap_or(usize::MAX);
+            if size > want_types::POW_TX_BYTES_MAX {
+                return Err(NodeError::rejected(
+                    codes::FEE_TOO_LOW,
+                    format!(
+                        "the transaction is {size} bytes; a proof-of-work stamp pays for at most {} bytes, larger ones pay the minimum fee {}: set tx.fee",
+                        want_types::POW_TX_BYTES_MAX,
+                        self.params.min_fee
+                    ),
+                ));
+            }
+        }
         let spend = max_spend(&self.params, stx)?;
         let nonce = query::nonce(snap, &sender)?;
         let balance = query::balance(snap, &sender)?;
@@ -632,6 +645,7 @@ impl Node {
         let (shutdown, shutdown_rx) = watch::channel(false);
         // certs hook: send own votes to the other members, backfill missing ones.
         crate::certs::spawn_vote_gossip(&shared, shutdown_rx.clone());
+        crate::blob_repair::spawn_blob_repair(&shared, shutdown_rx.clone());
         let node = Node {
             shared,
             consensus,

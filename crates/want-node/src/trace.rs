@@ -489,10 +489,14 @@ impl LoadedBlock {
     }
 }
 
-/// Most encoded bytes of blocks `verify` keeps decoded (with their transactions' ids and anchor
-/// trees), least recently used out first. Decoding a block and hashing its anchor transactions'
-/// products is most of a cold `verify` of records that name thousands of items.
+/// Most memory, in bytes, the blocks `verify` keeps decoded (with their transactions' ids and
+/// anchor trees) may take, least recently used out first. Decoding a block and hashing its
+/// anchor transactions' products is most of a cold `verify` of records that name thousands of
+/// items.
 pub const VERIFY_BLOCK_CACHE_BYTES: usize = 64 * 1024 * 1024;
+/// Estimated memory of a decoded block per byte of its encoding (each product identifier
+/// becomes a `String`, ~2× its encoded size with its header and allocation).
+const DECODED_BYTES_PER_ENCODED_BYTE: usize = 2;
 
 /// Committed blocks decoded for `verify`. A committed block never changes, so an entry stays
 /// valid until it is evicted.
@@ -518,9 +522,10 @@ impl BlockCache {
         if let Some((b, _)) = self.0.lock().blocks.get(&height) {
             return Ok(Some(b.clone()));
         }
-        let Some((block, size)) = store.block_with_size(height)? else {
+        let Some((block, encoded)) = store.block_with_size(height)? else {
             return Ok(None);
         };
+        let size = encoded.saturating_mul(DECODED_BYTES_PER_ENCODED_BYTE);
         let loaded = Arc::new(LoadedBlock::new(block));
         let mut inner = self.0.lock();
         // `bytes` is the sum of the entries' sizes, so the subtractions cannot go below zero.

@@ -626,3 +626,88 @@ async fn an_event_captured_on_a_follower_verifies_on_every_member() {
     c.reached(h).await;
     c.stop_all().await;
 }
+
+#[tokio::test]
+async fn a_member_down_while_a_record_was_captured_fetches_its_blob_when_back() {
+    let dir = tempdir();
+    let mut c = TestCluster::start_with(dir.path(), 3, capturing).await;
+    c.converged(0).await;
+    let leader = c.leader().await;
+    let away = (leader + 1) % 3;
+    c.stop_member(away).await;
+    let doc = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/testdata/epcis/gs1/JSON/Example_9.6.1-ObjectEvent.jsonld"),
+    )
+    .expect("GS1 example");
+    let (s, v) = c.node(leader).post_raw("/v1/epcis/capture", doc).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (_, rec) = c
+        .node(leader)
+        .get(&format!(
+            "/v1/trace/records/{}",
+            want_node::api_trace::urlencode(v["events"][0]["eventHash"].as_str().unwrap())
+        ))
+        .await;
+    let cid = rec["cid"].as_str().expect("record cid").to_string();
+
+    // Only members fetch blobs from members: unsigned and non-member requests are refused.
+    let url = c.node(leader).url(&format!("/v1/cluster/blobs/{cid}"));
+    let http = &c.node(leader).http;
+    let unsigned = http.get(&url).send().await.unwrap();
+    assert_eq!(unsigned.status(), StatusCode::FORBIDDEN);
+    let stranger = want_crypto::NodeKey::generate();
+    let t = now_ms();
+    let signed_by_stranger = http
+        .get(&url)
+        .header("X-Want-Member", hex::encode(stranger.public_key()))
+        .header("X-Want-Time", t.to_string())
+        .header(
+            "X-Want-Signature",
+            hex::encode(
+                stranger.sign(want_node::blob_repair::member_read_digest(&cid, t).as_bytes()),
+            ),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_by_stranger.status(), StatusCode::FORBIDDEN);
+
+    // The member that was away catches up on the chain and fetches the blob it missed.
+    c.restart_member(away).await;
+    let product = want_node::api_trace::urlencode("https://id.gs1.org/01/10614141073464/21/2017");
+    let n = c.node(away);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (s, v) = n.get(&format!("/v1/trace/verify/{product}")).await;
+        if s == StatusCode::OK && v["verdict"] == "authentic" && v["events"][0]["blob"] == "intact"
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "member {away} did not fetch the blob it missed: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let metrics = n
+        .http
+        .get(n.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let repaired: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("want_blobs_repaired_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    let captured = v["events"].as_array().unwrap().len() as u64;
+    assert_eq!(
+        repaired, captured,
+        "fetched by repair, not pushed: {metrics}"
+    );
+    c.stop_all().await;
+}

@@ -313,7 +313,7 @@ async fn an_edited_blob_or_anchor_is_reported_tampered() {
     assert_eq!(s, StatusCode::OK, "{v}");
     let v = verify(&n, ITEM).await;
     assert_eq!(v["verdict"], "authentic", "{v}");
-    let check = want_trace::check_report(&v).unwrap();
+    let check = want_trace::check_report(&v, ITEM).unwrap();
     assert_eq!(check.verdict, "authentic");
     assert_eq!(check.records, 1);
 
@@ -329,7 +329,10 @@ async fn an_edited_blob_or_anchor_is_reported_tampered() {
     assert_eq!(v["verdict"], "tampered", "{v}");
     assert_eq!(v["failure"]["reason"], "blob_tampered");
     assert_eq!(v["events"][0]["blob"], "tampered");
-    assert_eq!(want_trace::check_report(&v).unwrap().verdict, "tampered");
+    assert_eq!(
+        want_trace::check_report(&v, ITEM).unwrap().verdict,
+        "tampered"
+    );
     let (s, _) = fetch_blob(&n, &cid, &dev_private_key()).await;
     assert!(s.is_server_error(), "a tampered blob is never served: {s}");
     std::fs::write(&path, &original).unwrap();
@@ -351,7 +354,10 @@ async fn an_edited_blob_or_anchor_is_reported_tampered() {
     let v = verify(&n, ITEM).await;
     assert_eq!(v["verdict"], "tampered", "{v}");
     assert_eq!(v["failure"]["reason"], "anchor_mismatch");
-    assert_eq!(want_trace::check_report(&v).unwrap().verdict, "tampered");
+    assert_eq!(
+        want_trace::check_report(&v, ITEM).unwrap().verdict,
+        "tampered"
+    );
 
     // A product nobody recorded is unknown.
     let v = verify(&n, "https://id.gs1.org/01/09521234543213/21/404").await;
@@ -375,7 +381,7 @@ async fn a_verify_report_proves_each_record_with_one_chunk_and_fails_the_client_
     let item = "https://id.gs1.org/01/10614141073464/21/1035";
     let v = verify(&n, item).await;
     assert_eq!(v["verdict"], "authentic", "{v}");
-    let check = want_trace::check_report(&v).unwrap();
+    let check = want_trace::check_report(&v, item).unwrap();
     assert_eq!((check.verdict, check.records), ("authentic", 2));
     for (i, chunk_len) in [(0, 8), (1, 16)] {
         let e = &v["events"][i];
@@ -448,16 +454,53 @@ async fn a_verify_report_proves_each_record_with_one_chunk_and_fails_the_client_
             }),
         ),
         (
+            "the reported relation",
+            Box::new(|r: &mut Value| {
+                r["events"][0]["relation"] = json!("parent");
+            }),
+        ),
+        (
+            "the reported product count",
+            Box::new(|r: &mut Value| {
+                r["events"][0]["productCount"] = json!(39);
+            }),
+        ),
+        (
+            "the reported organisation",
+            Box::new(|r: &mut Value| {
+                r["events"][0]["org"] = json!("someone-else");
+            }),
+        ),
+        (
+            "the record's index in its transaction",
+            Box::new(|r: &mut Value| {
+                r["events"][0]["index"] = json!(1);
+                r["events"][0]["proof"]["recordPath"]["index"] = json!(1);
+            }),
+        ),
+        (
+            "the block's transaction count",
+            Box::new(|r: &mut Value| {
+                let proofs = r["proofs"].as_object_mut().unwrap();
+                let proof = proofs.values_mut().next().unwrap();
+                proof["merkle"]["tree_size"] = json!(2);
+            }),
+        ),
+        (
             "a missing record proof",
             Box::new(|r: &mut Value| {
                 r["events"][1].as_object_mut().unwrap().remove("proof");
             }),
         ),
     ];
+    // A genuine report about another item is not a report about this one.
+    let other = "https://id.gs1.org/01/10614141073464/21/1034";
+    let check = want_trace::check_report(&v, other).unwrap();
+    assert_eq!(check.verdict, "tampered", "{:?}", check.problem);
     for (what, alter) in alterations {
         let mut altered = v.clone();
         alter(&mut altered);
-        let check = want_trace::check_report(&altered).unwrap();
+        let check = want_trace::check_report(&altered, item).unwrap();
         assert_eq!(check.verdict, "tampered", "{what}: {:?}", check.problem);
     }
     n.stop().await;

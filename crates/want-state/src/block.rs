@@ -232,6 +232,19 @@ fn precheck_and_charge(
             ),
         ));
     }
+    if tx.fee < params.min_fee {
+        let size = borsh::object_length(&vtx.tx).unwrap_or(usize::MAX);
+        if size > want_types::POW_TX_BYTES_MAX {
+            return Err(fail(
+                codes::FEE_TOO_LOW,
+                format!(
+                    "the transaction is {size} bytes; a proof-of-work stamp pays for at most {} bytes, larger ones pay the minimum fee {}",
+                    want_types::POW_TX_BYTES_MAX,
+                    params.min_fee
+                ),
+            ));
+        }
+    }
     let have: Amount = balance(ov, &sender)?;
     if have < tx.fee {
         return Err(fail(
@@ -409,6 +422,41 @@ mod tests {
         assert_eq!(query::balance(&ms, &b).unwrap(), 1);
         assert_eq!(query::balance(&ms, &a).unwrap(), 1_000 - 1 - 1);
         assert_eq!(query::nonce(&ms, &a).unwrap(), 1);
+    }
+
+    #[test]
+    fn a_stamp_pays_only_for_small_transactions() {
+        use want_types::trace::{AnchorRecord, ProductLink, PublicFields, Relation, TraceCall};
+        let a = addr(1);
+        let mut ms = state_with(&[(a, 1_000_000)]);
+        let products = (0..400)
+            .map(|i| ProductLink {
+                id: format!("https://id.gs1.org/01/09521234543213/21/{i}"),
+                relation: Relation::Epc,
+            })
+            .collect();
+        let mut t = tx(0, TokenCall::Burn { amount: 0 });
+        t.call = Call::Trace(TraceCall::Anchor {
+            org: "acme".into(),
+            records: vec![AnchorRecord {
+                event_hash: Hash32([1; 32]),
+                record_hash: Hash32([2; 32]),
+                cid: "bafkrei".into(),
+                owner_wrapped_key: vec![],
+                public: PublicFields {
+                    event_type: "ObjectEvent".into(),
+                    biz_step: None,
+                    disposition: None,
+                    event_time_ms: None,
+                    location: None,
+                    products,
+                },
+            }],
+        });
+        t.fee = 0;
+        t.solve_pow(POW_BITS);
+        assert!(t.to_bytes().len() > want_types::POW_TX_BYTES_MAX);
+        assert_rejected_without_effect(&mut ms, a, t, codes::FEE_TOO_LOW);
     }
 
     #[test]

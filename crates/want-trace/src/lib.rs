@@ -300,8 +300,19 @@ fn parse<T: serde::de::DeserializeOwned>(
 /// root. Then the product anchor is recomputed from the anchored record hashes and compared with
 /// the reported one. Signer roles and blob integrity are the node's findings (reported per event)
 /// and are taken into the verdict as reported.
-pub fn check_report(report: &Value) -> Result<ReportCheck, TraceError> {
+pub fn check_report(report: &Value, expected_product: &str) -> Result<ReportCheck, TraceError> {
     let product: String = parse(report, "$", "product")?;
+    if product != expected_product {
+        return Ok(ReportCheck {
+            verdict: "tampered",
+            problem: Some((
+                0,
+                format!("the report is about {product}, not {expected_product}"),
+            )),
+            blocks: vec![],
+            records: 0,
+        });
+    }
     let events = field(report, "$", "events")?
         .as_array()
         .ok_or_else(|| TraceError::BadReport {
@@ -348,6 +359,16 @@ pub fn check_report(report: &Value) -> Result<ReportCheck, TraceError> {
             let id = digest.id();
             let outcome = if id != tx_id {
                 Err(format!("the transaction hashes to {id}, not {tx_id}"))
+            } else if digest.chain_id != header.chain_id {
+                Err(format!(
+                    "the transaction is for chain {}, its block for chain {}",
+                    digest.chain_id, header.chain_id
+                ))
+            } else if merkle.tree_size != u64::from(header.tx_count) {
+                Err(format!(
+                    "the inclusion proof is for {} transactions, the block has {}",
+                    merkle.tree_size, header.tx_count
+                ))
             } else if header.hash() != block_hash {
                 Err("the header does not hash to the block hash".to_string())
             } else if !verify_merkle_proof(&id, &merkle, &header.tx_root) {
@@ -373,6 +394,13 @@ pub fn check_report(report: &Value) -> Result<ReportCheck, TraceError> {
         let event_hash_id: String = parse(e, &path, "eventHash")?;
         let record_hash_claimed: Hash32 = parse(e, &path, "recordHash")?;
         let cid: String = parse(e, &path, "cid")?;
+        let org: String = parse(e, &path, "org")?;
+        if tx.org != org {
+            note(
+                i,
+                format!("the transaction anchors for {:?}, not {org:?}", tx.org),
+            );
+        }
         if tx.from != signer {
             note(
                 i,
@@ -414,6 +442,19 @@ pub fn check_report(report: &Value) -> Result<ReportCheck, TraceError> {
             || !verify_products_proof(&record.public.products, &chunk, &products_path)
         {
             note(i, format!("the anchored record does not name {product}"));
+        }
+        // What the node says of the record beside the proof must be what the proof shows.
+        let relation: Relation = parse(e, &path, "relation")?;
+        let product_count: u64 = parse(e, &path, "productCount")?;
+        if !chunk
+            .iter()
+            .any(|p| p.id == product && p.relation == relation)
+            || product_count != record.public.products.count
+        {
+            note(
+                i,
+                "the reported relation or product count differs from the anchored record".into(),
+            );
         }
         anchor = anchor_step(&anchor, &record.record_hash);
         if e.get("blob").and_then(Value::as_str) == Some("tampered") {

@@ -34,5 +34,9 @@ pub use vote::{
 /// admission. Trace transactions may be larger ([`trace::TRACE_TX_BYTES_MAX`]); see
 /// [`Call::tx_bytes_max`].
 pub const TX_BYTES_MAX: usize = 16 * 1024;
+/// Largest encoded signed transaction a proof-of-work stamp may pay for, in bytes; a larger one
+/// must pay the fee. The stamp's work is the same for any size (an anchor's id hashes a small
+/// digest), while every node hashes and stores the whole transaction.
+pub const POW_TX_BYTES_MAX: usize = TX_BYTES_MAX;
 /// Largest encoded size of any signed transaction, in bytes.
 pub const ANY_TX_BYTES_MAX: usize = trace::TRACE_TX_BYTES_MAX;

@@ -1,0 +1,340 @@
+//! Blob repair: a member that lacks the sealed blob of a record (or KYC document) the chain
+//! references — because it was down or unreachable when the capturing member pushed its copy —
+//! fetches it from the other members.
+//!
+//! Which blobs are wanted: at start, every CID the state references (`trace/cid/`,
+//! `trace/kycdoc/`) that is not in the local store; afterwards, those of each committed block's
+//! successful anchor and KYC transactions. A wanted blob is first asked for after
+//! [`BLOB_REPAIR_FIRST_DELAY_MS`] (the capturing member's push usually lands first), then with
+//! doubling delays up to [`BLOB_REPAIR_RETRY_MAX_MS`], until some member serves bytes that hash
+//! to the CID. Members ask each other through `GET /v1/cluster/blobs/{cid}`, signed with their
+//! node key ([`member_read_digest`]); blobs are ciphertext, and only members are served this
+//! way (readers go through `GET /v1/blobs/{cid}` and its access checks).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use tokio::sync::{broadcast, watch};
+use tokio::time::Instant;
+use tracing::{debug, info, warn};
+use want_state::trace::state as st;
+use want_types::trace::TraceCall;
+use want_types::{sha256d, Call, Hash32, TxStatus};
+
+use crate::blobs::BLOB_BYTES_MAX;
+use crate::node::Shared;
+
+/// Domain tag of the digest a member signs to fetch a blob from another member.
+pub const BLOB_MEMBER_READ_TAG: &[u8] = b"WANT-BLOB-MEMBER-READ-v1";
+/// How long after a blob is found wanted it is first asked for, in milliseconds.
+pub const BLOB_REPAIR_FIRST_DELAY_MS: u64 = 2_000;
+/// Longest wait between two attempts at one blob, in milliseconds.
+pub const BLOB_REPAIR_RETRY_MAX_MS: u64 = 300_000;
+/// Most blobs wanted at once (more are found again by the next start's scan).
+pub const BLOB_REPAIR_WANTED_MAX: usize = 100_000;
+/// Most blobs asked for per round.
+pub const BLOB_REPAIR_ROUND_MAX: usize = 64;
+/// Longest pause between rounds, in milliseconds.
+pub const BLOB_REPAIR_TICK_MS: u64 = 1_000;
+/// Timeout of one fetch from a member, in milliseconds.
+pub const BLOB_REPAIR_HTTP_TIMEOUT_MS: u64 = 30_000;
+/// State entries read per page of the start scan.
+const SCAN_PAGE_ENTRIES: usize = 1_000;
+
+/// Header naming the asking member's node public key (hex).
+pub const MEMBER_HEADER: &str = "X-Want-Member";
+/// Header with the request's Unix time in milliseconds.
+pub const TIME_HEADER: &str = "X-Want-Time";
+/// Header with the member's Ed25519 signature (hex) of [`member_read_digest`].
+pub const SIGNATURE_HEADER: &str = "X-Want-Signature";
+
+/// The digest a member signs (Ed25519) to fetch blob `cid` at `time_ms` from another member.
+pub fn member_read_digest(cid: &str, time_ms: u64) -> Hash32 {
+    let mut buf = Vec::with_capacity(BLOB_MEMBER_READ_TAG.len() + 8 + cid.len());
+    buf.extend_from_slice(BLOB_MEMBER_READ_TAG);
+    buf.extend_from_slice(&time_ms.to_be_bytes());
+    buf.extend_from_slice(cid.as_bytes());
+    sha256d(&buf)
+}
+
+/// Checks a member's request for blob `cid`: `member` (hex) is a voting member's node key, its
+/// time is within [`crate::trace::BLOB_READ_WINDOW_MS`] of `now_ms`, and `signature` (hex) is
+/// its Ed25519 signature of [`member_read_digest`].
+pub fn authorize_member(
+    shared: &Shared,
+    cid: &str,
+    member: &str,
+    time_ms: u64,
+    signature: &str,
+    now_ms: u64,
+) -> Result<(), crate::NodeError> {
+    use crate::error::codes;
+    let denied = |m: String| crate::NodeError::rejected(codes::BLOB_ACCESS_DENIED, m);
+    if time_ms.abs_diff(now_ms) > crate::trace::BLOB_READ_WINDOW_MS {
+        return Err(denied(format!(
+            "{TIME_HEADER} {time_ms} is more than {} s from this member's clock {now_ms}",
+            crate::trace::BLOB_READ_WINDOW_MS / 1000
+        )));
+    }
+    let key = hex::decode(member).map_err(|_| denied(format!("{MEMBER_HEADER} is not hex")))?;
+    if !shared.member_keys().iter().any(|k| k[..] == key[..]) {
+        return Err(denied(format!(
+            "{MEMBER_HEADER} {member} is not a member of this cluster"
+        )));
+    }
+    let signature =
+        hex::decode(signature).map_err(|_| denied(format!("{SIGNATURE_HEADER} is not hex")))?;
+    want_crypto::verify_ed25519(
+        &key,
+        member_read_digest(cid, time_ms).as_bytes(),
+        &signature,
+    )
+    .map_err(|e| denied(format!("{SIGNATURE_HEADER} does not verify: {e}")))
+}
+
+/// One wanted blob: when to ask next and how long to wait after that.
+#[derive(Clone, Copy, Debug)]
+struct Want {
+    due: Instant,
+    backoff: Duration,
+}
+
+/// Starts the repair task of a member of a cluster (a single node has no one to ask).
+pub fn spawn_blob_repair(shared: &Arc<Shared>, shutdown: watch::Receiver<bool>) {
+    if shared.vote_peers().is_empty() {
+        return;
+    }
+    let http = match reqwest::Client::builder()
+        .timeout(Duration::from_millis(BLOB_REPAIR_HTTP_TIMEOUT_MS))
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            warn!(target: "trace::blobs", "cannot build the HTTP client for blob repair: {e}; missing blobs are not fetched");
+            return;
+        }
+    };
+    let blocks = shared.blocks.subscribe();
+    tokio::spawn(repair_loop(Arc::downgrade(shared), blocks, shutdown, http));
+}
+
+async fn repair_loop(
+    node: Weak<Shared>,
+    mut blocks: broadcast::Receiver<u64>,
+    mut shutdown: watch::Receiver<bool>,
+    http: reqwest::Client,
+) {
+    let mut wanted: BTreeMap<String, Want> = BTreeMap::new();
+    let mut rescan = true;
+    loop {
+        if rescan {
+            rescan = false;
+            let Some(shared) = node.upgrade() else { return };
+            match tokio::task::spawn_blocking(move || missing_referenced(&shared)).await {
+                Ok(Ok(cids)) => {
+                    if !cids.is_empty() {
+                        info!(target: "trace::blobs", "{} referenced blobs are missing here; fetching them from the other members", cids.len());
+                    }
+                    want_all(&mut wanted, cids);
+                }
+                Ok(Err(e)) => warn!(target: "trace::blobs", "cannot scan for missing blobs: {e}"),
+                Err(e) => warn!(target: "trace::blobs", "the scan for missing blobs failed: {e}"),
+            }
+        }
+        let next_due = wanted.values().map(|w| w.due).min();
+        let tick = Instant::now() + Duration::from_millis(BLOB_REPAIR_TICK_MS);
+        let wake = next_due.map_or(tick, |d| d.min(tick));
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            h = blocks.recv() => match h {
+                Ok(height) => {
+                    let Some(shared) = node.upgrade() else { return };
+                    match tokio::task::spawn_blocking(move || missing_in_block(&shared, height)).await {
+                        Ok(Ok(cids)) => want_all(&mut wanted, cids),
+                        Ok(Err(e)) => warn!(target: "trace::blobs", "cannot read block {height} for its blobs: {e}"),
+                        Err(e) => warn!(target: "trace::blobs", "reading block {height} for its blobs failed: {e}"),
+                    }
+                }
+                // Heights were skipped: look at everything again.
+                Err(broadcast::error::RecvError::Lagged(_)) => rescan = true,
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+            _ = tokio::time::sleep_until(wake) => {}
+        }
+        let now = Instant::now();
+        let due: Vec<String> = wanted
+            .iter()
+            .filter(|(_, w)| w.due <= now)
+            .take(BLOB_REPAIR_ROUND_MAX)
+            .map(|(cid, _)| cid.clone())
+            .collect();
+        for cid in due {
+            let Some(shared) = node.upgrade() else { return };
+            let fetched = tokio::select! {
+                _ = shutdown.changed() => return,
+                f = fetch(&shared, &http, &cid) => f,
+            };
+            if fetched {
+                wanted.remove(&cid);
+            } else if let Some(w) = wanted.get_mut(&cid) {
+                w.due = Instant::now() + w.backoff;
+                w.backoff = (w.backoff * 2).min(Duration::from_millis(BLOB_REPAIR_RETRY_MAX_MS));
+            }
+        }
+    }
+}
+
+fn want_all(wanted: &mut BTreeMap<String, Want>, cids: Vec<String>) {
+    let first = Duration::from_millis(BLOB_REPAIR_FIRST_DELAY_MS);
+    for cid in cids {
+        if wanted.len() >= BLOB_REPAIR_WANTED_MAX {
+            warn!(target: "trace::blobs", "{BLOB_REPAIR_WANTED_MAX} blobs are already wanted; the rest are found again at the next start");
+            return;
+        }
+        wanted.entry(cid).or_insert(Want {
+            due: Instant::now() + first,
+            backoff: first,
+        });
+    }
+}
+
+/// Every CID the state references (records and KYC documents) that the local store lacks.
+fn missing_referenced(shared: &Shared) -> Result<Vec<String>, crate::NodeError> {
+    let mut missing = Vec::new();
+    for prefix in [st::CID_PREFIX, st::KYC_DOC_PREFIX] {
+        let mut start: Option<Vec<u8>> = None;
+        loop {
+            let page = shared
+                .store
+                .state_range(prefix, start.as_deref(), SCAN_PAGE_ENTRIES)?;
+            let Some(last) = page.last() else { break };
+            let mut next = last.0.clone();
+            next.push(0);
+            for (key, _) in &page {
+                if let Ok(cid) = std::str::from_utf8(&key[prefix.len()..]) {
+                    if !shared.blobs.contains(cid).unwrap_or(true) {
+                        missing.push(cid.to_string());
+                    }
+                }
+            }
+            if page.len() < SCAN_PAGE_ENTRIES {
+                break;
+            }
+            start = Some(next);
+        }
+    }
+    Ok(missing)
+}
+
+/// The CIDs of the successful anchor and KYC transactions of block `height` that the local
+/// store lacks.
+fn missing_in_block(shared: &Shared, height: u64) -> Result<Vec<String>, crate::NodeError> {
+    let (Some(block), Some(receipts)) =
+        (shared.store.block(height)?, shared.store.receipts(height)?)
+    else {
+        return Ok(vec![]);
+    };
+    let mut missing = Vec::new();
+    for (stx, receipt) in block.txs.iter().zip(&receipts) {
+        if receipt.status != TxStatus::Success {
+            continue;
+        }
+        let cids: Vec<&str> = match &stx.tx.call {
+            Call::Trace(TraceCall::Anchor { records, .. }) => {
+                records.iter().map(|r| r.cid.as_str()).collect()
+            }
+            Call::Trace(TraceCall::SubmitKyc { cid, .. }) => vec![cid.as_str()],
+            _ => continue,
+        };
+        for cid in cids {
+            if !shared.blobs.contains(cid).unwrap_or(true) {
+                missing.push(cid.to_string());
+            }
+        }
+    }
+    Ok(missing)
+}
+
+/// Asks the other members for blob `cid` in turn; true once it is stored here (or already was).
+async fn fetch(shared: &Arc<Shared>, http: &reqwest::Client, cid: &str) -> bool {
+    if shared.blobs.contains(cid).unwrap_or(false) {
+        return true;
+    }
+    let own = hex::encode(shared.node_key.public_key());
+    for peer in shared.vote_peers() {
+        let time_ms = crate::node::now_ms();
+        let signature = shared
+            .node_key
+            .sign(member_read_digest(cid, time_ms).as_bytes());
+        let sent = http
+            .get(format!("{peer}/v1/cluster/blobs/{cid}"))
+            .header(MEMBER_HEADER, &own)
+            .header(TIME_HEADER, time_ms.to_string())
+            .header(SIGNATURE_HEADER, hex::encode(signature))
+            .send()
+            .await;
+        let bytes = match sent {
+            Ok(r) if r.status().is_success() => match read_bounded(r).await {
+                Some(b) => b,
+                None => {
+                    warn!(target: "trace::blobs", "{peer} sent more than {BLOB_BYTES_MAX} bytes for blob {cid}");
+                    continue;
+                }
+            },
+            Ok(r) => {
+                debug!(target: "trace::blobs", "{peer} has no blob {cid} for us: {}", r.status());
+                continue;
+            }
+            Err(e) => {
+                debug!(target: "trace::blobs", "cannot ask {peer} for blob {cid}: {e}");
+                continue;
+            }
+        };
+        if !want_crypto::cid_matches(cid, &bytes) {
+            warn!(target: "trace::blobs", "{peer} sent bytes that do not hash to {cid}; refused");
+            continue;
+        }
+        let blobs = shared.blobs.clone();
+        match tokio::task::spawn_blocking(move || blobs.put(&bytes)).await {
+            Ok(Ok(_)) => {
+                info!(target: "trace::blobs", "fetched missing blob {cid} from {peer}");
+                shared.metrics.blobs_repaired.inc();
+                return true;
+            }
+            Ok(Err(e)) => warn!(target: "trace::blobs", "cannot store blob {cid}: {e}"),
+            Err(e) => warn!(target: "trace::blobs", "storing blob {cid} failed: {e}"),
+        }
+    }
+    false
+}
+
+/// The body of a response, or `None` when it exceeds [`BLOB_BYTES_MAX`].
+async fn read_bounded(mut r: reqwest::Response) -> Option<Vec<u8>> {
+    if r.content_length()
+        .is_some_and(|n| n > BLOB_BYTES_MAX as u64)
+    {
+        return None;
+    }
+    let mut out = Vec::new();
+    while let Ok(Some(chunk)) = r.chunk().await {
+        if out.len() + chunk.len() > BLOB_BYTES_MAX {
+            return None;
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn member_read_digests_bind_the_blob_and_the_time() {
+        let a = member_read_digest("bafkreia", 1);
+        assert_ne!(a, member_read_digest("bafkreib", 1));
+        assert_ne!(a, member_read_digest("bafkreia", 2));
+        assert_ne!(a, want_types::trace::blob_read_digest("bafkreia", 1));
+    }
+}
