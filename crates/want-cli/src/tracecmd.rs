@@ -60,6 +60,10 @@ pub enum TraceCommand {
         keystore: Option<PathBuf>,
         #[arg(long)]
         password_file: Option<PathBuf>,
+        /// Also check that every block the proofs lead to carries a commit certificate of the
+        /// members of this genesis.json (without it, the headers are the node's word).
+        #[arg(long)]
+        genesis: Option<PathBuf>,
     },
     /// Records by product, business step, location, organisation and time, a page at a time.
     Events {
@@ -348,6 +352,43 @@ fn product_path(node: &str, product: &str) -> anyhow::Result<String> {
     Ok(format!("{node}{}", want_node::api_trace::urlencode(&id)))
 }
 
+/// Checks the commit certificate of every block a verification report's proofs lead to (their
+/// headers were checked against the block hashes by `check_report`): `{"blocks": n}` when all
+/// are certified by the genesis members, with `"problem"` naming the first that is not.
+fn certificates(
+    client: &Client,
+    genesis: &want_node::Genesis,
+    report: &Value,
+) -> anyhow::Result<Value> {
+    let mut headers: Vec<want_types::BlockHeader> = Vec::new();
+    for proof in report["proofs"]
+        .as_object()
+        .into_iter()
+        .flat_map(|p| p.values())
+    {
+        let header: want_types::BlockHeader = serde_json::from_value(proof["header"].clone())
+            .map_err(|e| err("bad_response", format!("a proof's header: {e}")))?;
+        if !headers.iter().any(|h| h.height == header.height) {
+            headers.push(header);
+        }
+    }
+    headers.sort_by_key(|h| h.height);
+    let mut members = None;
+    for header in &headers {
+        let (problems, _, source, _) =
+            crate::verify::check_certificate_of(client, genesis, header)?;
+        members = Some(source);
+        if !problems.is_empty() {
+            return Ok(json!({
+                "blocks": headers.len(),
+                "members": source,
+                "problem": format!("block {}: {}", header.height, problems.join("; ")),
+            }));
+        }
+    }
+    Ok(json!({"blocks": headers.len(), "members": members}))
+}
+
 /// The record key a reader holds for a record: the owner's wrapped key if the reader's key is
 /// the organisation's encryption key, else the reader's grant.
 fn record_key_for(record: &Value, key: &PrivateKey) -> anyhow::Result<want_crypto::RecordKey> {
@@ -558,6 +599,7 @@ pub fn run(cmd: TraceCommand, out: &Out) -> anyhow::Result<()> {
             node,
             keystore,
             password_file,
+            genesis,
         } => {
             let client = Client::new(&node.url)?;
             let report = client.get(&product_path("/v1/trace/verify/", &product)?)?;
@@ -588,7 +630,16 @@ pub fn run(cmd: TraceCommand, out: &Out) -> anyhow::Result<()> {
             let record_tampered = opened
                 .iter()
                 .any(|o| o["opened"] == "record_tampered" || o["opened"] == "blob_tampered");
-            let verdict = if record_tampered {
+            let certified = match &genesis {
+                None => json!("not checked (pass --genesis)"),
+                Some(path) if check.verdict == "authentic" => {
+                    let genesis = crate::verify::read_genesis(Some(path))?;
+                    certificates(&client, &genesis, &report)?
+                }
+                Some(_) => json!("not checked (the proofs fail)"),
+            };
+            let uncertified = certified.get("problem").is_some();
+            let verdict = if record_tampered || uncertified {
                 "tampered"
             } else {
                 check.verdict
@@ -603,6 +654,7 @@ pub fn run(cmd: TraceCommand, out: &Out) -> anyhow::Result<()> {
                 "anchor": report["anchor"],
                 "blocks": check.blocks.iter().map(|(h, b)| json!({"height": h, "hash": b})).collect::<Vec<_>>(),
                 "opened": opened,
+                "certified": certified,
             });
             out.value(&v, |v| {
                 let mut s = format!(
@@ -613,6 +665,9 @@ pub fn run(cmd: TraceCommand, out: &Out) -> anyhow::Result<()> {
                 );
                 if let Some(m) = v["problem"]["message"].as_str() {
                     s.push_str(&format!("\nproblem: {m}"));
+                }
+                if let Some(m) = v["certified"]["problem"].as_str() {
+                    s.push_str(&format!("\nnot certified: {m}"));
                 }
                 s
             });

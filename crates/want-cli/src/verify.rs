@@ -52,7 +52,7 @@ pub fn run(action: BlockAction, out: &Out) -> anyhow::Result<()> {
     }
 }
 
-fn read_genesis(path: Option<&Path>) -> anyhow::Result<Genesis> {
+pub fn read_genesis(path: Option<&Path>) -> anyhow::Result<Genesis> {
     let Some(path) = path else {
         return Ok(Genesis::dev());
     };
@@ -148,38 +148,14 @@ fn verify(
         }
     }
 
-    let c = client.get(&format!("/v1/blocks/{height}/certificate"))?;
-    let cert_hash: Hash32 = field(&c, "block_hash", "certificate")?;
-    let cert = Certificate {
-        vote: CommitVote {
-            chain_id,
-            height: field(&c, "height", "certificate")?,
-            block_hash: cert_hash,
-            state_root: field(&c, "state_root", "certificate")?,
-        },
-        signatures: field::<Vec<VoteSignature>>(&c, "signatures", "certificate")?,
-    };
-    if cert.vote.height != height {
-        problems.push(format!(
-            "the certificate is for height {}, not {height}",
-            cert.vote.height
-        ));
-    }
-    if cert_hash != block_hash {
-        problems.push(format!(
-            "the certificate signs block {cert_hash}, but the block's header hashes to {block_hash}"
-        ));
-    }
-    let (members, members_source) = membership(&genesis, &header);
-    let check = want_crypto::check_certificate(&cert, &members);
-    if !check.is_valid() {
-        problems.push(signature_problem(&check));
-    }
+    let (cert_problems, check, members_source, state_root) =
+        check_certificate_of(client, &genesis, &header)?;
+    problems.extend(cert_problems);
     let valid = problems.is_empty();
     let mut v = json!({
         "height": height,
         "block_hash": block_hash,
-        "state_root": cert.vote.state_root,
+        "state_root": state_root,
         "valid": valid,
         "signers": check.signers.iter().map(hex::encode).collect::<Vec<_>>(),
         "required": check.required,
@@ -221,6 +197,47 @@ fn verify(
         // The report (with its error) was printed as the result; exit non-zero.
         Err(CliError::new(ALREADY_REPORTED, "").into())
     }
+}
+
+/// Fetches the commit certificate of the block whose header is `header` and checks it against
+/// the genesis membership: what is wrong (nothing when it proves the block committed), the
+/// signature count, where the members came from, and the certified state root.
+pub fn check_certificate_of(
+    client: &Client,
+    genesis: &Genesis,
+    header: &BlockHeader,
+) -> anyhow::Result<(Vec<String>, CertificateCheck, &'static str, Hash32)> {
+    let height = header.height;
+    let block_hash = header.hash();
+    let mut problems = Vec::new();
+    let c = client.get(&format!("/v1/blocks/{height}/certificate"))?;
+    let cert_hash: Hash32 = field(&c, "block_hash", "certificate")?;
+    let cert = Certificate {
+        vote: CommitVote {
+            chain_id: genesis.params.chain_id,
+            height: field(&c, "height", "certificate")?,
+            block_hash: cert_hash,
+            state_root: field(&c, "state_root", "certificate")?,
+        },
+        signatures: field::<Vec<VoteSignature>>(&c, "signatures", "certificate")?,
+    };
+    if cert.vote.height != height {
+        problems.push(format!(
+            "the certificate is for height {}, not {height}",
+            cert.vote.height
+        ));
+    }
+    if cert_hash != block_hash {
+        problems.push(format!(
+            "the certificate signs block {cert_hash}, but the block's header hashes to {block_hash}"
+        ));
+    }
+    let (members, members_source) = membership(genesis, header);
+    let check = want_crypto::check_certificate(&cert, &members);
+    if !check.is_valid() {
+        problems.push(signature_problem(&check));
+    }
+    Ok((problems, check, members_source, cert.vote.state_root))
 }
 
 fn signature_problem(check: &CertificateCheck) -> String {

@@ -240,6 +240,53 @@ fn a_merchant_registers_captures_verifies_and_shares() {
     .ok_json();
     assert_eq!(v["verdict"], "authentic", "{v}");
     assert_eq!(v["records"], 2, "shipped, then received");
+    // With the chain's genesis, every block the proofs lead to must carry a commit certificate
+    // of its members; under a genesis of other members the same proofs do not hold.
+    let genesis_file = |name: &str, g: &want_node::Genesis| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, serde_json::to_string(g).unwrap()).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let dev = genesis_file("dev-genesis.json", &want_node::Genesis::dev());
+    let verify_under = |genesis: &str| {
+        want_json(
+            &[
+                &[
+                    "trace",
+                    "verify",
+                    "urn:epc:id:sgtin:0614141.107346.2018",
+                    "--genesis",
+                    genesis,
+                ][..],
+                &n,
+            ]
+            .concat(),
+        )
+    };
+    let v = verify_under(&dev).ok_json();
+    assert_eq!(v["verdict"], "authentic", "{v}");
+    assert!(v["certified"]["blocks"].as_u64().unwrap() >= 1, "{v}");
+    assert!(v["certified"].get("problem").is_none(), "{v}");
+    let mut other = want_node::Genesis::dev();
+    other.members = (1..=3)
+        .map(|id| want_node::config::GenesisMember {
+            id,
+            public_key: hex::encode(want_crypto::NodeKey::generate().public_key()),
+            url: format!("http://127.0.0.1:{id}"),
+        })
+        .collect();
+    let other = genesis_file("other-genesis.json", &other);
+    let run = verify_under(&other);
+    assert_eq!(run.code, Some(1));
+    let v = run.json();
+    assert_eq!(v["verdict"], "tampered", "{v}");
+    assert!(
+        v["certified"]["problem"]
+            .as_str()
+            .unwrap()
+            .contains("block"),
+        "{v}"
+    );
     // Deep verification with the owner's key opens every record.
     let v = want_json(
         &[
