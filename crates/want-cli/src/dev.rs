@@ -72,6 +72,7 @@ async fn run_node(cfg: NodeConfig, out: &Out) -> anyhow::Result<()> {
     cfg.capture = Some(want_node::capture::CaptureConfig {
         org: want_node::config::DEV_ORG.to_string(),
         key_file: dev_key_file,
+        token_file: None,
     });
     let genesis = Genesis::dev();
     let data_dir = cfg.data_dir.clone();

@@ -244,10 +244,14 @@ async fn capture_limits() -> Response {
 
 async fn capture(
     State(node): State<Node>,
+    headers: axum::http::HeaderMap,
     body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
+    let authorization = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
     let result = match body {
-        Ok(body) => node.capture(body).await,
+        Ok(body) => node.capture(body, authorization).await,
         Err(e) => Err(NodeError::Invalid {
             code: "too_large",
             message: format!(

@@ -29,12 +29,23 @@ pub struct CaptureConfig {
     pub org: String,
     /// File holding the key's secp256k1 private key as 64 hex digits (mode 0600).
     pub key_file: PathBuf,
+    /// File holding the token clients must send as `Authorization: Bearer <token>` (at least
+    /// [`CAPTURE_TOKEN_CHARS_MIN`] characters; mode 0600). Without it anyone who reaches the API
+    /// may capture, that is have the node sign records with its key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_file: Option<PathBuf>,
 }
+
+/// Fewest characters a capture token may have.
+pub const CAPTURE_TOKEN_CHARS_MIN: usize = 16;
 
 /// The loaded capture key.
 pub struct CaptureSigner {
     pub key: PrivateKey,
     pub org: String,
+    /// SHA-256 of the bearer token captures must carry, if one is configured (compared as
+    /// digests, so the comparison's time says nothing about the token).
+    token_digest: Option<want_types::Hash32>,
 }
 
 impl CaptureSigner {
@@ -46,10 +57,45 @@ impl CaptureSigner {
         let key = PrivateKey::from_hex(text.trim()).map_err(|e| {
             NodeError::Config(format!("capture.key_file {}: {e}", cfg.key_file.display()))
         })?;
+        let token_digest = match &cfg.token_file {
+            None => None,
+            Some(path) => {
+                let token = std::fs::read_to_string(path).map_err(|e| {
+                    NodeError::Config(format!("capture.token_file {}: {e}", path.display()))
+                })?;
+                let token = token.trim();
+                if token.chars().count() < CAPTURE_TOKEN_CHARS_MIN {
+                    return Err(NodeError::Config(format!(
+                        "capture.token_file {}: the token has fewer than {CAPTURE_TOKEN_CHARS_MIN} characters; use a long random one (e.g. `openssl rand -hex 32`)",
+                        path.display()
+                    )));
+                }
+                Some(want_types::hash::sha256(token.as_bytes()))
+            }
+        };
         Ok(CaptureSigner {
             key,
             org: cfg.org.clone(),
+            token_digest,
         })
+    }
+
+    /// Checks a capture request's `Authorization` header against the configured token.
+    pub fn authorize(&self, authorization: Option<&str>) -> Result<(), NodeError> {
+        let Some(expected) = &self.token_digest else {
+            return Ok(());
+        };
+        let given = authorization
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .map(|t| want_types::hash::sha256(t.trim().as_bytes()));
+        if given.as_ref() == Some(expected) {
+            Ok(())
+        } else {
+            Err(NodeError::rejected(
+                codes::CAPTURE_UNAUTHORIZED,
+                "this node's capture endpoint needs `Authorization: Bearer <token>` with the token of its capture.token_file",
+            ))
+        }
     }
 }
 
@@ -111,13 +157,18 @@ impl Node {
     /// Captures an EPCIS document or event: every event is validated first (nothing is stored if
     /// one fails), refused if already captured, then sealed, stored and anchored; answers
     /// `{"events": [{"eventHash", "tx"}]}` in document order once the anchors are committed.
-    pub async fn capture(&self, body: axum::body::Bytes) -> Result<Value, NodeError> {
+    pub async fn capture(
+        &self,
+        body: axum::body::Bytes,
+        authorization: Option<&str>,
+    ) -> Result<Value, NodeError> {
         let Some(signer) = self.shared.capture.clone() else {
             return Err(NodeError::rejected(
                 codes::CAPTURE_DISABLED,
                 "this node has no capture key: add a [capture] section (org, key_file) to its configuration, or capture with `want trace capture FILE --keystore K --password-file P`",
             ));
         };
+        signer.authorize(authorization)?;
         let capture = tokio::task::spawn_blocking(move || want_epcis::parse_capture(&body))
             .await
             .map_err(|_| NodeError::rejected(codes::SHUTTING_DOWN, "the node is shutting down"))?
@@ -247,5 +298,46 @@ impl Node {
             call,
         };
         Ok(want_crypto::SigningKey::Secp256k1(key.clone()).sign_transaction(tx))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(dir: &std::path::Path, token: Option<&str>) -> CaptureConfig {
+        let key_file = dir.join("key.hex");
+        std::fs::write(&key_file, PrivateKey::generate().to_hex()).unwrap();
+        let token_file = token.map(|t| {
+            let path = dir.join("token");
+            std::fs::write(&path, t).unwrap();
+            path
+        });
+        CaptureConfig {
+            org: "acme".into(),
+            key_file,
+            token_file,
+        }
+    }
+
+    #[test]
+    fn a_short_capture_token_is_refused_at_start_and_a_set_one_is_required() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = CaptureSigner::load(&config(dir.path(), Some("short")))
+            .err()
+            .expect("a 5-character token is refused");
+        assert!(e.to_string().contains("fewer than 16"), "{e}");
+        let open = CaptureSigner::load(&config(dir.path(), None)).unwrap();
+        assert!(open.authorize(None).is_ok());
+        let guarded = CaptureSigner::load(&config(dir.path(), Some("0123456789abcdef\n"))).unwrap();
+        assert!(guarded.authorize(Some("Bearer 0123456789abcdef")).is_ok());
+        for refused in [
+            None,
+            Some("Bearer 0123456789abcdeF"),
+            Some("0123456789abcdef"),
+        ] {
+            let e = guarded.authorize(refused).unwrap_err();
+            assert_eq!(e.http_status(), 401, "{refused:?}");
+        }
     }
 }

@@ -50,6 +50,7 @@ pub mod codes {
     pub const BLOB_TOO_LARGE: &str = "blob_too_large";
     pub const INVALID_CID: &str = "invalid_cid";
     pub const CAPTURE_DISABLED: &str = "capture_disabled";
+    pub const CAPTURE_UNAUTHORIZED: &str = "capture_unauthorized";
 
     /// Every code above (to map codes received from another member back to these).
     pub const ALL: &[&str] = &[
@@ -98,6 +99,7 @@ pub mod codes {
         BLOB_TOO_LARGE,
         INVALID_CID,
         CAPTURE_DISABLED,
+        CAPTURE_UNAUTHORIZED,
     ];
 }
 
@@ -178,6 +180,7 @@ impl NodeError {
                 codes::BLOB_ACCESS_DENIED => 403,
                 codes::BLOB_TAMPERED => 500,
                 codes::CAPTURE_DISABLED => 501,
+                codes::CAPTURE_UNAUTHORIZED => 401,
                 want_state::codes::NOT_ADMIN
                 | want_state::codes::NOT_ORG_KEY
                 | want_state::codes::ROLE_NOT_ALLOWED

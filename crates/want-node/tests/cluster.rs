@@ -587,6 +587,7 @@ fn capturing(c: &mut want_node::NodeConfig) {
     c.capture = Some(want_node::capture::CaptureConfig {
         org: want_node::config::DEV_ORG.into(),
         key_file,
+        token_file: None,
     });
 }
 

@@ -51,6 +51,7 @@ async fn start_capturing(dir: &Path) -> TestNode {
         c.capture = Some(want_node::capture::CaptureConfig {
             org: DEV_ORG.into(),
             key_file,
+            token_file: None,
         })
     })
     .await
@@ -259,6 +260,57 @@ fn portal_read(first: u64, n: u64, minute: u32) -> Vec<u8> {
         "epcList": epcs,
     }))
     .unwrap()
+}
+
+#[tokio::test]
+async fn a_capture_token_keeps_strangers_from_having_the_node_sign() {
+    let dir = tempdir();
+    std::fs::create_dir_all(dir.path()).unwrap();
+    let key_file = dir.path().join("capture-key.hex");
+    std::fs::write(&key_file, dev_private_key().to_hex()).unwrap();
+    let token_file = dir.path().join("capture-token");
+    std::fs::write(&token_file, "7f3a9c0d51e24b8fa6d2c4e1\n").unwrap();
+    let n = start_node_with(dir.path(), Genesis::dev(), |c| {
+        c.capture = Some(want_node::capture::CaptureConfig {
+            org: DEV_ORG.into(),
+            key_file,
+            token_file: Some(token_file),
+        })
+    })
+    .await
+    .expect("start capturing node");
+    let post = |authorization: Option<&'static str>| {
+        let mut req = n
+            .http
+            .post(n.url("/v1/epcis/capture"))
+            .body(portal_read(7_000, 3, 7));
+        if let Some(a) = authorization {
+            req = req.header("Authorization", a);
+        }
+        async move {
+            let r = req.send().await.unwrap();
+            let status = r.status();
+            (status, r.json::<Value>().await.unwrap())
+        }
+    };
+    for refused in [
+        None,
+        Some("Bearer wrong-token-0123456789"),
+        Some("7f3a9c0d51e24b8fa6d2c4e1"),
+    ] {
+        let (s, v) = post(refused).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{refused:?}: {v}");
+        assert_eq!(v["error"]["code"], "capture_unauthorized");
+    }
+    let page = n.get_ok("/v1/trace/events").await;
+    assert_eq!(
+        page["events"].as_array().unwrap().len(),
+        0,
+        "nothing signed"
+    );
+    let (s, v) = post(Some("Bearer 7f3a9c0d51e24b8fa6d2c4e1")).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    n.stop().await;
 }
 
 #[tokio::test]
