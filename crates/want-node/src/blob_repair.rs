@@ -1,4 +1,4 @@
-//! Blob repair: a member that lacks the sealed blob of a record (or KYC document) the chain
+//! Blob upkeep. Repair: a member that lacks the sealed blob of a record (or KYC document) the chain
 //! references — because it was down or unreachable when the capturing member pushed its copy —
 //! fetches it from the other members.
 //!
@@ -10,6 +10,9 @@
 //! to the CID. Members ask each other through `GET /v1/cluster/blobs/{cid}`, signed with their
 //! node key ([`member_read_digest`]); blobs are ciphertext, and only members are served this
 //! way (readers go through `GET /v1/blobs/{cid}` and its access checks).
+//!
+//! Collection: every node deletes, hourly, the blobs older than [`ORPHAN_BLOB_AGE_MS`] that no
+//! record or KYC document references ([`collect_orphans`]).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Weak};
@@ -24,6 +27,13 @@ use want_types::{sha256d, Call, Hash32, TxStatus};
 
 use crate::blobs::BLOB_BYTES_MAX;
 use crate::node::Shared;
+
+/// Age after which a stored blob that no record or KYC document references is deleted, in
+/// milliseconds: longer than any transaction signed before its upload may wait to reference it
+/// (expiry at most 24 h ahead), and a blob stored again is young again.
+pub const ORPHAN_BLOB_AGE_MS: u64 = 48 * 60 * 60 * 1000;
+/// How often the orphan collector runs, in milliseconds (first one minute after start).
+pub const ORPHAN_GC_INTERVAL_MS: u64 = 60 * 60 * 1000;
 
 /// Domain tag of the digest a member signs to fetch a blob from another member.
 pub const BLOB_MEMBER_READ_TAG: &[u8] = b"WANT-BLOB-MEMBER-READ-v1";
@@ -197,6 +207,50 @@ fn want_all(wanted: &mut BTreeMap<String, Want>, cids: Vec<String>) {
             backoff: first,
         });
     }
+}
+
+/// Deletes the stored blobs older than [`ORPHAN_BLOB_AGE_MS`] that no record or KYC document
+/// references (uploads whose capture was refused, or never anchored): no one may read them, and
+/// `PUT /v1/blobs` would otherwise let them pile up. Returns how many were deleted.
+pub fn collect_orphans(shared: &Shared, now_ms: u64) -> Result<usize, crate::NodeError> {
+    let mut deleted = 0;
+    for cid in shared.blobs.older_than(ORPHAN_BLOB_AGE_MS, now_ms)? {
+        // Read the state for each: a record anchored meanwhile keeps its blob.
+        let snap = shared.store.snapshot()?;
+        let referenced =
+            st::record_by_cid(&snap, &cid)?.is_some() || st::kyc_doc(&snap, &cid)?.is_some();
+        if !referenced && shared.blobs.remove(&cid)? {
+            deleted += 1;
+        }
+    }
+    if deleted > 0 {
+        info!(target: "trace::blobs", "deleted {deleted} blobs no record references (older than {} h)", ORPHAN_BLOB_AGE_MS / 3_600_000);
+    }
+    Ok(deleted)
+}
+
+/// Starts the orphan collector (every node, single or member).
+pub fn spawn_orphan_collector(shared: &Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
+    let node = Arc::downgrade(shared);
+    tokio::spawn(async move {
+        let mut wake = Instant::now() + Duration::from_secs(60);
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                _ = tokio::time::sleep_until(wake) => {}
+            }
+            let Some(shared) = node.upgrade() else { return };
+            let run = tokio::task::spawn_blocking(move || {
+                collect_orphans(&shared, crate::node::now_ms())
+            });
+            match run.await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => warn!(target: "trace::blobs", "orphan blob collection failed: {e}"),
+                Err(e) => warn!(target: "trace::blobs", "orphan blob collection stopped: {e}"),
+            }
+            wake = Instant::now() + Duration::from_millis(ORPHAN_GC_INTERVAL_MS);
+        }
+    });
 }
 
 /// Every CID the state references (records and KYC documents) that the local store lacks.

@@ -41,6 +41,9 @@ pub const BLOB_CHECK_CACHE_ENTRIES_MAX: usize = 100_000;
 /// hashing could leave them unchanged (git's "racy" index entries).
 pub const BLOB_CHECK_SETTLE_MS: i128 = 2_000;
 
+/// Age after which a temporary file of an interrupted put is deleted, in milliseconds.
+pub const STALE_TEMP_AGE_MS: u64 = 60 * 60 * 1000;
+
 /// Distinguishes the temporary files of concurrent puts within this process.
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -167,6 +170,11 @@ impl BlobStore {
         let path = dir.join(&name);
         if let Ok(Some(existing)) = read_bounded(&path) {
             if existing == bytes {
+                // Stored again: young again, so the orphan collector leaves it to the record
+                // about to reference it.
+                if let Ok(f) = OpenOptions::new().write(true).open(&path) {
+                    let _ = f.set_modified(std::time::SystemTime::now());
+                }
                 return Ok(name);
             }
         }
@@ -252,6 +260,59 @@ impl BlobStore {
             intact.insert(cid.to_string(), stamp);
         }
         BlobCheck::Intact
+    }
+
+    /// The CIDs of stored blobs not modified for `age_ms` before `now_ms`, and deletes the
+    /// temporary files of interrupted puts older than [`STALE_TEMP_AGE_MS`].
+    pub fn older_than(&self, age_ms: u64, now_ms: u64) -> Result<Vec<String>, NodeError> {
+        let age_of = |meta: &fs::Metadata| {
+            let modified = meta
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(u64::MAX, |d| {
+                    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+                });
+            now_ms.saturating_sub(modified)
+        };
+        let mut old = Vec::new();
+        let shards = fs::read_dir(&self.root).map_err(|e| io_error("list", &self.root, e))?;
+        for shard in shards.flatten() {
+            if !shard.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            let dir = shard.path();
+            let entries = fs::read_dir(&dir).map_err(|e| io_error("list", &dir, e))?;
+            for entry in entries.flatten() {
+                let Ok(meta) = entry.metadata() else { continue };
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.starts_with(TEMP_PREFIX) {
+                    if age_of(&meta) >= STALE_TEMP_AGE_MS {
+                        let _ = fs::remove_file(entry.path());
+                    }
+                } else if meta.is_file() && age_of(&meta) >= age_ms && parse_cid(&name).is_ok() {
+                    old.push(name);
+                }
+            }
+        }
+        old.sort();
+        Ok(old)
+    }
+
+    /// Deletes the blob `cid`; false if it was not stored.
+    pub fn remove(&self, cid: &str) -> Result<bool, NodeError> {
+        let path = self.path_of(cid)?;
+        self.intact.lock().remove(cid);
+        match fs::remove_file(&path) {
+            Ok(()) => {
+                if let Some(dir) = path.parent() {
+                    sync_dir(dir)?;
+                }
+                Ok(true)
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(io_error("delete", &path, e)),
+        }
     }
 
     /// Whether a blob named `cid` is stored (its content is checked only by [`BlobStore::get`]).

@@ -646,6 +646,7 @@ impl Node {
         // certs hook: send own votes to the other members, backfill missing ones.
         crate::certs::spawn_vote_gossip(&shared, shutdown_rx.clone());
         crate::blob_repair::spawn_blob_repair(&shared, shutdown_rx.clone());
+        crate::blob_repair::spawn_orphan_collector(&shared, shutdown_rx.clone());
         let node = Node {
             shared,
             consensus,

@@ -559,6 +559,50 @@ async fn a_verify_report_proves_each_record_with_one_chunk_and_fails_the_client_
 }
 
 #[tokio::test]
+async fn old_blobs_no_record_references_are_collected_and_the_rest_kept() {
+    let dir = tempdir();
+    let n = start_capturing(dir.path()).await;
+    let (s, v) = capture(&n, portal_read(9_000, 5, 9)).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let rec = record(&n, v["events"][0]["eventHash"].as_str().unwrap()).await;
+    let anchored = rec["cid"].as_str().unwrap().to_string();
+    let put = |bytes: &'static [u8]| {
+        let req = n.http.put(n.url("/v1/blobs")).body(bytes);
+        async move {
+            let v: Value = req.send().await.unwrap().json().await.unwrap();
+            v["cid"].as_str().unwrap().to_string()
+        }
+    };
+    let orphan = put(b"uploaded, never anchored").await;
+    let stored_again = put(b"uploaded, anchored later").await;
+    let blobs = &n.node.shared.blobs;
+    let three_days_ago = std::time::SystemTime::now() - Duration::from_secs(3 * 24 * 3600);
+    for cid in [&anchored, &orphan, &stored_again] {
+        std::fs::File::options()
+            .write(true)
+            .open(blobs.path_of(cid).unwrap())
+            .unwrap()
+            .set_modified(three_days_ago)
+            .unwrap();
+    }
+    // Storing a blob again makes it young again (a record is about to reference it).
+    assert_eq!(put(b"uploaded, anchored later").await, stored_again);
+    let deleted =
+        want_node::blob_repair::collect_orphans(&n.node.shared, want_node::node::now_ms()).unwrap();
+    assert_eq!(deleted, 1);
+    assert!(!blobs.contains(&orphan).unwrap(), "the old orphan is gone");
+    assert!(blobs.contains(&stored_again).unwrap());
+    assert!(
+        blobs.contains(&anchored).unwrap(),
+        "an anchored record's blob is kept"
+    );
+    let v = verify(&n, "https://id.gs1.org/01/10614141073464/21/9000").await;
+    assert_eq!(v["verdict"], "authentic", "{v}");
+    assert_eq!(v["events"][0]["blob"], "intact");
+    n.stop().await;
+}
+
+#[tokio::test]
 async fn grants_open_a_record_until_they_expire_or_are_revoked() {
     let dir = tempdir();
     let n = start_capturing(dir.path()).await;
