@@ -555,6 +555,49 @@ async fn a_verify_report_proves_each_record_with_one_chunk_and_fails_the_client_
         let check = want_trace::check_report(&altered, item).unwrap();
         assert_eq!(check.verdict, "tampered", "{what}: {:?}", check.problem);
     }
+
+    // Exhaustively: a change of any single value of the report the client can check makes it
+    // refuse the report (an error) or find it tampered; never a panic.
+    fn leaves(v: &Value, at: String, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => m
+                .iter()
+                .for_each(|(k, x)| leaves(x, format!("{at}/{k}"), out)),
+            Value::Array(a) => a
+                .iter()
+                .enumerate()
+                .for_each(|(i, x)| leaves(x, format!("{at}/{i}"), out)),
+            _ => out.push(at),
+        }
+    }
+    let mut pointers = Vec::new();
+    leaves(&v, String::new(), &mut pointers);
+    // What only the node can know, or says only for information.
+    let informational = |p: &str| {
+        ["/verdict", "/message", "/tookMs", "/recomputedAnchor"].contains(&p)
+            || p.ends_with("/seq")
+            || p.ends_with("/blob")
+    };
+    let mut checked = 0;
+    for pointer in pointers.iter().filter(|p| !informational(p)) {
+        let mut altered = v.clone();
+        let leaf = altered.pointer_mut(pointer).unwrap();
+        *leaf = match leaf.clone() {
+            Value::String(s) => json!(format!("{s}0")),
+            Value::Number(n) => json!(n.as_f64().unwrap_or(0.0) as i64 + 1),
+            Value::Bool(b) => json!(!b),
+            Value::Null => json!("x"),
+            _ => unreachable!("leaves are scalars"),
+        };
+        if let Ok(check) = want_trace::check_report(&altered, item) {
+            assert_eq!(
+                check.verdict, "tampered",
+                "{pointer} changed went unnoticed"
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked > 100, "{checked} values checked");
     n.stop().await;
 }
 

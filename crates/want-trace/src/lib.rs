@@ -337,7 +337,7 @@ pub fn check_report(report: &Value, expected_product: &str) -> Result<ReportChec
     let mut blocks = Vec::new();
     let proofs = report.get("proofs").and_then(Value::as_object);
     // Each anchoring transaction is checked once: its digest, or why it fails.
-    let mut checked: HashMap<String, Result<AnchorTxDigest, String>> = HashMap::new();
+    let mut checked: HashMap<String, Result<(AnchorTxDigest, u64), String>> = HashMap::new();
     for (i, e) in events.iter().enumerate() {
         let path = format!("$.events[{i}]");
         let tx_id: Hash32 = parse(e, &path, "tx")?;
@@ -356,6 +356,7 @@ pub fn check_report(report: &Value, expected_product: &str) -> Result<ReportChec
             let header: want_types::BlockHeader = parse(proof, &ppath, "header")?;
             let merkle: MerkleProof = parse(proof, &ppath, "merkle")?;
             let block_hash: Hash32 = parse(proof, &ppath, "blockHash")?;
+            let tx_index: u64 = parse(proof, &ppath, "txIndex")?;
             let id = digest.id();
             let outcome = if id != tx_id {
                 Err(format!("the transaction hashes to {id}, not {tx_id}"))
@@ -364,7 +365,7 @@ pub fn check_report(report: &Value, expected_product: &str) -> Result<ReportChec
                     "the transaction is for chain {}, its block for chain {}",
                     digest.chain_id, header.chain_id
                 ))
-            } else if merkle.tree_size != u64::from(header.tx_count) {
+            } else if merkle.tree_size != u64::from(header.tx_count) || merkle.index != tx_index {
                 Err(format!(
                     "the inclusion proof is for {} transactions, the block has {}",
                     merkle.tree_size, header.tx_count
@@ -375,15 +376,15 @@ pub fn check_report(report: &Value, expected_product: &str) -> Result<ReportChec
                 Err(format!("the transaction is not in block {}", header.height))
             } else {
                 match want_crypto::verify_signature(&id, &digest.from, &signature) {
-                    Ok(()) => Ok(digest),
+                    Ok(()) => Ok((digest, header.height)),
                     Err(e) => Err(format!("the transaction's signature fails: {e}")),
                 }
             };
             blocks.push((header.height, block_hash));
             checked.insert(key.clone(), outcome);
         }
-        let tx = match &checked[&key] {
-            Ok(tx) => tx,
+        let (tx, tx_height) = match &checked[&key] {
+            Ok((tx, height)) => (tx, *height),
             Err(m) => {
                 note(i, m.clone());
                 continue;
@@ -444,6 +445,26 @@ pub fn check_report(report: &Value, expected_product: &str) -> Result<ReportChec
             note(i, format!("the anchored record does not name {product}"));
         }
         // What the node says of the record beside the proof must be what the proof shows.
+        let shown = &record.public;
+        let same = |key: &str, proven: Value| e.get(key).unwrap_or(&Value::Null) == &proven;
+        if !same("eventType", Value::from(shown.event_type.clone()))
+            || !same("bizStep", serde_json::json!(shown.biz_step))
+            || !same("disposition", serde_json::json!(shown.disposition))
+            || !same("eventTimeMs", serde_json::json!(shown.event_time_ms))
+            || !same("location", serde_json::json!(shown.location))
+        {
+            note(
+                i,
+                "the reported public fields differ from the anchored record".into(),
+            );
+        }
+        let height: u64 = parse(e, &path, "height")?;
+        if height != tx_height {
+            note(
+                i,
+                format!("the record is reported at block {height}, its proof leads elsewhere"),
+            );
+        }
         let relation: Relation = parse(e, &path, "relation")?;
         let product_count: u64 = parse(e, &path, "productCount")?;
         if !chunk
@@ -460,6 +481,16 @@ pub fn check_report(report: &Value, expected_product: &str) -> Result<ReportChec
         if e.get("blob").and_then(Value::as_str) == Some("tampered") {
             note(i, format!("the node reports blob {cid} tampered"));
         }
+    }
+    let counted: u64 = parse(report, "$", "records")?;
+    if counted != events.len() as u64 {
+        note(
+            events.len(),
+            format!(
+                "the report counts {counted} records but lists {}",
+                events.len()
+            ),
+        );
     }
     let reported: Hash32 = parse(report, "$", "anchor")?;
     if anchor != reported {
