@@ -710,9 +710,23 @@ pub fn verify(
             continue;
         };
         anchor = anchor_step(&anchor, &anchored.record_hash);
+        let (a, r) = (&anchored.public, &rec.public);
         if anchored.event_hash != rec.event_hash
             || anchored.record_hash != rec.record_hash
             || anchored.cid != rec.cid
+            || (
+                &a.event_type,
+                &a.biz_step,
+                &a.disposition,
+                a.event_time_ms,
+                &a.location,
+            ) != (
+                &r.event_type,
+                &r.biz_step,
+                &r.disposition,
+                r.event_time_ms,
+                &r.location,
+            )
         {
             fail(Failure {
                 index: i,

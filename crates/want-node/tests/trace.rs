@@ -411,6 +411,31 @@ async fn an_edited_blob_or_anchor_is_reported_tampered() {
         "tampered"
     );
 
+    // (The anchor stays edited: a record's failure is reported before the anchor's.)
+    // Edit a stored record's public place: it no longer matches what was anchored.
+    let event =
+        want_types::trace::parse_event_hash_id(v["events"][0]["eventHash"].as_str().unwrap())
+            .unwrap();
+    let rkey = want_state::trace::state::record_key(&event);
+    let snap = n.node.shared.store.snapshot().unwrap();
+    let mut rec = want_state::trace::state::record_header(&snap, &event)
+        .unwrap()
+        .unwrap();
+    drop(snap);
+    rec.public.location = Some("urn:epc:id:sgln:0000000.00000.0".into());
+    n.node
+        .shared
+        .store
+        .tamper_state_for_test(&rkey, &borsh::to_vec(&rec).unwrap())
+        .unwrap();
+    let v = verify(&n, ITEM).await;
+    assert_eq!(v["verdict"], "tampered", "{v}");
+    assert_eq!(v["failure"]["reason"], "record_mismatch", "{v}");
+    assert_eq!(
+        want_trace::check_report(&v, ITEM).unwrap().verdict,
+        "tampered"
+    );
+
     // A product nobody recorded is unknown.
     let v = verify(&n, "https://id.gs1.org/01/09521234543213/21/404").await;
     assert_eq!(v["verdict"], "unknown");
