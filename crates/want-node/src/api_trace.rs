@@ -11,6 +11,7 @@ use want_state::trace::state as st;
 use want_types::trace::{event_hash_id, parse_event_hash_id};
 
 use crate::api::{bad, parse_address, ApiError, ApiResult};
+use crate::blob_repair::{MEMBER_HEADER, SIGNATURE_HEADER, TIME_HEADER};
 use crate::error::{codes, NodeError};
 use crate::node::Node;
 use crate::trace::{self, EventQuery};
@@ -282,48 +283,71 @@ async fn put_blob(
     Ok((axum::http::StatusCode::CREATED, Json(json!({"cid": cid}))).into_response())
 }
 
+/// A header a signed blob read needs, or `blob_access_denied` naming it and `how` to sign.
+fn blob_header(headers: &axum::http::HeaderMap, name: &str, how: &str) -> Result<String, ApiError> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .ok_or_else(|| {
+            bad(
+                codes::BLOB_ACCESS_DENIED,
+                format!("missing header {name}: {how}"),
+            )
+        })
+}
+
+/// The time a blob read was signed at (`X-Want-Time`, Unix ms).
+fn blob_read_time(headers: &axum::http::HeaderMap, how: &str) -> Result<u64, ApiError> {
+    blob_header(headers, TIME_HEADER, how)?
+        .parse()
+        .map_err(|_| {
+            bad(
+                codes::BLOB_ACCESS_DENIED,
+                format!("{TIME_HEADER} is not a number of ms"),
+            )
+        })
+}
+
+/// The stored blob `cid` (its bytes checked against the CID), or `blob_not_found`.
+fn stored_blob(shared: &crate::node::Shared, cid: &str) -> Result<Vec<u8>, NodeError> {
+    shared.blobs.get(cid)?.ok_or_else(|| NodeError::NotFound {
+        code: codes::BLOB_NOT_FOUND,
+        message: format!("blob {cid} is not in this node's store"),
+    })
+}
+
+fn octet_stream(bytes: Vec<u8>) -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/octet-stream")],
+        bytes,
+    )
+        .into_response()
+}
+
 async fn get_blob(
     State(node): State<Node>,
     Path(cid): Path<String>,
     headers: axum::http::HeaderMap,
 ) -> ApiResult {
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-            .ok_or_else(|| {
-                bad(
-                    codes::BLOB_ACCESS_DENIED,
-                    format!("missing header {name}: sign the read with `want trace fetch` (X-Want-Time, X-Want-Signature)"),
-                )
-            })
-    };
-    let time_ms: u64 = header("X-Want-Time")?.parse().map_err(|_| {
+    let how = "sign the read with `want trace fetch` (X-Want-Time, X-Want-Signature)";
+    let time_ms = blob_read_time(&headers, how)?;
+    let signature = hex::decode(blob_header(&headers, SIGNATURE_HEADER, how)?).map_err(|_| {
         bad(
             codes::BLOB_ACCESS_DENIED,
-            "X-Want-Time is not a number of ms",
+            format!("{SIGNATURE_HEADER} is not hex"),
         )
     })?;
-    let signature = hex::decode(header("X-Want-Signature")?)
-        .map_err(|_| bad(codes::BLOB_ACCESS_DENIED, "X-Want-Signature is not hex"))?;
     let shared = node.shared.clone();
     let bytes = blocking(move || {
         let reader = trace::blob_reader(&cid, time_ms, &signature, crate::node::now_ms())?;
         let snap = shared.store.snapshot()?;
         let head = shared.store.head()?;
         trace::authorize_blob(&snap, head.timestamp_ms, &cid, &reader)?;
-        shared.blobs.get(&cid)?.ok_or_else(|| NodeError::NotFound {
-            code: codes::BLOB_NOT_FOUND,
-            message: format!("blob {cid} is not in this node's store"),
-        })
+        stored_blob(&shared, &cid)
     })
     .await?;
-    Ok((
-        [(axum::http::header::CONTENT_TYPE, "application/octet-stream")],
-        bytes,
-    )
-        .into_response())
+    Ok(octet_stream(bytes))
 }
 
 /// A blob for another member repairing its store (see `blob_repair.rs`): the request is signed
@@ -333,27 +357,10 @@ async fn get_member_blob(
     Path(cid): Path<String>,
     headers: axum::http::HeaderMap,
 ) -> ApiResult {
-    use crate::blob_repair::{MEMBER_HEADER, SIGNATURE_HEADER, TIME_HEADER};
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-            .ok_or_else(|| {
-                bad(
-                    codes::BLOB_ACCESS_DENIED,
-                    format!("missing header {name}: only members fetch blobs here"),
-                )
-            })
-    };
-    let member = header(MEMBER_HEADER)?;
-    let signature = header(SIGNATURE_HEADER)?;
-    let time_ms: u64 = header(TIME_HEADER)?.parse().map_err(|_| {
-        bad(
-            codes::BLOB_ACCESS_DENIED,
-            format!("{TIME_HEADER} is not a number of ms"),
-        )
-    })?;
+    let how = "only members fetch blobs here";
+    let member = blob_header(&headers, MEMBER_HEADER, how)?;
+    let signature = blob_header(&headers, SIGNATURE_HEADER, how)?;
+    let time_ms = blob_read_time(&headers, how)?;
     let shared = node.shared.clone();
     let bytes = blocking(move || {
         crate::blob_repair::authorize_member(
@@ -364,17 +371,10 @@ async fn get_member_blob(
             &signature,
             crate::node::now_ms(),
         )?;
-        shared.blobs.get(&cid)?.ok_or_else(|| NodeError::NotFound {
-            code: codes::BLOB_NOT_FOUND,
-            message: format!("blob {cid} is not in this member's store"),
-        })
+        stored_blob(&shared, &cid)
     })
     .await?;
-    Ok((
-        [(axum::http::header::CONTENT_TYPE, "application/octet-stream")],
-        bytes,
-    )
-        .into_response())
+    Ok(octet_stream(bytes))
 }
 
 impl Node {

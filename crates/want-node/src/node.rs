@@ -172,6 +172,7 @@ impl Shared {
         &self,
         snap: &StateSnapshot,
         stx: &SignedTransaction,
+        size: usize,
         id: Hash32,
         sender: Address,
     ) -> Result<(Amount, SenderState), NodeError> {
@@ -214,18 +215,15 @@ impl Shared {
                 ),
             ));
         }
-        if tx.fee < self.params.min_fee {
-            let size = borsh::object_length(stx).unwrap_or(usize::MAX);
-            if size > want_types::POW_TX_BYTES_MAX {
-                return Err(NodeError::rejected(
-                    codes::FEE_TOO_LOW,
-                    format!(
-                        "the transaction is {size} bytes; a proof-of-work stamp pays for at most {} bytes, larger ones pay the minimum fee {}: set tx.fee",
-                        want_types::POW_TX_BYTES_MAX,
-                        self.params.min_fee
-                    ),
-                ));
-            }
+        if tx.fee < self.params.min_fee && size > want_types::POW_TX_BYTES_MAX {
+            return Err(NodeError::rejected(
+                codes::FEE_TOO_LOW,
+                format!(
+                    "the transaction is {size} bytes; a proof-of-work stamp pays for at most {} bytes, larger ones pay the minimum fee {}: set tx.fee",
+                    want_types::POW_TX_BYTES_MAX,
+                    self.params.min_fee
+                ),
+            ));
         }
         let spend = max_spend(&self.params, stx)?;
         let nonce = query::nonce(snap, &sender)?;
@@ -271,7 +269,7 @@ impl Shared {
             bytes,
         } = checked;
         let size = bytes.len();
-        let (spend, state) = self.precheck(snap, &stx, id, sender)?;
+        let (spend, state) = self.precheck(snap, &stx, size, id, sender)?;
         if snap.tx_location(&id)?.is_some() {
             return Err(NodeError::rejected(
                 codes::DUPLICATE_TRANSACTION,

@@ -129,15 +129,7 @@ async fn forged_replayed_misaddressed_and_garbage_messages_are_refused_and_count
     let r = rpc(b"not an envelope".to_vec()).await.unwrap();
     assert_eq!(refused(&r.json().await.unwrap()), "malformed");
 
-    let metrics = target
-        .http
-        .get(target.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = target.get_text("/metrics").await;
     for reason in [
         "replayed",
         "bad_signature",
@@ -194,15 +186,7 @@ async fn dropped_delayed_duplicated_corrupted_and_forged_messages_lose_nothing()
     let refused: u64 = {
         let mut total = 0;
         for (_, n) in c.running() {
-            let m = n
-                .http
-                .get(n.url("/metrics"))
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
+            let m = n.get_text("/metrics").await;
             total += m
                 .lines()
                 .filter(|l| l.starts_with("want_cluster_envelopes_refused_total"))
@@ -691,15 +675,7 @@ async fn a_member_down_while_a_record_was_captured_fetches_its_blob_when_back() 
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let metrics = n
-        .http
-        .get(n.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = n.get_text("/metrics").await;
     let repaired: u64 = metrics
         .lines()
         .find_map(|l| l.strip_prefix("want_blobs_repaired_total "))

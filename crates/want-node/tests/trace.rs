@@ -974,17 +974,11 @@ async fn personal_data_never_reaches_the_chain_or_public_views() {
         );
     }
     let page = n
-        .http
-        .get(n.url(&format!(
+        .get_text(&format!(
             "/01/{}",
             product.trim_start_matches("https://id.gs1.org/01/")
-        )))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        ))
+        .await;
     assert!(page.contains("Authentic"), "{page}");
     assert!(!page.contains(phone));
     n.stop().await;

@@ -103,6 +103,12 @@ impl TestNode {
         )
     }
 
+    /// The body of `GET path` as text (metrics, HTML pages).
+    pub async fn get_text(&self, path: &str) -> String {
+        let r = self.http.get(self.url(path)).send().await.expect("GET");
+        r.text().await.expect("body")
+    }
+
     pub async fn get_ok(&self, path: &str) -> Value {
         let (s, v) = self.get(path).await;
         assert_eq!(s, StatusCode::OK, "GET {path}: {v}");
