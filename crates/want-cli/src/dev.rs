@@ -67,9 +67,9 @@ async fn run_node(cfg: NodeConfig, out: &Out) -> anyhow::Result<()> {
     // The dev account is also the development organisation's key: captures through
     // POST /v1/epcis/capture are signed with it.
     let dev_key_file = cfg.data_dir.join(DEV_KEY_FILE);
-    want_node::node::write_secret_file(&dev_key_file, &dev_key.to_hex()).map_err(node_err)?;
+    want_node::write_secret_file(&dev_key_file, &dev_key.to_hex()).map_err(node_err)?;
     let mut cfg = cfg;
-    cfg.capture = Some(want_node::capture::CaptureConfig {
+    cfg.capture = Some(want_node::trace::capture::CaptureConfig {
         org: want_node::config::DEV_ORG.to_string(),
         key_file: dev_key_file,
         token_file: None,

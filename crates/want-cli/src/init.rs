@@ -15,7 +15,8 @@ use clap::Args;
 use serde_json::json;
 use want_crypto::NodeKey;
 use want_node::config::{dev_private_key, GenesisMember};
-use want_node::node::{write_secret_file, NODE_KEY_FILE};
+use want_node::kernel::node::NODE_KEY_FILE;
+use want_node::write_secret_file;
 use want_node::Genesis;
 
 use crate::dev::DEV_KEY_FILE;

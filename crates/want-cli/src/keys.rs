@@ -110,8 +110,7 @@ pub fn run(cmd: KeyCommand, out: &Out) -> anyhow::Result<()> {
         } => {
             let password = read_password(&password_file)?;
             let key: KeyMaterial = if let Some(path) = private_key_file {
-                let text = crate::read_text_file(&path, PRIVATE_KEY_FILE_BYTES_MAX)?;
-                SigningKey::Secp256k1(PrivateKey::from_hex(text.trim())?)
+                SigningKey::Secp256k1(read_private_key_file(&path)?)
             } else if let Some(path) = keystore_file {
                 let source_password = match source_password_file {
                     Some(p) => read_password(&p)?,
@@ -147,6 +146,23 @@ pub fn run(cmd: KeyCommand, out: &Out) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Reads a raw secp256k1 private key file: 64 hex digits (an optional `0x` and surrounding
+/// whitespace allowed), as TRON wallets export it and `want dev` writes `dev-key.hex`. Shared by
+/// `want key import --private-key-file` and the signer's `--key-file`.
+pub fn read_private_key_file(path: &std::path::Path) -> anyhow::Result<PrivateKey> {
+    let text = crate::read_text_file(path, PRIVATE_KEY_FILE_BYTES_MAX)?;
+    PrivateKey::from_hex(text.trim()).map_err(|e| {
+        CliError::new(
+            crate::output::crypto_code(&e),
+            format!(
+                "{}: {e}; the file must hold a secp256k1 private key as 64 hex digits",
+                path.display()
+            ),
+        )
+        .into()
+    })
 }
 
 fn key_type_name(key: &KeyMaterial) -> &'static str {

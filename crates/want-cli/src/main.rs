@@ -6,11 +6,12 @@ mod cluster;
 mod dev;
 mod init;
 mod keys;
+mod modules;
 mod nodecmd;
 mod nodefile;
 mod output;
 mod serve;
-mod tracecmd;
+mod signer;
 mod txcmd;
 mod verify;
 
@@ -61,12 +62,9 @@ enum Command {
     /// Sign, send and look up transactions.
     #[command(subcommand)]
     Tx(txcmd::TxCommand),
-    /// Balance and nonce of an account.
-    Account {
-        address: String,
-        #[command(flatten)]
-        node: NodeArg,
-    },
+    // The business modules' commands (`want account`, `want trace …`): `modules/`.
+    #[command(flatten)]
+    Module(modules::Command),
     /// A block by height, or the latest; `want block verify HEIGHT` checks its commit certificate.
     #[command(args_conflicts_with_subcommands = true)]
     Block {
@@ -88,9 +86,6 @@ enum Command {
     /// Benchmarks.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
-    /// Traceability: capture EPCIS events, verify products, organisations, keys, grants, KYC.
-    #[command(subcommand)]
-    Trace(tracecmd::TraceCommand),
 }
 
 /// The node to talk to.
@@ -143,29 +138,12 @@ fn usage_error(e: clap::Error) -> ! {
 fn run(command: Command, out: &Out) -> anyhow::Result<()> {
     match command {
         Command::Dev(args) => dev::run(args, out),
-        Command::Trace(cmd) => tracecmd::run(cmd, out),
         Command::Init(args) => init::run(args, out),
         Command::Node(args) => nodecmd::run(args, out),
         Command::Cluster(cmd) => cluster::run(cmd, out),
         Command::Key(cmd) => keys::run(cmd, out),
         Command::Tx(cmd) => txcmd::run(cmd, out),
-        Command::Account { address, node } => {
-            address
-                .parse::<want_types::Address>()
-                .map_err(|e| CliError::new("invalid_address", e.to_string()))?;
-            let v = client::Client::new(&node.url)?.get(&format!("/v1/accounts/{address}"))?;
-            out.value(&v, |v| {
-                format!(
-                    "address  {}\nbalance  {} WANT ({} base units)\nnonce    {} (next pending {})",
-                    v["address"].as_str().unwrap_or_default(),
-                    v["balance_want"].as_str().unwrap_or_default(),
-                    v["balance"].as_str().unwrap_or_default(),
-                    v["nonce"],
-                    v["pending_nonce"]
-                )
-            });
-            Ok(())
-        }
+        Command::Module(cmd) => cmd.run(out),
         Command::Block {
             action: Some(action),
             ..

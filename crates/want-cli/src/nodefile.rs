@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use want_crypto::NodeKey;
-use want_node::node::NODE_KEY_FILE;
+use want_node::kernel::node::NODE_KEY_FILE;
 use want_node::{Genesis, NodeConfig};
 
 use crate::output::CliError;

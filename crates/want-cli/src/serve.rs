@@ -43,7 +43,7 @@ pub fn node_err(e: want_node::NodeError) -> anyhow::Error {
 /// Binds the HTTP address (first, so that a taken port is reported before the data directory
 /// is touched); returns the listener and the address it listens on.
 pub async fn bind(addr: SocketAddr) -> anyhow::Result<(tokio::net::TcpListener, SocketAddr)> {
-    let listener = want_node::node::bind_http(addr).await.map_err(node_err)?;
+    let listener = want_node::bind_http(addr).await.map_err(node_err)?;
     let local = listener
         .local_addr()
         .map_err(|e| CliError::new("node_error", e.to_string()))?;

@@ -649,7 +649,7 @@ fn block_verify_checks_a_cluster_blocks_certificate_against_the_genesis_members(
         from: key.address(),
         nonce: 0,
         fee: want_node::config::DEV_MIN_FEE,
-        expiry_ms: want_node::node::now_ms() + 600_000,
+        expiry_ms: want_node::now_ms() + 600_000,
         pow_nonce: 0,
         call: want_types::Call::Token(want_types::TokenCall::Transfer {
             to: want_types::Address::system("verify-shop"),

@@ -19,7 +19,7 @@ fn commit_transfer(url: &str) -> u64 {
         from: Address::system("placeholder"),
         nonce: 0,
         fee: DEV_MIN_FEE,
-        expiry_ms: want_node::node::now_ms() + 600_000,
+        expiry_ms: want_node::now_ms() + 600_000,
         pow_nonce: 0,
         call: Call::Token(TokenCall::Transfer {
             to: Address::system("shop"),

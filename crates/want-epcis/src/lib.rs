@@ -46,6 +46,22 @@ pub struct EpcisError {
     pub path: String,
 }
 
+/// Every code an [`EpcisError`] carries (for the API's error registry).
+pub const CODES: &[&str] = &[
+    "malformed_json",
+    "too_large",
+    "unknown_event_type",
+    "invalid_time",
+    "invalid_quantity",
+    "invalid_identifier",
+    "undeclared_prefix",
+    "missing_field",
+    "invalid_field",
+    "too_many_events",
+    "too_many_identifiers",
+    "invalid_document",
+];
+
 fn err(code: &'static str, path: &str, message: impl Into<String>) -> EpcisError {
     EpcisError {
         code,

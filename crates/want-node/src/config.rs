@@ -3,10 +3,13 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use std::collections::BTreeMap;
+
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
+use want_state::trace::{GenesisOrg, GenesisOrgKey, TraceGenesis};
 use want_types::amount::TOTAL_SUPPLY;
-use want_types::{Address, Amount, Block, BlockHeader, ChainParams, Hash32};
+use want_types::{Activations, Address, Amount, Block, BlockHeader, ChainParams, Hash32};
 
 /// Chain id of development chains ("WANT" in ASCII).
 pub const DEV_CHAIN_ID: u64 = 0x5741_4E54;
@@ -80,7 +83,7 @@ pub struct NodeConfig {
     /// The key `POST /v1/epcis/capture` signs captured events with; without it the endpoint
     /// refuses (capture with `want trace capture --keystore` instead).
     #[serde(default)]
-    pub capture: Option<crate::capture::CaptureConfig>,
+    pub capture: Option<crate::modules::trace::capture::CaptureConfig>,
 }
 
 /// This node's place in a multi-node cluster.
@@ -166,8 +169,9 @@ impl NodeConfig {
     }
 }
 
-/// The genesis of a chain: parameters, time and the initial allocation of the whole supply.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, BorshSerialize, BorshDeserialize)]
+/// The genesis of a chain: parameters, time, the initial allocation of the whole supply, the
+/// members, the modules' sections and the activations.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Genesis {
     pub params: ChainParams,
     pub genesis_time_ms: u64,
@@ -177,50 +181,18 @@ pub struct Genesis {
     /// only member is whichever node runs it).
     #[serde(default)]
     pub members: Vec<GenesisMember>,
-    /// The trace administrator and the organisations registered from the start.
-    #[serde(default)]
-    pub trace: GenesisTrace,
+    /// From which height each module and rule applies (absent: from the genesis). Not part of
+    /// the genesis hash: an operator adds an activation at a future height to a running chain
+    /// (the same on every member), and the node refuses one that would change a past block.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub activations: Activations,
+    /// Each module's section, by module name (`"trace": {"admin", "orgs"}`).
+    #[serde(flatten)]
+    pub sections: BTreeMap<String, serde_json::Value>,
 }
 
-/// The trace section of a genesis.
-#[derive(
-    Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, BorshSerialize, BorshDeserialize,
-)]
-#[serde(deny_unknown_fields)]
-pub struct GenesisTrace {
-    /// The account that registers organisations and their keys.
-    #[serde(default)]
-    pub admin: Option<Address>,
-    #[serde(default)]
-    pub orgs: Vec<GenesisOrg>,
-}
-
-impl GenesisTrace {
-    pub fn is_empty(&self) -> bool {
-        self.admin.is_none() && self.orgs.is_empty()
-    }
-}
-
-/// An organisation registered at genesis.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, BorshSerialize, BorshDeserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GenesisOrg {
-    pub org: String,
-    pub name: String,
-    pub kind: want_types::trace::OrgKind,
-    /// Compressed secp256k1 public key (66 hex digits) record keys are wrapped to.
-    pub encryption_key: String,
-    #[serde(default)]
-    pub keys: Vec<GenesisOrgKey>,
-}
-
-/// A department key registered at genesis.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, BorshSerialize, BorshDeserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GenesisOrgKey {
-    pub address: Address,
-    pub department: String,
-    pub roles: Vec<want_types::trace::Role>,
+fn is_default(a: &Activations) -> bool {
+    a.0.is_empty()
 }
 
 /// Name of the development organisation, which holds every role.
@@ -228,9 +200,9 @@ pub const DEV_ORG: &str = "dev";
 
 /// The trace section of the development chain: the development account is the administrator and
 /// the one key of an organisation holding every role, so a newcomer can capture at once.
-pub fn dev_trace_genesis() -> GenesisTrace {
+pub fn dev_trace_genesis() -> TraceGenesis {
     let key = dev_private_key();
-    GenesisTrace {
+    TraceGenesis {
         admin: Some(key.address()),
         orgs: vec![GenesisOrg {
             org: DEV_ORG.to_string(),
@@ -286,6 +258,9 @@ impl Genesis {
                 pow_difficulty_bits: DEV_POW_DIFFICULTY_BITS,
                 transfer_fee_bps: TRANSFER_FEE_BPS,
                 incentive_pool: Address::system("incentive-pool"),
+                base_weight: want_types::params::BASE_WEIGHT_DEFAULT,
+                fee_per_kweight: want_types::params::FEE_PER_KWEIGHT_DEFAULT,
+                block_weight_max: want_types::params::BLOCK_WEIGHT_MAX_DEFAULT,
             },
             genesis_time_ms: DEV_GENESIS_TIME_MS,
             allocations: vec![Allocation {
@@ -293,26 +268,43 @@ impl Genesis {
                 amount: TOTAL_SUPPLY,
             }],
             members: vec![],
-            trace: dev_trace_genesis(),
+            activations: Activations::default(),
+            sections: [(
+                "trace".to_string(),
+                serde_json::to_value(dev_trace_genesis())
+                    .expect("invariant: the dev trace section serialises to JSON"),
+            )]
+            .into_iter()
+            .collect(),
         }
     }
 
+    /// The module section `name` as its typed value.
+    pub fn set_section<T: Serialize>(&mut self, name: &str, section: &T) {
+        self.sections.insert(
+            name.to_string(),
+            serde_json::to_value(section).expect("invariant: a genesis section serialises to JSON"),
+        );
+    }
+
     /// Hash of the whole genesis specification; it is the genesis block's `prev_hash`, so the
-    /// genesis hash commits to every parameter.
+    /// genesis hash commits to every parameter and section (not to the activations).
     ///
-    /// A genesis without members and trace section hashes as it did before clusters existed (the
-    /// fields before `members`), so such chains keep their genesis hash.
-    pub fn spec_hash(&self) -> Hash32 {
+    /// The parameters, time and allocations as they were always encoded; then, when there are
+    /// members or a non-empty section, the members; then each module's section
+    /// (`want_state::kernel::genesis::sections_spec_bytes`). So a genesis of an older build
+    /// (no members, the trace section alone) keeps its hash.
+    pub fn spec_hash(&self) -> Result<Hash32, String> {
         let encode = "invariant: borsh encoding into a Vec cannot fail";
-        let mut bytes =
-            borsh::to_vec(&(&self.params, &self.genesis_time_ms, &self.allocations)).expect(encode);
-        if !self.members.is_empty() || !self.trace.is_empty() {
+        let mut bytes = self.params.spec_bytes();
+        bytes.extend(borsh::to_vec(&(&self.genesis_time_ms, &self.allocations)).expect(encode));
+        let sections = want_state::kernel::genesis::sections_spec_bytes(&self.sections)
+            .map_err(|e| format!("genesis: {e}"))?;
+        if !self.members.is_empty() || !sections.is_empty() {
             bytes.extend(borsh::to_vec(&self.members).expect(encode));
         }
-        if !self.trace.is_empty() {
-            bytes.extend(borsh::to_vec(&self.trace).expect(encode));
-        }
-        want_types::sha256d(&bytes)
+        bytes.extend(sections);
+        Ok(want_types::sha256d(&bytes))
     }
 
     /// Checks the membership: unique ids, well-formed keys, at most [`CLUSTER_MEMBERS_MAX`].
@@ -348,34 +340,6 @@ impl Genesis {
         Ok(())
     }
 
-    /// The trace section in the state machine's terms (keys decoded).
-    pub fn trace_genesis(&self) -> Result<want_state::trace::TraceGenesis, String> {
-        let mut orgs = Vec::with_capacity(self.trace.orgs.len());
-        for (i, o) in self.trace.orgs.iter().enumerate() {
-            let encryption_key = hex::decode(&o.encryption_key)
-                .ok()
-                .filter(|k| k.len() == want_types::trace::PUBLIC_KEY_BYTES)
-                .ok_or_else(|| {
-                    format!("genesis.trace.orgs[{i}].encryption_key is not 66 hex digits (a compressed secp256k1 public key)")
-                })?;
-            orgs.push(want_state::trace::GenesisOrg {
-                org: o.org.clone(),
-                name: o.name.clone(),
-                kind: o.kind,
-                encryption_key,
-                keys: o
-                    .keys
-                    .iter()
-                    .map(|k| (k.address, k.department.clone(), k.roles.clone()))
-                    .collect(),
-            });
-        }
-        Ok(want_state::trace::TraceGenesis {
-            admin: self.trace.admin,
-            orgs,
-        })
-    }
-
     /// Builds the genesis state and block.
     pub fn build(&self) -> Result<(Block, want_state::WriteSet, Hash32), String> {
         let allocations: Vec<(Address, Amount)> = self
@@ -383,15 +347,18 @@ impl Genesis {
             .iter()
             .map(|a| (a.address, a.amount))
             .collect();
-        let trace = self.trace_genesis()?;
-        let (write_set, state_root) =
-            want_state::genesis_with_trace(&self.params, &allocations, &trace)
-                .map_err(|e| format!("invalid genesis: {e}"))?;
+        let (write_set, state_root) = want_state::genesis_state(&want_state::GenesisInput {
+            params: &self.params,
+            allocations: &allocations,
+            sections: &self.sections,
+            activations: &self.activations,
+        })
+        .map_err(|e| format!("invalid genesis: {e}"))?;
         let block = Block {
             header: BlockHeader {
                 chain_id: self.params.chain_id,
                 height: 0,
-                prev_hash: self.spec_hash(),
+                prev_hash: self.spec_hash()?,
                 timestamp_ms: self.genesis_time_ms,
                 tx_root: want_crypto::merkle_root(&[]),
                 tx_count: 0,

@@ -3,21 +3,23 @@
 use want_state::StateError;
 use want_storage::StorageError;
 
-/// Stable error codes of the API (`{"error": {"code": …}}`). Never renamed once published.
+/// The node kernel's stable error codes (`{"error": {"code": …}}`), beside the state machine's
+/// (`want_state::codes`, each module's `codes.rs`) and the modules' node parts'. Never renamed
+/// once published. [`registry`] is the one list the API answers from.
 pub mod codes {
+    use want_state::codes::ErrorCode;
+
+    pub use want_state::codes::{
+        AMOUNT_OVERFLOW, EXPIRED, FEE_TOO_LOW, NONCE_TOO_LOW, TX_TOO_HEAVY, WRONG_CHAIN_ID,
+    };
+    pub use want_state::token::codes::{INSUFFICIENT_ALLOWANCE, INSUFFICIENT_BALANCE};
+
     pub const INVALID_JSON: &str = "invalid_json";
     pub const INVALID_TRANSACTION: &str = "invalid_transaction";
     pub const TX_TOO_LARGE: &str = "tx_too_large";
     pub const BAD_SIGNATURE: &str = "bad_signature";
-    pub const WRONG_CHAIN_ID: &str = "wrong_chain_id";
-    pub const NONCE_TOO_LOW: &str = "nonce_too_low";
     pub const NONCE_TOO_FAR_AHEAD: &str = "nonce_too_far_ahead";
     pub const NONCE_IN_USE: &str = "nonce_in_use";
-    pub const FEE_TOO_LOW: &str = "fee_too_low";
-    pub const INSUFFICIENT_BALANCE: &str = "insufficient_balance";
-    pub const INSUFFICIENT_ALLOWANCE: &str = "insufficient_allowance";
-    pub const AMOUNT_OVERFLOW: &str = "amount_overflow";
-    pub const EXPIRED: &str = "expired";
     pub const EXPIRY_TOO_FAR: &str = "expiry_too_far";
     pub const DUPLICATE_TRANSACTION: &str = "duplicate_transaction";
     pub const MEMPOOL_FULL: &str = "mempool_full";
@@ -44,63 +46,134 @@ pub mod codes {
     pub const VOTE_TOO_FAR_AHEAD: &str = "vote_too_far_ahead";
     pub const CERTIFICATE_MISSING: &str = "certificate_missing";
     pub const STATE_DIVERGED: &str = "state_diverged";
-    pub const BLOB_ACCESS_DENIED: &str = "blob_access_denied";
-    pub const BLOB_NOT_FOUND: &str = "blob_not_found";
-    pub const BLOB_TAMPERED: &str = "blob_tampered";
-    pub const BLOB_TOO_LARGE: &str = "blob_too_large";
-    pub const INVALID_CID: &str = "invalid_cid";
-    pub const CAPTURE_DISABLED: &str = "capture_disabled";
-    pub const CAPTURE_UNAUTHORIZED: &str = "capture_unauthorized";
 
-    /// Every code above (to map codes received from another member back to these).
-    pub const ALL: &[&str] = &[
-        INVALID_JSON,
-        INVALID_TRANSACTION,
-        TX_TOO_LARGE,
-        BAD_SIGNATURE,
-        WRONG_CHAIN_ID,
-        NONCE_TOO_LOW,
-        NONCE_TOO_FAR_AHEAD,
-        NONCE_IN_USE,
-        FEE_TOO_LOW,
-        INSUFFICIENT_BALANCE,
-        INSUFFICIENT_ALLOWANCE,
-        AMOUNT_OVERFLOW,
-        EXPIRED,
-        EXPIRY_TOO_FAR,
-        DUPLICATE_TRANSACTION,
-        MEMPOOL_FULL,
-        BATCH_TOO_LARGE,
-        INVALID_ADDRESS,
-        INVALID_HASH,
-        INVALID_HEIGHT,
-        INVALID_QUERY,
-        TX_NOT_FOUND,
-        BLOCK_NOT_FOUND,
-        NOT_FOUND,
-        COMMIT_TIMEOUT,
-        TX_DROPPED,
-        SHUTTING_DOWN,
-        INTERNAL,
-        NOT_LEADER,
-        NO_LEADER,
-        ENVELOPE_REFUSED,
-        FAULTS_DISABLED,
-        INVALID_FAULT_PLAN,
-        INVALID_VOTE,
-        BAD_VOTE_SIGNATURE,
-        NOT_A_MEMBER,
-        VOTE_TOO_FAR_AHEAD,
-        CERTIFICATE_MISSING,
-        STATE_DIVERGED,
-        BLOB_ACCESS_DENIED,
-        BLOB_NOT_FOUND,
-        BLOB_TAMPERED,
-        BLOB_TOO_LARGE,
-        INVALID_CID,
-        CAPTURE_DISABLED,
-        CAPTURE_UNAUTHORIZED,
+    /// The node kernel's codes with their HTTP status.
+    pub const KERNEL: &[ErrorCode] = &[
+        ErrorCode::new(
+            INVALID_JSON,
+            400,
+            "the body is not JSON of the expected shape",
+        ),
+        ErrorCode::new(
+            INVALID_TRANSACTION,
+            400,
+            "the transaction (or block) is malformed",
+        ),
+        ErrorCode::new(
+            TX_TOO_LARGE,
+            413,
+            "the transaction or request body is too large",
+        ),
+        ErrorCode::new(BAD_SIGNATURE, 400, "the signature does not verify"),
+        ErrorCode::new(
+            NONCE_TOO_FAR_AHEAD,
+            400,
+            "the nonce is beyond the mempool's window",
+        ),
+        ErrorCode::new(
+            NONCE_IN_USE,
+            409,
+            "a pending transaction already uses the nonce",
+        ),
+        ErrorCode::new(EXPIRY_TOO_FAR, 400, "the expiry is more than 24 h ahead"),
+        ErrorCode::new(
+            DUPLICATE_TRANSACTION,
+            409,
+            "the transaction is already pending or committed",
+        ),
+        ErrorCode::new(
+            MEMPOOL_FULL,
+            429,
+            "the mempool is full; retry after the next block",
+        ),
+        ErrorCode::new(BATCH_TOO_LARGE, 413, "too many items in one request"),
+        ErrorCode::new(INVALID_ADDRESS, 400, "not an address"),
+        ErrorCode::new(INVALID_HASH, 400, "not a hash"),
+        ErrorCode::new(INVALID_HEIGHT, 400, "not a block height"),
+        ErrorCode::new(INVALID_QUERY, 400, "a query parameter is invalid"),
+        ErrorCode::new(
+            TX_NOT_FOUND,
+            404,
+            "no such transaction, committed or pending",
+        ),
+        ErrorCode::new(BLOCK_NOT_FOUND, 404, "no block at that height"),
+        ErrorCode::new(NOT_FOUND, 404, "no such endpoint or item"),
+        ErrorCode::new(COMMIT_TIMEOUT, 408, "admitted, but not committed in time"),
+        ErrorCode::new(
+            TX_DROPPED,
+            410,
+            "the transaction left the mempool without committing",
+        ),
+        ErrorCode::new(SHUTTING_DOWN, 503, "the node is shutting down"),
+        ErrorCode::new(INTERNAL, 500, "an internal error (see the node's log)"),
+        ErrorCode::new(NOT_LEADER, 503, "this member is not the leader"),
+        ErrorCode::new(NO_LEADER, 503, "the cluster has no leader right now"),
+        ErrorCode::new(ENVELOPE_REFUSED, 403, "a member's message was refused"),
+        ErrorCode::new(
+            FAULTS_DISABLED,
+            403,
+            "fault injection is disabled on this node",
+        ),
+        ErrorCode::new(INVALID_FAULT_PLAN, 400, "the fault plan is invalid"),
+        ErrorCode::new(INVALID_VOTE, 400, "a commit vote is malformed"),
+        ErrorCode::new(
+            BAD_VOTE_SIGNATURE,
+            400,
+            "a commit vote's signature does not verify",
+        ),
+        ErrorCode::new(NOT_A_MEMBER, 400, "a commit vote is not by a member"),
+        ErrorCode::new(
+            VOTE_TOO_FAR_AHEAD,
+            400,
+            "a commit vote is too far beyond the head",
+        ),
+        ErrorCode::new(
+            CERTIFICATE_MISSING,
+            404,
+            "no majority signed the block (yet)",
+        ),
+        ErrorCode::new(
+            STATE_DIVERGED,
+            503,
+            "this node's state diverged from the majority's",
+        ),
     ];
+}
+
+/// Who defines a code of the registry: the state machine's kernel, a module (its state part or
+/// its node part), or the node's kernel.
+pub type CodeOwner = String;
+
+/// Every code the API can answer: the state machine's kernel's, every registered module's (one
+/// list per module, in its `codes.rs`, for all its layers) and the node kernel's, each once, each with its HTTP status (the test
+/// `the_code_registry_is_unique_with_one_status_each` holds it to that).
+pub fn registry() -> Vec<(CodeOwner, want_state::codes::ErrorCode)> {
+    let mut out: Vec<(CodeOwner, want_state::codes::ErrorCode)> = want_state::codes::all()
+        .into_iter()
+        .map(|(owner, c)| (owner.to_string(), *c))
+        .collect();
+    out.extend(codes::KERNEL.iter().map(|c| ("node".to_string(), *c)));
+    out
+}
+
+/// The registry as a map from code to its entry, built once.
+fn index() -> &'static std::collections::HashMap<&'static str, want_state::codes::ErrorCode> {
+    static INDEX: std::sync::OnceLock<
+        std::collections::HashMap<&'static str, want_state::codes::ErrorCode>,
+    > = std::sync::OnceLock::new();
+    INDEX.get_or_init(|| registry().into_iter().map(|(_, c)| (c.code, c)).collect())
+}
+
+/// The registered code equal to `code` (received from another member or read from a receipt),
+/// or `internal_error` for one this build does not know.
+pub fn static_code(code: &str) -> &'static str {
+    index().get(code).map_or(codes::INTERNAL, |c| c.code)
+}
+
+/// The HTTP status of a registered code (500 for an unregistered one: a bug the registry test
+/// catches).
+pub fn status_of(code: &str) -> u16 {
+    index().get(code).map_or(500, |c| c.status)
 }
 
 /// The error enum of the node crate.
@@ -156,7 +229,7 @@ impl NodeError {
             NodeError::Rejected { code, .. }
             | NodeError::NotFound { code, .. }
             | NodeError::Invalid { code, .. } => code,
-            NodeError::BlobTampered { .. } => codes::BLOB_TAMPERED,
+            NodeError::BlobTampered { .. } => want_state::trace::codes::BLOB_TAMPERED,
             NodeError::Consensus(want_consensus::ConsensusError::ShuttingDown) => {
                 codes::SHUTTING_DOWN
             }
@@ -164,43 +237,61 @@ impl NodeError {
         }
     }
 
-    /// The HTTP status for this error.
+    /// The HTTP status for this error: the registered status of its code.
     pub fn http_status(&self) -> u16 {
         match self {
-            NodeError::Rejected { code, .. } => match *code {
-                codes::TX_TOO_LARGE | codes::BATCH_TOO_LARGE | codes::BLOB_TOO_LARGE => 413,
-                codes::DUPLICATE_TRANSACTION | codes::NONCE_IN_USE => 409,
-                codes::MEMPOOL_FULL => 429,
-                codes::COMMIT_TIMEOUT => 408,
-                codes::TX_DROPPED => 410,
-                codes::SHUTTING_DOWN | codes::NO_LEADER | codes::NOT_LEADER => 503,
-                codes::STATE_DIVERGED => 503,
-                codes::ENVELOPE_REFUSED | codes::FAULTS_DISABLED => 403,
-                want_state::codes::DUPLICATE_EVENT | want_state::codes::DUPLICATE_BLOB => 409,
-                codes::BLOB_ACCESS_DENIED => 403,
-                codes::BLOB_TAMPERED => 500,
-                codes::CAPTURE_DISABLED => 501,
-                codes::CAPTURE_UNAUTHORIZED => 401,
-                want_state::codes::NOT_ADMIN
-                | want_state::codes::NOT_ORG_KEY
-                | want_state::codes::ROLE_NOT_ALLOWED
-                | want_state::codes::KEY_REVOKED
-                | want_state::codes::UNKNOWN_KEY
-                | want_state::codes::NOT_RECORD_OWNER => 403,
-                _ => 400,
-            },
+            NodeError::Rejected { code, .. } | NodeError::Invalid { code, .. } => status_of(code),
             NodeError::NotFound { .. } => 404,
-            NodeError::Invalid { code, .. } => match *code {
-                "too_large" | "too_many_events" => 413,
-                want_state::codes::DUPLICATE_EVENT => 409,
-                want_state::codes::NOT_ORG_KEY
-                | want_state::codes::ROLE_NOT_ALLOWED
-                | want_state::codes::KEY_REVOKED
-                | want_state::codes::UNKNOWN_KEY => 403,
-                _ => 400,
-            },
+            NodeError::BlobTampered { .. } => status_of(self.code()),
             NodeError::Consensus(want_consensus::ConsensusError::ShuttingDown) => 503,
             _ => 500,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_code_registry_is_unique_with_one_status_each() {
+        let mut seen = std::collections::BTreeMap::new();
+        for (owner, c) in registry() {
+            if let Some(first) = seen.insert(c.code, owner.clone()) {
+                panic!("{} is registered by {first} and by {owner}", c.code);
+            }
+            assert!(
+                c.code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{} is not snake_case",
+                c.code
+            );
+            assert!((400..600).contains(&c.status), "{}: {}", c.code, c.status);
+            assert!(!c.doc.is_empty(), "{} has no description", c.code);
+        }
+        // The EPCIS document codes the trace module's capture answers are all registered.
+        for code in want_epcis::CODES {
+            assert!(
+                seen.contains_key(code),
+                "EPCIS code {code} is not registered"
+            );
+        }
+        // Every module lists its codes.
+        for m in want_types::ModuleId::ALL {
+            assert!(
+                seen.values().any(|owner| owner == m.name()),
+                "module {} registered no code",
+                m.name()
+            );
+        }
+    }
+
+    #[test]
+    fn errors_answer_the_status_their_code_registered() {
+        for (_, c) in registry() {
+            let e = NodeError::rejected(c.code, "x");
+            assert_eq!(e.http_status(), c.status, "{}", c.code);
+        }
+        assert_eq!(static_code("no_such_code_anywhere"), codes::INTERNAL);
+        assert_eq!(static_code("duplicate_event"), "duplicate_event");
     }
 }

@@ -1,23 +1,18 @@
-//! The WANT chain node: configuration, mempool, block production, execution of committed blocks, and the HTTP API.
+//! The WANT chain node: a kernel (admission, mempool, block production, execution of committed blocks, consensus wiring) that runs every module's node part, and the HTTP API.
 //!
-//! See `docs/ARCHITECTURE.md` for the path of one transaction through these parts.
+//! See `docs/ARCHITECTURE.md` for the crate map and the path of one transaction, and
+//! `docs/MODULES.md` for how a module's node part is registered.
 
 pub mod api;
-pub mod api_trace;
-pub mod blob_repair;
-pub mod blobs;
-pub mod capture;
-pub mod certs;
-pub mod cluster;
 pub mod config;
 pub mod error;
-pub mod mempool;
+pub mod kernel;
 pub mod metrics;
-pub mod node;
-pub mod openapi;
-pub mod sync;
-pub mod trace;
+pub mod modules;
 
 pub use config::{Genesis, NodeConfig};
 pub use error::NodeError;
-pub use node::{load_or_create_node_key, Node};
+pub use kernel::node::{now_ms, Node};
+pub use kernel::startup::{bind_http, load_or_create_node_key, write_secret_file};
+/// The modules' node parts, at the crate root as in the other crates.
+pub use modules::{token, trace};

@@ -1,4 +1,5 @@
-//! Prometheus metrics of the node, served as text at `GET /metrics`.
+//! Prometheus metrics of the node, served as text at `GET /metrics`: the kernel's (`want_…`)
+//! and, under each module's prefix, the modules' (`want_<module>_…`).
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -33,8 +34,6 @@ pub struct Metrics {
     pub certified_height: Gauge,
     pub state_diverged: Gauge,
     pub diverged_height: Gauge,
-    /// Sealed blobs fetched from other members because this one lacked them.
-    pub blobs_repaired: Counter,
 }
 
 impl Default for Metrics {
@@ -64,7 +63,6 @@ impl Metrics {
             certified_height: Gauge::default(),
             state_diverged: Gauge::default(),
             diverged_height: Gauge::default(),
-            blobs_repaired: Counter::default(),
         };
         registry.register(
             "tx_admitted",
@@ -137,11 +135,6 @@ impl Metrics {
             m.certified_height.clone(),
         );
         registry.register(
-            "blobs_repaired",
-            "Sealed blobs fetched from other members because this member lacked them",
-            m.blobs_repaired.clone(),
-        );
-        registry.register(
             "state_diverged",
             "1 when this node's state diverged from the cluster majority (it applies no more blocks)",
             m.state_diverged.clone(),
@@ -152,6 +145,11 @@ impl Metrics {
             m.diverged_height.clone(),
         );
         Metrics { registry, ..m }
+    }
+
+    /// The registry of a module's metrics: their names are prefixed `want_<module>_`.
+    pub fn module_registry(&mut self, module: want_types::ModuleId) -> &mut Registry {
+        self.registry.sub_registry_with_prefix(module.name())
     }
 
     pub fn envelope_refused(&self, reason: &str) {

@@ -261,13 +261,13 @@ async fn a_majority_of_three_certifies_and_waits_for_blocks_not_applied_yet() {
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v, json!({"accepted": 0, "already_known": 1}));
     let edge = CommitVote {
-        height: head + want_node::certs::VOTES_AHEAD_MAX,
+        height: head + want_node::kernel::certs::VOTES_AHEAD_MAX,
         ..vote
     };
     let (s, v) = post_votes(n, &[sign_vote(&c.keys[2], edge)]).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     let far = CommitVote {
-        height: head + want_node::certs::VOTES_AHEAD_MAX + 1,
+        height: head + want_node::kernel::certs::VOTES_AHEAD_MAX + 1,
         ..vote
     };
     let r = post_votes(n, &[sign_vote(&c.keys[1], far)]).await;
@@ -476,8 +476,8 @@ async fn a_vote_a_member_missed_is_backfilled_from_its_peer() {
     }
     let last = c.node(leader).height().await;
     assert_eq!(last, first + BLOCKS_WHILE_DOWN - 1);
-    let retries: u64 = (0..want_node::certs::VOTE_SEND_ATTEMPTS - 1)
-        .map(|k| want_node::certs::VOTE_RETRY_BASE_MS << k)
+    let retries: u64 = (0..want_node::kernel::certs::VOTE_SEND_ATTEMPTS - 1)
+        .map(|k| want_node::kernel::certs::VOTE_RETRY_BASE_MS << k)
         .sum();
     tokio::time::sleep(Duration::from_millis(retries * BLOCKS_WHILE_DOWN + 1_000)).await;
 

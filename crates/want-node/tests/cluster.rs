@@ -568,7 +568,7 @@ fn capturing(c: &mut want_node::NodeConfig) {
     std::fs::create_dir_all(&c.data_dir).expect("data dir");
     let key_file = c.data_dir.join("capture-key.hex");
     std::fs::write(&key_file, want_node::config::dev_private_key().to_hex()).expect("key file");
-    c.capture = Some(want_node::capture::CaptureConfig {
+    c.capture = Some(want_node::trace::capture::CaptureConfig {
         org: want_node::config::DEV_ORG.into(),
         key_file,
         token_file: None,
@@ -588,7 +588,7 @@ async fn an_event_captured_on_a_follower_verifies_on_every_member() {
     .expect("GS1 example");
     let (s, v) = c.node(f).post_raw("/v1/epcis/capture", doc).await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    let product = want_node::api_trace::urlencode("https://id.gs1.org/01/10614141073464/21/2017");
+    let product = want_node::trace::urlencode("https://id.gs1.org/01/10614141073464/21/2017");
     for (i, n) in c.running() {
         // The anchor is committed everywhere; the sealed blob is copied to every member.
         let deadline = std::time::Instant::now() + Duration::from_secs(15);
@@ -631,7 +631,7 @@ async fn a_member_down_while_a_record_was_captured_fetches_its_blob_when_back() 
         .node(leader)
         .get(&format!(
             "/v1/trace/records/{}",
-            want_node::api_trace::urlencode(v["events"][0]["eventHash"].as_str().unwrap())
+            want_node::trace::urlencode(v["events"][0]["eventHash"].as_str().unwrap())
         ))
         .await;
     let cid = rec["cid"].as_str().expect("record cid").to_string();
@@ -650,7 +650,8 @@ async fn a_member_down_while_a_record_was_captured_fetches_its_blob_when_back() 
         .header(
             "X-Want-Signature",
             hex::encode(
-                stranger.sign(want_node::blob_repair::member_read_digest(&cid, t).as_bytes()),
+                stranger
+                    .sign(want_node::trace::blob_repair::member_read_digest(&cid, t).as_bytes()),
             ),
         )
         .send()
@@ -660,7 +661,7 @@ async fn a_member_down_while_a_record_was_captured_fetches_its_blob_when_back() 
 
     // The member that was away catches up on the chain and fetches the blob it missed.
     c.restart_member(away).await;
-    let product = want_node::api_trace::urlencode("https://id.gs1.org/01/10614141073464/21/2017");
+    let product = want_node::trace::urlencode("https://id.gs1.org/01/10614141073464/21/2017");
     let n = c.node(away);
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
@@ -678,7 +679,7 @@ async fn a_member_down_while_a_record_was_captured_fetches_its_blob_when_back() 
     let metrics = n.get_text("/metrics").await;
     let repaired: u64 = metrics
         .lines()
-        .find_map(|l| l.strip_prefix("want_blobs_repaired_total "))
+        .find_map(|l| l.strip_prefix("want_trace_blobs_repaired_total "))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0);
     let captured = v["events"].as_array().unwrap().len() as u64;

@@ -11,8 +11,8 @@ use common::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use want_crypto::{PrivateKey, SigningKey};
-use want_node::api_trace::urlencode;
 use want_node::config::{dev_private_key, DEV_CHAIN_ID, DEV_MIN_FEE, DEV_ORG};
+use want_node::trace::urlencode;
 use want_node::Genesis;
 use want_types::trace::{OrgKind, Permission, Role, TraceCall};
 use want_types::{Call, SignedTransaction, Transaction};
@@ -48,7 +48,7 @@ async fn start_capturing(dir: &Path) -> TestNode {
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(&key_file, dev_private_key().to_hex()).unwrap();
     start_node_with(dir, Genesis::dev(), |c| {
-        c.capture = Some(want_node::capture::CaptureConfig {
+        c.capture = Some(want_node::trace::capture::CaptureConfig {
             org: DEV_ORG.into(),
             key_file,
             token_file: None,
@@ -271,7 +271,7 @@ async fn a_capture_token_keeps_strangers_from_having_the_node_sign() {
     let token_file = dir.path().join("capture-token");
     std::fs::write(&token_file, "7f3a9c0d51e24b8fa6d2c4e1\n").unwrap();
     let n = start_node_with(dir.path(), Genesis::dev(), |c| {
-        c.capture = Some(want_node::capture::CaptureConfig {
+        c.capture = Some(want_node::trace::capture::CaptureConfig {
             org: DEV_ORG.into(),
             key_file,
             token_file: Some(token_file),
@@ -371,7 +371,8 @@ async fn an_edited_blob_or_anchor_is_reported_tampered() {
 
     // Edit the sealed record on disk.
     let cid = v["events"][0]["cid"].as_str().unwrap().to_string();
-    let path = n.node.shared.blobs.path_of(&cid).unwrap();
+    let trace = want_node::trace::TraceNode::of(&n.node).unwrap();
+    let path = trace.blobs.path_of(&cid).unwrap();
     let original = std::fs::read(&path).unwrap();
     let mut edited = original.clone();
     let last = edited.len() - 1;
@@ -643,7 +644,8 @@ async fn old_blobs_no_record_references_are_collected_and_the_rest_kept() {
     };
     let orphan = put(b"uploaded, never anchored").await;
     let stored_again = put(b"uploaded, anchored later").await;
-    let blobs = &n.node.shared.blobs;
+    let trace = want_node::trace::TraceNode::of(&n.node).unwrap();
+    let blobs = &trace.blobs;
     let three_days_ago = std::time::SystemTime::now() - Duration::from_secs(3 * 24 * 3600);
     for cid in [&anchored, &orphan, &stored_again] {
         std::fs::File::options()
@@ -656,7 +658,8 @@ async fn old_blobs_no_record_references_are_collected_and_the_rest_kept() {
     // Storing a blob again makes it young again (a record is about to reference it).
     assert_eq!(put(b"uploaded, anchored later").await, stored_again);
     let deleted =
-        want_node::blob_repair::collect_orphans(&n.node.shared, want_node::node::now_ms()).unwrap();
+        want_node::trace::blob_repair::collect_orphans(&n.node.shared, &trace, want_node::now_ms())
+            .unwrap();
     assert_eq!(deleted, 1);
     assert!(!blobs.contains(&orphan).unwrap(), "the old orphan is gone");
     assert!(blobs.contains(&stored_again).unwrap());

@@ -1,102 +1,127 @@
-//! Stable snake_case codes of rejected and failed transactions, as they appear in receipts.
+//! Stable snake_case error codes: the [`ErrorCode`] type every layer lists its codes with, and
+//! the kernel's own codes (pre-checks, fees, nonces). Each module lists its codes in its own
+//! `codes.rs`; [`all`] collects the kernel's and every registered module's, and the node adds
+//! its own to make the one registry the API answers from.
 //!
 //! These strings are part of the chain's external interface (wallets and explorers match on
-//! them): never rename one; add new ones instead.
+//! them in receipts and API errors): never rename one; add new ones instead.
+
+/// One error code: the string, the HTTP status the API answers it with, and what it means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ErrorCode {
+    pub code: &'static str,
+    pub status: u16,
+    pub doc: &'static str,
+}
+
+impl ErrorCode {
+    pub const fn new(code: &'static str, status: u16, doc: &'static str) -> ErrorCode {
+        ErrorCode { code, status, doc }
+    }
+}
 
 /// Rejected: the transaction names another chain id.
 pub const WRONG_CHAIN_ID: &str = "wrong_chain_id";
-/// Rejected: the block's timestamp is past the transaction's `expiry_ms`.
+/// Rejected: the block's timestamp (at admission: the node's clock) is past the transaction's
+/// `expiry_ms`.
 pub const EXPIRED: &str = "expired";
 /// Rejected: the nonce is not the sender's next nonce (replay, gap or reuse).
 pub const BAD_NONCE: &str = "bad_nonce";
+/// Refused at admission: the nonce was already used by a committed transaction.
+pub const NONCE_TOO_LOW: &str = "nonce_too_low";
 /// Rejected: the sender's nonce cannot be incremented any further.
 pub const NONCE_EXHAUSTED: &str = "nonce_exhausted";
-/// Rejected: the fee is below the minimum and the id carries no valid proof-of-work stamp.
+/// Rejected: the fee is below what the transaction's weight costs and no valid proof-of-work
+/// stamp pays for it.
 pub const FEE_TOO_LOW: &str = "fee_too_low";
 /// Rejected: the sender cannot pay the transaction fee.
 pub const INSUFFICIENT_BALANCE_FOR_FEE: &str = "insufficient_balance_for_fee";
-/// Failed: the paying account holds less than the call moves (amount plus transfer fee).
-pub const INSUFFICIENT_BALANCE: &str = "insufficient_balance";
-/// Failed: the spender's allowance is below amount plus transfer fee.
-pub const INSUFFICIENT_ALLOWANCE: &str = "insufficient_allowance";
 /// Failed (or rejected, when charging the fee): an amount would leave the `u128` range.
 pub const AMOUNT_OVERFLOW: &str = "amount_overflow";
+/// Rejected: the call's module is not active at this height (see the genesis `activations`).
+pub const MODULE_INACTIVE: &str = "module_inactive";
 
-/// Failed: only the trace administrator (or the organisation's manager key) may do this.
-pub const NOT_ADMIN: &str = "not_admin";
-/// Failed: the organisation is not registered.
-pub const UNKNOWN_ORG: &str = "unknown_org";
-/// Failed: the organisation id is taken.
-pub const ORG_EXISTS: &str = "org_exists";
-/// Failed: the key is already registered (keys are never reused).
-pub const KEY_EXISTS: &str = "key_exists";
-/// Failed: the signer or named key is not a registered department key.
-pub const UNKNOWN_KEY: &str = "unknown_key";
-/// Failed: the key was revoked.
-pub const KEY_REVOKED: &str = "key_revoked";
-/// Failed: the signing key belongs to another organisation.
-pub const NOT_ORG_KEY: &str = "not_org_key";
-/// Failed: the key's roles do not allow this record or action.
-pub const ROLE_NOT_ALLOWED: &str = "role_not_allowed";
-/// Failed: the event (by its EPCIS event hash ID) is already captured.
-pub const DUPLICATE_EVENT: &str = "duplicate_event";
-/// Failed: the blob (by CID) is already anchored or filed.
-pub const DUPLICATE_BLOB: &str = "duplicate_blob";
-/// Failed: a field of a trace call is malformed or out of bounds (the message names it).
-pub const INVALID_TRACE_CALL: &str = "invalid_trace_call";
-/// Failed: no such record.
-pub const UNKNOWN_RECORD: &str = "unknown_record";
-/// Failed: only keys of the record's owning organisation may grant or revoke access.
-pub const NOT_RECORD_OWNER: &str = "not_record_owner";
-/// Failed: the grant would already be expired.
-pub const GRANT_EXPIRED: &str = "grant_expired";
-/// Failed: no such grant.
-pub const UNKNOWN_GRANT: &str = "unknown_grant";
-/// Failed: the named verifier is not an active KYC verifier key.
-pub const NOT_KYC_VERIFIER: &str = "not_kyc_verifier";
+/// Refused at admission: the transaction weighs more than a whole block may carry.
+pub const TX_TOO_HEAVY: &str = "tx_too_heavy";
+/// Failed: a module asked the schedule for an entry it cannot hold (payload too large).
+pub const SCHEDULE_REFUSED: &str = "schedule_refused";
 
-/// Every code, for documentation and for tests that check codes are unique and snake_case.
-pub const ALL: &[&str] = &[
-    WRONG_CHAIN_ID,
-    EXPIRED,
-    BAD_NONCE,
-    NONCE_EXHAUSTED,
-    FEE_TOO_LOW,
-    INSUFFICIENT_BALANCE_FOR_FEE,
-    INSUFFICIENT_BALANCE,
-    INSUFFICIENT_ALLOWANCE,
-    AMOUNT_OVERFLOW,
-    NOT_ADMIN,
-    UNKNOWN_ORG,
-    ORG_EXISTS,
-    KEY_EXISTS,
-    UNKNOWN_KEY,
-    KEY_REVOKED,
-    NOT_ORG_KEY,
-    ROLE_NOT_ALLOWED,
-    DUPLICATE_EVENT,
-    DUPLICATE_BLOB,
-    INVALID_TRACE_CALL,
-    UNKNOWN_RECORD,
-    NOT_RECORD_OWNER,
-    GRANT_EXPIRED,
-    UNKNOWN_GRANT,
-    NOT_KYC_VERIFIER,
+/// The kernel's codes.
+pub const KERNEL: &[ErrorCode] = &[
+    ErrorCode::new(
+        WRONG_CHAIN_ID,
+        400,
+        "the transaction is signed for another chain id",
+    ),
+    ErrorCode::new(EXPIRED, 400, "the transaction's expiry_ms has passed"),
+    ErrorCode::new(BAD_NONCE, 400, "the nonce is not the sender's next nonce"),
+    ErrorCode::new(
+        NONCE_TOO_LOW,
+        400,
+        "the nonce was already used by a committed transaction",
+    ),
+    ErrorCode::new(NONCE_EXHAUSTED, 400, "the sender has used every nonce"),
+    ErrorCode::new(
+        FEE_TOO_LOW,
+        400,
+        "the fee is below what the weight costs and no proof-of-work stamp pays for it",
+    ),
+    ErrorCode::new(
+        INSUFFICIENT_BALANCE_FOR_FEE,
+        400,
+        "the sender cannot pay the transaction fee",
+    ),
+    ErrorCode::new(AMOUNT_OVERFLOW, 400, "an amount would exceed 128 bits"),
+    ErrorCode::new(
+        MODULE_INACTIVE,
+        400,
+        "the call's module is not active at this height",
+    ),
+    ErrorCode::new(
+        TX_TOO_HEAVY,
+        413,
+        "the transaction weighs more than a block may carry",
+    ),
+    ErrorCode::new(
+        SCHEDULE_REFUSED,
+        400,
+        "the schedule cannot hold the entry a call asked for",
+    ),
 ];
+
+/// Every code of the state machine, with who defines it (`kernel` or a module's name).
+pub fn all() -> Vec<(&'static str, &'static ErrorCode)> {
+    let mut out: Vec<(&'static str, &'static ErrorCode)> =
+        KERNEL.iter().map(|c| ("kernel", c)).collect();
+    for m in crate::modules::MODULES {
+        out.extend((m.codes)().iter().map(|c| (m.id.name(), c)));
+    }
+    out
+}
+
+/// The code of that string, if the state machine defines it.
+pub fn find(code: &str) -> Option<&'static ErrorCode> {
+    all().into_iter().map(|(_, c)| c).find(|c| c.code == code)
+}
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn codes_are_unique_and_snake_case() {
-        let mut seen = std::collections::BTreeSet::new();
-        for code in ALL {
-            assert!(seen.insert(*code), "duplicate code {code}");
+    fn codes_are_unique_snake_case_with_an_http_status() {
+        let mut seen = std::collections::BTreeMap::new();
+        for (owner, c) in all() {
+            if let Some(first) = seen.insert(c.code, owner) {
+                panic!("{} is defined by {first} and by {owner}", c.code);
+            }
             assert!(
-                code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
-                "{code} is not snake_case"
+                c.code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{} is not snake_case",
+                c.code
             );
+            assert!((400..600).contains(&c.status), "{}: {}", c.code, c.status);
+            assert!(!c.doc.is_empty(), "{} has no description", c.code);
         }
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! A transaction that cannot be executed or whose call fails is not an error: it gets a receipt
 //! with [`want_types::TxStatus::Rejected`] or [`want_types::TxStatus::Failed`] and a code from
-//! [`crate::codes`]. A `StateError` means the block could not be applied at all.
+//! [`crate::codes::all`]. A `StateError` means the block could not be applied at all.
 
 use want_types::Amount;
 
@@ -23,9 +23,12 @@ pub enum StateError {
     /// Genesis allocations overflow `u128` when summed.
     #[error("invalid genesis: allocations overflow 128 bits when summed")]
     GenesisOverflow,
-    /// The genesis trace section (administrator, organisations, keys) is invalid.
-    #[error("invalid genesis trace section: {reason}")]
-    GenesisTrace { reason: String },
+    /// A module's genesis section is invalid (or belongs to no module).
+    #[error("invalid genesis section {section:?}: {reason}")]
+    Genesis { section: String, reason: String },
+    /// A block's transactions weigh more than the chain allows (`block_weight_max`).
+    #[error("block {height} weighs {weight}, more than the limit {max}")]
+    BlockOverweight { height: u64, weight: u64, max: u64 },
 }
 
 impl StateError {

@@ -2,16 +2,18 @@
 
 use crate::{codes, StateError};
 
-/// A transaction-level failure: becomes `Rejected` or `Failed` in the receipt.
+/// A transaction-level failure: becomes `Rejected` or `Failed` in the receipt, or a refusal at
+/// admission.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct TxFailure {
+pub struct TxFailure {
+    /// A code of [`crate::codes::all`].
     pub code: &'static str,
     pub message: String,
 }
 
 /// Outcome of an execution step that did not succeed.
 #[derive(Debug)]
-pub(crate) enum ExecError {
+pub enum ExecError {
     /// The transaction fails; the block goes on.
     Tx(TxFailure),
     /// Storage or decoding failed; the block cannot be applied.
@@ -24,7 +26,8 @@ impl From<StateError> for ExecError {
     }
 }
 
-pub(crate) fn fail(code: &'static str, message: impl Into<String>) -> ExecError {
+/// A transaction-level failure with `code`.
+pub fn fail(code: &'static str, message: impl Into<String>) -> ExecError {
     ExecError::Tx(TxFailure {
         code,
         message: message.into(),
@@ -32,7 +35,7 @@ pub(crate) fn fail(code: &'static str, message: impl Into<String>) -> ExecError 
 }
 
 /// An `amount_overflow` failure naming what overflowed.
-pub(crate) fn overflow(what: &str) -> ExecError {
+pub fn overflow(what: &str) -> ExecError {
     fail(
         codes::AMOUNT_OVERFLOW,
         format!("{what} does not fit in 128 bits"),

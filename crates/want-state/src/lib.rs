@@ -1,4 +1,4 @@
-//! The deterministic state machine of WANT chain: applies blocks of verified transactions to state, pure and replayable.
+//! The deterministic state machine of WANT chain: a kernel that applies blocks of verified transactions through registered modules, pure and replayable.
 //!
 //! The caller (storage and node crates) provides a read-only [`StateView`] of committed state and a
 //! block of [`VerifiedTx`] (signatures already checked); [`apply_block`] returns the receipts, the
@@ -6,22 +6,24 @@
 //! does I/O or uses floats; every amount is checked `u128` arithmetic; outputs are ordered
 //! (`BTreeMap`), so every node computes byte-identical results.
 //!
-//! # Modules of state
+//! # Kernel and modules
 //!
-//! * [`accounts`] — `acct/nonce/ ‖ address` → next nonce (`u64` BE).
-//! * [`token`] — `token/bal/ ‖ address`, `token/allow/ ‖ owner ‖ spender` (`u128` BE, deleted at
-//!   0), `token/burned`, `token/supply`.
-//! * [`trace`] — `trace/…`: organisations, department keys and roles, KYC attestations, record
-//!   anchors, per-product running anchors and indexes, access grants.
+//! The [`kernel`] owns what every transaction shares: nonces (`acct/nonce/ ‖ address`), the
+//! pre-checks, weights and fees ([`kernel::fees`]), the block and its end-of-block work (the
+//! on-chain [`kernel::schedule`] and the modules' hooks), [`admit`] (admission: the same rules on
+//! a throw-away layer) and genesis. Each business system is a module under [`modules`] —
+//! [`token`] (`token/…`: balances, allowances, burned, supply) and [`trace`] (`trace/…`:
+//! organisations, keys, KYC, records, per-product anchors, grants) — implementing the module
+//! contract of [`kernel::module`], registered in one line (`docs/MODULES.md`).
 //!
 //! # Transaction outcomes
 //!
-//! * **Rejected** (pre-checks: chain id, expiry, nonce, fee or proof-of-work stamp, fee balance):
-//!   nothing charged, nonce not consumed, `fee_paid` 0.
+//! * **Rejected** (pre-checks: chain id, expiry, module active, nonce, fee or proof-of-work
+//!   stamp for the weight, fee balance): nothing charged, nonce not consumed, `fee_paid` 0.
 //! * **Failed** (the call): fee and nonce consumed, the call's writes and events dropped.
 //! * **Success**.
 //!
-//! Codes are the stable strings of [`codes`].
+//! Codes are the stable strings of [`codes::all`], each with its HTTP status.
 //!
 //! # State root
 //!
@@ -30,26 +32,26 @@
 //! commits to the state's history of changes but offers no per-key inclusion proofs (light clients
 //! cannot verify a balance against it).
 
-pub mod accounts;
-mod audit;
-mod block;
 pub mod codes;
 mod error;
-mod failure;
-mod genesis;
+pub mod failure;
+pub mod kernel;
+pub mod modules;
 pub mod query;
 mod root;
 mod store;
-pub mod token;
-pub mod trace;
 
 #[cfg(test)]
 mod testutil;
 
-pub use audit::{audit_supply, SupplyAudit};
-pub use block::{apply_block, dry_run_call, BlockContext, BlockOutcome, VerifiedTx};
 pub use error::StateError;
-pub use genesis::{genesis, genesis_with_trace, GENESIS_HEIGHT};
+pub use kernel::block::{
+    admit, apply_block, check_block_weight, Admitted, BlockContext, BlockOutcome, VerifiedTx,
+};
+pub use kernel::fees::{fee_for_transaction, required_fee, tx_weight};
+pub use kernel::genesis::{genesis, genesis_state, GenesisInput, GENESIS_HEIGHT};
+pub use modules::token::audit::{audit_supply, SupplyAudit};
+pub use modules::{token, trace, MODULES};
 pub use root::{state_root_step, STATE_ROOT_TAG};
-pub use store::{MemState, StateView, WriteSet};
+pub use store::{key_after, Entry, MemState, StateView, WriteSet};
 pub use want_types::Hash32;

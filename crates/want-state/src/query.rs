@@ -1,7 +1,7 @@
-//! Read API over any [`StateView`](crate::StateView): balances, nonces, allowances and supply.
-//! Unknown accounts read as zero.
+//! Read API of the kernel and the token module over any [`StateView`](crate::StateView):
+//! nonces, balances, allowances and supply. Unknown accounts read as zero.
 
-pub use crate::accounts::state::nonce;
-pub use crate::token::query::{
+pub use crate::kernel::accounts::nonce;
+pub use crate::modules::token::query::{
     allowance, balance, burned, circulating_supply, pool_balance, total_supply,
 };

@@ -10,22 +10,88 @@ use borsh::{BorshDeserialize, BorshSerialize};
 
 use crate::StateError;
 
-/// Read access to committed state. Implemented by the storage crate over its database, and here
-/// by `BTreeMap` and [`MemState`].
+/// One state entry: key and value.
+pub type Entry = (Vec<u8>, Vec<u8>);
+
+/// Read access to state at one point in time. Implemented by the storage crate over one database
+/// read transaction (so every read of a query sees the same state), and here by `BTreeMap`,
+/// [`MemState`] and the execution overlay.
 pub trait StateView {
     /// The value stored under `key`, or `None` when absent.
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError>;
+
+    /// Up to `limit` entries whose key starts with `prefix` and is at or after `start` (`prefix`
+    /// itself when `None` or when `start` sorts before it), in key order: one page of a range.
+    /// Callers bound `limit` by a named page size; the next page starts after the last key
+    /// ([`key_after`]).
+    fn range(
+        &self,
+        prefix: &[u8],
+        start: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, StateError>;
+}
+
+/// The smallest key sorting after `key`: where the page after one ending at `key` starts.
+pub fn key_after(key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(key.len() + 1);
+    k.extend_from_slice(key);
+    k.push(0);
+    k
+}
+
+/// Where a range read starts: `start` if it sorts after `prefix`, else `prefix`.
+fn range_from<'a>(prefix: &'a [u8], start: Option<&'a [u8]>) -> &'a [u8] {
+    match start {
+        Some(s) if s > prefix => s,
+        _ => prefix,
+    }
+}
+
+/// A page of a sorted map's range (for the in-memory views).
+fn btree_range(
+    map: &BTreeMap<Vec<u8>, Vec<u8>>,
+    prefix: &[u8],
+    start: Option<&[u8]>,
+    limit: usize,
+) -> Vec<Entry> {
+    map.range::<[u8], _>((
+        std::ops::Bound::Included(range_from(prefix, start)),
+        std::ops::Bound::Unbounded,
+    ))
+    .take_while(|(k, _)| k.starts_with(prefix))
+    .take(limit)
+    .map(|(k, v)| (k.clone(), v.clone()))
+    .collect()
 }
 
 impl StateView for BTreeMap<Vec<u8>, Vec<u8>> {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
         Ok(BTreeMap::get(self, key).cloned())
     }
+
+    fn range(
+        &self,
+        prefix: &[u8],
+        start: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, StateError> {
+        Ok(btree_range(self, prefix, start, limit))
+    }
 }
 
 impl<T: StateView + ?Sized> StateView for &T {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
         (**self).get(key)
+    }
+
+    fn range(
+        &self,
+        prefix: &[u8],
+        start: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, StateError> {
+        (**self).range(prefix, start, limit)
     }
 }
 
@@ -87,6 +153,15 @@ impl MemState {
 impl StateView for MemState {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
         Ok(self.0.get(key).cloned())
+    }
+
+    fn range(
+        &self,
+        prefix: &[u8],
+        start: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, StateError> {
+        Ok(btree_range(&self.0, prefix, start, limit))
     }
 }
 
@@ -188,6 +263,56 @@ impl StateView for Overlay<'_> {
         let v = self.base.get(key)?;
         reads.borrow_mut().insert(key.to_vec(), v.clone());
         Ok(v)
+    }
+
+    /// The base's range with this layer's writes and deletes merged in.
+    fn range(
+        &self,
+        prefix: &[u8],
+        start: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, StateError> {
+        let from = range_from(prefix, start);
+        let mut mine: Vec<(&Vec<u8>, &Option<Vec<u8>>)> = self
+            .changes
+            .iter()
+            .filter(|(k, _)| k.as_slice() >= from && k.starts_with(prefix))
+            .collect();
+        mine.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let mut mine = mine.into_iter().peekable();
+        let mut out = Vec::new();
+        let mut base: std::collections::VecDeque<Entry> = Default::default();
+        let mut base_next = Some(from.to_vec());
+        while out.len() < limit {
+            if base.is_empty() {
+                if let Some(cursor) = base_next.take() {
+                    let page = self.base.range(prefix, Some(&cursor), limit)?;
+                    if page.len() == limit {
+                        base_next = page.last().map(|(k, _)| key_after(k));
+                    }
+                    base.extend(page);
+                }
+            }
+            let order = match (base.front(), mine.peek()) {
+                (None, None) => break,
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (Some((bk, _)), Some((mk, _))) => bk.as_slice().cmp(mk.as_slice()),
+            };
+            if order == std::cmp::Ordering::Equal {
+                // Overwritten or deleted here: this layer's value wins.
+                base.pop_front();
+            }
+            let take_mine = order != std::cmp::Ordering::Less;
+            if take_mine {
+                if let Some((k, Some(v))) = mine.next() {
+                    out.push((k.clone(), v.clone()));
+                }
+            } else if let Some(entry) = base.pop_front() {
+                out.push(entry);
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -391,6 +516,54 @@ mod tests {
                 .map(|k| (k.clone(), model.get(k).cloned()))
                 .collect();
             proptest::prop_assert_eq!(real, expected);
+        }
+    }
+
+    proptest::proptest! {
+        /// A layer's range reads, page by page, equal the range of the map it stands for
+        /// (base with the layer's writes and deletes applied), whatever the page size.
+        #[test]
+        fn overlay_ranges_page_like_the_merged_map(
+            base in proptest::collection::btree_map(0u8..40, 0u8..3, 0..30),
+            writes in proptest::collection::vec((0u8..40, proptest::option::of(0u8..3)), 0..30),
+            limit in 1usize..7,
+            start in proptest::option::of(0u8..40),
+        ) {
+            let key = |k: u8| vec![b'p', k];
+            let base: BTreeMap<Vec<u8>, Vec<u8>> =
+                base.into_iter().map(|(k, v)| (key(k), vec![v])).collect();
+            let mut outside = base.clone();
+            outside.insert(b"o".to_vec(), vec![1]);
+            outside.insert(b"q".to_vec(), vec![1]);
+            let mut model = outside.clone();
+            let mut ov = Overlay::new(&outside);
+            for (k, v) in &writes {
+                match v {
+                    Some(v) => {
+                        ov.put(key(*k), vec![*v]);
+                        model.insert(key(*k), vec![*v]);
+                    }
+                    None => {
+                        ov.delete(key(*k));
+                        model.remove(&key(*k));
+                    }
+                }
+            }
+            let start = start.map(key);
+            let expected = btree_range(&model, b"p", start.as_deref(), usize::MAX);
+            let mut got = Vec::new();
+            let mut cursor = start.clone();
+            loop {
+                let page = ov.range(b"p", cursor.as_deref(), limit).unwrap();
+                proptest::prop_assert!(page.len() <= limit);
+                let full = page.len() == limit;
+                cursor = page.last().map(|(k, _)| key_after(k));
+                got.extend(page);
+                if !full {
+                    break;
+                }
+            }
+            proptest::prop_assert_eq!(got, expected);
         }
     }
 

@@ -28,6 +28,9 @@ pub fn params() -> ChainParams {
         pow_difficulty_bits: POW_BITS,
         transfer_fee_bps: 100,
         incentive_pool: pool(),
+        base_weight: want_types::params::BASE_WEIGHT_DEFAULT,
+        fee_per_kweight: want_types::params::FEE_PER_KWEIGHT_DEFAULT,
+        block_weight_max: want_types::params::BLOCK_WEIGHT_MAX_DEFAULT,
     }
 }
 
@@ -36,6 +39,7 @@ pub fn ctx(height: u64) -> BlockContext {
         height,
         timestamp_ms: NOW_MS,
         params: params(),
+        activations: Default::default(),
     }
 }
 
@@ -82,8 +86,23 @@ pub fn state_with(allocs: &[(Address, Amount)]) -> MemState {
 
 /// Applies one block of `txs` at height 1 and commits it into `ms`.
 pub fn run(ms: &mut MemState, txs: Vec<(Address, Transaction)>) -> BlockOutcome {
+    run_at(ms, 1, NOW_MS, txs)
+}
+
+/// Applies one block of `txs` at `height` and time `timestamp_ms`, and commits it into `ms`.
+pub fn run_at(
+    ms: &mut MemState,
+    height: u64,
+    timestamp_ms: u64,
+    txs: Vec<(Address, Transaction)>,
+) -> BlockOutcome {
     let txs: Vec<VerifiedTx> = txs.into_iter().map(|(s, t)| verified(s, t)).collect();
-    let out = apply_block(ms, &ctx(1), Hash32::ZERO, &txs).unwrap();
+    let ctx = BlockContext {
+        height,
+        timestamp_ms,
+        ..ctx(height)
+    };
+    let out = apply_block(ms, &ctx, Hash32::ZERO, &txs).unwrap();
     ms.apply(&out.write_set);
     out
 }

@@ -11,8 +11,10 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use redb::{
     Database, Durability, ReadOnlyTable, ReadableTable, ReadableTableMetadata, TableDefinition,
 };
-use want_state::{StateError, StateView, WriteSet};
-use want_types::{Block, Hash32, Receipt, SignedTransaction, SignedVote};
+use want_state::{Entry, StateError, StateView, WriteSet};
+use want_types::{Activations, Block, Event, Hash32, Receipt, SignedTransaction, SignedVote};
+
+mod migrate;
 
 /// On-disk format version written by this build. A database of any other version is refused.
 ///
@@ -22,7 +24,13 @@ use want_types::{Block, Hash32, Receipt, SignedTransaction, SignedVote};
 /// 3: the id of an anchor transaction hashes its Merkle digest
 /// (`want_types::trace::AnchorTxDigest`) instead of its bytes, so its ids, the blocks' tx roots
 /// and the records' `tx` fields differ from format 2.
-pub const FORMAT_VERSION: u32 = 3;
+///
+/// 4: receipt events carry their module's wire index (token events were encoded bare); the
+/// blocks' end-of-block events and the chain's recorded activations are stored. A format-3
+/// database is migrated on open ([`migrate`]).
+pub const FORMAT_VERSION: u32 = 4;
+/// The oldest format this build migrates from; older ones are refused.
+pub const FORMAT_MIGRATABLE_FROM: u32 = 3;
 /// Name of the database file inside a node's data directory.
 pub const DB_FILE_NAME: &str = "chain.redb";
 
@@ -37,6 +45,9 @@ const MEMPOOL: TableDefinition<&[u8], &[u8]> = TableDefinition::new("mempool_jou
 /// public key and at most [`VOTES_PER_HEIGHT_MAX`]. Created on open when missing (databases of
 /// older builds gain it without a format change).
 const VOTES: TableDefinition<u64, &[u8]> = TableDefinition::new("votes");
+/// Events of a block's end-of-block work (the schedule's due entries and the modules' hooks):
+/// borsh `Vec<Event>`, stored only for blocks that have some.
+const HOOK_EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("hook_events");
 
 const META_FORMAT: &str = "format_version";
 const META_CHAIN_ID: &str = "chain_id";
@@ -44,6 +55,7 @@ const META_GENESIS: &str = "genesis_hash";
 const META_HEAD: &str = "head";
 const META_CONSENSUS: &str = "consensus_applied";
 const META_DIVERGENCE: &str = "divergence";
+const META_ACTIVATIONS: &str = "activations";
 
 /// Most commit votes kept for one height: one per cluster member.
 pub const VOTES_PER_HEIGHT_MAX: usize = want_types::CLUSTER_MEMBERS_MAX;
@@ -60,7 +72,7 @@ pub enum StorageError {
     InUse { path: PathBuf },
     #[error("the data directory {path} was written by a newer version of WANT chain (format {found}, this build understands up to {FORMAT_VERSION}); upgrade this binary rather than risk damaging it")]
     FormatTooNew { path: PathBuf, found: u32 },
-    #[error("the data directory {path} was written by an older version of WANT chain (format {found}; this build uses format {FORMAT_VERSION}, whose state layout and state roots differ); start this build on a new data directory (a dev chain's directory can simply be deleted), or keep running the older binary on it")]
+    #[error("the data directory {path} was written by an older version of WANT chain (format {found}; this build uses format {FORMAT_VERSION} and migrates from format {FORMAT_MIGRATABLE_FROM}, but format {found}'s state layout and state roots differ); start this build on a new data directory (a dev chain's directory can simply be deleted), or keep running the older binary on it")]
     FormatTooOld { path: PathBuf, found: u32 },
     #[error("the data directory {path} belongs to another chain (chain id {found_chain_id}, genesis {found_genesis}); this node expects chain id {expected_chain_id}, genesis {expected_genesis}. Use another --data-dir")]
     WrongChain {
@@ -133,8 +145,11 @@ impl Store {
         };
         let store = Store { db, path };
         // Refuse another format before writing anything (even creating tables).
-        store.check_format()?;
+        let found = store.check_format()?;
         store.create_tables()?;
+        if found == Some(FORMAT_MIGRATABLE_FROM) {
+            store.migrate_from_3()?;
+        }
         Ok(store)
     }
 
@@ -145,11 +160,12 @@ impl Store {
         }
     }
 
-    fn check_format(&self) -> Result<(), StorageError> {
+    /// The stored format, refusing one this build can neither read nor migrate.
+    fn check_format(&self) -> Result<Option<u32>, StorageError> {
         let r = self.db.begin_read().map_err(|e| self.err(e))?;
         let t = match r.open_table(META) {
             Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(()),
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
             Err(e) => return Err(self.err(e)),
         };
         // A malformed value is reported by `init_genesis` as corrupt.
@@ -157,10 +173,12 @@ impl Store {
             .get(META_FORMAT)
             .map_err(|e| self.err(e))?
             .and_then(|v| <[u8; 4]>::try_from(v.value()).ok().map(u32::from_be_bytes));
-        match found {
-            Some(found) => self.format_is_ours(found),
-            None => Ok(()),
+        if let Some(found) = found {
+            if found != FORMAT_MIGRATABLE_FROM {
+                self.format_is_ours(found)?;
+            }
         }
+        Ok(found)
     }
 
     fn format_is_ours(&self, found: u32) -> Result<(), StorageError> {
@@ -183,6 +201,7 @@ impl Store {
             w.open_table(STATE).map_err(|e| self.err(e))?;
             w.open_table(MEMPOOL).map_err(|e| self.err(e))?;
             w.open_table(VOTES).map_err(|e| self.err(e))?;
+            w.open_table(HOOK_EVENTS).map_err(|e| self.err(e))?;
         }
         w.commit().map_err(|e| self.err(e))
     }
@@ -200,6 +219,7 @@ impl Store {
         genesis: &Block,
         genesis_state: &WriteSet,
         genesis_state_root: Hash32,
+        activations: &Activations,
     ) -> Result<bool, StorageError> {
         if let Some(found) = self.meta_u32(META_FORMAT)? {
             self.format_is_ours(found)?;
@@ -234,6 +254,8 @@ impl Store {
                 .map_err(|e| self.err(e))?;
             meta.insert(META_HEAD, 0u64.to_be_bytes().as_slice())
                 .map_err(|e| self.err(e))?;
+            meta.insert(META_ACTIVATIONS, encode(activations).as_slice())
+                .map_err(|e| self.err(e))?;
             w.open_table(BLOCKS)
                 .map_err(|e| self.err(e))?
                 .insert(0, genesis.to_bytes().as_slice())
@@ -262,7 +284,7 @@ impl Store {
         writes: &WriteSet,
         state_root: Hash32,
     ) -> Result<BlockInfo, StorageError> {
-        self.commit_block_with_meta(block, receipts, writes, state_root, None)
+        self.commit_block_with_meta(block, receipts, &[], writes, state_root, None)
     }
 
     /// As [`Store::commit_block`], also recording consensus metadata (opaque here: e.g. Raft's
@@ -271,6 +293,7 @@ impl Store {
         &self,
         block: &Block,
         receipts: &[Receipt],
+        hook_events: &[Event],
         writes: &WriteSet,
         state_root: Hash32,
         consensus_meta: Option<&[u8]>,
@@ -305,6 +328,12 @@ impl Store {
                 .map_err(|e| self.err(e))?
                 .insert(height, encode(&receipts.to_vec()).as_slice())
                 .map_err(|e| self.err(e))?;
+            if !hook_events.is_empty() {
+                w.open_table(HOOK_EVENTS)
+                    .map_err(|e| self.err(e))?
+                    .insert(height, encode(&hook_events.to_vec()).as_slice())
+                    .map_err(|e| self.err(e))?;
+            }
             let mut index = w.open_table(TX_INDEX).map_err(|e| self.err(e))?;
             let mut journal = w.open_table(MEMPOOL).map_err(|e| self.err(e))?;
             for (i, stx) in block.txs.iter().enumerate() {
@@ -512,6 +541,34 @@ impl Store {
         decode(v.value(), &format!("receipts[{height}]")).map(Some)
     }
 
+    /// The events of block `height`'s end-of-block work (empty when it had none).
+    pub fn hook_events(&self, height: u64) -> Result<Vec<Event>, StorageError> {
+        let r = self.db.begin_read().map_err(|e| self.err(e))?;
+        let t = r.open_table(HOOK_EVENTS).map_err(|e| self.err(e))?;
+        let Some(v) = t.get(height).map_err(|e| self.err(e))? else {
+            return Ok(Vec::new());
+        };
+        decode(v.value(), &format!("hook_events[{height}]"))
+    }
+
+    /// The activations recorded for this chain (`None`: a database migrated from format 3,
+    /// which did not record them).
+    pub fn activations(&self) -> Result<Option<Activations>, StorageError> {
+        self.meta_raw(META_ACTIVATIONS)?
+            .map(|v| decode(&v, "meta.activations"))
+            .transpose()
+    }
+
+    /// Records the chain's activations (the node checks a genesis against them at each start).
+    pub fn record_activations(&self, activations: &Activations) -> Result<(), StorageError> {
+        let w = self.db.begin_write().map_err(|e| self.err(e))?;
+        w.open_table(META)
+            .map_err(|e| self.err(e))?
+            .insert(META_ACTIVATIONS, encode(activations).as_slice())
+            .map_err(|e| self.err(e))?;
+        w.commit().map_err(|e| self.err(e))
+    }
+
     pub fn tx_location(&self, id: &Hash32) -> Result<Option<TxLocation>, StorageError> {
         let r = self.db.begin_read().map_err(|e| self.err(e))?;
         let t = r.open_table(TX_INDEX).map_err(|e| self.err(e))?;
@@ -527,54 +584,21 @@ impl Store {
         let r = self.db.begin_read().map_err(|e| self.err(e))?;
         let table = r.open_table(STATE).map_err(|e| self.err(e))?;
         let tx_index = r.open_table(TX_INDEX).map_err(|e| self.err(e))?;
-        Ok(StateSnapshot { table, tx_index })
-    }
-
-    /// Every state entry whose key starts with `prefix`, in key order (for audits and tooling;
-    /// reads the whole range into memory).
-    pub fn state_with_prefix(
-        &self,
-        prefix: &[u8],
-    ) -> Result<std::collections::BTreeMap<Vec<u8>, Vec<u8>>, StorageError> {
-        let r = self.db.begin_read().map_err(|e| self.err(e))?;
-        let t = r.open_table(STATE).map_err(|e| self.err(e))?;
-        let mut out = std::collections::BTreeMap::new();
-        for entry in t.range::<&[u8]>(prefix..).map_err(|e| self.err(e))? {
-            let (k, v) = entry.map_err(|e| self.err(e))?;
-            if !k.value().starts_with(prefix) {
-                break;
-            }
-            out.insert(k.value().to_vec(), v.value().to_vec());
-        }
-        Ok(out)
-    }
-
-    /// Up to `limit` state entries whose key starts with `prefix` and is at or after `start`
-    /// (`prefix` itself when `None`), in key order: one page of an index.
-    pub fn state_range(
-        &self,
-        prefix: &[u8],
-        start: Option<&[u8]>,
-        limit: usize,
-    ) -> Result<Vec<StateEntry>, StorageError> {
-        let r = self.db.begin_read().map_err(|e| self.err(e))?;
-        let t = r.open_table(STATE).map_err(|e| self.err(e))?;
-        let from = match start {
-            Some(s) if s > prefix => s,
-            _ => prefix,
+        let meta = r.open_table(META).map_err(|e| self.err(e))?;
+        let head = match meta.get(META_HEAD).map_err(|e| self.err(e))? {
+            None => None,
+            Some(v) => Some(u64::from_be_bytes(<[u8; 8]>::try_from(v.value()).map_err(
+                |_| StorageError::Corrupt {
+                    what: "meta.head".into(),
+                    reason: format!("expected 8 bytes, found {}", v.value().len()),
+                },
+            )?)),
         };
-        let mut out = Vec::new();
-        for entry in t.range::<&[u8]>(from..).map_err(|e| self.err(e))? {
-            if out.len() >= limit {
-                break;
-            }
-            let (k, v) = entry.map_err(|e| self.err(e))?;
-            if !k.value().starts_with(prefix) {
-                break;
-            }
-            out.push((k.value().to_vec(), v.value().to_vec()));
-        }
-        Ok(out)
+        Ok(StateSnapshot {
+            table,
+            tx_index,
+            head,
+        })
     }
 
     /// Overwrites one state value outside of any block. Only for tests that simulate an attacker
@@ -662,6 +686,29 @@ impl Store {
         Ok(self.meta_fixed(key)?.map(Hash32))
     }
 
+    /// Test hook: overwrite the stored receipts of a height with raw bytes (to build a database
+    /// of an older format).
+    #[doc(hidden)]
+    pub fn put_raw_receipts_for_test(&self, height: u64, bytes: &[u8]) -> Result<(), StorageError> {
+        let w = self.db.begin_write().map_err(|e| self.err(e))?;
+        w.open_table(RECEIPTS)
+            .map_err(|e| self.err(e))?
+            .insert(height, bytes)
+            .map_err(|e| self.err(e))?;
+        w.commit().map_err(|e| self.err(e))
+    }
+
+    /// Test hook: forget the recorded activations (as a database migrated from format 3).
+    #[doc(hidden)]
+    pub fn forget_activations_for_test(&self) -> Result<(), StorageError> {
+        let w = self.db.begin_write().map_err(|e| self.err(e))?;
+        w.open_table(META)
+            .map_err(|e| self.err(e))?
+            .remove(META_ACTIVATIONS)
+            .map_err(|e| self.err(e))?;
+        w.commit().map_err(|e| self.err(e))
+    }
+
     /// Test and tooling hook: overwrite the stored format version.
     #[doc(hidden)]
     pub fn set_format_version_for_test(&self, version: u32) -> Result<(), StorageError> {
@@ -674,16 +721,19 @@ impl Store {
     }
 }
 
-/// One state entry: key and value.
-pub type StateEntry = (Vec<u8>, Vec<u8>);
-
 /// A read-only view of committed state at one point in time.
 pub struct StateSnapshot {
     table: ReadOnlyTable<&'static [u8], &'static [u8]>,
     tx_index: ReadOnlyTable<&'static [u8], (u64, u32)>,
+    head: Option<u64>,
 }
 
 impl StateSnapshot {
+    /// The height of the last block whose state this snapshot holds (0 before the genesis).
+    pub fn head_height(&self) -> u64 {
+        self.head.unwrap_or(0)
+    }
+
     /// Where a transaction was committed, as of this snapshot.
     pub fn tx_location(&self, id: &Hash32) -> Result<Option<TxLocation>, StateError> {
         let found = self
@@ -707,6 +757,35 @@ impl StateView for StateSnapshot {
             .map_err(|e| StateError::Storage {
                 reason: e.to_string(),
             })
+    }
+
+    /// A page of the range, read in this snapshot's transaction (consistent with every other
+    /// read of the snapshot).
+    fn range(
+        &self,
+        prefix: &[u8],
+        start: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, StateError> {
+        let storage = |e: redb::StorageError| StateError::Storage {
+            reason: e.to_string(),
+        };
+        let from = match start {
+            Some(s) if s > prefix => s,
+            _ => prefix,
+        };
+        let mut out = Vec::new();
+        for entry in self.table.range::<&[u8]>(from..).map_err(storage)? {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, v) = entry.map_err(storage)?;
+            if !k.value().starts_with(prefix) {
+                break;
+            }
+            out.push((k.value().to_vec(), v.value().to_vec()));
+        }
+        Ok(out)
     }
 }
 
@@ -815,7 +894,13 @@ mod tests {
         {
             let store = Store::open(dir.path()).unwrap();
             assert!(store
-                .init_genesis(identity(&g), &g, &one_write(b"k", b"v"), Hash32([2; 32]))
+                .init_genesis(
+                    identity(&g),
+                    &g,
+                    &one_write(b"k", b"v"),
+                    Hash32([2; 32]),
+                    &Activations::default()
+                )
                 .unwrap());
             let head = store.head().unwrap();
             let b1 = child(&head, vec![stx(0)]);
@@ -826,7 +911,13 @@ mod tests {
         }
         let store = Store::open(dir.path()).unwrap();
         assert!(!store
-            .init_genesis(identity(&g), &g, &WriteSet::default(), Hash32([2; 32]))
+            .init_genesis(
+                identity(&g),
+                &g,
+                &WriteSet::default(),
+                Hash32([2; 32]),
+                &Activations::default()
+            )
             .unwrap());
         let head = store.head().unwrap();
         assert_eq!(head.height, 1);
@@ -852,7 +943,13 @@ mod tests {
         let g = genesis_block(1);
         let store = Store::open(dir.path()).unwrap();
         store
-            .init_genesis(identity(&g), &g, &WriteSet::default(), Hash32::ZERO)
+            .init_genesis(
+                identity(&g),
+                &g,
+                &WriteSet::default(),
+                Hash32::ZERO,
+                &Activations::default(),
+            )
             .unwrap();
         let other = genesis_block(2);
         let err = store
@@ -861,6 +958,7 @@ mod tests {
                 &other,
                 &one_write(b"x", b"y"),
                 Hash32::ZERO,
+                &Activations::default(),
             )
             .unwrap_err();
         assert!(
@@ -886,11 +984,23 @@ mod tests {
         let at_genesis = {
             let store = Store::open(dir.path()).unwrap();
             store
-                .init_genesis(identity(&g), &g, &WriteSet::default(), Hash32::ZERO)
+                .init_genesis(
+                    identity(&g),
+                    &g,
+                    &WriteSet::default(),
+                    Hash32::ZERO,
+                    &Activations::default(),
+                )
                 .unwrap();
             store.set_format_version_for_test(version).unwrap();
             store
-                .init_genesis(identity(&g), &g, &WriteSet::default(), Hash32::ZERO)
+                .init_genesis(
+                    identity(&g),
+                    &g,
+                    &WriteSet::default(),
+                    Hash32::ZERO,
+                    &Activations::default(),
+                )
                 .unwrap_err()
         };
         let on_open = Store::open(dir.path())
@@ -909,17 +1019,86 @@ mod tests {
     }
 
     #[test]
-    fn a_database_of_an_older_format_is_refused_on_open_and_at_genesis() {
-        let (at_genesis, on_open) = refusals_of_format(FORMAT_VERSION - 1);
+    fn a_database_older_than_the_migratable_format_is_refused_on_open_and_at_genesis() {
+        let old = FORMAT_MIGRATABLE_FROM - 1;
+        let (at_genesis, on_open) = refusals_of_format(old);
         assert!(
             matches!(at_genesis, StorageError::FormatTooOld { .. }),
             "{at_genesis}"
         );
         assert!(
-            matches!(on_open, StorageError::FormatTooOld { found, .. } if found == FORMAT_VERSION - 1),
+            matches!(on_open, StorageError::FormatTooOld { found, .. } if found == old),
             "{on_open}"
         );
         assert!(on_open.to_string().contains("older version"), "{on_open}");
+    }
+
+    #[test]
+    fn a_format_3_database_is_migrated_on_open_and_its_receipts_read_as_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let g = genesis_block(1);
+        let a = Address::from_account_id([1; 20]);
+        // Format 3 encoded token events bare: variant index, then the fields.
+        let legacy_event = |variant: u8, value: u128| {
+            let mut e = vec![variant];
+            e.extend(borsh::to_vec(&(a, a, value)).unwrap());
+            e
+        };
+        let receipt = |h: u8| Receipt {
+            tx_id: Hash32([h; 32]),
+            sender: a,
+            status: want_types::TxStatus::Success,
+            fee_paid: 5,
+            events: vec![
+                Event::Token(want_types::TokenEvent::Transfer {
+                    from: a,
+                    to: a,
+                    value: 7,
+                }),
+                Event::Token(want_types::TokenEvent::FeePaid {
+                    from: a,
+                    to: a,
+                    value: 5,
+                }),
+            ],
+        };
+        let legacy_receipts = |h: u8| {
+            let mut bytes = 1u32.to_le_bytes().to_vec(); // one receipt
+            bytes.extend(borsh::to_vec(&(Hash32([h; 32]), a)).unwrap());
+            bytes.extend(borsh::to_vec(&want_types::TxStatus::Success).unwrap());
+            bytes.extend(5u128.to_le_bytes());
+            bytes.extend(2u32.to_le_bytes());
+            bytes.extend(legacy_event(0, 7));
+            bytes.extend(legacy_event(2, 5));
+            bytes
+        };
+        {
+            let store = Store::open(dir.path()).unwrap();
+            store
+                .init_genesis(
+                    identity(&g),
+                    &g,
+                    &WriteSet::default(),
+                    Hash32::ZERO,
+                    &Activations::default(),
+                )
+                .unwrap();
+            for h in 0..3u8 {
+                store
+                    .put_raw_receipts_for_test(h as u64, &legacy_receipts(h))
+                    .unwrap();
+            }
+            store.set_format_version_for_test(3).unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        for h in 0..3u8 {
+            assert_eq!(store.receipts(h as u64).unwrap(), Some(vec![receipt(h)]));
+        }
+        assert_eq!(store.meta_u32(META_FORMAT).unwrap(), Some(FORMAT_VERSION));
+        drop(store);
+        // Opening again changes nothing more.
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.receipts(2).unwrap(), Some(vec![receipt(2)]));
     }
 
     #[test]
@@ -938,7 +1117,13 @@ mod tests {
         let g = genesis_block(1);
         let store = Store::open(dir.path()).unwrap();
         store
-            .init_genesis(identity(&g), &g, &WriteSet::default(), Hash32::ZERO)
+            .init_genesis(
+                identity(&g),
+                &g,
+                &WriteSet::default(),
+                Hash32::ZERO,
+                &Activations::default(),
+            )
             .unwrap();
         let head = store.head().unwrap();
         let mut b = child(&head, vec![]);
@@ -957,7 +1142,13 @@ mod tests {
         let g = genesis_block(1);
         let store = Store::open(dir.path()).unwrap();
         store
-            .init_genesis(identity(&g), &g, &WriteSet::default(), Hash32::ZERO)
+            .init_genesis(
+                identity(&g),
+                &g,
+                &WriteSet::default(),
+                Hash32::ZERO,
+                &Activations::default(),
+            )
             .unwrap();
         let (a, b) = (stx(0), stx(1));
         store
@@ -990,14 +1181,24 @@ mod tests {
             ws.0.insert(k.to_vec(), Some(k.to_vec()));
         }
         store
-            .init_genesis(identity(&g), &g, &ws, Hash32::ZERO)
+            .init_genesis(identity(&g), &g, &ws, Hash32::ZERO, &Activations::default())
             .unwrap();
-        let keys: Vec<Vec<u8>> = store
-            .state_with_prefix(b"b/")
+        let snap = store.snapshot().unwrap();
+        let keys: Vec<Vec<u8>> = snap
+            .range(b"b/", None, 10)
             .unwrap()
-            .into_keys()
+            .into_iter()
+            .map(|(k, _)| k)
             .collect();
         assert_eq!(keys, vec![b"b/1".to_vec(), b"b/2".to_vec()]);
+        let page: Vec<Vec<u8>> = snap
+            .range(b"b/", Some(b"b/1\0"), 10)
+            .unwrap()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(page, vec![b"b/2".to_vec()]);
+        assert_eq!(snap.range(b"b/", None, 1).unwrap().len(), 1);
     }
 
     #[test]
@@ -1009,7 +1210,7 @@ mod tests {
         let ws = one_write(b"token/supply", &[1, 2, 3]);
         mem.apply(&ws);
         store
-            .init_genesis(identity(&g), &g, &ws, Hash32::ZERO)
+            .init_genesis(identity(&g), &g, &ws, Hash32::ZERO, &Activations::default())
             .unwrap();
         assert_eq!(
             store.snapshot().unwrap().get(b"token/supply").unwrap(),
@@ -1074,7 +1275,13 @@ mod tests {
         {
             let store = Store::open(dir.path()).unwrap();
             store
-                .init_genesis(identity(&g), &g, &WriteSet::default(), Hash32::ZERO)
+                .init_genesis(
+                    identity(&g),
+                    &g,
+                    &WriteSet::default(),
+                    Hash32::ZERO,
+                    &Activations::default(),
+                )
                 .unwrap();
             store.add_votes(1, &[v]).unwrap();
             let head = store.head().unwrap();

@@ -4,7 +4,7 @@
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
-use crate::tx::hex_bytes;
+use crate::serde_hex as hex_bytes;
 use crate::{sha256d, Hash32, SignedTransaction, TypesError};
 
 /// The part of a block that is hashed and signed.

@@ -1,8 +1,9 @@
-//! Receipts: the outcome of one transaction in a block, with the token events it caused.
+//! Receipts: the outcome of one transaction in a block, with the events its modules emitted.
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
+use crate::modules::Event;
 use crate::{Address, Amount, Hash32};
 
 /// Outcome of executing a transaction.
@@ -17,36 +18,6 @@ pub enum TxStatus {
     /// nothing was charged and the nonce was not consumed. Honest proposers never include such
     /// transactions; the rule keeps execution deterministic if one does.
     Rejected { code: String, message: String },
-}
-
-/// Token events, as TRC20 defines them plus fee and burn records.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
-#[serde(tag = "type")]
-pub enum Event {
-    Transfer {
-        from: Address,
-        to: Address,
-        #[serde(with = "crate::amount::dec")]
-        value: Amount,
-    },
-    Approval {
-        owner: Address,
-        spender: Address,
-        #[serde(with = "crate::amount::dec")]
-        value: Amount,
-    },
-    /// The transaction fee, paid into the incentive pool.
-    FeePaid {
-        from: Address,
-        to: Address,
-        #[serde(with = "crate::amount::dec")]
-        value: Amount,
-    },
-    Burn {
-        from: Address,
-        #[serde(with = "crate::amount::dec")]
-        value: Amount,
-    },
 }
 
 /// The receipt of one transaction.

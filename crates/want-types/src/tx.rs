@@ -1,19 +1,19 @@
 //! Transactions: chain id, nonce, fee, expiry, a proof-of-work stamp and one typed call.
 //!
 //! The id of a transaction is SHA-256(SHA-256(borsh(Transaction))) — the digest that is signed, so
-//! a signature cannot change the id (no malleability). Anchor transactions of the trace module
-//! are the one exception: their id is the hash of an [`AnchorTxDigest`], which commits to the
-//! same content through Merkle roots so that one record's anchoring can be proven without the
-//! whole transaction. A zero-fee transaction is admitted when its
-//! id has the chain's configured number of leading zero bits (the `pow_nonce` is varied to get it).
+//! a signature cannot change the id (no malleability). A module may give its calls an id that
+//! commits to the same content through a digest ([`crate::modules::ModuleCall::id_digest`]):
+//! the trace module's anchors do, so that one record's anchoring can be proven without the whole
+//! transaction. A zero-fee transaction is admitted when its id has the chain's configured number
+//! of leading zero bits (the `pow_nonce` is varied to get it).
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
-use crate::merkle::merkle_root;
-use crate::trace::{
-    anchor_records_root, products_leaves, AnchorTree, AnchorTxDigest, ProductsDigest, TraceCall,
-};
+use crate::head::TxHead;
+use crate::modules::trace::{AnchorTree, TraceCall};
+use crate::modules::Call;
+use crate::serde_hex as hex_bytes;
 use crate::{sha256d, Address, Amount, Hash32, TypesError};
 
 /// The unsigned body of a transaction.
@@ -34,51 +34,6 @@ pub struct Transaction {
     #[serde(default)]
     pub pow_nonce: u64,
     pub call: Call,
-}
-
-/// One call into one state-machine module. New modules append variants (never reorder: the
-/// borsh discriminant is part of every signed transaction).
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Call {
-    Token(TokenCall),
-    Trace(crate::trace::TraceCall),
-}
-
-impl Call {
-    /// Largest encoded signed transaction allowed to carry this call, in bytes.
-    pub fn tx_bytes_max(&self) -> usize {
-        match self {
-            Call::Token(_) => crate::TX_BYTES_MAX,
-            Call::Trace(_) => crate::trace::TRACE_TX_BYTES_MAX,
-        }
-    }
-}
-
-/// Calls of the WANT token module (TRC20 semantics; there is no mint).
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-pub enum TokenCall {
-    Transfer {
-        to: Address,
-        #[serde(with = "crate::amount::dec")]
-        amount: Amount,
-    },
-    Approve {
-        spender: Address,
-        #[serde(with = "crate::amount::dec")]
-        amount: Amount,
-    },
-    TransferFrom {
-        from: Address,
-        to: Address,
-        #[serde(with = "crate::amount::dec")]
-        amount: Amount,
-    },
-    Burn {
-        #[serde(with = "crate::amount::dec")]
-        amount: Amount,
-    },
 }
 
 /// A signature over the transaction id.
@@ -111,118 +66,59 @@ impl Transaction {
         borsh::to_vec(self).expect("invariant: borsh encoding into a Vec cannot fail")
     }
 
-    /// The transaction id, which is what is signed: double SHA-256 of the canonical bytes, or for
-    /// an anchor call the id of its [`AnchorTxDigest`].
-    pub fn id(&self) -> Hash32 {
-        match self.anchor_digest() {
-            Some(digest) => digest.id(),
-            None => sha256d(&self.to_bytes()),
-        }
-    }
-
-    /// For an anchor call, the digest its id is the hash of.
-    pub fn anchor_digest(&self) -> Option<AnchorTxDigest> {
-        let Call::Trace(TraceCall::Anchor { org, records }) = &self.call else {
-            return None;
-        };
-        Some(self.anchor_digest_with_root(org, records.len(), anchor_records_root(records)))
-    }
-
-    /// For an anchor call, the digest its id is the hash of with the trees under it (for proofs
-    /// of single records and products).
-    pub fn anchor_tree(&self) -> Option<AnchorTree> {
-        let Call::Trace(TraceCall::Anchor { org, records }) = &self.call else {
-            return None;
-        };
-        let product_leaves: Vec<Vec<Hash32>> = records
-            .iter()
-            .map(|r| products_leaves(&r.public.products))
-            .collect();
-        let product_digests: Vec<ProductsDigest> = records
-            .iter()
-            .zip(&product_leaves)
-            .map(|(r, leaves)| ProductsDigest::from_leaves(r.public.products.len(), leaves))
-            .collect();
-        let record_leaves: Vec<Hash32> = records
-            .iter()
-            .zip(&product_digests)
-            .map(|(r, products)| r.digest_with(*products).leaf())
-            .collect();
-        let digest = self.anchor_digest_with_root(org, records.len(), merkle_root(&record_leaves));
-        Some(AnchorTree {
-            digest,
-            record_leaves,
-            product_leaves,
-            product_digests,
-        })
-    }
-
-    fn anchor_digest_with_root(
-        &self,
-        org: &str,
-        records: usize,
-        records_root: Hash32,
-    ) -> AnchorTxDigest {
-        AnchorTxDigest {
+    /// The fields besides the call.
+    pub fn head(&self) -> TxHead {
+        TxHead {
             chain_id: self.chain_id,
             from: self.from,
             nonce: self.nonce,
             fee: self.fee,
             expiry_ms: self.expiry_ms,
             pow_nonce: self.pow_nonce,
-            org: org.to_string(),
-            records: records as u64,
-            records_root,
         }
     }
 
-    /// The amount moved out of the sender by the call, if any (for display and pre-checks).
-    pub fn value(&self) -> Amount {
-        match &self.call {
-            Call::Token(TokenCall::Transfer { amount, .. })
-            | Call::Token(TokenCall::Burn { amount }) => *amount,
-            Call::Token(TokenCall::TransferFrom { .. })
-            | Call::Token(TokenCall::Approve { .. })
-            | Call::Trace(_) => 0,
+    /// The transaction id, which is what is signed: double SHA-256 of the canonical bytes, or the
+    /// id of the digest the call's module commits through.
+    pub fn id(&self) -> Hash32 {
+        match self.call.id_digest(&self.head()) {
+            Some(digest) => digest.id(),
+            None => sha256d(&self.to_bytes()),
         }
+    }
+
+    /// For an anchor call of the trace module, the digest its id is the hash of with the trees
+    /// under it (for proofs of single records and products).
+    pub fn anchor_tree(&self) -> Option<AnchorTree> {
+        let Call::Trace(TraceCall::Anchor { org, records }) = &self.call else {
+            return None;
+        };
+        Some(crate::modules::trace::anchor_tree(
+            &self.head(),
+            org,
+            records,
+        ))
     }
 
     /// Varies `pow_nonce` until the id has `bits` leading zero bits; returns the number of tries.
     /// Expected work is 2^bits hashes.
     pub fn solve_pow(&mut self, bits: u32) -> u64 {
         let mut tries = 0u64;
-        // An anchor's records are hashed once, not once per try.
-        let mut anchor = self.anchor_digest();
+        // A digest-committed call (an anchor's records) is hashed once, not once per try.
+        let mut digest = self.call.id_digest(&self.head());
         loop {
             tries += 1;
-            let id = match &anchor {
-                Some(digest) => digest.id(),
+            let id = match &digest {
+                Some(d) => d.id(),
                 None => self.id(),
             };
             if id.leading_zero_bits() >= bits {
                 return tries;
             }
             self.pow_nonce = self.pow_nonce.wrapping_add(1);
-            if let Some(digest) = anchor.as_mut() {
-                digest.pow_nonce = self.pow_nonce;
+            if let Some(d) = digest.as_mut() {
+                d.set_pow_nonce(self.pow_nonce);
             }
-        }
-    }
-
-    /// Addresses named by the call (besides the sender).
-    pub fn counterparties(&self) -> Vec<Address> {
-        match &self.call {
-            Call::Token(TokenCall::Transfer { to, .. }) => vec![*to],
-            Call::Token(TokenCall::Approve { spender, .. }) => vec![*spender],
-            Call::Token(TokenCall::TransferFrom { from, to, .. }) => vec![*from, *to],
-            Call::Token(TokenCall::Burn { .. }) => vec![],
-            Call::Trace(TraceCall::AddKey { key, .. })
-            | Call::Trace(TraceCall::RevokeKey { key }) => vec![*key],
-            Call::Trace(TraceCall::SubmitKyc { verifier, .. }) => vec![*verifier],
-            Call::Trace(TraceCall::AttestKyc { subject, .. }) => vec![*subject],
-            Call::Trace(TraceCall::Grant { grantee, .. })
-            | Call::Trace(TraceCall::RevokeGrant { grantee, .. }) => vec![*grantee],
-            Call::Trace(_) => vec![],
         }
     }
 }
@@ -245,23 +141,10 @@ impl SignedTransaction {
     }
 }
 
-/// Serde helper: bytes as lowercase hex.
-pub mod hex_bytes {
-
-    pub fn serialize<S: serde::Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&hex::encode(v))
-    }
-
-    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        let s = <String as serde::Deserialize>::deserialize(d)?;
-        hex::decode(s.strip_prefix("0x").unwrap_or(&s))
-            .map_err(|e| serde::de::Error::custom(format!("invalid hex: {e}")))
-    }
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::modules::token::TokenCall;
     use proptest::prelude::*;
 
     pub fn arb_address() -> impl Strategy<Value = Address> {

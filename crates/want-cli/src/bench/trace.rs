@@ -229,7 +229,7 @@ pub fn run(a: TraceBenchArgs, out: &Out) -> anyhow::Result<()> {
     .map_err(|e| CliError::new("bench", e.message))?;
     let path = format!(
         "{base}/v1/trace/verify/{}",
-        want_node::api_trace::urlencode(&product)
+        want_node::trace::urlencode(&product)
     );
     let mut http_lat = Vec::with_capacity(a.verify_runs);
     let mut report_bytes = 0usize;

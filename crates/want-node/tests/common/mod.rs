@@ -279,7 +279,7 @@ pub fn new_key() -> SigningKey {
 }
 
 pub fn now_ms() -> u64 {
-    want_node::node::now_ms()
+    want_node::now_ms()
 }
 
 /// An unsigned dev-chain transaction paying the minimum fee, valid for 10 minutes. `from` is a
@@ -630,8 +630,8 @@ impl TestCluster {
         }
         for (d, k) in self.dirs.iter().zip(&self.keys) {
             std::fs::create_dir_all(d).unwrap();
-            want_node::node::write_secret_file(
-                &d.join(want_node::node::NODE_KEY_FILE),
+            want_node::write_secret_file(
+                &d.join(want_node::kernel::node::NODE_KEY_FILE),
                 &k.to_hex(),
             )
             .unwrap();

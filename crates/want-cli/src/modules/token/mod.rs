@@ -1,0 +1,166 @@
+//! The token module: `want tx transfer|approve|transfer-from|burn` (signed through
+//! `crate::signer`) and `want account`.
+
+use clap::Subcommand;
+use want_types::amount::parse_want;
+use want_types::{Address, Call, TokenCall};
+
+use crate::client::Client;
+use crate::output::{CliError, Out};
+use crate::signer::{print_answer, print_unsent, Delivered, FileShape, Profile, SignArgs, Signer};
+use crate::NodeArg;
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Balance and nonce of an account.
+    Account {
+        address: String,
+        #[command(flatten)]
+        node: NodeArg,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum TxCommand {
+    /// Send WANT (amount in WANT, up to 6 decimals; 1 % transfer fee goes to the incentive pool).
+    Transfer {
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        amount: String,
+        #[command(flatten)]
+        sign: SignArgs,
+    },
+    /// Allow a spender to move up to an amount of your WANT (TRC20 approve).
+    Approve {
+        #[arg(long)]
+        spender: String,
+        #[arg(long)]
+        amount: String,
+        #[command(flatten)]
+        sign: SignArgs,
+    },
+    /// Move WANT from an account that approved you (TRC20 transferFrom).
+    TransferFrom {
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        amount: String,
+        #[command(flatten)]
+        sign: SignArgs,
+    },
+    /// Destroy WANT for good.
+    Burn {
+        #[arg(long)]
+        amount: String,
+        #[command(flatten)]
+        sign: SignArgs,
+    },
+}
+
+fn address(s: &str, field: &str) -> anyhow::Result<Address> {
+    s.parse()
+        .map_err(|e| CliError::new("invalid_address", format!("--{field}: {e}")).into())
+}
+
+fn amount(s: &str, field: &str) -> anyhow::Result<u128> {
+    parse_want(s).map_err(|e| {
+        CliError::new(
+            "invalid_amount",
+            format!("--{field}: {e}; give WANT with up to 6 decimals, e.g. 12.5"),
+        )
+        .into()
+    })
+}
+
+pub fn run(cmd: Command, out: &Out) -> anyhow::Result<()> {
+    match cmd {
+        Command::Account { address, node } => {
+            address
+                .parse::<Address>()
+                .map_err(|e| CliError::new("invalid_address", e.to_string()))?;
+            let v = Client::new(&node.url)?.get(&format!("/v1/accounts/{address}"))?;
+            out.value(&v, |v| {
+                format!(
+                    "address  {}\nbalance  {} WANT ({} base units)\nnonce    {} (next pending {})",
+                    v["address"].as_str().unwrap_or_default(),
+                    v["balance_want"].as_str().unwrap_or_default(),
+                    v["balance"].as_str().unwrap_or_default(),
+                    v["nonce"],
+                    v["pending_nonce"]
+                )
+            });
+            Ok(())
+        }
+    }
+}
+
+pub fn run_tx(cmd: TxCommand, out: &Out) -> anyhow::Result<()> {
+    let (call, sign) = match cmd {
+        TxCommand::Transfer {
+            to,
+            amount: a,
+            sign,
+        } => (
+            TokenCall::Transfer {
+                to: address(&to, "to")?,
+                amount: amount(&a, "amount")?,
+            },
+            sign,
+        ),
+        TxCommand::Approve {
+            spender,
+            amount: a,
+            sign,
+        } => (
+            TokenCall::Approve {
+                spender: address(&spender, "spender")?,
+                amount: amount(&a, "amount")?,
+            },
+            sign,
+        ),
+        TxCommand::TransferFrom {
+            from,
+            to,
+            amount: a,
+            sign,
+        } => (
+            TokenCall::TransferFrom {
+                from: address(&from, "from")?,
+                to: address(&to, "to")?,
+                amount: amount(&a, "amount")?,
+            },
+            sign,
+        ),
+        TxCommand::Burn { amount: a, sign } => (
+            TokenCall::Burn {
+                amount: amount(&a, "amount")?,
+            },
+            sign,
+        ),
+    };
+    sign_and_send(Call::Token(call), sign, out)
+}
+
+/// Signs one call and sends it (waiting with `--wait`), writes it (`--out`) or prints it
+/// (`--offline`).
+fn sign_and_send(call: Call, sign: SignArgs, out: &Out) -> anyhow::Result<()> {
+    let mut signer = Signer::open(sign, Profile::send())?;
+    let stx = signer.sign(call)?;
+    match signer.deliver(std::slice::from_ref(&stx), FileShape::Object)? {
+        Delivered::Written(path) => {
+            print_unsent(out, &stx, Some(&path));
+            Ok(())
+        }
+        Delivered::Kept => {
+            print_unsent(out, &stx, None);
+            Ok(())
+        }
+        Delivered::Sent { answers, waited } => match answers.first() {
+            Some(v) => print_answer(out, v, waited),
+            None => Err(CliError::new("error", "nothing was sent").into()),
+        },
+    }
+}

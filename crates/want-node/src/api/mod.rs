@@ -1,0 +1,215 @@
+//! The HTTP API: JSON over REST, the WebSocket stream, OpenAPI generated from the handlers,
+//! Prometheus metrics. The router is assembled from the kernel's routes (`kernel.rs`,
+//! `stream.rs`) and every module's node part; every module route, and the kernel's routes that
+//! serve state, sit behind the divergence guard.
+
+pub mod kernel;
+pub mod stream;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+use utoipa_axum::router::OpenApiRouter;
+use want_types::Address;
+
+use crate::error::{codes, NodeError};
+use crate::kernel::node::Node;
+
+pub use kernel::{BATCH_BODY_BYTES_MAX, TX_BODY_BYTES_MAX};
+
+/// An API error, rendered as `{"error": {"code", "message"}}` with a 4xx/5xx status.
+pub struct ApiError(pub NodeError);
+
+impl From<NodeError> for ApiError {
+    fn from(e: NodeError) -> Self {
+        ApiError(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status =
+            StatusCode::from_u16(self.0.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut body = json!({"error": {"code": self.0.code(), "message": self.0.to_string()}});
+        if let Some(path) = self.0.path() {
+            body["error"]["path"] = json!(path);
+        }
+        (status, Json(body)).into_response()
+    }
+}
+
+pub type ApiResult = Result<Response, ApiError>;
+
+pub fn bad(code: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError(NodeError::rejected(code, message))
+}
+
+/// The routes and the OpenAPI document of the node: the kernel's, then every module's, each
+/// module's routes (and the kernel's state routes) behind the divergence guard.
+pub fn routes_and_openapi(node: &Node) -> (Router, utoipa::openapi::OpenApi) {
+    let guard = || axum::middleware::from_fn_with_state(node.clone(), refuse_state_when_diverged);
+    let mut all: OpenApiRouter = OpenApiRouter::new().merge(
+        kernel::routes()
+            .merge(kernel::state_routes().route_layer(guard()))
+            .merge(stream::routes())
+            .with_state(node.clone()),
+    );
+    for m in node.shared.modules.clone() {
+        all = all.merge(m.routes(node).route_layer(guard()));
+    }
+    let (router, mut doc) = all.split_for_parts();
+    describe(&mut doc);
+    (router, doc)
+}
+
+/// The API router.
+pub fn router(node: Node) -> Router {
+    let (router, doc) = routes_and_openapi(&node);
+    let doc = Arc::new(doc);
+    router
+        .route(
+            "/openapi.json",
+            get(move || {
+                let doc = doc.clone();
+                async move { Json((*doc).clone()) }
+            }),
+        )
+        .fallback(not_found)
+}
+
+/// The document's title, version and conventions.
+fn describe(doc: &mut utoipa::openapi::OpenApi) {
+    doc.info.title = "WANT chain node API".into();
+    doc.info.version = env!("CARGO_PKG_VERSION").into();
+    doc.info.description = Some(
+        "Amounts are base units (1 WANT = 1,000,000) as decimal strings. Errors are {\"error\": {\"code\", \"message\"}} with a stable snake_case code (see components.schemas.Error). A node whose state diverged from its cluster's majority answers 503 state_diverged on every route that serves state.".into(),
+    );
+}
+
+/// Serves the API until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    node: Node,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router(node).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+/// Refuses a request with `503 state_diverged` once this node found that its state differs from
+/// the cluster majority's, so it never serves a forked state.
+async fn refuse_state_when_diverged(
+    State(node): State<Node>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if let Err(e) = node.shared.refuse_if_diverged() {
+        return ApiError(e).into_response();
+    }
+    next.run(req).await
+}
+
+async fn not_found() -> ApiError {
+    ApiError(NodeError::NotFound {
+        code: codes::NOT_FOUND,
+        message: "no such endpoint; see GET /openapi.json".into(),
+    })
+}
+
+/// Parses a JSON request body, naming the path of the first problem.
+pub fn parse_json<T: serde::de::DeserializeOwned>(
+    body: Result<Bytes, BytesRejection>,
+    what: &str,
+) -> Result<T, ApiError> {
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            bad(
+                codes::TX_TOO_LARGE,
+                format!("the request body is too large: {e}"),
+            )
+        } else {
+            bad(
+                codes::INVALID_JSON,
+                format!("could not read the request body: {e}"),
+            )
+        }
+    })?;
+    let de = &mut serde_json::Deserializer::from_slice(&body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let code = if inner.is_syntax() || inner.is_eof() {
+            codes::INVALID_JSON
+        } else {
+            codes::INVALID_TRANSACTION
+        };
+        bad(code, format!("{what} at `{path}`: {inner}"))
+    })
+}
+
+/// Content type of the binary (borsh) submission format, for high-throughput clients.
+pub const BINARY_CONTENT_TYPE: &str = "application/octet-stream";
+
+fn is_binary(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with(BINARY_CONTENT_TYPE))
+}
+
+/// Parses a request body as JSON, or as borsh when sent as `application/octet-stream`.
+pub fn parse_body<T: serde::de::DeserializeOwned + borsh::BorshDeserialize>(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    what: &str,
+) -> Result<T, ApiError> {
+    if !is_binary(headers) {
+        return parse_json(body, what);
+    }
+    let body = body.map_err(|e| {
+        bad(
+            codes::TX_TOO_LARGE,
+            format!("the request body is too large: {e}"),
+        )
+    })?;
+    borsh::from_slice(&body)
+        .map_err(|e| bad(codes::INVALID_TRANSACTION, format!("{what} (borsh): {e}")))
+}
+
+/// Parses an address from a path or query.
+pub fn parse_address(s: &str) -> Result<Address, ApiError> {
+    s.parse()
+        .map_err(|e| bad(codes::INVALID_ADDRESS, format!("{e}")))
+}
+
+/// Parses a block height from a path.
+pub fn parse_height(height: &str) -> Result<u64, ApiError> {
+    height.parse().map_err(|_| {
+        bad(
+            codes::INVALID_HEIGHT,
+            format!("block height {height:?} is not a non-negative integer"),
+        )
+    })
+}
+
+/// Runs storage and signature work off the async workers.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, NodeError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|_| bad(codes::SHUTTING_DOWN, "the node is shutting down"))?
+        .map_err(ApiError)
+}

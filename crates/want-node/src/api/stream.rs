@@ -1,0 +1,219 @@
+//! The stream of committed blocks (`GET /v1/events`, a WebSocket): per block a `block` message,
+//! per transaction its `receipt`, and every module's events (`<module>_event`), resumable with
+//! `from_height` (a slow client reads from storage, so it never misses a block).
+
+use std::collections::BTreeSet;
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::sync::broadcast::error::RecvError;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use want_types::{Event, ModuleId};
+
+use crate::api::{bad, ApiError, ApiResult};
+use crate::error::{codes, NodeError};
+use crate::kernel::node::Node;
+
+/// The stream's route (it serves blocks, receipts and events, not state: available on a node
+/// whose state diverged, like blocks).
+pub fn routes() -> OpenApiRouter<Node> {
+    OpenApiRouter::new().routes(routes!(events))
+}
+
+#[derive(Deserialize)]
+struct EventsQuery {
+    from_height: Option<u64>,
+    /// Comma-separated message types to receive (`block,receipt` and `<module>_event` for each
+    /// module, e.g. `token_event,trace_event`; default all).
+    kinds: Option<String>,
+}
+
+/// Which message types a stream client asked for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StreamKinds {
+    pub block: bool,
+    pub receipt: bool,
+    /// The modules whose events (`<module>_event`) to send.
+    pub events: BTreeSet<ModuleId>,
+}
+
+impl StreamKinds {
+    /// Every message type.
+    pub fn all() -> StreamKinds {
+        StreamKinds {
+            block: true,
+            receipt: true,
+            events: ModuleId::ALL.iter().copied().collect(),
+        }
+    }
+
+    fn parse(s: Option<&str>) -> Result<StreamKinds, ApiError> {
+        let Some(s) = s else {
+            return Ok(StreamKinds::all());
+        };
+        let mut k = StreamKinds {
+            block: false,
+            receipt: false,
+            events: BTreeSet::new(),
+        };
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match part {
+                "block" => k.block = true,
+                "receipt" => k.receipt = true,
+                other => {
+                    let module = other
+                        .strip_suffix("_event")
+                        .and_then(ModuleId::from_name)
+                        .ok_or_else(|| {
+                            let names: Vec<String> = ModuleId::ALL
+                                .iter()
+                                .map(|m| format!("{}_event", m.name()))
+                                .collect();
+                            bad(
+                                codes::INVALID_QUERY,
+                                format!(
+                                    "kinds: unknown message type {other:?}; use block, receipt, {}",
+                                    names.join(", ")
+                                ),
+                            )
+                        })?;
+                    k.events.insert(module);
+                }
+            }
+        }
+        Ok(k)
+    }
+}
+
+/// The stream message type of a module's event: `<module>_event`.
+fn event_type(e: &Event) -> String {
+    format!("{}_event", e.module().name())
+}
+
+#[utoipa::path(get, path = "/v1/events", tag = "stream",
+    params(("from_height" = Option<u64>, Query, description = "first block to send (default: the next one)"),
+        ("kinds" = Option<String>, Query, description = "comma-separated subset of block, receipt and <module>_event (default all)")),
+    responses((status = 101, description = "switching to the WebSocket stream"), (status = 400, description = "invalid_query")))]
+async fn events(
+    State(node): State<Node>,
+    Query(q): Query<EventsQuery>,
+    ws: WebSocketUpgrade,
+) -> ApiResult {
+    let kinds = StreamKinds::parse(q.kinds.as_deref())?;
+    let from = match q.from_height {
+        Some(h) => h,
+        None => node.shared.store.head().map_err(NodeError::from)?.height + 1,
+    };
+    Ok(ws.on_upgrade(move |socket| stream_events(socket, node, from, kinds)))
+}
+
+/// The messages describing one committed block: the block, then per transaction its `receipt`
+/// and its events (`<module>_event`), then the events of the block's end-of-block work (without
+/// `tx_id` and `index`).
+pub fn block_messages(
+    node: &Node,
+    height: u64,
+    kinds: &StreamKinds,
+) -> Result<Vec<Value>, NodeError> {
+    let store = &node.shared.store;
+    let Some(info) = store.block_info(height)? else {
+        return Ok(vec![]);
+    };
+    let receipts = store.receipts(height)?.unwrap_or_default();
+    let mut out = Vec::with_capacity(1 + receipts.len() * 3);
+    if kinds.block {
+        out.push(json!({
+        "type": "block",
+        "height": height,
+        "hash": info.hash,
+        "timestamp_ms": info.timestamp_ms,
+        "tx_count": info.tx_count,
+        "state_root": info.state_root,
+        }));
+    }
+    if !kinds.receipt && kinds.events.is_empty() {
+        return Ok(out);
+    }
+    for (i, r) in receipts.iter().enumerate() {
+        if kinds.receipt {
+            // The receipt without its events (they follow as <module>_event messages); built by
+            // hand so the events' addresses are not encoded for nothing.
+            let mut receipt = json!({
+                "type": "receipt",
+                "height": height,
+                "index": i,
+                "tx_id": r.tx_id,
+                "sender": r.sender,
+                "fee_paid": r.fee_paid.to_string(),
+            });
+            if let (Value::Object(m), Ok(Value::Object(status))) =
+                (&mut receipt, serde_json::to_value(&r.status))
+            {
+                m.extend(status);
+            }
+            out.push(receipt);
+        }
+        for e in &r.events {
+            if kinds.events.contains(&e.module()) {
+                out.push(json!({"type": event_type(e), "height": height, "tx_id": r.tx_id, "index": i, "event": e}));
+            }
+        }
+    }
+    if !kinds.events.is_empty() {
+        for e in store.hook_events(height)? {
+            if kinds.events.contains(&e.module()) {
+                out.push(json!({"type": event_type(&e), "height": height, "tx_id": null, "index": null, "event": e}));
+            }
+        }
+    }
+    Ok(out)
+}
+
+async fn stream_events(mut socket: WebSocket, node: Node, from: u64, kinds: StreamKinds) {
+    let metrics = &node.shared.metrics;
+    metrics.ws_clients.inc();
+    let mut blocks = node.shared.blocks.subscribe();
+    let stopping = node.stopping();
+    tokio::pin!(stopping);
+    let mut next = from;
+    'outer: loop {
+        let head = match node.shared.store.head() {
+            Ok(h) => h.height,
+            Err(_) => break,
+        };
+        while next <= head {
+            let messages = match block_messages(&node, next, &kinds) {
+                Ok(m) => m,
+                Err(_) => break 'outer,
+            };
+            for m in messages {
+                if socket
+                    .send(Message::Text(m.to_string().into()))
+                    .await
+                    .is_err()
+                {
+                    break 'outer;
+                }
+            }
+            next += 1;
+        }
+        tokio::select! {
+            _ = &mut stopping => {
+                let _ = socket.send(Message::Close(None)).await;
+                break;
+            }
+            r = blocks.recv() => match r {
+                Ok(_) | Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => break,
+            },
+            m = socket.recv() => match m {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break,
+                Some(Ok(_)) => continue,
+            },
+        }
+    }
+    metrics.ws_clients.dec();
+}

@@ -1,0 +1,66 @@
+//! The executor consensus drives: applying committed blocks (`execution.rs`), catching up from
+//! a snapshot point (`sync.rs`), and the consensus metadata stored with the chain.
+
+use want_consensus::{AppliedBlock, ApplyOutcome, BlockApplier, ChainPoint};
+use want_types::Block;
+
+use crate::kernel::node::Executor;
+
+impl BlockApplier for Executor {
+    fn apply(
+        &self,
+        block: &Block,
+        members: &[[u8; 32]],
+        consensus_meta: Option<&[u8]>,
+    ) -> Result<ApplyOutcome, String> {
+        let head = self.shared.store.head().map_err(|e| e.to_string())?;
+        let info = self
+            .shared
+            .execute(block, members, consensus_meta)
+            .map_err(|e| e.to_string())?;
+        Ok(match info {
+            Some(info) => ApplyOutcome::Applied(AppliedBlock {
+                height: info.height,
+                hash: info.hash,
+                state_root: info.state_root,
+                tx_count: info.tx_count,
+            }),
+            None => ApplyOutcome::Stale(format!(
+                "it does not extend head {} ({})",
+                head.height, head.hash
+            )),
+        })
+    }
+
+    fn head(&self) -> Result<ChainPoint, String> {
+        let head = self.shared.store.head().map_err(|e| e.to_string())?;
+        Ok(ChainPoint {
+            height: head.height,
+            hash: head.hash,
+            state_root: head.state_root,
+        })
+    }
+
+    fn catch_up(
+        &self,
+        target: &ChainPoint,
+        sources: &[String],
+        consensus_meta: &[u8],
+    ) -> Result<(), String> {
+        self.shared.catch_up(target, sources, consensus_meta)
+    }
+
+    fn record_consensus_meta(&self, meta: &[u8]) -> Result<(), String> {
+        self.shared
+            .store
+            .set_consensus_meta(meta)
+            .map_err(|e| e.to_string())
+    }
+
+    fn consensus_meta(&self) -> Result<Option<Vec<u8>>, String> {
+        self.shared
+            .store
+            .consensus_meta()
+            .map_err(|e| e.to_string())
+    }
+}

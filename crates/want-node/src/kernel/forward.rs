@@ -1,0 +1,214 @@
+//! Forwarding: transactions sent to a member that is not the leader travel to the leader in
+//! signed envelopes (and, with `?wait=commit`, the caller is answered once the block is executed
+//! on the member it asked); transactions a former leader still holds move to the new leader.
+//! The leader's side of the exchange is in `rpc.rs`.
+
+use std::time::{Duration, Instant};
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use tracing::{debug, info, warn};
+use want_consensus::net::{MsgKind, NetError};
+use want_types::{Hash32, SignedTransaction};
+
+use crate::error::{codes, NodeError};
+use crate::kernel::node::Node;
+
+/// Most transactions in one forwarded batch.
+pub const FORWARD_BATCH_MAX: usize = 5_000;
+/// How long a member keeps trying to hand a submitted transaction to a leader (an election may
+/// be under way) before answering `no_leader`.
+pub const FORWARD_WAIT_MS: u64 = 10_000;
+/// Pause between attempts while there is no leader to forward to.
+const FORWARD_RETRY_MS: u64 = 100;
+/// How long one forwarded batch may take (the leader journals it durably before answering).
+const FORWARD_TIMEOUT_MS: u64 = 10_000;
+
+/// Transactions forwarded to the leader: their canonical bytes.
+#[derive(BorshSerialize, BorshDeserialize)]
+pub(crate) struct ForwardTxs {
+    pub(crate) txs: Vec<Vec<u8>>,
+}
+
+/// The leader's answer, one per forwarded transaction, in order.
+#[derive(BorshSerialize, BorshDeserialize)]
+pub(crate) struct ForwardAnswer {
+    /// `None`: admitted (journaled on the leader). `Some((code, message))`: refused.
+    pub(crate) results: Vec<Option<(String, String)>>,
+}
+
+/// Codes of refusals that may succeed on another attempt (after an election).
+pub(crate) fn transient(code: &str) -> bool {
+    matches!(
+        code,
+        codes::NOT_LEADER | codes::NO_LEADER | codes::SHUTTING_DOWN
+    )
+}
+
+impl Node {
+    /// Whether submissions must go to another member (this node is in a cluster and is not the
+    /// leader able to propose).
+    pub fn must_forward(&self) -> bool {
+        self.consensus().transport().is_some() && !self.consensus().can_propose()
+    }
+
+    /// Forwards transactions to the leader, waiting up to [`FORWARD_WAIT_MS`] for one to exist.
+    /// Per transaction: `Ok(())` once the leader journaled it, or the leader's refusal (a
+    /// transient one — `not_leader` — when this node became the leader meanwhile).
+    pub async fn forward(&self, txs: &[SignedTransaction]) -> Vec<Result<(), NodeError>> {
+        let started = Instant::now();
+        let bytes: Vec<Vec<u8>> = txs.iter().map(|t| t.to_bytes()).collect();
+        loop {
+            let outcome = self.forward_once(&bytes).await;
+            let retry = match &outcome {
+                Err(_) => true,
+                Ok(results) => results
+                    .iter()
+                    .any(|r| matches!(r, Err(e) if transient(e.code()))),
+            };
+            let give_up = started.elapsed() >= Duration::from_millis(FORWARD_WAIT_MS)
+                || *self.shutdown_requested();
+            if !retry || give_up {
+                return match outcome {
+                    Ok(results) => results,
+                    Err(e) => {
+                        let msg = e.to_string();
+                        (0..txs.len())
+                            .map(|_| Err(NodeError::rejected(codes::NO_LEADER, msg.clone())))
+                            .collect()
+                    }
+                };
+            }
+            // This node became the leader meanwhile: the caller admits locally what is still
+            // transient (`admission.rs`).
+            if !self.must_forward() {
+                return match outcome {
+                    Ok(r) => r,
+                    Err(_) => (0..txs.len())
+                        .map(|_| Err(NodeError::rejected(codes::NOT_LEADER, "")))
+                        .collect(),
+                };
+            }
+            tokio::time::sleep(Duration::from_millis(FORWARD_RETRY_MS)).await;
+        }
+    }
+
+    async fn forward_once(
+        &self,
+        bytes: &[Vec<u8>],
+    ) -> Result<Vec<Result<(), NodeError>>, NodeError> {
+        let consensus = self.consensus();
+        let transport = consensus
+            .transport()
+            .ok_or_else(|| NodeError::rejected(codes::INTERNAL, "not in a cluster"))?;
+        let (leader, peer) = consensus.leader_peer().ok_or_else(|| {
+            NodeError::rejected(
+                codes::NO_LEADER,
+                "the cluster has no leader right now (an election is under way, or a majority of members is unreachable); retry shortly",
+            )
+        })?;
+        let payload = borsh::to_vec(&ForwardTxs {
+            txs: bytes.to_vec(),
+        })
+        .expect("invariant: borsh encoding into a Vec cannot fail");
+        let answer = transport
+            .call(
+                leader,
+                &peer,
+                MsgKind::ForwardTxs,
+                payload,
+                Duration::from_millis(FORWARD_TIMEOUT_MS),
+            )
+            .await
+            .map_err(|e: NetError| {
+                NodeError::rejected(codes::NO_LEADER, format!("forwarding to the leader: {e}"))
+            })?;
+        let answer: ForwardAnswer = borsh::from_slice(&answer).map_err(|e| {
+            NodeError::rejected(
+                codes::NO_LEADER,
+                format!("the leader's answer does not decode: {e}"),
+            )
+        })?;
+        if answer.results.len() != bytes.len() {
+            return Err(NodeError::rejected(
+                codes::NO_LEADER,
+                "the leader answered for a different number of transactions",
+            ));
+        }
+        Ok(answer
+            .results
+            .into_iter()
+            .map(|r| match r {
+                None => Ok(()),
+                Some((code, message)) => Err(NodeError::rejected(
+                    crate::error::static_code(&code),
+                    message,
+                )),
+            })
+            .collect())
+    }
+
+    /// Hands what this node's mempool holds to the leader when this node is not the leader
+    /// (it was leader, or admitted them just before losing the leadership). Transactions the
+    /// leader refuses for good are dropped here too; the rest stay until the next attempt.
+    pub(crate) async fn drain_pool_to_leader(&self) {
+        let picked: Vec<(Hash32, SignedTransaction)> = {
+            let pool = self.shared.mempool.lock();
+            if pool.is_empty() {
+                return;
+            }
+            pool.all_in_nonce_order(FORWARD_BATCH_MAX)
+                .into_iter()
+                .map(|t| (t.id, t.stx.clone()))
+                .collect()
+        };
+        if self.consensus().leader_peer().is_none() {
+            return;
+        }
+        let txs: Vec<SignedTransaction> = picked.iter().map(|(_, t)| t.clone()).collect();
+        let results = match self
+            .forward_once(&txs.iter().map(|t| t.to_bytes()).collect::<Vec<_>>())
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                debug!(target: "cluster::forward", "could not hand {} pending transactions to the leader: {e}", txs.len());
+                return;
+            }
+        };
+        let mut done = Vec::new();
+        let mut refused = Vec::new();
+        for ((id, _), r) in picked.iter().zip(results) {
+            match r {
+                Ok(()) => done.push(*id),
+                Err(e) if transient(e.code()) => {}
+                Err(e)
+                    if e.code() == codes::DUPLICATE_TRANSACTION
+                        || e.code() == codes::NONCE_IN_USE =>
+                {
+                    done.push(*id)
+                }
+                Err(e) => {
+                    info!(target: "cluster::forward", "the leader refused pending transaction {id}: {e}");
+                    refused.push(*id);
+                }
+            }
+        }
+        if done.is_empty() && refused.is_empty() {
+            return;
+        }
+        {
+            let mut pool = self.shared.mempool.lock();
+            for id in done.iter().chain(&refused) {
+                pool.remove(id);
+            }
+            self.shared.metrics.mempool_size.set(pool.len() as i64);
+        }
+        self.shared.forget_waiters_of(&refused);
+        let all: Vec<Hash32> = done.into_iter().chain(refused).collect();
+        if let Err(e) = self.shared.store.journal_remove(&all) {
+            warn!(target: "cluster::forward", "could not drop {} handed-over transactions from the journal: {e}", all.len());
+        } else {
+            info!(target: "cluster::forward", "handed {} pending transactions to the leader", all.len());
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! The kernel's shared state and the handle on a running node; what each does lives in the
+//! files of its job: `admission.rs` (a transaction into the mempool), `journal.rs` (the durable
+//! mempool journal), `production.rs` (proposing blocks), `execution.rs` (applying committed
+//! blocks), `startup.rs` (opening and starting everything).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use parking_lot::Mutex;
+use tokio::sync::{broadcast, mpsc, oneshot, watch, Notify};
+use want_consensus::{Consensus, RaftConsensus};
+use want_crypto::NodeKey;
+use want_storage::Store;
+use want_types::{Activations, ChainParams, Hash32, Receipt};
+
+use crate::config::{Genesis, NodeConfig};
+use crate::kernel::mempool::Mempool;
+use crate::kernel::module::NodeModule;
+use crate::metrics::Metrics;
+
+/// Name of the node's Ed25519 identity key file inside the data directory.
+pub const NODE_KEY_FILE: &str = "node-key.hex";
+/// How long stopping waits for the block in flight to commit before stopping consensus under it.
+pub const PRODUCER_STOP_GRACE_MS: u64 = 5_000;
+/// Raft id of the single node (the only member of its cluster).
+pub const SINGLE_NODE_RAFT_ID: u64 = 1;
+/// Capacity of the committed-block broadcast (subscribers that fall further behind re-read storage).
+pub(crate) const BLOCK_BROADCAST_CAPACITY: usize = 1_024;
+
+/// What a `?wait=commit` caller learns when its transaction is committed.
+#[derive(Clone, Debug)]
+pub struct CommitNotice {
+    pub height: u64,
+    pub index: u32,
+    pub block_hash: Hash32,
+    pub receipt: Receipt,
+}
+
+pub(crate) struct JournalReq {
+    pub(crate) id: Hash32,
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) done: oneshot::Sender<Result<(), String>>,
+}
+
+/// The kernel's state, shared by the API, admission, the producer and the executor. What is a
+/// module's own (the trace module's blob store, capture key, caches) lives in the module's node
+/// part, not here.
+pub struct Shared {
+    pub cfg: NodeConfig,
+    pub genesis: Genesis,
+    pub params: ChainParams,
+    /// From which heights modules and rules apply (checked against the recorded ones at start).
+    pub activations: Activations,
+    pub store: Arc<Store>,
+    pub mempool: Mutex<Mempool>,
+    pub(crate) waiters: Mutex<HashMap<Hash32, Vec<oneshot::Sender<CommitNotice>>>>,
+    /// Height of every committed block, in order.
+    pub blocks: broadcast::Sender<u64>,
+    pub metrics: Metrics,
+    pub node_key: NodeKey,
+    pub node_id: String,
+    pub(crate) produce: Notify,
+    pub(crate) journal: mpsc::UnboundedSender<JournalReq>,
+    pub started: Instant,
+    /// Commit votes and certificates: the divergence flag and the outgoing vote queue
+    /// (see `certs.rs`).
+    pub certs: crate::kernel::certs::CertState,
+    /// The voting members as Raft last reported them (empty until it has; see
+    /// `Shared::member_keys`).
+    pub voters: parking_lot::RwLock<Vec<crate::config::GenesisMember>>,
+    /// When this node last proposed a block (Unix ms): a transaction arriving after a whole
+    /// block interval without one is proposed at once instead of waiting for the next tick.
+    pub last_proposed_ms: std::sync::atomic::AtomicU64,
+    /// The modules' node parts, in registration order.
+    pub modules: Vec<Arc<dyn NodeModule>>,
+}
+
+/// Unix time in milliseconds from the system clock (the node's only clock; the state machine
+/// sees only block timestamps).
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+impl Shared {
+    /// Drops the commit waiters of transactions that left the mempool without committing (their
+    /// callers get an error instead of waiting for the timeout).
+    pub(crate) fn forget_waiters(&self, ids: &[Hash32]) {
+        let mut waiters = self.waiters.lock();
+        for id in ids {
+            waiters.remove(id);
+        }
+    }
+
+    /// Drops the commit waiters of transactions that will not commit (callers are told).
+    pub(crate) fn forget_waiters_of(&self, ids: &[Hash32]) {
+        if !ids.is_empty() {
+            self.forget_waiters(ids);
+        }
+    }
+}
+
+/// Applies committed blocks for consensus (its `BlockApplier` is in `applier.rs`).
+pub struct Executor {
+    pub(crate) shared: Arc<Shared>,
+}
+
+/// A handle on a running node.
+#[derive(Clone)]
+pub struct Node {
+    pub shared: Arc<Shared>,
+    pub(crate) consensus: Arc<RaftConsensus<Executor>>,
+    pub(crate) shutdown: watch::Sender<bool>,
+    pub(crate) producer: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
+}
+
+/// Result of submitting a transaction.
+pub enum Submitted {
+    Accepted(Hash32),
+    Committed(Hash32, Box<CommitNotice>),
+}
+
+/// A transaction admitted by [`Node::submit_pending`] whose commit has not been awaited yet.
+pub struct PendingTx {
+    pub id: Hash32,
+    pub(crate) rx: oneshot::Receiver<CommitNotice>,
+}
+
+impl Node {
+    pub fn consensus_status(&self) -> want_consensus::ConsensusStatus {
+        self.consensus.status()
+    }
+
+    /// The consensus this node runs.
+    pub fn consensus(&self) -> &RaftConsensus<Executor> {
+        &self.consensus
+    }
+
+    /// Whether [`Node::shutdown`] was called.
+    pub fn shutdown_requested(&self) -> watch::Ref<'_, bool> {
+        self.shutdown.borrow()
+    }
+
+    /// Stops producing blocks; in-flight work completes.
+    pub fn shutdown(&self) {
+        let _ = self.shutdown.send(true);
+    }
+
+    /// Resolves when [`Node::shutdown`] has been called (for long-lived streams to end).
+    pub fn stopping(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut rx = self.shutdown.subscribe();
+        async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        }
+    }
+}

@@ -1,0 +1,654 @@
+//! The trace module's routes: EPCIS capture, record queries, lineage, verification, the blob
+//! store and the printable product tag with its consumer page.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::json;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
+use want_state::trace::codes as trace_codes;
+use want_state::trace::query;
+use want_types::trace::{event_hash_id, parse_event_hash_id};
+
+use super::blob_repair::{MEMBER_HEADER, REPLICA_HEADER, SIGNATURE_HEADER, TIME_HEADER};
+use super::query::{self as views, EventQuery};
+use super::TraceNode;
+use crate::api::{bad, blocking, parse_address, ApiError, ApiResult};
+use crate::error::{codes, NodeError};
+use crate::kernel::node::{now_ms, Node};
+
+/// What the trace module's handlers see: the node and the module's node part.
+#[derive(Clone)]
+pub struct TraceState {
+    pub node: Node,
+    pub trace: Arc<TraceNode>,
+}
+
+/// The trace module's routes.
+pub fn routes(state: TraceState) -> OpenApiRouter {
+    OpenApiRouter::new()
+        .routes(routes!(events))
+        .routes(routes!(record))
+        .routes(routes!(lineage))
+        .routes(routes!(verify))
+        .routes(routes!(org))
+        .routes(routes!(key))
+        .routes(routes!(kyc))
+        .routes(
+            routes!(capture, capture_limits_get, capture_limits)
+                .layer(axum::extract::DefaultBodyLimit::max(want_epcis::CAPTURE_BYTES_MAX)),
+        )
+        .routes(
+            routes!(put_blob)
+                .layer(axum::extract::DefaultBodyLimit::max(super::blobs::BLOB_BYTES_MAX)),
+        )
+        .routes(routes!(get_blob))
+        .routes(routes!(get_member_blob))
+        .routes(routes!(tag))
+        .routes(routes!(qr))
+        .merge(tag_page_routes())
+        .with_state(state)
+}
+
+/// The OpenAPI description of the consumer pages' two common forms, which the catch-all routes
+/// of [`tag_page_routes`] serve (a router cannot hold both a catch-all and its special cases).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(tag_page_serial, tag_page_gtin))]
+struct TagPagesDoc;
+
+fn not_found(message: impl Into<String>) -> ApiError {
+    ApiError(NodeError::NotFound {
+        code: codes::NOT_FOUND,
+        message: message.into(),
+    })
+}
+
+/// A product identifier from a path or query: EPC URNs and GS1 Digital Link URIs are brought to
+/// the one form records are indexed under.
+pub(crate) fn product_id(s: &str) -> Result<String, ApiError> {
+    views::normalize_product(s).map_err(|e| bad(codes::INVALID_QUERY, e))
+}
+
+#[utoipa::path(get, path = "/v1/trace/events", tag = "trace", params(EventQuery),
+    responses((status = 200, description = "{\"events\": [record], \"next\": cursor|null}"), (status = 400, description = "invalid_query"), (status = 503, description = "state_diverged")))]
+async fn events(State(s): State<TraceState>, Query(mut q): Query<EventQuery>) -> ApiResult {
+    if let Some(p) = &q.product {
+        q.product = Some(product_id(p)?);
+    }
+    let store = s.node.shared.store.clone();
+    let v = blocking(move || views::events(&store.snapshot()?, &q)).await?;
+    Ok(Json(v).into_response())
+}
+
+/// Page of a record's grants.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+struct GrantsPage {
+    /// The grantee to continue after (the previous page's `grantsNext`).
+    grants_cursor: Option<String>,
+    /// Most grants (default and at most 1,000).
+    grants_limit: Option<usize>,
+}
+
+#[utoipa::path(get, path = "/v1/trace/records/{event}", tag = "trace",
+    params(("event" = String, Path, description = "event hash ID (ni:///sha-256;<64 hex>?ver=CBV2.0, percent-encoded) or 64 hex digits"), GrantsPage),
+    responses((status = 200, description = "the record with its owner-wrapped key and a page of its live grants (grantsNext: cursor|null)"), (status = 400, description = "invalid_hash"), (status = 404, description = "not_found"), (status = 503, description = "state_diverged")))]
+async fn record(
+    State(s): State<TraceState>,
+    Path(event): Path<String>,
+    Query(page): Query<GrantsPage>,
+) -> ApiResult {
+    let node = s.node;
+    let eh = parse_event_hash_id(&event).ok_or_else(|| {
+        bad(
+            codes::INVALID_HASH,
+            format!("{event:?} is not an event hash ID (ni:///sha-256;<64 hex>?ver=CBV2.0)"),
+        )
+    })?;
+    let after = page.grants_cursor.as_deref().map(parse_address).transpose()?;
+    let limit = page_limit(page.grants_limit, query::GRANTS_PAGE_MAX, "grantsLimit")?;
+    let store = node.shared.store.clone();
+    let v = blocking(move || {
+        let snap = store.snapshot()?;
+        let Some(rec) = query::record(&snap, &eh)? else {
+            return Ok(None);
+        };
+        let mut v = views::record_view(&rec);
+        v["ownerWrappedKey"] = json!(hex::encode(&rec.owner_wrapped_key));
+        let grants = query::grants(&snap, &eh, after.as_ref(), limit)?;
+        v["grants"] = json!(grants.items);
+        v["grantsNext"] = json!(grants.next);
+        Ok(Some(v))
+    })
+    .await?;
+    match v {
+        Some(v) => Ok(Json(v).into_response()),
+        None => Err(not_found(format!("no record {}", event_hash_id(&eh)))),
+    }
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct LineageQuery {
+    /// Hops to walk (1 to 16, default 8).
+    depth: Option<u32>,
+}
+
+/// A page size from a query (`None`: the maximum), refused when 0 or above `max`.
+fn page_limit(limit: Option<usize>, max: usize, field: &str) -> Result<usize, ApiError> {
+    match limit {
+        None => Ok(max),
+        Some(n) if n >= 1 && n <= max => Ok(n),
+        Some(n) => Err(bad(
+            codes::INVALID_QUERY,
+            format!("{field} must be 1 to {max}, found {n}"),
+        )),
+    }
+}
+
+/// Lineage depth when a query does not say.
+pub const LINEAGE_DEPTH_DEFAULT: u32 = 8;
+
+#[utoipa::path(get, path = "/v1/trace/lineage/{product}", tag = "trace",
+    params(("product" = String, Path, description = "EPC URN or GS1 Digital Link, percent-encoded"), LineageQuery),
+    responses((status = 200, description = "{\"upstream\", \"downstream\", \"edges\", \"truncated\"}"), (status = 400, description = "invalid_query"), (status = 503, description = "state_diverged")))]
+async fn lineage(
+    State(s): State<TraceState>,
+    Path(product): Path<String>,
+    Query(q): Query<LineageQuery>,
+) -> ApiResult {
+    let product = product_id(&product)?;
+    let store = s.node.shared.store.clone();
+    let depth = q.depth.unwrap_or(LINEAGE_DEPTH_DEFAULT);
+    let v = blocking(move || views::lineage(&store.snapshot()?, &product, depth)).await?;
+    Ok(Json(v).into_response())
+}
+
+#[utoipa::path(get, path = "/v1/trace/verify/{product}", tag = "trace",
+    params(("product" = String, Path, description = "EPC URN or GS1 Digital Link, percent-encoded")),
+    responses((status = 200, description = "verdict authentic | tampered | unknown, with the proofs a client checks without trusting the node"), (status = 400, description = "invalid_query"), (status = 503, description = "state_diverged")))]
+async fn verify(State(s): State<TraceState>, Path(product): Path<String>) -> ApiResult {
+    let product = product_id(&product)?;
+    let v = blocking(move || s.trace.verify_product(&s.node, &product)).await?;
+    Ok(Json(v).into_response())
+}
+
+/// Page of an organisation's keys.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+struct KeysPage {
+    /// The key to continue after (the previous page's `keysNext`).
+    keys_cursor: Option<String>,
+    /// Most keys (default and at most 1,000).
+    keys_limit: Option<usize>,
+}
+
+#[utoipa::path(get, path = "/v1/trace/orgs/{org}", tag = "trace",
+    params(("org" = String, Path, description = "organisation id"), KeysPage),
+    responses((status = 200, description = "the organisation and a page of its department keys (keysNext: cursor|null)"), (status = 404, description = "not_found"), (status = 503, description = "state_diverged")))]
+async fn org(
+    State(s): State<TraceState>,
+    Path(org): Path<String>,
+    Query(page): Query<KeysPage>,
+) -> ApiResult {
+    let after = page.keys_cursor.as_deref().map(parse_address).transpose()?;
+    let limit = page_limit(page.keys_limit, query::KEYS_PAGE_MAX, "keysLimit")?;
+    let store = s.node.shared.store.clone();
+    let lookup = org.clone();
+    let v = blocking(move || {
+        let snap = store.snapshot()?;
+        let Some(info) = query::org(&snap, &lookup)? else {
+            return Ok(None);
+        };
+        let page = query::org_keys(&snap, &lookup, after.as_ref(), limit)?;
+        let keys: Vec<_> = page
+            .items
+            .iter()
+            .map(|(addr, ki)| json!({"address": addr, "key": ki}))
+            .collect();
+        Ok(Some(
+            json!({"org": lookup, "info": info, "keys": keys, "keysNext": page.next}),
+        ))
+    })
+    .await?;
+    v.map(|v| Json(v).into_response())
+        .ok_or_else(|| not_found(format!("organisation {org:?} is not registered")))
+}
+
+#[utoipa::path(get, path = "/v1/trace/keys/{address}", tag = "trace",
+    params(("address" = String, Path, description = "account address")),
+    responses((status = 200, description = "the department key, its organisation, whether it is the administrator"), (status = 400, description = "invalid_address"), (status = 503, description = "state_diverged")))]
+async fn key(State(s): State<TraceState>, Path(address): Path<String>) -> ApiResult {
+    let addr = parse_address(&address)?;
+    let store = s.node.shared.store.clone();
+    let v = blocking(move || {
+        let snap = store.snapshot()?;
+        let admin = query::admin(&snap)?;
+        let key = query::key(&snap, &addr)?;
+        let org = match &key {
+            Some(k) => query::org(&snap, &k.org)?,
+            None => None,
+        };
+        Ok(json!({
+            "address": addr,
+            "admin": admin == Some(addr),
+            "key": key,
+            "orgInfo": org,
+        }))
+    })
+    .await?;
+    Ok(Json(v).into_response())
+}
+
+#[utoipa::path(get, path = "/v1/trace/kyc/{address}", tag = "trace",
+    params(("address" = String, Path, description = "account address")),
+    responses((status = 200, description = "the KYC attestation: level and hash only"), (status = 400, description = "invalid_address"), (status = 503, description = "state_diverged")))]
+async fn kyc(State(s): State<TraceState>, Path(address): Path<String>) -> ApiResult {
+    let addr = parse_address(&address)?;
+    let store = s.node.shared.store.clone();
+    let v = blocking(move || {
+        let snap = store.snapshot()?;
+        Ok(json!({"address": addr, "kyc": query::kyc(&snap, &addr)?}))
+    })
+    .await?;
+    Ok(Json(v).into_response())
+}
+
+/// GS1 Application Identifiers of the primary keys whose Digital Link paths serve a tag page.
+const TAG_PAGE_AIS: [&str; 5] = ["01", "00", "414", "8003", "8004"];
+
+/// The consumer pages of every GS1 Digital Link path under the primary keys (any qualifiers):
+/// served here, described in the OpenAPI document by their two common forms ([`TagPagesDoc`]).
+fn tag_page_routes() -> OpenApiRouter<TraceState> {
+    let mut docs = OpenApiRouter::new();
+    docs.get_openapi_mut()
+        .merge(<TagPagesDoc as utoipa::OpenApi>::openapi());
+    TAG_PAGE_AIS.iter().fold(docs, |r, ai| {
+        r.route(
+            &format!("/{ai}/{{*rest}}"),
+            get(
+                move |s: State<TraceState>, Path(rest): Path<String>, h: axum::http::HeaderMap| {
+                    tag_page(s, format!("/{ai}/{rest}"), h)
+                },
+            ),
+        )
+    })
+}
+
+#[utoipa::path(get, path = "/01/{gtin}/21/{serial}", tag = "trace",
+    params(("gtin" = String, Path, description = "GTIN-14"), ("serial" = String, Path, description = "serial number")),
+    responses((status = 200, description = "the product's provenance page (HTML): verdict, records, QR code", content_type = "text/html"), (status = 400, description = "not a product tag (HTML)", content_type = "text/html"), (status = 503, description = "state_diverged")))]
+#[allow(dead_code)] // Served by the catch-all route of `/01`; here for its description.
+async fn tag_page_serial(
+    s: State<TraceState>,
+    Path((gtin, serial)): Path<(String, String)>,
+    h: axum::http::HeaderMap,
+) -> Response {
+    tag_page(s, format!("/01/{gtin}/21/{serial}"), h).await
+}
+
+#[utoipa::path(get, path = "/01/{gtin}", tag = "trace",
+    params(("gtin" = String, Path, description = "GTIN-14")),
+    responses((status = 200, description = "the product class's provenance page (HTML)", content_type = "text/html"), (status = 400, description = "not a product tag (HTML)", content_type = "text/html"), (status = 503, description = "state_diverged")))]
+#[allow(dead_code)] // Served by the catch-all route of `/01`; here for its description.
+async fn tag_page_gtin(
+    s: State<TraceState>,
+    Path(gtin): Path<String>,
+    h: axum::http::HeaderMap,
+) -> Response {
+    tag_page(s, format!("/01/{gtin}"), h).await
+}
+
+/// The capture limits, advertised as EPCIS 2.0 does.
+fn limit_headers() -> [(&'static str, String); 2] {
+    [
+        (
+            "GS1-EPCIS-Capture-Limit",
+            want_epcis::CAPTURE_EVENTS_MAX.to_string(),
+        ),
+        (
+            "GS1-EPCIS-Capture-File-Size-Limit",
+            want_epcis::CAPTURE_BYTES_MAX.to_string(),
+        ),
+    ]
+}
+
+#[utoipa::path(options, path = "/v1/epcis/capture", tag = "trace",
+    responses((status = 200, description = "capture limits (headers GS1-EPCIS-Capture-Limit, GS1-EPCIS-Capture-File-Size-Limit)")))]
+async fn capture_limits() -> Response {
+    limits_response()
+}
+
+#[utoipa::path(get, path = "/v1/epcis/capture", tag = "trace",
+    responses((status = 200, description = "capture limits (headers GS1-EPCIS-Capture-Limit, GS1-EPCIS-Capture-File-Size-Limit)")))]
+async fn capture_limits_get() -> Response {
+    limits_response()
+}
+
+fn limits_response() -> Response {
+    (
+        limit_headers(),
+        Json(json!({
+            "captureLimit": want_epcis::CAPTURE_EVENTS_MAX,
+            "fileSizeLimit": want_epcis::CAPTURE_BYTES_MAX,
+            "eventIdentifiersMax": want_epcis::EVENT_EPCS_MAX,
+        })),
+    )
+        .into_response()
+}
+
+#[utoipa::path(post, path = "/v1/epcis/capture", tag = "trace",
+    request_body(content = serde_json::Value, content_type = "application/json", description = "an EPCISDocument, EPCISQueryDocument or single event (JSON / JSON-LD)"),
+    responses((status = 200, description = "{\"events\": [{\"eventHash\", \"tx\"}]} in document order, once committed"), (status = 400, description = "invalid document: error.path names the first problem"), (status = 401, description = "capture_unauthorized"), (status = 409, description = "duplicate_event"), (status = 413, description = "too_large"), (status = 501, description = "capture_disabled"), (status = 503, description = "state_diverged")))]
+async fn capture(
+    State(s): State<TraceState>,
+    headers: axum::http::HeaderMap,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    let authorization = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let result = match body {
+        Ok(body) => s.trace.capture(&s.node, body, authorization).await,
+        Err(e) => Err(NodeError::Invalid {
+            code: "too_large",
+            message: format!(
+                "the document could not be read ({e}); at most {} bytes are accepted",
+                want_epcis::CAPTURE_BYTES_MAX
+            ),
+            path: "$".into(),
+        }),
+    };
+    let resp = match result {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => ApiError(e).into_response(),
+    };
+    (limit_headers(), resp).into_response()
+}
+
+#[utoipa::path(put, path = "/v1/blobs", tag = "trace",
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "a sealed blob (at most 16 MiB)"),
+    responses((status = 201, description = "{\"cid\"}: its CIDv1"), (status = 413, description = "blob_too_large"), (status = 503, description = "state_diverged")))]
+async fn put_blob(
+    State(s): State<TraceState>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult {
+    let trace = s.trace.clone();
+    let bytes = body.clone();
+    let cid = blocking(move || trace.blobs.put(&bytes)).await?;
+    if !headers.contains_key(REPLICA_HEADER) {
+        s.trace
+            .replicate_blobs(&s.node.shared, vec![body.to_vec()]);
+    }
+    Ok((axum::http::StatusCode::CREATED, Json(json!({"cid": cid}))).into_response())
+}
+
+/// A header a signed blob read needs, or `blob_access_denied` naming it and `how` to sign.
+fn blob_header(headers: &axum::http::HeaderMap, name: &str, how: &str) -> Result<String, ApiError> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .ok_or_else(|| {
+            bad(
+                trace_codes::BLOB_ACCESS_DENIED,
+                format!("missing header {name}: {how}"),
+            )
+        })
+}
+
+/// The time a blob read was signed at (`X-Want-Time`, Unix ms).
+fn blob_read_time(headers: &axum::http::HeaderMap, how: &str) -> Result<u64, ApiError> {
+    blob_header(headers, TIME_HEADER, how)?
+        .parse()
+        .map_err(|_| {
+            bad(
+                trace_codes::BLOB_ACCESS_DENIED,
+                format!("{TIME_HEADER} is not a number of ms"),
+            )
+        })
+}
+
+/// The stored blob `cid` (its bytes checked against the CID), or `blob_not_found`.
+fn stored_blob(trace: &TraceNode, cid: &str) -> Result<Vec<u8>, NodeError> {
+    trace.blobs.get(cid)?.ok_or_else(|| NodeError::NotFound {
+        code: trace_codes::BLOB_NOT_FOUND,
+        message: format!("blob {cid} is not in this node's store"),
+    })
+}
+
+fn octet_stream(bytes: Vec<u8>) -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/octet-stream")],
+        bytes,
+    )
+        .into_response()
+}
+
+#[utoipa::path(get, path = "/v1/blobs/{cid}", tag = "trace",
+    params(("cid" = String, Path, description = "CIDv1 of the sealed blob"), ("X-Want-Time" = u64, Header, description = "Unix ms of the request"), ("X-Want-Signature" = String, Header, description = "secp256k1 recoverable signature (hex) of sha256d(\"WANT-BLOB-READ-v1\" || time_ms BE || cid)")),
+    responses((status = 200, description = "the sealed blob (application/octet-stream)"), (status = 403, description = "blob_access_denied"), (status = 404, description = "blob_not_found"), (status = 500, description = "blob_tampered"), (status = 503, description = "state_diverged")))]
+async fn get_blob(
+    State(s): State<TraceState>,
+    Path(cid): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> ApiResult {
+    let how = "sign the read with `want trace fetch` (X-Want-Time, X-Want-Signature)";
+    let time_ms = blob_read_time(&headers, how)?;
+    let signature = hex::decode(blob_header(&headers, SIGNATURE_HEADER, how)?).map_err(|_| {
+        bad(
+            trace_codes::BLOB_ACCESS_DENIED,
+            format!("{SIGNATURE_HEADER} is not hex"),
+        )
+    })?;
+    let (shared, trace) = (s.node.shared.clone(), s.trace.clone());
+    let bytes = blocking(move || {
+        let reader = super::access::blob_reader(&cid, time_ms, &signature, now_ms())?;
+        let snap = shared.store.snapshot()?;
+        let head = shared.store.head()?;
+        super::access::authorize_blob(&snap, head.timestamp_ms, &cid, &reader)?;
+        stored_blob(&trace, &cid)
+    })
+    .await?;
+    Ok(octet_stream(bytes))
+}
+
+/// A blob for another member repairing its store (see `blob_repair.rs`): the request is signed
+/// with the member's node key.
+#[utoipa::path(get, path = "/v1/cluster/blobs/{cid}", tag = "trace",
+    params(("cid" = String, Path, description = "CIDv1 of the sealed blob"), ("X-Want-Member" = String, Header, description = "the member's node public key (hex)"), ("X-Want-Time" = u64, Header, description = "Unix ms of the request"), ("X-Want-Signature" = String, Header, description = "Ed25519 signature (hex) of sha256d(\"WANT-BLOB-MEMBER-READ-v1\" || time_ms BE || cid)")),
+    responses((status = 200, description = "the sealed blob (application/octet-stream)"), (status = 403, description = "blob_access_denied"), (status = 404, description = "blob_not_found"), (status = 500, description = "blob_tampered"), (status = 503, description = "state_diverged")))]
+async fn get_member_blob(
+    State(s): State<TraceState>,
+    Path(cid): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> ApiResult {
+    let how = "only members fetch blobs here";
+    let member = blob_header(&headers, MEMBER_HEADER, how)?;
+    let signature = blob_header(&headers, SIGNATURE_HEADER, how)?;
+    let time_ms = blob_read_time(&headers, how)?;
+    let (shared, trace) = (s.node.shared.clone(), s.trace.clone());
+    let bytes = blocking(move || {
+        super::blob_repair::authorize_member(&shared, &cid, &member, time_ms, &signature, now_ms())?;
+        stored_blob(&trace, &cid)
+    })
+    .await?;
+    Ok(octet_stream(bytes))
+}
+
+/// The URL of a product's printable tag on this node: its GS1 Digital Link path served here.
+fn tag_url(base: &str, product: &str) -> Option<String> {
+    product
+        .strip_prefix("https://id.gs1.org")
+        .map(|path| format!("{}{path}", base.trim_end_matches('/')))
+}
+
+fn base_url(headers: &axum::http::HeaderMap, node: &Node) -> String {
+    match headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+    {
+        Some(host) => format!("http://{host}"),
+        None => format!("http://{}", node.shared.cfg.http_addr),
+    }
+}
+
+fn qr_svg(data: &str) -> Result<String, ApiError> {
+    let code = qrcode::QrCode::new(data.as_bytes()).map_err(|e| {
+        bad(
+            codes::INVALID_QUERY,
+            format!("cannot encode a QR code: {e}"),
+        )
+    })?;
+    Ok(code
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(240, 240)
+        .build())
+}
+
+/// `GET /v1/trace/tag/{product}`: the tag's URL (GS1 Digital Link on this node) and its QR code.
+#[utoipa::path(get, path = "/v1/trace/tag/{product}", tag = "trace",
+    params(("product" = String, Path, description = "a GS1 product (EPC URN or Digital Link), percent-encoded")),
+    responses((status = 200, description = "{\"product\", \"url\", \"qrSvg\"}: its tag URL on this node and QR code"), (status = 400, description = "invalid_query"), (status = 503, description = "state_diverged")))]
+async fn tag(
+    State(s): State<TraceState>,
+    Path(product): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> ApiResult {
+    let product = product_id(&product)?;
+    let base = base_url(&headers, &s.node);
+    let url = tag_url(&base, &product).ok_or_else(|| {
+        bad(
+            codes::INVALID_QUERY,
+            format!(
+                "{product} is not a GS1 key; only GS1 Digital Link products get a printable tag"
+            ),
+        )
+    })?;
+    let svg = qr_svg(&url)?;
+    Ok(Json(json!({"product": product, "url": url, "qrSvg": svg})).into_response())
+}
+
+/// `GET /v1/trace/qr/{product}`: the QR code of the product's tag, as SVG.
+#[utoipa::path(get, path = "/v1/trace/qr/{product}", tag = "trace",
+    params(("product" = String, Path, description = "a GS1 product (EPC URN or Digital Link), percent-encoded")),
+    responses((status = 200, description = "the QR code of the product's tag URL", content_type = "image/svg+xml"), (status = 400, description = "invalid_query"), (status = 503, description = "state_diverged")))]
+async fn qr(
+    State(s): State<TraceState>,
+    Path(product): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> ApiResult {
+    let product = product_id(&product)?;
+    let url = tag_url(&base_url(&headers, &s.node), &product)
+        .ok_or_else(|| bad(codes::INVALID_QUERY, format!("{product} is not a GS1 key")))?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "image/svg+xml")],
+        qr_svg(&url)?,
+    )
+        .into_response())
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+/// The plain HTML provenance page a consumer reaches by scanning the tag.
+async fn tag_page(
+    State(s): State<TraceState>,
+    path: String,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let html_response = |status: u16, body: String| {
+        (
+            axum::http::StatusCode::from_u16(status).unwrap_or(axum::http::StatusCode::OK),
+            [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            body,
+        )
+            .into_response()
+    };
+    let product = match views::normalize_product(&format!("https://id.gs1.org{path}")) {
+        Ok(p) => p,
+        Err(e) => {
+            return html_response(
+                400,
+                page("Not a product tag", &format!("<p>{}</p>", esc(&e))),
+            )
+        }
+    };
+    let p2 = product.clone();
+    let s2 = s.clone();
+    let report = match blocking(move || s2.trace.verify_product(&s2.node, &p2)).await {
+        Ok(r) => r,
+        Err(e) => return html_response(500, page("Verification failed", &esc(&e.0.to_string()))),
+    };
+    let verdict = report["verdict"].as_str().unwrap_or("unknown");
+    let (colour, headline) = match verdict {
+        "authentic" => ("#1b7f3a", "Authentic: every record checks out"),
+        "tampered" => ("#b00020", "Warning: tampered or counterfeit"),
+        _ => ("#555", "Unknown product: no record on this chain"),
+    };
+    let mut rows = String::new();
+    for e in report["events"].as_array().into_iter().flatten() {
+        let time = e["eventTimeMs"]
+            .as_i64()
+            .map(|t| t.to_string())
+            .unwrap_or_default();
+        rows.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&time),
+            esc(e["eventType"].as_str().unwrap_or("")),
+            esc(e["bizStep"].as_str().unwrap_or("")),
+            esc(e["org"].as_str().unwrap_or("")),
+            esc(e["location"].as_str().unwrap_or("")),
+            esc(&e["height"].to_string()),
+        ));
+    }
+    let failure = report["failure"]["message"]
+        .as_str()
+        .map(|m| format!("<p><b>Problem:</b> {}</p>", esc(m)))
+        .unwrap_or_default();
+    let base = base_url(&headers, &s.node);
+    let url = format!("{base}{path}");
+    let qr = qr_svg(&url).unwrap_or_default();
+    let body = format!(
+        "<h1 style=\"color:{colour}\">{headline}</h1>\n<p>Product <code>{}</code></p>\n{failure}\n<p>{} records; anchor <code>{}</code></p>\n<table border=\"1\" cellpadding=\"4\"><tr><th>time (ms)</th><th>event</th><th>step</th><th>organisation</th><th>place</th><th>block</th></tr>{rows}</table>\n<p><a href=\"/v1/trace/verify/{}\">Machine-readable verdict with Merkle proofs</a></p>\n<div>{qr}</div>",
+        esc(&product),
+        report["records"],
+        esc(report["anchor"].as_str().unwrap_or("")),
+        esc(&urlencode(&product)),
+    );
+    html_response(200, page(&format!("Provenance: {verdict}"), &body))
+}
+
+fn page(title: &str, body: &str) -> String {
+    format!(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>{}</title></head><body style=\"font-family:sans-serif;max-width:60em;margin:1em auto\">{body}</body></html>\n",
+        esc(title)
+    )
+}
+
+/// Percent-encodes a product id for a path segment.
+pub fn urlencode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

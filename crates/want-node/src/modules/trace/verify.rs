@@ -1,0 +1,485 @@
+//! Verification of a product (Alg. 2 of §4.8.3) against this node's chain and blob store, with
+//! the proofs a client checks without trusting the node; and the caches that keep it fast
+//! (decoded blocks with their anchor trees, verified signers).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+use want_state::trace::query::{self, RecordInfo};
+use want_storage::Store;
+use want_types::trace::{
+    anchor_step, event_hash_id, may_sign, products_proof, AnchorRecord, AnchorTree,
+    TraceCall as Tc,
+};
+use want_types::{Address, Block, Call, Hash32};
+
+use super::query::record_view;
+use crate::error::NodeError;
+
+/// Most entries the verified-signer cache keeps before it starts over.
+pub const SIGNER_CACHE_ENTRIES_MAX: usize = 100_000;
+
+/// Signers of anchoring transactions already verified, keyed by the digest of the transaction
+/// id and its signature bytes (an edited signature is a new key, so it is verified afresh).
+#[derive(Default)]
+pub struct SignerCache(parking_lot::Mutex<HashMap<Hash32, Address>>);
+
+impl SignerCache {
+    fn key(id: &Hash32, stx: &want_types::SignedTransaction) -> Hash32 {
+        let mut buf = id.0.to_vec();
+        buf.extend(
+            borsh::to_vec(&stx.signature)
+                .expect("invariant: borsh encoding into a Vec cannot fail"),
+        );
+        want_types::sha256d(&buf)
+    }
+
+    /// The verified signer of transaction `stx` whose id is `id` (as computed from its bytes),
+    /// or `None` when its signature does not verify.
+    pub fn signer(&self, id: &Hash32, stx: &want_types::SignedTransaction) -> Option<Address> {
+        let key = Self::key(id, stx);
+        if let Some(a) = self.0.lock().get(&key) {
+            return Some(*a);
+        }
+        want_crypto::verify_signature(id, &stx.tx.from, &stx.signature).ok()?;
+        let signer = stx.tx.from;
+        let mut map = self.0.lock();
+        if map.len() >= SIGNER_CACHE_ENTRIES_MAX {
+            map.clear();
+        }
+        map.insert(key, signer);
+        Some(signer)
+    }
+}
+
+pub use super::blobs::BlobCheck;
+
+impl BlobCheck {
+    fn as_str(self) -> &'static str {
+        match self {
+            BlobCheck::Intact => "intact",
+            BlobCheck::Missing => "missing",
+            BlobCheck::Tampered => "tampered",
+        }
+    }
+}
+
+/// A failed check of `verify`.
+struct Failure {
+    index: usize,
+    event: Option<Hash32>,
+    reason: &'static str,
+    message: String,
+}
+
+/// A block loaded for `verify`: its transactions' ids and, for anchor transactions, the trees
+/// under their ids.
+struct LoadedBlock {
+    block: Block,
+    ids: Vec<Hash32>,
+    anchors: Vec<Option<AnchorTree>>,
+}
+
+impl LoadedBlock {
+    fn new(block: Block) -> LoadedBlock {
+        let (ids, anchors) = block
+            .txs
+            .iter()
+            .map(|t| match t.tx.anchor_tree() {
+                Some(tree) => (tree.digest.id(), Some(tree)),
+                None => (t.id(), None),
+            })
+            .unzip();
+        LoadedBlock {
+            block,
+            ids,
+            anchors,
+        }
+    }
+}
+
+/// Most memory, in bytes, the blocks `verify` keeps decoded (with their transactions' ids and
+/// anchor trees) may take, least recently used out first. Decoding a block and hashing its
+/// anchor transactions' products is most of a cold `verify` of records that name thousands of
+/// items.
+pub const VERIFY_BLOCK_CACHE_BYTES: usize = 64 * 1024 * 1024;
+/// Estimated memory of a decoded block per byte of its encoding (each product identifier
+/// becomes a `String`, ~2× its encoded size with its header and allocation).
+const DECODED_BYTES_PER_ENCODED_BYTE: usize = 2;
+
+/// Committed blocks decoded for `verify`. A committed block never changes, so an entry stays
+/// valid until it is evicted.
+pub struct BlockCache(parking_lot::Mutex<BlockCacheInner>);
+
+struct BlockCacheInner {
+    blocks: lru::LruCache<u64, (Arc<LoadedBlock>, usize)>,
+    bytes: usize,
+}
+
+impl Default for BlockCache {
+    fn default() -> Self {
+        BlockCache(parking_lot::Mutex::new(BlockCacheInner {
+            blocks: lru::LruCache::unbounded(),
+            bytes: 0,
+        }))
+    }
+}
+
+impl BlockCache {
+    /// The block at `height` decoded, from the cache or the store.
+    fn load(&self, store: &Store, height: u64) -> Result<Option<Arc<LoadedBlock>>, NodeError> {
+        if let Some((b, _)) = self.0.lock().blocks.get(&height) {
+            return Ok(Some(b.clone()));
+        }
+        let Some((block, encoded)) = store.block_with_size(height)? else {
+            return Ok(None);
+        };
+        let size = encoded.saturating_mul(DECODED_BYTES_PER_ENCODED_BYTE);
+        let loaded = Arc::new(LoadedBlock::new(block));
+        let mut inner = self.0.lock();
+        // `bytes` is the sum of the entries' sizes, so the subtractions cannot go below zero.
+        if let Some((_, old)) = inner.blocks.put(height, (loaded.clone(), size)) {
+            inner.bytes = inner.bytes.saturating_sub(old);
+        }
+        inner.bytes = inner.bytes.saturating_add(size);
+        while inner.bytes > VERIFY_BLOCK_CACHE_BYTES && inner.blocks.len() > 1 {
+            match inner.blocks.pop_lru() {
+                Some((_, (_, evicted))) => inner.bytes = inner.bytes.saturating_sub(evicted),
+                None => break,
+            }
+        }
+        Ok(Some(loaded))
+    }
+}
+
+/// The proof that record `index` of an anchor transaction (`records`, with the trees under its
+/// id) names a product: the record's digest and its path in the records tree, the chunk of the
+/// record's products holding the product and its path to the record's products root.
+fn record_proof(
+    records: &[AnchorRecord],
+    tree: &AnchorTree,
+    index: usize,
+    product: &str,
+) -> Option<Value> {
+    let products = &records.get(index)?.public.products;
+    let position = products.iter().position(|p| p.id == product)?;
+    let (chunk, products_path) =
+        products_proof(products, tree.product_leaves.get(index)?, position)?;
+    let record_path = want_crypto::merkle_proof(&tree.record_leaves, index)?;
+    Some(json!({
+        "productCount": products.len(),
+        "relation": products[position].relation,
+        "proof": {
+            "record": tree.record_digest(records, index)?,
+            "recordPath": record_path,
+            "products": chunk,
+            "productsPath": products_path,
+        },
+    }))
+}
+
+/// Verifies a product (Alg. 2 of §4.8.3): for every record, the anchoring transaction is in its
+/// block (Merkle proof to the header's `tx_root`), is signed by the record's signer, carries the
+/// record's hash and CID and names the product; the signer was a key of the owning organisation
+/// allowed to sign the record's business step and not revoked before it; the sealed blob matches
+/// its CID; and the running anchor recomputed from the anchored record hashes equals the
+/// product's stored anchor.
+///
+/// The verdict is `authentic`, `tampered` (with the first record that fails) or `unknown` (no
+/// record names the product). With it go the proofs a client checks without trusting the node
+/// ([`want_trace::check_report`]): per anchoring transaction its digest (what the id hashes and
+/// the sender signed), signature, header and Merkle path; per record its digest, its path in the
+/// transaction and the chunk of its products naming the product with that chunk's path. Their
+/// size does not grow with the number of products a record names.
+pub fn verify(
+    store: &Store,
+    signers_cache: &SignerCache,
+    blocks_cache: &BlockCache,
+    product: &str,
+    blob: &(dyn Fn(&str) -> BlobCheck + Sync),
+) -> Result<Value, NodeError> {
+    use rayon::prelude::*;
+    let snap = store.snapshot()?;
+    let (info, records) = query::product_records(&snap, product, false)?;
+    let Some(info) = info else {
+        return Ok(json!({
+            "product": product,
+            "verdict": "unknown",
+            "message": "no record on this chain names this product",
+            "records": 0,
+            "events": [],
+        }));
+    };
+    let mut failure: Option<Failure> = None;
+    let mut fail = |f: Failure| {
+        if failure.is_none() {
+            failure = Some(f);
+        }
+    };
+    if records.len() as u64 != info.count {
+        fail(Failure {
+            index: records.len(),
+            event: None,
+            reason: "index_mismatch",
+            message: format!(
+                "the product's anchor counts {} records but its index lists {}",
+                info.count,
+                records.len()
+            ),
+        });
+    }
+    let mut anchor = Hash32::ZERO;
+    // Blocks, signatures, blobs and record proofs are fetched and computed in parallel first.
+    let present: Vec<&RecordInfo> = records.iter().filter_map(|(_, r)| r.as_ref()).collect();
+    let heights: BTreeSet<u64> = present.iter().map(|r| r.height).collect();
+    let loaded = heights
+        .into_par_iter()
+        .map(|h| Ok(blocks_cache.load(store, h)?.map(|b| (h, b))))
+        .collect::<Result<Vec<_>, NodeError>>()?;
+    let blocks: HashMap<u64, Arc<LoadedBlock>> = loaded.into_iter().flatten().collect();
+    // The anchoring transaction of a record, as its block holds it, and its position there.
+    let anchoring = |r: &RecordInfo| {
+        let b = blocks.get(&r.height)?;
+        let i = b.ids.iter().position(|id| *id == r.tx_id)?;
+        Some((b, i))
+    };
+    let mut wanted: BTreeMap<Hash32, &want_types::SignedTransaction> = BTreeMap::new();
+    for r in &present {
+        if let Some((b, i)) = anchoring(r) {
+            wanted.insert(r.tx_id, &b.block.txs[i]);
+        }
+    }
+    let signers: HashMap<Hash32, Option<Address>> = wanted
+        .into_par_iter()
+        .map(|(id, stx)| (id, signers_cache.signer(&id, stx)))
+        .collect();
+    let blob_checks: HashMap<&str, BlobCheck> = present
+        .par_iter()
+        .map(|r| (r.cid.as_str(), blob(&r.cid)))
+        .collect();
+    let record_proofs: HashMap<Hash32, Value> = present
+        .par_iter()
+        .filter_map(|r| {
+            let (b, i) = anchoring(r)?;
+            let tree = b.anchors[i].as_ref()?;
+            let records = anchored_records(&b.block.txs[i], r)?;
+            let proof = record_proof(records, tree, usize::try_from(r.index).ok()?, product)?;
+            Some((r.event_hash, proof))
+        })
+        .collect();
+    let mut events = Vec::with_capacity(records.len());
+    // One inclusion proof per anchoring transaction.
+    let mut proofs = serde_json::Map::new();
+    for (i, (eh, rec)) in records.iter().enumerate() {
+        let Some(rec) = rec else {
+            fail(Failure {
+                index: i,
+                event: Some(*eh),
+                reason: "record_missing",
+                message: format!("record {} is indexed but not stored", event_hash_id(eh)),
+            });
+            continue;
+        };
+        let Some(loaded) = blocks.get(&rec.height) else {
+            fail(Failure {
+                index: i,
+                event: Some(*eh),
+                reason: "block_missing",
+                message: format!("block {} holding the record is not stored", rec.height),
+            });
+            continue;
+        };
+        let mut event = record_view(rec);
+        if let Some(obj) = event.as_object_mut() {
+            // A record may name thousands of products; the verdict is about one of them.
+            obj.remove("products");
+        }
+        let Some((_, tx_index)) = anchoring(rec) else {
+            fail(Failure {
+                index: i,
+                event: Some(*eh),
+                reason: "tx_missing",
+                message: format!("transaction {} is not in block {}", rec.tx_id, rec.height),
+            });
+            events.push(event);
+            continue;
+        };
+        let stx = &loaded.block.txs[tx_index];
+        let Some(anchored) = anchored_record(stx, rec) else {
+            fail(Failure {
+                index: i,
+                event: Some(*eh),
+                reason: "record_mismatch",
+                message: format!(
+                    "transaction {} does not anchor record {} of {:?}",
+                    rec.tx_id, rec.index, rec.org
+                ),
+            });
+            events.push(event);
+            continue;
+        };
+        anchor = anchor_step(&anchor, &anchored.record_hash);
+        let (a, r) = (&anchored.public, &rec.public);
+        if anchored.event_hash != rec.event_hash
+            || anchored.record_hash != rec.record_hash
+            || anchored.cid != rec.cid
+            || (
+                &a.event_type,
+                &a.biz_step,
+                &a.disposition,
+                a.event_time_ms,
+                &a.location,
+            ) != (
+                &r.event_type,
+                &r.biz_step,
+                &r.disposition,
+                r.event_time_ms,
+                &r.location,
+            )
+        {
+            fail(Failure {
+                index: i,
+                event: Some(*eh),
+                reason: "record_mismatch",
+                message: format!(
+                    "the stored record {} differs from what transaction {} anchored",
+                    event_hash_id(eh),
+                    rec.tx_id
+                ),
+            });
+        }
+        match record_proofs.get(&rec.event_hash) {
+            Some(Value::Object(parts)) => {
+                for (k, v) in parts {
+                    event[k.as_str()] = v.clone();
+                }
+            }
+            _ => fail(Failure {
+                index: i,
+                event: Some(*eh),
+                reason: "record_mismatch",
+                message: format!(
+                    "the record {} that transaction {} anchored does not name {product}",
+                    event_hash_id(eh),
+                    rec.tx_id
+                ),
+            }),
+        }
+        match signers.get(&rec.tx_id).copied().flatten() {
+            Some(signer) if signer == rec.signer => {}
+            _ => fail(Failure {
+                index: i,
+                event: Some(*eh),
+                reason: "bad_signature",
+                message: format!(
+                    "transaction {} is not validly signed by {}",
+                    rec.tx_id, rec.signer
+                ),
+            }),
+        }
+        match query::key(&snap, &rec.signer)? {
+            Some(k)
+                if k.org == rec.org
+                    && k.added_at <= rec.height
+                    && k.revoked_at.is_none_or(|h| h >= rec.height)
+                    && may_sign(&k.roles, anchored.public.biz_step.as_deref()) => {}
+            _ => fail(Failure {
+                index: i,
+                event: Some(*eh),
+                reason: "signer_not_authorised",
+                message: format!(
+                    "{} was not a key of {:?} allowed to sign bizStep {:?} at block {}",
+                    rec.signer,
+                    rec.org,
+                    anchored.public.biz_step.as_deref().unwrap_or("(none)"),
+                    rec.height
+                ),
+            }),
+        }
+        let blob_state = blob_checks
+            .get(rec.cid.as_str())
+            .copied()
+            .unwrap_or(BlobCheck::Missing);
+        if blob_state == BlobCheck::Tampered {
+            fail(Failure {
+                index: i,
+                event: Some(*eh),
+                reason: "blob_tampered",
+                message: format!("the sealed record's bytes do not match its CID {}", rec.cid),
+            });
+        }
+        event["blob"] = json!(blob_state.as_str());
+        let key = rec.tx_id.to_hex();
+        if let (false, Some(tree)) = (proofs.contains_key(&key), &loaded.anchors[tx_index]) {
+            let proof = want_crypto::merkle_proof(&loaded.ids, tx_index)
+                .expect("invariant: tx_index is a position in ids");
+            proofs.insert(
+                key,
+                json!({
+                    "txIndex": tx_index,
+                    "merkle": proof,
+                    "header": loaded.block.header,
+                    "blockHash": loaded.block.hash(),
+                    "anchorTx": tree.digest,
+                    "signature": stx.signature,
+                }),
+            );
+        }
+        events.push(event);
+    }
+    if anchor != info.anchor {
+        fail(Failure {
+            index: records.len(),
+            event: None,
+            reason: "anchor_mismatch",
+            message: format!(
+                "the product's stored anchor {} is not the running hash {} of its anchored records",
+                info.anchor, anchor
+            ),
+        });
+    }
+    let (verdict, failure) = match failure {
+        None => ("authentic", Value::Null),
+        Some(f) => (
+            "tampered",
+            json!({
+                "index": f.index,
+                "eventHash": f.event.as_ref().map(event_hash_id),
+                "reason": f.reason,
+                "message": f.message,
+            }),
+        ),
+    };
+    Ok(json!({
+        "product": product,
+        "verdict": verdict,
+        "failure": failure,
+        "anchor": info.anchor,
+        "recomputedAnchor": anchor,
+        "records": info.count,
+        "events": events,
+        "proofs": proofs,
+    }))
+}
+
+/// The records of transaction `stx` if it is an anchor call of `rec`'s organisation.
+fn anchored_records<'a>(
+    stx: &'a want_types::SignedTransaction,
+    rec: &RecordInfo,
+) -> Option<&'a [AnchorRecord]> {
+    match &stx.tx.call {
+        Call::Trace(Tc::Anchor { org, records }) if *org == rec.org => Some(records),
+        _ => None,
+    }
+}
+
+/// The record `rec` says transaction `stx` anchored, if `stx` is an anchor call of `rec`'s
+/// organisation with a record at that index.
+fn anchored_record<'a>(
+    stx: &'a want_types::SignedTransaction,
+    rec: &RecordInfo,
+) -> Option<&'a AnchorRecord> {
+    anchored_records(stx, rec)?.get(usize::try_from(rec.index).ok()?)
+}
+

@@ -1,3 +1,0 @@
-//! The accounts module: per-sender transaction nonces (replay protection).
-
-pub mod state;

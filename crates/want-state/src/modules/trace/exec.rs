@@ -1,0 +1,642 @@
+//! Executing trace calls: registry of organisations and keys, KYC, anchors and grants.
+
+use std::collections::{BTreeSet, HashSet};
+
+use want_types::trace::{
+    anchor_step, is_valid_org_id, may_sign, AnchorRecord, PublicFields, Role, TraceCall, ANCHOR_RECORDS_MAX,
+    KYC_LEVEL_MAX, NAME_BYTES_MAX, PUBLIC_KEY_BYTES, RECORD_PRODUCTS_MAX, TRACE_ID_BYTES_MAX,
+    WRAPPED_KEY_BYTES_MAX,
+};
+use want_types::{Address, Hash32, TraceEvent};
+
+use super::codes;
+use super::state::{
+    self as st, GrantInfo, KeyInfo, KycDoc, KycInfo, OrgInfo, ProductInfo, RecordInfo,
+};
+use crate::failure::{fail, ExecError};
+use crate::kernel::module::{CallCtx, Mode};
+use crate::store::Overlay;
+use crate::{BlockContext, StateView};
+
+/// The five EPCIS event types.
+pub const EVENT_TYPES: [&str; 5] = [
+    "ObjectEvent",
+    "AggregationEvent",
+    "TransactionEvent",
+    "TransformationEvent",
+    "AssociationEvent",
+];
+
+/// Applies one trace call (in [`Mode::Admit`], an anchor's per-product updates are left out:
+/// they cannot fail once its records pass their checks, and can be thousands).
+pub(crate) fn execute(call_ctx: &mut CallCtx<'_, '_>, call: &TraceCall) -> Result<(), ExecError> {
+    let ctx: &BlockContext = call_ctx.block;
+    let (sender, tx_id) = (&call_ctx.sender.clone(), &call_ctx.tx_id.clone());
+    let admit = call_ctx.mode == Mode::Admit;
+    let mut events = Vec::new();
+    let ov = &mut *call_ctx.state;
+    execute_call(ov, ctx, tx_id, sender, call, admit, &mut events)?;
+    for e in events {
+        call_ctx.emit(e);
+    }
+    Ok(())
+}
+
+fn execute_call(
+    ov: &mut Overlay<'_>,
+    ctx: &BlockContext,
+    tx_id: &Hash32,
+    sender: &Address,
+    call: &TraceCall,
+    admit: bool,
+    events: &mut Vec<TraceEvent>,
+) -> Result<(), ExecError> {
+    match call {
+        TraceCall::RegisterOrg {
+            org,
+            name,
+            kind,
+            encryption_key,
+        } => {
+            require_admin(ov, sender)?;
+            check_org_id(org)?;
+            check_text("name", name, NAME_BYTES_MAX)?;
+            check_public_key("encryption_key", encryption_key)?;
+            if st::org(ov, org)?.is_some() {
+                return Err(fail(
+                    codes::ORG_EXISTS,
+                    format!("organisation {org:?} is already registered"),
+                ));
+            }
+            st::put(
+                ov,
+                st::org_key(org),
+                &OrgInfo {
+                    name: name.clone(),
+                    kind: *kind,
+                    encryption_key: encryption_key.clone(),
+                    registered_at: ctx.height,
+                },
+            );
+            events.push(TraceEvent::OrgRegistered { org: org.clone() });
+            Ok(())
+        }
+        TraceCall::AddKey {
+            org,
+            key,
+            department,
+            roles,
+        } => {
+            require_org(ov, org)?;
+            require_admin_or_manager(ov, sender, org)?;
+            check_text("department", department, NAME_BYTES_MAX)?;
+            if roles.is_empty() || roles.len() > Role::ALL.len() {
+                return Err(fail(
+                    codes::INVALID_TRACE_CALL,
+                    format!(
+                        "roles must list 1 to {} roles, found {}",
+                        Role::ALL.len(),
+                        roles.len()
+                    ),
+                ));
+            }
+            if let Some(existing) = st::key(ov, key)? {
+                return Err(fail(
+                    codes::KEY_EXISTS,
+                    format!(
+                        "key {key} is already registered to organisation {:?} (keys are never reused; register a new key)",
+                        existing.org
+                    ),
+                ));
+            }
+            let roles: BTreeSet<Role> = roles.iter().copied().collect();
+            st::put(
+                ov,
+                st::key_key(key),
+                &KeyInfo {
+                    org: org.clone(),
+                    department: department.clone(),
+                    roles: roles.into_iter().collect(),
+                    added_at: ctx.height,
+                    revoked_at: None,
+                },
+            );
+            ov.put(st::org_keys_key(org, key), Vec::new());
+            events.push(TraceEvent::KeyAdded {
+                org: org.clone(),
+                key: *key,
+            });
+            Ok(())
+        }
+        TraceCall::RevokeKey { key } => {
+            let Some(mut info) = st::key(ov, key)? else {
+                return Err(fail(
+                    codes::UNKNOWN_KEY,
+                    format!("key {key} is not registered"),
+                ));
+            };
+            require_admin_or_manager(ov, sender, &info.org)?;
+            if info.revoked_at.is_some() {
+                return Err(fail(
+                    codes::KEY_REVOKED,
+                    format!("key {key} is already revoked"),
+                ));
+            }
+            info.revoked_at = Some(ctx.height);
+            events.push(TraceEvent::KeyRevoked {
+                org: info.org.clone(),
+                key: *key,
+            });
+            st::put(ov, st::key_key(key), &info);
+            Ok(())
+        }
+        TraceCall::SubmitKyc { verifier, cid } => {
+            check_cid(cid, "cid")?;
+            let v = st::key(ov, verifier)?;
+            if !v
+                .as_ref()
+                .is_some_and(|k| k.active() && k.roles.contains(&Role::KycVerifier))
+            {
+                return Err(fail(
+                    codes::NOT_KYC_VERIFIER,
+                    format!("{verifier} is not an active key with the kyc_verifier role"),
+                ));
+            }
+            if st::kyc_doc(ov, cid)?.is_some() {
+                return Err(fail(
+                    codes::DUPLICATE_BLOB,
+                    format!("a KYC document with CID {cid} is already filed"),
+                ));
+            }
+            st::put(
+                ov,
+                st::kyc_doc_key(cid),
+                &KycDoc {
+                    subject: *sender,
+                    verifier: *verifier,
+                    filed_at: ctx.height,
+                },
+            );
+            events.push(TraceEvent::KycFiled {
+                subject: *sender,
+                verifier: *verifier,
+                cid: cid.clone(),
+            });
+            Ok(())
+        }
+        TraceCall::AttestKyc {
+            subject,
+            level,
+            attestation,
+        } => {
+            let me = active_key(ov, sender)?;
+            if !me.roles.contains(&Role::KycVerifier) {
+                return Err(fail(
+                    codes::ROLE_NOT_ALLOWED,
+                    format!("key {sender} does not hold the kyc_verifier role"),
+                ));
+            }
+            if *level == 0 || *level > KYC_LEVEL_MAX {
+                return Err(fail(
+                    codes::INVALID_TRACE_CALL,
+                    format!("level must be 1 to {KYC_LEVEL_MAX}, found {level}"),
+                ));
+            }
+            st::put(
+                ov,
+                st::kyc_key(subject),
+                &KycInfo {
+                    level: *level,
+                    attestation: *attestation,
+                    verifier: *sender,
+                    attested_at: ctx.height,
+                },
+            );
+            events.push(TraceEvent::KycAttested {
+                subject: *subject,
+                verifier: *sender,
+                level: *level,
+            });
+            Ok(())
+        }
+        TraceCall::Anchor { org, records } => {
+            anchor(ov, ctx, tx_id, sender, org, records, admit, events)
+        }
+        TraceCall::Grant {
+            event_hash,
+            grantee,
+            grantee_key,
+            permission,
+            expires_at_ms,
+            wrapped_key,
+        } => {
+            require_owner(ov, sender, event_hash)?;
+            check_public_key("grantee_key", grantee_key)?;
+            check_wrapped_key("wrapped_key", wrapped_key)?;
+            if *expires_at_ms <= ctx.timestamp_ms {
+                return Err(fail(
+                    codes::GRANT_EXPIRED,
+                    format!(
+                        "expires_at_ms {expires_at_ms} is not after the block time {}",
+                        ctx.timestamp_ms
+                    ),
+                ));
+            }
+            st::put(
+                ov,
+                st::grant_key(event_hash, grantee),
+                &GrantInfo {
+                    grantee: *grantee,
+                    grantee_key: grantee_key.clone(),
+                    permission: *permission,
+                    expires_at_ms: *expires_at_ms,
+                    wrapped_key: wrapped_key.clone(),
+                    granted_at: ctx.height,
+                },
+            );
+            events.push(TraceEvent::GrantAdded {
+                event_hash: *event_hash,
+                grantee: *grantee,
+                expires_at_ms: *expires_at_ms,
+            });
+            Ok(())
+        }
+        TraceCall::RevokeGrant {
+            event_hash,
+            grantee,
+        } => {
+            require_owner(ov, sender, event_hash)?;
+            if st::grant(ov, event_hash, grantee)?.is_none() {
+                return Err(fail(
+                    codes::UNKNOWN_GRANT,
+                    format!("record {event_hash} has no grant for {grantee}"),
+                ));
+            }
+            ov.delete(st::grant_key(event_hash, grantee));
+            events.push(TraceEvent::GrantRevoked {
+                event_hash: *event_hash,
+                grantee: *grantee,
+            });
+            Ok(())
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn anchor(
+    ov: &mut Overlay<'_>,
+    ctx: &BlockContext,
+    tx_id: &Hash32,
+    sender: &Address,
+    org: &str,
+    records: &[AnchorRecord],
+    admit: bool,
+    events: &mut Vec<TraceEvent>,
+) -> Result<(), ExecError> {
+    require_org(ov, org)?;
+    let signer = active_key(ov, sender)?;
+    if signer.org != org {
+        return Err(fail(
+            codes::NOT_ORG_KEY,
+            format!(
+                "key {sender} belongs to organisation {:?}, not {org:?}; records are signed by the owning organisation's keys",
+                signer.org
+            ),
+        ));
+    }
+    if records.is_empty() || records.len() > ANCHOR_RECORDS_MAX {
+        return Err(fail(
+            codes::INVALID_TRACE_CALL,
+            format!(
+                "records must hold 1 to {ANCHOR_RECORDS_MAX} records, found {}",
+                records.len()
+            ),
+        ));
+    }
+    let mut seq = st::seq(ov)?;
+    for (index, r) in records.iter().enumerate() {
+        let at = |field: &str| format!("records[{index}].{field}");
+        check_record(r, index)?;
+        if !may_sign(&signer.roles, r.public.biz_step.as_deref()) {
+            let roles: Vec<&str> = signer.roles.iter().map(|r| r.as_str()).collect();
+            return Err(fail(
+                codes::ROLE_NOT_ALLOWED,
+                format!(
+                    "{}: key {sender} ({}) holds roles [{}], which may not sign bizStep {:?}",
+                    at("public.biz_step"),
+                    signer.department,
+                    roles.join(", "),
+                    r.public.biz_step.as_deref().unwrap_or("(none)")
+                ),
+            ));
+        }
+        if st::record_header(ov, &r.event_hash)?.is_some() {
+            return Err(fail(
+                codes::DUPLICATE_EVENT,
+                format!(
+                    "{}: event {} is already captured",
+                    at("event_hash"),
+                    want_types::trace::event_hash_id(&r.event_hash)
+                ),
+            ));
+        }
+        if st::record_by_cid(ov, &r.cid)?.is_some() {
+            return Err(fail(
+                codes::DUPLICATE_BLOB,
+                format!("{}: CID {} is already anchored", at("cid"), r.cid),
+            ));
+        }
+        let index_u32 =
+            u32::try_from(index).expect("invariant: records.len() <= ANCHOR_RECORDS_MAX");
+        events.push(TraceEvent::RecordAnchored {
+            event_hash: r.event_hash,
+            org: org.to_string(),
+            signer: *sender,
+            biz_step: r.public.biz_step.clone(),
+            products: r.public.products.len() as u64,
+        });
+
+        st::put_record(
+            ov,
+            RecordInfo {
+                event_hash: r.event_hash,
+                org: org.to_string(),
+                signer: *sender,
+                record_hash: r.record_hash,
+                cid: r.cid.clone(),
+                owner_wrapped_key: r.owner_wrapped_key.clone(),
+                // Admission does not copy a read's thousands of products for nothing.
+                public: if admit {
+                    without_products(&r.public)
+                } else {
+                    r.public.clone()
+                },
+                height: ctx.height,
+                tx_id: *tx_id,
+                index: index_u32,
+                seq,
+            },
+        );
+        st::put(ov, st::cid_key(&r.cid), &r.event_hash);
+        let eh = r.event_hash.0.to_vec();
+        ov.put(st::all_key(seq), eh.clone());
+        ov.put(
+            [st::by_org_prefix(org), seq.to_be_bytes().to_vec()].concat(),
+            eh.clone(),
+        );
+        if let Some(step) = &r.public.biz_step {
+            ov.put(
+                [st::by_step_prefix(step), seq.to_be_bytes().to_vec()].concat(),
+                eh.clone(),
+            );
+        }
+        if let Some(loc) = &r.public.location {
+            ov.put(
+                [st::by_location_prefix(loc), seq.to_be_bytes().to_vec()].concat(),
+                eh.clone(),
+            );
+        }
+        // Admission leaves out the per-product updates: they cannot fail once the record's
+        // checks passed, and can be thousands.
+        if !admit {
+            let mut seen = HashSet::with_capacity(r.public.products.len());
+            for p in &r.public.products {
+                if !seen.insert(p.id.as_str()) {
+                    continue;
+                }
+                let pk = p.id.as_str();
+                let mut info = st::product(ov, pk)?.unwrap_or(ProductInfo {
+                    id: p.id.clone(),
+                    count: 0,
+                    anchor: Hash32::ZERO,
+                    tail: Vec::new(),
+                });
+                info.tail.push(r.event_hash);
+                info.anchor = anchor_step(&info.anchor, &r.record_hash);
+                info.count = info
+                    .count
+                    .checked_add(1)
+                    .ok_or_else(|| fail(codes::INVALID_TRACE_CALL, "product record count overflows"))?;
+                if info.tail.len() as u64 == st::PRODUCT_CHUNK_RECORDS {
+                    let chunk = info.count / st::PRODUCT_CHUNK_RECORDS - 1;
+                    let bytes: Vec<u8> = info.tail.iter().flat_map(|h| h.0).collect();
+                    ov.put(st::product_chunk_key(pk, chunk), bytes);
+                    info.tail.clear();
+                }
+                st::put(ov, st::product_info_key(pk), &info);
+            }
+        }
+        seq = seq
+            .checked_add(1)
+            .ok_or_else(|| fail(codes::INVALID_TRACE_CALL, "record sequence overflows"))?;
+    }
+    ov.put(st::SEQ_KEY.to_vec(), seq.to_be_bytes().to_vec());
+    Ok(())
+}
+
+fn without_products(p: &PublicFields) -> PublicFields {
+    PublicFields {
+        event_type: p.event_type.clone(),
+        biz_step: p.biz_step.clone(),
+        disposition: p.disposition.clone(),
+        event_time_ms: p.event_time_ms,
+        location: p.location.clone(),
+        products: Vec::new(),
+    }
+}
+
+fn check_record(r: &AnchorRecord, index: usize) -> Result<(), ExecError> {
+    let at = |field: &str| format!("records[{index}].{field}");
+    check_cid(&r.cid, &at("cid"))?;
+    check_wrapped_key(&at("owner_wrapped_key"), &r.owner_wrapped_key)?;
+    let p = &r.public;
+    if !EVENT_TYPES.contains(&p.event_type.as_str()) {
+        return Err(fail(
+            codes::INVALID_TRACE_CALL,
+            format!(
+                "{}: {:?} is not an EPCIS event type ({})",
+                at("public.event_type"),
+                p.event_type,
+                EVENT_TYPES.join(", ")
+            ),
+        ));
+    }
+    for (field, v) in [
+        ("public.biz_step", &p.biz_step),
+        ("public.disposition", &p.disposition),
+        ("public.location", &p.location),
+    ] {
+        if let Some(v) = v {
+            check_text(&at(field), v, TRACE_ID_BYTES_MAX)?;
+        }
+    }
+    if p.products.len() > RECORD_PRODUCTS_MAX {
+        return Err(fail(
+            codes::INVALID_TRACE_CALL,
+            format!(
+                "{}: {} products; at most {RECORD_PRODUCTS_MAX}",
+                at("public.products"),
+                p.products.len()
+            ),
+        ));
+    }
+    for (i, prod) in p.products.iter().enumerate() {
+        // The path is built only for a refusal: a read names thousands of products.
+        if !is_valid_text(&prod.id, TRACE_ID_BYTES_MAX) {
+            check_text(
+                &at(&format!("public.products[{i}].id")),
+                &prod.id,
+                TRACE_ID_BYTES_MAX,
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn is_valid_text(value: &str, max: usize) -> bool {
+    !value.is_empty() && value.len() <= max && !value.chars().any(char::is_control)
+}
+
+fn check_text(field: &str, value: &str, max: usize) -> Result<(), ExecError> {
+    if !is_valid_text(value, max) {
+        return Err(fail(
+            codes::INVALID_TRACE_CALL,
+            format!("{field} must be 1 to {max} bytes without control characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// A CIDv1 in base32 (`b` followed by lowercase base32 digits).
+fn check_cid(cid: &str, field: &str) -> Result<(), ExecError> {
+    let ok = cid.len() > 1
+        && cid.len() <= TRACE_ID_BYTES_MAX
+        && cid.starts_with('b')
+        && cid[1..]
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b));
+    if !ok {
+        return Err(fail(
+            codes::INVALID_TRACE_CALL,
+            format!("{field}: {cid:?} is not a base32 CIDv1"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_public_key(field: &str, key: &[u8]) -> Result<(), ExecError> {
+    if key.len() != PUBLIC_KEY_BYTES || !(key[0] == 2 || key[0] == 3) {
+        return Err(fail(
+            codes::INVALID_TRACE_CALL,
+            format!("{field} must be a compressed secp256k1 public key ({PUBLIC_KEY_BYTES} bytes starting 02 or 03)"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_wrapped_key(field: &str, key: &[u8]) -> Result<(), ExecError> {
+    if key.is_empty() || key.len() > WRAPPED_KEY_BYTES_MAX {
+        return Err(fail(
+            codes::INVALID_TRACE_CALL,
+            format!("{field} must be 1 to {WRAPPED_KEY_BYTES_MAX} bytes of ECIES ciphertext"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_org_id(org: &str) -> Result<(), ExecError> {
+    if !is_valid_org_id(org) {
+        return Err(fail(
+            codes::INVALID_TRACE_CALL,
+            format!(
+                "org {org:?} must be 1 to {} bytes of a-z, 0-9, '.', '_' or '-'",
+                want_types::trace::ORG_ID_BYTES_MAX
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn require_admin(view: &dyn StateView, sender: &Address) -> Result<(), ExecError> {
+    if st::admin(view)? != Some(*sender) {
+        return Err(fail(
+            codes::NOT_ADMIN,
+            format!("{sender} is not the trace administrator"),
+        ));
+    }
+    Ok(())
+}
+
+fn require_org(view: &dyn StateView, org: &str) -> Result<OrgInfo, ExecError> {
+    st::org(view, org)?.ok_or_else(|| {
+        fail(
+            codes::UNKNOWN_ORG,
+            format!("organisation {org:?} is not registered"),
+        )
+    })
+}
+
+fn active_key(view: &dyn StateView, sender: &Address) -> Result<KeyInfo, ExecError> {
+    let Some(info) = st::key(view, sender)? else {
+        return Err(fail(
+            codes::UNKNOWN_KEY,
+            format!("{sender} is not a registered department key"),
+        ));
+    };
+    if let Some(h) = info.revoked_at {
+        return Err(fail(
+            codes::KEY_REVOKED,
+            format!(
+                "key {sender} of organisation {:?} was revoked at block {h}",
+                info.org
+            ),
+        ));
+    }
+    Ok(info)
+}
+
+fn require_admin_or_manager(
+    view: &dyn StateView,
+    sender: &Address,
+    org: &str,
+) -> Result<(), ExecError> {
+    if st::admin(view)? == Some(*sender) {
+        return Ok(());
+    }
+    match st::key(view, sender)? {
+        Some(k) if k.active() && k.org == org && k.roles.contains(&Role::Manager) => Ok(()),
+        _ => Err(fail(
+            codes::NOT_ADMIN,
+            format!(
+                "{sender} is neither the trace administrator nor an active manager key of {org:?}"
+            ),
+        )),
+    }
+}
+
+/// The sender must be an active key of the organisation that owns the record.
+fn require_owner(
+    view: &dyn StateView,
+    sender: &Address,
+    event_hash: &Hash32,
+) -> Result<RecordInfo, ExecError> {
+    let Some(rec) = st::record_header(view, event_hash)? else {
+        return Err(fail(
+            codes::UNKNOWN_RECORD,
+            format!("no record {}", want_types::trace::event_hash_id(event_hash)),
+        ));
+    };
+    let key = active_key(view, sender)?;
+    if key.org != rec.org {
+        return Err(fail(
+            codes::NOT_RECORD_OWNER,
+            format!(
+                "record {} belongs to organisation {:?}; {sender} is a key of {:?}",
+                want_types::trace::event_hash_id(event_hash),
+                rec.org,
+                key.org
+            ),
+        ));
+    }
+    Ok(rec)
+}

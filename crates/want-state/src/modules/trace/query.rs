@@ -1,0 +1,377 @@
+//! Reads of the trace module, for the node's API and services: every read goes through one
+//! [`StateView`] (the node passes one storage snapshot, so a query sees one state), every list
+//! is a page bounded by a named maximum with a cursor to the next, and an index entry that does
+//! not decode is an error (`StateError::Corrupt`), never skipped.
+
+use want_types::{Address, Hash32};
+
+use super::state as st;
+use crate::store::key_after;
+use crate::{StateError, StateView};
+
+pub use super::state::{
+    admin, grant, key, kyc, kyc_doc, org, product, product_event, product_events, record,
+    record_by_cid, record_header, seq, GrantInfo, KeyInfo, KycDoc, KycInfo, OrgInfo, ProductInfo,
+    RecordInfo, PRODUCT_CHUNK_RECORDS,
+};
+
+/// Most records one page of [`events`] returns.
+pub const EVENTS_PAGE_MAX: usize = 1_000;
+/// Records returned when a query does not say.
+pub const EVENTS_PAGE_DEFAULT: usize = 100;
+/// Most index entries one [`events`] query examines before it returns a partial page with a
+/// cursor.
+pub const EVENTS_SCAN_MAX: usize = 20_000;
+/// Most keys one page of [`org_keys`] returns.
+pub const KEYS_PAGE_MAX: usize = 1_000;
+/// Most grants one page of [`grants`] returns.
+pub const GRANTS_PAGE_MAX: usize = 1_000;
+/// Most CIDs one page of [`record_cids`] or [`kyc_doc_cids`] returns.
+pub const CIDS_PAGE_MAX: usize = 10_000;
+/// Most records of one product [`product_records`] reads.
+pub const PRODUCT_RECORDS_MAX: u64 = 10_000;
+/// Index entries read per storage round trip while scanning.
+const SCAN_BATCH: usize = 1_000;
+
+/// One page of a list, and where the next one starts (`None`: this was the last).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Page<T, C> {
+    pub items: Vec<T>,
+    pub next: Option<C>,
+}
+
+/// Filters of an event query (all optional; combined with AND).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EventFilter {
+    /// A normalised product identifier.
+    pub product: Option<String>,
+    pub biz_step: Option<String>,
+    pub location: Option<String>,
+    pub org: Option<String>,
+    /// Event time at or after, Unix ms.
+    pub from_ms: Option<i64>,
+    /// Event time before, Unix ms.
+    pub to_ms: Option<i64>,
+}
+
+impl EventFilter {
+    fn matches(&self, r: &RecordInfo) -> bool {
+        let p = &r.public;
+        self.org.as_ref().is_none_or(|o| *o == r.org)
+            && self
+                .biz_step
+                .as_ref()
+                .is_none_or(|s| p.biz_step.as_ref() == Some(s))
+            && self
+                .location
+                .as_ref()
+                .is_none_or(|l| p.location.as_ref() == Some(l))
+            && self
+                .product
+                .as_ref()
+                .is_none_or(|id| p.products.iter().any(|x| x.id == *id))
+            && self
+                .from_ms
+                .is_none_or(|from| p.event_time_ms.is_some_and(|t| t >= from))
+            && self
+                .to_ms
+                .is_none_or(|to| p.event_time_ms.is_some_and(|t| t < to))
+    }
+}
+
+/// The event hash an index entry holds.
+fn index_hash(key: &[u8], v: &[u8]) -> Result<Hash32, StateError> {
+    let raw: [u8; 32] = v.try_into().map_err(|_| {
+        StateError::corrupt(
+            key,
+            format!("trace index entry is {} bytes, expected 32", v.len()),
+        )
+    })?;
+    Ok(Hash32(raw))
+}
+
+/// The anchoring position an index key ends with.
+fn position(key: &[u8]) -> Result<u64, StateError> {
+    let raw = key
+        .len()
+        .checked_sub(8)
+        .and_then(|at| <[u8; 8]>::try_from(&key[at..]).ok())
+        .ok_or_else(|| StateError::corrupt(key, "trace index key without its position"))?;
+    Ok(u64::from_be_bytes(raw))
+}
+
+/// Records matching `filter`, at most `limit` (clamped to [`EVENTS_PAGE_MAX`]) from `cursor`
+/// (the `next` of the previous page): walks the narrowest index (the product's record list, the
+/// organisation's, the bizStep's, the location's, else every record in anchoring order) and
+/// examines at most [`EVENTS_SCAN_MAX`] entries per page.
+pub fn events(
+    view: &dyn StateView,
+    filter: &EventFilter,
+    cursor: Option<u64>,
+    limit: usize,
+) -> Result<Page<RecordInfo, u64>, StateError> {
+    let limit = limit.clamp(1, EVENTS_PAGE_MAX);
+    if let Some(p) = &filter.product {
+        return product_event_page(view, filter, p, cursor, limit);
+    }
+    let prefix = if let Some(o) = &filter.org {
+        st::by_org_prefix(o)
+    } else if let Some(s) = &filter.biz_step {
+        st::by_step_prefix(s)
+    } else if let Some(l) = &filter.location {
+        st::by_location_prefix(l)
+    } else {
+        st::ALL_PREFIX.to_vec()
+    };
+    let mut start = cursor.map(|c| [prefix.clone(), c.to_be_bytes().to_vec()].concat());
+    let mut items = Vec::new();
+    let mut scanned = 0usize;
+    loop {
+        let batch = view.range(&prefix, start.as_deref(), SCAN_BATCH)?;
+        for (k, v) in &batch {
+            if items.len() >= limit || scanned >= EVENTS_SCAN_MAX {
+                return Ok(Page {
+                    items,
+                    next: Some(position(k)?),
+                });
+            }
+            scanned += 1;
+            let eh = index_hash(k, v)?;
+            let rec = record(view, &eh)?
+                .ok_or_else(|| StateError::corrupt(k, "the index names a record not stored"))?;
+            if filter.matches(&rec) {
+                items.push(rec);
+            }
+        }
+        match batch.last() {
+            Some((last, _)) if batch.len() == SCAN_BATCH => start = Some(key_after(last)),
+            _ => return Ok(Page { items, next: None }),
+        }
+    }
+}
+
+/// [`events`] by product: walks the product's record list from the cursor (a position in it).
+fn product_event_page(
+    view: &dyn StateView,
+    filter: &EventFilter,
+    product: &str,
+    cursor: Option<u64>,
+    limit: usize,
+) -> Result<Page<RecordInfo, u64>, StateError> {
+    let Some(info) = st::product(view, product)? else {
+        return Ok(Page {
+            items: Vec::new(),
+            next: None,
+        });
+    };
+    let from = cursor.unwrap_or(0);
+    let hashes = st::product_events(view, product, &info, from, EVENTS_SCAN_MAX)?;
+    let mut items = Vec::new();
+    for (i, eh) in hashes.iter().enumerate() {
+        let pos = from + i as u64;
+        if items.len() >= limit {
+            return Ok(Page {
+                items,
+                next: Some(pos),
+            });
+        }
+        let rec = record(view, eh)?.ok_or_else(|| {
+            StateError::corrupt(
+                &st::product_info_key(product),
+                format!("the product's record list names record {eh}, which is not stored"),
+            )
+        })?;
+        if filter.matches(&rec) {
+            items.push(rec);
+        }
+    }
+    let end = from + hashes.len() as u64;
+    Ok(Page {
+        items,
+        next: (end < info.count).then_some(end),
+    })
+}
+
+/// A product's anchor (if any record names it) and its records in anchoring order (at most
+/// [`PRODUCT_RECORDS_MAX`]), each with its products (`with_products`) or without (one small
+/// read each); `None` where the product's list names a record that is not stored.
+pub type ProductRecords = (Option<ProductInfo>, Vec<(Hash32, Option<RecordInfo>)>);
+
+/// See [`ProductRecords`].
+pub fn product_records(
+    view: &dyn StateView,
+    product: &str,
+    with_products: bool,
+) -> Result<ProductRecords, StateError> {
+    let info = st::product(view, product)?;
+    let mut out = Vec::new();
+    if let Some(info) = &info {
+        let max = usize::try_from(PRODUCT_RECORDS_MAX).unwrap_or(usize::MAX);
+        for eh in st::product_events(view, product, info, 0, max)? {
+            let rec = if with_products {
+                record(view, &eh)?
+            } else {
+                record_header(view, &eh)?
+            };
+            out.push((eh, rec));
+        }
+    }
+    Ok((info, out))
+}
+
+/// The address an index key ends with.
+fn trailing_address(key: &[u8]) -> Result<Address, StateError> {
+    let at = key
+        .len()
+        .checked_sub(want_types::address::ADDRESS_LEN)
+        .ok_or_else(|| StateError::corrupt(key, "index key without its address"))?;
+    let raw = <[u8; want_types::address::ADDRESS_LEN]>::try_from(&key[at..])
+        .map_err(|_| StateError::corrupt(key, "index key without its address"))?;
+    Ok(Address(raw))
+}
+
+/// The organisation's department keys in address order, at most `limit` (clamped to
+/// [`KEYS_PAGE_MAX`]) after `after`.
+pub fn org_keys(
+    view: &dyn StateView,
+    org: &str,
+    after: Option<&Address>,
+    limit: usize,
+) -> Result<Page<(Address, KeyInfo), Address>, StateError> {
+    let limit = limit.clamp(1, KEYS_PAGE_MAX);
+    let prefix = st::org_keys_prefix(org);
+    let start = after.map(|a| key_after(&[prefix.as_slice(), &a.0].concat()));
+    let entries = view.range(&prefix, start.as_deref(), limit + 1)?;
+    let mut items = Vec::with_capacity(entries.len().min(limit));
+    for (k, _) in entries.iter().take(limit) {
+        let addr = trailing_address(k)?;
+        let info = key(view, &addr)?
+            .ok_or_else(|| StateError::corrupt(k, "the organisation lists a key not stored"))?;
+        items.push((addr, info));
+    }
+    let next = if entries.len() > limit {
+        items.last().map(|(a, _)| *a)
+    } else {
+        None
+    };
+    Ok(Page { items, next })
+}
+
+/// The live grants of a record in grantee order, at most `limit` (clamped to
+/// [`GRANTS_PAGE_MAX`]) after `after`.
+pub fn grants(
+    view: &dyn StateView,
+    event_hash: &Hash32,
+    after: Option<&Address>,
+    limit: usize,
+) -> Result<Page<GrantInfo, Address>, StateError> {
+    let limit = limit.clamp(1, GRANTS_PAGE_MAX);
+    let prefix = st::grants_prefix(event_hash);
+    let start = after.map(|a| key_after(&[prefix.as_slice(), &a.0].concat()));
+    let entries = view.range(&prefix, start.as_deref(), limit + 1)?;
+    let mut items = Vec::with_capacity(entries.len().min(limit));
+    for (k, v) in entries.iter().take(limit) {
+        let g: GrantInfo =
+            borsh::from_slice(v).map_err(|e| StateError::corrupt(k, format!("grant: {e}")))?;
+        items.push(g);
+    }
+    let next = if entries.len() > limit {
+        items.last().map(|g| g.grantee)
+    } else {
+        None
+    };
+    Ok(Page { items, next })
+}
+
+/// CIDs under an index prefix, in order, at most `limit` after `after`.
+fn cids(
+    view: &dyn StateView,
+    prefix: &[u8],
+    after: Option<&str>,
+    limit: usize,
+) -> Result<Page<String, String>, StateError> {
+    let limit = limit.clamp(1, CIDS_PAGE_MAX);
+    let start = after.map(|c| key_after(&[prefix, c.as_bytes()].concat()));
+    let entries = view.range(prefix, start.as_deref(), limit + 1)?;
+    let mut items = Vec::with_capacity(entries.len().min(limit));
+    for (k, _) in entries.iter().take(limit) {
+        let cid = std::str::from_utf8(&k[prefix.len()..])
+            .map_err(|_| StateError::corrupt(k, "a CID that is not UTF-8"))?;
+        items.push(cid.to_string());
+    }
+    let next = if entries.len() > limit {
+        items.last().cloned()
+    } else {
+        None
+    };
+    Ok(Page { items, next })
+}
+
+/// The CIDs of every anchored record's sealed blob, a page at a time.
+pub fn record_cids(
+    view: &dyn StateView,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<Page<String, String>, StateError> {
+    cids(view, st::CID_PREFIX, after, limit)
+}
+
+/// The CIDs of every filed KYC document, a page at a time.
+pub fn kyc_doc_cids(
+    view: &dyn StateView,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<Page<String, String>, StateError> {
+    cids(view, st::KYC_DOC_PREFIX, after, limit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn a_corrupt_index_entry_is_an_error_not_a_skipped_record() {
+        let mut view = BTreeMap::new();
+        view.insert(st::all_key(0), vec![1, 2, 3]);
+        let e = events(&view, &EventFilter::default(), None, 10).unwrap_err();
+        assert!(matches!(e, StateError::Corrupt { .. }), "{e}");
+        let mut view = BTreeMap::new();
+        view.insert(st::all_key(0), vec![7; 32]);
+        let e = events(&view, &EventFilter::default(), None, 10).unwrap_err();
+        assert!(e.to_string().contains("not stored"), "{e}");
+    }
+
+    #[test]
+    fn org_keys_page_with_a_cursor_and_a_bounded_size() {
+        let mut view = BTreeMap::new();
+        let info = KeyInfo {
+            org: "o".into(),
+            department: "d".into(),
+            roles: vec![],
+            added_at: 0,
+            revoked_at: None,
+        };
+        let addrs: Vec<Address> = (0..5u8).map(|i| Address::from_account_id([i; 20])).collect();
+        for a in &addrs {
+            view.insert(st::org_keys_key("o", a), vec![]);
+            view.insert(st::key_key(a), borsh::to_vec(&info).unwrap());
+        }
+        let mut seen = Vec::new();
+        let mut after = None;
+        loop {
+            let page = org_keys(&view, "o", after.as_ref(), 2).unwrap();
+            assert!(page.items.len() <= 2);
+            seen.extend(page.items.iter().map(|(a, _)| *a));
+            match page.next {
+                Some(n) => after = Some(n),
+                None => break,
+            }
+        }
+        let mut expected = addrs.clone();
+        expected.sort();
+        assert_eq!(seen, expected);
+        view.remove(&st::key_key(&addrs[3]));
+        assert!(org_keys(&view, "o", None, 10).is_err());
+    }
+}
