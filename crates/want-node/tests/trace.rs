@@ -96,7 +96,7 @@ async fn open_as_owner(n: &TestNode, event_hash_id: &str) -> Value {
     assert_eq!(s, StatusCode::OK);
     let wrapped = hex::decode(rec["ownerWrappedKey"].as_str().unwrap()).unwrap();
     let rk = want_crypto::unwrap_key(&key, &wrapped).unwrap();
-    let opened = want_trace::open_record(
+    let opened = want_records::open_record(
         &blob,
         &rk,
         &rec["recordHash"].as_str().unwrap().parse().unwrap(),
@@ -365,7 +365,7 @@ async fn an_edited_blob_or_anchor_is_reported_tampered() {
     assert_eq!(s, StatusCode::OK, "{v}");
     let v = verify(&n, ITEM).await;
     assert_eq!(v["verdict"], "authentic", "{v}");
-    let check = want_trace::check_report(&v, ITEM).unwrap();
+    let check = want_records::check_report(&v, ITEM).unwrap();
     assert_eq!(check.verdict, "authentic");
     assert_eq!(check.records, 1);
 
@@ -383,7 +383,7 @@ async fn an_edited_blob_or_anchor_is_reported_tampered() {
     assert_eq!(v["failure"]["reason"], "blob_tampered");
     assert_eq!(v["events"][0]["blob"], "tampered");
     assert_eq!(
-        want_trace::check_report(&v, ITEM).unwrap().verdict,
+        want_records::check_report(&v, ITEM).unwrap().verdict,
         "tampered"
     );
     let (s, _) = fetch_blob(&n, &cid, &dev_private_key()).await;
@@ -408,7 +408,7 @@ async fn an_edited_blob_or_anchor_is_reported_tampered() {
     assert_eq!(v["verdict"], "tampered", "{v}");
     assert_eq!(v["failure"]["reason"], "anchor_mismatch");
     assert_eq!(
-        want_trace::check_report(&v, ITEM).unwrap().verdict,
+        want_records::check_report(&v, ITEM).unwrap().verdict,
         "tampered"
     );
 
@@ -433,7 +433,7 @@ async fn an_edited_blob_or_anchor_is_reported_tampered() {
     assert_eq!(v["verdict"], "tampered", "{v}");
     assert_eq!(v["failure"]["reason"], "record_mismatch", "{v}");
     assert_eq!(
-        want_trace::check_report(&v, ITEM).unwrap().verdict,
+        want_records::check_report(&v, ITEM).unwrap().verdict,
         "tampered"
     );
 
@@ -459,7 +459,7 @@ async fn a_verify_report_proves_each_record_with_one_chunk_and_fails_the_client_
     let item = "https://id.gs1.org/01/10614141073464/21/1035";
     let v = verify(&n, item).await;
     assert_eq!(v["verdict"], "authentic", "{v}");
-    let check = want_trace::check_report(&v, item).unwrap();
+    let check = want_records::check_report(&v, item).unwrap();
     assert_eq!((check.verdict, check.records), ("authentic", 2));
     for (i, chunk_len) in [(0, 8), (1, 16)] {
         let e = &v["events"][i];
@@ -573,12 +573,12 @@ async fn a_verify_report_proves_each_record_with_one_chunk_and_fails_the_client_
     ];
     // A genuine report about another item is not a report about this one.
     let other = "https://id.gs1.org/01/10614141073464/21/1034";
-    let check = want_trace::check_report(&v, other).unwrap();
+    let check = want_records::check_report(&v, other).unwrap();
     assert_eq!(check.verdict, "tampered", "{:?}", check.problem);
     for (what, alter) in alterations {
         let mut altered = v.clone();
         alter(&mut altered);
-        let check = want_trace::check_report(&altered, item).unwrap();
+        let check = want_records::check_report(&altered, item).unwrap();
         assert_eq!(check.verdict, "tampered", "{what}: {:?}", check.problem);
     }
 
@@ -615,7 +615,7 @@ async fn a_verify_report_proves_each_record_with_one_chunk_and_fails_the_client_
             Value::Null => json!("x"),
             _ => unreachable!("leaves are scalars"),
         };
-        if let Ok(check) = want_trace::check_report(&altered, item) {
+        if let Ok(check) = want_records::check_report(&altered, item) {
             assert_eq!(
                 check.verdict, "tampered",
                 "{pointer} changed went unnoticed"
@@ -714,7 +714,7 @@ async fn grants_open_a_record_until_they_expire_or_are_revoked() {
     let rec = record(&n, &event).await;
     let wrapped = rec["grants"][0]["wrapped_key"].as_str().unwrap();
     let prk = want_crypto::unwrap_key(&partner, &hex::decode(wrapped).unwrap()).unwrap();
-    want_trace::open_record(
+    want_records::open_record(
         &blob,
         &prk,
         &rec["recordHash"].as_str().unwrap().parse().unwrap(),
@@ -883,11 +883,11 @@ async fn roles_other_organisations_and_revoked_keys_cannot_anchor() {
             .remove(0)
     };
     let anchor = |org: &str, step: &str, serial: u32| {
-        let sealed = want_trace::seal_event(
+        let sealed = want_records::seal_event(
             &event(step, serial),
             &shop_key,
             &shop_key.public_key(),
-            want_trace::Publish::default(),
+            want_records::Publish::default(),
             &mut rand::rngs::OsRng,
         )
         .unwrap();

@@ -250,7 +250,7 @@ pub fn run(a: TraceBenchArgs, out: &Out) -> anyhow::Result<()> {
             v["tookMs"].as_f64().unwrap_or(0.0) / 1_000.0,
         ));
         let t = Instant::now();
-        let check = want_trace::check_report(&v, &product)
+        let check = want_records::check_report(&v, &product)
             .map_err(|e| CliError::new("bench", e.to_string()))?;
         check_lat.push(t.elapsed());
         if v["verdict"] != "authentic"

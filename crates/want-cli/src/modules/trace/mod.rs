@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use clap::Subcommand;
 use serde_json::{json, Value};
 use want_crypto::PrivateKey;
-use want_trace::{anchor_calls, seal_event, Publish};
+use want_records::{anchor_calls, seal_event, Publish};
 use want_types::trace::{parse_event_hash_id, OrgKind, Permission, Role, TraceCall};
 use want_types::{Address, Call, Hash32, SignedTransaction};
 
@@ -534,7 +534,7 @@ fn open_record(client: &Client, record: &Value, key: &PrivateKey) -> anyhow::Res
         .as_str()
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| err("bad_response", "record lacks signer"))?;
-    let opened = want_trace::open_record(
+    let opened = want_records::open_record(
         &blob,
         &rk,
         &parse_hash("recordHash")?,
@@ -711,7 +711,7 @@ fn run_trace(cmd: TraceCommand, out: &Out) -> anyhow::Result<()> {
             let report = client.get(&product_path("/v1/trace/verify/", &product)?)?;
             let expected = want_node::trace::normalize_product(&product)
                 .map_err(|m| err("invalid_identifier", m))?;
-            let check = want_trace::check_report(&report, &expected)
+            let check = want_records::check_report(&report, &expected)
                 .map_err(|e| err("bad_response", e.to_string()))?;
             let mut opened = Vec::new();
             // A key opens the records (a lone --password-file opens nothing, as before).

@@ -12,7 +12,7 @@ use want_crypto::PrivateKey;
 use want_epcis::{DocumentKind, EpcisError};
 use want_state::trace::codes as trace_codes;
 use want_state::trace::query;
-use want_trace::{anchor_calls, event_hash_of, seal_event, Publish, SealedRecord};
+use want_records::{anchor_calls, event_hash_of, seal_event, Publish, SealedRecord};
 use want_types::{Call, Transaction};
 
 use super::TraceNode;

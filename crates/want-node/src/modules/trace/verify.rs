@@ -188,7 +188,7 @@ fn record_proof(
 ///
 /// The verdict is `authentic`, `tampered` (with the first record that fails) or `unknown` (no
 /// record names the product). With it go the proofs a client checks without trusting the node
-/// ([`want_trace::check_report`]): per anchoring transaction its digest (what the id hashes and
+/// ([`want_records::check_report`]): per anchoring transaction its digest (what the id hashes and
 /// the sender signed), signature, header and Merkle path; per record its digest, its path in the
 /// transaction and the chunk of its products naming the product with that chunk's path. Their
 /// size does not grow with the number of products a record names.

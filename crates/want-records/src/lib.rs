@@ -1,4 +1,4 @@
-//! Traceability records end to end, without I/O: EPCIS events signed, sealed and anchored (§4.8.3 Alg. 1), opened and checked by their readers, and verification reports checked without trusting the node (Alg. 2).
+//! Sealed traceability records, the trace module's client side without I/O: EPCIS events signed, sealed and anchored (§4.8.3 Alg. 1), opened and checked by their readers, and verification reports checked without trusting the node (Alg. 2).
 //!
 //! A record is the canonical bytes `M_i` of one normalised EPCIS event. The department's key
 //! signs `record_signing_digest(M_i)` (`Sig_i`); the envelope `(M_i, Sig_i)` is sealed
