@@ -612,6 +612,32 @@ pub fn answer_text(v: &Value, waited: bool) -> String {
 
 /// Prints a node's answer to one send as the command's result (`want tx …`); a failed receipt
 /// (printed, with its code) exits 1.
+/// Signs one call and sends it (waiting with `--wait`), writes it (`--out`) or prints it
+/// (`--offline`): what a module's command that signs a single call does.
+pub fn sign_and_send(
+    call: Call,
+    sign: SignArgs,
+    profile: Profile,
+    out: &Out,
+) -> anyhow::Result<()> {
+    let mut signer = Signer::open(sign, profile)?;
+    let stx = signer.sign(call)?;
+    match signer.deliver(std::slice::from_ref(&stx), FileShape::Object)? {
+        Delivered::Written(path) => {
+            print_unsent(out, &stx, Some(&path));
+            Ok(())
+        }
+        Delivered::Kept => {
+            print_unsent(out, &stx, None);
+            Ok(())
+        }
+        Delivered::Sent { answers, waited } => match answers.first() {
+            Some(v) => print_answer(out, v, waited),
+            None => Err(err("error", "nothing was sent")),
+        },
+    }
+}
+
 pub fn print_answer(out: &Out, v: &Value, waited: bool) -> anyhow::Result<()> {
     out.value(v, |v| answer_text(v, waited));
     if waited && receipt_failed(v) {

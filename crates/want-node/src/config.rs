@@ -83,7 +83,23 @@ pub struct NodeConfig {
     /// The key `POST /v1/epcis/capture` signs captured events with; without it the endpoint
     /// refuses (capture with `want trace capture --keystore` instead).
     #[serde(default)]
-    pub capture: Option<crate::modules::trace::capture::CaptureConfig>,
+    pub capture: Option<CaptureConfig>,
+}
+
+/// The `[capture]` section of a node's configuration: the department key the node signs
+/// captured events with, and its organisation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaptureConfig {
+    /// The organisation the key belongs to.
+    pub org: String,
+    /// File holding the key's secp256k1 private key as 64 hex digits (mode 0600).
+    pub key_file: PathBuf,
+    /// File holding the token clients must send as `Authorization: Bearer <token>` (at least
+    /// `CAPTURE_TOKEN_CHARS_MIN` characters; mode 0600). Without it anyone who reaches the API
+    /// may capture, that is have the node sign records with its key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_file: Option<PathBuf>,
 }
 
 /// This node's place in a multi-node cluster.
@@ -279,7 +295,7 @@ impl Genesis {
         }
     }
 
-    /// The module section `name` as its typed value.
+    /// Sets the module section `name` (`genesis.<name>`) from its typed value.
     pub fn set_section<T: Serialize>(&mut self, name: &str, section: &T) {
         self.sections.insert(
             name.to_string(),

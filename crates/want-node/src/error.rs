@@ -148,7 +148,7 @@ pub type CodeOwner = String;
 /// list per module, in its `codes.rs`, for all its layers) and the node kernel's, each once, each with its HTTP status (the test
 /// `the_code_registry_is_unique_with_one_status_each` holds it to that).
 pub fn registry() -> Vec<(CodeOwner, want_state::codes::ErrorCode)> {
-    let mut out: Vec<(CodeOwner, want_state::codes::ErrorCode)> = want_state::codes::all()
+    let mut out: Vec<(CodeOwner, want_state::codes::ErrorCode)> = want_state::modules::all_codes()
         .into_iter()
         .map(|(owner, c)| (owner.to_string(), *c))
         .collect();

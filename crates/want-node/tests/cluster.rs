@@ -335,11 +335,20 @@ async fn a_member_down_past_the_purged_log_catches_up_from_a_snapshot() {
     );
     c.restart_member(down).await;
     let head = c.reached(h + 200).await;
-    let s = c.node(down).get_ok("/v1/status").await;
-    assert!(
-        s["snapshot_index"].as_u64().is_some(),
-        "no snapshot installed: {s}"
-    );
+    // Raft's metrics report the installed snapshot a moment after the chain has caught up
+    // (under load, after the status read that follows): wait for them.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let s = c.node(down).get_ok("/v1/status").await;
+        if s["snapshot_index"].as_u64().is_some() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no snapshot installed: {s}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     c.check_consistent(head["height"].as_u64().unwrap(), &ids)
         .await;
     c.stop_all().await;

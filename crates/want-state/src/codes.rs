@@ -1,7 +1,7 @@
 //! Stable snake_case error codes: the [`ErrorCode`] type every layer lists its codes with, and
 //! the kernel's own codes (pre-checks, fees, nonces). Each module lists its codes in its own
-//! `codes.rs`; [`all`] collects the kernel's and every registered module's, and the node adds
-//! its own to make the one registry the API answers from.
+//! `codes.rs`; `crate::modules::all_codes` collects the kernel's and every registered module's,
+//! and the node adds its own to make the one registry the API answers from.
 //!
 //! These strings are part of the chain's external interface (wallets and explorers match on
 //! them in receipts and API errors): never rename one; add new ones instead.
@@ -88,40 +88,3 @@ pub const KERNEL: &[ErrorCode] = &[
         "the schedule cannot hold the entry a call asked for",
     ),
 ];
-
-/// Every code of the state machine, with who defines it (`kernel` or a module's name).
-pub fn all() -> Vec<(&'static str, &'static ErrorCode)> {
-    let mut out: Vec<(&'static str, &'static ErrorCode)> =
-        KERNEL.iter().map(|c| ("kernel", c)).collect();
-    for m in crate::modules::MODULES {
-        out.extend((m.codes)().iter().map(|c| (m.id.name(), c)));
-    }
-    out
-}
-
-/// The code of that string, if the state machine defines it.
-pub fn find(code: &str) -> Option<&'static ErrorCode> {
-    all().into_iter().map(|(_, c)| c).find(|c| c.code == code)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn codes_are_unique_snake_case_with_an_http_status() {
-        let mut seen = std::collections::BTreeMap::new();
-        for (owner, c) in all() {
-            if let Some(first) = seen.insert(c.code, owner) {
-                panic!("{} is defined by {first} and by {owner}", c.code);
-            }
-            assert!(
-                c.code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
-                "{} is not snake_case",
-                c.code
-            );
-            assert!((400..600).contains(&c.status), "{}: {}", c.code, c.status);
-            assert!(!c.doc.is_empty(), "{} has no description", c.code);
-        }
-    }
-}

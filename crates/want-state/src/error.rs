@@ -2,7 +2,7 @@
 //!
 //! A transaction that cannot be executed or whose call fails is not an error: it gets a receipt
 //! with [`want_types::TxStatus::Rejected`] or [`want_types::TxStatus::Failed`] and a code from
-//! [`crate::codes::all`]. A `StateError` means the block could not be applied at all.
+//! [`crate::modules::all_codes`]. A `StateError` means the block could not be applied at all.
 
 use want_types::Amount;
 

@@ -6,7 +6,7 @@ use crate::{codes, StateError};
 /// admission.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TxFailure {
-    /// A code of [`crate::codes::all`].
+    /// A code of [`crate::modules::all_codes`].
     pub code: &'static str,
     pub message: String,
 }

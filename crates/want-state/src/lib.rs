@@ -23,7 +23,7 @@
 //! * **Failed** (the call): fee and nonce consumed, the call's writes and events dropped.
 //! * **Success**.
 //!
-//! Codes are the stable strings of [`codes::all`], each with its HTTP status.
+//! Codes are the stable strings of [`modules::all_codes`], each with its HTTP status.
 //!
 //! # State root
 //!

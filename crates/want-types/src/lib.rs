@@ -19,6 +19,8 @@ pub mod tx;
 pub mod vote;
 
 /// The module folders, at the crate root as before modules were registered.
+#[cfg(feature = "example-module")]
+pub use modules::example;
 pub use modules::{token, trace};
 
 pub use address::Address;

@@ -20,20 +20,20 @@ use crate::output::Out;
 /// Declares the modules and generates the `Command` and `TxCommand` enums that flatten their
 /// commands, with their dispatch.
 macro_rules! modules {
-    ($($(#[$doc:meta])* $module:ident => $variant:ident,)*) => {
-        $($(#[$doc])* pub mod $module;)*
+    ($($(#[doc = $doc:literal])* $(#[cfg($cfg:meta)])? $module:ident => $variant:ident,)*) => {
+        $($(#[doc = $doc])* $(#[cfg($cfg)])? pub mod $module;)*
 
         /// Every module's top-level commands (flattened into `want`'s commands).
         #[allow(clippy::large_enum_variant)] // parsed once per run
         #[derive(clap::Subcommand)]
         pub enum Command {
-            $(#[command(flatten)] $variant($module::Command),)*
+            $($(#[cfg($cfg)])? #[command(flatten)] $variant($module::Command),)*
         }
 
         impl Command {
             pub fn run(self, out: &Out) -> anyhow::Result<()> {
                 match self {
-                    $(Command::$variant(c) => $module::run(c, out),)*
+                    $($(#[cfg($cfg)])? Command::$variant(c) => $module::run(c, out),)*
                 }
             }
         }
@@ -42,14 +42,23 @@ macro_rules! modules {
         #[allow(clippy::large_enum_variant)] // parsed once per run
         #[derive(clap::Subcommand)]
         pub enum TxCommand {
-            $(#[command(flatten)] $variant($module::TxCommand),)*
+            $($(#[cfg($cfg)])? #[command(flatten)] $variant($module::TxCommand),)*
         }
 
         impl TxCommand {
             pub fn run(self, out: &Out) -> anyhow::Result<()> {
                 match self {
-                    $(TxCommand::$variant(c) => $module::run_tx(c, out),)*
+                    $($(#[cfg($cfg)])? TxCommand::$variant(c) => $module::run_tx(c, out),)*
                 }
+            }
+        }
+
+        /// Every module of the wire registry has its line here: a module registered in
+        /// `want_types` without one is a non-exhaustive match, and the build fails.
+        #[allow(dead_code)]
+        fn every_module_is_registered(id: want_types::ModuleId) {
+            match id {
+                $($(#[cfg($cfg)])? want_types::ModuleId::$variant => {})*
             }
         }
     };
@@ -60,4 +69,7 @@ modules! {
     token => Token,
     /// Traceability: EPCIS capture and verification, organisations, keys, grants, KYC (`want trace …`).
     trace => Trace,
+    /// The example module of docs/MODULES.md (`want example …`), for the test suite.
+    #[cfg(feature = "example-module")]
+    example => Example,
 }

@@ -195,9 +195,19 @@ mod tests {
         let store = store_at(dir.path(), &g, 4, false);
         let e = reconcile_activations(&store, &g).unwrap_err();
         assert!(e.to_string().contains("\"activations\""), "{e}");
-        g.activations.0.insert(RULE_FEE_WEIGHTS.into(), 3);
+        // Everything the chain did not have must be named (the rule, and any module since).
+        let new: Vec<&str> = known_names()
+            .into_iter()
+            .filter(|n| !IN_FORMAT_3.contains(n))
+            .collect();
+        assert!(new.contains(&RULE_FEE_WEIGHTS));
+        for name in &new {
+            g.activations.0.insert(name.to_string(), 3);
+        }
         assert!(reconcile_activations(&store, &g).is_err());
-        g.activations.0.insert(RULE_FEE_WEIGHTS.into(), 100);
+        for name in &new {
+            g.activations.0.insert(name.to_string(), 100);
+        }
         assert_eq!(
             reconcile_activations(&store, &g)
                 .unwrap()

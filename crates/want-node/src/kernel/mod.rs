@@ -17,3 +17,4 @@ pub mod production;
 pub mod rpc;
 pub mod startup;
 pub mod sync;
+pub mod votes;

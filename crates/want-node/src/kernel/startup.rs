@@ -21,7 +21,7 @@ use crate::config::{Genesis, NodeConfig};
 use crate::error::NodeError;
 use crate::kernel::activations::reconcile_activations;
 use crate::kernel::admission::check_signature;
-use crate::kernel::certs::{spawn_vote_gossip, CertState};
+use crate::kernel::certs::CertState;
 use crate::kernel::journal::spawn_journal_writer;
 use crate::kernel::mempool::Mempool;
 use crate::kernel::module::BuildCtx;
@@ -29,6 +29,7 @@ use crate::kernel::node::{
     now_ms, Executor, Node, Shared, BLOCK_BROADCAST_CAPACITY, NODE_KEY_FILE, SINGLE_NODE_RAFT_ID,
 };
 use crate::kernel::production::produce_loop;
+use crate::kernel::votes::spawn_vote_gossip;
 use crate::metrics::Metrics;
 
 impl Node {

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use want_types::ModuleId;
 
 use crate::error::NodeError;
-use crate::kernel::module::{BuildCtx, BuildModule, NodeModule};
+use crate::kernel::module::{BuildCtx, BuildModule};
+use crate::kernel::node::NodeModule;
 
 macro_rules! register_node_modules {
     ($( $(#[$attr:meta])* $Variant:ident => $name:ident :: $Part:ident ),* $(,)?) => {

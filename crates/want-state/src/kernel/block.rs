@@ -4,12 +4,12 @@
 
 use want_types::params::RULE_FEE_WEIGHTS;
 use want_types::{
-    Activations, Address, Amount, ChainParams, Event, Hash32, ModuleId, Receipt, SignedTransaction,
-    TokenEvent, TxStatus,
+    Address, Amount, ChainParams, Event, Hash32, Receipt, SignedTransaction, TokenEvent, TxStatus,
 };
 
 use crate::failure::{fail, ExecError, TxFailure};
 use crate::kernel::accounts::{nonce, set_nonce};
+pub use crate::kernel::context::BlockContext;
 use crate::kernel::fees::{check_fee, tx_weight};
 use crate::kernel::module::{CallCtx, HookCtx, Mode};
 use crate::modules::token::exec::{credit, debit};
@@ -43,24 +43,6 @@ impl VerifiedTx {
     /// Its weight (see `kernel/fees.rs`).
     pub fn weight(&self) -> u64 {
         tx_weight(&self.tx.tx.call, self.size)
-    }
-}
-
-/// What the state machine knows about the block being applied.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BlockContext {
-    pub height: u64,
-    /// The block header's timestamp: the only clock the state machine sees.
-    pub timestamp_ms: u64,
-    pub params: ChainParams,
-    /// From which heights modules and rules apply.
-    pub activations: Activations,
-}
-
-impl BlockContext {
-    /// Whether the module applies in this block.
-    pub fn module_active(&self, module: ModuleId) -> bool {
-        self.activations.active(module.name(), self.height)
     }
 }
 

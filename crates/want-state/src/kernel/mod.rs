@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod block;
+pub mod context;
 pub mod fees;
 pub mod genesis;
 pub mod module;

@@ -12,7 +12,7 @@ use want_types::{Address, Amount, ChainParams, Event, Hash32, ModuleId};
 
 use crate::codes::ErrorCode;
 use crate::failure::ExecError;
-use crate::kernel::block::BlockContext;
+use crate::kernel::context::BlockContext;
 use crate::store::Overlay;
 use crate::{StateError, StateView};
 

@@ -11,7 +11,7 @@
 use want_types::{Event, ModuleId};
 
 use crate::failure::{fail, ExecError};
-use crate::kernel::block::BlockContext;
+use crate::kernel::context::BlockContext;
 use crate::kernel::module::HookCtx;
 use crate::store::{read_u64, Overlay};
 use crate::{codes, StateError, StateView};

@@ -61,6 +61,16 @@ macro_rules! register_modules {
     };
 }
 
+/// Every code of the state machine, with who defines it (`kernel` or a module's name).
+pub fn all_codes() -> Vec<(&'static str, &'static crate::codes::ErrorCode)> {
+    let mut out: Vec<(&'static str, &'static crate::codes::ErrorCode)> =
+        crate::codes::KERNEL.iter().map(|c| ("kernel", c)).collect();
+    for m in MODULES {
+        out.extend((m.codes)().iter().map(|c| (m.id.name(), c)));
+    }
+    out
+}
+
 // The registry: one line per module, in the order of `want_types::modules`.
 register_modules! {
     token::Token,
@@ -72,6 +82,23 @@ register_modules! {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn codes_are_unique_snake_case_with_an_http_status() {
+        let mut seen = std::collections::BTreeMap::new();
+        for (owner, c) in all_codes() {
+            if let Some(first) = seen.insert(c.code, owner) {
+                panic!("{} is defined by {first} and by {owner}", c.code);
+            }
+            assert!(
+                c.code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{} is not snake_case",
+                c.code
+            );
+            assert!((400..600).contains(&c.status), "{}: {}", c.code, c.status);
+            assert!(!c.doc.is_empty(), "{} has no description", c.code);
+        }
+    }
 
     #[test]
     fn every_module_of_the_wire_registry_is_registered_once_under_its_own_id() {

@@ -7,7 +7,7 @@ use want_types::{Address, Call, TokenCall};
 
 use crate::client::Client;
 use crate::output::{CliError, Out};
-use crate::signer::{print_answer, print_unsent, Delivered, FileShape, Profile, SignArgs, Signer};
+use crate::signer::{sign_and_send, Profile, SignArgs};
 use crate::NodeArg;
 
 #[derive(Subcommand)]
@@ -141,26 +141,5 @@ pub fn run_tx(cmd: TxCommand, out: &Out) -> anyhow::Result<()> {
             sign,
         ),
     };
-    sign_and_send(Call::Token(call), sign, out)
-}
-
-/// Signs one call and sends it (waiting with `--wait`), writes it (`--out`) or prints it
-/// (`--offline`).
-fn sign_and_send(call: Call, sign: SignArgs, out: &Out) -> anyhow::Result<()> {
-    let mut signer = Signer::open(sign, Profile::send())?;
-    let stx = signer.sign(call)?;
-    match signer.deliver(std::slice::from_ref(&stx), FileShape::Object)? {
-        Delivered::Written(path) => {
-            print_unsent(out, &stx, Some(&path));
-            Ok(())
-        }
-        Delivered::Kept => {
-            print_unsent(out, &stx, None);
-            Ok(())
-        }
-        Delivered::Sent { answers, waited } => match answers.first() {
-            Some(v) => print_answer(out, v, waited),
-            None => Err(CliError::new("error", "nothing was sent").into()),
-        },
-    }
+    sign_and_send(Call::Token(call), sign, Profile::send(), out)
 }

@@ -20,7 +20,8 @@ use want_types::{Event, ModuleId};
 
 use crate::api::{bad, blocking, parse_address, ApiResult};
 use crate::error::{codes, NodeError};
-use crate::kernel::module::{BuildCtx, BuildModule, NodeModule};
+use crate::kernel::module::{BuildCtx, BuildModule};
+use crate::kernel::node::NodeModule;
 use crate::kernel::node::Node;
 
 /// The example module's node part.

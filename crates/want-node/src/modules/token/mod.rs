@@ -15,7 +15,8 @@ use want_types::ModuleId;
 
 use crate::api::{parse_address, ApiResult};
 use crate::error::NodeError;
-use crate::kernel::module::{BuildCtx, BuildModule, NodeModule};
+use crate::kernel::module::{BuildCtx, BuildModule};
+use crate::kernel::node::NodeModule;
 use crate::kernel::node::Node;
 
 /// The token module's node part (it keeps nothing of its own).

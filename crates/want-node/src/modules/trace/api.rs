@@ -263,7 +263,7 @@ async fn kyc(State(s): State<TraceState>, Path(address): Path<String>) -> ApiRes
 }
 
 /// GS1 Application Identifiers of the primary keys whose Digital Link paths serve a tag page.
-const TAG_PAGE_AIS: [&str; 5] = ["01", "00", "414", "8003", "8004"];
+pub const TAG_PAGE_AIS: [&str; 5] = ["01", "00", "414", "8003", "8004"];
 
 /// The consumer pages of every GS1 Digital Link path under the primary keys (any qualifiers):
 /// served here, described in the OpenAPI document by their two common forms ([`TagPagesDoc`]).

@@ -3,10 +3,8 @@
 //! once they are committed.
 
 use std::collections::HashSet;
-use std::path::PathBuf;
 
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use want_crypto::PrivateKey;
 use want_epcis::{DocumentKind, EpcisError};
@@ -22,21 +20,7 @@ use crate::kernel::node::{now_ms, Node, Submitted};
 /// How long an anchor transaction signed by the node stays valid, in milliseconds.
 pub const CAPTURE_TX_EXPIRY_MS: u64 = 10 * 60 * 1000;
 
-/// The `[capture]` section of a node's configuration: the department key the node signs
-/// captured events with, and its organisation.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CaptureConfig {
-    /// The organisation the key belongs to.
-    pub org: String,
-    /// File holding the key's secp256k1 private key as 64 hex digits (mode 0600).
-    pub key_file: PathBuf,
-    /// File holding the token clients must send as `Authorization: Bearer <token>` (at least
-    /// [`CAPTURE_TOKEN_CHARS_MIN`] characters; mode 0600). Without it anyone who reaches the API
-    /// may capture, that is have the node sign records with its key.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub token_file: Option<PathBuf>,
-}
+pub use crate::config::CaptureConfig;
 
 /// Fewest characters a capture token may have.
 pub const CAPTURE_TOKEN_CHARS_MIN: usize = 16;

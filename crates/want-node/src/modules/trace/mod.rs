@@ -23,7 +23,8 @@ use want_types::trace::TraceCall;
 use want_types::{Call, Hash32, ModuleId};
 
 use crate::error::NodeError;
-use crate::kernel::module::{BuildCtx, BuildModule, NodeModule};
+use crate::kernel::module::{BuildCtx, BuildModule};
+use crate::kernel::node::NodeModule;
 use crate::kernel::node::Node;
 
 pub use api::urlencode;

@@ -1,0 +1,502 @@
+//! The node's commit votes (see `certs.rs` for what they certify): its own vote signed after
+//! each block, the members' votes checked and stored, the divergence recorded, and the gossip
+//! that sends own votes to the other members and backfills missing ones.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use serde::Deserialize;
+use tokio::sync::{mpsc, watch};
+use tracing::{debug, error, warn};
+use want_crypto::majority_of;
+use want_storage::BlockInfo;
+use want_types::{Certificate, CommitVote, NodePublicKey, SignedVote};
+
+use crate::error::{codes, NodeError};
+use crate::kernel::certs::*;
+use crate::kernel::node::Shared;
+
+impl Shared {
+    /// The members whose votes count: the genesis members plus the configured cluster peers; a
+    /// chain without any (a single-member chain) has this node as its only member.
+    ///
+    /// The one place membership is decided for votes; it will follow the live Raft membership.
+    pub fn member_keys(&self) -> Vec<NodePublicKey> {
+        let live = self.voters.read();
+        if !live.is_empty() {
+            return parse_keys(live.iter().map(|m| m.public_key.as_str()));
+        }
+        let peers = self.cfg.cluster.iter().flat_map(|c| c.peers.iter());
+        let keys = parse_keys(
+            self.genesis
+                .members
+                .iter()
+                .chain(peers)
+                .map(|m| m.public_key.as_str()),
+        );
+        if keys.is_empty() {
+            vec![self.node_key.public_key()]
+        } else {
+            keys
+        }
+    }
+
+    /// The other members' API URLs, where this node's votes go.
+    pub fn vote_peers(&self) -> Vec<String> {
+        let own = self.node_key.public_key();
+        let live = self.voters.read().clone();
+        let peers = self.cfg.cluster.iter().flat_map(|c| c.peers.iter());
+        let members: Vec<crate::config::GenesisMember> = if live.is_empty() {
+            self.genesis.members.iter().chain(peers).cloned().collect()
+        } else {
+            live
+        };
+        let mut seen = BTreeSet::new();
+        members
+            .iter()
+            .filter(|m| parse_keys(std::iter::once(m.public_key.as_str())) != vec![own])
+            .filter(|m| !m.url.is_empty())
+            .filter(|m| seen.insert(m.url.trim_end_matches('/').to_string()))
+            .map(|m| m.url.trim_end_matches('/').to_string())
+            .collect()
+    }
+
+    /// The divergence this node found, if any.
+    pub fn divergence(&self) -> Option<Divergence> {
+        self.certs.diverged.lock().clone()
+    }
+
+    /// Refuses to go on when this node's state diverged from the majority's (`Shared::execute`
+    /// calls it before applying a block).
+    pub fn refuse_if_diverged(&self) -> Result<(), NodeError> {
+        match &*self.certs.diverged.lock() {
+            None => Ok(()),
+            Some(d) => Err(NodeError::rejected(
+                codes::STATE_DIVERGED,
+                format!(
+                    "this node's state diverged from the cluster majority at height {} (ours: block {} state root {}; majority: block {} state root {}); it applies no more blocks. Rebuild its data directory from a healthy member",
+                    d.height, d.ours.block_hash, d.ours.state_root, d.majority.block_hash, d.majority.state_root
+                ),
+            )),
+        }
+    }
+
+    /// This node's vote for an applied height, signed now (Ed25519 is deterministic: the same
+    /// bytes as the vote it stored when it applied the block).
+    pub fn own_vote(&self, height: u64) -> Result<Option<SignedVote>, NodeError> {
+        if height == 0 {
+            return Ok(None);
+        }
+        Ok(self
+            .store
+            .block_info(height)?
+            .map(|info| self.sign_own(&info)))
+    }
+
+    fn sign_own(&self, info: &BlockInfo) -> SignedVote {
+        want_crypto::sign_vote(
+            &self.node_key,
+            CommitVote {
+                chain_id: self.params.chain_id,
+                height: info.height,
+                block_hash: info.hash,
+                state_root: info.state_root,
+            },
+        )
+    }
+
+    /// Hook called by `Shared::execute` right after a block's durable commit: signs and stores
+    /// this node's vote (a separate, non-durable write — see `Store::add_votes`; a lost own vote
+    /// is re-signed on demand), queues it for the other members and checks the votes already
+    /// received for this height. Never fails the block: problems are logged.
+    pub fn on_block_applied(&self, info: &BlockInfo) {
+        let vote = self.sign_own(info);
+        if let Err(e) = self.store.add_votes(info.height, &[vote]) {
+            warn!(target: "consensus::vote", "could not store this node's vote for block {}: {e}", info.height);
+        }
+        if !self.vote_peers().is_empty() && self.certs.outbox.try_send(vote).is_err() {
+            debug!(target: "consensus::vote", "vote queue full; peers will backfill block {}", info.height);
+        }
+        if let Err(e) = self.check_height(info.height) {
+            warn!(target: "consensus::vote", "could not check the votes for block {}: {e}", info.height);
+        }
+    }
+
+    /// Checks one received vote (chain, height window, membership, signature).
+    pub fn check_vote(&self, vote: &SignedVote) -> Result<(), NodeError> {
+        self.check_votes(std::slice::from_ref(vote))
+            .pop()
+            .unwrap_or(Ok(()))
+    }
+
+    /// Checks received votes one by one against the same head and membership.
+    pub fn check_votes(&self, votes: &[SignedVote]) -> Vec<Result<(), NodeError>> {
+        let head = match self.store.head() {
+            Ok(h) => h.height,
+            Err(e) => {
+                let e = NodeError::from(e).to_string();
+                return votes
+                    .iter()
+                    .map(|_| Err(NodeError::Io(e.clone())))
+                    .collect();
+            }
+        };
+        let members = self.member_keys();
+        votes
+            .iter()
+            .map(|v| validate_vote(v, self.params.chain_id, head, &members))
+            .collect()
+    }
+
+    /// Stores votes that passed [`Shared::check_vote`] and checks every height they touch for a
+    /// certificate or a divergence.
+    pub fn store_votes(&self, votes: &[SignedVote]) -> Result<VotesStored, NodeError> {
+        let mut heights: Vec<u64> = votes.iter().map(|v| v.vote.height).collect();
+        heights.sort_unstable();
+        heights.dedup();
+        let mut stored = VotesStored::default();
+        for h in heights {
+            let at: Vec<SignedVote> = votes
+                .iter()
+                .filter(|v| v.vote.height == h)
+                .copied()
+                .collect();
+            let added = self.store.add_votes(h, &at)?;
+            stored.accepted += added;
+            stored.already_known += at.len() - added;
+            if added > 0 {
+                self.check_height(h)?;
+            }
+        }
+        self.metrics
+            .commit_votes_accepted
+            .inc_by(stored.accepted as u64);
+        Ok(stored)
+    }
+
+    /// Every vote this node holds for a height, its own included.
+    pub fn votes_for(&self, height: u64) -> Result<Vec<SignedVote>, NodeError> {
+        let mut votes = self.store.votes(height)?;
+        let own = self.node_key.public_key();
+        if !votes.iter().any(|v| v.node_public_key == own) {
+            if let Some(v) = self.own_vote(height)? {
+                votes.push(v);
+            }
+        }
+        Ok(votes)
+    }
+
+    /// The certificate of a height: the vote a strict majority of the members signed, with
+    /// their signatures; None while there is no majority.
+    pub fn certificate(&self, height: u64) -> Result<Option<CertificateView>, NodeError> {
+        let members = self.member_keys();
+        let votes = self.votes_for(height)?;
+        Ok(
+            majority_vote(&votes, &members).map(|(vote, signatures)| CertificateView {
+                complete: signatures.len() == members.len(),
+                members: members.len(),
+                required: majority_of(members.len()),
+                certificate: Certificate { vote, signatures },
+            }),
+        )
+    }
+
+    /// After new votes for an applied height: records a certificate's height, or a divergence.
+    fn check_height(&self, height: u64) -> Result<(), NodeError> {
+        let Some(info) = self.store.block_info(height)? else {
+            return Ok(()); // not applied yet: the votes wait
+        };
+        let ours = VotedState {
+            block_hash: info.hash,
+            state_root: info.state_root,
+        };
+        let members = self.member_keys();
+        let votes = self.votes_for(height)?;
+        match find_divergence(height, ours, &votes, &members) {
+            Some(d) => self.record_divergence(d),
+            None => {
+                if majority_vote(&votes, &members).is_some() {
+                    let h = i64::try_from(height).unwrap_or(i64::MAX);
+                    if self.metrics.certified_height.get() < h {
+                        self.metrics.certified_height.set(h);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn record_divergence(&self, d: Divergence) {
+        let mut flag = self.certs.diverged.lock();
+        if flag.is_some() {
+            return; // the first divergence is the one that matters
+        }
+        error!(target: "consensus::vote", "STATE DIVERGED at height {}: this node applied block {} with state root {}, but a majority of the members ({}) signed block {} with state root {}; this node stops applying blocks", d.height, d.ours.block_hash, d.ours.state_root, d.majority_signers.join(", "), d.majority.block_hash, d.majority.state_root);
+        let record = borsh::to_vec(&d).expect("invariant: borsh encoding into a Vec cannot fail");
+        if let Err(e) = self.store.record_divergence(&record) {
+            error!(target: "consensus::vote", "could not record the divergence durably: {e}");
+        }
+        self.metrics.state_diverged.set(1);
+        self.metrics
+            .diverged_height
+            .set(i64::try_from(d.height).unwrap_or(i64::MAX));
+        *flag = Some(d);
+    }
+}
+
+/// Starts the task that sends this node's votes to the other members and backfills missing
+/// votes from them. It holds the node only weakly and ends at shutdown.
+pub fn spawn_vote_gossip(shared: &Arc<Shared>, shutdown: watch::Receiver<bool>) {
+    let Some(rx) = shared.certs.outbox_rx.lock().take() else {
+        return; // already running
+    };
+    if let Some(d) = shared.divergence() {
+        shared.metrics.state_diverged.set(1);
+        shared
+            .metrics
+            .diverged_height
+            .set(i64::try_from(d.height).unwrap_or(i64::MAX));
+    }
+    let http = match reqwest::Client::builder()
+        .timeout(Duration::from_millis(VOTE_HTTP_TIMEOUT_MS))
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            error!(target: "consensus::vote", "cannot build the HTTP client for votes: {e}; votes are not gossiped");
+            return;
+        }
+    };
+    tokio::spawn(gossip_loop(Arc::downgrade(shared), rx, shutdown, http));
+}
+
+async fn gossip_loop(
+    node: Weak<Shared>,
+    mut rx: mpsc::Receiver<SignedVote>,
+    mut shutdown: watch::Receiver<bool>,
+    http: reqwest::Client,
+) {
+    let mut backfill = Backfill::default();
+    let mut ticker = tokio::time::interval(Duration::from_millis(BACKFILL_INTERVAL_MS));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let work = tokio::select! {
+            _ = shutdown.changed() => break,
+            v = rx.recv() => match v {
+                None => break,
+                Some(first) => {
+                    let mut batch = vec![first];
+                    while batch.len() < VOTES_POST_MAX {
+                        match rx.try_recv() {
+                            Ok(v) => batch.push(v),
+                            Err(_) => break,
+                        }
+                    }
+                    Work::Send(batch)
+                }
+            },
+            _ = ticker.tick() => Work::Backfill,
+        };
+        let done = async {
+            match work {
+                Work::Send(batch) => send_votes(&node, &http, batch).await,
+                Work::Backfill => backfill.round(&node, &http).await,
+            }
+        };
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            _ = done => {}
+        }
+        if *shutdown.borrow() || node.strong_count() == 0 {
+            break;
+        }
+    }
+    debug!(target: "consensus::vote", "vote gossip stopped");
+}
+
+enum Work {
+    Send(Vec<SignedVote>),
+    Backfill,
+}
+
+/// Sends a batch of votes to every other member at once, each with retries and backoff.
+async fn send_votes(node: &Weak<Shared>, http: &reqwest::Client, batch: Vec<SignedVote>) {
+    let Some(peers) = node.upgrade().map(|s| s.vote_peers()) else {
+        return;
+    };
+    let batch = Arc::new(batch);
+    futures_util::future::join_all(
+        peers
+            .into_iter()
+            .map(|url| send_to_peer(http, url, batch.clone())),
+    )
+    .await;
+}
+
+async fn send_to_peer(http: &reqwest::Client, url: String, batch: Arc<Vec<SignedVote>>) {
+    let target = format!("{url}/v1/cluster/votes");
+    let mut backoff = Duration::from_millis(VOTE_RETRY_BASE_MS);
+    for attempt in 1..=VOTE_SEND_ATTEMPTS {
+        let outcome = http.post(&target).json(&*batch).send().await;
+        let retry = match outcome {
+            Ok(r) if r.status().is_success() => return,
+            Ok(r) if r.status().is_client_error() && r.status().as_u16() != 429 => {
+                let status = r.status();
+                let body = r.text().await.unwrap_or_default();
+                warn!(target: "consensus::vote", "{target} refused {} vote(s): {status} {}", batch.len(), body.chars().take(300).collect::<String>());
+                return;
+            }
+            Ok(r) => format!("answered {}", r.status()),
+            Err(e) => e.to_string(),
+        };
+        if attempt == VOTE_SEND_ATTEMPTS {
+            debug!(target: "consensus::vote", "giving up sending {} vote(s) to {target} after {attempt} attempts ({retry}); it will backfill them", batch.len());
+            return;
+        }
+        tokio::time::sleep(backoff).await;
+        backoff *= 2;
+    }
+}
+
+/// Which heights still lack a certificate, remembered between backfill rounds.
+#[derive(Default)]
+struct Backfill {
+    /// Every height up to this one has a certificate (or was given up on at start).
+    certified_upto: Option<u64>,
+    /// The head at the previous round: only heights applied at least one round ago are fetched.
+    previous_head: Option<u64>,
+}
+
+impl Backfill {
+    async fn round(&mut self, node: &Weak<Shared>, http: &reqwest::Client) {
+        let Some(shared) = node.upgrade() else {
+            return;
+        };
+        let peers = shared.vote_peers();
+        let head = match shared.store.head() {
+            Ok(h) => h.height,
+            Err(e) => {
+                warn!(target: "consensus::vote", "backfill: cannot read the head: {e}");
+                return;
+            }
+        };
+        let upto = self.previous_head.replace(head).unwrap_or(0).min(head);
+        let from = *self
+            .certified_upto
+            .get_or_insert(head.saturating_sub(BACKFILL_LOOKBACK_HEIGHTS));
+        if peers.is_empty() || upto <= from {
+            return;
+        }
+        let mut missing = Vec::new();
+        let mut contiguous = true;
+        let last = upto.min(from.saturating_add(BACKFILL_SCAN_MAX));
+        for h in from + 1..=last {
+            match shared.certificate(h) {
+                Ok(Some(_)) => {
+                    if contiguous {
+                        self.certified_upto = Some(h);
+                    }
+                }
+                Ok(None) => {
+                    contiguous = false;
+                    missing.push(h);
+                    if missing.len() >= BACKFILL_HEIGHTS_PER_ROUND {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    warn!(target: "consensus::vote", "backfill: cannot read the votes of block {h}: {e}");
+                    return;
+                }
+            }
+        }
+        drop(shared);
+        for h in missing {
+            for url in &peers {
+                let Some(votes) = fetch_votes(http, url, h).await else {
+                    continue;
+                };
+                let Some(shared) = node.upgrade() else {
+                    return;
+                };
+                let merged =
+                    tokio::task::spawn_blocking(move || merge_votes(&shared, h, votes)).await;
+                if let Ok(true) = merged {
+                    break; // this height has its certificate now
+                }
+            }
+        }
+    }
+}
+
+/// Keeps the valid votes for `height` among those a peer returned; returns whether the height
+/// has a certificate now.
+fn merge_votes(shared: &Shared, height: u64, votes: Vec<SignedVote>) -> bool {
+    let votes: Vec<SignedVote> = votes
+        .into_iter()
+        .filter(|v| v.vote.height == height)
+        .collect();
+    let checks = shared.check_votes(&votes);
+    let valid: Vec<SignedVote> = votes
+        .into_iter()
+        .zip(checks)
+        .filter_map(|(v, check)| match check {
+            Ok(()) => Some(v),
+            Err(e) => {
+                debug!(target: "consensus::vote", "backfill: ignoring a vote for block {height}: {e}");
+                None
+            }
+        })
+        .collect();
+    if let Err(e) = shared.store_votes(&valid) {
+        warn!(target: "consensus::vote", "backfill: could not store votes for block {height}: {e}");
+    }
+    matches!(shared.certificate(height), Ok(Some(_)))
+}
+
+/// A peer's votes for a height (`GET {url}/v1/cluster/votes/{height}`), read up to
+/// [`VOTES_BODY_BYTES_MAX`]; None when the peer cannot be reached or answers nonsense.
+async fn fetch_votes(http: &reqwest::Client, url: &str, height: u64) -> Option<Vec<SignedVote>> {
+    #[derive(Deserialize)]
+    struct Answer {
+        votes: Vec<SignedVote>,
+    }
+    let target = format!("{url}/v1/cluster/votes/{height}");
+    let mut resp = match http.get(&target).send().await {
+        Ok(r) if r.status().is_success() => r,
+        Ok(r) => {
+            debug!(target: "consensus::vote", "backfill: {target} answered {}", r.status());
+            return None;
+        }
+        Err(e) => {
+            debug!(target: "consensus::vote", "backfill: {target}: {e}");
+            return None;
+        }
+    };
+    let mut body = Vec::new();
+    loop {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > VOTES_BODY_BYTES_MAX {
+                    warn!(target: "consensus::vote", "backfill: {target} answered more than {VOTES_BODY_BYTES_MAX} bytes; ignored");
+                    return None;
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => break,
+            Err(e) => {
+                debug!(target: "consensus::vote", "backfill: reading {target}: {e}");
+                return None;
+            }
+        }
+    }
+    match serde_json::from_slice::<Answer>(&body) {
+        Ok(a) if a.votes.len() <= VOTES_POST_MAX => Some(a.votes),
+        Ok(_) => None,
+        Err(e) => {
+            warn!(target: "consensus::vote", "backfill: {target} answered malformed votes: {e}");
+            None
+        }
+    }
+}
