@@ -88,3 +88,26 @@ pub const KERNEL: &[ErrorCode] = &[
         "the schedule cannot hold the entry a call asked for",
     ),
 ];
+
+/// Checks a registry of codes: each defined once, snake_case, with a 4xx or 5xx status and a
+/// description. Returns who defines each code.
+pub fn check_registry<'a>(
+    codes: impl IntoIterator<Item = (&'a str, &'a ErrorCode)>,
+) -> Result<std::collections::BTreeMap<&'a str, &'a str>, String> {
+    let mut seen = std::collections::BTreeMap::new();
+    for (owner, c) in codes {
+        if let Some(first) = seen.insert(c.code, owner) {
+            return Err(format!("{} is defined by {first} and by {owner}", c.code));
+        }
+        if !c.code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+            return Err(format!("{} is not snake_case", c.code));
+        }
+        if !(400..600).contains(&c.status) {
+            return Err(format!("{}: status {} is not 4xx or 5xx", c.code, c.status));
+        }
+        if c.doc.is_empty() {
+            return Err(format!("{} has no description", c.code));
+        }
+    }
+    Ok(seen)
+}

@@ -53,5 +53,5 @@ pub use kernel::genesis::{genesis, genesis_state, GenesisInput, GENESIS_HEIGHT};
 pub use modules::token::audit::{audit_supply, SupplyAudit};
 pub use modules::{token, trace, MODULES};
 pub use root::{state_root_step, STATE_ROOT_TAG};
-pub use store::{key_after, Entry, MemState, StateView, WriteSet};
+pub use store::{key_after, page, range_from, Entry, MemState, Page, StateView, WriteSet};
 pub use want_types::Hash32;

@@ -40,8 +40,41 @@ pub fn key_after(key: &[u8]) -> Vec<u8> {
     k
 }
 
+/// One page of a list, and where the next one starts (`None`: this was the last).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Page<T, C> {
+    pub items: Vec<T>,
+    pub next: Option<C>,
+}
+
+/// One page of the entries under `prefix` whose key sorts after `prefix ‖ after` (from the
+/// first when `None`), at most `limit`, each decoded by `decode(key, value)` (a corrupt entry
+/// is an error, never skipped); the next page's cursor is `cursor` of the last item, when more
+/// entries follow.
+pub fn page<T, C>(
+    view: &dyn StateView,
+    prefix: &[u8],
+    after: Option<&[u8]>,
+    limit: usize,
+    mut decode: impl FnMut(&[u8], &[u8]) -> Result<T, StateError>,
+    cursor: impl Fn(&T) -> C,
+) -> Result<Page<T, C>, StateError> {
+    let start = after.map(|a| key_after(&[prefix, a].concat()));
+    let entries = view.range(prefix, start.as_deref(), limit.saturating_add(1))?;
+    let mut items = Vec::with_capacity(entries.len().min(limit));
+    for (k, v) in entries.iter().take(limit) {
+        items.push(decode(k, v)?);
+    }
+    let next = if entries.len() > limit {
+        items.last().map(cursor)
+    } else {
+        None
+    };
+    Ok(Page { items, next })
+}
+
 /// Where a range read starts: `start` if it sorts after `prefix`, else `prefix`.
-fn range_from<'a>(prefix: &'a [u8], start: Option<&'a [u8]>) -> &'a [u8] {
+pub fn range_from<'a>(prefix: &'a [u8], start: Option<&'a [u8]>) -> &'a [u8] {
     match start {
         Some(s) if s > prefix => s,
         _ => prefix,

@@ -770,10 +770,7 @@ impl StateView for StateSnapshot {
         let storage = |e: redb::StorageError| StateError::Storage {
             reason: e.to_string(),
         };
-        let from = match start {
-            Some(s) if s > prefix => s,
-            _ => prefix,
-        };
+        let from = want_state::range_from(prefix, start);
         let mut out = Vec::new();
         for entry in self.table.range::<&[u8]>(from..).map_err(storage)? {
             if out.len() >= limit {

@@ -85,19 +85,20 @@ mod tests {
 
     #[test]
     fn codes_are_unique_snake_case_with_an_http_status() {
-        let mut seen = std::collections::BTreeMap::new();
-        for (owner, c) in all_codes() {
-            if let Some(first) = seen.insert(c.code, owner) {
-                panic!("{} is defined by {first} and by {owner}", c.code);
-            }
+        let seen = crate::codes::check_registry(all_codes()).unwrap();
+        for m in MODULES {
             assert!(
-                c.code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
-                "{} is not snake_case",
-                c.code
+                seen.values().any(|owner| *owner == m.id.name()),
+                "module {} lists no code",
+                m.id.name()
             );
-            assert!((400..600).contains(&c.status), "{}: {}", c.code, c.status);
-            assert!(!c.doc.is_empty(), "{} has no description", c.code);
         }
+        // The checker refuses a code defined twice.
+        let twice = [
+            ("a", &crate::codes::KERNEL[0]),
+            ("b", &crate::codes::KERNEL[0]),
+        ];
+        assert!(crate::codes::check_registry(twice).is_err());
     }
 
     #[test]

@@ -124,11 +124,12 @@ async fn list_notes(State(node): State<Node>, Query(q): Query<NotesPage>) -> Api
         ));
     }
     let store = node.shared.store.clone();
-    let (notes, next) =
+    let page =
         blocking(move || Ok(query::notes(&store.snapshot()?, after.as_ref(), limit)?)).await?;
-    let notes: Vec<_> = notes
+    let notes: Vec<_> = page
+        .items
         .into_iter()
         .map(|(author, note)| json!({"author": author, "note": note}))
         .collect();
-    Ok(Json(json!({"notes": notes, "next": next})).into_response())
+    Ok(Json(json!({"notes": notes, "next": page.next})).into_response())
 }

@@ -6,7 +6,8 @@
 use want_types::{Address, Hash32};
 
 use super::state as st;
-use crate::store::key_after;
+pub use crate::store::Page;
+use crate::store::{key_after, page};
 use crate::{StateError, StateView};
 
 pub use super::state::{
@@ -32,13 +33,6 @@ pub const CIDS_PAGE_MAX: usize = 10_000;
 pub const PRODUCT_RECORDS_MAX: u64 = 10_000;
 /// Index entries read per storage round trip while scanning.
 const SCAN_BATCH: usize = 1_000;
-
-/// One page of a list, and where the next one starts (`None`: this was the last).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Page<T, C> {
-    pub items: Vec<T>,
-    pub next: Option<C>,
-}
 
 /// Filters of an event query (all optional; combined with AND).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -238,23 +232,19 @@ pub fn org_keys(
     after: Option<&Address>,
     limit: usize,
 ) -> Result<Page<(Address, KeyInfo), Address>, StateError> {
-    let limit = limit.clamp(1, KEYS_PAGE_MAX);
-    let prefix = st::org_keys_prefix(org);
-    let start = after.map(|a| key_after(&[prefix.as_slice(), &a.0].concat()));
-    let entries = view.range(&prefix, start.as_deref(), limit + 1)?;
-    let mut items = Vec::with_capacity(entries.len().min(limit));
-    for (k, _) in entries.iter().take(limit) {
-        let addr = trailing_address(k)?;
-        let info = key(view, &addr)?
-            .ok_or_else(|| StateError::corrupt(k, "the organisation lists a key not stored"))?;
-        items.push((addr, info));
-    }
-    let next = if entries.len() > limit {
-        items.last().map(|(a, _)| *a)
-    } else {
-        None
-    };
-    Ok(Page { items, next })
+    page(
+        view,
+        &st::org_keys_prefix(org),
+        after.map(|a| &a.0[..]),
+        limit.clamp(1, KEYS_PAGE_MAX),
+        |k, _| {
+            let addr = trailing_address(k)?;
+            let info = key(view, &addr)?
+                .ok_or_else(|| StateError::corrupt(k, "the organisation lists a key not stored"))?;
+            Ok((addr, info))
+        },
+        |(a, _)| *a,
+    )
 }
 
 /// The live grants of a record in grantee order, at most `limit` (clamped to
@@ -265,22 +255,14 @@ pub fn grants(
     after: Option<&Address>,
     limit: usize,
 ) -> Result<Page<GrantInfo, Address>, StateError> {
-    let limit = limit.clamp(1, GRANTS_PAGE_MAX);
-    let prefix = st::grants_prefix(event_hash);
-    let start = after.map(|a| key_after(&[prefix.as_slice(), &a.0].concat()));
-    let entries = view.range(&prefix, start.as_deref(), limit + 1)?;
-    let mut items = Vec::with_capacity(entries.len().min(limit));
-    for (k, v) in entries.iter().take(limit) {
-        let g: GrantInfo =
-            borsh::from_slice(v).map_err(|e| StateError::corrupt(k, format!("grant: {e}")))?;
-        items.push(g);
-    }
-    let next = if entries.len() > limit {
-        items.last().map(|g| g.grantee)
-    } else {
-        None
-    };
-    Ok(Page { items, next })
+    page(
+        view,
+        &st::grants_prefix(event_hash),
+        after.map(|a| &a.0[..]),
+        limit.clamp(1, GRANTS_PAGE_MAX),
+        |k, v| borsh::from_slice(v).map_err(|e| StateError::corrupt(k, format!("grant: {e}"))),
+        |g: &GrantInfo| g.grantee,
+    )
 }
 
 /// CIDs under an index prefix, in order, at most `limit` after `after`.
@@ -290,21 +272,18 @@ fn cids(
     after: Option<&str>,
     limit: usize,
 ) -> Result<Page<String, String>, StateError> {
-    let limit = limit.clamp(1, CIDS_PAGE_MAX);
-    let start = after.map(|c| key_after(&[prefix, c.as_bytes()].concat()));
-    let entries = view.range(prefix, start.as_deref(), limit + 1)?;
-    let mut items = Vec::with_capacity(entries.len().min(limit));
-    for (k, _) in entries.iter().take(limit) {
-        let cid = std::str::from_utf8(&k[prefix.len()..])
-            .map_err(|_| StateError::corrupt(k, "a CID that is not UTF-8"))?;
-        items.push(cid.to_string());
-    }
-    let next = if entries.len() > limit {
-        items.last().cloned()
-    } else {
-        None
-    };
-    Ok(Page { items, next })
+    page(
+        view,
+        prefix,
+        after.map(str::as_bytes),
+        limit.clamp(1, CIDS_PAGE_MAX),
+        |k, _| {
+            std::str::from_utf8(&k[prefix.len()..])
+                .map(str::to_string)
+                .map_err(|_| StateError::corrupt(k, "a CID that is not UTF-8"))
+        },
+        String::clone,
+    )
 }
 
 /// The CIDs of every anchored record's sealed blob, a page at a time.
