@@ -11,11 +11,12 @@
 //! number of calls. The leader's admission check (`want_state::admit`) is measured and printed
 //! but not counted: only the leader pays it, and it overlaps execution.
 //!
-//! The fit: a call that fails at its first check ("kernel only": fee, nonce, receipt, index and
-//! the signature) gives the per-transaction base; the anchors of several shapes (records,
-//! products per record, identifier lengths) give, by weighted least squares on relative errors,
-//! the per-anchor, per-record, per-product and per-byte figures; each token call and registry
-//! call is what it costs beyond the base and its bytes.
+//! The fit: the anchors of several shapes (records, products per record, identifier lengths)
+//! give, by weighted least squares on relative errors, the per-record, per-product and per-byte
+//! figures and the anchor's own cost beyond a call that fails at its first check ("kernel
+//! only": signature, fee, nonce, receipt, index); the per-transaction base is the cheapest token
+//! or registry call (or that failing call) beyond its bytes; each token call, and the dearest
+//! registry call, is what it costs beyond the base and its bytes.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -43,7 +44,7 @@ use crate::output::{CliError, Out};
 #[derive(Args)]
 pub struct WeightsBenchArgs {
     /// Blocks measured per kind of call (each kind's figure is their median).
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 5)]
     blocks: usize,
     /// Calls per block of token and registry calls (anchors: fewer, by size).
     #[arg(long, default_value_t = 1_000)]
@@ -531,11 +532,10 @@ impl Chain {
         let wall = start.wall_since();
 
         for r in &outcome.receipts {
-            let ok = match (&r.status, expect) {
-                (TxStatus::Success, Expect::Success) => true,
-                (TxStatus::Failed { .. }, Expect::Failed) => true,
-                _ => false,
-            };
+            let ok = matches!(
+                (&r.status, expect),
+                (TxStatus::Success, Expect::Success) | (TxStatus::Failed { .. }, Expect::Failed)
+            );
             if !ok {
                 return Err(err(format!("a benchmark call ended as {:?}", r.status)));
             }
@@ -677,11 +677,12 @@ fn fit(xs: &[Vec<f64>], ys: &[f64]) -> Option<Vec<f64>> {
         if a[c][c].abs() < 1e-300 {
             return None;
         }
-        for r in 0..k {
+        let pivot = a[c].clone();
+        for (r, row) in a.iter_mut().enumerate() {
             if r != c {
-                let f = a[r][c] / a[c][c];
-                for j in c..=k {
-                    a[r][j] -= f * a[c][j];
+                let f = row[c] / pivot[c];
+                for (x, p) in row.iter_mut().zip(&pivot).skip(c) {
+                    *x -= f * p;
                 }
             }
         }
@@ -1169,8 +1170,17 @@ fn report(a: &WeightsBenchArgs, kinds: &[Kind], block_fixed: &Stages, took: Dura
         .map(|k| (k.per_call.total() - kernel.per_call.total()).max(1.0))
         .collect();
     let beta = fit(&xs, &ys).unwrap_or_else(|| vec![0.0; 4]);
-    let (anchor, record, product, per_byte) = (beta[0], beta[1], beta[2], beta[3].max(0.0));
-    let base = kernel.per_call.total() - per_byte * kernel.bytes;
+    let (anchor_vs_kernel, record, product, per_byte) =
+        (beta[0], beta[1], beta[2], beta[3].max(0.0));
+    // The base: the cheapest small call beyond its bytes (a failing call is no cheaper than a
+    // simple one: its receipt carries the failure's message), so no call weighs less than 0.
+    let base = kinds
+        .iter()
+        .filter(|k| matches!(k.group, Group::Kernel | Group::Token(_) | Group::Registry))
+        .map(|k| k.per_call.total() - per_byte * k.bytes)
+        .fold(f64::INFINITY, f64::min);
+    // The anchor's own weight, so the fitted anchors are predicted the same from that base.
+    let anchor = anchor_vs_kernel + kernel.per_call.total() - per_byte * kernel.bytes - base;
     let beyond = |k: &Kind| k.per_call.total() - base - per_byte * k.bytes;
     let token = |name: &'static str| {
         kinds
