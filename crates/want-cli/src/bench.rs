@@ -21,6 +21,7 @@ use crate::output::{CliError, Out};
 
 mod cluster;
 mod trace;
+mod weights;
 
 /// How long to wait for the node to start, for funding to commit, and for the load to commit.
 const NODE_START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -47,6 +48,9 @@ pub enum BenchCommand {
     /// EPCIS capture and product verification: a 1,700-item portal read's latency, sustained
     /// EPC observations per second, and verify latency of a product with 50 records.
     Trace(trace::TraceBenchArgs),
+    /// What each kind of call costs this machine end to end (decode, signature recovery,
+    /// execution over a real store, durable commit), and the weight constants fitted to it.
+    Weights(weights::WeightsBenchArgs),
 }
 
 #[derive(Args)]
@@ -83,6 +87,7 @@ pub fn run(cmd: BenchCommand, out: &Out) -> anyhow::Result<()> {
         BenchCommand::Transfers(a) => transfers(a, out),
         BenchCommand::Cluster(a) => cluster::run(a, out),
         BenchCommand::Trace(a) => trace::run(a, out),
+        BenchCommand::Weights(a) => weights::run(a, out),
     }
 }
 

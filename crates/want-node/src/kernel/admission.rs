@@ -63,7 +63,8 @@ pub(crate) async fn check_signatures(
 }
 
 impl Shared {
-    /// The block context admission runs in: the next height and the node's clock.
+    /// The block context admission runs in: the next height and the node's clock (made once
+    /// per snapshot, not per transaction of a batch).
     pub fn admission_context(&self, head_height: u64) -> BlockContext {
         BlockContext {
             height: head_height.saturating_add(1),
@@ -91,10 +92,12 @@ impl Shared {
         })
     }
 
-    /// Admits a signature-checked transaction into the mempool (not yet journaled).
+    /// Admits a signature-checked transaction into the mempool (not yet journaled), in `ctx`:
+    /// [`Shared::admission_context`] of the snapshot's head.
     pub(crate) fn admit(
         &self,
         snap: &StateSnapshot,
+        ctx: &BlockContext,
         checked: Checked,
     ) -> Result<Arc<PoolTx>, NodeError> {
         let Checked {
@@ -104,7 +107,7 @@ impl Shared {
             bytes,
         } = checked;
         let size = bytes.len();
-        let now = now_ms();
+        let now = ctx.timestamp_ms;
         if stx.tx.expiry_ms > now.saturating_add(TX_EXPIRY_AHEAD_MAX_MS) {
             return Err(NodeError::rejected(
                 codes::EXPIRY_TOO_FAR,
@@ -119,7 +122,6 @@ impl Shared {
                 m.precheck(&stx.tx.call)?;
             }
         }
-        let head = snap.head_height();
         let vtx = VerifiedTx {
             id,
             sender,
@@ -132,7 +134,7 @@ impl Shared {
                 format!("transaction {id} is already committed"),
             ));
         }
-        let admitted = want_state::admit(snap, &self.admission_context(head), &vtx)?
+        let admitted = want_state::admit(snap, ctx, &vtx)?
             .map_err(|f| NodeError::rejected(f.code, f.message))?;
         let admitted = self.mempool.lock().admit(
             PoolTx {
@@ -264,14 +266,20 @@ impl Node {
     async fn admit_and_journal(&self, stx: SignedTransaction) -> Result<(), NodeError> {
         let checked = check_signature(stx)?;
         let snap = self.shared.store.snapshot()?;
-        let admitted = self.admit_checked(&snap, checked)?;
+        let ctx = self.shared.admission_context(snap.head_height());
+        let admitted = self.admit_checked(&snap, &ctx, checked)?;
         drop(snap);
         self.journal(admitted).await
     }
 
-    fn admit_checked(&self, snap: &StateSnapshot, checked: Checked) -> Result<Admitted, NodeError> {
+    fn admit_checked(
+        &self,
+        snap: &StateSnapshot,
+        ctx: &BlockContext,
+        checked: Checked,
+    ) -> Result<Admitted, NodeError> {
         let bytes = checked.bytes.clone();
-        let admitted = self.shared.admit(snap, checked)?;
+        let admitted = self.shared.admit(snap, ctx, checked)?;
         Ok((admitted, bytes))
     }
 
@@ -320,10 +328,13 @@ impl Node {
             ))];
         };
         let admitted: Vec<Result<Admitted, NodeError>> = match self.shared.store.snapshot() {
-            Ok(snap) => checked
-                .into_iter()
-                .map(|c| c.and_then(|c| self.admit_checked(&snap, c)))
-                .collect(),
+            Ok(snap) => {
+                let ctx = self.shared.admission_context(snap.head_height());
+                checked
+                    .into_iter()
+                    .map(|c| c.and_then(|c| self.admit_checked(&snap, &ctx, c)))
+                    .collect()
+            }
             Err(e) => {
                 let e = NodeError::from(e);
                 checked

@@ -101,39 +101,43 @@ impl Shared {
         if h.tx_count as usize != block.txs.len() {
             return Err(invalid("tx_count does not match the transactions".into()));
         }
-        let ids_sizes: Vec<(Hash32, usize)> = block
-            .txs
-            .par_iter()
-            .map(|t| (t.id(), borsh::object_length(t).unwrap_or(usize::MAX)))
-            .collect();
-        let ids: Vec<Hash32> = ids_sizes.iter().map(|(id, _)| *id).collect();
+        let ids: Vec<Hash32> = block.txs.par_iter().map(|t| t.id()).collect();
         if want_crypto::merkle_root(&ids) != h.tx_root {
             return Err(invalid("tx_root does not match the transactions".into()));
         }
-        // Senders: admission already verified our own mempool's transactions (the id commits to
-        // `from`, which verification checked is the signer); verify the rest in parallel.
-        let known: Vec<Option<Address>> = {
+        // Senders and sizes: admission already verified our own mempool's transactions (the id
+        // commits to `from`, which verification checked is the signer) and measured them, so a
+        // transaction carrying the same signature as the pool's copy is known; verify the rest
+        // in parallel against the ids computed above, and measure them.
+        let known: Vec<Option<(Address, usize)>> = {
             let pool = self.mempool.lock();
             ids.iter()
-                .map(|id| pool.get(id).map(|p| p.sender))
+                .zip(&block.txs)
+                .map(|(id, stx)| {
+                    pool.get(id)
+                        .filter(|p| p.stx.signature == stx.signature)
+                        .map(|p| (p.sender, p.size))
+                })
                 .collect()
         };
         let vtxs: Vec<VerifiedTx> = block
             .txs
             .par_iter()
-            .zip(ids_sizes.par_iter())
+            .zip(ids.par_iter())
             .zip(known.par_iter())
-            .map(|((stx, (id, size)), known)| {
-                let sender = match known {
-                    Some(sender) => *sender,
-                    None => want_crypto::verify_transaction(stx)
-                        .map(|(_, sender)| sender)
-                        .map_err(|e| invalid(format!("transaction {id}: {e}")))?,
+            .map(|((stx, id), known)| {
+                let (sender, size) = match known {
+                    Some(k) => *k,
+                    None => {
+                        want_crypto::verify_signature(id, &stx.tx.from, &stx.signature)
+                            .map_err(|e| invalid(format!("transaction {id}: {e}")))?;
+                        (stx.tx.from, borsh::object_length(stx).unwrap_or(usize::MAX))
+                    }
                 };
                 Ok(VerifiedTx {
                     id: *id,
                     sender,
-                    size: *size,
+                    size,
                     tx: stx.clone(),
                 })
             })

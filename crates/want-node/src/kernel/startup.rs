@@ -147,7 +147,8 @@ fn restore_journal(shared: &Arc<Shared>) -> Result<(), NodeError> {
             Ok(stx) => {
                 let id = stx.id();
                 let snap = shared.store.snapshot()?;
-                match check_signature(stx).and_then(|c| shared.admit(&snap, c)) {
+                let ctx = shared.admission_context(snap.head_height());
+                match check_signature(stx).and_then(|c| shared.admit(&snap, &ctx, c)) {
                     Ok(_) => restored += 1,
                     Err(e) => {
                         info!(target: "mempool::journal", "dropping journaled transaction {id}: {e}");

@@ -13,7 +13,7 @@ pub use crate::kernel::context::BlockContext;
 use crate::kernel::fees::{check_fee, tx_weight};
 use crate::kernel::module::{CallCtx, HookCtx, Mode};
 use crate::modules::token::exec::{credit, debit};
-use crate::modules::token::state::balance;
+use crate::modules::token::state::{balance, set_balance};
 use crate::store::Overlay;
 use crate::{codes, state_root_step, StateError, StateView, WriteSet};
 
@@ -283,21 +283,26 @@ fn precheck_and_charge(
             format!("{sender} has {have} base units, the fee is {}", tx.fee),
         ));
     }
-    charge_fee(ov, &ctx.params, &sender, tx.fee, events)?;
+    charge_fee(ov, &ctx.params, &sender, tx.fee, Mode::Execute, events)?;
     set_nonce(ov, &sender, next_nonce);
     Ok(())
 }
 
+/// Takes the fee from the sender into the incentive pool. Admission leaves the pool's credit
+/// out: no balance can overflow (the whole supply was allocated at genesis), so it cannot fail.
 fn charge_fee(
     ov: &mut Overlay<'_>,
     params: &ChainParams,
     sender: &Address,
     fee: Amount,
+    mode: Mode,
     events: &mut Vec<Event>,
 ) -> Result<(), ExecError> {
     if fee > 0 {
         debit(ov, sender, fee, codes::INSUFFICIENT_BALANCE_FOR_FEE)?;
-        credit(ov, &params.incentive_pool, fee)?;
+        if mode == Mode::Execute {
+            credit(ov, &params.incentive_pool, fee)?;
+        }
         events.push(
             TokenEvent::FeePaid {
                 from: *sender,
@@ -381,9 +386,19 @@ fn admit_inner(
     // The call's own rules first (on a throw-away layer, after its fee when the sender can pay
     // it), then whether the balance covers the fee and what the call may spend.
     let mut ov = Overlay::new(view);
+    // The balance just read, so the fee charge and the call find it here instead of reading
+    // storage again.
+    set_balance(&mut ov, &sender, have);
     let mut events = Vec::new();
     if have >= tx.fee {
-        charge_fee(&mut ov, &ctx.params, &sender, tx.fee, &mut events)?;
+        charge_fee(
+            &mut ov,
+            &ctx.params,
+            &sender,
+            tx.fee,
+            Mode::Admit,
+            &mut events,
+        )?;
     }
     let mut call_ctx = CallCtx {
         state: &mut ov,

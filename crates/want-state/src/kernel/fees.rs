@@ -126,3 +126,224 @@ pub(crate) fn check_fee(
         },
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use want_types::params::{BASE_WEIGHT_DEFAULT, BLOCK_WEIGHT_MAX_DEFAULT};
+    use want_types::trace::{
+        AnchorRecord, OrgKind, Permission, ProductLink, PublicFields, Relation, Role, TraceCall,
+        ANCHOR_RECORDS_MAX, NAME_BYTES_MAX, ORG_ID_BYTES_MAX, PUBLIC_KEY_BYTES,
+        RECORD_PRODUCTS_MAX, TRACE_ID_BYTES_MAX, TRACE_TX_BYTES_MAX, WRAPPED_KEY_BYTES_MAX,
+    };
+    use want_types::{Address, SignedTransaction, TokenCall};
+
+    /// Blocks carry up to this many transactions by default (`want-node`'s `block_txs_max`).
+    const BLOCK_TXS_DEFAULT: u64 = 10_000;
+
+    fn signed(call: Call) -> SignedTransaction {
+        SignedTransaction {
+            tx: Transaction {
+                chain_id: u64::MAX,
+                from: Address::from_account_id([1; 20]),
+                nonce: u64::MAX,
+                fee: Amount::MAX,
+                expiry_ms: u64::MAX,
+                pow_nonce: u64::MAX,
+                call,
+            },
+            signature: Signature::Secp256k1(vec![0; 65]),
+        }
+    }
+
+    fn weight(stx: &SignedTransaction) -> u64 {
+        tx_weight(&stx.tx.call, borsh::object_length(stx).unwrap())
+    }
+
+    fn text(n: usize) -> String {
+        "x".repeat(n)
+    }
+
+    /// Every token call and every registry call, with its fields at their largest.
+    fn small_calls() -> Vec<(&'static str, Call)> {
+        let a = Address::from_account_id([2; 20]);
+        let h = Hash32([3; 32]);
+        let key = vec![2; PUBLIC_KEY_BYTES];
+        vec![
+            (
+                "transfer",
+                Call::Token(TokenCall::Transfer {
+                    to: a,
+                    amount: Amount::MAX,
+                }),
+            ),
+            (
+                "approve",
+                Call::Token(TokenCall::Approve {
+                    spender: a,
+                    amount: Amount::MAX,
+                }),
+            ),
+            (
+                "transfer_from",
+                Call::Token(TokenCall::TransferFrom {
+                    from: a,
+                    to: a,
+                    amount: Amount::MAX,
+                }),
+            ),
+            (
+                "burn",
+                Call::Token(TokenCall::Burn {
+                    amount: Amount::MAX,
+                }),
+            ),
+            (
+                "register_org",
+                Call::Trace(TraceCall::RegisterOrg {
+                    org: text(ORG_ID_BYTES_MAX),
+                    name: text(NAME_BYTES_MAX),
+                    kind: OrgKind::KycVerifier,
+                    encryption_key: key.clone(),
+                }),
+            ),
+            (
+                "add_key",
+                Call::Trace(TraceCall::AddKey {
+                    org: text(ORG_ID_BYTES_MAX),
+                    key: a,
+                    department: text(NAME_BYTES_MAX),
+                    roles: Role::ALL.to_vec(),
+                }),
+            ),
+            ("revoke_key", Call::Trace(TraceCall::RevokeKey { key: a })),
+            (
+                "submit_kyc",
+                Call::Trace(TraceCall::SubmitKyc {
+                    verifier: a,
+                    cid: text(TRACE_ID_BYTES_MAX),
+                }),
+            ),
+            (
+                "attest_kyc",
+                Call::Trace(TraceCall::AttestKyc {
+                    subject: a,
+                    level: 3,
+                    attestation: h,
+                }),
+            ),
+            (
+                "grant",
+                Call::Trace(TraceCall::Grant {
+                    event_hash: h,
+                    grantee: a,
+                    grantee_key: key,
+                    permission: Permission::Read,
+                    expires_at_ms: u64::MAX,
+                    wrapped_key: vec![0; WRAPPED_KEY_BYTES_MAX],
+                }),
+            ),
+            (
+                "revoke_grant",
+                Call::Trace(TraceCall::RevokeGrant {
+                    event_hash: h,
+                    grantee: a,
+                }),
+            ),
+        ]
+    }
+
+    #[test]
+    fn the_base_weight_pays_for_every_token_and_registry_call() {
+        // So each costs exactly the minimum fee, and a proof-of-work stamp pays for it.
+        for (name, call) in small_calls() {
+            let w = weight(&signed(call));
+            assert!(
+                w <= BASE_WEIGHT_DEFAULT,
+                "{name} weighs {w}, over the default base weight {BASE_WEIGHT_DEFAULT}"
+            );
+        }
+    }
+
+    /// A record naming `products` products with identifiers of `id_len` bytes (its other
+    /// fields as small as they can be).
+    fn record(products: usize, id_len: usize) -> AnchorRecord {
+        AnchorRecord {
+            event_hash: Hash32::ZERO,
+            record_hash: Hash32::ZERO,
+            cid: String::new(),
+            owner_wrapped_key: Vec::new(),
+            public: PublicFields {
+                event_type: String::new(),
+                biz_step: None,
+                disposition: None,
+                event_time_ms: None,
+                location: None,
+                products: vec![
+                    ProductLink {
+                        id: text(id_len),
+                        relation: Relation::Epc
+                    };
+                    products
+                ],
+            },
+        }
+    }
+
+    /// The heaviest anchors of at most `TRACE_TX_BYTES_MAX` bytes (every product weighs the same
+    /// however short its identifier, so they name one-character ones): full records of
+    /// `RECORD_PRODUCTS_MAX` products, the rest of the bytes in one more record; and
+    /// `ANCHOR_RECORDS_MAX` records sharing the bytes.
+    fn maximal_anchors() -> Vec<SignedTransaction> {
+        let anchor = |records: Vec<AnchorRecord>| {
+            signed(Call::Trace(TraceCall::Anchor {
+                org: String::new(),
+                records,
+            }))
+        };
+        let empty = borsh::object_length(&anchor(Vec::new())).unwrap();
+        let bare = borsh::object_length(&record(0, 1)).unwrap();
+        let per_product = borsh::object_length(&ProductLink {
+            id: text(1),
+            relation: Relation::Epc,
+        })
+        .unwrap();
+        let room = TRACE_TX_BYTES_MAX - empty;
+        let full = bare + RECORD_PRODUCTS_MAX * per_product;
+        let mut by_products = vec![record(RECORD_PRODUCTS_MAX, 1); room / full];
+        by_products.push(record((room % full).saturating_sub(bare) / per_product, 1));
+        let each = (room / ANCHOR_RECORDS_MAX - bare) / per_product;
+        let by_records = vec![record(each, 1); ANCHOR_RECORDS_MAX];
+        let out = vec![anchor(by_products), anchor(by_records)];
+        for stx in &out {
+            let size = borsh::object_length(stx).unwrap();
+            assert!(size <= TRACE_TX_BYTES_MAX, "{size}");
+            assert!(
+                size > TRACE_TX_BYTES_MAX - TRACE_TX_BYTES_MAX / 100,
+                "{size}"
+            );
+        }
+        out
+    }
+
+    #[test]
+    fn a_block_carries_the_default_number_of_transfers_and_a_maximal_anchor() {
+        let transfer = weight(&signed(small_calls().remove(0).1));
+        assert!(
+            transfer * BLOCK_TXS_DEFAULT <= BLOCK_WEIGHT_MAX_DEFAULT,
+            "{BLOCK_TXS_DEFAULT} transfers weigh {}, over the default block limit {BLOCK_WEIGHT_MAX_DEFAULT}",
+            transfer * BLOCK_TXS_DEFAULT
+        );
+        for stx in maximal_anchors() {
+            let w = weight(&stx);
+            let Call::Trace(TraceCall::Anchor { records, .. }) = &stx.tx.call else {
+                unreachable!()
+            };
+            assert!(
+                w <= BLOCK_WEIGHT_MAX_DEFAULT,
+                "an anchor of {} records weighs {w}, over the default block limit {BLOCK_WEIGHT_MAX_DEFAULT}",
+                records.len()
+            );
+        }
+    }
+}

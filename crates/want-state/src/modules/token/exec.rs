@@ -6,7 +6,7 @@ use want_types::{Address, Amount, ChainParams, TokenCall, TokenEvent};
 use super::codes;
 use super::state::{allowance, balance, burned, set_allowance, set_balance, set_burned};
 use crate::failure::{fail, overflow, ExecError};
-use crate::kernel::module::CallCtx;
+use crate::kernel::module::{CallCtx, Mode};
 use crate::store::Overlay;
 
 /// Takes `amount` from `addr`, failing with `code` (and have/need in base units) when short.
@@ -52,15 +52,18 @@ fn fee_and_total(params: &ChainParams, amount: Amount) -> Result<(Amount, Amount
     Ok((fee, total))
 }
 
-/// Applies one token call.
+/// Applies one token call. In [`Mode::Admit`] the credits (receiver, pool, burned total) are
+/// left out: the whole supply was allocated at genesis, so no balance or total can overflow and
+/// a credit cannot fail; what can fail (balances and allowances short) is checked as always.
 pub(crate) fn execute(ctx: &mut CallCtx<'_, '_>, call: &TokenCall) -> Result<(), ExecError> {
     let sender = ctx.sender;
     let params = &ctx.block.params;
+    let credits = ctx.mode == Mode::Execute;
     let mut events = Vec::new();
     let ov = &mut *ctx.state;
     match call {
         TokenCall::Transfer { to, amount } => {
-            move_with_fee(ov, params, &sender, to, *amount, &mut events)?;
+            move_with_fee(ov, params, &sender, to, *amount, credits, &mut events)?;
         }
         TokenCall::Approve { spender, amount } => {
             set_allowance(ov, &sender, spender, *amount);
@@ -81,7 +84,7 @@ pub(crate) fn execute(ctx: &mut CallCtx<'_, '_>, call: &TokenCall) -> Result<(),
                     ),
                 ));
             };
-            move_with_fee(ov, params, from, to, *amount, &mut events)?;
+            move_with_fee(ov, params, from, to, *amount, credits, &mut events)?;
             set_allowance(ov, from, &sender, left);
             events.push(TokenEvent::Approval {
                 owner: *from,
@@ -91,10 +94,12 @@ pub(crate) fn execute(ctx: &mut CallCtx<'_, '_>, call: &TokenCall) -> Result<(),
         }
         TokenCall::Burn { amount } => {
             debit(ov, &sender, *amount, codes::INSUFFICIENT_BALANCE)?;
-            let total = burned(ov)?
-                .checked_add(*amount)
-                .ok_or_else(|| overflow("total burned"))?;
-            set_burned(ov, total);
+            if credits {
+                let total = burned(ov)?
+                    .checked_add(*amount)
+                    .ok_or_else(|| overflow("total burned"))?;
+                set_burned(ov, total);
+            }
             events.push(TokenEvent::Burn {
                 from: sender,
                 value: *amount,
@@ -107,19 +112,23 @@ pub(crate) fn execute(ctx: &mut CallCtx<'_, '_>, call: &TokenCall) -> Result<(),
     Ok(())
 }
 
-/// Moves `amount` from `from` to `to` and the transfer fee from `from` to the pool.
+/// Moves `amount` from `from` to `to` and the transfer fee from `from` to the pool (only the
+/// debit without `credits`).
 fn move_with_fee(
     ov: &mut Overlay<'_>,
     params: &ChainParams,
     from: &Address,
     to: &Address,
     amount: Amount,
+    credits: bool,
     events: &mut Vec<TokenEvent>,
 ) -> Result<(), ExecError> {
     let (fee, total) = fee_and_total(params, amount)?;
     debit(ov, from, total, codes::INSUFFICIENT_BALANCE)?;
-    credit(ov, to, amount)?;
-    credit(ov, &params.incentive_pool, fee)?;
+    if credits {
+        credit(ov, to, amount)?;
+        credit(ov, &params.incentive_pool, fee)?;
+    }
     events.push(TokenEvent::Transfer {
         from: *from,
         to: *to,
