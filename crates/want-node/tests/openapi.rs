@@ -254,7 +254,7 @@ async fn axum_rejections_are_json_errors_with_registered_codes() {
     // A method the path does not serve.
     let r = n.http.delete(n.url("/v1/status")).send().await.unwrap();
     json_error(r, 405, "method_not_allowed").await;
-    // Bodies over the route's limit.
+    // Bodies over the route's limit, and an empty blob.
     let big = vec![b'x'; want_node::api::TX_BODY_BYTES_MAX + 1];
     let r = n
         .http
@@ -265,6 +265,8 @@ async fn axum_rejections_are_json_errors_with_registered_codes() {
         .await
         .unwrap();
     json_error(r, 413, "tx_too_large").await;
+    let r = n.http.put(n.url("/v1/blobs")).send().await.unwrap();
+    json_error(r, 400, "invalid_body").await;
     let r = n
         .http
         .post(n.url("/v1/cluster/rpc"))

@@ -511,7 +511,7 @@ pub struct BlobStored {
 
 #[utoipa::path(put, path = "/v1/blobs", tag = "trace",
     request_body(content = Binary, content_type = "application/octet-stream", description = "a sealed blob (at most 16 MiB)"),
-    responses((status = 201, description = "stored: its CIDv1", body = BlobStored), (status = 400, description = "invalid_body: the body could not be read"), (status = 413, description = "blob_too_large"), (status = 503, description = "state_diverged")))]
+    responses((status = 201, description = "stored: its CIDv1", body = BlobStored), (status = 400, description = "invalid_body: the body is empty or could not be read"), (status = 413, description = "blob_too_large"), (status = 503, description = "state_diverged")))]
 async fn put_blob(
     State(s): State<TraceState>,
     headers: axum::http::HeaderMap,
@@ -533,6 +533,10 @@ async fn put_blob(
             )
         }
     })?;
+    if body.is_empty() {
+        // A sealed blob carries at least its cipher's tag: an empty body is a missing one.
+        return Err(bad(codes::INVALID_BODY, "the blob is empty"));
+    }
     let trace = s.trace.clone();
     let bytes = body.clone();
     let cid = blocking(move || trace.blobs.put(&bytes)).await?;
