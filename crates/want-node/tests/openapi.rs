@@ -191,6 +191,14 @@ async fn the_document_describes_every_operation_with_its_types_and_errors() {
         assert_eq!(s["maximum"], max, "{path} {name}");
         assert_eq!(s["minimum"], 1, "{path} {name}");
     }
+    assert_eq!(
+        schemas["TxBatch"]["maxItems"],
+        want_node::config::SUBMIT_BATCH_MAX
+    );
+    assert_eq!(
+        schemas["VoteBatch"]["maxItems"],
+        want_node::kernel::certs::VOTES_POST_MAX
+    );
     // Integers carry the bounds of their type.
     let from = &param(op("/v1/sync/headers"), "from")["schema"];
     assert_eq!(from["format"], "uint64");

@@ -285,3 +285,56 @@ impl ToSchema for Binary {
         Cow::Borrowed("Binary")
     }
 }
+
+/// An array of `T` of at most `max` items, with its description.
+fn bounded_array<T: ToSchema>(max: usize, description: &str) -> RefOr<Schema> {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(RefOr::Ref(
+            utoipa::openapi::Ref::from_schema_name(T::name()),
+        ))
+        .max_items(Some(max))
+        .description(Some(description))
+        .into()
+}
+
+/// The body of `POST /v1/transactions/batch`: at most
+/// [`crate::config::SUBMIT_BATCH_MAX`] signed transactions.
+pub struct TxBatch;
+
+impl PartialSchema for TxBatch {
+    fn schema() -> RefOr<Schema> {
+        bounded_array::<want_types::SignedTransaction>(
+            crate::config::SUBMIT_BATCH_MAX,
+            "Signed transactions, answered one by one in this order.",
+        )
+    }
+}
+
+impl ToSchema for TxBatch {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        use want_types::SignedTransaction as T;
+        schemas.push((T::name().into_owned(), T::schema()));
+        T::schemas(schemas);
+    }
+}
+
+/// The body of `POST /v1/cluster/votes`: at most [`crate::kernel::certs::VOTES_POST_MAX`]
+/// signed commit votes.
+pub struct VoteBatch;
+
+impl PartialSchema for VoteBatch {
+    fn schema() -> RefOr<Schema> {
+        bounded_array::<want_types::SignedVote>(
+            crate::kernel::certs::VOTES_POST_MAX,
+            "Members' signed commit votes; one invalid vote refuses them all.",
+        )
+    }
+}
+
+impl ToSchema for VoteBatch {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        use want_types::SignedVote as T;
+        schemas.push((T::name().into_owned(), T::schema()));
+        T::schemas(schemas);
+    }
+}

@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 use want_types::vote::{SignedVote, VoteSignature};
 use want_types::{Activations, BlockHeader, ChainParams, Hash32, Receipt, SignedTransaction};
 
-use crate::api::document::{Binary, ErrorBody, ErrorDetail};
+use crate::api::document::{Binary, ErrorBody, ErrorDetail, TxBatch, VoteBatch};
 use crate::api::{
     bad, blocking, parse_body, parse_height, parse_json, ApiError, ApiResult, Path, Query,
 };
@@ -230,7 +230,7 @@ async fn submit_tx(
 
 #[utoipa::path(post, path = "/v1/transactions/batch", tag = "transactions",
     request_body(description = "an array of signed transactions (JSON), or the borsh Vec as application/octet-stream",
-        content((Vec<SignedTransaction> = "application/json"), (Binary = "application/octet-stream"))),
+        content((TxBatch = "application/json"), (Binary = "application/octet-stream"))),
     responses((status = 200, description = "per transaction, in request order, its id or why it was refused", body = BatchResults),
         (status = 400, description = "invalid_json, invalid_transaction: the batch does not parse (nothing is admitted)"),
         (status = 413, description = "batch_too_large, tx_too_large")))]
@@ -654,7 +654,7 @@ fn parse_hash(s: &str) -> Result<Hash32, ApiError> {
 
 #[utoipa::path(post, path = "/v1/cluster/votes", tag = "cluster",
     request_body(description = "members' signed commit votes: a JSON array, or the borsh Vec as application/octet-stream",
-        content((Vec<SignedVote> = "application/json"), (Binary = "application/octet-stream"))),
+        content((VoteBatch = "application/json"), (Binary = "application/octet-stream"))),
     responses((status = 200, description = "how many votes were kept and how many were already held", body = VotesStored),
         (status = 400, description = "invalid_json, invalid_vote, bad_vote_signature, not_a_member, wrong_chain_id, vote_too_far_ahead (one bad vote refuses the request)"),
         (status = 413, description = "batch_too_large")))]
