@@ -7,7 +7,6 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
@@ -17,7 +16,7 @@ use want_types::{Activations, BlockHeader, ChainParams, Hash32, Receipt, SignedT
 
 use crate::api::document::{Binary, ErrorBody, ErrorDetail, TxBatch, VoteBatch};
 use crate::api::{
-    bad, blocking, parse_body, parse_height, parse_json, ApiError, ApiResult, Path, Query,
+    bad, blocking, parse_body, parse_height, parse_json, ApiError, ApiResult, Json, Path, Query,
 };
 use crate::error::{codes, NodeError};
 use crate::kernel::certs::{Divergence, VotesStored};
@@ -630,7 +629,8 @@ fn fault_injector(node: &Node) -> Result<&want_consensus::net::FaultInjector, Ap
 #[utoipa::path(get, path = "/v1/admin/faults", tag = "cluster",
     responses((status = 200, description = "the fault plan in force", body = want_consensus::net::FaultPlan), (status = 403, description = "faults_disabled")))]
 async fn get_faults(State(node): State<Node>) -> ApiResult {
-    Ok(Json(fault_injector(&node)?.plan()).into_response())
+    // The plan was always written in its field order (not through a JSON value).
+    Ok(axum::Json(fault_injector(&node)?.plan()).into_response())
 }
 
 #[utoipa::path(put, path = "/v1/admin/faults", tag = "cluster",
@@ -644,7 +644,7 @@ async fn put_faults(State(node): State<Node>, body: Result<Bytes, BytesRejection
         .set(plan)
         .map_err(|e| bad(codes::INVALID_FAULT_PLAN, e))?;
     tracing::warn!(target: "cluster::faults", "fault plan set: {:?}", faults.plan());
-    Ok(Json(faults.plan()).into_response())
+    Ok(axum::Json(faults.plan()).into_response())
 }
 
 fn parse_hash(s: &str) -> Result<Hash32, ApiError> {

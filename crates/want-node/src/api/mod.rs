@@ -20,7 +20,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
 use utoipa_axum::router::OpenApiRouter;
 use want_types::Address;
 
@@ -57,7 +57,21 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status =
             StatusCode::from_u16(self.0.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, Json(self.body())).into_response()
+        (status, axum::Json(self.body())).into_response()
+    }
+}
+
+/// A JSON answer of a typed view, written as the API has always written its answers: through
+/// `serde_json::Value`, whose objects keep their keys sorted, so the bytes of an answer do not
+/// depend on the field order of its view type.
+pub struct Json<T>(pub T);
+
+impl<T: serde::Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        match serde_json::to_value(&self.0) {
+            Ok(v) => axum::Json(v).into_response(),
+            Err(e) => ApiError(NodeError::Io(format!("encoding the answer: {e}"))).into_response(),
+        }
     }
 }
 
@@ -125,7 +139,7 @@ pub fn router(node: Node) -> Router {
             "/openapi.json",
             get(move || {
                 let doc = doc.clone();
-                async move { Json((*doc).clone()) }
+                async move { axum::Json((*doc).clone()) }
             }),
         )
         .method_not_allowed_fallback(method_not_allowed)

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::response::IntoResponse;
-use axum::Json;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::registry::Registry;
 use serde::{Deserialize, Serialize};
@@ -18,7 +17,7 @@ use want_types::modules::example::ExampleEvent;
 use want_state::modules::example::Note;
 use want_types::{Address, Event, ModuleId};
 
-use crate::api::{bad, blocking, parse_address, ApiResult, Path, Query};
+use crate::api::{bad, blocking, parse_address, ApiResult, Json, Path, Query};
 use crate::error::{codes, NodeError};
 use crate::kernel::module::{BuildCtx, BuildModule, NodeModule};
 use crate::kernel::node::Node;

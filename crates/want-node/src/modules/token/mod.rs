@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::response::IntoResponse;
-use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -14,7 +13,7 @@ use want_state::query;
 use want_types::amount::{format_want, Amount, TOTAL_SUPPLY};
 use want_types::{Address, ModuleId};
 
-use crate::api::{parse_address, ApiResult, Path};
+use crate::api::{parse_address, ApiResult, Json, Path};
 use crate::error::NodeError;
 use crate::kernel::module::{BuildCtx, BuildModule, NodeModule};
 use crate::kernel::node::Node;

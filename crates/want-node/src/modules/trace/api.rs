@@ -9,7 +9,6 @@ use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::{RefOr, Schema};
@@ -28,7 +27,7 @@ use super::query::{self as views, EventQuery, EventsPage, LineageView, RecordVie
 use super::verify::{Verdict, VerifyReport};
 use super::TraceNode;
 use crate::api::document::Binary;
-use crate::api::{bad, blocking, parse_address, ApiError, ApiResult, Path, Query};
+use crate::api::{bad, blocking, parse_address, ApiError, ApiResult, Json, Path, Query};
 use crate::error::{codes, NodeError};
 use crate::kernel::node::{now_ms, Node};
 
