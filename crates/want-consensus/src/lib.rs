@@ -101,6 +101,7 @@ pub enum ApplyOutcome {
 /// The node's role in consensus.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = ConsensusRole))]
 pub enum Role {
     Leader,
     Follower,
@@ -134,6 +135,7 @@ pub struct ConsensusStatus {
 
 /// One member in [`ConsensusStatus`].
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MemberInfo {
     pub id: u64,
     pub public_key: String,

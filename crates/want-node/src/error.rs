@@ -46,6 +46,10 @@ pub mod codes {
     pub const VOTE_TOO_FAR_AHEAD: &str = "vote_too_far_ahead";
     pub const CERTIFICATE_MISSING: &str = "certificate_missing";
     pub const STATE_DIVERGED: &str = "state_diverged";
+    pub const INVALID_PATH: &str = "invalid_path";
+    pub const INVALID_BODY: &str = "invalid_body";
+    pub const METHOD_NOT_ALLOWED: &str = "method_not_allowed";
+    pub const WEBSOCKET_REQUIRED: &str = "websocket_required";
 
     /// The node kernel's codes with their HTTP status.
     pub const KERNEL: &[ErrorCode] = &[
@@ -136,6 +140,22 @@ pub mod codes {
             STATE_DIVERGED,
             503,
             "this node's state diverged from the majority's",
+        ),
+        ErrorCode::new(
+            INVALID_PATH,
+            400,
+            "a path parameter is not UTF-8 once percent-decoded",
+        ),
+        ErrorCode::new(INVALID_BODY, 400, "the request body could not be read"),
+        ErrorCode::new(
+            METHOD_NOT_ALLOWED,
+            405,
+            "the path exists, but not with this method",
+        ),
+        ErrorCode::new(
+            WEBSOCKET_REQUIRED,
+            426,
+            "the route is a WebSocket: connect with a WebSocket upgrade",
         ),
     ];
 }

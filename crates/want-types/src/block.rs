@@ -9,6 +9,7 @@ use crate::{sha256d, Hash32, SignedTransaction, TypesError};
 
 /// The part of a block that is hashed and signed.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BlockHeader {
     pub chain_id: u64,
     pub height: u64,
@@ -25,6 +26,7 @@ pub struct BlockHeader {
     pub parent_state_root: Hash32,
     /// Ed25519 public key of the node that proposed the block.
     #[serde(with = "hex_bytes")]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::HexBytes))]
     pub proposer: Vec<u8>,
 }
 

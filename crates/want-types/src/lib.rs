@@ -14,6 +14,8 @@ pub mod merkle;
 pub mod modules;
 pub mod params;
 pub mod receipt;
+#[cfg(feature = "openapi")]
+pub mod schema;
 pub mod serde_hex;
 pub mod tx;
 pub mod vote;

@@ -17,6 +17,7 @@ const PATH_LEN_MAX: usize = 64;
 /// An audit path proving that a leaf is at `index` in a tree of `tree_size` leaves.
 /// `path` lists sibling hashes from the leaf up to the root (hashes serialize as hex).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MerkleProof {
     pub index: u64,
     pub tree_size: u64,

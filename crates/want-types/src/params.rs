@@ -9,12 +9,14 @@ use crate::{Address, Amount};
 
 /// Parameters every node of a chain must agree on; part of the genesis.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ChainParams {
     /// Identifies the chain; a transaction signed for another chain id is refused.
     pub chain_id: u64,
     /// Smallest fee a transaction must pay unless it carries a valid proof-of-work stamp; it pays
     /// for up to `base_weight` of work (with the rule `fee_weights` active).
     #[serde(with = "crate::amount::dec")]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::DecimalAmount))]
     pub min_fee: Amount,
     /// Leading zero bits the transaction id must have to stand in for the fee (hashcash).
     pub pow_difficulty_bits: u32,
@@ -28,6 +30,7 @@ pub struct ChainParams {
     pub base_weight: u64,
     /// Fee per 1,000 units of weight beyond `base_weight`, in base units.
     #[serde(default = "default_fee_per_kweight", with = "crate::amount::dec")]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::DecimalAmount))]
     pub fee_per_kweight: Amount,
     /// Most weight one block may carry; every member refuses a heavier block.
     #[serde(default = "default_block_weight_max")]
@@ -117,6 +120,7 @@ pub const RULE_FEE_WEIGHTS: &str = "fee_weights";
     Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, BorshSerialize, BorshDeserialize,
 )]
 #[serde(transparent)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Activations(pub BTreeMap<String, u64>);
 
 impl Activations {

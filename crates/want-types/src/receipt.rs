@@ -9,6 +9,7 @@ use crate::{Address, Amount, Hash32};
 /// Outcome of executing a transaction.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum TxStatus {
     /// The call succeeded; its writes are applied.
     Success,
@@ -22,12 +23,14 @@ pub enum TxStatus {
 
 /// The receipt of one transaction.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Receipt {
     pub tx_id: Hash32,
     pub sender: Address,
     #[serde(flatten)]
     pub status: TxStatus,
     #[serde(with = "crate::amount::dec")]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::DecimalAmount))]
     pub fee_paid: Amount,
     pub events: Vec<Event>,
 }

@@ -19,6 +19,7 @@ use crate::{sha256d, Address, Amount, Hash32, TypesError};
 /// The unsigned body of a transaction.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Transaction {
     pub chain_id: u64,
     /// The sender. The signature must be by this account's key, so the id (which is what is
@@ -27,6 +28,7 @@ pub struct Transaction {
     /// Must equal the sender's next nonce when the transaction executes.
     pub nonce: u64,
     #[serde(with = "crate::amount::dec")]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::DecimalAmount))]
     pub fee: Amount,
     /// Unix time in milliseconds after which the transaction may no longer be included.
     pub expiry_ms: u64,
@@ -55,6 +57,7 @@ pub enum Signature {
 /// A transaction with its signature, as submitted and as stored in blocks.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SignedTransaction {
     pub tx: Transaction,
     pub signature: Signature,

@@ -41,6 +41,7 @@ pub type NodeSignature = [u8; NODE_SIGNATURE_LEN];
     Deserialize,
 )]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CommitVote {
     pub chain_id: u64,
     pub height: u64,
@@ -64,13 +65,16 @@ impl CommitVote {
     Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
 )]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SignedVote {
     pub vote: CommitVote,
     /// The signer's Ed25519 node public key (hex in JSON).
     #[serde(with = "hex_array")]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::NodePublicKeyHex))]
     pub node_public_key: NodePublicKey,
     /// Ed25519 signature over [`CommitVote::signing_digest`] (hex in JSON).
     #[serde(with = "hex_array")]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::NodeSignatureHex))]
     pub signature: NodeSignature,
 }
 
@@ -80,10 +84,13 @@ pub struct SignedVote {
     Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
 )]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VoteSignature {
     #[serde(with = "hex_array")]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::NodePublicKeyHex))]
     pub public_key: NodePublicKey,
     #[serde(with = "hex_array")]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::NodeSignatureHex))]
     pub signature: NodeSignature,
 }
 

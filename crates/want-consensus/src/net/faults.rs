@@ -18,20 +18,27 @@ pub const PER_MILLE: u32 = 1_000;
 /// What to do to messages (all zero = a faithful network).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FaultPlan {
     /// Seed of the decisions.
     pub seed: u64,
     /// Chance (‰) that a request is dropped before sending.
+    #[cfg_attr(feature = "openapi", schema(maximum = 1000))]
     pub drop_per_mille: u32,
     /// Chance (‰) that a request is sent twice.
+    #[cfg_attr(feature = "openapi", schema(maximum = 1000))]
     pub duplicate_per_mille: u32,
     /// Chance (‰) that one byte of a request is flipped in transit.
+    #[cfg_attr(feature = "openapi", schema(maximum = 1000))]
     pub corrupt_per_mille: u32,
     /// Chance (‰) that a request is re-signed with a key that is not the sender's.
+    #[cfg_attr(feature = "openapi", schema(maximum = 1000))]
     pub forge_per_mille: u32,
     /// Each request waits a random 0..=delay_ms_max ms before sending (reorders them).
+    #[cfg_attr(feature = "openapi", schema(maximum = 5000))]
     pub delay_ms_max: u64,
     /// Members this node neither sends to nor accepts messages from.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<u64>))]
     pub blocked: BTreeSet<u64>,
 }
 

@@ -1,20 +1,25 @@
 //! The kernel's routes: transactions, blocks and certificates, status, the members' RPC, votes
-//! and catch-up, fault injection (tests), metrics and liveness.
+//! and catch-up, fault injection (tests), metrics and liveness. Every JSON answer is one of the
+//! typed views below, whose schema is the document's.
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
-use want_types::{Hash32, SignedTransaction};
+use want_types::vote::{SignedVote, VoteSignature};
+use want_types::{Activations, BlockHeader, ChainParams, Hash32, Receipt, SignedTransaction};
 
-use crate::api::{bad, blocking, parse_body, parse_height, parse_json, ApiError, ApiResult};
+use crate::api::document::{Binary, ErrorBody, ErrorDetail, TxBatch, VoteBatch};
+use crate::api::{
+    bad, blocking, parse_body, parse_height, parse_json, ApiError, ApiResult, Json, Path, Query,
+};
 use crate::error::{codes, NodeError};
+use crate::kernel::certs::{Divergence, VotesStored};
 use crate::kernel::node::{Node, Submitted};
 
 /// Largest request body of `POST /v1/transactions`, in bytes (JSON of the largest transaction).
@@ -54,28 +59,139 @@ pub fn routes() -> OpenApiRouter<Node> {
         .routes(routes!(healthz))
 }
 
-#[derive(Deserialize)]
+/// A range of heights for catch-up (`GET /v1/sync/…`).
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct RangeQuery {
+    /// First height.
     from: u64,
+    /// How many heights; larger counts are served as the route's most (fewer at the head).
     count: u64,
 }
 
-#[derive(Deserialize)]
+/// Whether a submission waits for its commit (the values `?wait=` takes).
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)] // The schema of `WaitQuery::wait`, which the handler matches as a string.
+#[serde(rename_all = "snake_case")]
+enum Wait {
+    /// Answer once admitted (the default).
+    #[serde(rename = "")]
+    Empty,
+    /// Answer once admitted.
+    None,
+    /// Answer with the receipt once committed (on the member asked).
+    Commit,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct WaitQuery {
+    /// `commit`: answer 200 with the receipt once the transaction is committed; `none` or
+    /// absent: answer 202 once it is admitted durably.
+    #[param(value_type = Option<Wait>, inline)]
     wait: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct BlockQuery {
+    /// Include the transactions and their receipts.
     #[serde(default)]
     full: bool,
 }
 
+/// A transaction admitted durably (`202`): its id.
+#[derive(Serialize, ToSchema)]
+pub struct TxAccepted {
+    pub id: Hash32,
+}
+
+/// The status of a committed transaction.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CommittedStatus {
+    Committed,
+}
+
+/// The status of a transaction in the mempool.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PendingStatus {
+    Pending,
+}
+
+/// A transaction committed while its submitter waited (`?wait=commit`).
+#[derive(Serialize, ToSchema)]
+pub struct TxCommitted {
+    pub id: Hash32,
+    pub status: CommittedStatus,
+    pub block_height: u64,
+    pub block_hash: Hash32,
+    /// Position in the block.
+    pub index: u32,
+    pub receipt: Receipt,
+}
+
+/// One item of a batch's answer: the id of an admitted transaction, or why it was refused.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum BatchItem {
+    Admitted { id: Hash32 },
+    Refused { error: ErrorDetail },
+}
+
+/// The answer of a batch submission, in request order.
+#[derive(Serialize, ToSchema)]
+pub struct BatchResults {
+    pub results: Vec<BatchItem>,
+}
+
+/// A committed transaction with its receipt, block and Merkle inclusion proof.
+#[derive(Serialize, ToSchema)]
+pub struct CommittedTx {
+    pub id: Hash32,
+    pub status: CommittedStatus,
+    /// The sender recovered from the signature (from the receipt).
+    pub sender: Option<want_types::Address>,
+    pub tx: SignedTransaction,
+    pub block_height: u64,
+    pub block_hash: Hash32,
+    /// Position in the block.
+    pub index: u32,
+    pub receipt: Option<Receipt>,
+    /// The block header's Merkle root of transaction ids, which `proof` leads to.
+    pub tx_root: Hash32,
+    pub proof: Option<want_types::merkle::MerkleProof>,
+}
+
+/// A transaction waiting in the mempool.
+#[derive(Serialize, ToSchema)]
+pub struct PendingTx {
+    pub id: Hash32,
+    pub status: PendingStatus,
+    pub sender: want_types::Address,
+    pub tx: SignedTransaction,
+}
+
+/// A transaction as `GET /v1/transactions/{id}` shows it: committed or pending.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum TxView {
+    Committed(Box<CommittedTx>),
+    Pending(Box<PendingTx>),
+}
+
 #[utoipa::path(post, path = "/v1/transactions", tag = "transactions",
-    request_body(content = serde_json::Value, description = "a signed transaction (JSON), or its borsh encoding as application/octet-stream"),
-    params(("wait" = Option<String>, Query, description = "`commit`: answer 200 with the receipt once the transaction is committed")),
-    responses((status = 202, description = "admitted durably: {\"id\"}"), (status = 200, description = "committed (wait=commit)"),
-        (status = 400, description = "refused"), (status = 409, description = "duplicate"), (status = 413, description = "too large"), (status = 429, description = "mempool full")))]
+    request_body(description = "a signed transaction: JSON, or its borsh encoding as application/octet-stream",
+        content((SignedTransaction = "application/json"), (Binary = "application/octet-stream"))),
+    params(WaitQuery),
+    responses((status = 202, description = "admitted durably", body = TxAccepted),
+        (status = 200, description = "committed (wait=commit), on the member asked", body = TxCommitted),
+        (status = 400, description = "refused: invalid_json, invalid_transaction, bad_signature, wrong_chain_id, expired, expiry_too_far, fee_too_low, nonce_too_low, nonce_too_far_ahead, insufficient_balance_for_fee, a module's refusal of the call"),
+        (status = 403, description = "refused by the call's module (e.g. not_admin)"),
+        (status = 408, description = "commit_timeout (wait=commit)"), (status = 409, description = "duplicate_transaction, nonce_in_use"),
+        (status = 410, description = "tx_dropped (wait=commit)"), (status = 413, description = "tx_too_large"), (status = 429, description = "mempool_full"),
+        (status = 503, description = "no_leader, not_leader")))]
 async fn submit_tx(
     State(node): State<Node>,
     Query(q): Query<WaitQuery>,
@@ -94,28 +210,29 @@ async fn submit_tx(
     };
     let stx: SignedTransaction = parse_body(&headers, body, "signed transaction")?;
     match node.submit(stx, wait).await? {
-        Submitted::Accepted(id) => Ok((
-            StatusCode::ACCEPTED,
-            Json(json!({"id": id})).into_response(),
-        )
-            .into_response()),
+        Submitted::Accepted(id) => {
+            Ok((StatusCode::ACCEPTED, Json(TxAccepted { id })).into_response())
+        }
         Submitted::Committed(id, notice) => {
-            let view = json!({
-                "id": id,
-                "status": "committed",
-                "block_height": notice.height,
-                "block_hash": notice.block_hash,
-                "index": notice.index,
-                "receipt": notice.receipt,
-            });
+            let view = TxCommitted {
+                id,
+                status: CommittedStatus::Committed,
+                block_height: notice.height,
+                block_hash: notice.block_hash,
+                index: notice.index,
+                receipt: notice.receipt,
+            };
             Ok((StatusCode::OK, Json(view)).into_response())
         }
     }
 }
 
 #[utoipa::path(post, path = "/v1/transactions/batch", tag = "transactions",
-    request_body(content = serde_json::Value, description = "an array of signed transactions (JSON), or the borsh Vec as application/octet-stream"),
-    responses((status = 200, description = "{\"results\": [{\"id\"} | {\"error\"}]} in request order"), (status = 400, description = "malformed"), (status = 413, description = "too many")))]
+    request_body(description = "an array of signed transactions (JSON), or the borsh Vec as application/octet-stream",
+        content((TxBatch = "application/json"), (Binary = "application/octet-stream"))),
+    responses((status = 200, description = "per transaction, in request order, its id or why it was refused", body = BatchResults),
+        (status = 400, description = "invalid_json, invalid_transaction: the batch does not parse (nothing is admitted)"),
+        (status = 413, description = "batch_too_large, tx_too_large")))]
 async fn submit_batch(
     State(node): State<Node>,
     headers: HeaderMap,
@@ -132,21 +249,29 @@ async fn submit_batch(
             ),
         ));
     }
-    let results: Vec<Value> = node
+    let results: Vec<BatchItem> = node
         .submit_batch(txs)
         .await
         .into_iter()
         .map(|r| match r {
-            Ok(id) => json!({"id": id}),
-            Err(e) => json!({"error": {"code": e.code(), "message": e.to_string()}}),
+            Ok(id) => BatchItem::Admitted { id },
+            Err(e) => BatchItem::Refused {
+                error: ErrorDetail {
+                    code: e.code(),
+                    message: e.to_string(),
+                    path: None,
+                    reason: None,
+                },
+            },
         })
         .collect();
-    Ok((StatusCode::OK, Json(json!({"results": results}))).into_response())
+    Ok((StatusCode::OK, Json(BatchResults { results })).into_response())
 }
 
 #[utoipa::path(get, path = "/v1/transactions/{id}", tag = "transactions",
-    params(("id" = String, Path, description = "transaction id, 64 hex digits")),
-    responses((status = 200, description = "committed (with receipt, block and Merkle inclusion proof) or pending"), (status = 400, description = "invalid_hash"), (status = 404, description = "tx_not_found")))]
+    params(("id" = Hash32, Path, description = "transaction id, 64 hex digits")),
+    responses((status = 200, description = "committed (with receipt, block and Merkle inclusion proof) or pending", body = TxView),
+        (status = 400, description = "invalid_hash"), (status = 404, description = "tx_not_found")))]
 async fn get_tx(State(node): State<Node>, Path(id): Path<String>) -> ApiResult {
     let id = parse_hash(&id)?;
     let view = tokio::task::spawn_blocking(move || tx_view(&node, id))
@@ -156,7 +281,7 @@ async fn get_tx(State(node): State<Node>, Path(id): Path<String>) -> ApiResult {
 }
 
 /// The full view of a transaction: committed (with receipt and Merkle inclusion proof) or pending.
-pub fn tx_view(node: &Node, id: Hash32) -> Result<Value, ApiError> {
+pub fn tx_view(node: &Node, id: Hash32) -> Result<TxView, ApiError> {
     let store = &node.shared.store;
     if let Some(loc) = store.tx_location(&id).map_err(NodeError::from)? {
         let block = store
@@ -168,7 +293,7 @@ pub fn tx_view(node: &Node, id: Hash32) -> Result<Value, ApiError> {
                     loc.height
                 )))
             })?;
-        let receipts = store
+        let mut receipts = store
             .receipts(loc.height)
             .map_err(NodeError::from)?
             .unwrap_or_default();
@@ -176,25 +301,31 @@ pub fn tx_view(node: &Node, id: Hash32) -> Result<Value, ApiError> {
         let stx = block
             .txs
             .get(idx)
-            .ok_or_else(|| ApiError(NodeError::Io(format!("index of {id} is out of range"))))?;
+            .ok_or_else(|| ApiError(NodeError::Io(format!("index of {id} is out of range"))))?
+            .clone();
         let ids: Vec<Hash32> = block.txs.iter().map(|t| t.id()).collect();
         let proof = want_crypto::merkle_proof(&ids, idx);
-        let receipt = receipts.get(idx);
-        return Ok(json!({
-            "id": id,
-            "status": "committed",
-            "sender": receipt.map(|r| r.sender),
-            "tx": stx,
-            "block_height": loc.height,
-            "block_hash": block.hash(),
-            "index": loc.index,
-            "receipt": receipt,
-            "tx_root": block.header.tx_root,
-            "proof": proof,
-        }));
+        let receipt = (idx < receipts.len()).then(|| receipts.swap_remove(idx));
+        return Ok(TxView::Committed(Box::new(CommittedTx {
+            id,
+            status: CommittedStatus::Committed,
+            sender: receipt.as_ref().map(|r| r.sender),
+            tx: stx,
+            block_height: loc.height,
+            block_hash: block.hash(),
+            index: loc.index,
+            receipt,
+            tx_root: block.header.tx_root,
+            proof,
+        })));
     }
     if let Some(p) = node.shared.mempool.lock().get(&id) {
-        return Ok(json!({"id": id, "status": "pending", "sender": p.sender, "tx": p.stx}));
+        return Ok(TxView::Pending(Box::new(PendingTx {
+            id,
+            status: PendingStatus::Pending,
+            sender: p.sender,
+            tx: p.stx.clone(),
+        })));
     }
     Err(ApiError(NodeError::NotFound {
         code: codes::TX_NOT_FOUND,
@@ -202,17 +333,39 @@ pub fn tx_view(node: &Node, id: Hash32) -> Result<Value, ApiError> {
     }))
 }
 
-#[utoipa::path(get, path = "/v1/blocks/latest", tag = "blocks",
-    params(("full" = Option<bool>, Query, description = "include transactions and receipts")),
-    responses((status = 200, description = "the latest committed block")))]
+/// A committed block: its header, hash, the proposer's signature, the state root after it and
+/// its transactions' ids; with `full=true` the transactions and their receipts too.
+#[derive(Serialize, ToSchema)]
+pub struct BlockView {
+    pub height: u64,
+    pub hash: Hash32,
+    pub header: BlockHeader,
+    /// The proposer's Ed25519 signature over the block hash, in hex.
+    #[schema(value_type = want_types::schema::HexBytes)]
+    pub signature: String,
+    /// The state root after executing this block.
+    pub state_root: Hash32,
+    pub tx_count: u32,
+    pub tx_ids: Vec<Hash32>,
+    /// The transactions (`full=true` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transactions: Option<Vec<SignedTransaction>>,
+    /// Their receipts, in the same order (`full=true` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub receipts: Option<Vec<Receipt>>,
+}
+
+#[utoipa::path(get, path = "/v1/blocks/latest", tag = "blocks", params(BlockQuery),
+    responses((status = 200, description = "the latest committed block", body = BlockView)))]
 async fn get_latest_block(State(node): State<Node>, Query(q): Query<BlockQuery>) -> ApiResult {
     let head = node.shared.store.head().map_err(NodeError::from)?;
     block_view(&node, head.height, q.full)
 }
 
 #[utoipa::path(get, path = "/v1/blocks/{height}", tag = "blocks",
-    params(("height" = u64, Path, description = "block height"), ("full" = Option<bool>, Query, description = "include transactions and receipts")),
-    responses((status = 200, description = "a committed block"), (status = 400, description = "invalid_height"), (status = 404, description = "block_not_found")))]
+    params(("height" = u64, Path, description = "block height"), BlockQuery),
+    responses((status = 200, description = "a committed block", body = BlockView),
+        (status = 400, description = "invalid_height"), (status = 404, description = "block_not_found")))]
 async fn get_block(
     State(node): State<Node>,
     Path(height): Path<String>,
@@ -246,83 +399,137 @@ fn block_view(node: &Node, height: u64, full: bool) -> ApiResult {
         .map_err(NodeError::from)?
         .ok_or_else(not_found)?;
     let tx_ids: Vec<Hash32> = block.txs.iter().map(|t| t.id()).collect();
-    let mut view = json!({
-        "height": height,
-        "hash": info.hash,
-        "header": block.header,
-        "signature": hex::encode(&block.signature),
-        "state_root": info.state_root,
-        "tx_count": info.tx_count,
-        "tx_ids": tx_ids,
-    });
-    if full {
+    let (transactions, receipts) = if full {
         let receipts = store
             .receipts(height)
             .map_err(NodeError::from)?
             .unwrap_or_default();
-        view["transactions"] = json!(block.txs);
-        view["receipts"] = json!(receipts);
-    }
-    Ok(Json(view).into_response())
+        (Some(block.txs), Some(receipts))
+    } else {
+        (None, None)
+    };
+    Ok(Json(BlockView {
+        height,
+        hash: info.hash,
+        header: block.header,
+        signature: hex::encode(&block.signature),
+        state_root: info.state_root,
+        tx_count: info.tx_count,
+        tx_ids,
+        transactions,
+        receipts,
+    })
+    .into_response())
+}
+
+/// What `GET /v1/status` shows: the node, consensus and the chain.
+#[derive(Serialize, ToSchema)]
+pub struct StatusView {
+    pub chain_id: u64,
+    /// The hash of the genesis specification (null before the database records it).
+    pub genesis_hash: Option<Hash32>,
+    /// This node's Ed25519 public key, in hex.
+    pub node_id: String,
+    pub role: want_consensus::Role,
+    /// The leader's public key, when there is one.
+    pub leader: Option<String>,
+    pub term: u64,
+    /// Public keys of the voting members.
+    pub members: Vec<String>,
+    pub raft_id: u64,
+    pub leader_raft_id: Option<u64>,
+    /// Every member (voters and learners) with its Raft id and URL.
+    pub member_list: Vec<want_consensus::MemberInfo>,
+    pub height: u64,
+    /// Index of the last Raft log entry applied here.
+    pub applied_index: Option<u64>,
+    /// Last log index covered by this node's latest snapshot.
+    pub snapshot_index: Option<u64>,
+    /// Last log index purged from this node's Raft log.
+    pub purged_index: Option<u64>,
+    pub head_hash: Hash32,
+    pub head_time_ms: u64,
+    pub state_root: Hash32,
+    pub mempool_size: usize,
+    pub params: ChainParams,
+    pub activations: Activations,
+    pub block_interval_ms: u64,
+    pub block_txs_max: usize,
+    pub version: &'static str,
+    pub uptime_s: u64,
+    pub pid: u32,
+    /// Set when a majority of the members signed another state than this node's (it then
+    /// refuses every block and every route that serves state).
+    pub divergence: Option<Divergence>,
 }
 
 #[utoipa::path(get, path = "/v1/status", tag = "node",
-    responses((status = 200, description = "node, consensus and chain status")))]
+    responses((status = 200, description = "node, consensus and chain status", body = StatusView)))]
 async fn get_status(State(node): State<Node>) -> ApiResult {
     let s = &node.shared;
     let head = s.store.head().map_err(NodeError::from)?;
     let identity = s.store.identity().map_err(NodeError::from)?;
     let c = node.consensus_status();
-    Ok(Json(json!({
-        "chain_id": s.params.chain_id,
-        "genesis_hash": identity.map(|i| i.genesis_hash),
-        "node_id": c.node_id,
-        "role": c.role,
-        "leader": c.leader,
-        "term": c.term,
-        "members": c.members,
-        "raft_id": c.raft_id,
-        "leader_raft_id": c.leader_raft_id,
-        "member_list": c.member_list,
-        "height": head.height,
-        "applied_index": c.applied_index,
-        "snapshot_index": c.snapshot_index,
-        "purged_index": c.purged_index,
-        "head_hash": head.hash,
-        "head_time_ms": head.timestamp_ms,
-        "state_root": head.state_root,
-        "mempool_size": s.mempool.lock().len(),
-        "params": s.params,
-        "activations": s.activations,
-        "block_interval_ms": s.cfg.block_interval_ms,
-        "block_txs_max": s.cfg.block_txs_max,
-        "version": env!("CARGO_PKG_VERSION"),
-        "uptime_s": s.started.elapsed().as_secs(),
-        "pid": std::process::id(),
-        "divergence": s.divergence(),
-    }))
+    Ok(Json(StatusView {
+        chain_id: s.params.chain_id,
+        genesis_hash: identity.map(|i| i.genesis_hash),
+        node_id: c.node_id,
+        role: c.role,
+        leader: c.leader,
+        term: c.term,
+        members: c.members,
+        raft_id: c.raft_id,
+        leader_raft_id: c.leader_raft_id,
+        member_list: c.member_list,
+        height: head.height,
+        applied_index: c.applied_index,
+        snapshot_index: c.snapshot_index,
+        purged_index: c.purged_index,
+        head_hash: head.hash,
+        head_time_ms: head.timestamp_ms,
+        state_root: head.state_root,
+        mempool_size: s.mempool.lock().len(),
+        params: s.params.clone(),
+        activations: s.activations.clone(),
+        block_interval_ms: s.cfg.block_interval_ms,
+        block_txs_max: s.cfg.block_txs_max,
+        version: env!("CARGO_PKG_VERSION"),
+        uptime_s: s.started.elapsed().as_secs(),
+        pid: std::process::id(),
+        divergence: s.divergence(),
+    })
     .into_response())
 }
 
 #[utoipa::path(post, path = "/v1/cluster/rpc", tag = "cluster",
-    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "borsh Envelope {header, payload, signature}"),
-    responses((status = 200, description = "the sealed answer (application/octet-stream)"), (status = 403, description = "envelope_refused")))]
+    request_body(content = Binary, content_type = "application/octet-stream", description = "a borsh Envelope {header, payload, signature} signed by a member"),
+    responses((status = 200, description = "the sealed answer, a borsh Envelope", content_type = "application/octet-stream", body = Binary),
+        (status = 403, description = "envelope_refused: error.reason says why (malformed, wrong_chain, misaddressed, unknown_sender, bad_signature, payload_mismatch, stale, from_future, replayed, …)"),
+        (status = 413, description = "tx_too_large: larger than an envelope may be")))]
 /// `POST /v1/cluster/rpc`: a signed envelope from another member; the answer is the sealed
 /// answer, or 403 `envelope_refused` with the reason when the envelope fails its checks.
-async fn cluster_rpc(State(node): State<Node>, body: Bytes) -> Response {
+async fn cluster_rpc(State(node): State<Node>, body: Result<Bytes, BytesRejection>) -> Response {
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => {
+            return bad(
+                codes::TX_TOO_LARGE,
+                format!("the envelope could not be read: {e}"),
+            )
+            .into_response()
+        }
+    };
     match node.handle_cluster_rpc(&body).await {
-        Ok(answer) => (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "application/octet-stream")],
-            answer,
-        )
-            .into_response(),
+        Ok(answer) => octets(answer),
         Err(refusal) => {
-            let body = json!({"error": {
-                "code": codes::ENVELOPE_REFUSED,
-                "reason": refusal.code(),
-                "message": format!("the message was refused: {refusal}"),
-            }});
+            let body = ErrorBody {
+                error: ErrorDetail {
+                    code: codes::ENVELOPE_REFUSED,
+                    message: format!("the message was refused: {refusal}"),
+                    path: None,
+                    reason: Some(refusal.code()),
+                },
+            };
             (StatusCode::FORBIDDEN, Json(body)).into_response()
         }
     }
@@ -337,9 +544,8 @@ fn octets(bytes: Vec<u8>) -> Response {
         .into_response()
 }
 
-#[utoipa::path(get, path = "/v1/sync/headers", tag = "cluster",
-    params(("from" = u64, Query, description = "first height"), ("count" = u64, Query, description = "how many (at most 2,000)")),
-    responses((status = 200, description = "borsh Vec<BlockHeader>")))]
+#[utoipa::path(get, path = "/v1/sync/headers", tag = "cluster", params(RangeQuery),
+    responses((status = 200, description = "borsh Vec<BlockHeader> of the stored blocks from `from` (at most 2,000; fewer at the head)", content_type = "application/octet-stream", body = Binary)))]
 /// `GET /v1/sync/headers?from&count`: borsh `Vec<BlockHeader>` of the stored blocks from
 /// `from` (at most [`crate::kernel::sync::SYNC_HEADERS_MAX`]; fewer at the head).
 async fn sync_headers(State(node): State<Node>, Query(q): Query<RangeQuery>) -> ApiResult {
@@ -363,9 +569,8 @@ async fn sync_headers(State(node): State<Node>, Query(q): Query<RangeQuery>) -> 
     )))
 }
 
-#[utoipa::path(get, path = "/v1/sync/blocks", tag = "cluster",
-    params(("from" = u64, Query, description = "first height"), ("count" = u64, Query, description = "how many (at most 256)")),
-    responses((status = 200, description = "borsh Vec<Vec<u8>> of blocks")))]
+#[utoipa::path(get, path = "/v1/sync/blocks", tag = "cluster", params(RangeQuery),
+    responses((status = 200, description = "borsh Vec<Vec<u8>>: the canonical bytes of the stored blocks from `from` (at most 256 and about 32 MiB; at least one when there is one)", content_type = "application/octet-stream", body = Binary)))]
 /// `GET /v1/sync/blocks?from&count`: borsh `Vec<Vec<u8>>`, the canonical bytes of the stored
 /// blocks from `from` (at most [`crate::kernel::sync::SYNC_BLOCKS_MAX`] and about
 /// [`crate::kernel::sync::SYNC_BYTES_MAX`] bytes).
@@ -383,9 +588,8 @@ async fn sync_blocks(State(node): State<Node>, Query(q): Query<RangeQuery>) -> A
     )))
 }
 
-#[utoipa::path(get, path = "/v1/sync/votes", tag = "cluster",
-    params(("from" = u64, Query, description = "first height"), ("count" = u64, Query, description = "how many (at most 2,000)")),
-    responses((status = 200, description = "borsh Vec<(u64, Vec<SignedVote>)>")))]
+#[utoipa::path(get, path = "/v1/sync/votes", tag = "cluster", params(RangeQuery),
+    responses((status = 200, description = "borsh Vec<(u64, Vec<SignedVote>)>: the commit votes held for each height from `from` (at most 2,000 heights)", content_type = "application/octet-stream", body = Binary)))]
 /// `GET /v1/sync/votes?from&count`: borsh `Vec<(u64, Vec<SignedVote>)>`, the commit votes this
 /// node holds for each height from `from` (at most [`crate::kernel::sync::SYNC_HEADERS_MAX`] heights).
 async fn sync_votes(State(node): State<Node>, Query(q): Query<RangeQuery>) -> ApiResult {
@@ -423,14 +627,16 @@ fn fault_injector(node: &Node) -> Result<&want_consensus::net::FaultInjector, Ap
 }
 
 #[utoipa::path(get, path = "/v1/admin/faults", tag = "cluster",
-    responses((status = 200, description = "the fault plan"), (status = 403, description = "faults_disabled")))]
+    responses((status = 200, description = "the fault plan in force", body = want_consensus::net::FaultPlan), (status = 403, description = "faults_disabled")))]
 async fn get_faults(State(node): State<Node>) -> ApiResult {
-    Ok(Json(fault_injector(&node)?.plan()).into_response())
+    // The plan was always written in its field order (not through a JSON value).
+    Ok(axum::Json(fault_injector(&node)?.plan()).into_response())
 }
 
 #[utoipa::path(put, path = "/v1/admin/faults", tag = "cluster",
-    request_body(content = serde_json::Value, description = "{seed, drop_per_mille, duplicate_per_mille, corrupt_per_mille, forge_per_mille, delay_ms_max, blocked}"),
-    responses((status = 200, description = "the plan in force"), (status = 400, description = "invalid_fault_plan"), (status = 403, description = "faults_disabled")))]
+    request_body(content = want_consensus::net::FaultPlan, description = "the plan: drops, duplicates, corruptions and forgeries per mille, random delays, blocked members (omitted fields are 0 / empty)"),
+    responses((status = 200, description = "the plan in force", body = want_consensus::net::FaultPlan),
+        (status = 400, description = "invalid_json, invalid_transaction (the plan does not parse), invalid_fault_plan"), (status = 403, description = "faults_disabled")))]
 async fn put_faults(State(node): State<Node>, body: Result<Bytes, BytesRejection>) -> ApiResult {
     let faults = fault_injector(&node)?;
     let plan: want_consensus::net::FaultPlan = parse_json(body, "fault plan")?;
@@ -438,7 +644,7 @@ async fn put_faults(State(node): State<Node>, body: Result<Bytes, BytesRejection
         .set(plan)
         .map_err(|e| bad(codes::INVALID_FAULT_PLAN, e))?;
     tracing::warn!(target: "cluster::faults", "fault plan set: {:?}", faults.plan());
-    Ok(Json(faults.plan()).into_response())
+    Ok(axum::Json(faults.plan()).into_response())
 }
 
 fn parse_hash(s: &str) -> Result<Hash32, ApiError> {
@@ -447,8 +653,11 @@ fn parse_hash(s: &str) -> Result<Hash32, ApiError> {
 }
 
 #[utoipa::path(post, path = "/v1/cluster/votes", tag = "cluster",
-    request_body(content = serde_json::Value, description = "an array of signed commit votes (JSON), or the borsh Vec as application/octet-stream"),
-    responses((status = 200, description = "{\"accepted\", \"already_known\"}"), (status = 400, description = "bad vote"), (status = 413, description = "batch_too_large")))]
+    request_body(description = "members' signed commit votes: a JSON array, or the borsh Vec as application/octet-stream",
+        content((VoteBatch = "application/json"), (Binary = "application/octet-stream"))),
+    responses((status = 200, description = "how many votes were kept and how many were already held", body = VotesStored),
+        (status = 400, description = "invalid_json, invalid_vote, bad_vote_signature, not_a_member, wrong_chain_id, vote_too_far_ahead (one bad vote refuses the request)"),
+        (status = 413, description = "batch_too_large")))]
 /// `POST /v1/cluster/votes`: members' signed votes (a JSON array, or a borsh `Vec<SignedVote>`
 /// as `application/octet-stream`). All or nothing: one invalid vote refuses the request.
 async fn post_votes(
@@ -499,23 +708,48 @@ async fn post_votes(
     })
     .await
     .map_err(refused)?;
-    Ok(Json(json!(stored)).into_response())
+    Ok(Json(stored).into_response())
+}
+
+/// Every vote a node holds for a height.
+#[derive(Serialize, ToSchema)]
+pub struct VotesAtHeight {
+    pub height: u64,
+    pub votes: Vec<SignedVote>,
 }
 
 #[utoipa::path(get, path = "/v1/cluster/votes/{height}", tag = "cluster",
     params(("height" = u64, Path, description = "block height")),
-    responses((status = 200, description = "every vote this node holds for the height"), (status = 400, description = "invalid_height")))]
+    responses((status = 200, description = "every vote this node holds for the height, its own included", body = VotesAtHeight), (status = 400, description = "invalid_height")))]
 /// `GET /v1/cluster/votes/{height}`: every vote this node holds for a height, its own included.
 async fn get_votes(State(node): State<Node>, Path(height): Path<String>) -> ApiResult {
     let height = parse_height(&height)?;
     let shared = node.shared.clone();
     let votes = blocking(move || shared.votes_for(height)).await?;
-    Ok(Json(json!({"height": height, "votes": votes})).into_response())
+    Ok(Json(VotesAtHeight { height, votes }).into_response())
+}
+
+/// A block's commit certificate: the signatures of a strict majority of the members over
+/// (chain id, height, block hash, state root).
+#[derive(Serialize, ToSchema)]
+pub struct BlockCertificate {
+    pub height: u64,
+    pub chain_id: u64,
+    pub block_hash: Hash32,
+    pub state_root: Hash32,
+    pub signatures: Vec<VoteSignature>,
+    /// Members in the membership the certificate was counted against.
+    pub members: usize,
+    /// Signatures needed: a strict majority of `members`.
+    pub required: usize,
+    /// Every member signed (not just a majority).
+    pub complete: bool,
 }
 
 #[utoipa::path(get, path = "/v1/blocks/{height}/certificate", tag = "blocks",
     params(("height" = u64, Path, description = "block height")),
-    responses((status = 200, description = "signatures of a strict majority of the members"), (status = 400, description = "invalid_height"), (status = 404, description = "certificate_missing")))]
+    responses((status = 200, description = "the signatures of a strict majority of the members", body = BlockCertificate),
+        (status = 400, description = "invalid_height"), (status = 404, description = "certificate_missing")))]
 /// `GET /v1/blocks/{height}/certificate`: the signatures of a strict majority of the members
 /// over (chain id, height, block hash, state root); `certificate_missing` while there is none.
 async fn get_certificate(State(node): State<Node>, Path(height): Path<String>) -> ApiResult {
@@ -530,28 +764,39 @@ async fn get_certificate(State(node): State<Node>, Path(height): Path<String>) -
         }));
     };
     let vote = view.certificate.vote;
-    Ok(Json(json!({
-        "height": vote.height,
-        "chain_id": vote.chain_id,
-        "block_hash": vote.block_hash,
-        "state_root": vote.state_root,
-        "signatures": view.certificate.signatures,
-        "members": view.members,
-        "required": view.required,
-        "complete": view.complete,
-    }))
+    Ok(Json(BlockCertificate {
+        height: vote.height,
+        chain_id: vote.chain_id,
+        block_hash: vote.block_hash,
+        state_root: vote.state_root,
+        signatures: view.certificate.signatures,
+        members: view.members,
+        required: view.required,
+        complete: view.complete,
+    })
     .into_response())
 }
 
+/// The node is up: its head's height.
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    pub ok: bool,
+    pub height: u64,
+}
+
 #[utoipa::path(get, path = "/healthz", tag = "node",
-    responses((status = 200, description = "{\"ok\": true, \"height\"}")))]
+    responses((status = 200, description = "the node answers; its head's height", body = Health)))]
 async fn healthz(State(node): State<Node>) -> ApiResult {
     let head = node.shared.store.head().map_err(NodeError::from)?;
-    Ok(Json(json!({"ok": true, "height": head.height})).into_response())
+    Ok(Json(Health {
+        ok: true,
+        height: head.height,
+    })
+    .into_response())
 }
 
 #[utoipa::path(get, path = "/metrics", tag = "node",
-    responses((status = 200, description = "Prometheus metrics (OpenMetrics text)")))]
+    responses((status = 200, description = "Prometheus metrics (OpenMetrics text)", content_type = "application/openmetrics-text", body = String)))]
 async fn metrics(State(node): State<Node>) -> Response {
     (
         [(

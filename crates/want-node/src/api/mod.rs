@@ -1,8 +1,12 @@
 //! The HTTP API: JSON over REST, the WebSocket stream, OpenAPI generated from the handlers,
 //! Prometheus metrics. The router is assembled from the kernel's routes (`kernel.rs`,
 //! `stream.rs`) and every module's node part; every module route, and the kernel's routes that
-//! serve state, sit behind the divergence guard.
+//! serve state, sit behind the divergence guard. Every answer the node gives is JSON of a type
+//! with a schema in the document (`document.rs`), errors included: axum's own rejections (a
+//! malformed path or query, an unknown method, a body over the limit) are mapped to registered
+//! codes too.
 
+pub mod document;
 pub mod kernel;
 pub mod stream;
 
@@ -11,18 +15,19 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::State;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
-use serde_json::json;
+use axum::Router;
 use utoipa_axum::router::OpenApiRouter;
 use want_types::Address;
 
 use crate::error::{codes, NodeError};
 use crate::kernel::node::Node;
 
+pub use document::{ErrorBody, ErrorDetail};
 pub use kernel::{BATCH_BODY_BYTES_MAX, TX_BODY_BYTES_MAX};
 
 /// An API error, rendered as `{"error": {"code", "message"}}` with a 4xx/5xx status.
@@ -34,15 +39,69 @@ impl From<NodeError> for ApiError {
     }
 }
 
+impl ApiError {
+    /// The error as it is answered: `{"error": {"code", "message", "path"?}}`.
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            error: ErrorDetail {
+                code: self.0.code(),
+                message: self.0.to_string(),
+                path: self.0.path().map(str::to_string),
+                reason: None,
+            },
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status =
             StatusCode::from_u16(self.0.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut body = json!({"error": {"code": self.0.code(), "message": self.0.to_string()}});
-        if let Some(path) = self.0.path() {
-            body["error"]["path"] = json!(path);
+        (status, axum::Json(self.body())).into_response()
+    }
+}
+
+/// A JSON answer of a typed view, written as the API has always written its answers: through
+/// `serde_json::Value`, whose objects keep their keys sorted, so the bytes of an answer do not
+/// depend on the field order of its view type.
+pub struct Json<T>(pub T);
+
+impl<T: serde::Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        match serde_json::to_value(&self.0) {
+            Ok(v) => axum::Json(v).into_response(),
+            Err(e) => ApiError(NodeError::Io(format!("encoding the answer: {e}"))).into_response(),
         }
-        (status, Json(body)).into_response()
+    }
+}
+
+/// `axum::extract::Query`, answering a query string that does not parse into `T` with the JSON
+/// error `invalid_query` (axum's own rejection is plain text).
+pub struct Query<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(v)| Query(v))
+            .map_err(|e| bad(codes::INVALID_QUERY, e.body_text()))
+    }
+}
+
+/// `axum::extract::Path`, answering path parameters that do not parse into `T` (not UTF-8 once
+/// percent-decoded) with the JSON error `invalid_path`.
+pub struct Path<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(v)| Path(v))
+            .map_err(|e| bad(codes::INVALID_PATH, e.body_text()))
     }
 }
 
@@ -53,8 +112,9 @@ pub fn bad(code: &'static str, message: impl Into<String>) -> ApiError {
 }
 
 /// The routes and the OpenAPI document of the node: the kernel's, then every module's, each
-/// module's routes (and the kernel's state routes) behind the divergence guard.
-pub fn routes_and_openapi(node: &Node) -> (Router, utoipa::openapi::OpenApi) {
+/// module's routes (and the kernel's state routes) behind the divergence guard. The document is
+/// completed by [`document::complete`].
+pub fn routes_and_openapi(node: &Node) -> (Router, serde_json::Value) {
     let guard = || axum::middleware::from_fn_with_state(node.clone(), refuse_state_when_diverged);
     let mut all: OpenApiRouter = OpenApiRouter::new().merge(
         kernel::routes()
@@ -67,7 +127,7 @@ pub fn routes_and_openapi(node: &Node) -> (Router, utoipa::openapi::OpenApi) {
     }
     let (router, mut doc) = all.split_for_parts();
     describe(&mut doc);
-    (router, doc)
+    (router, document::complete(doc))
 }
 
 /// The API router.
@@ -79,9 +139,10 @@ pub fn router(node: Node) -> Router {
             "/openapi.json",
             get(move || {
                 let doc = doc.clone();
-                async move { Json((*doc).clone()) }
+                async move { axum::Json((*doc).clone()) }
             }),
         )
+        .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
 }
 
@@ -90,7 +151,7 @@ fn describe(doc: &mut utoipa::openapi::OpenApi) {
     doc.info.title = "WANT chain node API".into();
     doc.info.version = env!("CARGO_PKG_VERSION").into();
     doc.info.description = Some(
-        "Amounts are base units (1 WANT = 1,000,000) as decimal strings. Errors are {\"error\": {\"code\", \"message\"}} with a stable snake_case code (see components.schemas.Error). A node whose state diverged from its cluster's majority answers 503 state_diverged on every route that serves state.".into(),
+        "Amounts are base units (1 WANT = 1,000,000) as decimal strings. Errors are {\"error\": {\"code\", \"message\"}} with a stable snake_case code (components.schemas.Error; every registered code with its HTTP status is listed in components.schemas.ErrorCode). A node whose state diverged from its cluster's majority answers 503 state_diverged on every route that serves state.".into(),
     );
 }
 
@@ -119,6 +180,16 @@ async fn refuse_state_when_diverged(
         return ApiError(e).into_response();
     }
     next.run(req).await
+}
+
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    bad(
+        codes::METHOD_NOT_ALLOWED,
+        format!(
+            "{method} is not served at {}; see GET /openapi.json",
+            uri.path()
+        ),
+    )
 }
 
 async fn not_found() -> ApiError {

@@ -4,16 +4,21 @@
 
 use std::collections::BTreeSet;
 
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Query, State};
+use axum::extract::State;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::broadcast::error::RecvError;
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::Required;
+use utoipa::PartialSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use want_types::{Event, ModuleId};
 
-use crate::api::{bad, ApiError, ApiResult};
+use crate::api::{bad, ApiError, ApiResult, Query};
 use crate::error::{codes, NodeError};
 use crate::kernel::node::Node;
 
@@ -29,6 +34,49 @@ struct EventsQuery {
     /// Comma-separated message types to receive (`block,receipt` and `<module>_event` for each
     /// module, e.g. `token_event,trace_event`; default all).
     kinds: Option<String>,
+}
+
+/// The message types a stream client may ask for: `block`, `receipt` and every registered
+/// module's `<module>_event`.
+fn kind_names() -> Vec<String> {
+    ["block".to_string(), "receipt".to_string()]
+        .into_iter()
+        .chain(ModuleId::ALL.iter().map(|m| format!("{}_event", m.name())))
+        .collect()
+}
+
+/// The query parameters of `GET /v1/events`, described by hand: the pattern of `kinds` is built
+/// from the registered modules.
+impl utoipa::IntoParams for EventsQuery {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let names = kind_names().join("|");
+        // What `StreamKinds::parse` accepts: names separated by commas, each part trimmed of
+        // white space, empty parts skipped.
+        let kinds = format!(r"^\s*({names})?\s*(,\s*({names})?\s*)*$");
+        vec![
+            ParameterBuilder::new()
+                .name("from_height")
+                .parameter_in(ParameterIn::Query)
+                .required(Required::False)
+                .description(Some("First block to send (default: the next one)."))
+                .schema(Some(u64::schema()))
+                .build(),
+            ParameterBuilder::new()
+                .name("kinds")
+                .parameter_in(ParameterIn::Query)
+                .required(Required::False)
+                .description(Some(format!(
+                    "Comma-separated message types to receive, of {} (default all).",
+                    kind_names().join(", ")
+                )))
+                .schema(Some(
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .pattern(Some(kinds)),
+                ))
+                .build(),
+        ]
+    }
 }
 
 /// Which message types a stream client asked for.
@@ -93,16 +141,25 @@ fn event_type(e: &Event) -> String {
     format!("{}_event", e.module().name())
 }
 
-#[utoipa::path(get, path = "/v1/events", tag = "stream",
-    params(("from_height" = Option<u64>, Query, description = "first block to send (default: the next one)"),
-        ("kinds" = Option<String>, Query, description = "comma-separated subset of block, receipt and <module>_event (default all)")),
-    responses((status = 101, description = "switching to the WebSocket stream"), (status = 400, description = "invalid_query")))]
+#[utoipa::path(get, path = "/v1/events", tag = "stream", params(EventsQuery),
+    responses((status = 101, description = "switching to the WebSocket stream: per block a `block` message, per transaction its `receipt`, and the modules' `<module>_event` messages"),
+        (status = 400, description = "invalid_query"),
+        (status = 426, description = "websocket_required: a plain request, not a WebSocket upgrade")))]
 async fn events(
     State(node): State<Node>,
     Query(q): Query<EventsQuery>,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> ApiResult {
     let kinds = StreamKinds::parse(q.kinds.as_deref())?;
+    let ws = ws.map_err(|e| {
+        bad(
+            codes::WEBSOCKET_REQUIRED,
+            format!(
+                "/v1/events is a WebSocket stream; connect with a WebSocket client ({})",
+                e.body_text()
+            ),
+        )
+    })?;
     let from = match q.from_height {
         Some(h) => h,
         None => node.shared.store.head().map_err(NodeError::from)?.height + 1,

@@ -64,7 +64,16 @@ pub const BACKFILL_LOOKBACK_HEIGHTS: u64 = 1_024;
 
 /// A block hash with the state root after it: what a vote attests.
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, BorshSerialize, BorshDeserialize,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    BorshSerialize,
+    BorshDeserialize,
+    utoipa::ToSchema,
 )]
 pub struct VotedState {
     pub block_hash: Hash32,
@@ -81,7 +90,17 @@ impl VotedState {
 }
 
 /// This node applied a block (or reached a state) that a majority of the members did not.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, BorshSerialize, BorshDeserialize)]
+#[derive(
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    BorshSerialize,
+    BorshDeserialize,
+    utoipa::ToSchema,
+)]
 pub struct Divergence {
     pub height: u64,
     /// What this node applied at `height`.
@@ -105,7 +124,7 @@ pub struct CertificateView {
 }
 
 /// What [`Shared::store_votes`] did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct VotesStored {
     /// Votes kept now.
     pub accepted: usize,

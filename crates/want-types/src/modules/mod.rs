@@ -42,6 +42,7 @@ macro_rules! register_modules {
         $( $(#[$attr])* pub mod $name; )*
 
         /// One call into one module. The borsh discriminant is the module's pinned wire index.
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
         #[serde(rename_all = "snake_case")]
         #[borsh(use_discriminant = true)]
@@ -52,6 +53,7 @@ macro_rules! register_modules {
 
         /// One event in a receipt, emitted by a module. JSON: the module's event alone
         /// (`{"type": "Transfer", …}`); borsh: the module's wire index, then the event.
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
         #[serde(untagged)]
         #[borsh(use_discriminant = true)]

@@ -4,21 +4,20 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::response::IntoResponse;
-use axum::Json;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::registry::Registry;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use want_state::modules::example::query;
 use want_types::modules::example::ExampleEvent;
-use want_types::{Event, ModuleId};
+use want_state::modules::example::Note;
+use want_types::{Address, Event, ModuleId};
 
-use crate::api::{bad, blocking, parse_address, ApiResult};
+use crate::api::{bad, blocking, parse_address, ApiResult, Json, Path, Query};
 use crate::error::{codes, NodeError};
 use crate::kernel::module::{BuildCtx, BuildModule};
 use crate::kernel::node::NodeModule;
@@ -85,15 +84,22 @@ impl NodeModule for ExampleNode {
     }
 }
 
+/// A note with its author.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AuthoredNote {
+    pub author: Address,
+    pub note: Note,
+}
+
 #[utoipa::path(get, path = "/v1/example/notes/{address}", tag = "example",
-    params(("address" = String, Path, description = "the author's address")),
-    responses((status = 200, description = "the author's note"), (status = 400, description = "invalid_address"), (status = 404, description = "not_found"), (status = 503, description = "state_diverged")))]
+    params(("address" = Address, Path, description = "the author's address")),
+    responses((status = 200, description = "the author's note", body = AuthoredNote), (status = 400, description = "invalid_address"), (status = 404, description = "not_found"), (status = 503, description = "state_diverged")))]
 async fn get_note(State(node): State<Node>, Path(address): Path<String>) -> ApiResult {
     let author = parse_address(&address)?;
     let store = node.shared.store.clone();
     let note = blocking(move || Ok(query::note(&store.snapshot()?, &author)?)).await?;
     match note {
-        Some(n) => Ok(Json(json!({"author": author, "note": n})).into_response()),
+        Some(note) => Ok(Json(AuthoredNote { author, note }).into_response()),
         None => Err(crate::api::ApiError(NodeError::NotFound {
             code: codes::NOT_FOUND,
             message: format!("{author} has no note"),
@@ -107,13 +113,23 @@ async fn get_note(State(node): State<Node>, Path(address): Path<String>) -> ApiR
 #[into_params(parameter_in = Query)]
 struct NotesPage {
     /// The author to continue after (the previous page's `next`).
+    #[param(value_type = Option<Address>)]
     cursor: Option<String>,
     /// Most notes (1 to 100, default 100).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<usize>,
 }
 
+/// A page of notes, by author, and the cursor of the next page.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct NotesPageView {
+    pub notes: Vec<AuthoredNote>,
+    /// The `cursor` of the next page; null on the last one.
+    pub next: Option<Address>,
+}
+
 #[utoipa::path(get, path = "/v1/example/notes", tag = "example", params(NotesPage),
-    responses((status = 200, description = "{\"notes\": [{\"author\", \"note\"}], \"next\": cursor|null}"), (status = 400, description = "invalid_query"), (status = 503, description = "state_diverged")))]
+    responses((status = 200, description = "a page of notes", body = NotesPageView), (status = 400, description = "invalid_query, invalid_address"), (status = 503, description = "state_diverged")))]
 async fn list_notes(State(node): State<Node>, Query(q): Query<NotesPage>) -> ApiResult {
     let after = q.cursor.as_deref().map(parse_address).transpose()?;
     let limit = q.limit.unwrap_or(query::NOTES_PAGE_MAX);
@@ -126,10 +142,14 @@ async fn list_notes(State(node): State<Node>, Query(q): Query<NotesPage>) -> Api
     let store = node.shared.store.clone();
     let page =
         blocking(move || Ok(query::notes(&store.snapshot()?, after.as_ref(), limit)?)).await?;
-    let notes: Vec<_> = page
+    let notes = page
         .items
         .into_iter()
-        .map(|(author, note)| json!({"author": author, "note": note}))
+        .map(|(author, note)| AuthoredNote { author, note })
         .collect();
-    Ok(Json(json!({"notes": notes, "next": page.next})).into_response())
+    Ok(Json(NotesPageView {
+        notes,
+        next: page.next,
+    })
+    .into_response())
 }

@@ -1,24 +1,33 @@
 //! The trace module's routes: EPCIS capture, record queries, lineage, verification, the blob
-//! store and the printable product tag with its consumer page.
+//! store and the printable product tag with its consumer page. Every JSON answer is a typed
+//! view whose schema is the OpenAPI document's.
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Json;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::{RefOr, Schema};
+use utoipa::{PartialSchema, ToSchema};
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 use want_state::trace::codes as trace_codes;
 use want_state::trace::query;
+use want_state::trace::state::{GrantInfo, KeyInfo, KycInfo, OrgInfo};
 use want_types::trace::{event_hash_id, parse_event_hash_id};
+use want_types::Address;
 
 use super::blob_repair::{MEMBER_HEADER, REPLICA_HEADER, SIGNATURE_HEADER, TIME_HEADER};
-use super::query::{self as views, EventQuery};
+use super::capture::Captured;
+use super::query::{self as views, EventQuery, EventsPage, LineageView, RecordView};
+use super::verify::{Verdict, VerifyReport};
 use super::TraceNode;
-use crate::api::{bad, blocking, parse_address, ApiError, ApiResult};
+use crate::api::document::Binary;
+use crate::api::{bad, blocking, parse_address, ApiError, ApiResult, Json, Path, Query};
 use crate::error::{codes, NodeError};
 use crate::kernel::node::{now_ms, Node};
 
@@ -74,8 +83,8 @@ pub(crate) fn product_id(s: &str) -> Result<String, ApiError> {
     views::normalize_product(s).map_err(|e| bad(codes::INVALID_QUERY, e))
 }
 
-#[utoipa::path(get, path = "/v1/trace/events", tag = "trace", params(EventQuery),
-    responses((status = 200, description = "{\"events\": [record], \"next\": cursor|null}"), (status = 400, description = "invalid_query"), (status = 503, description = "state_diverged")))]
+#[utoipa::path(get, path = "/v1/trace/events", tag = "trace", operation_id = "trace_events", params(EventQuery),
+    responses((status = 200, description = "a page of records, in anchoring order", body = EventsPage), (status = 400, description = "invalid_query"), (status = 503, description = "state_diverged")))]
 async fn events(State(s): State<TraceState>, Query(mut q): Query<EventQuery>) -> ApiResult {
     if let Some(p) = &q.product {
         q.product = Some(product_id(p)?);
@@ -91,14 +100,31 @@ async fn events(State(s): State<TraceState>, Query(mut q): Query<EventQuery>) ->
 #[into_params(parameter_in = Query)]
 struct GrantsPage {
     /// The grantee to continue after (the previous page's `grantsNext`).
+    #[param(value_type = Option<Address>)]
     grants_cursor: Option<String>,
     /// Most grants (default and at most 1,000).
+    #[param(minimum = 1, maximum = 1000)]
     grants_limit: Option<usize>,
 }
 
+/// A record with its owner-wrapped key and a page of its live grants.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordDetail {
+    #[serde(flatten)]
+    pub record: RecordView,
+    /// The record key wrapped (ECIES) to the owning organisation's encryption key, in hex.
+    #[schema(value_type = want_types::schema::HexBytes)]
+    pub owner_wrapped_key: String,
+    pub grants: Vec<GrantInfo>,
+    /// The `grantsCursor` of the next page; null on the last one.
+    pub grants_next: Option<Address>,
+}
+
 #[utoipa::path(get, path = "/v1/trace/records/{event}", tag = "trace",
-    params(("event" = String, Path, description = "event hash ID (ni:///sha-256;<64 hex>?ver=CBV2.0, percent-encoded) or 64 hex digits"), GrantsPage),
-    responses((status = 200, description = "the record with its owner-wrapped key and a page of its live grants (grantsNext: cursor|null)"), (status = 400, description = "invalid_hash"), (status = 404, description = "not_found"), (status = 503, description = "state_diverged")))]
+    params(("event" = String, Path, description = "event hash ID (ni:///sha-256;<64 hex>?ver=CBV2.0, percent-encoded) or 64 hex digits",
+            pattern = r"^(ni:///sha-256;(0x)?[0-9a-fA-F]{64}(\?[\s\S]*)?|(0x)?[0-9a-fA-F]{64})$"), GrantsPage),
+    responses((status = 200, description = "the record with its owner-wrapped key and a page of its live grants", body = RecordDetail), (status = 400, description = "invalid_hash, invalid_address, invalid_query"), (status = 404, description = "not_found"), (status = 503, description = "state_diverged")))]
 async fn record(
     State(s): State<TraceState>,
     Path(event): Path<String>,
@@ -119,12 +145,13 @@ async fn record(
         let Some(rec) = query::record(&snap, &eh)? else {
             return Ok(None);
         };
-        let mut v = views::record_view(&rec);
-        v["ownerWrappedKey"] = json!(hex::encode(&rec.owner_wrapped_key));
         let grants = query::grants(&snap, &eh, after.as_ref(), limit)?;
-        v["grants"] = json!(grants.items);
-        v["grantsNext"] = json!(grants.next);
-        Ok(Some(v))
+        Ok(Some(RecordDetail {
+            record: views::record_view(&rec),
+            owner_wrapped_key: hex::encode(&rec.owner_wrapped_key),
+            grants: grants.items,
+            grants_next: grants.next,
+        }))
     })
     .await?;
     match v {
@@ -138,6 +165,7 @@ async fn record(
 #[into_params(parameter_in = Query)]
 struct LineageQuery {
     /// Hops to walk (1 to 16, default 8).
+    #[param(minimum = 1, maximum = 16)]
     depth: Option<u32>,
 }
 
@@ -158,7 +186,7 @@ pub const LINEAGE_DEPTH_DEFAULT: u32 = 8;
 
 #[utoipa::path(get, path = "/v1/trace/lineage/{product}", tag = "trace",
     params(("product" = String, Path, description = "EPC URN or GS1 Digital Link, percent-encoded"), LineageQuery),
-    responses((status = 200, description = "{\"upstream\", \"downstream\", \"edges\", \"truncated\"}"), (status = 400, description = "invalid_query"), (status = 503, description = "state_diverged")))]
+    responses((status = 200, description = "the products upstream and downstream, and the edges between them", body = LineageView), (status = 400, description = "invalid_query"), (status = 503, description = "state_diverged")))]
 async fn lineage(
     State(s): State<TraceState>,
     Path(product): Path<String>,
@@ -173,7 +201,7 @@ async fn lineage(
 
 #[utoipa::path(get, path = "/v1/trace/verify/{product}", tag = "trace",
     params(("product" = String, Path, description = "EPC URN or GS1 Digital Link, percent-encoded")),
-    responses((status = 200, description = "verdict authentic | tampered | unknown, with the proofs a client checks without trusting the node"), (status = 400, description = "invalid_query"), (status = 503, description = "state_diverged")))]
+    responses((status = 200, description = "verdict authentic | tampered | unknown, with the proofs a client checks without trusting the node", body = VerifyReport), (status = 400, description = "invalid_query"), (status = 503, description = "state_diverged")))]
 async fn verify(State(s): State<TraceState>, Path(product): Path<String>) -> ApiResult {
     let product = product_id(&product)?;
     let v = blocking(move || s.trace.verify_product(&s.node, &product)).await?;
@@ -186,14 +214,34 @@ async fn verify(State(s): State<TraceState>, Path(product): Path<String>) -> Api
 #[into_params(parameter_in = Query)]
 struct KeysPage {
     /// The key to continue after (the previous page's `keysNext`).
+    #[param(value_type = Option<Address>)]
     keys_cursor: Option<String>,
     /// Most keys (default and at most 1,000).
+    #[param(minimum = 1, maximum = 1000)]
     keys_limit: Option<usize>,
+}
+
+/// A department key of an organisation.
+#[derive(Serialize, ToSchema)]
+pub struct OrgKey {
+    pub address: Address,
+    pub key: KeyInfo,
+}
+
+/// An organisation and a page of its department keys.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrgView {
+    pub org: String,
+    pub info: OrgInfo,
+    pub keys: Vec<OrgKey>,
+    /// The `keysCursor` of the next page; null on the last one.
+    pub keys_next: Option<Address>,
 }
 
 #[utoipa::path(get, path = "/v1/trace/orgs/{org}", tag = "trace",
     params(("org" = String, Path, description = "organisation id"), KeysPage),
-    responses((status = 200, description = "the organisation and a page of its department keys (keysNext: cursor|null)"), (status = 404, description = "not_found"), (status = 503, description = "state_diverged")))]
+    responses((status = 200, description = "the organisation and a page of its department keys", body = OrgView), (status = 400, description = "invalid_address, invalid_query"), (status = 404, description = "not_found"), (status = 503, description = "state_diverged")))]
 async fn org(
     State(s): State<TraceState>,
     Path(org): Path<String>,
@@ -209,23 +257,39 @@ async fn org(
             return Ok(None);
         };
         let page = query::org_keys(&snap, &lookup, after.as_ref(), limit)?;
-        let keys: Vec<_> = page
+        let keys = page
             .items
-            .iter()
-            .map(|(addr, ki)| json!({"address": addr, "key": ki}))
+            .into_iter()
+            .map(|(address, key)| OrgKey { address, key })
             .collect();
-        Ok(Some(
-            json!({"org": lookup, "info": info, "keys": keys, "keysNext": page.next}),
-        ))
+        Ok(Some(OrgView {
+            org: lookup,
+            info,
+            keys,
+            keys_next: page.next,
+        }))
     })
     .await?;
     v.map(|v| Json(v).into_response())
         .ok_or_else(|| not_found(format!("organisation {org:?} is not registered")))
 }
 
+/// An account as the trace module knows it.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyView {
+    pub address: Address,
+    /// Whether it is the trace administrator.
+    pub admin: bool,
+    /// Its department key, if it is one.
+    pub key: Option<KeyInfo>,
+    /// The key's organisation.
+    pub org_info: Option<OrgInfo>,
+}
+
 #[utoipa::path(get, path = "/v1/trace/keys/{address}", tag = "trace",
-    params(("address" = String, Path, description = "account address")),
-    responses((status = 200, description = "the department key, its organisation, whether it is the administrator"), (status = 400, description = "invalid_address"), (status = 503, description = "state_diverged")))]
+    params(("address" = Address, Path, description = "account address")),
+    responses((status = 200, description = "the department key, its organisation, whether it is the administrator", body = KeyView), (status = 400, description = "invalid_address"), (status = 503, description = "state_diverged")))]
 async fn key(State(s): State<TraceState>, Path(address): Path<String>) -> ApiResult {
     let addr = parse_address(&address)?;
     let store = s.node.shared.store.clone();
@@ -237,26 +301,36 @@ async fn key(State(s): State<TraceState>, Path(address): Path<String>) -> ApiRes
             Some(k) => query::org(&snap, &k.org)?,
             None => None,
         };
-        Ok(json!({
-            "address": addr,
-            "admin": admin == Some(addr),
-            "key": key,
-            "orgInfo": org,
-        }))
+        Ok(KeyView {
+            address: addr,
+            admin: admin == Some(addr),
+            key,
+            org_info: org,
+        })
     })
     .await?;
     Ok(Json(v).into_response())
 }
 
+/// An account's KYC attestation (level and hash only), if any.
+#[derive(Serialize, ToSchema)]
+pub struct KycView {
+    pub address: Address,
+    pub kyc: Option<KycInfo>,
+}
+
 #[utoipa::path(get, path = "/v1/trace/kyc/{address}", tag = "trace",
-    params(("address" = String, Path, description = "account address")),
-    responses((status = 200, description = "the KYC attestation: level and hash only"), (status = 400, description = "invalid_address"), (status = 503, description = "state_diverged")))]
+    params(("address" = Address, Path, description = "account address")),
+    responses((status = 200, description = "the KYC attestation: level and hash only", body = KycView), (status = 400, description = "invalid_address"), (status = 503, description = "state_diverged")))]
 async fn kyc(State(s): State<TraceState>, Path(address): Path<String>) -> ApiResult {
     let addr = parse_address(&address)?;
     let store = s.node.shared.store.clone();
     let v = blocking(move || {
         let snap = store.snapshot()?;
-        Ok(json!({"address": addr, "kyc": query::kyc(&snap, &addr)?}))
+        Ok(KycView {
+            address: addr,
+            kyc: query::kyc(&snap, &addr)?,
+        })
     })
     .await?;
     Ok(Json(v).into_response())
@@ -275,8 +349,20 @@ fn tag_page_routes() -> OpenApiRouter<TraceState> {
         r.route(
             &format!("/{ai}/{{*rest}}"),
             get(
-                move |s: State<TraceState>, Path(rest): Path<String>, h: axum::http::HeaderMap| {
-                    tag_page(s, format!("/{ai}/{rest}"), h)
+                move |s: State<TraceState>,
+                      rest: Result<axum::extract::Path<String>, PathRejection>,
+                      h: axum::http::HeaderMap| async move {
+                    match rest {
+                        Ok(axum::extract::Path(rest)) => {
+                            tag_page(s, format!("/{ai}/{rest}"), h).await
+                        }
+                        // A path that is not UTF-8 once percent-decoded: a page like the
+                        // route's other refusals, not JSON.
+                        Err(e) => html_response(
+                            400,
+                            page("Not a product tag", &format!("<p>{}</p>", esc(&e.body_text()))),
+                        ),
+                    }
                 },
             ),
         )
@@ -285,7 +371,9 @@ fn tag_page_routes() -> OpenApiRouter<TraceState> {
 
 #[utoipa::path(get, path = "/01/{gtin}/21/{serial}", tag = "trace",
     params(("gtin" = String, Path, description = "GTIN-14"), ("serial" = String, Path, description = "serial number")),
-    responses((status = 200, description = "the product's provenance page (HTML): verdict, records, QR code", content_type = "text/html"), (status = 400, description = "not a product tag (HTML)", content_type = "text/html"), (status = 503, description = "state_diverged")))]
+    responses((status = 200, description = "the product's provenance page (HTML): verdict, records, QR code", content_type = "text/html", body = String),
+        (status = 400, description = "not a product tag (HTML)", content_type = "text/html", body = String),
+        (status = 500, description = "verification failed (HTML)", content_type = "text/html", body = String), (status = 503, description = "state_diverged")))]
 #[allow(dead_code)] // Served by the catch-all route of `/01`; here for its description.
 async fn tag_page_serial(
     s: State<TraceState>,
@@ -297,7 +385,9 @@ async fn tag_page_serial(
 
 #[utoipa::path(get, path = "/01/{gtin}", tag = "trace",
     params(("gtin" = String, Path, description = "GTIN-14")),
-    responses((status = 200, description = "the product class's provenance page (HTML)", content_type = "text/html"), (status = 400, description = "not a product tag (HTML)", content_type = "text/html"), (status = 503, description = "state_diverged")))]
+    responses((status = 200, description = "the product class's provenance page (HTML)", content_type = "text/html", body = String),
+        (status = 400, description = "not a product tag (HTML)", content_type = "text/html", body = String),
+        (status = 500, description = "verification failed (HTML)", content_type = "text/html", body = String), (status = 503, description = "state_diverged")))]
 #[allow(dead_code)] // Served by the catch-all route of `/01`; here for its description.
 async fn tag_page_gtin(
     s: State<TraceState>,
@@ -321,14 +411,26 @@ fn limit_headers() -> [(&'static str, String); 2] {
     ]
 }
 
+/// The capture limits, as EPCIS 2.0 advertises them.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CaptureLimits {
+    /// Most events in one capture.
+    pub capture_limit: usize,
+    /// Most bytes of one capture document.
+    pub file_size_limit: usize,
+    /// Most identifiers one event names.
+    pub event_identifiers_max: usize,
+}
+
 #[utoipa::path(options, path = "/v1/epcis/capture", tag = "trace",
-    responses((status = 200, description = "capture limits (headers GS1-EPCIS-Capture-Limit, GS1-EPCIS-Capture-File-Size-Limit)")))]
+    responses((status = 200, description = "capture limits (also as the headers GS1-EPCIS-Capture-Limit, GS1-EPCIS-Capture-File-Size-Limit)", body = CaptureLimits)))]
 async fn capture_limits() -> Response {
     limits_response()
 }
 
 #[utoipa::path(get, path = "/v1/epcis/capture", tag = "trace",
-    responses((status = 200, description = "capture limits (headers GS1-EPCIS-Capture-Limit, GS1-EPCIS-Capture-File-Size-Limit)")))]
+    responses((status = 200, description = "capture limits (also as the headers GS1-EPCIS-Capture-Limit, GS1-EPCIS-Capture-File-Size-Limit)", body = CaptureLimits)))]
 async fn capture_limits_get() -> Response {
     limits_response()
 }
@@ -336,22 +438,48 @@ async fn capture_limits_get() -> Response {
 fn limits_response() -> Response {
     (
         limit_headers(),
-        Json(json!({
-            "captureLimit": want_epcis::CAPTURE_EVENTS_MAX,
-            "fileSizeLimit": want_epcis::CAPTURE_BYTES_MAX,
-            "eventIdentifiersMax": want_epcis::EVENT_EPCS_MAX,
-        })),
+        Json(CaptureLimits {
+            capture_limit: want_epcis::CAPTURE_EVENTS_MAX,
+            file_size_limit: want_epcis::CAPTURE_BYTES_MAX,
+            event_identifiers_max: want_epcis::EVENT_EPCS_MAX,
+        }),
     )
         .into_response()
 }
 
+/// The schema of a capture document: an `EPCISDocument`, an `EPCISQueryDocument` or one bare
+/// event, JSON or JSON-LD (validated by `want_epcis::parse_capture`, which names the JSON path of
+/// the first problem).
+pub struct EpcisDocument;
+
+impl PartialSchema for EpcisDocument {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .description(Some(
+                "A GS1 EPCIS 2.0 capture: an EPCISDocument, an EPCISQueryDocument or one event (JSON or JSON-LD).",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for EpcisDocument {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("EpcisDocument")
+    }
+}
+
 #[utoipa::path(post, path = "/v1/epcis/capture", tag = "trace",
-    request_body(content = serde_json::Value, content_type = "application/json", description = "an EPCISDocument, EPCISQueryDocument or single event (JSON / JSON-LD)"),
-    responses((status = 200, description = "{\"events\": [{\"eventHash\", \"tx\"}]} in document order, once committed"), (status = 400, description = "invalid document: error.path names the first problem"), (status = 401, description = "capture_unauthorized"), (status = 409, description = "duplicate_event"), (status = 413, description = "too_large"), (status = 501, description = "capture_disabled"), (status = 503, description = "state_diverged")))]
+    request_body(description = "an EPCISDocument, EPCISQueryDocument or single event (JSON / JSON-LD)",
+        content((EpcisDocument = "application/json"), (EpcisDocument = "application/ld+json"))),
+    responses((status = 200, description = "the anchored events in document order, once committed", body = Captured),
+        (status = 400, description = "invalid document: error.path names the first problem (malformed_json, invalid_document, missing_field, invalid_field, …)"),
+        (status = 401, description = "capture_unauthorized"), (status = 409, description = "duplicate_event"),
+        (status = 413, description = "too_large, too_many_events"), (status = 501, description = "capture_disabled"), (status = 503, description = "state_diverged")))]
 async fn capture(
     State(s): State<TraceState>,
     headers: axum::http::HeaderMap,
-    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let authorization = headers
         .get(axum::http::header::AUTHORIZATION)
@@ -374,14 +502,40 @@ async fn capture(
     (limit_headers(), resp).into_response()
 }
 
+/// A stored blob: its CIDv1.
+#[derive(Serialize, ToSchema)]
+pub struct BlobStored {
+    pub cid: String,
+}
+
 #[utoipa::path(put, path = "/v1/blobs", tag = "trace",
-    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "a sealed blob (at most 16 MiB)"),
-    responses((status = 201, description = "{\"cid\"}: its CIDv1"), (status = 413, description = "blob_too_large"), (status = 503, description = "state_diverged")))]
+    request_body(content = Binary, content_type = "application/octet-stream", description = "a sealed blob (at most 16 MiB)"),
+    responses((status = 201, description = "stored: its CIDv1", body = BlobStored), (status = 400, description = "invalid_body: the body is empty or could not be read"), (status = 413, description = "blob_too_large"), (status = 503, description = "state_diverged")))]
 async fn put_blob(
     State(s): State<TraceState>,
     headers: axum::http::HeaderMap,
-    body: axum::body::Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> ApiResult {
+    let body = body.map_err(|e| {
+        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            bad(
+                trace_codes::BLOB_TOO_LARGE,
+                format!(
+                    "the blob is larger than {} bytes",
+                    super::blobs::BLOB_BYTES_MAX
+                ),
+            )
+        } else {
+            bad(
+                codes::INVALID_BODY,
+                format!("the blob could not be read: {e}"),
+            )
+        }
+    })?;
+    if body.is_empty() {
+        // A sealed blob carries at least its cipher's tag: an empty body is a missing one.
+        return Err(bad(codes::INVALID_BODY, "the blob is empty"));
+    }
     let trace = s.trace.clone();
     let bytes = body.clone();
     let cid = blocking(move || trace.blobs.put(&bytes)).await?;
@@ -389,7 +543,7 @@ async fn put_blob(
         s.trace
             .replicate_blobs(&s.node.shared, vec![body.to_vec()]);
     }
-    Ok((axum::http::StatusCode::CREATED, Json(json!({"cid": cid}))).into_response())
+    Ok((axum::http::StatusCode::CREATED, Json(BlobStored { cid })).into_response())
 }
 
 /// A header a signed blob read needs, or `blob_access_denied` naming it and `how` to sign.
@@ -436,7 +590,7 @@ fn octet_stream(bytes: Vec<u8>) -> Response {
 
 #[utoipa::path(get, path = "/v1/blobs/{cid}", tag = "trace",
     params(("cid" = String, Path, description = "CIDv1 of the sealed blob"), ("X-Want-Time" = u64, Header, description = "Unix ms of the request"), ("X-Want-Signature" = String, Header, description = "secp256k1 recoverable signature (hex) of sha256d(\"WANT-BLOB-READ-v1\" || time_ms BE || cid)")),
-    responses((status = 200, description = "the sealed blob (application/octet-stream)"), (status = 403, description = "blob_access_denied"), (status = 404, description = "blob_not_found"), (status = 500, description = "blob_tampered"), (status = 503, description = "state_diverged")))]
+    responses((status = 200, description = "the sealed blob", content_type = "application/octet-stream", body = Binary), (status = 400, description = "invalid_cid"), (status = 403, description = "blob_access_denied"), (status = 404, description = "blob_not_found"), (status = 500, description = "blob_tampered"), (status = 503, description = "state_diverged")))]
 async fn get_blob(
     State(s): State<TraceState>,
     Path(cid): Path<String>,
@@ -466,7 +620,7 @@ async fn get_blob(
 /// with the member's node key.
 #[utoipa::path(get, path = "/v1/cluster/blobs/{cid}", tag = "trace",
     params(("cid" = String, Path, description = "CIDv1 of the sealed blob"), ("X-Want-Member" = String, Header, description = "the member's node public key (hex)"), ("X-Want-Time" = u64, Header, description = "Unix ms of the request"), ("X-Want-Signature" = String, Header, description = "Ed25519 signature (hex) of sha256d(\"WANT-BLOB-MEMBER-READ-v1\" || time_ms BE || cid)")),
-    responses((status = 200, description = "the sealed blob (application/octet-stream)"), (status = 403, description = "blob_access_denied"), (status = 404, description = "blob_not_found"), (status = 500, description = "blob_tampered"), (status = 503, description = "state_diverged")))]
+    responses((status = 200, description = "the sealed blob", content_type = "application/octet-stream", body = Binary), (status = 400, description = "invalid_cid"), (status = 403, description = "blob_access_denied"), (status = 404, description = "blob_not_found"), (status = 500, description = "blob_tampered"), (status = 503, description = "state_diverged")))]
 async fn get_member_blob(
     State(s): State<TraceState>,
     Path(cid): Path<String>,
@@ -516,9 +670,19 @@ fn qr_svg(data: &str) -> Result<String, ApiError> {
 }
 
 /// `GET /v1/trace/tag/{product}`: the tag's URL (GS1 Digital Link on this node) and its QR code.
+/// A product's printable tag: its URL on this node (the GS1 Digital Link path) and its QR code.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TagView {
+    pub product: String,
+    pub url: String,
+    /// The QR code of `url`, as SVG.
+    pub qr_svg: String,
+}
+
 #[utoipa::path(get, path = "/v1/trace/tag/{product}", tag = "trace",
     params(("product" = String, Path, description = "a GS1 product (EPC URN or Digital Link), percent-encoded")),
-    responses((status = 200, description = "{\"product\", \"url\", \"qrSvg\"}: its tag URL on this node and QR code"), (status = 400, description = "invalid_query"), (status = 503, description = "state_diverged")))]
+    responses((status = 200, description = "its tag URL on this node and QR code", body = TagView), (status = 400, description = "invalid_query"), (status = 503, description = "state_diverged")))]
 async fn tag(
     State(s): State<TraceState>,
     Path(product): Path<String>,
@@ -535,13 +699,18 @@ async fn tag(
         )
     })?;
     let svg = qr_svg(&url)?;
-    Ok(Json(json!({"product": product, "url": url, "qrSvg": svg})).into_response())
+    Ok(Json(TagView {
+        product,
+        url,
+        qr_svg: svg,
+    })
+    .into_response())
 }
 
 /// `GET /v1/trace/qr/{product}`: the QR code of the product's tag, as SVG.
 #[utoipa::path(get, path = "/v1/trace/qr/{product}", tag = "trace",
     params(("product" = String, Path, description = "a GS1 product (EPC URN or Digital Link), percent-encoded")),
-    responses((status = 200, description = "the QR code of the product's tag URL", content_type = "image/svg+xml"), (status = 400, description = "invalid_query"), (status = 503, description = "state_diverged")))]
+    responses((status = 200, description = "the QR code of the product's tag URL", content_type = "image/svg+xml", body = String), (status = 400, description = "invalid_query"), (status = 503, description = "state_diverged")))]
 async fn qr(
     State(s): State<TraceState>,
     Path(product): Path<String>,
@@ -571,14 +740,6 @@ async fn tag_page(
     path: String,
     headers: axum::http::HeaderMap,
 ) -> Response {
-    let html_response = |status: u16, body: String| {
-        (
-            axum::http::StatusCode::from_u16(status).unwrap_or(axum::http::StatusCode::OK),
-            [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")],
-            body,
-        )
-            .into_response()
-    };
     let product = match views::normalize_product(&format!("https://id.gs1.org{path}")) {
         Ok(p) => p,
         Err(e) => {
@@ -594,31 +755,39 @@ async fn tag_page(
         Ok(r) => r,
         Err(e) => return html_response(500, page("Verification failed", &esc(&e.0.to_string()))),
     };
-    let verdict = report["verdict"].as_str().unwrap_or("unknown");
+    let (verdict, events, failure, records, anchor) = match &report {
+        VerifyReport::Unknown(r) => ("unknown", &r.events, None, r.records, String::new()),
+        VerifyReport::Checked(r) => (
+            match r.verdict {
+                Verdict::Authentic => "authentic",
+                Verdict::Tampered => "tampered",
+            },
+            &r.events,
+            r.failure.as_ref(),
+            r.records,
+            r.anchor.to_hex(),
+        ),
+    };
     let (colour, headline) = match verdict {
         "authentic" => ("#1b7f3a", "Authentic: every record checks out"),
         "tampered" => ("#b00020", "Warning: tampered or counterfeit"),
         _ => ("#555", "Unknown product: no record on this chain"),
     };
     let mut rows = String::new();
-    for e in report["events"].as_array().into_iter().flatten() {
-        let time = e["eventTimeMs"]
-            .as_i64()
-            .map(|t| t.to_string())
-            .unwrap_or_default();
+    for e in events {
+        let time = e.event_time_ms.map(|t| t.to_string()).unwrap_or_default();
         rows.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&time),
-            esc(e["eventType"].as_str().unwrap_or("")),
-            esc(e["bizStep"].as_str().unwrap_or("")),
-            esc(e["org"].as_str().unwrap_or("")),
-            esc(e["location"].as_str().unwrap_or("")),
-            esc(&e["height"].to_string()),
+            esc(&e.event_type),
+            esc(e.biz_step.as_deref().unwrap_or("")),
+            esc(&e.org),
+            esc(e.location.as_deref().unwrap_or("")),
+            esc(&e.height.to_string()),
         ));
     }
-    let failure = report["failure"]["message"]
-        .as_str()
-        .map(|m| format!("<p><b>Problem:</b> {}</p>", esc(m)))
+    let failure = failure
+        .map(|f| format!("<p><b>Problem:</b> {}</p>", esc(&f.message)))
         .unwrap_or_default();
     let base = base_url(&headers, &s.node);
     let url = format!("{base}{path}");
@@ -626,11 +795,21 @@ async fn tag_page(
     let body = format!(
         "<h1 style=\"color:{colour}\">{headline}</h1>\n<p>Product <code>{}</code></p>\n{failure}\n<p>{} records; anchor <code>{}</code></p>\n<table border=\"1\" cellpadding=\"4\"><tr><th>time (ms)</th><th>event</th><th>step</th><th>organisation</th><th>place</th><th>block</th></tr>{rows}</table>\n<p><a href=\"/v1/trace/verify/{}\">Machine-readable verdict with Merkle proofs</a></p>\n<div>{qr}</div>",
         esc(&product),
-        report["records"],
-        esc(report["anchor"].as_str().unwrap_or("")),
+        records,
+        esc(&anchor),
         esc(&urlencode(&product)),
     );
     html_response(200, page(&format!("Provenance: {verdict}"), &body))
+}
+
+/// An HTML answer.
+fn html_response(status: u16, body: String) -> Response {
+    (
+        axum::http::StatusCode::from_u16(status).unwrap_or(axum::http::StatusCode::OK),
+        [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        body,
+    )
+        .into_response()
 }
 
 fn page(title: &str, body: &str) -> String {

@@ -5,13 +5,13 @@
 use std::collections::HashSet;
 
 use rayon::prelude::*;
-use serde_json::{json, Value};
+use serde::Serialize;
 use want_crypto::PrivateKey;
 use want_epcis::{DocumentKind, EpcisError};
 use want_state::trace::codes as trace_codes;
 use want_state::trace::query;
 use want_records::{anchor_calls, event_hash_of, seal_event, Publish, SealedRecord};
-use want_types::{Call, Transaction};
+use want_types::{Call, Hash32, Transaction};
 
 use super::TraceNode;
 use crate::error::{codes, NodeError};
@@ -148,7 +148,7 @@ impl TraceNode {
         node: &Node,
         body: axum::body::Bytes,
         authorization: Option<&str>,
-    ) -> Result<Value, NodeError> {
+    ) -> Result<Captured, NodeError> {
         let Some(signer) = self.capture.clone() else {
             return Err(NodeError::rejected(
                 trace_codes::CAPTURE_DISABLED,
@@ -255,12 +255,30 @@ impl TraceNode {
                 Submitted::Accepted(id) => id,
             };
             for event_id in &ids[next..next + n] {
-                out.push(json!({"eventHash": event_id, "tx": id}));
+                out.push(CapturedEvent {
+                    event_hash: event_id.clone(),
+                    tx: id,
+                });
             }
             next += n;
         }
-        Ok(json!({"events": out}))
+        Ok(Captured { events: out })
     }
+}
+
+/// What a capture anchored, in document order.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Captured {
+    pub events: Vec<CapturedEvent>,
+}
+
+/// One captured event: its GS1 event hash ID and the anchoring transaction.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CapturedEvent {
+    /// `ni:///sha-256;<64 hex>?ver=CBV2.0`.
+    pub event_hash: String,
+    pub tx: Hash32,
 }
 
 /// Signs a transaction from the node's capture key with its next nonce and the fee its weight

@@ -125,7 +125,11 @@ impl NodeModule for TraceNode {
 
 impl TraceNode {
     /// Verifies a product against this node's chain and blob store (see [`verify::verify`]).
-    pub fn verify_product(&self, node: &Node, product: &str) -> Result<serde_json::Value, NodeError> {
+    pub fn verify_product(
+        &self,
+        node: &Node,
+        product: &str,
+    ) -> Result<verify::VerifyReport, NodeError> {
         let started = std::time::Instant::now();
         let blobs = &self.blobs;
         let mut v = verify::verify(
@@ -136,7 +140,7 @@ impl TraceNode {
             &|cid| blobs.check(cid),
         )?;
         // How long the node took to verify (not part of the verdict; for operators).
-        v["tookMs"] = serde_json::json!(started.elapsed().as_secs_f64() * 1_000.0);
+        v.set_took_ms(started.elapsed().as_secs_f64() * 1_000.0);
         Ok(v)
     }
 

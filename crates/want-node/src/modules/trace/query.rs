@@ -1,13 +1,15 @@
 //! The trace module's reads as the API serves them: records and event pages, lineage. State is
-//! read through `want_state::trace::query` over one snapshot, never by key.
+//! read through `want_state::trace::query` over one snapshot, never by key. Each answer is a
+//! typed view whose schema is the OpenAPI document's.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use serde::Serialize;
-use serde_json::{json, Value};
+use utoipa::ToSchema;
 use want_state::trace::query::{self, EventFilter, RecordInfo};
 use want_state::StateView;
-use want_types::trace::{event_hash_id, Relation};
+use want_types::trace::{event_hash_id, ProductLink, Relation};
+use want_types::{Address, Hash32};
 
 use crate::error::{codes, NodeError};
 
@@ -17,24 +19,56 @@ pub const LINEAGE_DEPTH_MAX: u32 = 16;
 pub const LINEAGE_NODES_MAX: usize = 10_000;
 
 /// The public view of an anchored record.
-pub fn record_view(r: &RecordInfo) -> Value {
-    json!({
-        "eventHash": event_hash_id(&r.event_hash),
-        "org": r.org,
-        "signer": r.signer,
-        "recordHash": r.record_hash,
-        "cid": r.cid,
-        "eventType": r.public.event_type,
-        "bizStep": r.public.biz_step,
-        "disposition": r.public.disposition,
-        "eventTimeMs": r.public.event_time_ms,
-        "location": r.public.location,
-        "products": r.public.products,
-        "height": r.height,
-        "tx": r.tx_id,
-        "index": r.index,
-        "seq": r.seq,
-    })
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordView {
+    /// The GS1 event hash ID, `ni:///sha-256;<64 hex>?ver=CBV2.0`.
+    pub event_hash: String,
+    /// The owning organisation.
+    pub org: String,
+    /// The department key that signed the anchoring transaction.
+    pub signer: Address,
+    /// `H(M, Sig)` of the sealed record.
+    pub record_hash: Hash32,
+    /// CIDv1 of the sealed record in the blob store.
+    pub cid: String,
+    pub event_type: String,
+    pub biz_step: Option<String>,
+    pub disposition: Option<String>,
+    /// Unix ms, when published.
+    pub event_time_ms: Option<i64>,
+    /// When published.
+    pub location: Option<String>,
+    pub products: Vec<ProductLink>,
+    /// Height of the anchoring block.
+    pub height: u64,
+    /// The anchoring transaction.
+    pub tx: Hash32,
+    /// Position of the record in its transaction.
+    pub index: u32,
+    /// Position in the chain's anchoring order.
+    pub seq: u64,
+}
+
+/// The public view of an anchored record.
+pub fn record_view(r: &RecordInfo) -> RecordView {
+    RecordView {
+        event_hash: event_hash_id(&r.event_hash),
+        org: r.org.clone(),
+        signer: r.signer,
+        record_hash: r.record_hash,
+        cid: r.cid.clone(),
+        event_type: r.public.event_type.clone(),
+        biz_step: r.public.biz_step.clone(),
+        disposition: r.public.disposition.clone(),
+        event_time_ms: r.public.event_time_ms,
+        location: r.public.location.clone(),
+        products: r.public.products.clone(),
+        height: r.height,
+        tx: r.tx_id,
+        index: r.index,
+        seq: r.seq,
+    }
 }
 
 /// The query string of `GET /v1/trace/events`: filters (all optional; combined with AND), page
@@ -43,21 +77,34 @@ pub fn record_view(r: &RecordInfo) -> Value {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct EventQuery {
+    /// A product the record names (EPC URN or GS1 Digital Link).
     pub product: Option<String>,
+    /// CBV business step (bare name for CBV values).
     pub biz_step: Option<String>,
     pub location: Option<String>,
+    /// The owning organisation.
     pub org: Option<String>,
     /// Event time at or after, Unix ms.
     pub from_ms: Option<i64>,
     /// Event time before, Unix ms.
     pub to_ms: Option<i64>,
+    /// Most records (1 to 1,000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
     /// The `next` of the previous page.
     pub cursor: Option<u64>,
 }
 
+/// A page of records and the cursor of the next one.
+#[derive(Serialize, ToSchema)]
+pub struct EventsPage {
+    pub events: Vec<RecordView>,
+    /// The `cursor` of the next page; null on the last one.
+    pub next: Option<u64>,
+}
+
 /// One page of records matching `q` (see `want_state::trace::query::events`).
-pub fn events(view: &dyn StateView, q: &EventQuery) -> Result<Value, NodeError> {
+pub fn events(view: &dyn StateView, q: &EventQuery) -> Result<EventsPage, NodeError> {
     let limit = q.limit.unwrap_or(query::EVENTS_PAGE_DEFAULT);
     if limit == 0 || limit > query::EVENTS_PAGE_MAX {
         return Err(NodeError::rejected(
@@ -74,18 +121,57 @@ pub fn events(view: &dyn StateView, q: &EventQuery) -> Result<Value, NodeError> 
         to_ms: q.to_ms,
     };
     let page = query::events(view, &filter, q.cursor, limit)?;
-    let events: Vec<Value> = page.items.iter().map(record_view).collect();
-    Ok(json!({"events": events, "next": page.next}))
+    let events = page.items.iter().map(record_view).collect();
+    Ok(EventsPage {
+        events,
+        next: page.next,
+    })
+}
+
+/// How a record links two products.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkKind {
+    /// Container → content.
+    Aggregation,
+    /// Input → output.
+    Transformation,
 }
 
 /// One edge of a product's lineage.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, ToSchema)]
 pub struct LineageEdge {
     pub from: String,
     pub to: String,
-    /// `aggregation` (container → content) or `transformation` (input → output).
-    pub kind: &'static str,
+    pub kind: LinkKind,
+    /// The event hash ID of the record that draws the edge.
     pub event: String,
+}
+
+/// A product reached by a lineage walk.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct LineageNode {
+    pub id: String,
+    /// Hops from the product asked about.
+    pub depth: u32,
+    /// The kind of the edge it was reached by.
+    pub via: LinkKind,
+    /// The event hash ID of that edge's record.
+    pub event: String,
+}
+
+/// A product's lineage.
+#[derive(Serialize, ToSchema)]
+pub struct LineageView {
+    pub product: String,
+    pub depth: u32,
+    /// Containers it was packed in, ingredients it was made from, and theirs.
+    pub upstream: Vec<LineageNode>,
+    /// Its contents, what it was made into, and theirs.
+    pub downstream: Vec<LineageNode>,
+    pub edges: Vec<LineageEdge>,
+    /// The walk stopped at the most products an answer lists.
+    pub truncated: bool,
 }
 
 /// The edges a record draws between its products.
@@ -101,7 +187,7 @@ fn record_edges(r: &RecordInfo) -> Vec<LineageEdge> {
             edges.push(LineageEdge {
                 from: parent.id.clone(),
                 to: child.id.clone(),
-                kind: "aggregation",
+                kind: LinkKind::Aggregation,
                 event: event.clone(),
             });
         }
@@ -111,7 +197,7 @@ fn record_edges(r: &RecordInfo) -> Vec<LineageEdge> {
             edges.push(LineageEdge {
                 from: input.id.clone(),
                 to: output.id.clone(),
-                kind: "transformation",
+                kind: LinkKind::Transformation,
                 event: event.clone(),
             });
         }
@@ -121,7 +207,11 @@ fn record_edges(r: &RecordInfo) -> Vec<LineageEdge> {
 
 /// A product's lineage: products upstream (containers it was packed in, ingredients it was made
 /// from) and downstream (its contents, what it was made into), breadth first to `depth` hops.
-pub fn lineage(view: &dyn StateView, product: &str, depth: u32) -> Result<Value, NodeError> {
+pub fn lineage(
+    view: &dyn StateView,
+    product: &str,
+    depth: u32,
+) -> Result<LineageView, NodeError> {
     if depth == 0 || depth > LINEAGE_DEPTH_MAX {
         return Err(NodeError::rejected(
             codes::INVALID_QUERY,
@@ -131,7 +221,7 @@ pub fn lineage(view: &dyn StateView, product: &str, depth: u32) -> Result<Value,
     let mut edges_of: HashMap<String, Vec<LineageEdge>> = HashMap::new();
     let mut truncated = false;
     let mut all_edges = BTreeSet::new();
-    let mut walk = |upstream: bool| -> Result<Vec<Value>, NodeError> {
+    let mut walk = |upstream: bool| -> Result<Vec<LineageNode>, NodeError> {
         let mut seen: BTreeMap<String, u32> = BTreeMap::new();
         seen.insert(product.to_string(), 0);
         let mut queue = VecDeque::from([(product.to_string(), 0u32)]);
@@ -168,7 +258,12 @@ pub fn lineage(view: &dyn StateView, product: &str, depth: u32) -> Result<Value,
                     break;
                 }
                 seen.insert(other.clone(), d + 1);
-                found.push(json!({"id": other, "depth": d + 1, "via": e.kind, "event": e.event}));
+                found.push(LineageNode {
+                    id: other.clone(),
+                    depth: d + 1,
+                    via: e.kind,
+                    event: e.event.clone(),
+                });
                 queue.push_back((other.clone(), d + 1));
             }
         }
@@ -176,14 +271,14 @@ pub fn lineage(view: &dyn StateView, product: &str, depth: u32) -> Result<Value,
     };
     let upstream = walk(true)?;
     let downstream = walk(false)?;
-    Ok(json!({
-        "product": product,
-        "depth": depth,
-        "upstream": upstream,
-        "downstream": downstream,
-        "edges": all_edges.into_iter().collect::<Vec<_>>(),
-        "truncated": truncated,
-    }))
+    Ok(LineageView {
+        product: product.to_string(),
+        depth,
+        upstream,
+        downstream,
+        edges: all_edges.into_iter().collect(),
+        truncated,
+    })
 }
 
 /// Brings a product identifier given by a user (EPC URN, GS1 Digital Link URI on any host, or

@@ -5,16 +5,17 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use serde_json::{json, Value};
+use serde::Serialize;
+use utoipa::ToSchema;
 use want_state::trace::query::{self, RecordInfo};
 use want_storage::Store;
+use want_types::merkle::MerkleProof;
 use want_types::trace::{
-    anchor_step, event_hash_id, may_sign, products_proof, AnchorRecord, AnchorTree,
-    TraceCall as Tc,
+    anchor_step, event_hash_id, may_sign, products_proof, AnchorRecord, AnchorRecordDigest,
+    AnchorTree, AnchorTxDigest, ProductLink, Relation, TraceCall as Tc,
 };
-use want_types::{Address, Block, Call, Hash32};
+use want_types::{Address, Block, BlockHeader, Call, Hash32, Signature};
 
-use super::query::record_view;
 use crate::error::NodeError;
 
 /// Most entries the verified-signer cache keeps before it starts over.
@@ -55,14 +56,204 @@ impl SignerCache {
 
 pub use super::blobs::BlobCheck;
 
-impl BlobCheck {
-    fn as_str(self) -> &'static str {
+/// A verification report (`GET /v1/trace/verify/{product}`): about a product no record names,
+/// or the verdict on the records that do, with their proofs.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum VerifyReport {
+    Unknown(UnknownProduct),
+    Checked(Box<ProductVerdict>),
+}
+
+impl VerifyReport {
+    /// Sets how long the node took (not part of the verdict; for operators).
+    pub fn set_took_ms(&mut self, ms: f64) {
         match self {
-            BlobCheck::Intact => "intact",
-            BlobCheck::Missing => "missing",
-            BlobCheck::Tampered => "tampered",
+            VerifyReport::Unknown(r) => r.took_ms = ms,
+            VerifyReport::Checked(r) => r.took_ms = ms,
         }
     }
+}
+
+/// `unknown`: the verdict when no record names the product.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum UnknownVerdict {
+    Unknown,
+}
+
+/// The verdict on a product some records name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Every record checks out.
+    Authentic,
+    /// A record fails a check (`failure` names the first).
+    Tampered,
+}
+
+/// The report on a product no record on this chain names.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UnknownProduct {
+    pub product: String,
+    pub verdict: UnknownVerdict,
+    pub message: &'static str,
+    /// Always 0.
+    pub records: u64,
+    /// Always empty.
+    pub events: Vec<VerifiedEvent>,
+    /// How long the node took, in ms (not part of the verdict).
+    pub took_ms: f64,
+}
+
+/// The report on a product some records name: the verdict, and the proofs a client checks
+/// without trusting the node (`want_records::check_report`).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProductVerdict {
+    pub product: String,
+    pub verdict: Verdict,
+    /// The first check that failed (null when authentic).
+    pub failure: Option<VerifyFailure>,
+    /// The product's stored anchor.
+    pub anchor: Hash32,
+    /// The running hash recomputed from the anchored records.
+    pub recomputed_anchor: Hash32,
+    /// How many records name the product.
+    pub records: u64,
+    /// Per record, in anchoring order: the record and what was found.
+    pub events: Vec<VerifiedEvent>,
+    /// Per anchoring transaction (by id): its inclusion proof.
+    pub proofs: BTreeMap<String, TxProof>,
+    /// How long the node took, in ms (not part of the verdict).
+    pub took_ms: f64,
+}
+
+/// The first check of `verify` that failed.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VerifyFailure {
+    /// The index of the record in `events` (the record count for product-wide checks).
+    pub index: usize,
+    /// The record's event hash ID (null for product-wide checks).
+    pub event_hash: Option<String>,
+    /// `index_mismatch`, `record_missing`, `block_missing`, `tx_missing`, `record_mismatch`,
+    /// `bad_signature`, `signer_not_authorised`, `blob_tampered` or `anchor_mismatch`.
+    pub reason: &'static str,
+    pub message: String,
+}
+
+/// What the node found of a record's sealed blob.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BlobState {
+    Intact,
+    Missing,
+    Tampered,
+}
+
+impl From<BlobCheck> for BlobState {
+    fn from(c: BlobCheck) -> BlobState {
+        match c {
+            BlobCheck::Intact => BlobState::Intact,
+            BlobCheck::Missing => BlobState::Missing,
+            BlobCheck::Tampered => BlobState::Tampered,
+        }
+    }
+}
+
+/// One record of a verification report: the record as anchored (without its product list),
+/// and, as far as the checks got, the proof that it names the product and its blob's state.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VerifiedEvent {
+    /// The GS1 event hash ID, `ni:///sha-256;<64 hex>?ver=CBV2.0`.
+    pub event_hash: String,
+    pub org: String,
+    pub signer: Address,
+    pub record_hash: Hash32,
+    pub cid: String,
+    pub event_type: String,
+    pub biz_step: Option<String>,
+    pub disposition: Option<String>,
+    pub event_time_ms: Option<i64>,
+    pub location: Option<String>,
+    pub height: u64,
+    /// The anchoring transaction (its proof is under `proofs`).
+    pub tx: Hash32,
+    /// Position of the record in its transaction.
+    pub index: u32,
+    pub seq: u64,
+    /// How many products the record names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub product_count: Option<usize>,
+    /// How the record touches the product.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relation: Option<Relation>,
+    /// The proof that the record names the product.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proof: Option<RecordProof>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blob: Option<BlobState>,
+}
+
+impl VerifiedEvent {
+    fn of(r: &RecordInfo) -> VerifiedEvent {
+        VerifiedEvent {
+            event_hash: event_hash_id(&r.event_hash),
+            org: r.org.clone(),
+            signer: r.signer,
+            record_hash: r.record_hash,
+            cid: r.cid.clone(),
+            event_type: r.public.event_type.clone(),
+            biz_step: r.public.biz_step.clone(),
+            disposition: r.public.disposition.clone(),
+            event_time_ms: r.public.event_time_ms,
+            location: r.public.location.clone(),
+            height: r.height,
+            tx: r.tx_id,
+            index: r.index,
+            seq: r.seq,
+            product_count: None,
+            relation: None,
+            proof: None,
+            blob: None,
+        }
+    }
+}
+
+/// The proof that a record of an anchor transaction names a product: the record's digest and
+/// its path in the transaction's records tree, the chunk of the record's products holding the
+/// product and its path to the record's products root.
+#[derive(Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordProof {
+    pub record: AnchorRecordDigest,
+    pub record_path: MerkleProof,
+    pub products: Vec<ProductLink>,
+    pub products_path: MerkleProof,
+}
+
+/// The inclusion proof of an anchoring transaction: what its id hashes (and its sender
+/// signed), the signature, and the Merkle path to its block header's `tx_root`.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TxProof {
+    pub tx_index: usize,
+    pub merkle: MerkleProof,
+    pub header: BlockHeader,
+    pub block_hash: Hash32,
+    pub anchor_tx: AnchorTxDigest,
+    pub signature: Signature,
+}
+
+/// The parts of a verified event that prove it names the product.
+#[derive(Clone)]
+struct NamesProduct {
+    product_count: usize,
+    relation: Relation,
+    proof: RecordProof,
 }
 
 /// A failed check of `verify`.
@@ -161,22 +352,22 @@ fn record_proof(
     tree: &AnchorTree,
     index: usize,
     product: &str,
-) -> Option<Value> {
+) -> Option<NamesProduct> {
     let products = &records.get(index)?.public.products;
     let position = products.iter().position(|p| p.id == product)?;
     let (chunk, products_path) =
         products_proof(products, tree.product_leaves.get(index)?, position)?;
     let record_path = want_crypto::merkle_proof(&tree.record_leaves, index)?;
-    Some(json!({
-        "productCount": products.len(),
-        "relation": products[position].relation,
-        "proof": {
-            "record": tree.record_digest(records, index)?,
-            "recordPath": record_path,
-            "products": chunk,
-            "productsPath": products_path,
+    Some(NamesProduct {
+        product_count: products.len(),
+        relation: products[position].relation,
+        proof: RecordProof {
+            record: tree.record_digest(records, index)?,
+            record_path,
+            products: chunk.to_vec(),
+            products_path,
         },
-    }))
+    })
 }
 
 /// Verifies a product (Alg. 2 of §4.8.3): for every record, the anchoring transaction is in its
@@ -198,17 +389,18 @@ pub fn verify(
     blocks_cache: &BlockCache,
     product: &str,
     blob: &(dyn Fn(&str) -> BlobCheck + Sync),
-) -> Result<Value, NodeError> {
+) -> Result<VerifyReport, NodeError> {
     use rayon::prelude::*;
     let snap = store.snapshot()?;
     let (info, records) = query::product_records(&snap, product, false)?;
     let Some(info) = info else {
-        return Ok(json!({
-            "product": product,
-            "verdict": "unknown",
-            "message": "no record on this chain names this product",
-            "records": 0,
-            "events": [],
+        return Ok(VerifyReport::Unknown(UnknownProduct {
+            product: product.to_string(),
+            verdict: UnknownVerdict::Unknown,
+            message: "no record on this chain names this product",
+            records: 0,
+            events: vec![],
+            took_ms: 0.0,
         }));
     };
     let mut failure: Option<Failure> = None;
@@ -258,7 +450,7 @@ pub fn verify(
         .par_iter()
         .map(|r| (r.cid.as_str(), blob(&r.cid)))
         .collect();
-    let record_proofs: HashMap<Hash32, Value> = present
+    let record_proofs: HashMap<Hash32, NamesProduct> = present
         .par_iter()
         .filter_map(|r| {
             let (b, i) = anchoring(r)?;
@@ -270,7 +462,7 @@ pub fn verify(
         .collect();
     let mut events = Vec::with_capacity(records.len());
     // One inclusion proof per anchoring transaction.
-    let mut proofs = serde_json::Map::new();
+    let mut proofs: BTreeMap<String, TxProof> = BTreeMap::new();
     for (i, (eh, rec)) in records.iter().enumerate() {
         let Some(rec) = rec else {
             fail(Failure {
@@ -290,11 +482,9 @@ pub fn verify(
             });
             continue;
         };
-        let mut event = record_view(rec);
-        if let Some(obj) = event.as_object_mut() {
-            // A record may name thousands of products; the verdict is about one of them.
-            obj.remove("products");
-        }
+        // A record may name thousands of products; the verdict is about one of them, so the
+        // event carries no product list.
+        let mut event = VerifiedEvent::of(rec);
         let Some((_, tx_index)) = anchoring(rec) else {
             fail(Failure {
                 index: i,
@@ -350,12 +540,12 @@ pub fn verify(
             });
         }
         match record_proofs.get(&rec.event_hash) {
-            Some(Value::Object(parts)) => {
-                for (k, v) in parts {
-                    event[k.as_str()] = v.clone();
-                }
+            Some(names) => {
+                event.product_count = Some(names.product_count);
+                event.relation = Some(names.relation);
+                event.proof = Some(names.proof.clone());
             }
-            _ => fail(Failure {
+            None => fail(Failure {
                 index: i,
                 event: Some(*eh),
                 reason: "record_mismatch",
@@ -409,21 +599,21 @@ pub fn verify(
                 message: format!("the sealed record's bytes do not match its CID {}", rec.cid),
             });
         }
-        event["blob"] = json!(blob_state.as_str());
+        event.blob = Some(blob_state.into());
         let key = rec.tx_id.to_hex();
         if let (false, Some(tree)) = (proofs.contains_key(&key), &loaded.anchors[tx_index]) {
             let proof = want_crypto::merkle_proof(&loaded.ids, tx_index)
                 .expect("invariant: tx_index is a position in ids");
             proofs.insert(
                 key,
-                json!({
-                    "txIndex": tx_index,
-                    "merkle": proof,
-                    "header": loaded.block.header,
-                    "blockHash": loaded.block.hash(),
-                    "anchorTx": tree.digest,
-                    "signature": stx.signature,
-                }),
+                TxProof {
+                    tx_index,
+                    merkle: proof,
+                    header: loaded.block.header.clone(),
+                    block_hash: loaded.block.hash(),
+                    anchor_tx: tree.digest.clone(),
+                    signature: stx.signature.clone(),
+                },
             );
         }
         events.push(event);
@@ -440,27 +630,28 @@ pub fn verify(
         });
     }
     let (verdict, failure) = match failure {
-        None => ("authentic", Value::Null),
+        None => (Verdict::Authentic, None),
         Some(f) => (
-            "tampered",
-            json!({
-                "index": f.index,
-                "eventHash": f.event.as_ref().map(event_hash_id),
-                "reason": f.reason,
-                "message": f.message,
+            Verdict::Tampered,
+            Some(VerifyFailure {
+                index: f.index,
+                event_hash: f.event.as_ref().map(event_hash_id),
+                reason: f.reason,
+                message: f.message,
             }),
         ),
     };
-    Ok(json!({
-        "product": product,
-        "verdict": verdict,
-        "failure": failure,
-        "anchor": info.anchor,
-        "recomputedAnchor": anchor,
-        "records": info.count,
-        "events": events,
-        "proofs": proofs,
-    }))
+    Ok(VerifyReport::Checked(Box::new(ProductVerdict {
+        product: product.to_string(),
+        verdict,
+        failure,
+        anchor: info.anchor,
+        recomputed_anchor: anchor,
+        records: info.count,
+        events,
+        proofs,
+        took_ms: 0.0,
+    })))
 }
 
 /// The records of transaction `stx` if it is an anchor call of `rec`'s organisation.

@@ -42,6 +42,7 @@ pub const CALL_WEIGHT: u64 = 5_000;
 
 /// A stored note.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Note {
     pub text: String,
     pub posted_ms: u64,

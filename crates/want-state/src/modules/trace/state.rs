@@ -48,17 +48,20 @@ pub const GRANT_PREFIX: &[u8] = b"trace/grant/";
 
 /// A registered organisation.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OrgInfo {
     pub name: String,
     pub kind: OrgKind,
     /// Compressed secp256k1 public key its records' keys are wrapped to (hex in JSON).
     #[serde(with = "hex_ser")]
+    #[cfg_attr(feature = "openapi", schema(value_type = want_types::schema::HexBytes))]
     pub encryption_key: Vec<u8>,
     pub registered_at: u64,
 }
 
 /// A department key.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KeyInfo {
     pub org: String,
     pub department: String,
@@ -79,6 +82,7 @@ impl KeyInfo {
 
 /// A KYC attestation.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KycInfo {
     pub level: u8,
     pub attestation: Hash32,
@@ -131,13 +135,16 @@ pub struct ProductInfo {
 
 /// A live access grant.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GrantInfo {
     pub grantee: Address,
     #[serde(with = "hex_ser")]
+    #[cfg_attr(feature = "openapi", schema(value_type = want_types::schema::HexBytes))]
     pub grantee_key: Vec<u8>,
     pub permission: Permission,
     pub expires_at_ms: u64,
     #[serde(with = "hex_ser")]
+    #[cfg_attr(feature = "openapi", schema(value_type = want_types::schema::HexBytes))]
     pub wrapped_key: Vec<u8>,
     pub granted_at: u64,
 }

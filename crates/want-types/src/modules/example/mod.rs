@@ -15,6 +15,7 @@ pub const NOTE_BYTES_MAX: usize = 140;
 /// Calls of the example module. Append variants only.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ExampleCall {
     /// Posts (or replaces) the sender's note.
     Post { text: String },
@@ -29,6 +30,7 @@ impl ModuleCall for ExampleCall {
 /// Events of the example module. Append variants only.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(tag = "type")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ExampleEvent {
     NotePosted { author: Address, bytes: u32 },
     NoteDeleted { author: Address },

@@ -10,25 +10,30 @@ use crate::{Address, Amount};
 /// Calls of the token module. Append variants only (the borsh discriminant is signed).
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum TokenCall {
     Transfer {
         to: Address,
         #[serde(with = "crate::amount::dec")]
+        #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::DecimalAmount))]
         amount: Amount,
     },
     Approve {
         spender: Address,
         #[serde(with = "crate::amount::dec")]
+        #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::DecimalAmount))]
         amount: Amount,
     },
     TransferFrom {
         from: Address,
         to: Address,
         #[serde(with = "crate::amount::dec")]
+        #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::DecimalAmount))]
         amount: Amount,
     },
     Burn {
         #[serde(with = "crate::amount::dec")]
+        #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::DecimalAmount))]
         amount: Amount,
     },
 }
@@ -40,17 +45,20 @@ impl ModuleCall for TokenCall {
 /// Token events, as TRC20 defines them plus fee and burn records. Append variants only.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(tag = "type")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum TokenEvent {
     Transfer {
         from: Address,
         to: Address,
         #[serde(with = "crate::amount::dec")]
+        #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::DecimalAmount))]
         value: Amount,
     },
     Approval {
         owner: Address,
         spender: Address,
         #[serde(with = "crate::amount::dec")]
+        #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::DecimalAmount))]
         value: Amount,
     },
     /// The transaction fee, paid into the incentive pool.
@@ -58,11 +66,13 @@ pub enum TokenEvent {
         from: Address,
         to: Address,
         #[serde(with = "crate::amount::dec")]
+        #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::DecimalAmount))]
         value: Amount,
     },
     Burn {
         from: Address,
         #[serde(with = "crate::amount::dec")]
+        #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::DecimalAmount))]
         value: Amount,
     },
 }

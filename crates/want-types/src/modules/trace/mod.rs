@@ -68,6 +68,7 @@ pub const PRODUCTS_CHUNK_LEN: usize = 16;
     Deserialize,
 )]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum OrgKind {
     Brand,
     Factory,
@@ -112,6 +113,7 @@ impl OrgKind {
     Deserialize,
 )]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Role {
     /// Commissioning, encoding, assembling, packing, repairing, destroying… (factory, origin).
     Producer,
@@ -238,6 +240,7 @@ pub fn may_sign(roles: &[Role], biz_step: Option<&str>) -> bool {
     Deserialize,
 )]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Relation {
     /// Named in `epcList` (observed).
     Epc,
@@ -256,6 +259,7 @@ pub enum Relation {
 /// A product named publicly by a record: its normalised identifier (GS1 Digital Link URI or other
 /// URI) and how the record touches it.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProductLink {
     pub id: String,
     pub relation: Relation,
@@ -265,6 +269,7 @@ pub struct ProductLink {
 /// always public (they key the product anchors and decide the signer's role); time and place are
 /// the owner's choice. Nothing personal belongs here.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PublicFields {
     /// `ObjectEvent`, `AggregationEvent`, `TransactionEvent`, `TransformationEvent` or
     /// `AssociationEvent`.
@@ -281,6 +286,7 @@ pub struct PublicFields {
 
 /// One record as anchored on chain.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AnchorRecord {
     /// The SHA-256 of the GS1 EPCIS event hash ID (`ni:///sha-256;<this>?ver=CBV2.0`); the
     /// record's identity, so a captured event is recognised when submitted again.
@@ -291,6 +297,7 @@ pub struct AnchorRecord {
     pub cid: String,
     /// The record key wrapped (ECIES) to the owning organisation's encryption key.
     #[serde(with = "hex_bytes")]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::HexBytes))]
     pub owner_wrapped_key: Vec<u8>,
     pub public: PublicFields,
 }
@@ -300,6 +307,7 @@ pub struct AnchorRecord {
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
 )]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProductsDigest {
     pub count: u64,
     pub root: Hash32,
@@ -308,6 +316,7 @@ pub struct ProductsDigest {
 /// [`PublicFields`] with the product list replaced by its [`ProductsDigest`].
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PublicFieldsDigest {
     pub event_type: String,
     pub biz_step: Option<String>,
@@ -321,11 +330,13 @@ pub struct PublicFieldsDigest {
 /// transaction's id commits to per record, and what a proof of one record carries.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AnchorRecordDigest {
     pub event_hash: Hash32,
     pub record_hash: Hash32,
     pub cid: String,
     #[serde(with = "hex_bytes")]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::HexBytes))]
     pub owner_wrapped_key: Vec<u8>,
     pub public: PublicFieldsDigest,
 }
@@ -348,11 +359,13 @@ impl AnchorRecordDigest {
 /// product's chunk and two Merkle paths — a few kilobytes — instead of the whole transaction.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AnchorTxDigest {
     pub chain_id: u64,
     pub from: Address,
     pub nonce: u64,
     #[serde(with = "crate::amount::dec")]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::DecimalAmount))]
     pub fee: Amount,
     pub expiry_ms: u64,
     pub pow_nonce: u64,
@@ -586,6 +599,7 @@ impl ModuleCall for TraceCall {
     Deserialize,
 )]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Permission {
     /// Fetch the sealed record and decrypt it with the wrapped key.
     Read,
@@ -594,6 +608,7 @@ pub enum Permission {
 /// Calls of the trace module. Append variants only (the borsh discriminant is signed).
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum TraceCall {
     /// Administrator only: registers an organisation with the public key its records' keys are
     /// wrapped to.
@@ -602,6 +617,7 @@ pub enum TraceCall {
         name: String,
         kind: OrgKind,
         #[serde(with = "hex_bytes")]
+        #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::HexBytes))]
         encryption_key: Vec<u8>,
     },
     /// Administrator, or a `manager` key of the organisation: registers a department key
@@ -635,10 +651,12 @@ pub enum TraceCall {
         event_hash: Hash32,
         grantee: Address,
         #[serde(with = "hex_bytes")]
+        #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::HexBytes))]
         grantee_key: Vec<u8>,
         permission: Permission,
         expires_at_ms: u64,
         #[serde(with = "hex_bytes")]
+        #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::HexBytes))]
         wrapped_key: Vec<u8>,
     },
     /// The owning organisation withdraws a grant.
@@ -652,6 +670,7 @@ pub enum TraceCall {
 /// every record anchored without reading state). Append variants only.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(tag = "type")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum TraceEvent {
     OrgRegistered {
         org: String,
