@@ -311,8 +311,11 @@ fn the_openapi_document_is_valid_and_a_fuzzed_node_holds() {
         &budget,
         "--seed",
         &seed,
+        // One worker: with two, hypothesis describes its filters from two threads at once and
+        // CPython 3.11.7 (this machine's) then fails inside `ast` ("AST constructor recursion
+        // depth mismatch", CPython gh-106905) — a runtime error of the tool, not of the node.
         "--workers",
-        "2",
+        "1",
         "--request-timeout",
         "20",
         "--generation-database",
