@@ -21,13 +21,13 @@ use crate::StateError;
 
 /// Weight of a transfer beyond the kernel's per-transaction weight: three balances read and
 /// written (sender, receiver, pool).
-pub const TRANSFER_WEIGHT: u64 = 6_000;
+pub const TRANSFER_WEIGHT: u64 = 10_000;
 /// Weight of an approval: one allowance written.
-pub const APPROVE_WEIGHT: u64 = 3_000;
+pub const APPROVE_WEIGHT: u64 = 5_000;
 /// Weight of a transfer from an allowance: a transfer and an allowance.
-pub const TRANSFER_FROM_WEIGHT: u64 = 8_000;
+pub const TRANSFER_FROM_WEIGHT: u64 = 18_000;
 /// Weight of a burn: one balance and the burned total.
-pub const BURN_WEIGHT: u64 = 4_000;
+pub const BURN_WEIGHT: u64 = 5_000;
 
 /// The token module.
 pub struct Token;

@@ -24,13 +24,13 @@ pub use exec::EVENT_TYPES;
 pub use genesis::{GenesisOrg, GenesisOrgKey, TraceGenesis};
 
 /// Weight of a registry call (organisation, key, KYC, grant): a few small entries.
-pub const REGISTRY_CALL_WEIGHT: u64 = 10_000;
+pub const REGISTRY_CALL_WEIGHT: u64 = 20_000;
 /// Weight of an anchor call beyond its records.
-pub const ANCHOR_WEIGHT: u64 = 5_000;
+pub const ANCHOR_WEIGHT: u64 = 17_000;
 /// Weight of each anchored record: the record, its products list, CID and three indexes.
-pub const RECORD_WEIGHT: u64 = 25_000;
+pub const RECORD_WEIGHT: u64 = 60_000;
 /// Weight of each product a record names: its running anchor read and rewritten.
-pub const PRODUCT_WEIGHT: u64 = 4_000;
+pub const PRODUCT_WEIGHT: u64 = 5_500;
 
 /// The trace module.
 pub struct Trace;
