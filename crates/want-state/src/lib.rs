@@ -48,7 +48,7 @@ pub use error::StateError;
 pub use kernel::block::{
     admit, apply_block, check_block_weight, Admitted, BlockContext, BlockOutcome, VerifiedTx,
 };
-pub use kernel::fees::{fee_for_transaction, required_fee, tx_weight};
+pub use kernel::fees::{fee_for_transaction, pays_at, required_fee, tx_weight};
 pub use kernel::genesis::{genesis, genesis_state, GenesisInput, GENESIS_HEIGHT};
 pub use modules::token::audit::{audit_supply, SupplyAudit};
 pub use modules::{token, trace, MODULES};

@@ -400,6 +400,8 @@ fn block_view(node: &Node, height: u64, full: bool) -> ApiResult {
         .ok_or_else(not_found)?;
     let tx_ids: Vec<Hash32> = block.txs.iter().map(|t| t.id()).collect();
     let (transactions, receipts) = if full {
+        // The receipts are this node's execution: a diverged node's are not the chain's.
+        node.shared.refuse_if_diverged()?;
         let receipts = store
             .receipts(height)
             .map_err(NodeError::from)?

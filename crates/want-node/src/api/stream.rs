@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{close_code, CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -21,6 +21,10 @@ use want_types::{Event, ModuleId};
 use crate::api::{bad, ApiError, ApiResult, Query};
 use crate::error::{codes, NodeError};
 use crate::kernel::node::Node;
+
+/// Most bytes of a WebSocket close frame's reason (a control frame carries 125 bytes, two of
+/// them the close code).
+const CLOSE_REASON_BYTES_MAX: usize = 123;
 
 /// The stream's route (it serves blocks, receipts and events, not state: available on a node
 /// whose state diverged, like blocks).
@@ -98,6 +102,12 @@ impl StreamKinds {
         }
     }
 
+    /// Whether the stream carries what this node's execution produced (receipts, events),
+    /// which a node whose state diverged does not serve.
+    pub fn executed(&self) -> bool {
+        self.receipt || !self.events.is_empty()
+    }
+
     fn parse(s: Option<&str>) -> Result<StreamKinds, ApiError> {
         let Some(s) = s else {
             return Ok(StreamKinds::all());
@@ -151,6 +161,9 @@ async fn events(
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> ApiResult {
     let kinds = StreamKinds::parse(q.kinds.as_deref())?;
+    if kinds.executed() {
+        node.shared.refuse_if_diverged()?;
+    }
     let ws = ws.map_err(|e| {
         bad(
             codes::WEBSOCKET_REQUIRED,
@@ -179,6 +192,9 @@ pub fn block_messages(
     let Some(info) = store.block_info(height)? else {
         return Ok(vec![]);
     };
+    if kinds.executed() {
+        node.shared.refuse_if_diverged()?;
+    }
     let receipts = store.receipts(height)?.unwrap_or_default();
     let mut out = Vec::with_capacity(1 + receipts.len() * 3);
     if kinds.block {
@@ -244,7 +260,20 @@ async fn stream_events(mut socket: WebSocket, node: Node, from: u64, kinds: Stre
         while next <= head {
             let messages = match block_messages(&node, next, &kinds) {
                 Ok(m) => m,
-                Err(_) => break 'outer,
+                Err(e) => {
+                    // Say why the stream ends (a divergence, a storage error), then close it.
+                    let mut reason = format!("{}: {e}", e.code());
+                    while reason.len() > CLOSE_REASON_BYTES_MAX {
+                        reason.pop();
+                    }
+                    let _ = socket
+                        .send(Message::Close(Some(CloseFrame {
+                            code: close_code::ERROR,
+                            reason: reason.into(),
+                        })))
+                        .await;
+                    break 'outer;
+                }
             };
             for m in messages {
                 if socket

@@ -134,9 +134,22 @@ impl Shared {
                 format!("transaction {id} is already committed"),
             ));
         }
-        let admitted = want_state::admit(snap, ctx, &vtx)?
-            .map_err(|f| NodeError::rejected(f.code, f.message))?;
-        let admitted = self.mempool.lock().admit(
+        let refused = |f: want_state::failure::TxFailure| NodeError::rejected(f.code, f.message);
+        let mut admitted = want_state::admit(snap, ctx, &vtx)?.map_err(refused)?;
+        let mut pool = self.mempool.lock();
+        if pool
+            .committed_nonce(&sender)
+            .is_some_and(|n| n > admitted.committed_nonce)
+        {
+            // The snapshot is older than the mempool's view of this sender (a block committed
+            // in between): the pending spend no longer counts that block's transactions, so the
+            // balance is read again, from a snapshot at least as new (the store commits before
+            // the mempool hears of it, and the mempool is held).
+            let fresh = self.store.snapshot()?;
+            let ctx = self.admission_context(fresh.head_height());
+            admitted = want_state::admit(&fresh, &ctx, &vtx)?.map_err(refused)?;
+        }
+        let admitted = pool.admit(
             PoolTx {
                 id,
                 sender,

@@ -77,6 +77,12 @@ impl Mempool {
         self.by_id.get(id).cloned()
     }
 
+    /// The sender's next nonce in committed state as the mempool last saw it (`None`: nothing
+    /// pending from it).
+    pub fn committed_nonce(&self, sender: &Address) -> Option<u64> {
+        self.senders.get(sender).map(|q| q.committed_nonce)
+    }
+
     /// The next nonce a sender should use, counting its pending transactions.
     pub fn pending_nonce(&self, sender: &Address) -> Option<u64> {
         let q = self.senders.get(sender)?;
@@ -210,13 +216,15 @@ impl Mempool {
 
     /// Picks up to `max` executable transactions weighing at most `weight_max` together: for each
     /// sender the run of consecutive nonces from its committed nonce, taken round-robin across
-    /// senders. Transactions that expire
-    /// before `timestamp_ms` are removed and returned separately.
+    /// senders. Transactions that expire before `timestamp_ms`, and those `pays` says no longer
+    /// pay for themselves (a fee rule activated since their admission), are removed and returned
+    /// separately; a sender's run stops at a removed one.
     pub fn select(
         &mut self,
         max: usize,
         weight_max: u64,
         timestamp_ms: u64,
+        pays: impl Fn(&PoolTx) -> bool,
     ) -> (Vec<Arc<PoolTx>>, Vec<Hash32>) {
         let mut expired = Vec::new();
         for tx in self.by_id.values() {
@@ -248,6 +256,7 @@ impl Mempool {
         let mut weight = 0u64;
         // A sender whose next transaction did not fit stops there (its later nonces cannot run).
         let mut stopped = vec![false; runs.len()];
+        let mut unpaid = Vec::new();
         let mut round = 0;
         while picked.len() < max {
             let mut any = false;
@@ -258,6 +267,11 @@ impl Mempool {
                 if let Some(id) = run.get(round) {
                     any = true;
                     if let Some(tx) = self.by_id.get(id) {
+                        if !pays(tx) {
+                            unpaid.push(tx.id);
+                            stopped[r] = true;
+                            continue;
+                        }
                         let too_big = !picked.is_empty()
                             && bytes.saturating_add(tx.size) > BLOCK_TX_BYTES_MAX;
                         if too_big || weight.saturating_add(tx.weight) > weight_max {
@@ -278,6 +292,10 @@ impl Mempool {
             }
             round += 1;
         }
+        for id in &unpaid {
+            self.remove(id);
+        }
+        expired.extend(unpaid);
         (picked, expired)
     }
 
@@ -400,7 +418,7 @@ mod tests {
         m.admit(ptx(1, 1, 1), rich(0)).unwrap();
         m.admit(ptx(1, 3, 1), rich(0)).unwrap(); // gap at 2
         m.admit(ptx(2, 5, 1), rich(5)).unwrap();
-        let (picked, expired) = m.select(100, u64::MAX, 0);
+        let (picked, expired) = m.select(100, u64::MAX, 0, |_| true);
         assert!(expired.is_empty());
         let mut got: Vec<(u8, u64)> = picked
             .iter()
@@ -414,10 +432,26 @@ mod tests {
     fn expired_transactions_are_dropped_at_selection() {
         let mut m = Mempool::new(10, 8);
         m.admit(ptx(1, 0, 1), rich(0)).unwrap();
-        let (picked, expired) = m.select(100, u64::MAX, 5_000);
+        let (picked, expired) = m.select(100, u64::MAX, 5_000, |_| true);
         assert!(picked.is_empty());
         assert_eq!(expired.len(), 1);
         assert!(m.is_empty());
+    }
+
+    #[test]
+    fn transactions_that_no_longer_pay_are_dropped_at_selection_and_stop_their_sender() {
+        let mut m = Mempool::new(10, 8);
+        let unpaid = m.admit(ptx(1, 0, 1), rich(0)).unwrap();
+        m.admit(ptx(1, 1, 1), rich(0)).unwrap();
+        let other = m.admit(ptx(2, 0, 1), rich(0)).unwrap();
+        let (picked, dropped) = m.select(100, u64::MAX, 0, |t| t.id != unpaid.id);
+        let picked: Vec<Hash32> = picked.iter().map(|t| t.id).collect();
+        assert_eq!(picked, vec![other.id]);
+        assert_eq!(dropped, vec![unpaid.id]);
+        assert!(m.get(&unpaid.id).is_none());
+        // The sender's next nonce waits for a replacement of the dropped one.
+        assert_eq!(m.pending_nonce(&unpaid.sender), Some(0));
+        assert_eq!(m.len(), 2);
     }
 
     #[test]
@@ -446,7 +480,7 @@ mod tests {
             .unwrap();
         }
         // Each weighs 100: three fit in 350.
-        let (picked, _) = m.select(100, 350, 0);
+        let (picked, _) = m.select(100, 350, 0, |_| true);
         let nonces: Vec<u64> = picked.iter().map(|t| t.stx.tx.nonce).collect();
         assert_eq!(nonces, vec![0, 1, 2]);
     }

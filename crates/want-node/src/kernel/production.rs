@@ -11,6 +11,7 @@ use want_consensus::{AppliedBlock, Consensus, ConsensusError};
 use want_types::{BlockHeader, Hash32};
 
 use crate::error::NodeError;
+use crate::kernel::mempool::PoolTx;
 use crate::kernel::node::{now_ms, Node, PRODUCER_STOP_GRACE_MS};
 
 impl Node {
@@ -52,14 +53,26 @@ impl Node {
         } else {
             u64::MAX
         };
-        let (picked, expired) =
+        let height = head.height + 1;
+        let pays = |t: &PoolTx| {
+            want_state::pays_at(
+                &s.params,
+                &s.activations,
+                height,
+                &t.stx.tx,
+                &t.id,
+                t.size,
+                t.weight,
+            )
+        };
+        let (picked, dropped) =
             s.mempool
                 .lock()
-                .select(s.cfg.block_txs_max, weight_max, timestamp_ms);
-        if !expired.is_empty() {
-            info!(target: "mempool", "dropped {} expired transactions", expired.len());
-            s.forget_waiters(&expired);
-            s.store.journal_remove(&expired)?;
+                .select(s.cfg.block_txs_max, weight_max, timestamp_ms, pays);
+        if !dropped.is_empty() {
+            info!(target: "mempool", "dropped {} transactions expired or no longer paying for themselves", dropped.len());
+            s.forget_waiters(&dropped);
+            s.store.journal_remove(&dropped)?;
         }
         if picked.is_empty() && !s.cfg.empty_blocks {
             return Ok(None);

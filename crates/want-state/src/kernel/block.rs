@@ -409,6 +409,11 @@ fn admit_inner(
         events: &mut events,
     };
     crate::modules::admit(&mut call_ctx, &tx.call)?;
+    // What the fee and the call took from the sender's balance (credits are left out in
+    // admission, so the balance only went down): a call may spend more than its module can say
+    // without knowing the sender (a transfer_from whose owner is the sender).
+    let left = balance(&ov, &sender)?;
+    let spend = spend.max(have.saturating_sub(left));
     if have < spend {
         return Err(fail(
             crate::modules::token::codes::INSUFFICIENT_BALANCE,
@@ -848,6 +853,68 @@ mod tests {
         .unwrap()
         .unwrap_err();
         assert_eq!(f.code, codes::AMOUNT_OVERFLOW);
+    }
+
+    #[test]
+    fn admission_counts_what_a_call_takes_from_the_sender_beyond_what_its_module_declares() {
+        // An owner that approved itself moves its own balance with transfer_from: the token
+        // module cannot know the owner is the sender, so the spend comes from the balance the
+        // call left, and the mempool cannot queue later transactions the balance no longer pays.
+        let (a, b) = (addr(1), addr(2));
+        let mut ms = state_with(&[(a, 1_000_000)]);
+        run1(
+            &mut ms,
+            a,
+            tx(
+                0,
+                TokenCall::Approve {
+                    spender: a,
+                    amount: 1_000_000,
+                },
+            ),
+        );
+        let amount = 500_000;
+        let own = verified(
+            a,
+            tx(
+                1,
+                TokenCall::TransferFrom {
+                    from: a,
+                    to: b,
+                    amount,
+                },
+            ),
+        );
+        let admitted = admit(&ms, &admission_ctx(), &own).unwrap().unwrap();
+        assert_eq!(admitted.spend, MIN_FEE + amount + amount / 100);
+        // Someone else's transfer_from spends the owner's balance, not the sender's.
+        let mut approved_b = ms.clone();
+        run1(
+            &mut approved_b,
+            a,
+            tx(
+                1,
+                TokenCall::Approve {
+                    spender: b,
+                    amount: 1_000_000,
+                },
+            ),
+        );
+        let mut funded = approved_b.clone();
+        run1(&mut funded, a, tx(2, transfer(b, 100_000)));
+        let theirs = verified(
+            b,
+            tx(
+                0,
+                TokenCall::TransferFrom {
+                    from: a,
+                    to: b,
+                    amount,
+                },
+            ),
+        );
+        let admitted = admit(&funded, &admission_ctx(), &theirs).unwrap().unwrap();
+        assert_eq!(admitted.spend, MIN_FEE);
     }
 
     /// A transfer carrying `extra` bytes of padding (an anchor with products stands in for a

@@ -67,6 +67,22 @@ pub fn fee_for_transaction(
     required_fee(params, activations, height, tx_weight(&tx.call, size))
 }
 
+/// Whether a transaction admitted under the rules of an earlier height still pays for itself
+/// and fits a block at `height` (a fee rule may have activated since it was admitted): the
+/// proposer checks each transaction it picks, so none is refused in the block for its fee.
+pub fn pays_at(
+    params: &ChainParams,
+    activations: &Activations,
+    height: u64,
+    tx: &Transaction,
+    id: &Hash32,
+    size: usize,
+    weight: u64,
+) -> bool {
+    check_fee(params, activations, height, tx.fee, id, size, weight).is_ok()
+        && (!activations.active(RULE_FEE_WEIGHTS, height) || weight <= params.block_weight_max)
+}
+
 /// Whether the fee, or a stamp, pays for a transaction with id `id`, `size` bytes and `weight`
 /// in a block at `height`.
 pub(crate) fn check_fee(
@@ -255,6 +271,52 @@ mod tests {
                 }),
             ),
         ]
+    }
+
+    #[test]
+    fn a_transaction_admitted_before_the_fee_rule_no_longer_pays_once_it_is_active() {
+        let params = ChainParams {
+            chain_id: 1,
+            min_fee: 1_000,
+            pow_difficulty_bits: 255,
+            transfer_fee_bps: 100,
+            incentive_pool: Address::system("incentive-pool"),
+            base_weight: BASE_WEIGHT_DEFAULT,
+            fee_per_kweight: 4,
+            block_weight_max: 10_000_000,
+        };
+        let activations = Activations([(RULE_FEE_WEIGHTS.to_string(), 10)].into());
+        let mut stx = signed(small_calls().remove(0).1);
+        stx.tx.fee = params.min_fee;
+        let id = stx.id();
+        let pays = |weight| pays_at(&params, &activations, 9, &stx.tx, &id, 200, weight);
+        let pays_later = |weight| pays_at(&params, &activations, 10, &stx.tx, &id, 200, weight);
+        // A light call pays the minimum fee under both rules.
+        assert!(pays(BASE_WEIGHT_DEFAULT) && pays_later(BASE_WEIGHT_DEFAULT));
+        // A heavy one paid the minimum fee before the rule, not after it.
+        assert!(pays(5_000_000) && !pays_later(5_000_000));
+        // One heavier than a block fits none once the rule is active.
+        assert!(pays(20_000_000));
+        stx.tx.fee = Amount::MAX;
+        let id = stx.id();
+        assert!(!pays_at(
+            &params,
+            &activations,
+            10,
+            &stx.tx,
+            &id,
+            200,
+            20_000_000
+        ));
+        assert!(pays_at(
+            &params,
+            &activations,
+            10,
+            &stx.tx,
+            &id,
+            200,
+            5_000_000
+        ));
     }
 
     #[test]
