@@ -13,7 +13,7 @@ use utoipa::{PartialSchema, ToSchema};
 use crate::{Address, Hash32, Signature};
 
 /// A string schema with a pattern, a description and one example.
-fn string(pattern: &str, description: &str, example: &str) -> RefOr<Schema> {
+pub(crate) fn string(pattern: &str, description: &str, example: &str) -> RefOr<Schema> {
     ObjectBuilder::new()
         .schema_type(Type::String)
         .pattern(Some(pattern))
@@ -26,7 +26,7 @@ fn string(pattern: &str, description: &str, example: &str) -> RefOr<Schema> {
 pub const HEX_BYTES_PATTERN: &str = "^(0x)?([0-9a-fA-F]{2})*$";
 
 /// Pattern of exactly `n` bytes in hex, with an optional `0x`.
-fn hex_exact(n: usize) -> String {
+pub(crate) fn hex_exact(n: usize) -> String {
     format!("^(0x)?[0-9a-fA-F]{{{}}}$", 2 * n)
 }
 
@@ -99,44 +99,6 @@ impl PartialSchema for HexBytes {
 impl ToSchema for HexBytes {
     fn name() -> Cow<'static, str> {
         Cow::Borrowed("HexBytes")
-    }
-}
-
-/// The schema of a node's Ed25519 public key in hex (32 bytes).
-pub struct NodePublicKeyHex;
-
-impl PartialSchema for NodePublicKeyHex {
-    fn schema() -> RefOr<Schema> {
-        string(
-            &hex_exact(crate::vote::NODE_PUBLIC_KEY_LEN),
-            "A node's Ed25519 public key: 32 bytes in hex.",
-            "3b6a27bcceb6a42d62a3a8d02a6f0d73653215771de243a63ac048a18b59da29",
-        )
-    }
-}
-
-impl ToSchema for NodePublicKeyHex {
-    fn name() -> Cow<'static, str> {
-        Cow::Borrowed("NodePublicKey")
-    }
-}
-
-/// The schema of an Ed25519 signature in hex (64 bytes).
-pub struct NodeSignatureHex;
-
-impl PartialSchema for NodeSignatureHex {
-    fn schema() -> RefOr<Schema> {
-        string(
-            &hex_exact(crate::vote::NODE_SIGNATURE_LEN),
-            "An Ed25519 signature: 64 bytes in hex.",
-            &"00".repeat(crate::vote::NODE_SIGNATURE_LEN),
-        )
-    }
-}
-
-impl ToSchema for NodeSignatureHex {
-    fn name() -> Cow<'static, str> {
-        Cow::Borrowed("NodeSignature")
     }
 }
 

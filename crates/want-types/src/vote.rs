@@ -70,11 +70,11 @@ pub struct SignedVote {
     pub vote: CommitVote,
     /// The signer's Ed25519 node public key (hex in JSON).
     #[serde(with = "hex_array")]
-    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::NodePublicKeyHex))]
+    #[cfg_attr(feature = "openapi", schema(value_type = schema::NodePublicKeyHex))]
     pub node_public_key: NodePublicKey,
     /// Ed25519 signature over [`CommitVote::signing_digest`] (hex in JSON).
     #[serde(with = "hex_array")]
-    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::NodeSignatureHex))]
+    #[cfg_attr(feature = "openapi", schema(value_type = schema::NodeSignatureHex))]
     pub signature: NodeSignature,
 }
 
@@ -87,10 +87,10 @@ pub struct SignedVote {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VoteSignature {
     #[serde(with = "hex_array")]
-    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::NodePublicKeyHex))]
+    #[cfg_attr(feature = "openapi", schema(value_type = schema::NodePublicKeyHex))]
     pub public_key: NodePublicKey,
     #[serde(with = "hex_array")]
-    #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::NodeSignatureHex))]
+    #[cfg_attr(feature = "openapi", schema(value_type = schema::NodeSignatureHex))]
     pub signature: NodeSignature,
 }
 
@@ -142,6 +142,55 @@ pub mod hex_array {
             serde::de::Error::custom(format!("expected {} hex digits ({N} bytes): {e}", 2 * N))
         })?;
         Ok(out)
+    }
+}
+
+/// OpenAPI schemas of a node's key and signature in hex (feature `openapi`).
+#[cfg(feature = "openapi")]
+mod schema {
+    use std::borrow::Cow;
+
+    use utoipa::openapi::{RefOr, Schema};
+    use utoipa::{PartialSchema, ToSchema};
+
+    use super::{NODE_PUBLIC_KEY_LEN, NODE_SIGNATURE_LEN};
+
+    /// The schema of a node's Ed25519 public key in hex (32 bytes).
+    pub struct NodePublicKeyHex;
+
+    impl PartialSchema for NodePublicKeyHex {
+        fn schema() -> RefOr<Schema> {
+            crate::schema::string(
+                &crate::schema::hex_exact(NODE_PUBLIC_KEY_LEN),
+                "A node's Ed25519 public key: 32 bytes in hex.",
+                "3b6a27bcceb6a42d62a3a8d02a6f0d73653215771de243a63ac048a18b59da29",
+            )
+        }
+    }
+
+    impl ToSchema for NodePublicKeyHex {
+        fn name() -> Cow<'static, str> {
+            Cow::Borrowed("NodePublicKey")
+        }
+    }
+
+    /// The schema of an Ed25519 signature in hex (64 bytes).
+    pub struct NodeSignatureHex;
+
+    impl PartialSchema for NodeSignatureHex {
+        fn schema() -> RefOr<Schema> {
+            crate::schema::string(
+                &crate::schema::hex_exact(NODE_SIGNATURE_LEN),
+                "An Ed25519 signature: 64 bytes in hex.",
+                &"00".repeat(NODE_SIGNATURE_LEN),
+            )
+        }
+    }
+
+    impl ToSchema for NodeSignatureHex {
+        fn name() -> Cow<'static, str> {
+            Cow::Borrowed("NodeSignature")
+        }
     }
 }
 
