@@ -41,6 +41,10 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 
 /// Parses `±hh:mm` into minutes east of UTC.
 pub(crate) fn parse_offset(s: &str) -> Option<i64> {
+    // ASCII only, so the slices below fall on character boundaries.
+    if !s.is_ascii() {
+        return None;
+    }
     let b = s.as_bytes();
     if b.len() != 6 || b[3] != b':' {
         return None;
@@ -61,7 +65,10 @@ pub(crate) fn parse_offset(s: &str) -> Option<i64> {
 /// Parses an RFC 3339 date-time with mandatory `Z` or `±hh:mm` offset.
 pub(crate) fn parse_rfc3339(s: &str) -> Option<Instant> {
     let b = s.as_bytes();
+    // Every fixed field is ASCII, so the slices below fall on character boundaries (a
+    // multibyte character in one is refused, never split).
     if b.len() < 20
+        || !b[..19].is_ascii()
         || b[4] != b'-'
         || b[7] != b'-'
         || !matches!(b[10], b'T' | b't')
@@ -171,5 +178,39 @@ mod tests {
         assert!(parse_rfc3339("2005-04-03 20:33:31Z").is_none());
         assert!(parse_offset("+1:00").is_none());
         assert_eq!(parse_offset("-06:30"), Some(-390));
+    }
+
+    #[test]
+    fn a_multibyte_character_anywhere_is_refused_not_a_panic() {
+        // Found by review: a slice at byte 17 split the `é`.
+        assert!(parse_rfc3339("2024-01-01T00:00:0éZ").is_none());
+        assert!(parse_rfc3339("2024-01-01T00:0é:00Z").is_none());
+        assert!(parse_rfc3339("é024-01-01T00:00:00Z").is_none());
+        assert!(parse_rfc3339("2024-01-01T00:00:00.1é").is_none());
+        assert!(parse_rfc3339("2024-01-01T00:00:00+0é:00").is_none());
+        assert!(parse_offset("+é:00").is_none());
+        assert!(parse_offset("+00:é").is_none());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_parses_or_is_refused(s in "\\PC{0,40}") {
+            let _ = parse_rfc3339(&s);
+            let _ = parse_offset(&s);
+        }
+
+        #[test]
+        fn timestamps_with_any_character_in_any_place_parse_or_are_refused(
+            at in 0usize..26,
+            c in proptest::char::any(),
+        ) {
+            let mut t: Vec<char> = "2024-01-01T00:00:00.123+01:00".chars().collect();
+            t[at] = c;
+            let s: String = t.into_iter().collect();
+            let _ = parse_rfc3339(&s);
+            let mut o: Vec<char> = "+01:00".chars().collect();
+            o[at % 6] = c;
+            let _ = parse_offset(&o.into_iter().collect::<String>());
+        }
     }
 }

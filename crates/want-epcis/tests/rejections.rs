@@ -75,6 +75,20 @@ fn time_without_offset_is_rejected() {
 }
 
 #[test]
+fn a_time_with_a_multibyte_character_is_rejected_not_a_panic() {
+    let e = r#"{"type":"ObjectEvent","action":"ADD","eventTime":"2024-01-01T00:00:0éZ","eventTimeZoneOffset":"+00:00"}"#;
+    assert_eq!(
+        rejected(e),
+        ("invalid_time".into(), format!("{E1}.eventTime"))
+    );
+    let e = r#"{"type":"ObjectEvent","action":"ADD","eventTime":"2024-01-01T00:00:00Z","eventTimeZoneOffset":"+0é:00"}"#;
+    assert_eq!(
+        rejected(e),
+        ("invalid_time".into(), format!("{E1}.eventTimeZoneOffset"))
+    );
+}
+
+#[test]
 fn non_numeric_quantity_is_rejected() {
     let e = ev(
         r#","quantityList":[{"epcClass":"urn:epc:class:lgtin:4012345.012345.998877","quantity":"200"}]"#,
@@ -168,7 +182,88 @@ fn single_bare_event_and_forms_normalise_to_one_id() {
     assert_eq!(a.events[0].canonical_bytes(), b.events[0].canonical_bytes());
 }
 
+/// Every string field of an event that reaches field validation, with a valid value.
+const FIELDS: &[(&str, &str)] = &[
+    ("eventTime", "2005-04-03T20:33:31.116-06:00"),
+    ("eventTimeZoneOffset", "-06:00"),
+    ("bizStep", "urn:epcglobal:cbv:bizstep:receiving"),
+    ("disposition", "in_progress"),
+    ("action", "OBSERVE"),
+    ("epc", "urn:epc:id:sgtin:0614141.107346.2017"),
+    ("epcClass", "urn:epc:class:lgtin:4012345.012345.998877"),
+    ("uom", "KGM"),
+    ("readPoint", "urn:epc:id:sgln:0614141.07346.1234"),
+    ("bizLocation", "https://id.gs1.org/414/0614141073467"),
+    ("bizTransaction", "urn:epcglobal:cbv:bt:0614141073467:1152"),
+    ("source", "urn:epc:id:pgln:4012345.00001"),
+];
+
+/// An ObjectEvent carrying every field of [`FIELDS`], with `field` set to `value`.
+fn event_with(field: &str, value: &str) -> String {
+    let v = |name: &str| -> String {
+        let raw = if name == field {
+            value.to_string()
+        } else {
+            FIELDS
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.to_string())
+                .unwrap_or_default()
+        };
+        serde_json::to_string(&raw).expect("a string encodes")
+    };
+    format!(
+        r#"{{"type":"ObjectEvent","action":{},"eventTime":{},"eventTimeZoneOffset":{},"bizStep":{},"disposition":{},"epcList":[{}],"quantityList":[{{"epcClass":{},"quantity":2,"uom":{}}}],"readPoint":{{"id":{}}},"bizLocation":{{"id":{}}},"bizTransactionList":[{{"type":"po","bizTransaction":{}}}],"sourceList":[{{"type":"owning_party","source":{}}}]}}"#,
+        v("action"),
+        v("eventTime"),
+        v("eventTimeZoneOffset"),
+        v("bizStep"),
+        v("disposition"),
+        v("epc"),
+        v("epcClass"),
+        v("uom"),
+        v("readPoint"),
+        v("bizLocation"),
+        v("bizTransaction"),
+        v("source")
+    )
+}
+
+#[test]
+fn the_structured_event_parses_with_its_valid_values() {
+    let d = doc(&event_with("", ""));
+    parse_capture(d.as_bytes()).expect("the template is valid");
+}
+
 proptest! {
+    #![proptest_config(ProptestConfig::with_cases(4096))]
+
+    /// Arbitrary text (any Unicode) in every field that reaches field validation: refused or
+    /// accepted, never a panic.
+    #[test]
+    fn any_text_in_any_field_is_refused_or_accepted(field in 0usize..FIELDS.len(), value in "\\PC{0,60}") {
+        let _ = parse_capture(doc(&event_with(FIELDS[field].0, &value)).as_bytes());
+    }
+
+    /// One character (any, multibyte included) put into or over a valid value at any place.
+    #[test]
+    fn one_character_anywhere_in_a_valid_field_is_refused_or_accepted(
+        field in 0usize..FIELDS.len(),
+        at in 0usize..64,
+        c in any::<char>(),
+        replace in any::<bool>(),
+    ) {
+        let mut chars: Vec<char> = FIELDS[field].1.chars().collect();
+        let i = at % (chars.len() + 1);
+        if replace && i < chars.len() {
+            chars[i] = c;
+        } else {
+            chars.insert(i, c);
+        }
+        let value: String = chars.into_iter().collect();
+        let _ = parse_capture(doc(&event_with(FIELDS[field].0, &value)).as_bytes());
+    }
+
     #[test]
     fn parse_never_panics_on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
         let _ = parse_capture(&bytes);
