@@ -382,8 +382,13 @@ mod tests {
             m.admit(ptx(1, 11, 5), rich(3)).unwrap_err().code(),
             codes::NONCE_TOO_FAR_AHEAD
         );
-        m.admit(ptx(1, 10, 5), rich(3)).unwrap();
-        assert!(m.is_empty() || m.len() == 1);
+        // The last nonce of the window [3, 3 + 8) is taken; it waits for 3…9 and is not picked.
+        let last = m.admit(ptx(1, 10, 5), rich(3)).unwrap();
+        assert_eq!(m.len(), 1);
+        assert_eq!(m.get(&last.id).map(|t| t.stx.tx.nonce), Some(10));
+        assert_eq!(m.pending_nonce(&last.sender), Some(3));
+        let (picked, dropped) = m.select(100, u64::MAX, 0, |_| true);
+        assert!(picked.is_empty() && dropped.is_empty());
     }
 
     #[test]
