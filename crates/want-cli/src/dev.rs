@@ -12,6 +12,8 @@ use crate::serve::{self, node_err};
 
 /// Name of the file in the data directory that holds the development account's private key.
 pub const DEV_KEY_FILE: &str = "dev-key.hex";
+/// The capture token `want dev` writes when it listens on a non-loopback address.
+pub const DEV_CAPTURE_TOKEN_FILE: &str = "capture-token";
 
 #[derive(Args)]
 pub struct DevArgs {
@@ -69,10 +71,22 @@ async fn run_node(cfg: NodeConfig, out: &Out) -> anyhow::Result<()> {
     let dev_key_file = cfg.data_dir.join(DEV_KEY_FILE);
     want_node::write_secret_file(&dev_key_file, &dev_key.to_hex()).map_err(node_err)?;
     let mut cfg = cfg;
+    // On a loopback address capture needs no token; reachable from elsewhere it needs one (the
+    // node refuses to start otherwise): a random one, written beside the key and printed.
+    let token_file = if cfg.http_addr.ip().is_loopback() {
+        None
+    } else {
+        let path = cfg.data_dir.join(DEV_CAPTURE_TOKEN_FILE);
+        if !path.exists() {
+            let token = want_crypto::PrivateKey::generate().to_hex();
+            want_node::write_secret_file(&path, &token).map_err(node_err)?;
+        }
+        Some(path)
+    };
     cfg.capture = Some(want_node::trace::capture::CaptureConfig {
         org: want_node::config::DEV_ORG.to_string(),
         key_file: dev_key_file,
-        token_file: None,
+        token_file: token_file.clone(),
     });
     let genesis = Genesis::dev();
     let data_dir = cfg.data_dir.clone();
@@ -90,10 +104,18 @@ async fn run_node(cfg: NodeConfig, out: &Out) -> anyhow::Result<()> {
         "dev_address": dev_key.address(),
         "dev_private_key": dev_key.to_hex(),
         "dev_key_file": data_dir.join(DEV_KEY_FILE),
+        "capture_token_file": token_file,
     });
+    let capture_note = match &token_file {
+        Some(p) => format!(
+            "\n  capture      POST /v1/epcis/capture needs `Authorization: Bearer <token>` (the token is in {})",
+            p.display()
+        ),
+        None => String::new(),
+    };
     out.value(&v, |v| {
         format!(
-            "WANT development chain {} is running\n  HTTP         {}\n  data         {}\n  height       {}\n  dev account  {}\n  dev key      {} (also in {})\n  The dev key is public: never use it for real value. Ctrl-C stops the node.",
+            "WANT development chain {} is running\n  HTTP         {}\n  data         {}\n  height       {}\n  dev account  {}\n  dev key      {} (also in {}){capture_note}\n  The dev key is public: never use it for real value. Ctrl-C stops the node.",
             v["chain_id"],
             v["http"].as_str().unwrap_or_default(),
             data_dir.display(),

@@ -5,7 +5,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{closed_url, free_port, password_file, want, want_json, DevNode};
+use common::{closed_url, free_port, http_client, password_file, want, want_json, DevNode};
 use serde_json::Value;
 use want_node::config::{dev_private_key, DEV_CHAIN_ID};
 use want_types::SignedTransaction;
@@ -535,6 +535,35 @@ fn dev_on_a_port_in_use_fails_without_touching_the_data_dir() {
     assert!(run.stderr.contains("already in use"), "{}", run.stderr);
     assert_eq!(std::fs::read_dir(&data).unwrap().count(), 0);
     drop(taken);
+}
+
+#[test]
+fn dev_reachable_from_other_machines_protects_capture_with_a_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let node = DevNode::start_on("0.0.0.0", &data, &[]);
+    let token_file = node.info["capture_token_file"]
+        .as_str()
+        .expect("a capture token file when listening beyond loopback")
+        .to_string();
+    let token = std::fs::read_to_string(&token_file).unwrap();
+    assert!(token.trim().len() >= 32, "{token}");
+    let http = http_client();
+    let capture = format!("{}/v1/epcis/capture", node.url);
+    let r = http.post(&capture).body("{}").send().unwrap();
+    assert_eq!(r.status(), 401, "{}", r.text().unwrap());
+    // With the token the request gets past authentication (and is refused for its body).
+    let r = http
+        .post(&capture)
+        .header("authorization", format!("Bearer {}", token.trim()))
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 400, "{}", r.text().unwrap());
+    // On loopback no token is written.
+    let local = DevNode::start(&dir.path().join("local"), &[]);
+    assert!(local.info["capture_token_file"].is_null(), "{}", local.info);
 }
 
 #[test]

@@ -181,6 +181,14 @@ impl NodeConfig {
         if self.mempool_nonce_window == 0 {
             return Err("mempool_nonce_window must be at least 1".into());
         }
+        if let Some(c) = &self.capture {
+            if c.token_file.is_none() && !self.http_addr.ip().is_loopback() {
+                return Err(format!(
+                    "capture: without capture.token_file anyone who reaches http_addr {} could have this node sign records with organisation {:?}'s key; set capture.token_file (a file holding a long random token, e.g. `openssl rand -hex 32 > capture-token && chmod 600 capture-token`) or listen on a loopback address only",
+                    self.http_addr, c.org
+                ));
+            }
+        }
         Ok(())
     }
 }
@@ -385,5 +393,34 @@ impl Genesis {
             txs: vec![],
         };
         Ok((block, write_set, state_root))
+    }
+}
+
+#[cfg(test)]
+mod capture_rule_tests {
+    use super::*;
+
+    fn with_capture(addr: &str, token: bool) -> NodeConfig {
+        let mut cfg = NodeConfig::dev("data".into(), addr.parse().expect("an address"));
+        cfg.capture = Some(CaptureConfig {
+            org: "acme".into(),
+            key_file: "capture.key".into(),
+            token_file: token.then(|| "capture-token".into()),
+        });
+        cfg
+    }
+
+    #[test]
+    fn capture_without_a_token_is_refused_unless_the_api_listens_on_loopback_only() {
+        let e = with_capture("0.0.0.0:8545", false).validate().unwrap_err();
+        assert!(
+            e.contains("capture.token_file") && e.contains("acme"),
+            "{e}"
+        );
+        assert!(with_capture("10.0.0.5:8545", false).validate().is_err());
+        assert!(with_capture("[::]:8545", false).validate().is_err());
+        with_capture("127.0.0.1:8545", false).validate().unwrap();
+        with_capture("[::1]:8545", false).validate().unwrap();
+        with_capture("0.0.0.0:8545", true).validate().unwrap();
     }
 }

@@ -134,9 +134,14 @@ impl DevNode {
     /// waits until `/healthz` answers. Retries with another port if the chosen one was taken.
     /// The node's log goes to `<data_dir>.log`.
     pub fn start(data_dir: &Path, extra: &[&str]) -> DevNode {
+        Self::start_on("127.0.0.1", data_dir, extra)
+    }
+
+    /// [`DevNode::start`] listening on `ip` (reached through 127.0.0.1).
+    pub fn start_on(ip: &str, data_dir: &Path, extra: &[&str]) -> DevNode {
         let mut last_err = String::new();
         for _ in 0..5 {
-            match Self::try_start(data_dir, extra) {
+            match Self::try_start(ip, data_dir, extra) {
                 Ok(n) => return n,
                 Err((retry, e)) => {
                     if !retry {
@@ -149,8 +154,9 @@ impl DevNode {
         panic!("want dev did not start after 5 ports: {last_err}");
     }
 
-    fn try_start(data_dir: &Path, extra: &[&str]) -> Result<DevNode, (bool, String)> {
+    fn try_start(ip: &str, data_dir: &Path, extra: &[&str]) -> Result<DevNode, (bool, String)> {
         let port = free_port();
+        let listen = format!("{ip}:{port}");
         let addr = format!("127.0.0.1:{port}");
         let log_path = PathBuf::from(format!("{}.log", data_dir.display()));
         let log = OpenOptions::new()
@@ -161,7 +167,7 @@ impl DevNode {
         let child = Command::new(want_bin())
             .args(["--json", "dev", "--data-dir"])
             .arg(data_dir)
-            .args(["--http", &addr])
+            .args(["--http", &listen])
             .args(extra)
             .env_remove("WANT_NODE")
             .env("WANT_LOG", "warn")
