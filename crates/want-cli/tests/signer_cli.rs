@@ -20,7 +20,7 @@ fn s(p: &Path) -> &str {
 
 fn gs1(file: &str) -> PathBuf {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/testdata/epcis/gs1/JSON")
+        .join("../../testdata/epcis/gs1/JSON")
         .join(file);
     assert!(p.is_file(), "GS1 example {} not found", p.display());
     p

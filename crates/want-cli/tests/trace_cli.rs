@@ -10,7 +10,7 @@ use serde_json::Value;
 
 fn gs1(file: &str) -> PathBuf {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/testdata/epcis/gs1/JSON")
+        .join("../../testdata/epcis/gs1/JSON")
         .join(file);
     assert!(p.is_file(), "GS1 example {} not found", p.display());
     p

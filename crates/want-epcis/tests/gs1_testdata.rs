@@ -15,10 +15,10 @@ const REFERENCE_TOOL_FAILS: &[&str] = &[
 ];
 
 fn testdata_dir() -> PathBuf {
-    let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/epcis/gs1/JSON");
+    let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/epcis/gs1/JSON");
     assert!(
         d.is_dir(),
-        "GS1 EPCIS testdata missing at {} (expected /work/shared/testdata/epcis/gs1/JSON)",
+        "GS1 EPCIS testdata missing at {} (the repository's testdata/epcis/gs1/JSON)",
         d.display()
     );
     d

@@ -592,7 +592,7 @@ async fn an_event_captured_on_a_follower_verifies_on_every_member() {
     let f = c.follower().await;
     let doc = std::fs::read(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/testdata/epcis/gs1/JSON/Example_9.6.1-ObjectEvent.jsonld"),
+            .join("../../testdata/epcis/gs1/JSON/Example_9.6.1-ObjectEvent.jsonld"),
     )
     .expect("GS1 example");
     let (s, v) = c.node(f).post_raw("/v1/epcis/capture", doc).await;
@@ -631,7 +631,7 @@ async fn a_member_down_while_a_record_was_captured_fetches_its_blob_when_back() 
     c.stop_member(away).await;
     let doc = std::fs::read(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/testdata/epcis/gs1/JSON/Example_9.6.1-ObjectEvent.jsonld"),
+            .join("../../testdata/epcis/gs1/JSON/Example_9.6.1-ObjectEvent.jsonld"),
     )
     .expect("GS1 example");
     let (s, v) = c.node(leader).post_raw("/v1/epcis/capture", doc).await;

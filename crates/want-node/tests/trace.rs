@@ -18,10 +18,10 @@ use want_types::trace::{OrgKind, Permission, Role, TraceCall};
 use want_types::{Call, SignedTransaction, Transaction};
 
 fn testdata() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/epcis/gs1/JSON");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/epcis/gs1/JSON");
     assert!(
         dir.is_dir(),
-        "GS1 EPCIS examples not found at {} (../shared must sit beside the repository)",
+        "GS1 EPCIS examples not found at {} (the repository's testdata/epcis/gs1/JSON)",
         dir.display()
     );
     dir
