@@ -484,6 +484,11 @@ fn bad_command_line_input_gets_stable_error_codes() {
     assert!(msg.contains("6 decimal"), "{msg}");
     base(to, "+1").err_code("invalid_amount");
     base(to, "1e6").err_code("invalid_amount");
+    // Zero moves nothing and would still pay the fee.
+    for zero in ["0", "0.000000"] {
+        let msg = base(to, zero).err_code("invalid_amount");
+        assert!(msg.contains("more than 0"), "{msg}");
+    }
     base("0x1234", "1").err_code("invalid_address");
     // A checksum error in an otherwise well-formed address.
     base("TLHx2Ta9WwtwDjgGxyeifHs5ipmJrJAbZ4", "1").err_code("invalid_address");

@@ -75,6 +75,20 @@ fn amount(s: &str, field: &str) -> anyhow::Result<u128> {
     })
 }
 
+/// An amount that moves value: zero would only pay the fee for nothing (an approval of zero is
+/// meaningful: it withdraws an allowance, and takes [`amount`]).
+fn positive_amount(s: &str, field: &str) -> anyhow::Result<u128> {
+    let a = amount(s, field)?;
+    if a == 0 {
+        return Err(CliError::new(
+            "invalid_amount",
+            format!("--{field}: 0 moves nothing and would still pay the fee; give more than 0 WANT"),
+        )
+        .into());
+    }
+    Ok(a)
+}
+
 pub fn run(cmd: Command, out: &Out) -> anyhow::Result<()> {
     match cmd {
         Command::Account { address, node } => {
@@ -106,7 +120,7 @@ pub fn run_tx(cmd: TxCommand, out: &Out) -> anyhow::Result<()> {
         } => (
             TokenCall::Transfer {
                 to: address(&to, "to")?,
-                amount: amount(&a, "amount")?,
+                amount: positive_amount(&a, "amount")?,
             },
             sign,
         ),
@@ -130,13 +144,13 @@ pub fn run_tx(cmd: TxCommand, out: &Out) -> anyhow::Result<()> {
             TokenCall::TransferFrom {
                 from: address(&from, "from")?,
                 to: address(&to, "to")?,
-                amount: amount(&a, "amount")?,
+                amount: positive_amount(&a, "amount")?,
             },
             sign,
         ),
         TxCommand::Burn { amount: a, sign } => (
             TokenCall::Burn {
-                amount: amount(&a, "amount")?,
+                amount: positive_amount(&a, "amount")?,
             },
             sign,
         ),
