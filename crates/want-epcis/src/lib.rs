@@ -462,3 +462,12 @@ pub fn normalize_identifier(s: &str) -> Result<String, EpcisError> {
         path: "$".to_string(),
     })
 }
+
+/// Unix milliseconds as UTC `YYYY-MM-DDTHH:MM:SS.mmmZ` (for pages people read).
+pub fn format_utc_millis(ms: i64) -> String {
+    time::Instant {
+        secs: ms.div_euclid(1000),
+        micros: u32::try_from(ms.rem_euclid(1000) * 1000).expect("invariant: below 1,000,000"),
+    }
+    .to_utc_millis_string()
+}

@@ -169,6 +169,11 @@ mod tests {
             parse_rfc3339("1970-01-01T00:00:01Z").unwrap().millis(),
             1000
         );
+        assert_eq!(
+            crate::format_utc_millis(1_112_560_411_116),
+            "2005-04-03T20:33:31.116Z"
+        );
+        assert_eq!(crate::format_utc_millis(-1), "1969-12-31T23:59:59.999Z");
     }
 
     #[test]

@@ -984,6 +984,18 @@ async fn personal_data_never_reaches_the_chain_or_public_views() {
         .await;
     assert!(page.contains("Authentic"), "{page}");
     assert!(!page.contains(phone));
+    // Times read as UTC dates, not milliseconds.
+    assert!(page.contains("<th>time (UTC)</th>"), "{page}");
+    assert!(page.contains("<td>2024-03-01T10:00:00.000Z</td>"), "{page}");
+    // A product no record names: the page says so, answered 404.
+    let r = n
+        .http
+        .get(n.url("/01/09521234543213/21/404"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    assert!(r.text().await.unwrap().contains("Unknown product"));
     n.stop().await;
     // Nor does any file of the node (chain, state, journal, blobs) hold them in clear.
     let mut files = Vec::new();

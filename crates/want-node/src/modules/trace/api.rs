@@ -373,6 +373,7 @@ fn tag_page_routes() -> OpenApiRouter<TraceState> {
     params(("gtin" = String, Path, description = "GTIN-14"), ("serial" = String, Path, description = "serial number")),
     responses((status = 200, description = "the product's provenance page (HTML): verdict, records, QR code", content_type = "text/html", body = String),
         (status = 400, description = "not a product tag (HTML)", content_type = "text/html", body = String),
+        (status = 404, description = "no record names the product: the page says so (HTML)", content_type = "text/html", body = String),
         (status = 500, description = "verification failed (HTML)", content_type = "text/html", body = String), (status = 503, description = "state_diverged")))]
 #[allow(dead_code)] // Served by the catch-all route of `/01`; here for its description.
 async fn tag_page_serial(
@@ -387,6 +388,7 @@ async fn tag_page_serial(
     params(("gtin" = String, Path, description = "GTIN-14")),
     responses((status = 200, description = "the product class's provenance page (HTML)", content_type = "text/html", body = String),
         (status = 400, description = "not a product tag (HTML)", content_type = "text/html", body = String),
+        (status = 404, description = "no record names the product: the page says so (HTML)", content_type = "text/html", body = String),
         (status = 500, description = "verification failed (HTML)", content_type = "text/html", body = String), (status = 503, description = "state_diverged")))]
 #[allow(dead_code)] // Served by the catch-all route of `/01`; here for its description.
 async fn tag_page_gtin(
@@ -775,7 +777,10 @@ async fn tag_page(
     };
     let mut rows = String::new();
     for e in events {
-        let time = e.event_time_ms.map(|t| t.to_string()).unwrap_or_default();
+        let time = e
+            .event_time_ms
+            .map(want_epcis::format_utc_millis)
+            .unwrap_or_default();
         rows.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&time),
@@ -793,13 +798,15 @@ async fn tag_page(
     let url = format!("{base}{path}");
     let qr = qr_svg(&url).unwrap_or_default();
     let body = format!(
-        "<h1 style=\"color:{colour}\">{headline}</h1>\n<p>Product <code>{}</code></p>\n{failure}\n<p>{} records; anchor <code>{}</code></p>\n<table border=\"1\" cellpadding=\"4\"><tr><th>time (ms)</th><th>event</th><th>step</th><th>organisation</th><th>place</th><th>block</th></tr>{rows}</table>\n<p><a href=\"/v1/trace/verify/{}\">Machine-readable verdict with Merkle proofs</a></p>\n<div>{qr}</div>",
+        "<h1 style=\"color:{colour}\">{headline}</h1>\n<p>Product <code>{}</code></p>\n{failure}\n<p>{} records; anchor <code>{}</code></p>\n<table border=\"1\" cellpadding=\"4\"><tr><th>time (UTC)</th><th>event</th><th>step</th><th>organisation</th><th>place</th><th>block</th></tr>{rows}</table>\n<p><a href=\"/v1/trace/verify/{}\">Machine-readable verdict with Merkle proofs</a></p>\n<div>{qr}</div>",
         esc(&product),
         records,
         esc(&anchor),
         esc(&urlencode(&product)),
     );
-    html_response(200, page(&format!("Provenance: {verdict}"), &body))
+    // An unknown product is a page too (the consumer reads why), answered 404.
+    let status = if verdict == "unknown" { 404 } else { 200 };
+    html_response(status, page(&format!("Provenance: {verdict}"), &body))
 }
 
 /// An HTML answer.
