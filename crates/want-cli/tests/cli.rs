@@ -5,7 +5,9 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{closed_url, free_port, http_client, password_file, want, want_json, DevNode};
+use common::{
+    closed_url, free_port, http_client, password_file, s, transfer, want, want_json, DevNode,
+};
 use serde_json::Value;
 use want_node::config::{dev_private_key, DEV_CHAIN_ID};
 use want_types::SignedTransaction;
@@ -34,10 +36,6 @@ const PBKDF2_VECTOR: &str = r#"{
 }"#;
 const PBKDF2_VECTOR_SECRET: &str =
     "7a28b5ba57c53603b0b07b56bba752f7784bf506fa95edc395f5cf6c7514fe9d";
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("UTF-8 temp path")
-}
 
 /// `want key new --kdf light`; returns (address, keystore path).
 fn key_new(dir: &Path, password_file: &Path, extra: &[&str]) -> (String, PathBuf) {
@@ -97,24 +95,6 @@ fn dev_keystore(dir: &Path, password_file: &Path) -> PathBuf {
     let (address, keystore) = import_hex(&dir.join("keys"), &key_file, password_file);
     assert_eq!(address, dev_private_key().address().to_string());
     keystore
-}
-
-fn transfer(keystore: &Path, pw: &Path, to: &str, amount: &str, node: &str) -> common::Run {
-    want_json(&[
-        "tx",
-        "transfer",
-        "--to",
-        to,
-        "--amount",
-        amount,
-        "--keystore",
-        s(keystore),
-        "--password-file",
-        s(pw),
-        "--wait",
-        "--node",
-        node,
-    ])
 }
 
 fn account(address: &str, node: &str) -> Value {

@@ -91,10 +91,6 @@ fn tools(cwd: &Path) -> Result<String, String> {
     }
 }
 
-fn s(p: &Path) -> &str {
-    p.to_str().expect("UTF-8 path")
-}
-
 /// What the node holds after [`populate`]: values the examples of the document's path
 /// parameters take, so the fuzzer also reaches records, transactions and blocks that exist.
 struct Live {
@@ -129,21 +125,13 @@ fn populate(node: &DevNode, dir: &Path) -> Live {
     ])
     .ok_json();
     let address = ks["address"].as_str().expect("address").to_string();
-    let sent = want_json(&[
-        "tx",
-        "transfer",
-        "--to",
+    let sent = transfer(
+        Path::new(ks["keystore"].as_str().expect("keystore")),
+        &pw,
         &want_crypto::PrivateKey::generate().address().to_string(),
-        "--amount",
         "7",
-        "--keystore",
-        ks["keystore"].as_str().expect("keystore"),
-        "--password-file",
-        s(&pw),
-        "--wait",
-        "--node",
         &node.url,
-    ])
+    )
     .ok_json();
     let tx = sent["id"].as_str().expect("tx id").to_string();
     let height = sent["block_height"].as_u64().expect("committed");
@@ -345,21 +333,13 @@ fn the_openapi_document_is_valid_and_a_fuzzed_node_holds() {
     let h = get_json(&http, &format!("{}/healthz", node.url));
     assert_eq!(h["ok"], true, "{h}");
     let pw = dir.path().join("pw");
-    want_json(&[
-        "tx",
-        "transfer",
-        "--to",
+    transfer(
+        Path::new(&live.keystore),
+        &pw,
         &live.address,
-        "--amount",
         "1",
-        "--keystore",
-        &live.keystore,
-        "--password-file",
-        s(&pw),
-        "--wait",
-        "--node",
         &node.url,
-    ])
+    )
     .ok_json();
     let log =
         std::fs::read_to_string(format!("{}.log", node.data_dir.display())).unwrap_or_default();

@@ -447,3 +447,28 @@ impl Drop for ClusterUp {
         }
     }
 }
+
+/// A path as the `&str` argument of a command (temporary paths are UTF-8).
+pub fn s(p: &Path) -> &str {
+    p.to_str().expect("UTF-8 temp path")
+}
+
+/// `want --json tx transfer --to <to> --amount <amount> --keystore … --password-file … --wait
+/// --node <node>`.
+pub fn transfer(keystore: &Path, pw: &Path, to: &str, amount: &str, node: &str) -> Run {
+    want_json(&[
+        "tx",
+        "transfer",
+        "--to",
+        to,
+        "--amount",
+        amount,
+        "--keystore",
+        s(keystore),
+        "--password-file",
+        s(pw),
+        "--wait",
+        "--node",
+        node,
+    ])
+}
