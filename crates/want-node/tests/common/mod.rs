@@ -22,6 +22,17 @@ pub const FAST_BLOCK_MS: u64 = 20;
 /// Block interval of nodes whose mempool must hold transactions for the whole test.
 pub const SLOW_BLOCK_MS: u64 = 60_000;
 
+/// Logs of the nodes a test starts, to the test's captured output, when `WANT_TEST_LOG` holds a
+/// filter (`WANT_TEST_LOG=info cargo test …`): a failing run then shows what the nodes did.
+pub fn init_test_logging() {
+    if let Ok(filter) = std::env::var("WANT_TEST_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_test_writer()
+            .try_init();
+    }
+}
+
 /// A node with its HTTP server, started in-process.
 pub struct TestNode {
     pub base: String,
@@ -39,6 +50,7 @@ pub async fn start_node_with(
     genesis: Genesis,
     tweak: impl FnOnce(&mut NodeConfig),
 ) -> Result<TestNode, NodeError> {
+    init_test_logging();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind a free port");
@@ -407,6 +419,7 @@ impl TestCluster {
             peers: vec![],
         });
         (self.tweak)(&mut cfg);
+        init_test_logging();
         let node = Node::start(cfg, self.genesis.clone(), self.keys[i].clone()).await?;
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let server = tokio::spawn(want_node::api::serve(listener, node.clone(), async move {
