@@ -28,7 +28,7 @@ async fn commit_transfers(
     for i in 0..count {
         let stx = transfer(&key, first_nonce + i, to, 1_000_000 + i as u128);
         let n = c.node(pick(i));
-        let v = n.commit(&stx).await;
+        let v = n.commit_patiently(&stx).await;
         ids.push(v["id"].as_str().expect("id").to_string());
     }
     ids
