@@ -84,6 +84,37 @@ pub struct NodeConfig {
     /// refuses (capture with `want trace capture --keystore` instead).
     #[serde(default)]
     pub capture: Option<CaptureConfig>,
+    /// The free-space floor and consensus's storage reserve (`[storage]`).
+    #[serde(default)]
+    pub storage: StorageConfig,
+}
+
+/// The `[storage]` section: below `free_floor_mib` free on the data directory's filesystem the
+/// node refuses new work with `507 insufficient_storage`; `reserve_mib` is kept allocated for
+/// consensus and released when the disk is nearly full (see `kernel/disk.rs`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    #[serde(default = "d_floor")]
+    pub free_floor_mib: u64,
+    #[serde(default = "d_reserve")]
+    pub reserve_mib: u64,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            free_floor_mib: crate::kernel::disk::STORAGE_FREE_FLOOR_MIB_DEFAULT,
+            reserve_mib: crate::kernel::disk::STORAGE_RESERVE_MIB_DEFAULT,
+        }
+    }
+}
+
+fn d_floor() -> u64 {
+    crate::kernel::disk::STORAGE_FREE_FLOOR_MIB_DEFAULT
+}
+fn d_reserve() -> u64 {
+    crate::kernel::disk::STORAGE_RESERVE_MIB_DEFAULT
 }
 
 /// The `[capture]` section of a node's configuration: the department key the node signs
@@ -151,6 +182,7 @@ impl NodeConfig {
             fault_injection: false,
             snapshot_every_blocks: want_consensus::raft::SNAPSHOT_EVERY_ENTRIES_DEFAULT,
             capture: None,
+            storage: StorageConfig::default(),
         }
     }
 
@@ -180,6 +212,13 @@ impl NodeConfig {
         }
         if self.mempool_nonce_window == 0 {
             return Err("mempool_nonce_window must be at least 1".into());
+        }
+        if self.storage.reserve_mib > crate::kernel::disk::STORAGE_RESERVE_MIB_MAX {
+            return Err(format!(
+                "storage.reserve_mib = {} is above the maximum {}",
+                self.storage.reserve_mib,
+                crate::kernel::disk::STORAGE_RESERVE_MIB_MAX
+            ));
         }
         if let Some(c) = &self.capture {
             if c.token_file.is_none() && !self.http_addr.ip().is_loopback() {

@@ -50,6 +50,8 @@ pub mod codes {
     pub const INVALID_BODY: &str = "invalid_body";
     pub const METHOD_NOT_ALLOWED: &str = "method_not_allowed";
     pub const WEBSOCKET_REQUIRED: &str = "websocket_required";
+    pub const INSUFFICIENT_STORAGE: &str = "insufficient_storage";
+    pub const STORAGE_LOW: &str = "storage_low";
 
     /// The node kernel's codes with their HTTP status.
     pub const KERNEL: &[ErrorCode] = &[
@@ -151,6 +153,16 @@ pub mod codes {
             METHOD_NOT_ALLOWED,
             405,
             "the path exists, but not with this method",
+        ),
+        ErrorCode::new(
+            INSUFFICIENT_STORAGE,
+            507,
+            "the node's disk is below its free-space floor: new work is refused; reads go on",
+        ),
+        ErrorCode::new(
+            STORAGE_LOW,
+            503,
+            "the node serves reads but takes no new work: its disk is below the free-space floor",
         ),
         ErrorCode::new(
             WEBSOCKET_REQUIRED,

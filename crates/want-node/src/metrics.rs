@@ -34,6 +34,10 @@ pub struct Metrics {
     pub certified_height: Gauge,
     pub state_diverged: Gauge,
     pub diverged_height: Gauge,
+    pub storage_free_bytes: Gauge,
+    pub storage_floor_bytes: Gauge,
+    pub storage_low: Gauge,
+    pub storage_reserve_held: Gauge,
 }
 
 impl Default for Metrics {
@@ -63,6 +67,10 @@ impl Metrics {
             certified_height: Gauge::default(),
             state_diverged: Gauge::default(),
             diverged_height: Gauge::default(),
+            storage_free_bytes: Gauge::default(),
+            storage_floor_bytes: Gauge::default(),
+            storage_low: Gauge::default(),
+            storage_reserve_held: Gauge::default(),
         };
         registry.register(
             "tx_admitted",
@@ -143,6 +151,26 @@ impl Metrics {
             "diverged_height",
             "Height at which this node's state diverged from the majority (0 when it did not)",
             m.diverged_height.clone(),
+        );
+        registry.register(
+            "storage_free_bytes",
+            "Free bytes on the data directory's filesystem, last read",
+            m.storage_free_bytes.clone(),
+        );
+        registry.register(
+            "storage_floor_bytes",
+            "Free-space floor below which new work is refused (storage.free_floor_mib)",
+            m.storage_floor_bytes.clone(),
+        );
+        registry.register(
+            "storage_low",
+            "1 while free space is below the floor (transactions, blobs and captures are refused with insufficient_storage)",
+            m.storage_low.clone(),
+        );
+        registry.register(
+            "storage_reserve_held",
+            "1 while consensus's storage reserve file is allocated (0 once released for consensus)",
+            m.storage_reserve_held.clone(),
         );
         Metrics { registry, ..m }
     }

@@ -58,6 +58,7 @@ const STATELESS: &[&str] = &[
     "/healthz",
     "/metrics",
     "/v1/admin/faults",
+    "/v1/admin/storage",
     "/v1/blocks/latest",
     "/v1/blocks/{height}",
     "/v1/blocks/{height}/certificate",

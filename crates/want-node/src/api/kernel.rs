@@ -57,6 +57,7 @@ pub fn routes() -> OpenApiRouter<Node> {
         .routes(routes!(get_votes))
         .routes(routes!(metrics))
         .routes(routes!(healthz))
+        .routes(routes!(put_storage_fault))
 }
 
 /// A range of heights for catch-up (`GET /v1/sync/…`).
@@ -191,7 +192,8 @@ pub enum TxView {
         (status = 403, description = "refused by the call's module (e.g. not_admin)"),
         (status = 408, description = "commit_timeout (wait=commit)"), (status = 409, description = "duplicate_transaction, nonce_in_use"),
         (status = 410, description = "tx_dropped (wait=commit)"), (status = 413, description = "tx_too_large"), (status = 429, description = "mempool_full"),
-        (status = 503, description = "no_leader, not_leader")))]
+        (status = 503, description = "no_leader, not_leader"),
+        (status = 507, description = "insufficient_storage: the node's disk is below its free-space floor")))]
 async fn submit_tx(
     State(node): State<Node>,
     Query(q): Query<WaitQuery>,
@@ -779,22 +781,64 @@ async fn get_certificate(State(node): State<Node>, Path(height): Path<String>) -
     .into_response())
 }
 
-/// The node is up: its head's height.
+/// The node is up and takes new work: its head's height and its disk.
 #[derive(Serialize, ToSchema)]
 pub struct Health {
     pub ok: bool,
     pub height: u64,
+    /// The data directory's free space, its floor and consensus's reserve.
+    pub storage: crate::kernel::disk::StorageStatus,
 }
 
 #[utoipa::path(get, path = "/healthz", tag = "node",
-    responses((status = 200, description = "the node answers; its head's height", body = Health)))]
+    responses((status = 200, description = "the node answers and takes new work; its head's height and free space", body = Health),
+        (status = 503, description = "storage_low: the node answers but refuses new work, its disk is below the free-space floor (the message gives the figures)")))]
 async fn healthz(State(node): State<Node>) -> ApiResult {
     let head = node.shared.store.head().map_err(NodeError::from)?;
+    if let Err(e) = node.shared.disk.check_room() {
+        return Err(bad(codes::STORAGE_LOW, e.to_string()));
+    }
     Ok(Json(Health {
         ok: true,
         height: head.height,
+        storage: node.shared.disk.status(),
     })
     .into_response())
+}
+
+/// A free-space figure to use instead of the filesystem's (`null`: the filesystem's again).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StorageFault {
+    pub free_bytes: Option<u64>,
+}
+
+#[utoipa::path(put, path = "/v1/admin/storage", tag = "node",
+    request_body(content = StorageFault, description = "the free space the node should believe it has, in bytes (null: read the filesystem again)"),
+    responses((status = 200, description = "the storage status now", body = crate::kernel::disk::StorageStatus),
+        (status = 400, description = "invalid_json"), (status = 403, description = "faults_disabled")))]
+/// `PUT /v1/admin/storage`: injects a free-space figure (fault tests of the storage floor; only
+/// with `fault_injection = true`).
+async fn put_storage_fault(
+    State(node): State<Node>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    if !node.shared.cfg.fault_injection {
+        return Err(bad(
+            codes::FAULTS_DISABLED,
+            "fault injection is disabled on this node (fault_injection = true in its configuration; for fault tests only)",
+        ));
+    }
+    let fault: StorageFault = parse_json(body, "storage fault")?;
+    let shared = node.shared.clone();
+    let status = blocking(move || {
+        let s = shared.disk.inject_free_bytes(fault.free_bytes)?;
+        shared.publish_storage(&s);
+        Ok(s)
+    })
+    .await?;
+    tracing::warn!(target: "storage", "injected free space: {:?}", fault.free_bytes);
+    Ok(Json(status).into_response())
 }
 
 #[utoipa::path(get, path = "/metrics", tag = "node",

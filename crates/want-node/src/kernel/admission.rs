@@ -196,7 +196,9 @@ impl Node {
     }
 
     async fn admit_or_forward(&self, stx: SignedTransaction) -> Result<(), NodeError> {
-        let result = if self.must_forward() {
+        let result = if let Err(e) = self.shared.disk.check_room() {
+            Err(e)
+        } else if self.must_forward() {
             check_signature(stx.clone())?;
             self.forward_or_admit(std::slice::from_ref(&stx))
                 .await
@@ -291,6 +293,9 @@ impl Node {
         ctx: &BlockContext,
         checked: Checked,
     ) -> Result<Admitted, NodeError> {
+        // The leader journals what it admits: below the storage floor it takes nothing new,
+        // forwarded transactions included (`disk.rs`).
+        self.shared.disk.check_room()?;
         let bytes = checked.bytes.clone();
         let admitted = self.shared.admit(snap, ctx, checked)?;
         Ok((admitted, bytes))
@@ -303,6 +308,13 @@ impl Node {
         &self,
         txs: Vec<SignedTransaction>,
     ) -> Vec<Result<Hash32, NodeError>> {
+        if let Err(e) = self.shared.disk.check_room() {
+            self.shared.metrics.refused(e.code());
+            return txs
+                .iter()
+                .map(|_| Err(NodeError::rejected(e.code(), e.to_string())))
+                .collect();
+        }
         if !self.must_forward() {
             return self.submit_batch_local(txs).await;
         }

@@ -180,7 +180,8 @@ impl Node {
         for ((id, _), r) in picked.iter().zip(results) {
             match r {
                 Ok(()) => done.push(*id),
-                Err(e) if transient(e.code()) => {}
+                // Kept for the next attempt: the leader may be elected again, or free disk space.
+                Err(e) if transient(e.code()) || e.code() == codes::INSUFFICIENT_STORAGE => {}
                 Err(e)
                     if e.code() == codes::DUPLICATE_TRANSACTION
                         || e.code() == codes::NONCE_IN_USE =>

@@ -76,6 +76,8 @@ pub struct Shared {
     pub last_proposed_ms: std::sync::atomic::AtomicU64,
     /// The modules' node parts, in registration order.
     pub modules: Vec<Arc<dyn NodeModule>>,
+    /// The free-space floor and consensus's storage reserve (`disk.rs`).
+    pub disk: crate::kernel::disk::DiskGuard,
 }
 
 /// Unix time in milliseconds from the system clock (the node's only clock; the state machine
@@ -88,6 +90,24 @@ pub fn now_ms() -> u64 {
 }
 
 impl Shared {
+    /// Reads the data directory's free space again (releasing or allocating consensus's
+    /// reserve as needed) and publishes it in the metrics.
+    pub fn refresh_storage(&self) -> Result<crate::kernel::disk::StorageStatus, NodeError> {
+        let status = self.disk.refresh()?;
+        self.publish_storage(&status);
+        Ok(status)
+    }
+
+    pub(crate) fn publish_storage(&self, s: &crate::kernel::disk::StorageStatus) {
+        let m = &self.metrics;
+        m.storage_free_bytes
+            .set(i64::try_from(s.free_bytes).unwrap_or(i64::MAX));
+        m.storage_floor_bytes
+            .set(i64::try_from(s.floor_bytes).unwrap_or(i64::MAX));
+        m.storage_low.set(i64::from(s.low));
+        m.storage_reserve_held.set(i64::from(s.reserve_held));
+    }
+
     /// Drops the commit waiters of transactions that left the mempool without committing (their
     /// callers get an error instead of waiting for the timeout).
     pub(crate) fn forget_waiters(&self, ids: &[Hash32]) {

@@ -22,6 +22,7 @@ use crate::error::NodeError;
 use crate::kernel::activations::reconcile_activations;
 use crate::kernel::admission::check_signature;
 use crate::kernel::certs::CertState;
+use crate::kernel::disk::{DiskGuard, STORAGE_PROBE_INTERVAL_MS};
 use crate::kernel::journal::spawn_journal_writer;
 use crate::kernel::mempool::Mempool;
 use crate::kernel::module::BuildCtx;
@@ -45,6 +46,11 @@ impl Node {
     ) -> Result<Node, NodeError> {
         cfg.validate().map_err(NodeError::Config)?;
         let store = Arc::new(Store::open(&cfg.data_dir)?);
+        let disk = DiskGuard::open(
+            &cfg.data_dir,
+            cfg.storage.free_floor_mib,
+            cfg.storage.reserve_mib,
+        )?;
         let (genesis_block, genesis_state, genesis_root) =
             genesis.build().map_err(NodeError::Config)?;
         let identity = ChainIdentity {
@@ -94,7 +100,10 @@ impl Node {
             voters: parking_lot::RwLock::new(Vec::new()),
             last_proposed_ms: std::sync::atomic::AtomicU64::new(now_ms()),
             modules,
+            disk,
         });
+        let storage = shared.disk.status();
+        shared.publish_storage(&storage);
         spawn_journal_writer(shared.clone(), journal_rx);
         restore_journal(&shared)?;
         let (raft_id, timing, cluster) = cluster_setup(&shared)?;
@@ -117,6 +126,7 @@ impl Node {
         let (shutdown, shutdown_rx) = watch::channel(false);
         // Send own commit votes to the other members, backfill missing ones.
         spawn_vote_gossip(&shared, shutdown_rx.clone());
+        spawn_storage_probe(&shared, shutdown_rx.clone());
         let node = Node {
             shared,
             consensus,
@@ -166,6 +176,28 @@ fn restore_journal(shared: &Arc<Shared>) -> Result<(), NodeError> {
         .set(shared.mempool.lock().len() as i64);
     info!(target: "mempool::journal", "restored {restored} pending transactions, dropped {}", drop_ids.len());
     Ok(())
+}
+
+/// Reads the free space every [`STORAGE_PROBE_INTERVAL_MS`] (`disk.rs`).
+fn spawn_storage_probe(shared: &Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
+    let weak = Arc::downgrade(shared);
+    tokio::spawn(async move {
+        let mut tick =
+            tokio::time::interval(std::time::Duration::from_millis(STORAGE_PROBE_INTERVAL_MS));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shutdown.changed() => return,
+            }
+            let Some(shared) = weak.upgrade() else { return };
+            // statvfs and, rarely, a reserve allocation: blocking work.
+            let probed = tokio::task::spawn_blocking(move || shared.refresh_storage()).await;
+            if let Ok(Err(e)) = probed {
+                warn!(target: "storage", "{e}");
+            }
+        }
+    });
 }
 
 /// Keeps `Shared::voters` equal to Raft's voting members.

@@ -170,6 +170,30 @@ impl TestNode {
         self.post_raw(path, body.to_string()).await
     }
 
+    pub async fn put_json(&self, path: &str, body: &Value) -> (StatusCode, Value) {
+        self.send(self.http.put(self.url(path)).json(body)).await
+    }
+
+    pub async fn put_bytes(&self, path: &str, body: Vec<u8>) -> (StatusCode, Value) {
+        self.send(
+            self.http
+                .put(self.url(path))
+                .header("content-type", "application/octet-stream")
+                .body(body),
+        )
+        .await
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> (StatusCode, Value) {
+        let r = req.send().await.expect("request");
+        let status = r.status();
+        let text = r.text().await.expect("body");
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
     /// Submits a transaction; `wait` adds `?wait=commit`.
     pub async fn submit(&self, stx: &SignedTransaction, wait: bool) -> (StatusCode, Value) {
         let path = if wait {

@@ -477,7 +477,8 @@ impl ToSchema for EpcisDocument {
     responses((status = 200, description = "the anchored events in document order, once committed", body = Captured),
         (status = 400, description = "invalid document: error.path names the first problem (malformed_json, invalid_document, missing_field, invalid_field, …)"),
         (status = 401, description = "capture_unauthorized"), (status = 409, description = "duplicate_event"),
-        (status = 413, description = "too_large, too_many_events"), (status = 501, description = "capture_disabled"), (status = 503, description = "state_diverged")))]
+        (status = 413, description = "too_large, too_many_events"), (status = 501, description = "capture_disabled"), (status = 503, description = "state_diverged"),
+        (status = 507, description = "insufficient_storage: the node's disk is below its free-space floor")))]
 async fn capture(
     State(s): State<TraceState>,
     headers: axum::http::HeaderMap,
@@ -487,7 +488,10 @@ async fn capture(
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     let result = match body {
-        Ok(body) => s.trace.capture(&s.node, body, authorization).await,
+        Ok(body) => match s.node.shared.disk.check_room() {
+            Ok(()) => s.trace.capture(&s.node, body, authorization).await,
+            Err(e) => Err(e),
+        },
         Err(e) => Err(NodeError::Invalid {
             code: "too_large",
             message: format!(
@@ -512,12 +516,14 @@ pub struct BlobStored {
 
 #[utoipa::path(put, path = "/v1/blobs", tag = "trace",
     request_body(content = Binary, content_type = "application/octet-stream", description = "a sealed blob (at most 16 MiB)"),
-    responses((status = 201, description = "stored: its CIDv1", body = BlobStored), (status = 400, description = "invalid_body: the body is empty or could not be read"), (status = 413, description = "blob_too_large"), (status = 503, description = "state_diverged")))]
+    responses((status = 201, description = "stored: its CIDv1", body = BlobStored), (status = 400, description = "invalid_body: the body is empty or could not be read"), (status = 413, description = "blob_too_large"), (status = 503, description = "state_diverged"),
+        (status = 507, description = "insufficient_storage: the node's disk is below its free-space floor")))]
 async fn put_blob(
     State(s): State<TraceState>,
     headers: axum::http::HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult {
+    s.node.shared.disk.check_room()?;
     let body = body.map_err(|e| {
         if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
             bad(
