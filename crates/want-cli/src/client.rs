@@ -41,14 +41,21 @@ impl Client {
     }
 
     /// PUTs raw bytes (the blob store).
-    pub fn put_bytes(&self, path: &str, body: Vec<u8>) -> anyhow::Result<Value> {
-        let resp = self
+    /// PUTs raw bytes with extra headers (signed blob uploads).
+    pub fn put_bytes_with(
+        &self,
+        path: &str,
+        body: Vec<u8>,
+        headers: &[(&str, String)],
+    ) -> anyhow::Result<Value> {
+        let mut req = self
             .http
             .put(format!("{}{path}", self.base))
-            .header("content-type", "application/octet-stream")
-            .body(body)
-            .send();
-        self.handle(resp)
+            .header("content-type", "application/octet-stream");
+        for (k, v) in headers {
+            req = req.header(*k, v);
+        }
+        self.handle(req.body(body).send())
     }
 
     /// GETs raw bytes with extra headers (signed blob reads); API errors become CLI errors.

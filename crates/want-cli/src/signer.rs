@@ -457,6 +457,11 @@ impl Signer {
 
     /// The secp256k1 key; an RSA key is `unsupported_key` (opened with [`Profile::secp`], the
     /// signer never holds one here).
+    /// The id of the chain the signer signs for.
+    pub fn chain_id(&self) -> u64 {
+        self.chain.chain_id
+    }
+
     pub fn secp_key(&self) -> anyhow::Result<&PrivateKey> {
         match &self.key {
             SigningKey::Secp256k1(k) => Ok(k),

@@ -165,10 +165,23 @@ fn populate(node: &DevNode, dir: &Path) -> Live {
         .expect("event hash")
         .to_string();
 
+    let blob = b"a blob the fuzzer may ask for".to_vec();
+    let time_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_millis() as u64;
+    let digest = want_types::trace::blob_put_digest(
+        want_node::config::DEV_CHAIN_ID,
+        &want_crypto::cid_of(&blob),
+        time_ms,
+    );
+    let signature = want_node::config::dev_private_key().sign_digest(&digest);
     let r = http
         .put(format!("{}/v1/blobs", node.url))
         .header("content-type", "application/octet-stream")
-        .body(b"a blob the fuzzer may ask for".to_vec())
+        .header("X-Want-Time", time_ms.to_string())
+        .header("X-Want-Signature", hex::encode(signature))
+        .body(blob)
         .send()
         .expect("put blob");
     let stored: Value = r.json().expect("blob answer");

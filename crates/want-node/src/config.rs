@@ -87,6 +87,55 @@ pub struct NodeConfig {
     /// The free-space floor and consensus's storage reserve (`[storage]`).
     #[serde(default)]
     pub storage: StorageConfig,
+    /// The blob upload quotas (`[blobs]`).
+    #[serde(default)]
+    pub blobs: BlobLimits,
+}
+
+/// Default most pending bytes per account, in MiB.
+pub const BLOB_ACCOUNT_PENDING_MIB_DEFAULT: u64 = 64;
+/// Default most pending blobs per account.
+pub const BLOB_ACCOUNT_PENDING_BLOBS_DEFAULT: usize = 4_096;
+/// Default most pending bytes on the node, all accounts together, in MiB.
+pub const BLOB_NODE_PENDING_MIB_DEFAULT: u64 = 1_024;
+/// Default most pending blobs on the node, all accounts together.
+pub const BLOB_NODE_PENDING_BLOBS_DEFAULT: usize = 262_144;
+/// The `[blobs]` section of a node's configuration: the upload quotas.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlobLimits {
+    #[serde(default = "d_account_mib")]
+    pub account_pending_mib: u64,
+    #[serde(default = "d_account_blobs")]
+    pub account_pending_blobs: usize,
+    #[serde(default = "d_node_mib")]
+    pub node_pending_mib: u64,
+    #[serde(default = "d_node_blobs")]
+    pub node_pending_blobs: usize,
+}
+
+fn d_account_mib() -> u64 {
+    BLOB_ACCOUNT_PENDING_MIB_DEFAULT
+}
+fn d_account_blobs() -> usize {
+    BLOB_ACCOUNT_PENDING_BLOBS_DEFAULT
+}
+fn d_node_mib() -> u64 {
+    BLOB_NODE_PENDING_MIB_DEFAULT
+}
+fn d_node_blobs() -> usize {
+    BLOB_NODE_PENDING_BLOBS_DEFAULT
+}
+
+impl Default for BlobLimits {
+    fn default() -> Self {
+        BlobLimits {
+            account_pending_mib: BLOB_ACCOUNT_PENDING_MIB_DEFAULT,
+            account_pending_blobs: BLOB_ACCOUNT_PENDING_BLOBS_DEFAULT,
+            node_pending_mib: BLOB_NODE_PENDING_MIB_DEFAULT,
+            node_pending_blobs: BLOB_NODE_PENDING_BLOBS_DEFAULT,
+        }
+    }
 }
 
 /// The `[storage]` section: below `free_floor_mib` free on the data directory's filesystem the
@@ -183,6 +232,7 @@ impl NodeConfig {
             snapshot_every_blocks: want_consensus::raft::SNAPSHOT_EVERY_ENTRIES_DEFAULT,
             capture: None,
             storage: StorageConfig::default(),
+            blobs: BlobLimits::default(),
         }
     }
 

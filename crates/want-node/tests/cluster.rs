@@ -668,6 +668,13 @@ async fn a_member_down_while_a_record_was_captured_fetches_its_blob_when_back() 
         .unwrap();
     assert_eq!(signed_by_stranger.status(), StatusCode::FORBIDDEN);
 
+    // The leader's pushes (to the member that is away, failing) are over before it returns.
+    let trace = want_node::trace::TraceNode::of(&c.node(leader).node).expect("trace module");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while trace.replication.queued_bytes() > 0 {
+        assert!(std::time::Instant::now() < deadline, "pushes never ended");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     // The member that was away catches up on the chain and fetches the blob it missed.
     c.restart_member(away).await;
     let product = want_node::trace::urlencode("https://id.gs1.org/01/10614141073464/21/2017");

@@ -635,10 +635,12 @@ async fn old_blobs_no_record_references_are_collected_and_the_rest_kept() {
     assert_eq!(s, StatusCode::OK, "{v}");
     let rec = record(&n, v["events"][0]["eventHash"].as_str().unwrap()).await;
     let anchored = rec["cid"].as_str().unwrap().to_string();
+    let dev = dev_private_key();
     let put = |bytes: &'static [u8]| {
-        let req = n.http.put(n.url("/v1/blobs")).body(bytes);
+        let (n, dev) = (&n, &dev);
         async move {
-            let v: Value = req.send().await.unwrap().json().await.unwrap();
+            let (s, v) = n.put_blob_signed(dev, bytes.to_vec()).await;
+            assert_eq!(s, StatusCode::CREATED, "{v}");
             v["cid"].as_str().unwrap().to_string()
         }
     };
@@ -1035,18 +1037,9 @@ async fn kyc_documents_are_sealed_to_the_verifier_and_only_hash_and_level_go_on_
         .await;
     let passport = b"PASSPORT E12345678 ZHANG SAN 1990-01-01";
     let sealed = want_crypto::ecies_encrypt(&verifier.public_key(), passport).unwrap();
-    let r = n
-        .http
-        .put(n.url("/v1/blobs"))
-        .body(sealed.clone())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let cid = r.json::<Value>().await.unwrap()["cid"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (s, v) = n.put_blob_signed(&subject_key, sealed.clone()).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let cid = v["cid"].as_str().unwrap().to_string();
     // Unfiled, nobody may read it; filed, the verifier and the subject may, a stranger not.
     assert_eq!(
         fetch_blob(&n, &cid, &verifier).await.0,

@@ -184,6 +184,27 @@ impl TestNode {
         .await
     }
 
+    /// Uploads a blob signed by `key` (`X-Want-Time`, `X-Want-Signature` over
+    /// `blob_put_digest` of the dev chain).
+    pub async fn put_blob_signed(
+        &self,
+        key: &want_crypto::PrivateKey,
+        bytes: Vec<u8>,
+    ) -> (StatusCode, Value) {
+        let time_ms = now_ms();
+        let cid = want_crypto::cid_of(&bytes);
+        let digest = want_types::trace::blob_put_digest(DEV_CHAIN_ID, &cid, time_ms);
+        self.send(
+            self.http
+                .put(self.url("/v1/blobs"))
+                .header("content-type", "application/octet-stream")
+                .header("X-Want-Time", time_ms.to_string())
+                .header("X-Want-Signature", hex::encode(key.sign_digest(&digest)))
+                .body(bytes),
+        )
+        .await
+    }
+
     async fn send(&self, req: reqwest::RequestBuilder) -> (StatusCode, Value) {
         let r = req.send().await.expect("request");
         let status = r.status();

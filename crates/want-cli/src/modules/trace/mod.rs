@@ -499,6 +499,27 @@ fn record_key_for(record: &Value, key: &PrivateKey) -> anyhow::Result<want_crypt
     ))
 }
 
+/// Stores a sealed blob on the node with a signed upload (`X-Want-Time`, `X-Want-Signature`
+/// over `blob_put_digest`): the node holds the uploader to its upload quota.
+fn upload_blob(
+    client: &Client,
+    chain_id: u64,
+    key: &PrivateKey,
+    blob: Vec<u8>,
+) -> anyhow::Result<serde_json::Value> {
+    let time_ms = now_ms();
+    let cid = want_crypto::cid_of(&blob);
+    let sig = key.sign_digest(&want_types::trace::blob_put_digest(chain_id, &cid, time_ms));
+    client.put_bytes_with(
+        "/v1/blobs",
+        blob,
+        &[
+            ("X-Want-Time", time_ms.to_string()),
+            ("X-Want-Signature", hex::encode(sig)),
+        ],
+    )
+}
+
 /// Fetches a blob with a signed read request.
 fn fetch_blob(client: &Client, cid: &str, key: &PrivateKey) -> anyhow::Result<Vec<u8>> {
     let time_ms = now_ms();
@@ -675,7 +696,7 @@ fn run_trace(cmd: TraceCommand, out: &Out) -> anyhow::Result<()> {
             let stxs = sign_all(&mut signer, calls)?;
             let client = signer.node()?;
             for blob in blobs {
-                client.put_bytes("/v1/blobs", blob)?;
+                upload_blob(client, signer.chain_id(), &key, blob)?;
             }
             let outcome = deliver(&signer, stxs, FileShape::Array)?;
             let mut events = Vec::with_capacity(ids.len());
@@ -1035,7 +1056,8 @@ fn run_kyc(c: KycCommand, out: &Out) -> anyhow::Result<()> {
             }
             let sealed = want_crypto::ecies_encrypt(&vk, &doc)?;
             let mut signer = Signer::open(sign, Profile::commit().node(KYC_SUBMIT_NODE))?;
-            let cid = signer.node()?.put_bytes("/v1/blobs", sealed)?["cid"]
+            let uploader = signer.secp_key()?.clone();
+            let cid = upload_blob(signer.node()?, signer.chain_id(), &uploader, sealed)?["cid"]
                 .as_str()
                 .ok_or_else(|| err("bad_response", "the blob store's answer lacks cid"))?
                 .to_string();

@@ -21,7 +21,7 @@ use want_state::trace::state::{GrantInfo, KeyInfo, KycInfo, OrgInfo};
 use want_types::trace::{event_hash_id, parse_event_hash_id};
 use want_types::Address;
 
-use super::blob_repair::{MEMBER_HEADER, REPLICA_HEADER, SIGNATURE_HEADER, TIME_HEADER};
+use super::blob_repair::{MEMBER_HEADER, SIGNATURE_HEADER, TIME_HEADER};
 use super::capture::Captured;
 use super::query::{self as views, EventQuery, EventsPage, LineageView, RecordView};
 use super::verify::{Verdict, VerifyReport};
@@ -516,7 +516,10 @@ pub struct BlobStored {
 
 #[utoipa::path(put, path = "/v1/blobs", tag = "trace",
     request_body(content = Binary, content_type = "application/octet-stream", description = "a sealed blob (at most 16 MiB)"),
-    responses((status = 201, description = "stored: its CIDv1", body = BlobStored), (status = 400, description = "invalid_body: the body is empty or could not be read"), (status = 413, description = "blob_too_large"), (status = 503, description = "state_diverged"),
+    params(("X-Want-Time" = u64, Header, description = "Unix ms of the upload"), ("X-Want-Signature" = String, Header, description = "secp256k1 recoverable signature (hex) of sha256d(\"WANT-BLOB-PUT-v1\" || chain_id BE || time_ms BE || cid) by the uploader: an active key of an organisation, or an account holding at least 1 WANT")),
+    responses((status = 201, description = "stored: its CIDv1", body = BlobStored), (status = 400, description = "invalid_body: the body is empty or could not be read"),
+        (status = 403, description = "blob_upload_denied: unsigned, badly signed, or the signer may not upload"), (status = 413, description = "blob_too_large"),
+        (status = 429, description = "blob_quota_exceeded: the uploader's or the node's quota of blobs not yet anchored is used up"), (status = 503, description = "state_diverged"),
         (status = 507, description = "insufficient_storage: the node's disk is below its free-space floor")))]
 async fn put_blob(
     State(s): State<TraceState>,
@@ -544,14 +547,80 @@ async fn put_blob(
         // A sealed blob carries at least its cipher's tag: an empty body is a missing one.
         return Err(bad(codes::INVALID_BODY, "the blob is empty"));
     }
-    let trace = s.trace.clone();
+    let cid = want_crypto::cid_of(&body);
+    let (shared, trace) = (s.node.shared.clone(), s.trace.clone());
     let bytes = body.clone();
-    let cid = blocking(move || trace.blobs.put(&bytes)).await?;
-    if !headers.contains_key(REPLICA_HEADER) {
-        s.trace
-            .replicate_blobs(&s.node.shared, vec![body.to_vec()]);
+    if headers.contains_key(MEMBER_HEADER) {
+        // A copy pushed by another member (`blob_repair.rs`): signed with its node key.
+        let how = "only members push copies with X-Want-Member";
+        let member = blob_header(&headers, MEMBER_HEADER, how)?;
+        let signature = blob_header(&headers, SIGNATURE_HEADER, how)?;
+        let time_ms = blob_read_time(&headers, how)?;
+        let stored = blocking(move || {
+            let digest = super::blob_repair::member_put_digest(&cid, time_ms);
+            super::blob_repair::authorize_member(
+                &shared, &digest, &member, time_ms, &signature, now_ms(),
+            )
+            .map_err(upload_denied)?;
+            trace.blobs.put(&bytes)
+        })
+        .await?;
+        return Ok((
+            axum::http::StatusCode::CREATED,
+            Json(BlobStored { cid: stored }),
+        )
+            .into_response());
     }
-    Ok((axum::http::StatusCode::CREATED, Json(BlobStored { cid })).into_response())
+    let how = "sign the upload with `want trace capture` or `want trace kyc submit` (X-Want-Time, X-Want-Signature over want_types::trace::blob_put_digest)";
+    let time_ms = upload_header(&headers, TIME_HEADER, how)?
+        .parse::<u64>()
+        .map_err(|_| {
+            bad(
+                trace_codes::BLOB_UPLOAD_DENIED,
+                format!("{TIME_HEADER} is not a number of ms"),
+            )
+        })?;
+    let signature = hex::decode(upload_header(&headers, SIGNATURE_HEADER, how)?)
+        .map_err(|_| {
+            bad(
+                trace_codes::BLOB_UPLOAD_DENIED,
+                format!("{SIGNATURE_HEADER} is not hex"),
+            )
+        })?;
+    let stored = blocking(move || {
+        let uploader = super::access::blob_uploader(
+            shared.params.chain_id,
+            &cid,
+            time_ms,
+            &signature,
+            now_ms(),
+        )?;
+        let snap = shared.store.snapshot()?;
+        super::uploads::authorize_uploader(&snap, &uploader)?;
+        trace
+            .uploads
+            .count(&snap, &uploader, &cid, bytes.len() as u64, now_ms())?;
+        trace.blobs.put(&bytes)
+    })
+    .await?;
+    s.trace
+        .replicate_blobs(&s.node.shared, vec![body.to_vec()]);
+    Ok((axum::http::StatusCode::CREATED, Json(BlobStored { cid: stored })).into_response())
+}
+
+/// A refusal of a signed request, re-coded as an upload's refusal.
+fn upload_denied(e: NodeError) -> NodeError {
+    match e {
+        NodeError::Rejected { code, message } if code == trace_codes::BLOB_ACCESS_DENIED => {
+            NodeError::rejected(trace_codes::BLOB_UPLOAD_DENIED, message)
+        }
+        other => other,
+    }
+}
+
+/// A header of a signed upload, or `blob_upload_denied` naming it and `how` to sign.
+fn upload_header(headers: &axum::http::HeaderMap, name: &str, how: &str) -> Result<String, ApiError> {
+    blob_header(headers, name, how).map_err(|e| ApiError(upload_denied(e.0)))
 }
 
 /// A header a signed blob read needs, or `blob_access_denied` naming it and `how` to sign.
@@ -640,7 +709,8 @@ async fn get_member_blob(
     let time_ms = blob_read_time(&headers, how)?;
     let (shared, trace) = (s.node.shared.clone(), s.trace.clone());
     let bytes = blocking(move || {
-        super::blob_repair::authorize_member(&shared, &cid, &member, time_ms, &signature, now_ms())?;
+        let digest = super::blob_repair::member_read_digest(&cid, time_ms);
+        super::blob_repair::authorize_member(&shared, &digest, &member, time_ms, &signature, now_ms())?;
         stored_blob(&trace, &cid)
     })
     .await?;

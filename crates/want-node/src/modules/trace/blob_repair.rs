@@ -69,12 +69,12 @@ pub fn member_read_digest(cid: &str, time_ms: u64) -> Hash32 {
     sha256d(&buf)
 }
 
-/// Checks a member's request for blob `cid`: `member` (hex) is a voting member's node key, its
-/// time is within [`BLOB_READ_WINDOW_MS`] of `now_ms`, and `signature` (hex) is
-/// its Ed25519 signature of [`member_read_digest`].
+/// Checks a member's signed blob request: `member` (hex) is a voting member's node key, its
+/// time is within [`BLOB_READ_WINDOW_MS`] of `now_ms`, and `signature` (hex) is its Ed25519
+/// signature of `digest` ([`member_read_digest`] or [`member_put_digest`] of the blob and time).
 pub fn authorize_member(
     shared: &Shared,
-    cid: &str,
+    digest: &Hash32,
     member: &str,
     time_ms: u64,
     signature: &str,
@@ -96,11 +96,7 @@ pub fn authorize_member(
     }
     let signature =
         hex::decode(signature).map_err(|_| denied(format!("{SIGNATURE_HEADER} is not hex")))?;
-    want_crypto::verify_ed25519(
-        &key,
-        member_read_digest(cid, time_ms).as_bytes(),
-        &signature,
-    )
+    want_crypto::verify_ed25519(&key, digest.as_bytes(), &signature)
     .map_err(|e| denied(format!("{SIGNATURE_HEADER} does not verify: {e}")))
 }
 
@@ -409,54 +405,147 @@ async fn read_bounded(mut r: reqwest::Response) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// Header marking a blob PUT as a copy from another member (not copied on again).
-pub const REPLICA_HEADER: &str = "X-Want-Replica";
+/// Domain tag of the digest a member signs to push a copy of a blob to another member.
+pub const BLOB_MEMBER_PUT_TAG: &[u8] = b"WANT-BLOB-MEMBER-PUT-v1";
 /// How long one copy of a blob to a member may take, in milliseconds.
 pub const BLOB_REPLICATION_TIMEOUT_MS: u64 = 10_000;
+/// Most bytes of blobs waiting to be copied to the other members; a blob that does not fit is
+/// not pushed (the members fetch it once a record references it: repair).
+pub const BLOB_REPLICATION_QUEUE_BYTES_MAX: usize = 256 * 1024 * 1024;
 
-impl TraceNode {
-    /// Copies blobs this node accepted to the other members (best effort, in the background):
-    /// a record captured through one member can then be verified and read on any. Blobs are
-    /// content-addressed, so a member stores exactly the bytes named by their CID or nothing.
-    pub fn replicate_blobs(&self, shared: &Shared, blobs: Vec<Vec<u8>>) {
-        let peers = shared.vote_peers();
-        if peers.is_empty() || blobs.is_empty() {
+/// The digest a member signs (Ed25519, node key) to push the blob `cid` to another member at
+/// `time_ms` (`PUT /v1/blobs` with `X-Want-Member`, `X-Want-Time`, `X-Want-Signature`).
+pub fn member_put_digest(cid: &str, time_ms: u64) -> Hash32 {
+    let mut buf = Vec::with_capacity(BLOB_MEMBER_PUT_TAG.len() + 8 + cid.len());
+    buf.extend_from_slice(BLOB_MEMBER_PUT_TAG);
+    buf.extend_from_slice(&time_ms.to_be_bytes());
+    buf.extend_from_slice(cid.as_bytes());
+    sha256d(&buf)
+}
+
+/// The blobs waiting to be pushed to the other members: one worker, a byte limit.
+pub struct ReplicationQueue {
+    tx: tokio::sync::mpsc::UnboundedSender<Vec<u8>>,
+    rx: parking_lot::Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>>>,
+    queued_bytes: Arc<std::sync::atomic::AtomicUsize>,
+    /// Blobs not pushed because the queue was full (`want_trace_blob_pushes_skipped_total`).
+    pub skipped: prometheus_client::metrics::counter::Counter,
+}
+
+impl Default for ReplicationQueue {
+    fn default() -> Self {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        ReplicationQueue {
+            tx,
+            rx: parking_lot::Mutex::new(Some(rx)),
+            queued_bytes: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+            skipped: Default::default(),
+        }
+    }
+}
+
+impl ReplicationQueue {
+    /// Queues a blob, or skips it (counted) when [`BLOB_REPLICATION_QUEUE_BYTES_MAX`] would be
+    /// passed. True if queued.
+    fn push(&self, blob: Vec<u8>) -> bool {
+        use std::sync::atomic::Ordering;
+        let len = blob.len();
+        let fits = self
+            .queued_bytes
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |q| {
+                q.checked_add(len)
+                    .filter(|n| *n <= BLOB_REPLICATION_QUEUE_BYTES_MAX)
+            })
+            .is_ok();
+        if !fits {
+            self.skipped.inc();
+            return false;
+        }
+        if self.tx.send(blob).is_err() {
+            self.queued_bytes.fetch_sub(len, Ordering::AcqRel);
+            return false;
+        }
+        true
+    }
+
+    /// Bytes waiting to be pushed.
+    pub fn queued_bytes(&self) -> usize {
+        self.queued_bytes.load(std::sync::atomic::Ordering::Acquire)
+    }
+}
+
+/// Starts the worker that pushes queued blobs to the other members, one at a time, each member
+/// in turn (a member that does not answer is skipped for that blob).
+pub fn spawn_replication(node: &Node, trace: &Arc<TraceNode>, mut shutdown: watch::Receiver<bool>) {
+    let Some(mut rx) = trace.replication.rx.lock().take() else {
+        return;
+    };
+    let http = match reqwest::Client::builder()
+        .timeout(Duration::from_millis(BLOB_REPLICATION_TIMEOUT_MS))
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            warn!(target: "trace::blobs", "cannot build the replication client: {e}; blobs are not pushed (members fetch them once anchored)");
             return;
         }
-        let Ok(handle) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        handle.spawn(async move {
-            let client = match reqwest::Client::builder()
-                .timeout(std::time::Duration::from_millis(BLOB_REPLICATION_TIMEOUT_MS))
-                .build()
-            {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::warn!(target: "trace::blobs", "cannot build the replication client: {e}");
-                    return;
-                }
+    };
+    let shared = Arc::downgrade(&node.shared);
+    let queued = trace.replication.queued_bytes.clone();
+    tokio::spawn(async move {
+        loop {
+            let blob = tokio::select! {
+                b = rx.recv() => match b { Some(b) => b, None => return },
+                _ = shutdown.changed() => return,
             };
-            for peer in peers {
-                for blob in &blobs {
-                    let sent = client
-                        .put(format!("{peer}/v1/blobs"))
-                        .header(REPLICA_HEADER, "1")
-                        .header("content-type", "application/octet-stream")
-                        .body(blob.clone())
-                        .send()
-                        .await;
-                    match sent {
-                        Ok(r) if r.status().is_success() => {}
-                        Ok(r) => tracing::warn!(target: "trace::blobs", "{peer} refused a blob copy: {}", r.status()),
-                        Err(e) => {
-                            tracing::warn!(target: "trace::blobs", "cannot copy blobs to {peer}: {e}");
-                            break;
-                        }
-                    }
-                }
+            let len = blob.len();
+            if let Some(shared) = shared.upgrade() {
+                push_to_members(&shared, &http, &blob).await;
             }
-        });
+            queued.fetch_sub(len, std::sync::atomic::Ordering::AcqRel);
+        }
+    });
+}
+
+async fn push_to_members(shared: &Shared, http: &reqwest::Client, blob: &[u8]) {
+    let cid = want_crypto::cid_of(blob);
+    let own = hex::encode(shared.node_key.public_key());
+    for peer in shared.vote_peers() {
+        let time_ms = now_ms();
+        let signature = shared
+            .node_key
+            .sign(member_put_digest(&cid, time_ms).as_bytes());
+        let sent = http
+            .put(format!("{peer}/v1/blobs"))
+            .header(MEMBER_HEADER, &own)
+            .header(TIME_HEADER, time_ms.to_string())
+            .header(SIGNATURE_HEADER, hex::encode(signature))
+            .header("content-type", "application/octet-stream")
+            .body(blob.to_vec())
+            .send()
+            .await;
+        match sent {
+            Ok(r) if r.status().is_success() => {}
+            Ok(r) => {
+                debug!(target: "trace::blobs", "{peer} refused a copy of blob {cid}: {}", r.status())
+            }
+            Err(e) => debug!(target: "trace::blobs", "cannot copy blob {cid} to {peer}: {e}"),
+        }
+    }
+}
+
+impl TraceNode {
+    /// Queues blobs this node accepted for the other members (best effort, in the background,
+    /// bounded by [`BLOB_REPLICATION_QUEUE_BYTES_MAX`]): a record captured through one member
+    /// can then be verified and read on any. Blobs are content-addressed, so a member stores
+    /// exactly the bytes named by their CID or nothing. A single node has no one to copy to.
+    pub fn replicate_blobs(&self, shared: &Shared, blobs: Vec<Vec<u8>>) {
+        if shared.vote_peers().is_empty() {
+            return;
+        }
+        for blob in blobs {
+            self.replication.push(blob);
+        }
     }
 }
 
@@ -470,5 +559,6 @@ mod tests {
         assert_ne!(a, member_read_digest("bafkreib", 1));
         assert_ne!(a, member_read_digest("bafkreia", 2));
         assert_ne!(a, want_types::trace::blob_read_digest("bafkreia", 1));
+        assert_ne!(a, member_put_digest("bafkreia", 1));
     }
 }

@@ -9,6 +9,7 @@ pub mod blob_repair;
 pub mod blobs;
 pub mod capture;
 pub mod query;
+pub mod uploads;
 pub mod verify;
 
 use std::collections::HashSet;
@@ -50,6 +51,10 @@ pub struct TraceNode {
     /// Sealed blobs fetched from other members because this one lacked them
     /// (`want_trace_blobs_repaired_total`).
     pub blobs_repaired: Counter,
+    /// Uploaded blobs not yet anchored, per account (the upload quotas).
+    pub uploads: uploads::UploadLedger,
+    /// Blobs waiting to be pushed to the other members.
+    pub replication: blob_repair::ReplicationQueue,
 }
 
 impl BuildModule for TraceNode {
@@ -66,6 +71,8 @@ impl BuildModule for TraceNode {
             signer_cache: verify::SignerCache::default(),
             block_cache: verify::BlockCache::default(),
             blobs_repaired: Counter::default(),
+            uploads: uploads::UploadLedger::new(ctx.cfg.blobs.clone()),
+            replication: blob_repair::ReplicationQueue::default(),
         })
     }
 }
@@ -108,6 +115,11 @@ impl NodeModule for TraceNode {
             "Sealed blobs fetched from other members because this member lacked them",
             self.blobs_repaired.clone(),
         );
+        registry.register(
+            "blob_pushes_skipped",
+            "Blobs not pushed to the other members because the replication queue was full (they fetch them once anchored)",
+            self.replication.skipped.clone(),
+        );
     }
 
     fn routes(self: Arc<Self>, node: &Node) -> OpenApiRouter {
@@ -119,6 +131,7 @@ impl NodeModule for TraceNode {
 
     fn start(self: Arc<Self>, node: &Node, shutdown: watch::Receiver<bool>) {
         blob_repair::spawn_blob_repair(node, &self, shutdown.clone());
+        blob_repair::spawn_replication(node, &self, shutdown.clone());
         blob_repair::spawn_orphan_collector(node, &self, shutdown);
     }
 }

@@ -45,6 +45,10 @@ pub const BLOB_NOT_FOUND: &str = "blob_not_found";
 pub const BLOB_TAMPERED: &str = "blob_tampered";
 /// Refused: the blob is larger than the store takes.
 pub const BLOB_TOO_LARGE: &str = "blob_too_large";
+/// Refused: the uploader may not upload blobs (not an organisation's key, balance too low).
+pub const BLOB_UPLOAD_DENIED: &str = "blob_upload_denied";
+/// Refused: the uploader's or the node's quota of blobs not yet anchored is used up.
+pub const BLOB_QUOTA_EXCEEDED: &str = "blob_quota_exceeded";
 /// Refused: not a CIDv1 of a sealed blob.
 pub const INVALID_CID: &str = "invalid_cid";
 /// Refused: the node has no capture key.
@@ -57,6 +61,16 @@ pub const CODES: &[ErrorCode] = &[
     ErrorCode::new(BLOB_NOT_FOUND, 404, "the blob is not in this node's store"),
     ErrorCode::new(BLOB_TAMPERED, 500, "the stored blob no longer hashes to its CID"),
     ErrorCode::new(BLOB_TOO_LARGE, 413, "the blob is larger than the store takes"),
+    ErrorCode::new(
+        BLOB_UPLOAD_DENIED,
+        403,
+        "the upload is unsigned, or its signer may not upload blobs",
+    ),
+    ErrorCode::new(
+        BLOB_QUOTA_EXCEEDED,
+        429,
+        "the uploader's or the node's quota of blobs not yet anchored is used up",
+    ),
     ErrorCode::new(INVALID_CID, 400, "not a CIDv1 of a sealed blob"),
     ErrorCode::new(CAPTURE_DISABLED, 501, "this node has no capture key"),
     ErrorCode::new(CAPTURE_UNAUTHORIZED, 401, "the capture token is missing or wrong"),

@@ -772,6 +772,21 @@ pub fn blob_read_digest(cid: &str, time_ms: u64) -> Hash32 {
     sha256d(&buf)
 }
 
+/// Domain tag of the digest an uploader signs to store a sealed blob.
+pub const BLOB_PUT_TAG: &[u8] = b"WANT-BLOB-PUT-v1";
+
+/// The digest an uploader signs (secp256k1, recoverable) to store the blob `cid` on chain
+/// `chain_id` at `time_ms` (`PUT /v1/blobs` with `X-Want-Time` and `X-Want-Signature`): the
+/// node recovers the uploader's address and holds it to its upload quota.
+pub fn blob_put_digest(chain_id: u64, cid: &str, time_ms: u64) -> Hash32 {
+    let mut buf = Vec::with_capacity(BLOB_PUT_TAG.len() + 16 + cid.len());
+    buf.extend_from_slice(BLOB_PUT_TAG);
+    buf.extend_from_slice(&chain_id.to_be_bytes());
+    buf.extend_from_slice(&time_ms.to_be_bytes());
+    buf.extend_from_slice(cid.as_bytes());
+    sha256d(&buf)
+}
+
 /// The `ni:///sha-256;<hex>?ver=CBV2.0` form of an event hash.
 pub fn event_hash_id(hash: &Hash32) -> String {
     format!("ni:///sha-256;{}?ver=CBV2.0", hash.to_hex())
