@@ -26,8 +26,8 @@ mod weights;
 /// How long to wait for the node to start, for funding to commit, and for the load to commit.
 const NODE_START_TIMEOUT: Duration = Duration::from_secs(60);
 const COMMIT_TIMEOUT: Duration = Duration::from_secs(300);
-/// Most transactions from one sender in flight (below the node's nonce window).
-const PER_SENDER_MAX: usize = 1_000;
+/// Most transactions from one sender in flight: what a node admits of one account by default.
+const PER_SENDER_MAX: usize = want_node::config::MEMPOOL_SENDER_TXS_MAX_DEFAULT;
 /// Duration of the single-core verification measurement.
 const VERIFY_MEASURE: Duration = Duration::from_secs(2);
 

@@ -251,7 +251,7 @@ pub fn init_cluster(
              # Run it with: want node --config {file}\n\
              # Relative paths are resolved against this file's directory. Optional [node] tunables:\n\
              # block_interval_ms, block_txs_max, mempool_txs_max, mempool_nonce_window,\n\
-             # commit_wait_timeout_ms, empty_blocks.\n\
+             # mempool_sender_txs_max, commit_wait_timeout_ms, empty_blocks.\n\
              genesis_file = {genesis}\n\
              \n\
              [node]\n\

@@ -571,9 +571,13 @@ fn write_tx_file(path: &Path, stxs: &[SignedTransaction], shape: FileShape) -> a
     })
 }
 
-/// Sends one signed transaction; with `wait`, the answer carries its receipt.
+/// Sends one signed transaction; with `wait`, the answer carries its receipt, and a transaction
+/// that cannot commit yet (see [`gap_notice`]) is announced on stderr first.
 pub fn post(client: &Client, stx: &SignedTransaction, wait: bool) -> anyhow::Result<Value> {
     let path = if wait {
+        if let Some(notice) = gap_notice(client, stx) {
+            eprintln!("{notice}");
+        }
         "/v1/transactions?wait=commit"
     } else {
         "/v1/transactions"
@@ -581,6 +585,27 @@ pub fn post(client: &Client, stx: &SignedTransaction, wait: bool) -> anyhow::Res
     let body = serde_json::to_value(stx)
         .map_err(|e| err("error", format!("cannot encode the transaction: {e}")))?;
     client.post(path, &body)
+}
+
+/// What waiting for `stx` waits for, when its nonce is ahead of its account's next nonce as the
+/// node knows it (counting its pending transactions): it commits only after the missing nonces
+/// are sent, and the node drops it if they do not come in time. `None` when it can commit next
+/// (or the node cannot say).
+pub fn gap_notice(client: &Client, stx: &SignedTransaction) -> Option<String> {
+    let account = client.get(&format!("/v1/accounts/{}", stx.tx.from)).ok()?;
+    let next = account["pending_nonce"].as_u64()?;
+    let nonce = stx.tx.nonce;
+    let missing = match nonce.checked_sub(next)? {
+        0 => return None,
+        1 => format!("nonce {next} is"),
+        _ => format!("nonces {next} to {} are", nonce - 1),
+    };
+    Some(format!(
+        "waiting for transaction {}: its nonce {nonce} is ahead of account {}'s next nonce {next}, so it commits only once {missing} sent too (from another terminal or wallet); unless they arrive, the node drops it {} s after admitting it",
+        stx.id(),
+        stx.tx.from,
+        want_node::kernel::mempool::GAPPED_TX_TTL_MS / 1_000
+    ))
 }
 
 /// Whether a node's answer to a waited send carries a failed receipt.

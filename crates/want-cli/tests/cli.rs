@@ -438,6 +438,72 @@ fn cold_wallet_signs_offline_and_the_file_is_sent_later_exactly_once() {
 }
 
 #[test]
+fn tx_send_wait_of_a_nonce_ahead_of_the_account_says_what_it_waits_for() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("dev.hex");
+    std::fs::write(&key_file, dev_private_key().to_hex()).unwrap();
+    let recipient = want_crypto::PrivateKey::generate().address().to_string();
+    let sign = |nonce: &str| {
+        let file = dir.path().join(format!("tx{nonce}.json"));
+        want_json(&[
+            "tx",
+            "transfer",
+            "--to",
+            &recipient,
+            "--amount",
+            "1",
+            "--key-file",
+            s(&key_file),
+            "--offline",
+            "--nonce",
+            nonce,
+            "--out",
+            s(&file),
+        ])
+        .ok_json();
+        file
+    };
+    let (first, second) = (sign("0"), sign("1"));
+    let node = DevNode::start(&dir.path().join("data"), &["--block-interval-ms", "20"]);
+
+    // Nonce 1 first: the command says that it waits for nonce 0, then waits.
+    let mut waiting = std::process::Command::new(common::want_bin())
+        .args([
+            "--json",
+            "tx",
+            "send",
+            s(&second),
+            "--wait",
+            "--node",
+            &node.url,
+        ])
+        .env_remove("WANT_NODE")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut notice = String::new();
+    std::io::BufReader::new(waiting.stderr.take().unwrap())
+        .read_line(&mut notice)
+        .unwrap();
+    assert!(
+        notice.contains("next nonce 0") && notice.contains("nonce 0 is sent"),
+        "{notice}"
+    );
+    // Once nonce 0 is sent, both commit.
+    let sent = want_json(&["tx", "send", s(&first), "--wait", "--node", &node.url]).ok_json();
+    assert_eq!(sent["receipt"]["status"], "success", "{sent}");
+    let out = waiting.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    let answer: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(answer["status"], "committed", "{answer}");
+    assert_eq!(answer["receipt"]["status"], "success", "{answer}");
+    assert_eq!(account(&recipient, &node.url)["balance"], "2000000");
+}
+
+#[test]
 fn bad_command_line_input_gets_stable_error_codes() {
     let dir = tempfile::tempdir().unwrap();
     let pw = password_file(dir.path(), "pw", "pw");

@@ -40,8 +40,13 @@ pub const BLOCK_INTERVAL_MS_MIN: u64 = 1;
 pub const BLOCK_TXS_MAX_DEFAULT: usize = 10_000;
 pub const BLOCK_TXS_MAX_LIMIT: usize = 100_000;
 pub const MEMPOOL_TXS_MAX_DEFAULT: usize = 200_000;
-/// How far ahead of the account's next nonce a transaction may be admitted.
-pub const MEMPOOL_NONCE_WINDOW_DEFAULT: u64 = 1_024;
+/// A transaction's nonce must be below the account's next nonce, counting its pending
+/// transactions, plus this: at most 15 nonces may be missing before it (clients sending
+/// consecutive nonces concurrently may deliver them out of order). Gapped transactions leave
+/// the mempool quickly (`kernel::mempool::GAPPED_TX_TTL_MS`).
+pub const MEMPOOL_NONCE_WINDOW_DEFAULT: u64 = 16;
+/// Most pending transactions one account may have in the mempool.
+pub const MEMPOOL_SENDER_TXS_MAX_DEFAULT: usize = 256;
 /// A transaction may not expire later than this after admission (24 h).
 pub const TX_EXPIRY_AHEAD_MAX_MS: u64 = 24 * 3_600 * 1_000;
 /// How long `?wait=commit` waits for the block before answering `commit_timeout`.
@@ -63,8 +68,13 @@ pub struct NodeConfig {
     pub block_txs_max: usize,
     #[serde(default = "d_mempool")]
     pub mempool_txs_max: usize,
+    /// A nonce must be below the account's next nonce (counting its pending transactions) plus
+    /// this; 1 admits no gap.
     #[serde(default = "d_window")]
     pub mempool_nonce_window: u64,
+    /// Most pending transactions of one account.
+    #[serde(default = "d_sender_txs")]
+    pub mempool_sender_txs_max: usize,
     #[serde(default = "d_wait")]
     pub commit_wait_timeout_ms: u64,
     /// Produce a block every interval even when there is nothing to include.
@@ -208,6 +218,9 @@ fn d_mempool() -> usize {
 fn d_window() -> u64 {
     MEMPOOL_NONCE_WINDOW_DEFAULT
 }
+fn d_sender_txs() -> usize {
+    MEMPOOL_SENDER_TXS_MAX_DEFAULT
+}
 fn d_snapshot() -> u64 {
     want_consensus::raft::SNAPSHOT_EVERY_ENTRIES_DEFAULT
 }
@@ -225,6 +238,7 @@ impl NodeConfig {
             block_txs_max: BLOCK_TXS_MAX_DEFAULT,
             mempool_txs_max: MEMPOOL_TXS_MAX_DEFAULT,
             mempool_nonce_window: MEMPOOL_NONCE_WINDOW_DEFAULT,
+            mempool_sender_txs_max: MEMPOOL_SENDER_TXS_MAX_DEFAULT,
             commit_wait_timeout_ms: COMMIT_WAIT_TIMEOUT_MS_DEFAULT,
             empty_blocks: false,
             cluster: None,
@@ -261,7 +275,12 @@ impl NodeConfig {
             ));
         }
         if self.mempool_nonce_window == 0 {
-            return Err("mempool_nonce_window must be at least 1".into());
+            return Err(
+                "mempool_nonce_window must be at least 1 (1: no nonce may be skipped)".into(),
+            );
+        }
+        if self.mempool_sender_txs_max == 0 {
+            return Err("mempool_sender_txs_max must be at least 1".into());
         }
         if self.storage.reserve_mib > crate::kernel::disk::STORAGE_RESERVE_MIB_MAX {
             return Err(format!(

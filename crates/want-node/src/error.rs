@@ -23,6 +23,7 @@ pub mod codes {
     pub const EXPIRY_TOO_FAR: &str = "expiry_too_far";
     pub const DUPLICATE_TRANSACTION: &str = "duplicate_transaction";
     pub const MEMPOOL_FULL: &str = "mempool_full";
+    pub const TOO_MANY_PENDING: &str = "too_many_pending";
     pub const BATCH_TOO_LARGE: &str = "batch_too_large";
     pub const INVALID_ADDRESS: &str = "invalid_address";
     pub const INVALID_HASH: &str = "invalid_hash";
@@ -33,6 +34,8 @@ pub mod codes {
     pub const NOT_FOUND: &str = "not_found";
     pub const COMMIT_TIMEOUT: &str = "commit_timeout";
     pub const TX_DROPPED: &str = "tx_dropped";
+    pub const TX_REPLACED: &str = "tx_replaced";
+    pub const TX_EVICTED: &str = "tx_evicted";
     pub const SHUTTING_DOWN: &str = "shutting_down";
     pub const INTERNAL: &str = "internal_error";
     pub const NOT_LEADER: &str = "not_leader";
@@ -74,12 +77,12 @@ pub mod codes {
         ErrorCode::new(
             NONCE_TOO_FAR_AHEAD,
             400,
-            "the nonce is beyond the mempool's window",
+            "the nonce skips more nonces past the account's next one (counting its pending transactions) than the mempool's window allows",
         ),
         ErrorCode::new(
             NONCE_IN_USE,
             409,
-            "a pending transaction already uses the nonce",
+            "a pending transaction already uses the nonce (a replacement must pay a higher fee)",
         ),
         ErrorCode::new(EXPIRY_TOO_FAR, 400, "the expiry is more than 24 h ahead"),
         ErrorCode::new(
@@ -90,7 +93,12 @@ pub mod codes {
         ErrorCode::new(
             MEMPOOL_FULL,
             429,
-            "the mempool is full; retry after the next block",
+            "the mempool is full and the transaction does not outrank what it would evict; pay the fee the message names, or retry after the next block",
+        ),
+        ErrorCode::new(
+            TOO_MANY_PENDING,
+            429,
+            "the sender has the most pending transactions one account may have; retry once some are committed",
         ),
         ErrorCode::new(BATCH_TOO_LARGE, 413, "too many items in one request"),
         ErrorCode::new(INVALID_ADDRESS, 400, "not an address"),
@@ -109,6 +117,16 @@ pub mod codes {
             TX_DROPPED,
             410,
             "the transaction left the mempool without committing",
+        ),
+        ErrorCode::new(
+            TX_REPLACED,
+            410,
+            "a transaction with the same sender and nonce and a higher fee replaced it",
+        ),
+        ErrorCode::new(
+            TX_EVICTED,
+            410,
+            "a full mempool evicted it for a transaction paying more per weight",
         ),
         ErrorCode::new(SHUTTING_DOWN, 503, "the node is shutting down"),
         ErrorCode::new(INTERNAL, 500, "an internal error (see the node's log)"),

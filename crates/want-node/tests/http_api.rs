@@ -613,9 +613,15 @@ async fn pending_transactions_hold_their_id_and_nonce() {
         409,
         "nonce_in_use",
     );
+    // The window counts from the next nonce after the pending ones (1 here).
     assert_error(
         &n.submit(
-            &transfer(&dev, MEMPOOL_NONCE_WINDOW_DEFAULT, new_key().address(), 1),
+            &transfer(
+                &dev,
+                1 + MEMPOOL_NONCE_WINDOW_DEFAULT,
+                new_key().address(),
+                1,
+            ),
             false,
         )
         .await,

@@ -614,12 +614,26 @@ impl Store {
 
     /// Adds admitted transactions to the durable mempool journal in one transaction.
     pub fn journal_add(&self, txs: &[(Hash32, Vec<u8>)]) -> Result<(), StorageError> {
+        self.journal_update(txs, &[])
+    }
+
+    /// Adds admitted transactions to the journal and removes displaced ones (replaced or
+    /// evicted), in one transaction; the removals come last, so a transaction added and
+    /// displaced in the same batch is not left behind.
+    pub fn journal_update(
+        &self,
+        add: &[(Hash32, Vec<u8>)],
+        remove: &[Hash32],
+    ) -> Result<(), StorageError> {
         let w = self.db.begin_write().map_err(|e| self.err(e))?;
         {
             let mut t = w.open_table(MEMPOOL).map_err(|e| self.err(e))?;
-            for (id, bytes) in txs {
+            for (id, bytes) in add {
                 t.insert(id.0.as_slice(), bytes.as_slice())
                     .map_err(|e| self.err(e))?;
+            }
+            for id in remove {
+                t.remove(id.0.as_slice()).map_err(|e| self.err(e))?;
             }
         }
         w.commit().map_err(|e| self.err(e))
@@ -1166,6 +1180,28 @@ mod tests {
         assert_eq!(left, vec![b.clone()]);
         store.journal_remove(&[b.id()]).unwrap();
         assert!(store.journal_all().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_journal_update_adds_and_removes_in_one_write_removals_last() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let (a, b, c) = (stx(0), stx(1), stx(2));
+        store.journal_add(&[(a.id(), a.to_bytes())]).unwrap();
+        // b displaces a; c is added and displaced in the same batch.
+        store
+            .journal_update(
+                &[(b.id(), b.to_bytes()), (c.id(), c.to_bytes())],
+                &[a.id(), c.id()],
+            )
+            .unwrap();
+        let left: Vec<_> = store
+            .journal_all()
+            .unwrap()
+            .into_iter()
+            .map(|r| r.unwrap())
+            .collect();
+        assert_eq!(left, vec![b]);
     }
 
     #[test]

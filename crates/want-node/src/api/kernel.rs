@@ -190,8 +190,10 @@ pub enum TxView {
         (status = 200, description = "committed (wait=commit), on the member asked", body = TxCommitted),
         (status = 400, description = "refused: invalid_json, invalid_transaction, bad_signature, wrong_chain_id, expired, expiry_too_far, fee_too_low, nonce_too_low, nonce_too_far_ahead, insufficient_balance_for_fee, a module's refusal of the call"),
         (status = 403, description = "refused by the call's module (e.g. not_admin)"),
-        (status = 408, description = "commit_timeout (wait=commit)"), (status = 409, description = "duplicate_transaction, nonce_in_use"),
-        (status = 410, description = "tx_dropped (wait=commit)"), (status = 413, description = "tx_too_large"), (status = 429, description = "mempool_full"),
+        (status = 408, description = "commit_timeout (wait=commit; the message says which nonce a gapped transaction waits for)"),
+        (status = 409, description = "duplicate_transaction, nonce_in_use (a replacement of a pending transaction must pay a higher fee; the message names it)"),
+        (status = 410, description = "tx_dropped, tx_replaced, tx_evicted (wait=commit)"), (status = 413, description = "tx_too_large"),
+        (status = 429, description = "mempool_full (the message names the fee that would get in), too_many_pending"),
         (status = 503, description = "no_leader, not_leader"),
         (status = 507, description = "insufficient_storage: the node's disk is below its free-space floor")))]
 async fn submit_tx(

@@ -2,10 +2,10 @@
 //! (in parallel for batches); everything else — chain id, expiry, module active, fee or stamp
 //! for its weight, nonce, balance, and the call's own rules — by the state machine's
 //! `want_state::admit` on a throw-away layer over one storage snapshot, so the node keeps no
-//! copy of those rules; then the mempool (nonce window, pending spending, capacity) and the
-//! journal. A member that is not the leader forwards instead (`forward.rs`).
+//! copy of those rules; then the mempool (nonce window, slots per sender, pending spending,
+//! replacement by fee, capacity and eviction: `mempool.rs`) and the journal. A member that is
+//! not the leader forwards instead (`forward.rs`).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use rayon::prelude::*;
@@ -18,7 +18,7 @@ use crate::config::TX_EXPIRY_AHEAD_MAX_MS;
 use crate::error::{codes, NodeError};
 use crate::kernel::forward::transient;
 use crate::kernel::journal::Admitted;
-use crate::kernel::mempool::{PoolTx, SenderState};
+use crate::kernel::mempool::{Admission, PoolTx, SenderState, GAPPED_TX_TTL_MS};
 use crate::kernel::node::{now_ms, Node, PendingTx, Shared, Submitted};
 
 /// A transaction whose size and signature were checked.
@@ -93,13 +93,14 @@ impl Shared {
     }
 
     /// Admits a signature-checked transaction into the mempool (not yet journaled), in `ctx`:
-    /// [`Shared::admission_context`] of the snapshot's head.
+    /// [`Shared::admission_context`] of the snapshot's head; returns it with what it displaced
+    /// (for the caller to take out of the journal and to tell their waiters).
     pub(crate) fn admit(
         &self,
         snap: &StateSnapshot,
         ctx: &BlockContext,
         checked: Checked,
-    ) -> Result<Arc<PoolTx>, NodeError> {
+    ) -> Result<Admission, NodeError> {
         let Checked {
             stx,
             id,
@@ -157,6 +158,7 @@ impl Shared {
                 spend: admitted.spend,
                 weight: admitted.weight,
                 size,
+                admitted_ms: now,
             },
             SenderState {
                 nonce: admitted.committed_nonce,
@@ -222,7 +224,8 @@ impl Node {
         let PendingTx { id, rx } = pending;
         let timeout = Duration::from_millis(self.shared.cfg.commit_wait_timeout_ms);
         match tokio::time::timeout(timeout, rx).await {
-            Ok(Ok(notice)) => Ok(Submitted::Committed(id, Box::new(notice))),
+            Ok(Ok(Ok(notice))) => Ok(Submitted::Committed(id, Box::new(notice))),
+            Ok(Ok(Err(why))) => Err(why),
             Ok(Err(_)) if *self.shutdown.borrow() => Err(NodeError::rejected(
                 codes::SHUTTING_DOWN,
                 "the node is shutting down",
@@ -234,10 +237,18 @@ impl Node {
             Err(_) => {
                 // The timed-out receiver is dropped by now.
                 self.forget_closed_waiters(&id);
+                let gap = self.shared.mempool.lock().gap(&id);
+                let why = match gap {
+                    Some((nonce, next)) => format!(
+                        ": its tx.nonce {nonce} waits for nonce {next} of its account, which this node has not received; send nonce {next} (unless the gap closes, the transaction leaves the mempool {} s after its admission)",
+                        GAPPED_TX_TTL_MS / 1_000
+                    ),
+                    None => String::new(),
+                };
                 Err(NodeError::rejected(
                     codes::COMMIT_TIMEOUT,
                     format!(
-                        "transaction {id} was admitted but not committed within {} ms; look it up with GET /v1/transactions/{id}",
+                        "transaction {id} was admitted but not committed within {} ms{why}; look it up with GET /v1/transactions/{id}",
                         timeout.as_millis()
                     ),
                 ))
@@ -297,8 +308,12 @@ impl Node {
         // forwarded transactions included (`disk.rs`).
         self.shared.disk.check_room()?;
         let bytes = checked.bytes.clone();
-        let admitted = self.shared.admit(snap, ctx, checked)?;
-        Ok((admitted, bytes))
+        let Admission { tx, displaced } = self.shared.admit(snap, ctx, checked)?;
+        Ok(Admitted {
+            tx,
+            bytes,
+            displaced,
+        })
     }
 
     /// Submits many transactions: signatures are checked in parallel on every core, then each is
@@ -370,7 +385,7 @@ impl Node {
         };
         let journaled = futures_util::future::join_all(admitted.into_iter().map(|a| async move {
             let a = a?;
-            let id = a.0.id;
+            let id = a.tx.id;
             self.journal(a).await.map(|()| id)
         }))
         .await;

@@ -183,7 +183,8 @@ impl Shared {
             stale
         };
         if !stale.is_empty() {
-            self.forget_waiters(&stale);
+            self.tell_dropped(&stale);
+            let stale: Vec<Hash32> = stale.iter().map(|d| d.id).collect();
             if let Err(e) = self.store.journal_remove(&stale) {
                 warn!(target: "mempool::journal", "could not drop {} stale transactions from the journal: {e}", stale.len());
             }
@@ -194,12 +195,12 @@ impl Shared {
                 for (i, r) in outcome.receipts.iter().enumerate() {
                     if let Some(list) = waiters.remove(&r.tx_id) {
                         for w in list {
-                            let _ = w.send(CommitNotice {
+                            let _ = w.send(Ok(CommitNotice {
                                 height: info.height,
                                 index: i as u32,
                                 block_hash: info.hash,
                                 receipt: r.clone(),
-                            });
+                            }));
                         }
                     }
                 }

@@ -11,6 +11,7 @@ use want_consensus::net::{MsgKind, NetError};
 use want_types::{Hash32, SignedTransaction};
 
 use crate::error::{codes, NodeError};
+use crate::kernel::mempool::{Displaced, DropReason};
 use crate::kernel::node::Node;
 
 /// Most transactions in one forwarded batch.
@@ -148,8 +149,13 @@ impl Node {
     }
 
     /// Hands what this node's mempool holds to the leader when this node is not the leader
-    /// (it was leader, or admitted them just before losing the leadership). Transactions the
-    /// leader refuses for good are dropped here too; the rest stay until the next attempt.
+    /// (it was leader, or admitted them just before losing the leadership), each sender's in
+    /// nonce order. What the leader admits or already has leaves this pool; what it refuses for
+    /// good leaves it too, and its waiters are told the leader's reason (the leader's mempool may
+    /// refuse it as full or over a sender's slots, or a transaction with its nonce may be pending
+    /// there already); transient refusals stay until the next attempt. Transactions replaced or
+    /// evicted here while the hand-over was under way are already gone from this pool and its
+    /// journal.
     pub(crate) async fn drain_pool_to_leader(&self) {
         let picked: Vec<(Hash32, SignedTransaction)> = {
             let pool = self.shared.mempool.lock();
@@ -175,41 +181,97 @@ impl Node {
                 return;
             }
         };
-        let mut done = Vec::new();
-        let mut refused = Vec::new();
-        for ((id, _), r) in picked.iter().zip(results) {
-            match r {
-                Ok(()) => done.push(*id),
-                // Kept for the next attempt: the leader may be elected again, or free disk space.
-                Err(e) if transient(e.code()) || e.code() == codes::INSUFFICIENT_STORAGE => {}
-                Err(e)
-                    if e.code() == codes::DUPLICATE_TRANSACTION
-                        || e.code() == codes::NONCE_IN_USE =>
-                {
-                    done.push(*id)
-                }
-                Err(e) => {
-                    info!(target: "cluster::forward", "the leader refused pending transaction {id}: {e}");
-                    refused.push(*id);
-                }
-            }
-        }
+        let (done, refused) = sort_handover(picked.iter().map(|(id, _)| *id).zip(results));
         if done.is_empty() && refused.is_empty() {
             return;
         }
+        for d in &refused {
+            info!(target: "cluster::forward", "the leader refused pending transaction {}: {}", d.id, d.error());
+        }
+        let all: Vec<Hash32> = done
+            .iter()
+            .copied()
+            .chain(refused.iter().map(|d| d.id))
+            .collect();
         {
             let mut pool = self.shared.mempool.lock();
-            for id in done.iter().chain(&refused) {
+            for id in &all {
                 pool.remove(id);
             }
             self.shared.metrics.mempool_size.set(pool.len() as i64);
         }
-        self.shared.forget_waiters_of(&refused);
-        let all: Vec<Hash32> = done.into_iter().chain(refused).collect();
+        self.shared.tell_dropped(&refused);
         if let Err(e) = self.shared.store.journal_remove(&all) {
             warn!(target: "cluster::forward", "could not drop {} handed-over transactions from the journal: {e}", all.len());
         } else {
             info!(target: "cluster::forward", "handed {} pending transactions to the leader", all.len());
         }
+    }
+}
+
+/// Sorts the leader's answers to a hand-over: the ids it holds now (admitted, or already
+/// pending there), and those it refused for good with its reason; transient refusals are in
+/// neither (they are handed over again).
+fn sort_handover(
+    answers: impl Iterator<Item = (Hash32, Result<(), NodeError>)>,
+) -> (Vec<Hash32>, Vec<Displaced>) {
+    let mut done = Vec::new();
+    let mut refused = Vec::new();
+    for (id, r) in answers {
+        match r {
+            Ok(()) => done.push(id),
+            // Kept for the next attempt: the leader may be elected again, or free disk space.
+            Err(e) if transient(e.code()) || e.code() == codes::INSUFFICIENT_STORAGE => {}
+            Err(e) if e.code() == codes::DUPLICATE_TRANSACTION => done.push(id),
+            Err(e) => refused.push(Displaced {
+                id,
+                reason: DropReason::Refused {
+                    code: e.code(),
+                    message: e.to_string(),
+                },
+            }),
+        }
+    }
+    (done, refused)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_leaders_mempool_refusals_are_final_and_their_waiters_learn_why() {
+        let id = |b: u8| Hash32([b; 32]);
+        let refusal = |code| Err(NodeError::rejected(code, format!("{code} on the leader")));
+        let mempool_codes = [
+            codes::MEMPOOL_FULL,
+            codes::TOO_MANY_PENDING,
+            codes::NONCE_TOO_FAR_AHEAD,
+            codes::NONCE_IN_USE,
+        ];
+        for code in mempool_codes {
+            assert!(!transient(code), "{code} is not transient");
+        }
+        let mut answers = vec![
+            (id(1), Ok(())),
+            (id(2), refusal(codes::DUPLICATE_TRANSACTION)),
+            (id(3), refusal(codes::NOT_LEADER)),
+        ];
+        for (i, code) in mempool_codes.iter().enumerate() {
+            answers.push((id(10 + i as u8), refusal(code)));
+        }
+        let (done, refused) = sort_handover(answers.into_iter());
+        assert_eq!(done, vec![id(1), id(2)]);
+        let told: Vec<(Hash32, &str)> = refused.iter().map(|d| (d.id, d.error().code())).collect();
+        let expected: Vec<(Hash32, &str)> = mempool_codes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (id(10 + i as u8), *c))
+            .collect();
+        assert_eq!(told, expected);
+        assert!(refused[0]
+            .error()
+            .to_string()
+            .contains("the leader refused"));
     }
 }

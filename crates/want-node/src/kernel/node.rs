@@ -18,7 +18,7 @@ use want_types::{Activations, Call, ChainParams, Hash32, ModuleId, Receipt};
 
 use crate::config::{Genesis, NodeConfig};
 use crate::error::NodeError;
-use crate::kernel::mempool::Mempool;
+use crate::kernel::mempool::{Displaced, Mempool};
 use crate::metrics::Metrics;
 
 /// Name of the node's Ed25519 identity key file inside the data directory.
@@ -39,9 +39,14 @@ pub struct CommitNotice {
     pub receipt: Receipt,
 }
 
+/// What a `?wait=commit` caller is handed: the commit, or why the transaction will not commit.
+pub(crate) type CommitWaiter = oneshot::Sender<Result<CommitNotice, NodeError>>;
+
 pub(crate) struct JournalReq {
     pub(crate) id: Hash32,
     pub(crate) bytes: Vec<u8>,
+    /// Transactions it displaced from the mempool, removed from the journal in the same write.
+    pub(crate) remove: Vec<Hash32>,
     pub(crate) done: oneshot::Sender<Result<(), String>>,
 }
 
@@ -56,7 +61,7 @@ pub struct Shared {
     pub activations: Activations,
     pub store: Arc<Store>,
     pub mempool: Mutex<Mempool>,
-    pub(crate) waiters: Mutex<HashMap<Hash32, Vec<oneshot::Sender<CommitNotice>>>>,
+    pub(crate) waiters: Mutex<HashMap<Hash32, Vec<CommitWaiter>>>,
     /// Height of every committed block, in order.
     pub blocks: broadcast::Sender<u64>,
     pub metrics: Metrics,
@@ -108,19 +113,17 @@ impl Shared {
         m.storage_reserve_held.set(i64::from(s.reserve_held));
     }
 
-    /// Drops the commit waiters of transactions that left the mempool without committing (their
-    /// callers get an error instead of waiting for the timeout).
-    pub(crate) fn forget_waiters(&self, ids: &[Hash32]) {
-        let mut waiters = self.waiters.lock();
-        for id in ids {
-            waiters.remove(id);
+    /// Tells the commit waiters of transactions that left the mempool without committing why
+    /// (instead of letting them wait for the timeout).
+    pub(crate) fn tell_dropped(&self, dropped: &[Displaced]) {
+        if dropped.is_empty() {
+            return;
         }
-    }
-
-    /// Drops the commit waiters of transactions that will not commit (callers are told).
-    pub(crate) fn forget_waiters_of(&self, ids: &[Hash32]) {
-        if !ids.is_empty() {
-            self.forget_waiters(ids);
+        let mut waiters = self.waiters.lock();
+        for d in dropped {
+            for w in waiters.remove(&d.id).into_iter().flatten() {
+                let _ = w.send(Err(d.error()));
+            }
         }
     }
 }
@@ -148,7 +151,7 @@ pub enum Submitted {
 /// A transaction admitted by [`Node::submit_pending`] whose commit has not been awaited yet.
 pub struct PendingTx {
     pub id: Hash32,
-    pub(crate) rx: oneshot::Receiver<CommitNotice>,
+    pub(crate) rx: oneshot::Receiver<Result<CommitNotice, NodeError>>,
 }
 
 impl Node {

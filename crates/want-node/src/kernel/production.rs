@@ -70,11 +70,16 @@ impl Node {
                 .lock()
                 .select(s.cfg.block_txs_max, weight_max, timestamp_ms, pays);
         if !dropped.is_empty() {
-            info!(target: "mempool", "dropped {} transactions expired or no longer paying for themselves", dropped.len());
-            s.forget_waiters(&dropped);
-            s.store.journal_remove(&dropped)?;
+            info!(target: "mempool", "dropped {} transactions expired, gapped for too long or no longer paying for themselves", dropped.len());
+            s.tell_dropped(&dropped);
+            let ids: Vec<Hash32> = dropped.iter().map(|d| d.id).collect();
+            if let Err(e) = s.store.journal_remove(&ids) {
+                s.mempool.lock().end_proposal();
+                return Err(e.into());
+            }
         }
         if picked.is_empty() && !s.cfg.empty_blocks {
+            s.mempool.lock().end_proposal();
             return Ok(None);
         }
         let ids: Vec<Hash32> = picked.iter().map(|t| t.id).collect();
@@ -90,7 +95,10 @@ impl Node {
         };
         let txs = picked.iter().map(|t| t.stx.clone()).collect();
         let block = want_crypto::sign_block(header, txs, &s.node_key);
-        Ok(Some(self.consensus.propose(block).await?))
+        let proposed = self.consensus.propose(block).await;
+        // Committed, skipped or failed: its transactions may be replaced or evicted again.
+        s.mempool.lock().end_proposal();
+        Ok(Some(proposed?))
     }
 }
 

@@ -24,7 +24,7 @@ use crate::kernel::admission::check_signature;
 use crate::kernel::certs::CertState;
 use crate::kernel::disk::{DiskGuard, STORAGE_PROBE_INTERVAL_MS};
 use crate::kernel::journal::spawn_journal_writer;
-use crate::kernel::mempool::Mempool;
+use crate::kernel::mempool::{Mempool, MempoolLimits, MEMPOOL_BYTES_MAX};
 use crate::kernel::module::BuildCtx;
 use crate::kernel::node::{
     now_ms, Executor, Node, Shared, BLOCK_BROADCAST_CAPACITY, NODE_KEY_FILE, SINGLE_NODE_RAFT_ID,
@@ -84,7 +84,12 @@ impl Node {
         let shared = Arc::new(Shared {
             params: genesis.params.clone(),
             activations,
-            mempool: Mutex::new(Mempool::new(cfg.mempool_txs_max, cfg.mempool_nonce_window)),
+            mempool: Mutex::new(Mempool::new(MempoolLimits {
+                txs_max: cfg.mempool_txs_max,
+                bytes_max: MEMPOOL_BYTES_MAX,
+                sender_txs_max: cfg.mempool_sender_txs_max,
+                nonce_window: cfg.mempool_nonce_window,
+            })),
             cfg,
             genesis,
             store: store.clone(),
@@ -144,29 +149,46 @@ impl Node {
     }
 }
 
-/// Re-admits the transactions journaled before a restart; drops those no longer valid.
+/// Re-admits the transactions journaled before a restart, each sender's in nonce order, under
+/// the mempool's bounds as any submission (a journal holding more than they allow, or gapped
+/// transactions, does not come back whole: gapped ones get [`GAPPED_TX_TTL_MS`] from now);
+/// drops from the journal what is no longer valid or was displaced.
+///
+/// [`GAPPED_TX_TTL_MS`]: crate::kernel::mempool::GAPPED_TX_TTL_MS
 fn restore_journal(shared: &Arc<Shared>) -> Result<(), NodeError> {
     let entries = shared.store.journal_all()?;
     if entries.is_empty() {
         return Ok(());
     }
     let mut drop_ids = Vec::new();
-    let mut restored = 0usize;
+    let mut txs = Vec::with_capacity(entries.len());
     for entry in entries {
         match entry {
-            Ok(stx) => {
-                let id = stx.id();
-                let snap = shared.store.snapshot()?;
-                let ctx = shared.admission_context(snap.head_height());
-                match check_signature(stx).and_then(|c| shared.admit(&snap, &ctx, c)) {
-                    Ok(_) => restored += 1,
-                    Err(e) => {
-                        info!(target: "mempool::journal", "dropping journaled transaction {id}: {e}");
-                        drop_ids.push(id);
-                    }
+            Ok(stx) => txs.push(stx),
+            Err(id) => drop_ids.push(id),
+        }
+    }
+    // The journal is keyed by id: put each sender's transactions back in nonce order, so that
+    // the consecutive ones are admitted as such.
+    txs.sort_by_key(|stx| (stx.tx.from, stx.tx.nonce));
+    let mut restored = 0usize;
+    for stx in txs {
+        let id = stx.id();
+        let snap = shared.store.snapshot()?;
+        let ctx = shared.admission_context(snap.head_height());
+        match check_signature(stx).and_then(|c| shared.admit(&snap, &ctx, c)) {
+            Ok(admission) => {
+                restored += 1;
+                for d in admission.displaced {
+                    info!(target: "mempool::journal", "dropping journaled transaction {}: {}", d.id, d.error());
+                    restored = restored.saturating_sub(1);
+                    drop_ids.push(d.id);
                 }
             }
-            Err(id) => drop_ids.push(id),
+            Err(e) => {
+                info!(target: "mempool::journal", "dropping journaled transaction {id}: {e}");
+                drop_ids.push(id);
+            }
         }
     }
     shared.store.journal_remove(&drop_ids)?;
