@@ -100,6 +100,57 @@ pub struct NodeConfig {
     /// The blob upload quotas (`[blobs]`).
     #[serde(default)]
     pub blobs: BlobLimits,
+    /// The HTTP server's limits (`[http]`).
+    #[serde(default)]
+    pub http: HttpLimits,
+}
+
+/// Default most open HTTP connections.
+pub const HTTP_CONNECTIONS_MAX_DEFAULT: usize = 1_024;
+/// Default time a client has to send a request's headers, in milliseconds (slowloris).
+pub const HTTP_HEADER_READ_TIMEOUT_MS_DEFAULT: u64 = 10_000;
+/// Default time one request may take, body and answer included, in milliseconds (longer than
+/// `commit_wait_timeout_ms`; WebSocket streams run after their upgrade and are not bounded).
+pub const HTTP_REQUEST_TIMEOUT_MS_DEFAULT: u64 = 120_000;
+/// Default most concurrent `/v1/events` streams.
+pub const WS_CLIENTS_MAX_DEFAULT: usize = 256;
+
+/// The `[http]` section: connection, time and stream limits of the HTTP server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpLimits {
+    #[serde(default = "d_conns")]
+    pub connections_max: usize,
+    #[serde(default = "d_header_timeout")]
+    pub header_read_timeout_ms: u64,
+    #[serde(default = "d_request_timeout")]
+    pub request_timeout_ms: u64,
+    #[serde(default = "d_ws")]
+    pub ws_clients_max: usize,
+}
+
+fn d_conns() -> usize {
+    HTTP_CONNECTIONS_MAX_DEFAULT
+}
+fn d_header_timeout() -> u64 {
+    HTTP_HEADER_READ_TIMEOUT_MS_DEFAULT
+}
+fn d_request_timeout() -> u64 {
+    HTTP_REQUEST_TIMEOUT_MS_DEFAULT
+}
+fn d_ws() -> usize {
+    WS_CLIENTS_MAX_DEFAULT
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            connections_max: HTTP_CONNECTIONS_MAX_DEFAULT,
+            header_read_timeout_ms: HTTP_HEADER_READ_TIMEOUT_MS_DEFAULT,
+            request_timeout_ms: HTTP_REQUEST_TIMEOUT_MS_DEFAULT,
+            ws_clients_max: WS_CLIENTS_MAX_DEFAULT,
+        }
+    }
 }
 
 /// Default most pending bytes per account, in MiB.
@@ -247,6 +298,7 @@ impl NodeConfig {
             capture: None,
             storage: StorageConfig::default(),
             blobs: BlobLimits::default(),
+            http: HttpLimits::default(),
         }
     }
 
@@ -281,6 +333,21 @@ impl NodeConfig {
         }
         if self.mempool_sender_txs_max == 0 {
             return Err("mempool_sender_txs_max must be at least 1".into());
+        }
+        if self.http.connections_max == 0
+            || self.http.header_read_timeout_ms == 0
+            || self.http.ws_clients_max == 0
+        {
+            return Err(
+                "http.connections_max, http.header_read_timeout_ms and http.ws_clients_max must be at least 1"
+                    .into(),
+            );
+        }
+        if self.http.request_timeout_ms <= self.commit_wait_timeout_ms {
+            return Err(format!(
+                "http.request_timeout_ms = {} must be longer than commit_wait_timeout_ms = {} (a ?wait=commit request waits that long)",
+                self.http.request_timeout_ms, self.commit_wait_timeout_ms
+            ));
         }
         if self.storage.reserve_mib > crate::kernel::disk::STORAGE_RESERVE_MIB_MAX {
             return Err(format!(

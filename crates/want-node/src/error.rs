@@ -55,6 +55,8 @@ pub mod codes {
     pub const WEBSOCKET_REQUIRED: &str = "websocket_required";
     pub const INSUFFICIENT_STORAGE: &str = "insufficient_storage";
     pub const STORAGE_LOW: &str = "storage_low";
+    pub const REQUEST_TIMEOUT: &str = "request_timeout";
+    pub const TOO_MANY_STREAMS: &str = "too_many_streams";
 
     /// The node kernel's codes with their HTTP status.
     pub const KERNEL: &[ErrorCode] = &[
@@ -176,6 +178,16 @@ pub mod codes {
             INSUFFICIENT_STORAGE,
             507,
             "the node's disk is below its free-space floor: new work is refused; reads go on",
+        ),
+        ErrorCode::new(
+            REQUEST_TIMEOUT,
+            408,
+            "the request took longer than the node's http.request_timeout_ms",
+        ),
+        ErrorCode::new(
+            TOO_MANY_STREAMS,
+            503,
+            "the node serves as many event streams as http.ws_clients_max allows",
         ),
         ErrorCode::new(
             STORAGE_LOW,

@@ -35,6 +35,7 @@ pub struct Metrics {
     pub state_diverged: Gauge,
     pub diverged_height: Gauge,
     pub storage_free_bytes: Gauge,
+    pub http_connections_refused: Counter,
     pub storage_floor_bytes: Gauge,
     pub storage_low: Gauge,
     pub storage_reserve_held: Gauge,
@@ -68,6 +69,7 @@ impl Metrics {
             state_diverged: Gauge::default(),
             diverged_height: Gauge::default(),
             storage_free_bytes: Gauge::default(),
+            http_connections_refused: Counter::default(),
             storage_floor_bytes: Gauge::default(),
             storage_low: Gauge::default(),
             storage_reserve_held: Gauge::default(),
@@ -151,6 +153,11 @@ impl Metrics {
             "diverged_height",
             "Height at which this node's state diverged from the majority (0 when it did not)",
             m.diverged_height.clone(),
+        );
+        registry.register(
+            "http_connections_refused",
+            "Connections closed at once because http.connections_max were open",
+            m.http_connections_refused.clone(),
         );
         registry.register(
             "storage_free_bytes",

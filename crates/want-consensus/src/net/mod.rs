@@ -3,10 +3,12 @@
 
 pub mod envelope;
 pub mod faults;
+pub mod ratelog;
 pub mod replay;
 pub mod transport;
 
 pub use envelope::{Envelope, EnvelopeHeader, MsgKind, Refusal, ENVELOPE_BYTES_MAX};
 pub use faults::{FaultInjector, FaultPlan};
+pub use ratelog::{RateLimitedLog, LOG_EVERY_MS};
 pub use replay::{ReplayGuard, REPLAY_WINDOW_MS};
 pub use transport::{unix_ms, NetError, Peer, Transport, RPC_PATH};

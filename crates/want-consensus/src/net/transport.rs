@@ -13,6 +13,7 @@ use want_crypto::NodeKey;
 
 use super::envelope::{Envelope, EnvelopeHeader, MsgKind, Refusal};
 use super::faults::FaultInjector;
+use super::ratelog::{RateLimitedLog, LOG_EVERY_MS};
 use super::replay::ReplayGuard;
 
 /// Path of the members' RPC endpoint on every node's HTTP API.
@@ -61,6 +62,8 @@ pub struct Transport {
     client: reqwest::Client,
     pub faults: FaultInjector,
     replay: ReplayGuard,
+    /// The warning for refused messages, at most once per [`LOG_EVERY_MS`].
+    refusal_log: parking_lot::Mutex<RateLimitedLog>,
     /// The membership Raft knows (voters and learners); empty until it knows one.
     members: RwLock<BTreeMap<u64, Peer>>,
     /// Members from the genesis and the configuration: used while Raft knows no membership.
@@ -90,6 +93,7 @@ impl Transport {
             client,
             faults: FaultInjector::new(fault_injection),
             replay: ReplayGuard::new(),
+            refusal_log: parking_lot::Mutex::new(RateLimitedLog::new(LOG_EVERY_MS)),
             members: RwLock::new(BTreeMap::new()),
             fallback,
         })
@@ -234,7 +238,9 @@ impl Transport {
         let env = Envelope::from_bytes(bytes)?;
         let h = env.header;
         let refused = |r: Refusal| {
-            warn!(target: "consensus::net", from = h.from, kind = h.kind.as_str(), code = r.code(), "refused a message: {r}");
+            if let Some(n) = self.refusal_log.lock().tick() {
+                warn!(target: "consensus::net", from = h.from, kind = h.kind.as_str(), code = r.code(), "refused a message: {r} ({n} refused since the last report; all are counted in want_cluster_envelopes_refused_total)");
+            }
             r
         };
         if h.chain_id != self.chain_id {

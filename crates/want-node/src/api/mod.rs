@@ -155,18 +155,104 @@ fn describe(doc: &mut utoipa::openapi::OpenApi) {
     );
 }
 
-/// Serves the API until `shutdown` resolves.
+/// How long serving waits for open requests to finish once `shutdown` resolved, in
+/// milliseconds.
+pub const SERVE_DRAIN_MS: u64 = 10_000;
+/// Pause after a failed `accept` (e.g. out of file descriptors), in milliseconds.
+const ACCEPT_RETRY_MS: u64 = 100;
+
+/// Serves the API until `shutdown` resolves, within the node's `[http]` limits: at most
+/// `connections_max` open connections (more are closed at once, counted in
+/// `want_http_connections_refused_total`), `header_read_timeout_ms` to send a request's headers
+/// (a slowloris client is dropped), `request_timeout_ms` per request (`408 request_timeout`).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     node: Node,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router(node).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto::Builder;
+    use hyper_util::service::TowerToHyperService;
+    let limits = node.shared.cfg.http.clone();
+    let metrics = node.shared.clone();
+    let app = router(node).layer(axum::middleware::from_fn_with_state(
+        std::time::Duration::from_millis(limits.request_timeout_ms),
+        bound_request_time,
+    ));
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.connections_max));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(std::time::Duration::from_millis(
+            limits.header_read_timeout_ms,
+        ));
+    builder.http2().enable_connect_protocol();
+    let mut refusals = want_consensus::net::RateLimitedLog::new(want_consensus::net::LOG_EVERY_MS);
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, _peer): (tokio::net::TcpStream, SocketAddr) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    if let Some(n) = refusals.tick() {
+                        tracing::warn!(target: "http", "accepting a connection failed ({n} times since the last report): {e}");
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(ACCEPT_RETRY_MS)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            metrics.metrics.http_connections_refused.inc();
+            if let Some(n) = refusals.tick() {
+                tracing::warn!(target: "http", "{n} connections closed at once since the last report: {} are open (http.connections_max)", limits.connections_max);
+            }
+            drop(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(app.clone());
+        let conn = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+            .into_owned();
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            let _ = conn.await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    let drain = std::time::Duration::from_millis(SERVE_DRAIN_MS);
+    if tokio::time::timeout(drain, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(target: "http", "requests still open {} ms after shutdown were cut", drain.as_millis());
+    }
+    Ok(())
+}
+
+/// Answers `408 request_timeout` for a request that takes longer than `limit` (reading its
+/// body included; a WebSocket stream runs after its upgrade and is not bounded here).
+async fn bound_request_time(
+    State(limit): State<std::time::Duration>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => bad(
+            codes::REQUEST_TIMEOUT,
+            format!(
+                "the request took longer than {} ms (http.request_timeout_ms); send it again, with a smaller body or a shorter wait",
+                limit.as_millis()
+            ),
+        )
+        .into_response(),
+    }
 }
 
 /// Refuses a request with `503 state_diverged` once this node found that its state differs from

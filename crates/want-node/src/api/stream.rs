@@ -154,7 +154,8 @@ fn event_type(e: &Event) -> String {
 #[utoipa::path(get, path = "/v1/events", tag = "stream", params(EventsQuery),
     responses((status = 101, description = "switching to the WebSocket stream: per block a `block` message, per transaction its `receipt`, and the modules' `<module>_event` messages"),
         (status = 400, description = "invalid_query"),
-        (status = 426, description = "websocket_required: a plain request, not a WebSocket upgrade")))]
+        (status = 426, description = "websocket_required: a plain request, not a WebSocket upgrade"),
+        (status = 503, description = "too_many_streams: http.ws_clients_max streams are open")))]
 async fn events(
     State(node): State<Node>,
     Query(q): Query<EventsQuery>,
@@ -173,11 +174,23 @@ async fn events(
             ),
         )
     })?;
+    let slot = node.shared.ws_slots.clone().try_acquire_owned().map_err(|_| {
+        bad(
+            codes::TOO_MANY_STREAMS,
+            format!(
+                "this node already serves {} event streams (http.ws_clients_max); retry later or use another node",
+                node.shared.cfg.http.ws_clients_max
+            ),
+        )
+    })?;
     let from = match q.from_height {
         Some(h) => h,
         None => node.shared.store.head().map_err(NodeError::from)?.height + 1,
     };
-    Ok(ws.on_upgrade(move |socket| stream_events(socket, node, from, kinds)))
+    Ok(ws.on_upgrade(move |socket| async move {
+        stream_events(socket, node, from, kinds).await;
+        drop(slot);
+    }))
 }
 
 /// The messages describing one committed block: the block, then per transaction its `receipt`

@@ -83,6 +83,8 @@ pub struct Shared {
     pub modules: Vec<Arc<dyn NodeModule>>,
     /// The free-space floor and consensus's storage reserve (`disk.rs`).
     pub disk: crate::kernel::disk::DiskGuard,
+    /// One permit per open `/v1/events` stream (`http.ws_clients_max`).
+    pub ws_slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// Unix time in milliseconds from the system clock (the node's only clock; the state machine

@@ -46,6 +46,7 @@ impl Node {
     ) -> Result<Node, NodeError> {
         cfg.validate().map_err(NodeError::Config)?;
         let store = Arc::new(Store::open(&cfg.data_dir)?);
+        let cfg_ws_clients_max = cfg.http.ws_clients_max;
         let disk = DiskGuard::open(
             &cfg.data_dir,
             cfg.storage.free_floor_mib,
@@ -105,6 +106,7 @@ impl Node {
             voters: parking_lot::RwLock::new(Vec::new()),
             last_proposed_ms: std::sync::atomic::AtomicU64::new(now_ms()),
             modules,
+            ws_slots: Arc::new(tokio::sync::Semaphore::new(cfg_ws_clients_max)),
             disk,
         });
         let storage = shared.disk.status();

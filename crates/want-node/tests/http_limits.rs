@@ -1,0 +1,179 @@
+//! The HTTP server's limits on a real node, attacked as a client would: slowloris connections
+//! are dropped after the header-read timeout and cannot keep an honest client out for longer,
+//! connections beyond the cap are closed at once, event streams are capped, and a request whose
+//! body never arrives is answered `408 request_timeout`. During the attacks an honest client
+//! still commits transfers within a stated latency.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use want_types::Address;
+
+/// How long an honest client may wait for its transfer to commit during an attack.
+const HONEST_COMMIT_MAX: Duration = Duration::from_secs(10);
+/// The header-read timeout of the test node, in milliseconds.
+const HEADER_TIMEOUT_MS: u64 = 1_000;
+
+async fn start_limited(dir: &std::path::Path) -> TestNode {
+    start_node_with(dir, want_node::Genesis::dev(), |c| {
+        c.http.connections_max = 16;
+        c.http.header_read_timeout_ms = HEADER_TIMEOUT_MS;
+        c.http.ws_clients_max = 2;
+        c.commit_wait_timeout_ms = 1_000;
+        c.http.request_timeout_ms = 1_500;
+    })
+    .await
+    .expect("start")
+}
+
+fn addr(n: &TestNode) -> String {
+    n.base.trim_start_matches("http://").to_string()
+}
+
+/// Commits a transfer, retrying refused connections, and returns how long it took.
+async fn honest_commit(n: &TestNode, nonce: u64) -> Duration {
+    let started = Instant::now();
+    let stx = transfer(&dev_key(), nonce, Address::system("honest-shop"), 1_000);
+    let body = serde_json::to_value(&stx).unwrap();
+    loop {
+        let sent = n
+            .http
+            .post(n.url("/v1/transactions?wait=commit"))
+            .json(&body)
+            .send()
+            .await;
+        if let Ok(r) = sent {
+            let status = r.status();
+            let v: serde_json::Value = r.json().await.unwrap_or_default();
+            if status.is_success() {
+                return started.elapsed();
+            }
+            // Admitted on an earlier try whose answer was cut: wait for it.
+            if v["error"]["code"] == "duplicate_transaction"
+                || v["error"]["code"] == "commit_timeout"
+            {
+                n.wait_committed(&stx.id().to_string()).await;
+                return started.elapsed();
+            }
+            panic!("honest transfer refused: {status} {v}");
+        }
+        assert!(
+            started.elapsed() < HONEST_COMMIT_MAX,
+            "the honest client could not connect for {:?}",
+            started.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn slowloris_connections_are_dropped_and_an_honest_client_still_commits() {
+    let dir = tempdir();
+    let n = start_limited(dir.path()).await;
+    // Every connection slot held by a client that never finishes its headers.
+    let mut slow = Vec::new();
+    for _ in 0..16 {
+        let mut s = tokio::net::TcpStream::connect(addr(&n)).await.unwrap();
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .unwrap();
+        slow.push(s);
+    }
+    // Beyond the cap, a connection is closed at once.
+    let mut extra = tokio::net::TcpStream::connect(addr(&n)).await.unwrap();
+    let _ = extra
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await;
+    let mut buf = [0u8; 64];
+    let read = tokio::time::timeout(Duration::from_secs(5), extra.read(&mut buf)).await;
+    assert!(
+        matches!(read, Ok(Ok(0)) | Ok(Err(_))),
+        "a connection over the cap was served: {read:?}"
+    );
+    let took = honest_commit(&n, 0).await;
+    assert!(took < HONEST_COMMIT_MAX, "honest commit took {took:?}");
+    // The slow clients were cut off by the header-read timeout.
+    for mut s in slow {
+        let r = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf)).await;
+        assert!(r.is_ok(), "a slowloris connection is still open");
+    }
+    let metrics = n.get_text("/metrics").await;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("want_http_connections_refused_total ") && !l.ends_with(" 0")),
+        "{metrics}"
+    );
+    n.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn event_streams_are_capped_and_a_closed_one_frees_its_slot() {
+    let dir = tempdir();
+    let n = start_limited(dir.path()).await;
+    let url = format!(
+        "{}/v1/events?from_height=0",
+        n.base.replace("http://", "ws://")
+    );
+    let (first, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    let (_second, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    match tokio_tungstenite::connect_async(&url).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+            assert_eq!(resp.status(), 503);
+            let body =
+                String::from_utf8_lossy(resp.body().as_deref().unwrap_or_default()).to_string();
+            assert!(body.contains("too_many_streams"), "{body}");
+        }
+        other => panic!("a third stream was not refused: {:?}", other.map(|_| ())),
+    }
+    let took = honest_commit(&n, 0).await;
+    assert!(took < HONEST_COMMIT_MAX, "honest commit took {took:?}");
+    drop(first);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if tokio_tungstenite::connect_async(&url).await.is_ok() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "a closed stream never freed its slot"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    n.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_never_arrives_is_answered_request_timeout() {
+    let dir = tempdir();
+    let n = start_limited(dir.path()).await;
+    let mut s = tokio::net::TcpStream::connect(addr(&n)).await.unwrap();
+    s.write_all(
+        b"POST /v1/transactions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"tx\":",
+    )
+    .await
+    .unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut buf = [0u8; 1024];
+        loop {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(k) => {
+                    answer.extend_from_slice(&buf[..k]);
+                    if answer.windows(15).any(|w| w == b"request_timeout") {
+                        break;
+                    }
+                }
+            }
+        }
+    })
+    .await;
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("request_timeout"), "{text}");
+    n.stop().await;
+}
