@@ -291,7 +291,7 @@ fn a_merchant_registers_captures_verifies_and_shares() {
         m.contains("chain 7") && m.contains(&want_node::config::DEV_CHAIN_ID.to_string()),
         "{m}"
     );
-    // Deep verification with the owner's key opens every record.
+    // Deep verification with the owner's key opens every record, and says which.
     let v = want_json(
         &[
             &["trace", "verify", "urn:epc:id:sgtin:0614141.107346.2018"][..],
@@ -302,6 +302,19 @@ fn a_merchant_registers_captures_verifies_and_shares() {
     )
     .ok_json();
     assert_eq!(v["opened"][0]["opened"], "authentic", "{v}");
+    let human = want(
+        &[
+            &["trace", "verify", "urn:epc:id:sgtin:0614141.107346.2018"][..],
+            &shop_k,
+            &n,
+        ]
+        .concat(),
+    );
+    assert_eq!(human.code, Some(0), "{}", human.stderr);
+    for e in events {
+        let line = format!("opened  {}  authentic", e["eventHash"].as_str().unwrap());
+        assert!(human.stdout.contains(&line), "{line}\n{}", human.stdout);
+    }
 
     // Share the first record with a partner, who then reads it; revoke, and it cannot.
     let event = events[0]["eventHash"].as_str().unwrap();

@@ -851,6 +851,17 @@ fn run_trace(cmd: TraceCommand, out: &Out) -> anyhow::Result<()> {
                 if let Some(m) = v["certified"]["problem"].as_str() {
                     s.push_str(&format!("\nnot certified: {m}"));
                 }
+                // With a key: which records it opened, and how each fared.
+                for o in v["opened"].as_array().into_iter().flatten() {
+                    s.push_str(&format!(
+                        "\nopened  {}  {}",
+                        o["eventHash"].as_str().unwrap_or_default(),
+                        o["opened"].as_str().unwrap_or_default()
+                    ));
+                    if let Some(m) = o["message"].as_str() {
+                        s.push_str(&format!(": {m}"));
+                    }
+                }
                 s
             });
             if verdict == "tampered" {
