@@ -87,8 +87,9 @@ pub struct UpArgs {
     /// cluster's size, or 3 for a new one.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=CLUSTER_UP_NODES_MAX as i64))]
     nodes: Option<u16>,
-    /// Cluster directory; a new cluster is written into it by `want init` unless it already
-    /// holds one (genesis.json), which is then started again.
+    /// Cluster directory; a new development cluster (the dev genesis and its published key, in
+    /// dev-key.hex) is written into it unless it already holds a cluster (genesis.json, e.g. one
+    /// written by `want init`), which is then started again.
     #[arg(long, default_value = "want-cluster-data")]
     data_dir: PathBuf,
     /// Do not restart nodes that die (fault tests stop and start nodes themselves).
@@ -239,12 +240,20 @@ fn io_error(what: String) -> anyhow::Error {
     CliError::new("cluster_error", what).into()
 }
 
-/// The cluster's members from its directory: existing, or written now by `want init`.
+/// The cluster's members from its directory: existing (a development cluster, or one written by
+/// `want init`), or a new local development cluster written now (the development genesis and
+/// its published key, as `want dev`).
 fn prepare(args: &UpArgs) -> anyhow::Result<Vec<Member>> {
     let dir = &args.data_dir;
     let genesis_path = dir.join(GENESIS_FILE);
     if !genesis_path.exists() {
-        init::init_cluster(args.nodes.unwrap_or(DEFAULT_NODES), dir, None, "127.0.0.1")?;
+        init::init_cluster(
+            args.nodes.unwrap_or(DEFAULT_NODES),
+            dir,
+            None,
+            "127.0.0.1",
+            init::ChainSpec::Dev,
+        )?;
     }
     let genesis = nodefile::load_genesis(&genesis_path)?;
     if genesis.members.is_empty() {

@@ -1,23 +1,32 @@
-//! `want init`: the files of a new N-node cluster — one Ed25519 node key per node, the genesis
-//! naming them as members, one configuration file per node and the dev account's key.
+//! `want init`: the files of a new N-node chain — one Ed25519 node key per node, the genesis
+//! naming them as members, one configuration file per node — owned by its operator: a chain id
+//! of its own (random by default), the allocations and the administrator the operator names
+//! (`--alloc`, `--admin`, `--genesis-template`), and a fresh operator key holding whatever they
+//! leave unnamed. `want cluster up` writes its local development clusters with the same code,
+//! from the development genesis and its published key ([`ChainSpec::Dev`]).
 //!
 //! ```text
-//! DIR/genesis.json          Genesis::dev() with members [{id: K, public_key, url}]
-//! DIR/dev-key.hex           the dev account's private key (as `want dev` writes it)
-//! DIR/nodeK.toml            node K's configuration (see nodefile.rs)
+//! DIR/genesis.json              the genesis, members [{id: K, public_key, url}]
+//! DIR/operator-key.hex          the fresh operator key, when one was needed (0600)
+//! DIR/dev-key.hex               development clusters only: the dev account's key
+//! DIR/nodeK.toml                node K's configuration (see nodefile.rs)
 //! DIR/nodeK/data/node-key.hex   node K's key (0600)
 //! ```
 
+use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use serde_json::json;
-use want_crypto::NodeKey;
-use want_node::config::{dev_private_key, GenesisMember};
+use rand::Rng;
+use serde_json::{json, Value};
+use want_crypto::{NodeKey, PrivateKey};
+use want_node::config::{dev_private_key, Allocation, GenesisMember, DEV_CHAIN_ID};
 use want_node::kernel::node::NODE_KEY_FILE;
 use want_node::write_secret_file;
 use want_node::Genesis;
+use want_types::amount::{format_want, parse_want, TOTAL_SUPPLY};
+use want_types::{Address, Amount};
 
 use crate::dev::DEV_KEY_FILE;
 use crate::output::{CliError, Out};
@@ -25,8 +34,17 @@ use crate::serve::node_err;
 
 /// Name of the genesis file in a cluster directory.
 pub const GENESIS_FILE: &str = "genesis.json";
+/// Name of the fresh operator key's file in a cluster directory.
+pub const OPERATOR_KEY_FILE: &str = "operator-key.hex";
 /// Most nodes `want init` creates (the most members a cluster may have).
 pub const INIT_NODES_MAX: u16 = want_node::config::CLUSTER_MEMBERS_MAX as u16;
+/// A random chain id is drawn below 2^53: the API's JSON carries the chain id as a number, and
+/// JavaScript wallets read numbers exactly only up to 2^53.
+pub const RANDOM_CHAIN_ID_END: u64 = 1 << 53;
+/// The module whose genesis section names the administrator (`genesis.trace.admin`).
+const ADMIN_SECTION: &str = "trace";
+/// What `--alloc ADDR=rest` means: what the other allocations leave of the total supply.
+const ALLOC_REST: &str = "rest";
 
 #[derive(Args)]
 pub struct InitArgs {
@@ -43,6 +61,46 @@ pub struct InitArgs {
     /// commas (node 1 first). Nodes named by a host name listen on 0.0.0.0.
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
+    /// The chain's id (default: the template's, else random below 2^53). A transaction signed
+    /// for one chain id is refused by every other chain; the development chain's id is refused.
+    #[arg(long, value_name = "ID")]
+    chain_id: Option<u64>,
+    /// A genesis allocation: an address and WANT with up to 6 decimals (as `want tx transfer
+    /// --amount`), or `rest` for what the other allocations leave. Repeat it; together they must
+    /// give exactly the total supply (1,000,000,000,000,000 WANT). Replaces the template's.
+    #[arg(long = "alloc", value_name = "ADDR=AMOUNT")]
+    allocs: Vec<String>,
+    /// The administrator, who registers organisations and their keys (genesis `trace.admin`).
+    #[arg(long, value_name = "ADDR")]
+    admin: Option<String>,
+    /// A genesis JSON to start from (params, genesis_time_ms, allocations, module sections,
+    /// activations; what it leaves out gets the defaults). Its members are replaced by the
+    /// generated nodes; --chain-id, --alloc and --admin override it.
+    #[arg(long, value_name = "FILE")]
+    genesis_template: Option<PathBuf>,
+}
+
+/// Whose chain [`init_cluster`] writes.
+pub enum ChainSpec {
+    /// A local development cluster (`want cluster up`, the cluster benchmark): the development
+    /// genesis — its chain id, the whole supply and every role held by the published dev key,
+    /// which is written to DIR/dev-key.hex.
+    Dev,
+    /// An operator's chain: its genesis (the members are added) and, when the operator named no
+    /// owner of the supply or no administrator, the fresh key that is them.
+    Own {
+        genesis: Box<Genesis>,
+        operator_key: Option<PrivateKey>,
+    },
+}
+
+/// The owner of an operator's chain, as `want init` is told it.
+#[derive(Default)]
+pub struct Ownership<'a> {
+    pub chain_id: Option<u64>,
+    pub allocs: &'a [String],
+    pub admin: Option<&'a str>,
+    pub template: Option<&'a Path>,
 }
 
 /// Path of node `id`'s configuration file in a cluster directory.
@@ -58,7 +116,42 @@ pub fn node_dir(dir: &Path, id: u64) -> PathBuf {
 /// What `init_cluster` wrote.
 pub struct InitReport {
     pub genesis: PathBuf,
+    pub chain_id: u64,
+    /// Hash of the genesis block (`genesis_hash` in every node's `GET /v1/status`).
+    pub genesis_hash: want_types::Hash32,
+    /// The account key written into the directory (the operator's or the dev key), if any.
+    pub key: Option<InitKey>,
     pub nodes: Vec<InitNode>,
+}
+
+/// An account key `init_cluster` wrote, and what the genesis gives it.
+pub struct InitKey {
+    pub file: PathBuf,
+    pub address: Address,
+    /// Its genesis allocation, in base units.
+    pub allocation: Amount,
+    /// Whether it is the administrator (`genesis.trace.admin`).
+    pub admin: bool,
+}
+
+impl InitKey {
+    /// "the whole supply and the administrator role", for people.
+    fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        match self.allocation {
+            0 => {}
+            TOTAL_SUPPLY => parts.push("the whole supply".to_string()),
+            a => parts.push(format!("{} WANT", format_want(a))),
+        }
+        if self.admin {
+            parts.push("the administrator role".to_string());
+        }
+        if parts.is_empty() {
+            "nothing".to_string()
+        } else {
+            parts.join(" and ")
+        }
+    }
 }
 
 pub struct InitNode {
@@ -190,13 +283,277 @@ fn io_err(path: &Path, e: impl std::fmt::Display) -> anyhow::Error {
     .into()
 }
 
-/// Writes a new cluster of `nodes` nodes into `out`. Refuses a directory that already holds any
-/// of the files it would write.
+fn invalid_genesis(message: String) -> anyhow::Error {
+    CliError::new("invalid_genesis", message).into()
+}
+
+fn invalid_allocations(message: String) -> anyhow::Error {
+    CliError::new("invalid_allocations", message).into()
+}
+
+/// A chain id drawn at random below [`RANDOM_CHAIN_ID_END`], never the development chain's.
+pub fn random_chain_id() -> u64 {
+    let mut rng = rand::thread_rng();
+    loop {
+        let id = rng.gen_range(1..RANDOM_CHAIN_ID_END);
+        if id != DEV_CHAIN_ID {
+            return id;
+        }
+    }
+}
+
+/// The genesis an operator's chain starts from: the defaults (the network's parameters, the
+/// time now, no allocations, no sections) with the template's members laid over them (its
+/// `params` member by member). Also says whether the template names a chain id.
+fn template_genesis(template: Option<&Path>) -> anyhow::Result<(Genesis, bool)> {
+    let mut defaults = Genesis::dev();
+    defaults.genesis_time_ms = want_node::now_ms();
+    defaults.allocations.clear();
+    defaults.sections.clear();
+    let Some(path) = template else {
+        return Ok((defaults, false));
+    };
+    let text = crate::read_text_file(path, crate::nodefile::GENESIS_BYTES_MAX)?;
+    let at = |e: &dyn std::fmt::Display| {
+        invalid_genesis(format!(
+            "--genesis-template {}: {e}; give a genesis JSON object (as `want init` writes genesis.json)",
+            path.display()
+        ))
+    };
+    let Value::Object(template) = serde_json::from_str::<Value>(&text).map_err(|e| at(&e))? else {
+        return Err(at(&"not a JSON object"));
+    };
+    let mut merged = serde_json::to_value(&defaults).map_err(|e| at(&e))?;
+    let mut chain_id_given = false;
+    for (name, value) in template {
+        match value {
+            Value::Object(params) if name == "params" => {
+                chain_id_given = params.contains_key("chain_id");
+                if let Some(Value::Object(base)) = merged.get_mut("params") {
+                    base.extend(params);
+                }
+            }
+            value => merged[name.as_str()] = value,
+        }
+    }
+    let genesis: Genesis = serde_path_to_error::deserialize(merged).map_err(|e| {
+        invalid_genesis(format!(
+            "--genesis-template {} at `{}`: {}",
+            path.display(),
+            e.path(),
+            e.inner()
+        ))
+    })?;
+    Ok((genesis, chain_id_given))
+}
+
+/// One `--alloc ADDR=AMOUNT`: an amount, or what the others leave.
+fn parse_alloc(spec: &str) -> anyhow::Result<(Address, Option<Amount>)> {
+    let Some((address, amount)) = spec.split_once('=') else {
+        return Err(CliError::new(
+            "invalid_arguments",
+            format!(
+                "--alloc {spec:?} is not ADDR=AMOUNT; give an address, '=' and WANT with up to 6 decimals or `{ALLOC_REST}`, e.g. --alloc T…=1000"
+            ),
+        )
+        .into());
+    };
+    let address: Address = address
+        .trim()
+        .parse()
+        .map_err(|e| CliError::new("invalid_address", format!("--alloc {spec:?}: {e}")))?;
+    if amount.trim() == ALLOC_REST {
+        return Ok((address, None));
+    }
+    let amount = parse_want(amount).map_err(|e| {
+        CliError::new(
+            "invalid_amount",
+            format!(
+                "--alloc {spec:?}: {e}; give WANT with up to 6 decimals (e.g. 12.5) or `{ALLOC_REST}`"
+            ),
+        )
+    })?;
+    if amount == 0 {
+        return Err(CliError::new(
+            "invalid_amount",
+            format!("--alloc {spec:?} allocates nothing; leave it out"),
+        )
+        .into());
+    }
+    Ok((address, Some(amount)))
+}
+
+/// The allocations of `--alloc`, with `rest` resolved; each address once, at most one `rest`.
+fn parse_allocs(specs: &[String]) -> anyhow::Result<Vec<Allocation>> {
+    let mut parsed = Vec::with_capacity(specs.len());
+    let mut rest: Option<usize> = None;
+    for (i, spec) in specs.iter().enumerate() {
+        let (address, amount) = parse_alloc(spec)?;
+        if amount.is_none() {
+            if let Some(first) = rest {
+                return Err(invalid_allocations(format!(
+                    "--alloc {:?} and --alloc {spec:?} both ask for the rest; only one account can have it",
+                    specs[first]
+                )));
+            }
+            rest = Some(i);
+        }
+        parsed.push((address, amount));
+    }
+    let mut given: Amount = 0;
+    for (_, amount) in &parsed {
+        given = given
+            .checked_add(amount.unwrap_or(0))
+            .ok_or_else(|| invalid_allocations(format!("--alloc amounts overflow; together they must give exactly the total supply, {} WANT", format_want(TOTAL_SUPPLY))))?;
+    }
+    let allocations: Vec<Allocation> = parsed
+        .into_iter()
+        .map(|(address, amount)| {
+            let amount = match amount {
+                Some(a) => Ok(a),
+                None if given < TOTAL_SUPPLY => Ok(TOTAL_SUPPLY - given),
+                None => Err(invalid_allocations(format!(
+                    "--alloc {address}={ALLOC_REST}: the other allocations already give {} WANT, the whole supply; nothing is left for it",
+                    format_want(given)
+                ))),
+            }?;
+            Ok(Allocation { address, amount })
+        })
+        .collect::<anyhow::Result<_>>()?;
+    check_allocations(&allocations, "--alloc")?;
+    Ok(allocations)
+}
+
+/// Each address once, and exactly the total supply: nothing is minted after the genesis.
+fn check_allocations(allocations: &[Allocation], source: &str) -> anyhow::Result<()> {
+    let mut seen = BTreeSet::new();
+    let mut total: Amount = 0;
+    for a in allocations {
+        if !seen.insert(a.address) {
+            return Err(invalid_allocations(format!(
+                "{source} allocates to {} twice; give each account one allocation (the sum of its amounts)",
+                a.address
+            )));
+        }
+        total = total.checked_add(a.amount).unwrap_or(Amount::MAX);
+    }
+    if total != TOTAL_SUPPLY {
+        let (how, diff) = if total < TOTAL_SUPPLY {
+            ("short of", TOTAL_SUPPLY - total)
+        } else {
+            ("above", total - TOTAL_SUPPLY)
+        };
+        return Err(invalid_allocations(format!(
+            "{source} gives {} WANT in all, {} WANT {how} the total supply of {} WANT; the genesis allocates exactly the whole supply (nothing is minted later): change an amount, or give one account the rest (--alloc ADDR={ALLOC_REST})",
+            format_want(total),
+            format_want(diff),
+            format_want(TOTAL_SUPPLY)
+        )));
+    }
+    Ok(())
+}
+
+/// The administrator the genesis names, if any (`genesis.trace.admin`).
+fn admin_of(genesis: &Genesis) -> anyhow::Result<Option<Address>> {
+    let trace = want_state::trace::genesis::parse(genesis.sections.get(ADMIN_SECTION))
+        .map_err(|e| invalid_genesis(format!("the genesis' {ADMIN_SECTION} section: {e}")))?;
+    Ok(trace.admin)
+}
+
+fn set_admin(genesis: &mut Genesis, admin: Address) -> anyhow::Result<()> {
+    let mut trace = want_state::trace::genesis::parse(genesis.sections.get(ADMIN_SECTION))
+        .map_err(|e| invalid_genesis(format!("the genesis' {ADMIN_SECTION} section: {e}")))?;
+    trace.admin = Some(admin);
+    genesis.set_section(ADMIN_SECTION, &trace);
+    Ok(())
+}
+
+/// The genesis of an operator's chain (without members) from the template and the flags, and
+/// the fresh operator key that holds the supply and the administrator role the operator did not
+/// give to anyone. Refuses the development chain's id, malformed or duplicate allocations, a sum
+/// other than the total supply, and anything that names the published development key.
+pub fn own_chain(o: &Ownership<'_>) -> anyhow::Result<ChainSpec> {
+    let (mut genesis, template_chain_id) = template_genesis(o.template)?;
+    let (chain_id, source) = match o.chain_id {
+        Some(id) => (id, "--chain-id".to_string()),
+        None if template_chain_id => (
+            genesis.params.chain_id,
+            "the template's params.chain_id".to_string(),
+        ),
+        None => (random_chain_id(), String::new()),
+    };
+    if chain_id == DEV_CHAIN_ID {
+        return Err(CliError::new(
+            "invalid_arguments",
+            format!(
+                "{source} {chain_id} is the development chain's id: every transaction signed for a development chain would be valid on this chain too; choose another id, or leave --chain-id out for a random one"
+            ),
+        )
+        .into());
+    }
+    genesis.params.chain_id = chain_id;
+    genesis.members.clear();
+
+    if o.allocs.is_empty() {
+        if !genesis.allocations.is_empty() {
+            check_allocations(&genesis.allocations, "the template's allocations")?;
+        }
+    } else {
+        genesis.allocations = parse_allocs(o.allocs)?;
+    }
+    if let Some(admin) = o.admin {
+        let admin: Address = admin
+            .trim()
+            .parse()
+            .map_err(|e| CliError::new("invalid_address", format!("--admin {admin:?}: {e}")))?;
+        set_admin(&mut genesis, admin)?;
+    }
+
+    // Whatever the operator left unnamed goes to a fresh key, never to the published one.
+    let wants_admin = genesis
+        .activations
+        .active(ADMIN_SECTION, want_state::GENESIS_HEIGHT)
+        && admin_of(&genesis)?.is_none();
+    let operator_key = (genesis.allocations.is_empty() || wants_admin).then(PrivateKey::generate);
+    if let Some(key) = &operator_key {
+        if genesis.allocations.is_empty() {
+            genesis.allocations = vec![Allocation {
+                address: key.address(),
+                amount: TOTAL_SUPPLY,
+            }];
+        }
+        if wants_admin {
+            set_admin(&mut genesis, key.address())?;
+        }
+    }
+
+    let places = genesis.dev_key_mentions();
+    if !places.is_empty() {
+        return Err(CliError::new(
+            "dev_key_in_genesis",
+            format!(
+                "the genesis would name the development key {} at {}; its private key is published (`want dev` prints it), so anyone could take this chain over. Name accounts of your own with --alloc and --admin (or in the template); the dev key belongs to `want dev` and `want cluster up` only",
+                dev_private_key().address(),
+                places.join(", ")
+            ),
+        )
+        .into());
+    }
+    Ok(ChainSpec::Own {
+        genesis: Box::new(genesis),
+        operator_key,
+    })
+}
+
+/// Writes a new cluster of `nodes` nodes of the chain `spec` into `out`. Refuses a directory
+/// that already holds any of the files it would write, and a genesis that does not build (before
+/// anything is written).
 pub fn init_cluster(
     nodes: u16,
     out: &Path,
     base_port: Option<u16>,
     host: &str,
+    spec: ChainSpec,
 ) -> anyhow::Result<InitReport> {
     if nodes == 0 || nodes > INIT_NODES_MAX {
         return Err(invalid_args(format!(
@@ -205,8 +562,21 @@ pub fn init_cluster(
     }
     let hosts = parse_hosts(host, nodes)?;
     let ports = pick_ports(nodes, base_port)?;
+    let (mut genesis, account_key) = match spec {
+        ChainSpec::Dev => (Genesis::dev(), Some((DEV_KEY_FILE, dev_private_key()))),
+        ChainSpec::Own {
+            genesis,
+            operator_key,
+        } => (*genesis, operator_key.map(|k| (OPERATOR_KEY_FILE, k))),
+    };
+    genesis.members.clear();
+    genesis.build().map_err(invalid_genesis)?;
 
-    let mut taken: Vec<PathBuf> = vec![out.join(GENESIS_FILE), out.join(DEV_KEY_FILE)];
+    let mut taken: Vec<PathBuf> = vec![
+        out.join(GENESIS_FILE),
+        out.join(DEV_KEY_FILE),
+        out.join(OPERATOR_KEY_FILE),
+    ];
     for id in 1..=u64::from(nodes) {
         taken.push(config_path(out, id));
         taken.push(node_dir(out, id));
@@ -230,7 +600,6 @@ pub fn init_cluster(
     std::fs::create_dir_all(out).map_err(|e| io_err(out, e))?;
     let out = out.canonicalize().map_err(|e| io_err(out, e))?;
 
-    let mut genesis = Genesis::dev();
     let mut report = Vec::with_capacity(nodes as usize);
     let mut configs = Vec::with_capacity(nodes as usize);
     for (i, (host, port)) in hosts.iter().zip(&ports).enumerate() {
@@ -282,8 +651,26 @@ pub fn init_cluster(
     for (path, text) in &configs {
         std::fs::write(path, text).map_err(|e| io_err(path, e))?;
     }
-    let dev_key_file = out.join(DEV_KEY_FILE);
-    write_secret_file(&dev_key_file, &dev_private_key().to_hex()).map_err(node_err)?;
+    let (genesis_block, _, _) = genesis.build().map_err(invalid_genesis)?;
+    let key = match account_key {
+        Some((name, key)) => {
+            let file = out.join(name);
+            write_secret_file(&file, &key.to_hex()).map_err(node_err)?;
+            let address = key.address();
+            Some(InitKey {
+                file,
+                address,
+                allocation: genesis
+                    .allocations
+                    .iter()
+                    .filter(|a| a.address == address)
+                    .map(|a| a.amount)
+                    .sum(),
+                admin: admin_of(&genesis)? == Some(address),
+            })
+        }
+        None => None,
+    };
     // The genesis last: a directory with a genesis is a complete cluster.
     let genesis_path = out.join(GENESIS_FILE);
     let json = serde_json::to_string_pretty(&genesis)
@@ -291,14 +678,31 @@ pub fn init_cluster(
     std::fs::write(&genesis_path, format!("{json}\n")).map_err(|e| io_err(&genesis_path, e))?;
     Ok(InitReport {
         genesis: genesis_path,
+        chain_id: genesis.params.chain_id,
+        genesis_hash: genesis_block.hash(),
+        key,
         nodes: report,
     })
 }
 
 pub fn run(args: InitArgs, out: &Out) -> anyhow::Result<()> {
-    let report = init_cluster(args.nodes, &args.out, args.base_port, &args.host)?;
+    let spec = own_chain(&Ownership {
+        chain_id: args.chain_id,
+        allocs: &args.allocs,
+        admin: args.admin.as_deref(),
+        template: args.genesis_template.as_deref(),
+    })?;
+    let report = init_cluster(args.nodes, &args.out, args.base_port, &args.host, spec)?;
     let v = json!({
+        "chain_id": report.chain_id,
         "genesis": report.genesis,
+        "genesis_hash": report.genesis_hash,
+        "operator": report.key.as_ref().map(|k| json!({
+            "address": k.address,
+            "key_file": k.file,
+            "allocation": k.allocation.to_string(),
+            "admin": k.admin,
+        })),
         "nodes": report.nodes.iter().map(|n| json!({
             "id": n.id,
             "config": n.config,
@@ -309,12 +713,21 @@ pub fn run(args: InitArgs, out: &Out) -> anyhow::Result<()> {
     out.value(&v, |_| {
         let dir = report.genesis.parent().unwrap_or(Path::new("."));
         let mut s = format!(
-            "A {}-node WANT cluster was written to {}\n  genesis  {}\n  dev key  {} (public: never hold real value with it)\n",
+            "A {}-node WANT cluster of chain {} was written to {}\n  genesis   {} (hash {})\n",
             report.nodes.len(),
+            report.chain_id,
             dir.display(),
             report.genesis.display(),
-            dir.join(DEV_KEY_FILE).display()
+            report.genesis_hash,
         );
+        if let Some(k) = &report.key {
+            s.push_str(&format!(
+                "  operator  {} holds {} — its private key is in {}: keep it secret, off the nodes' machines\n",
+                k.address,
+                k.describe(),
+                k.file.display(),
+            ));
+        }
         for n in &report.nodes {
             s.push_str(&format!(
                 "  node {:<3} {:<28} {}\n",
@@ -324,8 +737,9 @@ pub fn run(args: InitArgs, out: &Out) -> anyhow::Result<()> {
             ));
         }
         s.push_str(&format!(
-            "Start it with `want cluster up --data-dir {d}`, or each node with `want node --config {d}/nodeK.toml`.",
-            d = dir.display()
+            "Start it with `want cluster up --data-dir {d}`, or each node with `want node --config {d}/nodeK.toml`.\nSign offline for this chain with --offline --chain-id {id}.",
+            d = dir.display(),
+            id = report.chain_id,
         ));
         s
     });
@@ -335,6 +749,95 @@ pub fn run(args: InitArgs, out: &Out) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn own(o: &Ownership<'_>) -> (Genesis, Option<PrivateKey>) {
+        match own_chain(o).unwrap() {
+            ChainSpec::Own {
+                genesis,
+                operator_key,
+            } => (*genesis, operator_key),
+            ChainSpec::Dev => panic!("an operator's chain is never the dev chain"),
+        }
+    }
+
+    fn code(e: anyhow::Error) -> String {
+        CliError::from_anyhow(e).code.to_string()
+    }
+
+    #[test]
+    fn random_chain_ids_differ_stay_below_2_pow_53_and_are_never_the_dev_chains() {
+        let ids: BTreeSet<u64> = (0..64).map(|_| random_chain_id()).collect();
+        assert!(ids.len() > 60, "{ids:?}");
+        assert!(ids
+            .iter()
+            .all(|&id| id != DEV_CHAIN_ID && id > 0 && id < RANDOM_CHAIN_ID_END));
+    }
+
+    #[test]
+    fn without_allocations_or_administrator_a_fresh_operator_key_owns_the_chain() {
+        let (genesis, key) = own(&Ownership::default());
+        let key = key.expect("an operator key");
+        assert_ne!(genesis.params.chain_id, DEV_CHAIN_ID);
+        assert_eq!(
+            genesis.allocations,
+            vec![Allocation {
+                address: key.address(),
+                amount: TOTAL_SUPPLY
+            }]
+        );
+        assert_eq!(admin_of(&genesis).unwrap(), Some(key.address()));
+        assert!(genesis.dev_key_mentions().is_empty());
+        genesis.build().expect("the genesis builds");
+    }
+
+    #[test]
+    fn rest_gets_what_the_other_allocations_leave_of_the_supply() {
+        let a = PrivateKey::generate().address();
+        let b = PrivateKey::generate().address();
+        let allocs = [format!("{a}=rest"), format!("{b}=0.5")];
+        let admin = a.to_string();
+        let (genesis, key) = own(&Ownership {
+            chain_id: Some(5),
+            allocs: &allocs,
+            admin: Some(&admin),
+            template: None,
+        });
+        assert!(key.is_none());
+        assert_eq!(genesis.params.chain_id, 5);
+        assert_eq!(
+            genesis.allocations,
+            vec![
+                Allocation {
+                    address: a,
+                    amount: TOTAL_SUPPLY - 500_000
+                },
+                Allocation {
+                    address: b,
+                    amount: 500_000
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn the_dev_chain_id_and_allocations_off_the_supply_are_refused() {
+        let e = own_chain(&Ownership {
+            chain_id: Some(DEV_CHAIN_ID),
+            ..Ownership::default()
+        })
+        .err()
+        .expect("refused");
+        assert_eq!(code(e), "invalid_arguments");
+        let a = PrivateKey::generate().address();
+        let allocs = [format!("{a}=1")];
+        let e = own_chain(&Ownership {
+            allocs: &allocs,
+            ..Ownership::default()
+        })
+        .err()
+        .expect("refused");
+        assert_eq!(code(e), "invalid_allocations");
+    }
 
     #[test]
     fn one_host_serves_every_node_and_a_list_names_each() {

@@ -23,7 +23,7 @@ use crate::output::CliError;
 /// Largest configuration file read.
 const CONFIG_BYTES_MAX: u64 = 1 << 20;
 /// Largest genesis file read (allocations may be many).
-const GENESIS_BYTES_MAX: u64 = 64 << 20;
+pub const GENESIS_BYTES_MAX: u64 = 64 << 20;
 
 /// The file as written.
 #[derive(Deserialize)]

@@ -34,6 +34,7 @@ pub fn node_err(e: want_node::NodeError) -> anyhow::Error {
         want_node::NodeError::Storage(want_storage::StorageError::InUse { .. }) => {
             "data_dir_in_use"
         }
+        want_node::NodeError::DevKeyInGenesis { .. } => "dev_key_in_genesis",
         want_node::NodeError::Io(m) if m.contains("already in use") => "address_in_use",
         _ => "node_error",
     };

@@ -64,24 +64,58 @@ pub fn run(cmd: TxCommand, out: &Out) -> anyhow::Result<()> {
             let v = Client::new(&node.url)?.get(&format!("/v1/transactions/{id}"))?;
             out.value(&v, |v| {
                 let mut s = format!(
-                    "id      {}\nstatus  {}\nsender  {}",
+                    "id          {}\nstatus      {}\nsender      {}",
                     v["id"].as_str().unwrap_or_default(),
                     v["status"].as_str().unwrap_or_default(),
                     v["sender"].as_str().unwrap_or_default()
                 );
                 if v["status"] == "committed" {
                     s.push_str(&format!(
-                        "\nblock   {} (index {})\nresult  {}",
+                        "\nblock       {} (index {})\nresult      {}",
                         v["block_height"],
                         v["index"],
                         v["receipt"]["status"].as_str().unwrap_or_default()
                     ));
+                    s.push_str(&inclusion_text(v));
                 }
                 s
             });
             Ok(())
         }
     }
+}
+
+/// The Merkle inclusion proof of a committed transaction, for people: the block hash, the tx
+/// root, whether the proof leads from the id to that root (checked here), and its sibling hashes
+/// from the leaf up.
+fn inclusion_text(v: &Value) -> String {
+    let hash = |key: &str| serde_json::from_value::<want_types::Hash32>(v[key].clone()).ok();
+    let proof = serde_json::from_value::<want_types::merkle::MerkleProof>(v["proof"].clone()).ok();
+    let mut s = format!(
+        "\nblock hash  {}\ntx root     {}",
+        v["block_hash"].as_str().unwrap_or_default(),
+        v["tx_root"].as_str().unwrap_or_default()
+    );
+    let (Some(id), Some(root), Some(proof)) = (hash("id"), hash("tx_root"), proof) else {
+        s.push_str("\nproof       none in the node's answer");
+        return s;
+    };
+    let holds = want_types::merkle::verify_merkle_proof(&id, &proof, &root);
+    s.push_str(&format!(
+        "\nproof       leaf {} of {}, {} sibling hash(es): {}",
+        proof.index,
+        proof.tree_size,
+        proof.path.len(),
+        if holds {
+            "leads from the id to the tx root (checked)"
+        } else {
+            "does NOT lead from the id to the tx root"
+        }
+    ));
+    for sibling in &proof.path {
+        s.push_str(&format!("\n            {sibling}"));
+    }
+    s
 }
 
 /// Sends the transactions of an array file in order: `{"transactions": [answer, …]}`; with

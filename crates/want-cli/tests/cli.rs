@@ -356,6 +356,73 @@ fn full_flow_against_a_dev_node() {
 }
 
 #[test]
+fn tx_show_prints_the_inclusion_proof_and_checks_it_against_the_tx_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // Slow blocks, so that the three transfers share one and each proof has siblings.
+    let node = DevNode::start(&data, &["--block-interval-ms", "700"]);
+    let url = node.url.as_str();
+    let key = data.join("dev-key.hex");
+    let to = want_crypto::PrivateKey::generate().address().to_string();
+    let ids: Vec<String> = (0..3)
+        .map(|nonce| {
+            let v = want_json(&[
+                "tx",
+                "transfer",
+                "--key-file",
+                s(&key),
+                "--to",
+                &to,
+                "--amount",
+                "1",
+                "--nonce",
+                &nonce.to_string(),
+                "--node",
+                url,
+            ])
+            .ok_json();
+            v["id"].as_str().expect("an id").to_string()
+        })
+        .collect();
+    for id in &ids {
+        let mut shown = Value::Null;
+        assert!(
+            common::wait_until(std::time::Duration::from_secs(20), || {
+                shown = want_json(&["tx", "show", id, "--node", url]).ok_json();
+                shown["status"] == "committed"
+            }),
+            "{shown}"
+        );
+        let human = want(&["tx", "show", id, "--node", url]);
+        assert_eq!(human.code, Some(0), "{}", human.stderr);
+        let out = &human.stdout;
+        let tx_root = shown["tx_root"].as_str().unwrap();
+        assert!(out.contains(&format!("tx root     {tx_root}")), "{out}");
+        assert!(
+            out.contains(&format!(
+                "block hash  {}",
+                shown["block_hash"].as_str().unwrap()
+            )),
+            "{out}"
+        );
+        assert!(
+            out.contains(&format!(
+                "leaf {} of {}",
+                shown["proof"]["index"], shown["proof"]["tree_size"]
+            )),
+            "{out}"
+        );
+        assert!(
+            out.contains("leads from the id to the tx root (checked)"),
+            "{out}"
+        );
+        for sibling in shown["proof"]["path"].as_array().unwrap() {
+            assert!(out.contains(sibling.as_str().unwrap()), "{out}");
+        }
+    }
+}
+
+#[test]
 fn cold_wallet_signs_offline_and_the_file_is_sent_later_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
     let pw = password_file(dir.path(), "pw", "cold");

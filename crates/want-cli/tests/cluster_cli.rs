@@ -14,8 +14,9 @@ use common::{
 };
 use serde_json::Value;
 use want_crypto::NodeKey;
-use want_node::config::dev_private_key;
+use want_node::config::{dev_private_key, Allocation, DEV_CHAIN_ID};
 use want_node::Genesis;
+use want_types::amount::TOTAL_SUPPLY;
 
 fn s(p: &Path) -> &str {
     p.to_str().expect("UTF-8 temp path")
@@ -38,7 +39,7 @@ fn mode(path: &Path) -> u32 {
 }
 
 #[test]
-fn init_writes_a_genesis_whose_members_are_the_generated_node_keys() {
+fn init_writes_a_genesis_of_a_new_chain_whose_members_are_the_generated_node_keys() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("c");
     let v = want_json(&[
@@ -52,15 +53,40 @@ fn init_writes_a_genesis_whose_members_are_the_generated_node_keys() {
     ])
     .ok_json();
 
-    // The genesis is the dev genesis plus the members.
+    // A chain of its own: its own id, owned by a fresh operator key, never the published dev key.
     let genesis = read_genesis(&dir);
     genesis.validate_members().expect("members validate");
-    let mut bare = genesis.clone();
-    bare.members.clear();
+    assert_ne!(genesis.params.chain_id, DEV_CHAIN_ID);
+    assert_eq!(v["chain_id"], genesis.params.chain_id);
+    assert_eq!(genesis.params.min_fee, Genesis::dev().params.min_fee);
+    let operator_path = dir.join("operator-key.hex");
+    let operator =
+        want_crypto::PrivateKey::from_hex(std::fs::read_to_string(&operator_path).unwrap().trim())
+            .expect("the operator key parses");
+    assert_eq!(v["operator"]["address"], operator.address().to_string());
+    assert_eq!(v["operator"]["admin"], true);
+    assert_eq!(v["operator"]["allocation"], TOTAL_SUPPLY.to_string());
     assert_eq!(
-        bare,
-        Genesis::dev(),
-        "only the members differ from the dev genesis"
+        genesis.allocations,
+        vec![Allocation {
+            address: operator.address(),
+            amount: TOTAL_SUPPLY
+        }]
+    );
+    assert_eq!(
+        genesis.sections["trace"]["admin"],
+        operator.address().to_string()
+    );
+    assert!(genesis.dev_key_mentions().is_empty(), "{genesis:?}");
+    #[cfg(unix)]
+    assert_eq!(mode(&operator_path), 0o600);
+    assert!(
+        !dir.join("dev-key.hex").exists(),
+        "no dev key in a real chain"
+    );
+    assert_eq!(
+        v["genesis_hash"],
+        genesis.build().unwrap().0.hash().to_string()
     );
     let ids: Vec<u64> = genesis.members.iter().map(|m| m.id).collect();
     assert_eq!(ids, vec![1, 2, 3]);
@@ -121,14 +147,10 @@ fn init_writes_a_genesis_whose_members_are_the_generated_node_keys() {
         .collect();
     assert_eq!(keys.len(), 3, "every node has its own key");
 
-    // The dev account's key, as `want dev` writes it.
-    let dev_key_path = dir.join("dev-key.hex");
-    assert_eq!(
-        std::fs::read_to_string(&dev_key_path).unwrap().trim(),
-        dev_private_key().to_hex()
-    );
-    #[cfg(unix)]
-    assert_eq!(mode(&dev_key_path), 0o600);
+    // Another init draws another chain id.
+    let other = tmp.path().join("other");
+    let w = want_json(&["init", "--nodes", "1", "--out", s(&other)]).ok_json();
+    assert_ne!(w["chain_id"], v["chain_id"]);
 }
 
 #[test]
@@ -227,6 +249,331 @@ fn init_refuses_zero_nodes_and_more_than_64() {
     .err_code("invalid_arguments");
     assert!(m.contains("65535"), "{m}");
     assert!(!dir.exists(), "nothing is written for refused arguments");
+}
+
+fn new_address() -> String {
+    want_crypto::PrivateKey::generate().address().to_string()
+}
+
+#[test]
+fn init_takes_the_chain_id_allocations_and_administrator_from_the_operator() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("c");
+    let (shop, treasury, admin) = (new_address(), new_address(), new_address());
+    let v = want_json(&[
+        "init",
+        "--nodes",
+        "3",
+        "--out",
+        s(&dir),
+        "--chain-id",
+        "424242",
+        "--alloc",
+        &format!("{treasury}=rest"),
+        "--alloc",
+        &format!("{shop}=1000.5"),
+        "--admin",
+        &admin,
+    ])
+    .ok_json();
+    let genesis = read_genesis(&dir);
+    assert_eq!(genesis.params.chain_id, 424242);
+    assert_eq!(v["chain_id"], 424242);
+    let allocations: Vec<(String, u128)> = genesis
+        .allocations
+        .iter()
+        .map(|a| (a.address.to_string(), a.amount))
+        .collect();
+    assert_eq!(
+        allocations,
+        vec![
+            (treasury, TOTAL_SUPPLY - 1_000_500_000),
+            (shop, 1_000_500_000)
+        ]
+    );
+    assert_eq!(genesis.sections["trace"]["admin"], admin.as_str());
+    assert!(v["operator"].is_null(), "every role was named: {v}");
+    assert!(!dir.join("operator-key.hex").exists());
+    assert!(!dir.join("dev-key.hex").exists());
+
+    // Allocations alone: a fresh operator key becomes the administrator, and holds no WANT.
+    let dir = tmp.path().join("d");
+    let v = want_json(&[
+        "init",
+        "--nodes",
+        "1",
+        "--out",
+        s(&dir),
+        "--alloc",
+        &format!("{}=rest", new_address()),
+    ])
+    .ok_json();
+    assert_eq!(v["operator"]["admin"], true, "{v}");
+    assert_eq!(v["operator"]["allocation"], "0", "{v}");
+    assert_eq!(
+        read_genesis(&dir).sections["trace"]["admin"],
+        v["operator"]["address"]
+    );
+}
+
+#[test]
+fn init_refuses_allocations_that_are_malformed_duplicated_or_not_the_whole_supply() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("c");
+    let a = new_address();
+    let b = new_address();
+    let init = |allocs: &[String]| {
+        let mut args = vec!["init", "--nodes", "1", "--out", s(&dir)];
+        for x in allocs {
+            args.extend(["--alloc", x.as_str()]);
+        }
+        want_json(&args)
+    };
+    let m = init(&["Tnot-an-address=5".into()]).err_code("invalid_address");
+    assert!(
+        m.contains("--alloc") && m.contains("Tnot-an-address=5"),
+        "{m}"
+    );
+    let m = init(&[format!("{a}=1.0000001")]).err_code("invalid_amount");
+    assert!(m.contains("--alloc") && m.contains("1.0000001"), "{m}");
+    let m = init(std::slice::from_ref(&a)).err_code("invalid_arguments");
+    assert!(m.contains("ADDR=AMOUNT"), "{m}");
+    let m = init(&[format!("{a}=5"), format!("{a}=rest")]).err_code("invalid_allocations");
+    assert!(m.contains(&a) && m.contains("twice"), "{m}");
+    let m = init(&[format!("{a}=5"), format!("{b}=6")]).err_code("invalid_allocations");
+    assert!(
+        m.contains("11 WANT") && m.contains("short of") && m.contains("=rest"),
+        "{m}"
+    );
+    let m = init(&[format!("{a}=1000000000000000"), format!("{b}=rest")])
+        .err_code("invalid_allocations");
+    assert!(m.contains("nothing is left"), "{m}");
+    let m = init(&[format!("{a}=rest"), format!("{b}=rest")]).err_code("invalid_allocations");
+    assert!(m.contains("rest"), "{m}");
+    let m = want_json(&[
+        "init",
+        "--nodes",
+        "1",
+        "--out",
+        s(&dir),
+        "--admin",
+        "nobody",
+    ])
+    .err_code("invalid_address");
+    assert!(m.contains("--admin") && m.contains("nobody"), "{m}");
+    assert!(!dir.exists(), "nothing is written for refused arguments");
+}
+
+#[test]
+fn init_refuses_the_dev_chain_id_and_the_published_dev_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("c");
+    let dev = dev_private_key().address().to_string();
+    let base = ["init", "--nodes", "1", "--out", s(&dir)];
+    let m = want_json(&[&base[..], &["--chain-id", &DEV_CHAIN_ID.to_string()]].concat())
+        .err_code("invalid_arguments");
+    assert!(m.contains("--chain-id") && m.contains("development"), "{m}");
+    let m = want_json(&[&base[..], &["--alloc", &format!("{dev}=rest")]].concat())
+        .err_code("dev_key_in_genesis");
+    assert!(m.contains("allocations[0]") && m.contains("--alloc"), "{m}");
+    let m = want_json(&[&base[..], &["--admin", &dev]].concat()).err_code("dev_key_in_genesis");
+    assert!(m.contains("trace.admin"), "{m}");
+    // A template copied from the dev genesis carries the dev chain id and the dev key.
+    let template = tmp.path().join("dev-genesis.json");
+    std::fs::write(&template, serde_json::to_string(&Genesis::dev()).unwrap()).unwrap();
+    let with_template = [&base[..], &["--genesis-template", s(&template)]].concat();
+    let m = want_json(&with_template).err_code("invalid_arguments");
+    assert!(m.contains("template") && m.contains("chain_id"), "{m}");
+    let m = want_json(&[&with_template[..], &["--chain-id", "7"]].concat())
+        .err_code("dev_key_in_genesis");
+    assert!(m.contains("trace.orgs[0].keys[0].address"), "{m}");
+    assert!(!dir.exists(), "nothing is written for a refused genesis");
+}
+
+#[test]
+fn init_fills_a_genesis_template_and_its_flags_override_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let owner = new_address();
+    let template = tmp.path().join("template.json");
+    std::fs::write(
+        &template,
+        serde_json::json!({
+            "params": {"chain_id": 9001, "min_fee": "5000"},
+            "genesis_time_ms": 1_800_000_000_000u64,
+            "allocations": [{"address": owner, "amount": TOTAL_SUPPLY.to_string()}],
+            "trace": {"admin": owner},
+            "members": [{"id": 9, "public_key": "00".repeat(32), "url": "http://x:1"}],
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let dir = tmp.path().join("c");
+    let v = want_json(&[
+        "init",
+        "--nodes",
+        "2",
+        "--out",
+        s(&dir),
+        "--genesis-template",
+        s(&template),
+    ])
+    .ok_json();
+    let genesis = read_genesis(&dir);
+    assert_eq!(genesis.params.chain_id, 9001);
+    assert_eq!(genesis.params.min_fee, 5_000);
+    assert_eq!(
+        genesis.params.pow_difficulty_bits,
+        Genesis::dev().params.pow_difficulty_bits,
+        "what the template leaves out has the defaults"
+    );
+    assert_eq!(genesis.genesis_time_ms, 1_800_000_000_000);
+    assert_eq!(genesis.allocations[0].address.to_string(), owner);
+    assert_eq!(
+        genesis.members.iter().map(|m| m.id).collect::<Vec<_>>(),
+        vec![1, 2],
+        "the members are the generated nodes"
+    );
+    assert!(v["operator"].is_null(), "{v}");
+
+    // Flags override the template.
+    let admin = new_address();
+    let other = new_address();
+    let dir = tmp.path().join("d");
+    want_json(&[
+        "init",
+        "--nodes",
+        "1",
+        "--out",
+        s(&dir),
+        "--genesis-template",
+        s(&template),
+        "--chain-id",
+        "9002",
+        "--alloc",
+        &format!("{other}=rest"),
+        "--admin",
+        &admin,
+    ])
+    .ok_json();
+    let genesis = read_genesis(&dir);
+    assert_eq!(genesis.params.chain_id, 9002);
+    assert_eq!(genesis.params.min_fee, 5_000);
+    assert_eq!(genesis.allocations.len(), 1);
+    assert_eq!(genesis.allocations[0].address.to_string(), other);
+    assert_eq!(genesis.sections["trace"]["admin"], admin.as_str());
+
+    // A template whose allocations do not add up is refused, naming it.
+    std::fs::write(
+        &template,
+        serde_json::json!({"allocations": [{"address": owner, "amount": "1"}]}).to_string(),
+    )
+    .unwrap();
+    let m = want_json(&[
+        "init",
+        "--nodes",
+        "1",
+        "--out",
+        s(&tmp.path().join("e")),
+        "--genesis-template",
+        s(&template),
+    ])
+    .err_code("invalid_allocations");
+    assert!(m.contains("template"), "{m}");
+    std::fs::write(&template, "{\"params\": {\"min_fee\": true}}").unwrap();
+    let m = want_json(&[
+        "init",
+        "--nodes",
+        "1",
+        "--out",
+        s(&tmp.path().join("e")),
+        "--genesis-template",
+        s(&template),
+    ])
+    .err_code("invalid_genesis");
+    assert!(
+        m.contains("template.json") && m.contains("params.min_fee"),
+        "{m}"
+    );
+}
+
+#[test]
+fn a_transfer_signed_for_the_dev_chain_is_refused_by_a_freshly_initialised_chain() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("c");
+    let v = want_json(&["init", "--nodes", "1", "--out", s(&dir)]).ok_json();
+    let url = v["nodes"][0]["http"].as_str().unwrap().to_string();
+    let (mut child, _) = start_node(&dir.join("node1.toml"), &url, &tmp.path().join("n.log"));
+
+    // Signed offline for the dev chain with the published key, as anyone could.
+    let dev_key = tmp.path().join("dev-key.hex");
+    std::fs::write(&dev_key, dev_private_key().to_hex()).unwrap();
+    let shop = new_address();
+    let tx = tmp.path().join("tx.json");
+    want_json(&[
+        "tx",
+        "transfer",
+        "--key-file",
+        s(&dev_key),
+        "--to",
+        &shop,
+        "--amount",
+        "5",
+        "--offline",
+        "--nonce",
+        "0",
+        "--out",
+        s(&tx),
+    ])
+    .ok_json();
+    let m = want_json(&["tx", "send", s(&tx), "--wait", "--node", &url]).err_code("wrong_chain_id");
+    assert!(m.contains(&v["chain_id"].to_string()), "{m}");
+
+    // The operator's key owns this chain.
+    let operator = v["operator"]["key_file"].as_str().unwrap();
+    let sent = want_json(&[
+        "tx",
+        "transfer",
+        "--key-file",
+        operator,
+        "--to",
+        &shop,
+        "--amount",
+        "5",
+        "--wait",
+        "--node",
+        &url,
+    ])
+    .ok_json();
+    assert_eq!(sent["receipt"]["status"], "success", "{sent}");
+    let account = want_json(&["account", &shop, "--node", &url]).ok_json();
+    assert_eq!(account["balance"], "5000000", "{account}");
+    sigterm(child.id());
+    assert_eq!(wait_exit(&mut child, Duration::from_secs(20)), Some(0));
+}
+
+#[test]
+fn node_refuses_to_start_a_chain_whose_genesis_funds_the_published_dev_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("c");
+    want_json(&["init", "--nodes", "1", "--out", s(&dir)]).ok_json();
+    let dev = dev_private_key().address().to_string();
+    let path = dir.join("genesis.json");
+    let mut genesis: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    genesis["allocations"][0]["address"] = Value::from(dev.as_str());
+    genesis["trace"]["admin"] = Value::from(dev.as_str());
+    std::fs::write(&path, genesis.to_string()).unwrap();
+    let m =
+        want_json(&["node", "--config", s(&dir.join("node1.toml"))]).err_code("dev_key_in_genesis");
+    assert!(
+        m.contains(&dev) && m.contains("allocations[0]") && m.contains("trace.admin"),
+        "{m}"
+    );
+    assert!(m.contains("published") && m.contains("--alloc"), "{m}");
+    assert!(
+        !dir.join("node1/data/chain.redb").exists(),
+        "the data directory holds no chain"
+    );
 }
 
 #[test]
@@ -459,6 +806,21 @@ fn cluster_up_json_prints_every_node_and_each_answers_status() {
     let nodes = up.nodes();
     assert_eq!(nodes.iter().map(|n| n.0).collect::<Vec<_>>(), vec![1, 2, 3]);
     let genesis = read_genesis(&dir);
+    // A local development cluster: the dev genesis plus the members, and the dev key.
+    let mut bare = genesis.clone();
+    bare.members.clear();
+    assert_eq!(
+        bare,
+        Genesis::dev(),
+        "only the members differ from the dev genesis"
+    );
+    let dev_key_path = dir.join("dev-key.hex");
+    assert_eq!(
+        std::fs::read_to_string(&dev_key_path).unwrap().trim(),
+        dev_private_key().to_hex()
+    );
+    #[cfg(unix)]
+    assert_eq!(mode(&dev_key_path), 0o600);
     let http = http_client();
     let mut genesis_hashes = BTreeSet::new();
     for ((id, url, pid), member) in nodes.iter().zip(&genesis.members) {

@@ -275,19 +275,23 @@ fn a_merchant_registers_captures_verifies_and_shares() {
             url: format!("http://127.0.0.1:{id}"),
         })
         .collect();
-    let other = genesis_file("other-genesis.json", &other);
-    let run = verify_under(&other);
-    assert_eq!(run.code, Some(1));
-    let v = run.json();
-    assert_eq!(v["verdict"], "tampered", "{v}");
+    // Another chain's genesis says so; the product is not called tampered.
+    let other_path = genesis_file("other-genesis.json", &other);
+    let m = verify_under(&other_path).err_code("wrong_genesis");
     assert!(
-        v["certified"]["problem"]
-            .as_str()
-            .unwrap()
-            .contains("block"),
-        "{v}"
+        m.contains("other-genesis.json") && m.contains("not this chain's genesis"),
+        "{m}"
     );
-    // Deep verification with the owner's key opens every record.
+    assert!(m.contains("hashes to"), "same chain id, other genesis: {m}");
+    let mut other_chain = other.clone();
+    other_chain.params.chain_id = 7;
+    let other_chain = genesis_file("other-chain.json", &other_chain);
+    let m = verify_under(&other_chain).err_code("wrong_genesis");
+    assert!(
+        m.contains("chain 7") && m.contains(&want_node::config::DEV_CHAIN_ID.to_string()),
+        "{m}"
+    );
+    // Deep verification with the owner's key opens every record, and says which.
     let v = want_json(
         &[
             &["trace", "verify", "urn:epc:id:sgtin:0614141.107346.2018"][..],
@@ -298,6 +302,19 @@ fn a_merchant_registers_captures_verifies_and_shares() {
     )
     .ok_json();
     assert_eq!(v["opened"][0]["opened"], "authentic", "{v}");
+    let human = want(
+        &[
+            &["trace", "verify", "urn:epc:id:sgtin:0614141.107346.2018"][..],
+            &shop_k,
+            &n,
+        ]
+        .concat(),
+    );
+    assert_eq!(human.code, Some(0), "{}", human.stderr);
+    for e in events {
+        let line = format!("opened  {}  authentic", e["eventHash"].as_str().unwrap());
+        assert!(human.stdout.contains(&line), "{line}\n{}", human.stdout);
+    }
 
     // Share the first record with a partner, who then reads it; revoke, and it cannot.
     let event = events[0]["eventHash"].as_str().unwrap();

@@ -539,6 +539,40 @@ impl Genesis {
         Ok(())
     }
 
+    /// Where this genesis names the development key, whose private key is published
+    /// ([`DEV_KEY_SEED`]), as paths in the genesis file: the incentive pool
+    /// (`params.incentive_pool`), an allocation that funds it (`allocations[0]`), and every
+    /// string of a module's section that is its address (either form) or public key (compressed
+    /// or not): `trace.admin`, `trace.orgs[0].keys[0].address`, `trace.orgs[0].encryption_key`.
+    /// Module-agnostic on purpose: a module's section that grants the key a role is found without
+    /// the kernel knowing the section's shape.
+    pub fn dev_key_mentions(&self) -> Vec<String> {
+        let key = dev_private_key();
+        let address = key.address();
+        let public_keys = [
+            key.public_key_compressed().to_vec(),
+            key.public_key_uncompressed().to_vec(),
+        ];
+        let names_dev_key = |s: &str| {
+            s.parse::<Address>().is_ok_and(|a| a == address)
+                || hex::decode(s.trim().strip_prefix("0x").unwrap_or(s.trim()))
+                    .is_ok_and(|bytes| public_keys.contains(&bytes))
+        };
+        let mut found = Vec::new();
+        if self.params.incentive_pool == address {
+            found.push("params.incentive_pool".to_string());
+        }
+        for (i, a) in self.allocations.iter().enumerate() {
+            if a.address == address && a.amount > 0 {
+                found.push(format!("allocations[{i}]"));
+            }
+        }
+        for (name, section) in &self.sections {
+            strings_matching(section, name, &names_dev_key, &mut found);
+        }
+        found
+    }
+
     /// Builds the genesis state and block.
     pub fn build(&self) -> Result<(Block, want_state::WriteSet, Hash32), String> {
         let allocations: Vec<(Address, Amount)> = self
@@ -568,6 +602,94 @@ impl Genesis {
             txs: vec![],
         };
         Ok((block, write_set, state_root))
+    }
+}
+
+/// Appends to `found` the path (`trace.orgs[0].keys[0].address`) of every string in `value`
+/// that `matches`. Depth is bounded by the JSON parser's recursion limit.
+fn strings_matching(
+    value: &serde_json::Value,
+    path: &str,
+    matches: &dyn Fn(&str) -> bool,
+    found: &mut Vec<String>,
+) {
+    match value {
+        serde_json::Value::String(s) if matches(s) => found.push(path.to_string()),
+        serde_json::Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                strings_matching(item, &format!("{path}[{i}]"), matches, found);
+            }
+        }
+        serde_json::Value::Object(members) => {
+            for (k, item) in members {
+                strings_matching(item, &format!("{path}.{k}"), matches, found);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod dev_key_tests {
+    use super::*;
+
+    #[test]
+    fn the_dev_genesis_names_the_dev_key_as_funded_administrator_and_organisation_key() {
+        assert_eq!(
+            Genesis::dev().dev_key_mentions(),
+            vec![
+                "allocations[0]",
+                "trace.admin",
+                "trace.orgs[0].encryption_key",
+                "trace.orgs[0].keys[0].address",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_genesis_of_other_keys_does_not_name_the_dev_key() {
+        let owner = want_crypto::PrivateKey::generate();
+        let mut g = Genesis::dev();
+        g.allocations = vec![Allocation {
+            address: owner.address(),
+            amount: TOTAL_SUPPLY,
+        }];
+        g.set_section(
+            "trace",
+            &TraceGenesis {
+                admin: Some(owner.address()),
+                orgs: vec![],
+            },
+        );
+        assert!(g.dev_key_mentions().is_empty());
+    }
+
+    #[test]
+    fn the_dev_key_is_found_in_hex_form_as_the_pool_and_a_zero_allocation_is_not_funding() {
+        let dev = dev_private_key();
+        let mut g = Genesis::dev();
+        g.params.incentive_pool = dev.address();
+        g.allocations.push(Allocation {
+            address: dev.address(),
+            amount: 0,
+        });
+        g.sections.insert(
+            "trace".into(),
+            serde_json::json!({"admin": hex::encode(dev.address().0)}),
+        );
+        g.sections.insert(
+            "example".into(),
+            serde_json::json!({"keys": [hex::encode(dev.public_key_uncompressed())]}),
+        );
+        assert_eq!(
+            g.dev_key_mentions(),
+            vec![
+                "params.incentive_pool",
+                "allocations[0]",
+                "example.keys[0]",
+                "trace.admin",
+            ]
+        );
     }
 }
 

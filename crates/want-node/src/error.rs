@@ -259,6 +259,16 @@ pub enum NodeError {
     State(#[from] StateError),
     #[error("configuration: {0}")]
     Config(String),
+    /// A chain other than the development chain whose genesis funds or empowers the development
+    /// key: its private key is published, so anyone could take the chain over. The node refuses
+    /// to start it (before the data directory is touched).
+    #[error("genesis: chain {chain_id} is not the development chain, but its genesis names the development key {address} at {}; that key's private key is published (`want dev` prints it), so anyone could spend, administer or read what it holds. Put an address of your own there (`want init --alloc ADDR=AMOUNT --admin ADDR` writes such a genesis), or run a development chain with `want dev` / `want cluster up`", places.join(", "))]
+    DevKeyInGenesis {
+        chain_id: u64,
+        address: want_types::Address,
+        /// Where the genesis names it (`allocations[0]`, `trace.admin`, …).
+        places: Vec<String>,
+    },
     #[error("{0}")]
     Io(String),
     #[error("consensus: {0}")]

@@ -1055,6 +1055,43 @@ async fn rsa_account_can_receive_and_send() {
 
 // 9. Restart -----------------------------------------------------------------------------------
 
+/// A genesis of chain `chain_id` whose whole supply belongs to a fresh key (no module section).
+fn own_chain(chain_id: u64) -> Genesis {
+    let mut g = Genesis::dev();
+    g.params.chain_id = chain_id;
+    g.allocations = vec![want_node::config::Allocation {
+        address: new_key().address(),
+        amount: TOTAL_SUPPLY,
+    }];
+    g.sections.clear();
+    g
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_other_than_the_dev_chain_whose_genesis_funds_the_dev_key_does_not_start() {
+    let dir = tempdir();
+    let mut g = Genesis::dev();
+    g.params.chain_id = DEV_CHAIN_ID + 1;
+    let err = start_node_with(dir.path(), g, |_| {})
+        .await
+        .err()
+        .expect("a genesis funding the published dev key must be refused");
+    assert!(
+        matches!(&err, NodeError::DevKeyInGenesis { chain_id, places, .. }
+            if *chain_id == DEV_CHAIN_ID + 1 && places.contains(&"allocations[0]".to_string())),
+        "{err:?}"
+    );
+    assert!(
+        !dir.path().join(want_storage::DB_FILE_NAME).exists(),
+        "the data directory holds no chain"
+    );
+    // The same chain owned by another key starts.
+    let n = start_node_with(dir.path(), own_chain(DEV_CHAIN_ID + 1), |_| {})
+        .await
+        .expect("a chain of its own keys starts");
+    n.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_keeps_the_chain_and_refuses_another_genesis() {
     let dir = tempdir();
@@ -1072,8 +1109,7 @@ async fn restart_keeps_the_chain_and_refuses_another_genesis() {
     n.stop().await;
 
     // Another chain's genesis is refused and changes nothing.
-    let mut other = Genesis::dev();
-    other.params.chain_id = DEV_CHAIN_ID + 1;
+    let other = own_chain(DEV_CHAIN_ID + 1);
     let err = start_node_with(dir.path(), other, |_| {})
         .await
         .err()

@@ -639,7 +639,8 @@ fn catch_up(
     dir: &Path,
     http: &reqwest::blocking::Client,
 ) -> anyhow::Result<Value> {
-    let report = crate::init::init_cluster(a.nodes, dir, None, "127.0.0.1")?;
+    let report =
+        crate::init::init_cluster(a.nodes, dir, None, "127.0.0.1", crate::init::ChainSpec::Dev)?;
     make_empty_blocks(&report, a.catch_up_block_interval_ms)?;
     let cluster = start_cluster(exe, dir, a.nodes)?;
     let (li, _) = cluster.leader(http)?;

@@ -17,7 +17,7 @@ use want_consensus::{ClusterNet, MemberNode, RaftConsensus, RaftTiming};
 use want_crypto::NodeKey;
 use want_storage::{ChainIdentity, Store};
 
-use crate::config::{Genesis, NodeConfig};
+use crate::config::{dev_private_key, Genesis, NodeConfig, DEV_CHAIN_ID};
 use crate::error::NodeError;
 use crate::kernel::activations::reconcile_activations;
 use crate::kernel::admission::check_signature;
@@ -45,6 +45,7 @@ impl Node {
         node_key: NodeKey,
     ) -> Result<Node, NodeError> {
         cfg.validate().map_err(NodeError::Config)?;
+        check_genesis_owner(&genesis)?;
         let store = Arc::new(Store::open(&cfg.data_dir)?);
         let cfg_ws_clients_max = cfg.http.ws_clients_max;
         let disk = DiskGuard::open(
@@ -149,6 +150,25 @@ impl Node {
         *node.producer.lock() = Some(producer);
         Ok(node)
     }
+}
+
+/// Refuses a genesis that gives the publicly known development key anything on a chain that is
+/// not the development chain: a transaction signed for the dev chain is refused there (its chain
+/// id differs), but a dev key funded or empowered by that chain's own genesis would let anyone
+/// who read the README own it. Development chains (`want dev`, `want cluster up`) keep the key.
+pub fn check_genesis_owner(genesis: &Genesis) -> Result<(), NodeError> {
+    if genesis.params.chain_id == DEV_CHAIN_ID {
+        return Ok(());
+    }
+    let places = genesis.dev_key_mentions();
+    if places.is_empty() {
+        return Ok(());
+    }
+    Err(NodeError::DevKeyInGenesis {
+        chain_id: genesis.params.chain_id,
+        address: dev_private_key().address(),
+        places,
+    })
 }
 
 /// Re-admits the transactions journaled before a restart, each sender's in nonce order, under
@@ -450,4 +470,53 @@ pub async fn bind_http(addr: SocketAddr) -> Result<tokio::net::TcpListener, Node
             NodeError::Io(format!("cannot listen on {addr}: {e}"))
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Allocation;
+    use want_types::amount::TOTAL_SUPPLY;
+
+    #[test]
+    fn the_dev_chain_may_fund_and_empower_the_dev_key() {
+        check_genesis_owner(&Genesis::dev()).unwrap();
+    }
+
+    #[test]
+    fn another_chain_funding_or_empowering_the_dev_key_is_refused_naming_each_place() {
+        let mut g = Genesis::dev();
+        g.params.chain_id = DEV_CHAIN_ID + 1;
+        let e = check_genesis_owner(&g).unwrap_err();
+        let NodeError::DevKeyInGenesis {
+            chain_id,
+            address,
+            places,
+        } = &e
+        else {
+            panic!("{e:?}");
+        };
+        assert_eq!(*chain_id, DEV_CHAIN_ID + 1);
+        assert_eq!(*address, dev_private_key().address());
+        assert!(places.contains(&"allocations[0]".to_string()), "{places:?}");
+        assert!(places.contains(&"trace.admin".to_string()), "{places:?}");
+        let m = e.to_string();
+        assert!(
+            m.contains("allocations[0]") && m.contains("--alloc") && m.contains("published"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn another_chain_whose_genesis_gives_the_dev_key_nothing_starts() {
+        let owner = want_crypto::PrivateKey::generate();
+        let mut g = Genesis::dev();
+        g.params.chain_id = DEV_CHAIN_ID + 1;
+        g.allocations = vec![Allocation {
+            address: owner.address(),
+            amount: TOTAL_SUPPLY,
+        }];
+        g.sections.clear();
+        check_genesis_owner(&g).unwrap();
+    }
 }

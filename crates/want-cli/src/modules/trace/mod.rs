@@ -438,14 +438,8 @@ fn product_path(node: &str, product: &str) -> anyhow::Result<String> {
     Ok(format!("{node}{}", want_node::trace::urlencode(&id)))
 }
 
-/// Checks the commit certificate of every block a verification report's proofs lead to (their
-/// headers were checked against the block hashes by `check_report`): `{"blocks": n}` when all
-/// are certified by the genesis members, with `"problem"` naming the first that is not.
-fn certificates(
-    client: &Client,
-    genesis: &want_node::Genesis,
-    report: &Value,
-) -> anyhow::Result<Value> {
+/// The headers of the blocks a verification report's proofs lead to, once each, by height.
+fn proof_headers(report: &Value) -> anyhow::Result<Vec<want_types::BlockHeader>> {
     let mut headers: Vec<want_types::BlockHeader> = Vec::new();
     for proof in report["proofs"]
         .as_object()
@@ -459,8 +453,78 @@ fn certificates(
         }
     }
     headers.sort_by_key(|h| h.height);
+    Ok(headers)
+}
+
+/// `wrong_genesis`: `--genesis FILE` is another chain's, so its members cannot certify this
+/// chain's blocks — a mistake of the caller's, not evidence of tampering.
+fn wrong_genesis(path: &std::path::Path, why: String) -> anyhow::Error {
+    err(
+        "wrong_genesis",
+        format!(
+            "{} is not this chain's genesis: {why}; its members cannot certify this chain's blocks, so nothing was concluded about the product. Pass the genesis.json of the chain the node serves (`want status` shows its chain_id and genesis_hash)",
+            path.display()
+        ),
+    )
+}
+
+/// Before any certificate: the blocks the proofs lead to must be of the genesis' chain id (their
+/// headers hash to the block hashes the proofs were checked against, so this is certain).
+fn check_chain_id(
+    genesis: &want_node::Genesis,
+    path: &std::path::Path,
+    headers: &[want_types::BlockHeader],
+) -> anyhow::Result<()> {
+    let ours = genesis.params.chain_id;
+    match headers.iter().find(|h| h.chain_id != ours) {
+        Some(h) => Err(wrong_genesis(
+            path,
+            format!(
+                "it is chain {ours}'s, and the product's blocks (block {} first) belong to chain {}",
+                h.height, h.chain_id
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Once the certificates fail: a genesis that hashes differently from the one the node's chain
+/// began with is another chain's (asked only now, because a copy naming the members after a
+/// membership change hashes differently and still certifies). The node's word, but it can only
+/// turn one failure into another, never into "authentic".
+fn check_genesis_hash(
+    client: &Client,
+    genesis: &want_node::Genesis,
+    path: &std::path::Path,
+) -> anyhow::Result<()> {
+    let (block, _, _) = genesis
+        .build()
+        .map_err(|e| err("invalid_genesis", format!("{}: {e}", path.display())))?;
+    let status = client.get("/v1/status")?;
+    let theirs = status["genesis_hash"].as_str().unwrap_or_default();
+    let hash = block.hash().to_hex();
+    if !theirs.is_empty() && theirs != hash {
+        return Err(wrong_genesis(
+            path,
+            format!(
+                "it hashes to {hash}, and the node's chain {} began with genesis {theirs}",
+                genesis.params.chain_id
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks the commit certificate of every block a verification report's proofs lead to (their
+/// headers were checked against the block hashes by `check_report`): `{"blocks": n}` when all
+/// are certified by the genesis members, with `"problem"` naming the first that is not.
+fn certificates(
+    client: &Client,
+    genesis: &want_node::Genesis,
+    headers: &[want_types::BlockHeader],
+) -> anyhow::Result<Value> {
     let mut members = None;
-    for header in &headers {
+    for header in headers {
         let (problems, _, source, _) =
             crate::verify::check_certificate_of(client, genesis, header)?;
         members = Some(source);
@@ -767,7 +831,13 @@ fn run_trace(cmd: TraceCommand, out: &Out) -> anyhow::Result<()> {
                 None => json!("not checked (pass --genesis)"),
                 Some(path) if check.verdict == "authentic" => {
                     let genesis = crate::verify::read_genesis(Some(path))?;
-                    certificates(&client, &genesis, &report)?
+                    let headers = proof_headers(&report)?;
+                    check_chain_id(&genesis, path, &headers)?;
+                    let certified = certificates(&client, &genesis, &headers)?;
+                    if certified.get("problem").is_some() {
+                        check_genesis_hash(&client, &genesis, path)?;
+                    }
+                    certified
                 }
                 Some(_) => json!("not checked (the proofs fail)"),
             };
@@ -801,6 +871,17 @@ fn run_trace(cmd: TraceCommand, out: &Out) -> anyhow::Result<()> {
                 }
                 if let Some(m) = v["certified"]["problem"].as_str() {
                     s.push_str(&format!("\nnot certified: {m}"));
+                }
+                // With a key: which records it opened, and how each fared.
+                for o in v["opened"].as_array().into_iter().flatten() {
+                    s.push_str(&format!(
+                        "\nopened  {}  {}",
+                        o["eventHash"].as_str().unwrap_or_default(),
+                        o["opened"].as_str().unwrap_or_default()
+                    ));
+                    if let Some(m) = o["message"].as_str() {
+                        s.push_str(&format!(": {m}"));
+                    }
                 }
                 s
             });
