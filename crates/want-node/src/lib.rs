@@ -14,7 +14,7 @@ pub use config::{Genesis, NodeConfig};
 pub use error::NodeError;
 pub use kernel::node::{now_ms, Node};
 pub use kernel::startup::{
-    bind_http, check_genesis_owner, load_or_create_node_key, write_secret_file,
+    bind_http, check_genesis_owner, load_or_create_node_key, read_secret_file, write_secret_file,
 };
 /// The modules' node parts, at the crate root as in the other crates.
 pub use modules::{token, trace};

@@ -46,7 +46,7 @@ fn jsonld_files(dir: &Path, out: &mut Vec<PathBuf>) {
 async fn start_capturing(dir: &Path) -> TestNode {
     let key_file = dir.join("capture-key.hex");
     std::fs::create_dir_all(dir).unwrap();
-    std::fs::write(&key_file, dev_private_key().to_hex()).unwrap();
+    want_node::write_secret_file(&key_file, &dev_private_key().to_hex()).unwrap();
     start_node_with(dir, Genesis::dev(), |c| {
         c.capture = Some(want_node::trace::capture::CaptureConfig {
             org: DEV_ORG.into(),
@@ -267,9 +267,9 @@ async fn a_capture_token_keeps_strangers_from_having_the_node_sign() {
     let dir = tempdir();
     std::fs::create_dir_all(dir.path()).unwrap();
     let key_file = dir.path().join("capture-key.hex");
-    std::fs::write(&key_file, dev_private_key().to_hex()).unwrap();
+    want_node::write_secret_file(&key_file, &dev_private_key().to_hex()).unwrap();
     let token_file = dir.path().join("capture-token");
-    std::fs::write(&token_file, "7f3a9c0d51e24b8fa6d2c4e1\n").unwrap();
+    want_node::write_secret_file(&token_file, "7f3a9c0d51e24b8fa6d2c4e1").unwrap();
     let n = start_node_with(dir.path(), Genesis::dev(), |c| {
         c.capture = Some(want_node::trace::capture::CaptureConfig {
             org: DEV_ORG.into(),

@@ -437,6 +437,27 @@ pub fn load_or_create_node_key(data_dir: &Path) -> Result<NodeKey, NodeError> {
     }
 }
 
+/// Reads a secret file (a key, a token) named by setting `what`, refusing one that other users
+/// may read or write (on Unix: any permission bit for group or others), as ssh does with keys.
+pub fn read_secret_file(path: &Path, what: &str) -> Result<String, NodeError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::metadata(path)
+            .map_err(|e| NodeError::Config(format!("{what} {}: {e}", path.display())))?;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(NodeError::Config(format!(
+                "{what} {} has mode {mode:03o}: other users may read it; make it readable by its owner only (`chmod 600 {}`)",
+                path.display(),
+                path.display()
+            )));
+        }
+    }
+    std::fs::read_to_string(path)
+        .map_err(|e| NodeError::Config(format!("{what} {}: {e}", path.display())))
+}
+
 /// Writes a secret atomically with owner-only permissions.
 pub fn write_secret_file(path: &Path, contents: &str) -> Result<(), NodeError> {
     use std::io::Write;

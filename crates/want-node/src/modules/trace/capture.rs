@@ -37,18 +37,14 @@ pub struct CaptureSigner {
 impl CaptureSigner {
     /// Reads the key file named by the configuration.
     pub fn load(cfg: &CaptureConfig) -> Result<CaptureSigner, NodeError> {
-        let text = std::fs::read_to_string(&cfg.key_file).map_err(|e| {
-            NodeError::Config(format!("capture.key_file {}: {e}", cfg.key_file.display()))
-        })?;
+        let text = crate::kernel::startup::read_secret_file(&cfg.key_file, "capture.key_file")?;
         let key = PrivateKey::from_hex(text.trim()).map_err(|e| {
             NodeError::Config(format!("capture.key_file {}: {e}", cfg.key_file.display()))
         })?;
         let token_digest = match &cfg.token_file {
             None => None,
             Some(path) => {
-                let token = std::fs::read_to_string(path).map_err(|e| {
-                    NodeError::Config(format!("capture.token_file {}: {e}", path.display()))
-                })?;
+                let token = crate::kernel::startup::read_secret_file(path, "capture.token_file")?;
                 let token = token.trim();
                 if token.chars().count() < CAPTURE_TOKEN_CHARS_MIN {
                     return Err(NodeError::Config(format!(
@@ -317,10 +313,10 @@ mod tests {
 
     fn config(dir: &std::path::Path, token: Option<&str>) -> CaptureConfig {
         let key_file = dir.join("key.hex");
-        std::fs::write(&key_file, PrivateKey::generate().to_hex()).unwrap();
+        crate::write_secret_file(&key_file, &PrivateKey::generate().to_hex()).unwrap();
         let token_file = token.map(|t| {
             let path = dir.join("token");
-            std::fs::write(&path, t).unwrap();
+            crate::write_secret_file(&path, t).unwrap();
             path
         });
         CaptureConfig {
@@ -328,6 +324,22 @@ mod tests {
             key_file,
             token_file,
         }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_capture_key_or_token_other_users_may_read_is_refused_at_start() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(dir.path(), Some("a-long-enough-random-capture-token"));
+        CaptureSigner::load(&cfg).unwrap();
+        for file in [&cfg.key_file, cfg.token_file.as_ref().unwrap()] {
+            std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o644)).unwrap();
+            let e = CaptureSigner::load(&cfg).err().expect("refused");
+            assert!(e.to_string().contains("chmod 600"), "{e}");
+            std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        CaptureSigner::load(&cfg).unwrap();
     }
 
     #[test]
