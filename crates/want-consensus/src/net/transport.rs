@@ -22,6 +22,11 @@ pub const RPC_PATH: &str = "/v1/cluster/rpc";
 pub const CONNECT_TIMEOUT_MS: u64 = 1_000;
 /// Idle connections kept per member.
 const POOL_IDLE_PER_HOST: usize = 8;
+/// How long an idle connection to a member is kept, in milliseconds: below the members' HTTP
+/// header-read timeout (`http.header_read_timeout_ms`, 10 s by default), which also closes idle
+/// keep-alive connections, so the client drops one before the server does and a request never
+/// races the server's close.
+pub const POOL_IDLE_TIMEOUT_MS: u64 = 5_000;
 
 /// A member as the transport knows it: the key its messages must be signed with, and its URL.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -81,6 +86,7 @@ impl Transport {
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_millis(CONNECT_TIMEOUT_MS))
             .pool_max_idle_per_host(POOL_IDLE_PER_HOST)
+            .pool_idle_timeout(Duration::from_millis(POOL_IDLE_TIMEOUT_MS))
             .tcp_nodelay(true)
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;

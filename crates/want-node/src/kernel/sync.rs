@@ -88,6 +88,9 @@ impl Shared {
             return Err("no other member to fetch blocks from".into());
         }
         let client = reqwest::blocking::Client::builder()
+            .pool_idle_timeout(Duration::from_millis(
+                want_consensus::net::transport::POOL_IDLE_TIMEOUT_MS,
+            ))
             .timeout(Duration::from_millis(SYNC_REQUEST_TIMEOUT_MS))
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;

@@ -259,6 +259,9 @@ pub fn spawn_vote_gossip(shared: &Arc<Shared>, shutdown: watch::Receiver<bool>) 
             .set(i64::try_from(d.height).unwrap_or(i64::MAX));
     }
     let http = match reqwest::Client::builder()
+        .pool_idle_timeout(Duration::from_millis(
+            want_consensus::net::transport::POOL_IDLE_TIMEOUT_MS,
+        ))
         .timeout(Duration::from_millis(VOTE_HTTP_TIMEOUT_MS))
         .build()
     {

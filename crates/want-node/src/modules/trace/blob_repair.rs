@@ -115,6 +115,9 @@ pub fn spawn_blob_repair(node: &Node, trace: &Arc<TraceNode>, shutdown: watch::R
         return;
     }
     let http = match reqwest::Client::builder()
+        .pool_idle_timeout(Duration::from_millis(
+            want_consensus::net::transport::POOL_IDLE_TIMEOUT_MS,
+        ))
         .timeout(Duration::from_millis(BLOB_REPAIR_HTTP_TIMEOUT_MS))
         .build()
     {
@@ -481,6 +484,9 @@ pub fn spawn_replication(node: &Node, trace: &Arc<TraceNode>, mut shutdown: watc
         return;
     };
     let http = match reqwest::Client::builder()
+        .pool_idle_timeout(Duration::from_millis(
+            want_consensus::net::transport::POOL_IDLE_TIMEOUT_MS,
+        ))
         .timeout(Duration::from_millis(BLOB_REPLICATION_TIMEOUT_MS))
         .build()
     {
