@@ -576,7 +576,8 @@ async fn wait_height_within(c: &TestCluster, height: u64, limit: Duration) {
 fn capturing(c: &mut want_node::NodeConfig) {
     std::fs::create_dir_all(&c.data_dir).expect("data dir");
     let key_file = c.data_dir.join("capture-key.hex");
-    std::fs::write(&key_file, want_node::config::dev_private_key().to_hex()).expect("key file");
+    want_node::write_secret_file(&key_file, &want_node::config::dev_private_key().to_hex())
+        .expect("key file");
     c.capture = Some(want_node::trace::capture::CaptureConfig {
         org: want_node::config::DEV_ORG.into(),
         key_file,
@@ -692,16 +693,25 @@ async fn a_member_down_while_a_record_was_captured_fetches_its_blob_when_back() 
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let metrics = n.get_text("/metrics").await;
-    let repaired: u64 = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("want_trace_blobs_repaired_total "))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0);
+    // Every blob of the capture arrives by repair (the counter is raised just after the blob is
+    // stored, and the blobs of later events may still be on their way: wait for it).
     let captured = v["events"].as_array().unwrap().len() as u64;
-    assert_eq!(
-        repaired, captured,
-        "fetched by repair, not pushed: {metrics}"
-    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let metrics = n.get_text("/metrics").await;
+        let repaired: u64 = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("want_trace_blobs_repaired_total "))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        if repaired >= captured || std::time::Instant::now() > deadline {
+            assert_eq!(
+                repaired, captured,
+                "fetched by repair, not pushed: {metrics}"
+            );
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     c.stop_all().await;
 }
