@@ -174,7 +174,7 @@ pub async fn serve(
     use hyper_util::server::conn::auto::Builder;
     use hyper_util::service::TowerToHyperService;
     let limits = node.shared.cfg.http.clone();
-    let metrics = node.shared.clone();
+    let shared = node.shared.clone();
     let app = router(node).layer(axum::middleware::from_fn_with_state(
         std::time::Duration::from_millis(limits.request_timeout_ms),
         bound_request_time,
@@ -206,7 +206,7 @@ pub async fn serve(
             _ = &mut shutdown => break,
         };
         let Ok(permit) = slots.clone().try_acquire_owned() else {
-            metrics.metrics.http_connections_refused.inc();
+            shared.metrics.http_connections_refused.inc();
             if let Some(n) = refusals.tick() {
                 tracing::warn!(target: "http", "{n} connections closed at once since the last report: {} are open (http.connections_max)", limits.connections_max);
             }

@@ -75,17 +75,8 @@ pub fn blob_reader(
     signature: &[u8],
     now_ms: u64,
 ) -> Result<Address, NodeError> {
-    if time_ms.abs_diff(now_ms) > BLOB_READ_WINDOW_MS {
-        return Err(NodeError::rejected(
-            codes::BLOB_ACCESS_DENIED,
-            format!(
-                "X-Want-Time {time_ms} is more than {} s from the node's clock {now_ms}; sign the request again",
-                BLOB_READ_WINDOW_MS / 1000
-            ),
-        ));
-    }
     let digest = want_types::trace::blob_read_digest(cid, time_ms);
-    recover(&digest, signature, codes::BLOB_ACCESS_DENIED)
+    signer_in_window(&digest, time_ms, signature, now_ms, codes::BLOB_ACCESS_DENIED)
 }
 
 /// The uploader of a signed blob upload (`PUT /v1/blobs`): recovered from its signature of
@@ -98,24 +89,28 @@ pub fn blob_uploader(
     signature: &[u8],
     now_ms: u64,
 ) -> Result<Address, NodeError> {
+    let digest = want_types::trace::blob_put_digest(chain_id, cid, time_ms);
+    signer_in_window(&digest, time_ms, signature, now_ms, codes::BLOB_UPLOAD_DENIED)
+}
+
+/// The account that signed `digest` (secp256k1, recoverable) at `time_ms`, which must be within
+/// [`BLOB_READ_WINDOW_MS`] of `now_ms`; refused with `code` otherwise.
+fn signer_in_window(
+    digest: &want_types::Hash32,
+    time_ms: u64,
+    signature: &[u8],
+    now_ms: u64,
+    code: &'static str,
+) -> Result<Address, NodeError> {
     if time_ms.abs_diff(now_ms) > BLOB_READ_WINDOW_MS {
         return Err(NodeError::rejected(
-            codes::BLOB_UPLOAD_DENIED,
+            code,
             format!(
-                "X-Want-Time {time_ms} is more than {} s from the node's clock {now_ms}; sign the upload again",
+                "X-Want-Time {time_ms} is more than {} s from the node's clock {now_ms}; sign the request again",
                 BLOB_READ_WINDOW_MS / 1000
             ),
         ));
     }
-    let digest = want_types::trace::blob_put_digest(chain_id, cid, time_ms);
-    recover(&digest, signature, codes::BLOB_UPLOAD_DENIED)
-}
-
-fn recover(
-    digest: &want_types::Hash32,
-    signature: &[u8],
-    code: &'static str,
-) -> Result<Address, NodeError> {
     want_crypto::tx_sign::recover_secp_signer(digest, signature).map_err(|e| {
         NodeError::rejected(code, format!("X-Want-Signature does not verify: {e}"))
     })

@@ -550,12 +550,15 @@ async fn put_blob(
     let cid = want_crypto::cid_of(&body);
     let (shared, trace) = (s.node.shared.clone(), s.trace.clone());
     let bytes = body.clone();
+    // The signed-request helpers refuse with `blob_access_denied`: an upload's refusal is
+    // `blob_upload_denied`.
+    let denied = |e: ApiError| ApiError(upload_denied(e.0));
     if headers.contains_key(MEMBER_HEADER) {
         // A copy pushed by another member (`blob_repair.rs`): signed with its node key.
         let how = "only members push copies with X-Want-Member";
-        let member = blob_header(&headers, MEMBER_HEADER, how)?;
-        let signature = blob_header(&headers, SIGNATURE_HEADER, how)?;
-        let time_ms = blob_read_time(&headers, how)?;
+        let member = blob_header(&headers, MEMBER_HEADER, how).map_err(denied)?;
+        let signature = blob_header(&headers, SIGNATURE_HEADER, how).map_err(denied)?;
+        let time_ms = blob_read_time(&headers, how).map_err(denied)?;
         let stored = blocking(move || {
             let digest = super::blob_repair::member_put_digest(&cid, time_ms);
             super::blob_repair::authorize_member(
@@ -572,21 +575,7 @@ async fn put_blob(
             .into_response());
     }
     let how = "sign the upload with `want trace capture` or `want trace kyc submit` (X-Want-Time, X-Want-Signature over want_types::trace::blob_put_digest)";
-    let time_ms = upload_header(&headers, TIME_HEADER, how)?
-        .parse::<u64>()
-        .map_err(|_| {
-            bad(
-                trace_codes::BLOB_UPLOAD_DENIED,
-                format!("{TIME_HEADER} is not a number of ms"),
-            )
-        })?;
-    let signature = hex::decode(upload_header(&headers, SIGNATURE_HEADER, how)?)
-        .map_err(|_| {
-            bad(
-                trace_codes::BLOB_UPLOAD_DENIED,
-                format!("{SIGNATURE_HEADER} is not hex"),
-            )
-        })?;
+    let (time_ms, signature) = signed_request(&headers, how).map_err(denied)?;
     let stored = blocking(move || {
         let uploader = super::access::blob_uploader(
             shared.params.chain_id,
@@ -618,9 +607,17 @@ fn upload_denied(e: NodeError) -> NodeError {
     }
 }
 
-/// A header of a signed upload, or `blob_upload_denied` naming it and `how` to sign.
-fn upload_header(headers: &axum::http::HeaderMap, name: &str, how: &str) -> Result<String, ApiError> {
-    blob_header(headers, name, how).map_err(|e| ApiError(upload_denied(e.0)))
+/// The time and the decoded signature of a request signed by an account (`X-Want-Time`,
+/// `X-Want-Signature`), or `blob_access_denied` naming what is missing and `how` to sign.
+fn signed_request(headers: &axum::http::HeaderMap, how: &str) -> Result<(u64, Vec<u8>), ApiError> {
+    let time_ms = blob_read_time(headers, how)?;
+    let signature = hex::decode(blob_header(headers, SIGNATURE_HEADER, how)?).map_err(|_| {
+        bad(
+            trace_codes::BLOB_ACCESS_DENIED,
+            format!("{SIGNATURE_HEADER} is not hex"),
+        )
+    })?;
+    Ok((time_ms, signature))
 }
 
 /// A header a signed blob read needs, or `blob_access_denied` naming it and `how` to sign.
@@ -674,13 +671,7 @@ async fn get_blob(
     headers: axum::http::HeaderMap,
 ) -> ApiResult {
     let how = "sign the read with `want trace fetch` (X-Want-Time, X-Want-Signature)";
-    let time_ms = blob_read_time(&headers, how)?;
-    let signature = hex::decode(blob_header(&headers, SIGNATURE_HEADER, how)?).map_err(|_| {
-        bad(
-            trace_codes::BLOB_ACCESS_DENIED,
-            format!("{SIGNATURE_HEADER} is not hex"),
-        )
-    })?;
+    let (time_ms, signature) = signed_request(&headers, how)?;
     let (shared, trace) = (s.node.shared.clone(), s.trace.clone());
     let bytes = blocking(move || {
         let reader = super::access::blob_reader(&cid, time_ms, &signature, now_ms())?;

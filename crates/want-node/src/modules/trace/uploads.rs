@@ -25,8 +25,7 @@ use want_state::trace::codes;
 
 /// Least balance of an uploader that is not an organisation's key: 1 WANT, in base units.
 pub const BLOB_UPLOADER_MIN_BALANCE: Amount = 1_000_000;
-/// Bytes in a MiB.
-const BYTES_PER_MIB: u64 = 1024 * 1024;
+use crate::kernel::disk::MIB as BYTES_PER_MIB;
 
 /// Checks that `uploader` may upload at all: an active key of an organisation, or an account
 /// holding at least [`BLOB_UPLOADER_MIN_BALANCE`].
