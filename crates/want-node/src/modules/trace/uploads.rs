@@ -56,11 +56,18 @@ struct Pending {
     at_ms: u64,
 }
 
+/// Least time between two sweeps of every account's entries, in milliseconds: a node kept full
+/// by an attacker sweeps (two state reads per pending blob) at most this often, not on every
+/// refused upload.
+pub const LEDGER_SWEEP_INTERVAL_MS: u64 = 10_000;
+
 #[derive(Default)]
 struct Ledger {
     accounts: HashMap<Address, VecDeque<Pending>>,
     bytes: u64,
     blobs: usize,
+    /// When every account was last swept (`None`: never).
+    swept_at_ms: Option<u64>,
 }
 
 impl Ledger {
@@ -162,21 +169,25 @@ impl UploadLedger {
             l.bytes.saturating_add(bytes) > node_bytes_max
                 || l.blobs >= self.limits.node_pending_blobs
         };
-        if over(&l) {
-            // Other accounts' entries may be anchored by now: sweep them all once.
+        let may_sweep = l
+            .swept_at_ms
+            .is_none_or(|t| now_ms.saturating_sub(t) >= LEDGER_SWEEP_INTERVAL_MS);
+        if over(&l) && may_sweep {
+            // Other accounts' entries may be anchored or expired by now: sweep them all.
+            l.swept_at_ms = Some(now_ms);
             let accounts: Vec<Address> = l.accounts.keys().copied().collect();
             for a in accounts {
                 l.prune(view, &a, now_ms)?;
             }
-            if over(&l) {
-                return Err(NodeError::rejected(
-                    codes::BLOB_QUOTA_EXCEEDED,
-                    format!(
-                        "this node holds {} bytes in {} blobs uploaded and not yet anchored, its limit is {node_bytes_max} bytes or {} blobs (blobs.node_pending_mib, blobs.node_pending_blobs); retry later",
-                        l.bytes, l.blobs, self.limits.node_pending_blobs
-                    ),
-                ));
-            }
+        }
+        if over(&l) {
+            return Err(NodeError::rejected(
+                codes::BLOB_QUOTA_EXCEEDED,
+                format!(
+                    "this node holds {} bytes in {} blobs uploaded and not yet anchored, its limit is {node_bytes_max} bytes or {} blobs (blobs.node_pending_mib, blobs.node_pending_blobs); retry later",
+                    l.bytes, l.blobs, self.limits.node_pending_blobs
+                ),
+            ));
         }
         l.bytes = l.bytes.saturating_add(bytes);
         l.blobs = l.blobs.saturating_add(1);
@@ -239,6 +250,24 @@ mod tests {
         l.count(&view, &a, "c1", BYTES_PER_MIB, 0).unwrap();
         assert!(l.count(&view, &a, "c2", 1, 1).is_err());
         l.count(&view, &a, "c2", 1, ORPHAN_BLOB_AGE_MS).unwrap();
+        assert_eq!(l.usage(), (1, 1));
+    }
+
+    #[test]
+    fn a_full_node_sweeps_other_accounts_at_most_once_per_interval() {
+        let view = MemState::default();
+        let l = ledger(1, 1);
+        let (a, b) = (Address::system("a"), Address::system("b"));
+        l.count(&view, &a, "c1", BYTES_PER_MIB, 0).unwrap();
+        // Full: the first refusal sweeps (nothing is anchored or old), the next ones do not.
+        assert!(l.count(&view, &b, "d1", 1, 0).is_err());
+        // a's blob is old enough for the collector now, but the last sweep was just now.
+        let old = ORPHAN_BLOB_AGE_MS;
+        l.inner.lock().swept_at_ms = Some(old);
+        assert!(l.count(&view, &b, "d1", 1, old).is_err());
+        // After the interval the sweep drops it and b gets in.
+        l.count(&view, &b, "d1", 1, old + LEDGER_SWEEP_INTERVAL_MS)
+            .unwrap();
         assert_eq!(l.usage(), (1, 1));
     }
 
