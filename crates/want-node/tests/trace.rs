@@ -1028,13 +1028,38 @@ async fn kyc_documents_are_sealed_to_the_verifier_and_only_hash_and_level_go_on_
     let dir = tempdir();
     let n = start_capturing(dir.path()).await;
     let dev = dev_key();
-    let verifier = dev_private_key(); // the dev key holds the kyc_verifier role
+    // A KYC verifier organisation the administrator approved, and its verifier key.
+    let verifier = PrivateKey::generate();
+    let verifier_signer = SigningKey::Secp256k1(verifier.clone());
+    send_ok(
+        &n,
+        &dev,
+        TraceCall::RegisterOrg {
+            org: "kyc-bureau".into(),
+            name: "KYC bureau".into(),
+            kind: OrgKind::KycVerifier,
+            encryption_key: verifier.public_key_compressed().to_vec(),
+        },
+    )
+    .await;
+    send_ok(
+        &n,
+        &dev,
+        TraceCall::AddKey {
+            org: "kyc-bureau".into(),
+            key: verifier.address(),
+            department: "desk".into(),
+            roles: vec![Role::KycVerifier],
+        },
+    )
+    .await;
     let subject_key = PrivateKey::generate();
     let subject = SigningKey::Secp256k1(subject_key.clone());
     let stranger = PrivateKey::generate();
-    let nonce = n.nonce(&dev.address()).await;
-    n.commit(&transfer(&dev, nonce, subject.address(), 1_000_000_000))
-        .await;
+    for to in [subject.address(), verifier.address()] {
+        let nonce = n.nonce(&dev.address()).await;
+        n.commit(&transfer(&dev, nonce, to, 1_000_000_000)).await;
+    }
     let passport = b"PASSPORT E12345678 ZHANG SAN 1990-01-01";
     let sealed = want_crypto::ecies_encrypt(&verifier.public_key(), passport).unwrap();
     let (s, v) = n.put_blob_signed(&subject_key, sealed.clone()).await;
@@ -1066,9 +1091,22 @@ async fn kyc_documents_are_sealed_to_the_verifier_and_only_hash_and_level_go_on_
         StatusCode::FORBIDDEN
     );
     let attestation = want_types::sha256d(passport);
-    send_ok(
+    // The dev organisation is a brand: its key's kyc_verifier role (genesis) attests nothing.
+    let (s, v) = send(
         &n,
         &dev,
+        TraceCall::AttestKyc {
+            subject: subject.address(),
+            level: 3,
+            attestation,
+        },
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    assert_eq!(v["error"]["code"], "role_not_allowed", "{v}");
+    send_ok(
+        &n,
+        &verifier_signer,
         TraceCall::AttestKyc {
             subject: subject.address(),
             level: 2,

@@ -111,6 +111,11 @@ impl ChainParams {
 /// The rule that fees follow weight and blocks have a weight limit (see [`ChainParams`]).
 pub const RULE_FEE_WEIGHTS: &str = "fee_weights";
 
+/// The rule that limits who may write what in the trace module: a key's roles must suit its
+/// organisation's kind, KYC attestations are kept per verifier (one never erases another's), and
+/// a CID names one blob only (a record's or a KYC document's, never both).
+pub const RULE_TRACE_WRITERS: &str = "trace_writers";
+
 /// From which height each module and rule applies: the genesis `activations` section, by name
 /// (a module's name, or a rule such as [`RULE_FEE_WEIGHTS`]). A name not listed applies from the
 /// genesis. The node records the activations when it writes the genesis and refuses to start

@@ -261,6 +261,38 @@ mod tests {
                 .into(),
                 [1, 7],
             ),
+            (
+                TraceCall::RegisterPrefix {
+                    prefix: "0614141".into(),
+                    org: "o".into(),
+                }
+                .into(),
+                [1, 8],
+            ),
+            (
+                TraceCall::AuthorizeParty {
+                    prefix: "0614141".into(),
+                    party: "o".into(),
+                }
+                .into(),
+                [1, 9],
+            ),
+            (
+                TraceCall::WithdrawParty {
+                    prefix: "0614141".into(),
+                    party: "o".into(),
+                }
+                .into(),
+                [1, 10],
+            ),
+            (
+                TraceCall::HandOver {
+                    to_org: "o".into(),
+                    products: vec![],
+                }
+                .into(),
+                [1, 11],
+            ),
         ];
         for (call, expected) in &calls {
             assert_eq!(first_bytes(call), *expected, "{call:?}");

@@ -36,6 +36,14 @@ pub const GRANT_EXPIRED: &str = "grant_expired";
 pub const UNKNOWN_GRANT: &str = "unknown_grant";
 /// Failed: the named verifier is not an active KYC verifier key.
 pub const NOT_KYC_VERIFIER: &str = "not_kyc_verifier";
+/// Failed: the GS1 Company Prefix (or one it nests with) is already registered.
+pub const PREFIX_EXISTS: &str = "prefix_exists";
+/// Failed: the GS1 Company Prefix is not registered.
+pub const UNKNOWN_PREFIX: &str = "unknown_prefix";
+/// Failed: the organisation is not an authorised party of the prefix.
+pub const UNKNOWN_PARTY: &str = "unknown_party";
+/// Failed: the sender's organisation may not hand over custody of the product.
+pub const NOT_CUSTODIAN: &str = "not_custodian";
 
 /// Refused: the reader may not fetch the blob.
 pub const BLOB_ACCESS_DENIED: &str = "blob_access_denied";
@@ -103,4 +111,8 @@ pub const CODES: &[ErrorCode] = &[
     ErrorCode::new(GRANT_EXPIRED, 400, "the grant would already be expired"),
     ErrorCode::new(UNKNOWN_GRANT, 400, "no such grant"),
     ErrorCode::new(NOT_KYC_VERIFIER, 400, "the named verifier is not an active KYC verifier key"),
+    ErrorCode::new(PREFIX_EXISTS, 409, "the GS1 Company Prefix, or one it nests with, is already registered"),
+    ErrorCode::new(UNKNOWN_PREFIX, 400, "the GS1 Company Prefix is not registered"),
+    ErrorCode::new(UNKNOWN_PARTY, 400, "the organisation is not an authorised party of the prefix"),
+    ErrorCode::new(NOT_CUSTODIAN, 403, "the sender's organisation may not hand over custody of the product"),
 ];

@@ -1,11 +1,13 @@
 //! Executing trace calls: registry of organisations and keys, KYC, anchors and grants.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
+use want_types::params::RULE_TRACE_WRITERS;
 use want_types::trace::{
-    anchor_step, is_valid_org_id, may_sign, AnchorRecord, PublicFields, Role, TraceCall, ANCHOR_RECORDS_MAX,
-    KYC_LEVEL_MAX, NAME_BYTES_MAX, PUBLIC_KEY_BYTES, RECORD_PRODUCTS_MAX, TRACE_ID_BYTES_MAX,
-    WRAPPED_KEY_BYTES_MAX,
+    anchor_step, is_valid_gcp, is_valid_org_id, may_sign, role_beyond_kind, AnchorRecord, OrgKind,
+    PublicFields, Role, TraceCall, ANCHOR_RECORDS_MAX, GCP_DIGITS_MAX, GCP_DIGITS_MIN,
+    HANDOVER_PRODUCTS_MAX, KYC_LEVEL_MAX, NAME_BYTES_MAX, PUBLIC_KEY_BYTES, RECORD_PRODUCTS_MAX,
+    TRACE_ID_BYTES_MAX, WRAPPED_KEY_BYTES_MAX,
 };
 use want_types::{Address, Hash32, TraceEvent};
 
@@ -51,6 +53,7 @@ fn execute_call(
     admit: bool,
     events: &mut Vec<TraceEvent>,
 ) -> Result<(), ExecError> {
+    let writers_rule = ctx.activations.active(RULE_TRACE_WRITERS, ctx.height);
     match call {
         TraceCall::RegisterOrg {
             org,
@@ -87,9 +90,12 @@ fn execute_call(
             department,
             roles,
         } => {
-            require_org(ov, org)?;
+            let info = require_org(ov, org)?;
             require_admin_or_manager(ov, sender, org)?;
             check_text("department", department, NAME_BYTES_MAX)?;
+            if writers_rule {
+                check_roles_for_kind(info.kind, org, roles)?;
+            }
             if roles.is_empty() || roles.len() > Role::ALL.len() {
                 return Err(fail(
                     codes::INVALID_TRACE_CALL,
@@ -153,19 +159,28 @@ fn execute_call(
         TraceCall::SubmitKyc { verifier, cid } => {
             check_cid(cid, "cid")?;
             let v = st::key(ov, verifier)?;
-            if !v
-                .as_ref()
-                .is_some_and(|k| k.active() && k.roles.contains(&Role::KycVerifier))
-            {
+            let is_verifier = match &v {
+                Some(k) if k.active() && k.roles.contains(&Role::KycVerifier) => {
+                    !writers_rule || org_kind(ov, &k.org)? == Some(OrgKind::KycVerifier)
+                }
+                _ => false,
+            };
+            if !is_verifier {
                 return Err(fail(
                     codes::NOT_KYC_VERIFIER,
-                    format!("{verifier} is not an active key with the kyc_verifier role"),
+                    format!("{verifier} is not an active key with the kyc_verifier role of a KYC verifier organisation"),
                 ));
             }
             if st::kyc_doc(ov, cid)?.is_some() {
                 return Err(fail(
                     codes::DUPLICATE_BLOB,
                     format!("a KYC document with CID {cid} is already filed"),
+                ));
+            }
+            if writers_rule && st::record_by_cid(ov, cid)?.is_some() {
+                return Err(fail(
+                    codes::DUPLICATE_BLOB,
+                    format!("cid: {cid} is the sealed blob of an anchored record; a KYC document is a blob of its own"),
                 ));
             }
             st::put(
@@ -196,15 +211,30 @@ fn execute_call(
                     format!("key {sender} does not hold the kyc_verifier role"),
                 ));
             }
+            if writers_rule && org_kind(ov, &me.org)? != Some(OrgKind::KycVerifier) {
+                return Err(fail(
+                    codes::ROLE_NOT_ALLOWED,
+                    format!(
+                        "key {sender} belongs to {:?}, which is not a KYC verifier organisation; only those attest identities",
+                        me.org
+                    ),
+                ));
+            }
             if *level == 0 || *level > KYC_LEVEL_MAX {
                 return Err(fail(
                     codes::INVALID_TRACE_CALL,
                     format!("level must be 1 to {KYC_LEVEL_MAX}, found {level}"),
                 ));
             }
+            // Under the rule each verifier keeps its own attestation; none erases another's.
+            let key = if writers_rule {
+                st::kyc_attest_key(subject, sender)
+            } else {
+                st::kyc_key(subject)
+            };
             st::put(
                 ov,
-                st::kyc_key(subject),
+                key,
                 &KycInfo {
                     level: *level,
                     attestation: *attestation,
@@ -221,6 +251,120 @@ fn execute_call(
         }
         TraceCall::Anchor { org, records } => {
             anchor(ov, ctx, tx_id, sender, org, records, admit, events)
+        }
+        TraceCall::RegisterPrefix { prefix, org } => {
+            require_admin(ov, sender)?;
+            check_prefix(prefix)?;
+            require_org(ov, org)?;
+            if let Some(existing) = overlapping_prefix(ov, prefix)? {
+                return Err(fail(
+                    codes::PREFIX_EXISTS,
+                    format!(
+                        "prefix: {prefix} overlaps company prefix {} already registered to {:?} (GS1 Company Prefixes never nest)",
+                        existing.0, existing.1
+                    ),
+                ));
+            }
+            st::put(
+                ov,
+                st::gcp_key(prefix),
+                &st::PrefixInfo {
+                    org: org.clone(),
+                    registered_at: ctx.height,
+                },
+            );
+            events.push(TraceEvent::PrefixRegistered {
+                prefix: prefix.clone(),
+                org: org.clone(),
+            });
+            Ok(())
+        }
+        TraceCall::AuthorizeParty { prefix, party } => {
+            let owner = require_prefix_owner(ov, sender, prefix)?;
+            require_org(ov, party)?;
+            if *party == owner.org {
+                return Err(fail(
+                    codes::INVALID_TRACE_CALL,
+                    format!("party: {party:?} owns prefix {prefix}; it needs no authorisation"),
+                ));
+            }
+            st::put(ov, st::party_key(prefix, party), &ctx.height);
+            events.push(TraceEvent::PartyAuthorized {
+                prefix: prefix.clone(),
+                party: party.clone(),
+            });
+            Ok(())
+        }
+        TraceCall::WithdrawParty { prefix, party } => {
+            require_prefix_owner(ov, sender, prefix)?;
+            if !st::is_party(ov, prefix, party)? {
+                return Err(fail(
+                    codes::UNKNOWN_PARTY,
+                    format!("party: {party:?} is not authorised for prefix {prefix}"),
+                ));
+            }
+            ov.delete(st::party_key(prefix, party));
+            events.push(TraceEvent::PartyWithdrawn {
+                prefix: prefix.clone(),
+                party: party.clone(),
+            });
+            Ok(())
+        }
+        TraceCall::HandOver { to_org, products } => {
+            let me = active_key(ov, sender)?;
+            require_org(ov, to_org)?;
+            if *to_org == me.org {
+                return Err(fail(
+                    codes::INVALID_TRACE_CALL,
+                    format!("to_org: {to_org:?} is the sender's own organisation"),
+                ));
+            }
+            if products.is_empty() || products.len() > HANDOVER_PRODUCTS_MAX {
+                return Err(fail(
+                    codes::INVALID_TRACE_CALL,
+                    format!(
+                        "products must list 1 to {HANDOVER_PRODUCTS_MAX} products, found {}",
+                        products.len()
+                    ),
+                ));
+            }
+            let mut endorser = Endorser::default();
+            let mut seen = HashSet::with_capacity(products.len());
+            for (i, product) in products.iter().enumerate() {
+                let at = format!("products[{i}]");
+                check_text(&at, product, TRACE_ID_BYTES_MAX)?;
+                if !seen.insert(product.as_str()) {
+                    return Err(fail(
+                        codes::INVALID_TRACE_CALL,
+                        format!("{at}: {product} is listed twice"),
+                    ));
+                }
+                match endorser.endorsement(ov, product, &me.org)? {
+                    Endorsement::Endorsed => {}
+                    Endorsement::Unclaimed => {
+                        return Err(fail(
+                            codes::NOT_CUSTODIAN,
+                            format!("{at}: no registered GS1 Company Prefix covers {product}; custody is handed over only under a registered prefix"),
+                        ))
+                    }
+                    Endorsement::Unendorsed => {
+                        return Err(fail(
+                            codes::NOT_CUSTODIAN,
+                            format!(
+                                "{at}: {:?} is neither the owner of {product}'s company prefix, nor a party it authorised, nor a custodian of the product",
+                                me.org
+                            ),
+                        ))
+                    }
+                }
+                st::put(ov, st::custody_key(product, to_org), &ctx.height);
+            }
+            events.push(TraceEvent::CustodyHandedOver {
+                from_org: me.org.clone(),
+                to_org: to_org.clone(),
+                products: products.len() as u64,
+            });
+            Ok(())
         }
         TraceCall::Grant {
             event_hash,
@@ -314,6 +458,7 @@ fn anchor(
         ));
     }
     let mut seq = st::seq(ov)?;
+    let mut endorser = Endorser::default();
     for (index, r) in records.iter().enumerate() {
         let at = |field: &str| format!("records[{index}].{field}");
         check_record(r, index)?;
@@ -344,6 +489,18 @@ fn anchor(
             return Err(fail(
                 codes::DUPLICATE_BLOB,
                 format!("{}: CID {} is already anchored", at("cid"), r.cid),
+            ));
+        }
+        if ctx.activations.active(RULE_TRACE_WRITERS, ctx.height)
+            && st::kyc_doc(ov, &r.cid)?.is_some()
+        {
+            return Err(fail(
+                codes::DUPLICATE_BLOB,
+                format!(
+                    "{}: CID {} is a filed KYC document; a record's sealed blob is a blob of its own",
+                    at("cid"),
+                    r.cid
+                ),
             ));
         }
         let index_u32 =
@@ -405,6 +562,12 @@ fn anchor(
                     continue;
                 }
                 let pk = p.id.as_str();
+                // A record by an organisation the product's prefix owner did not endorse is
+                // kept apart: it never joins the product's history or its anchor.
+                if endorser.endorsement(ov, pk, org)? == Endorsement::Unendorsed {
+                    ov.put(st::unendorsed_key(pk, seq), eh.clone());
+                    continue;
+                }
                 let mut info = st::product(ov, pk)?.unwrap_or(ProductInfo {
                     id: p.id.clone(),
                     count: 0,
@@ -432,6 +595,138 @@ fn anchor(
     }
     ov.put(st::SEQ_KEY.to_vec(), seq.to_be_bytes().to_vec());
     Ok(())
+}
+
+/// Whether an organisation may extend a product's history.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Endorsement {
+    /// No registered GS1 Company Prefix covers the product: anyone's records join its history.
+    Unclaimed,
+    /// The prefix's owner, a party it authorised, or a custodian of the product.
+    Endorsed,
+    /// Anyone else: the record is kept apart.
+    Unendorsed,
+}
+
+/// Decides [`Endorsement`]s, remembering prefix lookups (one read names thousands of items of a
+/// few GTINs).
+#[derive(Default)]
+struct Endorser {
+    /// Per product key's leading digits: its registered prefix and owner.
+    prefixes: HashMap<String, Option<(String, String)>>,
+    /// Per (prefix, org): whether the org is an authorised party.
+    parties: HashMap<(String, String), bool>,
+}
+
+impl Endorser {
+    fn endorsement(
+        &mut self,
+        view: &dyn StateView,
+        product: &str,
+        org: &str,
+    ) -> Result<Endorsement, ExecError> {
+        let Some(digits) = want_types::trace::gcp_digits(product) else {
+            return Ok(Endorsement::Unclaimed);
+        };
+        let lead = &digits[..digits.len().min(GCP_DIGITS_MAX)];
+        let owner = match self.prefixes.get(lead) {
+            Some(o) => o.clone(),
+            None => {
+                let o = st::product_prefix(view, product)?.map(|(p, info)| (p, info.org));
+                self.prefixes.insert(lead.to_string(), o.clone());
+                o
+            }
+        };
+        let Some((prefix, owner)) = owner else {
+            return Ok(Endorsement::Unclaimed);
+        };
+        if owner == org {
+            return Ok(Endorsement::Endorsed);
+        }
+        let key = (prefix, org.to_string());
+        let party = match self.parties.get(&key) {
+            Some(p) => *p,
+            None => {
+                let p = st::is_party(view, &key.0, org)?;
+                self.parties.insert(key, p);
+                p
+            }
+        };
+        if party || st::is_custodian(view, product, org)? {
+            return Ok(Endorsement::Endorsed);
+        }
+        Ok(Endorsement::Unendorsed)
+    }
+}
+
+/// Refuses roles an organisation of `kind` may not give its keys.
+fn check_roles_for_kind(kind: OrgKind, org: &str, roles: &[Role]) -> Result<(), ExecError> {
+    if let Some(r) = role_beyond_kind(kind, roles) {
+        let allowed: Vec<&str> = kind.allowed_roles().iter().map(|r| r.as_str()).collect();
+        return Err(fail(
+            codes::ROLE_NOT_ALLOWED,
+            format!(
+                "roles: {org:?} is a {} organisation, which may not give the role {}; it may give {}",
+                kind.as_str(),
+                r.as_str(),
+                allowed.join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn org_kind(view: &dyn StateView, org: &str) -> Result<Option<OrgKind>, ExecError> {
+    Ok(st::org(view, org)?.map(|o| o.kind))
+}
+
+fn check_prefix(prefix: &str) -> Result<(), ExecError> {
+    if !is_valid_gcp(prefix) {
+        return Err(fail(
+            codes::INVALID_TRACE_CALL,
+            format!(
+                "prefix: {prefix:?} is not a GS1 Company Prefix ({GCP_DIGITS_MIN} to {GCP_DIGITS_MAX} digits)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A registered prefix that `prefix` extends or is extended by, with its owner.
+fn overlapping_prefix(
+    view: &dyn StateView,
+    prefix: &str,
+) -> Result<Option<(String, String)>, ExecError> {
+    for n in GCP_DIGITS_MIN..=prefix.len() {
+        if let Some(info) = st::prefix(view, &prefix[..n])? {
+            return Ok(Some((prefix[..n].to_string(), info.org)));
+        }
+    }
+    let longer = view.range(&st::gcp_key(prefix), None, 1)?;
+    if let Some((k, v)) = longer.first() {
+        let info: st::PrefixInfo = borsh::from_slice(v)
+            .map_err(|e| crate::StateError::corrupt(k, format!("company prefix: {e}")))?;
+        let digits = String::from_utf8_lossy(&k[st::GCP_PREFIX.len()..]).into_owned();
+        return Ok(Some((digits, info.org)));
+    }
+    Ok(None)
+}
+
+/// The sender must be the administrator or an active manager key of the prefix's owner.
+fn require_prefix_owner(
+    view: &dyn StateView,
+    sender: &Address,
+    prefix: &str,
+) -> Result<st::PrefixInfo, ExecError> {
+    check_prefix(prefix)?;
+    let Some(info) = st::prefix(view, prefix)? else {
+        return Err(fail(
+            codes::UNKNOWN_PREFIX,
+            format!("prefix: {prefix} is not a registered company prefix"),
+        ));
+    };
+    require_admin_or_manager(view, sender, &info.org)?;
+    Ok(info)
 }
 
 fn without_products(p: &PublicFields) -> PublicFields {

@@ -64,7 +64,12 @@ impl Module for Trace {
             | TraceCall::SubmitKyc { .. }
             | TraceCall::AttestKyc { .. }
             | TraceCall::Grant { .. }
-            | TraceCall::RevokeGrant { .. } => REGISTRY_CALL_WEIGHT,
+            | TraceCall::RevokeGrant { .. }
+            | TraceCall::RegisterPrefix { .. }
+            | TraceCall::AuthorizeParty { .. }
+            | TraceCall::WithdrawParty { .. } => REGISTRY_CALL_WEIGHT,
+            TraceCall::HandOver { products, .. } => REGISTRY_CALL_WEIGHT
+                .saturating_add((products.len() as u64).saturating_mul(PRODUCT_WEIGHT)),
         }
     }
 

@@ -11,9 +11,10 @@ use crate::store::{key_after, page};
 use crate::{StateError, StateView};
 
 pub use super::state::{
-    admin, grant, key, kyc, kyc_doc, org, product, product_event, product_events, record,
-    record_by_cid, record_header, seq, GrantInfo, KeyInfo, KycDoc, KycInfo, OrgInfo, ProductInfo,
-    RecordInfo, PRODUCT_CHUNK_RECORDS,
+    admin, grant, is_custodian, is_party, key, kyc, kyc_attestation, kyc_attestations, kyc_doc,
+    org, prefix, product, product_event, product_events, product_prefix, record, record_by_cid,
+    record_header, seq, GrantInfo, KeyInfo, KycDoc, KycInfo, OrgInfo, PrefixInfo, ProductInfo,
+    RecordInfo, KYC_ATTESTATIONS_MAX, PRODUCT_CHUNK_RECORDS,
 };
 
 /// Most records one page of [`events`] returns.
@@ -31,6 +32,10 @@ pub const GRANTS_PAGE_MAX: usize = 1_000;
 pub const CIDS_PAGE_MAX: usize = 10_000;
 /// Most records of one product [`product_records`] reads.
 pub const PRODUCT_RECORDS_MAX: u64 = 10_000;
+/// Most unendorsed records of one product one page of [`unendorsed_records`] returns.
+pub const UNENDORSED_PAGE_MAX: usize = 1_000;
+/// Most parties of one prefix one page of [`parties`] returns.
+pub const PARTIES_PAGE_MAX: usize = 1_000;
 /// Index entries read per storage round trip while scanning.
 const SCAN_BATCH: usize = 1_000;
 
@@ -211,6 +216,49 @@ pub fn product_records(
         }
     }
     Ok((info, out))
+}
+
+/// The records naming `product` by organisations its company prefix's owner did not endorse
+/// (kept apart from its history), in anchoring order: (anchoring sequence, event hash), at most
+/// `limit` (clamped to [`UNENDORSED_PAGE_MAX`]) after sequence `after`.
+pub fn unendorsed_records(
+    view: &dyn StateView,
+    product: &str,
+    after: Option<u64>,
+    limit: usize,
+) -> Result<Page<(u64, Hash32), u64>, StateError> {
+    let after = after.map(u64::to_be_bytes);
+    page(
+        view,
+        &st::unendorsed_prefix(product),
+        after.as_ref().map(|a| &a[..]),
+        limit.clamp(1, UNENDORSED_PAGE_MAX),
+        |k, v| Ok((position(k)?, index_hash(k, v)?)),
+        |(seq, _)| *seq,
+    )
+}
+
+/// The organisations authorised for a registered company prefix, in order, at most `limit`
+/// (clamped to [`PARTIES_PAGE_MAX`]) after `after`.
+pub fn parties(
+    view: &dyn StateView,
+    prefix: &str,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<Page<String, String>, StateError> {
+    let p = st::parties_prefix(prefix);
+    page(
+        view,
+        &p,
+        after.map(str::as_bytes),
+        limit.clamp(1, PARTIES_PAGE_MAX),
+        |k, _| {
+            std::str::from_utf8(&k[p.len()..])
+                .map(str::to_string)
+                .map_err(|_| StateError::corrupt(k, "a party that is not UTF-8"))
+        },
+        String::clone,
+    )
 }
 
 /// The address an index key ends with.

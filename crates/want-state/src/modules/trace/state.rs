@@ -6,7 +6,8 @@
 //! | `trace/org/ ‖ org` | [`OrgInfo`] |
 //! | `trace/key/ ‖ address` | [`KeyInfo`] |
 //! | `trace/orgkey/ ‖ org ‖ / ‖ address` | empty (the organisation's keys, for listing) |
-//! | `trace/kyc/ ‖ subject` | [`KycInfo`] |
+//! | `trace/kyc/ ‖ subject` | [`KycInfo`] (before the `trace_writers` rule: the last attestation of any verifier) |
+//! | `trace/kyca/ ‖ subject ‖ verifier` | [`KycInfo`] (each verifier's own attestation) |
 //! | `trace/kycdoc/ ‖ cid` | [`KycDoc`] |
 //! | `trace/rec/ ‖ event hash` | [`RecordInfo`] without its products (`public.products` empty) |
 //! | `trace/rprod/ ‖ seq (u64 BE)` | the record's `public.products` (apart, under an appended key: a 1,700-item read makes a large value, which would otherwise be rewritten with every B-tree leaf it shares with later records) |
@@ -17,6 +18,10 @@
 //! | `trace/all/ ‖ seq` | event hash (every record, in anchoring order) |
 //! | `trace/byorg/ ‖ org ‖ / ‖ seq`, `trace/bystep/ ‖ H(step) ‖ seq`, `trace/byloc/ ‖ H(loc) ‖ seq` | event hash |
 //! | `trace/grant/ ‖ event hash ‖ grantee` | [`GrantInfo`] |
+//! | `trace/gcp/ ‖ prefix digits` | [`PrefixInfo`] (the GS1 Company Prefix's owner) |
+//! | `trace/gcpparty/ ‖ prefix ‖ / ‖ org` | height authorised (parties of the prefix's owner) |
+//! | `trace/custody/ ‖ product ‖ 0x00 ‖ org` | height handed over (custodians of one product) |
+//! | `trace/punend/ ‖ product ‖ 0x00 ‖ seq (u64 BE)` | event hash of a record naming the product by an organisation not endorsed for it (kept apart from the product's history) |
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::Serialize;
@@ -45,6 +50,11 @@ pub const BY_ORG_PREFIX: &[u8] = b"trace/byorg/";
 pub const BY_STEP_PREFIX: &[u8] = b"trace/bystep/";
 pub const BY_LOCATION_PREFIX: &[u8] = b"trace/byloc/";
 pub const GRANT_PREFIX: &[u8] = b"trace/grant/";
+pub const KYC_ATTEST_PREFIX: &[u8] = b"trace/kyca/";
+pub const GCP_PREFIX: &[u8] = b"trace/gcp/";
+pub const PARTY_PREFIX: &[u8] = b"trace/gcpparty/";
+pub const CUSTODY_PREFIX: &[u8] = b"trace/custody/";
+pub const UNENDORSED_PREFIX: &[u8] = b"trace/punend/";
 
 /// A registered organisation.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
@@ -88,6 +98,15 @@ pub struct KycInfo {
     pub attestation: Hash32,
     pub verifier: Address,
     pub attested_at: u64,
+}
+
+/// A registered GS1 Company Prefix.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PrefixInfo {
+    /// The organisation that licensed it.
+    pub org: String,
+    pub registered_at: u64,
 }
 
 /// A KYC document filed for a verifier (sealed to the verifier's key, in the blob store).
@@ -171,6 +190,33 @@ pub fn org_keys_prefix(org: &str) -> Vec<u8> {
 pub fn kyc_key(subject: &Address) -> Vec<u8> {
     [KYC_PREFIX, &subject.0].concat()
 }
+pub fn kyc_attest_key(subject: &Address, verifier: &Address) -> Vec<u8> {
+    [KYC_ATTEST_PREFIX, &subject.0, &verifier.0].concat()
+}
+pub fn kyc_attest_prefix(subject: &Address) -> Vec<u8> {
+    [KYC_ATTEST_PREFIX, &subject.0].concat()
+}
+pub fn gcp_key(prefix: &str) -> Vec<u8> {
+    [GCP_PREFIX, prefix.as_bytes()].concat()
+}
+pub fn party_key(prefix: &str, org: &str) -> Vec<u8> {
+    [PARTY_PREFIX, prefix.as_bytes(), b"/", org.as_bytes()].concat()
+}
+pub fn parties_prefix(prefix: &str) -> Vec<u8> {
+    [PARTY_PREFIX, prefix.as_bytes(), b"/"].concat()
+}
+pub fn custody_key(product: &str, org: &str) -> Vec<u8> {
+    [CUSTODY_PREFIX, product.as_bytes(), &[0], org.as_bytes()].concat()
+}
+pub fn custody_prefix(product: &str) -> Vec<u8> {
+    [CUSTODY_PREFIX, product.as_bytes(), &[0]].concat()
+}
+pub fn unendorsed_key(product: &str, seq: u64) -> Vec<u8> {
+    [UNENDORSED_PREFIX, product.as_bytes(), &[0], &seq.to_be_bytes()].concat()
+}
+pub fn unendorsed_prefix(product: &str) -> Vec<u8> {
+    [UNENDORSED_PREFIX, product.as_bytes(), &[0]].concat()
+}
 pub fn kyc_doc_key(cid: &str) -> Vec<u8> {
     [KYC_DOC_PREFIX, cid.as_bytes()].concat()
 }
@@ -250,8 +296,69 @@ pub fn org(view: &dyn StateView, org: &str) -> Result<Option<OrgInfo>, StateErro
 pub fn key(view: &dyn StateView, addr: &Address) -> Result<Option<KeyInfo>, StateError> {
     get(view, &key_key(addr), "trace key")
 }
+/// Most attestations of one subject [`kyc_attestations`] returns.
+pub const KYC_ATTESTATIONS_MAX: usize = 64;
+
+/// The subject's latest attestation by any verifier (the highest block; the highest level
+/// within one block).
 pub fn kyc(view: &dyn StateView, subject: &Address) -> Result<Option<KycInfo>, StateError> {
-    get(view, &kyc_key(subject), "kyc attestation")
+    Ok(kyc_attestations(view, subject)?
+        .into_iter()
+        .max_by_key(|k| (k.attested_at, k.level)))
+}
+
+/// Every verifier's attestation of the subject, in verifier order (at most
+/// [`KYC_ATTESTATIONS_MAX`]), with the one kept before the `trace_writers` rule first.
+pub fn kyc_attestations(
+    view: &dyn StateView,
+    subject: &Address,
+) -> Result<Vec<KycInfo>, StateError> {
+    let mut out: Vec<KycInfo> = get(view, &kyc_key(subject), "kyc attestation")?
+        .into_iter()
+        .collect();
+    for (k, v) in view.range(&kyc_attest_prefix(subject), None, KYC_ATTESTATIONS_MAX)? {
+        out.push(
+            borsh::from_slice(&v)
+                .map_err(|e| StateError::corrupt(&k, format!("kyc attestation: {e}")))?,
+        );
+    }
+    Ok(out)
+}
+/// One verifier's attestation of a subject (under the `trace_writers` rule).
+pub fn kyc_attestation(
+    view: &dyn StateView,
+    subject: &Address,
+    verifier: &Address,
+) -> Result<Option<KycInfo>, StateError> {
+    get(view, &kyc_attest_key(subject, verifier), "kyc attestation")
+}
+/// The registered GS1 Company Prefix (exact digits).
+pub fn prefix(view: &dyn StateView, prefix: &str) -> Result<Option<PrefixInfo>, StateError> {
+    get(view, &gcp_key(prefix), "company prefix")
+}
+/// The registered GS1 Company Prefix a product falls under, if any: the first registered
+/// prefix among the product key's leading 4–12 digits (registered prefixes never nest).
+pub fn product_prefix(
+    view: &dyn StateView,
+    product: &str,
+) -> Result<Option<(String, PrefixInfo)>, StateError> {
+    let Some(digits) = want_types::trace::gcp_digits(product) else {
+        return Ok(None);
+    };
+    let longest = digits.len().min(want_types::trace::GCP_DIGITS_MAX);
+    for n in want_types::trace::GCP_DIGITS_MIN..=longest {
+        let candidate = &digits[..n];
+        if let Some(info) = self::prefix(view, candidate)? {
+            return Ok(Some((candidate.to_string(), info)));
+        }
+    }
+    Ok(None)
+}
+pub fn is_party(view: &dyn StateView, prefix: &str, org: &str) -> Result<bool, StateError> {
+    Ok(view.get(&party_key(prefix, org))?.is_some())
+}
+pub fn is_custodian(view: &dyn StateView, product: &str, org: &str) -> Result<bool, StateError> {
+    Ok(view.get(&custody_key(product, org))?.is_some())
 }
 pub fn kyc_doc(view: &dyn StateView, cid: &str) -> Result<Option<KycDoc>, StateError> {
     get(view, &kyc_doc_key(cid), "kyc document")

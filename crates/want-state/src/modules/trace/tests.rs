@@ -52,13 +52,16 @@ fn chain() -> MemState {
             },
         ],
     };
-    let mut allocs: Vec<(Address, u128)> = [ADMIN, FACTORY_KEY, SHOP_KEY, STRANGER]
-        .iter()
-        .map(|n| (addr(*n), 1_000_000_000))
+    // The named keys, and keys 20..=45 that tests give roles to later.
+    let funded: Vec<u8> = [ADMIN, FACTORY_KEY, SHOP_KEY, STRANGER]
+        .into_iter()
+        .chain(20..=45)
         .collect();
+    let mut allocs: Vec<(Address, u128)> =
+        funded.iter().map(|n| (addr(*n), 1_000_000_000)).collect();
     allocs.push((
         addr(200),
-        want_types::amount::TOTAL_SUPPLY - 4 * 1_000_000_000,
+        want_types::amount::TOTAL_SUPPLY - funded.len() as u128 * 1_000_000_000,
     ));
     let sections = [("trace".to_string(), serde_json::to_value(&trace).unwrap())]
         .into_iter()
@@ -80,6 +83,7 @@ struct Chain {
     height: u64,
     nonces: std::collections::BTreeMap<Address, u64>,
     time_ms: u64,
+    activations: want_types::Activations,
 }
 
 impl Chain {
@@ -89,6 +93,7 @@ impl Chain {
             height: 0,
             nonces: Default::default(),
             time_ms: NOW_MS,
+            activations: Default::default(),
         }
     }
 
@@ -115,7 +120,7 @@ impl Chain {
             height: self.height,
             timestamp_ms: self.time_ms,
             params: params(),
-            activations: Default::default(),
+            activations: self.activations.clone(),
         };
         let out = apply_block(&self.ms, &ctx, Hash32::ZERO, &txs).unwrap();
         self.ms.apply(&out.write_set);
@@ -389,15 +394,7 @@ fn kyc_attestations_need_the_verifier_role_and_keep_only_hash_and_level() {
         attestation: Hash32([5; 32]),
     };
     c.fails(FACTORY_KEY, attest.clone(), codes::ROLE_NOT_ALLOWED);
-    c.ok(
-        ADMIN,
-        TraceCall::AddKey {
-            org: "shop".into(),
-            key: addr(ADMIN),
-            department: "kyc desk".into(),
-            roles: vec![Role::KycVerifier],
-        },
-    );
+    register_bureau(&mut c, "bureau", ADMIN);
     c.ok(
         STRANGER,
         TraceCall::SubmitKyc {
@@ -411,6 +408,240 @@ fn kyc_attestations_need_the_verifier_role_and_keep_only_hash_and_level() {
         (k.level, k.attestation, k.verifier),
         (2, Hash32([5; 32]), addr(ADMIN))
     );
+}
+
+/// Registers a KYC verifier organisation with `key` as its verifier.
+fn register_bureau(c: &mut Chain, org: &str, key: u8) {
+    c.ok(
+        ADMIN,
+        TraceCall::RegisterOrg {
+            org: org.into(),
+            name: "KYC bureau".into(),
+            kind: OrgKind::KycVerifier,
+            encryption_key: enc_key(key),
+        },
+    );
+    c.ok(
+        ADMIN,
+        TraceCall::AddKey {
+            org: org.into(),
+            key: addr(key),
+            department: "kyc desk".into(),
+            roles: vec![Role::KycVerifier],
+        },
+    );
+}
+
+fn add_key(org: &str, key: u8, roles: Vec<Role>) -> TraceCall {
+    TraceCall::AddKey {
+        org: org.into(),
+        key: addr(key),
+        department: "desk".into(),
+        roles,
+    }
+}
+
+#[test]
+fn roles_are_limited_by_the_kind_of_organisation_the_administrator_approved() {
+    let mut c = Chain::new();
+    // The shop's manager may not make its own keys KYC verifiers, nor may the administrator.
+    c.ok(ADMIN, add_key("shop", 20, vec![Role::Manager]));
+    let msg = c.fails(20, add_key("shop", 21, vec![Role::KycVerifier]), codes::ROLE_NOT_ALLOWED);
+    assert!(msg.contains("retailer") && msg.contains("kyc_verifier"), "{msg}");
+    c.fails(ADMIN, add_key("shop", 21, vec![Role::Any]), codes::ROLE_NOT_ALLOWED);
+    c.fails(ADMIN, add_key("shop", 21, vec![Role::Retailer, Role::Producer]), codes::ROLE_NOT_ALLOWED);
+    c.ok(20, add_key("shop", 21, vec![Role::Retailer, Role::Warehouse]));
+    // A KYC bureau's keys attest identities and manage; they sign no supply-chain records.
+    register_bureau(&mut c, "bureau", 22);
+    c.fails(ADMIN, add_key("bureau", 23, vec![Role::Warehouse]), codes::ROLE_NOT_ALLOWED);
+}
+
+#[test]
+fn before_the_writers_rule_is_active_old_blocks_keep_their_meaning() {
+    let mut c = Chain::new();
+    c.activations
+        .0
+        .insert(want_types::params::RULE_TRACE_WRITERS.into(), 1_000);
+    c.ok(ADMIN, add_key("shop", 20, vec![Role::KycVerifier]));
+    c.ok(
+        20,
+        TraceCall::AttestKyc {
+            subject: addr(STRANGER),
+            level: 1,
+            attestation: Hash32([1; 32]),
+        },
+    );
+    assert!(st::kyc(&c.ms, &addr(STRANGER)).unwrap().is_some());
+    c.height = 999;
+    c.fails(
+        20,
+        TraceCall::AttestKyc {
+            subject: addr(STRANGER),
+            level: 2,
+            attestation: Hash32([2; 32]),
+        },
+        codes::ROLE_NOT_ALLOWED,
+    );
+}
+
+#[test]
+fn a_verifiers_attestation_never_erases_another_verifiers() {
+    let mut c = Chain::new();
+    register_bureau(&mut c, "bureau-a", 30);
+    register_bureau(&mut c, "bureau-b", 31);
+    let attest = |level: u8, n: u8| TraceCall::AttestKyc {
+        subject: addr(STRANGER),
+        level,
+        attestation: Hash32([n; 32]),
+    };
+    c.ok(30, attest(3, 1));
+    c.ok(31, attest(1, 2));
+    let all = st::kyc_attestations(&c.ms, &addr(STRANGER)).unwrap();
+    let by: Vec<(Address, u8)> = all.iter().map(|k| (k.verifier, k.level)).collect();
+    assert_eq!(by.len(), 2, "{by:?}");
+    assert!(by.contains(&(addr(30), 3)) && by.contains(&(addr(31), 1)), "{by:?}");
+    // A verifier revises its own.
+    c.ok(30, attest(2, 3));
+    let a = st::kyc_attestation(&c.ms, &addr(STRANGER), &addr(30))
+        .unwrap()
+        .unwrap();
+    assert_eq!((a.level, a.attestation), (2, Hash32([3; 32])));
+    assert_eq!(st::kyc_attestations(&c.ms, &addr(STRANGER)).unwrap().len(), 2);
+    // The latest is the summary.
+    assert_eq!(st::kyc(&c.ms, &addr(STRANGER)).unwrap().unwrap().verifier, addr(30));
+}
+
+#[test]
+fn a_cid_names_a_record_or_a_kyc_document_never_both() {
+    let mut c = Chain::new();
+    register_bureau(&mut c, "bureau", 30);
+    // A KYC document's CID is public (SubmitKyc): an organisation may not anchor it as a record
+    // and so gain read access to the sealed identity document.
+    let doc = unique_cid(record(1, "commissioning", &[(ITEM, Relation::Epc)]), 7);
+    c.ok(
+        STRANGER,
+        TraceCall::SubmitKyc {
+            verifier: addr(30),
+            cid: doc.cid.clone(),
+        },
+    );
+    let msg = c.fails(FACTORY_KEY, anchor("factory", vec![doc]), codes::DUPLICATE_BLOB);
+    assert!(msg.contains("records[0].cid") && msg.contains("KYC"), "{msg}");
+    // And a record's blob may not be filed as a KYC document.
+    let rec = unique_cid(record(2, "commissioning", &[(ITEM, Relation::Epc)]), 8);
+    c.ok(FACTORY_KEY, anchor("factory", vec![rec.clone()]));
+    c.fails(
+        STRANGER,
+        TraceCall::SubmitKyc {
+            verifier: addr(30),
+            cid: rec.cid,
+        },
+        codes::DUPLICATE_BLOB,
+    );
+}
+
+const OTHER_ITEM: &str = "https://id.gs1.org/01/09521234543213/21/2";
+
+fn register_prefix(prefix: &str, org: &str) -> TraceCall {
+    TraceCall::RegisterPrefix {
+        prefix: prefix.into(),
+        org: org.into(),
+    }
+}
+
+/// The event hashes in a product's history, and those kept apart.
+fn history(c: &Chain, product: &str) -> (Vec<Hash32>, Vec<Hash32>) {
+    let endorsed = match st::product(&c.ms, product).unwrap() {
+        Some(info) => st::product_events(&c.ms, product, &info, 0, 100).unwrap(),
+        None => vec![],
+    };
+    let apart = super::query::unendorsed_records(&c.ms, product, None, 100)
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|(_, h)| h)
+        .collect();
+    (endorsed, apart)
+}
+
+#[test]
+fn company_prefixes_are_registered_by_the_administrator_and_never_nest() {
+    let mut c = Chain::new();
+    c.fails(FACTORY_KEY, register_prefix("9521234", "factory"), codes::NOT_ADMIN);
+    c.fails(ADMIN, register_prefix("952", "factory"), codes::INVALID_TRACE_CALL);
+    c.fails(ADMIN, register_prefix("9521234", "nobody"), codes::UNKNOWN_ORG);
+    c.ok(ADMIN, register_prefix("9521234", "factory"));
+    c.fails(ADMIN, register_prefix("9521234", "shop"), codes::PREFIX_EXISTS);
+    c.fails(ADMIN, register_prefix("95212345", "shop"), codes::PREFIX_EXISTS);
+    c.fails(ADMIN, register_prefix("95212", "shop"), codes::PREFIX_EXISTS);
+    c.ok(ADMIN, register_prefix("9521235", "shop"));
+    let (p, info) = st::product_prefix(&c.ms, ITEM).unwrap().unwrap();
+    assert_eq!((p.as_str(), info.org.as_str()), ("9521234", "factory"));
+}
+
+#[test]
+fn records_by_organisations_the_prefix_owner_did_not_endorse_stay_out_of_the_history() {
+    let mut c = Chain::new();
+    c.ok(ADMIN, add_key("shop", 40, vec![Role::Manager]));
+    // Unclaimed (no prefix registered): anyone's records join the history, as before.
+    c.ok(SHOP_KEY, anchor("shop", vec![unique_cid(record(1, "retail_selling", &[(ITEM, Relation::Epc)]), 1)]));
+    assert_eq!(history(&c, ITEM), (vec![Hash32([1; 32])], vec![]));
+    c.ok(ADMIN, register_prefix("9521234", "factory"));
+    // The shop is not endorsed: its record is kept apart and leaves the anchor alone.
+    let anchor_before = st::product(&c.ms, ITEM).unwrap().unwrap().anchor;
+    c.ok(SHOP_KEY, anchor("shop", vec![unique_cid(record(2, "retail_selling", &[(ITEM, Relation::Epc)]), 2)]));
+    assert_eq!(history(&c, ITEM), (vec![Hash32([1; 32])], vec![Hash32([2; 32])]));
+    assert_eq!(st::product(&c.ms, ITEM).unwrap().unwrap().anchor, anchor_before);
+    // The owner's records join.
+    c.ok(FACTORY_KEY, anchor("factory", vec![unique_cid(record(3, "commissioning", &[(ITEM, Relation::Epc)]), 3)]));
+    assert_eq!(history(&c, ITEM).0, vec![Hash32([1; 32]), Hash32([3; 32])]);
+    // Authorised, the shop's records join; withdrawn, they are kept apart again.
+    let party = TraceCall::AuthorizeParty {
+        prefix: "9521234".into(),
+        party: "shop".into(),
+    };
+    c.fails(40, party.clone(), codes::NOT_ADMIN);
+    c.ok(ADMIN, party);
+    c.ok(SHOP_KEY, anchor("shop", vec![unique_cid(record(4, "retail_selling", &[(ITEM, Relation::Epc)]), 4)]));
+    assert_eq!(history(&c, ITEM).0.last(), Some(&Hash32([4; 32])));
+    let withdraw = TraceCall::WithdrawParty {
+        prefix: "9521234".into(),
+        party: "shop".into(),
+    };
+    c.ok(ADMIN, withdraw.clone());
+    c.fails(ADMIN, withdraw, codes::UNKNOWN_PARTY);
+    c.ok(SHOP_KEY, anchor("shop", vec![unique_cid(record(5, "retail_selling", &[(ITEM, Relation::Epc)]), 5)]));
+    assert_eq!(history(&c, ITEM).1, vec![Hash32([2; 32]), Hash32([5; 32])]);
+}
+
+#[test]
+fn custody_is_handed_over_per_product_by_an_endorsed_organisation() {
+    let mut c = Chain::new();
+    c.ok(ADMIN, register_prefix("9521234", "factory"));
+    let hand = |to: &str, products: &[&str]| TraceCall::HandOver {
+        to_org: to.into(),
+        products: products.iter().map(|p| p.to_string()).collect(),
+    };
+    // The shop holds no custody: it may not hand over, nor give itself custody.
+    c.fails(SHOP_KEY, hand("factory", &[ITEM]), codes::NOT_CUSTODIAN);
+    c.fails(FACTORY_KEY, hand("shop", &["urn:example:thing"]), codes::NOT_CUSTODIAN);
+    c.fails(FACTORY_KEY, hand("shop", &[ITEM, ITEM]), codes::INVALID_TRACE_CALL);
+    c.fails(FACTORY_KEY, hand("factory", &[ITEM]), codes::INVALID_TRACE_CALL);
+    c.ok(FACTORY_KEY, hand("shop", &[ITEM]));
+    assert!(st::is_custodian(&c.ms, ITEM, "shop").unwrap());
+    // The shop now extends that item's history, not its sibling's.
+    c.ok(
+        SHOP_KEY,
+        anchor(
+            "shop",
+            vec![unique_cid(
+                record(6, "retail_selling", &[(ITEM, Relation::Epc), (OTHER_ITEM, Relation::Epc)]),
+                6,
+            )],
+        ),
+    );
+    assert_eq!(history(&c, ITEM), (vec![Hash32([6; 32])], vec![]));
+    assert_eq!(history(&c, OTHER_ITEM), (vec![], vec![Hash32([6; 32])]));
 }
 
 #[test]

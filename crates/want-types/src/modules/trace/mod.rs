@@ -34,6 +34,12 @@ pub const TRACE_TX_BYTES_MAX: usize = 1024 * 1024;
 pub const PUBLIC_KEY_BYTES: usize = 33;
 /// Highest KYC level an attestation may state.
 pub const KYC_LEVEL_MAX: u8 = 3;
+/// Shortest GS1 Company Prefix, digits.
+pub const GCP_DIGITS_MIN: usize = 4;
+/// Longest GS1 Company Prefix, digits.
+pub const GCP_DIGITS_MAX: usize = 12;
+/// Most products one custody hand-over names.
+pub const HANDOVER_PRODUCTS_MAX: usize = 1_000;
 
 /// Domain tag of the digest a department signs over a record's bytes.
 pub const RECORD_SIGNING_TAG: &[u8] = b"WANT-TRACE-RECORD-v1";
@@ -93,6 +99,58 @@ impl OrgKind {
         OrgKind::Customs,
         OrgKind::KycVerifier,
     ];
+}
+
+impl OrgKind {
+    /// The roles an organisation of this kind may give its keys (the administrator approved the
+    /// kind when registering it; a key's roles never exceed it). Every kind may have managers;
+    /// only KYC verifiers attest identities, and only they; only brands and factories may hold
+    /// `any` (custom business steps of their own production).
+    pub fn allowed_roles(self) -> &'static [Role] {
+        use Role::*;
+        match self {
+            OrgKind::Brand => &[
+                Producer,
+                Warehouse,
+                Logistics,
+                Distributor,
+                Retailer,
+                Inspector,
+                Manager,
+                Any,
+            ],
+            OrgKind::Factory => &[Producer, Warehouse, Logistics, Inspector, Manager, Any],
+            OrgKind::Warehouse => &[Warehouse, Logistics, Manager],
+            OrgKind::Logistics => &[Logistics, Warehouse, Manager],
+            OrgKind::Distributor => &[Distributor, Warehouse, Logistics, Manager],
+            OrgKind::Retailer => &[Retailer, Warehouse, Manager],
+            OrgKind::Inspector => &[Inspector, Manager],
+            OrgKind::Customs => &[Customs, Inspector, Manager],
+            OrgKind::KycVerifier => &[KycVerifier, Manager],
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrgKind::Brand => "brand",
+            OrgKind::Factory => "factory",
+            OrgKind::Warehouse => "warehouse",
+            OrgKind::Logistics => "logistics",
+            OrgKind::Distributor => "distributor",
+            OrgKind::Retailer => "retailer",
+            OrgKind::Inspector => "inspector",
+            OrgKind::Customs => "customs",
+            OrgKind::KycVerifier => "kyc_verifier",
+        }
+    }
+}
+
+/// The first role of `roles` that an organisation of `kind` may not give, if any.
+pub fn role_beyond_kind(kind: OrgKind, roles: &[Role]) -> Option<Role> {
+    roles
+        .iter()
+        .copied()
+        .find(|r| !kind.allowed_roles().contains(r))
 }
 
 /// What a department key may sign. Each CBV business step needs one of the roles
@@ -664,6 +722,20 @@ pub enum TraceCall {
         event_hash: Hash32,
         grantee: Address,
     },
+    /// Administrator only: registers a GS1 Company Prefix (4–12 digits) to the organisation
+    /// that licensed it. From then on only that organisation, the parties it authorises and
+    /// those it hands custody to extend the authentic history of products under the prefix.
+    RegisterPrefix { prefix: String, org: String },
+    /// The administrator or a `manager` key of the prefix's owner authorises an organisation to
+    /// extend the history of every product under the prefix (a contract manufacturer, a
+    /// distributor).
+    AuthorizeParty { prefix: String, party: String },
+    /// Withdraws an authorisation: the party's later records are unendorsed (its earlier ones
+    /// stay in the history).
+    WithdrawParty { prefix: String, party: String },
+    /// A key of an organisation endorsed for every named product (normalised identifiers)
+    /// hands their custody to another organisation, which may then extend their history.
+    HandOver { to_org: String, products: Vec<String> },
 }
 
 /// Events of the trace module, one per change a call makes (a consumer of `/v1/events` sees
@@ -711,6 +783,23 @@ pub enum TraceEvent {
     GrantRevoked {
         event_hash: Hash32,
         grantee: Address,
+    },
+    PrefixRegistered {
+        prefix: String,
+        org: String,
+    },
+    PartyAuthorized {
+        prefix: String,
+        party: String,
+    },
+    PartyWithdrawn {
+        prefix: String,
+        party: String,
+    },
+    CustodyHandedOver {
+        from_org: String,
+        to_org: String,
+        products: u64,
     },
 }
 
@@ -792,6 +881,33 @@ pub fn event_hash_id(hash: &Hash32) -> String {
     format!("ni:///sha-256;{}?ver=CBV2.0", hash.to_hex())
 }
 
+/// True for a GS1 Company Prefix: [`GCP_DIGITS_MIN`]–[`GCP_DIGITS_MAX`] ASCII digits.
+pub fn is_valid_gcp(s: &str) -> bool {
+    (GCP_DIGITS_MIN..=GCP_DIGITS_MAX).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The digits of a normalised product identifier (a GS1 Digital Link URI on
+/// `https://id.gs1.org/`) from which its GS1 Company Prefix starts: the primary key's digits
+/// without a leading indicator or extension digit (GTIN, SSCC, GRAI, ITIP). `None` for an
+/// identifier that is not a GS1 key, or whose key has no company prefix in it.
+pub fn gcp_digits(product: &str) -> Option<&str> {
+    let path = product.strip_prefix("https://id.gs1.org/")?;
+    let mut parts = path.split('/');
+    let ai = parts.next()?;
+    let key = parts.next()?;
+    let skip = match ai {
+        // GTIN (also a lot's class), SSCC (extension digit), GRAI (leading zero), ITIP.
+        "01" | "02" | "00" | "8003" | "8006" => 1,
+        // GLN, party GLN, GIAI, GDTI, GCN, GSRN(P), CPI, GINC, GSIN, GMN, GIAI of a component.
+        "414" | "417" | "8004" | "253" | "255" | "8017" | "8018" | "8010" | "401" | "402"
+        | "8013" => 0,
+        _ => return None,
+    };
+    let digits = key.get(skip..)?;
+    let n = digits.bytes().take_while(u8::is_ascii_digit).count();
+    (n >= GCP_DIGITS_MIN).then(|| &digits[..n])
+}
+
 /// True for an organisation id: 1–[`ORG_ID_BYTES_MAX`] bytes of `[a-z0-9._-]`.
 pub fn is_valid_org_id(s: &str) -> bool {
     !s.is_empty()
@@ -814,6 +930,56 @@ mod tests {
         assert!(may_sign(&[Role::Retailer], Some("retail_selling")));
         assert!(!may_sign(&[Role::Retailer, Role::Producer], None));
         assert!(!may_sign(&[Role::KycVerifier], Some("shipping")));
+    }
+
+    #[test]
+    fn only_kyc_verifiers_hold_the_kyc_verifier_role_and_every_kind_has_managers() {
+        for kind in OrgKind::ALL {
+            assert!(kind.allowed_roles().contains(&Role::Manager), "{kind:?}");
+            assert_eq!(
+                kind.allowed_roles().contains(&Role::KycVerifier),
+                kind == OrgKind::KycVerifier,
+                "{kind:?}"
+            );
+            assert_eq!(
+                serde_json::to_value(kind).unwrap(),
+                kind.as_str(),
+                "{kind:?}"
+            );
+        }
+        assert_eq!(
+            role_beyond_kind(OrgKind::Retailer, &[Role::Retailer, Role::KycVerifier]),
+            Some(Role::KycVerifier)
+        );
+        assert_eq!(
+            role_beyond_kind(OrgKind::Brand, &[Role::Warehouse, Role::Logistics]),
+            None
+        );
+        assert_eq!(role_beyond_kind(OrgKind::Warehouse, &[Role::Any]), Some(Role::Any));
+    }
+
+    #[test]
+    fn company_prefix_digits_skip_indicator_and_extension_digits() {
+        assert_eq!(
+            gcp_digits("https://id.gs1.org/01/10614141073467/21/2017"),
+            Some("0614141073467")
+        );
+        assert_eq!(
+            gcp_digits("https://id.gs1.org/00/106141412345678908"),
+            Some("06141412345678908")
+        );
+        assert_eq!(
+            gcp_digits("https://id.gs1.org/414/0614141000005"),
+            Some("0614141000005")
+        );
+        assert_eq!(gcp_digits("https://id.gs1.org/8004/0614141ABC12"), Some("0614141"));
+        assert_eq!(gcp_digits("urn:example:thing:1"), None);
+        assert_eq!(gcp_digits("https://id.gs1.org/99/1234567"), None);
+        assert_eq!(gcp_digits("https://id.gs1.org/01/1é"), None);
+        assert!(is_valid_gcp("0614141"));
+        assert!(!is_valid_gcp("061"));
+        assert!(!is_valid_gcp("0614141000005"));
+        assert!(!is_valid_gcp("06141x1"));
     }
 
     #[test]
