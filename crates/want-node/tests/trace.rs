@@ -598,9 +598,12 @@ async fn a_verify_report_proves_each_record_with_one_chunk_and_fails_the_client_
     }
     let mut pointers = Vec::new();
     leaves(&v, String::new(), &mut pointers);
-    // What only the node can know, or says only for information.
+    // What only the node can know, or says only for information (who may extend the history
+    // and the records kept apart are the node's word: no proof covers them).
     let informational = |p: &str| {
         ["/verdict", "/message", "/tookMs", "/recomputedAnchor"].contains(&p)
+            || p.starts_with("/endorsers")
+            || p.starts_with("/unendorsed")
             || p.ends_with("/seq")
             || p.ends_with("/blob")
     };
@@ -1121,5 +1124,153 @@ async fn kyc_documents_are_sealed_to_the_verifier_and_only_hash_and_level_go_on_
     assert_eq!(v["kyc"]["attestation"], json!(attestation));
     let block = n.get_ok("/v1/blocks/latest?full=true").await.to_string();
     assert!(!block.contains("PASSPORT") && !block.contains("E12345678"));
+    n.stop().await;
+}
+
+/// An anchor of one ObjectEvent naming `urn:epc:id:sgtin:4012345.077889.{serial}`, sealed to and
+/// signed for `org` by `key`.
+fn sealed_anchor(key: &PrivateKey, org: &str, step: &str, serial: u32, minute: u32) -> TraceCall {
+    let doc = json!({"@context": ["https://ref.gs1.org/standards/epcis/epcis-context.jsonld"],
+        "type": "ObjectEvent", "eventTime": format!("2024-02-01T10:{minute:02}:00Z"), "eventTimeZoneOffset": "+00:00",
+        "action": "OBSERVE", "bizStep": step, "epcList": [format!("urn:epc:id:sgtin:4012345.077889.{serial}")]});
+    let event = want_epcis::parse_capture(&serde_json::to_vec(&doc).unwrap())
+        .unwrap()
+        .events
+        .remove(0);
+    let sealed = want_records::seal_event(
+        &event,
+        key,
+        &key.public_key(),
+        want_records::Publish::default(),
+        &mut rand::rngs::OsRng,
+    )
+    .unwrap();
+    TraceCall::Anchor {
+        org: org.into(),
+        records: vec![sealed.anchor],
+    }
+}
+
+#[tokio::test]
+async fn records_by_organisations_the_brand_did_not_endorse_show_apart_until_custody_is_handed_over(
+) {
+    let dir = tempdir();
+    let n = start_capturing(dir.path()).await;
+    let dev = dev_key();
+    let shop_key = PrivateKey::generate();
+    let shop = SigningKey::Secp256k1(shop_key.clone());
+    let nonce = n.nonce(&dev.address()).await;
+    n.commit(&transfer(&dev, nonce, shop.address(), 1_000_000_000))
+        .await;
+    send_ok(
+        &n,
+        &dev,
+        TraceCall::RegisterOrg {
+            org: "shop".into(),
+            name: "Corner shop".into(),
+            kind: OrgKind::Retailer,
+            encryption_key: shop_key.public_key_compressed().to_vec(),
+        },
+    )
+    .await;
+    send_ok(
+        &n,
+        &dev,
+        TraceCall::AddKey {
+            org: "shop".into(),
+            key: shop.address(),
+            department: "till".into(),
+            roles: vec![Role::Retailer],
+        },
+    )
+    .await;
+    // The brand (the dev organisation) licensed prefix 4012345 and commissions item 1.
+    send_ok(
+        &n,
+        &dev,
+        TraceCall::RegisterPrefix {
+            prefix: "4012345".into(),
+            org: DEV_ORG.into(),
+        },
+    )
+    .await;
+    let dev_secret = dev_private_key();
+    send_ok(
+        &n,
+        &dev,
+        sealed_anchor(&dev_secret, DEV_ORG, "commissioning", 1, 0),
+    )
+    .await;
+    // The shop was handed nothing: its record is anchored but kept apart.
+    send_ok(
+        &n,
+        &shop,
+        sealed_anchor(&shop_key, "shop", "retail_selling", 1, 1),
+    )
+    .await;
+    let product = want_epcis::normalize_identifier("urn:epc:id:sgtin:4012345.077889.1").unwrap();
+    let v = verify(&n, &product).await;
+    assert_eq!(v["verdict"], "authentic", "{v}");
+    assert_eq!(v["records"], 1, "{v}");
+    assert_eq!(v["events"][0]["org"], DEV_ORG, "{v}");
+    assert_eq!(v["endorsers"]["owner"], DEV_ORG, "{v}");
+    assert_eq!(v["endorsers"]["prefix"], "4012345", "{v}");
+    assert_eq!(v["unendorsed"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v["unendorsed"][0]["org"], "shop", "{v}");
+    let page = n
+        .http
+        .get(n.url(product.trim_start_matches("https://id.gs1.org")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Not endorsed by the brand"), "{page}");
+    assert!(page.contains("4012345"), "{page}");
+    // A product no record of the brand names, only the shop's: unknown, with the shop's apart.
+    send_ok(
+        &n,
+        &shop,
+        sealed_anchor(&shop_key, "shop", "retail_selling", 2, 2),
+    )
+    .await;
+    let other = want_epcis::normalize_identifier("urn:epc:id:sgtin:4012345.077889.2").unwrap();
+    let v = verify(&n, &other).await;
+    assert_eq!(v["verdict"], "unknown", "{v}");
+    assert_eq!(v["unendorsed"][0]["org"], "shop", "{v}");
+    // The shop may not hand custody to itself; the brand hands item 1 over, and the shop's next
+    // record joins the history.
+    let (s, v) = send(
+        &n,
+        &shop,
+        TraceCall::HandOver {
+            to_org: DEV_ORG.into(),
+            products: vec![product.clone()],
+        },
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    assert_eq!(v["error"]["code"], "not_custodian", "{v}");
+    send_ok(
+        &n,
+        &dev,
+        TraceCall::HandOver {
+            to_org: "shop".into(),
+            products: vec![product.clone()],
+        },
+    )
+    .await;
+    send_ok(
+        &n,
+        &shop,
+        sealed_anchor(&shop_key, "shop", "retail_selling", 1, 3),
+    )
+    .await;
+    let v = verify(&n, &product).await;
+    assert_eq!(v["verdict"], "authentic", "{v}");
+    assert_eq!(v["records"], 2, "{v}");
+    assert_eq!(v["events"][1]["org"], "shop", "{v}");
+    assert_eq!(v["unendorsed"].as_array().unwrap().len(), 1, "{v}");
     n.stop().await;
 }

@@ -176,6 +176,51 @@ pub enum TraceCommand {
     /// KYC: file sealed identity documents, attest levels.
     #[command(subcommand)]
     Kyc(KycCommand),
+    /// GS1 Company Prefixes: who may extend the history of the products under them.
+    #[command(subcommand)]
+    Prefix(PrefixCommand),
+    /// Hand the custody of products to another organisation, which may then extend their
+    /// history (a key of an organisation endorsed for every product).
+    Handover {
+        /// The organisation receiving custody.
+        #[arg(long)]
+        to_org: String,
+        /// The products: EPC URNs or GS1 Digital Link URIs (repeat, or comma-separated).
+        #[arg(long = "product", value_delimiter = ',', required = true)]
+        products: Vec<String>,
+        #[command(flatten)]
+        sign: SignArgs,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum PrefixCommand {
+    /// Register a GS1 Company Prefix to the organisation that licensed it (administrator).
+    Register {
+        /// 4 to 12 digits.
+        prefix: String,
+        #[arg(long)]
+        org: String,
+        #[command(flatten)]
+        sign: SignArgs,
+    },
+    /// Authorise an organisation to extend the history of every product under the prefix
+    /// (administrator or a manager key of the prefix's owner).
+    Authorize {
+        prefix: String,
+        #[arg(long)]
+        party: String,
+        #[command(flatten)]
+        sign: SignArgs,
+    },
+    /// Withdraw an authorisation (the party's later records are kept apart as unendorsed).
+    Withdraw {
+        prefix: String,
+        #[arg(long)]
+        party: String,
+        #[command(flatten)]
+        sign: SignArgs,
+    },
 }
 
 // Parsed once per run: the size of a command line's variant does not matter.
@@ -1028,6 +1073,40 @@ fn run_trace(cmd: TraceCommand, out: &Out) -> anyhow::Result<()> {
         TraceCommand::Org(c) => run_org(c, out),
         TraceCommand::Key(c) => run_key(c, out),
         TraceCommand::Kyc(c) => run_kyc(c, out),
+        TraceCommand::Prefix(c) => {
+            let (sign, call) = match c {
+                PrefixCommand::Register { prefix, org, sign } => {
+                    (sign, TraceCall::RegisterPrefix { prefix, org })
+                }
+                PrefixCommand::Authorize {
+                    prefix,
+                    party,
+                    sign,
+                } => (sign, TraceCall::AuthorizeParty { prefix, party }),
+                PrefixCommand::Withdraw {
+                    prefix,
+                    party,
+                    sign,
+                } => (sign, TraceCall::WithdrawParty { prefix, party }),
+            };
+            sign_and_print_tx(sign, call, out)
+        }
+        TraceCommand::Handover {
+            to_org,
+            products,
+            sign,
+        } => {
+            let products = products
+                .iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    want_epcis::normalize_identifier(p.trim()).map_err(|e| {
+                        err("invalid_arguments", format!("--product #{}: {p:?}: {e}", i + 1))
+                    })
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            sign_and_print_tx(sign, TraceCall::HandOver { to_org, products }, out)
+        }
     }
 }
 

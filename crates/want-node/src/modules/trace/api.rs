@@ -312,11 +312,14 @@ async fn key(State(s): State<TraceState>, Path(address): Path<String>) -> ApiRes
     Ok(Json(v).into_response())
 }
 
-/// An account's KYC attestation (level and hash only), if any.
+/// An account's KYC attestations (level and hash only): the latest, and every verifier's own.
 #[derive(Serialize, ToSchema)]
 pub struct KycView {
     pub address: Address,
+    /// The latest attestation by any verifier.
     pub kyc: Option<KycInfo>,
+    /// Each verifier's attestation (one never erases another's), at most 64.
+    pub attestations: Vec<KycInfo>,
 }
 
 #[utoipa::path(get, path = "/v1/trace/kyc/{address}", tag = "trace",
@@ -327,9 +330,11 @@ async fn kyc(State(s): State<TraceState>, Path(address): Path<String>) -> ApiRes
     let store = s.node.shared.store.clone();
     let v = blocking(move || {
         let snap = store.snapshot()?;
+        let attestations = query::kyc_attestations(&snap, &addr)?;
         Ok(KycView {
             address: addr,
-            kyc: query::kyc(&snap, &addr)?,
+            kyc: query::latest_kyc(&attestations),
+            attestations,
         })
     })
     .await?;
@@ -824,8 +829,16 @@ async fn tag_page(
         Ok(r) => r,
         Err(e) => return html_response(500, page("Verification failed", &esc(&e.0.to_string()))),
     };
-    let (verdict, events, failure, records, anchor) = match &report {
-        VerifyReport::Unknown(r) => ("unknown", &r.events, None, r.records, String::new()),
+    let (verdict, events, failure, records, anchor, endorsers, unendorsed) = match &report {
+        VerifyReport::Unknown(r) => (
+            "unknown",
+            &r.events,
+            None,
+            r.records,
+            String::new(),
+            r.endorsers.as_ref(),
+            &r.unendorsed,
+        ),
         VerifyReport::Checked(r) => (
             match r.verdict {
                 Verdict::Authentic => "authentic",
@@ -835,6 +848,8 @@ async fn tag_page(
             r.failure.as_ref(),
             r.records,
             r.anchor.to_hex(),
+            r.endorsers.as_ref(),
+            &r.unendorsed,
         ),
     };
     let (colour, headline) = match verdict {
@@ -842,6 +857,54 @@ async fn tag_page(
         "tampered" => ("#b00020", "Warning: tampered or counterfeit"),
         _ => ("#555", "Unknown product: no record on this chain"),
     };
+    let rows = event_rows(events);
+    let who = match endorsers {
+        Some(e) => {
+            let parties = if e.parties.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " and the parties it authorised ({}{})",
+                    esc(&e.parties.join(", ")),
+                    if e.parties_more { ", …" } else { "" }
+                )
+            };
+            format!(
+                "<p>History kept by <b>{}</b>, owner of GS1 Company Prefix <code>{}</code>{parties}, and those they handed custody to.</p>",
+                esc(&e.owner),
+                esc(&e.prefix)
+            )
+        }
+        None => "<p>No GS1 Company Prefix covering this product is registered on this chain: anyone's records join its history.</p>".to_string(),
+    };
+    let apart = if unendorsed.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "<h2>Not endorsed by the brand</h2>\n<p>These records name the product, but their organisations were not authorised by the prefix's owner nor handed custody: they are not part of the history above.</p>\n<table border=\"1\" cellpadding=\"4\"><tr><th>time (UTC)</th><th>event</th><th>step</th><th>organisation</th><th>place</th><th>block</th></tr>{}</table>",
+            event_rows(unendorsed)
+        )
+    };
+    let failure = failure
+        .map(|f| format!("<p><b>Problem:</b> {}</p>", esc(&f.message)))
+        .unwrap_or_default();
+    let base = base_url(&headers, &s.node);
+    let url = format!("{base}{path}");
+    let qr = qr_svg(&url).unwrap_or_default();
+    let body = format!(
+        "<h1 style=\"color:{colour}\">{headline}</h1>\n<p>Product <code>{}</code></p>\n{failure}\n<p>{} records; anchor <code>{}</code></p>\n{who}\n<table border=\"1\" cellpadding=\"4\"><tr><th>time (UTC)</th><th>event</th><th>step</th><th>organisation</th><th>place</th><th>block</th></tr>{rows}</table>\n{apart}\n<p><a href=\"/v1/trace/verify/{}\">Machine-readable verdict with Merkle proofs</a></p>\n<div>{qr}</div>",
+        esc(&product),
+        records,
+        esc(&anchor),
+        esc(&urlencode(&product)),
+    );
+    // An unknown product is a page too (the consumer reads why), answered 404.
+    let status = if verdict == "unknown" { 404 } else { 200 };
+    html_response(status, page(&format!("Provenance: {verdict}"), &body))
+}
+
+/// The rows of a provenance page's table of records.
+fn event_rows(events: &[super::verify::VerifiedEvent]) -> String {
     let mut rows = String::new();
     for e in events {
         let time = e
@@ -858,22 +921,7 @@ async fn tag_page(
             esc(&e.height.to_string()),
         ));
     }
-    let failure = failure
-        .map(|f| format!("<p><b>Problem:</b> {}</p>", esc(&f.message)))
-        .unwrap_or_default();
-    let base = base_url(&headers, &s.node);
-    let url = format!("{base}{path}");
-    let qr = qr_svg(&url).unwrap_or_default();
-    let body = format!(
-        "<h1 style=\"color:{colour}\">{headline}</h1>\n<p>Product <code>{}</code></p>\n{failure}\n<p>{} records; anchor <code>{}</code></p>\n<table border=\"1\" cellpadding=\"4\"><tr><th>time (UTC)</th><th>event</th><th>step</th><th>organisation</th><th>place</th><th>block</th></tr>{rows}</table>\n<p><a href=\"/v1/trace/verify/{}\">Machine-readable verdict with Merkle proofs</a></p>\n<div>{qr}</div>",
-        esc(&product),
-        records,
-        esc(&anchor),
-        esc(&urlencode(&product)),
-    );
-    // An unknown product is a page too (the consumer reads why), answered 404.
-    let status = if verdict == "unknown" { 404 } else { 200 };
-    html_response(status, page(&format!("Provenance: {verdict}"), &body))
+    rows
 }
 
 /// An HTML answer.

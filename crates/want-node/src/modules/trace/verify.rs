@@ -103,6 +103,14 @@ pub struct UnknownProduct {
     pub records: u64,
     /// Always empty.
     pub events: Vec<VerifiedEvent>,
+    /// Who may extend the product's history (null when no registered company prefix covers it).
+    pub endorsers: Option<Endorsers>,
+    /// Records naming the product by organisations not endorsed for it (see [`Endorsers`]):
+    /// shown apart, never part of the history the verdict is on; the first
+    /// [`UNENDORSED_SHOWN_MAX`].
+    pub unendorsed: Vec<VerifiedEvent>,
+    /// More unendorsed records follow those listed.
+    pub unendorsed_more: bool,
     /// How long the node took, in ms (not part of the verdict).
     pub took_ms: f64,
 }
@@ -126,8 +134,67 @@ pub struct ProductVerdict {
     pub events: Vec<VerifiedEvent>,
     /// Per anchoring transaction (by id): its inclusion proof.
     pub proofs: BTreeMap<String, TxProof>,
+    /// Who may extend the product's history (null when no registered company prefix covers it).
+    pub endorsers: Option<Endorsers>,
+    /// Records naming the product by organisations not endorsed for it: shown apart, never part
+    /// of the history the verdict is on; the first [`UNENDORSED_SHOWN_MAX`].
+    pub unendorsed: Vec<VerifiedEvent>,
+    /// More unendorsed records follow those listed.
+    pub unendorsed_more: bool,
     /// How long the node took, in ms (not part of the verdict).
     pub took_ms: f64,
+}
+
+/// Most unendorsed records a verification report lists.
+pub const UNENDORSED_SHOWN_MAX: usize = 100;
+/// Most authorised parties a verification report lists.
+pub const PARTIES_SHOWN_MAX: usize = 100;
+
+/// Who may extend a product's history: the owner of its GS1 Company Prefix (registered by the
+/// administrator), the parties the owner authorised, and the organisations an endorsed one
+/// handed the product's custody to (they appear in the history itself). Like the `unendorsed`
+/// list, this is the node's word: no proof in the report covers it.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Endorsers {
+    pub prefix: String,
+    pub owner: String,
+    /// The first [`PARTIES_SHOWN_MAX`] authorised parties.
+    pub parties: Vec<String>,
+    /// More parties follow those listed.
+    pub parties_more: bool,
+}
+
+/// Who may extend `product`'s history, its unendorsed records (at most
+/// [`UNENDORSED_SHOWN_MAX`]) and whether more follow.
+fn endorsement(
+    view: &dyn want_state::StateView,
+    product: &str,
+) -> Result<(Option<Endorsers>, Vec<VerifiedEvent>, bool), NodeError> {
+    let endorsers = match query::product_prefix(view, product)? {
+        None => None,
+        Some((prefix, info)) => {
+            let parties = query::parties(view, &prefix, None, PARTIES_SHOWN_MAX)?;
+            Some(Endorsers {
+                prefix,
+                owner: info.org,
+                parties: parties.items,
+                parties_more: parties.next.is_some(),
+            })
+        }
+    };
+    let page = query::unendorsed_records(view, product, None, UNENDORSED_SHOWN_MAX)?;
+    let mut unendorsed = Vec::with_capacity(page.items.len());
+    for (_, eh) in &page.items {
+        let rec = query::record_header(view, eh)?.ok_or_else(|| {
+            NodeError::Io(format!(
+                "record {} is listed as unendorsed for {product} but not stored",
+                event_hash_id(eh)
+            ))
+        })?;
+        unendorsed.push(VerifiedEvent::of(&rec));
+    }
+    Ok((endorsers, unendorsed, page.next.is_some()))
 }
 
 /// The first check of `verify` that failed.
@@ -393,13 +460,21 @@ pub fn verify(
     use rayon::prelude::*;
     let snap = store.snapshot()?;
     let (info, records) = query::product_records(&snap, product, false)?;
+    let (endorsers, unendorsed, unendorsed_more) = endorsement(&snap, product)?;
     let Some(info) = info else {
         return Ok(VerifyReport::Unknown(UnknownProduct {
             product: product.to_string(),
             verdict: UnknownVerdict::Unknown,
-            message: "no record on this chain names this product",
+            message: if unendorsed.is_empty() {
+                "no record on this chain names this product"
+            } else {
+                "no endorsed record names this product; records by organisations its brand did not endorse are listed apart"
+            },
             records: 0,
             events: vec![],
+            endorsers,
+            unendorsed,
+            unendorsed_more,
             took_ms: 0.0,
         }));
     };
@@ -650,6 +725,9 @@ pub fn verify(
         records: info.count,
         events,
         proofs,
+        endorsers,
+        unendorsed,
+        unendorsed_more,
         took_ms: 0.0,
     })))
 }

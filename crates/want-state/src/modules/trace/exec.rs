@@ -475,11 +475,19 @@ fn anchor(
                 ),
             ));
         }
-        if st::record_header(ov, &r.event_hash)?.is_some() {
+        if let Some(existing) = st::record_header(ov, &r.event_hash)? {
+            let by = if existing.org == org {
+                String::new()
+            } else {
+                format!(
+                    " by organisation {:?} (block {}), not by {org:?}",
+                    existing.org, existing.height
+                )
+            };
             return Err(fail(
                 codes::DUPLICATE_EVENT,
                 format!(
-                    "{}: event {} is already captured",
+                    "{}: event {} is already captured{by}",
                     at("event_hash"),
                     want_types::trace::event_hash_id(&r.event_hash)
                 ),

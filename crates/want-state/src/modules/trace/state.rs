@@ -302,9 +302,15 @@ pub const KYC_ATTESTATIONS_MAX: usize = 64;
 /// The subject's latest attestation by any verifier (the highest block; the highest level
 /// within one block).
 pub fn kyc(view: &dyn StateView, subject: &Address) -> Result<Option<KycInfo>, StateError> {
-    Ok(kyc_attestations(view, subject)?
-        .into_iter()
-        .max_by_key(|k| (k.attested_at, k.level)))
+    Ok(latest_kyc(&kyc_attestations(view, subject)?))
+}
+
+/// The latest of a subject's attestations (the highest block; the highest level within one).
+pub fn latest_kyc(attestations: &[KycInfo]) -> Option<KycInfo> {
+    attestations
+        .iter()
+        .max_by_key(|k| (k.attested_at, k.level))
+        .cloned()
 }
 
 /// Every verifier's attestation of the subject, in verifier order (at most
