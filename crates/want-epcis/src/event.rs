@@ -436,6 +436,38 @@ fn allowed(t: EventType, k: &str) -> bool {
     COMMON.contains(&k) || specific.contains(&k)
 }
 
+/// Checks a `@context` value the way the EPCIS 2.0 JSON schema does: an absolute URI, an
+/// object, or an array of distinct absolute URIs and objects.
+pub(crate) fn check_context(ctx: &Value, path: &str) -> Result<(), EpcisError> {
+    let uri_or_object = |v: &Value, p: &str| match v {
+        Value::Object(_) => Ok(()),
+        Value::String(s) if is_absolute_uri(s) => Ok(()),
+        _ => Err(err(
+            "invalid_field",
+            p,
+            "@context entries must be absolute URIs or objects",
+        )),
+    };
+    match ctx {
+        Value::Array(items) => {
+            let mut seen = BTreeSet::new();
+            for (i, v) in items.iter().enumerate() {
+                let p = format!("{path}[{i}]");
+                uri_or_object(v, &p)?;
+                if !seen.insert(v.to_string()) {
+                    return Err(err(
+                        "invalid_field",
+                        &p,
+                        "@context entries must be distinct",
+                    ));
+                }
+            }
+            Ok(())
+        }
+        other => uri_or_object(other, path),
+    }
+}
+
 /// Reads prefix declarations (`{"prefix": "uri"}` objects) from a `@context` value.
 pub(crate) fn context_prefixes(ctx: &Value, out: &mut BTreeMap<String, String>) {
     let mut add = |m: &Map<String, Value>| {
@@ -509,7 +541,10 @@ pub(crate) fn normalise(
             ));
         }
         let val = match k.as_str() {
-            "@context" => continue,
+            "@context" => {
+                check_context(x, &p)?;
+                continue;
+            }
             "type" => x.clone(),
             "eventID" => cx.uri(x, &p)?,
             "eventTime" => {

@@ -1,7 +1,8 @@
 //! GS1 EPCIS 2.0 capture documents: parse, validate, normalise and hash events (CBV 2.0 event hash ID); pure, no I/O.
 //!
 //! [`parse_capture`] accepts an `EPCISDocument`, an `EPCISQueryDocument` (events from
-//! `epcisBody.queryResults.resultsBody.eventList`) or one bare event object. Every event is
+//! `epcisBody.queryResults.resultsBody.eventList`) or one bare event object, each with the
+//! `@context` the EPCIS 2.0 JSON schema requires at its top level. Every event is
 //! validated and normalised: GS1 keys (EPC URNs, GS1 Digital Link URIs on any host) become the
 //! canonical Digital Link URI on `https://id.gs1.org/` with check digits verified, CBV
 //! vocabulary values become bare CBV terms, custom URIs and declared extensions are kept
@@ -346,7 +347,9 @@ fn parse_json(bytes: &[u8]) -> Result<Value, EpcisError> {
 }
 
 /// Parses, validates and normalises a capture: an `EPCISDocument`, an `EPCISQueryDocument` or a
-/// single bare event. Fails on the first problem with its JSON path.
+/// single bare event. The document (or the bare event) must carry a `@context` (`missing_field`
+/// at `$.@context` otherwise), as the EPCIS 2.0 JSON schema requires. Fails on the first problem
+/// with its JSON path.
 pub fn parse_capture(bytes: &[u8]) -> Result<Capture, EpcisError> {
     if bytes.len() > CAPTURE_BYTES_MAX {
         return Err(err(
@@ -366,9 +369,22 @@ pub fn parse_capture(bytes: &[u8]) -> Result<Capture, EpcisError> {
     if let Some(c) = root.get("@context") {
         event::context_prefixes(c, &mut ns);
     }
+    // The EPCIS 2.0 JSON schema requires a document-level `@context` of every document and of a
+    // bare event (`required-ld-context`); events inside an eventList may omit their own.
+    let require_context = || -> Result<(), EpcisError> {
+        match root.get("@context") {
+            Some(c) => event::check_context(c, "$.@context"),
+            None => Err(err(
+                "missing_field",
+                "$.@context",
+                "@context is required (the EPCIS 2.0 JSON-LD context)",
+            )),
+        }
+    };
     let (kind, list, base): (DocumentKind, &Value, &str) =
         match root.get("type").and_then(Value::as_str) {
             Some("EPCISDocument") => {
+                require_context()?;
                 let body = root
                     .get("epcisBody")
                     .ok_or_else(|| err("missing_field", "$.epcisBody", "epcisBody is required"))?;
@@ -391,6 +407,7 @@ pub fn parse_capture(bytes: &[u8]) -> Result<Capture, EpcisError> {
                 }
             }
             Some("EPCISQueryDocument") => {
+                require_context()?;
                 let l = root
                     .get("epcisBody")
                     .and_then(|b| b.get("queryResults"))
@@ -410,6 +427,7 @@ pub fn parse_capture(bytes: &[u8]) -> Result<Capture, EpcisError> {
                 )
             }
             Some(t) if EventType::from_name(t).is_some() => {
+                require_context()?;
                 let ev = EpcisEvent::build(&v, "$", &BTreeMap::new())?;
                 return Ok(Capture {
                     kind: DocumentKind::SingleEvent,

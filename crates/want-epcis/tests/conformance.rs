@@ -1,0 +1,116 @@
+//! EPCIS 2.0 conformance: what the official JSON schema refuses is refused, EPC pattern URIs
+//! become GS1 Digital Link in the event hash, and an `errorDeclaration` is validated, exposed
+//! and kept out of the event hash (CBV 2.0 §8.9, reference tool `epcis-event-hash-generator`).
+
+use want_epcis::{parse_capture, EpcisError};
+
+const CONTEXT: &str = r#""@context":["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",{"example":"http://ns.example.com/epcis/"}]"#;
+
+/// An EPCISDocument with `context` (`""` for none) around `events`.
+fn document(context: &str, events: &str) -> String {
+    let sep = if context.is_empty() { "" } else { "," };
+    format!(
+        r#"{{{context}{sep}"type":"EPCISDocument","schemaVersion":"2.0","creationDate":"2005-07-11T11:30:47.0Z","epcisBody":{{"eventList":[{events}]}}}}"#
+    )
+}
+
+/// An ObjectEvent with the mandatory fields and `extra` (starting with a comma).
+fn object_event(extra: &str) -> String {
+    format!(
+        r#"{{"type":"ObjectEvent","action":"OBSERVE","eventTime":"2005-04-03T20:33:31.116-06:00","eventTimeZoneOffset":"-06:00"{extra}}}"#
+    )
+}
+
+const EPCS: &str = r#","epcList":["urn:epc:id:sgtin:0614141.107346.2017"]"#;
+
+fn refused(doc: &str) -> (&'static str, String) {
+    let e: EpcisError = parse_capture(doc.as_bytes()).expect_err("must be refused");
+    (e.code, e.path)
+}
+
+#[test]
+fn a_document_without_context_is_refused_at_its_context() {
+    let doc = document("", &object_event(EPCS));
+    assert_eq!(refused(&doc), ("missing_field", "$.@context".to_string()));
+    assert!(parse_capture(document(CONTEXT, &object_event(EPCS)).as_bytes()).is_ok());
+}
+
+#[test]
+fn a_query_document_without_context_is_refused_at_its_context() {
+    let query = |context: &str| {
+        let sep = if context.is_empty() { "" } else { "," };
+        format!(
+            r#"{{{context}{sep}"type":"EPCISQueryDocument","schemaVersion":"2.0","creationDate":"2005-07-11T11:30:47.0Z","epcisBody":{{"queryResults":{{"queryName":"SimpleEventQuery","resultsBody":{{"eventList":[{}]}}}}}}}}"#,
+            object_event(EPCS)
+        )
+    };
+    assert_eq!(
+        refused(&query("")),
+        ("missing_field", "$.@context".to_string())
+    );
+    assert_eq!(
+        parse_capture(query(CONTEXT).as_bytes())
+            .unwrap()
+            .events
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn a_bare_event_without_context_is_refused_and_with_one_parses() {
+    let bare = object_event(EPCS);
+    assert_eq!(refused(&bare), ("missing_field", "$.@context".to_string()));
+    let with = object_event(&format!("{EPCS},{CONTEXT}"));
+    let cap = parse_capture(with.as_bytes()).unwrap();
+    assert_eq!(cap.events.len(), 1);
+    let events_without_own_context = document(CONTEXT, &object_event(EPCS));
+    assert_eq!(
+        parse_capture(events_without_own_context.as_bytes())
+            .unwrap()
+            .events[0]
+            .hash_id(),
+        cap.events[0].hash_id(),
+        "the context does not change the event hash"
+    );
+}
+
+#[test]
+fn a_context_the_schema_refuses_is_refused_with_its_path() {
+    let cases = [
+        (r#""@context":5"#, "$.@context"),
+        (r#""@context":"not a uri""#, "$.@context"),
+        (
+            r#""@context":["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",7]"#,
+            "$.@context[1]",
+        ),
+        (
+            r#""@context":["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld","https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]"#,
+            "$.@context[1]",
+        ),
+    ];
+    for (context, path) in cases {
+        let doc = document(context, &object_event(EPCS));
+        assert_eq!(
+            refused(&doc),
+            ("invalid_field", path.to_string()),
+            "{context}"
+        );
+    }
+    for context in [
+        r#""@context":"https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld""#,
+        r#""@context":{"example":"http://ns.example.com/epcis/"}"#,
+        r#""@context":[]"#,
+    ] {
+        let doc = document(context, &object_event(EPCS));
+        assert!(parse_capture(doc.as_bytes()).is_ok(), "{context}");
+    }
+    let own = object_event(&format!(r#"{EPCS},"@context":3"#));
+    assert_eq!(
+        refused(&document(CONTEXT, &own)),
+        (
+            "invalid_field",
+            "$.epcisBody.eventList[0].@context".to_string()
+        )
+    );
+}
