@@ -671,6 +671,24 @@ pub(crate) fn normalise(
             "action is required",
         ));
     }
+    // The EPCIS 2.0 JSON schema's ObjectEvent: an epcList (possibly empty), a non-empty
+    // quantityList, or a non-empty sensorElementList with a readPoint.
+    let non_empty = |k: &str| {
+        m.get(k)
+            .and_then(Value::as_array)
+            .is_some_and(|a| !a.is_empty())
+    };
+    let names_what = m.contains_key("epcList")
+        || non_empty("quantityList")
+        || (non_empty("sensorElementList") && m.contains_key("readPoint"));
+    if t == EventType::Object && !names_what {
+        return Err(err(
+            "missing_field",
+            &format!("{path}.epcList"),
+            "an ObjectEvent needs an epcList, a non-empty quantityList, or a non-empty \
+             sensorElementList with a readPoint",
+        ));
+    }
     if t == EventType::Association && !m.contains_key("parentID") {
         return Err(err(
             "missing_field",

@@ -2,7 +2,7 @@
 //! become GS1 Digital Link in the event hash, and an `errorDeclaration` is validated, exposed
 //! and kept out of the event hash (CBV 2.0 §8.9, reference tool `epcis-event-hash-generator`).
 
-use want_epcis::{parse_capture, EpcisError};
+use want_epcis::{parse_capture, EpcisError, EpcisEvent};
 
 const CONTEXT: &str = r#""@context":["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",{"example":"http://ns.example.com/epcis/"}]"#;
 
@@ -113,4 +113,34 @@ fn a_context_the_schema_refuses_is_refused_with_its_path() {
             "$.epcisBody.eventList[0].@context".to_string()
         )
     );
+}
+
+#[test]
+fn an_object_event_naming_no_object_is_refused_at_its_epc_list() {
+    let at = "$.epcisBody.eventList[0].epcList".to_string();
+    for extra in [
+        "",
+        r#","quantityList":[]"#,
+        r#","bizStep":"shipping""#,
+        r#","sensorElementList":[{"sensorReport":[{"type":"Temperature","value":26,"uom":"CEL"}]}]"#,
+        r#","sensorElementList":[],"readPoint":{"id":"urn:epc:id:sgln:0614141.07346.1234"}"#,
+    ] {
+        let doc = document(CONTEXT, &object_event(extra));
+        assert_eq!(refused(&doc), ("missing_field", at.clone()), "{extra}");
+    }
+}
+
+#[test]
+fn an_object_event_with_what_the_schema_accepts_parses() {
+    for extra in [
+        r#","epcList":[]"#,
+        EPCS,
+        r#","quantityList":[{"epcClass":"urn:epc:class:lgtin:4012345.012345.998877","quantity":200,"uom":"KGM"}]"#,
+        r#","sensorElementList":[{"sensorReport":[{"type":"Temperature","value":26,"uom":"CEL"}]}],"readPoint":{"id":"urn:epc:id:sgln:0614141.07346.1234"}"#,
+    ] {
+        let doc = document(CONTEXT, &object_event(extra));
+        let cap = parse_capture(doc.as_bytes()).unwrap_or_else(|e| panic!("{extra}: {e}"));
+        let back = EpcisEvent::from_canonical_bytes(&cap.events[0].canonical_bytes()).unwrap();
+        assert_eq!(back.hash_id(), cap.events[0].hash_id(), "{extra}");
+    }
 }

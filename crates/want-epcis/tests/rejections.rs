@@ -131,7 +131,10 @@ fn undeclared_extension_prefix_is_rejected() {
         rejected(&ev(r#","nope:field":"x""#)),
         ("undeclared_prefix".into(), format!("{E1}.nope:field"))
     );
-    assert!(parse_capture(doc(&ev(r#","example:field":{"example:inner":1}"#)).as_bytes()).is_ok());
+    assert!(parse_capture(
+        doc(&ev(r#","epcList":[],"example:field":{"example:inner":1}"#)).as_bytes()
+    )
+    .is_ok());
 }
 
 #[test]
