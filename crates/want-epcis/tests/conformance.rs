@@ -144,3 +144,72 @@ fn an_object_event_with_what_the_schema_accepts_parses() {
         assert_eq!(back.hash_id(), cap.events[0].hash_id(), "{extra}");
     }
 }
+
+/// The event of `document(CONTEXT, …)` with `extra`.
+fn parsed(extra: &str) -> EpcisEvent {
+    let doc = document(CONTEXT, &object_event(extra));
+    parse_capture(doc.as_bytes())
+        .unwrap_or_else(|e| panic!("{extra}: {e}"))
+        .events
+        .remove(0)
+}
+
+#[test]
+fn a_class_level_pattern_hashes_as_its_digital_link() {
+    for (pattern, dl) in [
+        (
+            "urn:epc:idpat:cpi:4012345.AB12.*",
+            "https://id.gs1.org/8010/4012345AB12",
+        ),
+        (
+            "urn:epc:idpat:sgtin:4012345.012345.*",
+            "https://id.gs1.org/01/04012345123456",
+        ),
+        (
+            "urn:epc:idpat:itip:4012345.012345.01.02.*",
+            "https://id.gs1.org/8006/040123451234560102",
+        ),
+    ] {
+        let q = |class: &str| format!(r#","quantityList":[{{"epcClass":"{class}","quantity":3}}]"#);
+        let by_pattern = parsed(&q(pattern));
+        let by_dl = parsed(&q(dl));
+        assert!(
+            by_pattern
+                .pre_hash_string()
+                .contains(&format!("epcClass={dl}")),
+            "{}",
+            by_pattern.pre_hash_string()
+        );
+        assert_eq!(by_pattern.hash_id(), by_dl.hash_id(), "{pattern}");
+        // In an extension too (the hash canonicalises every value, as the reference tool does).
+        let ext = |v: &str| format!(r#"{EPCS},"example:class":"{v}""#);
+        assert_eq!(
+            parsed(&ext(pattern)).hash_id(),
+            parsed(&ext(dl)).hash_id(),
+            "{pattern}"
+        );
+    }
+}
+
+#[test]
+fn a_pattern_naming_one_epc_hashes_as_that_epc() {
+    for (pattern, instance) in [
+        (
+            "urn:epc:idpat:sscc:0614141.1234567890",
+            "urn:epc:id:sscc:0614141.1234567890",
+        ),
+        (
+            "urn:epc:idpat:giai:0614141.12345400",
+            "urn:epc:id:giai:0614141.12345400",
+        ),
+        (
+            "urn:epc:idpat:sgln:0614141.07346.1234",
+            "urn:epc:id:sgln:0614141.07346.1234",
+        ),
+    ] {
+        let a = parsed(&format!(r#","epcList":["{pattern}"]"#));
+        let b = parsed(&format!(r#","epcList":["{instance}"]"#));
+        assert_eq!(a.hash_id(), b.hash_id(), "{pattern}");
+        assert_eq!(a.products(), b.products(), "{pattern}");
+    }
+}
