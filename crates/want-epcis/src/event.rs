@@ -3,7 +3,7 @@
 use crate::ids::{is_absolute_uri, normalise_identifier};
 use crate::time::{parse_offset, parse_rfc3339};
 use crate::vocab::{self, Vocab};
-use crate::{EpcisError, EventType, ProductRef, Relation, EVENT_EPCS_MAX};
+use crate::{EpcisError, ErrorDeclaration, EventType, ProductRef, Relation, EVENT_EPCS_MAX};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -19,6 +19,7 @@ pub(crate) struct Normalised {
     pub products: Vec<ProductRef>,
     pub expanded: BTreeSet<String>,
     pub ns: BTreeMap<String, String>,
+    pub error_declaration: Option<ErrorDeclaration>,
 }
 
 fn err(code: &'static str, path: &str, message: impl Into<String>) -> EpcisError {
@@ -525,6 +526,7 @@ pub(crate) fn normalise(
     };
     let mut out = Map::new();
     let mut time_ms = 0;
+    let mut error_declaration = None;
     for (k, x) in m {
         let p = format!("{path}.{k}");
         if k.contains(':') {
@@ -628,13 +630,37 @@ pub(crate) fn normalise(
                     }),
                     _ => None,
                 })?;
-                if !o.contains_key("declarationTime") {
-                    return Err(err(
-                        "missing_field",
-                        &format!("{p}.declarationTime"),
-                        "declarationTime is required",
-                    ));
-                }
+                let declaration_time_ms = o
+                    .get("declarationTime")
+                    .and_then(Value::as_str)
+                    .and_then(parse_rfc3339)
+                    .map(|i| i.millis())
+                    .ok_or_else(|| {
+                        err(
+                            "missing_field",
+                            &format!("{p}.declarationTime"),
+                            "declarationTime is required",
+                        )
+                    })?;
+                error_declaration = Some(ErrorDeclaration {
+                    declaration_time_ms,
+                    reason: o.get("reason").and_then(Value::as_str).map(str::to_string),
+                    corrective_event_ids: o
+                        .get("correctiveEventIDs")
+                        .and_then(Value::as_array)
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(Value::as_str)
+                                .map(str::to_string)
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    extensions: o
+                        .iter()
+                        .filter(|(k, _)| k.contains(':'))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                });
                 Value::Object(o)
             }
             "ilmd" => {
@@ -722,5 +748,6 @@ pub(crate) fn normalise(
         products: cx.products,
         expanded: cx.expanded,
         ns: used,
+        error_declaration,
     })
 }

@@ -168,6 +168,21 @@ pub struct ProductRef {
     pub uom: Option<String>,
 }
 
+/// An event's `errorDeclaration` (EPCIS 2.0 §7.4.1.5): the event is declared erroneous, and
+/// names the events that correct it. It is not part of the event hash ID (CBV 2.0 §8.9, as the
+/// reference tool), so a declaration re-captures the erroneous event under the same hash ID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorDeclaration {
+    /// `declarationTime` as UTC Unix milliseconds.
+    pub declaration_time_ms: i64,
+    /// `reason`: a bare CBV error reason (`incorrect_data`, `did_not_occur`) or a custom URI.
+    pub reason: Option<String>,
+    /// `correctiveEventIDs` (URIs) in document order; empty when none are given.
+    pub corrective_event_ids: Vec<String>,
+    /// Extension fields (declared prefixes), verbatim.
+    pub extensions: BTreeMap<String, Value>,
+}
+
 /// A validated, normalised EPCIS event: typed view plus the full normalised JSON.
 #[derive(Debug, Clone)]
 pub struct EpcisEvent {
@@ -179,6 +194,7 @@ pub struct EpcisEvent {
     canonical: Vec<u8>,
     expanded: std::collections::BTreeSet<String>,
     ns: BTreeMap<String, String>,
+    error_declaration: Option<ErrorDeclaration>,
 }
 
 impl PartialEq for EpcisEvent {
@@ -217,6 +233,7 @@ impl EpcisEvent {
             canonical,
             expanded: n.expanded,
             ns: n.ns,
+            error_declaration: n.error_declaration,
         })
     }
 
@@ -232,6 +249,16 @@ impl EpcisEvent {
 
     fn str_field(&self, k: &str) -> Option<&str> {
         self.json.get(k).and_then(Value::as_str)
+    }
+
+    /// `eventID` (a URI) when the event carries one.
+    pub fn event_id(&self) -> Option<&str> {
+        self.str_field("eventID")
+    }
+
+    /// The event's `errorDeclaration`, when it declares itself erroneous.
+    pub fn error_declaration(&self) -> Option<&ErrorDeclaration> {
+        self.error_declaration.as_ref()
     }
 
     /// Business step: bare CBV term (`shipping`) or custom URI.

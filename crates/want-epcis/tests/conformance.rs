@@ -213,3 +213,138 @@ fn a_pattern_naming_one_epc_hashes_as_that_epc() {
         assert_eq!(a.products(), b.products(), "{pattern}");
     }
 }
+
+fn gs1_file(name: &str) -> Vec<u8> {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/epcis/gs1/JSON/WithErrorDeclaration")
+        .join(name);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+#[test]
+fn an_error_declaration_is_exposed_with_its_time_reason_and_corrective_ids() {
+    let cap = parse_capture(&gs1_file(
+        "Example_9.6.1-ObjectEvent-with-error-declaration.jsonld",
+    ))
+    .unwrap();
+    let d = cap.events[0]
+        .error_declaration()
+        .expect("declared erroneous");
+    assert_eq!(d.declaration_time_ms, 1_612_219_591_117);
+    assert_eq!(d.reason.as_deref(), Some("incorrect_data"));
+    assert_eq!(
+        d.corrective_event_ids,
+        [
+            "ni:///sha-256;c6407ffcac52ec159528f2b556ba4ac3844c5aa48485c1fd61643e94f0a2d678?ver=CBV2.0",
+            "urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6",
+        ]
+    );
+    assert!(d.extensions.is_empty());
+    assert_eq!(
+        cap.events[0].event_id(),
+        Some("ni:///sha-256;aa49daa1fe0b773e0437e546078dc87de9c864d5b9babe84488f31478887fdf3?ver=CBV2.0")
+    );
+    assert_eq!(cap.events[1].error_declaration(), None);
+
+    let cap = parse_capture(&gs1_file("ErrorDeclarationAndCorrectiveEvent.jsonld")).unwrap();
+    let d = cap.events[0]
+        .error_declaration()
+        .expect("declared erroneous");
+    assert_eq!(d.declaration_time_ms, 1_579_042_800_000);
+    assert_eq!(
+        d.corrective_event_ids,
+        ["urn:uuid:404d95fc-9457-4a51-bd6a-0bba133845a8"]
+    );
+    assert_eq!(
+        cap.events[1].event_id(),
+        Some(d.corrective_event_ids[0].as_str())
+    );
+    assert_eq!(
+        d.extensions.get("example:vendorExtension"),
+        Some(&serde_json::json!("Test1"))
+    );
+    let back = EpcisEvent::from_canonical_bytes(&cap.events[0].canonical_bytes()).unwrap();
+    assert_eq!(back.error_declaration(), Some(d));
+}
+
+const DECLARED: &str = r#","errorDeclaration":{"declarationTime":"2024-01-02T10:00:00+01:00","reason":"urn:epcglobal:cbv:er:did_not_occur","correctiveEventIDs":["urn:uuid:404d95fc-9457-4a51-bd6a-0bba133845a8"],"example:note":"typo"}"#;
+
+/// CBV 2.0 §8.9 and the reference tool (`to_be_ignored` in hash_generator.py) leave the
+/// errorDeclaration out of the pre-hash string: the declaration re-captures the erroneous event
+/// under the hash ID it was first captured with.
+#[test]
+fn the_error_declaration_is_not_part_of_the_event_hash() {
+    let original = parsed(EPCS);
+    let declared = parsed(&format!("{EPCS}{DECLARED}"));
+    assert_eq!(declared.pre_hash_string(), original.pre_hash_string());
+    assert_eq!(declared.hash_id(), original.hash_id());
+    assert_ne!(declared.canonical_bytes(), original.canonical_bytes());
+    let d = declared.error_declaration().unwrap();
+    assert_eq!(d.reason.as_deref(), Some("did_not_occur"));
+    assert_eq!(d.declaration_time_ms, 1_704_186_000_000);
+}
+
+#[test]
+fn an_error_declaration_the_schema_refuses_is_refused_with_its_path() {
+    let at = "$.epcisBody.eventList[0].errorDeclaration";
+    let cases = [
+        (
+            r#"{"reason":"incorrect_data"}"#,
+            "missing_field",
+            ".declarationTime",
+        ),
+        (
+            r#"{"declarationTime":"yesterday"}"#,
+            "invalid_time",
+            ".declarationTime",
+        ),
+        (
+            r#"{"declarationTime":"2024-01-02T10:00:00Z","reason":"oops"}"#,
+            "invalid_field",
+            ".reason",
+        ),
+        (
+            r#"{"declarationTime":"2024-01-02T10:00:00Z","reason":"urn:epcglobal:cbv:er:bogus"}"#,
+            "invalid_field",
+            ".reason",
+        ),
+        (
+            r#"{"declarationTime":"2024-01-02T10:00:00Z","correctiveEventIDs":["not a uri"]}"#,
+            "invalid_field",
+            ".correctiveEventIDs[0]",
+        ),
+        (
+            r#"{"declarationTime":"2024-01-02T10:00:00Z","correctiveEventIDs":"urn:uuid:1"}"#,
+            "invalid_field",
+            ".correctiveEventIDs",
+        ),
+        (
+            r#"{"declarationTime":"2024-01-02T10:00:00Z","note":"x"}"#,
+            "invalid_field",
+            ".note",
+        ),
+        (
+            r#"{"declarationTime":"2024-01-02T10:00:00Z","nope:note":"x"}"#,
+            "undeclared_prefix",
+            ".nope:note",
+        ),
+        (r#""2024-01-02T10:00:00Z""#, "invalid_field", ""),
+    ];
+    for (declaration, code, field) in cases {
+        let doc = document(
+            CONTEXT,
+            &object_event(&format!(r#"{EPCS},"errorDeclaration":{declaration}"#)),
+        );
+        assert_eq!(
+            refused(&doc),
+            (code, format!("{at}{field}")),
+            "{declaration}"
+        );
+    }
+    let custom = parsed(&format!(
+        r#"{EPCS},"errorDeclaration":{{"declarationTime":"2024-01-02T10:00:00Z","reason":"https://example.com/er/recount"}}"#
+    ));
+    let d = custom.error_declaration().unwrap();
+    assert_eq!(d.reason.as_deref(), Some("https://example.com/er/recount"));
+    assert!(d.corrective_event_ids.is_empty());
+}
