@@ -245,7 +245,7 @@ fn an_account_without_balance_acts_in_trace_with_a_pow_stamp() {
 
     // Without a stamp it cannot pay.
     let shipping = dir.path().join("shipping.jsonld");
-    std::fs::write(&shipping, r#"{"type":"ObjectEvent","eventTime":"2024-01-01T00:00:00Z","eventTimeZoneOffset":"+00:00","action":"OBSERVE","bizStep":"shipping","epcList":["urn:epc:id:sgtin:0614141.107346.77"]}"#).unwrap();
+    std::fs::write(&shipping, r#"{"@context":["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],"type":"ObjectEvent","eventTime":"2024-01-01T00:00:00Z","eventTimeZoneOffset":"+00:00","action":"OBSERVE","bizStep":"shipping","epcList":["urn:epc:id:sgtin:0614141.107346.77"]}"#).unwrap();
     run(&[&["trace", "capture", s(&shipping), "--node", url], &shop_k])
         .err_code("insufficient_balance");
 }

@@ -194,7 +194,7 @@ fn a_merchant_registers_captures_verifies_and_shares() {
     // Outside its roles (a warehouse/logistics key commissioning): refused before anything
     // is stored.
     let commissioning = dir.path().join("commissioning.jsonld");
-    std::fs::write(&commissioning, r#"{"type":"ObjectEvent","eventTime":"2024-01-01T00:00:00Z","eventTimeZoneOffset":"+00:00","action":"ADD","bizStep":"commissioning","epcList":["urn:epc:id:sgtin:0614141.107346.9"]}"#).unwrap();
+    std::fs::write(&commissioning, r#"{"@context":["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],"type":"ObjectEvent","eventTime":"2024-01-01T00:00:00Z","eventTimeZoneOffset":"+00:00","action":"ADD","bizStep":"commissioning","epcList":["urn:epc:id:sgtin:0614141.107346.9"]}"#).unwrap();
     let r = want_json(
         &[
             &["trace", "capture", commissioning.to_str().unwrap()][..],
@@ -208,7 +208,7 @@ fn a_merchant_registers_captures_verifies_and_shares() {
 
     // An invalid document: non-zero exit, the error shape with its path, nothing stored.
     let bad = dir.path().join("bad.jsonld");
-    std::fs::write(&bad, r#"{"type":"ObjectEvent","eventTime":"2024-01-01T00:00:00Z","eventTimeZoneOffset":"+00:00","action":"OBSERVE","epcList":[],"quantityList":[{"epcClass":"urn:epc:class:lgtin:4012345.012345.998877","quantity":"ten"}]}"#).unwrap();
+    std::fs::write(&bad, r#"{"@context":["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],"type":"ObjectEvent","eventTime":"2024-01-01T00:00:00Z","eventTimeZoneOffset":"+00:00","action":"OBSERVE","epcList":[],"quantityList":[{"epcClass":"urn:epc:class:lgtin:4012345.012345.998877","quantity":"ten"}]}"#).unwrap();
     let r = want_json(
         &[
             &["trace", "capture", bad.to_str().unwrap()][..],

@@ -13,7 +13,7 @@ fn main() {
         .map(|i| format!("\"urn:epc:id:sgtin:0614141.107346.{i}\""))
         .collect();
     let doc = format!(
-        r#"{{"type":"ObjectEvent","action":"OBSERVE","bizStep":"shipping","disposition":"in_transit","eventTime":"2005-04-03T20:33:31.116-06:00","eventTimeZoneOffset":"-06:00","readPoint":{{"id":"urn:epc:id:sgln:0614141.07346.1234"}},"epcList":[{}]}}"#,
+        r#"{{"@context":"https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld","type":"ObjectEvent","action":"OBSERVE","bizStep":"shipping","disposition":"in_transit","eventTime":"2005-04-03T20:33:31.116-06:00","eventTimeZoneOffset":"-06:00","readPoint":{{"id":"urn:epc:id:sgln:0614141.07346.1234"}},"epcList":[{}]}}"#,
         epcs.join(",")
     );
     let mut total = 0usize;

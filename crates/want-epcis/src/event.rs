@@ -3,7 +3,7 @@
 use crate::ids::{is_absolute_uri, normalise_identifier};
 use crate::time::{parse_offset, parse_rfc3339};
 use crate::vocab::{self, Vocab};
-use crate::{EpcisError, EventType, ProductRef, Relation, EVENT_EPCS_MAX};
+use crate::{EpcisError, ErrorDeclaration, EventType, ProductRef, Relation, EVENT_EPCS_MAX};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -19,6 +19,7 @@ pub(crate) struct Normalised {
     pub products: Vec<ProductRef>,
     pub expanded: BTreeSet<String>,
     pub ns: BTreeMap<String, String>,
+    pub error_declaration: Option<ErrorDeclaration>,
 }
 
 fn err(code: &'static str, path: &str, message: impl Into<String>) -> EpcisError {
@@ -436,6 +437,38 @@ fn allowed(t: EventType, k: &str) -> bool {
     COMMON.contains(&k) || specific.contains(&k)
 }
 
+/// Checks a `@context` value the way the EPCIS 2.0 JSON schema does: an absolute URI, an
+/// object, or an array of distinct absolute URIs and objects.
+pub(crate) fn check_context(ctx: &Value, path: &str) -> Result<(), EpcisError> {
+    let uri_or_object = |v: &Value, p: &str| match v {
+        Value::Object(_) => Ok(()),
+        Value::String(s) if is_absolute_uri(s) => Ok(()),
+        _ => Err(err(
+            "invalid_field",
+            p,
+            "@context entries must be absolute URIs or objects",
+        )),
+    };
+    match ctx {
+        Value::Array(items) => {
+            let mut seen = BTreeSet::new();
+            for (i, v) in items.iter().enumerate() {
+                let p = format!("{path}[{i}]");
+                uri_or_object(v, &p)?;
+                if !seen.insert(v.to_string()) {
+                    return Err(err(
+                        "invalid_field",
+                        &p,
+                        "@context entries must be distinct",
+                    ));
+                }
+            }
+            Ok(())
+        }
+        other => uri_or_object(other, path),
+    }
+}
+
 /// Reads prefix declarations (`{"prefix": "uri"}` objects) from a `@context` value.
 pub(crate) fn context_prefixes(ctx: &Value, out: &mut BTreeMap<String, String>) {
     let mut add = |m: &Map<String, Value>| {
@@ -493,6 +526,7 @@ pub(crate) fn normalise(
     };
     let mut out = Map::new();
     let mut time_ms = 0;
+    let mut error_declaration = None;
     for (k, x) in m {
         let p = format!("{path}.{k}");
         if k.contains(':') {
@@ -509,7 +543,10 @@ pub(crate) fn normalise(
             ));
         }
         let val = match k.as_str() {
-            "@context" => continue,
+            "@context" => {
+                check_context(x, &p)?;
+                continue;
+            }
             "type" => x.clone(),
             "eventID" => cx.uri(x, &p)?,
             "eventTime" => {
@@ -593,13 +630,37 @@ pub(crate) fn normalise(
                     }),
                     _ => None,
                 })?;
-                if !o.contains_key("declarationTime") {
-                    return Err(err(
-                        "missing_field",
-                        &format!("{p}.declarationTime"),
-                        "declarationTime is required",
-                    ));
-                }
+                let declaration_time_ms = o
+                    .get("declarationTime")
+                    .and_then(Value::as_str)
+                    .and_then(parse_rfc3339)
+                    .map(|i| i.millis())
+                    .ok_or_else(|| {
+                        err(
+                            "missing_field",
+                            &format!("{p}.declarationTime"),
+                            "declarationTime is required",
+                        )
+                    })?;
+                error_declaration = Some(ErrorDeclaration {
+                    declaration_time_ms,
+                    reason: o.get("reason").and_then(Value::as_str).map(str::to_string),
+                    corrective_event_ids: o
+                        .get("correctiveEventIDs")
+                        .and_then(Value::as_array)
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(Value::as_str)
+                                .map(str::to_string)
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    extensions: o
+                        .iter()
+                        .filter(|(k, _)| k.contains(':'))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                });
                 Value::Object(o)
             }
             "ilmd" => {
@@ -636,6 +697,24 @@ pub(crate) fn normalise(
             "action is required",
         ));
     }
+    // The EPCIS 2.0 JSON schema's ObjectEvent: an epcList (possibly empty), a non-empty
+    // quantityList, or a non-empty sensorElementList with a readPoint.
+    let non_empty = |k: &str| {
+        m.get(k)
+            .and_then(Value::as_array)
+            .is_some_and(|a| !a.is_empty())
+    };
+    let names_what = m.contains_key("epcList")
+        || non_empty("quantityList")
+        || (non_empty("sensorElementList") && m.contains_key("readPoint"));
+    if t == EventType::Object && !names_what {
+        return Err(err(
+            "missing_field",
+            &format!("{path}.epcList"),
+            "an ObjectEvent needs an epcList, a non-empty quantityList, or a non-empty \
+             sensorElementList with a readPoint",
+        ));
+    }
     if t == EventType::Association && !m.contains_key("parentID") {
         return Err(err(
             "missing_field",
@@ -669,5 +748,6 @@ pub(crate) fn normalise(
         products: cx.products,
         expanded: cx.expanded,
         ns: used,
+        error_declaration,
     })
 }

@@ -4,6 +4,13 @@
 //! The conversion follows the reference normaliser of `epcis-event-hash-generator` 1.9.3
 //! (`dl_normaliser.py`), which the CBV 2.0 event hash ID algorithm relies on: EPC URNs are
 //! converted by hand (fast path), Digital Link URIs by a port of its regular expressions.
+//!
+//! EPC pattern URIs (`urn:epc:idpat:…`, CBV 2.0 §8.9: converted to "the corresponding" Digital
+//! Link): a class-level pattern with a Digital Link form (sgtin, upui, grai, gdti, sgcn, cpi,
+//! itip with a `*` serial) becomes that form, as in the reference tool; a pattern with no
+//! wildcard names one EPC and becomes that EPC's Digital Link, for every GS1 scheme (the
+//! reference tool leaves those verbatim); any other wildcard pattern (any SSCC of a company
+//! prefix, any extension of a GLN …) has no Digital Link form and is kept verbatim.
 
 use regex::Regex;
 use std::sync::OnceLock;
@@ -73,6 +80,29 @@ fn gs3a3_len(s: &str) -> Option<usize> {
                 return None;
             }
             i += 1;
+        }
+        n += 1;
+    }
+    Some(n)
+}
+
+/// Counts characters of a CPI component reference (escapes count once): `[0-9A-Z-]` or the
+/// escapes `%23 %2D %2F %30-%39 %41-%5A` (hex digits in either case); None if invalid.
+fn cpi_ref_len(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let mut n = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let v = u8::from_str_radix(s.get(i + 1..i + 3)?, 16).ok()?;
+            if !matches!(v, 0x23 | 0x2D | 0x2F | 0x30..=0x39 | 0x41..=0x5A) {
+                return None;
+            }
+            i += 3;
+        } else if b[i].is_ascii_digit() || b[i].is_ascii_uppercase() || b[i] == b'-' {
+            i += 1;
+        } else {
+            return None;
         }
         n += 1;
     }
@@ -249,6 +279,10 @@ pub(crate) fn epc_urn_to_dl(uri: &str) -> Option<String> {
     } else if let Some(rest) = uri.strip_prefix("urn:epc:idpat:") {
         let (scheme, body) = rest.split_once(':')?;
         let parts: Vec<&str> = body.split('.').collect();
+        if !parts.contains(&"*") {
+            // A pattern naming every component denotes exactly one EPC: its instance's DL.
+            return epc_urn_to_dl(&format!("urn:epc:id:{rest}"));
+        }
         match (scheme, parts.as_slice()) {
             ("sgtin" | "upui", [cp, ir, "*"]) => {
                 cp_ref(cp, ir, 13, false)?;
@@ -265,6 +299,16 @@ pub(crate) fn epc_urn_to_dl(uri: &str) -> Option<String> {
             ("sgcn", [cp, r, "*"]) => {
                 cp_ref(cp, r, 12, true)?;
                 Some(format!("{DL}255/{}", with_cd(&format!("{cp}{r}"))))
+            }
+            ("cpi", [cp, r, "*"]) => {
+                if !(6..=12).contains(&cp.len()) || !all_digits(cp) {
+                    return None;
+                }
+                let n = cpi_ref_len(r)?;
+                if n == 0 || n + cp.len() > 30 {
+                    return None;
+                }
+                Some(format!("{DL}8010/{}", pct(&format!("{cp}{r}"))))
             }
             ("itip", [cp, ir, pp, tt, "*"]) => {
                 cp_ref(cp, ir, 13, false)?;
@@ -538,11 +582,18 @@ pub(crate) fn normalise_identifier(s: &str) -> Result<String, String> {
             if let Some(dl) = epc_urn_to_dl(s) {
                 return Ok(dl);
             }
-            if rest.starts_with("idpat:")
-                && s.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b":.*".contains(&b))
-            {
-                return Ok(s.to_string());
+            // A pattern with a wildcard that has no Digital Link form (any SSCC of a company
+            // prefix, any extension of a GLN …) or of a non-GS1 scheme is kept as it is, as the
+            // reference hash tool does; a GS1 pattern naming every component must convert.
+            if let Some(pat) = rest.strip_prefix("idpat:") {
+                let (scheme, body) = pat.split_once(':').unwrap_or((pat, ""));
+                let keep = body.split('.').any(|c| c == "*") || !GS1_EPC_SCHEMES.contains(&scheme);
+                if keep
+                    && s.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b":.*".contains(&b))
+                {
+                    return Ok(s.to_string());
+                }
             }
             return Err(format!("invalid GS1 EPC URI {s:?}"));
         }
@@ -633,6 +684,118 @@ mod tests {
             epc_urn_to_dl("urn:epc:idpat:sgtin:4012345.066666.*").unwrap(),
             "https://id.gs1.org/01/04012345666663"
         );
+    }
+
+    /// The reference tool's own cases (`tests/dl_normaliser_test.py` of
+    /// epcis-event-hash-generator): every class-level pattern with a Digital Link form.
+    #[test]
+    fn every_class_level_pattern_converts_like_the_reference_tool() {
+        for (pattern, dl) in [
+            (
+                "urn:epc:idpat:sgtin:4012345.012345.*",
+                "https://id.gs1.org/01/04012345123456",
+            ),
+            (
+                "urn:epc:idpat:grai:4012345.99999.*",
+                "https://id.gs1.org/8003/04012345999990",
+            ),
+            (
+                "urn:epc:idpat:gdti:4012345.11111.*",
+                "https://id.gs1.org/253/4012345111118",
+            ),
+            (
+                "urn:epc:idpat:sgcn:4012345.22222.*",
+                "https://id.gs1.org/255/4012345222227",
+            ),
+            (
+                "urn:epc:idpat:cpi:4012345.AB12.*",
+                "https://id.gs1.org/8010/4012345AB12",
+            ),
+            (
+                "urn:epc:idpat:itip:4012345.012345.01.02.*",
+                "https://id.gs1.org/8006/040123451234560102",
+            ),
+            (
+                "urn:epc:idpat:upui:4012345.012345.*",
+                "https://id.gs1.org/01/04012345123456",
+            ),
+        ] {
+            assert_eq!(
+                normalise_identifier(pattern).as_deref(),
+                Ok(dl),
+                "{pattern}"
+            );
+            assert_eq!(
+                reference_normalise(pattern).as_deref(),
+                Some(dl),
+                "{pattern}"
+            );
+        }
+        assert_eq!(
+            normalise_identifier("urn:epc:idpat:cpi:4012345.AB%2F12.*").as_deref(),
+            Ok("https://id.gs1.org/8010/4012345AB%2F12")
+        );
+        for bad in [
+            "urn:epc:idpat:cpi:4012345.ab12.*",
+            "urn:epc:idpat:cpi:4012345.AB%2012.*",
+            "urn:epc:idpat:cpi:4012345.ABCDEFGHIJKLMNOPQRSTUVWX.*",
+        ] {
+            assert_eq!(epc_urn_to_dl(bad), None, "{bad}");
+        }
+    }
+
+    /// A pattern URI with no wildcard names one EPC, of every GS1 scheme.
+    #[test]
+    fn a_pattern_naming_every_component_converts_like_its_instance() {
+        for id in [
+            "sgtin:0614141.107346.2017",
+            "sscc:0614141.1234567890",
+            "sgln:0614141.07346.1234",
+            "sgln:0614141.07346.0",
+            "grai:0614141.12345.400",
+            "giai:0614141.12345400",
+            "gsrn:0614141.1234567890",
+            "gsrnp:0614141.1234567890",
+            "gdti:0614141.12345.400",
+            "cpi:0614141.123ABC.123456789",
+            "sgcn:4012345.67890.04711",
+            "ginc:0614141.xyz47%2F11",
+            "gsin:0614141.123456789",
+            "itip:4012345.012345.01.02.987",
+            "upui:1234567.089456.51qIgY)%3C%26Jp3*j7'SDB",
+            "pgln:1234567.89012",
+        ] {
+            let instance = normalise_identifier(&format!("urn:epc:id:{id}")).unwrap();
+            assert!(instance.starts_with("https://id.gs1.org/"), "{id}");
+            assert_eq!(
+                normalise_identifier(&format!("urn:epc:idpat:{id}")),
+                Ok(instance.clone()),
+                "{id}"
+            );
+            assert_eq!(
+                reference_normalise(&format!("urn:epc:idpat:{id}")),
+                Some(instance),
+                "{id}"
+            );
+        }
+        assert!(normalise_identifier("urn:epc:idpat:sgtin:0614141.10734.2017").is_err());
+        assert!(normalise_identifier("urn:epc:idpat:sscc:0614141.123").is_err());
+    }
+
+    #[test]
+    fn wildcard_patterns_without_a_digital_link_form_are_kept_verbatim() {
+        for p in [
+            "urn:epc:idpat:sscc:0614141.*",
+            "urn:epc:idpat:sgln:0614141.07346.*",
+            "urn:epc:idpat:giai:0614141.*",
+            "urn:epc:idpat:gsrn:0614141.*",
+            "urn:epc:idpat:sgtin:0614141.*.*",
+            "urn:epc:idpat:sgtin:*.*.*",
+            "urn:epc:idpat:gid:95100000.12345.*",
+            "urn:epc:idpat:gid:95100000.12345.400",
+        ] {
+            assert_eq!(normalise_identifier(p).as_deref(), Ok(p), "{p}");
+        }
     }
 
     #[test]

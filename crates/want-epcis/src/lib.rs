@@ -1,7 +1,8 @@
 //! GS1 EPCIS 2.0 capture documents: parse, validate, normalise and hash events (CBV 2.0 event hash ID); pure, no I/O.
 //!
 //! [`parse_capture`] accepts an `EPCISDocument`, an `EPCISQueryDocument` (events from
-//! `epcisBody.queryResults.resultsBody.eventList`) or one bare event object. Every event is
+//! `epcisBody.queryResults.resultsBody.eventList`) or one bare event object, each with the
+//! `@context` the EPCIS 2.0 JSON schema requires at its top level. Every event is
 //! validated and normalised: GS1 keys (EPC URNs, GS1 Digital Link URIs on any host) become the
 //! canonical Digital Link URI on `https://id.gs1.org/` with check digits verified, CBV
 //! vocabulary values become bare CBV terms, custom URIs and declared extensions are kept
@@ -167,6 +168,21 @@ pub struct ProductRef {
     pub uom: Option<String>,
 }
 
+/// An event's `errorDeclaration` (EPCIS 2.0 §7.4.1.5): the event is declared erroneous, and
+/// names the events that correct it. It is not part of the event hash ID (CBV 2.0 §8.9, as the
+/// reference tool), so a declaration re-captures the erroneous event under the same hash ID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorDeclaration {
+    /// `declarationTime` as UTC Unix milliseconds.
+    pub declaration_time_ms: i64,
+    /// `reason`: a bare CBV error reason (`incorrect_data`, `did_not_occur`) or a custom URI.
+    pub reason: Option<String>,
+    /// `correctiveEventIDs` (URIs) in document order; empty when none are given.
+    pub corrective_event_ids: Vec<String>,
+    /// Extension fields (declared prefixes), verbatim.
+    pub extensions: BTreeMap<String, Value>,
+}
+
 /// A validated, normalised EPCIS event: typed view plus the full normalised JSON.
 #[derive(Debug, Clone)]
 pub struct EpcisEvent {
@@ -178,6 +194,7 @@ pub struct EpcisEvent {
     canonical: Vec<u8>,
     expanded: std::collections::BTreeSet<String>,
     ns: BTreeMap<String, String>,
+    error_declaration: Option<ErrorDeclaration>,
 }
 
 impl PartialEq for EpcisEvent {
@@ -216,6 +233,7 @@ impl EpcisEvent {
             canonical,
             expanded: n.expanded,
             ns: n.ns,
+            error_declaration: n.error_declaration,
         })
     }
 
@@ -231,6 +249,16 @@ impl EpcisEvent {
 
     fn str_field(&self, k: &str) -> Option<&str> {
         self.json.get(k).and_then(Value::as_str)
+    }
+
+    /// `eventID` (a URI) when the event carries one.
+    pub fn event_id(&self) -> Option<&str> {
+        self.str_field("eventID")
+    }
+
+    /// The event's `errorDeclaration`, when it declares itself erroneous.
+    pub fn error_declaration(&self) -> Option<&ErrorDeclaration> {
+        self.error_declaration.as_ref()
     }
 
     /// Business step: bare CBV term (`shipping`) or custom URI.
@@ -346,7 +374,9 @@ fn parse_json(bytes: &[u8]) -> Result<Value, EpcisError> {
 }
 
 /// Parses, validates and normalises a capture: an `EPCISDocument`, an `EPCISQueryDocument` or a
-/// single bare event. Fails on the first problem with its JSON path.
+/// single bare event. The document (or the bare event) must carry a `@context` (`missing_field`
+/// at `$.@context` otherwise), as the EPCIS 2.0 JSON schema requires. Fails on the first problem
+/// with its JSON path.
 pub fn parse_capture(bytes: &[u8]) -> Result<Capture, EpcisError> {
     if bytes.len() > CAPTURE_BYTES_MAX {
         return Err(err(
@@ -366,9 +396,22 @@ pub fn parse_capture(bytes: &[u8]) -> Result<Capture, EpcisError> {
     if let Some(c) = root.get("@context") {
         event::context_prefixes(c, &mut ns);
     }
+    // The EPCIS 2.0 JSON schema requires a document-level `@context` of every document and of a
+    // bare event (`required-ld-context`); events inside an eventList may omit their own.
+    let require_context = || -> Result<(), EpcisError> {
+        match root.get("@context") {
+            Some(c) => event::check_context(c, "$.@context"),
+            None => Err(err(
+                "missing_field",
+                "$.@context",
+                "@context is required (the EPCIS 2.0 JSON-LD context)",
+            )),
+        }
+    };
     let (kind, list, base): (DocumentKind, &Value, &str) =
         match root.get("type").and_then(Value::as_str) {
             Some("EPCISDocument") => {
+                require_context()?;
                 let body = root
                     .get("epcisBody")
                     .ok_or_else(|| err("missing_field", "$.epcisBody", "epcisBody is required"))?;
@@ -391,6 +434,7 @@ pub fn parse_capture(bytes: &[u8]) -> Result<Capture, EpcisError> {
                 }
             }
             Some("EPCISQueryDocument") => {
+                require_context()?;
                 let l = root
                     .get("epcisBody")
                     .and_then(|b| b.get("queryResults"))
@@ -410,6 +454,7 @@ pub fn parse_capture(bytes: &[u8]) -> Result<Capture, EpcisError> {
                 )
             }
             Some(t) if EventType::from_name(t).is_some() => {
+                require_context()?;
                 let ev = EpcisEvent::build(&v, "$", &BTreeMap::new())?;
                 return Ok(Capture {
                     kind: DocumentKind::SingleEvent,

@@ -26,6 +26,14 @@ fn ev(extra: &str) -> String {
     )
 }
 
+/// A bare event (with the `@context` the schema requires of one) carrying `extra`.
+fn bare(extra: &str) -> String {
+    ev(&format!(
+        r#",{}{extra}"#,
+        r#""@context":"https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld""#
+    ))
+}
+
 const E1: &str = "$.epcisBody.eventList[1]";
 
 #[test]
@@ -123,7 +131,10 @@ fn undeclared_extension_prefix_is_rejected() {
         rejected(&ev(r#","nope:field":"x""#)),
         ("undeclared_prefix".into(), format!("{E1}.nope:field"))
     );
-    assert!(parse_capture(doc(&ev(r#","example:field":{"example:inner":1}"#)).as_bytes()).is_ok());
+    assert!(parse_capture(
+        doc(&ev(r#","epcList":[],"example:field":{"example:inner":1}"#)).as_bytes()
+    )
+    .is_ok());
 }
 
 #[test]
@@ -143,7 +154,9 @@ fn missing_mandatory_fields_are_rejected() {
 #[test]
 fn limits_are_enforced() {
     let many = vec![OK; CAPTURE_EVENTS_MAX + 1].join(",");
-    let d = format!(r#"{{"type":"EPCISDocument","epcisBody":{{"eventList":[{many}]}}}}"#);
+    let d = format!(
+        r#"{{"@context":"https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld","type":"EPCISDocument","epcisBody":{{"eventList":[{many}]}}}}"#
+    );
     assert_eq!(
         parse_capture(d.as_bytes()).unwrap_err().code,
         "too_many_events"
@@ -172,10 +185,11 @@ fn limits_are_enforced() {
 
 #[test]
 fn single_bare_event_and_forms_normalise_to_one_id() {
-    let a = parse_capture(ev(r#","epcList":["urn:epc:id:sgtin:0614141.107346.2017"]"#).as_bytes())
-        .unwrap();
+    let a =
+        parse_capture(bare(r#","epcList":["urn:epc:id:sgtin:0614141.107346.2017"]"#).as_bytes())
+            .unwrap();
     let b = parse_capture(
-        ev(r#","epcList":["https://example.org/gtin/10614141073464/ser/2017"]"#).as_bytes(),
+        bare(r#","epcList":["https://example.org/gtin/10614141073464/ser/2017"]"#).as_bytes(),
     )
     .unwrap();
     assert_eq!(a.events[0].hash_id(), b.events[0].hash_id());

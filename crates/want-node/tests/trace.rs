@@ -203,18 +203,23 @@ async fn bad_documents_are_refused_with_the_path_of_the_first_problem_and_nothin
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         ("malformed_json", b"{\"type\": \"EPCISDocument\",".to_vec(), "$"),
         (
+            "missing_field",
+            serde_json::to_vec(&json!({"type": "ObjectEvent", "eventTime": "2020-01-01T00:00:00Z", "eventTimeZoneOffset": "+00:00", "action": "OBSERVE", "epcList": []})).unwrap(),
+            "$.@context",
+        ),
+        (
             "unknown_event_type",
-            serde_json::to_vec(&json!({"type": "EPCISDocument", "schemaVersion": "2.0", "creationDate": "2020-01-01T00:00:00Z", "epcisBody": {"eventList": [{"type": "SensorEvent", "eventTime": "2020-01-01T00:00:00Z", "eventTimeZoneOffset": "+00:00"}]}})).unwrap(),
+            serde_json::to_vec(&json!({"@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"], "type": "EPCISDocument", "schemaVersion": "2.0", "creationDate": "2020-01-01T00:00:00Z", "epcisBody": {"eventList": [{"type": "SensorEvent", "eventTime": "2020-01-01T00:00:00Z", "eventTimeZoneOffset": "+00:00"}]}})).unwrap(),
             "$.epcisBody.eventList[0].type",
         ),
         (
             "invalid_time",
-            serde_json::to_vec(&json!({"type": "ObjectEvent", "eventTime": "yesterday", "eventTimeZoneOffset": "+00:00", "action": "OBSERVE", "epcList": []})).unwrap(),
+            serde_json::to_vec(&json!({"@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"], "type": "ObjectEvent", "eventTime": "yesterday", "eventTimeZoneOffset": "+00:00", "action": "OBSERVE", "epcList": []})).unwrap(),
             "$.eventTime",
         ),
         (
             "invalid_identifier",
-            serde_json::to_vec(&json!({"type": "ObjectEvent", "eventTime": "2020-01-01T00:00:00Z", "eventTimeZoneOffset": "+00:00", "action": "OBSERVE", "epcList": ["urn:epc:id:sgtin:0614141.107346.2017", "https://id.gs1.org/01/00614141107349/21/1"]})).unwrap(),
+            serde_json::to_vec(&json!({"@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"], "type": "ObjectEvent", "eventTime": "2020-01-01T00:00:00Z", "eventTimeZoneOffset": "+00:00", "action": "OBSERVE", "epcList": ["urn:epc:id:sgtin:0614141.107346.2017", "https://id.gs1.org/01/00614141107349/21/1"]})).unwrap(),
             "$.epcList[1]",
         ),
     ];
@@ -252,6 +257,7 @@ fn portal_read(first: u64, n: u64, minute: u32) -> Vec<u8> {
         .map(|s| format!("urn:epc:id:sgtin:0614141.107346.{s}"))
         .collect();
     serde_json::to_vec(&json!({
+        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
         "type": "ObjectEvent",
         "eventTime": format!("2026-11-30T10:{minute:02}:00.000+08:00"),
         "eventTimeZoneOffset": "+08:00",
@@ -880,7 +886,7 @@ async fn roles_other_organisations_and_revoked_keys_cannot_anchor() {
     )
     .await;
     let event = |step: &str, serial: u32| -> want_epcis::EpcisEvent {
-        let doc = json!({"type": "ObjectEvent", "eventTime": "2024-02-01T10:00:00Z", "eventTimeZoneOffset": "+00:00",
+        let doc = json!({"@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"], "type": "ObjectEvent", "eventTime": "2024-02-01T10:00:00Z", "eventTimeZoneOffset": "+00:00",
             "action": "OBSERVE", "bizStep": step, "epcList": [format!("urn:epc:id:sgtin:4012345.077889.{serial}")]});
         want_epcis::parse_capture(&serde_json::to_vec(&doc).unwrap())
             .unwrap()

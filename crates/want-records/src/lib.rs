@@ -521,7 +521,7 @@ mod tests {
     use super::*;
 
     fn event() -> EpcisEvent {
-        let doc = serde_json::json!({"type": "ObjectEvent", "eventTime": "2024-01-01T00:00:00Z",
+        let doc = serde_json::json!({"@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"], "type": "ObjectEvent", "eventTime": "2024-01-01T00:00:00Z",
             "eventTimeZoneOffset": "+00:00", "action": "OBSERVE", "bizStep": "shipping",
             "epcList": ["urn:epc:id:sgtin:0614141.107346.2017", "urn:epc:id:sgtin:0614141.107346.2017"],
             "bizLocation": {"id": "urn:epc:id:sgln:0614141.00888.0"}});

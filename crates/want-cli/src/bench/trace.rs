@@ -53,6 +53,7 @@ fn portal_read(first_serial: usize, epcs: usize, minute: usize, step: &str) -> V
         .map(|s| format!("urn:epc:id:sgtin:{COMPANY_PREFIX}.107346.{s}"))
         .collect();
     json!({
+        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
         "type": "ObjectEvent",
         "eventTime": format!("2026-11-30T{:02}:{:02}:00.000+08:00", (minute / 60) % 24, minute % 60),
         "eventTimeZoneOffset": "+08:00",
