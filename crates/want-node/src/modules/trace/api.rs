@@ -201,7 +201,7 @@ async fn lineage(
 
 #[utoipa::path(get, path = "/v1/trace/verify/{product}", tag = "trace",
     params(("product" = String, Path, description = "EPC URN or GS1 Digital Link, percent-encoded")),
-    responses((status = 200, description = "verdict authentic | tampered | unknown, with the proofs a client checks without trusting the node", body = VerifyReport), (status = 400, description = "invalid_query"), (status = 503, description = "state_diverged")))]
+    responses((status = 200, description = "verdict authentic | tampered | unknown, with the proofs a client checks without trusting the node", body = VerifyReport), (status = 400, description = "invalid_query"), (status = 503, description = "state_diverged; blob_unavailable: a record's blob cannot be read now (I/O error), nothing was concluded")))]
 async fn verify(State(s): State<TraceState>, Path(product): Path<String>) -> ApiResult {
     let product = product_id(&product)?;
     let v = blocking(move || s.trace.verify_product(&s.node, &product)).await?;
@@ -664,7 +664,7 @@ fn octet_stream(bytes: Vec<u8>) -> Response {
 
 #[utoipa::path(get, path = "/v1/blobs/{cid}", tag = "trace",
     params(("cid" = String, Path, description = "CIDv1 of the sealed blob"), ("X-Want-Time" = u64, Header, description = "Unix ms of the request"), ("X-Want-Signature" = String, Header, description = "secp256k1 recoverable signature (hex) of sha256d(\"WANT-BLOB-READ-v1\" || time_ms BE || cid)")),
-    responses((status = 200, description = "the sealed blob", content_type = "application/octet-stream", body = Binary), (status = 400, description = "invalid_cid"), (status = 403, description = "blob_access_denied"), (status = 404, description = "blob_not_found"), (status = 500, description = "blob_tampered"), (status = 503, description = "state_diverged")))]
+    responses((status = 200, description = "the sealed blob", content_type = "application/octet-stream", body = Binary), (status = 400, description = "invalid_cid"), (status = 403, description = "blob_access_denied"), (status = 404, description = "blob_not_found"), (status = 500, description = "blob_tampered"), (status = 503, description = "state_diverged; blob_unavailable: the stored blob cannot be read now (I/O error, not a mismatch)")))]
 async fn get_blob(
     State(s): State<TraceState>,
     Path(cid): Path<String>,
@@ -688,7 +688,7 @@ async fn get_blob(
 /// with the member's node key.
 #[utoipa::path(get, path = "/v1/cluster/blobs/{cid}", tag = "trace",
     params(("cid" = String, Path, description = "CIDv1 of the sealed blob"), ("X-Want-Member" = String, Header, description = "the member's node public key (hex)"), ("X-Want-Time" = u64, Header, description = "Unix ms of the request"), ("X-Want-Signature" = String, Header, description = "Ed25519 signature (hex) of sha256d(\"WANT-BLOB-MEMBER-READ-v1\" || time_ms BE || cid)")),
-    responses((status = 200, description = "the sealed blob", content_type = "application/octet-stream", body = Binary), (status = 400, description = "invalid_cid"), (status = 403, description = "blob_access_denied"), (status = 404, description = "blob_not_found"), (status = 500, description = "blob_tampered"), (status = 503, description = "state_diverged")))]
+    responses((status = 200, description = "the sealed blob", content_type = "application/octet-stream", body = Binary), (status = 400, description = "invalid_cid"), (status = 403, description = "blob_access_denied"), (status = 404, description = "blob_not_found"), (status = 500, description = "blob_tampered"), (status = 503, description = "state_diverged; blob_unavailable: the stored blob cannot be read now (I/O error, not a mismatch)")))]
 async fn get_member_blob(
     State(s): State<TraceState>,
     Path(cid): Path<String>,
