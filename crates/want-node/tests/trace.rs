@@ -62,20 +62,108 @@ async fn capture(n: &TestNode, body: impl Into<reqwest::Body>) -> (StatusCode, V
     n.post_raw("/v1/epcis/capture", body).await
 }
 
-/// Signs a blob read as `key` and fetches it.
-async fn fetch_blob(n: &TestNode, cid: &str, key: &PrivateKey) -> (StatusCode, Vec<u8>) {
-    let t = now_ms();
-    let sig = key.sign_digest(&want_types::trace::blob_read_digest(cid, t));
-    let r = n
-        .http
-        .get(n.url(&format!("/v1/blobs/{cid}")))
-        .header("X-Want-Time", t.to_string())
-        .header("X-Want-Signature", hex::encode(sig))
-        .send()
-        .await
-        .unwrap();
+/// The node's identity (its Ed25519 public key), which signed blob reads are bound to.
+async fn node_id(n: &TestNode) -> Vec<u8> {
+    hex::decode(n.get_ok("/v1/status").await["node_id"].as_str().unwrap()).unwrap()
+}
+
+/// The headers of a read of `cid` signed by `key` at `t` for `chain_id` and the node `node`.
+fn signed_read(
+    cid: &str,
+    key: &PrivateKey,
+    chain_id: u64,
+    node: &[u8],
+    t: u64,
+) -> [(&'static str, String); 2] {
+    let digest = want_types::trace::blob_read_digest(
+        chain_id,
+        node,
+        want_types::trace::BLOB_READ_METHOD,
+        &want_types::trace::blob_read_path(cid),
+        cid,
+        t,
+    );
+    [
+        ("X-Want-Time", t.to_string()),
+        ("X-Want-Signature", hex::encode(key.sign_digest(&digest))),
+    ]
+}
+
+/// Sends a blob read with the given headers.
+async fn read_with(
+    n: &TestNode,
+    cid: &str,
+    headers: &[(&'static str, String)],
+) -> (StatusCode, Vec<u8>) {
+    let mut req = n.http.get(n.url(&format!("/v1/blobs/{cid}")));
+    for (name, value) in headers {
+        req = req.header(*name, value);
+    }
+    let r = req.send().await.unwrap();
     let s = r.status();
     (s, r.bytes().await.unwrap().to_vec())
+}
+
+/// Signs a blob read as `key` for this node and fetches it.
+async fn fetch_blob(n: &TestNode, cid: &str, key: &PrivateKey) -> (StatusCode, Vec<u8>) {
+    let node = node_id(n).await;
+    read_with(
+        n,
+        cid,
+        &signed_read(cid, key, DEV_CHAIN_ID, &node, now_ms()),
+    )
+    .await
+}
+
+/// The error code of a JSON error body.
+fn error_code(body: &[u8]) -> String {
+    let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    v["error"]["code"].as_str().unwrap_or_default().to_string()
+}
+
+#[tokio::test]
+async fn a_signed_blob_read_is_served_once_and_only_by_the_node_and_chain_it_names() {
+    let dir = tempdir();
+    let n = start_capturing(dir.path()).await;
+    let doc = std::fs::read(testdata().join("Example_9.6.1-ObjectEvent.jsonld")).unwrap();
+    let (_, v) = capture(&n, doc).await;
+    let event = v["events"][0]["eventHash"].as_str().unwrap().to_string();
+    let cid = record(&n, &event).await["cid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let owner = dev_private_key();
+    let node = node_id(&n).await;
+
+    // Someone who sees the owner's request cannot send it again.
+    let headers = signed_read(&cid, &owner, DEV_CHAIN_ID, &node, now_ms());
+    assert_eq!(read_with(&n, &cid, &headers).await.0, StatusCode::OK);
+    let (s, body) = read_with(&n, &cid, &headers).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(error_code(&body), "blob_read_replayed");
+
+    // A read signed for another node or another chain is not this node's to serve.
+    let other_node = want_crypto::NodeKey::generate().public_key();
+    let (s, body) = read_with(
+        &n,
+        &cid,
+        &signed_read(&cid, &owner, DEV_CHAIN_ID, &other_node, now_ms()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(error_code(&body), "blob_access_denied");
+    let (s, body) = read_with(
+        &n,
+        &cid,
+        &signed_read(&cid, &owner, DEV_CHAIN_ID + 1, &node, now_ms()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(error_code(&body), "blob_access_denied");
+
+    // A fresh signature reads again.
+    assert_eq!(fetch_blob(&n, &cid, &owner).await.0, StatusCode::OK);
+    n.stop().await;
 }
 
 async fn record(n: &TestNode, event_hash_id: &str) -> Value {

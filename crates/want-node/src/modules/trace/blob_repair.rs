@@ -581,7 +581,10 @@ mod tests {
         let a = member_read_digest("bafkreia", 1);
         assert_ne!(a, member_read_digest("bafkreib", 1));
         assert_ne!(a, member_read_digest("bafkreia", 2));
-        assert_ne!(a, want_types::trace::blob_read_digest("bafkreia", 1));
+        assert_ne!(
+            a,
+            want_types::trace::blob_read_digest(1, &[0u8; 32], "GET", "/v1/blobs/bafkreia", "bafkreia", 1)
+        );
         assert_ne!(a, member_put_digest("bafkreia", 1));
     }
 
