@@ -1173,3 +1173,117 @@ async fn kyc_documents_are_sealed_to_the_verifier_and_only_hash_and_level_go_on_
     assert!(!block.contains("PASSPORT") && !block.contains("E12345678"));
     n.stop().await;
 }
+
+#[tokio::test]
+async fn events_filters_match_every_form_of_a_place_a_step_and_a_disposition() {
+    let dir = tempdir();
+    let n = start_capturing(dir.path()).await;
+    // Two events: shipping / in_transit read at urn:epc:id:sgln:0614141.07346.1234; receiving /
+    // in_progress at the business location urn:epc:id:sgln:0012345.11111.0.
+    let doc = std::fs::read(testdata().join("Example_9.6.1-ObjectEvent.jsonld")).unwrap();
+    let (s, v) = capture(&n, doc).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let shipped = v["events"][0]["eventHash"].as_str().unwrap().to_string();
+    let received = v["events"][1]["eventHash"].as_str().unwrap().to_string();
+    let found = |v: &Value| -> Vec<String> {
+        v["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["eventHash"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let cases: [(&str, &[&str], &String); 6] = [
+        (
+            "location",
+            &[
+                "urn:epc:id:sgln:0614141.07346.1234",
+                "https://id.gs1.org/414/0614141073467/254/1234",
+            ],
+            &shipped,
+        ),
+        (
+            "location",
+            &[
+                "urn:epc:id:sgln:0012345.11111.0",
+                "https://id.gs1.org/414/0012345111112",
+            ],
+            &received,
+        ),
+        (
+            "bizStep",
+            &[
+                "shipping",
+                "urn:epcglobal:cbv:bizstep:shipping",
+                "https://ref.gs1.org/cbv/BizStep-shipping",
+            ],
+            &shipped,
+        ),
+        (
+            "bizStep",
+            &["receiving", "urn:epcglobal:cbv:bizstep:receiving"],
+            &received,
+        ),
+        (
+            "disposition",
+            &[
+                "in_transit",
+                "urn:epcglobal:cbv:disp:in_transit",
+                "https://ref.gs1.org/cbv/Disp-in_transit",
+            ],
+            &shipped,
+        ),
+        (
+            "disposition",
+            &["in_progress", "https://ref.gs1.org/cbv/Disp-in_progress"],
+            &received,
+        ),
+    ];
+    for (param, forms, expected) in cases {
+        for form in forms {
+            let (s, v) = n
+                .get(&format!("/v1/trace/events?{param}={}", urlencode(form)))
+                .await;
+            assert_eq!(s, StatusCode::OK, "{param}={form}: {v}");
+            assert_eq!(found(&v), vec![expected.clone()], "{param}={form}: {v}");
+        }
+    }
+    // Filters combine: the shipping step at the receiving place is nothing.
+    let (s, v) = n
+        .get(&format!(
+            "/v1/trace/events?bizStep=shipping&location={}",
+            urlencode("urn:epc:id:sgln:0012345.11111.0")
+        ))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert!(found(&v).is_empty(), "{v}");
+
+    // A value that could match nothing is refused, not answered with an empty list.
+    for (param, bad) in [
+        ("bizStep", "shippin"),
+        ("bizStep", "urn:epcglobal:cbv:bizstep:teleporting"),
+        ("disposition", "lost_in_space"),
+        ("location", "urn:epc:id:sgln:0614141.07346"),
+        ("location", "warehouse 7"),
+    ] {
+        let (s, v) = n
+            .get(&format!("/v1/trace/events?{param}={}", urlencode(bad)))
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{param}={bad}: {v}");
+        assert_eq!(v["error"]["code"], "invalid_query", "{param}={bad}: {v}");
+        assert!(
+            v["error"]["message"].as_str().unwrap().contains(param),
+            "the message names the parameter: {v}"
+        );
+    }
+    // A custom step is a URI, kept as it is.
+    let (s, v) = n
+        .get(&format!(
+            "/v1/trace/events?bizStep={}",
+            urlencode("https://example.com/steps/inspecting")
+        ))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert!(found(&v).is_empty(), "{v}");
+    n.stop().await;
+}

@@ -101,8 +101,13 @@ pub enum TraceCommand {
     Events {
         #[arg(long)]
         product: Option<String>,
+        /// A CBV business step (`shipping`, its URN or URI) or a custom URI.
         #[arg(long)]
         biz_step: Option<String>,
+        /// A CBV disposition (`in_transit`, its URN or URI) or a custom URI.
+        #[arg(long)]
+        disposition: Option<String>,
+        /// A place: an SGLN EPC URN, a GS1 Digital Link or another URI.
         #[arg(long)]
         location: Option<String>,
         #[arg(long)]
@@ -933,6 +938,7 @@ fn run_trace(cmd: TraceCommand, out: &Out) -> anyhow::Result<()> {
         TraceCommand::Events {
             product,
             biz_step,
+            disposition,
             location,
             org,
             from_ms,
@@ -949,6 +955,7 @@ fn run_trace(cmd: TraceCommand, out: &Out) -> anyhow::Result<()> {
             };
             add("product", product);
             add("bizStep", biz_step);
+            add("disposition", disposition);
             add("location", location);
             add("org", org);
             add("fromMs", from_ms.map(|x| x.to_string()));

@@ -84,11 +84,9 @@ pub(crate) fn product_id(s: &str) -> Result<String, ApiError> {
 }
 
 #[utoipa::path(get, path = "/v1/trace/events", tag = "trace", operation_id = "trace_events", params(EventQuery),
-    responses((status = 200, description = "a page of records, in anchoring order", body = EventsPage), (status = 400, description = "invalid_query"), (status = 503, description = "state_diverged")))]
+    responses((status = 200, description = "a page of records, in anchoring order", body = EventsPage), (status = 400, description = "invalid_query: a limit out of bounds, or a product, location, bizStep or disposition that is neither a GS1 key, a CBV term nor an absolute URI"), (status = 503, description = "state_diverged")))]
 async fn events(State(s): State<TraceState>, Query(mut q): Query<EventQuery>) -> ApiResult {
-    if let Some(p) = &q.product {
-        q.product = Some(product_id(p)?);
-    }
+    views::normalize_event_query(&mut q).map_err(|e| bad(codes::INVALID_QUERY, e))?;
     let store = s.node.shared.store.clone();
     let v = blocking(move || views::events(&store.snapshot()?, &q)).await?;
     Ok(Json(v).into_response())
