@@ -22,7 +22,27 @@ pub const PUBLIC_KEY_COMPRESSED_LEN: usize = 33;
 /// Length of a recoverable signature r ‖ s ‖ recovery id, in bytes.
 pub const RECOVERABLE_SIGNATURE_LEN: usize = 65;
 
-/// A secp256k1 private key. The bytes are zeroized on drop and never printed by `Debug`.
+/// A `secp256k1::SecretKey` made for one operation, erased when dropped: the library's type is
+/// `Copy` and never clears itself, so every key this crate builds from a [`PrivateKey`] lives in
+/// one of these and leaves no copy of the scalar on the stack after signing.
+struct ScopedSecret(SecretKey);
+
+impl Drop for ScopedSecret {
+    fn drop(&mut self) {
+        self.0.non_secure_erase();
+    }
+}
+
+impl std::ops::Deref for ScopedSecret {
+    type Target = SecretKey;
+
+    fn deref(&self) -> &SecretKey {
+        &self.0
+    }
+}
+
+/// A secp256k1 private key. The bytes are zeroized on drop and never printed by `Debug`; the
+/// library keys built from them for signing are erased after use ([`ScopedSecret`]).
 #[derive(Clone)]
 pub struct PrivateKey {
     bytes: Zeroizing<[u8; PRIVATE_KEY_LEN]>,
@@ -75,9 +95,12 @@ impl PrivateKey {
         &self.bytes
     }
 
-    fn secret_key(&self) -> SecretKey {
-        SecretKey::from_byte_array(&self.bytes)
-            .expect("invariant: PrivateKey bytes were validated as a secp256k1 scalar on creation")
+    fn secret_key(&self) -> ScopedSecret {
+        ScopedSecret(
+            SecretKey::from_byte_array(&self.bytes).expect(
+                "invariant: PrivateKey bytes were validated as a secp256k1 scalar on creation",
+            ),
+        )
     }
 
     /// The public key as a `secp256k1` value.
@@ -158,6 +181,28 @@ pub fn address_from_secp_pubkey(public_key: &PublicKey) -> Address {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_library_key_made_for_signing_is_erased_when_dropped() {
+        let key = PrivateKey::generate();
+        let mut scoped = std::mem::ManuallyDrop::new(key.secret_key());
+        assert_eq!(&scoped.secret_bytes(), key.as_bytes());
+        // SAFETY: `ScopedSecret` is dropped once, here; what is read after is plain bytes (a
+        // `SecretKey` is `Copy` with no drop glue), read only to see that they were erased.
+        unsafe { std::mem::ManuallyDrop::drop(&mut scoped) };
+        assert_ne!(&scoped.0.secret_bytes(), key.as_bytes());
+        assert_eq!(
+            scoped.0.secret_bytes(),
+            [1u8; PRIVATE_KEY_LEN],
+            "secp256k1's erased value"
+        );
+        // Signing still works with a fresh one each time.
+        let digest = Hash32([9u8; 32]);
+        assert_eq!(
+            crate::tx_sign::recover_secp_signer(&digest, &key.sign_digest(&digest)).unwrap(),
+            key.address()
+        );
+    }
 
     fn assert_pair(private_hex: &str, base58: &str, hex_address: &str) {
         let key = PrivateKey::from_hex(private_hex).unwrap();

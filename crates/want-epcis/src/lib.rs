@@ -508,6 +508,30 @@ pub fn normalize_identifier(s: &str) -> Result<String, EpcisError> {
     })
 }
 
+/// Normalises a business step given outside a document (a query filter) as capture does: a
+/// standard CBV term in any form (`shipping`, `urn:epcglobal:cbv:bizstep:shipping`,
+/// `https://ref.gs1.org/cbv/BizStep-shipping`) becomes the bare term, a custom absolute URI is
+/// kept as it is, anything else (an unknown bare name such as `shippin`) is refused
+/// (`invalid_field`).
+pub fn normalize_biz_step(s: &str) -> Result<String, EpcisError> {
+    normalize_vocab(&vocab::BIZ_STEP, s)
+}
+
+/// Normalises a disposition given outside a document as capture does (see
+/// [`normalize_biz_step`]): `in_transit`, `urn:epcglobal:cbv:disp:in_transit` and
+/// `https://ref.gs1.org/cbv/Disp-in_transit` all become `in_transit`.
+pub fn normalize_disposition(s: &str) -> Result<String, EpcisError> {
+    normalize_vocab(&vocab::DISPOSITION, s)
+}
+
+fn normalize_vocab(voc: &vocab::Vocab, s: &str) -> Result<String, EpcisError> {
+    voc.normalise(s).map_err(|message| EpcisError {
+        code: "invalid_field",
+        message,
+        path: "$".to_string(),
+    })
+}
+
 /// Unix milliseconds as UTC `YYYY-MM-DDTHH:MM:SS.mmmZ` (for pages people read).
 pub fn format_utc_millis(ms: i64) -> String {
     time::Instant {

@@ -62,20 +62,108 @@ async fn capture(n: &TestNode, body: impl Into<reqwest::Body>) -> (StatusCode, V
     n.post_raw("/v1/epcis/capture", body).await
 }
 
-/// Signs a blob read as `key` and fetches it.
-async fn fetch_blob(n: &TestNode, cid: &str, key: &PrivateKey) -> (StatusCode, Vec<u8>) {
-    let t = now_ms();
-    let sig = key.sign_digest(&want_types::trace::blob_read_digest(cid, t));
-    let r = n
-        .http
-        .get(n.url(&format!("/v1/blobs/{cid}")))
-        .header("X-Want-Time", t.to_string())
-        .header("X-Want-Signature", hex::encode(sig))
-        .send()
-        .await
-        .unwrap();
+/// The node's identity (its Ed25519 public key), which signed blob reads are bound to.
+async fn node_id(n: &TestNode) -> Vec<u8> {
+    hex::decode(n.get_ok("/v1/status").await["node_id"].as_str().unwrap()).unwrap()
+}
+
+/// The headers of a read of `cid` signed by `key` at `t` for `chain_id` and the node `node`.
+fn signed_read(
+    cid: &str,
+    key: &PrivateKey,
+    chain_id: u64,
+    node: &[u8],
+    t: u64,
+) -> [(&'static str, String); 2] {
+    let digest = want_types::trace::blob_read_digest(
+        chain_id,
+        node,
+        want_types::trace::BLOB_READ_METHOD,
+        &want_types::trace::blob_read_path(cid),
+        cid,
+        t,
+    );
+    [
+        ("X-Want-Time", t.to_string()),
+        ("X-Want-Signature", hex::encode(key.sign_digest(&digest))),
+    ]
+}
+
+/// Sends a blob read with the given headers.
+async fn read_with(
+    n: &TestNode,
+    cid: &str,
+    headers: &[(&'static str, String)],
+) -> (StatusCode, Vec<u8>) {
+    let mut req = n.http.get(n.url(&format!("/v1/blobs/{cid}")));
+    for (name, value) in headers {
+        req = req.header(*name, value);
+    }
+    let r = req.send().await.unwrap();
     let s = r.status();
     (s, r.bytes().await.unwrap().to_vec())
+}
+
+/// Signs a blob read as `key` for this node and fetches it.
+async fn fetch_blob(n: &TestNode, cid: &str, key: &PrivateKey) -> (StatusCode, Vec<u8>) {
+    let node = node_id(n).await;
+    read_with(
+        n,
+        cid,
+        &signed_read(cid, key, DEV_CHAIN_ID, &node, now_ms()),
+    )
+    .await
+}
+
+/// The error code of a JSON error body.
+fn error_code(body: &[u8]) -> String {
+    let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    v["error"]["code"].as_str().unwrap_or_default().to_string()
+}
+
+#[tokio::test]
+async fn a_signed_blob_read_is_served_once_and_only_by_the_node_and_chain_it_names() {
+    let dir = tempdir();
+    let n = start_capturing(dir.path()).await;
+    let doc = std::fs::read(testdata().join("Example_9.6.1-ObjectEvent.jsonld")).unwrap();
+    let (_, v) = capture(&n, doc).await;
+    let event = v["events"][0]["eventHash"].as_str().unwrap().to_string();
+    let cid = record(&n, &event).await["cid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let owner = dev_private_key();
+    let node = node_id(&n).await;
+
+    // Someone who sees the owner's request cannot send it again.
+    let headers = signed_read(&cid, &owner, DEV_CHAIN_ID, &node, now_ms());
+    assert_eq!(read_with(&n, &cid, &headers).await.0, StatusCode::OK);
+    let (s, body) = read_with(&n, &cid, &headers).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(error_code(&body), "blob_read_replayed");
+
+    // A read signed for another node or another chain is not this node's to serve.
+    let other_node = want_crypto::NodeKey::generate().public_key();
+    let (s, body) = read_with(
+        &n,
+        &cid,
+        &signed_read(&cid, &owner, DEV_CHAIN_ID, &other_node, now_ms()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(error_code(&body), "blob_access_denied");
+    let (s, body) = read_with(
+        &n,
+        &cid,
+        &signed_read(&cid, &owner, DEV_CHAIN_ID + 1, &node, now_ms()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(error_code(&body), "blob_access_denied");
+
+    // A fresh signature reads again.
+    assert_eq!(fetch_blob(&n, &cid, &owner).await.0, StatusCode::OK);
+    n.stop().await;
 }
 
 async fn record(n: &TestNode, event_hash_id: &str) -> Value {
@@ -1278,5 +1366,119 @@ async fn records_by_organisations_the_brand_did_not_endorse_show_apart_until_cus
     assert_eq!(v["records"], 2, "{v}");
     assert_eq!(v["events"][1]["org"], "shop", "{v}");
     assert_eq!(v["unendorsed"].as_array().unwrap().len(), 1, "{v}");
+    n.stop().await;
+}
+
+#[tokio::test]
+async fn events_filters_match_every_form_of_a_place_a_step_and_a_disposition() {
+    let dir = tempdir();
+    let n = start_capturing(dir.path()).await;
+    // Two events: shipping / in_transit read at urn:epc:id:sgln:0614141.07346.1234; receiving /
+    // in_progress at the business location urn:epc:id:sgln:0012345.11111.0.
+    let doc = std::fs::read(testdata().join("Example_9.6.1-ObjectEvent.jsonld")).unwrap();
+    let (s, v) = capture(&n, doc).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let shipped = v["events"][0]["eventHash"].as_str().unwrap().to_string();
+    let received = v["events"][1]["eventHash"].as_str().unwrap().to_string();
+    let found = |v: &Value| -> Vec<String> {
+        v["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["eventHash"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let cases: [(&str, &[&str], &String); 6] = [
+        (
+            "location",
+            &[
+                "urn:epc:id:sgln:0614141.07346.1234",
+                "https://id.gs1.org/414/0614141073467/254/1234",
+            ],
+            &shipped,
+        ),
+        (
+            "location",
+            &[
+                "urn:epc:id:sgln:0012345.11111.0",
+                "https://id.gs1.org/414/0012345111112",
+            ],
+            &received,
+        ),
+        (
+            "bizStep",
+            &[
+                "shipping",
+                "urn:epcglobal:cbv:bizstep:shipping",
+                "https://ref.gs1.org/cbv/BizStep-shipping",
+            ],
+            &shipped,
+        ),
+        (
+            "bizStep",
+            &["receiving", "urn:epcglobal:cbv:bizstep:receiving"],
+            &received,
+        ),
+        (
+            "disposition",
+            &[
+                "in_transit",
+                "urn:epcglobal:cbv:disp:in_transit",
+                "https://ref.gs1.org/cbv/Disp-in_transit",
+            ],
+            &shipped,
+        ),
+        (
+            "disposition",
+            &["in_progress", "https://ref.gs1.org/cbv/Disp-in_progress"],
+            &received,
+        ),
+    ];
+    for (param, forms, expected) in cases {
+        for form in forms {
+            let (s, v) = n
+                .get(&format!("/v1/trace/events?{param}={}", urlencode(form)))
+                .await;
+            assert_eq!(s, StatusCode::OK, "{param}={form}: {v}");
+            assert_eq!(found(&v), vec![expected.clone()], "{param}={form}: {v}");
+        }
+    }
+    // Filters combine: the shipping step at the receiving place is nothing.
+    let (s, v) = n
+        .get(&format!(
+            "/v1/trace/events?bizStep=shipping&location={}",
+            urlencode("urn:epc:id:sgln:0012345.11111.0")
+        ))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert!(found(&v).is_empty(), "{v}");
+
+    // A value that could match nothing is refused, not answered with an empty list.
+    for (param, bad) in [
+        ("bizStep", "shippin"),
+        ("bizStep", "urn:epcglobal:cbv:bizstep:teleporting"),
+        ("disposition", "lost_in_space"),
+        ("location", "urn:epc:id:sgln:0614141.07346"),
+        ("location", "warehouse 7"),
+    ] {
+        let (s, v) = n
+            .get(&format!("/v1/trace/events?{param}={}", urlencode(bad)))
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{param}={bad}: {v}");
+        assert_eq!(v["error"]["code"], "invalid_query", "{param}={bad}: {v}");
+        assert!(
+            v["error"]["message"].as_str().unwrap().contains(param),
+            "the message names the parameter: {v}"
+        );
+    }
+    // A custom step is a URI, kept as it is.
+    let (s, v) = n
+        .get(&format!(
+            "/v1/trace/events?bizStep={}",
+            urlencode("https://example.com/steps/inspecting")
+        ))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert!(found(&v).is_empty(), "{v}");
     n.stop().await;
 }

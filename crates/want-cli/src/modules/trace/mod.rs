@@ -101,8 +101,13 @@ pub enum TraceCommand {
     Events {
         #[arg(long)]
         product: Option<String>,
+        /// A CBV business step (`shipping`, its URN or URI) or a custom URI.
         #[arg(long)]
         biz_step: Option<String>,
+        /// A CBV disposition (`in_transit`, its URN or URI) or a custom URI.
+        #[arg(long)]
+        disposition: Option<String>,
+        /// A place: an SGLN EPC URN, a GS1 Digital Link or another URI.
         #[arg(long)]
         location: Option<String>,
         #[arg(long)]
@@ -629,12 +634,46 @@ fn upload_blob(
     )
 }
 
-/// Fetches a blob with a signed read request.
-fn fetch_blob(client: &Client, cid: &str, key: &PrivateKey) -> anyhow::Result<Vec<u8>> {
+/// What a signed blob read is bound to: the chain and the node that serves it, as the node's
+/// `GET /v1/status` names them (a read signed for one node is refused by every other).
+struct ReadTarget {
+    chain_id: u64,
+    /// The node's Ed25519 public key (`node_id`).
+    node_id: Vec<u8>,
+}
+
+/// The chain and node identity a node's blob reads are signed for.
+fn read_target(client: &Client) -> anyhow::Result<ReadTarget> {
+    let status = client.get("/v1/status")?;
+    let chain_id = status["chain_id"]
+        .as_u64()
+        .ok_or_else(|| err("bad_response", "the node's status lacks chain_id"))?;
+    let node_id = status["node_id"]
+        .as_str()
+        .and_then(|h| hex::decode(h).ok())
+        .ok_or_else(|| err("bad_response", "the node's status lacks a hex node_id"))?;
+    Ok(ReadTarget { chain_id, node_id })
+}
+
+/// Fetches a blob with a read request signed for `target` (each signed read is served once).
+fn fetch_blob(
+    client: &Client,
+    target: &ReadTarget,
+    cid: &str,
+    key: &PrivateKey,
+) -> anyhow::Result<Vec<u8>> {
     let time_ms = now_ms();
-    let sig = key.sign_digest(&want_types::trace::blob_read_digest(cid, time_ms));
+    let path = want_types::trace::blob_read_path(cid);
+    let sig = key.sign_digest(&want_types::trace::blob_read_digest(
+        target.chain_id,
+        &target.node_id,
+        want_types::trace::BLOB_READ_METHOD,
+        &path,
+        cid,
+        time_ms,
+    ));
     let bytes = client.get_bytes(
-        &format!("/v1/blobs/{cid}"),
+        &path,
         &[
             ("X-Want-Time", time_ms.to_string()),
             ("X-Want-Signature", hex::encode(sig)),
@@ -650,10 +689,15 @@ fn fetch_blob(client: &Client, cid: &str, key: &PrivateKey) -> anyhow::Result<Ve
 }
 
 /// Fetches, opens and checks one record (by its record view) with a reader's key.
-fn open_record(client: &Client, record: &Value, key: &PrivateKey) -> anyhow::Result<Value> {
+fn open_record(
+    client: &Client,
+    target: &ReadTarget,
+    record: &Value,
+    key: &PrivateKey,
+) -> anyhow::Result<Value> {
     let cid = record["cid"].as_str().unwrap_or_default();
     let rk = record_key_for(record, key)?;
-    let blob = fetch_blob(client, cid, key)?;
+    let blob = fetch_blob(client, target, cid, key)?;
     let parse_hash = |name: &str| -> anyhow::Result<Hash32> {
         record[name]
             .as_str()
@@ -852,13 +896,14 @@ fn run_trace(cmd: TraceCommand, out: &Out) -> anyhow::Result<()> {
                     key_file,
                 };
                 let key = source.load_secp(READ_SECP)?;
+                let target = read_target(&client)?;
                 for e in report["events"].as_array().into_iter().flatten() {
                     let id = e["eventHash"].as_str().unwrap_or_default();
                     let rec = client.get(&format!(
                         "/v1/trace/records/{}",
                         want_node::trace::urlencode(id)
                     ))?;
-                    match open_record(&client, &rec, &key) {
+                    match open_record(&client, &target, &rec, &key) {
                         Ok(_) => opened.push(json!({"eventHash": id, "opened": "authentic"})),
                         Err(e) => {
                             let e = CliError::from_anyhow(e);
@@ -938,6 +983,7 @@ fn run_trace(cmd: TraceCommand, out: &Out) -> anyhow::Result<()> {
         TraceCommand::Events {
             product,
             biz_step,
+            disposition,
             location,
             org,
             from_ms,
@@ -954,6 +1000,7 @@ fn run_trace(cmd: TraceCommand, out: &Out) -> anyhow::Result<()> {
             };
             add("product", product);
             add("bizStep", biz_step);
+            add("disposition", disposition);
             add("location", location);
             add("org", org);
             add("fromMs", from_ms.map(|x| x.to_string()));
@@ -1003,7 +1050,7 @@ fn run_trace(cmd: TraceCommand, out: &Out) -> anyhow::Result<()> {
                 "/v1/trace/records/{}",
                 want_node::trace::urlencode(&event)
             ))?;
-            let ev = open_record(&client, &rec, &k)?;
+            let ev = open_record(&client, &read_target(&client)?, &rec, &k)?;
             let v = json!({"eventHash": rec["eventHash"], "event": ev});
             out.value(&v, |v| {
                 serde_json::to_string_pretty(&v["event"]).unwrap_or_default()
@@ -1247,7 +1294,8 @@ fn run_kyc(c: KycCommand, out: &Out) -> anyhow::Result<()> {
             let profile = Profile::commit().secp(ATTEST_SECP).node(KYC_ATTEST_NODE);
             let mut signer = Signer::open(sign, profile)?;
             let key = signer.secp_key()?;
-            let sealed = fetch_blob(signer.node()?, &cid, key)?;
+            let node = signer.node()?;
+            let sealed = fetch_blob(node, &read_target(node)?, &cid, key)?;
             let doc = want_crypto::ecies_decrypt(key, &sealed)?;
             let attestation = want_types::sha256d(&doc);
             let outcome = sign_one(

@@ -1,7 +1,14 @@
 //! Who may read a sealed blob: a signed read request's reader, and the rule — a live key of
 //! the owning organisation, a grantee whose grant has not expired, or a KYC document's subject
 //! and verifier.
+//!
+//! A read request is signed for one chain, one node (its Ed25519 identity) and one request
+//! (method, path, blob, time): see `want_types::trace::blob_read_digest`. Within its window it is
+//! served once ([`SeenReads`]): whoever sees its headers cannot replay it, here or elsewhere.
 
+use std::collections::BTreeSet;
+
+use parking_lot::Mutex;
 use want_state::trace::query;
 use want_state::StateView;
 use want_types::trace::event_hash_id;
@@ -12,6 +19,67 @@ use want_state::trace::codes;
 
 /// How far a blob read request's time may be from the node's clock, in milliseconds.
 pub const BLOB_READ_WINDOW_MS: u64 = 5 * 60 * 1000;
+/// Most signed blob reads a node remembers to refuse their replay (about 100 bytes each: some
+/// 10 MB). Reads are remembered while their time is within [`BLOB_READ_WINDOW_MS`] of the
+/// clock; when this many are, further reads are refused with `blob_unavailable` until the
+/// oldest leave the window (at most 333 authorised reads per second, sustained, per node).
+pub const BLOB_READS_SEEN_MAX: usize = 100_000;
+
+/// The signed blob reads this node served within the window: (time, reader, CID).
+#[derive(Debug, Default)]
+pub struct SeenReads {
+    seen: Mutex<BTreeSet<(u64, Address, String)>>,
+}
+
+impl SeenReads {
+    /// Remembers the read of `cid` signed by `reader` at `time_ms`, refusing one already served
+    /// (`blob_read_replayed`) or, when [`BLOB_READS_SEEN_MAX`] reads within the window are
+    /// remembered, any new one (`blob_unavailable`). Reads whose time has left the window are
+    /// forgotten first: the window check refuses them anyway.
+    pub fn admit(
+        &self,
+        reader: &Address,
+        cid: &str,
+        time_ms: u64,
+        now_ms: u64,
+    ) -> Result<(), NodeError> {
+        let mut seen = self.seen.lock();
+        let oldest = now_ms.saturating_sub(BLOB_READ_WINDOW_MS);
+        while seen.first().is_some_and(|(t, _, _)| *t < oldest) {
+            seen.pop_first();
+        }
+        let key = (time_ms, *reader, cid.to_string());
+        if seen.contains(&key) {
+            return Err(NodeError::rejected(
+                codes::BLOB_READ_REPLAYED,
+                format!(
+                    "this signed read of {cid} by {reader} at {time_ms} ms was already served; sign each read anew (a fresh X-Want-Time)"
+                ),
+            ));
+        }
+        if seen.len() >= BLOB_READS_SEEN_MAX {
+            return Err(NodeError::rejected(
+                codes::BLOB_UNAVAILABLE,
+                format!(
+                    "this node served {BLOB_READS_SEEN_MAX} signed blob reads in the last {} s; retry later",
+                    BLOB_READ_WINDOW_MS / 1000
+                ),
+            ));
+        }
+        seen.insert(key);
+        Ok(())
+    }
+
+    /// How many reads are remembered.
+    pub fn len(&self) -> usize {
+        self.seen.lock().len()
+    }
+
+    /// True when no read is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.seen.lock().is_empty()
+    }
+}
 
 /// Checks that `reader` may fetch the blob `cid` now: a live key of the organisation owning the
 /// record, a grantee whose grant has not expired by the last block's time, or the subject or
@@ -68,14 +136,26 @@ pub fn authorize_blob(
     ))
 }
 
-/// Recovers the reader of a signed blob read request and checks its time window.
+/// Recovers the reader of a signed read of blob `cid` (`GET /v1/blobs/{cid}`) made for this
+/// node (`node_id`, its Ed25519 public key) on chain `chain_id`, and checks its time window. A
+/// signature made for another node, chain or request recovers some other account, which the
+/// access rule then refuses.
 pub fn blob_reader(
+    chain_id: u64,
+    node_id: &[u8],
     cid: &str,
     time_ms: u64,
     signature: &[u8],
     now_ms: u64,
 ) -> Result<Address, NodeError> {
-    let digest = want_types::trace::blob_read_digest(cid, time_ms);
+    let digest = want_types::trace::blob_read_digest(
+        chain_id,
+        node_id,
+        want_types::trace::BLOB_READ_METHOD,
+        &want_types::trace::blob_read_path(cid),
+        cid,
+        time_ms,
+    );
     signer_in_window(&digest, time_ms, signature, now_ms, codes::BLOB_ACCESS_DENIED)
 }
 
@@ -116,3 +196,48 @@ fn signer_in_window(
     })
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CID: &str = "bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e";
+    const NOW_MS: u64 = 1_800_000_000_000;
+
+    #[test]
+    fn the_same_signed_read_is_served_once_within_its_window() {
+        let seen = SeenReads::default();
+        let reader = Address::system("reader");
+        seen.admit(&reader, CID, NOW_MS, NOW_MS).unwrap();
+        let again = seen.admit(&reader, CID, NOW_MS, NOW_MS + 1_000).unwrap_err();
+        assert_eq!(again.code(), codes::BLOB_READ_REPLAYED);
+        assert_eq!(again.http_status(), 403);
+        // Another time, another reader or another blob is another read.
+        seen.admit(&reader, CID, NOW_MS + 1, NOW_MS).unwrap();
+        seen.admit(&Address::system("other"), CID, NOW_MS, NOW_MS).unwrap();
+        seen.admit(&reader, "bafkreib", NOW_MS, NOW_MS).unwrap();
+        assert_eq!(seen.len(), 4);
+    }
+
+    #[test]
+    fn reads_that_left_the_window_are_forgotten_and_a_full_set_refuses_new_reads() {
+        let seen = SeenReads::default();
+        let reader = Address::system("reader");
+        seen.admit(&reader, CID, NOW_MS, NOW_MS).unwrap();
+        // Fill the set with reads of other blobs at the same time.
+        {
+            let mut s = seen.seen.lock();
+            let mut n = 0u64;
+            while s.len() < BLOB_READS_SEEN_MAX {
+                s.insert((NOW_MS, reader, format!("cid{n}")));
+                n += 1;
+            }
+        }
+        let full = seen.admit(&reader, "new", NOW_MS, NOW_MS).unwrap_err();
+        assert_eq!(full.code(), codes::BLOB_UNAVAILABLE);
+        // Once their time is out of the window, they are forgotten and reads go on.
+        let later = NOW_MS + 1_000 + BLOB_READ_WINDOW_MS;
+        seen.admit(&reader, "new", later, later).unwrap();
+        assert_eq!(seen.len(), 1);
+    }
+}

@@ -84,11 +84,9 @@ pub(crate) fn product_id(s: &str) -> Result<String, ApiError> {
 }
 
 #[utoipa::path(get, path = "/v1/trace/events", tag = "trace", operation_id = "trace_events", params(EventQuery),
-    responses((status = 200, description = "a page of records, in anchoring order", body = EventsPage), (status = 400, description = "invalid_query"), (status = 503, description = "state_diverged")))]
+    responses((status = 200, description = "a page of records, in anchoring order", body = EventsPage), (status = 400, description = "invalid_query: a limit out of bounds, or a product, location, bizStep or disposition that is neither a GS1 key, a CBV term nor an absolute URI"), (status = 503, description = "state_diverged")))]
 async fn events(State(s): State<TraceState>, Query(mut q): Query<EventQuery>) -> ApiResult {
-    if let Some(p) = &q.product {
-        q.product = Some(product_id(p)?);
-    }
+    views::normalize_event_query(&mut q).map_err(|e| bad(codes::INVALID_QUERY, e))?;
     let store = s.node.shared.store.clone();
     let v = blocking(move || views::events(&store.snapshot()?, &q)).await?;
     Ok(Json(v).into_response())
@@ -201,7 +199,7 @@ async fn lineage(
 
 #[utoipa::path(get, path = "/v1/trace/verify/{product}", tag = "trace",
     params(("product" = String, Path, description = "EPC URN or GS1 Digital Link, percent-encoded")),
-    responses((status = 200, description = "verdict authentic | tampered | unknown, with the proofs a client checks without trusting the node", body = VerifyReport), (status = 400, description = "invalid_query"), (status = 503, description = "state_diverged")))]
+    responses((status = 200, description = "verdict authentic | tampered | unknown, with the proofs a client checks without trusting the node", body = VerifyReport), (status = 400, description = "invalid_query"), (status = 503, description = "state_diverged; blob_unavailable: a record's blob cannot be read now (I/O error), nothing was concluded")))]
 async fn verify(State(s): State<TraceState>, Path(product): Path<String>) -> ApiResult {
     let product = product_id(&product)?;
     let v = blocking(move || s.trace.verify_product(&s.node, &product)).await?;
@@ -668,21 +666,30 @@ fn octet_stream(bytes: Vec<u8>) -> Response {
 }
 
 #[utoipa::path(get, path = "/v1/blobs/{cid}", tag = "trace",
-    params(("cid" = String, Path, description = "CIDv1 of the sealed blob"), ("X-Want-Time" = u64, Header, description = "Unix ms of the request"), ("X-Want-Signature" = String, Header, description = "secp256k1 recoverable signature (hex) of sha256d(\"WANT-BLOB-READ-v1\" || time_ms BE || cid)")),
-    responses((status = 200, description = "the sealed blob", content_type = "application/octet-stream", body = Binary), (status = 400, description = "invalid_cid"), (status = 403, description = "blob_access_denied"), (status = 404, description = "blob_not_found"), (status = 500, description = "blob_tampered"), (status = 503, description = "state_diverged")))]
+    params(("cid" = String, Path, description = "CIDv1 of the sealed blob"), ("X-Want-Time" = u64, Header, description = "Unix ms of the request"), ("X-Want-Signature" = String, Header, description = "secp256k1 recoverable signature (hex) of want_types::trace::blob_read_digest: sha256d(\"WANT-BLOB-READ-v2\" || chain_id BE || len-prefixed node_id (this node's Ed25519 key, /v1/status), \"GET\", \"/v1/blobs/{cid}\", cid (each u32 BE length first) || time_ms BE); each signed read is served once")),
+    responses((status = 200, description = "the sealed blob", content_type = "application/octet-stream", body = Binary), (status = 400, description = "invalid_cid"), (status = 403, description = "blob_access_denied; blob_read_replayed: this signed read was already served"), (status = 404, description = "blob_not_found"), (status = 500, description = "blob_tampered"), (status = 503, description = "state_diverged; blob_unavailable: the stored blob cannot be read now (I/O error, not a mismatch)")))]
 async fn get_blob(
     State(s): State<TraceState>,
     Path(cid): Path<String>,
     headers: axum::http::HeaderMap,
 ) -> ApiResult {
-    let how = "sign the read with `want trace fetch` (X-Want-Time, X-Want-Signature)";
+    let how = "sign the read with `want trace fetch` (X-Want-Time, X-Want-Signature over want_types::trace::blob_read_digest for this chain and this node's node_id)";
     let (time_ms, signature) = signed_request(&headers, how)?;
     let (shared, trace) = (s.node.shared.clone(), s.trace.clone());
     let bytes = blocking(move || {
-        let reader = super::access::blob_reader(&cid, time_ms, &signature, now_ms())?;
+        let now = now_ms();
+        let reader = super::access::blob_reader(
+            shared.params.chain_id,
+            &shared.node_key.public_key(),
+            &cid,
+            time_ms,
+            &signature,
+            now,
+        )?;
         let snap = shared.store.snapshot()?;
         let head = shared.store.head()?;
         super::access::authorize_blob(&snap, head.timestamp_ms, &cid, &reader)?;
+        trace.seen_reads.admit(&reader, &cid, time_ms, now)?;
         stored_blob(&trace, &cid)
     })
     .await?;
@@ -693,7 +700,7 @@ async fn get_blob(
 /// with the member's node key.
 #[utoipa::path(get, path = "/v1/cluster/blobs/{cid}", tag = "trace",
     params(("cid" = String, Path, description = "CIDv1 of the sealed blob"), ("X-Want-Member" = String, Header, description = "the member's node public key (hex)"), ("X-Want-Time" = u64, Header, description = "Unix ms of the request"), ("X-Want-Signature" = String, Header, description = "Ed25519 signature (hex) of sha256d(\"WANT-BLOB-MEMBER-READ-v1\" || time_ms BE || cid)")),
-    responses((status = 200, description = "the sealed blob", content_type = "application/octet-stream", body = Binary), (status = 400, description = "invalid_cid"), (status = 403, description = "blob_access_denied"), (status = 404, description = "blob_not_found"), (status = 500, description = "blob_tampered"), (status = 503, description = "state_diverged")))]
+    responses((status = 200, description = "the sealed blob", content_type = "application/octet-stream", body = Binary), (status = 400, description = "invalid_cid"), (status = 403, description = "blob_access_denied"), (status = 404, description = "blob_not_found"), (status = 500, description = "blob_tampered"), (status = 503, description = "state_diverged; blob_unavailable: the stored blob cannot be read now (I/O error, not a mismatch)")))]
 async fn get_member_blob(
     State(s): State<TraceState>,
     Path(cid): Path<String>,

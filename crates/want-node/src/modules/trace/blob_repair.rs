@@ -27,7 +27,7 @@ use want_types::trace::TraceCall;
 use want_types::{sha256d, Call, Hash32, TxStatus};
 
 use super::access::BLOB_READ_WINDOW_MS;
-use super::blobs::BLOB_BYTES_MAX;
+use super::blobs::{BlobStore, BLOB_BYTES_MAX};
 use super::TraceNode;
 use crate::kernel::node::{now_ms, Node, Shared};
 
@@ -228,13 +228,30 @@ pub fn collect_orphans(
     trace: &TraceNode,
     now_ms: u64,
 ) -> Result<usize, crate::NodeError> {
-    let mut deleted = 0;
-    for cid in trace.blobs.older_than(ORPHAN_BLOB_AGE_MS, now_ms)? {
-        // Read the state for each: a record anchored meanwhile keeps its blob.
+    // Read the state for each blob, and again just before its delete: a record anchored
+    // meanwhile keeps its blob.
+    let referenced = |cid: &str| -> Result<bool, crate::NodeError> {
         let snap = shared.store.snapshot()?;
-        let referenced = query::record_by_cid(&snap, &cid)?.is_some()
-            || query::kyc_doc(&snap, &cid)?.is_some();
-        if !referenced && trace.blobs.remove(&cid)? {
+        Ok(query::record_by_cid(&snap, cid)?.is_some() || query::kyc_doc(&snap, cid)?.is_some())
+    };
+    collect_orphans_in(&trace.blobs, now_ms, referenced)
+}
+
+/// [`collect_orphans`] over `blobs`, with `referenced` telling whether a record or KYC document
+/// names a CID. Each candidate is checked once without the store's lock (most stay), then its
+/// age and references again under it ([`BlobStore::remove_if_orphan`]), so neither a put of the
+/// same bytes nor a reference made between the first check and the delete loses the blob.
+pub fn collect_orphans_in(
+    blobs: &BlobStore,
+    now_ms: u64,
+    referenced: impl Fn(&str) -> Result<bool, crate::NodeError>,
+) -> Result<usize, crate::NodeError> {
+    let mut deleted = 0;
+    for cid in blobs.older_than(ORPHAN_BLOB_AGE_MS, now_ms)? {
+        if referenced(&cid)? {
+            continue;
+        }
+        if blobs.remove_if_orphan(&cid, ORPHAN_BLOB_AGE_MS, now_ms, || referenced(&cid))? {
             deleted += 1;
         }
     }
@@ -564,7 +581,83 @@ mod tests {
         let a = member_read_digest("bafkreia", 1);
         assert_ne!(a, member_read_digest("bafkreib", 1));
         assert_ne!(a, member_read_digest("bafkreia", 2));
-        assert_ne!(a, want_types::trace::blob_read_digest("bafkreia", 1));
+        assert_ne!(
+            a,
+            want_types::trace::blob_read_digest(1, &[0u8; 32], "GET", "/v1/blobs/bafkreia", "bafkreia", 1)
+        );
         assert_ne!(a, member_put_digest("bafkreia", 1));
+    }
+
+    const BLOB: &[u8] = b"sealed record of pallet 42";
+
+    /// A store holding [`BLOB`], last modified 49 h ago (older than the orphan age).
+    fn store_with_old_blob() -> (tempfile::TempDir, BlobStore, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(dir.path()).unwrap();
+        let cid = store.put(BLOB).unwrap();
+        let long_ago = std::time::SystemTime::now()
+            - Duration::from_millis(ORPHAN_BLOB_AGE_MS + 60 * 60 * 1000);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(store.path_of(&cid).unwrap())
+            .unwrap()
+            .set_modified(long_ago)
+            .unwrap();
+        (dir, store, cid)
+    }
+
+    #[test]
+    fn an_old_blob_no_record_references_is_collected() {
+        let (_dir, store, cid) = store_with_old_blob();
+        assert_eq!(collect_orphans_in(&store, now_ms(), |_| Ok(false)).unwrap(), 1);
+        assert_eq!(store.get(&cid).unwrap(), None);
+    }
+
+    #[test]
+    fn a_blob_stored_again_after_the_collector_checked_it_is_kept() {
+        let (_dir, store, cid) = store_with_old_blob();
+        let calls = std::cell::Cell::new(0);
+        // Between the collector's first look and its delete, a capture stores the same bytes
+        // again (making them young for the record it is about to anchor).
+        let deleted = collect_orphans_in(&store, now_ms(), |_| {
+            calls.set(calls.get() + 1);
+            if calls.get() == 1 {
+                store.put(BLOB).unwrap();
+            }
+            Ok(false)
+        })
+        .unwrap();
+        assert_eq!(deleted, 0);
+        assert_eq!(store.get(&cid).unwrap().as_deref(), Some(BLOB));
+    }
+
+    #[test]
+    fn a_blob_referenced_after_the_collector_checked_it_is_kept() {
+        let (_dir, store, cid) = store_with_old_blob();
+        let calls = std::cell::Cell::new(0);
+        // Unreferenced at the first look; a block anchoring it commits before the delete.
+        let deleted = collect_orphans_in(&store, now_ms(), |_| {
+            calls.set(calls.get() + 1);
+            Ok(calls.get() > 1)
+        })
+        .unwrap();
+        assert_eq!(deleted, 0);
+        assert_eq!(calls.get(), 2, "the references are read again before the delete");
+        assert_eq!(store.get(&cid).unwrap().as_deref(), Some(BLOB));
+    }
+
+    #[test]
+    fn a_put_racing_the_collector_never_returns_with_its_blob_gone() {
+        for _ in 0..20 {
+            let (_dir, store, cid) = store_with_old_blob();
+            let putter = {
+                let store = store.clone();
+                std::thread::spawn(move || store.put(BLOB).unwrap())
+            };
+            collect_orphans_in(&store, now_ms(), |_| Ok(false)).unwrap();
+            putter.join().unwrap();
+            // Whichever came first, the put's blob is there after both.
+            assert_eq!(store.get(&cid).unwrap().as_deref(), Some(BLOB));
+        }
     }
 }

@@ -12,6 +12,15 @@
 //!
 //! The last character of a canonical CIDv1 raw sha2-256 carries only 3 bits (36 bytes make 57.6
 //! base32 characters), so there are 32 × 8 = 256 shards.
+//!
+//! A file that cannot be read (too many open files, an I/O error of the disk) is not a damaged
+//! one: `get` answers `blob_unavailable` (503) and `check` [`BlobCheck::Unavailable`], so that an
+//! overloaded node never calls an intact record tampered.
+//!
+//! The orphan collector deletes through [`BlobStore::remove_if_orphan`], which checks the blob's
+//! age and whether it is referenced under the lock every put holds: a put of the same bytes
+//! (which makes the blob young again for the record about to reference it) lands either before
+//! the check, and the blob is kept, or after the delete, and stores it anew.
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
@@ -55,6 +64,8 @@ pub struct BlobStore {
     root: PathBuf,
     /// Files found intact, by CID, with the stamp they had when hashed.
     intact: Arc<parking_lot::Mutex<HashMap<String, FileStamp>>>,
+    /// Held shared by every put and exclusively by the orphan collector's check-and-delete.
+    gc: Arc<parking_lot::RwLock<()>>,
 }
 
 /// What a blob's stored bytes are, as far as its CID tells.
@@ -64,8 +75,38 @@ pub enum BlobCheck {
     Intact,
     /// Not in this node's store.
     Missing,
-    /// Present, but its bytes do not match its CID (or cannot be read).
+    /// Present, but its bytes do not match its CID (or it is not a regular file).
     Tampered,
+    /// Present or not, it cannot be read now (an I/O error such as too many open files): its
+    /// content is unknown, neither intact nor tampered.
+    Unavailable,
+}
+
+/// What an I/O error while looking at a blob's file says about the blob: absent if the file is
+/// not there, unknown (unavailable) otherwise — never tampered, which only its bytes can show.
+fn check_of_io_error(e: &io::Error) -> BlobCheck {
+    if e.kind() == io::ErrorKind::NotFound {
+        BlobCheck::Missing
+    } else {
+        BlobCheck::Unavailable
+    }
+}
+
+/// What a blob's bytes, read in full, say: intact if they hash to its CID, tampered otherwise.
+fn check_of_bytes(cid: &ParsedCid, bytes: &[u8]) -> BlobCheck {
+    if bytes.len() <= BLOB_BYTES_MAX && cid.matches(bytes) {
+        BlobCheck::Intact
+    } else {
+        BlobCheck::Tampered
+    }
+}
+
+/// The refusal of a read that failed with an I/O error (code `blob_unavailable`, 503).
+fn unavailable(cid: &str, e: &io::Error) -> NodeError {
+    NodeError::rejected(
+        codes::BLOB_UNAVAILABLE,
+        format!("blob {cid} cannot be read now ({e}); retry later"),
+    )
 }
 
 /// What identifies a file's content without reading it: device, inode, size and times. Every
@@ -127,6 +168,7 @@ impl BlobStore {
         Ok(BlobStore {
             root,
             intact: Arc::default(),
+            gc: Arc::default(),
         })
     }
 
@@ -168,6 +210,8 @@ impl BlobStore {
         }
         let cid = ParsedCid::of(bytes);
         let (dir, name) = self.shard_dir(&cid);
+        // Held until the blob is in place (or made young again): see `remove_if_orphan`.
+        let _gc = self.gc.read();
         let path = dir.join(&name);
         if let Ok(Some(existing)) = read_bounded(&path) {
             if existing == bytes {
@@ -204,24 +248,25 @@ impl BlobStore {
 
     /// The blob named `cid`, or `None` if it is not stored. Refuses a malformed CID (code
     /// `invalid_cid`); a stored file whose bytes do not hash to `cid` gives
-    /// [`NodeError::BlobTampered`].
+    /// [`NodeError::BlobTampered`]; a file that cannot be read gives `blob_unavailable`.
     pub fn get(&self, cid: &str) -> Result<Option<Vec<u8>>, NodeError> {
         let parsed = parse_cid(cid).map_err(invalid_cid)?;
         let path = self.path_of_parsed(&parsed);
-        let tampered = || NodeError::BlobTampered {
-            cid: parsed.to_string(),
+        let bytes = match read_bounded(&path) {
+            Ok(None) => return Ok(None),
+            Ok(Some(bytes)) => bytes,
+            Err(e) => return Err(unavailable(cid, &e)),
         };
-        match read_bounded(&path).map_err(|e| io_error("read", &path, e))? {
-            None => Ok(None),
-            Some(bytes) if bytes.len() <= BLOB_BYTES_MAX && parsed.matches(&bytes) => {
-                Ok(Some(bytes))
-            }
-            Some(_) => Err(tampered()),
+        match check_of_bytes(&parsed, &bytes) {
+            BlobCheck::Intact => Ok(Some(bytes)),
+            _ => Err(NodeError::BlobTampered {
+                cid: parsed.to_string(),
+            }),
         }
     }
 
-    /// Whether the blob `cid` is intact, missing or tampered (an unreadable file counts as
-    /// tampered). A file unchanged since it was last found intact is not hashed again.
+    /// Whether the blob `cid` is intact, missing, tampered or, when its file cannot be read
+    /// now, unavailable. A file unchanged since it was last found intact is not hashed again.
     pub fn check(&self, cid: &str) -> BlobCheck {
         let Ok(parsed) = parse_cid(cid) else {
             return BlobCheck::Tampered;
@@ -231,8 +276,7 @@ impl BlobStore {
         let stamp = match fs::symlink_metadata(&path) {
             Ok(meta) if meta.file_type().is_file() => FileStamp::of(&meta),
             Ok(_) => return BlobCheck::Tampered,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return BlobCheck::Missing,
-            Err(_) => return BlobCheck::Tampered,
+            Err(e) => return check_of_io_error(&e),
         };
         if self.intact.lock().get(cid) == Some(&stamp) {
             return BlobCheck::Intact;
@@ -240,19 +284,20 @@ impl BlobStore {
         // Hash the file through one handle, and remember the stamp only if that handle's file
         // is the one the path named and it did not change while being read (nor within the
         // last ticks).
-        let Ok(file) = File::open(&path) else {
-            return BlobCheck::Tampered;
+        let read = File::open(&path).and_then(|file| {
+            let before = FileStamp::of(&file.metadata()?);
+            let bytes = read_bounded_from(&file)?;
+            let after = file.metadata().map(|m| FileStamp::of(&m)).ok();
+            Ok((before, bytes, after))
+        });
+        let (before, bytes, after) = match read {
+            Ok(read) => read,
+            Err(e) => return check_of_io_error(&e),
         };
-        let Ok(before) = file.metadata().map(|m| FileStamp::of(&m)) else {
-            return BlobCheck::Tampered;
-        };
-        let Ok(bytes) = read_bounded_from(&file) else {
-            return BlobCheck::Tampered;
-        };
-        if bytes.len() > BLOB_BYTES_MAX || !parsed.matches(&bytes) {
-            return BlobCheck::Tampered;
+        let found = check_of_bytes(&parsed, &bytes);
+        if found != BlobCheck::Intact {
+            return found;
         }
-        let after = file.metadata().map(|m| FileStamp::of(&m)).ok();
         if after == Some(before) && before == stamp && stamp.settled() {
             let mut intact = self.intact.lock();
             if intact.len() >= BLOB_CHECK_CACHE_ENTRIES_MAX {
@@ -266,16 +311,7 @@ impl BlobStore {
     /// The CIDs of stored blobs not modified for `age_ms` before `now_ms`, and deletes the
     /// temporary files of interrupted puts older than [`STALE_TEMP_AGE_MS`].
     pub fn older_than(&self, age_ms: u64, now_ms: u64) -> Result<Vec<String>, NodeError> {
-        let age_of = |meta: &fs::Metadata| {
-            let modified = meta
-                .modified()
-                .ok()
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .map_or(u64::MAX, |d| {
-                    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-                });
-            now_ms.saturating_sub(modified)
-        };
+        let age_of = |meta: &fs::Metadata| age_of(meta, now_ms);
         let mut old = Vec::new();
         let shards = fs::read_dir(&self.root).map_err(|e| io_error("list", &self.root, e))?;
         for shard in shards.flatten() {
@@ -303,17 +339,51 @@ impl BlobStore {
     /// Deletes the blob `cid`; false if it was not stored.
     pub fn remove(&self, cid: &str) -> Result<bool, NodeError> {
         let path = self.path_of(cid)?;
-        self.intact.lock().remove(cid);
-        match fs::remove_file(&path) {
-            Ok(()) => {
-                if let Some(dir) = path.parent() {
-                    sync_dir(dir)?;
-                }
-                Ok(true)
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(io_error("delete", &path, e)),
+        let removed = self.unlink(cid, &path)?;
+        if removed {
+            sync_parent(&path)?;
         }
+        Ok(removed)
+    }
+
+    fn unlink(&self, cid: &str, path: &Path) -> Result<bool, NodeError> {
+        self.intact.lock().remove(cid);
+        match fs::remove_file(path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(io_error("delete", path, e)),
+        }
+    }
+
+    /// Deletes the blob `cid` if, checked under the lock every put holds, its file is still
+    /// unmodified for `age_ms` before `now_ms` and `referenced` (asked last, under the same lock)
+    /// says no record or document names it. A put of the same bytes therefore either lands
+    /// before (the blob is young again and kept) or after the delete (and stores it anew); it
+    /// never returns with the blob about to vanish. True if deleted.
+    pub fn remove_if_orphan(
+        &self,
+        cid: &str,
+        age_ms: u64,
+        now_ms: u64,
+        referenced: impl FnOnce() -> Result<bool, NodeError>,
+    ) -> Result<bool, NodeError> {
+        let path = self.path_of(cid)?;
+        let removed = {
+            let _gc = self.gc.write();
+            let meta = match fs::symlink_metadata(&path) {
+                Ok(meta) => meta,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+                Err(e) => return Err(io_error("look at", &path, e)),
+            };
+            if !meta.is_file() || age_of(&meta, now_ms) < age_ms || referenced()? {
+                return Ok(false);
+            }
+            self.unlink(cid, &path)?
+        };
+        if removed {
+            sync_parent(&path)?;
+        }
+        Ok(removed)
     }
 
     /// Whether a blob named `cid` is stored (its content is checked only by [`BlobStore::get`]).
@@ -322,6 +392,25 @@ impl BlobStore {
         let path = self.path_of(cid)?;
         path.try_exists()
             .map_err(|e| io_error("look for", &path, e))
+    }
+}
+
+/// How long before `now_ms` a file was last modified, in milliseconds (0 if its time is unknown
+/// or ahead of `now_ms`).
+fn age_of(meta: &fs::Metadata, now_ms: u64) -> u64 {
+    let modified = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(u64::MAX, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    now_ms.saturating_sub(modified)
+}
+
+/// Syncs the directory holding `path` (after a delete).
+fn sync_parent(path: &Path) -> Result<(), NodeError> {
+    match path.parent() {
+        Some(dir) => sync_dir(dir),
+        None => Ok(()),
     }
 }
 
@@ -453,6 +542,39 @@ mod tests {
         assert_eq!(store.check(&cid), BlobCheck::Tampered);
         std::fs::remove_file(&path).unwrap();
         assert_eq!(store.check(&cid), BlobCheck::Missing);
+    }
+
+    /// EMFILE: the process has too many open files.
+    const EMFILE: i32 = 24;
+
+    #[test]
+    fn an_io_error_is_unavailable_and_only_a_content_mismatch_is_tampered() {
+        let too_many_files = io::Error::from_raw_os_error(EMFILE);
+        assert_eq!(check_of_io_error(&too_many_files), BlobCheck::Unavailable);
+        let disk = io::Error::other("input/output error");
+        assert_eq!(check_of_io_error(&disk), BlobCheck::Unavailable);
+        let gone = io::Error::from(io::ErrorKind::NotFound);
+        assert_eq!(check_of_io_error(&gone), BlobCheck::Missing);
+        let cid = ParsedCid::of(b"hello world");
+        assert_eq!(check_of_bytes(&cid, b"hello world"), BlobCheck::Intact);
+        assert_eq!(check_of_bytes(&cid, b"hello w0rld"), BlobCheck::Tampered);
+        let err = unavailable(HELLO_WORLD_CID, &too_many_files);
+        assert_eq!(err.code(), codes::BLOB_UNAVAILABLE);
+        assert_eq!(err.http_status(), 503);
+    }
+
+    #[test]
+    fn a_blob_that_cannot_be_read_is_unavailable_not_tampered() {
+        let (_dir, store) = store();
+        let cid = store.put(b"hello world").unwrap();
+        // A directory in the blob's place: opening it works, reading it fails (EISDIR).
+        let path = store.path_of(&cid).unwrap();
+        fs::remove_file(&path).unwrap();
+        fs::create_dir(&path).unwrap();
+        let err = store.get(&cid).unwrap_err();
+        assert_eq!(err.code(), codes::BLOB_UNAVAILABLE, "{err}");
+        assert_eq!(err.http_status(), 503);
+        assert!(err.to_string().contains(&cid), "{err}");
     }
 
     #[test]

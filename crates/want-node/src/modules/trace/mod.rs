@@ -55,6 +55,8 @@ pub struct TraceNode {
     pub uploads: uploads::UploadLedger,
     /// Blobs waiting to be pushed to the other members.
     pub replication: blob_repair::ReplicationQueue,
+    /// Signed blob reads served within their window (each is served once).
+    pub seen_reads: access::SeenReads,
 }
 
 impl BuildModule for TraceNode {
@@ -73,6 +75,7 @@ impl BuildModule for TraceNode {
             blobs_repaired: Counter::default(),
             uploads: uploads::UploadLedger::new(ctx.cfg.blobs.clone()),
             replication: blob_repair::ReplicationQueue::default(),
+            seen_reads: access::SeenReads::default(),
         })
     }
 }

@@ -79,8 +79,15 @@ pub fn record_view(r: &RecordInfo) -> RecordView {
 pub struct EventQuery {
     /// A product the record names (EPC URN or GS1 Digital Link).
     pub product: Option<String>,
-    /// CBV business step (bare name for CBV values).
+    /// Business step: a CBV term in any form (`shipping`, `urn:epcglobal:cbv:bizstep:shipping`,
+    /// `https://ref.gs1.org/cbv/BizStep-shipping`) or a custom absolute URI; an unknown bare
+    /// name is refused (`invalid_query`).
     pub biz_step: Option<String>,
+    /// Disposition: a CBV term in any form (`in_transit`, `urn:epcglobal:cbv:disp:in_transit`,
+    /// `https://ref.gs1.org/cbv/Disp-in_transit`) or a custom absolute URI.
+    pub disposition: Option<String>,
+    /// The place (business location, else read point): an EPC URN (`urn:epc:id:sgln:…`), a GS1
+    /// Digital Link or another absolute URI.
     pub location: Option<String>,
     /// The owning organisation.
     pub org: Option<String>,
@@ -115,6 +122,7 @@ pub fn events(view: &dyn StateView, q: &EventQuery) -> Result<EventsPage, NodeEr
     let filter = EventFilter {
         product: q.product.clone(),
         biz_step: q.biz_step.clone(),
+        disposition: q.disposition.clone(),
         location: q.location.clone(),
         org: q.org.clone(),
         from_ms: q.from_ms,
@@ -285,5 +293,32 @@ pub fn lineage(
 /// another URI) to the one form records are indexed under.
 pub fn normalize_product(s: &str) -> Result<String, String> {
     want_epcis::normalize_identifier(s.trim()).map_err(|e| e.message)
+}
+
+/// Brings the filters of an events query to the forms capture stores them in (as
+/// [`normalize_product`] does for products): the product and the location to their canonical
+/// identifier (EPC URN and GS1 Digital Link alike), the business step and the disposition to
+/// the bare CBV term (bare, URN and URI forms alike). A value that is neither a standard term
+/// nor an absolute URI is refused with the name of its parameter: it could match nothing.
+pub fn normalize_event_query(q: &mut EventQuery) -> Result<(), String> {
+    fn apply(
+        field: &mut Option<String>,
+        name: &str,
+        f: impl Fn(&str) -> Result<String, String>,
+    ) -> Result<(), String> {
+        if let Some(v) = field.as_deref() {
+            let normalised = f(v.trim()).map_err(|e| format!("{name}: {e}"))?;
+            *field = Some(normalised);
+        }
+        Ok(())
+    }
+    apply(&mut q.product, "product", normalize_product)?;
+    apply(&mut q.location, "location", normalize_product)?;
+    apply(&mut q.biz_step, "bizStep", |s| {
+        want_epcis::normalize_biz_step(s).map_err(|e| e.message)
+    })?;
+    apply(&mut q.disposition, "disposition", |s| {
+        want_epcis::normalize_disposition(s).map_err(|e| e.message)
+    })
 }
 

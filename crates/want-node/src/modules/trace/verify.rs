@@ -226,6 +226,8 @@ impl From<BlobCheck> for BlobState {
             BlobCheck::Intact => BlobState::Intact,
             BlobCheck::Missing => BlobState::Missing,
             BlobCheck::Tampered => BlobState::Tampered,
+            // Not in a report: `verify` refuses to conclude while a blob cannot be read.
+            BlobCheck::Unavailable => BlobState::Missing,
         }
     }
 }
@@ -437,6 +439,26 @@ fn record_proof(
     })
 }
 
+/// Refuses to conclude (`blob_unavailable`, 503) when a record's blob could not be read: an I/O
+/// error such as too many open files says nothing of its content, so the product must not be
+/// called tampered for it. The client asks again later.
+fn refuse_unreadable(checks: &HashMap<&str, BlobCheck>) -> Result<(), NodeError> {
+    match checks
+        .iter()
+        .filter(|(_, c)| **c == BlobCheck::Unavailable)
+        .map(|(cid, _)| *cid)
+        .min()
+    {
+        None => Ok(()),
+        Some(cid) => Err(NodeError::rejected(
+            want_state::trace::codes::BLOB_UNAVAILABLE,
+            format!(
+                "the sealed record {cid} cannot be read on this node now (an I/O error, not a mismatch); nothing was concluded about the product: retry later"
+            ),
+        )),
+    }
+}
+
 /// Verifies a product (Alg. 2 of §4.8.3): for every record, the anchoring transaction is in its
 /// block (Merkle proof to the header's `tx_root`), is signed by the record's signer, carries the
 /// record's hash and CID and names the product; the signer was a key of the owning organisation
@@ -525,6 +547,7 @@ pub fn verify(
         .par_iter()
         .map(|r| (r.cid.as_str(), blob(&r.cid)))
         .collect();
+    refuse_unreadable(&blob_checks)?;
     let record_proofs: HashMap<Hash32, NamesProduct> = present
         .par_iter()
         .filter_map(|r| {
@@ -752,3 +775,22 @@ fn anchored_record<'a>(
     anchored_records(stx, rec)?.get(usize::try_from(rec.index).ok()?)
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_blob_that_cannot_be_read_stops_the_verdict_instead_of_making_it_tampered() {
+        let mut checks = HashMap::new();
+        checks.insert("bafkreia", BlobCheck::Intact);
+        checks.insert("bafkreib", BlobCheck::Tampered);
+        checks.insert("bafkreic", BlobCheck::Missing);
+        assert!(refuse_unreadable(&checks).is_ok(), "content is judged by the verdict");
+        checks.insert("bafkreid", BlobCheck::Unavailable);
+        let err = refuse_unreadable(&checks).unwrap_err();
+        assert_eq!(err.code(), want_state::trace::codes::BLOB_UNAVAILABLE);
+        assert_eq!(err.http_status(), 503);
+        assert!(err.to_string().contains("bafkreid"), "{err}");
+    }
+}

@@ -57,6 +57,11 @@ pub const BLOB_TOO_LARGE: &str = "blob_too_large";
 pub const BLOB_UPLOAD_DENIED: &str = "blob_upload_denied";
 /// Refused: the uploader's or the node's quota of blobs not yet anchored is used up.
 pub const BLOB_QUOTA_EXCEEDED: &str = "blob_quota_exceeded";
+/// Unavailable: the stored blob cannot be read now (an I/O error such as too many open files);
+/// its content is unknown, not tampered. Retry later.
+pub const BLOB_UNAVAILABLE: &str = "blob_unavailable";
+/// Refused: the signed blob read was already served (each signed read is served once).
+pub const BLOB_READ_REPLAYED: &str = "blob_read_replayed";
 /// Refused: not a CIDv1 of a sealed blob.
 pub const INVALID_CID: &str = "invalid_cid";
 /// Refused: the node has no capture key.
@@ -78,6 +83,16 @@ pub const CODES: &[ErrorCode] = &[
         BLOB_QUOTA_EXCEEDED,
         429,
         "the uploader's or the node's quota of blobs not yet anchored is used up",
+    ),
+    ErrorCode::new(
+        BLOB_UNAVAILABLE,
+        503,
+        "the stored blob cannot be read now (an I/O error, not a content mismatch); retry later",
+    ),
+    ErrorCode::new(
+        BLOB_READ_REPLAYED,
+        403,
+        "the signed blob read was already served; sign each read anew",
     ),
     ErrorCode::new(INVALID_CID, 400, "not a CIDv1 of a sealed blob"),
     ErrorCode::new(CAPTURE_DISABLED, 501, "this node has no capture key"),

@@ -44,7 +44,11 @@ const SCAN_BATCH: usize = 1_000;
 pub struct EventFilter {
     /// A normalised product identifier.
     pub product: Option<String>,
+    /// A business step as stored: the bare CBV term or a custom URI.
     pub biz_step: Option<String>,
+    /// A disposition as stored: the bare CBV term or a custom URI.
+    pub disposition: Option<String>,
+    /// A normalised location identifier (read point or business location).
     pub location: Option<String>,
     pub org: Option<String>,
     /// Event time at or after, Unix ms.
@@ -61,6 +65,10 @@ impl EventFilter {
                 .biz_step
                 .as_ref()
                 .is_none_or(|s| p.biz_step.as_ref() == Some(s))
+            && self
+                .disposition
+                .as_ref()
+                .is_none_or(|d| p.disposition.as_ref() == Some(d))
             && self
                 .location
                 .as_ref()

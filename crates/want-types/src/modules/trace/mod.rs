@@ -848,16 +848,43 @@ pub fn parse_event_hash_id(s: &str) -> Option<Hash32> {
     hex_part.parse().ok()
 }
 
-/// Domain tag of the digest a reader signs to fetch a sealed blob.
-pub const BLOB_READ_TAG: &[u8] = b"WANT-BLOB-READ-v1";
+/// Domain tag of the digest a reader signs to fetch a sealed blob. Version 2 binds the chain,
+/// the node and the request (version 1 bound only the blob and the time, so anyone who saw a
+/// request's headers could replay it on any node for minutes).
+pub const BLOB_READ_TAG: &[u8] = b"WANT-BLOB-READ-v2";
+/// The HTTP method of a blob read.
+pub const BLOB_READ_METHOD: &str = "GET";
 
-/// The digest a reader signs (secp256k1, recoverable) to fetch the blob `cid` at `time_ms`: the
-/// node recovers the reader's address from it and checks the reader's access.
-pub fn blob_read_digest(cid: &str, time_ms: u64) -> Hash32 {
-    let mut buf = Vec::with_capacity(BLOB_READ_TAG.len() + cid.len() + 8);
+/// The path of the blob `cid` on a node (`GET /v1/blobs/{cid}`).
+pub fn blob_read_path(cid: &str) -> String {
+    format!("/v1/blobs/{cid}")
+}
+
+/// The digest a reader signs (secp256k1, recoverable) to fetch the blob `cid` at `time_ms` from
+/// the node whose Ed25519 public key is `node_id` (`GET /v1/status` shows it as `node_id`) on
+/// chain `chain_id`, with the request `method` and `path` ([`BLOB_READ_METHOD`],
+/// [`blob_read_path`]): the node recovers the reader's address from it, checks the reader's
+/// access and refuses the same signed request twice. Variable-length fields are prefixed by
+/// their length (u32 BE), so no two requests share an encoding.
+pub fn blob_read_digest(
+    chain_id: u64,
+    node_id: &[u8],
+    method: &str,
+    path: &str,
+    cid: &str,
+    time_ms: u64,
+) -> Hash32 {
+    let mut buf = Vec::with_capacity(
+        BLOB_READ_TAG.len() + 16 + 16 + node_id.len() + method.len() + path.len() + cid.len(),
+    );
     buf.extend_from_slice(BLOB_READ_TAG);
+    buf.extend_from_slice(&chain_id.to_be_bytes());
+    for field in [node_id, method.as_bytes(), path.as_bytes(), cid.as_bytes()] {
+        let len = u32::try_from(field.len()).unwrap_or(u32::MAX);
+        buf.extend_from_slice(&len.to_be_bytes());
+        buf.extend_from_slice(field);
+    }
     buf.extend_from_slice(&time_ms.to_be_bytes());
-    buf.extend_from_slice(cid.as_bytes());
     sha256d(&buf)
 }
 
@@ -920,6 +947,26 @@ pub fn is_valid_org_id(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn blob_read_digests_bind_the_chain_the_node_the_request_the_blob_and_the_time() {
+        let cid = "bafkreia";
+        let path = blob_read_path(cid);
+        let node = [7u8; 32];
+        let d = |chain: u64, node: &[u8], method: &str, path: &str, cid: &str, t: u64| {
+            blob_read_digest(chain, node, method, path, cid, t)
+        };
+        let a = d(1, &node, BLOB_READ_METHOD, &path, cid, 5);
+        assert_eq!(a, d(1, &node, BLOB_READ_METHOD, &path, cid, 5));
+        assert_ne!(a, d(2, &node, BLOB_READ_METHOD, &path, cid, 5));
+        assert_ne!(a, d(1, &[8u8; 32], BLOB_READ_METHOD, &path, cid, 5));
+        assert_ne!(a, d(1, &node, "HEAD", &path, cid, 5));
+        assert_ne!(a, d(1, &node, BLOB_READ_METHOD, "/v1/blobs/x", cid, 5));
+        assert_ne!(a, d(1, &node, BLOB_READ_METHOD, &path, "bafkreib", 5));
+        assert_ne!(a, d(1, &node, BLOB_READ_METHOD, &path, cid, 6));
+        assert_ne!(a, blob_put_digest(1, cid, 5));
+        assert_eq!(path, "/v1/blobs/bafkreia");
+    }
 
     #[test]
     fn any_role_signs_everything_and_others_only_their_steps() {
