@@ -87,6 +87,7 @@ async fn run_node(cfg: NodeConfig, out: &Out) -> anyhow::Result<()> {
         org: want_node::config::DEV_ORG.to_string(),
         key_file: dev_key_file,
         token_file: token_file.clone(),
+        publish_non_gs1_places: false,
     });
     let genesis = Genesis::dev();
     let data_dir = cfg.data_dir.clone();

@@ -241,6 +241,11 @@ pub struct CaptureConfig {
     /// may capture, that is have the node sign records with its key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_file: Option<PathBuf>,
+    /// Publish places that are not GS1 locations (a `geo:` read point, an address URI) in the
+    /// records' public fields. Off by default: such a place may be a consumer's home; GLNs are
+    /// always published.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub publish_non_gs1_places: bool,
 }
 
 /// This node's place in a multi-node cluster.
@@ -703,6 +708,7 @@ mod capture_rule_tests {
             org: "acme".into(),
             key_file: "capture.key".into(),
             token_file: token.then(|| "capture-token".into()),
+            publish_non_gs1_places: false,
         });
         cfg
     }

@@ -582,6 +582,7 @@ fn capturing(c: &mut want_node::NodeConfig) {
         org: want_node::config::DEV_ORG.into(),
         key_file,
         token_file: None,
+        publish_non_gs1_places: false,
     });
 }
 

@@ -52,6 +52,7 @@ async fn start_capturing(dir: &Path) -> TestNode {
             org: DEV_ORG.into(),
             key_file,
             token_file: None,
+            publish_non_gs1_places: false,
         })
     })
     .await
@@ -369,6 +370,7 @@ async fn a_capture_token_keeps_strangers_from_having_the_node_sign() {
             org: DEV_ORG.into(),
             key_file,
             token_file: Some(token_file),
+            publish_non_gs1_places: false,
         })
     })
     .await
@@ -1051,6 +1053,8 @@ async fn personal_data_never_reaches_the_chain_or_public_views() {
         "type": "ObjectEvent", "eventTime": "2024-03-01T10:00:00Z", "eventTimeZoneOffset": "+08:00",
         "action": "OBSERVE", "bizStep": "departing",
         "epcList": ["urn:epc:id:sgtin:4012345.077889.77"],
+        // Where the courier stood: the consumer's doorstep, not a GS1 location.
+        "readPoint": {"id": "geo:22.54317,114.05791"},
         "dlv:consignee": {"dlv:phone": phone, "dlv:address": street}
     });
     let (s, v) = capture(&n, serde_json::to_vec(&doc).unwrap()).await;
@@ -1071,7 +1075,7 @@ async fn personal_data_never_reaches_the_chain_or_public_views() {
     ] {
         let body = n.get_ok(&path).await.to_string();
         assert!(
-            !body.contains(phone) && !body.contains("Renmin"),
+            !body.contains(phone) && !body.contains("Renmin") && !body.contains("22.54317"),
             "{path} shows personal data"
         );
     }

@@ -52,6 +52,10 @@ pub enum TraceError {
 pub struct Publish {
     pub time: bool,
     pub location: bool,
+    /// Publish a place that is not a GS1 location (a `geo:` read point, a street address URI,
+    /// any custom URI) too. Off by default: such a place may be a consumer's home or a
+    /// delivery's route; GS1 locations (GLNs, `https://id.gs1.org/414/…`) are business sites.
+    pub non_gs1_places: bool,
 }
 
 impl Default for Publish {
@@ -59,8 +63,15 @@ impl Default for Publish {
         Publish {
             time: true,
             location: true,
+            non_gs1_places: false,
         }
     }
+}
+
+/// True for a GS1 location as normalised: a GLN, with or without extension
+/// (`https://id.gs1.org/414/…`).
+pub fn is_gs1_location(location: &str) -> bool {
+    location.starts_with("https://id.gs1.org/414/")
 }
 
 /// The plaintext inside a sealed blob: the record and its signature.
@@ -120,6 +131,7 @@ pub fn public_fields(event: &EpcisEvent, publish: Publish) -> PublicFields {
             event
                 .biz_location()
                 .or(event.read_point())
+                .filter(|l| publish.non_gs1_places || is_gs1_location(l))
                 .map(str::to_string)
         } else {
             None
@@ -573,9 +585,42 @@ mod tests {
             Publish {
                 time: false,
                 location: false,
+                non_gs1_places: true,
             },
         );
         assert!(f.event_time_ms.is_none() && f.location.is_none());
+    }
+
+    #[test]
+    fn a_place_that_is_not_a_gs1_location_is_private_unless_the_owner_publishes_it() {
+        let at = |read_point: &str| {
+            let doc = serde_json::json!({
+                "@context": ["https://ref.gs1.org/standards/epcis/epcis-context.jsonld"],
+                "type": "ObjectEvent", "eventTime": "2024-03-01T10:00:00Z",
+                "eventTimeZoneOffset": "+08:00", "action": "OBSERVE", "bizStep": "departing",
+                "epcList": ["urn:epc:id:sgtin:4012345.077889.77"],
+                "readPoint": {"id": read_point}
+            });
+            want_epcis::parse_capture(&serde_json::to_vec(&doc).unwrap())
+                .unwrap()
+                .events
+                .remove(0)
+        };
+        // A consumer's doorstep: private by default.
+        let home = at("geo:22.5431,114.0579");
+        assert_eq!(public_fields(&home, Publish::default()).location, None);
+        let published = Publish {
+            non_gs1_places: true,
+            ..Publish::default()
+        };
+        assert_eq!(
+            public_fields(&home, published).location.as_deref(),
+            Some("geo:22.5431,114.0579")
+        );
+        // A GLN is a business site: public by default.
+        let site = at("urn:epc:id:sgln:0614141.07346.1234");
+        let shown = public_fields(&site, Publish::default()).location.unwrap();
+        assert!(is_gs1_location(&shown), "{shown}");
     }
 
     #[test]

@@ -78,6 +78,10 @@ pub enum TraceCommand {
         /// Keep the business location off the public record.
         #[arg(long)]
         private_location: bool,
+        /// Publish a place that is not a GS1 location (a `geo:` read point, an address URI):
+        /// private by default, since it may be a consumer's home.
+        #[arg(long)]
+        publish_any_place: bool,
     },
     /// Verify a product: recompute its anchor and check every proof (without trusting the node).
     Verify {
@@ -751,6 +755,7 @@ fn run_trace(cmd: TraceCommand, out: &Out) -> anyhow::Result<()> {
             sign,
             private_time,
             private_location,
+            publish_any_place,
         } => {
             let capture = read_epcis(&file)?;
             let profile = Profile::commit().secp(CAPTURE_SECP).node(CAPTURE_NODE);
@@ -806,6 +811,7 @@ fn run_trace(cmd: TraceCommand, out: &Out) -> anyhow::Result<()> {
             let publish = Publish {
                 time: !private_time,
                 location: !private_location,
+                non_gs1_places: publish_any_place,
             };
             let mut sealed = Vec::with_capacity(capture.events.len());
             for (i, e) in capture.events.iter().enumerate() {

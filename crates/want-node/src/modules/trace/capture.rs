@@ -32,6 +32,9 @@ pub struct CaptureSigner {
     /// SHA-256 of the bearer token captures must carry, if one is configured (compared as
     /// digests, so the comparison's time says nothing about the token).
     token_digest: Option<want_types::Hash32>,
+    /// What of each record the organisation publishes (places that are not GS1 locations are
+    /// private unless `publish_non_gs1_places`).
+    pub publish: Publish,
 }
 
 impl CaptureSigner {
@@ -59,6 +62,10 @@ impl CaptureSigner {
             key,
             org: cfg.org.clone(),
             token_digest,
+            publish: Publish {
+                non_gs1_places: cfg.publish_non_gs1_places,
+                ..Publish::default()
+            },
         })
     }
 
@@ -197,7 +204,7 @@ impl TraceNode {
                         e,
                         &signer2.key,
                         &owner_key,
-                        Publish::default(),
+                        signer2.publish,
                         &mut rand::rngs::OsRng,
                     )
                 })
@@ -323,6 +330,7 @@ mod tests {
             org: "acme".into(),
             key_file,
             token_file,
+            publish_non_gs1_places: false,
         }
     }
 
