@@ -190,6 +190,25 @@ fn a_merchant_registers_captures_verifies_and_shares() {
         .concat(),
     );
     r.err_code("duplicate_event");
+    // The same event with an errorDeclaration declares the captured one erroneous instead.
+    let mut doc: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let mut declared = doc["epcisBody"]["eventList"][1].clone();
+    declared["errorDeclaration"] =
+        serde_json::json!({"declarationTime": "2024-05-01T08:00:00Z", "reason": "did_not_occur"});
+    doc["epcisBody"]["eventList"] = serde_json::json!([declared]);
+    let declaration = dir.path().join("declaration.jsonld");
+    std::fs::write(&declaration, serde_json::to_vec(&doc).unwrap()).unwrap();
+    let v = want_json(
+        &[
+            &["trace", "capture", declaration.to_str().unwrap()][..],
+            &shop_k,
+            &n,
+        ]
+        .concat(),
+    )
+    .ok_json();
+    assert_eq!(v["events"][0]["eventHash"], expected[1], "{v}");
+    assert_eq!(v["events"][0]["declaredErroneous"], true, "{v}");
 
     // Outside its roles (a warehouse/logistics key commissioning): refused before anything
     // is stored.

@@ -30,9 +30,12 @@ fn inputs(dir: &str) -> Vec<PathBuf> {
     out
 }
 
+/// A fuzz target's name and its check.
+type Check = (&'static str, fn(&[u8]));
+
 /// Runs every check over every input, naming the input that broke one.
 fn run_all(files: &[PathBuf]) -> usize {
-    let checks: [(&str, fn(&[u8])); 4] = [
+    let checks: [Check; 4] = [
         ("decode_transaction", checks::decode_transaction),
         ("parse_address", checks::parse_address),
         ("parse_epcis", checks::parse_epcis),

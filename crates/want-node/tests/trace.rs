@@ -247,6 +247,31 @@ async fn every_gs1_example_document_is_captured_and_reads_back_equal_in_meaning(
                 .map(|e| e["eventHash"].as_str().unwrap())
                 .collect();
             assert_eq!(got, ids, "{}: hash IDs in document order", file.display());
+        } else if ids.iter().collect::<HashSet<_>>().len() == ids.len()
+            && (0..ids.len())
+                .all(|i| !seen.contains(&ids[i]) || parsed.events[i].error_declaration().is_some())
+        {
+            // A correction: each repeated event declares the captured one erroneous (EPCIS
+            // errorDeclaration), recorded against it instead of refused as a duplicate.
+            let (s, v) = capture(&n, bytes.clone()).await;
+            assert_eq!(s, StatusCode::OK, "{}: {v}", file.display());
+            let events = v["events"].as_array().unwrap();
+            assert_eq!(events.len(), ids.len(), "{}: {v}", file.display());
+            for (i, e) in events.iter().enumerate() {
+                assert_eq!(e["eventHash"], ids[i].as_str(), "{}", file.display());
+                assert_eq!(
+                    e["declaredErroneous"].as_bool().unwrap_or(false),
+                    parsed.events[i].error_declaration().is_some(),
+                    "{}: {v}",
+                    file.display()
+                );
+            }
+            for id in &ids {
+                if seen.insert(id.clone()) {
+                    captured += 1;
+                }
+            }
+            continue;
         } else {
             // GS1 repeats some events across files: the document is refused as a re-submission
             // and nothing of it is stored; its new events are captured one by one.
@@ -1484,5 +1509,53 @@ async fn events_filters_match_every_form_of_a_place_a_step_and_a_disposition() {
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert!(found(&v).is_empty(), "{v}");
+    n.stop().await;
+}
+
+#[tokio::test]
+async fn an_error_declaration_is_recorded_against_the_captured_event_which_stays_in_the_history() {
+    let dir = tempdir();
+    let n = start_capturing(dir.path()).await;
+    let original = std::fs::read(testdata().join("Example_9.6.1-ObjectEvent.jsonld")).unwrap();
+    let (s, v) = capture(&n, original.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let captured = v["events"][0]["eventHash"].as_str().unwrap().to_string();
+    // The same event, now with an errorDeclaration (EPCIS 2.0 §7.4.1.2).
+    let mut doc: Value = serde_json::from_slice(&original).unwrap();
+    let mut event = doc["epcisBody"]["eventList"][0].clone();
+    event["errorDeclaration"] = json!({
+        "declarationTime": "2024-05-01T08:00:00Z",
+        "reason": "incorrect_data",
+        "correctiveEventIDs": ["urn:uuid:404d95fc-9457-4a51-bd6a-0bba133845a8"]
+    });
+    doc["epcisBody"]["eventList"] = json!([event]);
+    let declaration = serde_json::to_vec(&doc).unwrap();
+    let (s, v) = capture(&n, declaration.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["events"][0]["eventHash"], captured.as_str(), "{v}");
+    assert_eq!(v["events"][0]["declaredErroneous"], true, "{v}");
+    // Declared once.
+    let (s, v) = capture(&n, declaration).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    assert_eq!(v["error"]["code"], "duplicate_event", "{v}");
+    // The record stays in the product's history, shown as declared erroneous.
+    let product = want_epcis::normalize_identifier("urn:epc:id:sgtin:0614141.107346.2017").unwrap();
+    let v = verify(&n, &product).await;
+    assert_eq!(v["verdict"], "authentic", "{v}");
+    assert_eq!(v["records"], 1, "{v}");
+    let d = &v["events"][0]["errorDeclaration"];
+    assert_eq!(d["reason"], "incorrect_data", "{v}");
+    assert_eq!(
+        d["correctiveEventIds"][0], "urn:uuid:404d95fc-9457-4a51-bd6a-0bba133845a8",
+        "{v}"
+    );
+    let page = n
+        .get_text(&format!(
+            "/01/{}",
+            product.trim_start_matches("https://id.gs1.org/01/")
+        ))
+        .await;
+    assert!(page.contains("Declared erroneous"), "{page}");
+    assert!(page.contains("incorrect_data"), "{page}");
     n.stop().await;
 }

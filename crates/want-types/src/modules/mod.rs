@@ -293,6 +293,16 @@ mod tests {
                 .into(),
                 [1, 11],
             ),
+            (
+                TraceCall::DeclareError {
+                    event_hash: h,
+                    declared_at_ms: 0,
+                    reason: None,
+                    corrective_event_ids: vec![],
+                }
+                .into(),
+                [1, 12],
+            ),
         ];
         for (call, expected) in &calls {
             assert_eq!(first_bytes(call), *expected, "{call:?}");

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use clap::Subcommand;
 use serde_json::{json, Value};
 use want_crypto::PrivateKey;
-use want_records::{anchor_calls, seal_event, Publish};
+use want_records::{anchor_calls, event_hash_of, seal_event, Publish};
 use want_types::trace::{parse_event_hash_id, OrgKind, Permission, Role, TraceCall};
 use want_types::{Address, Call, Hash32, SignedTransaction};
 
@@ -814,12 +814,27 @@ fn run_trace(cmd: TraceCommand, out: &Out) -> anyhow::Result<()> {
                 non_gs1_places: publish_any_place,
             };
             let mut sealed = Vec::with_capacity(capture.events.len());
+            // Events carrying an errorDeclaration of an event already on chain: declared
+            // erroneous (the record stays), not anchored again.
+            let mut declarations = Vec::new();
             for (i, e) in capture.events.iter().enumerate() {
                 let path = format!(
                     "/v1/trace/records/{}",
                     want_node::trace::urlencode(&e.hash_id())
                 );
                 if client.get(&path).is_ok() {
+                    if let Some(d) = e.error_declaration() {
+                        declarations.push((
+                            e.hash_id(),
+                            TraceCall::DeclareError {
+                                event_hash: event_hash_of(e),
+                                declared_at_ms: d.declaration_time_ms,
+                                reason: d.reason.clone(),
+                                corrective_event_ids: d.corrective_event_ids.clone(),
+                            },
+                        ));
+                        continue;
+                    }
                     return Err(CliError::new(
                         want_state::trace::codes::DUPLICATE_EVENT,
                         format!("event {} is already captured", e.hash_id()),
@@ -842,14 +857,25 @@ fn run_trace(cmd: TraceCommand, out: &Out) -> anyhow::Result<()> {
                 blobs.push(s.blob);
                 anchors.push(s.anchor);
             }
-            let calls = anchor_calls(&org, anchors)?;
-            let counts: Vec<usize> = calls
+            let mut calls = if anchors.is_empty() {
+                Vec::new()
+            } else {
+                anchor_calls(&org, anchors)?
+            };
+            let mut counts: Vec<usize> = calls
                 .iter()
                 .map(|call| match call {
                     TraceCall::Anchor { records, .. } => records.len(),
                     _ => 0,
                 })
                 .collect();
+            let mut ids = ids;
+            let anchored = ids.len();
+            for (id, call) in declarations {
+                ids.push(id);
+                calls.push(call);
+                counts.push(1);
+            }
             // Sign every anchor before storing anything: a refusal (e.g. an anchor too large
             // for a --pow stamp) leaves nothing behind.
             let stxs = sign_all(&mut signer, calls)?;
@@ -862,7 +888,11 @@ fn run_trace(cmd: TraceCommand, out: &Out) -> anyhow::Result<()> {
             let mut next = 0usize;
             for (t, n) in counts.into_iter().enumerate() {
                 for id in ids.iter().skip(next).take(n) {
-                    events.push(json!({"eventHash": id, "tx": outcome.tx(t)}));
+                    let mut e = json!({"eventHash": id, "tx": outcome.tx(t)});
+                    if next >= anchored {
+                        e["declaredErroneous"] = json!(true);
+                    }
+                    events.push(e);
                 }
                 next += n;
             }

@@ -918,8 +918,24 @@ fn event_rows(events: &[super::verify::VerifiedEvent]) -> String {
             .event_time_ms
             .map(want_epcis::format_utc_millis)
             .unwrap_or_default();
+        let declared = match &e.error_declaration {
+            None => String::new(),
+            Some(d) => {
+                let corrective = if d.corrective_event_ids.is_empty() {
+                    String::new()
+                } else {
+                    format!("; corrected by {}", d.corrective_event_ids.join(", "))
+                };
+                format!(
+                    "<br><b>Declared erroneous</b> on {}: {}{}",
+                    esc(&want_epcis::format_utc_millis(d.declared_at_ms)),
+                    esc(d.reason.as_deref().unwrap_or("no reason given")),
+                    esc(&corrective)
+                )
+            }
+        };
         rows.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}{declared}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&time),
             esc(&e.event_type),
             esc(e.biz_step.as_deref().unwrap_or("")),

@@ -169,7 +169,7 @@ impl TraceNode {
         let trace = self.clone();
         let signer2 = signer.clone();
         // Sealing and storing need no ordering: concurrent captures overlap here.
-        let (sealed, _inflight) = tokio::task::spawn_blocking(move || {
+        let (sealed, declarations, late, _inflight) = tokio::task::spawn_blocking(move || {
             let snap = shared.store.snapshot()?;
             let org = query::org(&snap, &signer2.org)?.ok_or_else(|| {
                 NodeError::Config(format!(
@@ -180,15 +180,57 @@ impl TraceNode {
             let owner_key = want_crypto::SecpPublicKey::from_slice(&org.encryption_key)
                 .map_err(|e| NodeError::Io(format!("organisation key does not parse: {e}")))?;
             let hashes: Vec<_> = events.iter().map(event_hash_of).collect();
-            let duplicate = |i: usize, why: &str| NodeError::Invalid {
-                code: trace_codes::DUPLICATE_EVENT,
+            let refuse = |i: usize, code: &'static str, why: String| NodeError::Invalid {
+                code,
                 message: format!("event {} {why}", events[i].hash_id()),
                 path: event_path(kind, i),
             };
+            let duplicate =
+                |i: usize, why: &str| refuse(i, trace_codes::DUPLICATE_EVENT, why.to_string());
             let mut seen = HashSet::new();
+            // An event carrying an errorDeclaration declares an already captured event (the
+            // same event hash) erroneous: it is recorded against that record, not anchored anew.
+            let mut declarations = Vec::new();
+            let mut late = Vec::new();
+            let mut fresh = Vec::new();
+            let declare = |eh: &want_types::Hash32, d: &want_epcis::ErrorDeclaration| {
+                want_types::TraceCall::DeclareError {
+                    event_hash: *eh,
+                    declared_at_ms: d.declaration_time_ms,
+                    reason: d.reason.clone(),
+                    corrective_event_ids: d.corrective_event_ids.clone(),
+                }
+            };
             for (i, eh) in hashes.iter().enumerate() {
-                if !seen.insert(*eh) || query::record_header(&snap, eh)?.is_some() {
+                if !seen.insert(*eh) {
                     return Err(duplicate(i, "is already captured"));
+                }
+                let existing = query::record_header(&snap, eh)?;
+                match (events[i].error_declaration(), existing) {
+                    (None, None) => fresh.push(i),
+                    (None, Some(_)) => return Err(duplicate(i, "is already captured")),
+                    // The original was never captured here: the event (with its declaration)
+                    // is anchored, then declared erroneous once its anchor is committed.
+                    (Some(d), None) => {
+                        fresh.push(i);
+                        late.push((i, declare(eh, d)));
+                    }
+                    (Some(d), Some(rec)) => {
+                        if rec.org != signer2.org {
+                            return Err(refuse(
+                                i,
+                                trace_codes::NOT_RECORD_OWNER,
+                                format!(
+                                    "was captured by organisation {:?}; only it may declare it erroneous",
+                                    rec.org
+                                ),
+                            ));
+                        }
+                        if query::error_declaration(&snap, eh)?.is_some() {
+                            return Err(duplicate(i, "is already declared erroneous"));
+                        }
+                        declarations.push((i, declare(eh, d)));
+                    }
                 }
             }
             let inflight = Inflight::reserve(&trace, hashes).map_err(|i| {
@@ -197,75 +239,123 @@ impl TraceNode {
                     "is being captured by another request; it is on chain once that one answers",
                 )
             })?;
-            let sealed: Result<Vec<SealedRecord>, _> = events
+            let sealed: Result<Vec<(usize, SealedRecord)>, _> = fresh
                 .par_iter()
-                .map(|e| {
+                .map(|&i| {
                     seal_event(
-                        e,
+                        &events[i],
                         &signer2.key,
                         &owner_key,
                         signer2.publish,
                         &mut rand::rngs::OsRng,
                     )
+                    .map(|s| (i, s))
                 })
                 .collect();
             let sealed = sealed.map_err(|e| NodeError::Io(format!("sealing a record: {e}")))?;
-            for s in &sealed {
+            for (_, s) in &sealed {
                 trace.blobs.put(&s.blob)?;
             }
-            Ok((sealed, inflight))
+            Ok((sealed, declarations, late, inflight))
         })
         .await
         .map_err(|_| NodeError::rejected(codes::SHUTTING_DOWN, "the node is shutting down"))??;
         self.replicate_blobs(
             &node.shared,
-            sealed.iter().map(|s| s.blob.clone()).collect(),
+            sealed.iter().map(|(_, s)| s.blob.clone()).collect(),
         );
-        let ids: Vec<String> = sealed.iter().map(|s| s.event_hash_id.clone()).collect();
-        let records: Vec<_> = sealed.into_iter().map(|s| s.anchor).collect();
-        let calls = anchor_calls(&signer.org, records)
-            .map_err(|e| NodeError::rejected(codes::TX_TOO_LARGE, e.to_string()))?;
+        let total = sealed.len() + declarations.len();
+        let events_declared: HashSet<usize> = declarations
+            .iter()
+            .chain(late.iter())
+            .map(|(i, _)| *i)
+            .collect();
+        // Per event in document order: its hash ID, once its transaction is known.
+        let mut ids: Vec<(usize, String)> = sealed
+            .iter()
+            .map(|(i, s)| (*i, s.event_hash_id.clone()))
+            .collect();
+        let records: Vec<_> = sealed.into_iter().map(|(_, s)| s.anchor).collect();
+        let mut calls: Vec<(Vec<usize>, want_types::TraceCall)> = Vec::new();
+        let mut next = 0usize;
+        for call in anchor_calls(&signer.org, records)
+            .map_err(|e| NodeError::rejected(codes::TX_TOO_LARGE, e.to_string()))?
+        {
+            let n = match &call {
+                want_types::TraceCall::Anchor { records, .. } => records.len(),
+                _ => 0,
+            };
+            calls.push((ids[next..next + n].iter().map(|(i, _)| *i).collect(), call));
+            next += n;
+        }
+        for (i, call) in declarations {
+            if let want_types::TraceCall::DeclareError { event_hash, .. } = &call {
+                ids.push((i, want_types::trace::event_hash_id(event_hash)));
+            }
+            calls.push((vec![i], call));
+        }
+        let id_of: std::collections::HashMap<usize, String> = ids.into_iter().collect();
         // Signing and admission take the key's consecutive nonces, so one capture at a time
         // holds the key; the commit is awaited after the turn is passed on, letting the next
         // capture's anchors join the same or the next block.
         let mut pending = Vec::with_capacity(calls.len());
         {
             let _turn = self.capture_lock.lock().await;
-            for call in calls {
-                let n = match &call {
-                    want_types::TraceCall::Anchor { records, .. } => records.len(),
-                    _ => 0,
-                };
+            for (indices, call) in calls {
                 let stx = sign_own(node, &signer.key, Call::Trace(call))?;
-                pending.push((n, node.submit_pending(stx).await?));
+                pending.push((indices, node.submit_pending(stx).await?));
             }
         }
-        let mut out = Vec::with_capacity(ids.len());
-        let mut next = 0usize;
-        for (n, p) in pending {
-            let id = match node.await_commit(p).await? {
-                Submitted::Committed(id, notice) => {
-                    if let want_types::TxStatus::Failed { code, message }
-                    | want_types::TxStatus::Rejected { code, message } = &notice.receipt.status
-                    {
-                        return Err(NodeError::rejected(
-                            crate::error::static_code(code),
-                            format!("anchor transaction {id} failed: {message}"),
-                        ));
-                    }
-                    id
+        let mut out: Vec<(usize, CapturedEvent)> = Vec::with_capacity(total);
+        for (indices, p) in pending {
+            let id = committed_id(node, p).await?;
+            for i in indices {
+                out.push((
+                    i,
+                    CapturedEvent {
+                        event_hash: id_of.get(&i).cloned().unwrap_or_default(),
+                        tx: id,
+                        declared_erroneous: events_declared.contains(&i),
+                    },
+                ));
+            }
+        }
+        // Declarations of events this capture anchored: their records are committed now.
+        if !late.is_empty() {
+            let mut pending = Vec::with_capacity(late.len());
+            {
+                let _turn = self.capture_lock.lock().await;
+                for (_, call) in late {
+                    let stx = sign_own(node, &signer.key, Call::Trace(call))?;
+                    pending.push(node.submit_pending(stx).await?);
                 }
-                Submitted::Accepted(id) => id,
-            };
-            for event_id in &ids[next..next + n] {
-                out.push(CapturedEvent {
-                    event_hash: event_id.clone(),
-                    tx: id,
-                });
             }
-            next += n;
+            for p in pending {
+                committed_id(node, p).await?;
+            }
         }
+        out.sort_by_key(|(i, _)| *i);
+        let out: Vec<CapturedEvent> = out.into_iter().map(|(_, e)| e).collect();
         Ok(Captured { events: out })
+    }
+}
+
+/// Waits for a capture's transaction: its id once committed (or accepted, when the node does
+/// not wait), refused when it failed.
+async fn committed_id(node: &Node, p: crate::kernel::node::PendingTx) -> Result<Hash32, NodeError> {
+    match node.await_commit(p).await? {
+        Submitted::Committed(id, notice) => {
+            if let want_types::TxStatus::Failed { code, message }
+            | want_types::TxStatus::Rejected { code, message } = &notice.receipt.status
+            {
+                return Err(NodeError::rejected(
+                    crate::error::static_code(code),
+                    format!("capture transaction {id} failed: {message}"),
+                ));
+            }
+            Ok(id)
+        }
+        Submitted::Accepted(id) => Ok(id),
     }
 }
 
@@ -275,13 +365,17 @@ pub struct Captured {
     pub events: Vec<CapturedEvent>,
 }
 
-/// One captured event: its GS1 event hash ID and the anchoring transaction.
+/// One captured event: its GS1 event hash ID and the anchoring transaction (for an event
+/// carrying an `errorDeclaration`: the transaction declaring the captured one erroneous).
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CapturedEvent {
     /// `ni:///sha-256;<64 hex>?ver=CBV2.0`.
     pub event_hash: String,
     pub tx: Hash32,
+    /// True when the event declared an already captured one erroneous (its errorDeclaration).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub declared_erroneous: bool,
 }
 
 /// Signs a transaction from the node's capture key with its next nonce and the fee its weight

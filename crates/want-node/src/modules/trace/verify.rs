@@ -265,6 +265,10 @@ pub struct VerifiedEvent {
     pub proof: Option<RecordProof>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub blob: Option<BlobState>,
+    /// Set when the owner declared the event erroneous (EPCIS `errorDeclaration`): the record
+    /// stays in the history; this says why and which events correct it (the node's word).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_declaration: Option<query::ErrorDeclarationInfo>,
 }
 
 impl VerifiedEvent {
@@ -288,6 +292,7 @@ impl VerifiedEvent {
             relation: None,
             proof: None,
             blob: None,
+            error_declaration: None,
         }
     }
 }
@@ -583,6 +588,7 @@ pub fn verify(
         // A record may name thousands of products; the verdict is about one of them, so the
         // event carries no product list.
         let mut event = VerifiedEvent::of(rec);
+        event.error_declaration = query::error_declaration(&snap, eh)?;
         let Some((_, tx_index)) = anchoring(rec) else {
             fail(Failure {
                 index: i,

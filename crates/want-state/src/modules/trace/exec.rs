@@ -6,7 +6,7 @@ use want_types::params::RULE_TRACE_WRITERS;
 use want_types::trace::{
     anchor_step, is_valid_gcp, is_valid_org_id, may_sign, role_beyond_kind, AnchorRecord, OrgKind,
     PublicFields, Role, TraceCall, ANCHOR_RECORDS_MAX, GCP_DIGITS_MAX, GCP_DIGITS_MIN,
-    HANDOVER_PRODUCTS_MAX, KYC_LEVEL_MAX, NAME_BYTES_MAX, PUBLIC_KEY_BYTES, RECORD_PRODUCTS_MAX,
+    CORRECTIVE_EVENTS_MAX, HANDOVER_PRODUCTS_MAX, KYC_LEVEL_MAX, NAME_BYTES_MAX, PUBLIC_KEY_BYTES, RECORD_PRODUCTS_MAX,
     TRACE_ID_BYTES_MAX, WRAPPED_KEY_BYTES_MAX,
 };
 use want_types::{Address, Hash32, TraceEvent};
@@ -307,6 +307,54 @@ fn execute_call(
             events.push(TraceEvent::PartyWithdrawn {
                 prefix: prefix.clone(),
                 party: party.clone(),
+            });
+            Ok(())
+        }
+        TraceCall::DeclareError {
+            event_hash,
+            declared_at_ms,
+            reason,
+            corrective_event_ids,
+        } => {
+            let rec = require_owner(ov, sender, event_hash)?;
+            if let Some(r) = reason {
+                check_text("reason", r, TRACE_ID_BYTES_MAX)?;
+            }
+            if corrective_event_ids.len() > CORRECTIVE_EVENTS_MAX {
+                return Err(fail(
+                    codes::INVALID_TRACE_CALL,
+                    format!(
+                        "corrective_event_ids: {} IDs; at most {CORRECTIVE_EVENTS_MAX}",
+                        corrective_event_ids.len()
+                    ),
+                ));
+            }
+            for (i, id) in corrective_event_ids.iter().enumerate() {
+                check_text(&format!("corrective_event_ids[{i}]"), id, TRACE_ID_BYTES_MAX)?;
+            }
+            if st::error_declaration(ov, event_hash)?.is_some() {
+                return Err(fail(
+                    codes::DUPLICATE_EVENT,
+                    format!(
+                        "event_hash: record {} is already declared erroneous",
+                        want_types::trace::event_hash_id(event_hash)
+                    ),
+                ));
+            }
+            st::put(
+                ov,
+                st::error_key(event_hash),
+                &st::ErrorDeclarationInfo {
+                    declared_at_ms: *declared_at_ms,
+                    reason: reason.clone(),
+                    corrective_event_ids: corrective_event_ids.clone(),
+                    signer: *sender,
+                    height: ctx.height,
+                },
+            );
+            events.push(TraceEvent::ErrorDeclared {
+                event_hash: *event_hash,
+                org: rec.org,
             });
             Ok(())
         }

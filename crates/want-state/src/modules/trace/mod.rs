@@ -67,7 +67,8 @@ impl Module for Trace {
             | TraceCall::RevokeGrant { .. }
             | TraceCall::RegisterPrefix { .. }
             | TraceCall::AuthorizeParty { .. }
-            | TraceCall::WithdrawParty { .. } => REGISTRY_CALL_WEIGHT,
+            | TraceCall::WithdrawParty { .. }
+            | TraceCall::DeclareError { .. } => REGISTRY_CALL_WEIGHT,
             TraceCall::HandOver { products, .. } => REGISTRY_CALL_WEIGHT
                 .saturating_add((products.len() as u64).saturating_mul(PRODUCT_WEIGHT)),
         }

@@ -18,6 +18,7 @@
 //! | `trace/all/ ‖ seq` | event hash (every record, in anchoring order) |
 //! | `trace/byorg/ ‖ org ‖ / ‖ seq`, `trace/bystep/ ‖ H(step) ‖ seq`, `trace/byloc/ ‖ H(loc) ‖ seq` | event hash |
 //! | `trace/grant/ ‖ event hash ‖ grantee` | [`GrantInfo`] |
+//! | `trace/err/ ‖ event hash` | [`ErrorDeclarationInfo`] (the record was declared erroneous) |
 //! | `trace/gcp/ ‖ prefix digits` | [`PrefixInfo`] (the GS1 Company Prefix's owner) |
 //! | `trace/gcpparty/ ‖ prefix ‖ / ‖ org` | height authorised (parties of the prefix's owner) |
 //! | `trace/custody/ ‖ product ‖ 0x00 ‖ org` | height handed over (custodians of one product) |
@@ -52,6 +53,7 @@ pub const BY_LOCATION_PREFIX: &[u8] = b"trace/byloc/";
 pub const GRANT_PREFIX: &[u8] = b"trace/grant/";
 pub const KYC_ATTEST_PREFIX: &[u8] = b"trace/kyca/";
 pub const GCP_PREFIX: &[u8] = b"trace/gcp/";
+pub const ERROR_PREFIX: &[u8] = b"trace/err/";
 pub const PARTY_PREFIX: &[u8] = b"trace/gcpparty/";
 pub const CUSTODY_PREFIX: &[u8] = b"trace/custody/";
 pub const UNENDORSED_PREFIX: &[u8] = b"trace/punend/";
@@ -98,6 +100,20 @@ pub struct KycInfo {
     pub attestation: Hash32,
     pub verifier: Address,
     pub attested_at: u64,
+}
+
+/// An EPCIS error declaration of a record: the record stays; this says it is erroneous, why,
+/// and which events correct it.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ErrorDeclarationInfo {
+    pub declared_at_ms: i64,
+    pub reason: Option<String>,
+    pub corrective_event_ids: Vec<String>,
+    pub signer: Address,
+    /// Height of the block that recorded the declaration.
+    pub height: u64,
 }
 
 /// A registered GS1 Company Prefix.
@@ -195,6 +211,9 @@ pub fn kyc_attest_key(subject: &Address, verifier: &Address) -> Vec<u8> {
 }
 pub fn kyc_attest_prefix(subject: &Address) -> Vec<u8> {
     [KYC_ATTEST_PREFIX, &subject.0].concat()
+}
+pub fn error_key(event_hash: &Hash32) -> Vec<u8> {
+    [ERROR_PREFIX, &event_hash.0[..]].concat()
 }
 pub fn gcp_key(prefix: &str) -> Vec<u8> {
     [GCP_PREFIX, prefix.as_bytes()].concat()
@@ -337,6 +356,13 @@ pub fn kyc_attestation(
     verifier: &Address,
 ) -> Result<Option<KycInfo>, StateError> {
     get(view, &kyc_attest_key(subject, verifier), "kyc attestation")
+}
+/// The error declaration of a record, if it was declared erroneous.
+pub fn error_declaration(
+    view: &dyn StateView,
+    event_hash: &Hash32,
+) -> Result<Option<ErrorDeclarationInfo>, StateError> {
+    get(view, &error_key(event_hash), "error declaration")
 }
 /// The registered GS1 Company Prefix (exact digits).
 pub fn prefix(view: &dyn StateView, prefix: &str) -> Result<Option<PrefixInfo>, StateError> {

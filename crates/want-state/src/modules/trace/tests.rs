@@ -645,6 +645,37 @@ fn custody_is_handed_over_per_product_by_an_endorsed_organisation() {
 }
 
 #[test]
+fn only_the_owner_declares_a_record_erroneous_once_and_the_record_stays() {
+    let mut c = Chain::new();
+    let r = unique_cid(record(9, "commissioning", &[(ITEM, Relation::Epc)]), 9);
+    c.ok(FACTORY_KEY, anchor("factory", vec![r]));
+    let declare = TraceCall::DeclareError {
+        event_hash: Hash32([9; 32]),
+        declared_at_ms: 1_700_000_000_000,
+        reason: Some("incorrect_data".into()),
+        corrective_event_ids: vec!["urn:uuid:404d95fc-9457-4a51-bd6a-0bba133845a8".into()],
+    };
+    c.fails(SHOP_KEY, declare.clone(), codes::NOT_RECORD_OWNER);
+    c.fails(
+        FACTORY_KEY,
+        TraceCall::DeclareError {
+            event_hash: Hash32([8; 32]),
+            declared_at_ms: 0,
+            reason: None,
+            corrective_event_ids: vec![],
+        },
+        codes::UNKNOWN_RECORD,
+    );
+    c.ok(FACTORY_KEY, declare.clone());
+    let d = st::error_declaration(&c.ms, &Hash32([9; 32])).unwrap().unwrap();
+    assert_eq!(d.reason.as_deref(), Some("incorrect_data"));
+    assert_eq!(d.corrective_event_ids.len(), 1);
+    assert!(st::record_header(&c.ms, &Hash32([9; 32])).unwrap().is_some());
+    assert_eq!(history(&c, ITEM).0, vec![Hash32([9; 32])]);
+    c.fails(FACTORY_KEY, declare, codes::DUPLICATE_EVENT);
+}
+
+#[test]
 fn malformed_records_are_refused_naming_the_field() {
     let mut c = Chain::new();
     let mut r = record(1, "commissioning", &[(ITEM, Relation::Epc)]);

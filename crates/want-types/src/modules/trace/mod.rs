@@ -40,6 +40,8 @@ pub const GCP_DIGITS_MIN: usize = 4;
 pub const GCP_DIGITS_MAX: usize = 12;
 /// Most products one custody hand-over names.
 pub const HANDOVER_PRODUCTS_MAX: usize = 1_000;
+/// Most corrective event IDs one error declaration names.
+pub const CORRECTIVE_EVENTS_MAX: usize = 100;
 
 /// Domain tag of the digest a department signs over a record's bytes.
 pub const RECORD_SIGNING_TAG: &[u8] = b"WANT-TRACE-RECORD-v1";
@@ -736,6 +738,18 @@ pub enum TraceCall {
     /// A key of an organisation endorsed for every named product (normalised identifiers)
     /// hands their custody to another organisation, which may then extend their history.
     HandOver { to_org: String, products: Vec<String> },
+    /// A key of the owning organisation declares a captured event erroneous (an EPCIS 2.0
+    /// `errorDeclaration`): the record stays, and is shown with the declaration's reason and the
+    /// corrective events' IDs.
+    DeclareError {
+        event_hash: Hash32,
+        /// `errorDeclaration.declarationTime`, Unix milliseconds UTC.
+        declared_at_ms: i64,
+        /// CBV error reason (bare name, e.g. `incorrect_data`) or a URI.
+        reason: Option<String>,
+        /// `errorDeclaration.correctiveEventIDs`.
+        corrective_event_ids: Vec<String>,
+    },
 }
 
 /// Events of the trace module, one per change a call makes (a consumer of `/v1/events` sees
@@ -800,6 +814,10 @@ pub enum TraceEvent {
         from_org: String,
         to_org: String,
         products: u64,
+    },
+    ErrorDeclared {
+        event_hash: Hash32,
+        org: String,
     },
 }
 
