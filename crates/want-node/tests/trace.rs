@@ -1303,7 +1303,7 @@ async fn records_by_organisations_the_brand_did_not_endorse_show_apart_until_cus
             org: "shop".into(),
             key: shop.address(),
             department: "till".into(),
-            roles: vec![Role::Retailer],
+            roles: vec![Role::Retailer, Role::Warehouse],
         },
     )
     .await;
@@ -1395,6 +1395,39 @@ async fn records_by_organisations_the_brand_did_not_endorse_show_apart_until_cus
     assert_eq!(v["records"], 2, "{v}");
     assert_eq!(v["events"][1]["org"], "shop", "{v}");
     assert_eq!(v["unendorsed"].as_array().unwrap().len(), 1, "{v}");
+    // A counterfeit (an unclaimed prefix) "made from" the brand's item does not borrow its past:
+    // the record is kept apart from the item's history, so lineage links nothing to it.
+    let doc = json!({"@context": ["https://ref.gs1.org/standards/epcis/epcis-context.jsonld"],
+        "type": "TransformationEvent", "eventTime": "2024-02-02T10:00:00Z", "eventTimeZoneOffset": "+00:00",
+        "bizStep": "retail_selling",
+        "inputEPCList": ["urn:epc:id:sgtin:4012345.077889.2"],
+        "outputEPCList": ["urn:epc:id:sgtin:9999999.011111.1"]});
+    let event = want_epcis::parse_capture(&serde_json::to_vec(&doc).unwrap())
+        .unwrap()
+        .events
+        .remove(0);
+    let sealed = want_records::seal_event(
+        &event,
+        &shop_key,
+        &shop_key.public_key(),
+        want_records::Publish::default(),
+        &mut rand::rngs::OsRng,
+    )
+    .unwrap();
+    send_ok(
+        &n,
+        &shop,
+        TraceCall::Anchor {
+            org: "shop".into(),
+            records: vec![sealed.anchor],
+        },
+    )
+    .await;
+    let fake = want_epcis::normalize_identifier("urn:epc:id:sgtin:9999999.011111.1").unwrap();
+    let v = n
+        .get_ok(&format!("/v1/trace/lineage/{}?depth=3", urlencode(&fake)))
+        .await;
+    assert_eq!(v["upstream"], json!([]), "{v}");
     n.stop().await;
 }
 

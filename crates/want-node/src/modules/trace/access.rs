@@ -24,11 +24,21 @@ pub const BLOB_READ_WINDOW_MS: u64 = 5 * 60 * 1000;
 /// clock; when this many are, further reads are refused with `blob_unavailable` until the
 /// oldest leave the window (at most 333 authorised reads per second, sustained, per node).
 pub const BLOB_READS_SEEN_MAX: usize = 100_000;
+/// Most signed blob reads one reader may have remembered within the window (about 3 reads per
+/// second, sustained): one reader cannot fill [`BLOB_READS_SEEN_MAX`] and stop everyone's reads.
+pub const BLOB_READS_PER_READER_MAX: usize = 1_000;
 
-/// The signed blob reads this node served within the window: (time, reader, CID).
+/// The signed blob reads this node served within the window: (time, reader, CID), and how many
+/// each reader has there.
 #[derive(Debug, Default)]
 pub struct SeenReads {
-    seen: Mutex<BTreeSet<(u64, Address, String)>>,
+    seen: Mutex<Seen>,
+}
+
+#[derive(Debug, Default)]
+struct Seen {
+    reads: BTreeSet<(u64, Address, String)>,
+    per_reader: std::collections::HashMap<Address, usize>,
 }
 
 impl SeenReads {
@@ -43,13 +53,21 @@ impl SeenReads {
         time_ms: u64,
         now_ms: u64,
     ) -> Result<(), NodeError> {
-        let mut seen = self.seen.lock();
+        let mut guard = self.seen.lock();
+        let seen = &mut *guard;
         let oldest = now_ms.saturating_sub(BLOB_READ_WINDOW_MS);
-        while seen.first().is_some_and(|(t, _, _)| *t < oldest) {
-            seen.pop_first();
+        while seen.reads.first().is_some_and(|(t, _, _)| *t < oldest) {
+            if let Some((_, gone, _)) = seen.reads.pop_first() {
+                if let Some(n) = seen.per_reader.get_mut(&gone) {
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        seen.per_reader.remove(&gone);
+                    }
+                }
+            }
         }
         let key = (time_ms, *reader, cid.to_string());
-        if seen.contains(&key) {
+        if seen.reads.contains(&key) {
             return Err(NodeError::rejected(
                 codes::BLOB_READ_REPLAYED,
                 format!(
@@ -57,7 +75,17 @@ impl SeenReads {
                 ),
             ));
         }
-        if seen.len() >= BLOB_READS_SEEN_MAX {
+        let mine = seen.per_reader.get(reader).copied().unwrap_or(0);
+        if mine >= BLOB_READS_PER_READER_MAX {
+            return Err(NodeError::rejected(
+                codes::BLOB_READS_EXCEEDED,
+                format!(
+                    "{reader} signed {BLOB_READS_PER_READER_MAX} blob reads in the last {} s, the most one reader may; retry later",
+                    BLOB_READ_WINDOW_MS / 1000
+                ),
+            ));
+        }
+        if seen.reads.len() >= BLOB_READS_SEEN_MAX {
             return Err(NodeError::rejected(
                 codes::BLOB_UNAVAILABLE,
                 format!(
@@ -66,18 +94,19 @@ impl SeenReads {
                 ),
             ));
         }
-        seen.insert(key);
+        seen.reads.insert(key);
+        seen.per_reader.insert(*reader, mine + 1);
         Ok(())
     }
 
     /// How many reads are remembered.
     pub fn len(&self) -> usize {
-        self.seen.lock().len()
+        self.seen.lock().reads.len()
     }
 
     /// True when no read is remembered.
     pub fn is_empty(&self) -> bool {
-        self.seen.lock().is_empty()
+        self.seen.lock().reads.is_empty()
     }
 }
 
@@ -220,6 +249,23 @@ mod tests {
     }
 
     #[test]
+    fn one_reader_cannot_fill_the_set_and_stop_the_others() {
+        let seen = SeenReads::default();
+        let greedy = Address::system("greedy");
+        for n in 0..BLOB_READS_PER_READER_MAX as u64 {
+            seen.admit(&greedy, CID, NOW_MS - n, NOW_MS).unwrap();
+        }
+        let over = seen.admit(&greedy, CID, NOW_MS + 1, NOW_MS).unwrap_err();
+        assert_eq!(over.code(), codes::BLOB_READS_EXCEEDED);
+        assert_eq!(over.http_status(), 429);
+        // Everyone else still reads.
+        seen.admit(&Address::system("honest"), CID, NOW_MS, NOW_MS).unwrap();
+        // Once the greedy reader's reads leave the window, it reads again.
+        let later = NOW_MS + BLOB_READ_WINDOW_MS + 1;
+        seen.admit(&greedy, CID, later, later).unwrap();
+    }
+
+    #[test]
     fn reads_that_left_the_window_are_forgotten_and_a_full_set_refuses_new_reads() {
         let seen = SeenReads::default();
         let reader = Address::system("reader");
@@ -228,8 +274,8 @@ mod tests {
         {
             let mut s = seen.seen.lock();
             let mut n = 0u64;
-            while s.len() < BLOB_READS_SEEN_MAX {
-                s.insert((NOW_MS, reader, format!("cid{n}")));
+            while s.reads.len() < BLOB_READS_SEEN_MAX {
+                s.reads.insert((NOW_MS, reader, format!("cid{n}")));
                 n += 1;
             }
         }

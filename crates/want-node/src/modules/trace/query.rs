@@ -240,12 +240,22 @@ pub fn lineage(
             }
             if !edges_of.contains_key(&id) {
                 let (_, recs) = query::product_records(view, &id, true)?;
-                let edges: Vec<LineageEdge> = recs
-                    .iter()
-                    .filter_map(|(_, r)| r.as_ref())
-                    .flat_map(record_edges)
-                    .filter(|e| e.from == id || e.to == id)
-                    .collect();
+                let mut edges: Vec<LineageEdge> = Vec::new();
+                for r in recs.iter().filter_map(|(_, r)| r.as_ref()) {
+                    for e in record_edges(r) {
+                        if e.from != id && e.to != id {
+                            continue;
+                        }
+                        // A record kept apart from the other product's history (its
+                        // organisation was not endorsed for it) links nothing to it: a
+                        // counterfeit does not borrow a genuine product's past.
+                        let other = if e.from == id { &e.to } else { &e.from };
+                        if query::is_unendorsed(view, other, r.seq)? {
+                            continue;
+                        }
+                        edges.push(e);
+                    }
+                }
                 edges_of.insert(id.clone(), edges);
             }
             let edges = edges_of.get(&id).cloned().unwrap_or_default();

@@ -57,6 +57,8 @@ pub const BLOB_TOO_LARGE: &str = "blob_too_large";
 pub const BLOB_UPLOAD_DENIED: &str = "blob_upload_denied";
 /// Refused: the uploader's or the node's quota of blobs not yet anchored is used up.
 pub const BLOB_QUOTA_EXCEEDED: &str = "blob_quota_exceeded";
+/// Refused: the reader signed more blob reads within the window than one reader may.
+pub const BLOB_READS_EXCEEDED: &str = "blob_reads_exceeded";
 /// Unavailable: the stored blob cannot be read now (an I/O error such as too many open files);
 /// its content is unknown, not tampered. Retry later.
 pub const BLOB_UNAVAILABLE: &str = "blob_unavailable";
@@ -93,6 +95,11 @@ pub const CODES: &[ErrorCode] = &[
         BLOB_READ_REPLAYED,
         403,
         "the signed blob read was already served; sign each read anew",
+    ),
+    ErrorCode::new(
+        BLOB_READS_EXCEEDED,
+        429,
+        "the reader signed more blob reads within five minutes than one reader may",
     ),
     ErrorCode::new(INVALID_CID, 400, "not a CIDv1 of a sealed blob"),
     ErrorCode::new(CAPTURE_DISABLED, 501, "this node has no capture key"),

@@ -54,6 +54,24 @@ fn execute_call(
     events: &mut Vec<TraceEvent>,
 ) -> Result<(), ExecError> {
     let writers_rule = ctx.activations.active(RULE_TRACE_WRITERS, ctx.height);
+    let new_call = matches!(
+        call,
+        TraceCall::RegisterPrefix { .. }
+            | TraceCall::AuthorizeParty { .. }
+            | TraceCall::WithdrawParty { .. }
+            | TraceCall::HandOver { .. }
+            | TraceCall::DeclareError { .. }
+    );
+    if new_call && !writers_rule {
+        return Err(fail(
+            codes::INVALID_TRACE_CALL,
+            format!(
+                "company prefixes, custody and error declarations apply from the {RULE_TRACE_WRITERS} activation (height {}); this block is at {}",
+                ctx.activations.height(RULE_TRACE_WRITERS),
+                ctx.height
+            ),
+        ));
+    }
     match call {
         TraceCall::RegisterOrg {
             org,
@@ -360,6 +378,20 @@ fn execute_call(
         }
         TraceCall::HandOver { to_org, products } => {
             let me = active_key(ov, sender)?;
+            // Handing goods over is shipping's work (or a manager's).
+            const HANDS_OVER: [Role; 5] = [
+                Role::Manager,
+                Role::Warehouse,
+                Role::Distributor,
+                Role::Logistics,
+                Role::Any,
+            ];
+            if !me.roles.iter().any(|r| HANDS_OVER.contains(r)) {
+                return Err(fail(
+                    codes::ROLE_NOT_ALLOWED,
+                    format!("key {sender} holds none of the roles that hand goods over (manager, warehouse, distributor, logistics, any)"),
+                ));
+            }
             require_org(ov, to_org)?;
             if *to_org == me.org {
                 return Err(fail(
@@ -389,6 +421,8 @@ fn execute_call(
                 }
                 match endorser.endorsement(ov, product, &me.org)? {
                     Endorsement::Endorsed => {}
+                    // A custodian hands the goods on and no longer holds them.
+                    Endorsement::Custodian => ov.delete(st::custody_key(product, &me.org)),
                     Endorsement::Unclaimed => {
                         return Err(fail(
                             codes::NOT_CUSTODIAN,
@@ -405,7 +439,11 @@ fn execute_call(
                         ))
                     }
                 }
-                st::put(ov, st::custody_key(product, to_org), &ctx.height);
+                st::put(
+                    ov,
+                    st::custody_key(product, to_org),
+                    &(ctx.height, me.org.clone()),
+                );
             }
             events.push(TraceEvent::CustodyHandedOver {
                 from_org: me.org.clone(),
@@ -485,7 +523,7 @@ fn anchor(
     admit: bool,
     events: &mut Vec<TraceEvent>,
 ) -> Result<(), ExecError> {
-    require_org(ov, org)?;
+    let org_info = require_org(ov, org)?;
     let signer = active_key(ov, sender)?;
     if signer.org != org {
         return Err(fail(
@@ -505,13 +543,26 @@ fn anchor(
             ),
         ));
     }
+    // Under the rule a key signs only with the roles its organisation's kind allows, whatever
+    // it was given before the rule.
+    let roles: Vec<Role> = if ctx.activations.active(RULE_TRACE_WRITERS, ctx.height) {
+        let kind = org_info.kind;
+        signer
+            .roles
+            .iter()
+            .copied()
+            .filter(|r| kind.allowed_roles().contains(r))
+            .collect()
+    } else {
+        signer.roles.clone()
+    };
     let mut seq = st::seq(ov)?;
     let mut endorser = Endorser::default();
     for (index, r) in records.iter().enumerate() {
         let at = |field: &str| format!("records[{index}].{field}");
         check_record(r, index)?;
-        if !may_sign(&signer.roles, r.public.biz_step.as_deref()) {
-            let roles: Vec<&str> = signer.roles.iter().map(|r| r.as_str()).collect();
+        if !may_sign(&roles, r.public.biz_step.as_deref()) {
+            let roles: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
             return Err(fail(
                 codes::ROLE_NOT_ALLOWED,
                 format!(
@@ -658,8 +709,10 @@ fn anchor(
 pub enum Endorsement {
     /// No registered GS1 Company Prefix covers the product: anyone's records join its history.
     Unclaimed,
-    /// The prefix's owner, a party it authorised, or a custodian of the product.
+    /// The prefix's owner or a party it authorised.
     Endorsed,
+    /// An organisation the product's custody was handed to.
+    Custodian,
     /// Anyone else: the record is kept apart.
     Unendorsed,
 }
@@ -708,8 +761,11 @@ impl Endorser {
                 p
             }
         };
-        if party || st::is_custodian(view, product, org)? {
+        if party {
             return Ok(Endorsement::Endorsed);
+        }
+        if st::is_custodian(view, product, org)? {
+            return Ok(Endorsement::Custodian);
         }
         Ok(Endorsement::Unendorsed)
     }

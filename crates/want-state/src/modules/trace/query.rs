@@ -11,7 +11,7 @@ use crate::store::{key_after, page};
 use crate::{StateError, StateView};
 
 pub use super::state::{
-    admin, error_declaration, grant, is_custodian, is_party, key, kyc, kyc_attestation, kyc_attestations, kyc_doc, latest_kyc,
+    admin, error_declaration, grant, is_custodian, is_party, is_unendorsed, key, kyc, kyc_attestation, kyc_attestations, kyc_doc, latest_kyc,
     org, prefix, product, product_event, product_events, product_prefix, record, record_by_cid,
     record_header, seq, ErrorDeclarationInfo, GrantInfo, KeyInfo, KycDoc, KycInfo, OrgInfo, PrefixInfo, ProductInfo,
     RecordInfo, KYC_ATTESTATIONS_MAX, PRODUCT_CHUNK_RECORDS,

@@ -21,7 +21,7 @@
 //! | `trace/err/ ‖ event hash` | [`ErrorDeclarationInfo`] (the record was declared erroneous) |
 //! | `trace/gcp/ ‖ prefix digits` | [`PrefixInfo`] (the GS1 Company Prefix's owner) |
 //! | `trace/gcpparty/ ‖ prefix ‖ / ‖ org` | height authorised (parties of the prefix's owner) |
-//! | `trace/custody/ ‖ product ‖ 0x00 ‖ org` | height handed over (custodians of one product) |
+//! | `trace/custody/ ‖ product ‖ 0x00 ‖ org` | (height handed over, giving organisation): the product's custodians |
 //! | `trace/punend/ ‖ product ‖ 0x00 ‖ seq (u64 BE)` | event hash of a record naming the product by an organisation not endorsed for it (kept apart from the product's history) |
 
 use borsh::{BorshDeserialize, BorshSerialize};
@@ -388,6 +388,11 @@ pub fn product_prefix(
 }
 pub fn is_party(view: &dyn StateView, prefix: &str, org: &str) -> Result<bool, StateError> {
     Ok(view.get(&party_key(prefix, org))?.is_some())
+}
+/// True when the record at anchoring position `seq` names `product` but was kept apart from its
+/// history (its organisation was not endorsed for the product).
+pub fn is_unendorsed(view: &dyn StateView, product: &str, seq: u64) -> Result<bool, StateError> {
+    Ok(view.get(&unendorsed_key(product, seq))?.is_some())
 }
 pub fn is_custodian(view: &dyn StateView, product: &str, org: &str) -> Result<bool, StateError> {
     Ok(view.get(&custody_key(product, org))?.is_some())

@@ -622,12 +622,17 @@ fn custody_is_handed_over_per_product_by_an_endorsed_organisation() {
         to_org: to.into(),
         products: products.iter().map(|p| p.to_string()).collect(),
     };
+    // Keys that ship hand goods over: the factory's dispatch, the shop's manager.
+    c.ok(ADMIN, add_key("factory", 41, vec![Role::Warehouse]));
+    c.ok(ADMIN, add_key("shop", 42, vec![Role::Manager]));
+    // A producer key does not ship.
+    c.fails(FACTORY_KEY, hand("shop", &[ITEM]), codes::ROLE_NOT_ALLOWED);
     // The shop holds no custody: it may not hand over, nor give itself custody.
-    c.fails(SHOP_KEY, hand("factory", &[ITEM]), codes::NOT_CUSTODIAN);
-    c.fails(FACTORY_KEY, hand("shop", &["urn:example:thing"]), codes::NOT_CUSTODIAN);
-    c.fails(FACTORY_KEY, hand("shop", &[ITEM, ITEM]), codes::INVALID_TRACE_CALL);
-    c.fails(FACTORY_KEY, hand("factory", &[ITEM]), codes::INVALID_TRACE_CALL);
-    c.ok(FACTORY_KEY, hand("shop", &[ITEM]));
+    c.fails(42, hand("factory", &[ITEM]), codes::NOT_CUSTODIAN);
+    c.fails(41, hand("shop", &["urn:example:thing"]), codes::NOT_CUSTODIAN);
+    c.fails(41, hand("shop", &[ITEM, ITEM]), codes::INVALID_TRACE_CALL);
+    c.fails(41, hand("factory", &[ITEM]), codes::INVALID_TRACE_CALL);
+    c.ok(41, hand("shop", &[ITEM]));
     assert!(st::is_custodian(&c.ms, ITEM, "shop").unwrap());
     // The shop now extends that item's history, not its sibling's.
     c.ok(
@@ -642,6 +647,47 @@ fn custody_is_handed_over_per_product_by_an_endorsed_organisation() {
     );
     assert_eq!(history(&c, ITEM), (vec![Hash32([6; 32])], vec![]));
     assert_eq!(history(&c, OTHER_ITEM), (vec![], vec![Hash32([6; 32])]));
+    // Handing the goods on, the shop no longer holds them (custody moves, it is not shared).
+    c.ok(
+        ADMIN,
+        TraceCall::RegisterOrg {
+            org: "carrier".into(),
+            name: "Carrier".into(),
+            kind: OrgKind::Logistics,
+            encryption_key: enc_key(5),
+        },
+    );
+    c.ok(42, hand("carrier", &[ITEM]));
+    assert!(st::is_custodian(&c.ms, ITEM, "carrier").unwrap());
+    assert!(!st::is_custodian(&c.ms, ITEM, "shop").unwrap());
+    c.fails(42, hand("carrier", &[ITEM]), codes::NOT_CUSTODIAN);
+}
+
+#[test]
+fn prefixes_custody_and_declarations_wait_for_the_writers_rule() {
+    let mut c = Chain::new();
+    c.activations
+        .0
+        .insert(want_types::params::RULE_TRACE_WRITERS.into(), 1_000);
+    let msg = c.fails(ADMIN, register_prefix("9521234", "factory"), codes::INVALID_TRACE_CALL);
+    assert!(msg.contains("trace_writers"), "{msg}");
+}
+
+#[test]
+fn under_the_writers_rule_a_key_signs_only_with_roles_its_kind_allows() {
+    let mut c = Chain::new();
+    c.activations
+        .0
+        .insert(want_types::params::RULE_TRACE_WRITERS.into(), 3);
+    // Before the rule, the shop (a retailer) gave a key `any`.
+    c.ok(ADMIN, add_key("shop", 43, vec![Role::Any]));
+    c.ok(43, anchor("shop", vec![unique_cid(record(10, "commissioning", &[(ITEM, Relation::Epc)]), 10)]));
+    // From the rule on, that role is void: a retailer's key commissions nothing.
+    c.fails(
+        43,
+        anchor("shop", vec![unique_cid(record(11, "commissioning", &[(ITEM, Relation::Epc)]), 11)]),
+        codes::ROLE_NOT_ALLOWED,
+    );
 }
 
 #[test]

@@ -936,6 +936,15 @@ pub fn is_valid_gcp(s: &str) -> bool {
 /// without a leading indicator or extension digit (GTIN, SSCC, GRAI, ITIP). `None` for an
 /// identifier that is not a GS1 key, or whose key has no company prefix in it.
 pub fn gcp_digits(product: &str) -> Option<&str> {
+    // EPC URNs kept as they are (class-level patterns with wildcards): the company prefix is
+    // exactly the digits before the first dot.
+    for scheme in ["urn:epc:idpat:", "urn:epc:class:", "urn:epc:id:"] {
+        if let Some(rest) = product.strip_prefix(scheme) {
+            let (_, body) = rest.split_once(':')?;
+            let prefix = body.split('.').next()?;
+            return (is_valid_gcp(prefix)).then_some(prefix);
+        }
+    }
     let path = product.strip_prefix("https://id.gs1.org/")?;
     let mut parts = path.split('/');
     let ai = parts.next()?;
@@ -1039,6 +1048,11 @@ mod tests {
         );
         assert_eq!(gcp_digits("https://id.gs1.org/8004/0614141ABC12"), Some("0614141"));
         assert_eq!(gcp_digits("urn:example:thing:1"), None);
+        assert_eq!(
+            gcp_digits("urn:epc:idpat:sgtin:0614141.107346.*"),
+            Some("0614141")
+        );
+        assert_eq!(gcp_digits("urn:epc:idpat:sgtin:*.*.*"), None);
         assert_eq!(gcp_digits("https://id.gs1.org/99/1234567"), None);
         assert_eq!(gcp_digits("https://id.gs1.org/01/1é"), None);
         assert!(is_valid_gcp("0614141"));
