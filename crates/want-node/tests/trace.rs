@@ -208,6 +208,45 @@ fn trace_tx(key: &SigningKey, nonce: u64, call: TraceCall) -> SignedTransaction 
     })
 }
 
+/// Funds `key` for fees and has the administrator (the dev key) register organisation `org` of
+/// `kind`, sealed to `key`, with `key` as its one department key holding `roles`.
+async fn org_with_key(
+    n: &TestNode,
+    org: &str,
+    kind: OrgKind,
+    key: &PrivateKey,
+    roles: Vec<Role>,
+) -> SigningKey {
+    let dev = dev_key();
+    let signer = SigningKey::Secp256k1(key.clone());
+    let nonce = n.nonce(&dev.address()).await;
+    n.commit(&transfer(&dev, nonce, signer.address(), 1_000_000_000))
+        .await;
+    send_ok(
+        n,
+        &dev,
+        TraceCall::RegisterOrg {
+            org: org.into(),
+            name: format!("Organisation {org}"),
+            kind,
+            encryption_key: key.public_key_compressed().to_vec(),
+        },
+    )
+    .await;
+    send_ok(
+        n,
+        &dev,
+        TraceCall::AddKey {
+            org: org.into(),
+            key: signer.address(),
+            department: "desk".into(),
+            roles,
+        },
+    )
+    .await;
+    signer
+}
+
 /// Sends a trace call as `key` and waits for its receipt.
 async fn send(n: &TestNode, key: &SigningKey, call: TraceCall) -> (StatusCode, Value) {
     let nonce = n.nonce(&key.address()).await;
@@ -973,55 +1012,16 @@ async fn roles_other_organisations_and_revoked_keys_cannot_anchor() {
     let n = start_capturing(dir.path()).await;
     let dev = dev_key();
     let shop_key = PrivateKey::generate();
-    let shop = SigningKey::Secp256k1(shop_key.clone());
-    // Fund the shop's key for fees.
-    let nonce = n.nonce(&dev.address()).await;
-    n.commit(&transfer(&dev, nonce, shop.address(), 1_000_000_000))
-        .await;
-    send_ok(
+    let shop = org_with_key(
         &n,
-        &dev,
-        TraceCall::RegisterOrg {
-            org: "shop".into(),
-            name: "Corner shop".into(),
-            kind: OrgKind::Retailer,
-            encryption_key: shop_key.public_key_compressed().to_vec(),
-        },
+        "shop",
+        OrgKind::Retailer,
+        &shop_key,
+        vec![Role::Retailer],
     )
     .await;
-    send_ok(
-        &n,
-        &dev,
-        TraceCall::AddKey {
-            org: "shop".into(),
-            key: shop.address(),
-            department: "till".into(),
-            roles: vec![Role::Retailer],
-        },
-    )
-    .await;
-    let event = |step: &str, serial: u32| -> want_epcis::EpcisEvent {
-        let doc = json!({"@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"], "type": "ObjectEvent", "eventTime": "2024-02-01T10:00:00Z", "eventTimeZoneOffset": "+00:00",
-            "action": "OBSERVE", "bizStep": step, "epcList": [format!("urn:epc:id:sgtin:4012345.077889.{serial}")]});
-        want_epcis::parse_capture(&serde_json::to_vec(&doc).unwrap())
-            .unwrap()
-            .events
-            .remove(0)
-    };
-    let anchor = |org: &str, step: &str, serial: u32| {
-        let sealed = want_records::seal_event(
-            &event(step, serial),
-            &shop_key,
-            &shop_key.public_key(),
-            want_records::Publish::default(),
-            &mut rand::rngs::OsRng,
-        )
-        .unwrap();
-        TraceCall::Anchor {
-            org: org.into(),
-            records: vec![sealed.anchor],
-        }
-    };
+    let anchor =
+        |org: &str, step: &str, serial: u32| sealed_anchor(&shop_key, org, step, serial, 0);
     // A retailer sells; it may not commission.
     send_ok(&n, &shop, anchor("shop", "retail_selling", 1)).await;
     let (s, v) = send(&n, &shop, anchor("shop", "commissioning", 2)).await;
@@ -1156,36 +1156,20 @@ async fn kyc_documents_are_sealed_to_the_verifier_and_only_hash_and_level_go_on_
     let dev = dev_key();
     // A KYC verifier organisation the administrator approved, and its verifier key.
     let verifier = PrivateKey::generate();
-    let verifier_signer = SigningKey::Secp256k1(verifier.clone());
-    send_ok(
+    let verifier_signer = org_with_key(
         &n,
-        &dev,
-        TraceCall::RegisterOrg {
-            org: "kyc-bureau".into(),
-            name: "KYC bureau".into(),
-            kind: OrgKind::KycVerifier,
-            encryption_key: verifier.public_key_compressed().to_vec(),
-        },
-    )
-    .await;
-    send_ok(
-        &n,
-        &dev,
-        TraceCall::AddKey {
-            org: "kyc-bureau".into(),
-            key: verifier.address(),
-            department: "desk".into(),
-            roles: vec![Role::KycVerifier],
-        },
+        "kyc-bureau",
+        OrgKind::KycVerifier,
+        &verifier,
+        vec![Role::KycVerifier],
     )
     .await;
     let subject_key = PrivateKey::generate();
     let subject = SigningKey::Secp256k1(subject_key.clone());
     let stranger = PrivateKey::generate();
-    for to in [subject.address(), verifier.address()] {
-        let nonce = n.nonce(&dev.address()).await;
-        n.commit(&transfer(&dev, nonce, to, 1_000_000_000)).await;
-    }
+    let nonce = n.nonce(&dev.address()).await;
+    n.commit(&transfer(&dev, nonce, subject.address(), 1_000_000_000))
+        .await;
     let passport = b"PASSPORT E12345678 ZHANG SAN 1990-01-01";
     let sealed = want_crypto::ecies_encrypt(&verifier.public_key(), passport).unwrap();
     let (s, v) = n.put_blob_signed(&subject_key, sealed.clone()).await;
@@ -1281,30 +1265,12 @@ async fn records_by_organisations_the_brand_did_not_endorse_show_apart_until_cus
     let n = start_capturing(dir.path()).await;
     let dev = dev_key();
     let shop_key = PrivateKey::generate();
-    let shop = SigningKey::Secp256k1(shop_key.clone());
-    let nonce = n.nonce(&dev.address()).await;
-    n.commit(&transfer(&dev, nonce, shop.address(), 1_000_000_000))
-        .await;
-    send_ok(
+    let shop = org_with_key(
         &n,
-        &dev,
-        TraceCall::RegisterOrg {
-            org: "shop".into(),
-            name: "Corner shop".into(),
-            kind: OrgKind::Retailer,
-            encryption_key: shop_key.public_key_compressed().to_vec(),
-        },
-    )
-    .await;
-    send_ok(
-        &n,
-        &dev,
-        TraceCall::AddKey {
-            org: "shop".into(),
-            key: shop.address(),
-            department: "till".into(),
-            roles: vec![Role::Retailer, Role::Warehouse],
-        },
+        "shop",
+        OrgKind::Retailer,
+        &shop_key,
+        vec![Role::Retailer, Role::Warehouse],
     )
     .await;
     // The brand (the dev organisation) licensed prefix 4012345 and commissions item 1.

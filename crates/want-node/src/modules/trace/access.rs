@@ -100,13 +100,9 @@ impl SeenReads {
     }
 
     /// How many reads are remembered.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.seen.lock().reads.len()
-    }
-
-    /// True when no read is remembered.
-    pub fn is_empty(&self) -> bool {
-        self.seen.lock().reads.is_empty()
     }
 }
 
