@@ -115,7 +115,13 @@ pub const HTTP_REQUEST_TIMEOUT_MS_DEFAULT: u64 = 120_000;
 /// Default most concurrent `/v1/events` streams.
 pub const WS_CLIENTS_MAX_DEFAULT: usize = 256;
 
-/// The `[http]` section: connection, time and stream limits of the HTTP server.
+/// Default requests per second one client (an IPv4 address, or an IPv6 /64) may send on
+/// average.
+pub const HTTP_CLIENT_REQUESTS_PER_SECOND_DEFAULT: u32 = 50;
+/// Default requests one client may send at once above its average rate.
+pub const HTTP_CLIENT_BURST_DEFAULT: u32 = 200;
+
+/// The `[http]` section: connection, time, stream and per-client rate limits of the HTTP server.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpLimits {
@@ -127,6 +133,25 @@ pub struct HttpLimits {
     pub request_timeout_ms: u64,
     #[serde(default = "d_ws")]
     pub ws_clients_max: usize,
+    /// Average requests per second one client may send (`429 rate_limited` beyond its burst);
+    /// 0 turns the per-client limit off.
+    #[serde(default = "d_client_rps")]
+    pub client_requests_per_second: u32,
+    /// Requests one client may send at once above its average rate.
+    #[serde(default = "d_client_burst")]
+    pub client_burst: u32,
+    /// Whether clients on this machine (loopback addresses) are rate-limited too. Off by
+    /// default: the operator's own tools and a local reverse proxy are not throttled (behind a
+    /// proxy on the same machine, limit clients at the proxy or turn this on).
+    #[serde(default)]
+    pub rate_limit_loopback: bool,
+}
+
+fn d_client_rps() -> u32 {
+    HTTP_CLIENT_REQUESTS_PER_SECOND_DEFAULT
+}
+fn d_client_burst() -> u32 {
+    HTTP_CLIENT_BURST_DEFAULT
 }
 
 fn d_conns() -> usize {
@@ -149,6 +174,9 @@ impl Default for HttpLimits {
             header_read_timeout_ms: HTTP_HEADER_READ_TIMEOUT_MS_DEFAULT,
             request_timeout_ms: HTTP_REQUEST_TIMEOUT_MS_DEFAULT,
             ws_clients_max: WS_CLIENTS_MAX_DEFAULT,
+            client_requests_per_second: HTTP_CLIENT_REQUESTS_PER_SECOND_DEFAULT,
+            client_burst: HTTP_CLIENT_BURST_DEFAULT,
+            rate_limit_loopback: false,
         }
     }
 }
@@ -338,6 +366,12 @@ impl NodeConfig {
         }
         if self.mempool_sender_txs_max == 0 {
             return Err("mempool_sender_txs_max must be at least 1".into());
+        }
+        if self.http.client_requests_per_second > 0 && self.http.client_burst == 0 {
+            return Err(
+                "http.client_burst must be at least 1 while http.client_requests_per_second is set (0 turns the per-client limit off)"
+                    .into(),
+            );
         }
         if self.http.connections_max == 0
             || self.http.header_read_timeout_ms == 0

@@ -57,6 +57,7 @@ pub mod codes {
     pub const STORAGE_LOW: &str = "storage_low";
     pub const REQUEST_TIMEOUT: &str = "request_timeout";
     pub const TOO_MANY_STREAMS: &str = "too_many_streams";
+    pub const RATE_LIMITED: &str = "rate_limited";
 
     /// The node kernel's codes with their HTTP status.
     pub const KERNEL: &[ErrorCode] = &[
@@ -183,6 +184,11 @@ pub mod codes {
             REQUEST_TIMEOUT,
             408,
             "the request took longer than the node's http.request_timeout_ms",
+        ),
+        ErrorCode::new(
+            RATE_LIMITED,
+            429,
+            "this client sent more requests than http.client_requests_per_second and http.client_burst allow; wait the Retry-After seconds",
         ),
         ErrorCode::new(
             TOO_MANY_STREAMS,

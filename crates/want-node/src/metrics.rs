@@ -36,6 +36,7 @@ pub struct Metrics {
     pub diverged_height: Gauge,
     pub storage_free_bytes: Gauge,
     pub http_connections_refused: Counter,
+    pub http_rate_limited: Counter,
     pub storage_floor_bytes: Gauge,
     pub storage_low: Gauge,
     pub storage_reserve_held: Gauge,
@@ -70,6 +71,7 @@ impl Metrics {
             diverged_height: Gauge::default(),
             storage_free_bytes: Gauge::default(),
             http_connections_refused: Counter::default(),
+            http_rate_limited: Counter::default(),
             storage_floor_bytes: Gauge::default(),
             storage_low: Gauge::default(),
             storage_reserve_held: Gauge::default(),
@@ -158,6 +160,11 @@ impl Metrics {
             "http_connections_refused",
             "Connections closed at once because http.connections_max were open",
             m.http_connections_refused.clone(),
+        );
+        registry.register(
+            "http_rate_limited",
+            "Requests answered 429 rate_limited: their client was over http.client_requests_per_second",
+            m.http_rate_limited.clone(),
         );
         registry.register(
             "storage_free_bytes",

@@ -177,3 +177,63 @@ async fn a_body_that_never_arrives_is_answered_request_timeout() {
     assert!(text.contains("request_timeout"), "{text}");
     n.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_over_its_rate_is_answered_429_while_other_clients_are_served() {
+    let dir = tempdir();
+    let n = start_node_with(dir.path(), want_node::Genesis::dev(), |c| {
+        c.http.rate_limit_loopback = true;
+        c.http.client_requests_per_second = 1;
+        c.http.client_burst = 5;
+    })
+    .await
+    .expect("start");
+    // 127.0.0.2 is another client than the honest one on 127.0.0.1 (all of 127/8 is loopback).
+    let flooder = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .unwrap();
+    let (mut served, mut limited) = (0, 0);
+    for _ in 0..20 {
+        let r = flooder.get(n.url("/v1/status")).send().await.unwrap();
+        match r.status().as_u16() {
+            200 => served += 1,
+            429 => {
+                assert!(r.headers().contains_key("retry-after"), "{:?}", r.headers());
+                let v: serde_json::Value = r.json().await.unwrap();
+                assert_eq!(v["error"]["code"], "rate_limited", "{v}");
+                limited += 1;
+            }
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert!((5..=7).contains(&served), "served {served} of a burst of 5");
+    assert_eq!(served + limited, 20);
+    // Another client is not affected.
+    let took = honest_commit(&n, 0).await;
+    assert!(took < HONEST_COMMIT_MAX, "honest commit took {took:?}");
+    let metrics = n.get_text("/metrics").await;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("want_http_rate_limited_total ") && !l.ends_with(" 0")),
+        "{metrics}"
+    );
+    n.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_on_loopback_are_not_rate_limited_by_default() {
+    let dir = tempdir();
+    let n = start_node_with(dir.path(), want_node::Genesis::dev(), |c| {
+        c.http.client_requests_per_second = 1;
+        c.http.client_burst = 2;
+    })
+    .await
+    .expect("start");
+    for _ in 0..10 {
+        let r = n.http.get(n.url("/v1/status")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    n.stop().await;
+}

@@ -8,6 +8,7 @@
 
 pub mod document;
 pub mod kernel;
+pub mod ratelimit;
 pub mod stream;
 
 use std::net::SocketAddr;
@@ -164,7 +165,8 @@ const ACCEPT_RETRY_MS: u64 = 100;
 /// Serves the API until `shutdown` resolves, within the node's `[http]` limits: at most
 /// `connections_max` open connections (more are closed at once, counted in
 /// `want_http_connections_refused_total`), `header_read_timeout_ms` to send a request's headers
-/// (a slowloris client is dropped), `request_timeout_ms` per request (`408 request_timeout`).
+/// (a slowloris client is dropped), `request_timeout_ms` per request (`408 request_timeout`),
+/// `client_requests_per_second` and `client_burst` per client ([`ratelimit`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     node: Node,
@@ -179,6 +181,11 @@ pub async fn serve(
         std::time::Duration::from_millis(limits.request_timeout_ms),
         bound_request_time,
     ));
+    let limited = ratelimit::limited(
+        app.clone(),
+        &limits,
+        shared.metrics.http_rate_limited.clone(),
+    );
     let slots = Arc::new(tokio::sync::Semaphore::new(limits.connections_max));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut builder = Builder::new(TokioExecutor::new());
@@ -192,7 +199,7 @@ pub async fn serve(
     let mut refusals = want_consensus::net::RateLimitedLog::new(want_consensus::net::LOG_EVERY_MS);
     tokio::pin!(shutdown);
     loop {
-        let (stream, _peer): (tokio::net::TcpStream, SocketAddr) = tokio::select! {
+        let (stream, peer): (tokio::net::TcpStream, SocketAddr) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
                 Err(e) => {
@@ -214,7 +221,20 @@ pub async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(app.clone());
+        let router = if ratelimit::exempt(peer.ip(), &limits) {
+            app.clone()
+        } else {
+            limited.clone()
+        };
+        let client = ratelimit::Client(ratelimit::ClientKey::of(peer.ip()));
+        let service = TowerToHyperService::new(
+            tower::ServiceBuilder::new()
+                .map_request(move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(client);
+                    req
+                })
+                .service(router),
+        );
         let conn = builder
             .serve_connection_with_upgrades(TokioIo::new(stream), service)
             .into_owned();
