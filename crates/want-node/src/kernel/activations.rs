@@ -4,7 +4,7 @@
 //! any past block changing meaning.
 
 use want_storage::Store;
-use want_types::params::RULE_FEE_WEIGHTS;
+use want_types::params::{RULE_FEE_WEIGHTS, RULE_TRACE_WRITERS};
 use want_types::{Activations, ModuleId};
 
 use crate::config::Genesis;
@@ -14,6 +14,7 @@ use crate::error::NodeError;
 pub fn known_names() -> Vec<&'static str> {
     let mut names: Vec<&'static str> = ModuleId::ALL.iter().map(|m| m.name()).collect();
     names.push(RULE_FEE_WEIGHTS);
+    names.push(RULE_TRACE_WRITERS);
     names
 }
 
@@ -47,21 +48,21 @@ pub fn reconcile_activations(store: &Store, genesis: &Genesis) -> Result<Activat
     let mut effective = Activations::default();
     for name in &known {
         let explicit = genesis.activations.0.get(*name).copied();
-        let height = match &recorded {
-            Some(rec) => {
-                let was = rec.height(name);
-                match explicit {
-                    Some(now) if now != was && now.min(was) <= head => {
-                        return Err(NodeError::Config(format!(
+        // A name the record lacks is one added since the chain recorded its activations: it is
+        // treated as on a chain migrated from format 3 (it never applied to a past block).
+        let was_recorded = recorded.as_ref().and_then(|rec| rec.0.get(*name).copied());
+        let height = match was_recorded {
+            Some(was) => match explicit {
+                Some(now) if now != was && now.min(was) <= head => {
+                    return Err(NodeError::Config(format!(
                             "genesis.activations.{name} is {now}, but this chain recorded {was} and is already at height {head}: the change would alter blocks it has applied; set it back to {was} (only activations above the head may change)"
                         )));
-                    }
-                    Some(now) => now,
-                    None => was,
                 }
-            }
+                Some(now) => now,
+                None => was,
+            },
             // Migrated from format 3: the chain ran without anything it did not have then.
-            None if head == 0 || IN_FORMAT_3.contains(name) => {
+            None if head == 0 || (recorded.is_none() && IN_FORMAT_3.contains(name)) => {
                 let h = explicit.unwrap_or(0);
                 if head > 0 && h > 0 && h <= head {
                     return Err(NodeError::Config(format!(
@@ -214,5 +215,24 @@ mod tests {
                 .height(RULE_FEE_WEIGHTS),
             100
         );
+    }
+
+    #[test]
+    fn a_rule_added_since_the_chain_recorded_its_activations_applies_only_after_its_head() {
+        let dir = tempfile::tempdir().unwrap();
+        let g = Genesis::dev();
+        let store = store_at(dir.path(), &g, 4, true);
+        // Recorded by a build that did not know the trace_writers rule.
+        let mut old = Activations::default();
+        for name in known_names() {
+            if name != RULE_TRACE_WRITERS {
+                old.0.insert(name.to_string(), 0);
+            }
+        }
+        store.record_activations(&old).unwrap();
+        let a = reconcile_activations(&store, &g).unwrap();
+        assert_eq!(a.height(RULE_TRACE_WRITERS), 5);
+        assert_eq!(a.height(RULE_FEE_WEIGHTS), 0);
+        assert_eq!(store.activations().unwrap(), Some(a));
     }
 }
