@@ -237,3 +237,184 @@ async fn clients_on_loopback_are_not_rate_limited_by_default() {
     }
     n.stop().await;
 }
+
+/// Every client-side attack of issue 12 at once against one node, from another client
+/// (127.0.0.2) than the honest one: slowloris connections, a WebSocket flood replaying from
+/// height 0, a mempool flood of stamped transactions with gapped nonces, a flood of unsigned
+/// blob uploads, oversized unsigned member envelopes, and expensive reads. Meanwhile the honest
+/// client commits transfers, each within [`HONEST_COMMIT_MAX`], and the node stays healthy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_honest_client_commits_transfers_while_every_attack_runs_at_once() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Arc;
+    const POW_BITS: u32 = 8;
+    let dir = tempdir();
+    let mut genesis = want_node::Genesis::dev();
+    genesis.params.pow_difficulty_bits = POW_BITS;
+    let n = start_node_with(dir.path(), genesis, |c| {
+        c.http.connections_max = 64;
+        c.http.header_read_timeout_ms = HEADER_TIMEOUT_MS;
+        c.http.ws_clients_max = 8;
+        c.http.rate_limit_loopback = true;
+        c.http.client_requests_per_second = 100;
+        c.http.client_burst = 200;
+        c.mempool_txs_max = 64;
+        c.mempool_sender_txs_max = 4;
+        c.mempool_nonce_window = 4;
+    })
+    .await
+    .expect("start");
+    let stop = Arc::new(AtomicBool::new(false));
+    let attacker = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    // What each attack got through to the node: connections held, streams opened, requests sent.
+    let sent: Arc<[AtomicU64; 5]> = Arc::new(Default::default());
+    const SLOWLORIS: usize = 0;
+    const STREAMS: usize = 1;
+    const MEMPOOL: usize = 2;
+    const UPLOADS: usize = 3;
+    const READS: usize = 4;
+    let mut attacks = Vec::new();
+    // Slowloris: half the connection slots held by headers that never end.
+    {
+        let (stop, addr, sent) = (stop.clone(), addr(&n), sent.clone());
+        attacks.push(tokio::spawn(async move {
+            let mut held = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                if held.len() < 32 {
+                    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+                    sock.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+                    if let Ok(mut s) = sock.connect(addr.parse().unwrap()).await {
+                        let _ = s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await;
+                        held.push(s);
+                        sent[SLOWLORIS].fetch_add(1, Ordering::Relaxed);
+                    }
+                } else {
+                    held.clear();
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }));
+    }
+    // A WebSocket flood, each stream replaying from height 0.
+    {
+        let (stop, sent, url) = (
+            stop.clone(),
+            sent.clone(),
+            format!(
+                "{}/v1/events?from_height=0",
+                n.base.replace("http://", "ws://")
+            ),
+        );
+        attacks.push(tokio::spawn(async move {
+            let mut open = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                if let Ok((ws, _)) = tokio_tungstenite::connect_async(&url).await {
+                    open.push(ws);
+                    sent[STREAMS].fetch_add(1, Ordering::Relaxed);
+                }
+                if open.len() > 16 {
+                    open.clear();
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }));
+    }
+    // A mempool flood: stamped, fee-free transactions from many accounts at gapped nonces.
+    {
+        let (stop, http, base, sent) =
+            (stop.clone(), attacker.clone(), n.base.clone(), sent.clone());
+        attacks.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let key = new_key();
+                for nonce in [0, 3, 9, 40] {
+                    let stx = stamped(&key, nonce, POW_BITS);
+                    let _ = http
+                        .post(format!("{base}/v1/transactions"))
+                        .json(&stx)
+                        .send()
+                        .await;
+                    sent[MEMPOOL].fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    // Unsigned blob uploads of 1 MiB and oversized unsigned member envelopes of 8 MiB.
+    {
+        let (stop, http, base, sent) =
+            (stop.clone(), attacker.clone(), n.base.clone(), sent.clone());
+        attacks.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let _ = http
+                    .put(format!("{base}/v1/blobs"))
+                    .body(vec![7u8; 1 << 20])
+                    .send()
+                    .await;
+                let _ = http
+                    .post(format!("{base}/v1/cluster/rpc"))
+                    .header("content-type", "application/octet-stream")
+                    .body(vec![0u8; 8 << 20])
+                    .send()
+                    .await;
+                sent[UPLOADS].fetch_add(2, Ordering::Relaxed);
+            }
+        }));
+    }
+    // Expensive reads.
+    {
+        let (stop, http, base, sent) =
+            (stop.clone(), attacker.clone(), n.base.clone(), sent.clone());
+        attacks.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                for path in [
+                    "/v1/sync/headers?from=0&count=2000",
+                    "/v1/blocks/latest",
+                    "/v1/trace/events?limit=1000",
+                ] {
+                    let _ = http.get(format!("{base}{path}")).send().await;
+                    sent[READS].fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    // Let the attacks get going, then commit honest transfers one after another.
+    // The honest client goes on for at least ATTACK_FOR, and for at least five transfers.
+    const ATTACK_FOR: Duration = Duration::from_secs(4);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let started = Instant::now();
+    let mut nonce = 0;
+    while nonce < 5 || started.elapsed() < ATTACK_FOR {
+        let took = honest_commit(&n, nonce).await;
+        assert!(
+            took < HONEST_COMMIT_MAX,
+            "honest transfer {nonce} took {took:?} under attack"
+        );
+        nonce += 1;
+    }
+    stop.store(true, Ordering::Relaxed);
+    for a in attacks {
+        a.abort();
+    }
+    for (i, what) in ["slowloris", "streams", "mempool", "uploads", "reads"]
+        .iter()
+        .enumerate()
+    {
+        assert!(
+            sent[i].load(Ordering::Relaxed) > 0,
+            "the {what} attack never reached the node"
+        );
+    }
+    let health = n.http.get(n.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let metrics = n.get_text("/metrics").await;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("want_http_rate_limited_total ") && !l.ends_with(" 0")),
+        "the flood was never rate-limited: {metrics}"
+    );
+    n.stop().await;
+}

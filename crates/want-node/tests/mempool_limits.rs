@@ -53,20 +53,8 @@ async fn start_bounded(dir: &Path, tweak: impl FnOnce(&mut NodeConfig)) -> TestN
     n
 }
 
-/// A fee-free approval from `key` (an empty account) paid with a proof-of-work stamp: the
-/// cheapest transaction there is.
 fn stamped(key: &SigningKey, nonce: u64) -> SignedTransaction {
-    let mut t = tx(
-        nonce,
-        TokenCall::Approve {
-            spender: new_key().address(),
-            amount: 1,
-        },
-    );
-    t.from = key.address();
-    t.fee = 0;
-    t.solve_pow(POW_BITS);
-    key.sign_transaction(t)
+    common::stamped(key, nonce, POW_BITS)
 }
 
 /// Counts a refusal by its code.

@@ -384,6 +384,22 @@ pub fn transfer(key: &SigningKey, nonce: u64, to: Address, amount: Amount) -> Si
     key.sign_transaction(tx(nonce, TokenCall::Transfer { to, amount }))
 }
 
+/// A fee-free approval from `key` (an empty account) paid with a proof-of-work stamp of `bits`:
+/// the cheapest transaction there is.
+pub fn stamped(key: &SigningKey, nonce: u64, bits: u32) -> SignedTransaction {
+    let mut t = tx(
+        nonce,
+        TokenCall::Approve {
+            spender: new_key().address(),
+            amount: 1,
+        },
+    );
+    t.from = key.address();
+    t.fee = 0;
+    t.solve_pow(bits);
+    key.sign_transaction(t)
+}
+
 /// The 1 % transfer fee, rounded up.
 pub fn transfer_fee(amount: Amount) -> Amount {
     (amount * 100).div_ceil(10_000)
