@@ -158,15 +158,19 @@ mod tests {
         let back = NodeKey::from_hex(&format!(" 0x{}\n", key.to_hex())).unwrap();
         assert_eq!(back.public_key(), key.public_key());
         assert!(!format!("{key:?}").contains(&key.to_hex()));
-        assert!(NodeKey::from_hex("abcd").is_err());
+        let err = NodeKey::from_hex("abcd").unwrap_err();
+        assert!(matches!(err, CryptoError::InvalidNodeKey { .. }), "{err}");
+        assert!(err.to_string().contains("got 2 bytes"), "{err}");
     }
 
     #[test]
     fn wrong_lengths_and_wrong_messages_are_refused() {
         let key = NodeKey::generate();
         let sig = key.sign(b"msg");
-        assert!(verify_ed25519(&key.public_key()[..31], b"msg", &sig).is_err());
-        assert!(verify_ed25519(&key.public_key(), b"msg", &sig[..63]).is_err());
+        let err = verify_ed25519(&key.public_key()[..31], b"msg", &sig).unwrap_err();
+        assert!(matches!(err, CryptoError::InvalidPublicKey { .. }), "{err}");
+        let err = verify_ed25519(&key.public_key(), b"msg", &sig[..63]).unwrap_err();
+        assert!(err.to_string().contains("63 bytes"), "{err}");
         let err = verify_ed25519(&key.public_key(), b"other", &sig).unwrap_err();
         assert!(matches!(err, CryptoError::BadSignature { .. }), "{err}");
     }
@@ -185,10 +189,12 @@ mod tests {
         let block = sign_block(header(), vec![], &key);
         let mut later = block.clone();
         later.header.height += 1;
-        assert!(verify_block_signature(&later).is_err());
+        let err = verify_block_signature(&later).unwrap_err();
+        assert!(err.to_string().contains("does not verify"), "{err}");
         let mut impostor = block;
         impostor.header.proposer = NodeKey::generate().public_key().to_vec();
-        assert!(verify_block_signature(&impostor).is_err());
+        let err = verify_block_signature(&impostor).unwrap_err();
+        assert!(err.to_string().contains("does not verify"), "{err}");
     }
 
     mod parsers {

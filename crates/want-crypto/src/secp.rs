@@ -277,14 +277,21 @@ mod tests {
 
     #[test]
     fn invalid_private_keys_are_refused() {
-        assert!(PrivateKey::from_bytes(&[1u8; 31]).is_err());
-        assert!(PrivateKey::from_bytes(&[0u8; 32]).is_err());
-        assert!(PrivateKey::from_bytes(&[0xffu8; 32]).is_err());
+        let reason = |r: Result<PrivateKey, CryptoError>| match r {
+            Err(CryptoError::InvalidPrivateKey { reason }) => reason,
+            other => panic!("expected InvalidPrivateKey, got {other:?}"),
+        };
+        assert_eq!(reason(PrivateKey::from_bytes(&[1u8; 31])), "got 31 bytes");
+        let not_scalar = "the value is zero or not below the curve order";
+        assert_eq!(reason(PrivateKey::from_bytes(&[0u8; 32])), not_scalar);
+        assert_eq!(reason(PrivateKey::from_bytes(&[0xffu8; 32])), not_scalar);
         // The group order n itself is not a valid key.
-        assert!(PrivateKey::from_hex(
-            "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141"
-        )
-        .is_err());
+        assert_eq!(
+            reason(PrivateKey::from_hex(
+                "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141"
+            )),
+            not_scalar
+        );
         let err = PrivateKey::from_hex("zz").unwrap_err();
         assert!(err.to_string().contains("hex"), "{err}");
     }

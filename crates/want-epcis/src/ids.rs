@@ -820,15 +820,22 @@ mod tests {
 
     #[test]
     fn bad_check_digit_is_rejected() {
-        assert!(normalise_identifier("https://id.gs1.org/01/10614141073465/21/2017").is_err());
-        assert!(normalise_identifier("https://id.gs1.org/00/106141412345678909").is_err());
-        assert!(normalise_identifier("https://id.gs1.org/414/0614141073468").is_err());
+        for bad in [
+            "https://id.gs1.org/01/10614141073465/21/2017",
+            "https://id.gs1.org/00/106141412345678909",
+            "https://id.gs1.org/414/0614141073468",
+        ] {
+            let e = normalise_identifier(bad).unwrap_err();
+            assert!(e.contains("bad check digit"), "{bad}: {e}");
+        }
     }
 
     #[test]
     fn invalid_epc_urn_is_rejected_and_other_uris_kept() {
-        assert!(normalise_identifier("urn:epc:id:sgtin:0614141.10734.2017").is_err());
-        assert!(normalise_identifier("not a uri").is_err());
+        let e = normalise_identifier("urn:epc:id:sgtin:0614141.10734.2017").unwrap_err();
+        assert!(e.starts_with("invalid GS1 EPC URI"), "{e}");
+        let e = normalise_identifier("not a uri").unwrap_err();
+        assert!(e.starts_with("not an absolute URI"), "{e}");
         assert_eq!(
             normalise_identifier("urn:example:thing:1").unwrap(),
             "urn:example:thing:1"

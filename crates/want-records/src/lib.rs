@@ -571,7 +571,10 @@ mod tests {
         assert_eq!(opened.event, event());
         assert_eq!(opened.signer, signer.address());
         // The signer cannot unwrap the owner's key.
-        assert!(want_crypto::unwrap_key(&signer, &s.anchor.owner_wrapped_key).is_err());
+        assert!(matches!(
+            want_crypto::unwrap_key(&signer, &s.anchor.owner_wrapped_key),
+            Err(want_crypto::CryptoError::EciesDecrypt { .. })
+        ));
     }
 
     #[test]
@@ -657,14 +660,18 @@ mod tests {
         let mut blob = s.blob.clone();
         let last = blob.len() - 1;
         blob[last] ^= 1;
-        assert!(open_record(
-            &blob,
-            &k,
-            &s.anchor.record_hash,
-            &signer.address(),
-            &s.anchor.event_hash
-        )
-        .is_err());
+        assert!(matches!(
+            open_record(
+                &blob,
+                &k,
+                &s.anchor.record_hash,
+                &signer.address(),
+                &s.anchor.event_hash
+            ),
+            Err(TraceError::Crypto(
+                want_crypto::CryptoError::SealedAuthFailed
+            ))
+        ));
     }
 
     #[test]

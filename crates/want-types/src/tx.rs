@@ -294,7 +294,17 @@ pub(crate) mod tests {
         };
         let mut bytes = stx.to_bytes();
         bytes.push(0);
-        assert!(SignedTransaction::from_bytes(&bytes).is_err());
+        let err = SignedTransaction::from_bytes(&bytes).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                TypesError::Decode {
+                    what: "signed transaction",
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 
     #[test]
