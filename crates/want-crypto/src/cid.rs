@@ -296,4 +296,38 @@ mod tests {
             prop_assert!(!cid_matches(&changed, b"hello world"));
         }
     }
+
+    mod parsers {
+        use super::super::*;
+        use crate::fuzz_inputs::mutated;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn any_text_is_a_cid_or_refused(s in prop_oneof!["\\PC{0,80}", "b[a-z2-7]{0,70}", "[Qmz][1-9A-HJ-NP-Za-km-z]{40,50}"]) {
+                match parse_cid(&s) {
+                    Ok(p) => prop_assert_eq!(p.to_string(), s),
+                    Err(e) => prop_assert!(matches!(e, CryptoError::InvalidCid { .. }), "{}", e),
+                }
+            }
+
+            #[test]
+            fn a_mutated_cid_is_refused_or_names_the_same_text(
+                s in mutated(proptest::collection::vec(any::<u8>(), 0..64).prop_map(|b| cid_of(&b))),
+            ) {
+                // Only the canonical text is accepted, so whatever parses prints as itself.
+                if let Ok(p) = parse_cid(&s) {
+                    prop_assert_eq!(p.to_string(), s);
+                }
+            }
+
+            #[test]
+            fn long_inputs_are_refused_with_a_bounded_quote(n in 0usize..3000, c in crate::fuzz_inputs::nasty_char()) {
+                let s: String = std::iter::repeat_n(c, n).collect();
+                if let Err(CryptoError::InvalidCid { cid, .. }) = parse_cid(&s) {
+                    prop_assert!(cid.chars().count() <= CID_QUOTE_CHARS_MAX + 1);
+                }
+            }
+        }
+    }
 }

@@ -865,4 +865,94 @@ mod tests {
         let leap = UNIX_EPOCH + std::time::Duration::from_secs(951_782_400);
         assert!(file_timestamp(leap).starts_with("2000-02-29T00-00-00"));
     }
+
+    mod parsers {
+        use super::super::*;
+        use crate::fuzz_inputs::mutated;
+        use proptest::prelude::*;
+        use std::sync::OnceLock;
+
+        /// One light keystore (scrypt n = 2^12) of a fixed key, made once.
+        fn light() -> &'static (String, PrivateKey) {
+            static K: OnceLock<(String, PrivateKey)> = OnceLock::new();
+            K.get_or_init(|| {
+                let key = PrivateKey::from_bytes(&[7u8; 32]).unwrap();
+                let json = encrypt_keystore(
+                    &SigningKey::Secp256k1(key.clone()),
+                    b"pw",
+                    KdfStrength::Light,
+                );
+                (json, key)
+            })
+        }
+
+        fn refusal(e: &CryptoError) -> bool {
+            matches!(
+                e,
+                CryptoError::CorruptKeystore { .. } | CryptoError::WrongPassword { .. }
+            )
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(64))]
+
+            #[test]
+            fn any_text_is_refused_as_a_corrupt_keystore(s in "\\PC{0,200}") {
+                let e = decrypt_keystore(&s, b"pw").unwrap_err();
+                prop_assert!(matches!(e, CryptoError::CorruptKeystore { .. }), "{}", e);
+            }
+
+            #[test]
+            fn a_mutated_keystore_opens_to_its_key_or_is_refused(s in mutated(Just(light().0.clone()))) {
+                match decrypt_keystore(&s, b"pw") {
+                    // The MAC covers the ciphertext, not the iv: a changed iv would open to
+                    // another key, but then the plaintext check or the MAC must have held.
+                    Ok(SigningKey::Secp256k1(k)) => {
+                        let unchanged_iv = s.contains(&format!("\"iv\": \"{}\"", iv_of(&light().0)));
+                        if unchanged_iv {
+                            prop_assert_eq!(k.as_bytes(), light().1.as_bytes());
+                        }
+                    }
+                    Ok(other) => prop_assert!(false, "opened as {:?}", other.address()),
+                    Err(e) => prop_assert!(refusal(&e), "{}", e),
+                }
+            }
+
+            #[test]
+            fn keystores_with_any_field_value_open_or_are_refused(
+                path in prop::sample::select(vec![
+                    "/version", "/crypto/cipher", "/crypto/cipherparams/iv", "/crypto/ciphertext",
+                    "/crypto/kdf", "/crypto/kdfparams/dklen", "/crypto/kdfparams/n",
+                    "/crypto/kdfparams/r", "/crypto/kdfparams/p", "/crypto/kdfparams/salt",
+                    "/crypto/mac", "/x-want-key-type",
+                ]),
+                value in prop_oneof![
+                    any::<i64>().prop_map(serde_json::Value::from),
+                    any::<u64>().prop_map(serde_json::Value::from),
+                    any::<f64>().prop_map(serde_json::Value::from),
+                    "\\PC{0,40}".prop_map(serde_json::Value::from),
+                    Just(serde_json::Value::Null),
+                    Just(serde_json::json!({"a": [1, {"b": null}]})),
+                    Just(serde_json::Value::from(u64::MAX)),
+                    Just(serde_json::Value::from("rsa")),
+                ],
+            ) {
+                let mut doc: serde_json::Value = serde_json::from_str(&light().0).unwrap();
+                let (parent, key) = path.rsplit_once('/').unwrap();
+                let slot = if parent.is_empty() { Some(&mut doc) } else { doc.pointer_mut(parent) };
+                slot.unwrap().as_object_mut().unwrap().insert(key.to_string(), value);
+                if let Err(e) = decrypt_keystore(&doc.to_string(), b"pw") {
+                    prop_assert!(refusal(&e), "{}", e);
+                }
+            }
+        }
+
+        fn iv_of(json: &str) -> String {
+            let v: serde_json::Value = serde_json::from_str(json).unwrap();
+            v["crypto"]["cipherparams"]["iv"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    }
 }

@@ -9,6 +9,11 @@ pub mod cid;
 /// ECIES on secp256k1, interoperable with `eciespy` / `eciesjs` defaults.
 pub mod ecies;
 pub mod error;
+/// Test-only input strategies, shared with want-types.
+#[cfg(test)]
+#[allow(dead_code)]
+#[path = "../../want-types/src/fuzz_inputs.rs"]
+pub(crate) mod fuzz_inputs;
 pub mod keystore;
 pub mod node_key;
 pub mod rsa_keys;

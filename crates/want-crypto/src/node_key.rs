@@ -158,15 +158,19 @@ mod tests {
         let back = NodeKey::from_hex(&format!(" 0x{}\n", key.to_hex())).unwrap();
         assert_eq!(back.public_key(), key.public_key());
         assert!(!format!("{key:?}").contains(&key.to_hex()));
-        assert!(NodeKey::from_hex("abcd").is_err());
+        let err = NodeKey::from_hex("abcd").unwrap_err();
+        assert!(matches!(err, CryptoError::InvalidNodeKey { .. }), "{err}");
+        assert!(err.to_string().contains("got 2 bytes"), "{err}");
     }
 
     #[test]
     fn wrong_lengths_and_wrong_messages_are_refused() {
         let key = NodeKey::generate();
         let sig = key.sign(b"msg");
-        assert!(verify_ed25519(&key.public_key()[..31], b"msg", &sig).is_err());
-        assert!(verify_ed25519(&key.public_key(), b"msg", &sig[..63]).is_err());
+        let err = verify_ed25519(&key.public_key()[..31], b"msg", &sig).unwrap_err();
+        assert!(matches!(err, CryptoError::InvalidPublicKey { .. }), "{err}");
+        let err = verify_ed25519(&key.public_key(), b"msg", &sig[..63]).unwrap_err();
+        assert!(err.to_string().contains("63 bytes"), "{err}");
         let err = verify_ed25519(&key.public_key(), b"other", &sig).unwrap_err();
         assert!(matches!(err, CryptoError::BadSignature { .. }), "{err}");
     }
@@ -185,9 +189,68 @@ mod tests {
         let block = sign_block(header(), vec![], &key);
         let mut later = block.clone();
         later.header.height += 1;
-        assert!(verify_block_signature(&later).is_err());
+        let err = verify_block_signature(&later).unwrap_err();
+        assert!(err.to_string().contains("does not verify"), "{err}");
         let mut impostor = block;
         impostor.header.proposer = NodeKey::generate().public_key().to_vec();
-        assert!(verify_block_signature(&impostor).is_err());
+        let err = verify_block_signature(&impostor).unwrap_err();
+        assert!(err.to_string().contains("does not verify"), "{err}");
+    }
+
+    mod parsers {
+        use super::super::*;
+        use crate::fuzz_inputs::mutated;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(128))]
+
+            #[test]
+            fn any_text_is_a_node_key_or_refused(s in "\\PC{0,80}") {
+                match NodeKey::from_hex(&s) {
+                    Ok(k) => prop_assert_eq!(NodeKey::from_hex(&k.to_hex()).unwrap().public_key(), k.public_key()),
+                    Err(e) => prop_assert!(matches!(e, CryptoError::InvalidNodeKey { .. }), "{}", e),
+                }
+            }
+
+            #[test]
+            fn node_keys_round_trip_and_mutations_parse_or_are_refused(
+                seed in any::<[u8; 32]>(),
+                m in mutated(any::<[u8; 32]>().prop_map(hex::encode)),
+            ) {
+                let k = NodeKey::from_hex(&hex::encode(seed)).unwrap();
+                prop_assert_eq!(k.to_hex(), hex::encode(seed));
+                if let Ok(k) = NodeKey::from_hex(&m) {
+                    prop_assert_eq!(k.to_hex(), crate::fuzz_inputs::lenient_hex(&m));
+                }
+            }
+
+            #[test]
+            fn ed25519_verification_of_any_bytes_never_panics(
+                pk in proptest::collection::vec(any::<u8>(), 0..40),
+                msg in proptest::collection::vec(any::<u8>(), 0..40),
+                sig in proptest::collection::vec(any::<u8>(), 0..70),
+            ) {
+                prop_assert!(verify_ed25519(&pk, &msg, &sig).is_err());
+            }
+
+            #[test]
+            fn a_mutated_ed25519_signature_or_key_is_refused(
+                seed in any::<[u8; 32]>(),
+                msg in proptest::collection::vec(any::<u8>(), 0..40),
+                which: bool,
+                m in any::<prop::sample::Index>(),
+                bit in 0u8..8,
+            ) {
+                let k = NodeKey::from_hex(&hex::encode(seed)).unwrap();
+                let mut pk = k.public_key().to_vec();
+                let mut sig = k.sign(&msg).to_vec();
+                prop_assert!(verify_ed25519(&pk, &msg, &sig).is_ok());
+                let target = if which { &mut pk } else { &mut sig };
+                let i = m.index(target.len());
+                target[i] ^= 1 << bit;
+                prop_assert!(verify_ed25519(&pk, &msg, &sig).is_err());
+            }
+        }
     }
 }

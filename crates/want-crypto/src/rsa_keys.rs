@@ -237,4 +237,46 @@ pub(crate) mod tests {
             "{err}"
         );
     }
+
+    mod parsers {
+        use super::super::*;
+        use super::test_key;
+        use crate::fuzz_inputs::mutated_bytes;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(64))]
+
+            #[test]
+            fn any_der_bytes_are_a_key_or_refused(
+                bytes in proptest::collection::vec(any::<u8>(), 0..600),
+                sig in proptest::collection::vec(any::<u8>(), 0..300),
+            ) {
+                let digest = want_types::sha256d(b"tx");
+                if let Err(e) = verify_rsa_digest(&bytes, &digest, &sig) {
+                    prop_assert!(matches!(e, CryptoError::BadSignature { .. } | CryptoError::RsaKeySize { .. }), "{}", e);
+                }
+                let _ = RsaPrivateKey::from_pkcs8_der(&bytes);
+            }
+
+            #[test]
+            fn a_mutated_public_key_or_signature_never_verifies(
+                der in mutated_bytes(Just(test_key().public_key_pkcs1_der())),
+                sig in mutated_bytes(Just(test_key().sign_digest(&want_types::sha256d(b"tx")))),
+            ) {
+                let digest = want_types::sha256d(b"tx");
+                let good_der = test_key().public_key_pkcs1_der();
+                let good_sig = test_key().sign_digest(&digest);
+                prop_assume!(der != good_der || sig != good_sig);
+                prop_assert!(verify_rsa_digest(&der, &digest, &sig).is_err());
+            }
+
+            #[test]
+            fn a_mutated_private_key_parses_or_is_refused(der in mutated_bytes(Just(test_key().to_pkcs8_der().to_vec()))) {
+                if let Ok(k) = RsaPrivateKey::from_pkcs8_der(&der) {
+                    prop_assert!((RSA_BITS_MIN..=RSA_BITS_MAX).contains(&k.bits()));
+                }
+            }
+        }
+    }
 }

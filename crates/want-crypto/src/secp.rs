@@ -277,14 +277,21 @@ mod tests {
 
     #[test]
     fn invalid_private_keys_are_refused() {
-        assert!(PrivateKey::from_bytes(&[1u8; 31]).is_err());
-        assert!(PrivateKey::from_bytes(&[0u8; 32]).is_err());
-        assert!(PrivateKey::from_bytes(&[0xffu8; 32]).is_err());
+        let reason = |r: Result<PrivateKey, CryptoError>| match r {
+            Err(CryptoError::InvalidPrivateKey { reason }) => reason,
+            other => panic!("expected InvalidPrivateKey, got {other:?}"),
+        };
+        assert_eq!(reason(PrivateKey::from_bytes(&[1u8; 31])), "got 31 bytes");
+        let not_scalar = "the value is zero or not below the curve order";
+        assert_eq!(reason(PrivateKey::from_bytes(&[0u8; 32])), not_scalar);
+        assert_eq!(reason(PrivateKey::from_bytes(&[0xffu8; 32])), not_scalar);
         // The group order n itself is not a valid key.
-        assert!(PrivateKey::from_hex(
-            "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141"
-        )
-        .is_err());
+        assert_eq!(
+            reason(PrivateKey::from_hex(
+                "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141"
+            )),
+            not_scalar
+        );
         let err = PrivateKey::from_hex("zz").unwrap_err();
         assert!(err.to_string().contains("hex"), "{err}");
     }
@@ -355,5 +362,87 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("not a point"), "{err}");
+    }
+
+    mod parsers {
+        use super::super::*;
+        use crate::fuzz_inputs::{mutated, mutated_bytes};
+        use proptest::prelude::*;
+
+        fn arb_key() -> impl Strategy<Value = PrivateKey> {
+            any::<[u8; 32]>().prop_filter_map("not a scalar", |b| PrivateKey::from_bytes(&b).ok())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(128))]
+
+            #[test]
+            fn any_text_is_a_private_key_or_refused(s in "\\PC{0,80}") {
+                match PrivateKey::from_hex(&s) {
+                    Ok(k) => prop_assert_eq!(PrivateKey::from_hex(&k.to_hex()).unwrap().to_hex(), k.to_hex()),
+                    Err(e) => prop_assert!(matches!(e, CryptoError::InvalidPrivateKey { .. }), "{}", e),
+                }
+                match parse_public_key_hex(&s) {
+                    Ok(pk) => prop_assert_eq!(parse_public_key_hex(&hex::encode(pk.serialize())).unwrap(), pk),
+                    Err(e) => prop_assert!(matches!(e, CryptoError::InvalidPublicKey { .. }), "{}", e),
+                }
+            }
+
+            #[test]
+            fn any_bytes_are_a_private_key_or_refused(bytes in proptest::collection::vec(any::<u8>(), 0..40)) {
+                match PrivateKey::from_bytes(&bytes) {
+                    Ok(k) => prop_assert_eq!(&k.as_bytes()[..], &bytes[..]),
+                    Err(e) => prop_assert!(matches!(e, CryptoError::InvalidPrivateKey { .. }), "{}", e),
+                }
+            }
+
+            #[test]
+            fn keys_round_trip_through_hex(k in arb_key()) {
+                prop_assert_eq!(PrivateKey::from_hex(&k.to_hex()).unwrap().to_hex(), k.to_hex());
+                prop_assert_eq!(PrivateKey::from_hex(&format!(" 0x{}\n", k.to_hex().to_uppercase())).unwrap().to_hex(), k.to_hex());
+                prop_assert_eq!(parse_public_key_hex(&k.public_key_compressed_hex()).unwrap(), k.public_key());
+            }
+
+            #[test]
+            fn mutated_keys_parse_or_are_refused(
+                s in mutated(arb_key().prop_map(|k| k.to_hex())),
+                p in mutated(arb_key().prop_map(|k| k.public_key_compressed_hex())),
+            ) {
+                if let Ok(k) = PrivateKey::from_hex(&s) {
+                    prop_assert_eq!(k.to_hex(), crate::fuzz_inputs::lenient_hex(&s));
+                }
+                if let Ok(pk) = parse_public_key_hex(&p) {
+                    prop_assert_eq!(hex::encode(pk.serialize()), crate::fuzz_inputs::lenient_hex(&p));
+                }
+            }
+
+            #[test]
+            fn recovering_from_any_signature_bytes_never_panics(
+                sig in prop_oneof![
+                    proptest::collection::vec(any::<u8>(), 0..70),
+                    proptest::collection::vec(any::<u8>(), 65),
+                ],
+                digest in any::<[u8; 32]>(),
+            ) {
+                match crate::tx_sign::recover_secp_signer(&Hash32(digest), &sig) {
+                    Ok(_) => prop_assert_eq!(sig.len(), RECOVERABLE_SIGNATURE_LEN),
+                    Err(e) => prop_assert!(matches!(e, CryptoError::BadSignature { .. }), "{}", e),
+                }
+            }
+
+            #[test]
+            fn a_mutated_signature_never_recovers_the_signer(
+                (k, digest, sig) in (arb_key(), any::<[u8; 32]>()).prop_flat_map(|(k, d)| {
+                    let sig = k.sign_digest(&Hash32(d)).to_vec();
+                    (Just(k), Just(d), mutated_bytes(Just(sig)))
+                }),
+            ) {
+                let good = k.sign_digest(&Hash32(digest)).to_vec();
+                prop_assume!(sig != good);
+                if let Ok(addr) = crate::tx_sign::recover_secp_signer(&Hash32(digest), &sig) {
+                    prop_assert_ne!(addr, k.address());
+                }
+            }
+        }
     }
 }

@@ -219,7 +219,8 @@ mod tests {
         if let Signature::Rsa { public_key, .. } = &mut stx.signature {
             public_key.push(0);
         }
-        assert!(verify_transaction(&stx).is_err());
+        let err = verify_transaction(&stx).unwrap_err();
+        assert!(err.to_string().contains("PKCS#1 DER"), "{err}");
     }
 
     #[test]
@@ -276,6 +277,10 @@ mod tests {
             tx: sample_tx(),
             signature: Signature::Secp256k1(vec![0; 65]),
         };
-        assert!(verify_transaction(&stx).is_err());
+        let err = verify_transaction(&stx).unwrap_err();
+        assert!(
+            err.to_string().contains("no public key can be recovered"),
+            "{err}"
+        );
     }
 }

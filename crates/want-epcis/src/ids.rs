@@ -820,15 +820,22 @@ mod tests {
 
     #[test]
     fn bad_check_digit_is_rejected() {
-        assert!(normalise_identifier("https://id.gs1.org/01/10614141073465/21/2017").is_err());
-        assert!(normalise_identifier("https://id.gs1.org/00/106141412345678909").is_err());
-        assert!(normalise_identifier("https://id.gs1.org/414/0614141073468").is_err());
+        for bad in [
+            "https://id.gs1.org/01/10614141073465/21/2017",
+            "https://id.gs1.org/00/106141412345678909",
+            "https://id.gs1.org/414/0614141073468",
+        ] {
+            let e = normalise_identifier(bad).unwrap_err();
+            assert!(e.contains("bad check digit"), "{bad}: {e}");
+        }
     }
 
     #[test]
     fn invalid_epc_urn_is_rejected_and_other_uris_kept() {
-        assert!(normalise_identifier("urn:epc:id:sgtin:0614141.10734.2017").is_err());
-        assert!(normalise_identifier("not a uri").is_err());
+        let e = normalise_identifier("urn:epc:id:sgtin:0614141.10734.2017").unwrap_err();
+        assert!(e.starts_with("invalid GS1 EPC URI"), "{e}");
+        let e = normalise_identifier("not a uri").unwrap_err();
+        assert!(e.starts_with("not an absolute URI"), "{e}");
         assert_eq!(
             normalise_identifier("urn:example:thing:1").unwrap(),
             "urn:example:thing:1"
@@ -837,5 +844,156 @@ mod tests {
             normalise_identifier("https://example.com/item/1").unwrap(),
             "https://example.com/item/1"
         );
+    }
+
+    mod parsers {
+        use super::super::*;
+        use crate::fuzz_inputs::{mutated, nasty_char};
+        use proptest::prelude::*;
+
+        const VALID: &[&str] = &[
+            "urn:epc:id:sgtin:0614141.107346.2017",
+            "urn:epc:id:sscc:0614141.1234567890",
+            "urn:epc:id:sgln:0614141.07346.1234",
+            "urn:epc:id:sgln:0012345.11111.0",
+            "urn:epc:id:grai:4012345.99999.1",
+            "urn:epc:id:giai:4012345.A1",
+            "urn:epc:id:gsrn:4012345.1234567890",
+            "urn:epc:id:gsrnp:4012345.1234567890",
+            "urn:epc:id:gdti:4012345.11111.7",
+            "urn:epc:id:cpi:4012345.AB12.5",
+            "urn:epc:id:sgcn:4012345.22222.04",
+            "urn:epc:id:ginc:4012345.ABC",
+            "urn:epc:id:gsin:4012345.222333444",
+            "urn:epc:id:itip:4012345.012345.01.02.987",
+            "urn:epc:id:upui:4012345.012345.a1",
+            "urn:epc:id:pgln:4012345.00001",
+            "urn:epc:class:lgtin:4012345.012345.998877",
+            "urn:epc:idpat:sgtin:4012345.012345.*",
+            "urn:epc:idpat:sscc:0614141.*",
+            "urn:epc:idpat:cpi:4012345.AB%2F12.*",
+            "urn:epc:idpat:itip:4012345.012345.01.02.*",
+            "urn:epc:idpat:gid:95100000.12345.*",
+            "https://id.gs1.org/01/10614141073464/21/2017",
+            "https://id.gs1.org/01/04012345123456/10/998877",
+            "https://id.gs1.org/00/106141412345678908",
+            "https://id.gs1.org/414/0614141073467/254/1234",
+            "https://id.gs1.org/8003/04012345999990",
+            "https://id.gs1.org/8006/040123451234560102",
+            "https://id.gs1.org/8010/4012345AB%2F12",
+            "https://id.gs1.org/255/4012345222227",
+            "https://example.com/gtin/10614141073464/ser/2017?x=1",
+            "https://id.gs1.org/01/10614141073464/22/2A/10/LOT/21/2017",
+            "urn:example:thing:1",
+            "https://example.com/item/1",
+        ];
+
+        /// EPC URN-shaped text: a scheme and dotted components of digits, wildcards, escapes
+        /// and GS3A3 characters, some of them very long.
+        fn epc_like() -> impl Strategy<Value = String> {
+            let component = prop_oneof![
+                "[0-9]{0,14}",
+                Just("*".to_string()),
+                "[A-Za-z0-9!'()*+,:;=_-]{0,24}",
+                "(%[0-9A-Fa-f+]{0,2}){1,3}",
+                "[0-9]{30,60}",
+                "[!]{0,700}",
+            ];
+            (
+                prop::sample::select(vec!["urn:epc:id:", "urn:epc:class:", "urn:epc:idpat:"]),
+                prop::sample::select(vec![
+                    "sgtin", "sscc", "sgln", "grai", "giai", "gsrn", "gsrnp", "gdti", "cpi",
+                    "sgcn", "ginc", "gsin", "itip", "upui", "pgln", "lgtin", "gid", "x",
+                ]),
+                prop::collection::vec(component, 0..6),
+            )
+                .prop_map(|(p, s, c)| format!("{p}{s}:{}", c.join(".")))
+        }
+
+        /// Digital Link-shaped text: any host, primary keys by code or short name, with
+        /// qualifiers, queries and fragments.
+        fn dl_like() -> impl Strategy<Value = String> {
+            let key = prop::sample::select(vec![
+                "01", "gtin", "00", "sscc", "414", "gln", "417", "8003", "8004", "8006", "8010",
+                "8017", "8018", "253", "255", "401", "402", "22", "10", "21", "254", "235",
+            ]);
+            (
+                prop::sample::select(vec![
+                    "https://id.gs1.org",
+                    "http://example.com",
+                    "https://a.b:8/x",
+                ]),
+                prop::collection::vec(
+                    (
+                        key,
+                        prop_oneof!["[0-9]{1,20}", "[0-9A-Za-z%.'\"-]{0,22}", "[٠-٩0-9]{8,14}"],
+                    ),
+                    1..4,
+                ),
+                prop_oneof![
+                    Just(String::new()),
+                    "\\?[a-z=&]{0,10}",
+                    "#[a-z]{0,5}",
+                    Just("/".to_string())
+                ],
+            )
+                .prop_map(|(h, parts, tail)| {
+                    let path: String = parts.iter().map(|(k, v)| format!("/{k}/{v}")).collect();
+                    format!("{h}{path}{tail}")
+                })
+        }
+
+        fn any_identifier() -> impl Strategy<Value = String> {
+            prop_oneof![
+                "\\PC{0,80}",
+                epc_like(),
+                dl_like(),
+                mutated(prop::sample::select(VALID).prop_map(str::to_string)),
+                mutated(epc_like()),
+                mutated(dl_like()),
+            ]
+        }
+
+        /// What capture and a later re-read of the stored event must agree on: a normalised
+        /// identifier normalises to itself.
+        fn check(s: &str) -> Result<(), TestCaseError> {
+            if let Ok(n) = normalise_identifier(s) {
+                prop_assert_eq!(normalise_identifier(&n), Ok(n.clone()), "{:?}", s);
+                prop_assert!(has_uri_scheme(&n), "{:?} -> {:?}", s, n);
+                if n.starts_with("https://id.gs1.org/") && n != s {
+                    prop_assert!(n.is_ascii(), "{:?} -> {:?}", s, n);
+                }
+            }
+            if let Some(dl) = epc_urn_to_dl(s) {
+                prop_assert!(
+                    dl.starts_with("https://id.gs1.org/") && dl.is_ascii(),
+                    "{:?}",
+                    dl
+                );
+            }
+            let _ = reference_normalise(s);
+            let _ = is_absolute_uri(s);
+            Ok(())
+        }
+
+        proptest! {
+            #[test]
+            fn any_identifier_normalises_to_a_fixed_point_or_is_refused(s in any_identifier()) {
+                check(&s)?;
+            }
+
+            #[test]
+            fn every_valid_identifier_normalises_and_any_character_anywhere_is_handled(
+                i in 0usize..VALID.len(),
+                at in any::<prop::sample::Index>(),
+                c in nasty_char(),
+            ) {
+                prop_assert!(normalise_identifier(VALID[i]).is_ok(), "{}", VALID[i]);
+                check(VALID[i])?;
+                let mut chars: Vec<char> = VALID[i].chars().collect();
+                chars.insert(at.index(chars.len() + 1), c);
+                check(&chars.into_iter().collect::<String>())?;
+            }
+        }
     }
 }

@@ -218,4 +218,52 @@ mod tests {
             let _ = parse_offset(&o.into_iter().collect::<String>());
         }
     }
+
+    mod round_trips {
+        use super::super::*;
+        use crate::fuzz_inputs::mutated;
+        use proptest::prelude::*;
+
+        /// Milliseconds from year 0000 to 9999 (the range four-digit years can write).
+        const MS_MIN: i64 = -62_167_219_200_000;
+        const MS_MAX: i64 = 253_402_300_799_999;
+
+        proptest! {
+            #[test]
+            fn printed_times_parse_back_to_the_same_millisecond(ms in MS_MIN..=MS_MAX) {
+                let s = crate::format_utc_millis(ms);
+                let t = parse_rfc3339(&s).unwrap();
+                prop_assert_eq!(t.millis(), ms);
+                prop_assert_eq!(t.to_utc_millis_string(), s);
+            }
+
+            #[test]
+            fn any_millisecond_count_prints_without_panicking(ms in any::<i64>()) {
+                let s = crate::format_utc_millis(ms);
+                prop_assert!(s.ends_with('Z'));
+            }
+
+            #[test]
+            fn offsets_round_trip(minutes in -OFFSET_MINUTES_MAX..=OFFSET_MINUTES_MAX) {
+                let sign = if minutes < 0 { '-' } else { '+' };
+                let s = format!("{sign}{:02}:{:02}", minutes.abs() / 60, minutes.abs() % 60);
+                prop_assert_eq!(parse_offset(&s), Some(minutes));
+            }
+
+            #[test]
+            fn mutated_times_parse_to_a_valid_instant_or_are_refused(
+                s in mutated((MS_MIN..=MS_MAX).prop_map(crate::format_utc_millis)),
+                o in mutated(Just("+05:30".to_string())),
+            ) {
+                if let Some(t) = parse_rfc3339(&s) {
+                    // Whatever is accepted prints as a time that parses to the same instant.
+                    let back = parse_rfc3339(&t.to_utc_millis_string()).unwrap();
+                    prop_assert!((back.millis() - t.millis()).abs() <= 1);
+                }
+                if let Some(m) = parse_offset(&o) {
+                    prop_assert!(m.abs() <= OFFSET_MINUTES_MAX);
+                }
+            }
+        }
+    }
 }

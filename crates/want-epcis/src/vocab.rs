@@ -137,4 +137,59 @@ mod tests {
             assert!(v.terms.windows(2).all(|w| w[0] < w[1]));
         }
     }
+
+    mod parsers {
+        use super::super::*;
+        use crate::fuzz_inputs::mutated;
+        use proptest::prelude::*;
+
+        fn vocabs() -> [&'static Vocab; 8] {
+            [
+                &BIZ_STEP,
+                &DISPOSITION,
+                &BTT,
+                &SDT,
+                &ERROR_REASON,
+                &MEASUREMENT,
+                &ALERT,
+                &COMPONENT,
+            ]
+        }
+
+        /// A term of a vocabulary in one of its forms.
+        fn term() -> impl Strategy<Value = (usize, String)> {
+            (0usize..8, any::<prop::sample::Index>(), 0u8..3).prop_map(|(v, i, form)| {
+                let voc = vocabs()[v];
+                let t = voc.terms[i.index(voc.terms.len())];
+                let s = match (form, voc.urn, voc.compact) {
+                    (1, Some(u), _) => format!("{u}{t}"),
+                    (2, _, Some(c)) => format!("{c}{t}"),
+                    _ => format!("{}{t}", voc.uri),
+                };
+                (v, s)
+            })
+        }
+
+        proptest! {
+            #[test]
+            fn any_text_is_a_term_a_uri_or_refused(v in 0usize..8, s in prop_oneof!["\\PC{0,60}", mutated(term().prop_map(|t| t.1))]) {
+                let voc = vocabs()[v];
+                if let Ok(n) = voc.normalise(&s) {
+                    // Idempotent, and a bare term comes back from its full URI.
+                    prop_assert_eq!(voc.normalise(&n), Ok(n.clone()));
+                    if let Some(full) = voc.full_uri(&n) {
+                        prop_assert_eq!(voc.normalise(&full), Ok(n.clone()));
+                    }
+                }
+            }
+
+            #[test]
+            fn every_form_of_a_term_normalises_to_the_bare_term((v, s) in term()) {
+                let voc = vocabs()[v];
+                let n = voc.normalise(&s).unwrap();
+                prop_assert!(voc.is_term(&n), "{} -> {}", s, n);
+                prop_assert_eq!(voc.full_uri(&n).map(|u| voc.normalise(&u)), Some(Ok(n)));
+            }
+        }
+    }
 }

@@ -571,7 +571,10 @@ mod tests {
         assert_eq!(opened.event, event());
         assert_eq!(opened.signer, signer.address());
         // The signer cannot unwrap the owner's key.
-        assert!(want_crypto::unwrap_key(&signer, &s.anchor.owner_wrapped_key).is_err());
+        assert!(matches!(
+            want_crypto::unwrap_key(&signer, &s.anchor.owner_wrapped_key),
+            Err(want_crypto::CryptoError::EciesDecrypt { .. })
+        ));
     }
 
     #[test]
@@ -657,14 +660,18 @@ mod tests {
         let mut blob = s.blob.clone();
         let last = blob.len() - 1;
         blob[last] ^= 1;
-        assert!(open_record(
-            &blob,
-            &k,
-            &s.anchor.record_hash,
-            &signer.address(),
-            &s.anchor.event_hash
-        )
-        .is_err());
+        assert!(matches!(
+            open_record(
+                &blob,
+                &k,
+                &s.anchor.record_hash,
+                &signer.address(),
+                &s.anchor.event_hash
+            ),
+            Err(TraceError::Crypto(
+                want_crypto::CryptoError::SealedAuthFailed
+            ))
+        ));
     }
 
     #[test]
@@ -690,5 +697,190 @@ mod tests {
             anchor_calls("acme", vec![big]),
             Err(TraceError::RecordTooLarge(_))
         ));
+    }
+
+    mod parsers {
+        use super::*;
+        use proptest::prelude::*;
+        use serde_json::json;
+        use std::sync::OnceLock;
+
+        /// One sealed record, its key and its signer, made once.
+        fn fixture() -> &'static (SealedRecord, RecordKey, PrivateKey) {
+            static F: OnceLock<(SealedRecord, RecordKey, PrivateKey)> = OnceLock::new();
+            F.get_or_init(|| {
+                let (signer, owner) = (PrivateKey::generate(), PrivateKey::generate());
+                let s = sealed(&signer, &owner);
+                let k = want_crypto::unwrap_key(&owner, &s.anchor.owner_wrapped_key).unwrap();
+                (s, k, signer)
+            })
+        }
+
+        fn open(blob: &[u8]) -> Result<OpenedRecord, TraceError> {
+            let (s, k, signer) = fixture();
+            open_record(
+                blob,
+                k,
+                &s.anchor.record_hash,
+                &signer.address(),
+                &s.anchor.event_hash,
+            )
+        }
+
+        fn arb_json() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::from),
+                any::<i64>().prop_map(Value::from),
+                any::<u64>().prop_map(Value::from),
+                any::<f64>().prop_map(Value::from),
+                "\\PC{0,20}".prop_map(Value::from),
+                any::<[u8; 32]>().prop_map(|h| Value::from(hex::encode(h))),
+            ];
+            leaf.prop_recursive(4, 32, 6, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..6).prop_map(Value::from),
+                    prop::collection::btree_map(
+                        prop::sample::select(vec![
+                            "product",
+                            "events",
+                            "proofs",
+                            "records",
+                            "anchor",
+                            "verdict",
+                            "failure",
+                            "tx",
+                            "signer",
+                            "index",
+                            "eventHash",
+                            "recordHash",
+                            "cid",
+                            "org",
+                            "proof",
+                            "record",
+                            "recordPath",
+                            "products",
+                            "productsPath",
+                            "height",
+                            "relation",
+                            "productCount",
+                            "anchorTx",
+                            "signature",
+                            "header",
+                            "merkle",
+                            "blockHash",
+                            "txIndex",
+                            "reason",
+                            "path",
+                            "tree_size",
+                        ])
+                        .prop_map(str::to_string),
+                        inner,
+                        0..8,
+                    )
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+
+        /// A report of the right shape whose proofs are random (typed) values.
+        fn shaped_report() -> impl Strategy<Value = Value> {
+            (
+                any::<[u8; 32]>(),
+                (any::<u64>(), any::<u32>(), any::<u64>(), prop::collection::vec(any::<[u8; 32]>(), 0..70)),
+                (any::<u64>(), any::<u64>(), 0u64..4),
+                prop::collection::vec(any::<u8>(), 0..70),
+                arb_json(),
+                any::<bool>(),
+            )
+                .prop_map(|(tx, (tree_size, tx_count, index, path), (records, count, rel), sig, junk, with_proof)| {
+                    let (s, _, signer) = fixture();
+                    let tx_hex = hex::encode(tx);
+                    let path: Vec<String> = path.iter().map(hex::encode).collect();
+                    let merkle = json!({"index": index, "tree_size": tree_size, "path": path});
+                    let digest = s.anchor.digest();
+                    let header = want_types::BlockHeader {
+                        chain_id: 1, height: 3, prev_hash: Hash32::ZERO, timestamp_ms: 0,
+                        tx_root: Hash32(tx), tx_count, parent_state_root: Hash32::ZERO, proposer: vec![],
+                    };
+                    let relation = ["epc", "parent", "child", "input"][rel as usize];
+                    let mut event = json!({
+                        "tx": tx_hex, "signer": signer.address(), "index": index,
+                        "eventHash": s.event_hash_id, "recordHash": s.anchor.record_hash,
+                        "cid": s.anchor.cid, "org": "acme", "height": 3, "relation": relation,
+                        "productCount": count, "junk": junk,
+                    });
+                    if with_proof {
+                        event["proof"] = json!({"record": digest, "recordPath": merkle,
+                            "products": s.anchor.public.products, "productsPath": merkle});
+                    }
+                    json!({
+                        "product": "https://id.gs1.org/01/00614141107346/21/2017",
+                        "events": [event],
+                        "proofs": {tx_hex.clone(): {
+                            "anchorTx": {"chain_id": 1, "from": signer.address(), "nonce": 0, "fee": "0",
+                                "expiry_ms": 0, "pow_nonce": 0, "org": "acme", "records": records,
+                                "records_root": Hash32(tx)},
+                            "signature": {"secp256k1": hex::encode(&sig)},
+                            "header": header, "merkle": merkle, "blockHash": Hash32(tx), "txIndex": index,
+                        }},
+                        "records": 1, "anchor": Hash32(tx), "failure": {"index": u64::MAX, "reason": "x"},
+                    })
+                })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(128))]
+
+            #[test]
+            fn arbitrary_blobs_are_refused(blob in prop::collection::vec(any::<u8>(), 0..300)) {
+                prop_assert!(matches!(open(&blob), Err(TraceError::Crypto(_))), "unexpected result");
+            }
+
+            #[test]
+            fn a_mutated_blob_is_refused(i in any::<prop::sample::Index>(), x in 1u8.., cut in any::<prop::sample::Index>()) {
+                let mut blob = fixture().0.blob.clone();
+                let at = i.index(blob.len());
+                blob[at] ^= x;
+                prop_assert!(matches!(open(&blob), Err(TraceError::Crypto(_))), "unexpected result");
+                let whole = &fixture().0.blob;
+                prop_assert!(matches!(open(&whole[..cut.index(whole.len())]), Err(TraceError::Crypto(_))), "unexpected result");
+            }
+
+            #[test]
+            fn any_sealed_plaintext_is_refused_unless_it_is_the_record(
+                plaintext in prop_oneof![
+                    prop::collection::vec(any::<u8>(), 0..300),
+                    (prop::collection::vec(any::<u8>(), 0..200), prop::collection::vec(any::<u8>(), 0..80), any::<u8>())
+                        .prop_map(|(record, signature, version)| borsh::to_vec(&RecordEnvelope { version, record, signature }).unwrap()),
+                ],
+            ) {
+                let (_, k, _) = fixture();
+                let blob = want_crypto::seal(k, &plaintext, &mut rand::rngs::OsRng).unwrap();
+                let e = open(&blob).err();
+                prop_assert!(
+                    matches!(e, Some(TraceError::BadEnvelope(_) | TraceError::RecordHashMismatch { .. })),
+                    "{:?}", e
+                );
+            }
+
+            #[test]
+            fn any_json_is_a_report_or_refused(v in arb_json()) {
+                if let Ok(c) = check_report(&v, "https://id.gs1.org/01/00614141107346/21/2017") {
+                    prop_assert!(c.verdict != "authentic" || c.records == 0, "{:?}", c);
+                }
+            }
+
+            #[test]
+            fn a_report_with_random_proofs_is_never_authentic(v in shaped_report()) {
+                match check_report(&v, "https://id.gs1.org/01/00614141107346/21/2017") {
+                    Ok(c) => {
+                        prop_assert_eq!(c.verdict, "tampered");
+                        prop_assert!(c.problem.is_some());
+                    }
+                    Err(e) => prop_assert!(matches!(e, TraceError::BadReport { .. }), "{}", e),
+                }
+            }
+        }
     }
 }

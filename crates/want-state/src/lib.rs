@@ -41,6 +41,11 @@ pub mod query;
 mod root;
 mod store;
 
+/// Test-only input strategies, shared with want-types.
+#[cfg(test)]
+#[allow(dead_code)]
+#[path = "../../want-types/src/fuzz_inputs.rs"]
+mod fuzz_inputs;
 #[cfg(test)]
 mod testutil;
 

@@ -618,4 +618,56 @@ mod tests {
         ));
         assert_eq!(read_u128(&base, b"absent").unwrap(), 0);
     }
+
+    mod decoders {
+        use super::*;
+        use crate::fuzz_inputs::mutated_bytes;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn any_bytes_are_a_u128_or_corrupt_naming_key_and_length(
+                key in prop::collection::vec(any::<u8>(), 0..8),
+                bytes in prop_oneof![
+                    prop::collection::vec(any::<u8>(), 0..40),
+                    mutated_bytes(any::<u128>().prop_map(|v| v.to_be_bytes().to_vec())),
+                ],
+            ) {
+                let mut ms = MemState::new();
+                ms.0.insert(key.clone(), bytes.clone());
+                match decode_u128(&key, &bytes) {
+                    Ok(v) => {
+                        prop_assert_eq!(bytes.len(), 16);
+                        prop_assert_eq!(&v.to_be_bytes()[..], &bytes[..]);
+                        prop_assert_eq!(read_u128(&ms, &key).unwrap(), v);
+                    }
+                    Err(StateError::Corrupt { key_hex, reason }) => {
+                        prop_assert_ne!(bytes.len(), 16);
+                        prop_assert_eq!(key_hex, to_hex(&key));
+                        prop_assert_eq!(reason, format!("expected 16 bytes, found {}", bytes.len()));
+                        prop_assert!(read_u128(&ms, &key).is_err());
+                    }
+                    Err(e) => prop_assert!(false, "{e}"),
+                }
+                match read_u64(&ms, &key) {
+                    Ok(v) => prop_assert_eq!(v.to_be_bytes().to_vec(), bytes),
+                    Err(StateError::Corrupt { key_hex, reason }) => {
+                        prop_assert_eq!(key_hex, to_hex(&key));
+                        prop_assert_eq!(reason, format!("expected 8 bytes, found {}", bytes.len()));
+                    }
+                    Err(e) => prop_assert!(false, "{e}"),
+                }
+            }
+
+            #[test]
+            fn written_counters_read_back(v in any::<u128>(), w in any::<u64>()) {
+                prop_assert_eq!(decode_u128(b"k", &v.to_be_bytes()).unwrap(), v);
+                let mut ms = MemState::new();
+                ms.0.insert(b"k".to_vec(), w.to_be_bytes().to_vec());
+                prop_assert_eq!(read_u64(&ms, b"k").unwrap(), w);
+            }
+        }
+    }
 }

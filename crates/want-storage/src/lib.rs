@@ -1357,4 +1357,114 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         assert_eq!(store.divergence().unwrap(), Some(b"height 7".to_vec()));
     }
+
+    mod decoders {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Bytes a damaged disk could hold: anything, or a valid encoding truncated, with a
+        /// byte changed or with bytes inserted.
+        fn damaged(valid: Vec<u8>) -> impl Strategy<Value = Vec<u8>> {
+            prop_oneof![
+                prop::collection::vec(any::<u8>(), 0..200),
+                (
+                    Just(valid),
+                    0u8..3,
+                    any::<prop::sample::Index>(),
+                    any::<u8>(),
+                    prop::collection::vec(any::<u8>(), 1..12)
+                )
+                    .prop_map(|(mut b, op, i, x, extra)| {
+                        match op {
+                            0 => b.truncate(i.index(b.len() + 1)),
+                            1 => {
+                                let p = i.index(b.len());
+                                b[p] ^= x.max(1);
+                            }
+                            _ => {
+                                let p = i.index(b.len() + 1);
+                                b.splice(p..p, extra);
+                            }
+                        }
+                        b
+                    }),
+            ]
+        }
+
+        fn receipts() -> Vec<Receipt> {
+            let mut r = receipt_for(&stx(1));
+            r.events = vec![Event::Token(want_types::TokenEvent::Burn {
+                from: r.sender,
+                value: 5,
+            })];
+            vec![r.clone(), receipt_for(&stx(2))]
+        }
+
+        /// Decodes or refuses as corrupt naming `what`; what decodes is exactly the bytes.
+        fn check<T: BorshSerialize + BorshDeserialize>(bytes: &[u8]) -> Result<(), TestCaseError> {
+            match decode::<T>(bytes, "thing[7]") {
+                Ok(v) => prop_assert_eq!(encode(&v), bytes),
+                Err(e) => prop_assert!(
+                    matches!(&e, StorageError::Corrupt { what, .. } if what == "thing[7]"),
+                    "{}",
+                    e
+                ),
+            }
+            Ok(())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(128))]
+
+            #[test]
+            fn stored_receipts_decode_canonically_or_are_corrupt(b in damaged(encode(&receipts()))) {
+                check::<Vec<Receipt>>(&b)?;
+                check::<Vec<Event>>(&b)?;
+            }
+
+            #[test]
+            fn stored_votes_decode_canonically_or_are_corrupt(b in damaged(encode(&vec![signed_vote(1, 2, 3), signed_vote(4, 2, 3)]))) {
+                check::<Vec<SignedVote>>(&b)?;
+            }
+
+            #[test]
+            fn stored_block_infos_and_activations_decode_canonically_or_are_corrupt(
+                b in damaged(encode(&BlockInfo { height: 3, hash: Hash32([1; 32]), timestamp_ms: 9, tx_count: 2, state_root: Hash32([2; 32]) })),
+                a in damaged(encode(&want_types::Activations::default())),
+            ) {
+                check::<BlockInfo>(&b)?;
+                check::<want_types::Activations>(&a)?;
+            }
+        }
+
+        #[test]
+        fn damaged_receipts_on_disk_are_reported_corrupt_naming_the_height() {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::open(dir.path()).unwrap();
+            let g = genesis_block(1);
+            store
+                .init_genesis(
+                    identity(&g),
+                    &g,
+                    &WriteSet::default(),
+                    Hash32::ZERO,
+                    &Activations::default(),
+                )
+                .unwrap();
+            let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(48));
+            runner
+                .run(&damaged(encode(&receipts())), |bytes| {
+                    store.put_raw_receipts_for_test(0, &bytes).unwrap();
+                    match store.receipts(0) {
+                        Ok(r) => prop_assert_eq!(encode(&r.unwrap()), bytes),
+                        Err(e) => prop_assert!(
+                            matches!(&e, StorageError::Corrupt { what, .. } if what == "receipts[0]"),
+                            "{}", e
+                        ),
+                    }
+                    Ok(())
+                })
+                .unwrap();
+        }
+    }
 }

@@ -170,4 +170,70 @@ mod tests {
             Address::system("incentive-pool")
         );
     }
+
+    use crate::fuzz_inputs::mutated;
+    use proptest::prelude::*;
+
+    fn arb_address() -> impl Strategy<Value = Address> {
+        any::<[u8; 20]>().prop_map(Address::from_account_id)
+    }
+
+    fn assert_round_trips(a: &Address) -> Result<(), TestCaseError> {
+        prop_assert_eq!(a.to_base58().parse::<Address>().unwrap(), *a);
+        prop_assert_eq!(a.to_hex().parse::<Address>().unwrap(), *a);
+        prop_assert_eq!(format!("0x{}", a.to_hex()).parse::<Address>().unwrap(), *a);
+        Ok(())
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_is_an_address_or_refused(s in "\\PC{0,80}") {
+            match s.parse::<Address>() {
+                Ok(a) => assert_round_trips(&a)?,
+                Err(e) => prop_assert!(matches!(e, TypesError::InvalidAddress { .. }), "unexpected result"),
+            }
+        }
+
+        #[test]
+        fn addresses_round_trip_through_base58_hex_json_and_borsh(a in arb_address()) {
+            assert_round_trips(&a)?;
+            let json = serde_json::to_string(&a).unwrap();
+            prop_assert_eq!(serde_json::from_str::<Address>(&json).unwrap(), a);
+            prop_assert_eq!(borsh::from_slice::<Address>(&borsh::to_vec(&a).unwrap()).unwrap(), a);
+        }
+
+        #[test]
+        fn a_mutated_base58_address_is_refused(
+            (b58, m) in arb_address().prop_flat_map(|a| {
+                let b58 = a.to_base58();
+                (Just(b58.clone()), mutated(Just(b58)))
+            }),
+        ) {
+            // Any change but surrounding whitespace breaks the length or the checksum.
+            let r = m.parse::<Address>();
+            prop_assert!(r.is_err() || m.trim() == b58, "{:?} accepted", m);
+        }
+
+        #[test]
+        fn mutated_hex_addresses_parse_or_are_refused(
+            s in mutated(arb_address().prop_map(|a| format!("0x{}", a.to_hex()))),
+        ) {
+            if let Ok(a) = s.parse::<Address>() {
+                assert_round_trips(&a)?;
+                let t = s.trim();
+                prop_assert_eq!(t.strip_prefix("0x").unwrap_or(t).to_lowercase(), a.to_hex());
+            }
+        }
+
+        #[test]
+        fn borsh_accepts_exactly_the_tron_version_byte(raw in any::<[u8; 21]>()) {
+            match borsh::from_slice::<Address>(&raw) {
+                Ok(a) => prop_assert_eq!(a.0, raw),
+                Err(_) => prop_assert_ne!(raw[0], ADDRESS_PREFIX),
+            }
+            if raw[0] != ADDRESS_PREFIX {
+                prop_assert!(borsh::from_slice::<Address>(&raw).is_err());
+            }
+        }
+    }
 }

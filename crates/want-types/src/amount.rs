@@ -136,4 +136,58 @@ mod tests {
             prop_assert_eq!(parse_want(&format_want(units)).unwrap(), units);
         }
     }
+
+    proptest! {
+        #[test]
+        fn any_text_is_an_amount_or_refused(s in "\\PC{0,80}") {
+            if let Ok(v) = parse_want(&s) {
+                prop_assert_eq!(parse_want(&format_want(v)).unwrap(), v);
+            }
+            if let Ok(v) = parse_base_units(&s) {
+                prop_assert!(s.bytes().all(|b| b.is_ascii_digit()), "{:?}", s);
+                prop_assert_eq!(Some(v), s.parse::<u128>().ok());
+            }
+        }
+
+        #[test]
+        fn mutated_amounts_parse_to_what_they_say_or_are_refused(
+            s in crate::fuzz_inputs::mutated((0u128..=TOTAL_SUPPLY * 10).prop_map(format_want)),
+        ) {
+            match parse_want(&s) {
+                Ok(v) => {
+                    // Whatever was accepted is digits and at most one point, and means `v`.
+                    let t = s.trim();
+                    prop_assert!(t.bytes().all(|b| b.is_ascii_digit() || b == b'.'), "{:?}", s);
+                    prop_assert_eq!(parse_want(&format_want(v)).unwrap(), v);
+                }
+                Err(e) => prop_assert!(matches!(e, TypesError::InvalidAmount { .. }), "unexpected result"),
+            }
+            if let Ok(v) = parse_base_units(&s) {
+                prop_assert!(s.bytes().all(|b| b.is_ascii_digit()), "{:?}", s);
+                prop_assert_eq!(Some(v), s.parse::<u128>().ok());
+            }
+        }
+
+        #[test]
+        fn huge_numbers_are_refused_as_too_large_not_wrapped(
+            whole in "[0-9]{1,60}",
+            frac in proptest::option::of("[0-9]{0,6}"),
+        ) {
+            let s = match &frac { Some(f) => format!("{whole}.{f}"), None => whole.clone() };
+            let f = frac.unwrap_or_default();
+            let expect = whole.parse::<u128>().ok().and_then(|w| w.checked_mul(UNIT)).and_then(|w| {
+                let mut padded = f.clone();
+                while padded.len() < 6 { padded.push('0'); }
+                w.checked_add(padded.parse::<u128>().unwrap())
+            });
+            match parse_want(&s) {
+                Ok(v) => prop_assert_eq!(Some(v), expect),
+                Err(e) => {
+                    prop_assert_eq!(expect, None);
+                    prop_assert!(e.to_string().contains("too large"), "{}", e);
+                }
+            }
+            prop_assert_eq!(parse_base_units(&whole).ok(), whole.parse::<u128>().ok());
+        }
+    }
 }

@@ -133,4 +133,36 @@ mod tests {
         assert_eq!(h.to_string().parse::<Hash32>().unwrap(), h);
         assert!("zz".parse::<Hash32>().is_err());
     }
+
+    use crate::fuzz_inputs::mutated;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn any_text_is_a_hash_or_refused(s in "\\PC{0,80}") {
+            if let Ok(h) = s.parse::<Hash32>() {
+                prop_assert_eq!(h.to_string().parse::<Hash32>().unwrap(), h);
+                prop_assert_eq!(s.strip_prefix("0x").unwrap_or(&s).to_lowercase(), h.to_hex());
+            }
+        }
+
+        #[test]
+        fn hashes_round_trip_through_hex_and_json(raw in any::<[u8; 32]>()) {
+            let h = Hash32(raw);
+            prop_assert_eq!(h.to_hex().parse::<Hash32>().unwrap(), h);
+            prop_assert_eq!(format!("0x{}", h.to_hex().to_uppercase()).parse::<Hash32>().unwrap(), h);
+            let json = serde_json::to_string(&h).unwrap();
+            prop_assert_eq!(serde_json::from_str::<Hash32>(&json).unwrap(), h);
+        }
+
+        #[test]
+        fn mutated_hashes_parse_to_what_they_say_or_are_refused(
+            s in mutated(any::<[u8; 32]>().prop_map(|r| Hash32(r).to_hex())),
+        ) {
+            match s.parse::<Hash32>() {
+                Ok(h) => prop_assert_eq!(s.strip_prefix("0x").unwrap_or(&s).to_lowercase(), h.to_hex()),
+                Err(e) => prop_assert!(matches!(e, TypesError::InvalidHash { .. }), "unexpected result"),
+            }
+        }
+    }
 }

@@ -8,6 +8,9 @@ pub mod address;
 pub mod amount;
 pub mod block;
 pub mod error;
+#[cfg(test)]
+#[allow(dead_code)] // Shared with other crates' tests (#[path]); not every helper is used here.
+pub(crate) mod fuzz_inputs;
 pub mod hash;
 pub mod head;
 pub mod merkle;

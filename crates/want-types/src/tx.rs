@@ -237,7 +237,44 @@ pub(crate) mod tests {
 
         #[test]
         fn decoding_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
-            let _ = SignedTransaction::from_bytes(&bytes);
+            if let Ok(stx) = SignedTransaction::from_bytes(&bytes) {
+                prop_assert_eq!(stx.to_bytes(), bytes);
+            }
+        }
+
+        #[test]
+        fn mutated_transactions_decode_canonically_or_are_refused(
+            bytes in crate::fuzz_inputs::mutated_bytes(arb_signed_tx().prop_map(|t| t.to_bytes())),
+        ) {
+            match SignedTransaction::from_bytes(&bytes) {
+                Ok(stx) => prop_assert_eq!(stx.to_bytes(), bytes),
+                Err(e) => prop_assert!(matches!(e, TypesError::Decode { what: "signed transaction", .. }), "unexpected result"),
+            }
+        }
+
+        #[test]
+        fn every_truncation_of_a_transaction_is_refused(stx in arb_signed_tx(), cut in any::<prop::sample::Index>()) {
+            let bytes = stx.to_bytes();
+            prop_assert!(SignedTransaction::from_bytes(&bytes[..cut.index(bytes.len())]).is_err());
+        }
+
+        #[test]
+        fn any_text_is_a_json_transaction_or_refused(s in "\\PC{0,200}") {
+            if let Ok(stx) = serde_json::from_str::<SignedTransaction>(&s) {
+                let json = serde_json::to_string(&stx).unwrap();
+                prop_assert_eq!(serde_json::from_str::<SignedTransaction>(&json).unwrap(), stx);
+            }
+        }
+
+        #[test]
+        fn mutated_json_transactions_parse_or_are_refused(
+            s in crate::fuzz_inputs::mutated(arb_signed_tx().prop_map(|t| serde_json::to_string(&t).unwrap())),
+        ) {
+            if let Ok(stx) = serde_json::from_str::<SignedTransaction>(&s) {
+                let json = serde_json::to_string(&stx).unwrap();
+                prop_assert_eq!(serde_json::from_str::<SignedTransaction>(&json).unwrap(), stx.clone());
+                prop_assert_eq!(SignedTransaction::from_bytes(&stx.to_bytes()).unwrap(), stx);
+            }
         }
     }
 
@@ -257,7 +294,17 @@ pub(crate) mod tests {
         };
         let mut bytes = stx.to_bytes();
         bytes.push(0);
-        assert!(SignedTransaction::from_bytes(&bytes).is_err());
+        let err = SignedTransaction::from_bytes(&bytes).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                TypesError::Decode {
+                    what: "signed transaction",
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 
     #[test]

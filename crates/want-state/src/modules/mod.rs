@@ -98,7 +98,9 @@ mod tests {
             ("a", &crate::codes::KERNEL[0]),
             ("b", &crate::codes::KERNEL[0]),
         ];
-        assert!(crate::codes::check_registry(twice).is_err());
+        let e = crate::codes::check_registry(twice).unwrap_err();
+        let code = crate::codes::KERNEL[0].code;
+        assert_eq!(e, format!("{code} is defined by a and by b"));
     }
 
     #[test]

@@ -122,3 +122,159 @@ pub(crate) fn write(ctx: &mut GenesisCtx<'_, '_>) -> Result<(), StateError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fuzz_inputs::{mutated, mutated_bytes, nasty_char};
+    use proptest::prelude::*;
+    use serde_json::{json, Value};
+
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            prop::collection::vec(nasty_char(), 0..24).prop_map(|v| v.into_iter().collect()),
+        ]
+    }
+
+    fn address() -> impl Strategy<Value = Address> {
+        any::<[u8; 20]>().prop_map(|rest| {
+            let mut raw = [0x41; 21];
+            raw[1..].copy_from_slice(&rest);
+            Address(raw)
+        })
+    }
+
+    fn genesis() -> impl Strategy<Value = TraceGenesis> {
+        let key = (
+            address(),
+            text(),
+            prop::sample::subsequence(Role::ALL.to_vec(), 0..4),
+        )
+            .prop_map(|(address, department, roles)| GenesisOrgKey {
+                address,
+                department,
+                roles,
+            });
+        let org = (
+            "[a-z0-9._-]{1,12}",
+            text(),
+            prop::sample::select(OrgKind::ALL.to_vec()),
+            "[0-9a-f]{66}",
+            prop::collection::vec(key, 0..3),
+        )
+            .prop_map(|(org, name, kind, encryption_key, keys)| GenesisOrg {
+                org,
+                name,
+                kind,
+                encryption_key,
+                keys,
+            });
+        (
+            prop::option::of(address()),
+            prop::collection::vec(org, 0..3),
+        )
+            .prop_map(|(admin, orgs)| TraceGenesis { admin, orgs })
+    }
+
+    /// Any JSON value, deepest three levels, with nasty strings.
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(|f| json!(f)),
+            text().prop_map(Value::from),
+            Just(Value::from(u64::MAX)),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map(
+                    prop_oneof![
+                        prop::sample::select(vec![
+                            "admin".to_string(),
+                            "orgs".into(),
+                            "org".into(),
+                            "name".into(),
+                            "kind".into(),
+                            "encryption_key".into(),
+                            "keys".into(),
+                            "address".into(),
+                            "department".into(),
+                            "roles".into(),
+                        ]),
+                        text(),
+                    ],
+                    inner,
+                    0..4,
+                )
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// `parse` gives a section that prints back to the same JSON, or a trace genesis error.
+    fn check(v: &Value) -> Result<(), TestCaseError> {
+        match parse(Some(v)) {
+            Ok(g) => {
+                let again = parse(Some(&serde_json::to_value(&g).unwrap())).unwrap();
+                prop_assert_eq!(again, g);
+            }
+            Err(StateError::Genesis { section, reason }) => {
+                prop_assert_eq!(section, "trace");
+                prop_assert!(!reason.is_empty());
+            }
+            Err(e) => prop_assert!(false, "{e}"),
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn any_json_is_a_section_or_a_trace_genesis_error(v in json_value()) {
+            check(&v)?;
+            check(&json!({ "orgs": [v.clone()] }))?;
+            check(&json!({ "orgs": [{ "org": "o", "name": "n", "kind": "brand",
+                "encryption_key": "", "keys": [v] }] }))?;
+        }
+
+        #[test]
+        fn printed_sections_read_back(g in genesis()) {
+            prop_assert_eq!(parse(Some(&serde_json::to_value(&g).unwrap())).unwrap(), g.clone());
+            let bytes = borsh::to_vec(&g).unwrap();
+            prop_assert_eq!(borsh::from_slice::<TraceGenesis>(&bytes).unwrap(), g);
+        }
+
+        #[test]
+        fn mutated_section_texts_parse_or_are_refused(
+            text in mutated(genesis().prop_map(|g| serde_json::to_string(&g).unwrap())),
+        ) {
+            if let Ok(v) = serde_json::from_str::<Value>(&text) {
+                check(&v)?;
+            }
+        }
+
+        #[test]
+        fn mutated_stored_sections_decode_canonically_or_are_refused(
+            bytes in mutated_bytes(genesis().prop_map(|g| borsh::to_vec(&g).unwrap())),
+        ) {
+            if let Ok(g) = borsh::from_slice::<TraceGenesis>(&bytes) {
+                prop_assert_eq!(borsh::to_vec(&g).unwrap(), bytes);
+            }
+        }
+    }
+
+    #[test]
+    fn absent_is_empty_and_unknown_fields_are_named() {
+        assert!(parse(None).unwrap().is_empty());
+        let e = parse(Some(&json!({ "admins": [] }))).unwrap_err();
+        assert!(
+            matches!(&e, StateError::Genesis { section, reason }
+                if section == "trace" && reason.contains("unknown field `admins`")),
+            "{e}"
+        );
+    }
+}

@@ -407,6 +407,12 @@ mod tests {
         expected.sort();
         assert_eq!(seen, expected);
         view.remove(&st::key_key(&addrs[3]));
-        assert!(org_keys(&view, "o", None, 10).is_err());
+        let e = org_keys(&view, "o", None, 10).unwrap_err();
+        assert!(
+            matches!(&e, StateError::Corrupt { key_hex, reason }
+                if reason == "the organisation lists a key not stored"
+                    && *key_hex == crate::store::to_hex(&st::org_keys_key("o", &addrs[3]))),
+            "{e}"
+        );
     }
 }

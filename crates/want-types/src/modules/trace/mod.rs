@@ -1266,4 +1266,70 @@ mod tests {
         assert!(!is_valid_org_id("Acme"));
         assert!(!is_valid_org_id(&"a".repeat(ORG_ID_BYTES_MAX + 1)));
     }
+
+    mod parsers {
+        use super::super::*;
+        use crate::fuzz_inputs::mutated;
+        use proptest::prelude::*;
+
+        fn gs1_product() -> impl Strategy<Value = String> {
+            (
+                prop::sample::select(vec![
+                    "https://id.gs1.org/01/", "https://id.gs1.org/00/", "https://id.gs1.org/414/",
+                    "https://id.gs1.org/8003/", "https://id.gs1.org/8004/", "https://id.gs1.org/99/",
+                    "urn:epc:id:sgtin:", "urn:epc:class:lgtin:", "urn:epc:idpat:sgtin:",
+                ]),
+                "[0-9]{0,20}",
+                "(\\.[0-9*]{0,8}){0,3}(/[0-9A-Za-z]{0,6}){0,2}",
+            )
+                .prop_map(|(p, d, t)| format!("{p}{d}{t}"))
+        }
+
+        proptest! {
+            #[test]
+            fn any_text_is_an_event_hash_id_or_refused(s in "\\PC{0,100}") {
+                if let Some(h) = parse_event_hash_id(&s) {
+                    prop_assert_eq!(parse_event_hash_id(&event_hash_id(&h)), Some(h));
+                }
+            }
+
+            #[test]
+            fn mutated_event_hash_ids_parse_or_are_refused(
+                s in mutated(any::<[u8; 32]>().prop_map(|r| event_hash_id(&Hash32(r)))),
+            ) {
+                if let Some(h) = parse_event_hash_id(&s) {
+                    prop_assert!(s.to_lowercase().contains(&h.to_hex()), "{:?} -> {}", s, h);
+                }
+            }
+
+            #[test]
+            fn event_hash_ids_round_trip(raw in any::<[u8; 32]>()) {
+                let h = Hash32(raw);
+                prop_assert_eq!(parse_event_hash_id(&event_hash_id(&h)), Some(h));
+                prop_assert_eq!(parse_event_hash_id(&h.to_hex()), Some(h));
+            }
+
+            #[test]
+            fn any_text_is_a_role_or_refused(s in prop_oneof!["\\PC{0,20}", mutated(prop::sample::select(Role::ALL.to_vec()).prop_map(|r| r.as_str().to_string()))]) {
+                match s.parse::<Role>() {
+                    Ok(r) => prop_assert_eq!(r.as_str(), s.as_str()),
+                    Err(e) => prop_assert!(e.starts_with("unknown role"), "{}", e),
+                }
+            }
+
+            #[test]
+            fn company_prefix_digits_of_any_text_are_ascii_digits_from_it(
+                s in prop_oneof!["\\PC{0,60}", gs1_product(), mutated(gs1_product())],
+            ) {
+                if let Some(d) = gcp_digits(&s) {
+                    prop_assert!(d.len() >= GCP_DIGITS_MIN && d.bytes().all(|b| b.is_ascii_digit()), "{:?}", d);
+                    prop_assert!(s.contains(d));
+                }
+                let _ = is_valid_gcp(&s);
+                if is_valid_org_id(&s) {
+                    prop_assert!(s.len() <= ORG_ID_BYTES_MAX && s.is_ascii());
+                }
+            }
+        }
+    }
 }
