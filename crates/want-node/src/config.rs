@@ -127,6 +127,12 @@ pub struct HttpLimits {
     pub request_timeout_ms: u64,
     #[serde(default = "d_ws")]
     pub ws_clients_max: usize,
+    /// Threads of the read pool, which serves every read that scans, walks or decodes stored
+    /// data, apart from block execution (default: the machine's cores; 1 to
+    /// [`crate::kernel::reads::READS_MAX_LIMIT`]). A read waiting longer than
+    /// [`crate::kernel::reads::READ_WAIT_MS`] for one is answered `503 busy`.
+    #[serde(default = "crate::kernel::reads::reads_max_default")]
+    pub reads_max: usize,
 }
 
 fn d_conns() -> usize {
@@ -149,6 +155,7 @@ impl Default for HttpLimits {
             header_read_timeout_ms: HTTP_HEADER_READ_TIMEOUT_MS_DEFAULT,
             request_timeout_ms: HTTP_REQUEST_TIMEOUT_MS_DEFAULT,
             ws_clients_max: WS_CLIENTS_MAX_DEFAULT,
+            reads_max: crate::kernel::reads::reads_max_default(),
         }
     }
 }
@@ -347,6 +354,13 @@ impl NodeConfig {
                 "http.connections_max, http.header_read_timeout_ms and http.ws_clients_max must be at least 1"
                     .into(),
             );
+        }
+        if self.http.reads_max == 0 || self.http.reads_max > crate::kernel::reads::READS_MAX_LIMIT {
+            return Err(format!(
+                "http.reads_max = {} must be between 1 and {}",
+                self.http.reads_max,
+                crate::kernel::reads::READS_MAX_LIMIT
+            ));
         }
         if self.http.request_timeout_ms <= self.commit_wait_timeout_ms {
             return Err(format!(

@@ -57,6 +57,7 @@ pub mod codes {
     pub const STORAGE_LOW: &str = "storage_low";
     pub const REQUEST_TIMEOUT: &str = "request_timeout";
     pub const TOO_MANY_STREAMS: &str = "too_many_streams";
+    pub const BUSY: &str = "busy";
 
     /// The node kernel's codes with their HTTP status.
     pub const KERNEL: &[ErrorCode] = &[
@@ -193,6 +194,11 @@ pub mod codes {
             STORAGE_LOW,
             503,
             "the node serves reads but takes no new work: its disk is below the free-space floor",
+        ),
+        ErrorCode::new(
+            BUSY,
+            503,
+            "every reader thread of the node (http.reads_max) stayed taken past the read's wait; retry in a moment, or ask another node",
         ),
         ErrorCode::new(
             WEBSOCKET_REQUIRED,
