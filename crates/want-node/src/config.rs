@@ -152,6 +152,12 @@ fn d_client_rps() -> u32 {
 }
 fn d_client_burst() -> u32 {
     HTTP_CLIENT_BURST_DEFAULT
+    /// Threads of the read pool, which serves every read that scans, walks or decodes stored
+    /// data, apart from block execution (default: the machine's cores; 1 to
+    /// [`crate::kernel::reads::READS_MAX_LIMIT`]). A read waiting longer than
+    /// [`crate::kernel::reads::READ_WAIT_MS`] for one is answered `503 busy`.
+    #[serde(default = "crate::kernel::reads::reads_max_default")]
+    pub reads_max: usize,
 }
 
 fn d_conns() -> usize {
@@ -177,6 +183,7 @@ impl Default for HttpLimits {
             client_requests_per_second: HTTP_CLIENT_REQUESTS_PER_SECOND_DEFAULT,
             client_burst: HTTP_CLIENT_BURST_DEFAULT,
             rate_limit_loopback: false,
+            reads_max: crate::kernel::reads::reads_max_default(),
         }
     }
 }
@@ -381,6 +388,13 @@ impl NodeConfig {
                 "http.connections_max, http.header_read_timeout_ms and http.ws_clients_max must be at least 1"
                     .into(),
             );
+        }
+        if self.http.reads_max == 0 || self.http.reads_max > crate::kernel::reads::READS_MAX_LIMIT {
+            return Err(format!(
+                "http.reads_max = {} must be between 1 and {}",
+                self.http.reads_max,
+                crate::kernel::reads::READS_MAX_LIMIT
+            ));
         }
         if self.http.request_timeout_ms <= self.commit_wait_timeout_ms {
             return Err(format!(

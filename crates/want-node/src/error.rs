@@ -58,6 +58,7 @@ pub mod codes {
     pub const REQUEST_TIMEOUT: &str = "request_timeout";
     pub const TOO_MANY_STREAMS: &str = "too_many_streams";
     pub const RATE_LIMITED: &str = "rate_limited";
+    pub const BUSY: &str = "busy";
 
     /// The node kernel's codes with their HTTP status.
     pub const KERNEL: &[ErrorCode] = &[
@@ -199,6 +200,11 @@ pub mod codes {
             STORAGE_LOW,
             503,
             "the node serves reads but takes no new work: its disk is below the free-space floor",
+        ),
+        ErrorCode::new(
+            BUSY,
+            503,
+            "every reader thread of the node (http.reads_max) stayed taken past the read's wait; retry in a moment, or ask another node",
         ),
         ErrorCode::new(
             WEBSOCKET_REQUIRED,

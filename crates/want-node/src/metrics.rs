@@ -40,6 +40,12 @@ pub struct Metrics {
     pub storage_floor_bytes: Gauge,
     pub storage_low: Gauge,
     pub storage_reserve_held: Gauge,
+    /// Reads that found every reader thread taken and waited (`kernel/reads.rs`).
+    pub reads_waited: Counter,
+    /// Reads answered `503 busy` after waiting their bound.
+    pub reads_busy: Counter,
+    /// Reads running on the read pool now.
+    pub reads_running: Gauge,
 }
 
 impl Default for Metrics {
@@ -75,6 +81,9 @@ impl Metrics {
             storage_floor_bytes: Gauge::default(),
             storage_low: Gauge::default(),
             storage_reserve_held: Gauge::default(),
+            reads_waited: Counter::default(),
+            reads_busy: Counter::default(),
+            reads_running: Gauge::default(),
         };
         registry.register(
             "tx_admitted",
@@ -185,6 +194,21 @@ impl Metrics {
             "storage_reserve_held",
             "1 while consensus's storage reserve file is allocated (0 once released for consensus)",
             m.storage_reserve_held.clone(),
+        );
+        registry.register(
+            "reads_waited",
+            "Reads that found every reader thread (http.reads_max) taken and waited for one",
+            m.reads_waited.clone(),
+        );
+        registry.register(
+            "reads_busy",
+            "Reads answered 503 busy: no reader thread freed up within their wait",
+            m.reads_busy.clone(),
+        );
+        registry.register(
+            "reads_running",
+            "Reads running on the read pool",
+            m.reads_running.clone(),
         );
         Metrics { registry, ..m }
     }

@@ -12,7 +12,9 @@ use redb::{
     Database, Durability, ReadOnlyTable, ReadableTable, ReadableTableMetadata, TableDefinition,
 };
 use want_state::{Entry, StateError, StateView, WriteSet};
-use want_types::{Activations, Block, Event, Hash32, Receipt, SignedTransaction, SignedVote};
+use want_types::{
+    Activations, Block, BlockHeader, Event, Hash32, Receipt, SignedTransaction, SignedVote,
+};
 
 mod migrate;
 
@@ -48,6 +50,15 @@ const VOTES: TableDefinition<u64, &[u8]> = TableDefinition::new("votes");
 /// Events of a block's end-of-block work (the schedule's due entries and the modules' hooks):
 /// borsh `Vec<Event>`, stored only for blocks that have some.
 const HOOK_EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("hook_events");
+/// A block's head by height: the borsh `(BlockHeader, signature)`, the first bytes of the
+/// block's own encoding, so headers are served without reading or decoding the transactions.
+/// Created on open when missing; a block stored by an older build has none and is read from
+/// `blocks` instead.
+const BLOCK_HEADS: TableDefinition<u64, &[u8]> = TableDefinition::new("block_heads");
+/// A block's transaction ids by height, in order: 32 bytes each, concatenated (what a block's
+/// view lists, without hashing every transaction again). Created on open when missing; a block
+/// stored by an older build has none and its ids are computed from `blocks`.
+const BLOCK_TX_IDS: TableDefinition<u64, &[u8]> = TableDefinition::new("block_tx_ids");
 
 const META_FORMAT: &str = "format_version";
 const META_CHAIN_ID: &str = "chain_id";
@@ -202,6 +213,8 @@ impl Store {
             w.open_table(MEMPOOL).map_err(|e| self.err(e))?;
             w.open_table(VOTES).map_err(|e| self.err(e))?;
             w.open_table(HOOK_EVENTS).map_err(|e| self.err(e))?;
+            w.open_table(BLOCK_HEADS).map_err(|e| self.err(e))?;
+            w.open_table(BLOCK_TX_IDS).map_err(|e| self.err(e))?;
         }
         w.commit().map_err(|e| self.err(e))
     }
@@ -259,6 +272,15 @@ impl Store {
             w.open_table(BLOCKS)
                 .map_err(|e| self.err(e))?
                 .insert(0, genesis.to_bytes().as_slice())
+                .map_err(|e| self.err(e))?;
+            w.open_table(BLOCK_HEADS)
+                .map_err(|e| self.err(e))?
+                .insert(0, head_bytes(genesis).as_slice())
+                .map_err(|e| self.err(e))?;
+            let ids: Vec<u8> = genesis.txs.iter().flat_map(|t| t.id().0).collect();
+            w.open_table(BLOCK_TX_IDS)
+                .map_err(|e| self.err(e))?
+                .insert(0, ids.as_slice())
                 .map_err(|e| self.err(e))?;
             w.open_table(BLOCK_INFO)
                 .map_err(|e| self.err(e))?
@@ -334,14 +356,20 @@ impl Store {
                     .insert(height, encode(&hook_events.to_vec()).as_slice())
                     .map_err(|e| self.err(e))?;
             }
+            w.open_table(BLOCK_HEADS)
+                .map_err(|e| self.err(e))?
+                .insert(height, head_bytes(block).as_slice())
+                .map_err(|e| self.err(e))?;
             let mut index = w.open_table(TX_INDEX).map_err(|e| self.err(e))?;
             let mut journal = w.open_table(MEMPOOL).map_err(|e| self.err(e))?;
+            let mut ids = Vec::with_capacity(block.txs.len() * 32);
             for (i, stx) in block.txs.iter().enumerate() {
                 // The receipts carry the ids the executor computed (hashing a large
                 // transaction again here would cost the commit milliseconds).
                 let receipt = receipts.get(i);
                 let id = receipt.map_or_else(|| stx.id(), |r| r.tx_id);
                 debug_assert_eq!(id, stx.id(), "invariant: receipt i is for transaction i");
+                ids.extend_from_slice(&id.0);
                 // A rejected transaction never took effect: it may be submitted again, so it is
                 // not indexed as committed.
                 let rejected = receipt
@@ -353,6 +381,10 @@ impl Store {
                 }
                 journal.remove(id.0.as_slice()).map_err(|e| self.err(e))?;
             }
+            w.open_table(BLOCK_TX_IDS)
+                .map_err(|e| self.err(e))?
+                .insert(height, ids.as_slice())
+                .map_err(|e| self.err(e))?;
             let mut state = w.open_table(STATE).map_err(|e| self.err(e))?;
             apply_writes(&mut state, writes).map_err(|e| self.err(e))?;
             let mut meta = w.open_table(META).map_err(|e| self.err(e))?;
@@ -495,6 +527,98 @@ impl Store {
                 what: format!("blocks[{height}]"),
                 reason: e.to_string(),
             })
+    }
+
+    /// The header and the proposer's signature of the block at `height`, without reading its
+    /// transactions (a block stored by an older build is read whole, its transactions left
+    /// undecoded).
+    pub fn block_head(&self, height: u64) -> Result<Option<(BlockHeader, Vec<u8>)>, StorageError> {
+        let r = self.db.begin_read().map_err(|e| self.err(e))?;
+        let heads = r.open_table(BLOCK_HEADS).map_err(|e| self.err(e))?;
+        self.head_in(&r, &heads, height)
+    }
+
+    /// The head of block `height` from `heads`, else from the block itself.
+    fn head_in(
+        &self,
+        r: &redb::ReadTransaction,
+        heads: &ReadOnlyTable<u64, &'static [u8]>,
+        height: u64,
+    ) -> Result<Option<(BlockHeader, Vec<u8>)>, StorageError> {
+        let what = || format!("block_heads[{height}]");
+        if let Some(v) = heads.get(height).map_err(|e| self.err(e))? {
+            return decode(v.value(), &what()).map(Some);
+        }
+        let blocks = r.open_table(BLOCKS).map_err(|e| self.err(e))?;
+        let Some(v) = blocks.get(height).map_err(|e| self.err(e))? else {
+            return Ok(None);
+        };
+        // The head is the block encoding's first fields: decode them, leave the rest.
+        let mut bytes = v.value();
+        <(BlockHeader, Vec<u8>)>::deserialize(&mut bytes)
+            .map(Some)
+            .map_err(|e| StorageError::Corrupt {
+                what: format!("blocks[{height}]"),
+                reason: e.to_string(),
+            })
+    }
+
+    /// The headers of up to `count` consecutive stored blocks from `from`, stopping before
+    /// their encoding would exceed `bytes_max` (at least one header is returned if `from`
+    /// exists); transactions are neither read nor decoded.
+    pub fn headers(
+        &self,
+        from: u64,
+        count: u64,
+        bytes_max: usize,
+    ) -> Result<Vec<BlockHeader>, StorageError> {
+        let r = self.db.begin_read().map_err(|e| self.err(e))?;
+        let heads = r.open_table(BLOCK_HEADS).map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        let mut total = 0usize;
+        for h in from..from.saturating_add(count) {
+            let Some((header, _)) = self.head_in(&r, &heads, h)? else {
+                break;
+            };
+            let size = borsh::object_length(&header).unwrap_or(usize::MAX);
+            if !out.is_empty() && total.saturating_add(size) > bytes_max {
+                break;
+            }
+            total = total.saturating_add(size);
+            out.push(header);
+        }
+        Ok(out)
+    }
+
+    /// The ids of the transactions of block `height`, in order, as stored when it was
+    /// committed (a block stored by an older build is decoded and its transactions hashed).
+    pub fn block_tx_ids(&self, height: u64) -> Result<Option<Vec<Hash32>>, StorageError> {
+        let r = self.db.begin_read().map_err(|e| self.err(e))?;
+        let t = r.open_table(BLOCK_TX_IDS).map_err(|e| self.err(e))?;
+        if let Some(v) = t.get(height).map_err(|e| self.err(e))? {
+            let bytes = v.value();
+            if bytes.len() % 32 != 0 {
+                return Err(StorageError::Corrupt {
+                    what: format!("block_tx_ids[{height}]"),
+                    reason: format!("{} bytes, not a whole number of 32-byte ids", bytes.len()),
+                });
+            }
+            return Ok(Some(
+                bytes
+                    .chunks_exact(32)
+                    .map(|c| {
+                        let mut id = [0u8; 32];
+                        id.copy_from_slice(c);
+                        Hash32(id)
+                    })
+                    .collect(),
+            ));
+        }
+        drop(t);
+        drop(r);
+        Ok(self
+            .block(height)?
+            .map(|b| b.txs.iter().map(|t| t.id()).collect()))
     }
 
     /// The canonical bytes of up to `count` consecutive stored blocks from `from`, stopping
@@ -817,6 +941,11 @@ fn apply_writes(
     Ok(())
 }
 
+/// What `block_heads` holds for a block: the borsh `(header, signature)`.
+fn head_bytes(block: &Block) -> Vec<u8> {
+    encode(&(&block.header, &block.signature))
+}
+
 fn encode<T: BorshSerialize>(v: &T) -> Vec<u8> {
     borsh::to_vec(v).expect("invariant: borsh encoding into a Vec cannot fail")
 }
@@ -896,6 +1025,69 @@ mod tests {
             fee_paid: 1,
             events: vec![],
         }
+    }
+
+    #[test]
+    fn heads_and_tx_ids_are_served_without_the_transactions_and_headers_stop_at_their_byte_cap() {
+        let dir = tempfile::tempdir().unwrap();
+        let g = genesis_block(1);
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .init_genesis(
+                identity(&g),
+                &g,
+                &WriteSet::default(),
+                Hash32([2; 32]),
+                &Activations::default(),
+            )
+            .unwrap();
+        let mut blocks = vec![g.clone()];
+        for n in 0..3 {
+            let head = store.head().unwrap();
+            let mut b = child(&head, vec![stx(2 * n), stx(2 * n + 1)]);
+            b.signature = vec![n as u8; 64];
+            let r: Vec<Receipt> = b.txs.iter().map(receipt_for).collect();
+            store
+                .commit_block(&b, &r, &WriteSet::default(), Hash32([3; 32]))
+                .unwrap();
+            blocks.push(b);
+        }
+        for b in &blocks {
+            let h = b.header.height;
+            assert_eq!(
+                store.block_head(h).unwrap(),
+                Some((b.header.clone(), b.signature.clone()))
+            );
+            let ids: Vec<Hash32> = b.txs.iter().map(|t| t.id()).collect();
+            assert_eq!(store.block_tx_ids(h).unwrap(), Some(ids));
+            // The stored head is the first bytes of the block's encoding.
+            assert!(b.to_bytes().starts_with(&head_bytes(b)));
+        }
+        assert_eq!(store.block_head(9).unwrap(), None);
+        assert_eq!(store.block_tx_ids(9).unwrap(), None);
+        let all: Vec<BlockHeader> = blocks.iter().map(|b| b.header.clone()).collect();
+        assert_eq!(store.headers(0, 100, usize::MAX).unwrap(), all);
+        assert_eq!(store.headers(1, 2, usize::MAX).unwrap(), all[1..3].to_vec());
+        // A byte cap below one header still serves one; two headers' worth serves two.
+        assert_eq!(store.headers(1, 100, 1).unwrap(), all[1..2].to_vec());
+        let two = borsh::object_length(&all[1]).unwrap() * 2;
+        assert_eq!(store.headers(1, 100, two).unwrap(), all[1..3].to_vec());
+
+        // A block stored before the heads and ids were kept is read from the block itself.
+        let w = store.db.begin_write().unwrap();
+        {
+            w.open_table(BLOCK_HEADS).unwrap().remove(2).unwrap();
+            w.open_table(BLOCK_TX_IDS).unwrap().remove(2).unwrap();
+        }
+        w.commit().unwrap();
+        let b = &blocks[2];
+        assert_eq!(
+            store.block_head(2).unwrap(),
+            Some((b.header.clone(), b.signature.clone()))
+        );
+        let ids: Vec<Hash32> = b.txs.iter().map(|t| t.id()).collect();
+        assert_eq!(store.block_tx_ids(2).unwrap(), Some(ids));
+        assert_eq!(store.headers(0, 100, usize::MAX).unwrap(), all);
     }
 
     #[test]

@@ -103,7 +103,7 @@ pub fn complete(doc: utoipa::openapi::OpenApi) -> Value {
             let Value::Object(item) = item else { continue };
             for method in METHODS {
                 if let Some(Value::Object(op)) = item.get_mut(method) {
-                    complete_operation(op);
+                    complete_operation(op, method == "get");
                 }
             }
         }
@@ -128,8 +128,9 @@ fn object_in<'a>(m: &'a mut Map<String, Value>, key: &str) -> Option<&'a mut Map
 
 /// Adds the errors every route of its kind can answer, and the `Error` schema as the content of
 /// every error answer without one; gives every string path parameter a minimum length of 1 (an
-/// empty segment never reaches the route).
-fn complete_operation(op: &mut Map<String, Value>) {
+/// empty segment never reaches the route). Reads (`get`) may be answered `503 busy` by the read
+/// pool.
+fn complete_operation(op: &mut Map<String, Value>, read: bool) {
     let has_param = |op: &Map<String, Value>, place: &str| {
         op.get("parameters")
             .and_then(Value::as_array)
@@ -178,6 +179,14 @@ fn complete_operation(op: &mut Map<String, Value>) {
     }
     add_error(responses, "500", "internal_error", "see the node's log");
     add_error(responses, "503", "shutting_down", "the node is stopping");
+    if read {
+        add_error(
+            responses,
+            "503",
+            "busy",
+            "a read of stored data found every reader thread (http.reads_max) taken past its wait; retry in a moment",
+        );
+    }
     add_error(
         responses,
         "503",

@@ -16,7 +16,8 @@ use want_types::{Activations, BlockHeader, ChainParams, Hash32, Receipt, SignedT
 
 use crate::api::document::{Binary, ErrorBody, ErrorDetail, TxBatch, VoteBatch};
 use crate::api::{
-    bad, blocking, parse_body, parse_height, parse_json, ApiError, ApiResult, Json, Path, Query,
+    bad, blocking, parse_body, parse_height, parse_json, read, ApiError, ApiResult, Json, Path,
+    Query,
 };
 use crate::error::{codes, NodeError};
 use crate::kernel::certs::{Divergence, VotesStored};
@@ -278,9 +279,8 @@ async fn submit_batch(
         (status = 400, description = "invalid_hash"), (status = 404, description = "tx_not_found")))]
 async fn get_tx(State(node): State<Node>, Path(id): Path<String>) -> ApiResult {
     let id = parse_hash(&id)?;
-    let view = tokio::task::spawn_blocking(move || tx_view(&node, id))
-        .await
-        .map_err(|_| bad(codes::SHUTTING_DOWN, "the node is shutting down"))??;
+    let n = node.clone();
+    let view = read(&node, move || tx_view(&n, id).map_err(|e| e.0)).await?;
     Ok(Json(view).into_response())
 }
 
@@ -362,8 +362,13 @@ pub struct BlockView {
 #[utoipa::path(get, path = "/v1/blocks/latest", tag = "blocks", params(BlockQuery),
     responses((status = 200, description = "the latest committed block", body = BlockView)))]
 async fn get_latest_block(State(node): State<Node>, Query(q): Query<BlockQuery>) -> ApiResult {
-    let head = node.shared.store.head().map_err(NodeError::from)?;
-    block_view(&node, head.height, q.full)
+    let n = node.clone();
+    let view = read(&node, move || {
+        let head = n.shared.store.head()?;
+        block_view(&n, head.height, q.full)
+    })
+    .await?;
+    Ok(Json(view).into_response())
 }
 
 #[utoipa::path(get, path = "/v1/blocks/{height}", tag = "blocks",
@@ -383,49 +388,43 @@ async fn get_block(
             ),
         )
     })?;
-    block_view(&node, height, q.full)
+    let n = node.clone();
+    let view = read(&node, move || block_view(&n, height, q.full)).await?;
+    Ok(Json(view).into_response())
 }
 
-fn block_view(node: &Node, height: u64, full: bool) -> ApiResult {
+/// A block's view, read on the read pool: without `full`, its head and the transaction ids
+/// stored with it (no transaction is read, decoded or hashed); with `full`, the transactions
+/// and receipts too.
+fn block_view(node: &Node, height: u64, full: bool) -> Result<BlockView, NodeError> {
     let store = &node.shared.store;
-    let not_found = || {
-        ApiError(NodeError::NotFound {
-            code: codes::BLOCK_NOT_FOUND,
-            message: format!("there is no block at height {height}"),
-        })
+    let not_found = || NodeError::NotFound {
+        code: codes::BLOCK_NOT_FOUND,
+        message: format!("there is no block at height {height}"),
     };
-    let info = store
-        .block_info(height)
-        .map_err(NodeError::from)?
-        .ok_or_else(not_found)?;
-    let block = store
-        .block(height)
-        .map_err(NodeError::from)?
-        .ok_or_else(not_found)?;
-    let tx_ids: Vec<Hash32> = block.txs.iter().map(|t| t.id()).collect();
+    let info = store.block_info(height)?.ok_or_else(not_found)?;
+    let (header, signature) = store.block_head(height)?.ok_or_else(not_found)?;
+    let tx_ids = store.block_tx_ids(height)?.ok_or_else(not_found)?;
     let (transactions, receipts) = if full {
         // The receipts are this node's execution: a diverged node's are not the chain's.
         node.shared.refuse_if_diverged()?;
-        let receipts = store
-            .receipts(height)
-            .map_err(NodeError::from)?
-            .unwrap_or_default();
+        let block = store.block(height)?.ok_or_else(not_found)?;
+        let receipts = store.receipts(height)?.unwrap_or_default();
         (Some(block.txs), Some(receipts))
     } else {
         (None, None)
     };
-    Ok(Json(BlockView {
+    Ok(BlockView {
         height,
         hash: info.hash,
-        header: block.header,
-        signature: hex::encode(&block.signature),
+        header,
+        signature: hex::encode(&signature),
         state_root: info.state_root,
         tx_count: info.tx_count,
         tx_ids,
         transactions,
         receipts,
     })
-    .into_response())
 }
 
 /// What `GET /v1/status` shows: the node, consensus and the chain.
@@ -551,25 +550,18 @@ fn octets(bytes: Vec<u8>) -> Response {
 }
 
 #[utoipa::path(get, path = "/v1/sync/headers", tag = "cluster", params(RangeQuery),
-    responses((status = 200, description = "borsh Vec<BlockHeader> of the stored blocks from `from` (at most 2,000; fewer at the head)", content_type = "application/octet-stream", body = Binary)))]
+    responses((status = 200, description = "borsh Vec<BlockHeader> of the stored blocks from `from` (at most 2,000 and 1 MiB; fewer at the head)", content_type = "application/octet-stream", body = Binary)))]
 /// `GET /v1/sync/headers?from&count`: borsh `Vec<BlockHeader>` of the stored blocks from
-/// `from` (at most [`crate::kernel::sync::SYNC_HEADERS_MAX`]; fewer at the head).
+/// `from` (at most [`crate::kernel::sync::SYNC_HEADERS_MAX`] and
+/// [`crate::kernel::sync::SYNC_HEADERS_BYTES_MAX`]; fewer at the head), read from the stored
+/// heads without reading the transactions.
 async fn sync_headers(State(node): State<Node>, Query(q): Query<RangeQuery>) -> ApiResult {
     let count = q.count.min(crate::kernel::sync::SYNC_HEADERS_MAX);
     let store = node.shared.store.clone();
-    let headers =
-        tokio::task::spawn_blocking(move || -> Result<Vec<want_types::BlockHeader>, NodeError> {
-            let mut out = Vec::new();
-            for h in q.from..q.from.saturating_add(count) {
-                match store.block(h)? {
-                    Some(b) => out.push(b.header),
-                    None => break,
-                }
-            }
-            Ok(out)
-        })
-        .await
-        .map_err(|e| ApiError(NodeError::Io(format!("sync task: {e}"))))??;
+    let headers = read(&node, move || {
+        Ok(store.headers(q.from, count, crate::kernel::sync::SYNC_HEADERS_BYTES_MAX)?)
+    })
+    .await?;
     Ok(octets(borsh::to_vec(&headers).expect(
         "invariant: borsh encoding into a Vec cannot fail",
     )))
@@ -583,12 +575,10 @@ async fn sync_headers(State(node): State<Node>, Query(q): Query<RangeQuery>) -> 
 async fn sync_blocks(State(node): State<Node>, Query(q): Query<RangeQuery>) -> ApiResult {
     let count = q.count.min(crate::kernel::sync::SYNC_BLOCKS_MAX);
     let store = node.shared.store.clone();
-    let blocks = tokio::task::spawn_blocking(move || {
-        store.raw_blocks(q.from, count, crate::kernel::sync::SYNC_BYTES_MAX)
+    let blocks = read(&node, move || {
+        Ok(store.raw_blocks(q.from, count, crate::kernel::sync::SYNC_BYTES_MAX)?)
     })
-    .await
-    .map_err(|e| ApiError(NodeError::Io(format!("sync task: {e}"))))?
-    .map_err(NodeError::from)?;
+    .await?;
     Ok(octets(borsh::to_vec(&blocks).expect(
         "invariant: borsh encoding into a Vec cannot fail",
     )))
@@ -601,7 +591,8 @@ async fn sync_blocks(State(node): State<Node>, Query(q): Query<RangeQuery>) -> A
 async fn sync_votes(State(node): State<Node>, Query(q): Query<RangeQuery>) -> ApiResult {
     let count = q.count.min(crate::kernel::sync::SYNC_HEADERS_MAX);
     let shared = node.shared.clone();
-    let votes = tokio::task::spawn_blocking(
+    let votes = read(
+        &node,
         move || -> Result<Vec<(u64, Vec<want_types::SignedVote>)>, NodeError> {
             let head = shared.store.head()?.height;
             let mut out = Vec::new();
@@ -611,8 +602,7 @@ async fn sync_votes(State(node): State<Node>, Query(q): Query<RangeQuery>) -> Ap
             Ok(out)
         },
     )
-    .await
-    .map_err(|e| ApiError(NodeError::Io(format!("sync task: {e}"))))??;
+    .await?;
     Ok(octets(borsh::to_vec(&votes).expect(
         "invariant: borsh encoding into a Vec cannot fail",
     )))
@@ -731,7 +721,7 @@ pub struct VotesAtHeight {
 async fn get_votes(State(node): State<Node>, Path(height): Path<String>) -> ApiResult {
     let height = parse_height(&height)?;
     let shared = node.shared.clone();
-    let votes = blocking(move || shared.votes_for(height)).await?;
+    let votes = read(&node, move || shared.votes_for(height)).await?;
     Ok(Json(VotesAtHeight { height, votes }).into_response())
 }
 
@@ -761,7 +751,7 @@ pub struct BlockCertificate {
 async fn get_certificate(State(node): State<Node>, Path(height): Path<String>) -> ApiResult {
     let height = parse_height(&height)?;
     let shared = node.shared.clone();
-    let Some(view) = blocking(move || shared.certificate(height)).await? else {
+    let Some(view) = read(&node, move || shared.certificate(height)).await? else {
         return Err(ApiError(NodeError::NotFound {
             code: codes::CERTIFICATE_MISSING,
             message: format!(

@@ -381,7 +381,22 @@ pub fn parse_height(height: &str) -> Result<u64, ApiError> {
     })
 }
 
-/// Runs storage and signature work off the async workers.
+/// Runs a read of stored data on the node's read pool (`kernel/reads.rs`): off the async
+/// workers and apart from block execution; `503 busy` when the pool stays full past its wait.
+/// Every read route that scans, walks or decodes stored data goes through here.
+pub async fn read<T: Send + 'static>(
+    node: &Node,
+    f: impl FnOnce() -> Result<T, NodeError> + Send + 'static,
+) -> Result<T, ApiError> {
+    node.shared
+        .reads
+        .run(&node.shared.metrics, f)
+        .await
+        .map_err(ApiError)
+}
+
+/// Runs storage and signature work of writes (submissions, uploads, votes) off the async
+/// workers; reads go through [`read`].
 pub async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, NodeError> + Send + 'static,
 ) -> Result<T, ApiError> {

@@ -22,6 +22,14 @@ use crate::api::{bad, ApiError, ApiResult, Query};
 use crate::error::{codes, NodeError};
 use crate::kernel::node::Node;
 
+/// Most blocks the stream's replay reads in one task of the read pool (a client replaying from
+/// height 0 reads the chain a chunk at a time, never on the async workers).
+pub const WS_REPLAY_CHUNK_BLOCKS: u64 = 32;
+/// Most bytes of messages one replay task reads, in bytes (a chunk holds at least one block's).
+pub const WS_REPLAY_CHUNK_BYTES: usize = 4 * 1024 * 1024;
+/// Pause before a replay asks a busy read pool again, in milliseconds.
+const WS_REPLAY_RETRY_MS: u64 = 200;
+
 /// Most bytes of a WebSocket close frame's reason (a control frame carries 125 bytes, two of
 /// them the close code).
 const CLOSE_REASON_BYTES_MAX: usize = 123;
@@ -258,6 +266,36 @@ pub fn block_messages(
     Ok(out)
 }
 
+/// The messages of the blocks from `from` to at most `head`, as text: at most
+/// [`WS_REPLAY_CHUNK_BLOCKS`] blocks and about [`WS_REPLAY_CHUNK_BYTES`] (at least one block),
+/// with the height to continue from. An error after some blocks ends the chunk before the
+/// failing block (the next chunk reports it).
+pub fn replay_chunk(
+    node: &Node,
+    from: u64,
+    head: u64,
+    kinds: &StreamKinds,
+) -> Result<(Vec<String>, u64), NodeError> {
+    let mut out = Vec::new();
+    let mut bytes = 0usize;
+    let mut next = from;
+    while next <= head && next - from < WS_REPLAY_CHUNK_BLOCKS && bytes < WS_REPLAY_CHUNK_BYTES {
+        match block_messages(node, next, kinds) {
+            Ok(messages) => {
+                for m in messages {
+                    let text = m.to_string();
+                    bytes = bytes.saturating_add(text.len());
+                    out.push(text);
+                }
+            }
+            Err(e) if next == from => return Err(e),
+            Err(_) => break,
+        }
+        next += 1;
+    }
+    Ok((out, next))
+}
+
 async fn stream_events(mut socket: WebSocket, node: Node, from: u64, kinds: StreamKinds) {
     let metrics = &node.shared.metrics;
     metrics.ws_clients.inc();
@@ -271,8 +309,27 @@ async fn stream_events(mut socket: WebSocket, node: Node, from: u64, kinds: Stre
             Err(_) => break,
         };
         while next <= head {
-            let messages = match block_messages(&node, next, &kinds) {
-                Ok(m) => m,
+            // The replay's reads run on the read pool, a bounded chunk at a time.
+            let (n, k) = (node.clone(), kinds.clone());
+            let chunk = tokio::select! {
+                _ = &mut stopping => {
+                    let _ = socket.send(Message::Close(None)).await;
+                    break 'outer;
+                }
+                r = node.shared.reads.run(metrics, move || replay_chunk(&n, next, head, &k)) => r,
+            };
+            let (messages, after) = match chunk {
+                Ok(c) => c,
+                Err(e) if e.code() == codes::BUSY => {
+                    // The pool is full of other reads: this stream waits its turn.
+                    tokio::select! {
+                        _ = &mut stopping => {
+                            let _ = socket.send(Message::Close(None)).await;
+                            break 'outer;
+                        }
+                        _ = tokio::time::sleep(std::time::Duration::from_millis(WS_REPLAY_RETRY_MS)) => continue,
+                    }
+                }
                 Err(e) => {
                     // Say why the stream ends (a divergence, a storage error), then close it.
                     let mut reason = format!("{}: {e}", e.code());
@@ -289,15 +346,11 @@ async fn stream_events(mut socket: WebSocket, node: Node, from: u64, kinds: Stre
                 }
             };
             for m in messages {
-                if socket
-                    .send(Message::Text(m.to_string().into()))
-                    .await
-                    .is_err()
-                {
+                if socket.send(Message::Text(m.into())).await.is_err() {
                     break 'outer;
                 }
             }
-            next += 1;
+            next = after;
         }
         tokio::select! {
             _ = &mut stopping => {

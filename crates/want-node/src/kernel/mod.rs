@@ -15,6 +15,7 @@ pub mod mempool;
 pub mod module;
 pub mod node;
 pub mod production;
+pub mod reads;
 pub mod rpc;
 pub mod startup;
 pub mod sync;

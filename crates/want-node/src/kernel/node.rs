@@ -85,6 +85,8 @@ pub struct Shared {
     pub disk: crate::kernel::disk::DiskGuard,
     /// One permit per open `/v1/events` stream (`http.ws_clients_max`).
     pub ws_slots: Arc<tokio::sync::Semaphore>,
+    /// The threads that serve reads of stored data, apart from execution (`reads.rs`).
+    pub reads: crate::kernel::reads::ReadPool,
 }
 
 /// Unix time in milliseconds from the system clock (the node's only clock; the state machine

@@ -14,6 +14,9 @@ use crate::kernel::node::Shared;
 
 /// Most headers in one `GET /v1/sync/headers`.
 pub const SYNC_HEADERS_MAX: u64 = 2_000;
+/// Most bytes of headers in one `GET /v1/sync/headers` (2,000 headers of 32-byte proposer keys
+/// take about 320 KiB; the cap bounds an answer whatever the headers hold).
+pub const SYNC_HEADERS_BYTES_MAX: usize = 1024 * 1024;
 /// Most blocks in one `GET /v1/sync/blocks`.
 pub const SYNC_BLOCKS_MAX: u64 = 256;
 /// Most bytes of blocks in one `GET /v1/sync/blocks` (at least one block is always sent).

@@ -17,7 +17,7 @@ use want_types::modules::example::ExampleEvent;
 use want_state::modules::example::Note;
 use want_types::{Address, Event, ModuleId};
 
-use crate::api::{bad, blocking, parse_address, ApiResult, Json, Path, Query};
+use crate::api::{bad, parse_address, read, ApiResult, Json, Path, Query};
 use crate::error::{codes, NodeError};
 use crate::kernel::module::{BuildCtx, BuildModule};
 use crate::kernel::node::NodeModule;
@@ -97,7 +97,7 @@ pub struct AuthoredNote {
 async fn get_note(State(node): State<Node>, Path(address): Path<String>) -> ApiResult {
     let author = parse_address(&address)?;
     let store = node.shared.store.clone();
-    let note = blocking(move || Ok(query::note(&store.snapshot()?, &author)?)).await?;
+    let note = read(&node, move || Ok(query::note(&store.snapshot()?, &author)?)).await?;
     match note {
         Some(note) => Ok(Json(AuthoredNote { author, note }).into_response()),
         None => Err(crate::api::ApiError(NodeError::NotFound {
@@ -141,7 +141,7 @@ async fn list_notes(State(node): State<Node>, Query(q): Query<NotesPage>) -> Api
     }
     let store = node.shared.store.clone();
     let page =
-        blocking(move || Ok(query::notes(&store.snapshot()?, after.as_ref(), limit)?)).await?;
+        read(&node, move || Ok(query::notes(&store.snapshot()?, after.as_ref(), limit)?)).await?;
     let notes = page
         .items
         .into_iter()

@@ -27,7 +27,7 @@ use super::query::{self as views, EventQuery, EventsPage, LineageView, RecordVie
 use super::verify::{Verdict, VerifyReport};
 use super::TraceNode;
 use crate::api::document::Binary;
-use crate::api::{bad, blocking, parse_address, ApiError, ApiResult, Json, Path, Query};
+use crate::api::{bad, blocking, parse_address, read, ApiError, ApiResult, Json, Path, Query};
 use crate::error::{codes, NodeError};
 use crate::kernel::node::{now_ms, Node};
 
@@ -88,7 +88,7 @@ pub(crate) fn product_id(s: &str) -> Result<String, ApiError> {
 async fn events(State(s): State<TraceState>, Query(mut q): Query<EventQuery>) -> ApiResult {
     views::normalize_event_query(&mut q).map_err(|e| bad(codes::INVALID_QUERY, e))?;
     let store = s.node.shared.store.clone();
-    let v = blocking(move || views::events(&store.snapshot()?, &q)).await?;
+    let v = read(&s.node, move || views::events(&store.snapshot()?, &q)).await?;
     Ok(Json(v).into_response())
 }
 
@@ -138,7 +138,7 @@ async fn record(
     let after = page.grants_cursor.as_deref().map(parse_address).transpose()?;
     let limit = page_limit(page.grants_limit, query::GRANTS_PAGE_MAX, "grantsLimit")?;
     let store = node.shared.store.clone();
-    let v = blocking(move || {
+    let v = read(&node, move || {
         let snap = store.snapshot()?;
         let Some(rec) = query::record(&snap, &eh)? else {
             return Ok(None);
@@ -193,7 +193,7 @@ async fn lineage(
     let product = product_id(&product)?;
     let store = s.node.shared.store.clone();
     let depth = q.depth.unwrap_or(LINEAGE_DEPTH_DEFAULT);
-    let v = blocking(move || views::lineage(&store.snapshot()?, &product, depth)).await?;
+    let v = read(&s.node, move || views::lineage(&store.snapshot()?, &product, depth)).await?;
     Ok(Json(v).into_response())
 }
 
@@ -202,7 +202,8 @@ async fn lineage(
     responses((status = 200, description = "verdict authentic | tampered | unknown, with the proofs a client checks without trusting the node", body = VerifyReport), (status = 400, description = "invalid_query"), (status = 503, description = "state_diverged; blob_unavailable: a record's blob cannot be read now (I/O error), nothing was concluded")))]
 async fn verify(State(s): State<TraceState>, Path(product): Path<String>) -> ApiResult {
     let product = product_id(&product)?;
-    let v = blocking(move || s.trace.verify_product(&s.node, &product)).await?;
+    let node = s.node.clone();
+    let v = read(&node, move || s.trace.verify_product(&s.node, &product)).await?;
     Ok(Json(v).into_response())
 }
 
@@ -249,7 +250,7 @@ async fn org(
     let limit = page_limit(page.keys_limit, query::KEYS_PAGE_MAX, "keysLimit")?;
     let store = s.node.shared.store.clone();
     let lookup = org.clone();
-    let v = blocking(move || {
+    let v = read(&s.node, move || {
         let snap = store.snapshot()?;
         let Some(info) = query::org(&snap, &lookup)? else {
             return Ok(None);
@@ -291,7 +292,7 @@ pub struct KeyView {
 async fn key(State(s): State<TraceState>, Path(address): Path<String>) -> ApiResult {
     let addr = parse_address(&address)?;
     let store = s.node.shared.store.clone();
-    let v = blocking(move || {
+    let v = read(&s.node, move || {
         let snap = store.snapshot()?;
         let admin = query::admin(&snap)?;
         let key = query::key(&snap, &addr)?;
@@ -326,7 +327,7 @@ pub struct KycView {
 async fn kyc(State(s): State<TraceState>, Path(address): Path<String>) -> ApiResult {
     let addr = parse_address(&address)?;
     let store = s.node.shared.store.clone();
-    let v = blocking(move || {
+    let v = read(&s.node, move || {
         let snap = store.snapshot()?;
         let attestations = query::kyc_attestations(&snap, &addr)?;
         Ok(KycView {
@@ -676,7 +677,7 @@ async fn get_blob(
     let how = "sign the read with `want trace fetch` (X-Want-Time, X-Want-Signature over want_types::trace::blob_read_digest for this chain and this node's node_id)";
     let (time_ms, signature) = signed_request(&headers, how)?;
     let (shared, trace) = (s.node.shared.clone(), s.trace.clone());
-    let bytes = blocking(move || {
+    let bytes = read(&s.node, move || {
         let now = now_ms();
         let reader = super::access::blob_reader(
             shared.params.chain_id,
@@ -711,7 +712,7 @@ async fn get_member_blob(
     let signature = blob_header(&headers, SIGNATURE_HEADER, how)?;
     let time_ms = blob_read_time(&headers, how)?;
     let (shared, trace) = (s.node.shared.clone(), s.trace.clone());
-    let bytes = blocking(move || {
+    let bytes = read(&s.node, move || {
         let digest = super::blob_repair::member_read_digest(&cid, time_ms);
         super::blob_repair::authorize_member(&shared, &digest, &member, time_ms, &signature, now_ms())?;
         stored_blob(&trace, &cid)
@@ -832,8 +833,12 @@ async fn tag_page(
     };
     let p2 = product.clone();
     let s2 = s.clone();
-    let report = match blocking(move || s2.trace.verify_product(&s2.node, &p2)).await {
+    let report = match read(&s.node, move || s2.trace.verify_product(&s2.node, &p2)).await {
         Ok(r) => r,
+        // A busy node (or one shutting down) says so with its status; the reader retries.
+        Err(e) if e.0.http_status() == 503 => {
+            return html_response(503, page("Busy", &esc(&e.0.to_string())))
+        }
         Err(e) => return html_response(500, page("Verification failed", &esc(&e.0.to_string()))),
     };
     let (verdict, events, failure, records, anchor, endorsers, unendorsed) = match &report {

@@ -2,7 +2,8 @@
 //! read through `want_state::trace::query` over one snapshot, never by key. Each answer is a
 //! typed view whose schema is the OpenAPI document's.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::rc::Rc;
 
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -15,8 +16,16 @@ use crate::error::{codes, NodeError};
 
 /// Deepest lineage walk, in hops.
 pub const LINEAGE_DEPTH_MAX: u32 = 16;
-/// Most products a lineage answer lists.
+/// Most products a lineage answer lists in each direction (upstream, downstream).
 pub const LINEAGE_NODES_MAX: usize = 10_000;
+/// Most links one direction of a lineage walk examines (each checked against the other
+/// product's endorsements with one read, and listed in `edges` at most once).
+pub const LINEAGE_EDGES_MAX: usize = 20_000;
+/// Most records one direction of a lineage walk reads (entries of its products' record lists).
+pub const LINEAGE_RECORDS_MAX: usize = 10_000;
+/// Most product entries one direction of a lineage walk decodes, summed over the records it
+/// reads (each record is read once per answer).
+pub const LINEAGE_PRODUCTS_READ_MAX: usize = 200_000;
 
 /// The public view of an anchored record.
 #[derive(Clone, Debug, Serialize, ToSchema)]
@@ -108,6 +117,9 @@ pub struct EventsPage {
     pub events: Vec<RecordView>,
     /// The `cursor` of the next page; null on the last one.
     pub next: Option<u64>,
+    /// The page holds fewer records than `limit` because their products reached the most one
+    /// answer carries (10,000, summed over its records); continue from `next`.
+    pub truncated: bool,
 }
 
 /// One page of records matching `q` (see `want_state::trace::query::events`).
@@ -133,6 +145,7 @@ pub fn events(view: &dyn StateView, q: &EventQuery) -> Result<EventsPage, NodeEr
     Ok(EventsPage {
         events,
         next: page.next,
+        truncated: page.truncated,
     })
 }
 
@@ -182,39 +195,233 @@ pub struct LineageView {
     pub truncated: bool,
 }
 
-/// The edges a record draws between its products.
-fn record_edges(r: &RecordInfo) -> Vec<LineageEdge> {
-    let mut edges = Vec::new();
-    let of = |rel: Relation| r.public.products.iter().filter(move |p| p.relation == rel);
-    let event = event_hash_id(&r.event_hash);
-    for parent in of(Relation::Parent) {
-        for child in of(Relation::Child)
-            .chain(of(Relation::Epc))
-            .chain(of(Relation::Quantity))
-        {
-            edges.push(LineageEdge {
-                from: parent.id.clone(),
-                to: child.id.clone(),
-                kind: LinkKind::Aggregation,
-                event: event.clone(),
-            });
+/// A record's products by the side of its links, read once per walk.
+struct RecordSides {
+    /// Its anchoring position (endorsements are recorded by it).
+    seq: u64,
+    /// Its event hash ID.
+    event: String,
+    /// Containers (parent).
+    parents: Vec<String>,
+    /// Contents (child, EPC and quantity lists), in the record's order.
+    children: Vec<String>,
+    inputs: Vec<String>,
+    outputs: Vec<String>,
+    /// The sides each product is on.
+    roles: HashMap<String, Roles>,
+}
+
+/// The sides of a record a product is on.
+#[derive(Clone, Copy, Default)]
+struct Roles {
+    parent: bool,
+    child: bool,
+    input: bool,
+    output: bool,
+}
+
+impl RecordSides {
+    fn of(r: RecordInfo) -> RecordSides {
+        let mut sides = RecordSides {
+            seq: r.seq,
+            event: event_hash_id(&r.event_hash),
+            parents: Vec::new(),
+            children: Vec::new(),
+            inputs: Vec::new(),
+            outputs: Vec::new(),
+            roles: HashMap::new(),
+        };
+        for p in r.public.products {
+            let role = sides.roles.entry(p.id.clone()).or_default();
+            match p.relation {
+                Relation::Parent => {
+                    role.parent = true;
+                    sides.parents.push(p.id);
+                }
+                Relation::Child | Relation::Epc | Relation::Quantity => {
+                    role.child = true;
+                    sides.children.push(p.id);
+                }
+                Relation::Input => {
+                    role.input = true;
+                    sides.inputs.push(p.id);
+                }
+                Relation::Output => {
+                    role.output = true;
+                    sides.outputs.push(p.id);
+                }
+            }
+        }
+        sides
+    }
+
+    /// The products linked to `id` by this record in one direction, with the kind of link:
+    /// upstream its containers and inputs, downstream its contents and outputs.
+    fn linked(&self, id: &str, upstream: bool) -> [(LinkKind, &[String]); 2] {
+        let role = self.roles.get(id).copied().unwrap_or_default();
+        fn pick(on: bool, list: &[String]) -> &[String] {
+            if on {
+                list
+            } else {
+                &[]
+            }
+        }
+        if upstream {
+            [
+                (LinkKind::Aggregation, pick(role.child, &self.parents)),
+                (LinkKind::Transformation, pick(role.output, &self.inputs)),
+            ]
+        } else {
+            [
+                (LinkKind::Aggregation, pick(role.parent, &self.children)),
+                (LinkKind::Transformation, pick(role.input, &self.outputs)),
+            ]
         }
     }
-    for input in of(Relation::Input) {
-        for output in of(Relation::Output) {
-            edges.push(LineageEdge {
-                from: input.id.clone(),
-                to: output.id.clone(),
-                kind: LinkKind::Transformation,
-                event: event.clone(),
-            });
+}
+
+/// What one direction of a lineage walk may still read (see the `LINEAGE_*_MAX` bounds).
+struct Budget {
+    records: usize,
+    products: usize,
+    edges: usize,
+}
+
+impl Budget {
+    fn new() -> Budget {
+        Budget {
+            records: LINEAGE_RECORDS_MAX,
+            products: LINEAGE_PRODUCTS_READ_MAX,
+            edges: LINEAGE_EDGES_MAX,
         }
     }
-    edges
+}
+
+/// A lineage walk over one snapshot: each product's record list and each record are read at
+/// most once (both directions share them), so the work is linear in what the walk reaches.
+struct Walker<'a> {
+    view: &'a dyn StateView,
+    /// Each product's records (event hashes, in anchoring order), as far as they were read.
+    lists: HashMap<String, Vec<Hash32>>,
+    records: HashMap<Hash32, Rc<RecordSides>>,
+    edges: BTreeSet<LineageEdge>,
+    truncated: bool,
+}
+
+impl Walker<'_> {
+    /// The records naming `id`, at most what the budget still reads (`truncated` beyond).
+    fn list(&mut self, id: &str, budget: &mut Budget) -> Result<Vec<Hash32>, NodeError> {
+        if let Some(l) = self.lists.get(id) {
+            return Ok(l.clone());
+        }
+        let mut list = Vec::new();
+        if let Some(info) = query::product(self.view, id)? {
+            let want = usize::try_from(info.count).unwrap_or(usize::MAX);
+            let take = want.min(budget.records);
+            list = query::product_events(self.view, id, &info, 0, take)?;
+            budget.records -= list.len().min(budget.records);
+            if list.len() < want {
+                self.truncated = true;
+            }
+        }
+        self.lists.insert(id.to_string(), list.clone());
+        Ok(list)
+    }
+
+    /// A record's sides (`None` when the budget of products read is spent: `truncated`).
+    fn record(
+        &mut self,
+        eh: &Hash32,
+        budget: &mut Budget,
+    ) -> Result<Option<Rc<RecordSides>>, NodeError> {
+        if let Some(r) = self.records.get(eh) {
+            return Ok(Some(r.clone()));
+        }
+        if budget.products == 0 {
+            self.truncated = true;
+            return Ok(None);
+        }
+        let Some(r) = query::record(self.view, eh)? else {
+            return Ok(None);
+        };
+        budget.products = budget.products.saturating_sub(r.public.products.len());
+        let sides = Rc::new(RecordSides::of(r));
+        self.records.insert(*eh, sides.clone());
+        Ok(Some(sides))
+    }
+
+    /// The products reached from `product` in one direction, breadth first to `depth` hops.
+    fn walk(
+        &mut self,
+        product: &str,
+        depth: u32,
+        upstream: bool,
+    ) -> Result<Vec<LineageNode>, NodeError> {
+        let mut budget = Budget::new();
+        let mut seen: HashSet<String> = HashSet::from([product.to_string()]);
+        let mut queue = VecDeque::from([(product.to_string(), 0u32)]);
+        let mut found = Vec::new();
+        while let Some((id, d)) = queue.pop_front() {
+            if d >= depth {
+                continue;
+            }
+            for eh in self.list(&id, &mut budget)? {
+                let Some(r) = self.record(&eh, &mut budget)? else {
+                    if self.truncated {
+                        return Ok(found);
+                    }
+                    continue;
+                };
+                for (kind, others) in r.linked(&id, upstream) {
+                    for other in others {
+                        if budget.edges == 0 {
+                            self.truncated = true;
+                            return Ok(found);
+                        }
+                        budget.edges -= 1;
+                        // A record kept apart from the other product's history (its
+                        // organisation was not endorsed for it) links nothing to it: a
+                        // counterfeit does not borrow a genuine product's past.
+                        if query::is_unendorsed(self.view, other, r.seq)? {
+                            continue;
+                        }
+                        let new = !seen.contains(other);
+                        if new && found.len() >= LINEAGE_NODES_MAX {
+                            self.truncated = true;
+                            return Ok(found);
+                        }
+                        let (from, to) = if upstream { (other, &id) } else { (&id, other) };
+                        self.edges.insert(LineageEdge {
+                            from: from.clone(),
+                            to: to.clone(),
+                            kind,
+                            event: r.event.clone(),
+                        });
+                        if !new {
+                            continue;
+                        }
+                        seen.insert(other.clone());
+                        found.push(LineageNode {
+                            id: other.clone(),
+                            depth: d + 1,
+                            via: kind,
+                            event: r.event.clone(),
+                        });
+                        queue.push_back((other.clone(), d + 1));
+                    }
+                }
+            }
+        }
+        Ok(found)
+    }
 }
 
 /// A product's lineage: products upstream (containers it was packed in, ingredients it was made
 /// from) and downstream (its contents, what it was made into), breadth first to `depth` hops.
+/// Each direction reads at most [`LINEAGE_RECORDS_MAX`] records and
+/// [`LINEAGE_PRODUCTS_READ_MAX`] of their products, examines at most [`LINEAGE_EDGES_MAX`]
+/// links and lists at most [`LINEAGE_NODES_MAX`] products; beyond any of these it stops with
+/// `truncated`.
 pub fn lineage(
     view: &dyn StateView,
     product: &str,
@@ -226,76 +433,22 @@ pub fn lineage(
             format!("depth must be 1 to {LINEAGE_DEPTH_MAX}, found {depth}"),
         ));
     }
-    let mut edges_of: HashMap<String, Vec<LineageEdge>> = HashMap::new();
-    let mut truncated = false;
-    let mut all_edges = BTreeSet::new();
-    let mut walk = |upstream: bool| -> Result<Vec<LineageNode>, NodeError> {
-        let mut seen: BTreeMap<String, u32> = BTreeMap::new();
-        seen.insert(product.to_string(), 0);
-        let mut queue = VecDeque::from([(product.to_string(), 0u32)]);
-        let mut found = Vec::new();
-        while let Some((id, d)) = queue.pop_front() {
-            if d >= depth {
-                continue;
-            }
-            if !edges_of.contains_key(&id) {
-                let (_, recs) = query::product_records(view, &id, true)?;
-                let mut edges: Vec<LineageEdge> = Vec::new();
-                for r in recs.iter().filter_map(|(_, r)| r.as_ref()) {
-                    for e in record_edges(r) {
-                        if e.from != id && e.to != id {
-                            continue;
-                        }
-                        // A record kept apart from the other product's history (its
-                        // organisation was not endorsed for it) links nothing to it: a
-                        // counterfeit does not borrow a genuine product's past.
-                        let other = if e.from == id { &e.to } else { &e.from };
-                        if query::is_unendorsed(view, other, r.seq)? {
-                            continue;
-                        }
-                        edges.push(e);
-                    }
-                }
-                edges_of.insert(id.clone(), edges);
-            }
-            let edges = edges_of.get(&id).cloned().unwrap_or_default();
-            for e in edges {
-                let other = if upstream && e.to == id {
-                    &e.from
-                } else if !upstream && e.from == id {
-                    &e.to
-                } else {
-                    continue;
-                };
-                all_edges.insert(e.clone());
-                if seen.contains_key(other) {
-                    continue;
-                }
-                if seen.len() >= LINEAGE_NODES_MAX {
-                    truncated = true;
-                    break;
-                }
-                seen.insert(other.clone(), d + 1);
-                found.push(LineageNode {
-                    id: other.clone(),
-                    depth: d + 1,
-                    via: e.kind,
-                    event: e.event.clone(),
-                });
-                queue.push_back((other.clone(), d + 1));
-            }
-        }
-        Ok(found)
+    let mut w = Walker {
+        view,
+        lists: HashMap::new(),
+        records: HashMap::new(),
+        edges: BTreeSet::new(),
+        truncated: false,
     };
-    let upstream = walk(true)?;
-    let downstream = walk(false)?;
+    let upstream = w.walk(product, depth, true)?;
+    let downstream = w.walk(product, depth, false)?;
     Ok(LineageView {
         product: product.to_string(),
         depth,
         upstream,
         downstream,
-        edges: all_edges.into_iter().collect(),
-        truncated,
+        edges: w.edges.into_iter().collect(),
+        truncated: w.truncated,
     })
 }
 

@@ -24,6 +24,11 @@ pub const EVENTS_PAGE_DEFAULT: usize = 100;
 /// Most index entries one [`events`] query examines before it returns a partial page with a
 /// cursor.
 pub const EVENTS_SCAN_MAX: usize = 20_000;
+/// Most product entries one page of [`events`] carries, summed over its records: a page stops
+/// before the record that would pass it, with a cursor to that record (one record alone always
+/// fits: it names at most [`want_types::trace::RECORD_PRODUCTS_MAX`]). 1,000 records of 10,000
+/// products would otherwise answer gigabytes.
+pub const EVENTS_PRODUCTS_MAX: usize = want_types::trace::RECORD_PRODUCTS_MAX;
 /// Most keys one page of [`org_keys`] returns.
 pub const KEYS_PAGE_MAX: usize = 1_000;
 /// Most grants one page of [`grants`] returns.
@@ -58,7 +63,9 @@ pub struct EventFilter {
 }
 
 impl EventFilter {
-    fn matches(&self, r: &RecordInfo) -> bool {
+    /// Whether a record read without its products (`record_header`) matches every filter but
+    /// the product's (which the product's own record list answers).
+    fn matches_header(&self, r: &RecordInfo) -> bool {
         let p = &r.public;
         self.org.as_ref().is_none_or(|o| *o == r.org)
             && self
@@ -73,10 +80,6 @@ impl EventFilter {
                 .location
                 .as_ref()
                 .is_none_or(|l| p.location.as_ref() == Some(l))
-            && self
-                .product
-                .as_ref()
-                .is_none_or(|id| p.products.iter().any(|x| x.id == *id))
             && self
                 .from_ms
                 .is_none_or(|from| p.event_time_ms.is_some_and(|t| t >= from))
@@ -107,16 +110,40 @@ fn position(key: &[u8]) -> Result<u64, StateError> {
     Ok(u64::from_be_bytes(raw))
 }
 
-/// Records matching `filter`, at most `limit` (clamped to [`EVENTS_PAGE_MAX`]) from `cursor`
-/// (the `next` of the previous page): walks the narrowest index (the product's record list, the
-/// organisation's, the bizStep's, the location's, else every record in anchoring order) and
-/// examines at most [`EVENTS_SCAN_MAX`] entries per page.
+/// A page of [`events`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventsPage {
+    pub items: Vec<RecordInfo>,
+    /// The cursor of the next page; `None` on the last one.
+    pub next: Option<u64>,
+    /// The page stopped before `limit` records because their products reached
+    /// [`EVENTS_PRODUCTS_MAX`]; `next` continues from the record that did not fit.
+    pub truncated: bool,
+}
+
+/// Adds `rec` to a page unless its products would pass [`EVENTS_PRODUCTS_MAX`] (a first record
+/// always fits); false when it did not fit.
+fn fits(items: &mut Vec<RecordInfo>, products: &mut usize, rec: RecordInfo) -> bool {
+    let n = rec.public.products.len();
+    if !items.is_empty() && products.saturating_add(n) > EVENTS_PRODUCTS_MAX {
+        return false;
+    }
+    *products = products.saturating_add(n);
+    items.push(rec);
+    true
+}
+
+/// Records matching `filter`, at most `limit` (clamped to [`EVENTS_PAGE_MAX`]) and
+/// [`EVENTS_PRODUCTS_MAX`] products from `cursor` (the `next` of the previous page): walks the
+/// narrowest index (the product's record list, the organisation's, the bizStep's, the
+/// location's, else every record in anchoring order) and examines at most [`EVENTS_SCAN_MAX`]
+/// entries per page, each without its products; only the records that match are read whole.
 pub fn events(
     view: &dyn StateView,
     filter: &EventFilter,
     cursor: Option<u64>,
     limit: usize,
-) -> Result<Page<RecordInfo, u64>, StateError> {
+) -> Result<EventsPage, StateError> {
     let limit = limit.clamp(1, EVENTS_PAGE_MAX);
     if let Some(p) = &filter.product {
         return product_event_page(view, filter, p, cursor, limit);
@@ -132,27 +159,43 @@ pub fn events(
     };
     let mut start = cursor.map(|c| [prefix.clone(), c.to_be_bytes().to_vec()].concat());
     let mut items = Vec::new();
+    let mut products = 0usize;
     let mut scanned = 0usize;
     loop {
         let batch = view.range(&prefix, start.as_deref(), SCAN_BATCH)?;
         for (k, v) in &batch {
             if items.len() >= limit || scanned >= EVENTS_SCAN_MAX {
-                return Ok(Page {
+                return Ok(EventsPage {
                     items,
                     next: Some(position(k)?),
+                    truncated: false,
                 });
             }
             scanned += 1;
             let eh = index_hash(k, v)?;
-            let rec = record(view, &eh)?
-                .ok_or_else(|| StateError::corrupt(k, "the index names a record not stored"))?;
-            if filter.matches(&rec) {
-                items.push(rec);
+            let missing = || StateError::corrupt(k, "the index names a record not stored");
+            let head = record_header(view, &eh)?.ok_or_else(missing)?;
+            if !filter.matches_header(&head) {
+                continue;
+            }
+            let rec = record(view, &eh)?.ok_or_else(missing)?;
+            if !fits(&mut items, &mut products, rec) {
+                return Ok(EventsPage {
+                    items,
+                    next: Some(position(k)?),
+                    truncated: true,
+                });
             }
         }
         match batch.last() {
             Some((last, _)) if batch.len() == SCAN_BATCH => start = Some(key_after(last)),
-            _ => return Ok(Page { items, next: None }),
+            _ => {
+                return Ok(EventsPage {
+                    items,
+                    next: None,
+                    truncated: false,
+                })
+            }
         }
     }
 }
@@ -164,38 +207,52 @@ fn product_event_page(
     product: &str,
     cursor: Option<u64>,
     limit: usize,
-) -> Result<Page<RecordInfo, u64>, StateError> {
+) -> Result<EventsPage, StateError> {
     let Some(info) = st::product(view, product)? else {
-        return Ok(Page {
+        return Ok(EventsPage {
             items: Vec::new(),
             next: None,
+            truncated: false,
         });
     };
     let from = cursor.unwrap_or(0);
     let hashes = st::product_events(view, product, &info, from, EVENTS_SCAN_MAX)?;
     let mut items = Vec::new();
+    let mut products = 0usize;
     for (i, eh) in hashes.iter().enumerate() {
         let pos = from + i as u64;
         if items.len() >= limit {
-            return Ok(Page {
+            return Ok(EventsPage {
                 items,
                 next: Some(pos),
+                truncated: false,
             });
         }
-        let rec = record(view, eh)?.ok_or_else(|| {
+        let missing = || {
             StateError::corrupt(
                 &st::product_info_key(product),
                 format!("the product's record list names record {eh}, which is not stored"),
             )
-        })?;
-        if filter.matches(&rec) {
-            items.push(rec);
+        };
+        // Every record of the product's list names it: the other filters decide.
+        let head = record_header(view, eh)?.ok_or_else(missing)?;
+        if !filter.matches_header(&head) {
+            continue;
+        }
+        let rec = record(view, eh)?.ok_or_else(missing)?;
+        if !fits(&mut items, &mut products, rec) {
+            return Ok(EventsPage {
+                items,
+                next: Some(pos),
+                truncated: true,
+            });
         }
     }
     let end = from + hashes.len() as u64;
-    Ok(Page {
+    Ok(EventsPage {
         items,
         next: (end < info.count).then_some(end),
+        truncated: false,
     })
 }
 
