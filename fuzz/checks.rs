@@ -92,13 +92,20 @@ fn transport() -> &'static Transport {
     })
 }
 
-/// A member's message from the network: decoding and opening an envelope, and decoding a Raft
-/// payload inside one, never panic, whatever the bytes.
+/// A member's message from the network: decoding and opening an envelope (its sealed header and
+/// its body), and decoding a Raft payload inside one, never panic, whatever the bytes.
 pub fn open_envelope(data: &[u8]) {
     if let Ok(env) = Envelope::from_bytes(data) {
         let _ = env.to_bytes();
     }
-    let _ = transport().open(data);
+    // As it travels: a sealed header (the bytes as the header field, and their first
+    // SEALED_HEADER_BYTES in hex) and the rest as the body.
+    let split = data.len().min(want_consensus::net::SEALED_HEADER_BYTES);
+    let (head, body) = data.split_at(split);
+    let _ = transport().open(Some(data), body.to_vec());
+    let field: String = head.iter().map(|b| format!("{b:02x}")).collect();
+    let _ = transport().open(Some(field.as_bytes()), body.to_vec());
+    let _ = want_consensus::net::SealedHeader::from_bytes(head);
     let _ = postcard::from_bytes::<openraft::raft::VoteRequest<u64>>(data);
     let _ = postcard::from_bytes::<want_consensus::AdminCommand>(data);
 }

@@ -66,7 +66,8 @@ pub struct AddNodeArgs {
     /// `want init --json`).
     #[arg(long)]
     public_key: String,
-    /// The URL of the node's HTTP API, as the other members reach it.
+    /// The URL the other members reach the node at: its member listener
+    /// (`[node.cluster] advertise_url`), or its HTTP API when it has none.
     #[arg(long)]
     url: String,
 }
@@ -214,7 +215,10 @@ fn admin(config: &std::path::Path, cmd: AdminCommand, out: &Out) -> anyhow::Resu
 struct Member {
     id: u64,
     config: PathBuf,
+    /// The node's public API.
     url: String,
+    /// Where the other members reach it.
+    member_url: Option<String>,
     log: PathBuf,
     child: Option<Child>,
     started: Instant,
@@ -300,6 +304,7 @@ fn prepare(args: &UpArgs) -> anyhow::Result<Vec<Member>> {
         members.push(Member {
             id: m.id,
             url: cfg.url(),
+            member_url: cfg.member_url(),
             config,
             log: init::node_dir(dir, m.id).join("node.log"),
             child: None,
@@ -658,6 +663,7 @@ fn up(args: UpArgs, out: &Out) -> anyhow::Result<()> {
         "nodes": members.iter().map(|m| json!({
             "id": m.id,
             "http": m.url,
+            "member_url": m.member_url,
             "pid": m.pid(),
         })).collect::<Vec<_>>(),
     });

@@ -126,5 +126,5 @@ async fn run_node(cfg: NodeConfig, out: &Out) -> anyhow::Result<()> {
             data_dir.join(DEV_KEY_FILE).display()
         )
     });
-    serve::serve_until_signal(listener, node).await
+    serve::serve_until_signal(listener, None, node).await
 }

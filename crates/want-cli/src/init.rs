@@ -54,7 +54,9 @@ pub struct InitArgs {
     /// Directory to write the cluster into; must not already hold one.
     #[arg(long)]
     out: PathBuf,
-    /// HTTP port of node 1; node K gets base-port + K - 1. Without it, free ports are picked.
+    /// HTTP port of node 1; node K gets base-port + K - 1, and its member port (where the
+    /// other members reach it) base-port + N + K - 1 for N nodes. Without it, free ports are
+    /// picked.
     #[arg(long)]
     base_port: Option<u16>,
     /// Host (IP or name) the nodes are reached at: one for all, or one per node separated by
@@ -158,6 +160,8 @@ pub struct InitNode {
     pub id: u64,
     pub config: PathBuf,
     pub http: String,
+    /// Where the other members reach it (its member listener), as the genesis names it.
+    pub member_url: String,
     pub public_key: String,
 }
 
@@ -236,7 +240,7 @@ fn parse_hosts(spec: &str, nodes: u16) -> anyhow::Result<Vec<Host>> {
     }
 }
 
-/// Ports of nodes 1..=N: consecutive from `base`, or free ones found by binding 127.0.0.1:0.
+/// `nodes` ports: consecutive from `base`, or free ones found by binding 127.0.0.1:0.
 fn pick_ports(nodes: u16, base: Option<u16>) -> anyhow::Result<Vec<u16>> {
     match base {
         Some(0) => Err(invalid_args("--base-port must be at least 1".into())),
@@ -244,7 +248,7 @@ fn pick_ports(nodes: u16, base: Option<u16>) -> anyhow::Result<Vec<u16>> {
             let last = u32::from(b) + u32::from(nodes) - 1;
             if last > u32::from(u16::MAX) {
                 return Err(invalid_args(format!(
-                    "--base-port {b} with {nodes} nodes needs ports up to {last}, above 65535"
+                    "--base-port {b} needs {nodes} ports (an API and a member port per node), up to {last}, above 65535"
                 )));
             }
             Ok((0..nodes).map(|k| b + k).collect())
@@ -561,7 +565,9 @@ pub fn init_cluster(
         )));
     }
     let hosts = parse_hosts(host, nodes)?;
-    let ports = pick_ports(nodes, base_port)?;
+    // The API ports of nodes 1..=N, then their member ports.
+    let mut ports = pick_ports(2 * nodes, base_port)?;
+    let member_ports = ports.split_off(usize::from(nodes));
     let (mut genesis, account_key) = match spec {
         ChainSpec::Dev => (Genesis::dev(), Some((DEV_KEY_FILE, dev_private_key()))),
         ChainSpec::Own {
@@ -602,14 +608,15 @@ pub fn init_cluster(
 
     let mut report = Vec::with_capacity(nodes as usize);
     let mut configs = Vec::with_capacity(nodes as usize);
-    for (i, (host, port)) in hosts.iter().zip(&ports).enumerate() {
+    for (i, ((host, port), member_port)) in hosts.iter().zip(&ports).zip(&member_ports).enumerate()
+    {
         let id = i as u64 + 1;
         let key = NodeKey::generate();
         let data_dir = node_dir(&out, id).join("data");
         std::fs::create_dir_all(&data_dir).map_err(|e| io_err(&data_dir, e))?;
         write_secret_file(&data_dir.join(NODE_KEY_FILE), &key.to_hex()).map_err(node_err)?;
         let public_key = hex::encode(key.public_key());
-        let url = host.url(*port);
+        let url = host.url(*member_port);
         genesis.members.push(GenesisMember {
             id,
             public_key: public_key.clone(),
@@ -627,13 +634,17 @@ pub fn init_cluster(
              data_dir = {data}\n\
              http_addr = {http}\n\
              \n\
+             # Members reach each other on the member listener (member_addr) only; the API\n\
+             # on http_addr refuses their messages.\n\
              [node.cluster]\n\
              node_id = {id}\n\
+             member_addr = {member}\n\
              advertise_url = {url_s}\n",
             file = format_args!("node{id}.toml"),
             genesis = toml_str(GENESIS_FILE),
             data = toml_str(&format!("node{id}/data")),
             http = toml_str(&host.listen(*port).to_string()),
+            member = toml_str(&host.listen(*member_port).to_string()),
             url_s = toml_str(&url),
         );
         let config = config_path(&out, id);
@@ -641,7 +652,8 @@ pub fn init_cluster(
         report.push(InitNode {
             id,
             config,
-            http: url,
+            http: host.url(*port),
+            member_url: url,
             public_key,
         });
     }
@@ -707,6 +719,7 @@ pub fn run(args: InitArgs, out: &Out) -> anyhow::Result<()> {
             "id": n.id,
             "config": n.config,
             "http": n.http,
+            "member_url": n.member_url,
             "public_key": n.public_key,
         })).collect::<Vec<_>>(),
     });

@@ -58,6 +58,24 @@ async fn run_node(
             e
         }
     })?;
+    let member_addr = cfg.node.cluster.as_ref().and_then(|c| c.member_addr);
+    let member_listener = match member_addr {
+        Some(addr) => Some(serve::bind(addr).await.map_err(|e| {
+            let e = CliError::from_anyhow(e);
+            if e.code == "address_in_use" {
+                CliError::new(
+                    e.code,
+                    format!(
+                        "{}: node.cluster.member_addr {addr} is already in use (is another node running?)",
+                        cfg.path.display(),
+                    ),
+                )
+            } else {
+                e
+            }
+        })?),
+        None => None,
+    };
     let data_dir = cfg.node.data_dir.clone();
     let node_key = match member_key {
         Some(k) => k,
@@ -73,6 +91,7 @@ async fn run_node(
     let v = json!({
         "http": format!("http://{http}"),
         "url": cfg.url(),
+        "member_url": cfg.member_url(),
         "config": cfg.path,
         "data_dir": data_dir,
         "chain_id": node.shared.params.chain_id,
@@ -87,13 +106,17 @@ async fn run_node(
             None => "a single-node chain".to_string(),
         };
         format!(
-            "WANT node of chain {} is running as {role}\n  HTTP     {}\n  config   {}\n  data     {}\n  height   {}\n  Ctrl-C or SIGTERM stops the node.",
+            "WANT node of chain {} is running as {role}\n  HTTP     {}{}\n  config   {}\n  data     {}\n  height   {}\n  Ctrl-C or SIGTERM stops the node.",
             v["chain_id"],
             v["http"].as_str().unwrap_or_default(),
+            match &member_listener {
+                Some((_, addr)) => format!("\n  members  http://{addr}"),
+                None => String::new(),
+            },
             cfg.path.display(),
             data_dir.display(),
             v["height"],
         )
     });
-    serve::serve_until_signal(listener, node).await
+    serve::serve_until_signal(listener, member_listener.map(|(l, _)| l), node).await
 }

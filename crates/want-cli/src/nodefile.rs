@@ -8,7 +8,8 @@
 //! http_addr = "127.0.0.1:8545"
 //! [node.cluster]
 //! node_id = 1
-//! advertise_url = "http://127.0.0.1:8545"
+//! member_addr = "127.0.0.1:8548"                # optional: the member listener
+//! advertise_url = "http://127.0.0.1:8548"       # where members reach it
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -44,12 +45,33 @@ pub struct LoadedConfig {
 }
 
 impl LoadedConfig {
-    /// The URL this node is reached at: its advertised URL in a cluster, else its HTTP address.
+    /// The URL of this node's public API: its advertised URL in a cluster without a member
+    /// listener; with one, the advertised URL on the `http_addr` port (the advertised host is
+    /// how clients reach a node listening on every interface); else its HTTP address.
     pub fn url(&self) -> String {
+        let own = || format!("http://{}", self.node.http_addr);
         match &self.node.cluster {
-            Some(c) => c.advertise_url.trim_end_matches('/').to_string(),
-            None => format!("http://{}", self.node.http_addr),
+            Some(c) if c.member_addr.is_none() => c.advertise_url.trim_end_matches('/').to_string(),
+            Some(c) => {
+                let mut u = match reqwest::Url::parse(&c.advertise_url) {
+                    Ok(u) => u,
+                    Err(_) => return own(),
+                };
+                match u.set_port(Some(self.node.http_addr.port())) {
+                    Ok(()) => u.as_str().trim_end_matches('/').to_string(),
+                    Err(()) => own(),
+                }
+            }
+            None => own(),
         }
+    }
+
+    /// Where the other members reach this node (its advertised URL), in a cluster.
+    pub fn member_url(&self) -> Option<String> {
+        self.node
+            .cluster
+            .as_ref()
+            .map(|c| c.advertise_url.trim_end_matches('/').to_string())
     }
 }
 

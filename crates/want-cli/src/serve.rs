@@ -51,12 +51,21 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<(tokio::net::TcpListener, 
     Ok((listener, local))
 }
 
-/// Serves the HTTP API of a started node until SIGTERM or Ctrl-C, then stops the node cleanly
-/// (open connections get [`SHUTDOWN_GRACE`] to finish).
+/// Serves the HTTP API of a started node (and its member listener, when it has one) until
+/// SIGTERM or Ctrl-C, then stops the node cleanly (open connections get [`SHUTDOWN_GRACE`] to
+/// finish).
 pub async fn serve_until_signal(
     listener: tokio::net::TcpListener,
+    members: Option<tokio::net::TcpListener>,
     node: Node,
 ) -> anyhow::Result<()> {
+    let member_server = members.map(|m| {
+        tokio::spawn(want_node::api::serve_members(
+            m,
+            node.clone(),
+            node.stopping(),
+        ))
+    });
     let stopper = node.clone();
     let shutdown = async move {
         wait_for_signal().await;
@@ -71,6 +80,16 @@ pub async fn serve_until_signal(
             node.stopping().await;
             tokio::time::sleep(SHUTDOWN_GRACE).await;
         } => tracing::warn!(target: "node", "connections still open after {} s; stopping anyway", SHUTDOWN_GRACE.as_secs()),
+    }
+    if let Some(server) = member_server {
+        match tokio::time::timeout(SHUTDOWN_GRACE, server).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => tracing::warn!(target: "node", "the member listener failed: {e}"),
+            Ok(Err(e)) => tracing::warn!(target: "node", "the member listener stopped: {e}"),
+            Err(_) => {
+                tracing::warn!(target: "node", "member connections still open after {} s; stopping anyway", SHUTDOWN_GRACE.as_secs())
+            }
+        }
     }
     node.stop().await.map_err(node_err)?;
     Ok(())

@@ -103,9 +103,12 @@ fn init_writes_a_genesis_of_a_new_chain_whose_members_are_the_generated_node_key
     for (k, (m, n)) in genesis.members.iter().zip(nodes).enumerate() {
         let id = k as u64 + 1;
         let port = 21000 + id;
-        assert_eq!(m.url, format!("http://127.0.0.1:{port}"));
+        // The members reach node K on its member port, after the three API ports.
+        let member_port = 21003 + id;
+        assert_eq!(m.url, format!("http://127.0.0.1:{member_port}"));
         assert_eq!(n["id"], id);
-        assert_eq!(n["http"], m.url.as_str());
+        assert_eq!(n["http"], format!("http://127.0.0.1:{port}"));
+        assert_eq!(n["member_url"], m.url.as_str());
         assert_eq!(n["public_key"], m.public_key.as_str());
         assert_eq!(
             PathBuf::from(n["config"].as_str().expect("config path")),
@@ -138,6 +141,10 @@ fn init_writes_a_genesis_of_a_new_chain_whose_members_are_the_generated_node_key
         assert_eq!(
             cfg["node"]["cluster"]["advertise_url"].as_str(),
             Some(m.url.as_str())
+        );
+        assert_eq!(
+            cfg["node"]["cluster"]["member_addr"].as_str(),
+            Some(format!("127.0.0.1:{member_port}").as_str())
         );
     }
     let keys: BTreeSet<&str> = genesis
@@ -193,9 +200,9 @@ fn init_with_one_host_per_node_names_each_in_the_genesis() {
     assert_eq!(
         urls,
         vec![
-            "http://10.0.0.1:8545",
-            "http://10.0.0.2:8546",
-            "http://node3.example:8547"
+            "http://10.0.0.1:8548",
+            "http://10.0.0.2:8549",
+            "http://node3.example:8550"
         ]
     );
     let cfg = read_toml(&dir.join("node3.toml"));
@@ -203,6 +210,11 @@ fn init_with_one_host_per_node_names_each_in_the_genesis() {
         cfg["node"]["http_addr"].as_str(),
         Some("0.0.0.0:8547"),
         "a node named by host name listens on every interface"
+    );
+    assert_eq!(
+        cfg["node"]["cluster"]["member_addr"].as_str(),
+        Some("0.0.0.0:8550"),
+        "and so does its member listener"
     );
 }
 
@@ -795,13 +807,13 @@ fn cluster_up_json_prints_every_node_and_each_answers_status() {
     let dir = tmp.path().join("cluster");
     let mut up = ClusterUp::start(&dir, &["--nodes", "3", "--no-restart"]);
 
-    // Exactly {"nodes": [{"id", "http", "pid"}, ...]}.
+    // Exactly {"nodes": [{"id", "http", "member_url", "pid"}, ...]}.
     let obj = up.info.as_object().expect("an object");
     assert_eq!(obj.keys().collect::<Vec<_>>(), vec!["nodes"], "{}", up.info);
     for n in up.info["nodes"].as_array().unwrap() {
         let mut keys: Vec<&String> = n.as_object().expect("node object").keys().collect();
         keys.sort();
-        assert_eq!(keys, vec!["http", "id", "pid"], "{n}");
+        assert_eq!(keys, vec!["http", "id", "member_url", "pid"], "{n}");
     }
     let nodes = up.nodes();
     assert_eq!(nodes.iter().map(|n| n.0).collect::<Vec<_>>(), vec![1, 2, 3]);
@@ -823,8 +835,16 @@ fn cluster_up_json_prints_every_node_and_each_answers_status() {
     assert_eq!(mode(&dev_key_path), 0o600);
     let http = http_client();
     let mut genesis_hashes = BTreeSet::new();
-    for ((id, url, pid), member) in nodes.iter().zip(&genesis.members) {
-        assert_eq!(url, &member.url, "node {id} is at its genesis URL");
+    for (((id, url, pid), member), n) in nodes
+        .iter()
+        .zip(&genesis.members)
+        .zip(up.info["nodes"].as_array().unwrap())
+    {
+        assert_eq!(
+            n["member_url"], member.url,
+            "node {id}'s member listener is at its genesis URL"
+        );
+        assert_ne!(url, &member.url, "node {id}'s API is on a port of its own");
         assert!(process_alive(*pid), "node {id} (pid {pid}) runs");
         let status = get_json(&http, &format!("{url}/v1/status"));
         assert!(
@@ -960,7 +980,7 @@ fn cluster_remove_node_and_add_it_back_change_the_membership_in_status() {
         "--public-key",
         &key,
         "--url",
-        &nodes[2].1,
+        &read_genesis(&dir).members[2].url,
     ])
     .ok_json();
     assert_eq!(out["ok"], true, "{out}");

@@ -283,18 +283,48 @@ pub struct CaptureConfig {
     pub publish_non_gs1_places: bool,
 }
 
+/// Default most open connections of the member listener (members keep a few each).
+pub const MEMBER_CONNECTIONS_MAX_DEFAULT: usize = 64;
+
 /// This node's place in a multi-node cluster.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterConfig {
     /// This node's Raft id: its entry in the genesis `members` (or the id it was added with).
     pub node_id: u64,
-    /// The URL other members use to reach this node's HTTP API (e.g. `http://10.0.0.5:8545`).
+    /// The URL other members use to reach this node: its member listener when `member_addr` is
+    /// set (e.g. `http://10.0.0.5:9545`), else its HTTP API (e.g. `http://10.0.0.5:8545`).
     pub advertise_url: String,
     /// Members to contact besides those of the genesis (a node added after genesis lists the
     /// current members here so that it can verify their messages before it has the membership).
     #[serde(default)]
     pub peers: Vec<GenesisMember>,
+    /// The member listener: when set, members' traffic (Raft RPCs, votes, catch-up, blob
+    /// repair) is served on this address alone, with its own connection limit, and the public
+    /// API refuses `POST /v1/cluster/rpc` and `POST /v1/cluster/votes` (`member_listener_only`).
+    /// Unset: one listener (`http_addr`) serves everything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_addr: Option<SocketAddr>,
+    /// Most open connections of the member listener.
+    #[serde(default = "d_member_conns")]
+    pub member_connections_max: usize,
+}
+
+fn d_member_conns() -> usize {
+    MEMBER_CONNECTIONS_MAX_DEFAULT
+}
+
+impl ClusterConfig {
+    /// A member's cluster settings with one listener for everything (no `member_addr`).
+    pub fn new(node_id: u64, advertise_url: String) -> ClusterConfig {
+        ClusterConfig {
+            node_id,
+            advertise_url,
+            peers: vec![],
+            member_addr: None,
+            member_connections_max: MEMBER_CONNECTIONS_MAX_DEFAULT,
+        }
+    }
 }
 
 fn d_block_interval() -> u64 {
@@ -408,6 +438,17 @@ impl NodeConfig {
                 self.storage.reserve_mib,
                 crate::kernel::disk::STORAGE_RESERVE_MIB_MAX
             ));
+        }
+        if let Some(c) = &self.cluster {
+            if c.member_addr == Some(self.http_addr) {
+                return Err(format!(
+                    "cluster.member_addr = {} is http_addr too; give the member listener its own port (or leave member_addr out to serve members on http_addr)",
+                    self.http_addr
+                ));
+            }
+            if c.member_connections_max == 0 {
+                return Err("cluster.member_connections_max must be at least 1".into());
+            }
         }
         if let Some(c) = &self.capture {
             if c.token_file.is_none() && !self.http_addr.ip().is_loopback() {

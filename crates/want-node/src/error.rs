@@ -41,6 +41,7 @@ pub mod codes {
     pub const NOT_LEADER: &str = "not_leader";
     pub const NO_LEADER: &str = "no_leader";
     pub const ENVELOPE_REFUSED: &str = "envelope_refused";
+    pub const MEMBER_LISTENER_ONLY: &str = "member_listener_only";
     pub const FAULTS_DISABLED: &str = "faults_disabled";
     pub const INVALID_FAULT_PLAN: &str = "invalid_fault_plan";
     pub const INVALID_VOTE: &str = "invalid_vote";
@@ -137,6 +138,11 @@ pub mod codes {
         ErrorCode::new(NOT_LEADER, 503, "this member is not the leader"),
         ErrorCode::new(NO_LEADER, 503, "the cluster has no leader right now"),
         ErrorCode::new(ENVELOPE_REFUSED, 403, "a member's message was refused"),
+        ErrorCode::new(
+            MEMBER_LISTENER_ONLY,
+            404,
+            "members' traffic is served on the node's member listener (cluster.member_addr), not on its public API",
+        ),
         ErrorCode::new(
             FAULTS_DISABLED,
             403,

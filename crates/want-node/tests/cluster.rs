@@ -64,14 +64,17 @@ async fn forged_replayed_misaddressed_and_garbage_messages_are_refused_and_count
     let c = TestCluster::start(dir.path(), 3).await;
     c.leader().await;
     let target = c.node(1);
-    let rpc = |body: Vec<u8>| {
-        target
+    let post = |field: Option<String>, body: Vec<u8>| {
+        let mut r = target
             .http
             .post(target.url("/v1/cluster/rpc"))
-            .header("content-type", "application/octet-stream")
-            .body(body)
-            .send()
+            .header("content-type", "application/octet-stream");
+        if let Some(f) = field {
+            r = r.header(want_consensus::net::ENVELOPE_HEADER, f);
+        }
+        r.body(body).send()
     };
+    let rpc = |env: &Envelope| post(Some(env.sealed_header().to_field()), env.payload.clone());
     let header = |from: u64, to: u64, seq: u64| EnvelopeHeader {
         chain_id: c.genesis.params.chain_id,
         from,
@@ -87,10 +90,10 @@ async fn forged_replayed_misaddressed_and_garbage_messages_are_refused_and_count
     let vote = postcard_vote();
     let refused = |v: &Value| v["error"]["reason"].as_str().unwrap_or("").to_string();
 
-    let genuine = Envelope::seal(header(1, 2, 1), vote.clone(), &c.keys[0]).to_bytes();
-    let r = rpc(genuine.clone()).await.unwrap();
+    let genuine = Envelope::seal(header(1, 2, 1), vote.clone(), &c.keys[0]);
+    let r = rpc(&genuine).await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    let r = rpc(genuine).await.unwrap();
+    let r = rpc(&genuine).await.unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert_eq!(refused(&r.json().await.unwrap()), "replayed");
 
@@ -99,16 +102,16 @@ async fn forged_replayed_misaddressed_and_garbage_messages_are_refused_and_count
         vote.clone(),
         &want_crypto::NodeKey::generate(),
     );
-    let r = rpc(forged.to_bytes()).await.unwrap();
+    let r = rpc(&forged).await.unwrap();
     assert_eq!(refused(&r.json().await.unwrap()), "bad_signature");
 
     let misaddressed = Envelope::seal(header(1, 3, 3), vote.clone(), &c.keys[0]);
-    let r = rpc(misaddressed.to_bytes()).await.unwrap();
+    let r = rpc(&misaddressed).await.unwrap();
     assert_eq!(refused(&r.json().await.unwrap()), "misaddressed");
 
     let mut tampered = Envelope::seal(header(1, 2, 4), vote.clone(), &c.keys[0]);
     tampered.payload.push(0);
-    let r = rpc(tampered.to_bytes()).await.unwrap();
+    let r = rpc(&tampered).await.unwrap();
     assert_eq!(refused(&r.json().await.unwrap()), "payload_mismatch");
 
     let stranger = Envelope::seal(
@@ -116,18 +119,18 @@ async fn forged_replayed_misaddressed_and_garbage_messages_are_refused_and_count
         vote.clone(),
         &want_crypto::NodeKey::generate(),
     );
-    let r = rpc(stranger.to_bytes()).await.unwrap();
+    let r = rpc(&stranger).await.unwrap();
     assert_eq!(refused(&r.json().await.unwrap()), "unknown_sender");
 
     let mut old = header(1, 2, 6);
     old.sent_at_ms -= 120_000;
-    let r = rpc(Envelope::seal(old, vote, &c.keys[0]).to_bytes())
-        .await
-        .unwrap();
+    let r = rpc(&Envelope::seal(old, vote, &c.keys[0])).await.unwrap();
     assert_eq!(refused(&r.json().await.unwrap()), "stale");
 
-    let r = rpc(b"not an envelope".to_vec()).await.unwrap();
+    let r = post(Some("not an envelope".into()), vec![1]).await.unwrap();
     assert_eq!(refused(&r.json().await.unwrap()), "malformed");
+    let r = post(None, b"not an envelope".to_vec()).await.unwrap();
+    assert_eq!(refused(&r.json().await.unwrap()), "unsigned");
 
     let metrics = target.get_text("/metrics").await;
     for reason in [
@@ -136,6 +139,7 @@ async fn forged_replayed_misaddressed_and_garbage_messages_are_refused_and_count
         "misaddressed",
         "unknown_sender",
         "stale",
+        "unsigned",
     ] {
         assert!(
             metrics.contains(&format!(

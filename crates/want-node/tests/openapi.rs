@@ -275,14 +275,15 @@ async fn axum_rejections_are_json_errors_with_registered_codes() {
     json_error(r, 413, "tx_too_large").await;
     let r = n.http.put(n.url("/v1/blobs")).send().await.unwrap();
     json_error(r, 400, "invalid_body").await;
+    // A member's message without its signed header is refused before its body is read.
     let r = n
         .http
         .post(n.url("/v1/cluster/rpc"))
-        .body(vec![0u8; want_consensus::net::ENVELOPE_BYTES_MAX + 1])
+        .body(vec![0u8; 16])
         .send()
         .await
         .unwrap();
-    json_error(r, 413, "tx_too_large").await;
+    json_error(r, 403, "envelope_refused").await;
     // The node still serves.
     assert_eq!(get("/healthz").await.unwrap().status(), StatusCode::OK);
     n.stop().await;

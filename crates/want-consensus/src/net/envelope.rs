@@ -2,6 +2,11 @@
 //! transactions) is wrapped in one, signed with the sender's Ed25519 node key over the message,
 //! the sender, the receiver, the chain and a (boot, sequence, time) triple that makes each one
 //! unique. A receiver opens it against the membership before anything else reads the payload.
+//!
+//! On the wire a request travels header first: its [`SealedHeader`] (the borsh header and the
+//! signature, [`SEALED_HEADER_BYTES`] bytes) hex-encoded in the [`ENVELOPE_HEADER`] HTTP header,
+//! and the payload as the body. The signature covers the payload through its hash, so a
+//! receiver authenticates the sender from the header alone and reads a body only from a member.
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use want_crypto::NodeKey;
@@ -11,6 +16,12 @@ use want_types::hash::sha256;
 const ENVELOPE_DOMAIN: &[u8] = b"WANT-cluster-envelope-v1";
 /// Largest envelope accepted, in bytes: a batch of Raft entries of full blocks fits.
 pub const ENVELOPE_BYTES_MAX: usize = 64 * 1024 * 1024;
+/// The HTTP header that carries a request's [`SealedHeader`] in hex.
+pub const ENVELOPE_HEADER: &str = "x-want-envelope";
+/// Bytes of a borsh [`EnvelopeHeader`]: six u64, the kind and two 32-byte digests.
+pub const ENVELOPE_HEADER_BYTES: usize = 6 * 8 + 1 + 2 * 32;
+/// Bytes of a [`SealedHeader`]: the header and the 64-byte Ed25519 signature.
+pub const SEALED_HEADER_BYTES: usize = ENVELOPE_HEADER_BYTES + 64;
 
 /// What an envelope carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, BorshSerialize, BorshDeserialize)]
@@ -110,6 +121,8 @@ pub enum Refusal {
     NotAReply,
     #[error("messages from node {0} are blocked by fault injection (partition)")]
     Partitioned(u64),
+    #[error("the request carries no signed envelope header ({ENVELOPE_HEADER})")]
+    Unsigned,
 }
 
 impl Refusal {
@@ -129,11 +142,12 @@ impl Refusal {
             Refusal::WindowFull(_) => "window_full",
             Refusal::NotAReply => "not_a_reply",
             Refusal::Partitioned(_) => "partitioned",
+            Refusal::Unsigned => "unsigned",
         }
     }
 
     /// Every code, for metrics.
-    pub const CODES: [&'static str; 13] = [
+    pub const CODES: [&'static str; 14] = [
         "malformed",
         "too_large",
         "wrong_chain",
@@ -147,10 +161,91 @@ impl Refusal {
         "window_full",
         "not_a_reply",
         "partitioned",
+        "unsigned",
     ];
 }
 
+/// An envelope without its payload: what travels in the [`ENVELOPE_HEADER`] HTTP header, enough
+/// to authenticate the sender before the payload is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct SealedHeader {
+    pub header: EnvelopeHeader,
+    pub signature: [u8; 64],
+}
+
+impl SealedHeader {
+    /// `borsh(header) ++ signature`, [`SEALED_HEADER_BYTES`] bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        borsh::to_vec(self).expect("invariant: borsh encoding into a Vec cannot fail")
+    }
+
+    /// Decodes exactly [`SEALED_HEADER_BYTES`] bytes (no checks beyond shape).
+    pub fn from_bytes(bytes: &[u8]) -> Result<SealedHeader, Refusal> {
+        if bytes.len() != SEALED_HEADER_BYTES {
+            return Err(Refusal::Malformed(format!(
+                "the envelope header is {} bytes; it must be {SEALED_HEADER_BYTES}",
+                bytes.len()
+            )));
+        }
+        borsh::from_slice(bytes).map_err(|e| Refusal::Malformed(format!("envelope header: {e}")))
+    }
+
+    /// The value of the [`ENVELOPE_HEADER`] HTTP header: the bytes in lowercase hex.
+    pub fn to_field(&self) -> String {
+        hex::encode(self.to_bytes())
+    }
+
+    /// Parses the value of the [`ENVELOPE_HEADER`] HTTP header (its length is checked before it
+    /// is decoded).
+    pub fn parse_field(field: &[u8]) -> Result<SealedHeader, Refusal> {
+        if field.len() != 2 * SEALED_HEADER_BYTES {
+            return Err(Refusal::Malformed(format!(
+                "the {ENVELOPE_HEADER} header is {} characters; it must be {} hex digits",
+                field.len(),
+                2 * SEALED_HEADER_BYTES
+            )));
+        }
+        let bytes = hex::decode(field)
+            .map_err(|e| Refusal::Malformed(format!("the {ENVELOPE_HEADER} header: {e}")))?;
+        SealedHeader::from_bytes(&bytes)
+    }
+
+    /// Checks the signature against `public_key` (it covers the payload through its hash).
+    pub fn verify_signature(&self, public_key: &[u8; 32]) -> Result<(), Refusal> {
+        want_crypto::verify_ed25519(public_key, &self.header.signing_digest(), &self.signature)
+            .map_err(|_| Refusal::BadSignature(self.header.from))
+    }
+
+    /// The envelope of `payload` once it matches the signed hash.
+    pub fn with_payload(self, payload: Vec<u8>) -> Result<Envelope, Refusal> {
+        if payload.len() > ENVELOPE_BYTES_MAX {
+            return Err(Refusal::TooLarge(payload.len()));
+        }
+        if sha256(&payload).0 != self.header.payload_hash {
+            return Err(Refusal::PayloadMismatch);
+        }
+        Ok(Envelope {
+            header: self.header,
+            payload,
+            signature: self.signature,
+        })
+    }
+}
+
 impl Envelope {
+    /// The envelope's header and signature, as they travel ahead of the payload.
+    pub fn sealed_header(&self) -> SealedHeader {
+        SealedHeader {
+            header: self.header,
+            signature: self.signature,
+        }
+    }
+
+    /// `borsh(header) ++ signature`: the bytes of [`Envelope::sealed_header`].
+    pub fn header_bytes(&self) -> Vec<u8> {
+        self.sealed_header().to_bytes()
+    }
+
     /// Signs `payload` as `header` (whose `payload_hash` is set here).
     pub fn seal(mut header: EnvelopeHeader, payload: Vec<u8>, key: &NodeKey) -> Envelope {
         header.payload_hash = sha256(&payload).0;
@@ -176,8 +271,7 @@ impl Envelope {
 
     /// Checks the signature against `public_key` and the payload against its signed hash.
     pub fn verify_signature(&self, public_key: &[u8; 32]) -> Result<(), Refusal> {
-        want_crypto::verify_ed25519(public_key, &self.header.signing_digest(), &self.signature)
-            .map_err(|_| Refusal::BadSignature(self.header.from))?;
+        self.sealed_header().verify_signature(public_key)?;
         if sha256(&self.payload).0 != self.header.payload_hash {
             return Err(Refusal::PayloadMismatch);
         }
@@ -245,6 +339,29 @@ mod tests {
     }
 
     #[test]
+    fn a_header_with_another_payload_is_refused_as_altered() {
+        let key = NodeKey::generate();
+        let env = Envelope::seal(header(MsgKind::Vote), b"genuine".to_vec(), &key);
+        assert_eq!(
+            env.sealed_header().with_payload(b"altered".to_vec()),
+            Err(Refusal::PayloadMismatch)
+        );
+        assert_eq!(
+            SealedHeader::parse_field(b"zz").unwrap_err().code(),
+            "malformed"
+        );
+    }
+
+    #[test]
+    fn every_refusal_code_is_listed_once() {
+        let mut codes = Refusal::CODES.to_vec();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), Refusal::CODES.len());
+        assert!(Refusal::CODES.contains(&Refusal::Unsigned.code()));
+    }
+
+    #[test]
     fn oversized_input_is_refused_before_decoding() {
         let bytes = vec![0u8; ENVELOPE_BYTES_MAX + 1];
         assert_eq!(
@@ -262,6 +379,32 @@ mod tests {
             h.boot = boot;
             let env = Envelope::seal(h, payload, &key);
             prop_assert_eq!(Envelope::from_bytes(&env.to_bytes()).unwrap(), env);
+        }
+
+        #[test]
+        fn sealed_header_round_trips_through_its_http_field(seq in any::<u64>(), boot in any::<u64>(), from in any::<u64>(), payload in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let key = NodeKey::generate();
+            let mut h = header(MsgKind::AppendEntries);
+            h.seq = seq;
+            h.boot = boot;
+            h.from = from;
+            let env = Envelope::seal(h, payload.clone(), &key);
+            prop_assert_eq!(env.header_bytes().len(), SEALED_HEADER_BYTES);
+            let back = SealedHeader::parse_field(env.sealed_header().to_field().as_bytes()).unwrap();
+            prop_assert_eq!(back, env.sealed_header());
+            back.verify_signature(&key.public_key()).unwrap();
+            prop_assert_eq!(back.with_payload(payload).unwrap(), env);
+        }
+
+        #[test]
+        fn a_garbage_header_field_is_refused_without_panicking(field in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = SealedHeader::parse_field(&field);
+            let _ = SealedHeader::from_bytes(&field);
+        }
+
+        #[test]
+        fn a_header_field_of_the_right_length_but_arbitrary_hex_never_panics(bytes in proptest::collection::vec(any::<u8>(), SEALED_HEADER_BYTES..=SEALED_HEADER_BYTES)) {
+            let _ = SealedHeader::parse_field(hex::encode(bytes).as_bytes());
         }
 
         #[test]

@@ -32,8 +32,27 @@ impl ReplayGuard {
         ReplayGuard::default()
     }
 
-    /// Accepts the message once if it is within the window at `now_ms`.
-    pub fn check(&self, h: &EnvelopeHeader, now_ms: u64) -> Result<(), Refusal> {
+    /// Whether the message would be accepted at `now_ms` (within the window, not seen yet),
+    /// without remembering it: a receiver asks this before it reads the payload, and records
+    /// the message with [`ReplayGuard::check`] only once the payload matched its signed hash, so
+    /// an altered copy cannot use up a genuine message's sequence number.
+    pub fn precheck(&self, h: &EnvelopeHeader, now_ms: u64) -> Result<(), Refusal> {
+        Self::fresh(h, now_ms)?;
+        let senders = self.senders.lock();
+        if senders
+            .get(&h.from)
+            .is_some_and(|w| w.seen.contains(&(h.boot, h.seq)))
+        {
+            return Err(Refusal::Replayed {
+                from: h.from,
+                boot: h.boot,
+                seq: h.seq,
+            });
+        }
+        Ok(())
+    }
+
+    fn fresh(h: &EnvelopeHeader, now_ms: u64) -> Result<(), Refusal> {
         if h.sent_at_ms.saturating_add(REPLAY_WINDOW_MS) < now_ms {
             return Err(Refusal::Stale {
                 age_ms: now_ms - h.sent_at_ms,
@@ -45,6 +64,12 @@ impl ReplayGuard {
                 ahead_ms: h.sent_at_ms - now_ms,
             });
         }
+        Ok(())
+    }
+
+    /// Accepts the message once if it is within the window at `now_ms`.
+    pub fn check(&self, h: &EnvelopeHeader, now_ms: u64) -> Result<(), Refusal> {
+        Self::fresh(h, now_ms)?;
         let mut senders = self.senders.lock();
         let w = senders.entry(h.from).or_default();
         // Forget what the window no longer covers (arrival order is close to send order; an
@@ -105,6 +130,23 @@ mod tests {
         // Same sequence from another boot or another sender is a different message.
         g.check(&h(1, 6, 1, now), now).unwrap();
         g.check(&h(2, 5, 1, now), now).unwrap();
+    }
+
+    #[test]
+    fn a_precheck_remembers_nothing() {
+        let g = ReplayGuard::new();
+        let now = 1_000_000;
+        g.precheck(&h(1, 5, 1, now), now).unwrap();
+        g.precheck(&h(1, 5, 1, now), now).unwrap();
+        g.check(&h(1, 5, 1, now), now).unwrap();
+        assert!(matches!(
+            g.precheck(&h(1, 5, 1, now), now),
+            Err(Refusal::Replayed { .. })
+        ));
+        assert!(matches!(
+            g.precheck(&h(1, 5, 2, now - REPLAY_WINDOW_MS - 1), now),
+            Err(Refusal::Stale { .. })
+        ));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The transport between members: seals requests in signed envelopes, sends them over HTTP
-//! (`POST {member url}/v1/cluster/rpc`), opens and checks what arrives (membership, signature,
-//! address, chain, replay window) before anything else reads it, and seals the answers, which
-//! name the request they answer.
+//! (`POST {member url}/v1/cluster/rpc`, the sealed header in [`ENVELOPE_HEADER`], the payload
+//! as the body), checks what arrives in two steps — the header (chain, address, sender,
+//! signature, replay window) before a byte of the body is read, then the body against the
+//! signed payload hash — and seals the answers, which name the request they answer.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,7 +12,9 @@ use parking_lot::RwLock;
 use tracing::{debug, warn};
 use want_crypto::NodeKey;
 
-use super::envelope::{Envelope, EnvelopeHeader, MsgKind, Refusal};
+use super::envelope::{
+    Envelope, EnvelopeHeader, MsgKind, Refusal, SealedHeader, ENVELOPE_BYTES_MAX, ENVELOPE_HEADER,
+};
 use super::faults::FaultInjector;
 use super::ratelog::{RateLimitedLog, LOG_EVERY_MS};
 use super::replay::ReplayGuard;
@@ -27,6 +30,22 @@ const POOL_IDLE_PER_HOST: usize = 8;
 /// keep-alive connections, so the client drops one before the server does and a request never
 /// races the server's close.
 pub const POOL_IDLE_TIMEOUT_MS: u64 = 5_000;
+/// Most bytes of a member's error answer kept for the error message.
+const REFUSAL_BODY_BYTES_MAX: usize = 512;
+
+/// A request whose sealed header passed every check that does not need the payload (chain,
+/// address, kind, sender, signature, replay window); only [`Transport::check_header`] makes
+/// one, so holding it proves the sender may be read from.
+#[derive(Debug)]
+pub struct CheckedHeader {
+    sealed: SealedHeader,
+}
+
+impl CheckedHeader {
+    pub fn header(&self) -> &EnvelopeHeader {
+        &self.sealed.header
+    }
+}
 
 /// A member as the transport knows it: the key its messages must be signed with, and its URL.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -166,45 +185,62 @@ impl Transport {
         } else {
             request
         };
-        let mut bytes = request.to_bytes();
+        let mut head = request.header_bytes();
+        let mut payload = request.payload;
         if let Some(at) = decision.corrupt_at {
-            let i = at % bytes.len();
-            bytes[i] ^= 0x5a;
+            // One byte of what travels (header, then payload) flips.
+            let i = at % (head.len() + payload.len());
+            match head.get_mut(i) {
+                Some(b) => *b ^= 0x5a,
+                None => payload[i - head.len()] ^= 0x5a,
+            }
         }
+        let field = hex::encode(&head);
         let url = format!("{}{RPC_PATH}", peer.url.trim_end_matches('/'));
-        if decision.duplicate {
-            let dup = self
-                .client
+        let send = |body: Vec<u8>| {
+            self.client
                 .post(&url)
                 .timeout(timeout)
                 .header("content-type", "application/octet-stream")
-                .body(bytes.clone())
-                .send();
+                .header(ENVELOPE_HEADER, &field)
+                .body(body)
+                .send()
+        };
+        if decision.duplicate {
+            let dup = send(payload.clone());
             tokio::spawn(async move {
                 let _ = dup.await;
             });
         }
-        let resp = self
-            .client
-            .post(&url)
-            .timeout(timeout)
-            .header("content-type", "application/octet-stream")
-            .body(bytes)
-            .send()
+        let mut resp = send(payload)
             .await
             .map_err(|e| unreachable(error_chain(&e)))?;
         let status = resp.status();
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| unreachable(format!("reading the answer: {}", error_chain(&e))))?;
         if !status.is_success() {
+            let body = read_bounded(&mut resp, REFUSAL_BODY_BYTES_MAX, true)
+                .await
+                .unwrap_or_default();
             return Err(NetError::Refused {
                 to,
                 status: status.as_u16(),
-                body: String::from_utf8_lossy(&body[..body.len().min(512)]).into_owned(),
+                body: String::from_utf8_lossy(&body).into_owned(),
             });
         }
+        let body = match read_bounded(&mut resp, ENVELOPE_BYTES_MAX, false).await {
+            Ok(b) => b,
+            Err(ReadError::TooLarge(n)) => {
+                return Err(NetError::BadAnswer {
+                    to,
+                    refusal: Refusal::TooLarge(n),
+                })
+            }
+            Err(ReadError::Net(e)) => {
+                return Err(unreachable(format!(
+                    "reading the answer: {}",
+                    error_chain(&e)
+                )))
+            }
+        };
         let answer =
             Envelope::from_bytes(&body).map_err(|refusal| NetError::BadAnswer { to, refusal })?;
         self.check_answer(&answer, to, peer, digest)
@@ -238,17 +274,18 @@ impl Transport {
         answer.verify_signature(&peer.public_key)
     }
 
-    /// Opens a received request: checks size, shape, chain, address, sender, signature and
-    /// the replay window, in that order. Only then may the payload be read.
-    pub fn open(&self, bytes: &[u8]) -> Result<Envelope, Refusal> {
-        let env = Envelope::from_bytes(bytes)?;
-        let h = env.header;
-        let refused = |r: Refusal| {
-            if let Some(n) = self.refusal_log.lock().tick() {
-                warn!(target: "consensus::net", from = h.from, kind = h.kind.as_str(), code = r.code(), "refused a message: {r} ({n} refused since the last report; all are counted in want_cluster_envelopes_refused_total)");
-            }
-            r
-        };
+    /// Checks a received request's sealed header (the [`ENVELOPE_HEADER`] field, `None` when the
+    /// request has none): shape, chain, address, kind, sender, signature and the replay window,
+    /// in that order, without remembering the message yet. Only then may the body be read, and
+    /// only up to [`ENVELOPE_BYTES_MAX`] bytes.
+    pub fn check_header(&self, field: Option<&[u8]>) -> Result<CheckedHeader, Refusal> {
+        let sealed = match field {
+            None => Err(Refusal::Unsigned),
+            Some(f) => SealedHeader::parse_field(f),
+        }
+        .map_err(|r| self.refused(None, r))?;
+        let h = sealed.header;
+        let refused = |r: Refusal| self.refused(Some(&h), r);
         if h.chain_id != self.chain_id {
             return Err(refused(Refusal::WrongChain {
                 got: h.chain_id,
@@ -272,10 +309,40 @@ impl Transport {
         let peer = self
             .peer(h.from)
             .ok_or_else(|| refused(Refusal::UnknownSender(h.from)))?;
-        env.verify_signature(&peer.public_key).map_err(refused)?;
+        sealed.verify_signature(&peer.public_key).map_err(refused)?;
+        self.replay.precheck(&h, unix_ms()).map_err(refused)?;
+        Ok(CheckedHeader { sealed })
+    }
+
+    /// Opens a request whose header passed [`Transport::check_header`] with the body that came
+    /// with it: the body must match the signed payload hash, and only then is the message
+    /// remembered in the replay window (an altered body does not use up the genuine message).
+    pub fn open_payload(
+        &self,
+        checked: CheckedHeader,
+        payload: Vec<u8>,
+    ) -> Result<Envelope, Refusal> {
+        let h = checked.sealed.header;
+        let refused = |r: Refusal| self.refused(Some(&h), r);
+        let env = checked.sealed.with_payload(payload).map_err(refused)?;
         self.replay.check(&h, unix_ms()).map_err(refused)?;
         debug!(target: "consensus::net", from = h.from, kind = h.kind.as_str(), seq = h.seq, "accepted a message");
         Ok(env)
+    }
+
+    /// [`Transport::check_header`] then [`Transport::open_payload`], for a request held whole.
+    pub fn open(&self, field: Option<&[u8]>, payload: Vec<u8>) -> Result<Envelope, Refusal> {
+        let checked = self.check_header(field)?;
+        self.open_payload(checked, payload)
+    }
+
+    /// Logs a refusal (at most once per [`LOG_EVERY_MS`]) and returns it.
+    fn refused(&self, h: Option<&EnvelopeHeader>, r: Refusal) -> Refusal {
+        if let Some(n) = self.refusal_log.lock().tick() {
+            let (from, kind) = h.map_or((None, ""), |h| (Some(h.from), h.kind.as_str()));
+            warn!(target: "consensus::net", from, kind, code = r.code(), "refused a message: {r} ({n} refused since the last report; all are counted in want_cluster_envelopes_refused_total)");
+        }
+        r
     }
 
     /// Seals the answer to `request`.
@@ -283,6 +350,39 @@ impl Transport {
         let header = self.header(request.header.from, MsgKind::Response, request.digest());
         Envelope::seal(header, payload, &self.key).to_bytes()
     }
+}
+
+/// Why an answer's body was not read whole.
+enum ReadError {
+    TooLarge(usize),
+    Net(reqwest::Error),
+}
+
+/// Reads an answer's body chunk by chunk, refusing it once it passes `limit` bytes (or
+/// announces more); with `truncate` the first `limit` bytes are kept instead.
+async fn read_bounded(
+    resp: &mut reqwest::Response,
+    limit: usize,
+    truncate: bool,
+) -> Result<Vec<u8>, ReadError> {
+    if let Some(n) = resp.content_length() {
+        let n = usize::try_from(n).unwrap_or(usize::MAX);
+        if n > limit && !truncate {
+            return Err(ReadError::TooLarge(n));
+        }
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(ReadError::Net)? {
+        if body.len() + chunk.len() > limit {
+            if truncate {
+                body.extend_from_slice(&chunk[..limit - body.len()]);
+                return Ok(body);
+            }
+            return Err(ReadError::TooLarge(body.len() + chunk.len()));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// An error with its sources, on one line.
@@ -330,22 +430,34 @@ mod tests {
         Envelope::seal(t.header(to, kind, [0; 32]), b"payload".to_vec(), &t.key)
     }
 
+    fn field(env: &Envelope) -> String {
+        env.sealed_header().to_field()
+    }
+
+    fn open(t: &Transport, env: &Envelope) -> Result<Envelope, Refusal> {
+        t.open(Some(field(env).as_bytes()), env.payload.clone())
+    }
+
     #[test]
     fn a_member_opens_a_request_from_another_member_once() {
         let (a, b) = pair();
         let env = request(&a, 2, MsgKind::Vote);
-        let bytes = env.to_bytes();
-        assert_eq!(b.open(&bytes).unwrap(), env);
-        assert_eq!(b.open(&bytes).unwrap_err().code(), "replayed");
+        assert_eq!(open(&b, &env).unwrap(), env);
+        assert_eq!(open(&b, &env).unwrap_err().code(), "replayed");
+        // A replay is refused from its header alone, before any body is read.
+        assert_eq!(
+            b.check_header(Some(field(&env).as_bytes()))
+                .unwrap_err()
+                .code(),
+            "replayed"
+        );
     }
 
     #[test]
-    fn misaddressed_forged_and_foreign_chain_requests_are_refused() {
+    fn misaddressed_forged_unsigned_and_foreign_chain_requests_are_refused() {
         let (a, b) = pair();
         assert_eq!(
-            b.open(&request(&a, 3, MsgKind::Vote).to_bytes())
-                .unwrap_err()
-                .code(),
+            open(&b, &request(&a, 3, MsgKind::Vote)).unwrap_err().code(),
             "misaddressed"
         );
         let forged = Envelope::seal(
@@ -353,31 +465,40 @@ mod tests {
             vec![1],
             &NodeKey::generate(),
         );
-        assert_eq!(
-            b.open(&forged.to_bytes()).unwrap_err().code(),
-            "bad_signature"
-        );
+        assert_eq!(open(&b, &forged).unwrap_err().code(), "bad_signature");
         let mut h = a.header(2, MsgKind::Vote, [0; 32]);
         h.chain_id = 8;
         let foreign = Envelope::seal(h, vec![1], &a.key);
-        assert_eq!(
-            b.open(&foreign.to_bytes()).unwrap_err().code(),
-            "wrong_chain"
-        );
+        assert_eq!(open(&b, &foreign).unwrap_err().code(), "wrong_chain");
         let stranger = Transport::new(5, 7, NodeKey::generate(), BTreeMap::new(), false).unwrap();
         let unknown = request(&stranger, 2, MsgKind::Vote);
+        assert_eq!(open(&b, &unknown).unwrap_err().code(), "unknown_sender");
         assert_eq!(
-            b.open(&unknown.to_bytes()).unwrap_err().code(),
-            "unknown_sender"
+            b.open(Some(b"not an envelope"), vec![]).unwrap_err().code(),
+            "malformed"
         );
-        assert_eq!(b.open(b"not an envelope").unwrap_err().code(), "malformed");
+        assert_eq!(b.check_header(None).unwrap_err().code(), "unsigned");
+    }
+
+    #[test]
+    fn an_altered_body_is_refused_and_does_not_use_up_the_genuine_message() {
+        let (a, b) = pair();
+        let env = request(&a, 2, MsgKind::AppendEntries);
+        let checked = b.check_header(Some(field(&env).as_bytes())).unwrap();
+        let mut altered = env.payload.clone();
+        altered[0] ^= 1;
+        assert_eq!(
+            b.open_payload(checked, altered).unwrap_err().code(),
+            "payload_mismatch"
+        );
+        assert_eq!(open(&b, &env).unwrap(), env);
     }
 
     #[test]
     fn an_answer_is_accepted_only_for_its_own_request_from_its_target() {
         let (a, b) = pair();
         let req = request(&a, 2, MsgKind::AppendEntries);
-        let opened = b.open(&req.to_bytes()).unwrap();
+        let opened = open(&b, &req).unwrap();
         let answer = Envelope::from_bytes(&b.answer(&opened, b"ok".to_vec())).unwrap();
         let peer_b = a.peer(2).unwrap();
         a.check_answer(&answer, 2, &peer_b, req.digest()).unwrap();

@@ -36,7 +36,7 @@ pub use log_store::{LogStore, LOG_FILE_NAME};
 pub use network::{NoNetwork, SignedNetwork};
 pub use state_machine::{AppliedMeta, ApplyFailure, BlockStateMachine, SnapshotData};
 
-use crate::net::{Envelope, MsgKind, Peer, Refusal, Transport};
+use crate::net::{CheckedHeader, Envelope, MsgKind, Peer, Refusal, Transport};
 use crate::{AppliedBlock, BlockApplier, Consensus, ConsensusError, ConsensusStatus, Role};
 
 openraft::declare_raft_types!(
@@ -384,14 +384,30 @@ impl<A: BlockApplier> RaftConsensus<A> {
         }
     }
 
-    /// Handles a message from another member: opens its envelope (nothing unchecked reaches
-    /// openraft), then answers Raft RPCs here and hands application messages to the caller.
-    pub async fn handle_rpc(&self, bytes: &[u8]) -> Result<Inbound, Refusal> {
+    /// Checks the sealed header of a message from another member (the `x-want-envelope` field;
+    /// `None` when the request has none) before its body is read: see
+    /// [`crate::net::Transport::check_header`].
+    pub fn check_rpc_header(&self, field: Option<&[u8]>) -> Result<CheckedHeader, Refusal> {
+        let field = field.ok_or(Refusal::Unsigned)?;
+        self.transport
+            .as_ref()
+            .ok_or_else(|| Refusal::Malformed("this node runs a single-member chain".into()))?
+            .check_header(Some(field))
+    }
+
+    /// Handles a message from another member whose header passed [`Self::check_rpc_header`],
+    /// with its body: opens its envelope (nothing unchecked reaches openraft), then answers
+    /// Raft RPCs here and hands application messages to the caller.
+    pub async fn handle_rpc(
+        &self,
+        checked: CheckedHeader,
+        payload: Vec<u8>,
+    ) -> Result<Inbound, Refusal> {
         let transport = self
             .transport
             .as_ref()
             .ok_or_else(|| Refusal::Malformed("this node runs a single-member chain".into()))?;
-        let env = transport.open(bytes)?;
+        let env = transport.open_payload(checked, payload)?;
         let malformed = |e: postcard::Error| {
             Refusal::Malformed(format!("{} payload: {e}", env.header.kind.as_str()))
         };

@@ -45,9 +45,7 @@ pub fn routes() -> OpenApiRouter<Node> {
         .routes(routes!(get_block))
         .routes(routes!(get_certificate))
         .routes(routes!(get_status))
-        .routes(routes!(cluster_rpc).layer(DefaultBodyLimit::max(
-            want_consensus::net::ENVELOPE_BYTES_MAX,
-        )))
+        .routes(routes!(cluster_rpc))
         .routes(routes!(get_faults, put_faults))
         .routes(routes!(sync_headers))
         .routes(routes!(sync_blocks))
@@ -507,24 +505,32 @@ async fn get_status(State(node): State<Node>) -> ApiResult {
 }
 
 #[utoipa::path(post, path = "/v1/cluster/rpc", tag = "cluster",
-    request_body(content = Binary, content_type = "application/octet-stream", description = "a borsh Envelope {header, payload, signature} signed by a member"),
+    params(("x-want-envelope" = String, Header, description = "the sealed envelope header: hex of borsh(EnvelopeHeader) followed by the 64-byte Ed25519 signature, checked before the body is read")),
+    request_body(content = Binary, content_type = "application/octet-stream", description = "the envelope's payload, whose SHA-256 the signed header names (at most 64 MiB; read only from a member whose header verified)"),
     responses((status = 200, description = "the sealed answer, a borsh Envelope", content_type = "application/octet-stream", body = Binary),
-        (status = 403, description = "envelope_refused: error.reason says why (malformed, wrong_chain, misaddressed, unknown_sender, bad_signature, payload_mismatch, stale, from_future, replayed, …)"),
-        (status = 413, description = "tx_too_large: larger than an envelope may be")))]
-/// `POST /v1/cluster/rpc`: a signed envelope from another member; the answer is the sealed
-/// answer, or 403 `envelope_refused` with the reason when the envelope fails its checks.
-async fn cluster_rpc(State(node): State<Node>, body: Result<Bytes, BytesRejection>) -> Response {
-    let body = match body {
-        Ok(b) => b,
-        Err(e) => {
-            return bad(
-                codes::TX_TOO_LARGE,
-                format!("the envelope could not be read: {e}"),
-            )
-            .into_response()
-        }
+        (status = 403, description = "envelope_refused: error.reason says why (unsigned, malformed, wrong_chain, misaddressed, unknown_sender, bad_signature, stale, from_future, replayed: from the header, before the body is read; too_large, payload_mismatch: the body)"),
+        (status = 404, description = "member_listener_only: this node serves members on its member listener (cluster.member_addr)")))]
+/// `POST /v1/cluster/rpc`: a message from another member, header first. The sealed header
+/// (`x-want-envelope`) is checked — sender, signature, chain, address, replay window — before a
+/// byte of the body is read; then the body, at most [`want_consensus::net::ENVELOPE_BYTES_MAX`]
+/// bytes, must match the signed payload hash. The answer is the sealed answer, or 403
+/// `envelope_refused` with the reason.
+async fn cluster_rpc(
+    State(node): State<Node>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Response {
+    let field = headers
+        .get(want_consensus::net::ENVELOPE_HEADER)
+        .map(|v| v.as_bytes());
+    let answer = match node.check_cluster_rpc_header(field) {
+        Ok(checked) => match read_envelope_body(&headers, body).await {
+            Ok(payload) => node.handle_cluster_rpc(checked, payload).await,
+            Err(refusal) => Err(node.envelope_refused(refusal)),
+        },
+        Err(refusal) => Err(refusal),
     };
-    match node.handle_cluster_rpc(&body).await {
+    match answer {
         Ok(answer) => octets(answer),
         Err(refusal) => {
             let body = ErrorBody {
@@ -538,6 +544,33 @@ async fn cluster_rpc(State(node): State<Node>, body: Result<Bytes, BytesRejectio
             (StatusCode::FORBIDDEN, Json(body)).into_response()
         }
     }
+}
+
+/// Reads an envelope's body as it streams in, refusing it (`too_large`) once it announces or
+/// passes [`want_consensus::net::ENVELOPE_BYTES_MAX`] bytes.
+async fn read_envelope_body(
+    headers: &HeaderMap,
+    body: axum::body::Body,
+) -> Result<Vec<u8>, want_consensus::net::Refusal> {
+    use futures_util::StreamExt;
+    use want_consensus::net::{Refusal, ENVELOPE_BYTES_MAX};
+    let announced = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if let Some(n) = announced.filter(|n| *n > ENVELOPE_BYTES_MAX as u64) {
+        return Err(Refusal::TooLarge(usize::try_from(n).unwrap_or(usize::MAX)));
+    }
+    let mut stream = body.into_data_stream();
+    let mut payload = Vec::with_capacity(announced.map_or(0, |n| n as usize));
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| Refusal::Malformed(format!("reading the body: {e}")))?;
+        if payload.len() + chunk.len() > ENVELOPE_BYTES_MAX {
+            return Err(Refusal::TooLarge(payload.len() + chunk.len()));
+        }
+        payload.extend_from_slice(&chunk);
+    }
+    Ok(payload)
 }
 
 fn octets(bytes: Vec<u8>) -> Response {

@@ -131,8 +131,85 @@ pub fn routes_and_openapi(node: &Node) -> (Router, serde_json::Value) {
     (router, document::complete(doc))
 }
 
-/// The API router.
+/// The public API's router. When the node has a member listener (`cluster.member_addr`), the
+/// members' requests (`POST /v1/cluster/rpc`, `POST /v1/cluster/votes`) are refused here with
+/// `404 member_listener_only`, their bodies unread.
 pub fn router(node: Node) -> Router {
+    let members_elsewhere = node
+        .shared
+        .cfg
+        .cluster
+        .as_ref()
+        .is_some_and(|c| c.member_addr.is_some());
+    let app = all_routes(node);
+    if members_elsewhere {
+        app.layer(axum::middleware::from_fn(refuse_member_traffic))
+    } else {
+        app
+    }
+}
+
+/// The member listener's router: only what members ask of each other ([`is_member_route`]);
+/// anything else is `404 not_found` there.
+pub fn member_router(node: Node) -> Router {
+    all_routes(node).layer(axum::middleware::from_fn(member_routes_only))
+}
+
+/// Whether members ask this of each other: Raft RPCs and forwarded transactions (signed
+/// envelopes), commit votes, catch-up by blocks, and blob repair and replication (signed with
+/// the member's node key; replication is `PUT /v1/blobs`, which also takes accounts' uploads on
+/// the public API). The member listener serves these and nothing else.
+pub fn is_member_route(method: &axum::http::Method, path: &str) -> bool {
+    use axum::http::Method;
+    match *method {
+        Method::POST => matches!(path, "/v1/cluster/rpc" | "/v1/cluster/votes"),
+        Method::PUT => path == "/v1/blobs",
+        Method::GET => {
+            path.starts_with("/v1/sync/")
+                || path.starts_with("/v1/cluster/votes/")
+                || path.starts_with("/v1/cluster/blobs/")
+        }
+        _ => false,
+    }
+}
+
+/// On the public API of a node with a member listener: refuses members' writes
+/// (`POST /v1/cluster/rpc`, `POST /v1/cluster/votes`) before their bodies are read.
+async fn refuse_member_traffic(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = req.uri().path();
+    if req.method() == axum::http::Method::POST
+        && matches!(path, "/v1/cluster/rpc" | "/v1/cluster/votes")
+    {
+        return bad(
+            codes::MEMBER_LISTENER_ONLY,
+            format!("{path}: member traffic is served on the member listener (cluster.member_addr; members reach it at the URLs of the membership), not on the public API"),
+        )
+        .into_response();
+    }
+    next.run(req).await
+}
+
+/// On the member listener: serves members' routes only.
+async fn member_routes_only(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    if !is_member_route(req.method(), req.uri().path()) {
+        return ApiError(NodeError::NotFound {
+            code: codes::NOT_FOUND,
+            message: format!(
+                "{} {} is not served on the member listener; use the node's public API (http_addr)",
+                req.method(),
+                req.uri().path()
+            ),
+        })
+        .into_response();
+    }
+    next.run(req).await
+}
+
+/// Every route, `/openapi.json` and the fallbacks.
+fn all_routes(node: Node) -> Router {
     let (router, doc) = routes_and_openapi(&node);
     let doc = Arc::new(doc);
     router
@@ -162,12 +239,42 @@ pub const SERVE_DRAIN_MS: u64 = 10_000;
 /// Pause after a failed `accept` (e.g. out of file descriptors), in milliseconds.
 const ACCEPT_RETRY_MS: u64 = 100;
 
-/// Serves the API until `shutdown` resolves, within the node's `[http]` limits: at most
-/// `connections_max` open connections (more are closed at once, counted in
-/// `want_http_connections_refused_total`), `header_read_timeout_ms` to send a request's headers
-/// (a slowloris client is dropped), `request_timeout_ms` per request (`408 request_timeout`),
-/// `client_requests_per_second` and `client_burst` per client ([`ratelimit`]).
+/// Which of the node's listeners a serve loop runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Listener {
+    /// The public API (`http_addr`): every route.
+    Public,
+    /// The member listener (`cluster.member_addr`): members' routes only.
+    Members,
+}
+
+/// Serves the public API until `shutdown` resolves (see [`serve_listener`]).
 pub async fn serve(
+    listener: tokio::net::TcpListener,
+    node: Node,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    serve_listener(Listener::Public, listener, node, shutdown).await
+}
+
+/// Serves the member listener until `shutdown` resolves (see [`serve_listener`]); its
+/// connection limit is `cluster.member_connections_max`.
+pub async fn serve_members(
+    listener: tokio::net::TcpListener,
+    node: Node,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    serve_listener(Listener::Members, listener, node, shutdown).await
+}
+
+/// Serves a listener until `shutdown` resolves, within the node's `[http]` limits: at most
+/// `connections_max` open connections (`cluster.member_connections_max` on the member
+/// listener; more are closed at once, counted in `want_http_connections_refused_total`),
+/// `header_read_timeout_ms` to send a request's headers (a slowloris client is dropped),
+/// `request_timeout_ms` per request (`408 request_timeout`), and on the public listener
+/// `client_requests_per_second` and `client_burst` per client ([`ratelimit`]).
+pub async fn serve_listener(
+    which: Listener,
     listener: tokio::net::TcpListener,
     node: Node,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -175,9 +282,21 @@ pub async fn serve(
     use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
     use hyper_util::server::conn::auto::Builder;
     use hyper_util::service::TowerToHyperService;
-    let limits = node.shared.cfg.http.clone();
+    let mut limits = node.shared.cfg.http.clone();
     let shared = node.shared.clone();
-    let app = router(node).layer(axum::middleware::from_fn_with_state(
+    let app = match which {
+        Listener::Public => router(node),
+        Listener::Members => {
+            if let Some(c) = &shared.cfg.cluster {
+                limits.connections_max = c.member_connections_max;
+            }
+            // Members are few, authenticated per message and bounded by their connection
+            // slots: a leader's appends and heartbeats must never be answered 429.
+            limits.client_requests_per_second = 0;
+            member_router(node)
+        }
+    };
+    let app = app.layer(axum::middleware::from_fn_with_state(
         std::time::Duration::from_millis(limits.request_timeout_ms),
         bound_request_time,
     ));

@@ -1,7 +1,8 @@
-//! Messages from other members (`POST /v1/cluster/rpc`): Raft's RPCs go to consensus; a
-//! leader admits the transactions members forward to it.
+//! Messages from other members (`POST /v1/cluster/rpc`): the sealed header is checked before
+//! the body is read; then Raft's RPCs go to consensus, and a leader admits the transactions
+//! members forward to it.
 
-use want_consensus::net::{MsgKind, Refusal};
+use want_consensus::net::{CheckedHeader, MsgKind, Refusal};
 use want_consensus::Inbound;
 use want_types::SignedTransaction;
 
@@ -10,17 +11,34 @@ use crate::kernel::forward::{ForwardAnswer, ForwardTxs, FORWARD_BATCH_MAX};
 use crate::kernel::node::Node;
 
 impl Node {
-    /// Handles a message from another member (`POST /v1/cluster/rpc`): the sealed answer.
-    pub async fn handle_cluster_rpc(&self, bytes: &[u8]) -> Result<Vec<u8>, Refusal> {
+    /// Checks the sealed header of a message from another member (the `x-want-envelope` field
+    /// of `POST /v1/cluster/rpc`, `None` when absent) before its body is read; a refusal is
+    /// counted in `want_cluster_envelopes_refused_total`.
+    pub fn check_cluster_rpc_header(&self, field: Option<&[u8]>) -> Result<CheckedHeader, Refusal> {
+        self.consensus()
+            .check_rpc_header(field)
+            .map_err(|refusal| self.envelope_refused(refusal))
+    }
+
+    /// Counts a refused envelope and returns the refusal.
+    pub fn envelope_refused(&self, refusal: Refusal) -> Refusal {
+        self.shared.metrics.envelope_refused(refusal.code());
+        refusal
+    }
+
+    /// Handles a message from another member (`POST /v1/cluster/rpc`) whose header passed
+    /// [`Node::check_cluster_rpc_header`], with its body: the sealed answer.
+    pub async fn handle_cluster_rpc(
+        &self,
+        checked: CheckedHeader,
+        payload: Vec<u8>,
+    ) -> Result<Vec<u8>, Refusal> {
         let consensus = self.consensus();
-        let result = consensus.handle_rpc(bytes).await;
+        let result = consensus.handle_rpc(checked, payload).await;
         let env = match result {
             Ok(Inbound::Answer(answer)) => return Ok(answer),
             Ok(Inbound::App(env)) => env,
-            Err(refusal) => {
-                self.shared.metrics.envelope_refused(refusal.code());
-                return Err(refusal);
-            }
+            Err(refusal) => return Err(self.envelope_refused(refusal)),
         };
         let transport = consensus
             .transport()

@@ -44,6 +44,10 @@ pub struct TestNode {
     pub data_dir: PathBuf,
     stop_server: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
+    /// The member listener's URL, when the node has one.
+    pub member_base: Option<String>,
+    /// Serves the member listener until the node shuts down.
+    member_server: Option<JoinHandle<std::io::Result<()>>>,
 }
 
 /// Starts a node on `dir` with the given block interval and genesis; `tweak` may change any
@@ -78,6 +82,8 @@ pub async fn start_node_with(
         data_dir: dir.to_path_buf(),
         stop_server: Some(stop_tx),
         server: Some(server),
+        member_base: None,
+        member_server: None,
     })
 }
 
@@ -321,6 +327,13 @@ impl TestNode {
                 .expect("server task")
                 .expect("server result");
         }
+        if let Some(server) = self.member_server.take() {
+            tokio::time::timeout(Duration::from_secs(10), server)
+                .await
+                .expect("member server stops")
+                .expect("member server task")
+                .expect("member server result");
+        }
         self.node.stop().await.expect("consensus stops");
         let data_dir = self.data_dir.clone();
         drop(self);
@@ -418,6 +431,8 @@ pub struct TestCluster {
     pub nodes: Vec<Option<TestNode>>,
     /// Applied to every member's configuration.
     pub tweak: fn(&mut NodeConfig),
+    /// Each member's member listener (`cluster.member_addr`), when the cluster has them.
+    pub member_addrs: Option<Vec<SocketAddr>>,
 }
 
 impl TestCluster {
@@ -428,6 +443,32 @@ impl TestCluster {
 
     /// [`TestCluster::start`] with `tweak` applied to every member's configuration.
     pub async fn start_with(root: &Path, n: usize, tweak: fn(&mut NodeConfig)) -> TestCluster {
+        Self::start_inner(root, n, tweak, false).await
+    }
+
+    /// [`TestCluster::start`] with a member listener per member: the genesis names the member
+    /// listeners' URLs, and the members talk to each other there only.
+    pub async fn start_with_member_listeners(root: &Path, n: usize) -> TestCluster {
+        Self::start_inner(root, n, |_| {}, true).await
+    }
+
+    async fn start_inner(
+        root: &Path,
+        n: usize,
+        tweak: fn(&mut NodeConfig),
+        member_listeners: bool,
+    ) -> TestCluster {
+        let mut member_addrs = Vec::new();
+        let mut member_listeners_bound = Vec::new();
+        if member_listeners {
+            for _ in 0..n {
+                let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("bind a free port");
+                member_addrs.push(l.local_addr().expect("local address"));
+                member_listeners_bound.push(Some(l));
+            }
+        }
         let mut listeners = Vec::new();
         let mut keys = Vec::new();
         let mut dirs = Vec::new();
@@ -442,7 +483,7 @@ impl TestCluster {
             members.push(want_node::config::GenesisMember {
                 id: i as u64 + 1,
                 public_key: hex::encode(key.public_key()),
-                url: format!("http://{addr}"),
+                url: format!("http://{}", member_addrs.get(i).unwrap_or(&addr)),
             });
             listeners.push(listener);
             keys.push(key);
@@ -457,16 +498,27 @@ impl TestCluster {
             addrs: listeners.iter().map(|l| l.local_addr().unwrap()).collect(),
             nodes: Vec::new(),
             tweak,
+            member_addrs: member_listeners.then_some(member_addrs),
         };
         for (i, listener) in listeners.into_iter().enumerate() {
-            let node = cluster.start_member(i, Some(listener)).await;
+            let member = member_listeners_bound.get_mut(i).and_then(Option::take);
+            let node = cluster.start_member_with(i, Some(listener), member).await;
             cluster.nodes.push(Some(node));
         }
         cluster
     }
 
     async fn start_member(&self, i: usize, listener: Option<tokio::net::TcpListener>) -> TestNode {
-        self.try_start_member(i, listener)
+        self.start_member_with(i, listener, None).await
+    }
+
+    async fn start_member_with(
+        &self,
+        i: usize,
+        listener: Option<tokio::net::TcpListener>,
+        member_listener: Option<tokio::net::TcpListener>,
+    ) -> TestNode {
+        self.try_start_member_with(i, listener, member_listener)
             .await
             .expect("start cluster member")
     }
@@ -476,35 +528,35 @@ impl TestCluster {
         i: usize,
         listener: Option<tokio::net::TcpListener>,
     ) -> Result<TestNode, NodeError> {
+        self.try_start_member_with(i, listener, None).await
+    }
+
+    async fn try_start_member_with(
+        &self,
+        i: usize,
+        listener: Option<tokio::net::TcpListener>,
+        member_listener: Option<tokio::net::TcpListener>,
+    ) -> Result<TestNode, NodeError> {
         let listener = match listener {
             Some(l) => l,
-            None => {
-                // The port was ours a moment ago; retry briefly if the OS still holds it.
-                let deadline = Instant::now() + Duration::from_secs(10);
-                loop {
-                    match tokio::net::TcpListener::bind(self.addrs[i]).await {
-                        Ok(l) => break l,
-                        Err(e) => {
-                            assert!(
-                                Instant::now() < deadline,
-                                "rebinding {}: {e}",
-                                self.addrs[i]
-                            );
-                            tokio::time::sleep(Duration::from_millis(50)).await;
-                        }
-                    }
-                }
-            }
+            None => rebind(self.addrs[i]).await,
+        };
+        let member_addr = self.member_addrs.as_ref().map(|a| a[i]);
+        let member_listener = match (member_listener, member_addr) {
+            (Some(l), _) => Some(l),
+            (None, Some(addr)) => Some(rebind(addr).await),
+            (None, None) => None,
         };
         let mut cfg = NodeConfig::dev(self.dirs[i].clone(), self.addrs[i]);
         cfg.block_interval_ms = CLUSTER_BLOCK_MS;
         cfg.commit_wait_timeout_ms = 20_000;
         cfg.fault_injection = true;
-        cfg.cluster = Some(want_node::config::ClusterConfig {
-            node_id: i as u64 + 1,
-            advertise_url: format!("http://{}", self.addrs[i]),
-            peers: vec![],
-        });
+        let mut cluster = want_node::config::ClusterConfig::new(
+            i as u64 + 1,
+            format!("http://{}", member_addr.unwrap_or(self.addrs[i])),
+        );
+        cluster.member_addr = member_addr;
+        cfg.cluster = Some(cluster);
         (self.tweak)(&mut cfg);
         init_test_logging();
         let node = Node::start(cfg, self.genesis.clone(), self.keys[i].clone()).await?;
@@ -512,6 +564,13 @@ impl TestCluster {
         let server = tokio::spawn(want_node::api::serve(listener, node.clone(), async move {
             let _ = stop_rx.await;
         }));
+        let member_server = member_listener.map(|l| {
+            tokio::spawn(want_node::api::serve_members(
+                l,
+                node.clone(),
+                node.stopping(),
+            ))
+        });
         Ok(TestNode {
             base: format!("http://{}", self.addrs[i]),
             node,
@@ -522,6 +581,8 @@ impl TestCluster {
             data_dir: self.dirs[i].clone(),
             stop_server: Some(stop_tx),
             server: Some(server),
+            member_base: member_addr.map(|a| format!("http://{a}")),
+            member_server,
         })
     }
 
@@ -771,6 +832,20 @@ impl TestCluster {
     pub async fn stop_all(mut self) {
         for i in 0..self.nodes.len() {
             self.stop_member(i).await;
+        }
+    }
+}
+
+/// Binds `addr` again: the port was ours a moment ago; retry briefly if the OS still holds it.
+async fn rebind(addr: SocketAddr) -> tokio::net::TcpListener {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match tokio::net::TcpListener::bind(addr).await {
+            Ok(l) => return l,
+            Err(e) => {
+                assert!(Instant::now() < deadline, "rebinding {addr}: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
         }
     }
 }
