@@ -145,6 +145,12 @@ pub struct HttpLimits {
     /// proxy on the same machine, limit clients at the proxy or turn this on).
     #[serde(default)]
     pub rate_limit_loopback: bool,
+    /// Threads of the read pool, which serves every read that scans, walks or decodes stored
+    /// data, apart from block execution (default: the machine's cores; 1 to
+    /// [`crate::kernel::reads::READS_MAX_LIMIT`]). A read waiting longer than
+    /// [`crate::kernel::reads::READ_WAIT_MS`] for one is answered `503 busy`.
+    #[serde(default = "crate::kernel::reads::reads_max_default")]
+    pub reads_max: usize,
 }
 
 fn d_client_rps() -> u32 {
@@ -152,12 +158,6 @@ fn d_client_rps() -> u32 {
 }
 fn d_client_burst() -> u32 {
     HTTP_CLIENT_BURST_DEFAULT
-    /// Threads of the read pool, which serves every read that scans, walks or decodes stored
-    /// data, apart from block execution (default: the machine's cores; 1 to
-    /// [`crate::kernel::reads::READS_MAX_LIMIT`]). A read waiting longer than
-    /// [`crate::kernel::reads::READ_WAIT_MS`] for one is answered `503 busy`.
-    #[serde(default = "crate::kernel::reads::reads_max_default")]
-    pub reads_max: usize,
 }
 
 fn d_conns() -> usize {
