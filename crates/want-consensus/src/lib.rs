@@ -4,6 +4,11 @@
 //! block is committed *and applied* by the [`BlockApplier`]. [`RaftConsensus`] implements it
 //! with openraft; the single node runs it as a one-member cluster (see [`raft`]).
 
+/// Test-only input strategies, shared with want-types.
+#[cfg(test)]
+#[allow(dead_code)]
+#[path = "../../want-types/src/fuzz_inputs.rs"]
+mod fuzz_inputs;
 pub mod net;
 pub mod raft;
 

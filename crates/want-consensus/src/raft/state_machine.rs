@@ -43,8 +43,14 @@ impl AppliedMeta {
 
     pub fn decode(bytes: &[u8]) -> Result<AppliedMeta, String> {
         match bytes.split_first() {
-            Some((&META_FORMAT_V1, rest)) => postcard::from_bytes(rest)
-                .map_err(|e| format!("consensus metadata does not decode: {e}")),
+            Some((&META_FORMAT_V1, rest)) => match postcard::take_from_bytes(rest) {
+                Ok((meta, [])) => Ok(meta),
+                Ok((_, extra)) => Err(format!(
+                    "consensus metadata has {} trailing byte(s)",
+                    extra.len()
+                )),
+                Err(e) => Err(format!("consensus metadata does not decode: {e}")),
+            },
             Some((v, _)) => Err(format!(
                 "consensus metadata has format {v}; this build reads format {META_FORMAT_V1}"
             )),
@@ -285,7 +291,11 @@ pub struct SnapshotData {
 }
 
 fn decode_snapshot(bytes: &[u8]) -> Result<SnapshotData, String> {
-    postcard::from_bytes(bytes).map_err(|e| format!("the snapshot does not decode: {e}"))
+    match postcard::take_from_bytes(bytes) {
+        Ok((data, [])) => Ok(data),
+        Ok((_, extra)) => Err(format!("the snapshot has {} trailing byte(s)", extra.len())),
+        Err(e) => Err(format!("the snapshot does not decode: {e}")),
+    }
 }
 
 impl<A: BlockApplier> BlockStateMachine<A> {
@@ -326,5 +336,158 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
             .into()),
             Err(e) => Err(StorageIOError::write_snapshot(None, AnyError::error(e)).into()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use openraft::{CommittedLeaderId, Membership};
+    use proptest::prelude::*;
+    use want_types::Hash32;
+
+    use super::*;
+    use crate::fuzz_inputs::mutated_bytes;
+
+    fn log_id() -> impl Strategy<Value = LogId<NodeId>> {
+        (any::<u64>(), any::<u64>(), any::<u64>())
+            .prop_map(|(term, node, index)| LogId::new(CommittedLeaderId::new(term, node), index))
+    }
+
+    fn meta() -> impl Strategy<Value = AppliedMeta> {
+        let node =
+            (".{0,70}", ".{0,30}").prop_map(|(public_key, addr)| MemberNode { public_key, addr });
+        (
+            prop::option::of(log_id()),
+            prop::option::of(log_id()),
+            prop::collection::btree_map(any::<u64>(), node, 0..4),
+            0usize..4,
+        )
+            .prop_map(|(last_applied, at, nodes, learners)| {
+                let voters: BTreeSet<u64> = nodes.keys().skip(learners).copied().collect();
+                let configs = if voters.is_empty() {
+                    vec![]
+                } else {
+                    vec![voters]
+                };
+                AppliedMeta {
+                    last_applied,
+                    membership: StoredMembership::new(at, Membership::new(configs, nodes)),
+                }
+            })
+    }
+
+    fn point() -> impl Strategy<Value = ChainPoint> {
+        (any::<u64>(), any::<[u8; 32]>(), any::<[u8; 32]>()).prop_map(|(height, h, r)| ChainPoint {
+            height,
+            hash: Hash32(h),
+            state_root: Hash32(r),
+        })
+    }
+
+    fn snapshot_bytes(p: &ChainPoint) -> Vec<u8> {
+        postcard::to_allocvec(&SnapshotData { point: *p }).unwrap()
+    }
+
+    fn check_meta(bytes: &[u8]) -> Result<(), TestCaseError> {
+        match AppliedMeta::decode(bytes) {
+            Ok(m) => {
+                let again = m.encode();
+                prop_assert!(again.len() <= bytes.len());
+                prop_assert_eq!(AppliedMeta::decode(&again).unwrap(), m);
+            }
+            Err(e) => prop_assert!(
+                e == "consensus metadata is empty"
+                    || e.starts_with("consensus metadata does not decode: ")
+                    || e.starts_with("consensus metadata has "),
+                "{e}"
+            ),
+        }
+        Ok(())
+    }
+
+    fn check_snapshot(bytes: &[u8]) -> Result<(), TestCaseError> {
+        match decode_snapshot(bytes) {
+            Ok(s) => {
+                let again = snapshot_bytes(&s.point);
+                prop_assert!(again.len() <= bytes.len());
+                prop_assert_eq!(decode_snapshot(&again).unwrap().point, s.point);
+            }
+            Err(e) => prop_assert!(e.starts_with("the snapshot "), "{e}"),
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn any_bytes_are_consensus_metadata_or_refused(
+            bytes in prop::collection::vec(any::<u8>(), 0..200),
+        ) {
+            check_meta(&bytes)?;
+            let mut v1 = vec![META_FORMAT_V1];
+            v1.extend(&bytes);
+            check_meta(&v1)?;
+        }
+
+        #[test]
+        fn mutated_consensus_metadata_decodes_stably_or_is_refused(
+            bytes in mutated_bytes(meta().prop_map(|m| m.encode())),
+        ) {
+            check_meta(&bytes)?;
+        }
+
+        #[test]
+        fn consensus_metadata_reads_back(m in meta()) {
+            prop_assert_eq!(AppliedMeta::decode(&m.encode()).unwrap(), m);
+        }
+
+        #[test]
+        fn any_bytes_are_a_snapshot_or_refused(
+            bytes in prop::collection::vec(any::<u8>(), 0..120),
+        ) {
+            check_snapshot(&bytes)?;
+        }
+
+        #[test]
+        fn mutated_snapshots_decode_stably_or_are_refused(
+            bytes in mutated_bytes(point().prop_map(|p| snapshot_bytes(&p))),
+        ) {
+            check_snapshot(&bytes)?;
+        }
+
+        #[test]
+        fn snapshots_read_back(p in point()) {
+            prop_assert_eq!(decode_snapshot(&snapshot_bytes(&p)).unwrap().point, p);
+        }
+    }
+
+    #[test]
+    fn trailing_bytes_after_metadata_or_a_snapshot_are_refused() {
+        let m = AppliedMeta {
+            last_applied: Some(LogId::new(CommittedLeaderId::new(2, 1), 9)),
+            membership: StoredMembership::new(
+                None,
+                Membership::new(vec![], BTreeMap::<u64, MemberNode>::new()),
+            ),
+        };
+        let mut bytes = m.encode();
+        bytes.push(0);
+        assert_eq!(
+            AppliedMeta::decode(&bytes).unwrap_err(),
+            "consensus metadata has 1 trailing byte(s)"
+        );
+        let mut snap = snapshot_bytes(&ChainPoint {
+            height: 3,
+            hash: Hash32([1; 32]),
+            state_root: Hash32([2; 32]),
+        });
+        snap.extend([7, 7]);
+        assert_eq!(
+            decode_snapshot(&snap).unwrap_err(),
+            "the snapshot has 2 trailing byte(s)"
+        );
     }
 }

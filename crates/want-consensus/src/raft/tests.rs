@@ -263,7 +263,11 @@ async fn a_restart_after_an_apply_failure_retries_the_failed_block() {
     applier.state.lock().unwrap().fail_at = Some(2);
     let c = start(dir.path(), &applier).await;
     propose_range(&c, 1..=1).await;
-    assert!(c.propose(block(2)).await.is_err());
+    let err = c.propose(block(2)).await.unwrap_err();
+    assert!(
+        matches!(&err, ConsensusError::Apply { height: 2, reason } if reason.contains("state root diverged")),
+        "{err}"
+    );
     let _ = c.shutdown().await;
     drop(c);
 
@@ -437,5 +441,8 @@ fn consensus_meta_refuses_an_unknown_format_instead_of_starting_over() {
     assert!(AppliedMeta::decode(&future)
         .unwrap_err()
         .contains("format 9"));
-    assert!(AppliedMeta::decode(&[]).is_err());
+    assert_eq!(
+        AppliedMeta::decode(&[]).unwrap_err(),
+        "consensus metadata is empty"
+    );
 }
