@@ -104,10 +104,16 @@ impl ReadPool {
         let running = metrics.reads_running.clone();
         running.inc();
         self.threads.spawn(move || {
+            // Declared first, so dropped last: the caller hears of the read (its answer, or on a
+            // panic the closed channel) only once the permit and the gauge are released.
+            let tx = tx;
             // Dropped on return and on a panic alike: the permit frees its thread.
-            let _permit = permit;
-            let _running = RunningGuard(running);
-            let _ = tx.send(f());
+            let permit = permit;
+            let running = RunningGuard(running);
+            let result = f();
+            drop(running);
+            drop(permit);
+            let _ = tx.send(result);
         });
         rx.await.map_err(|_| {
             NodeError::Io("the read failed (it panicked); see the node's log".into())
