@@ -201,6 +201,20 @@ impl Host {
                 "--host {s:?} is not an IP address or host name (give it without scheme or port; ports come from --base-port)"
             ));
         }
+        // A name whose last label is a number (`1.2.3`, `999.1.1.1`, `a.0x1f`) is read as an
+        // IPv4 address by URL parsers and resolvers, and it is not a valid one: no top-level
+        // domain is numeric.
+        let last = s.rsplit('.').next().unwrap_or(s);
+        let numeric = last.chars().all(|c| c.is_ascii_digit())
+            || last
+                .strip_prefix("0x")
+                .or_else(|| last.strip_prefix("0X"))
+                .is_some_and(|hex| hex.chars().all(|c| c.is_ascii_hexdigit()));
+        if numeric {
+            return Err(format!(
+                "--host {s:?} ends in a number, so it is neither a valid IPv4 address nor a host name (write the IP address in full, like 10.0.0.7, or a name like node1.example)"
+            ));
+        }
         Ok(Host::Name(s.to_string()))
     }
 
@@ -862,23 +876,229 @@ mod tests {
         assert_eq!(hosts[1].url(8546), "http://b.example:8546");
         assert_eq!(hosts[1].listen(8546).to_string(), "0.0.0.0:8546");
         assert_eq!(hosts[2].url(8547), "http://[::1]:8547");
-        assert!(parse_hosts("a,b", 3).is_err());
+        let e = CliError::from_anyhow(parse_hosts("a,b", 3).unwrap_err());
+        assert_eq!(e.code, "invalid_arguments");
+        assert!(e.message.contains("2 hosts for 3 nodes"), "{}", e.message);
     }
 
     #[test]
-    fn hosts_with_scheme_or_port_are_refused() {
-        assert!(parse_hosts("http://10.0.0.1", 1).is_err());
-        assert!(parse_hosts("10.0.0.1:80", 1).is_err());
-        assert!(parse_hosts("", 1).is_err());
+    fn hosts_with_scheme_port_or_a_numeric_ending_are_refused() {
+        for (spec, says) in [
+            ("http://10.0.0.1", "is not an IP address or host name"),
+            ("10.0.0.1:80", "is not an IP address or host name"),
+            ("", "empty entry"),
+            ("1.2.3", "ends in a number"),
+            ("999.1.1.1", "ends in a number"),
+            ("node.0x1F", "ends in a number"),
+        ] {
+            let e = CliError::from_anyhow(parse_hosts(spec, 1).unwrap_err());
+            assert_eq!(e.code, "invalid_arguments", "{spec:?}");
+            assert!(e.message.contains(says), "{spec:?}: {}", e.message);
+        }
     }
 
     #[test]
     fn base_port_gives_consecutive_ports_and_overflow_is_refused() {
         assert_eq!(pick_ports(3, Some(9000)).unwrap(), vec![9000, 9001, 9002]);
-        assert!(pick_ports(3, Some(65534)).is_err());
-        assert!(pick_ports(1, Some(0)).is_err());
+        let e = CliError::from_anyhow(pick_ports(3, Some(65534)).unwrap_err());
+        assert_eq!(e.code, "invalid_arguments");
+        assert!(
+            e.message.contains("up to 65536, above 65535"),
+            "{}",
+            e.message
+        );
+        let e = CliError::from_anyhow(pick_ports(1, Some(0)).unwrap_err());
+        assert_eq!(e.code, "invalid_arguments");
+        assert!(e.message.contains("at least 1"), "{}", e.message);
         let free = pick_ports(5, None).unwrap();
         let distinct: std::collections::BTreeSet<_> = free.iter().collect();
         assert_eq!(distinct.len(), 5);
+    }
+
+    mod props {
+        use super::*;
+        use crate::fuzz_inputs::{mutated, nasty_char};
+        use proptest::prelude::*;
+
+        fn address() -> impl Strategy<Value = Address> {
+            any::<[u8; 20]>().prop_map(|rest| {
+                let mut raw = [0x41; 21];
+                raw[1..].copy_from_slice(&rest);
+                Address(raw)
+            })
+        }
+
+        fn valid_alloc() -> impl Strategy<Value = String> {
+            (
+                address(),
+                any::<bool>(),
+                prop_oneof![
+                    Just(ALLOC_REST.to_string()),
+                    (1..=TOTAL_SUPPLY * 10).prop_map(format_want),
+                    "[0-9]{1,60}(\\.[0-9]{0,8})?",
+                ],
+            )
+                .prop_map(|(a, hex, amount)| {
+                    let a = if hex { a.to_hex() } else { a.to_string() };
+                    format!("{a}={amount}")
+                })
+        }
+
+        /// What `parse_alloc` must give: the address and amount parsers' verdicts on each side.
+        fn expected(spec: &str) -> Result<(Address, Option<Amount>), &'static str> {
+            let Some((a, amount)) = spec.split_once('=') else {
+                return Err("invalid_arguments");
+            };
+            let a: Address = a.trim().parse().map_err(|_| "invalid_address")?;
+            if amount.trim() == ALLOC_REST {
+                return Ok((a, None));
+            }
+            match parse_want(amount) {
+                Ok(0) | Err(_) => Err("invalid_amount"),
+                Ok(n) => Ok((a, Some(n))),
+            }
+        }
+
+        fn check_alloc(spec: &str) -> Result<(), TestCaseError> {
+            let got = parse_alloc(spec).map_err(CliError::from_anyhow);
+            match (got, expected(spec)) {
+                (Ok(got), Ok(want)) => prop_assert_eq!(got, want),
+                (Err(e), Err(code)) => {
+                    prop_assert_eq!(&e.code, code, "{:?}: {}", spec, e.message);
+                    prop_assert!(e.message.starts_with("--alloc "), "{}", e.message);
+                }
+                (got, want) => prop_assert!(false, "{spec:?}: {got:?} but expected {want:?}"),
+            }
+            Ok(())
+        }
+
+        fn check_host(s: &str) -> Result<(), TestCaseError> {
+            match Host::parse(s) {
+                Ok(h) => {
+                    let url = reqwest::Url::parse(&h.url(8545));
+                    prop_assert!(url.is_ok(), "{s:?} gives URL {}", h.url(8545));
+                    prop_assert_eq!(url.unwrap().port_or_known_default(), Some(8545));
+                    if let Host::Name(n) = &h {
+                        prop_assert!(n.len() <= 253 && n.is_ascii() && !n.contains([':', '/']));
+                    }
+                }
+                Err(e) => prop_assert!(e.starts_with("--host "), "{e}"),
+            }
+            Ok(())
+        }
+
+        /// Texts `to_socket_addrs` answers without a name lookup: socket addresses, and texts
+        /// without a `:PORT` suffix.
+        fn no_lookup(s: &str) -> bool {
+            s.parse::<SocketAddr>().is_ok()
+                || s.rsplit_once(':')
+                    .is_none_or(|(_, port)| port.parse::<u16>().is_err())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn any_alloc_text_gives_the_parts_verdict(
+                s in prop_oneof![any::<String>(), prop::collection::vec(nasty_char(), 0..80)
+                    .prop_map(|v| v.into_iter().collect())],
+            ) {
+                check_alloc(&s)?;
+            }
+
+            #[test]
+            fn mutated_allocs_give_the_parts_verdict(s in mutated(valid_alloc())) {
+                check_alloc(&s)?;
+            }
+
+            #[test]
+            fn printed_allocs_read_back(
+                a in address(), amount in 1..=TOTAL_SUPPLY * 10, hex in any::<bool>(),
+                pad in "[ \t]{0,2}",
+            ) {
+                let printed = if hex { a.to_hex() } else { a.to_string() };
+                let spec = format!("{pad}{printed}{pad}={pad}{}{pad}", format_want(amount));
+                prop_assert_eq!(parse_alloc(&spec).unwrap(), (a, Some(amount)));
+                let rest = format!("{printed}={pad}{ALLOC_REST}{pad}");
+                prop_assert_eq!(parse_alloc(&rest).unwrap(), (a, None));
+                let zero = CliError::from_anyhow(parse_alloc(&format!("{printed}=0.000")).unwrap_err());
+                prop_assert_eq!(zero.code, "invalid_amount");
+            }
+
+            #[test]
+            fn any_host_text_is_a_usable_host_or_refused(
+                s in prop_oneof![any::<String>(), prop::collection::vec(nasty_char(), 0..40)
+                    .prop_map(|v| v.into_iter().collect())],
+            ) {
+                check_host(&s)?;
+            }
+
+            #[test]
+            fn mutated_hosts_are_usable_or_refused(
+                s in mutated(prop_oneof![
+                    any::<IpAddr>().prop_map(|ip| ip.to_string()),
+                    any::<std::net::Ipv6Addr>().prop_map(|ip| format!("[{ip}]")),
+                    "[a-z0-9]{1,10}(\\.[a-z0-9-]{1,10}){0,3}",
+                    Just("localhost".to_string()),
+                ]),
+            ) {
+                check_host(&s)?;
+            }
+
+            #[test]
+            fn printed_ips_read_back(ip in any::<IpAddr>()) {
+                prop_assert_eq!(Host::parse(&ip.to_string()), Ok(Host::Ip(ip)));
+                prop_assert_eq!(Host::parse(&format!(" [{ip}] ")), Ok(Host::Ip(ip)));
+                prop_assert_eq!(Host::parse(&ip.to_string()).unwrap().listen(1).ip(), ip);
+            }
+
+            #[test]
+            fn host_lists_give_one_host_per_node_or_invalid_arguments(
+                s in prop_oneof![
+                    any::<String>(),
+                    mutated(prop::collection::vec(
+                        prop_oneof![
+                            any::<IpAddr>().prop_map(|ip| ip.to_string()),
+                            "[a-z]{1,8}\\.example",
+                        ],
+                        1..5,
+                    ).prop_map(|v| v.join(","))),
+                ],
+                nodes in 1u16..6,
+            ) {
+                match parse_hosts(&s, nodes) {
+                    Ok(hosts) => {
+                        prop_assert_eq!(hosts.len(), usize::from(nodes));
+                        let entries: Vec<_> = s.split(',').map(Host::parse).collect();
+                        prop_assert!(entries.len() == 1 || entries.len() == usize::from(nodes));
+                        for (i, h) in hosts.iter().enumerate() {
+                            let entry = &entries[if entries.len() == 1 { 0 } else { i }];
+                            prop_assert_eq!(Ok(h), entry.as_ref());
+                        }
+                    }
+                    Err(e) => {
+                        let e = CliError::from_anyhow(e);
+                        prop_assert_eq!(e.code, "invalid_arguments", "{}", e.message);
+                    }
+                }
+            }
+
+            #[test]
+            fn socket_addrs_read_back_and_other_text_is_refused(
+                sa in any::<(IpAddr, u16)>().prop_map(|(ip, port)| SocketAddr::new(ip, port)),
+                s in prop_oneof![
+                    any::<String>(),
+                    mutated(any::<(IpAddr, u16)>()
+                        .prop_map(|(ip, port)| SocketAddr::new(ip, port).to_string())),
+                ].prop_filter("would look the name up", |s| no_lookup(s)),
+            ) {
+                prop_assert_eq!(crate::parse_socket_addr(&sa.to_string()), Ok(sa));
+                match (crate::parse_socket_addr(&s), s.parse::<SocketAddr>()) {
+                    (Ok(got), Ok(want)) => prop_assert_eq!(got, want),
+                    (Err(e), Err(_)) => prop_assert!(e.contains("is not a HOST:PORT address"), "{e}"),
+                    (got, want) => prop_assert!(false, "{s:?}: {got:?} but {want:?}"),
+                }
+            }
+        }
     }
 }

@@ -4,6 +4,11 @@ mod bench;
 mod client;
 mod cluster;
 mod dev;
+/// Test-only input strategies, shared with want-types.
+#[cfg(test)]
+#[allow(dead_code)]
+#[path = "../../want-types/src/fuzz_inputs.rs"]
+mod fuzz_inputs;
 mod init;
 mod keys;
 mod modules;

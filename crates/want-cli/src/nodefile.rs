@@ -355,4 +355,132 @@ mod tests {
         assert_eq!(e.code, "node_key_missing");
         assert!(!dir.path().join(NODE_KEY_FILE).exists());
     }
+
+    mod props {
+        use super::*;
+        use crate::fuzz_inputs::{mutated, nasty_char};
+        use proptest::prelude::*;
+
+        #[derive(serde::Serialize)]
+        struct Written<'a> {
+            genesis_file: &'a str,
+            node: &'a NodeConfig,
+        }
+
+        fn valid_config() -> impl Strategy<Value = String> {
+            (any::<u16>(), any::<bool>(), 1u64..100).prop_map(|(port, cluster, id)| {
+                let mut node =
+                    NodeConfig::dev("node1/data".into(), ([127, 0, 0, 1], port.max(1)).into());
+                if cluster {
+                    let text =
+                        format!("node_id = {id}\nadvertise_url = \"http://127.0.0.1:{port}\"\n");
+                    node.cluster = Some(toml::from_str(&text).unwrap());
+                }
+                toml::to_string(&Written {
+                    genesis_file: "genesis.json",
+                    node: &node,
+                })
+                .unwrap()
+            })
+        }
+
+        fn text() -> impl Strategy<Value = String> {
+            prop_oneof![
+                any::<String>(),
+                prop::collection::vec(nasty_char(), 0..80).prop_map(|v| v.into_iter().collect()),
+            ]
+        }
+
+        /// A configuration text loads, or is refused as invalid_config naming the file.
+        fn check_config(text: &str) -> Result<(), TestCaseError> {
+            let dir = tempfile::tempdir().unwrap();
+            let p = write(dir.path(), "n.toml", text);
+            match load_config(&p) {
+                Ok(cfg) => {
+                    prop_assert!(cfg.node.validate().is_ok());
+                    prop_assert!(cfg.node.data_dir.starts_with(dir.path()));
+                }
+                Err(e) => {
+                    let e = CliError::from_anyhow(e);
+                    prop_assert_eq!(&e.code, "invalid_config", "{}", e.message);
+                    let named = format!("{}: ", p.display());
+                    prop_assert!(e.message.starts_with(&named), "{}", e.message);
+                    prop_assert!(e.message.len() > named.len(), "{}", e.message);
+                }
+            }
+            Ok(())
+        }
+
+        fn check_genesis(text: &str) -> Result<Option<Genesis>, TestCaseError> {
+            let dir = tempfile::tempdir().unwrap();
+            let p = write(dir.path(), "genesis.json", text);
+            match load_genesis(&p) {
+                Ok(g) => Ok(Some(g)),
+                Err(e) => {
+                    let e = CliError::from_anyhow(e);
+                    prop_assert_eq!(&e.code, "invalid_genesis", "{}", e.message);
+                    prop_assert!(
+                        e.message.starts_with(&format!("{}: ", p.display())),
+                        "{}",
+                        e.message
+                    );
+                    Ok(None)
+                }
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(128))]
+
+            #[test]
+            fn any_config_text_loads_or_is_invalid_config(t in text()) {
+                check_config(&t)?;
+                check_config(&format!("genesis_file = \"g.json\"\n[node]\n{t}"))?;
+            }
+
+            #[test]
+            fn mutated_configs_load_or_are_invalid_config(t in mutated(valid_config())) {
+                check_config(&t)?;
+            }
+
+            #[test]
+            fn written_configs_load_back(t in valid_config()) {
+                let dir = tempfile::tempdir().unwrap();
+                let cfg = load_config(&write(dir.path(), "n.toml", &t)).unwrap();
+                prop_assert_eq!(cfg.genesis_file, dir.path().join("genesis.json"));
+                let again = toml::to_string(&Written {
+                    genesis_file: "genesis.json",
+                    node: &NodeConfig { data_dir: "node1/data".into(), ..cfg.node },
+                })
+                .unwrap();
+                prop_assert_eq!(again, t);
+            }
+
+            #[test]
+            fn any_genesis_text_loads_or_is_invalid_genesis(t in text()) {
+                check_genesis(&t)?;
+            }
+
+            #[test]
+            fn mutated_geneses_load_or_are_invalid_genesis(
+                t in mutated(Just(serde_json::to_string(&Genesis::dev()).unwrap())),
+            ) {
+                if let Some(g) = check_genesis(&t)? {
+                    let again = serde_json::to_string(&g).unwrap();
+                    prop_assert_eq!(check_genesis(&again)?, Some(g));
+                }
+            }
+        }
+
+        #[test]
+        fn the_written_dev_genesis_loads_back() {
+            let g = Genesis::dev();
+            let text = serde_json::to_string_pretty(&g).unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            assert_eq!(
+                load_genesis(&write(dir.path(), "g.json", &text)).unwrap(),
+                g
+            );
+        }
+    }
 }

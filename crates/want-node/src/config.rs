@@ -809,10 +809,121 @@ mod capture_rule_tests {
             e.contains("capture.token_file") && e.contains("acme"),
             "{e}"
         );
-        assert!(with_capture("10.0.0.5:8545", false).validate().is_err());
-        assert!(with_capture("[::]:8545", false).validate().is_err());
+        for addr in ["10.0.0.5:8545", "[::]:8545"] {
+            let e = with_capture(addr, false).validate().unwrap_err();
+            assert!(
+                e.starts_with("capture: without capture.token_file") && e.contains(addr),
+                "{addr}: {e}"
+            );
+        }
         with_capture("127.0.0.1:8545", false).validate().unwrap();
         with_capture("[::1]:8545", false).validate().unwrap();
         with_capture("0.0.0.0:8545", true).validate().unwrap();
+    }
+}
+
+#[cfg(test)]
+mod parser_tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::fuzz_inputs::{mutated, nasty_char};
+
+    /// Fields `validate` names first in its refusals.
+    const CHECKED: [&str; 11] = [
+        "block_interval_ms",
+        "block_txs_max",
+        "mempool_txs_max",
+        "snapshot_every_blocks",
+        "mempool_nonce_window",
+        "mempool_sender_txs_max",
+        "http.connections_max,",
+        "http.request_timeout_ms",
+        "storage.reserve_mib",
+        "capture:",
+        "commit_wait_timeout_ms",
+    ];
+
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            prop::collection::vec(nasty_char(), 0..80).prop_map(|v| v.into_iter().collect()),
+        ]
+    }
+
+    fn valid_config() -> impl Strategy<Value = String> {
+        (any::<u16>(), 0u64..2_000, 0usize..20_000, 0u64..100_000).prop_map(
+            |(port, interval, txs, timeout)| {
+                let mut c = NodeConfig::dev("data".into(), ([0, 0, 0, 0], port).into());
+                c.block_interval_ms = interval;
+                c.block_txs_max = txs;
+                c.http.request_timeout_ms = timeout;
+                toml::to_string(&c).unwrap()
+            },
+        )
+    }
+
+    /// A configuration text is a configuration whose check passes or names a field, or a
+    /// TOML error.
+    fn check_config(s: &str) -> Result<(), TestCaseError> {
+        if let Ok(c) = toml::from_str::<NodeConfig>(s) {
+            if let Err(e) = c.validate() {
+                prop_assert!(CHECKED.iter().any(|f| e.starts_with(f)), "{e}");
+            }
+            let again: NodeConfig = toml::from_str(&toml::to_string(&c).unwrap()).unwrap();
+            prop_assert_eq!(format!("{again:?}"), format!("{c:?}"));
+        }
+        Ok(())
+    }
+
+    fn check_genesis(s: &str) -> Result<(), TestCaseError> {
+        if let Ok(g) = serde_json::from_str::<Genesis>(s) {
+            let _ = g.validate_members();
+            let _ = g.spec_hash();
+            let _ = g.dev_key_mentions();
+            let again: Genesis = serde_json::from_str(&serde_json::to_string(&g).unwrap()).unwrap();
+            prop_assert_eq!(again, g);
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn any_text_is_a_checked_config_or_refused(s in text()) {
+            check_config(&s)?;
+            check_config(&format!("data_dir = \"d\"\nhttp_addr = \"127.0.0.1:1\"\n{s}"))?;
+        }
+
+        #[test]
+        fn mutated_configs_are_checked_configs_or_refused(s in mutated(valid_config())) {
+            check_config(&s)?;
+        }
+
+        #[test]
+        fn written_configs_read_back(s in valid_config()) {
+            let c: NodeConfig = toml::from_str(&s).unwrap();
+            prop_assert_eq!(toml::to_string(&c).unwrap(), s);
+        }
+
+        #[test]
+        fn any_text_is_a_genesis_or_refused(s in text()) {
+            check_genesis(&s)?;
+        }
+
+        #[test]
+        fn mutated_geneses_are_geneses_or_refused(
+            s in mutated(Just(serde_json::to_string(&Genesis::dev()).unwrap())),
+        ) {
+            check_genesis(&s)?;
+        }
+    }
+
+    #[test]
+    fn the_dev_genesis_reads_back() {
+        let g = Genesis::dev();
+        let again: Genesis = serde_json::from_str(&serde_json::to_string(&g).unwrap()).unwrap();
+        assert_eq!(again, g);
     }
 }

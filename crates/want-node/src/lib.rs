@@ -6,6 +6,11 @@
 pub mod api;
 pub mod config;
 pub mod error;
+/// Test-only input strategies, shared with want-types.
+#[cfg(test)]
+#[allow(dead_code)]
+#[path = "../../want-types/src/fuzz_inputs.rs"]
+mod fuzz_inputs;
 pub mod kernel;
 pub mod metrics;
 pub mod modules;

@@ -878,3 +878,54 @@ async fn metrics(State(node): State<Node>) -> Response {
     )
         .into_response()
 }
+
+#[cfg(test)]
+mod parser_tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::fuzz_inputs::{mutated, nasty_char};
+
+    fn check_hash(s: &str) -> Result<(), TestCaseError> {
+        match (parse_hash(s), s.parse::<Hash32>()) {
+            (Ok(a), Ok(b)) => prop_assert_eq!(a, b),
+            (Err(ApiError(e)), Err(t)) => {
+                prop_assert_eq!(e.code(), crate::error::codes::INVALID_HASH);
+                prop_assert_eq!(e.to_string(), t.to_string());
+            }
+            (got, want) => prop_assert!(false, "{s:?}: {:?} but {want:?}", got.map_err(|e| e.0)),
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn any_text_is_a_hash_or_invalid_hash(
+            s in prop_oneof![
+                any::<String>(),
+                prop::collection::vec(nasty_char(), 0..70).prop_map(|v| v.into_iter().collect()),
+                "(0x)?[0-9a-fA-F]{60,68}",
+            ],
+        ) {
+            check_hash(&s)?;
+        }
+
+        #[test]
+        fn mutated_hashes_are_hashes_or_invalid_hash(
+            s in mutated(any::<[u8; 32]>().prop_map(|h| Hash32(h).to_string())),
+            p in mutated(any::<[u8; 32]>().prop_map(|h| format!("0x{}", Hash32(h)))),
+        ) {
+            check_hash(&s)?;
+            check_hash(&p)?;
+        }
+
+        #[test]
+        fn printed_hashes_read_back(h in any::<[u8; 32]>()) {
+            let h = Hash32(h);
+            prop_assert_eq!(parse_hash(&h.to_string()).unwrap(), h);
+            prop_assert_eq!(parse_hash(&format!("0x{}", h.to_string().to_uppercase())).unwrap(), h);
+        }
+    }
+}

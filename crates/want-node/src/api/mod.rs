@@ -32,6 +32,7 @@ pub use document::{ErrorBody, ErrorDetail};
 pub use kernel::{BATCH_BODY_BYTES_MAX, TX_BODY_BYTES_MAX};
 
 /// An API error, rendered as `{"error": {"code", "message"}}` with a 4xx/5xx status.
+#[derive(Debug)]
 pub struct ApiError(pub NodeError);
 
 impl From<NodeError> for ApiError {
@@ -523,4 +524,101 @@ pub async fn blocking<T: Send + 'static>(
         .await
         .map_err(|_| bad(codes::SHUTTING_DOWN, "the node is shutting down"))?
         .map_err(ApiError)
+}
+
+#[cfg(test)]
+mod parser_tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::fuzz_inputs::{mutated, nasty_char};
+
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            prop::collection::vec(nasty_char(), 0..48).prop_map(|v| v.into_iter().collect()),
+            "[0-9]{15,45}",
+        ]
+    }
+
+    fn address() -> impl Strategy<Value = Address> {
+        any::<[u8; 20]>().prop_map(|rest| {
+            let mut raw = [0x41; 21];
+            raw[1..].copy_from_slice(&rest);
+            Address(raw)
+        })
+    }
+
+    fn check_address(s: &str) -> Result<(), TestCaseError> {
+        match (parse_address(s), s.parse::<Address>()) {
+            (Ok(a), Ok(b)) => prop_assert_eq!(a, b),
+            (Err(ApiError(e)), Err(t)) => {
+                prop_assert_eq!(e.code(), codes::INVALID_ADDRESS);
+                prop_assert_eq!(e.to_string(), t.to_string());
+            }
+            (got, want) => prop_assert!(false, "{s:?}: {:?} but {want:?}", got.map_err(|e| e.0)),
+        }
+        Ok(())
+    }
+
+    fn check_height(s: &str) -> Result<(), TestCaseError> {
+        match (parse_height(s), s.parse::<u64>()) {
+            (Ok(a), Ok(b)) => prop_assert_eq!(a, b),
+            (Err(ApiError(e)), Err(_)) => {
+                prop_assert_eq!(e.code(), codes::INVALID_HEIGHT);
+                prop_assert_eq!(
+                    e.to_string(),
+                    format!("block height {s:?} is not a non-negative integer")
+                );
+            }
+            (got, want) => prop_assert!(false, "{s:?}: {:?} but {want:?}", got.map_err(|e| e.0)),
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn any_text_is_an_address_or_invalid_address(s in text()) {
+            check_address(&s)?;
+        }
+
+        #[test]
+        fn mutated_addresses_are_addresses_or_invalid_address(
+            s in mutated(address().prop_map(|a| a.to_string())),
+            h in mutated(address().prop_map(|a| format!("0x{}", a.to_hex()))),
+        ) {
+            check_address(&s)?;
+            check_address(&h)?;
+        }
+
+        #[test]
+        fn printed_addresses_read_back(a in address()) {
+            prop_assert_eq!(parse_address(&a.to_string()).unwrap(), a);
+            prop_assert_eq!(parse_address(&a.to_hex()).unwrap(), a);
+        }
+
+        #[test]
+        fn any_text_is_a_height_or_invalid_height(s in text()) {
+            check_height(&s)?;
+        }
+
+        #[test]
+        fn mutated_heights_are_heights_or_invalid_height(
+            s in mutated(any::<u64>().prop_map(|h| h.to_string())),
+        ) {
+            check_height(&s)?;
+        }
+
+        #[test]
+        fn printed_heights_read_back_and_larger_ones_are_refused(h in any::<u64>()) {
+            prop_assert_eq!(parse_height(&h.to_string()).unwrap(), h);
+            let over = u128::from(h) + u128::from(u64::MAX) + 1;
+            prop_assert_eq!(
+                parse_height(&over.to_string()).unwrap_err().0.code(),
+                codes::INVALID_HEIGHT
+            );
+        }
+    }
 }

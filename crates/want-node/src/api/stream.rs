@@ -369,3 +369,103 @@ async fn stream_events(mut socket: WebSocket, node: Node, from: u64, kinds: Stre
     }
     metrics.ws_clients.dec();
 }
+
+#[cfg(test)]
+mod parser_tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::fuzz_inputs::{mutated, nasty_char};
+
+    fn names() -> Vec<String> {
+        let mut n = vec!["block".to_string(), "receipt".to_string()];
+        n.extend(ModuleId::ALL.iter().map(|m| format!("{}_event", m.name())));
+        n
+    }
+
+    /// What the list asks for, read part by part; None if a part names no message type.
+    fn expected(s: &str) -> Option<StreamKinds> {
+        let mut k = StreamKinds {
+            block: false,
+            receipt: false,
+            events: BTreeSet::new(),
+        };
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            if part == "block" {
+                k.block = true;
+            } else if part == "receipt" {
+                k.receipt = true;
+            } else {
+                let m = ModuleId::ALL
+                    .iter()
+                    .find(|m| format!("{}_event", m.name()) == part)?;
+                k.events.insert(*m);
+            }
+        }
+        Some(k)
+    }
+
+    fn check(s: &str) -> Result<(), TestCaseError> {
+        match (StreamKinds::parse(Some(s)), expected(s)) {
+            (Ok(k), Some(want)) => prop_assert_eq!(k, want),
+            (Err(ApiError(e)), None) => {
+                prop_assert_eq!(e.code(), codes::INVALID_QUERY);
+                prop_assert!(
+                    e.to_string().starts_with("kinds: unknown message type "),
+                    "{e}"
+                );
+            }
+            (got, want) => prop_assert!(false, "{s:?}: {:?} but {want:?}", got.map_err(|e| e.0)),
+        }
+        Ok(())
+    }
+
+    fn list() -> impl Strategy<Value = String> {
+        prop::collection::vec(
+            (prop::sample::select(names()), "[ \t]{0,2}", "[ \t]{0,2}")
+                .prop_map(|(n, a, b)| format!("{a}{n}{b}")),
+            0..6,
+        )
+        .prop_map(|v| v.join(","))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn any_kinds_text_is_the_parts_or_invalid_query(
+            s in prop_oneof![
+                any::<String>(),
+                prop::collection::vec(nasty_char(), 0..40).prop_map(|v| v.into_iter().collect()),
+            ],
+        ) {
+            check(&s)?;
+        }
+
+        #[test]
+        fn mutated_kinds_lists_are_the_parts_or_invalid_query(s in mutated(list())) {
+            check(&s)?;
+        }
+
+        #[test]
+        fn printed_kinds_read_back(s in list()) {
+            let k = StreamKinds::parse(Some(&s)).unwrap();
+            let mut printed: Vec<String> = Vec::new();
+            if k.block {
+                printed.push("block".into());
+            }
+            if k.receipt {
+                printed.push("receipt".into());
+            }
+            printed.extend(k.events.iter().map(|m| format!("{}_event", m.name())));
+            prop_assert_eq!(StreamKinds::parse(Some(&printed.join(","))).unwrap(), k);
+        }
+    }
+
+    #[test]
+    fn no_list_is_every_kind_and_an_empty_one_is_none() {
+        assert_eq!(StreamKinds::parse(None).unwrap(), StreamKinds::all());
+        let none = StreamKinds::parse(Some(" , ,")).unwrap();
+        assert!(!none.block && !none.executed());
+    }
+}

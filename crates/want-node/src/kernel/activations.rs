@@ -205,7 +205,12 @@ mod tests {
         for name in &new {
             g.activations.0.insert(name.to_string(), 3);
         }
-        assert!(reconcile_activations(&store, &g).is_err());
+        let e = reconcile_activations(&store, &g).unwrap_err();
+        assert!(
+            matches!(&e, NodeError::Config(m)
+                if m.contains(&format!("genesis.activations.{} is 3, but this chain (migrated from an older version) reached height 4 without", new[0]))),
+            "{e}"
+        );
         for name in &new {
             g.activations.0.insert(name.to_string(), 100);
         }

@@ -419,4 +419,61 @@ mod tests {
         let bytes = borsh::to_vec(&d).unwrap();
         assert_eq!(Divergence::try_from_slice(&bytes).unwrap(), d);
     }
+
+    mod parse_keys_props {
+        use super::*;
+        use crate::fuzz_inputs::{mutated, nasty_char};
+        use proptest::prelude::*;
+
+        /// Each key once, in first-seen order, from the entries that are 64 hex digits.
+        fn expected(keys: &[String]) -> Vec<NodePublicKey> {
+            let mut out: Vec<NodePublicKey> = Vec::new();
+            for k in keys {
+                let t = k.trim();
+                if t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    let mut key = [0u8; 32];
+                    hex::decode_to_slice(t, &mut key).unwrap();
+                    if !out.contains(&key) {
+                        out.push(key);
+                    }
+                }
+            }
+            out
+        }
+
+        fn key_text() -> impl Strategy<Value = String> {
+            (any::<[u8; 32]>(), any::<bool>(), "[ \t\n]{0,2}").prop_map(|(k, upper, pad)| {
+                let h = hex::encode(k);
+                let h = if upper { h.to_uppercase() } else { h };
+                format!("{pad}{h}{pad}")
+            })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn parse_keys_keeps_each_well_formed_key_once_in_order(
+                keys in prop::collection::vec(
+                    prop_oneof![
+                        any::<String>(),
+                        prop::collection::vec(nasty_char(), 0..70)
+                            .prop_map(|v| v.into_iter().collect()),
+                        key_text(),
+                        mutated(key_text()),
+                    ],
+                    0..6,
+                ),
+                repeat in any::<prop::sample::Index>(),
+            ) {
+                let mut keys = keys;
+                if !keys.is_empty() {
+                    let again = keys[repeat.index(keys.len())].clone();
+                    keys.push(again);
+                }
+                let got = parse_keys(keys.iter().map(String::as_str));
+                prop_assert_eq!(got, expected(&keys));
+            }
+        }
+    }
 }

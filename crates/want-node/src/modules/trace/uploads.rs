@@ -248,7 +248,9 @@ mod tests {
         let l = ledger(1, 10);
         let a = Address::system("a");
         l.count(&view, &a, "c1", BYTES_PER_MIB, 0).unwrap();
-        assert!(l.count(&view, &a, "c2", 1, 1).is_err());
+        let e = l.count(&view, &a, "c2", 1, 1).unwrap_err();
+        assert_eq!(e.code(), codes::BLOB_QUOTA_EXCEEDED);
+        assert!(e.to_string().contains("blobs.account_pending_mib"), "{e}");
         l.count(&view, &a, "c2", 1, ORPHAN_BLOB_AGE_MS).unwrap();
         assert_eq!(l.usage(), (1, 1));
     }
@@ -260,11 +262,15 @@ mod tests {
         let (a, b) = (Address::system("a"), Address::system("b"));
         l.count(&view, &a, "c1", BYTES_PER_MIB, 0).unwrap();
         // Full: the first refusal sweeps (nothing is anchored or old), the next ones do not.
-        assert!(l.count(&view, &b, "d1", 1, 0).is_err());
+        let e = l.count(&view, &b, "d1", 1, 0).unwrap_err();
+        assert_eq!(e.code(), codes::BLOB_QUOTA_EXCEEDED);
+        assert!(e.to_string().contains("blobs.node_pending_mib"), "{e}");
         // a's blob is old enough for the collector now, but the last sweep was just now.
         let old = ORPHAN_BLOB_AGE_MS;
         l.inner.lock().swept_at_ms = Some(old);
-        assert!(l.count(&view, &b, "d1", 1, old).is_err());
+        let e = l.count(&view, &b, "d1", 1, old).unwrap_err();
+        assert_eq!(e.code(), codes::BLOB_QUOTA_EXCEEDED);
+        assert!(e.to_string().contains("blobs.node_pending_mib"), "{e}");
         // After the interval the sweep drops it and b gets in.
         l.count(&view, &b, "d1", 1, old + LEDGER_SWEEP_INTERVAL_MS)
             .unwrap();
