@@ -120,6 +120,14 @@ pub const WS_CLIENTS_MAX_DEFAULT: usize = 256;
 pub const HTTP_CLIENT_REQUESTS_PER_SECOND_DEFAULT: u32 = 50;
 /// Default requests one client may send at once above its average rate.
 pub const HTTP_CLIENT_BURST_DEFAULT: u32 = 200;
+/// Default most connections one client (an IPv4 address, or an IPv6 /64) holds open on the
+/// public API at once (a browser opens 6; a shop's tills behind one NAT address a few each).
+pub const HTTP_CLIENT_CONNECTIONS_MAX_DEFAULT: usize = 64;
+/// Default most `/v1/events` streams one client holds open at once.
+pub const HTTP_CLIENT_STREAMS_MAX_DEFAULT: usize = 16;
+/// Default most connections one address holds open on the member listener (a member keeps a
+/// few: Raft, votes, catch-up, blobs).
+pub const MEMBER_CLIENT_CONNECTIONS_MAX_DEFAULT: usize = 16;
 
 /// The `[http]` section: connection, time, stream and per-client rate limits of the HTTP server.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,6 +159,23 @@ pub struct HttpLimits {
     /// [`crate::kernel::reads::READ_WAIT_MS`] for one is answered `503 busy`.
     #[serde(default = "crate::kernel::reads::reads_max_default")]
     pub reads_max: usize,
+    /// Most connections one client holds open at once (more are closed at once, counted in
+    /// `want_http_connections_refused_total`); 0: no per-client cap. Loopback clients are not
+    /// counted unless `rate_limit_loopback`.
+    #[serde(default = "d_client_conns")]
+    pub client_connections_max: usize,
+    /// Most `/v1/events` streams one client holds open at once (`503 too_many_streams`
+    /// beyond); 0: no per-client cap. Loopback clients are not counted unless
+    /// `rate_limit_loopback`.
+    #[serde(default = "d_client_streams")]
+    pub client_streams_max: usize,
+}
+
+fn d_client_conns() -> usize {
+    HTTP_CLIENT_CONNECTIONS_MAX_DEFAULT
+}
+fn d_client_streams() -> usize {
+    HTTP_CLIENT_STREAMS_MAX_DEFAULT
 }
 
 fn d_client_rps() -> u32 {
@@ -184,6 +209,8 @@ impl Default for HttpLimits {
             client_burst: HTTP_CLIENT_BURST_DEFAULT,
             rate_limit_loopback: false,
             reads_max: crate::kernel::reads::reads_max_default(),
+            client_connections_max: HTTP_CLIENT_CONNECTIONS_MAX_DEFAULT,
+            client_streams_max: HTTP_CLIENT_STREAMS_MAX_DEFAULT,
         }
     }
 }
@@ -308,10 +335,17 @@ pub struct ClusterConfig {
     /// Most open connections of the member listener.
     #[serde(default = "d_member_conns")]
     pub member_connections_max: usize,
+    /// Most connections one address (an IPv4 address, or an IPv6 /64) holds open on the
+    /// member listener, so that one stranger cannot take every member's slot; 0: no cap.
+    #[serde(default = "d_member_client_conns")]
+    pub member_client_connections_max: usize,
 }
 
 fn d_member_conns() -> usize {
     MEMBER_CONNECTIONS_MAX_DEFAULT
+}
+fn d_member_client_conns() -> usize {
+    MEMBER_CLIENT_CONNECTIONS_MAX_DEFAULT
 }
 
 impl ClusterConfig {
@@ -323,6 +357,7 @@ impl ClusterConfig {
             peers: vec![],
             member_addr: None,
             member_connections_max: MEMBER_CONNECTIONS_MAX_DEFAULT,
+            member_client_connections_max: MEMBER_CLIENT_CONNECTIONS_MAX_DEFAULT,
         }
     }
 }

@@ -222,6 +222,144 @@ async fn a_client_over_its_rate_is_answered_429_while_other_clients_are_served()
     n.stop().await;
 }
 
+/// Opens a connection from `ip` (a loopback address other than the honest client's) and sends
+/// `first` (nothing: a silent client).
+async fn connect_from(ip: [u8; 4], to: &str, first: &[u8]) -> tokio::net::TcpStream {
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.bind((std::net::Ipv4Addr::from(ip), 0).into()).unwrap();
+    let mut s = sock.connect(to.parse().unwrap()).await.unwrap();
+    if !first.is_empty() {
+        s.write_all(first).await.unwrap();
+    }
+    s
+}
+
+/// Whether the node closed `s` within `within` (EOF or a reset; an answer before the close,
+/// such as a 408 or a 400, is read past).
+async fn closed_within(s: &mut tokio::net::TcpStream, within: Duration) -> bool {
+    let mut buf = [0u8; 1024];
+    let deadline = Instant::now() + within;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, s.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Ok(Ok(_)) => continue,
+            Err(_) => return false,
+        }
+    }
+}
+
+fn refused_connections(metrics: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("want_http_connections_refused_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Connections that never send a byte, or send only HTTP/2's opening, are closed after the
+/// header-read timeout like a slowloris (they used to hold their slot for ever), and one client
+/// holds at most `http.client_connections_max` connections, so neither can keep the honest
+/// client out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_and_http2_preface_connections_are_dropped_and_one_client_cannot_take_every_slot() {
+    const PER_CLIENT: usize = 4;
+    let dir = tempdir();
+    let n = start_node_with(dir.path(), want_node::Genesis::dev(), |c| {
+        c.http.connections_max = 16;
+        c.http.header_read_timeout_ms = HEADER_TIMEOUT_MS;
+        c.http.client_connections_max = PER_CLIENT;
+        c.http.rate_limit_loopback = true;
+    })
+    .await
+    .expect("start");
+    let to = addr(&n);
+    // One client asks for every slot and gets its share; the rest are closed at once.
+    let before = refused_connections(&n.get_text("/metrics").await);
+    let mut greedy = Vec::new();
+    for _ in 0..16 {
+        greedy.push(connect_from([127, 0, 0, 2], &to, b"").await);
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while refused_connections(&n.get_text("/metrics").await) < before + 12 {
+        assert!(
+            Instant::now() < deadline,
+            "a client was given more than {PER_CLIENT} connections"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let took = honest_commit(&n, 0).await;
+    assert!(took < HONEST_COMMIT_MAX, "honest commit took {took:?}");
+    drop(greedy);
+    // Many clients fill every slot with silent connections and HTTP/2 openings.
+    let mut held = Vec::new();
+    for (i, last) in (3u8..7).enumerate() {
+        for k in 0..PER_CLIENT {
+            let first: &[u8] = if (i + k) % 2 == 0 {
+                b""
+            } else {
+                b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+            };
+            held.push(connect_from([127, 0, 0, last], &to, first).await);
+        }
+    }
+    for (i, s) in held.iter_mut().enumerate() {
+        assert!(
+            closed_within(
+                s,
+                Duration::from_millis(HEADER_TIMEOUT_MS) + Duration::from_secs(5)
+            )
+            .await,
+            "connection {i} (silent or an HTTP/2 opening) was never closed"
+        );
+    }
+    let took = honest_commit(&n, 1).await;
+    assert!(took < HONEST_COMMIT_MAX, "honest commit took {took:?}");
+    n.stop().await;
+}
+
+/// One client holds at most `http.client_streams_max` event streams; another is still served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_client_holds_at_most_its_share_of_event_streams() {
+    let dir = tempdir();
+    let n = start_node_with(dir.path(), want_node::Genesis::dev(), |c| {
+        c.http.ws_clients_max = 8;
+        c.http.client_streams_max = 2;
+        c.http.rate_limit_loopback = true;
+    })
+    .await
+    .expect("start");
+    let url = format!("{}/v1/events", n.base.replace("http://", "ws://"));
+    let greedy = |ip: [u8; 4]| {
+        let (url, to) = (url.clone(), addr(&n));
+        async move {
+            let s = connect_from(ip, &to, b"").await;
+            tokio_tungstenite::client_async(&url, s).await
+        }
+    };
+    let _a = greedy([127, 0, 0, 2]).await.expect("first stream");
+    let _b = greedy([127, 0, 0, 2]).await.expect("second stream");
+    match greedy([127, 0, 0, 2]).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+            assert_eq!(resp.status(), 503);
+            let body =
+                String::from_utf8_lossy(resp.body().as_deref().unwrap_or_default()).to_string();
+            assert!(
+                body.contains("too_many_streams") && body.contains("client_streams_max"),
+                "{body}"
+            );
+        }
+        other => panic!(
+            "a third stream of one client was not refused: {:?}",
+            other.map(|_| ())
+        ),
+    }
+    greedy([127, 0, 0, 3])
+        .await
+        .expect("another client's stream");
+    n.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_on_loopback_are_not_rate_limited_by_default() {
     let dir = tempdir();

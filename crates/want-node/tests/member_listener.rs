@@ -109,6 +109,18 @@ async fn members_on_their_own_listener_commit_and_authenticate_before_reading_a_
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    // Accounts upload on the public API, under its rate limit: the member listener takes only
+    // members' copies.
+    let r = target
+        .http
+        .put(format!("{member_base}/v1/blobs"))
+        .body(vec![7u8; 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "member_listener_only", "{v}");
     let r = target
         .http
         .get(format!("{member_base}/v1/cluster/votes/1"))

@@ -113,6 +113,8 @@ pub enum Refusal {
     Stale { age_ms: u64, window_ms: u64 },
     #[error("the message claims to be sent {ahead_ms} ms in the future (clocks out of sync?)")]
     FromFuture { ahead_ms: u64 },
+    #[error("the message was sent at {sent_at_ms} ms, before this node started at {started_ms} ms (a copy it may have received before restarting); the sender resends (if this lasts, the sender's clock is behind)")]
+    SentBeforeStart { sent_at_ms: u64, started_ms: u64 },
     #[error("the message (node {from}, boot {boot}, seq {seq}) was already received (replayed)")]
     Replayed { from: u64, boot: u64, seq: u64 },
     #[error("the replay window of node {0} is full; try again shortly")]
@@ -138,6 +140,7 @@ impl Refusal {
             Refusal::PayloadMismatch => "payload_mismatch",
             Refusal::Stale { .. } => "stale",
             Refusal::FromFuture { .. } => "from_future",
+            Refusal::SentBeforeStart { .. } => "sent_before_start",
             Refusal::Replayed { .. } => "replayed",
             Refusal::WindowFull(_) => "window_full",
             Refusal::NotAReply => "not_a_reply",

@@ -1,6 +1,12 @@
 //! The replay guard: a receiver accepts each (sender, boot, sequence) once, and only while the
 //! message is younger than the replay window. Older messages are refused outright, so the set of
 //! remembered messages stays bounded by what a sender can send within one window.
+//!
+//! The guard lives in memory, so a restarted receiver has forgotten what it accepted: it
+//! refuses every message sent before it started (`sent_before_start`), or a message captured
+//! on the wire could be accepted a second time after a restart. A sender whose clock runs
+//! behind the receiver's by d ms is refused for the first d ms after the receiver starts and
+//! retries (Raft resends).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -25,11 +31,22 @@ struct SenderWindow {
 #[derive(Default)]
 pub struct ReplayGuard {
     senders: Mutex<HashMap<u64, SenderWindow>>,
+    /// Messages sent before this Unix time (ms) are refused: the guard was not there to see them.
+    started_ms: u64,
 }
 
 impl ReplayGuard {
+    /// A guard that takes messages sent at any time within the window (tests).
     pub fn new() -> ReplayGuard {
         ReplayGuard::default()
+    }
+
+    /// A guard started at `started_ms` (Unix ms): messages sent earlier are refused.
+    pub fn starting_at(started_ms: u64) -> ReplayGuard {
+        ReplayGuard {
+            senders: Mutex::new(HashMap::new()),
+            started_ms,
+        }
     }
 
     /// Whether the message would be accepted at `now_ms` (within the window, not seen yet),
@@ -37,7 +54,7 @@ impl ReplayGuard {
     /// the message with [`ReplayGuard::check`] only once the payload matched its signed hash, so
     /// an altered copy cannot use up a genuine message's sequence number.
     pub fn precheck(&self, h: &EnvelopeHeader, now_ms: u64) -> Result<(), Refusal> {
-        Self::fresh(h, now_ms)?;
+        self.fresh(h, now_ms)?;
         let senders = self.senders.lock();
         if senders
             .get(&h.from)
@@ -52,7 +69,13 @@ impl ReplayGuard {
         Ok(())
     }
 
-    fn fresh(h: &EnvelopeHeader, now_ms: u64) -> Result<(), Refusal> {
+    fn fresh(&self, h: &EnvelopeHeader, now_ms: u64) -> Result<(), Refusal> {
+        if h.sent_at_ms < self.started_ms {
+            return Err(Refusal::SentBeforeStart {
+                sent_at_ms: h.sent_at_ms,
+                started_ms: self.started_ms,
+            });
+        }
         if h.sent_at_ms.saturating_add(REPLAY_WINDOW_MS) < now_ms {
             return Err(Refusal::Stale {
                 age_ms: now_ms - h.sent_at_ms,
@@ -69,7 +92,7 @@ impl ReplayGuard {
 
     /// Accepts the message once if it is within the window at `now_ms`.
     pub fn check(&self, h: &EnvelopeHeader, now_ms: u64) -> Result<(), Refusal> {
-        Self::fresh(h, now_ms)?;
+        self.fresh(h, now_ms)?;
         let mut senders = self.senders.lock();
         let w = senders.entry(h.from).or_default();
         // Forget what the window no longer covers (arrival order is close to send order; an
@@ -176,5 +199,23 @@ mod tests {
             g.check(&h(1, 1, 1, t0), later),
             Err(Refusal::Stale { .. })
         ));
+    }
+
+    #[test]
+    fn a_restarted_receiver_refuses_what_was_sent_before_it_started() {
+        let now = 1_000_000_000u64;
+        let before = ReplayGuard::new();
+        let captured = h(1, 5, 1, now - 1_000);
+        before.check(&captured, now - 900).unwrap();
+        // The receiver restarts: its memory is gone, the captured copy is still fresh.
+        let restarted = ReplayGuard::starting_at(now);
+        let e = restarted.precheck(&captured, now + 10).unwrap_err();
+        assert_eq!(e.code(), "sent_before_start");
+        assert_eq!(
+            restarted.check(&captured, now + 10).unwrap_err().code(),
+            "sent_before_start"
+        );
+        // What the sender sends from then on is taken.
+        restarted.check(&h(1, 5, 2, now + 5), now + 10).unwrap();
     }
 }

@@ -117,7 +117,7 @@ impl Transport {
             seq: AtomicU64::new(0),
             client,
             faults: FaultInjector::new(fault_injection),
-            replay: ReplayGuard::new(),
+            replay: ReplayGuard::starting_at(unix_ms()),
             refusal_log: parking_lot::Mutex::new(RateLimitedLog::new(LOG_EVERY_MS)),
             members: RwLock::new(BTreeMap::new()),
             fallback,

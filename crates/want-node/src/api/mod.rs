@@ -193,8 +193,24 @@ async fn refuse_member_traffic(
     next.run(req).await
 }
 
-/// On the member listener: serves members' routes only.
+/// On the member listener: serves members' routes only, and of `PUT /v1/blobs` only members'
+/// copies (accounts upload on the public API, under its rate limit).
 async fn member_routes_only(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    if req.method() == axum::http::Method::PUT
+        && req.uri().path() == "/v1/blobs"
+        && !req
+            .headers()
+            .contains_key(crate::modules::trace::blob_repair::MEMBER_HEADER)
+    {
+        return bad(
+            codes::MEMBER_LISTENER_ONLY,
+            format!(
+                "PUT /v1/blobs on the member listener takes members' copies only (signed with {}); accounts upload on the node's public API (http_addr)",
+                crate::modules::trace::blob_repair::MEMBER_HEADER
+            ),
+        )
+        .into_response();
+    }
     if !is_member_route(req.method(), req.uri().path()) {
         return ApiError(NodeError::NotFound {
             code: codes::NOT_FOUND,
@@ -270,32 +286,43 @@ pub async fn serve_members(
 
 /// Serves a listener until `shutdown` resolves, within the node's `[http]` limits: at most
 /// `connections_max` open connections (`cluster.member_connections_max` on the member
-/// listener; more are closed at once, counted in `want_http_connections_refused_total`),
-/// `header_read_timeout_ms` to send a request's headers (a slowloris client is dropped),
-/// `request_timeout_ms` per request (`408 request_timeout`), and on the public listener
-/// `client_requests_per_second` and `client_burst` per client ([`ratelimit`]).
+/// listener) and `client_connections_max` per client (`cluster.member_client_connections_max`;
+/// more are closed at once, counted in `want_http_connections_refused_total`),
+/// `header_read_timeout_ms` to send a request's headers from the moment the connection opens or
+/// the previous answer went out (a slowloris client, a silent one and an idle keep-alive
+/// connection are all dropped), `request_timeout_ms` per request (`408 request_timeout`), and
+/// on the public listener `client_requests_per_second` and `client_burst` per client
+/// ([`ratelimit`]).
+///
+/// The server speaks HTTP/1.1 only (WebSocket upgrades included): HTTP/2 over plain TCP has no
+/// client among browsers and the project's tools, and its connection preface and idle streams
+/// escape the header timeout. A TLS proxy in front may speak HTTP/2 to its clients.
 pub async fn serve_listener(
     which: Listener,
     listener: tokio::net::TcpListener,
     node: Node,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-    use hyper_util::server::conn::auto::Builder;
+    use hyper_util::rt::{TokioIo, TokioTimer};
     use hyper_util::service::TowerToHyperService;
     let mut limits = node.shared.cfg.http.clone();
     let shared = node.shared.clone();
-    let app = match which {
-        Listener::Public => router(node),
+    let (app, cap_setting) = match which {
+        Listener::Public => (router(node), "http.client_connections_max"),
         Listener::Members => {
             if let Some(c) = &shared.cfg.cluster {
                 limits.connections_max = c.member_connections_max;
+                limits.client_connections_max = c.member_client_connections_max;
             }
             // Members are few, authenticated per message and bounded by their connection
             // slots: a leader's appends and heartbeats must never be answered 429.
             limits.client_requests_per_second = 0;
-            member_router(node)
+            (member_router(node), "cluster.member_client_connections_max")
         }
+    };
+    let all_setting = match which {
+        Listener::Public => "http.connections_max",
+        Listener::Members => "cluster.member_connections_max",
     };
     let app = app.layer(axum::middleware::from_fn_with_state(
         std::time::Duration::from_millis(limits.request_timeout_ms),
@@ -307,16 +334,17 @@ pub async fn serve_listener(
         shared.metrics.http_rate_limited.clone(),
     );
     let slots = Arc::new(tokio::sync::Semaphore::new(limits.connections_max));
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut builder = Builder::new(TokioExecutor::new());
-    builder
-        .http1()
+    let per_client = ratelimit::PerClient::new(limits.client_connections_max);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut http1 = hyper::server::conn::http1::Builder::new();
+    http1
         .timer(TokioTimer::new())
         .header_read_timeout(std::time::Duration::from_millis(
             limits.header_read_timeout_ms,
         ));
-    builder.http2().enable_connect_protocol();
     let mut refusals = want_consensus::net::RateLimitedLog::new(want_consensus::net::LOG_EVERY_MS);
+    let mut client_refusals =
+        want_consensus::net::RateLimitedLog::new(want_consensus::net::LOG_EVERY_MS);
     tokio::pin!(shutdown);
     loop {
         let (stream, peer): (tokio::net::TcpStream, SocketAddr) = tokio::select! {
@@ -332,10 +360,26 @@ pub async fn serve_listener(
             },
             _ = &mut shutdown => break,
         };
+        let client = ratelimit::ClientKey::of(peer.ip());
+        let held = if ratelimit::exempt_from_holding_caps(peer.ip(), &limits) {
+            None
+        } else {
+            match per_client.try_hold(client) {
+                Some(h) => Some(h),
+                None => {
+                    shared.metrics.http_connections_refused.inc();
+                    if let Some(n) = client_refusals.tick() {
+                        tracing::warn!(target: "http", "{n} connections closed at once since the last report: their client (last {}) already holds {} ({cap_setting})", peer.ip(), limits.client_connections_max);
+                    }
+                    drop(stream);
+                    continue;
+                }
+            }
+        };
         let Ok(permit) = slots.clone().try_acquire_owned() else {
             shared.metrics.http_connections_refused.inc();
             if let Some(n) = refusals.tick() {
-                tracing::warn!(target: "http", "{n} connections closed at once since the last report: {} are open (http.connections_max)", limits.connections_max);
+                tracing::warn!(target: "http", "{n} connections closed at once since the last report: {} are open ({all_setting})", limits.connections_max);
             }
             drop(stream);
             continue;
@@ -346,27 +390,40 @@ pub async fn serve_listener(
         } else {
             limited.clone()
         };
-        let client = ratelimit::Client(ratelimit::ClientKey::of(peer.ip()));
+        let (client, peer) = (ratelimit::Client(client), ratelimit::Peer(peer.ip()));
         let service = TowerToHyperService::new(
             tower::ServiceBuilder::new()
                 .map_request(move |mut req: axum::http::Request<hyper::body::Incoming>| {
                     req.extensions_mut().insert(client);
+                    req.extensions_mut().insert(peer);
                     req
                 })
                 .service(router),
         );
-        let conn = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
-            .into_owned();
-        let conn = graceful.watch(conn);
+        let conn = http1
+            .serve_connection(TokioIo::new(stream), service)
+            .with_upgrades();
+        let mut stopped = stopped.clone();
         tokio::spawn(async move {
-            let _ = conn.await;
+            tokio::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                // Told to stop (or the serve loop is gone): finish the request in flight,
+                // then close.
+                _ = stopped.changed() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+            drop(held);
             drop(permit);
         });
     }
     drop(listener);
+    let _ = stop.send(true);
     let drain = std::time::Duration::from_millis(SERVE_DRAIN_MS);
-    if tokio::time::timeout(drain, graceful.shutdown())
+    let every_slot = u32::try_from(limits.connections_max).unwrap_or(u32::MAX);
+    if tokio::time::timeout(drain, slots.acquire_many(every_slot))
         .await
         .is_err()
     {

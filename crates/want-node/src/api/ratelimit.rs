@@ -1,8 +1,10 @@
-//! Per-client request rate limits: a token bucket per client (`tower_governor`), keyed by the
+//! Per-client limits: a request-rate token bucket per client (`tower_governor`), keyed by the
 //! connection's peer address — an IPv4 address, or the /64 network of an IPv6 one (one host
-//! holds a whole /64) — answering `429 rate_limited` with `Retry-After`. Clients on loopback
+//! holds a whole /64) — answering `429 rate_limited` with `Retry-After`, and counts of what a
+//! client holds open at once (connections, event streams; [`PerClient`]). Clients on loopback
 //! are not limited unless `http.rate_limit_loopback` says so.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,6 +48,10 @@ impl ClientKey {
 #[derive(Clone, Copy, Debug)]
 pub struct Client(pub ClientKey);
 
+/// The request extension the server sets on every request of a connection: the peer's address.
+#[derive(Clone, Copy, Debug)]
+pub struct Peer(pub IpAddr);
+
 /// Reads the [`Client`] extension set by the server.
 #[derive(Clone, Copy, Debug)]
 pub struct ClientKeyExtractor;
@@ -65,6 +71,76 @@ impl KeyExtractor for ClientKeyExtractor {
 pub fn exempt(ip: IpAddr, limits: &HttpLimits) -> bool {
     limits.client_requests_per_second == 0
         || (!limits.rate_limit_loopback && ip.to_canonical().is_loopback())
+}
+
+/// Whether what `ip` holds open (connections, streams) goes uncounted under `limits`: loopback
+/// clients (the operator's tools, a local reverse proxy) unless `http.rate_limit_loopback`.
+pub fn exempt_from_holding_caps(ip: IpAddr, limits: &HttpLimits) -> bool {
+    !limits.rate_limit_loopback && ip.to_canonical().is_loopback()
+}
+
+/// How many of something (open connections, open event streams) each client holds, each up to
+/// `max` (0: no per-client cap). The table holds only clients that hold at least one, so it is
+/// bounded by the listener's own global cap.
+#[derive(Debug)]
+pub struct PerClient {
+    max: usize,
+    held: parking_lot::Mutex<HashMap<ClientKey, usize>>,
+}
+
+/// One thing a client holds; dropping it gives it back.
+#[derive(Debug)]
+pub struct Held {
+    table: Arc<PerClient>,
+    key: ClientKey,
+}
+
+impl PerClient {
+    pub fn new(max: usize) -> Arc<PerClient> {
+        Arc::new(PerClient {
+            max,
+            held: parking_lot::Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Counts one more for `key`, or `None` when it already holds `max`.
+    pub fn try_hold(self: &Arc<Self>, key: ClientKey) -> Option<Held> {
+        let mut held = self.held.lock();
+        let n = held.entry(key).or_insert(0);
+        if self.max != 0 && *n >= self.max {
+            if *n == 0 {
+                held.remove(&key);
+            }
+            return None;
+        }
+        *n = n.saturating_add(1);
+        Some(Held {
+            table: self.clone(),
+            key,
+        })
+    }
+
+    /// What `key` holds now.
+    pub fn held_by(&self, key: ClientKey) -> usize {
+        self.held.lock().get(&key).copied().unwrap_or(0)
+    }
+
+    /// Clients holding anything.
+    pub fn clients(&self) -> usize {
+        self.held.lock().len()
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let mut held = self.table.held.lock();
+        if let Some(n) = held.get_mut(&self.key) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                held.remove(&self.key);
+            }
+        }
+    }
 }
 
 /// `app` behind the per-client rate limit of `limits` (`app` itself when the limit is off).
@@ -156,5 +232,37 @@ mod tests {
         assert!(!exempt(lo, &limits) && !exempt(lo4_mapped, &limits));
         limits.client_requests_per_second = 0;
         assert!(exempt(far, &limits));
+    }
+
+    #[test]
+    fn a_client_holds_at_most_its_cap_and_gets_slots_back_when_it_lets_go() {
+        let table = PerClient::new(2);
+        let a = ClientKey::of(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 1)));
+        let b = ClientKey::of(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 2)));
+        let first = table.try_hold(a).expect("a holds nothing yet");
+        let _second = table.try_hold(a).expect("a holds one of two");
+        assert!(table.try_hold(a).is_none(), "a third is over the cap");
+        let _other = table.try_hold(b).expect("b is counted apart from a");
+        assert_eq!((table.held_by(a), table.held_by(b)), (2, 1));
+        drop(first);
+        assert_eq!(table.held_by(a), 1);
+        assert!(table.try_hold(a).is_some());
+    }
+
+    #[test]
+    fn clients_that_let_go_of_everything_leave_the_table_and_zero_means_uncapped() {
+        let table = PerClient::new(1);
+        let a = ClientKey::of(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 9)));
+        let held = table.try_hold(a).expect("a holds nothing yet");
+        assert!(table.try_hold(a).is_none());
+        drop(held);
+        assert_eq!(table.clients(), 0);
+        let uncapped = PerClient::new(0);
+        let all: Vec<_> = (0..1_000)
+            .map(|_| uncapped.try_hold(a).expect("no cap"))
+            .collect();
+        assert_eq!(uncapped.held_by(a), 1_000);
+        drop(all);
+        assert_eq!(uncapped.clients(), 0);
     }
 }

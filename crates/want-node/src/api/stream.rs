@@ -29,6 +29,12 @@ pub const WS_REPLAY_CHUNK_BLOCKS: u64 = 32;
 pub const WS_REPLAY_CHUNK_BYTES: usize = 4 * 1024 * 1024;
 /// Pause before a replay asks a busy read pool again, in milliseconds.
 const WS_REPLAY_RETRY_MS: u64 = 200;
+/// Largest message or frame a stream's client may send, in bytes: clients only close streams
+/// (and answer pings), so anything larger is refused instead of buffered.
+pub const WS_INCOMING_BYTES_MAX: usize = 4 * 1024;
+/// How long one message may take to reach a stream's client, in milliseconds; a client that
+/// stops reading is disconnected after this, giving its slot back.
+pub const WS_SEND_TIMEOUT_MS: u64 = 30_000;
 
 /// Most bytes of a WebSocket close frame's reason (a control frame carries 125 bytes, two of
 /// them the close code).
@@ -167,6 +173,7 @@ fn event_type(e: &Event) -> String {
 async fn events(
     State(node): State<Node>,
     Query(q): Query<EventsQuery>,
+    peer: Option<axum::Extension<super::ratelimit::Peer>>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> ApiResult {
     let kinds = StreamKinds::parse(q.kinds.as_deref())?;
@@ -191,12 +198,34 @@ async fn events(
             ),
         )
     })?;
+    let limits = &node.shared.cfg.http;
+    let held = match peer {
+        Some(axum::Extension(super::ratelimit::Peer(ip)))
+            if !super::ratelimit::exempt_from_holding_caps(ip, limits) =>
+        {
+            let key = super::ratelimit::ClientKey::of(ip);
+            Some(node.shared.ws_per_client.try_hold(key).ok_or_else(|| {
+                bad(
+                    codes::TOO_MANY_STREAMS,
+                    format!(
+                        "this client already holds {} event streams (http.client_streams_max); close one, or subscribe to several kinds on one stream",
+                        limits.client_streams_max
+                    ),
+                )
+            })?)
+        }
+        _ => None,
+    };
     let from = match q.from_height {
         Some(h) => h,
         None => node.shared.store.head().map_err(NodeError::from)?.height + 1,
     };
+    let ws = ws
+        .max_message_size(WS_INCOMING_BYTES_MAX)
+        .max_frame_size(WS_INCOMING_BYTES_MAX);
     Ok(ws.on_upgrade(move |socket| async move {
         stream_events(socket, node, from, kinds).await;
+        drop(held);
         drop(slot);
     }))
 }
@@ -296,6 +325,15 @@ pub fn replay_chunk(
     Ok((out, next))
 }
 
+/// Sends one message within [`WS_SEND_TIMEOUT_MS`]; whether it went.
+async fn send(socket: &mut WebSocket, m: Message) -> bool {
+    let limit = std::time::Duration::from_millis(WS_SEND_TIMEOUT_MS);
+    matches!(
+        tokio::time::timeout(limit, socket.send(m)).await,
+        Ok(Ok(()))
+    )
+}
+
 async fn stream_events(mut socket: WebSocket, node: Node, from: u64, kinds: StreamKinds) {
     let metrics = &node.shared.metrics;
     metrics.ws_clients.inc();
@@ -313,7 +351,7 @@ async fn stream_events(mut socket: WebSocket, node: Node, from: u64, kinds: Stre
             let (n, k) = (node.clone(), kinds.clone());
             let chunk = tokio::select! {
                 _ = &mut stopping => {
-                    let _ = socket.send(Message::Close(None)).await;
+                    let _ = send(&mut socket, Message::Close(None)).await;
                     break 'outer;
                 }
                 r = node.shared.reads.run(metrics, move || replay_chunk(&n, next, head, &k)) => r,
@@ -324,7 +362,7 @@ async fn stream_events(mut socket: WebSocket, node: Node, from: u64, kinds: Stre
                     // The pool is full of other reads: this stream waits its turn.
                     tokio::select! {
                         _ = &mut stopping => {
-                            let _ = socket.send(Message::Close(None)).await;
+                            let _ = send(&mut socket, Message::Close(None)).await;
                             break 'outer;
                         }
                         _ = tokio::time::sleep(std::time::Duration::from_millis(WS_REPLAY_RETRY_MS)) => continue,
@@ -336,17 +374,16 @@ async fn stream_events(mut socket: WebSocket, node: Node, from: u64, kinds: Stre
                     while reason.len() > CLOSE_REASON_BYTES_MAX {
                         reason.pop();
                     }
-                    let _ = socket
-                        .send(Message::Close(Some(CloseFrame {
-                            code: close_code::ERROR,
-                            reason: reason.into(),
-                        })))
-                        .await;
+                    let close = Message::Close(Some(CloseFrame {
+                        code: close_code::ERROR,
+                        reason: reason.into(),
+                    }));
+                    let _ = send(&mut socket, close).await;
                     break 'outer;
                 }
             };
             for m in messages {
-                if socket.send(Message::Text(m.into())).await.is_err() {
+                if !send(&mut socket, Message::Text(m.into())).await {
                     break 'outer;
                 }
             }
@@ -354,7 +391,7 @@ async fn stream_events(mut socket: WebSocket, node: Node, from: u64, kinds: Stre
         }
         tokio::select! {
             _ = &mut stopping => {
-                let _ = socket.send(Message::Close(None)).await;
+                let _ = send(&mut socket, Message::Close(None)).await;
                 break;
             }
             r = blocks.recv() => match r {

@@ -85,6 +85,8 @@ pub struct Shared {
     pub disk: crate::kernel::disk::DiskGuard,
     /// One permit per open `/v1/events` stream (`http.ws_clients_max`).
     pub ws_slots: Arc<tokio::sync::Semaphore>,
+    /// The `/v1/events` streams each client holds (`http.client_streams_max`).
+    pub ws_per_client: Arc<crate::api::ratelimit::PerClient>,
     /// The threads that serve reads of stored data, apart from execution (`reads.rs`).
     pub reads: crate::kernel::reads::ReadPool,
 }

@@ -48,6 +48,7 @@ impl Node {
         check_genesis_owner(&genesis)?;
         let store = Arc::new(Store::open(&cfg.data_dir)?);
         let cfg_ws_clients_max = cfg.http.ws_clients_max;
+        let ws_per_client = crate::api::ratelimit::PerClient::new(cfg.http.client_streams_max);
         let reads = crate::kernel::reads::ReadPool::new(
             cfg.http.reads_max,
             std::time::Duration::from_millis(crate::kernel::reads::READ_WAIT_MS),
@@ -112,6 +113,7 @@ impl Node {
             last_proposed_ms: std::sync::atomic::AtomicU64::new(now_ms()),
             modules,
             ws_slots: Arc::new(tokio::sync::Semaphore::new(cfg_ws_clients_max)),
+            ws_per_client,
             reads,
             disk,
         });
