@@ -10,7 +10,7 @@
 //!   `internal_error` and `shutting_down`/`state_diverged`;
 //! - every integer carries the bounds of its Rust type (`format` uint8…uint64, int32, int64).
 //!
-//! The test `crates/want-cli/tests/openapi_fuzz.rs` validates the document
+//! The test `crates/want-cli/tests/it/openapi_fuzz.rs` validates the document
 //! (openapi-spec-validator) and fuzzes a live node against it (schemathesis).
 
 use std::borrow::Cow;

@@ -8,7 +8,7 @@
 //! (default fixed, so a run is reproducible); `WANT_API_FUZZ_SECONDS` the time budget of the
 //! fuzzing (default 50).
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Stdio};

@@ -1,7 +1,7 @@
 //! Upgrades: a data directory written by an older build is migrated, its past blocks keep their
 //! meaning, and rules added since apply only from the next block.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

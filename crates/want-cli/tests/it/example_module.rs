@@ -4,7 +4,7 @@
 //! (want-cli). Built with `--all-features` (the feature `example-module`), as CI runs the suite.
 #![cfg(feature = "example-module")]
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -1,7 +1,7 @@
 //! Integration tests of the `want` command line: keys, transactions online and offline, chain
 //! queries, error codes, and `want dev` start/restart behaviour. Every test runs the real binary.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

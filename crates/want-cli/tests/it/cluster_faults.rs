@@ -4,7 +4,7 @@
 //! is committed exactly once at the same place on every node, that every node has the same
 //! blocks and state roots, and that no block lacks a certificate.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,7 +1,7 @@
 //! Integration tests of the cluster commands: `want init`, `want node --config` and
 //! `want cluster up`. Every test runs the real binary on temporary directories and free ports.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! `want trace …` against a real `want dev` process: the interface contract of hash, capture and
 //! verify, and the merchant's walk-through of the README (organisation, capture, verify, share).
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

@@ -5,7 +5,7 @@
 //! (a 64 MiB body from anyone else is refused at once, an altered body does not use up the
 //! genuine message).
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -4,7 +4,7 @@
 //! every scenario a checker confirms that every acknowledged transaction is committed exactly
 //! once and that all members have the same blocks and state roots.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -4,7 +4,7 @@
 //! replaces a pending transaction; a restart does not bring back more of the journal than the
 //! bounds allow.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::Path;

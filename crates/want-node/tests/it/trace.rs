@@ -1,7 +1,7 @@
 //! Traceability over the HTTP API of a real node: EPCIS capture of GS1's examples, read-back,
 //! tamper detection, grants, lineage, roles and revocation, bad documents, personal data.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};

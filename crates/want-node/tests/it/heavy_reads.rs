@@ -3,7 +3,7 @@
 //! pool answers `503 busy` while transfers still commit, and the event stream replays the chain
 //! from height 0 a chunk at a time through the read pool.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::path::Path;

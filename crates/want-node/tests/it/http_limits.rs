@@ -4,7 +4,7 @@
 //! body never arrives is answered `408 request_timeout`. During the attacks an honest client
 //! still commits transfers within a stated latency.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -3,7 +3,7 @@
 //! three-member in-process cluster a majority certifies each block, votes a member missed are
 //! backfilled from its peers, and a majority for another state root stops the member.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

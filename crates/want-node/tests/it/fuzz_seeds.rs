@@ -4,7 +4,7 @@
 //! them fails CI in a few seconds, without a fuzzer.
 
 #[allow(dead_code)] // Shared with the fuzz targets; every check is used below.
-#[path = "../../../fuzz/checks.rs"]
+#[path = "../../../../fuzz/checks.rs"]
 mod checks;
 
 use std::path::{Path, PathBuf};

@@ -4,7 +4,7 @@
 //! rejections are JSON errors with registered codes. The document is validated and a live node
 //! fuzzed against it by `crates/want-cli/tests/openapi_fuzz.rs`.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeSet, HashSet};
 

@@ -2,7 +2,7 @@
 //! three times, and restarted on the same data directory. Afterwards every transaction the node
 //! acknowledged (202) is committed exactly once and the chain is intact.
 
-mod common;
+use crate::common;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};

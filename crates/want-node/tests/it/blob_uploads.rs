@@ -3,7 +3,7 @@
 //! anchored, copies from "members" must be signed by a member, and a flood of uploads by many
 //! funded accounts does not stop an honest client's transfers.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -3,7 +3,7 @@
 //! accounts, raw key files, RSA keys, several transactions of one command, and the key-source
 //! error codes.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

@@ -3,7 +3,7 @@
 //! `/metrics` say so, reads go on, consensus's reserve is released, and everything resumes
 //! once the space is back.
 
-mod common;
+use crate::common;
 
 use common::*;
 use reqwest::StatusCode;

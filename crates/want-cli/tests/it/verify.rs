@@ -1,7 +1,7 @@
 //! `want block verify`: a block's commit certificate checked offline against the genesis
 //! membership, against a real `want dev` node.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

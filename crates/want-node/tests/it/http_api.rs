@@ -1,7 +1,7 @@
 //! HTTP integration tests: a node started in-process on a temporary data directory, driven only
 //! through its HTTP API (and WebSocket event stream).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::time::Duration;

@@ -4,7 +4,7 @@
 //! kernel's routes that do not serve state (blocks, certificates, status, members' traffic,
 //! metrics, the stream) stay available.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

@@ -1,0 +1,14 @@
+//! The crate's integration tests, one binary (one link, one process) for every file: each
+//! module starts real nodes on temporary directories and free ports.
+
+mod common;
+
+mod cli;
+mod cluster_cli;
+mod cluster_faults;
+mod crash;
+mod example_module;
+mod openapi_fuzz;
+mod signer_cli;
+mod trace_cli;
+mod verify;

@@ -1,0 +1,21 @@
+//! The crate's integration tests, one binary (one link, one process) for every file: each
+//! module starts real nodes on temporary directories and free ports.
+
+mod common;
+
+mod blob_uploads;
+mod certificates;
+mod cluster;
+mod consensus_restart;
+mod diverged_routes;
+mod fuzz_seeds;
+mod heavy_reads;
+mod http_api;
+mod http_limits;
+mod member_listener;
+mod mempool_limits;
+mod no_import_loops;
+mod openapi;
+mod storage_floor;
+mod trace;
+mod upgrade;
