@@ -935,9 +935,13 @@ fn run_trace(cmd: TraceCommand, out: &Out) -> anyhow::Result<()> {
                 let target = read_target(&client)?;
                 for e in report["events"].as_array().into_iter().flatten() {
                     let id = e["eventHash"].as_str().unwrap_or_default();
+                    // Several organisations may each hold a record of one event hash: open the
+                    // one the report names.
+                    let org = e["org"].as_str().unwrap_or_default();
                     let rec = client.get(&format!(
-                        "/v1/trace/records/{}",
-                        want_node::trace::urlencode(id)
+                        "/v1/trace/records/{}?org={}",
+                        want_node::trace::urlencode(id),
+                        want_node::trace::urlencode(org)
                     ))?;
                     match open_record(&client, &target, &rec, &key) {
                         Ok(_) => opened.push(json!({"eventHash": id, "opened": "authentic"})),
