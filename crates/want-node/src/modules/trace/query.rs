@@ -310,7 +310,7 @@ impl Budget {
 /// most once (both directions share them), so the work is linear in what the walk reaches.
 struct Walker<'a> {
     view: &'a dyn StateView,
-    /// Each product's records (event hashes, in anchoring order), as far as they were read.
+    /// Each product's records (record ids, in anchoring order), as far as they were read.
     lists: HashMap<String, Vec<Hash32>>,
     records: HashMap<Hash32, Rc<RecordSides>>,
     edges: BTreeSet<LineageEdge>,
