@@ -451,6 +451,18 @@ pub fn check_report(report: &Value, expected_product: &str) -> Result<ReportChec
                 "the anchored record differs from the reported one".into(),
             );
         }
+        // A record's id is its event hash (anchored before the `trace_record_ids` rule) or
+        // `record_id(org, event hash)`; a node that names another misleads whoever looks it up.
+        if let Some(claimed) = e.get("recordId") {
+            let id = claimed.as_str().and_then(|s| s.parse::<Hash32>().ok());
+            let own = want_types::trace::record_id(&org, &record.event_hash);
+            if id != Some(record.event_hash) && id != Some(own) {
+                note(
+                    i,
+                    format!("recordId {claimed} is neither the event hash nor the id of {org:?}'s record of it"),
+                );
+            }
+        }
         if !chunk.iter().any(|p| p.id == product)
             || !verify_products_proof(&record.public.products, &chunk, &products_path)
         {

@@ -116,6 +116,12 @@ pub const RULE_FEE_WEIGHTS: &str = "fee_weights";
 /// a CID names one blob only (a record's or a KYC document's, never both).
 pub const RULE_TRACE_WRITERS: &str = "trace_writers";
 
+/// The rule that identifies a record by its organisation and event hash
+/// (`want_types::trace::record_id`) instead of the event hash alone, so an organisation cannot
+/// take another's event hash ID in advance: each organisation's duplicate check is its own.
+/// Records anchored before it keep their event hash as their identity.
+pub const RULE_TRACE_RECORD_IDS: &str = "trace_record_ids";
+
 /// From which height each module and rule applies: the genesis `activations` section, by name
 /// (a module's name, or a rule such as [`RULE_FEE_WEIGHTS`]). A name not listed applies from the
 /// genesis. The node records the activations when it writes the genesis and refuses to start

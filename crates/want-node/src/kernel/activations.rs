@@ -4,7 +4,7 @@
 //! any past block changing meaning.
 
 use want_storage::Store;
-use want_types::params::{RULE_FEE_WEIGHTS, RULE_TRACE_WRITERS};
+use want_types::params::{RULE_FEE_WEIGHTS, RULE_TRACE_RECORD_IDS, RULE_TRACE_WRITERS};
 use want_types::{Activations, ModuleId};
 
 use crate::config::Genesis;
@@ -15,6 +15,7 @@ pub fn known_names() -> Vec<&'static str> {
     let mut names: Vec<&'static str> = ModuleId::ALL.iter().map(|m| m.name()).collect();
     names.push(RULE_FEE_WEIGHTS);
     names.push(RULE_TRACE_WRITERS);
+    names.push(RULE_TRACE_RECORD_IDS);
     names
 }
 
@@ -230,13 +231,14 @@ mod tests {
         // Recorded by a build that did not know the trace_writers rule.
         let mut old = Activations::default();
         for name in known_names() {
-            if name != RULE_TRACE_WRITERS {
+            if name != RULE_TRACE_WRITERS && name != RULE_TRACE_RECORD_IDS {
                 old.0.insert(name.to_string(), 0);
             }
         }
         store.record_activations(&old).unwrap();
         let a = reconcile_activations(&store, &g).unwrap();
         assert_eq!(a.height(RULE_TRACE_WRITERS), 5);
+        assert_eq!(a.height(RULE_TRACE_RECORD_IDS), 5);
         assert_eq!(a.height(RULE_FEE_WEIGHTS), 0);
         assert_eq!(store.activations().unwrap(), Some(a));
     }

@@ -574,12 +574,14 @@ async fn an_edited_blob_or_anchor_is_reported_tampered() {
 
     // (The anchor stays edited: a record's failure is reported before the anchor's.)
     // Edit a stored record's public place: it no longer matches what was anchored.
-    let event =
-        want_types::trace::parse_event_hash_id(v["events"][0]["eventHash"].as_str().unwrap())
-            .unwrap();
-    let rkey = want_state::trace::state::record_key(&event);
+    let id: want_types::Hash32 = v["events"][0]["recordId"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let rkey = want_state::trace::state::record_key(&id);
     let snap = n.node.shared.store.snapshot().unwrap();
-    let mut rec = want_state::trace::state::record_header(&snap, &event)
+    let mut rec = want_state::trace::state::record_header(&snap, &id)
         .unwrap()
         .unwrap();
     drop(snap);
@@ -1556,5 +1558,83 @@ async fn an_error_declaration_is_recorded_against_the_captured_event_which_stays
         .await;
     assert!(page.contains("Declared erroneous"), "{page}");
     assert!(page.contains("incorrect_data"), "{page}");
+    n.stop().await;
+}
+
+#[tokio::test]
+async fn an_event_hash_another_organisation_anchored_first_is_still_captured_and_verified_as_the_brands(
+) {
+    let dir = tempdir();
+    let n = start_capturing(dir.path()).await;
+    let dev = dev_key();
+    let shop_key = PrivateKey::generate();
+    let shop = org_with_key(
+        &n,
+        "shop",
+        OrgKind::Retailer,
+        &shop_key,
+        vec![Role::Retailer, Role::Warehouse],
+    )
+    .await;
+    send_ok(
+        &n,
+        &dev,
+        TraceCall::RegisterPrefix {
+            prefix: "4012345".into(),
+            org: DEV_ORG.into(),
+        },
+    )
+    .await;
+    // The brand's event, which a partner has seen: its event hash is public to whoever sees it.
+    let doc = json!({"@context": ["https://ref.gs1.org/standards/epcis/epcis-context.jsonld"],
+        "type": "ObjectEvent", "eventTime": "2024-02-01T10:00:00Z", "eventTimeZoneOffset": "+00:00",
+        "action": "ADD", "bizStep": "commissioning", "epcList": ["urn:epc:id:sgtin:4012345.077889.7"]});
+    let bytes = serde_json::to_vec(&doc).unwrap();
+    let event = want_epcis::parse_capture(&bytes).unwrap().events.remove(0);
+    let event_id = event.hash_id();
+    let eh = want_types::trace::parse_event_hash_id(&event_id).unwrap();
+    // The shop anchors a record of its own under that event hash first.
+    let TraceCall::Anchor { org, mut records } =
+        sealed_anchor(&shop_key, "shop", "retail_selling", 7, 1)
+    else {
+        unreachable!()
+    };
+    records[0].event_hash = eh;
+    send_ok(&n, &shop, TraceCall::Anchor { org, records }).await;
+    // The brand's capture is not refused as a duplicate.
+    let (s, v) = capture(&n, bytes).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["events"][0]["eventHash"], event_id, "{v}");
+    // Its record is the product's authentic history; the shop's is shown apart.
+    let product = want_epcis::normalize_identifier("urn:epc:id:sgtin:4012345.077889.7").unwrap();
+    let v = verify(&n, &product).await;
+    assert_eq!(v["verdict"], "authentic", "{v}");
+    assert_eq!(v["records"], 1, "{v}");
+    assert_eq!(v["events"][0]["org"], DEV_ORG, "{v}");
+    assert_eq!(v["events"][0]["eventHash"], event_id, "{v}");
+    let brands = want_types::trace::record_id(DEV_ORG, &eh);
+    assert_eq!(v["events"][0]["recordId"], brands.to_hex(), "{v}");
+    assert_eq!(v["unendorsed"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v["unendorsed"][0]["org"], "shop", "{v}");
+    assert_eq!(v["unendorsed"][0]["eventHash"], event_id, "{v}");
+    // Looked up by event hash, the brand's record answers; the shop's is listed apart.
+    let rec = record(&n, &event_id).await;
+    assert_eq!(rec["org"], DEV_ORG, "{rec}");
+    assert_eq!(rec["otherRecords"][0]["org"], "shop", "{rec}");
+    let theirs = n
+        .get_ok(&format!(
+            "/v1/trace/records/{}?org=shop",
+            urlencode(&event_id)
+        ))
+        .await;
+    assert_eq!(theirs["org"], "shop", "{theirs}");
+    assert_eq!(theirs["otherRecords"][0]["org"], DEV_ORG, "{theirs}");
+    // The owner opens its record: the event hash is the one it sealed.
+    let opened = open_as_owner(&n, &event_id).await;
+    assert_eq!(opened["bizStep"], "commissioning", "{opened}");
+    // The same event captured again by the brand is still refused.
+    let (s, v) = capture(&n, serde_json::to_vec(&doc).unwrap()).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    assert_eq!(v["error"]["code"], "duplicate_event", "{v}");
     n.stop().await;
 }

@@ -818,9 +818,12 @@ fn run_trace(cmd: TraceCommand, out: &Out) -> anyhow::Result<()> {
             // erroneous (the record stays), not anchored again.
             let mut declarations = Vec::new();
             for (i, e) in capture.events.iter().enumerate() {
+                // This organisation's own record of the event: another organisation's record of
+                // the same event hash is its own (rule `trace_record_ids`) and blocks nothing.
                 let path = format!(
-                    "/v1/trace/records/{}",
-                    want_node::trace::urlencode(&e.hash_id())
+                    "/v1/trace/records/{}?org={}",
+                    want_node::trace::urlencode(&e.hash_id()),
+                    want_node::trace::urlencode(&org)
                 );
                 if client.get(&path).is_ok() {
                     if let Some(d) = e.error_declaration() {
@@ -935,9 +938,13 @@ fn run_trace(cmd: TraceCommand, out: &Out) -> anyhow::Result<()> {
                 let target = read_target(&client)?;
                 for e in report["events"].as_array().into_iter().flatten() {
                     let id = e["eventHash"].as_str().unwrap_or_default();
+                    // Several organisations may each hold a record of one event hash: open the
+                    // one the report names.
+                    let org = e["org"].as_str().unwrap_or_default();
                     let rec = client.get(&format!(
-                        "/v1/trace/records/{}",
-                        want_node::trace::urlencode(id)
+                        "/v1/trace/records/{}?org={}",
+                        want_node::trace::urlencode(id),
+                        want_node::trace::urlencode(org)
                     ))?;
                     match open_record(&client, &target, &rec, &key) {
                         Ok(_) => opened.push(json!({"eventHash": id, "opened": "authentic"})),

@@ -115,16 +115,16 @@ pub fn authorize_blob(
     cid: &str,
     reader: &Address,
 ) -> Result<(), NodeError> {
-    if let Some(eh) = query::record_by_cid(view, cid)? {
-        let rec = query::record(view, &eh)?.ok_or_else(|| {
-            NodeError::Io(format!("record {eh} is indexed by its CID but not stored"))
+    if let Some(id) = query::record_by_cid(view, cid)? {
+        let rec = query::record_header(view, &id)?.ok_or_else(|| {
+            NodeError::Io(format!("record {id} is indexed by its CID but not stored"))
         })?;
         if let Some(k) = query::key(view, reader)? {
             if k.org == rec.org && k.active() {
                 return Ok(());
             }
         }
-        if let Some(g) = query::grant(view, &eh, reader)? {
+        if let Some(g) = query::grant(view, &id, reader)? {
             if g.expires_at_ms > head_time_ms {
                 return Ok(());
             }
@@ -132,7 +132,7 @@ pub fn authorize_blob(
                 codes::BLOB_ACCESS_DENIED,
                 format!(
                     "the grant of {reader} on record {} expired at {} ms (last block at {head_time_ms} ms)",
-                    event_hash_id(&eh),
+                    event_hash_id(&rec.event_hash),
                     g.expires_at_ms
                 ),
             ));
@@ -142,7 +142,7 @@ pub fn authorize_blob(
             format!(
                 "{reader} is not a key of {:?} and holds no live grant on record {}",
                 rec.org,
-                event_hash_id(&eh)
+                event_hash_id(&rec.event_hash)
             ),
         ));
     }

@@ -103,6 +103,10 @@ struct GrantsPage {
     /// Most grants (default and at most 1,000).
     #[param(minimum = 1, maximum = 1000)]
     grants_limit: Option<usize>,
+    /// The organisation whose record of the event hash to answer with (several organisations
+    /// may each hold a record of one event hash). Without it: the first record, in anchoring
+    /// order, that is not kept apart from its product's history as unendorsed.
+    org: Option<String>,
 }
 
 /// A record with its owner-wrapped key and a page of its live grants.
@@ -117,6 +121,11 @@ pub struct RecordDetail {
     pub grants: Vec<GrantInfo>,
     /// The `grantsCursor` of the next page; null on the last one.
     pub grants_next: Option<Address>,
+    /// The other organisations' records of the same event hash, in anchoring order, without
+    /// their products (ask with `org` for one of them whole). Under the `trace_record_ids` rule
+    /// each organisation's record of an event hash is its own: one that anchored another's
+    /// event hash first holds a record of its own, not the other's.
+    pub other_records: Vec<RecordView>,
 }
 
 #[utoipa::path(get, path = "/v1/trace/records/{event}", tag = "trace",
@@ -138,17 +147,34 @@ async fn record(
     let after = page.grants_cursor.as_deref().map(parse_address).transpose()?;
     let limit = page_limit(page.grants_limit, query::GRANTS_PAGE_MAX, "grantsLimit")?;
     let store = node.shared.store.clone();
+    let org = page.org;
     let v = read(&node, move || {
         let snap = store.snapshot()?;
-        let Some(rec) = query::record(&snap, &eh)? else {
+        let all = query::event_records(&snap, &eh)?;
+        let chosen = match &org {
+            Some(o) => all.iter().position(|(_, r)| r.org == *o),
+            None => primary_record(&snap, &all)?,
+        };
+        let Some(at) = chosen else {
             return Ok(None);
         };
-        let grants = query::grants(&snap, &eh, after.as_ref(), limit)?;
+        let id = all[at].0;
+        let Some(rec) = query::record(&snap, &id)? else {
+            return Ok(None);
+        };
+        let grants = query::grants(&snap, &id, after.as_ref(), limit)?;
+        let other_records = all
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != at)
+            .map(|(_, (id, r))| views::record_view(id, r))
+            .collect();
         Ok(Some(RecordDetail {
-            record: views::record_view(&rec),
+            record: views::record_view(&id, &rec),
             owner_wrapped_key: hex::encode(&rec.owner_wrapped_key),
             grants: grants.items,
             grants_next: grants.next,
+            other_records,
         }))
     })
     .await?;
@@ -156,6 +182,27 @@ async fn record(
         Some(v) => Ok(Json(v).into_response()),
         None => Err(not_found(format!("no record {}", event_hash_id(&eh)))),
     }
+}
+
+/// Among an event hash's records (in anchoring order), the first one not kept apart from its
+/// first product's history as unendorsed, else the first; `None` when there is none.
+fn primary_record(
+    view: &dyn want_state::StateView,
+    records: &[(want_types::Hash32, query::RecordInfo)],
+) -> Result<Option<usize>, NodeError> {
+    for (i, (id, _)) in records.iter().enumerate() {
+        let Some(rec) = query::record(view, id)? else {
+            continue;
+        };
+        let apart = match rec.public.products.first() {
+            Some(p) => query::is_unendorsed(view, &p.id, rec.seq)?,
+            None => false,
+        };
+        if !apart {
+            return Ok(Some(i));
+        }
+    }
+    Ok((!records.is_empty()).then_some(0))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

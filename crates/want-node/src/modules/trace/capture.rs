@@ -205,7 +205,12 @@ impl TraceNode {
                 if !seen.insert(*eh) {
                     return Err(duplicate(i, "is already captured"));
                 }
-                let existing = query::record_header(&snap, eh)?;
+                // This organisation's own record of the event (another organisation's record
+                // of the same event hash is its own, under the `trace_record_ids` rule).
+                let existing = match query::record_id_of(&snap, &signer2.org, eh)? {
+                    Some(id) => query::record_header(&snap, &id)?.map(|rec| (id, rec)),
+                    None => None,
+                };
                 match (events[i].error_declaration(), existing) {
                     (None, None) => fresh.push(i),
                     (None, Some(_)) => return Err(duplicate(i, "is already captured")),
@@ -215,7 +220,7 @@ impl TraceNode {
                         fresh.push(i);
                         late.push((i, declare(eh, d)));
                     }
-                    (Some(d), Some(rec)) => {
+                    (Some(d), Some((id, rec))) => {
                         if rec.org != signer2.org {
                             return Err(refuse(
                                 i,
@@ -226,7 +231,7 @@ impl TraceNode {
                                 ),
                             ));
                         }
-                        if query::error_declaration(&snap, eh)?.is_some() {
+                        if query::error_declaration(&snap, &id)?.is_some() {
                             return Err(duplicate(i, "is already declared erroneous"));
                         }
                         declarations.push((i, declare(eh, d)));

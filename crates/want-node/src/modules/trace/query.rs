@@ -33,6 +33,10 @@ pub const LINEAGE_PRODUCTS_READ_MAX: usize = 200_000;
 pub struct RecordView {
     /// The GS1 event hash ID, `ni:///sha-256;<64 hex>?ver=CBV2.0`.
     pub event_hash: String,
+    /// The record's id on chain: its event hash for a record anchored before the
+    /// `trace_record_ids` rule, else `record_id(org, event hash)` (several organisations may
+    /// each hold a record of one event hash).
+    pub record_id: Hash32,
     /// The owning organisation.
     pub org: String,
     /// The department key that signed the anchoring transaction.
@@ -60,9 +64,10 @@ pub struct RecordView {
 }
 
 /// The public view of an anchored record.
-pub fn record_view(r: &RecordInfo) -> RecordView {
+pub fn record_view(record_id: &Hash32, r: &RecordInfo) -> RecordView {
     RecordView {
         event_hash: event_hash_id(&r.event_hash),
+        record_id: *record_id,
         org: r.org.clone(),
         signer: r.signer,
         record_hash: r.record_hash,
@@ -141,7 +146,11 @@ pub fn events(view: &dyn StateView, q: &EventQuery) -> Result<EventsPage, NodeEr
         to_ms: q.to_ms,
     };
     let page = query::events(view, &filter, q.cursor, limit)?;
-    let events = page.items.iter().map(record_view).collect();
+    let events = page
+        .items
+        .iter()
+        .map(|(id, r)| record_view(id, r))
+        .collect();
     Ok(EventsPage {
         events,
         next: page.next,
@@ -301,7 +310,7 @@ impl Budget {
 /// most once (both directions share them), so the work is linear in what the walk reaches.
 struct Walker<'a> {
     view: &'a dyn StateView,
-    /// Each product's records (event hashes, in anchoring order), as far as they were read.
+    /// Each product's records (record ids, in anchoring order), as far as they were read.
     lists: HashMap<String, Vec<Hash32>>,
     records: HashMap<Hash32, Rc<RecordSides>>,
     edges: BTreeSet<LineageEdge>,

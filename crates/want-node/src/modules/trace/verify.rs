@@ -185,14 +185,13 @@ fn endorsement(
     };
     let page = query::unendorsed_records(view, product, None, UNENDORSED_SHOWN_MAX)?;
     let mut unendorsed = Vec::with_capacity(page.items.len());
-    for (_, eh) in &page.items {
-        let rec = query::record_header(view, eh)?.ok_or_else(|| {
+    for (_, id) in &page.items {
+        let rec = query::record_header(view, id)?.ok_or_else(|| {
             NodeError::Io(format!(
-                "record {} is listed as unendorsed for {product} but not stored",
-                event_hash_id(eh)
+                "record {id} is listed as unendorsed for {product} but not stored"
             ))
         })?;
-        unendorsed.push(VerifiedEvent::of(&rec));
+        unendorsed.push(VerifiedEvent::of(id, &rec));
     }
     Ok((endorsers, unendorsed, page.next.is_some()))
 }
@@ -239,6 +238,10 @@ impl From<BlobCheck> for BlobState {
 pub struct VerifiedEvent {
     /// The GS1 event hash ID, `ni:///sha-256;<64 hex>?ver=CBV2.0`.
     pub event_hash: String,
+    /// The record's id on chain: its event hash for a record anchored before the
+    /// `trace_record_ids` rule, else `record_id(org, event hash)` (each organisation's record of
+    /// an event hash is its own, so one taking another's event hash ID first holds nothing).
+    pub record_id: Hash32,
     pub org: String,
     pub signer: Address,
     pub record_hash: Hash32,
@@ -272,9 +275,10 @@ pub struct VerifiedEvent {
 }
 
 impl VerifiedEvent {
-    fn of(r: &RecordInfo) -> VerifiedEvent {
+    fn of(record_id: &Hash32, r: &RecordInfo) -> VerifiedEvent {
         VerifiedEvent {
             event_hash: event_hash_id(&r.event_hash),
+            record_id: *record_id,
             org: r.org.clone(),
             signer: r.signer,
             record_hash: r.record_hash,
@@ -525,8 +529,11 @@ pub fn verify(
     }
     let mut anchor = Hash32::ZERO;
     // Blocks, signatures, blobs and record proofs are fetched and computed in parallel first.
-    let present: Vec<&RecordInfo> = records.iter().filter_map(|(_, r)| r.as_ref()).collect();
-    let heights: BTreeSet<u64> = present.iter().map(|r| r.height).collect();
+    let present: Vec<(&Hash32, &RecordInfo)> = records
+        .iter()
+        .filter_map(|(id, r)| Some((id, r.as_ref()?)))
+        .collect();
+    let heights: BTreeSet<u64> = present.iter().map(|(_, r)| r.height).collect();
     let loaded = heights
         .into_par_iter()
         .map(|h| Ok(blocks_cache.load(store, h)?.map(|b| (h, b))))
@@ -539,7 +546,7 @@ pub fn verify(
         Some((b, i))
     };
     let mut wanted: BTreeMap<Hash32, &want_types::SignedTransaction> = BTreeMap::new();
-    for r in &present {
+    for (_, r) in &present {
         if let Some((b, i)) = anchoring(r) {
             wanted.insert(r.tx_id, &b.block.txs[i]);
         }
@@ -550,17 +557,17 @@ pub fn verify(
         .collect();
     let blob_checks: HashMap<&str, BlobCheck> = present
         .par_iter()
-        .map(|r| (r.cid.as_str(), blob(&r.cid)))
+        .map(|(_, r)| (r.cid.as_str(), blob(&r.cid)))
         .collect();
     refuse_unreadable(&blob_checks)?;
     let record_proofs: HashMap<Hash32, NamesProduct> = present
         .par_iter()
-        .filter_map(|r| {
+        .filter_map(|(id, r)| {
             let (b, i) = anchoring(r)?;
             let tree = b.anchors[i].as_ref()?;
             let records = anchored_records(&b.block.txs[i], r)?;
             let proof = record_proof(records, tree, usize::try_from(r.index).ok()?, product)?;
-            Some((r.event_hash, proof))
+            Some((**id, proof))
         })
         .collect();
     let mut events = Vec::with_capacity(records.len());
@@ -572,14 +579,14 @@ pub fn verify(
                 index: i,
                 event: Some(*eh),
                 reason: "record_missing",
-                message: format!("record {} is indexed but not stored", event_hash_id(eh)),
+                message: format!("record {eh} is indexed but not stored"),
             });
             continue;
         };
         let Some(loaded) = blocks.get(&rec.height) else {
             fail(Failure {
                 index: i,
-                event: Some(*eh),
+                event: Some(rec.event_hash),
                 reason: "block_missing",
                 message: format!("block {} holding the record is not stored", rec.height),
             });
@@ -587,12 +594,12 @@ pub fn verify(
         };
         // A record may name thousands of products; the verdict is about one of them, so the
         // event carries no product list.
-        let mut event = VerifiedEvent::of(rec);
+        let mut event = VerifiedEvent::of(eh, rec);
         event.error_declaration = query::error_declaration(&snap, eh)?;
         let Some((_, tx_index)) = anchoring(rec) else {
             fail(Failure {
                 index: i,
-                event: Some(*eh),
+                event: Some(rec.event_hash),
                 reason: "tx_missing",
                 message: format!("transaction {} is not in block {}", rec.tx_id, rec.height),
             });
@@ -603,7 +610,7 @@ pub fn verify(
         let Some(anchored) = anchored_record(stx, rec) else {
             fail(Failure {
                 index: i,
-                event: Some(*eh),
+                event: Some(rec.event_hash),
                 reason: "record_mismatch",
                 message: format!(
                     "transaction {} does not anchor record {} of {:?}",
@@ -634,16 +641,16 @@ pub fn verify(
         {
             fail(Failure {
                 index: i,
-                event: Some(*eh),
+                event: Some(rec.event_hash),
                 reason: "record_mismatch",
                 message: format!(
                     "the stored record {} differs from what transaction {} anchored",
-                    event_hash_id(eh),
+                    event_hash_id(&rec.event_hash),
                     rec.tx_id
                 ),
             });
         }
-        match record_proofs.get(&rec.event_hash) {
+        match record_proofs.get(eh) {
             Some(names) => {
                 event.product_count = Some(names.product_count);
                 event.relation = Some(names.relation);
@@ -651,11 +658,11 @@ pub fn verify(
             }
             None => fail(Failure {
                 index: i,
-                event: Some(*eh),
+                event: Some(rec.event_hash),
                 reason: "record_mismatch",
                 message: format!(
                     "the record {} that transaction {} anchored does not name {product}",
-                    event_hash_id(eh),
+                    event_hash_id(&rec.event_hash),
                     rec.tx_id
                 ),
             }),
@@ -664,7 +671,7 @@ pub fn verify(
             Some(signer) if signer == rec.signer => {}
             _ => fail(Failure {
                 index: i,
-                event: Some(*eh),
+                event: Some(rec.event_hash),
                 reason: "bad_signature",
                 message: format!(
                     "transaction {} is not validly signed by {}",
@@ -680,7 +687,7 @@ pub fn verify(
                     && may_sign(&k.roles, anchored.public.biz_step.as_deref()) => {}
             _ => fail(Failure {
                 index: i,
-                event: Some(*eh),
+                event: Some(rec.event_hash),
                 reason: "signer_not_authorised",
                 message: format!(
                     "{} was not a key of {:?} allowed to sign bizStep {:?} at block {}",
@@ -698,7 +705,7 @@ pub fn verify(
         if blob_state == BlobCheck::Tampered {
             fail(Failure {
                 index: i,
-                event: Some(*eh),
+                event: Some(rec.event_hash),
                 reason: "blob_tampered",
                 message: format!("the sealed record's bytes do not match its CID {}", rec.cid),
             });

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use want_types::params::RULE_TRACE_WRITERS;
+use want_types::params::{RULE_TRACE_RECORD_IDS, RULE_TRACE_WRITERS};
 use want_types::trace::{
     anchor_step, is_valid_gcp, is_valid_org_id, may_sign, role_beyond_kind, AnchorRecord, OrgKind,
     PublicFields, Role, TraceCall, ANCHOR_RECORDS_MAX, GCP_DIGITS_MAX, GCP_DIGITS_MIN,
@@ -54,6 +54,7 @@ fn execute_call(
     events: &mut Vec<TraceEvent>,
 ) -> Result<(), ExecError> {
     let writers_rule = ctx.activations.active(RULE_TRACE_WRITERS, ctx.height);
+    let ids_rule = ctx.activations.active(RULE_TRACE_RECORD_IDS, ctx.height);
     let new_call = matches!(
         call,
         TraceCall::RegisterPrefix { .. }
@@ -334,7 +335,7 @@ fn execute_call(
             reason,
             corrective_event_ids,
         } => {
-            let rec = require_owner(ov, sender, event_hash)?;
+            let (id, rec) = require_owner(ov, sender, event_hash, ids_rule)?;
             if let Some(r) = reason {
                 check_text("reason", r, TRACE_ID_BYTES_MAX)?;
             }
@@ -350,7 +351,7 @@ fn execute_call(
             for (i, id) in corrective_event_ids.iter().enumerate() {
                 check_text(&format!("corrective_event_ids[{i}]"), id, TRACE_ID_BYTES_MAX)?;
             }
-            if st::error_declaration(ov, event_hash)?.is_some() {
+            if st::error_declaration(ov, &id)?.is_some() {
                 return Err(fail(
                     codes::DUPLICATE_EVENT,
                     format!(
@@ -361,7 +362,7 @@ fn execute_call(
             }
             st::put(
                 ov,
-                st::error_key(event_hash),
+                st::error_key(&id),
                 &st::ErrorDeclarationInfo {
                     declared_at_ms: *declared_at_ms,
                     reason: reason.clone(),
@@ -460,7 +461,7 @@ fn execute_call(
             expires_at_ms,
             wrapped_key,
         } => {
-            require_owner(ov, sender, event_hash)?;
+            let (id, _) = require_owner(ov, sender, event_hash, ids_rule)?;
             check_public_key("grantee_key", grantee_key)?;
             check_wrapped_key("wrapped_key", wrapped_key)?;
             if *expires_at_ms <= ctx.timestamp_ms {
@@ -474,7 +475,7 @@ fn execute_call(
             }
             st::put(
                 ov,
-                st::grant_key(event_hash, grantee),
+                st::grant_key(&id, grantee),
                 &GrantInfo {
                     grantee: *grantee,
                     grantee_key: grantee_key.clone(),
@@ -495,14 +496,14 @@ fn execute_call(
             event_hash,
             grantee,
         } => {
-            require_owner(ov, sender, event_hash)?;
-            if st::grant(ov, event_hash, grantee)?.is_none() {
+            let (id, _) = require_owner(ov, sender, event_hash, ids_rule)?;
+            if st::grant(ov, &id, grantee)?.is_none() {
                 return Err(fail(
                     codes::UNKNOWN_GRANT,
                     format!("record {event_hash} has no grant for {grantee}"),
                 ));
             }
-            ov.delete(st::grant_key(event_hash, grantee));
+            ov.delete(st::grant_key(&id, grantee));
             events.push(TraceEvent::GrantRevoked {
                 event_hash: *event_hash,
                 grantee: *grantee,
@@ -574,24 +575,56 @@ fn anchor(
                 ),
             ));
         }
-        if let Some(existing) = st::record_header(ov, &r.event_hash)? {
-            let by = if existing.org == org {
-                String::new()
-            } else {
-                format!(
-                    " by organisation {:?} (block {}), not by {org:?}",
-                    existing.org, existing.height
-                )
-            };
-            return Err(fail(
-                codes::DUPLICATE_EVENT,
-                format!(
-                    "{}: event {} is already captured{by}",
-                    at("event_hash"),
-                    want_types::trace::event_hash_id(&r.event_hash)
-                ),
-            ));
-        }
+        let id = if ctx.activations.active(RULE_TRACE_RECORD_IDS, ctx.height) {
+            // Each organisation's records of an event hash are its own: another's record of
+            // the same hash (taken first or not) neither blocks nor replaces this one.
+            if let Some(existing) = st::record_id_of(ov, org, &r.event_hash)? {
+                let height = st::record_header(ov, &existing)?.map_or(ctx.height, |e| e.height);
+                return Err(fail(
+                    codes::DUPLICATE_EVENT,
+                    format!(
+                        "{}: event {} is already captured by organisation {org:?} (block {height})",
+                        at("event_hash"),
+                        want_types::trace::event_hash_id(&r.event_hash)
+                    ),
+                ));
+            }
+            let id = want_types::trace::record_id(org, &r.event_hash);
+            // Only a record anchored before the rule under an event hash equal to this id
+            // could hold its key.
+            if st::record_header(ov, &id)?.is_some() {
+                return Err(fail(
+                    codes::DUPLICATE_EVENT,
+                    format!(
+                        "{}: the record id {id} of event {} for {org:?} is the event hash of a record anchored before the {RULE_TRACE_RECORD_IDS} rule",
+                        at("event_hash"),
+                        want_types::trace::event_hash_id(&r.event_hash)
+                    ),
+                ));
+            }
+            ov.put(st::event_record_key(&r.event_hash, org), id.0.to_vec());
+            id
+        } else {
+            if let Some(existing) = st::record_header(ov, &r.event_hash)? {
+                let by = if existing.org == org {
+                    String::new()
+                } else {
+                    format!(
+                        " by organisation {:?} (block {}), not by {org:?}",
+                        existing.org, existing.height
+                    )
+                };
+                return Err(fail(
+                    codes::DUPLICATE_EVENT,
+                    format!(
+                        "{}: event {} is already captured{by}",
+                        at("event_hash"),
+                        want_types::trace::event_hash_id(&r.event_hash)
+                    ),
+                ));
+            }
+            r.event_hash
+        };
         if st::record_by_cid(ov, &r.cid)?.is_some() {
             return Err(fail(
                 codes::DUPLICATE_BLOB,
@@ -622,6 +655,7 @@ fn anchor(
 
         st::put_record(
             ov,
+            &id,
             RecordInfo {
                 event_hash: r.event_hash,
                 org: org.to_string(),
@@ -641,8 +675,8 @@ fn anchor(
                 seq,
             },
         );
-        st::put(ov, st::cid_key(&r.cid), &r.event_hash);
-        let eh = r.event_hash.0.to_vec();
+        st::put(ov, st::cid_key(&r.cid), &id);
+        let eh = id.0.to_vec();
         ov.put(st::all_key(seq), eh.clone());
         ov.put(
             [st::by_org_prefix(org), seq.to_be_bytes().to_vec()].concat(),
@@ -681,7 +715,7 @@ fn anchor(
                     anchor: Hash32::ZERO,
                     tail: Vec::new(),
                 });
-                info.tail.push(r.event_hash);
+                info.tail.push(id);
                 info.anchor = anchor_step(&info.anchor, &r.record_hash);
                 info.count = info
                     .count
@@ -1021,29 +1055,51 @@ fn require_admin_or_manager(
     }
 }
 
-/// The sender must be an active key of the organisation that owns the record.
+/// The sender must be an active key of the organisation that owns the record of `event_hash`:
+/// before the `trace_record_ids` rule the one record of the hash, under it the sender's
+/// organisation's record of the hash. Returns the record's id and the record.
 fn require_owner(
     view: &dyn StateView,
     sender: &Address,
     event_hash: &Hash32,
-) -> Result<RecordInfo, ExecError> {
+    ids_rule: bool,
+) -> Result<(Hash32, RecordInfo), ExecError> {
+    let id_text = want_types::trace::event_hash_id(event_hash);
+    if ids_rule {
+        let key = active_key(view, sender)?;
+        if let Some(id) = st::record_id_of(view, &key.org, event_hash)? {
+            let rec = st::record_header(view, &id)?.ok_or_else(|| {
+                crate::StateError::corrupt(
+                    &st::event_record_key(event_hash, &key.org),
+                    "the event's index names a record not stored",
+                )
+            })?;
+            return Ok((id, rec));
+        }
+        let others = st::event_records(view, event_hash)?;
+        if let Some((_, other)) = others.first() {
+            return Err(fail(
+                codes::NOT_RECORD_OWNER,
+                format!(
+                    "record {id_text} of {:?} is not {sender}'s: its organisation {:?} has no record of that event",
+                    other.org, key.org
+                ),
+            ));
+        }
+        return Err(fail(codes::UNKNOWN_RECORD, format!("no record {id_text}")));
+    }
     let Some(rec) = st::record_header(view, event_hash)? else {
-        return Err(fail(
-            codes::UNKNOWN_RECORD,
-            format!("no record {}", want_types::trace::event_hash_id(event_hash)),
-        ));
+        return Err(fail(codes::UNKNOWN_RECORD, format!("no record {id_text}")));
     };
     let key = active_key(view, sender)?;
     if key.org != rec.org {
         return Err(fail(
             codes::NOT_RECORD_OWNER,
             format!(
-                "record {} belongs to organisation {:?}; {sender} is a key of {:?}",
-                want_types::trace::event_hash_id(event_hash),
-                rec.org,
-                key.org
+                "record {id_text} belongs to organisation {:?}; {sender} is a key of {:?}",
+                rec.org, key.org
             ),
         ));
     }
-    Ok(rec)
+    Ok((*event_hash, rec))
 }

@@ -11,10 +11,10 @@ use crate::store::{key_after, page};
 use crate::{StateError, StateView};
 
 pub use super::state::{
-    admin, error_declaration, grant, is_custodian, is_party, is_unendorsed, key, kyc, kyc_attestation, kyc_attestations, kyc_doc, latest_kyc,
+    admin, error_declaration, event_records, grant, is_custodian, is_party, is_unendorsed, key, kyc, kyc_attestation, kyc_attestations, kyc_doc, latest_kyc,
     org, prefix, product, product_event, product_events, product_prefix, record, record_by_cid,
-    record_header, seq, ErrorDeclarationInfo, GrantInfo, KeyInfo, KycDoc, KycInfo, OrgInfo, PrefixInfo, ProductInfo,
-    RecordInfo, KYC_ATTESTATIONS_MAX, PRODUCT_CHUNK_RECORDS,
+    record_header, record_id_of, seq, ErrorDeclarationInfo, GrantInfo, KeyInfo, KycDoc, KycInfo, OrgInfo, PrefixInfo, ProductInfo,
+    RecordInfo, EVENT_RECORDS_MAX, KYC_ATTESTATIONS_MAX, PRODUCT_CHUNK_RECORDS,
 };
 
 /// Most records one page of [`events`] returns.
@@ -89,7 +89,7 @@ impl EventFilter {
     }
 }
 
-/// The event hash an index entry holds.
+/// The record id an index entry holds.
 fn index_hash(key: &[u8], v: &[u8]) -> Result<Hash32, StateError> {
     let raw: [u8; 32] = v.try_into().map_err(|_| {
         StateError::corrupt(
@@ -113,7 +113,8 @@ fn position(key: &[u8]) -> Result<u64, StateError> {
 /// A page of [`events`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EventsPage {
-    pub items: Vec<RecordInfo>,
+    /// (record id, record).
+    pub items: Vec<(Hash32, RecordInfo)>,
     /// The cursor of the next page; `None` on the last one.
     pub next: Option<u64>,
     /// The page stopped before `limit` records because their products reached
@@ -123,13 +124,13 @@ pub struct EventsPage {
 
 /// Adds `rec` to a page unless its products would pass [`EVENTS_PRODUCTS_MAX`] (a first record
 /// always fits); false when it did not fit.
-fn fits(items: &mut Vec<RecordInfo>, products: &mut usize, rec: RecordInfo) -> bool {
+fn fits(items: &mut Vec<(Hash32, RecordInfo)>, products: &mut usize, id: Hash32, rec: RecordInfo) -> bool {
     let n = rec.public.products.len();
     if !items.is_empty() && products.saturating_add(n) > EVENTS_PRODUCTS_MAX {
         return false;
     }
     *products = products.saturating_add(n);
-    items.push(rec);
+    items.push((id, rec));
     true
 }
 
@@ -179,7 +180,7 @@ pub fn events(
                 continue;
             }
             let rec = record(view, &eh)?.ok_or_else(missing)?;
-            if !fits(&mut items, &mut products, rec) {
+            if !fits(&mut items, &mut products, eh, rec) {
                 return Ok(EventsPage {
                     items,
                     next: Some(position(k)?),
@@ -240,7 +241,7 @@ fn product_event_page(
             continue;
         }
         let rec = record(view, eh)?.ok_or_else(missing)?;
-        if !fits(&mut items, &mut products, rec) {
+        if !fits(&mut items, &mut products, *eh, rec) {
             return Ok(EventsPage {
                 items,
                 next: Some(pos),
@@ -284,7 +285,7 @@ pub fn product_records(
 }
 
 /// The records naming `product` by organisations its company prefix's owner did not endorse
-/// (kept apart from its history), in anchoring order: (anchoring sequence, event hash), at most
+/// (kept apart from its history), in anchoring order: (anchoring sequence, record id), at most
 /// `limit` (clamped to [`UNENDORSED_PAGE_MAX`]) after sequence `after`.
 pub fn unendorsed_records(
     view: &dyn StateView,
@@ -364,13 +365,13 @@ pub fn org_keys(
 /// [`GRANTS_PAGE_MAX`]) after `after`.
 pub fn grants(
     view: &dyn StateView,
-    event_hash: &Hash32,
+    record_id: &Hash32,
     after: Option<&Address>,
     limit: usize,
 ) -> Result<Page<GrantInfo, Address>, StateError> {
     page(
         view,
-        &st::grants_prefix(event_hash),
+        &st::grants_prefix(record_id),
         after.map(|a| &a.0[..]),
         limit.clamp(1, GRANTS_PAGE_MAX),
         |k, v| borsh::from_slice(v).map_err(|e| StateError::corrupt(k, format!("grant: {e}"))),

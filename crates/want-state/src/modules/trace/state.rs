@@ -9,20 +9,27 @@
 //! | `trace/kyc/ ‖ subject` | [`KycInfo`] (before the `trace_writers` rule: the last attestation of any verifier) |
 //! | `trace/kyca/ ‖ subject ‖ verifier` | [`KycInfo`] (each verifier's own attestation) |
 //! | `trace/kycdoc/ ‖ cid` | [`KycDoc`] |
-//! | `trace/rec/ ‖ event hash` | [`RecordInfo`] without its products (`public.products` empty) |
+//! | `trace/rec/ ‖ record id` | [`RecordInfo`] without its products (`public.products` empty) |
+//! | `trace/evh/ ‖ event hash ‖ org` | record id of the organisation's record of that event hash (records anchored under the `trace_record_ids` rule) |
 //! | `trace/rprod/ ‖ seq (u64 BE)` | the record's `public.products` (apart, under an appended key: a 1,700-item read makes a large value, which would otherwise be rewritten with every B-tree leaf it shares with later records) |
-//! | `trace/cid/ ‖ cid` | event hash of the record whose sealed blob it is |
+//! | `trace/cid/ ‖ cid` | record id of the record whose sealed blob it is |
 //! | `trace/prod/ ‖ product id` | [`ProductInfo`] (running anchor) |
-//! | `trace/pev/ ‖ product id ‖ 0x00 ‖ c (u64 BE)` | event hashes of the product's records `64c .. 64c+63` (a full chunk; later ones are in the anchor's `tail`) |
+//! | `trace/pev/ ‖ product id ‖ 0x00 ‖ c (u64 BE)` | record ids of the product's records `64c .. 64c+63` (a full chunk; later ones are in the anchor's `tail`) |
 //! | `trace/seq` | number of records anchored (u64 BE) |
-//! | `trace/all/ ‖ seq` | event hash (every record, in anchoring order) |
-//! | `trace/byorg/ ‖ org ‖ / ‖ seq`, `trace/bystep/ ‖ H(step) ‖ seq`, `trace/byloc/ ‖ H(loc) ‖ seq` | event hash |
-//! | `trace/grant/ ‖ event hash ‖ grantee` | [`GrantInfo`] |
-//! | `trace/err/ ‖ event hash` | [`ErrorDeclarationInfo`] (the record was declared erroneous) |
+//! | `trace/all/ ‖ seq` | record id (every record, in anchoring order) |
+//! | `trace/byorg/ ‖ org ‖ / ‖ seq`, `trace/bystep/ ‖ H(step) ‖ seq`, `trace/byloc/ ‖ H(loc) ‖ seq` | record id |
+//! | `trace/grant/ ‖ record id ‖ grantee` | [`GrantInfo`] |
+//! | `trace/err/ ‖ record id` | [`ErrorDeclarationInfo`] (the record was declared erroneous) |
 //! | `trace/gcp/ ‖ prefix digits` | [`PrefixInfo`] (the GS1 Company Prefix's owner) |
 //! | `trace/gcpparty/ ‖ prefix ‖ / ‖ org` | height authorised (parties of the prefix's owner) |
 //! | `trace/custody/ ‖ product ‖ 0x00 ‖ org` | (height handed over, giving organisation): the product's custodians |
-//! | `trace/punend/ ‖ product ‖ 0x00 ‖ seq (u64 BE)` | event hash of a record naming the product by an organisation not endorsed for it (kept apart from the product's history) |
+//! | `trace/punend/ ‖ product ‖ 0x00 ‖ seq (u64 BE)` | record id of a record naming the product by an organisation not endorsed for it (kept apart from the product's history) |
+//!
+//! **Record ids.** A record anchored under the `trace_record_ids` rule is identified by
+//! `want_types::trace::record_id(org, event hash)` (`sha256d("WANT-TRACE-RECORD-ID-v1" ‖
+//! borsh((org, event hash)))`): the chain cannot recompute a sealed event's hash, so the hash
+//! alone would let anyone who sees an event take its ID first. A record anchored before the rule
+//! keeps its event hash as its id (and has no `trace/evh/` entry), so its keys are unchanged.
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::Serialize;
@@ -41,6 +48,7 @@ pub const ORG_KEYS_PREFIX: &[u8] = b"trace/orgkey/";
 pub const KYC_PREFIX: &[u8] = b"trace/kyc/";
 pub const KYC_DOC_PREFIX: &[u8] = b"trace/kycdoc/";
 pub const RECORD_PREFIX: &[u8] = b"trace/rec/";
+pub const EVENT_RECORDS_PREFIX: &[u8] = b"trace/evh/";
 pub const CID_PREFIX: &[u8] = b"trace/cid/";
 pub const RECORD_PRODUCTS_PREFIX: &[u8] = b"trace/rprod/";
 pub const PRODUCT_PREFIX: &[u8] = b"trace/prod/";
@@ -155,8 +163,8 @@ pub struct RecordInfo {
 /// Records of a product per stored chunk of its record list.
 pub const PRODUCT_CHUNK_RECORDS: u64 = 64;
 
-/// A product's anchor: how many records name it, the running hash over them, and the event
-/// hashes of its records since the last full chunk (so one record costs one state write per
+/// A product's anchor: how many records name it, the running hash over them, and the record
+/// ids of its records since the last full chunk (so one record costs one state write per
 /// product, plus one chunk write every [`PRODUCT_CHUNK_RECORDS`] records).
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
 pub struct ProductInfo {
@@ -212,8 +220,8 @@ pub fn kyc_attest_key(subject: &Address, verifier: &Address) -> Vec<u8> {
 pub fn kyc_attest_prefix(subject: &Address) -> Vec<u8> {
     [KYC_ATTEST_PREFIX, &subject.0].concat()
 }
-pub fn error_key(event_hash: &Hash32) -> Vec<u8> {
-    [ERROR_PREFIX, &event_hash.0[..]].concat()
+pub fn error_key(record_id: &Hash32) -> Vec<u8> {
+    [ERROR_PREFIX, &record_id.0[..]].concat()
 }
 pub fn gcp_key(prefix: &str) -> Vec<u8> {
     [GCP_PREFIX, prefix.as_bytes()].concat()
@@ -239,8 +247,16 @@ pub fn unendorsed_prefix(product: &str) -> Vec<u8> {
 pub fn kyc_doc_key(cid: &str) -> Vec<u8> {
     [KYC_DOC_PREFIX, cid.as_bytes()].concat()
 }
-pub fn record_key(event_hash: &Hash32) -> Vec<u8> {
-    [RECORD_PREFIX, &event_hash.0[..]].concat()
+pub fn record_key(record_id: &Hash32) -> Vec<u8> {
+    [RECORD_PREFIX, &record_id.0[..]].concat()
+}
+/// Key of an organisation's record of an event hash (under the `trace_record_ids` rule).
+pub fn event_record_key(event_hash: &Hash32, org: &str) -> Vec<u8> {
+    [EVENT_RECORDS_PREFIX, &event_hash.0[..], org.as_bytes()].concat()
+}
+/// Prefix of every organisation's record of an event hash.
+pub fn event_records_prefix(event_hash: &Hash32) -> Vec<u8> {
+    [EVENT_RECORDS_PREFIX, &event_hash.0[..]].concat()
 }
 pub fn record_products_key(seq: u64) -> Vec<u8> {
     [RECORD_PRODUCTS_PREFIX, &seq.to_be_bytes()].concat()
@@ -277,12 +293,12 @@ pub fn by_step_prefix(step: &str) -> Vec<u8> {
 pub fn by_location_prefix(location: &str) -> Vec<u8> {
     [BY_LOCATION_PREFIX, &sha256(location.as_bytes()).0[..]].concat()
 }
-pub fn grant_key(event_hash: &Hash32, grantee: &Address) -> Vec<u8> {
-    [GRANT_PREFIX, &event_hash.0[..], &grantee.0].concat()
+pub fn grant_key(record_id: &Hash32, grantee: &Address) -> Vec<u8> {
+    [GRANT_PREFIX, &record_id.0[..], &grantee.0].concat()
 }
 /// Prefix of a record's grants.
-pub fn grants_prefix(event_hash: &Hash32) -> Vec<u8> {
-    [GRANT_PREFIX, &event_hash.0[..]].concat()
+pub fn grants_prefix(record_id: &Hash32) -> Vec<u8> {
+    [GRANT_PREFIX, &record_id.0[..]].concat()
 }
 
 /// Reads and decodes a borsh value.
@@ -357,12 +373,12 @@ pub fn kyc_attestation(
 ) -> Result<Option<KycInfo>, StateError> {
     get(view, &kyc_attest_key(subject, verifier), "kyc attestation")
 }
-/// The error declaration of a record, if it was declared erroneous.
+/// The error declaration of a record (by record id), if it was declared erroneous.
 pub fn error_declaration(
     view: &dyn StateView,
-    event_hash: &Hash32,
+    record_id: &Hash32,
 ) -> Result<Option<ErrorDeclarationInfo>, StateError> {
-    get(view, &error_key(event_hash), "error declaration")
+    get(view, &error_key(record_id), "error declaration")
 }
 /// The registered GS1 Company Prefix (exact digits).
 pub fn prefix(view: &dyn StateView, prefix: &str) -> Result<Option<PrefixInfo>, StateError> {
@@ -400,9 +416,9 @@ pub fn is_custodian(view: &dyn StateView, product: &str, org: &str) -> Result<bo
 pub fn kyc_doc(view: &dyn StateView, cid: &str) -> Result<Option<KycDoc>, StateError> {
     get(view, &kyc_doc_key(cid), "kyc document")
 }
-/// A record with its products.
-pub fn record(view: &dyn StateView, event_hash: &Hash32) -> Result<Option<RecordInfo>, StateError> {
-    let Some(mut rec) = record_header(view, event_hash)? else {
+/// A record with its products, by record id (see the key table).
+pub fn record(view: &dyn StateView, record_id: &Hash32) -> Result<Option<RecordInfo>, StateError> {
+    let Some(mut rec) = record_header(view, record_id)? else {
         return Ok(None);
     };
     let key = record_products_key(rec.seq);
@@ -410,18 +426,72 @@ pub fn record(view: &dyn StateView, event_hash: &Hash32) -> Result<Option<Record
         .ok_or_else(|| StateError::corrupt(&key, "record products missing"))?;
     Ok(Some(rec))
 }
-/// A record without its products (`public.products` is empty): one small read.
+/// A record without its products (`public.products` is empty), by record id: one small read.
 pub fn record_header(
+    view: &dyn StateView,
+    record_id: &Hash32,
+) -> Result<Option<RecordInfo>, StateError> {
+    get(view, &record_key(record_id), "trace record")
+}
+/// Stores a record under its id: its products apart from the rest (see the module's key table).
+pub(crate) fn put_record(ov: &mut Overlay<'_>, record_id: &Hash32, mut rec: RecordInfo) {
+    let products = std::mem::take(&mut rec.public.products);
+    put(ov, record_products_key(rec.seq), &products);
+    put(ov, record_key(record_id), &rec);
+}
+/// The record an organisation anchored of an event hash, if any: its `trace/evh/` entry, else a
+/// record anchored before the `trace_record_ids` rule (id = event hash) by that organisation.
+pub fn record_id_of(
+    view: &dyn StateView,
+    org: &str,
+    event_hash: &Hash32,
+) -> Result<Option<Hash32>, StateError> {
+    let key = event_record_key(event_hash, org);
+    if let Some(bytes) = view.get(&key)? {
+        return stored_id(&key, &bytes).map(Some);
+    }
+    Ok(legacy_record(view, event_hash)?
+        .filter(|rec| rec.org == org)
+        .map(|_| *event_hash))
+}
+/// The record stored under an event hash as its id (anchored before the `trace_record_ids`
+/// rule): a record stored there whose event hash differs is another's record id, not this.
+fn legacy_record(
     view: &dyn StateView,
     event_hash: &Hash32,
 ) -> Result<Option<RecordInfo>, StateError> {
-    get(view, &record_key(event_hash), "trace record")
+    Ok(record_header(view, event_hash)?.filter(|rec| rec.event_hash == *event_hash))
 }
-/// Stores a record: its products apart from the rest (see the module's key table).
-pub(crate) fn put_record(ov: &mut Overlay<'_>, mut rec: RecordInfo) {
-    let products = std::mem::take(&mut rec.public.products);
-    put(ov, record_products_key(rec.seq), &products);
-    put(ov, record_key(&rec.event_hash), &rec);
+/// Most records of one event hash [`event_records`] returns.
+pub const EVENT_RECORDS_MAX: usize = 1_000;
+/// Every organisation's record of an event hash (without products), in anchoring order, at most
+/// [`EVENT_RECORDS_MAX`]: (record id, record).
+pub fn event_records(
+    view: &dyn StateView,
+    event_hash: &Hash32,
+) -> Result<Vec<(Hash32, RecordInfo)>, StateError> {
+    let mut out = Vec::new();
+    if let Some(rec) = legacy_record(view, event_hash)? {
+        out.push((*event_hash, rec));
+    }
+    for (k, v) in view.range(&event_records_prefix(event_hash), None, EVENT_RECORDS_MAX)? {
+        let id = stored_id(&k, &v)?;
+        let rec = record_header(view, &id)?
+            .ok_or_else(|| StateError::corrupt(&k, "the event's index names a record not stored"))?;
+        out.push((id, rec));
+    }
+    out.sort_by_key(|(_, rec)| rec.seq);
+    out.truncate(EVENT_RECORDS_MAX);
+    Ok(out)
+}
+/// A record id stored as an index value.
+fn stored_id(key: &[u8], bytes: &[u8]) -> Result<Hash32, StateError> {
+    <[u8; 32]>::try_from(bytes).map(Hash32).map_err(|_| {
+        StateError::corrupt(
+            key,
+            format!("record id of {} bytes, expected 32", bytes.len()),
+        )
+    })
 }
 pub fn record_by_cid(view: &dyn StateView, cid: &str) -> Result<Option<Hash32>, StateError> {
     get(view, &cid_key(cid), "record cid")
@@ -433,7 +503,7 @@ pub fn product(view: &dyn StateView, product: &str) -> Result<Option<ProductInfo
         ..info
     }))
 }
-/// The event hashes of a product's records `from ..` in anchoring order, at most `max`.
+/// The record ids of a product's records `from ..` in anchoring order, at most `max`.
 pub fn product_events(
     view: &dyn StateView,
     product: &str,
@@ -478,7 +548,7 @@ pub fn product_events(
     Ok(out)
 }
 
-/// The event hash of a product's `n`-th record.
+/// The record id of a product's `n`-th record.
 pub fn product_event(
     view: &dyn StateView,
     product: &str,
@@ -493,10 +563,10 @@ pub fn product_event(
 }
 pub fn grant(
     view: &dyn StateView,
-    event_hash: &Hash32,
+    record_id: &Hash32,
     grantee: &Address,
 ) -> Result<Option<GrantInfo>, StateError> {
-    get(view, &grant_key(event_hash, grantee), "grant")
+    get(view, &grant_key(record_id, grantee), "grant")
 }
 pub fn seq(view: &dyn StateView) -> Result<u64, StateError> {
     crate::store::read_u64(view, SEQ_KEY)

@@ -84,6 +84,8 @@ struct Chain {
     nonces: std::collections::BTreeMap<Address, u64>,
     time_ms: u64,
     activations: want_types::Activations,
+    /// The state root after the last block (from a zero root at the genesis).
+    root: Hash32,
 }
 
 impl Chain {
@@ -94,6 +96,7 @@ impl Chain {
             nonces: Default::default(),
             time_ms: NOW_MS,
             activations: Default::default(),
+            root: Hash32::ZERO,
         }
     }
 
@@ -123,6 +126,7 @@ impl Chain {
             activations: self.activations.clone(),
         };
         let out = apply_block(&self.ms, &ctx, Hash32::ZERO, &txs).unwrap();
+        self.root = crate::state_root_step(self.root, self.height, &out.write_set);
         self.ms.apply(&out.write_set);
         out.receipts
             .iter()
@@ -182,6 +186,11 @@ fn anchor(org: &str, records: Vec<AnchorRecord>) -> TraceCall {
 
 const ITEM: &str = "https://id.gs1.org/01/09521234543213/21/1";
 
+/// The id of `org`'s record of an event hash under the `trace_record_ids` rule.
+fn rid(org: &str, event_hash: Hash32) -> Hash32 {
+    want_types::trace::record_id(org, &event_hash)
+}
+
 #[test]
 fn only_the_administrator_registers_organisations() {
     let mut c = Chain::new();
@@ -209,18 +218,18 @@ fn a_producer_anchors_and_the_product_anchor_runs_over_its_records() {
     let p = st::product(&c.ms, ITEM).unwrap().unwrap();
     assert_eq!(p.count, 2);
     assert_eq!(p.anchor, anchor_of([&r1.record_hash, &r2.record_hash]));
-    let rec = st::record(&c.ms, &r2.event_hash).unwrap().unwrap();
+    let rec = st::record(&c.ms, &rid("factory", r2.event_hash)).unwrap().unwrap();
     assert_eq!(
         (rec.org.as_str(), rec.signer, rec.index, rec.seq),
         ("factory", addr(FACTORY_KEY), 1, 1)
     );
     assert_eq!(
         st::product_event(&c.ms, ITEM, 1).unwrap(),
-        Some(r2.event_hash)
+        Some(rid("factory", r2.event_hash))
     );
     assert_eq!(
         st::record_by_cid(&c.ms, &r1.cid).unwrap(),
-        Some(r1.event_hash)
+        Some(rid("factory", r1.event_hash))
     );
 }
 
@@ -370,7 +379,7 @@ fn grants_are_given_and_withdrawn_by_the_owner_and_must_expire_in_the_future() {
     c.fails(FACTORY_KEY, grant(NOW_MS), codes::GRANT_EXPIRED);
     c.fails(SHOP_KEY, grant(NOW_MS + 1), codes::NOT_RECORD_OWNER);
     c.ok(FACTORY_KEY, grant(NOW_MS + 1_000));
-    let g = st::grant(&c.ms, &r.event_hash, &addr(SHOP_KEY))
+    let g = st::grant(&c.ms, &rid("factory", r.event_hash), &addr(SHOP_KEY))
         .unwrap()
         .unwrap();
     assert_eq!(g.expires_at_ms, NOW_MS + 1_000);
@@ -379,7 +388,7 @@ fn grants_are_given_and_withdrawn_by_the_owner_and_must_expire_in_the_future() {
         grantee: addr(SHOP_KEY),
     };
     c.ok(FACTORY_KEY, revoke.clone());
-    assert!(st::grant(&c.ms, &r.event_hash, &addr(SHOP_KEY))
+    assert!(st::grant(&c.ms, &rid("factory", r.event_hash), &addr(SHOP_KEY))
         .unwrap()
         .is_none());
     c.fails(FACTORY_KEY, revoke, codes::UNKNOWN_GRANT);
@@ -549,8 +558,8 @@ fn register_prefix(prefix: &str, org: &str) -> TraceCall {
     }
 }
 
-/// The event hashes in a product's history, and those kept apart.
-fn history(c: &Chain, product: &str) -> (Vec<Hash32>, Vec<Hash32>) {
+/// The record ids in a product's history, and those kept apart.
+fn history_ids(c: &Chain, product: &str) -> (Vec<Hash32>, Vec<Hash32>) {
     let endorsed = match st::product(&c.ms, product).unwrap() {
         Some(info) => st::product_events(&c.ms, product, &info, 0, 100).unwrap(),
         None => vec![],
@@ -562,6 +571,16 @@ fn history(c: &Chain, product: &str) -> (Vec<Hash32>, Vec<Hash32>) {
         .map(|(_, h)| h)
         .collect();
     (endorsed, apart)
+}
+
+/// The event hashes of the records in a product's history, and of those kept apart.
+fn history(c: &Chain, product: &str) -> (Vec<Hash32>, Vec<Hash32>) {
+    let event = |id: Hash32| st::record_header(&c.ms, &id).unwrap().unwrap().event_hash;
+    let (endorsed, apart) = history_ids(c, product);
+    (
+        endorsed.into_iter().map(event).collect(),
+        apart.into_iter().map(event).collect(),
+    )
 }
 
 #[test]
@@ -713,10 +732,11 @@ fn only_the_owner_declares_a_record_erroneous_once_and_the_record_stays() {
         codes::UNKNOWN_RECORD,
     );
     c.ok(FACTORY_KEY, declare.clone());
-    let d = st::error_declaration(&c.ms, &Hash32([9; 32])).unwrap().unwrap();
+    let id = rid("factory", Hash32([9; 32]));
+    let d = st::error_declaration(&c.ms, &id).unwrap().unwrap();
     assert_eq!(d.reason.as_deref(), Some("incorrect_data"));
     assert_eq!(d.corrective_event_ids.len(), 1);
-    assert!(st::record_header(&c.ms, &Hash32([9; 32])).unwrap().is_some());
+    assert!(st::record_header(&c.ms, &id).unwrap().is_some());
     assert_eq!(history(&c, ITEM).0, vec![Hash32([9; 32])]);
     c.fails(FACTORY_KEY, declare, codes::DUPLICATE_EVENT);
 }
@@ -778,7 +798,7 @@ fn product_record_lists_span_chunks_in_order_and_stay_apart_when_one_id_extends_
     let info = st::product(&c.ms, ITEM).unwrap().unwrap();
     assert_eq!(info.count, item_records.len() as u64);
     let all = st::product_events(&c.ms, ITEM, &info, 0, usize::MAX).unwrap();
-    let want: Vec<Hash32> = item_records.iter().map(|r| r.event_hash).collect();
+    let want: Vec<Hash32> = item_records.iter().map(|r| rid("factory", r.event_hash)).collect();
     assert_eq!(all, want);
     let some = st::product_events(&c.ms, ITEM, &info, 60, 10).unwrap();
     assert_eq!(some, want[60..70].to_vec());
@@ -791,17 +811,174 @@ fn product_record_lists_span_chunks_in_order_and_stay_apart_when_one_id_extends_
     assert_eq!(info.count, n as u64);
     assert_eq!(info.tail.len(), 5);
     let all = st::product_events(&c.ms, &longer, &info, 0, usize::MAX).unwrap();
-    let want: Vec<Hash32> = records.iter().map(|r| r.event_hash).collect();
+    let want: Vec<Hash32> = records.iter().map(|r| rid("factory", r.event_hash)).collect();
     assert_eq!(all, want);
     assert_eq!(
         info.anchor,
         anchor_of(records.iter().map(|r| &r.record_hash))
     );
     // A record read back carries its products, stored apart from it.
-    let rec = st::record(&c.ms, &records[0].event_hash).unwrap().unwrap();
+    let rec = st::record(&c.ms, &rid("factory", records[0].event_hash)).unwrap().unwrap();
     assert_eq!(rec.public.products, records[0].public.products);
-    let header = st::record_header(&c.ms, &records[0].event_hash)
+    let header = st::record_header(&c.ms, &rid("factory", records[0].event_hash))
         .unwrap()
         .unwrap();
     assert!(header.public.products.is_empty());
+}
+
+/// Blocks of records before the `trace_record_ids` rule (the rule at height 1,000): an anchor,
+/// another organisation's anchor of the same event hash, a grant and an error declaration.
+fn blocks_before_the_record_ids_rule(c: &mut Chain) -> Vec<(String, String)> {
+    c.activations
+        .0
+        .insert("trace_record_ids".into(), 1_000);
+    let r = unique_cid(record(1, "commissioning", &[(ITEM, Relation::Epc)]), 1);
+    let mut out = c.block(vec![(FACTORY_KEY, anchor("factory", vec![r.clone()]))]);
+    let theirs = unique_cid(record(1, "retail_selling", &[(ITEM, Relation::Epc)]), 2);
+    out.extend(c.block(vec![(SHOP_KEY, anchor("shop", vec![theirs]))]));
+    out.extend(c.block(vec![(
+        FACTORY_KEY,
+        TraceCall::Grant {
+            event_hash: r.event_hash,
+            grantee: addr(SHOP_KEY),
+            grantee_key: enc_key(8),
+            permission: Permission::Read,
+            expires_at_ms: NOW_MS + 1_000,
+            wrapped_key: vec![1; 97],
+        },
+    )]));
+    out.extend(c.block(vec![(
+        FACTORY_KEY,
+        TraceCall::DeclareError {
+            event_hash: r.event_hash,
+            declared_at_ms: 1,
+            reason: None,
+            corrective_event_ids: vec![],
+        },
+    )]));
+    out
+}
+
+#[test]
+fn before_the_record_ids_rule_a_record_is_its_event_hash_and_a_replay_keeps_the_state_root() {
+    let mut c = Chain::new();
+    let out = blocks_before_the_record_ids_rule(&mut c);
+    let codes_seen: Vec<&str> = out.iter().map(|(code, _)| code.as_str()).collect();
+    assert_eq!(codes_seen, ["", codes::DUPLICATE_EVENT, "", ""]);
+    // Pinned with the build before the rule existed: replaying these blocks is unchanged.
+    assert_eq!(
+        c.root.to_hex(),
+        "abe23d4523d643930f3c0aef7038e43268ae8b533092eb6b0dfc19279dc0fc0d"
+    );
+    let eh = Hash32([1; 32]);
+    let rec = st::record_header(&c.ms, &eh).unwrap().unwrap();
+    assert_eq!(rec.org, "factory");
+    assert_eq!(st::record_id_of(&c.ms, "factory", &eh).unwrap(), Some(eh));
+    assert!(st::grant(&c.ms, &eh, &addr(SHOP_KEY)).unwrap().is_some());
+    assert!(st::error_declaration(&c.ms, &eh).unwrap().is_some());
+    assert_eq!(history_ids(&c, ITEM).0, vec![eh]);
+
+    // From the rule on, the shop's record of the same event hash is a record of its own; the
+    // factory's earlier record still counts as the factory's.
+    c.height = 999;
+    c.ok(
+        SHOP_KEY,
+        anchor("shop", vec![unique_cid(record(1, "retail_selling", &[(ITEM, Relation::Epc)]), 3)]),
+    );
+    let theirs = rid("shop", eh);
+    assert_eq!(st::record_id_of(&c.ms, "shop", &eh).unwrap(), Some(theirs));
+    assert_eq!(history_ids(&c, ITEM).0, vec![eh, theirs]);
+    c.fails(
+        FACTORY_KEY,
+        anchor("factory", vec![unique_cid(record(1, "commissioning", &[(ITEM, Relation::Epc)]), 4)]),
+        codes::DUPLICATE_EVENT,
+    );
+    let both: Vec<(Hash32, String)> = st::event_records(&c.ms, &eh)
+        .unwrap()
+        .into_iter()
+        .map(|(id, r)| (id, r.org))
+        .collect();
+    assert_eq!(both, vec![(eh, "factory".to_string()), (theirs, "shop".to_string())]);
+}
+
+#[test]
+fn another_organisation_anchoring_an_event_hash_first_does_not_block_its_owner() {
+    let mut c = Chain::new();
+    c.ok(ADMIN, register_prefix("9521234", "factory"));
+    let eh = Hash32([5; 32]);
+    // The shop saw the factory's event and anchors its hash first.
+    c.ok(
+        SHOP_KEY,
+        anchor("shop", vec![unique_cid(record(5, "retail_selling", &[(ITEM, Relation::Epc)]), 5)]),
+    );
+    // The factory's genuine capture still succeeds, and is the one in the product's history.
+    let genuine = unique_cid(record(5, "commissioning", &[(ITEM, Relation::Epc)]), 6);
+    c.ok(FACTORY_KEY, anchor("factory", vec![genuine.clone()]));
+    let (ours, squatter) = (rid("factory", eh), rid("shop", eh));
+    assert_ne!(ours, squatter);
+    assert_eq!(history_ids(&c, ITEM), (vec![ours], vec![squatter]));
+    assert_eq!(
+        st::product(&c.ms, ITEM).unwrap().unwrap().anchor,
+        anchor_of([&genuine.record_hash])
+    );
+    let by_event: Vec<String> = st::event_records(&c.ms, &eh)
+        .unwrap()
+        .into_iter()
+        .map(|(_, r)| r.org)
+        .collect();
+    assert_eq!(by_event, ["shop", "factory"]);
+    // The same organisation anchoring the same event hash twice is still refused.
+    let msg = c.fails(
+        FACTORY_KEY,
+        anchor("factory", vec![unique_cid(record(5, "commissioning", &[(ITEM, Relation::Epc)]), 7)]),
+        codes::DUPLICATE_EVENT,
+    );
+    assert!(msg.contains("records[0].event_hash") && msg.contains("factory"), "{msg}");
+    c.fails(
+        SHOP_KEY,
+        anchor("shop", vec![unique_cid(record(5, "retail_selling", &[(ITEM, Relation::Epc)]), 8)]),
+        codes::DUPLICATE_EVENT,
+    );
+}
+
+#[test]
+fn grants_and_error_declarations_name_the_senders_own_record_of_an_event_hash() {
+    let mut c = Chain::new();
+    let eh = Hash32([6; 32]);
+    c.ok(
+        SHOP_KEY,
+        anchor("shop", vec![unique_cid(record(6, "retail_selling", &[(ITEM, Relation::Epc)]), 6)]),
+    );
+    let declare = TraceCall::DeclareError {
+        event_hash: eh,
+        declared_at_ms: 1,
+        reason: None,
+        corrective_event_ids: vec![],
+    };
+    // The factory has no record of the hash: another organisation's is not its to declare.
+    c.fails(FACTORY_KEY, declare.clone(), codes::NOT_RECORD_OWNER);
+    c.ok(
+        FACTORY_KEY,
+        anchor("factory", vec![unique_cid(record(6, "commissioning", &[(ITEM, Relation::Epc)]), 7)]),
+    );
+    c.ok(FACTORY_KEY, declare.clone());
+    c.ok(
+        FACTORY_KEY,
+        TraceCall::Grant {
+            event_hash: eh,
+            grantee: addr(STRANGER),
+            grantee_key: enc_key(8),
+            permission: Permission::Read,
+            expires_at_ms: NOW_MS + 1_000,
+            wrapped_key: vec![1; 97],
+        },
+    );
+    let (ours, theirs) = (rid("factory", eh), rid("shop", eh));
+    assert!(st::error_declaration(&c.ms, &ours).unwrap().is_some());
+    assert!(st::error_declaration(&c.ms, &theirs).unwrap().is_none());
+    assert!(st::grant(&c.ms, &ours, &addr(STRANGER)).unwrap().is_some());
+    assert!(st::grant(&c.ms, &theirs, &addr(STRANGER)).unwrap().is_none());
+    // The shop declares its own record once, independently of the factory's.
+    c.ok(SHOP_KEY, declare.clone());
+    c.fails(SHOP_KEY, declare, codes::DUPLICATE_EVENT);
 }

@@ -55,6 +55,8 @@ pub const PRODUCTS_CHUNK_TAG: &[u8] = b"WANT-TRACE-PRODUCTS-v1";
 pub const ANCHORED_RECORD_TAG: &[u8] = b"WANT-TRACE-ANCHORED-RECORD-v1";
 /// Domain tag of the id of an anchor transaction (see [`AnchorTxDigest`]).
 pub const ANCHOR_TX_TAG: &[u8] = b"WANT-TRACE-ANCHOR-TX-v1";
+/// Domain of a record's identity under the `trace_record_ids` rule ([`record_id`]).
+pub const RECORD_ID_TAG: &[u8] = b"WANT-TRACE-RECORD-ID-v1";
 /// Products per leaf of a record's products Merkle tree: a proof that a record names a product
 /// carries the product's chunk (at most this many identifiers) and a path of
 /// ⌈log2(products / chunk)⌉ hashes.
@@ -850,6 +852,14 @@ pub fn anchor_step(previous: &Hash32, record_hash: &Hash32) -> Hash32 {
     sha256d(&buf)
 }
 
+/// A record's identity under the `trace_record_ids` rule: `sha256d(tag ‖ borsh((org, event
+/// hash)))`, so two organisations' records of one event hash are two records and nobody can
+/// take another organisation's event hash ID in advance. (Records anchored before the rule are
+/// identified by their event hash.)
+pub fn record_id(org: &str, event_hash: &Hash32) -> Hash32 {
+    sha256d_tagged(RECORD_ID_TAG, &(org, event_hash))
+}
+
 /// The running anchor over record hashes in order.
 pub fn anchor_of<'a>(record_hashes: impl IntoIterator<Item = &'a Hash32>) -> Hash32 {
     record_hashes
@@ -1214,6 +1224,17 @@ mod tests {
             records: vec![record(3), record(40)],
         });
         assert_ne!(other.id(), id, "the organisation");
+    }
+
+    #[test]
+    fn a_record_id_is_pinned_and_depends_on_the_organisation() {
+        // The id is consensus: a change of this value is a new chain.
+        let eh = Hash32([7; 32]);
+        assert_ne!(record_id("brand", &eh), record_id("other", &eh));
+        assert_ne!(record_id("brand", &eh), eh);
+        // The organisation is length-prefixed: ("ab", …) and ("a", "b…") never meet.
+        assert_ne!(record_id("ab", &eh), record_id("a", &eh));
+        assert_eq!(record_id("brand", &eh).to_hex(), "0da04945f8340296e40db157689967da7aa2e1004ce16b40ac30ad8ca012ee0f");
     }
 
     #[test]
