@@ -738,10 +738,11 @@ fn tag_url(base: &str, product: &str) -> Option<String> {
         .map(|path| format!("{}{path}", base.trim_end_matches('/')))
 }
 
-/// Longest content of a QR code this node renders, in bytes: a tag URL (base of at most
+/// Longest content of a QR code this node renders, in bytes: a tag URL (a base of at most
 /// `config::PUBLIC_URL_BYTES_MAX` bytes and a GS1 Digital Link path). Longer is refused
-/// `invalid_query`, so an answer is at most some 100 KB of SVG.
-pub const QR_CONTENT_BYTES_MAX: usize = 1_024;
+/// `invalid_query`, so a QR code's SVG stays under 128 KiB (about 40 KB for a tag URL on a
+/// Host of the longest valid length).
+pub const QR_CONTENT_BYTES_MAX: usize = 768;
 /// Least width and height of a rendered QR code, in SVG pixels.
 const QR_MIN_DIMENSION_PX: u32 = 240;
 
@@ -1017,4 +1018,33 @@ pub fn urlencode(s: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod qr_tests {
+    use super::*;
+
+    /// Most bytes of SVG a QR code of [`QR_CONTENT_BYTES_MAX`] bytes may take.
+    const QR_SVG_BYTES_MAX: usize = 128 * 1024;
+
+    #[test]
+    fn qr_content_is_bounded_and_so_is_its_svg() {
+        let longest = "a".repeat(QR_CONTENT_BYTES_MAX);
+        let svg = qr_svg(&longest).unwrap();
+        assert!(svg.len() <= QR_SVG_BYTES_MAX, "{} bytes", svg.len());
+        let e = qr_svg(&format!("{longest}a")).unwrap_err();
+        assert_eq!(e.code(), codes::INVALID_QUERY);
+        // A tag URL on a valid Host of the longest length is well within the bound.
+        let host = vec!["a".repeat(63); 4].join(".");
+        assert!(crate::config::valid_host(&host) && host.len() == crate::config::HOST_BYTES_MAX);
+        let url = format!("http://{host}/01/10614141073464/21/2017");
+        assert!(url.len() < QR_CONTENT_BYTES_MAX);
+        eprintln!(
+            "QR SVG bytes: {} for {} bytes, {} for {} bytes",
+            svg.len(),
+            longest.len(),
+            qr_svg(&url).unwrap().len(),
+            url.len()
+        );
+    }
 }
