@@ -169,6 +169,102 @@ pub struct HttpLimits {
     /// `rate_limit_loopback`.
     #[serde(default = "d_client_streams")]
     pub client_streams_max: usize,
+    /// The URL the public reaches this node's API at (`https://trace.example.com`), the base of
+    /// printed tags' URLs and QR codes. Unset: a valid `Host` header of the request (at most
+    /// [`HOST_BYTES_MAX`] bytes), else `http://` and `http_addr`. Set it on any node behind a
+    /// reverse proxy or cache: the client then cannot choose what the tags point to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+}
+
+/// Longest host name with its port (`Host` header, the authority of `http.public_url`), in
+/// bytes (DNS names are at most 253).
+pub const HOST_BYTES_MAX: usize = 255;
+/// Longest `http.public_url`, in bytes.
+pub const PUBLIC_URL_BYTES_MAX: usize = 512;
+/// Longest label of a DNS name, in bytes.
+const DNS_LABEL_BYTES_MAX: usize = 63;
+
+/// Whether `host` is a syntactically valid `host[:port]` of at most [`HOST_BYTES_MAX`] bytes: a
+/// DNS name (letters, digits and hyphens, in labels of 1 to 63 bytes), an IPv4 address or a
+/// bracketed IPv6 address, then optionally `:` and a port (1 to 65535).
+pub fn valid_host(host: &str) -> bool {
+    if host.is_empty() || host.len() > HOST_BYTES_MAX {
+        return false;
+    }
+    let (name, port) = if let Some(rest) = host.strip_prefix('[') {
+        let Some((v6, after)) = rest.split_once(']') else {
+            return false;
+        };
+        if v6.parse::<std::net::Ipv6Addr>().is_err() {
+            return false;
+        }
+        match after {
+            "" => return true,
+            _ => match after.strip_prefix(':') {
+                Some(port) => (None, Some(port)),
+                None => return false,
+            },
+        }
+    } else {
+        match host.split_once(':') {
+            Some((name, port)) => (Some(name), Some(port)),
+            None => (Some(host), None),
+        }
+    };
+    let port_ok = port.is_none_or(|p| {
+        !p.is_empty()
+            && p.bytes().all(|b| b.is_ascii_digit())
+            && p.parse::<u16>().is_ok_and(|n| n > 0)
+    });
+    let name_ok = name.is_none_or(|n| {
+        n.parse::<std::net::Ipv4Addr>().is_ok()
+            || (!n.is_empty()
+                && n.split('.').all(|label| {
+                    !label.is_empty()
+                        && label.len() <= DNS_LABEL_BYTES_MAX
+                        && !label.starts_with('-')
+                        && !label.ends_with('-')
+                        && label
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                }))
+    });
+    port_ok && name_ok
+}
+
+/// Checks `http.public_url`: `http://` or `https://`, a valid host (see [`valid_host`]), then
+/// optionally a path of printable ASCII without spaces, quotes or angle brackets; at most
+/// [`PUBLIC_URL_BYTES_MAX`] bytes.
+fn check_public_url(url: &str) -> Result<(), String> {
+    let bad = |why: &str| {
+        Err(format!(
+            "http.public_url = {url:?} {why}; give the URL the public reaches this node at, e.g. \"https://trace.example.com\""
+        ))
+    };
+    if url.len() > PUBLIC_URL_BYTES_MAX {
+        return bad(&format!("is longer than {PUBLIC_URL_BYTES_MAX} bytes"));
+    }
+    let Some(rest) = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+    else {
+        return bad("does not start with http:// or https://");
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    if !valid_host(authority) {
+        return bad("has no valid host[:port]");
+    }
+    if !path
+        .bytes()
+        .all(|b| b.is_ascii_graphic() && !b"\"'<>\\`".contains(&b))
+    {
+        return bad("has a path with spaces, quotes or other characters a URL may not hold");
+    }
+    Ok(())
 }
 
 fn d_client_conns() -> usize {
@@ -211,6 +307,7 @@ impl Default for HttpLimits {
             reads_max: crate::kernel::reads::reads_max_default(),
             client_connections_max: HTTP_CLIENT_CONNECTIONS_MAX_DEFAULT,
             client_streams_max: HTTP_CLIENT_STREAMS_MAX_DEFAULT,
+            public_url: None,
         }
     }
 }
@@ -460,6 +557,9 @@ impl NodeConfig {
                 self.http.reads_max,
                 crate::kernel::reads::READS_MAX_LIMIT
             ));
+        }
+        if let Some(url) = &self.http.public_url {
+            check_public_url(url)?;
         }
         if self.http.request_timeout_ms <= self.commit_wait_timeout_ms {
             return Err(format!(
@@ -854,6 +954,79 @@ mod capture_rule_tests {
         with_capture("127.0.0.1:8545", false).validate().unwrap();
         with_capture("[::1]:8545", false).validate().unwrap();
         with_capture("0.0.0.0:8545", true).validate().unwrap();
+    }
+}
+
+#[cfg(test)]
+mod public_url_tests {
+    use super::*;
+
+    #[test]
+    fn hosts_are_names_or_addresses_with_an_optional_port_and_bounded() {
+        for ok in [
+            "localhost",
+            "trace.example.com",
+            "trace.example.com:8545",
+            "10.0.0.5:80",
+            "[::1]",
+            "[2001:db8::1]:8545",
+            "xn--bcher-kva.example",
+        ] {
+            assert!(valid_host(ok), "{ok}");
+        }
+        let long_label = format!("{}.example", "a".repeat(64));
+        let long = format!("{}.example", vec!["a".repeat(60); 5].join("."));
+        for bad in [
+            "",
+            "a b",
+            "evil.com/path",
+            "evil.com:",
+            "evil.com:0",
+            "evil.com:65536",
+            "evil.com:80:81",
+            "-evil.com",
+            "evil..com",
+            "[::1",
+            "[::1]x",
+            "[nope]",
+            "user@evil.com",
+            "<script>",
+            long_label.as_str(),
+            long.as_str(),
+        ] {
+            assert!(!valid_host(bad), "{bad}");
+        }
+        assert!(long.len() > HOST_BYTES_MAX);
+    }
+
+    #[test]
+    fn a_public_url_must_be_an_http_url_with_a_valid_host() {
+        let mut cfg = NodeConfig::dev("data".into(), "127.0.0.1:8545".parse().unwrap());
+        for ok in [
+            "https://trace.example.com",
+            "http://10.0.0.5:8545",
+            "https://example.com/want/",
+        ] {
+            cfg.http.public_url = Some(ok.into());
+            cfg.validate().unwrap();
+        }
+        for bad in [
+            "trace.example.com",
+            "ftp://trace.example.com",
+            "https://",
+            "https://evil com",
+            "https://example.com/a b",
+            "https://example.com/\"><script>",
+        ] {
+            cfg.http.public_url = Some(bad.into());
+            let e = cfg.validate().unwrap_err();
+            assert!(e.contains("http.public_url"), "{bad}: {e}");
+        }
+        cfg.http.public_url = Some(format!(
+            "https://example.com/{}",
+            "a".repeat(PUBLIC_URL_BYTES_MAX)
+        ));
+        assert!(cfg.validate().unwrap_err().contains("longer than"));
     }
 }
 

@@ -44,6 +44,15 @@ impl Shared {
 
     /// The other members' API URLs, where this node's votes go.
     pub fn vote_peers(&self) -> Vec<String> {
+        self.vote_peer_members()
+            .into_iter()
+            .map(|(url, _)| url)
+            .collect()
+    }
+
+    /// The other members' API URLs with their node keys (`None`: a member whose configured
+    /// key is not 64 hex digits), in the order of [`Shared::vote_peers`].
+    pub fn vote_peer_members(&self) -> Vec<(String, Option<NodePublicKey>)> {
         let own = self.node_key.public_key();
         let live = self.voters.read().clone();
         let peers = self.cfg.cluster.iter().flat_map(|c| c.peers.iter());
@@ -58,7 +67,12 @@ impl Shared {
             .filter(|m| parse_keys(std::iter::once(m.public_key.as_str())) != vec![own])
             .filter(|m| !m.url.is_empty())
             .filter(|m| seen.insert(m.url.trim_end_matches('/').to_string()))
-            .map(|m| m.url.trim_end_matches('/').to_string())
+            .map(|m| {
+                let key = parse_keys(std::iter::once(m.public_key.as_str()))
+                    .into_iter()
+                    .next();
+                (m.url.trim_end_matches('/').to_string(), key)
+            })
             .collect()
     }
 

@@ -147,6 +147,53 @@ async fn accounts_and_the_node_are_held_to_their_quotas_of_unanchored_blobs() {
     n.stop().await;
 }
 
+/// The transfer-hop attack (issue 12, B2): one WANT moved from account to account, each
+/// filling its quota with blobs it never anchors, no longer fills the node for everyone: the
+/// pending uploads of accounts that spent their WANT are forfeited when an honest funded
+/// uploader needs the room.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moving_one_want_between_accounts_does_not_lock_honest_uploaders_out() {
+    let dir = tempdir();
+    let n = start_with_quotas(dir.path(), 1, 2).await;
+    let fee = want_node::config::DEV_MIN_FEE;
+    let hop = 1_000_000u128;
+    // a1 holds 1 WANT and what its hop costs.
+    let a1 = funded(&n, 0, hop + transfer_fee(hop) + fee).await;
+    let a2 = PrivateKey::generate();
+    let half_mib = |tag: u8| vec![tag; 512 * 1024];
+    for tag in [1, 2] {
+        let (s, v) = n.put_blob_signed(&a1, half_mib(tag)).await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+    }
+    let a2_address = SigningKey::Secp256k1(a2.clone()).address();
+    n.commit(&transfer(
+        &SigningKey::Secp256k1(a1.clone()),
+        0,
+        a2_address,
+        hop,
+    ))
+    .await;
+    for tag in [3, 4] {
+        let (s, v) = n.put_blob_signed(&a2, half_mib(tag)).await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+    }
+    // The node's quota (2 MiB) is full of blobs nobody anchors; an honest funded uploader
+    // still gets in, because a1 no longer holds the WANT that let it upload.
+    let honest = funded(&n, 1, 10_000_000).await;
+    let (s, v) = n.put_blob_signed(&honest, half_mib(5)).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (s, v) = n.put_blob_signed(&honest, half_mib(6)).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    // a2, which holds the WANT now, kept its uploads: the node is full again for a third.
+    let third = funded(&n, 2, 10_000_000).await;
+    assert_error(
+        &n.put_blob_signed(&third, half_mib(7)).await,
+        429,
+        "blob_quota_exceeded",
+    );
+    n.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_flood_of_uploads_by_many_accounts_does_not_stop_honest_transfers() {
     let dir = tempdir();

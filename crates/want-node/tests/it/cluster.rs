@@ -665,14 +665,53 @@ async fn a_member_down_while_a_record_was_captured_fetches_its_blob_when_back() 
         .header(
             "X-Want-Signature",
             hex::encode(
-                stranger
-                    .sign(want_node::trace::blob_repair::member_read_digest(&cid, t).as_bytes()),
+                stranger.sign(
+                    want_node::trace::blob_repair::member_read_digest(
+                        want_node::config::DEV_CHAIN_ID,
+                        &c.keys[leader].public_key(),
+                        &cid,
+                        t,
+                    )
+                    .as_bytes(),
+                ),
             ),
         )
         .send()
         .await
         .unwrap();
     assert_eq!(signed_by_stranger.status(), StatusCode::FORBIDDEN);
+    // A member's request is good only for the chain and the member it was signed for (issue
+    // 12, B6): one signed for another member, or for another chain, is refused by the leader.
+    let third = (leader + 2) % 3;
+    let member_get = |chain: u64, target: usize| {
+        let key = &c.keys[third];
+        let t = now_ms();
+        let digest = want_node::trace::blob_repair::member_read_digest(
+            chain,
+            &c.keys[target].public_key(),
+            &cid,
+            t,
+        );
+        http.get(&url)
+            .header("X-Want-Member", hex::encode(key.public_key()))
+            .header("X-Want-Time", t.to_string())
+            .header("X-Want-Signature", hex::encode(key.sign(digest.as_bytes())))
+            .send()
+    };
+    let for_another_member = member_get(want_node::config::DEV_CHAIN_ID, away)
+        .await
+        .unwrap();
+    assert_eq!(for_another_member.status(), StatusCode::FORBIDDEN);
+    let body: serde_json::Value = for_another_member.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "blob_access_denied", "{body}");
+    let for_another_chain = member_get(want_node::config::DEV_CHAIN_ID + 1, leader)
+        .await
+        .unwrap();
+    assert_eq!(for_another_chain.status(), StatusCode::FORBIDDEN);
+    let for_the_leader = member_get(want_node::config::DEV_CHAIN_ID, leader)
+        .await
+        .unwrap();
+    assert_eq!(for_the_leader.status(), StatusCode::OK);
 
     // The leader's pushes (to the member that is away, failing) are over before it returns.
     let trace = want_node::trace::TraceNode::of(&c.node(leader).node).expect("trace module");

@@ -556,3 +556,84 @@ async fn an_honest_client_commits_transfers_while_every_attack_runs_at_once() {
     );
     n.stop().await;
 }
+
+/// Issue 12, A3: a tag's URL and QR code come from the configuration or a valid `Host`; an
+/// oversized or garbage `Host` is not reflected, and the answer stays bounded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_or_garbage_host_is_not_reflected_into_tags() {
+    /// Most bytes of a tag answer (JSON with the QR SVG) the test accepts.
+    const TAG_ANSWER_BYTES_MAX: usize = 64 * 1024;
+    let dir = tempdir();
+    let n = start_dev(dir.path()).await;
+    let product = want_node::trace::urlencode("https://id.gs1.org/01/10614141073464/21/2017");
+    let tag = |host: &str| {
+        n.http
+            .get(n.url(&format!("/v1/trace/tag/{product}")))
+            .header("Host", host)
+            .send()
+    };
+    // A valid host is the tag's base (the node answers under the name it was reached by).
+    let r = tag("shop.example:8080").await.unwrap();
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(
+        v["url"],
+        "http://shop.example:8080/01/10614141073464/21/2017"
+    );
+    let listen = n.url("/01/10614141073464/21/2017");
+    let huge = format!("{}.example", vec!["a".repeat(60); 20].join("."));
+    assert!(huge.len() > 1_200);
+    for garbage in [
+        huge.as_str(),
+        "evil.example/\"><script>",
+        "a b",
+        "evil.example:99999",
+    ] {
+        let r = tag(garbage).await.unwrap();
+        assert_eq!(r.status(), 200, "{garbage}");
+        let body = r.bytes().await.unwrap();
+        assert!(body.len() <= TAG_ANSWER_BYTES_MAX, "{} bytes", body.len());
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["url"], listen.as_str(), "{garbage}");
+        let text = String::from_utf8_lossy(&body);
+        assert!(
+            !text.contains("script") && !text.contains("aaaa"),
+            "{garbage}"
+        );
+        let qr = n
+            .http
+            .get(n.url(&format!("/v1/trace/qr/{product}")))
+            .header("Host", garbage)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(qr.status(), 200);
+        assert!(qr.bytes().await.unwrap().len() <= TAG_ANSWER_BYTES_MAX);
+    }
+    n.stop().await;
+}
+
+/// With `[http] public_url` set, tags point there whatever the client sends as `Host`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_configured_public_url_is_the_base_of_every_tag() {
+    let dir = tempdir();
+    let n = start_node_with(dir.path(), want_node::Genesis::dev(), |c| {
+        c.http.public_url = Some("https://trace.example.com/".into());
+    })
+    .await
+    .expect("start");
+    let product = want_node::trace::urlencode("https://id.gs1.org/01/10614141073464/21/2017");
+    let r = n
+        .http
+        .get(n.url(&format!("/v1/trace/tag/{product}")))
+        .header("Host", "attacker.example")
+        .send()
+        .await
+        .unwrap();
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(
+        v["url"],
+        "https://trace.example.com/01/10614141073464/21/2017"
+    );
+    n.stop().await;
+}

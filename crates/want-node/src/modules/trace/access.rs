@@ -6,7 +6,7 @@
 //! (method, path, blob, time): see `want_types::trace::blob_read_digest`. Within its window it is
 //! served once ([`SeenReads`]): whoever sees its headers cannot replay it, here or elsewhere.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use parking_lot::Mutex;
 use want_state::trace::query;
@@ -19,17 +19,20 @@ use want_state::trace::codes;
 
 /// How far a blob read request's time may be from the node's clock, in milliseconds.
 pub const BLOB_READ_WINDOW_MS: u64 = 5 * 60 * 1000;
-/// Most signed blob reads a node remembers to refuse their replay (about 100 bytes each: some
-/// 10 MB). Reads are remembered while their time is within [`BLOB_READ_WINDOW_MS`] of the
-/// clock; when this many are, further reads are refused with `blob_unavailable` until the
-/// oldest leave the window (at most 333 authorised reads per second, sustained, per node).
+/// Most signed blob reads a node remembers to refuse their replay (about 250 bytes each, with
+/// their per-reader index: some 25 MB). Reads are remembered while their time is within
+/// [`BLOB_READ_WINDOW_MS`] of the clock. When this many are, a new read is still served: the
+/// oldest remembered read of the reader with the most is forgotten to make room (its replay,
+/// which only returns that reader's ciphertext again, is no longer refused), unless the new
+/// read's reader is itself among those with the most, which is refused with
+/// `blob_reads_exceeded`. Readers who sign few reads are never refused because of others.
 pub const BLOB_READS_SEEN_MAX: usize = 100_000;
 /// Most signed blob reads one reader may have remembered within the window (about 3 reads per
-/// second, sustained): one reader cannot fill [`BLOB_READS_SEEN_MAX`] and stop everyone's reads.
+/// second, sustained); more are refused with `blob_reads_exceeded`.
 pub const BLOB_READS_PER_READER_MAX: usize = 1_000;
 
-/// The signed blob reads this node served within the window: (time, reader, CID), and how many
-/// each reader has there.
+/// The signed blob reads this node served within the window: (time, reader, CID), the same
+/// reads by reader, and the readers by how many they have there.
 #[derive(Debug, Default)]
 pub struct SeenReads {
     seen: Mutex<Seen>,
@@ -37,15 +40,67 @@ pub struct SeenReads {
 
 #[derive(Debug, Default)]
 struct Seen {
+    /// Every remembered read, oldest first.
     reads: BTreeSet<(u64, Address, String)>,
-    per_reader: std::collections::HashMap<Address, usize>,
+    /// Each reader's remembered reads (time, CID), oldest first.
+    per_reader: HashMap<Address, BTreeSet<(u64, String)>>,
+    /// (how many reads, reader) of every reader in `per_reader`: the last has the most.
+    by_count: BTreeSet<(usize, Address)>,
+}
+
+impl Seen {
+    fn count_of(&self, reader: &Address) -> usize {
+        self.per_reader.get(reader).map_or(0, BTreeSet::len)
+    }
+
+    fn insert(&mut self, time_ms: u64, reader: Address, cid: String) {
+        let before = self.count_of(&reader);
+        self.by_count.remove(&(before, reader));
+        let mine = self.per_reader.entry(reader).or_default();
+        mine.insert((time_ms, cid.clone()));
+        let after = mine.len();
+        self.by_count.insert((after, reader));
+        self.reads.insert((time_ms, reader, cid));
+    }
+
+    /// Forgets one read (its three entries).
+    fn forget(&mut self, time_ms: u64, reader: Address, cid: String) {
+        let before = self.count_of(&reader);
+        self.by_count.remove(&(before, reader));
+        let key = (time_ms, cid);
+        let mut after = 0;
+        if let Some(mine) = self.per_reader.get_mut(&reader) {
+            mine.remove(&key);
+            after = mine.len();
+        }
+        if after == 0 {
+            self.per_reader.remove(&reader);
+        } else {
+            self.by_count.insert((after, reader));
+        }
+        let (time_ms, cid) = key;
+        self.reads.remove(&(time_ms, reader, cid));
+    }
+
+    /// Forgets the oldest read of `reader`.
+    fn forget_oldest_of(&mut self, reader: Address) {
+        let oldest = self
+            .per_reader
+            .get(&reader)
+            .and_then(|mine| mine.first().cloned());
+        if let Some((time_ms, cid)) = oldest {
+            self.forget(time_ms, reader, cid);
+        }
+    }
 }
 
 impl SeenReads {
     /// Remembers the read of `cid` signed by `reader` at `time_ms`, refusing one already served
-    /// (`blob_read_replayed`) or, when [`BLOB_READS_SEEN_MAX`] reads within the window are
-    /// remembered, any new one (`blob_unavailable`). Reads whose time has left the window are
-    /// forgotten first: the window check refuses them anyway.
+    /// (`blob_read_replayed`), or one by a reader that has [`BLOB_READS_PER_READER_MAX`] reads
+    /// remembered, or as many as any other reader while [`BLOB_READS_SEEN_MAX`] are
+    /// (`blob_reads_exceeded`). Reads whose time has left the window are forgotten first (the
+    /// window check refuses them anyway); then, when the set is full, the oldest read of the
+    /// reader with the most.
     pub fn admit(
         &self,
         reader: &Address,
@@ -56,15 +111,11 @@ impl SeenReads {
         let mut guard = self.seen.lock();
         let seen = &mut *guard;
         let oldest = now_ms.saturating_sub(BLOB_READ_WINDOW_MS);
-        while seen.reads.first().is_some_and(|(t, _, _)| *t < oldest) {
-            if let Some((_, gone, _)) = seen.reads.pop_first() {
-                if let Some(n) = seen.per_reader.get_mut(&gone) {
-                    *n = n.saturating_sub(1);
-                    if *n == 0 {
-                        seen.per_reader.remove(&gone);
-                    }
-                }
+        while let Some((t, gone, gone_cid)) = seen.reads.first().cloned() {
+            if t >= oldest {
+                break;
             }
+            seen.forget(t, gone, gone_cid);
         }
         let key = (time_ms, *reader, cid.to_string());
         if seen.reads.contains(&key) {
@@ -75,7 +126,7 @@ impl SeenReads {
                 ),
             ));
         }
-        let mine = seen.per_reader.get(reader).copied().unwrap_or(0);
+        let mine = seen.count_of(reader);
         if mine >= BLOB_READS_PER_READER_MAX {
             return Err(NodeError::rejected(
                 codes::BLOB_READS_EXCEEDED,
@@ -86,16 +137,23 @@ impl SeenReads {
             ));
         }
         if seen.reads.len() >= BLOB_READS_SEEN_MAX {
-            return Err(NodeError::rejected(
-                codes::BLOB_UNAVAILABLE,
-                format!(
-                    "this node served {BLOB_READS_SEEN_MAX} signed blob reads in the last {} s; retry later",
-                    BLOB_READ_WINDOW_MS / 1000
-                ),
-            ));
+            match seen.by_count.last().copied() {
+                Some((most, heaviest)) if most > mine && heaviest != *reader => {
+                    seen.forget_oldest_of(heaviest);
+                }
+                _ => {
+                    return Err(NodeError::rejected(
+                        codes::BLOB_READS_EXCEEDED,
+                        format!(
+                            "this node remembers {BLOB_READS_SEEN_MAX} signed blob reads of the last {} s and {reader} has {mine} of them, as many as any reader; retry later",
+                            BLOB_READ_WINDOW_MS / 1000
+                        ),
+                    ));
+                }
+            }
         }
-        seen.reads.insert(key);
-        seen.per_reader.insert(*reader, mine + 1);
+        let (time_ms, reader, cid) = key;
+        seen.insert(time_ms, reader, cid);
         Ok(())
     }
 
@@ -262,24 +320,61 @@ mod tests {
     }
 
     #[test]
-    fn reads_that_left_the_window_are_forgotten_and_a_full_set_refuses_new_reads() {
+    fn reads_that_left_the_window_are_forgotten() {
         let seen = SeenReads::default();
         let reader = Address::system("reader");
-        seen.admit(&reader, CID, NOW_MS, NOW_MS).unwrap();
-        // Fill the set with reads of other blobs at the same time.
-        {
-            let mut s = seen.seen.lock();
-            let mut n = 0u64;
-            while s.reads.len() < BLOB_READS_SEEN_MAX {
-                s.reads.insert((NOW_MS, reader, format!("cid{n}")));
-                n += 1;
-            }
+        for n in 0..10 {
+            seen.admit(&reader, &format!("cid{n}"), NOW_MS, NOW_MS).unwrap();
         }
-        let full = seen.admit(&reader, "new", NOW_MS, NOW_MS).unwrap_err();
-        assert_eq!(full.code(), codes::BLOB_UNAVAILABLE);
-        // Once their time is out of the window, they are forgotten and reads go on.
         let later = NOW_MS + 1_000 + BLOB_READ_WINDOW_MS;
         seen.admit(&reader, "new", later, later).unwrap();
         assert_eq!(seen.len(), 1);
+        let s = seen.seen.lock();
+        assert_eq!(s.per_reader.len(), 1);
+        assert_eq!(s.by_count.iter().collect::<Vec<_>>(), vec![&(1, reader)]);
+    }
+
+    /// Issue 12, B3: an organisation grants read to many throwaway addresses and each signs
+    /// as many reads as one reader may; the node's set is full, yet an honest reader is served,
+    /// the set stays bounded and the honest read is still not replayable.
+    #[test]
+    fn many_throwaway_readers_filling_the_set_do_not_lock_an_honest_reader_out() {
+        let seen = SeenReads::default();
+        let readers = BLOB_READS_SEEN_MAX / BLOB_READS_PER_READER_MAX;
+        let sybils: Vec<Address> = (0..readers)
+            .map(|i| Address::system(&format!("sybil{i}")))
+            .collect();
+        for (i, sybil) in sybils.iter().enumerate() {
+            for n in 0..BLOB_READS_PER_READER_MAX as u64 {
+                let t = NOW_MS - n;
+                let cid = if i % 2 == 0 { CID } else { "bafkreib" };
+                seen.admit(sybil, cid, t, NOW_MS).unwrap();
+            }
+        }
+        assert_eq!(seen.len(), BLOB_READS_SEEN_MAX);
+        let honest = Address::system("honest");
+        for n in 0..3 {
+            seen.admit(&honest, CID, NOW_MS + n, NOW_MS).unwrap();
+        }
+        assert_eq!(seen.len(), BLOB_READS_SEEN_MAX, "the set stays bounded");
+        let replay = seen.admit(&honest, CID, NOW_MS, NOW_MS).unwrap_err();
+        assert_eq!(replay.code(), codes::BLOB_READ_REPLAYED);
+        // A sybil, at the per-reader cap or as heavy as the heaviest, is refused.
+        let full = sybils
+            .iter()
+            .copied()
+            .find(|a| seen.seen.lock().count_of(a) == BLOB_READS_PER_READER_MAX)
+            .unwrap();
+        let s0 = seen.admit(&full, CID, NOW_MS + 1, NOW_MS).unwrap_err();
+        assert_eq!(s0.code(), codes::BLOB_READS_EXCEEDED);
+        // The honest reads made room by forgetting the oldest reads of three heaviest sybils;
+        // one of them, lighter now than the heaviest, is served again (at another's expense).
+        let lighter = sybils
+            .iter()
+            .copied()
+            .find(|a| seen.seen.lock().count_of(a) < BLOB_READS_PER_READER_MAX)
+            .unwrap();
+        seen.admit(&lighter, CID, NOW_MS + 7, NOW_MS).unwrap();
+        assert_eq!(seen.len(), BLOB_READS_SEEN_MAX);
     }
 }

@@ -611,7 +611,12 @@ async fn put_blob(
         let signature = blob_header(&headers, SIGNATURE_HEADER, how).map_err(denied)?;
         let time_ms = blob_read_time(&headers, how).map_err(denied)?;
         let stored = blocking(move || {
-            let digest = super::blob_repair::member_put_digest(&cid, time_ms);
+            let digest = super::blob_repair::member_put_digest(
+                shared.params.chain_id,
+                &shared.node_key.public_key(),
+                &cid,
+                time_ms,
+            );
             super::blob_repair::authorize_member(
                 &shared, &digest, &member, time_ms, &signature, now_ms(),
             )
@@ -639,7 +644,7 @@ async fn put_blob(
         super::uploads::authorize_uploader(&snap, &uploader)?;
         trace
             .uploads
-            .count(&snap, &uploader, &cid, bytes.len() as u64, now_ms())?;
+            .count(&snap, &trace.blobs, &uploader, &cid, bytes.len() as u64, now_ms())?;
         trace.blobs.put(&bytes)
     })
     .await?;
@@ -715,7 +720,7 @@ fn octet_stream(bytes: Vec<u8>) -> Response {
 
 #[utoipa::path(get, path = "/v1/blobs/{cid}", tag = "trace",
     params(("cid" = String, Path, description = "CIDv1 of the sealed blob"), ("X-Want-Time" = u64, Header, description = "Unix ms of the request"), ("X-Want-Signature" = String, Header, description = "secp256k1 recoverable signature (hex) of want_types::trace::blob_read_digest: sha256d(\"WANT-BLOB-READ-v2\" || chain_id BE || len-prefixed node_id (this node's Ed25519 key, /v1/status), \"GET\", \"/v1/blobs/{cid}\", cid (each u32 BE length first) || time_ms BE); each signed read is served once")),
-    responses((status = 200, description = "the sealed blob", content_type = "application/octet-stream", body = Binary), (status = 400, description = "invalid_cid"), (status = 403, description = "blob_access_denied; blob_read_replayed: this signed read was already served"), (status = 404, description = "blob_not_found"), (status = 429, description = "blob_reads_exceeded: the reader signed more reads in five minutes than one reader may"), (status = 500, description = "blob_tampered"), (status = 503, description = "state_diverged; blob_unavailable: the stored blob cannot be read now (I/O error, not a mismatch)")))]
+    responses((status = 200, description = "the sealed blob", content_type = "application/octet-stream", body = Binary), (status = 400, description = "invalid_cid"), (status = 403, description = "blob_access_denied; blob_read_replayed: this signed read was already served"), (status = 404, description = "blob_not_found"), (status = 429, description = "blob_reads_exceeded: the reader signed more reads in five minutes than one reader may, or, while the node remembers as many signed reads as it may, as many as the heaviest reader"), (status = 500, description = "blob_tampered"), (status = 503, description = "state_diverged; blob_unavailable: the stored blob cannot be read now (I/O error, not a mismatch)")))]
 async fn get_blob(
     State(s): State<TraceState>,
     Path(cid): Path<String>,
@@ -747,7 +752,7 @@ async fn get_blob(
 /// A blob for another member repairing its store (see `blob_repair.rs`): the request is signed
 /// with the member's node key.
 #[utoipa::path(get, path = "/v1/cluster/blobs/{cid}", tag = "trace",
-    params(("cid" = String, Path, description = "CIDv1 of the sealed blob"), ("X-Want-Member" = String, Header, description = "the member's node public key (hex)"), ("X-Want-Time" = u64, Header, description = "Unix ms of the request"), ("X-Want-Signature" = String, Header, description = "Ed25519 signature (hex) of sha256d(\"WANT-BLOB-MEMBER-READ-v1\" || time_ms BE || cid)")),
+    params(("cid" = String, Path, description = "CIDv1 of the sealed blob"), ("X-Want-Member" = String, Header, description = "the member's node public key (hex)"), ("X-Want-Time" = u64, Header, description = "Unix ms of the request"), ("X-Want-Signature" = String, Header, description = "Ed25519 signature (hex) of sha256d(\"WANT-BLOB-MEMBER-READ-v2\" || chain_id BE || node_id (the addressed member's node key) || \"GET\" || \"/v1/cluster/blobs/{cid}\" || cid (each u32 BE length first) || time_ms BE)")),
     responses((status = 200, description = "the sealed blob", content_type = "application/octet-stream", body = Binary), (status = 400, description = "invalid_cid"), (status = 403, description = "blob_access_denied"), (status = 404, description = "blob_not_found"), (status = 500, description = "blob_tampered"), (status = 503, description = "state_diverged; blob_unavailable: the stored blob cannot be read now (I/O error, not a mismatch)")))]
 async fn get_member_blob(
     State(s): State<TraceState>,
@@ -760,7 +765,12 @@ async fn get_member_blob(
     let time_ms = blob_read_time(&headers, how)?;
     let (shared, trace) = (s.node.shared.clone(), s.trace.clone());
     let bytes = read(&s.node, move || {
-        let digest = super::blob_repair::member_read_digest(&cid, time_ms);
+        let digest = super::blob_repair::member_read_digest(
+            shared.params.chain_id,
+            &shared.node_key.public_key(),
+            &cid,
+            time_ms,
+        );
         super::blob_repair::authorize_member(&shared, &digest, &member, time_ms, &signature, now_ms())?;
         stored_blob(&trace, &cid)
     })
@@ -775,26 +785,51 @@ fn tag_url(base: &str, product: &str) -> Option<String> {
         .map(|path| format!("{}{path}", base.trim_end_matches('/')))
 }
 
+/// Longest content of a QR code this node renders, in bytes: a tag URL (a base of at most
+/// `config::PUBLIC_URL_BYTES_MAX` bytes and a GS1 Digital Link path). Longer is refused
+/// `invalid_query`, so a QR code's SVG stays under 128 KiB (about 40 KB for a tag URL on a
+/// Host of the longest valid length).
+pub const QR_CONTENT_BYTES_MAX: usize = 768;
+/// Least width and height of a rendered QR code, in SVG pixels.
+const QR_MIN_DIMENSION_PX: u32 = 240;
+
+/// The base of this node's tag URLs: `[http] public_url` when set; otherwise `http://` and the
+/// request's `Host` if it is a valid `host[:port]` of at most `config::HOST_BYTES_MAX` bytes;
+/// otherwise `http://` and the listen address. A client cannot put anything else in a tag.
 fn base_url(headers: &axum::http::HeaderMap, node: &Node) -> String {
+    if let Some(url) = &node.shared.cfg.http.public_url {
+        return url.trim_end_matches('/').to_string();
+    }
     match headers
         .get(axum::http::header::HOST)
         .and_then(|h| h.to_str().ok())
+        .filter(|h| crate::config::valid_host(h))
     {
         Some(host) => format!("http://{host}"),
         None => format!("http://{}", node.shared.cfg.http_addr),
     }
 }
 
-fn qr_svg(data: &str) -> Result<String, ApiError> {
+/// The QR code of `data` as SVG; CPU-bound, so callers run it on the read pool ([`read`]).
+fn qr_svg(data: &str) -> Result<String, NodeError> {
+    if data.len() > QR_CONTENT_BYTES_MAX {
+        return Err(NodeError::rejected(
+            codes::INVALID_QUERY,
+            format!(
+                "a tag URL of {} bytes is longer than the {QR_CONTENT_BYTES_MAX} bytes a QR code here may hold",
+                data.len()
+            ),
+        ));
+    }
     let code = qrcode::QrCode::new(data.as_bytes()).map_err(|e| {
-        bad(
+        NodeError::rejected(
             codes::INVALID_QUERY,
             format!("cannot encode a QR code: {e}"),
         )
     })?;
     Ok(code
         .render::<qrcode::render::svg::Color<'_>>()
-        .min_dimensions(240, 240)
+        .min_dimensions(QR_MIN_DIMENSION_PX, QR_MIN_DIMENSION_PX)
         .build())
 }
 
@@ -827,7 +862,8 @@ async fn tag(
             ),
         )
     })?;
-    let svg = qr_svg(&url)?;
+    let for_qr = url.clone();
+    let svg = read(&s.node, move || qr_svg(&for_qr)).await?;
     Ok(Json(TagView {
         product,
         url,
@@ -848,11 +884,8 @@ async fn qr(
     let product = product_id(&product)?;
     let url = tag_url(&base_url(&headers, &s.node), &product)
         .ok_or_else(|| bad(codes::INVALID_QUERY, format!("{product} is not a GS1 key")))?;
-    Ok((
-        [(axum::http::header::CONTENT_TYPE, "image/svg+xml")],
-        qr_svg(&url)?,
-    )
-        .into_response())
+    let svg = read(&s.node, move || qr_svg(&url)).await?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())
 }
 
 fn esc(s: &str) -> String {
@@ -880,7 +913,15 @@ async fn tag_page(
     };
     let p2 = product.clone();
     let s2 = s.clone();
-    let report = match read(&s.node, move || s2.trace.verify_product(&s2.node, &p2)).await {
+    // The page's QR code is of the product's tag URL (never of the raw request path), rendered
+    // on the read pool with the verification.
+    let tag = tag_url(&base_url(&headers, &s.node), &product);
+    let checked = read(&s.node, move || {
+        let report = s2.trace.verify_product(&s2.node, &p2)?;
+        let qr = tag.and_then(|url| qr_svg(&url).ok()).unwrap_or_default();
+        Ok((report, qr))
+    });
+    let (report, qr) = match checked.await {
         Ok(r) => r,
         // A busy node (or one shutting down) says so with its status; the reader retries.
         Err(e) if e.0.http_status() == 503 => {
@@ -947,9 +988,6 @@ async fn tag_page(
     let failure = failure
         .map(|f| format!("<p><b>Problem:</b> {}</p>", esc(&f.message)))
         .unwrap_or_default();
-    let base = base_url(&headers, &s.node);
-    let url = format!("{base}{path}");
-    let qr = qr_svg(&url).unwrap_or_default();
     let body = format!(
         "<h1 style=\"color:{colour}\">{headline}</h1>\n<p>Product <code>{}</code></p>\n{failure}\n<p>{} records; anchor <code>{}</code></p>\n{who}\n<table border=\"1\" cellpadding=\"4\"><tr><th>time (UTC)</th><th>event</th><th>step</th><th>organisation</th><th>place</th><th>block</th></tr>{rows}</table>\n{apart}\n<p><a href=\"/v1/trace/verify/{}\">Machine-readable verdict with Merkle proofs</a></p>\n<div>{qr}</div>",
         esc(&product),
@@ -1027,4 +1065,33 @@ pub fn urlencode(s: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod qr_tests {
+    use super::*;
+
+    /// Most bytes of SVG a QR code of [`QR_CONTENT_BYTES_MAX`] bytes may take.
+    const QR_SVG_BYTES_MAX: usize = 128 * 1024;
+
+    #[test]
+    fn qr_content_is_bounded_and_so_is_its_svg() {
+        let longest = "a".repeat(QR_CONTENT_BYTES_MAX);
+        let svg = qr_svg(&longest).unwrap();
+        assert!(svg.len() <= QR_SVG_BYTES_MAX, "{} bytes", svg.len());
+        let e = qr_svg(&format!("{longest}a")).unwrap_err();
+        assert_eq!(e.code(), codes::INVALID_QUERY);
+        // A tag URL on a valid Host of the longest length is well within the bound.
+        let host = vec!["a".repeat(63); 4].join(".");
+        assert!(crate::config::valid_host(&host) && host.len() == crate::config::HOST_BYTES_MAX);
+        let url = format!("http://{host}/01/10614141073464/21/2017");
+        assert!(url.len() < QR_CONTENT_BYTES_MAX);
+        eprintln!(
+            "QR SVG bytes: {} for {} bytes, {} for {} bytes",
+            svg.len(),
+            longest.len(),
+            qr_svg(&url).unwrap().len(),
+            url.len()
+        );
+    }
 }

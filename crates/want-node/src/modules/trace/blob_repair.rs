@@ -9,7 +9,7 @@
 //! [`BLOB_REPAIR_FIRST_DELAY_MS`] (the capturing member's push usually lands first), then with
 //! doubling delays up to [`BLOB_REPAIR_RETRY_MAX_MS`], until some member serves bytes that hash
 //! to the CID. Members ask each other through `GET /v1/cluster/blobs/{cid}`, signed with their
-//! node key ([`member_read_digest`]); blobs are ciphertext, and only members are served this
+//! node key for the chain and the member asked ([`member_read_digest`]); blobs are ciphertext, and only members are served this
 //! way (readers go through `GET /v1/blobs/{cid}` and its access checks).
 //!
 //! Collection: every node deletes, hourly, the blobs older than [`ORPHAN_BLOB_AGE_MS`] that no
@@ -38,8 +38,9 @@ pub const ORPHAN_BLOB_AGE_MS: u64 = 48 * 60 * 60 * 1000;
 /// How often the orphan collector runs, in milliseconds (first one minute after start).
 pub const ORPHAN_GC_INTERVAL_MS: u64 = 60 * 60 * 1000;
 
-/// Domain tag of the digest a member signs to fetch a blob from another member.
-pub const BLOB_MEMBER_READ_TAG: &[u8] = b"WANT-BLOB-MEMBER-READ-v1";
+/// Domain tag of the digest a member signs to fetch a blob from another member (v2: bound to
+/// the chain, the addressed member, the method and the path).
+pub const BLOB_MEMBER_READ_TAG: &[u8] = b"WANT-BLOB-MEMBER-READ-v2";
 /// How long after a blob is found wanted it is first asked for, in milliseconds.
 pub const BLOB_REPAIR_FIRST_DELAY_MS: u64 = 2_000;
 /// Longest wait between two attempts at one blob, in milliseconds.
@@ -60,18 +61,63 @@ pub const TIME_HEADER: &str = "X-Want-Time";
 /// Header with the member's Ed25519 signature (hex) of [`member_read_digest`].
 pub const SIGNATURE_HEADER: &str = "X-Want-Signature";
 
-/// The digest a member signs (Ed25519) to fetch blob `cid` at `time_ms` from another member.
-pub fn member_read_digest(cid: &str, time_ms: u64) -> Hash32 {
-    let mut buf = Vec::with_capacity(BLOB_MEMBER_READ_TAG.len() + 8 + cid.len());
-    buf.extend_from_slice(BLOB_MEMBER_READ_TAG);
+/// Method and path a member fetches blob `cid` from another member with.
+pub const MEMBER_READ_METHOD: &str = "GET";
+/// The path of `GET /v1/cluster/blobs/{cid}`.
+pub fn member_read_path(cid: &str) -> String {
+    format!("/v1/cluster/blobs/{cid}")
+}
+/// Method and path a member pushes a copy of a blob to another member with.
+pub const MEMBER_PUT_METHOD: &str = "PUT";
+/// The path of a member's push (`PUT /v1/blobs`).
+pub const MEMBER_PUT_PATH: &str = "/v1/blobs";
+
+/// `sha256d(tag || chain_id BE || len-prefixed target node id || method || path || cid ||
+/// time_ms BE)`, each variable field preceded by its length (u32 BE): what a member signs for
+/// one request to one member of one chain, so that it verifies nowhere else.
+fn member_digest(
+    tag: &[u8],
+    chain_id: u64,
+    target: &[u8],
+    method: &str,
+    path: &str,
+    cid: &str,
+    time_ms: u64,
+) -> Hash32 {
+    let fields: [&[u8]; 4] = [target, method.as_bytes(), path.as_bytes(), cid.as_bytes()];
+    let variable: usize = fields.iter().map(|f| f.len().saturating_add(4)).sum();
+    let mut buf = Vec::with_capacity(tag.len().saturating_add(16).saturating_add(variable));
+    buf.extend_from_slice(tag);
+    buf.extend_from_slice(&chain_id.to_be_bytes());
+    for f in fields {
+        // Every field is far below 4 GiB (a key, a method, a path and a CID the HTTP server
+        // bounded); saturate rather than wrap if one ever were not.
+        let len = u32::try_from(f.len()).unwrap_or(u32::MAX);
+        buf.extend_from_slice(&len.to_be_bytes());
+        buf.extend_from_slice(f);
+    }
     buf.extend_from_slice(&time_ms.to_be_bytes());
-    buf.extend_from_slice(cid.as_bytes());
     sha256d(&buf)
+}
+
+/// The digest a member signs (Ed25519) to fetch blob `cid` at `time_ms` from the member whose
+/// node key is `target` on chain `chain_id` (`GET /v1/cluster/blobs/{cid}`).
+pub fn member_read_digest(chain_id: u64, target: &[u8], cid: &str, time_ms: u64) -> Hash32 {
+    member_digest(
+        BLOB_MEMBER_READ_TAG,
+        chain_id,
+        target,
+        MEMBER_READ_METHOD,
+        &member_read_path(cid),
+        cid,
+        time_ms,
+    )
 }
 
 /// Checks a member's signed blob request: `member` (hex) is a voting member's node key, its
 /// time is within [`BLOB_READ_WINDOW_MS`] of `now_ms`, and `signature` (hex) is its Ed25519
-/// signature of `digest` ([`member_read_digest`] or [`member_put_digest`] of the blob and time).
+/// signature of `digest` ([`member_read_digest`] or [`member_put_digest`] of this chain, this
+/// node, the blob and the time: a request signed for another member or chain does not verify).
 pub fn authorize_member(
     shared: &Shared,
     digest: &Hash32,
@@ -361,11 +407,16 @@ async fn fetch(
         return true;
     }
     let own = hex::encode(shared.node_key.public_key());
-    for peer in shared.vote_peers() {
+    let chain_id = shared.params.chain_id;
+    for (peer, key) in shared.vote_peer_members() {
+        let Some(key) = key else {
+            debug!(target: "trace::blobs", "{peer} has no valid node key configured; not asked for blob {cid}");
+            continue;
+        };
         let time_ms = now_ms();
         let signature = shared
             .node_key
-            .sign(member_read_digest(cid, time_ms).as_bytes());
+            .sign(member_read_digest(chain_id, &key, cid, time_ms).as_bytes());
         let sent = http
             .get(format!("{peer}/v1/cluster/blobs/{cid}"))
             .header(MEMBER_HEADER, &own)
@@ -426,21 +477,26 @@ async fn read_bounded(mut r: reqwest::Response) -> Option<Vec<u8>> {
 }
 
 /// Domain tag of the digest a member signs to push a copy of a blob to another member.
-pub const BLOB_MEMBER_PUT_TAG: &[u8] = b"WANT-BLOB-MEMBER-PUT-v1";
+pub const BLOB_MEMBER_PUT_TAG: &[u8] = b"WANT-BLOB-MEMBER-PUT-v2";
 /// How long one copy of a blob to a member may take, in milliseconds.
 pub const BLOB_REPLICATION_TIMEOUT_MS: u64 = 10_000;
 /// Most bytes of blobs waiting to be copied to the other members; a blob that does not fit is
 /// not pushed (the members fetch it once a record references it: repair).
 pub const BLOB_REPLICATION_QUEUE_BYTES_MAX: usize = 256 * 1024 * 1024;
 
-/// The digest a member signs (Ed25519, node key) to push the blob `cid` to another member at
-/// `time_ms` (`PUT /v1/blobs` with `X-Want-Member`, `X-Want-Time`, `X-Want-Signature`).
-pub fn member_put_digest(cid: &str, time_ms: u64) -> Hash32 {
-    let mut buf = Vec::with_capacity(BLOB_MEMBER_PUT_TAG.len() + 8 + cid.len());
-    buf.extend_from_slice(BLOB_MEMBER_PUT_TAG);
-    buf.extend_from_slice(&time_ms.to_be_bytes());
-    buf.extend_from_slice(cid.as_bytes());
-    sha256d(&buf)
+/// The digest a member signs (Ed25519, node key) to push the blob `cid` at `time_ms` to the
+/// member whose node key is `target` on chain `chain_id` (`PUT /v1/blobs` with
+/// `X-Want-Member`, `X-Want-Time`, `X-Want-Signature`).
+pub fn member_put_digest(chain_id: u64, target: &[u8], cid: &str, time_ms: u64) -> Hash32 {
+    member_digest(
+        BLOB_MEMBER_PUT_TAG,
+        chain_id,
+        target,
+        MEMBER_PUT_METHOD,
+        MEMBER_PUT_PATH,
+        cid,
+        time_ms,
+    )
 }
 
 /// The blobs waiting to be pushed to the other members: one worker, a byte limit.
@@ -533,11 +589,16 @@ pub fn spawn_replication(node: &Node, trace: &Arc<TraceNode>, mut shutdown: watc
 async fn push_to_members(shared: &Shared, http: &reqwest::Client, blob: &[u8]) {
     let cid = want_crypto::cid_of(blob);
     let own = hex::encode(shared.node_key.public_key());
-    for peer in shared.vote_peers() {
+    let chain_id = shared.params.chain_id;
+    for (peer, key) in shared.vote_peer_members() {
+        let Some(key) = key else {
+            debug!(target: "trace::blobs", "{peer} has no valid node key configured; blob {cid} not copied to it");
+            continue;
+        };
         let time_ms = now_ms();
         let signature = shared
             .node_key
-            .sign(member_put_digest(&cid, time_ms).as_bytes());
+            .sign(member_put_digest(chain_id, &key, &cid, time_ms).as_bytes());
         let sent = http
             .put(format!("{peer}/v1/blobs"))
             .header(MEMBER_HEADER, &own)
@@ -578,14 +639,27 @@ mod tests {
 
     #[test]
     fn member_read_digests_bind_the_blob_and_the_time() {
-        let a = member_read_digest("bafkreia", 1);
-        assert_ne!(a, member_read_digest("bafkreib", 1));
-        assert_ne!(a, member_read_digest("bafkreia", 2));
+        let (chain, node) = (7, [2u8; 32]);
+        let a = member_read_digest(chain, &node, "bafkreia", 1);
+        assert_ne!(a, member_read_digest(chain, &node, "bafkreib", 1));
+        assert_ne!(a, member_read_digest(chain, &node, "bafkreia", 2));
         assert_ne!(
             a,
             want_types::trace::blob_read_digest(1, &[0u8; 32], "GET", "/v1/blobs/bafkreia", "bafkreia", 1)
         );
-        assert_ne!(a, member_put_digest("bafkreia", 1));
+        assert_ne!(a, member_put_digest(chain, &node, "bafkreia", 1));
+    }
+
+    /// Issue 12, B6: a member's signed blob request names the chain and the member it is for.
+    #[test]
+    fn member_digests_bind_the_chain_and_the_addressed_member() {
+        let (node2, node3) = ([2u8; 32], [3u8; 32]);
+        let read = member_read_digest(7, &node2, "bafkreia", 1);
+        assert_ne!(read, member_read_digest(7, &node3, "bafkreia", 1));
+        assert_ne!(read, member_read_digest(8, &node2, "bafkreia", 1));
+        let put = member_put_digest(7, &node2, "bafkreia", 1);
+        assert_ne!(put, member_put_digest(7, &node3, "bafkreia", 1));
+        assert_ne!(put, member_put_digest(8, &node2, "bafkreia", 1));
     }
 
     const BLOB: &[u8] = b"sealed record of pallet 42";

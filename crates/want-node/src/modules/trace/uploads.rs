@@ -10,6 +10,14 @@
 //! (`[blobs]` in the node's configuration): what one account, or many, can make every member
 //! store without paying a fee is bounded. The ledger is in memory; after a restart only the
 //! orphan collector bounds what was pending before it.
+//!
+//! An account's pending allowance lasts only while it may still upload: when the node's quota
+//! is reached, the sweep also re-checks every account holding pending blobs, and the pending
+//! uploads of an account that is no longer an active organisation key and now holds less than
+//! [`BLOB_UPLOADER_MIN_BALANCE`] are forfeited, oldest first: forgotten by the ledger and their
+//! files deleted (unless anchored meanwhile or pending for another account too). Moving 1 WANT
+//! from account to account therefore keeps at most one account's quota pending, not the node's:
+//! filling the node takes `node_pending_mib / account_pending_mib` WANT held at once.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -18,7 +26,10 @@ use want_state::trace::query;
 use want_state::StateView;
 use want_types::{Address, Amount};
 
+use tracing::{info, warn};
+
 use super::blob_repair::ORPHAN_BLOB_AGE_MS;
+use super::blobs::BlobStore;
 pub use crate::config::BlobLimits;
 use crate::error::NodeError;
 use want_state::trace::codes;
@@ -27,16 +38,22 @@ use want_state::trace::codes;
 pub const BLOB_UPLOADER_MIN_BALANCE: Amount = 1_000_000;
 use crate::kernel::disk::MIB as BYTES_PER_MIB;
 
+/// Whether `account` may upload now: an active key of an organisation, or an account holding
+/// at least [`BLOB_UPLOADER_MIN_BALANCE`]. Also what keeps its pending uploads counted.
+fn entitled(view: &dyn StateView, account: &Address) -> Result<bool, NodeError> {
+    if query::key(view, account)?.is_some_and(|k| k.active()) {
+        return Ok(true);
+    }
+    Ok(want_state::token::state::balance(view, account)? >= BLOB_UPLOADER_MIN_BALANCE)
+}
+
 /// Checks that `uploader` may upload at all: an active key of an organisation, or an account
 /// holding at least [`BLOB_UPLOADER_MIN_BALANCE`].
 pub fn authorize_uploader(view: &dyn StateView, uploader: &Address) -> Result<(), NodeError> {
-    if query::key(view, uploader)?.is_some_and(|k| k.active()) {
+    if entitled(view, uploader)? {
         return Ok(());
     }
     let balance = want_state::token::state::balance(view, uploader)?;
-    if balance >= BLOB_UPLOADER_MIN_BALANCE {
-        return Ok(());
-    }
     Err(NodeError::rejected(
         codes::BLOB_UPLOAD_DENIED,
         format!(
@@ -99,6 +116,50 @@ impl Ledger {
         Ok(())
     }
 
+    /// Forfeits the pending uploads of every account that may no longer upload
+    /// ([`entitled`]), oldest first: forgets them and deletes their files from `blobs`, unless
+    /// a record references the blob by now or another account has it pending too. Returns how
+    /// many blobs were forfeited.
+    fn forfeit_unentitled(
+        &mut self,
+        view: &dyn StateView,
+        blobs: &BlobStore,
+        now_ms: u64,
+    ) -> Result<usize, NodeError> {
+        let mut gone: Vec<(Address, Pending)> = Vec::new();
+        let accounts: Vec<Address> = self.accounts.keys().copied().collect();
+        for a in accounts {
+            if entitled(view, &a)? {
+                continue;
+            }
+            if let Some(list) = self.accounts.remove(&a) {
+                gone.extend(list.into_iter().map(|p| (a, p)));
+            }
+        }
+        gone.sort_by_key(|(_, p)| p.at_ms);
+        let forfeited = gone.len();
+        for (account, p) in gone {
+            self.bytes = self.bytes.saturating_sub(p.bytes);
+            self.blobs = self.blobs.saturating_sub(1);
+            let shared = self
+                .accounts
+                .values()
+                .any(|l| l.iter().any(|q| q.cid == p.cid));
+            if shared {
+                continue;
+            }
+            // Age 0: any stored copy may go, unless referenced (checked under the store's lock).
+            if let Err(e) = blobs.remove_if_orphan(&p.cid, 0, now_ms, || referenced(view, &p.cid))
+            {
+                warn!(target: "trace::blobs", "cannot delete blob {} forfeited by {account}: {e}; the orphan collector deletes it later", p.cid);
+            }
+        }
+        if forfeited > 0 {
+            info!(target: "trace::blobs", "forfeited {forfeited} pending blobs of accounts that may no longer upload (less than {BLOB_UPLOADER_MIN_BALANCE} base units, no organisation key)");
+        }
+        Ok(forfeited)
+    }
+
     fn account_usage(&self, account: &Address) -> (u64, usize) {
         self.accounts.get(account).map_or((0, 0), |l| {
             (l.iter().map(|p| p.bytes).sum(), l.len())
@@ -130,10 +191,12 @@ impl UploadLedger {
     }
 
     /// Counts an upload of `bytes` bytes with CID `cid` by `account` at `now_ms`, or refuses it
-    /// with `blob_quota_exceeded` naming the quota.
+    /// with `blob_quota_exceeded` naming the quota. When the node's quota is reached, the sweep
+    /// deletes from `blobs` the pending blobs of accounts that may no longer upload.
     pub fn count(
         &self,
         view: &dyn StateView,
+        blobs: &BlobStore,
         account: &Address,
         cid: &str,
         bytes: u64,
@@ -173,12 +236,14 @@ impl UploadLedger {
             .swept_at_ms
             .is_none_or(|t| now_ms.saturating_sub(t) >= LEDGER_SWEEP_INTERVAL_MS);
         if over(&l) && may_sweep {
-            // Other accounts' entries may be anchored or expired by now: sweep them all.
+            // Other accounts' entries may be anchored or expired by now, or their accounts may
+            // have spent the balance that let them upload: sweep them all.
             l.swept_at_ms = Some(now_ms);
             let accounts: Vec<Address> = l.accounts.keys().copied().collect();
             for a in accounts {
                 l.prune(view, &a, now_ms)?;
             }
+            l.forfeit_unentitled(view, blobs, now_ms)?;
         }
         if over(&l) {
             return Err(NodeError::rejected(
@@ -211,6 +276,25 @@ mod tests {
     use super::*;
     use want_state::MemState;
 
+    /// An empty blob store in a temporary directory (kept alive by the returned guard).
+    fn blob_store() -> (tempfile::TempDir, BlobStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(dir.path()).unwrap();
+        (dir, store)
+    }
+
+    /// A state in which the accounts "a", "b" and "c" hold the uploaders' least balance.
+    fn funded_view() -> MemState {
+        let mut view = MemState::default();
+        for name in ["a", "b", "c"] {
+            view.0.insert(
+                want_state::token::state::balance_key(&Address::system(name)),
+                BLOB_UPLOADER_MIN_BALANCE.to_be_bytes().to_vec(),
+            );
+        }
+        view
+    }
+
     fn ledger(account_mib: u64, node_mib: u64) -> UploadLedger {
         UploadLedger::new(BlobLimits {
             account_pending_mib: account_mib,
@@ -222,71 +306,75 @@ mod tests {
 
     #[test]
     fn an_account_is_held_to_its_pending_quota_and_many_accounts_to_the_nodes() {
-        let view = MemState::default();
+        let view = funded_view();
+        let (_dir, store) = blob_store();
         let l = ledger(1, 2);
         let a = Address::system("a");
         let half = BYTES_PER_MIB / 2;
-        assert_eq!(l.count(&view, &a, "c1", half, 0).unwrap(), Counted::New);
-        assert_eq!(l.count(&view, &a, "c2", half, 0).unwrap(), Counted::New);
-        let e = l.count(&view, &a, "c3", 1, 0).unwrap_err();
+        assert_eq!(l.count(&view, &store, &a, "c1", half, 0).unwrap(), Counted::New);
+        assert_eq!(l.count(&view, &store, &a, "c2", half, 0).unwrap(), Counted::New);
+        let e = l.count(&view, &store, &a, "c3", 1, 0).unwrap_err();
         assert_eq!(e.code(), codes::BLOB_QUOTA_EXCEEDED);
         assert!(e.to_string().contains("blobs.account_pending_mib"), "{e}");
         // The same blob again is not counted twice.
-        assert_eq!(l.count(&view, &a, "c1", half, 0).unwrap(), Counted::Free);
+        assert_eq!(l.count(&view, &store, &a, "c1", half, 0).unwrap(), Counted::Free);
         // Another account has its own quota, until the node's is used up.
         let b = Address::system("b");
-        l.count(&view, &b, "d1", BYTES_PER_MIB, 0).unwrap();
+        l.count(&view, &store, &b, "d1", BYTES_PER_MIB, 0).unwrap();
         let c = Address::system("c");
-        let e = l.count(&view, &c, "e1", 1, 0).unwrap_err();
+        let e = l.count(&view, &store, &c, "e1", 1, 0).unwrap_err();
         assert!(e.to_string().contains("blobs.node_pending_mib"), "{e}");
         assert_eq!(l.usage(), (2 * BYTES_PER_MIB, 3));
     }
 
     #[test]
     fn pending_blobs_expire_with_the_orphan_collectors_age() {
-        let view = MemState::default();
+        let view = funded_view();
+        let (_dir, store) = blob_store();
         let l = ledger(1, 10);
         let a = Address::system("a");
-        l.count(&view, &a, "c1", BYTES_PER_MIB, 0).unwrap();
-        let e = l.count(&view, &a, "c2", 1, 1).unwrap_err();
+        l.count(&view, &store, &a, "c1", BYTES_PER_MIB, 0).unwrap();
+        let e = l.count(&view, &store, &a, "c2", 1, 1).unwrap_err();
         assert_eq!(e.code(), codes::BLOB_QUOTA_EXCEEDED);
         assert!(e.to_string().contains("blobs.account_pending_mib"), "{e}");
-        l.count(&view, &a, "c2", 1, ORPHAN_BLOB_AGE_MS).unwrap();
+        l.count(&view, &store, &a, "c2", 1, ORPHAN_BLOB_AGE_MS).unwrap();
         assert_eq!(l.usage(), (1, 1));
     }
 
     #[test]
     fn a_full_node_sweeps_other_accounts_at_most_once_per_interval() {
-        let view = MemState::default();
+        let view = funded_view();
+        let (_dir, store) = blob_store();
         let l = ledger(1, 1);
         let (a, b) = (Address::system("a"), Address::system("b"));
-        l.count(&view, &a, "c1", BYTES_PER_MIB, 0).unwrap();
+        l.count(&view, &store, &a, "c1", BYTES_PER_MIB, 0).unwrap();
         // Full: the first refusal sweeps (nothing is anchored or old), the next ones do not.
-        let e = l.count(&view, &b, "d1", 1, 0).unwrap_err();
+        let e = l.count(&view, &store, &b, "d1", 1, 0).unwrap_err();
         assert_eq!(e.code(), codes::BLOB_QUOTA_EXCEEDED);
         assert!(e.to_string().contains("blobs.node_pending_mib"), "{e}");
         // a's blob is old enough for the collector now, but the last sweep was just now.
         let old = ORPHAN_BLOB_AGE_MS;
         l.inner.lock().swept_at_ms = Some(old);
-        let e = l.count(&view, &b, "d1", 1, old).unwrap_err();
+        let e = l.count(&view, &store, &b, "d1", 1, old).unwrap_err();
         assert_eq!(e.code(), codes::BLOB_QUOTA_EXCEEDED);
         assert!(e.to_string().contains("blobs.node_pending_mib"), "{e}");
         // After the interval the sweep drops it and b gets in.
-        l.count(&view, &b, "d1", 1, old + LEDGER_SWEEP_INTERVAL_MS)
+        l.count(&view, &store, &b, "d1", 1, old + LEDGER_SWEEP_INTERVAL_MS)
             .unwrap();
         assert_eq!(l.usage(), (1, 1));
     }
 
     #[test]
     fn the_blob_count_is_capped_per_account() {
-        let view = MemState::default();
+        let view = funded_view();
+        let (_dir, store) = blob_store();
         let l = ledger(10, 10);
         let a = Address::system("a");
         for cid in ["c1", "c2", "c3"] {
-            l.count(&view, &a, cid, 1, 0).unwrap();
+            l.count(&view, &store, &a, cid, 1, 0).unwrap();
         }
         assert_eq!(
-            l.count(&view, &a, "c4", 1, 0).unwrap_err().code(),
+            l.count(&view, &store, &a, "c4", 1, 0).unwrap_err().code(),
             codes::BLOB_QUOTA_EXCEEDED
         );
     }
@@ -302,5 +390,96 @@ mod tests {
             BLOB_UPLOADER_MIN_BALANCE.to_be_bytes().to_vec(),
         );
         authorize_uploader(&view, &a).unwrap();
+    }
+}
+
+#[cfg(test)]
+mod forfeit_tests {
+    use super::*;
+    use want_state::MemState;
+
+    fn fund(view: &mut MemState, a: &Address, amount: Amount) {
+        view.0.insert(
+            want_state::token::state::balance_key(a),
+            amount.to_be_bytes().to_vec(),
+        );
+    }
+
+    #[test]
+    fn moving_one_want_from_account_to_account_does_not_fill_the_node() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(dir.path()).unwrap();
+        let l = UploadLedger::new(BlobLimits {
+            account_pending_mib: 1,
+            account_pending_blobs: 16,
+            node_pending_mib: 2,
+            node_pending_blobs: 100,
+        });
+        let mut view = MemState::default();
+        let half = usize::try_from(BYTES_PER_MIB / 2).unwrap();
+        // The attacker's 1 WANT hops a1 -> a2: each fills its own quota, never anchoring.
+        let (a1, a2) = (Address::system("a1"), Address::system("a2"));
+        let mut uploaded = Vec::new();
+        let mut now = 1_000;
+        for (account, tags) in [(a1, [1u8, 2]), (a2, [3, 4])] {
+            fund(&mut view, &account, BLOB_UPLOADER_MIN_BALANCE);
+            for tag in tags {
+                let blob = vec![tag; half];
+                let cid = store.put(&blob).unwrap();
+                let n = blob.len() as u64;
+                assert_eq!(l.count(&view, &store, &account, &cid, n, now).unwrap(), Counted::New);
+                uploaded.push((account, cid));
+                now += 1;
+            }
+            fund(&mut view, &account, BLOB_UPLOADER_MIN_BALANCE - 1);
+        }
+        // a2 still holds the WANT: its uploads stay.
+        fund(&mut view, &a2, BLOB_UPLOADER_MIN_BALANCE);
+        assert_eq!(l.usage(), (2 * BYTES_PER_MIB, 4));
+        // An honest funded uploader gets in: a1's pending uploads are forfeited and deleted.
+        let honest = Address::system("honest");
+        fund(&mut view, &honest, BLOB_UPLOADER_MIN_BALANCE);
+        let blob = vec![9u8; half];
+        let cid = want_crypto::cid_of(&blob);
+        assert_eq!(
+            l.count(&view, &store, &honest, &cid, blob.len() as u64, now).unwrap(),
+            Counted::New
+        );
+        for (account, cid) in &uploaded {
+            assert_eq!(store.contains(cid).unwrap(), *account == a2, "{account} {cid}");
+        }
+        assert_eq!(l.usage(), (BYTES_PER_MIB + BYTES_PER_MIB / 2, 3));
+    }
+
+    #[test]
+    fn a_forfeited_blob_another_account_has_pending_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(dir.path()).unwrap();
+        let l = UploadLedger::new(BlobLimits {
+            account_pending_mib: 1,
+            account_pending_blobs: 16,
+            node_pending_mib: 1,
+            node_pending_blobs: 100,
+        });
+        let mut view = MemState::default();
+        let (a, b, c) = (Address::system("a"), Address::system("b"), Address::system("c"));
+        for x in [&a, &b, &c] {
+            fund(&mut view, x, BLOB_UPLOADER_MIN_BALANCE);
+        }
+        let quarter = usize::try_from(BYTES_PER_MIB / 4).unwrap();
+        let blob = vec![7u8; quarter];
+        let cid = store.put(&blob).unwrap();
+        let n = blob.len() as u64;
+        l.count(&view, &store, &a, &cid, n, 0).unwrap();
+        l.count(&view, &store, &b, &cid, n, 0).unwrap();
+        let big = vec![8u8; 2 * quarter];
+        let big_cid = store.put(&big).unwrap();
+        l.count(&view, &store, &a, &big_cid, big.len() as u64, 0).unwrap();
+        // a spends its balance; the node is full for c's upload.
+        fund(&mut view, &a, 0);
+        l.count(&view, &store, &c, "c-cid", n, 1).unwrap();
+        // a's own blob is gone; the one b has pending too stays.
+        assert!(!store.contains(&big_cid).unwrap());
+        assert!(store.contains(&cid).unwrap());
     }
 }
