@@ -70,12 +70,6 @@ impl ReplayGuard {
     }
 
     fn fresh(&self, h: &EnvelopeHeader, now_ms: u64) -> Result<(), Refusal> {
-        if h.sent_at_ms < self.started_ms {
-            return Err(Refusal::SentBeforeStart {
-                sent_at_ms: h.sent_at_ms,
-                started_ms: self.started_ms,
-            });
-        }
         if h.sent_at_ms.saturating_add(REPLAY_WINDOW_MS) < now_ms {
             return Err(Refusal::Stale {
                 age_ms: now_ms - h.sent_at_ms,
@@ -85,6 +79,14 @@ impl ReplayGuard {
         if h.sent_at_ms > now_ms.saturating_add(REPLAY_WINDOW_MS) {
             return Err(Refusal::FromFuture {
                 ahead_ms: h.sent_at_ms - now_ms,
+            });
+        }
+        // Within the window but before this guard existed (checked after the window, so a
+        // message older than the window is called what it is: stale).
+        if h.sent_at_ms < self.started_ms {
+            return Err(Refusal::SentBeforeStart {
+                sent_at_ms: h.sent_at_ms,
+                started_ms: self.started_ms,
             });
         }
         Ok(())
@@ -215,6 +217,9 @@ mod tests {
             restarted.check(&captured, now + 10).unwrap_err().code(),
             "sent_before_start"
         );
+        // A message older than the window is still called stale.
+        let old = h(1, 5, 3, now - REPLAY_WINDOW_MS - 1);
+        assert_eq!(restarted.check(&old, now + 10).unwrap_err().code(), "stale");
         // What the sender sends from then on is taken.
         restarted.check(&h(1, 5, 2, now + 5), now + 10).unwrap();
     }
