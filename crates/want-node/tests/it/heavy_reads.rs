@@ -6,14 +6,12 @@
 use crate::common;
 
 use std::collections::HashSet;
-use std::path::Path;
 use std::time::Duration;
 
 use common::*;
 use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use want_node::config::{dev_private_key, DEV_ORG};
 use want_node::trace::urlencode;
 use want_node::Genesis;
 use want_types::Address;
@@ -25,22 +23,6 @@ const INPUTS_PER_TRANSFORMATION: usize = 4_000;
 const TRANSFORMATIONS: usize = 3;
 /// The output every transformation makes.
 const OUTPUT: &str = "urn:epc:id:sgtin:4012345.077889.1";
-
-async fn start_capturing(dir: &Path) -> TestNode {
-    let key_file = dir.join("capture-key.hex");
-    std::fs::create_dir_all(dir).unwrap();
-    want_node::write_secret_file(&key_file, &dev_private_key().to_hex()).unwrap();
-    start_node_with(dir, Genesis::dev(), |c| {
-        c.capture = Some(want_node::trace::capture::CaptureConfig {
-            org: DEV_ORG.into(),
-            key_file,
-            token_file: None,
-            publish_non_gs1_places: false,
-        })
-    })
-    .await
-    .expect("start capturing node")
-}
 
 fn input(t: usize, k: usize) -> String {
     format!(

@@ -42,23 +42,6 @@ fn jsonld_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// A dev node whose capture endpoint signs with the dev key (as `want dev` does).
-async fn start_capturing(dir: &Path) -> TestNode {
-    let key_file = dir.join("capture-key.hex");
-    std::fs::create_dir_all(dir).unwrap();
-    want_node::write_secret_file(&key_file, &dev_private_key().to_hex()).unwrap();
-    start_node_with(dir, Genesis::dev(), |c| {
-        c.capture = Some(want_node::trace::capture::CaptureConfig {
-            org: DEV_ORG.into(),
-            key_file,
-            token_file: None,
-            publish_non_gs1_places: false,
-        })
-    })
-    .await
-    .expect("start capturing node")
-}
-
 async fn capture(n: &TestNode, body: impl Into<reqwest::Body>) -> (StatusCode, Value) {
     n.post_raw("/v1/epcis/capture", body).await
 }

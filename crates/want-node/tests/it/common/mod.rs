@@ -864,3 +864,20 @@ pub fn assert_error(resp: &(StatusCode, Value), status: u16, code: &str) {
         .expect("error.message string");
     assert!(!message.is_empty(), "{v}");
 }
+
+/// A dev node whose capture endpoint signs with the dev key (as `want dev` does).
+pub async fn start_capturing(dir: &Path) -> TestNode {
+    let key_file = dir.join("capture-key.hex");
+    std::fs::create_dir_all(dir).unwrap();
+    want_node::write_secret_file(&key_file, &dev_private_key().to_hex()).unwrap();
+    start_node_with(dir, want_node::Genesis::dev(), |c| {
+        c.capture = Some(want_node::trace::capture::CaptureConfig {
+            org: want_node::config::DEV_ORG.into(),
+            key_file,
+            token_file: None,
+            publish_non_gs1_places: false,
+        })
+    })
+    .await
+    .expect("start capturing node")
+}
