@@ -307,8 +307,12 @@ pub async fn serve_listener(
     use hyper_util::service::TowerToHyperService;
     let mut limits = node.shared.cfg.http.clone();
     let shared = node.shared.clone();
-    let (app, cap_setting) = match which {
-        Listener::Public => (router(node), "http.client_connections_max"),
+    let (app, cap_setting, all_setting) = match which {
+        Listener::Public => (
+            router(node),
+            "http.client_connections_max",
+            "http.connections_max",
+        ),
         Listener::Members => {
             if let Some(c) = &shared.cfg.cluster {
                 limits.connections_max = c.member_connections_max;
@@ -317,12 +321,12 @@ pub async fn serve_listener(
             // Members are few, authenticated per message and bounded by their connection
             // slots: a leader's appends and heartbeats must never be answered 429.
             limits.client_requests_per_second = 0;
-            (member_router(node), "cluster.member_client_connections_max")
+            (
+                member_router(node),
+                "cluster.member_client_connections_max",
+                "cluster.member_connections_max",
+            )
         }
-    };
-    let all_setting = match which {
-        Listener::Public => "http.connections_max",
-        Listener::Members => "cluster.member_connections_max",
     };
     let app = app.layer(axum::middleware::from_fn_with_state(
         std::time::Duration::from_millis(limits.request_timeout_ms),
