@@ -128,6 +128,10 @@ impl Transport {
         self.me
     }
 
+    pub fn chain_id(&self) -> u64 {
+        self.chain_id
+    }
+
     /// Replaces the membership (from Raft).
     pub fn set_members(&self, members: BTreeMap<u64, Peer>) {
         *self.members.write() = members;
@@ -167,6 +171,21 @@ impl Transport {
         payload: Vec<u8>,
         timeout: Duration,
     ) -> Result<Vec<u8>, NetError> {
+        self.call_envelope(to, peer, kind, payload, timeout)
+            .await
+            .map(|answer| answer.payload)
+    }
+
+    /// Sends `payload` to member `to` and returns its checked answer, signed envelope and all
+    /// (a candidate keeps the vote answers that elected it as its proof of leadership).
+    pub async fn call_envelope(
+        &self,
+        to: u64,
+        peer: &Peer,
+        kind: MsgKind,
+        payload: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<Envelope, NetError> {
         let request = Envelope::seal(self.header(to, kind, [0; 32]), payload, &self.key);
         let digest = request.digest();
         let decision = self.faults.decide(to);
@@ -245,7 +264,7 @@ impl Transport {
             Envelope::from_bytes(&body).map_err(|refusal| NetError::BadAnswer { to, refusal })?;
         self.check_answer(&answer, to, peer, digest)
             .map_err(|refusal| NetError::BadAnswer { to, refusal })?;
-        Ok(answer.payload)
+        Ok(answer)
     }
 
     fn check_answer(
