@@ -4,6 +4,7 @@
 mod common;
 
 mod blob_uploads;
+mod catch_up;
 mod certificates;
 mod cluster;
 mod consensus_restart;
