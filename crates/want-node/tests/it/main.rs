@@ -5,6 +5,7 @@ mod common;
 
 mod blob_uploads;
 mod byzantine;
+mod catch_up;
 mod certificates;
 mod cluster;
 mod consensus_restart;
