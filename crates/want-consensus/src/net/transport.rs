@@ -137,6 +137,11 @@ impl Transport {
         *self.members.write() = members;
     }
 
+    /// The members from the genesis and the configuration.
+    pub fn configured_members(&self) -> BTreeMap<u64, Peer> {
+        self.fallback.clone()
+    }
+
     /// A member by id: from Raft's membership, or from the genesis/configuration while Raft
     /// knows none.
     pub fn peer(&self, id: u64) -> Option<Peer> {

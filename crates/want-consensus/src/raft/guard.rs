@@ -45,6 +45,16 @@ pub fn candidate_vote(term: u64, candidate: u64) -> Vote<u64> {
 /// What a voter answers to a Vote request, as the transport carries it.
 pub type VoteAnswer = Result<VoteResponse<u64>, RaftError<u64>>;
 
+/// Decodes a vote answer: the whole payload, nothing after it (so no other answer whose first
+/// bytes happen to decode as one counts as a grant).
+pub fn decode_answer(payload: &[u8]) -> Result<VoteAnswer, String> {
+    match postcard::take_from_bytes::<VoteAnswer>(payload) {
+        Ok((answer, [])) => Ok(answer),
+        Ok((_, rest)) => Err(format!("{} bytes after the vote answer", rest.len())),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// The grants a candidate received, kept to prove its leadership (sender side).
 #[derive(Debug, Default)]
 pub struct LeaderProofs {
@@ -55,7 +65,7 @@ pub struct LeaderProofs {
 impl LeaderProofs {
     /// Records the signed answer `answer` from `voter`, if it grants `me` the term it names.
     pub fn record(&mut self, me: u64, voter: u64, answer: &Envelope) {
-        let Ok(VoteAnswer::Ok(resp)) = postcard::from_bytes::<VoteAnswer>(&answer.payload) else {
+        let Ok(VoteAnswer::Ok(resp)) = decode_answer(&answer.payload) else {
             return;
         };
         let term = resp.vote.leader_id().term;
@@ -142,7 +152,7 @@ pub fn verify_leader_proof(
         } else if let Some(key) = voters.keys.get(&voter).filter(|_| voters.is_voter(voter)) {
             match env.verify_signature(key) {
                 Err(e) => Some(e.to_string()),
-                Ok(()) => match postcard::from_bytes::<VoteAnswer>(&env.payload) {
+                Ok(()) => match decode_answer(&env.payload) {
                     Ok(Ok(resp)) if resp.vote_granted && resp.vote == wanted => None,
                     Ok(_) => Some(format!("does not grant term {term} to node {leader}")),
                     Err(e) => Some(format!("does not decode as a vote answer: {e}")),

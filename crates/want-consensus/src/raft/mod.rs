@@ -140,8 +140,8 @@ pub struct RaftConsensus<A: BlockApplier> {
     transport: Option<Arc<Transport>>,
     applier: Arc<A>,
     clock: Clock,
-    /// The leaders proven recently (see [`guard`]).
-    proven: Mutex<ProvenLeaders>,
+    /// The leaders proven recently (see [`guard`]); shared with the network.
+    proven: Arc<Mutex<ProvenLeaders>>,
 }
 
 /// Default snapshot interval in log entries. Half as many entries are kept behind a snapshot
@@ -150,6 +150,12 @@ pub struct RaftConsensus<A: BlockApplier> {
 pub const SNAPSHOT_EVERY_ENTRIES_DEFAULT: u64 = 2_000;
 /// Smallest snapshot interval accepted.
 pub const SNAPSHOT_EVERY_ENTRIES_MIN: u64 = 10;
+
+/// How far after a member's clock a block the leader says is committed may be dated (looser
+/// than [`crate::BLOCK_TIME_DRIFT_MS`]: a member whose clock runs a little behind must still
+/// take committed blocks; a leader must not freeze chain time by calling a far-future block
+/// committed).
+pub const COMMITTED_BLOCK_TIME_DRIFT_MS: u64 = 10 * 60 * 1_000;
 
 /// Most Raft entries (blocks) in one append-entries message.
 pub const RAFT_PAYLOAD_ENTRIES_MAX: u64 = 16;
@@ -298,10 +304,11 @@ impl<A: BlockApplier> RaftConsensus<A> {
         let failure = Arc::new(Mutex::new(None));
         let sm = BlockStateMachine::new(applier.clone(), failure.clone());
         let transport = cluster.as_ref().map(|c| c.transport.clone());
+        let proven: Arc<Mutex<ProvenLeaders>> = Arc::default();
         let raft = match &transport {
             None => Raft::new(node_id, Arc::new(config), NoNetwork, log, sm).await,
             Some(t) => {
-                let net = SignedNetwork::new(t.clone());
+                let net = SignedNetwork::new(t.clone(), proven.clone());
                 Raft::new(node_id, Arc::new(config), net, log, sm).await
             }
         };
@@ -321,7 +328,7 @@ impl<A: BlockApplier> RaftConsensus<A> {
                 .as_ref()
                 .map(|c| c.clock.clone())
                 .unwrap_or_else(crate::system_clock),
-            proven: Mutex::new(ProvenLeaders::default()),
+            proven,
         };
         let members = match &cluster {
             None => BTreeMap::from([(
@@ -339,6 +346,18 @@ impl<A: BlockApplier> RaftConsensus<A> {
         };
         if initialized {
             info!(target: "consensus", "Raft log already initialized; resuming");
+            let vote = consensus.raft.metrics().borrow().vote;
+            if cluster.is_some()
+                && vote.is_committed()
+                && vote.leader_id().voted_for() == Some(node_id)
+            {
+                // This node led before the restart, but the vote grants that proved its term
+                // were in memory: without them no member accepts it, so it runs for a new term.
+                info!(target: "consensus", "node {node_id} led term {} before the restart; calling an election to prove its leadership again", vote.leader_id().term);
+                if let Err(e) = consensus.raft.trigger().elect().await {
+                    return Err(consensus.fatal(e, None));
+                }
+            }
         } else if members.contains_key(&node_id) {
             match consensus.raft.initialize(members.clone()).await {
                 Ok(()) => {
@@ -436,6 +455,14 @@ impl<A: BlockApplier> RaftConsensus<A> {
                 let req: openraft::raft::VoteRequest<u64> =
                     postcard::from_bytes(&env.payload).map_err(malformed)?;
                 self.check_speaks_for_itself(from, &req.vote)?;
+                if req.vote.is_committed() {
+                    // A candidate asks; only an election makes a leader.
+                    return Err(Refusal::UnprovenLeader {
+                        from,
+                        term: req.vote.leader_id().term,
+                        reason: "a vote request may not carry a committed vote".into(),
+                    });
+                }
                 encode(&self.raft.vote(req).await)
             }
             MsgKind::InstallSnapshot => {
@@ -520,22 +547,36 @@ impl<A: BlockApplier> RaftConsensus<A> {
             .lock()
             .map_err(|_| unproven("the proven-leader record is poisoned".into()))?
             .contains(term, from);
-        // This node's own vote is for that leader (it granted it, or accepted it before a
-        // restart): it is its own witness.
+        // This node accepted that leader before (a committed vote names it: only a proven
+        // leader's entries, a proven higher vote or its own election commit a vote here, e.g.
+        // before a restart that emptied the proven set): it is its own witness.
         let my_vote = self.raft.metrics().borrow().vote;
-        if proven || my_vote.leader_id() == vote.leader_id() {
+        if proven || (my_vote.is_committed() && my_vote.leader_id() == vote.leader_id()) {
             return Ok(());
         }
-        if !voters.is_known() {
-            // A new node: it trusts the members its transport knows until it learns the
-            // membership from them.
-            return Ok(());
-        }
-        let chain_id = self
+        let transport = self
             .transport
             .as_ref()
-            .map(|t| t.chain_id())
             .ok_or_else(|| unproven("this node runs a single-member chain".into()))?;
+        let chain_id = transport.chain_id();
+        // A node that knows no membership yet (added later) checks the proof against the
+        // members it was configured with (the genesis members and its peers, itself excepted).
+        let voters = if voters.is_known() {
+            voters
+        } else {
+            let configured = transport.configured_members();
+            VoterView {
+                configs: vec![configured
+                    .keys()
+                    .copied()
+                    .filter(|id| *id != self.node_id)
+                    .collect()],
+                keys: configured
+                    .into_iter()
+                    .map(|(id, p)| (id, p.public_key))
+                    .collect(),
+            }
+        };
         guard::verify_leader_proof(chain_id, term, from, proof, &voters).map_err(unproven)?;
         if let Ok(mut p) = self.proven.lock() {
             p.insert(term, from);
@@ -548,7 +589,9 @@ impl<A: BlockApplier> RaftConsensus<A> {
     /// after the leader's commit index must decode and pass [`BlockApplier::check_proposal`]
     /// against the voters in force at its place in the log and this node's clock. Entries the
     /// leader says are committed are decided: they are appended as they are (a block that turns
-    /// out invalid is skipped by every member alike when applied).
+    /// out invalid is skipped by every member alike when applied) — except that one beyond what
+    /// this node has applied may not be dated more than [`COMMITTED_BLOCK_TIME_DRIFT_MS`] after
+    /// its clock (a leader cannot freeze chain time by calling a far-future block committed).
     async fn check_entries(
         &self,
         from: u64,
@@ -560,13 +603,13 @@ impl<A: BlockApplier> RaftConsensus<A> {
                 .filter_map(|id| m.get_node(&id).and_then(|n| n.key_bytes()))
                 .collect()
         };
-        let mut members = {
+        let (mut members, applied) = {
             let metrics = self.raft.metrics();
             let m = metrics.borrow();
-            voter_keys(m.membership_config.membership())
+            (voter_keys(m.membership_config.membership()), m.last_applied)
         };
-        // (log index, block bytes, the voters' keys in force there)
-        type ToCheck = (u64, Vec<u8>, Arc<Vec<[u8; 32]>>);
+        // (log index, block bytes, the voters' keys in force there; None: only the time bound)
+        type ToCheck = (u64, Vec<u8>, Option<Arc<Vec<[u8; 32]>>>);
         let mut blocks: Vec<ToCheck> = Vec::new();
         let mut shared = Arc::new(members.clone());
         for e in &req.entries {
@@ -576,7 +619,10 @@ impl<A: BlockApplier> RaftConsensus<A> {
                     shared = Arc::new(members.clone());
                 }
                 EntryPayload::Normal(p) if Some(e.log_id) > req.leader_commit => {
-                    blocks.push((e.log_id.index, p.block.clone(), shared.clone()));
+                    blocks.push((e.log_id.index, p.block.clone(), Some(shared.clone())));
+                }
+                EntryPayload::Normal(p) if Some(e.log_id) > applied => {
+                    blocks.push((e.log_id.index, p.block.clone(), None));
                 }
                 _ => {}
             }
@@ -592,6 +638,19 @@ impl<A: BlockApplier> RaftConsensus<A> {
                     from,
                     index,
                     reason,
+                };
+                let Some(members) = members else {
+                    // Said to be committed: only a far-future time is refused (an entry that is
+                    // not a block is skipped alike when applied).
+                    let ahead = Block::from_bytes(&bytes)
+                        .map(|b| b.header.timestamp_ms.saturating_sub(now))
+                        .unwrap_or(0);
+                    if ahead > COMMITTED_BLOCK_TIME_DRIFT_MS {
+                        return Err(refuse(format!(
+                            "said to be committed, but dated {ahead} ms after this member's clock (at most {COMMITTED_BLOCK_TIME_DRIFT_MS} ms)"
+                        )));
+                    }
+                    continue;
                 };
                 let block = Block::from_bytes(&bytes)
                     .map_err(|e| refuse(format!("it does not decode as a block: {e}")))?;

@@ -11,9 +11,9 @@ use openraft::raft::{
 
 use std::sync::{Arc, Mutex};
 
-use openraft::{Entry, EntryPayload, LogId};
+use openraft::{Entry, EntryPayload};
 
-use super::guard::{LeaderClaim, LeaderProofs};
+use super::guard::{LeaderClaim, LeaderProofs, ProvenLeaders};
 use super::{MemberNode, TypeConfig};
 
 type NodeId = u64;
@@ -127,13 +127,20 @@ pub struct SignedNetwork {
     pub transport: Arc<crate::net::Transport>,
     /// The vote grants this node received as a candidate.
     pub proofs: Arc<Mutex<LeaderProofs>>,
+    /// The leaders this node found proven (shared with [`RaftConsensus`](super::RaftConsensus)):
+    /// an answer naming another leader counts only for a proven one.
+    pub proven: Arc<Mutex<ProvenLeaders>>,
 }
 
 impl SignedNetwork {
-    pub fn new(transport: Arc<crate::net::Transport>) -> SignedNetwork {
+    pub fn new(
+        transport: Arc<crate::net::Transport>,
+        proven: Arc<Mutex<ProvenLeaders>>,
+    ) -> SignedNetwork {
         SignedNetwork {
             transport,
             proofs: Arc::default(),
+            proven,
         }
     }
 }
@@ -142,6 +149,7 @@ impl SignedNetwork {
 pub struct SignedConnection {
     transport: Arc<crate::net::Transport>,
     proofs: Arc<Mutex<LeaderProofs>>,
+    proven: Arc<Mutex<ProvenLeaders>>,
     target: NodeId,
     peer: Option<crate::net::Peer>,
 }
@@ -154,6 +162,7 @@ impl RaftNetworkFactory<TypeConfig> for SignedNetwork {
         SignedConnection {
             transport: self.transport.clone(),
             proofs: self.proofs.clone(),
+            proven: self.proven.clone(),
             target,
             peer,
         }
@@ -218,6 +227,41 @@ impl SignedConnection {
         self.decode(&answer.payload)
     }
 
+    /// Whether an answer's `vote`, higher than what was sent, may make this node step down and
+    /// adopt it: a candidate's (uncommitted) vote, or a leader's (committed) vote for this node
+    /// or for a leader this node found proven. A member that answers with an unproven committed
+    /// "higher vote" would otherwise depose the leader and plant a leader this node would trust.
+    fn may_adopt(&self, vote: &openraft::Vote<NodeId>) -> bool {
+        if !vote.is_committed() {
+            // Someone campaigns in a higher term: stepping down for it is how Raft goes on (a
+            // member cut off for a while comes back with a higher term); the vote adopted is not
+            // a leader this node will trust.
+            return true;
+        }
+        let lid = vote.leader_id();
+        match lid.voted_for() {
+            Some(id) if id == self.transport.me() => true,
+            Some(id) => self
+                .proven
+                .lock()
+                .map(|p| p.contains(lid.term, id))
+                .unwrap_or(false),
+            None => false,
+        }
+    }
+
+    fn refused_answer<E: std::error::Error>(
+        &self,
+        what: String,
+    ) -> RPCError<NodeId, MemberNode, E> {
+        use openraft::error::NetworkError;
+        tracing::warn!(target: "consensus::guard", "ignoring the answer of node {}: {what}", self.target);
+        RPCError::Network(NetworkError::new(&std::io::Error::other(format!(
+            "node {} answered {what}",
+            self.target
+        ))))
+    }
+
     /// The request as a leader sends it: with the grants that elected it for `vote`'s term.
     fn claim<R>(&self, vote: &openraft::Vote<NodeId>, req: R) -> LeaderClaim<R> {
         let term = vote.leader_id().term;
@@ -234,9 +278,11 @@ impl SignedConnection {
 }
 
 impl RaftNetwork<TypeConfig> for SignedConnection {
-    /// Sends the entries in batches of at most [`APPEND_BATCH_BYTES_MAX`] bytes, each after the
-    /// previous one: a later batch's answer stands for the whole request, and if a later batch
-    /// fails the follower is known to match up to the last entry it took (`PartialSuccess`).
+    /// Sends the entries up to [`APPEND_BATCH_BYTES_MAX`] bytes (at least one entry); when more
+    /// were asked for, answers `PartialSuccess` up to the last entry sent, and openraft sends the
+    /// rest next (each call stays within one replication timeout). The follower's answer is
+    /// checked: a match outside what was sent, or an unproven higher vote, is refused as a
+    /// network error.
     async fn append_entries(
         &mut self,
         rpc: AppendEntriesRequest<TypeConfig>,
@@ -249,55 +295,37 @@ impl RaftNetwork<TypeConfig> for SignedConnection {
             entries,
             leader_commit,
         } = rpc;
-        let batches = split_by_bytes(entries);
-        if batches.len() <= 1 {
-            let req = AppendEntriesRequest::<TypeConfig> {
-                vote,
-                prev_log_id,
-                entries: batches.into_iter().next().unwrap_or_default(),
-                leader_commit,
-            };
-            let claim = self.claim(&vote, req);
-            return self
-                .rpc(
-                    crate::net::MsgKind::AppendEntries,
-                    &claim,
-                    option.hard_ttl(),
-                )
-                .await;
-        }
-        let mut prev = prev_log_id;
-        let mut matched: Option<Option<LogId<NodeId>>> = None;
-        for batch in batches {
-            let last = batch.last().map(|e| e.log_id);
-            let req = AppendEntriesRequest::<TypeConfig> {
-                vote,
-                prev_log_id: prev,
-                entries: batch,
-                leader_commit,
-            };
-            let claim = self.claim(&vote, req);
-            let answer: Result<AppendEntriesResponse<NodeId>, _> = self
-                .rpc(
-                    crate::net::MsgKind::AppendEntries,
-                    &claim,
-                    option.hard_ttl(),
-                )
-                .await;
-            match (answer, matched) {
-                (Ok(AppendEntriesResponse::Success), _) => {
-                    matched = Some(last);
-                    prev = last;
-                }
-                (Ok(AppendEntriesResponse::PartialSuccess(m)), _) => {
-                    return Ok(AppendEntriesResponse::PartialSuccess(m))
-                }
-                // The follower took the earlier batches: say how far it matches.
-                (_, Some(m)) => return Ok(AppendEntriesResponse::PartialSuccess(m)),
-                (other, None) => return other,
+        let mut batches = split_by_bytes(entries).into_iter();
+        let first = batches.next().unwrap_or_default();
+        let cut = batches.next().is_some();
+        let last = first.last().map(|e| e.log_id).or(prev_log_id);
+        let req = AppendEntriesRequest::<TypeConfig> {
+            vote,
+            prev_log_id,
+            entries: first,
+            leader_commit,
+        };
+        let claim = self.claim(&vote, req);
+        let answer: AppendEntriesResponse<NodeId> = self
+            .rpc(
+                crate::net::MsgKind::AppendEntries,
+                &claim,
+                option.hard_ttl(),
+            )
+            .await?;
+        match answer {
+            AppendEntriesResponse::Success if cut => {
+                Ok(AppendEntriesResponse::PartialSuccess(last))
             }
+            AppendEntriesResponse::PartialSuccess(m) if m < prev_log_id || m > last => Err(self
+                .refused_answer(format!(
+                    "a match {m:?} outside the entries sent ({prev_log_id:?}..={last:?})"
+                ))),
+            AppendEntriesResponse::HigherVote(v) if !self.may_adopt(&v) => {
+                Err(self.refused_answer(format!("a higher vote {v} of a leader it did not prove")))
+            }
+            other => Ok(other),
         }
-        Ok(AppendEntriesResponse::Success)
     }
 
     async fn install_snapshot(
@@ -308,13 +336,22 @@ impl RaftNetwork<TypeConfig> for SignedConnection {
         InstallSnapshotResponse<NodeId>,
         RPCError<NodeId, MemberNode, RaftError<NodeId, InstallSnapshotError>>,
     > {
-        let claim = self.claim(&rpc.vote.clone(), rpc);
-        self.rpc(
-            crate::net::MsgKind::InstallSnapshot,
-            &claim,
-            std::time::Duration::from_millis(SNAPSHOT_RPC_TIMEOUT_MS),
-        )
-        .await
+        let vote = rpc.vote;
+        let claim = self.claim(&vote, rpc);
+        let answer: InstallSnapshotResponse<NodeId> = self
+            .rpc(
+                crate::net::MsgKind::InstallSnapshot,
+                &claim,
+                std::time::Duration::from_millis(SNAPSHOT_RPC_TIMEOUT_MS),
+            )
+            .await?;
+        if answer.vote > vote && !self.may_adopt(&answer.vote) {
+            return Err(self.refused_answer(format!(
+                "a higher vote {} of a leader it did not prove",
+                answer.vote
+            )));
+        }
+        Ok(answer)
     }
 
     /// Asks for a vote; a granting answer is kept, signed, as part of this node's proof of
@@ -330,13 +367,20 @@ impl RaftNetwork<TypeConfig> for SignedConnection {
         if let Ok(mut proofs) = self.proofs.lock() {
             proofs.record(self.transport.me(), self.target, &answer);
         }
-        self.decode(&answer.payload)
+        let resp: VoteResponse<NodeId> = self.decode(&answer.payload)?;
+        if !resp.vote_granted && resp.vote > rpc.vote && !self.may_adopt(&resp.vote) {
+            return Err(self.refused_answer(format!(
+                "a refusal carrying a higher vote {} of a leader it did not prove",
+                resp.vote
+            )));
+        }
+        Ok(resp)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use openraft::{CommittedLeaderId, EntryPayload};
+    use openraft::{CommittedLeaderId, EntryPayload, LogId};
 
     use super::*;
     use crate::raft::Proposal;

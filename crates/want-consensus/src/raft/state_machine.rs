@@ -142,10 +142,19 @@ fn apply_batch<A: BlockApplier>(
                         Err(reason) => Err(fail(reason)),
                     }
                 }
-                Err(e) => Err(ApplyFailure {
-                    height: None,
-                    reason: format!("the proposal does not decode as a block: {e}"),
-                }),
+                // Not a block at all (only a faulty leader writes such an entry): skipped by
+                // every member alike, like a block whose content is invalid.
+                Err(e) => {
+                    let reason = format!("the proposal does not decode as a block: {e}");
+                    tracing::error!(target: "consensus::apply", "skipping log entry {log_id}: {reason}");
+                    applier
+                        .record_consensus_meta(&next.encode())
+                        .map(|()| Applied::Stale { height: 0, reason })
+                        .map_err(|reason| ApplyFailure {
+                            height: None,
+                            reason,
+                        })
+                }
             },
             EntryPayload::Blank => applier
                 .record_consensus_meta(&next.encode())
