@@ -14,6 +14,7 @@
 
 mod log_store;
 mod network;
+pub mod runtime;
 mod state_machine;
 #[cfg(test)]
 mod tests;
@@ -47,6 +48,7 @@ openraft::declare_raft_types!(
         NodeId = u64,
         Node = MemberNode,
         SnapshotData = Cursor<Vec<u8>>,
+        AsyncRuntime = runtime::ConsensusRuntime,
 );
 
 /// Raft's metrics of this cluster (role, term, log indexes, membership).
