@@ -15,6 +15,7 @@ pub mod raft;
 mod sim;
 
 use std::future::Future;
+use std::sync::Arc;
 
 use serde::Serialize;
 use want_types::{Block, Hash32};
@@ -55,8 +56,39 @@ pub struct AppliedBlock {
     pub tx_count: u32,
 }
 
+/// A member's clock: Unix milliseconds. Consensus reads time only through it (a simulation
+/// passes a simulated, skewed clock).
+pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
+
+/// The system clock as a [`Clock`].
+pub fn system_clock() -> Clock {
+    Arc::new(net::unix_ms)
+}
+
+/// How far ahead of a member's clock a proposed block's timestamp may be: a member refuses to
+/// append (and so to acknowledge) a block dated later than its own clock plus this. A leader
+/// whose clock runs ahead by more gets none of its blocks acknowledged (it logs why); a member
+/// whose clock runs behind refuses new blocks, which the others still commit, and applies them
+/// once they are committed (committed blocks are not held to the clock).
+pub const BLOCK_TIME_DRIFT_MS: u64 = 5_000;
+
 /// Executes committed blocks: verify, run the state machine, persist atomically.
 pub trait BlockApplier: Send + Sync + 'static {
+    /// Checks a block proposed by the leader before this member appends (and so acknowledges)
+    /// it: everything that does not need the state after its parent — chain, proposer among
+    /// `members`, signatures, tx root, weight, and, when `now_ms` is given (the entry is not
+    /// known to be committed yet), a timestamp at most [`BLOCK_TIME_DRIFT_MS`] ahead of it.
+    /// A block refused here never reaches a majority of honest members.
+    fn check_proposal(
+        &self,
+        block: &Block,
+        members: &[[u8; 32]],
+        now_ms: Option<u64>,
+    ) -> Result<(), String> {
+        let _ = (block, members, now_ms);
+        Ok(())
+    }
+
     /// Applies one committed block. Must be deterministic given the stored state, the block and
     /// `members` (the Ed25519 keys of the voting members when the block was committed: the
     /// proposer must be one of them). `consensus_meta` (opaque to the applier: e.g. Raft's last

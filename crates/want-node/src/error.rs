@@ -16,6 +16,7 @@ pub mod codes {
 
     pub const INVALID_JSON: &str = "invalid_json";
     pub const INVALID_TRANSACTION: &str = "invalid_transaction";
+    pub const INVALID_BLOCK: &str = "invalid_block";
     pub const TX_TOO_LARGE: &str = "tx_too_large";
     pub const BAD_SIGNATURE: &str = "bad_signature";
     pub const NONCE_TOO_FAR_AHEAD: &str = "nonce_too_far_ahead";
@@ -72,6 +73,11 @@ pub mod codes {
             INVALID_TRANSACTION,
             400,
             "the transaction (or block) is malformed",
+        ),
+        ErrorCode::new(
+            INVALID_BLOCK,
+            422,
+            "a block's content fails its checks (proposer, signatures, roots, time or weight)",
         ),
         ErrorCode::new(
             TX_TOO_LARGE,

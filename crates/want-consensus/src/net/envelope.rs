@@ -125,6 +125,28 @@ pub enum Refusal {
     Partitioned(u64),
     #[error("the request carries no signed envelope header ({ENVELOPE_HEADER})")]
     Unsigned,
+    /// The Raft message names a leader or candidate other than its signer.
+    #[error("node {from} signed a Raft message naming {} as its leader or candidate; a member may only speak for itself", .claimed.map(|c| format!("node {c}")).unwrap_or_else(|| "nobody".into()))]
+    Impersonation { from: u64, claimed: Option<u64> },
+    /// A learner (or a node outside the voters) sent a message only voters may send.
+    #[error(
+        "node {from} is not a voting member: only voters may lead, campaign or send snapshots"
+    )]
+    NotAVoter { from: u64 },
+    /// A leader's claim to its term is not backed by a quorum of signed vote grants.
+    #[error("node {from} claims leadership of term {term} without proof: {reason}")]
+    UnprovenLeader {
+        from: u64,
+        term: u64,
+        reason: String,
+    },
+    /// A proposed block failed its checks before it was appended.
+    #[error("node {from} proposed an invalid block in log entry {index}: {reason}")]
+    InvalidBlock {
+        from: u64,
+        index: u64,
+        reason: String,
+    },
 }
 
 impl Refusal {
@@ -146,11 +168,15 @@ impl Refusal {
             Refusal::NotAReply => "not_a_reply",
             Refusal::Partitioned(_) => "partitioned",
             Refusal::Unsigned => "unsigned",
+            Refusal::Impersonation { .. } => "impersonation",
+            Refusal::NotAVoter { .. } => "not_a_voter",
+            Refusal::UnprovenLeader { .. } => "unproven_leader",
+            Refusal::InvalidBlock { .. } => "invalid_block",
         }
     }
 
     /// Every code, for metrics.
-    pub const CODES: [&'static str; 14] = [
+    pub const CODES: [&'static str; 19] = [
         "malformed",
         "too_large",
         "wrong_chain",
@@ -160,11 +186,16 @@ impl Refusal {
         "payload_mismatch",
         "stale",
         "from_future",
+        "sent_before_start",
         "replayed",
         "window_full",
         "not_a_reply",
         "partitioned",
         "unsigned",
+        "impersonation",
+        "not_a_voter",
+        "unproven_leader",
+        "invalid_block",
     ];
 }
 

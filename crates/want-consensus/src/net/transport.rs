@@ -83,7 +83,7 @@ pub fn unix_ms() -> u64 {
 pub type WireFuture = Pin<Box<dyn Future<Output = Result<Vec<u8>, NetError>> + Send>>;
 
 /// Unix time in milliseconds as a node sees it (a simulation gives each node its own).
-pub type UnixClock = Arc<dyn Fn() -> u64 + Send + Sync>;
+pub type UnixClock = crate::Clock;
 
 /// Carries sealed requests to members in place of HTTP: the deterministic simulation's
 /// in-memory network. Production sends over HTTP ([`Transport::new`]).
@@ -196,6 +196,10 @@ impl Transport {
         self.me
     }
 
+    pub fn chain_id(&self) -> u64 {
+        self.chain_id
+    }
+
     /// Replaces the membership (from Raft).
     pub fn set_members(&self, members: BTreeMap<u64, Peer>) {
         *self.members.write() = members;
@@ -235,6 +239,21 @@ impl Transport {
         payload: Vec<u8>,
         timeout: Duration,
     ) -> Result<Vec<u8>, NetError> {
+        self.call_envelope(to, peer, kind, payload, timeout)
+            .await
+            .map(|answer| answer.payload)
+    }
+
+    /// Sends `payload` to member `to` and returns its checked answer, signed envelope and all
+    /// (a candidate keeps the vote answers that elected it as its proof of leadership).
+    pub async fn call_envelope(
+        &self,
+        to: u64,
+        peer: &Peer,
+        kind: MsgKind,
+        payload: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<Envelope, NetError> {
         let request = Envelope::seal(self.header(to, kind, [0; 32]), payload, &self.key);
         let digest = request.digest();
         let decision = self.faults.decide(to);
@@ -299,7 +318,7 @@ impl Transport {
             Envelope::from_bytes(&body).map_err(|refusal| NetError::BadAnswer { to, refusal })?;
         self.check_answer(&answer, to, peer, digest)
             .map_err(|refusal| NetError::BadAnswer { to, refusal })?;
-        Ok(answer.payload)
+        Ok(answer)
     }
 
     /// Sends a sealed request over HTTP and reads the answer's body (bounded).

@@ -12,6 +12,7 @@
 //! - Network: a single member has none ([`NoNetwork`]); a cluster's members talk through
 //!   [`SignedNetwork`], every RPC and answer a signed envelope.
 
+pub mod guard;
 mod log_store;
 mod network;
 pub mod runtime;
@@ -21,7 +22,6 @@ mod tests;
 
 use std::collections::BTreeMap;
 use std::io::Cursor;
-use std::marker::PhantomData;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -34,11 +34,12 @@ use tracing::info;
 use want_types::Block;
 
 pub use log_store::{LogStore, LOG_FILE_NAME};
-pub use network::{NoNetwork, SignedNetwork};
+pub use network::{NoNetwork, SignedNetwork, APPEND_BATCH_BYTES_MAX};
 pub use state_machine::{AppliedMeta, ApplyFailure, BlockStateMachine, SnapshotData};
 
 use crate::net::{CheckedHeader, Envelope, MsgKind, Peer, Refusal, Transport};
-use crate::{AppliedBlock, BlockApplier, Consensus, ConsensusError, ConsensusStatus, Role};
+use crate::{AppliedBlock, BlockApplier, Clock, Consensus, ConsensusError, ConsensusStatus, Role};
+use guard::{LeaderClaim, ProvenLeaders, VoterView};
 
 openraft::declare_raft_types!(
     /// openraft type configuration of WANT chain.
@@ -138,7 +139,10 @@ pub struct RaftConsensus<A: BlockApplier> {
     node_name: String,
     failure: Arc<Mutex<Option<ApplyFailure>>>,
     transport: Option<Arc<Transport>>,
-    _applier: PhantomData<fn() -> A>,
+    applier: Arc<A>,
+    clock: Clock,
+    /// The leaders proven recently (see [`guard`]).
+    proven: Mutex<ProvenLeaders>,
 }
 
 /// Default snapshot interval in log entries. Half as many entries are kept behind a snapshot
@@ -157,6 +161,8 @@ pub struct ClusterNet {
     /// The genesis members, with which a fresh log is initialized (every genesis member
     /// initializes alike); a node added later finds itself absent and waits to be added.
     pub initial_members: BTreeMap<u64, MemberNode>,
+    /// This member's clock (bounds the timestamps of proposed blocks).
+    pub clock: Clock,
 }
 
 /// A membership change, sent by a member's operator in an envelope signed with that member's
@@ -290,14 +296,12 @@ impl<A: BlockApplier> RaftConsensus<A> {
         info!(target: "consensus", "Raft log {}", log.path().display());
         log_recovery(&mut log, &*applier).await;
         let failure = Arc::new(Mutex::new(None));
-        let sm = BlockStateMachine::new(applier, failure.clone());
+        let sm = BlockStateMachine::new(applier.clone(), failure.clone());
         let transport = cluster.as_ref().map(|c| c.transport.clone());
         let raft = match &transport {
             None => Raft::new(node_id, Arc::new(config), NoNetwork, log, sm).await,
             Some(t) => {
-                let net = SignedNetwork {
-                    transport: t.clone(),
-                };
+                let net = SignedNetwork::new(t.clone());
                 Raft::new(node_id, Arc::new(config), net, log, sm).await
             }
         };
@@ -312,7 +316,12 @@ impl<A: BlockApplier> RaftConsensus<A> {
             node_name: node_name.clone(),
             failure,
             transport,
-            _applier: PhantomData,
+            applier,
+            clock: cluster
+                .as_ref()
+                .map(|c| c.clock.clone())
+                .unwrap_or_else(crate::system_clock),
+            proven: Mutex::new(ProvenLeaders::default()),
         };
         let members = match &cluster {
             None => BTreeMap::from([(
@@ -414,18 +423,26 @@ impl<A: BlockApplier> RaftConsensus<A> {
             Refusal::Malformed(format!("{} payload: {e}", env.header.kind.as_str()))
         };
         let encode = |v: &dyn erased::Encode| v.encode();
+        let from = env.header.from;
         let answer = match env.header.kind {
             MsgKind::AppendEntries => {
-                let req = postcard::from_bytes(&env.payload).map_err(malformed)?;
-                encode(&self.raft.append_entries(req).await)
+                let claim: LeaderClaim<openraft::raft::AppendEntriesRequest<TypeConfig>> =
+                    postcard::from_bytes(&env.payload).map_err(malformed)?;
+                self.check_leader(from, &claim.req.vote, &claim.proof)?;
+                self.check_entries(from, &claim.req).await?;
+                encode(&self.raft.append_entries(claim.req).await)
             }
             MsgKind::Vote => {
-                let req = postcard::from_bytes(&env.payload).map_err(malformed)?;
+                let req: openraft::raft::VoteRequest<u64> =
+                    postcard::from_bytes(&env.payload).map_err(malformed)?;
+                self.check_speaks_for_itself(from, &req.vote)?;
                 encode(&self.raft.vote(req).await)
             }
             MsgKind::InstallSnapshot => {
-                let req = postcard::from_bytes(&env.payload).map_err(malformed)?;
-                encode(&self.raft.install_snapshot(req).await)
+                let claim: LeaderClaim<openraft::raft::InstallSnapshotRequest<TypeConfig>> =
+                    postcard::from_bytes(&env.payload).map_err(malformed)?;
+                self.check_leader(from, &claim.req.vote, &claim.proof)?;
+                encode(&self.raft.install_snapshot(claim.req).await)
             }
             MsgKind::Admin => {
                 let cmd: AdminCommand = postcard::from_bytes(&env.payload).map_err(malformed)?;
@@ -442,6 +459,144 @@ impl<A: BlockApplier> RaftConsensus<A> {
             MsgKind::ForwardTxs | MsgKind::Response => return Ok(Inbound::App(env)),
         };
         Ok(Inbound::Answer(transport.answer(&env, answer)))
+    }
+
+    /// The voting members as this node knows them, with their keys.
+    fn voter_view(&self) -> VoterView {
+        let metrics = self.raft.metrics();
+        let m = metrics.borrow();
+        let membership = m.membership_config.membership();
+        VoterView {
+            configs: membership.get_joint_config().clone(),
+            keys: membership
+                .nodes()
+                .filter_map(|(id, n)| Some((*id, n.key_bytes()?)))
+                .collect(),
+        }
+    }
+
+    /// A Raft message names its sender as the candidate or leader, and the sender is a voter.
+    /// A node that knows no membership yet (added later, before the leader's first entries)
+    /// takes the members its transport knows (the genesis and configured peers).
+    fn check_speaks_for_itself(
+        &self,
+        from: u64,
+        vote: &openraft::Vote<u64>,
+    ) -> Result<VoterView, Refusal> {
+        let claimed = vote.leader_id().voted_for();
+        if claimed != Some(from) {
+            return Err(Refusal::Impersonation { from, claimed });
+        }
+        let voters = self.voter_view();
+        if voters.is_known() && !voters.is_voter(from) {
+            return Err(Refusal::NotAVoter { from });
+        }
+        Ok(voters)
+    }
+
+    /// A leader's request: the sender speaks for itself, and proves with a quorum of signed vote
+    /// grants that it won the term (checked once per term and leader).
+    fn check_leader(
+        &self,
+        from: u64,
+        vote: &openraft::Vote<u64>,
+        proof: &[Vec<u8>],
+    ) -> Result<(), Refusal> {
+        let voters = self.check_speaks_for_itself(from, vote)?;
+        let term = vote.leader_id().term;
+        let unproven = |reason: String| Refusal::UnprovenLeader { from, term, reason };
+        let proven = self
+            .proven
+            .lock()
+            .map_err(|_| unproven("the proven-leader record is poisoned".into()))?
+            .contains(term, from);
+        // This node's own vote is for that leader (it granted it, or accepted it before a
+        // restart): it is its own witness.
+        let my_vote = self.raft.metrics().borrow().vote;
+        if proven || my_vote.leader_id() == vote.leader_id() {
+            return Ok(());
+        }
+        if !voters.is_known() {
+            // A new node: it trusts the members its transport knows until it learns the
+            // membership from them.
+            return Ok(());
+        }
+        let chain_id = self
+            .transport
+            .as_ref()
+            .map(|t| t.chain_id())
+            .ok_or_else(|| unproven("this node runs a single-member chain".into()))?;
+        guard::verify_leader_proof(chain_id, term, from, proof, &voters).map_err(unproven)?;
+        if let Ok(mut p) = self.proven.lock() {
+            p.insert(term, from);
+        }
+        info!(target: "consensus::guard", "node {}: node {from} proved its leadership of term {term} with {} signed grants from {:?}", self.node_id, proof.len(), proof.iter().filter_map(|p| Envelope::from_bytes(p).ok().map(|e| e.header.from)).collect::<Vec<_>>());
+        Ok(())
+    }
+
+    /// Checks the blocks of an append-entries request before Raft appends them: each entry
+    /// after the leader's commit index must decode and pass [`BlockApplier::check_proposal`]
+    /// against the voters in force at its place in the log and this node's clock. Entries the
+    /// leader says are committed are decided: they are appended as they are (a block that turns
+    /// out invalid is skipped by every member alike when applied).
+    async fn check_entries(
+        &self,
+        from: u64,
+        req: &openraft::raft::AppendEntriesRequest<TypeConfig>,
+    ) -> Result<(), Refusal> {
+        use openraft::EntryPayload;
+        let voter_keys = |m: &openraft::Membership<u64, MemberNode>| -> Vec<[u8; 32]> {
+            m.voter_ids()
+                .filter_map(|id| m.get_node(&id).and_then(|n| n.key_bytes()))
+                .collect()
+        };
+        let mut members = {
+            let metrics = self.raft.metrics();
+            let m = metrics.borrow();
+            voter_keys(m.membership_config.membership())
+        };
+        // (log index, block bytes, the voters' keys in force there)
+        type ToCheck = (u64, Vec<u8>, Arc<Vec<[u8; 32]>>);
+        let mut blocks: Vec<ToCheck> = Vec::new();
+        let mut shared = Arc::new(members.clone());
+        for e in &req.entries {
+            match &e.payload {
+                EntryPayload::Membership(m) => {
+                    members = voter_keys(m);
+                    shared = Arc::new(members.clone());
+                }
+                EntryPayload::Normal(p) if Some(e.log_id) > req.leader_commit => {
+                    blocks.push((e.log_id.index, p.block.clone(), shared.clone()));
+                }
+                _ => {}
+            }
+        }
+        if blocks.is_empty() {
+            return Ok(());
+        }
+        let now = (self.clock)();
+        let applier = self.applier.clone();
+        let checked = tokio::task::spawn_blocking(move || {
+            for (index, bytes, members) in blocks {
+                let refuse = |reason: String| Refusal::InvalidBlock {
+                    from,
+                    index,
+                    reason,
+                };
+                let block = Block::from_bytes(&bytes)
+                    .map_err(|e| refuse(format!("it does not decode as a block: {e}")))?;
+                applier
+                    .check_proposal(&block, &members, Some(now))
+                    .map_err(refuse)?;
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| Refusal::Malformed(format!("the block check thread failed: {e}")))?;
+        if let Err(refusal) = &checked {
+            tracing::warn!(target: "consensus::guard", "refusing entries from node {from}: {refusal}");
+        }
+        checked
     }
 
     fn is_voter(&self, id: u64) -> bool {

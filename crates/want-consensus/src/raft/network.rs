@@ -9,6 +9,11 @@ use openraft::raft::{
     VoteRequest, VoteResponse,
 };
 
+use std::sync::{Arc, Mutex};
+
+use openraft::{Entry, EntryPayload, LogId};
+
+use super::guard::{LeaderClaim, LeaderProofs};
 use super::{MemberNode, TypeConfig};
 
 type NodeId = u64;
@@ -74,16 +79,69 @@ impl RaftNetwork<TypeConfig> for NoConnection {
 /// the blocks the snapshot covers before it answers.
 pub const SNAPSHOT_RPC_TIMEOUT_MS: u64 = 30 * 60 * 1_000;
 
+/// Most bytes of entries in one append-entries message: a batch larger than this is sent as
+/// consecutive messages (each within [`ENVELOPE_BYTES_MAX`](crate::net::ENVELOPE_BYTES_MAX),
+/// since a block's transactions take at most 16 MiB), so a lagging follower is never sent a batch
+/// it must refuse.
+pub const APPEND_BATCH_BYTES_MAX: usize = 24 * 1024 * 1024;
+/// Bytes an entry takes besides its block (log id, payload tag, length prefixes), counted
+/// generously.
+const ENTRY_OVERHEAD_BYTES: usize = 64;
+
+/// The bytes `entry` takes in an append-entries message (an upper bound).
+fn entry_bytes(entry: &Entry<TypeConfig>) -> usize {
+    ENTRY_OVERHEAD_BYTES
+        + match &entry.payload {
+            EntryPayload::Blank => 0,
+            EntryPayload::Normal(p) => p.block.len(),
+            EntryPayload::Membership(m) => postcard::to_allocvec(m).map_or(0, |b| b.len()),
+        }
+}
+
+/// Splits `entries` into consecutive batches of at most [`APPEND_BATCH_BYTES_MAX`] bytes (a
+/// larger single entry is a batch of its own).
+fn split_by_bytes(entries: Vec<Entry<TypeConfig>>) -> Vec<Vec<Entry<TypeConfig>>> {
+    let mut batches: Vec<Vec<Entry<TypeConfig>>> = Vec::new();
+    let mut bytes = 0usize;
+    for e in entries {
+        let n = entry_bytes(&e);
+        match batches.last_mut() {
+            Some(last) if !last.is_empty() && bytes.saturating_add(n) <= APPEND_BATCH_BYTES_MAX => {
+                bytes += n;
+                last.push(e);
+            }
+            _ => {
+                bytes = n;
+                batches.push(vec![e]);
+            }
+        }
+    }
+    batches
+}
+
 /// The Raft network of a cluster: every RPC and its answer travel in signed envelopes through
-/// the [`Transport`](crate::net::Transport).
+/// the [`Transport`](crate::net::Transport); a leader's requests carry the signed vote answers
+/// that elected it (see [`guard`](super::guard)).
 #[derive(Clone)]
 pub struct SignedNetwork {
-    pub transport: std::sync::Arc<crate::net::Transport>,
+    pub transport: Arc<crate::net::Transport>,
+    /// The vote grants this node received as a candidate.
+    pub proofs: Arc<Mutex<LeaderProofs>>,
+}
+
+impl SignedNetwork {
+    pub fn new(transport: Arc<crate::net::Transport>) -> SignedNetwork {
+        SignedNetwork {
+            transport,
+            proofs: Arc::default(),
+        }
+    }
 }
 
 /// A connection to one member.
 pub struct SignedConnection {
-    transport: std::sync::Arc<crate::net::Transport>,
+    transport: Arc<crate::net::Transport>,
+    proofs: Arc<Mutex<LeaderProofs>>,
     target: NodeId,
     peer: Option<crate::net::Peer>,
 }
@@ -95,6 +153,7 @@ impl RaftNetworkFactory<TypeConfig> for SignedNetwork {
         let peer = node.peer().or_else(|| self.transport.peer(target));
         SignedConnection {
             transport: self.transport.clone(),
+            proofs: self.proofs.clone(),
             target,
             peer,
         }
@@ -102,6 +161,48 @@ impl RaftNetworkFactory<TypeConfig> for SignedNetwork {
 }
 
 impl SignedConnection {
+    async fn rpc_envelope<Req, E>(
+        &self,
+        kind: crate::net::MsgKind,
+        req: &Req,
+        timeout: std::time::Duration,
+    ) -> Result<crate::net::Envelope, RPCError<NodeId, MemberNode, E>>
+    where
+        Req: serde::Serialize,
+        E: std::error::Error,
+    {
+        use openraft::error::NetworkError;
+        let peer = self.peer.as_ref().ok_or_else(|| {
+            RPCError::Unreachable(Unreachable::new(&std::io::Error::other(format!(
+                "node {} has no known public key and URL",
+                self.target
+            ))))
+        })?;
+        let payload =
+            postcard::to_allocvec(req).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        self.transport
+            .call_envelope(self.target, peer, kind, payload, timeout)
+            .await
+            .map_err(|e| match e {
+                crate::net::NetError::Unreachable { .. } => {
+                    RPCError::Unreachable(Unreachable::new(&e))
+                }
+                other => RPCError::Network(NetworkError::new(&other)),
+            })
+    }
+
+    #[allow(clippy::result_large_err)] // openraft's own error type, returned to openraft as is
+    fn decode<Resp, E>(&self, answer: &[u8]) -> Result<Resp, RPCError<NodeId, MemberNode, E>>
+    where
+        Resp: serde::de::DeserializeOwned,
+        E: std::error::Error + serde::de::DeserializeOwned,
+    {
+        use openraft::error::{NetworkError, RemoteError};
+        let result: Result<Resp, E> =
+            postcard::from_bytes(answer).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        result.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
+    }
+
     async fn rpc<Req, Resp, E>(
         &self,
         kind: crate::net::MsgKind,
@@ -113,40 +214,90 @@ impl SignedConnection {
         Resp: serde::de::DeserializeOwned,
         E: std::error::Error + serde::de::DeserializeOwned,
     {
-        use openraft::error::{NetworkError, RemoteError};
-        let peer = self.peer.as_ref().ok_or_else(|| {
-            RPCError::Unreachable(Unreachable::new(&std::io::Error::other(format!(
-                "node {} has no known public key and URL",
-                self.target
-            ))))
-        })?;
-        let payload =
-            postcard::to_allocvec(req).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
-        let answer = self
-            .transport
-            .call(self.target, peer, kind, payload, timeout)
-            .await
-            .map_err(|e| match e {
-                crate::net::NetError::Unreachable { .. } => {
-                    RPCError::Unreachable(Unreachable::new(&e))
-                }
-                other => RPCError::Network(NetworkError::new(&other)),
-            })?;
-        let result: Result<Resp, E> =
-            postcard::from_bytes(&answer).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
-        result.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
+        let answer = self.rpc_envelope(kind, req, timeout).await?;
+        self.decode(&answer.payload)
+    }
+
+    /// The request as a leader sends it: with the grants that elected it for `vote`'s term.
+    fn claim<R>(&self, vote: &openraft::Vote<NodeId>, req: R) -> LeaderClaim<R> {
+        let term = vote.leader_id().term;
+        let proof = if vote.leader_id().voted_for() == Some(self.transport.me()) {
+            self.proofs
+                .lock()
+                .map(|p| p.proof(term))
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        LeaderClaim { proof, req }
     }
 }
 
 impl RaftNetwork<TypeConfig> for SignedConnection {
+    /// Sends the entries in batches of at most [`APPEND_BATCH_BYTES_MAX`] bytes, each after the
+    /// previous one: a later batch's answer stands for the whole request, and if a later batch
+    /// fails the follower is known to match up to the last entry it took (`PartialSuccess`).
     async fn append_entries(
         &mut self,
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, MemberNode, RaftError<NodeId>>>
     {
-        self.rpc(crate::net::MsgKind::AppendEntries, &rpc, option.hard_ttl())
-            .await
+        let AppendEntriesRequest {
+            vote,
+            prev_log_id,
+            entries,
+            leader_commit,
+        } = rpc;
+        let batches = split_by_bytes(entries);
+        if batches.len() <= 1 {
+            let req = AppendEntriesRequest::<TypeConfig> {
+                vote,
+                prev_log_id,
+                entries: batches.into_iter().next().unwrap_or_default(),
+                leader_commit,
+            };
+            let claim = self.claim(&vote, req);
+            return self
+                .rpc(
+                    crate::net::MsgKind::AppendEntries,
+                    &claim,
+                    option.hard_ttl(),
+                )
+                .await;
+        }
+        let mut prev = prev_log_id;
+        let mut matched: Option<Option<LogId<NodeId>>> = None;
+        for batch in batches {
+            let last = batch.last().map(|e| e.log_id);
+            let req = AppendEntriesRequest::<TypeConfig> {
+                vote,
+                prev_log_id: prev,
+                entries: batch,
+                leader_commit,
+            };
+            let claim = self.claim(&vote, req);
+            let answer: Result<AppendEntriesResponse<NodeId>, _> = self
+                .rpc(
+                    crate::net::MsgKind::AppendEntries,
+                    &claim,
+                    option.hard_ttl(),
+                )
+                .await;
+            match (answer, matched) {
+                (Ok(AppendEntriesResponse::Success), _) => {
+                    matched = Some(last);
+                    prev = last;
+                }
+                (Ok(AppendEntriesResponse::PartialSuccess(m)), _) => {
+                    return Ok(AppendEntriesResponse::PartialSuccess(m))
+                }
+                // The follower took the earlier batches: say how far it matches.
+                (_, Some(m)) => return Ok(AppendEntriesResponse::PartialSuccess(m)),
+                (other, None) => return other,
+            }
+        }
+        Ok(AppendEntriesResponse::Success)
     }
 
     async fn install_snapshot(
@@ -157,20 +308,74 @@ impl RaftNetwork<TypeConfig> for SignedConnection {
         InstallSnapshotResponse<NodeId>,
         RPCError<NodeId, MemberNode, RaftError<NodeId, InstallSnapshotError>>,
     > {
+        let claim = self.claim(&rpc.vote.clone(), rpc);
         self.rpc(
             crate::net::MsgKind::InstallSnapshot,
-            &rpc,
+            &claim,
             std::time::Duration::from_millis(SNAPSHOT_RPC_TIMEOUT_MS),
         )
         .await
     }
 
+    /// Asks for a vote; a granting answer is kept, signed, as part of this node's proof of
+    /// leadership should it win the term.
     async fn vote(
         &mut self,
         rpc: VoteRequest<NodeId>,
         option: RPCOption,
     ) -> Result<VoteResponse<NodeId>, RPCError<NodeId, MemberNode, RaftError<NodeId>>> {
-        self.rpc(crate::net::MsgKind::Vote, &rpc, option.hard_ttl())
-            .await
+        let answer = self
+            .rpc_envelope(crate::net::MsgKind::Vote, &rpc, option.hard_ttl())
+            .await?;
+        if let Ok(mut proofs) = self.proofs.lock() {
+            proofs.record(self.transport.me(), self.target, &answer);
+        }
+        self.decode(&answer.payload)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use openraft::{CommittedLeaderId, EntryPayload};
+
+    use super::*;
+    use crate::raft::Proposal;
+
+    fn entry(index: u64, block_bytes: usize) -> Entry<TypeConfig> {
+        Entry {
+            log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
+            payload: EntryPayload::Normal(Proposal {
+                block: vec![0; block_bytes],
+            }),
+        }
+    }
+
+    #[test]
+    fn sixteen_full_blocks_are_sent_in_batches_that_each_fit_an_envelope() {
+        let max_block = 16 * 1024 * 1024 + 4096;
+        let entries: Vec<_> = (1..=16).map(|i| entry(i, max_block)).collect();
+        let batches = split_by_bytes(entries);
+        assert_eq!(batches.len(), 16);
+        for b in &batches {
+            let bytes = postcard::to_allocvec(b).unwrap().len();
+            assert!(bytes <= crate::net::ENVELOPE_BYTES_MAX, "{bytes}");
+        }
+        let order: Vec<u64> = batches.iter().flatten().map(|e| e.log_id.index).collect();
+        assert_eq!(order, (1..=16).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn small_entries_stay_in_one_batch_and_a_batch_never_passes_the_byte_bound() {
+        let small: Vec<_> = (1..=16).map(|i| entry(i, 1_000)).collect();
+        assert_eq!(split_by_bytes(small).len(), 1);
+        let mixed: Vec<_> = (1..=16)
+            .map(|i| entry(i, if i % 3 == 0 { 9 * 1024 * 1024 } else { 100 }))
+            .collect();
+        for b in split_by_bytes(mixed) {
+            let bytes: usize = b.iter().map(entry_bytes).sum();
+            assert!(b.len() == 1 || bytes <= APPEND_BATCH_BYTES_MAX);
+            assert!(postcard::to_allocvec(&b).unwrap().len() <= APPEND_BATCH_BYTES_MAX);
+        }
+        assert!(split_by_bytes(Vec::new()).is_empty());
     }
 }

@@ -7,8 +7,9 @@ use parking_lot::Mutex;
 use want_types::hash::sha256;
 use want_types::{Block, Hash32};
 
+use super::CHAIN_ID;
 use crate::raft::AppliedMeta;
-use crate::{AppliedBlock, ApplyOutcome, BlockApplier, ChainPoint};
+use crate::{AppliedBlock, ApplyOutcome, BlockApplier, ChainPoint, BLOCK_TIME_DRIFT_MS};
 
 /// Fetches the blocks after `height` from the member at a URL (None: unreachable).
 pub type BlockSource = Arc<dyn Fn(&str, u64) -> Option<Vec<Block>> + Send + Sync>;
@@ -109,11 +110,40 @@ impl SimApplier {
         )
     }
 
-    /// Checks a block as the real applier does: it extends the head, links to it, carries the
-    /// parent's state root and is signed by a voting member.
-    fn check(head: &ChainPoint, block: &Block, members: &[[u8; 32]]) -> Result<bool, String> {
+    /// What the real applier checks before a block is appended: chain, proposer among the
+    /// voting members, signature, and (while not known to be committed) a timestamp at most
+    /// [`BLOCK_TIME_DRIFT_MS`] ahead of this member's clock.
+    fn check_content(
+        block: &Block,
+        members: &[[u8; 32]],
+        now_ms: Option<u64>,
+    ) -> Result<(), String> {
+        let h = &block.header;
+        if h.chain_id != CHAIN_ID {
+            return Err(format!("block {} is for chain {}", h.height, h.chain_id));
+        }
+        if !members.iter().any(|m| m.as_slice() == h.proposer) {
+            return Err(format!(
+                "block {} was proposed by a key that is not a voting member",
+                h.height
+            ));
+        }
+        want_crypto::verify_block_signature(block)
+            .map_err(|e| format!("block {}: {e}", h.height))?;
+        if let Some(now) = now_ms {
+            if h.timestamp_ms > now.saturating_add(BLOCK_TIME_DRIFT_MS) {
+                return Err(format!("block {} is dated ahead of this clock", h.height));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether a committed block is applied: it must extend the head, carry the parent's state
+    /// root and pass [`Self::check_content`]; otherwise every member skips it alike (as the
+    /// real applier does with an invalid committed block).
+    fn check(head: &ChainPoint, block: &Block, members: &[[u8; 32]]) -> Result<(), String> {
         if block.header.height != head.height + 1 || block.header.prev_hash != head.hash {
-            return Ok(false);
+            return Err(format!("it does not extend head {}", head.height));
         }
         if block.header.parent_state_root != head.state_root {
             return Err(format!(
@@ -121,22 +151,20 @@ impl SimApplier {
                 block.header.height, head.height
             ));
         }
-        if !members
-            .iter()
-            .any(|m| m.as_slice() == block.header.proposer)
-        {
-            return Err(format!(
-                "block {} was proposed by a key that is not a voting member",
-                block.header.height
-            ));
-        }
-        want_crypto::verify_block_signature(block)
-            .map_err(|e| format!("block {}: {e}", block.header.height))?;
-        Ok(true)
+        Self::check_content(block, members, None)
     }
 }
 
 impl BlockApplier for SimApplier {
+    fn check_proposal(
+        &self,
+        block: &Block,
+        members: &[[u8; 32]],
+        now_ms: Option<u64>,
+    ) -> Result<(), String> {
+        Self::check_content(block, members, now_ms)
+    }
+
     fn apply(
         &self,
         block: &Block,
@@ -145,11 +173,8 @@ impl BlockApplier for SimApplier {
     ) -> Result<ApplyOutcome, String> {
         let mut c = self.chain.lock();
         let head = Self::head_of(&c);
-        if !Self::check(&head, block, members)? {
-            return Ok(ApplyOutcome::Stale(format!(
-                "block {} does not extend head {}",
-                block.header.height, head.height
-            )));
+        if let Err(reason) = Self::check(&head, block, members) {
+            return Ok(ApplyOutcome::Stale(reason));
         }
         let hash = block.hash();
         let state_root = next_root(&head.state_root, &hash);

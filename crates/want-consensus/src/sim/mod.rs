@@ -227,6 +227,7 @@ impl Sim {
         let cluster = ClusterNet {
             transport: Arc::new(transport),
             initial_members: self.members.clone(),
+            clock: self.clock(id),
         };
         let c = RaftConsensus::start(
             &dir,

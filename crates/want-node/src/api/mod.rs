@@ -329,7 +329,7 @@ pub async fn serve_listener(
         }
     };
     let app = app.layer(axum::middleware::from_fn_with_state(
-        std::time::Duration::from_millis(limits.request_timeout_ms),
+        limits.request_timeout_ms,
         bound_request_time,
     ));
     let limited = ratelimit::limited(
@@ -436,13 +436,34 @@ pub async fn serve_listener(
     Ok(())
 }
 
-/// Answers `408 request_timeout` for a request that takes longer than `limit` (reading its
-/// body included; a WebSocket stream runs after its upgrade and is not bounded here).
+/// How long a member's Raft RPC (`POST /v1/cluster/rpc`) may take: an install-snapshot RPC is
+/// answered only once the snapshot is installed, that is once this node caught up by blocks,
+/// which may take many minutes; the sender bounds it by the same
+/// `want_consensus::raft::network::SNAPSHOT_RPC_TIMEOUT_MS` and every other kind by its own
+/// shorter timeout. Only a member can hold a request that long: the envelope's signed header is
+/// checked before the body is read.
+pub const CLUSTER_RPC_TIMEOUT_MS: u64 = 30 * 60 * 1_000;
+
+/// The longest a request to `path` may take: `request_timeout_ms`, or
+/// [`CLUSTER_RPC_TIMEOUT_MS`] for members' Raft RPCs if that is longer.
+fn request_time_limit(path: &str, request_timeout_ms: u64) -> std::time::Duration {
+    let ms = if path == want_consensus::net::RPC_PATH {
+        request_timeout_ms.max(CLUSTER_RPC_TIMEOUT_MS)
+    } else {
+        request_timeout_ms
+    };
+    std::time::Duration::from_millis(ms)
+}
+
+/// Answers `408 request_timeout` for a request that takes longer than its limit
+/// ([`request_time_limit`] of `http.request_timeout_ms`; reading its body included; a WebSocket
+/// stream runs after its upgrade and is not bounded here).
 async fn bound_request_time(
-    State(limit): State<std::time::Duration>,
+    State(request_timeout_ms): State<u64>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
+    let limit = request_time_limit(req.uri().path(), request_timeout_ms);
     match tokio::time::timeout(limit, next.run(req)).await {
         Ok(r) => r,
         Err(_) => bad(
@@ -585,6 +606,34 @@ pub async fn blocking<T: Send + 'static>(
         .await
         .map_err(|_| bad(codes::SHUTTING_DOWN, "the node is shutting down"))?
         .map_err(ApiError)
+}
+
+#[cfg(test)]
+mod request_time_tests {
+    use super::*;
+
+    #[test]
+    fn a_members_raft_rpc_may_outlast_the_request_timeout_while_a_snapshot_installs() {
+        let default = crate::config::HTTP_REQUEST_TIMEOUT_MS_DEFAULT;
+        assert_eq!(
+            request_time_limit(want_consensus::net::RPC_PATH, default),
+            std::time::Duration::from_millis(CLUSTER_RPC_TIMEOUT_MS)
+        );
+        assert_eq!(
+            request_time_limit("/v1/sync/blocks", default),
+            std::time::Duration::from_millis(default)
+        );
+        assert_eq!(
+            request_time_limit("/v1/transactions", default),
+            std::time::Duration::from_millis(default)
+        );
+        // A longer configured timeout is kept for every path.
+        let long = 2 * CLUSTER_RPC_TIMEOUT_MS;
+        assert_eq!(
+            request_time_limit(want_consensus::net::RPC_PATH, long),
+            std::time::Duration::from_millis(long)
+        );
+    }
 }
 
 #[cfg(test)]

@@ -1,12 +1,28 @@
 //! The executor consensus drives: applying committed blocks (`execution.rs`), catching up from
 //! a snapshot point (`sync.rs`), and the consensus metadata stored with the chain.
 
+use tracing::error;
 use want_consensus::{AppliedBlock, ApplyOutcome, BlockApplier, ChainPoint};
 use want_types::Block;
 
+use crate::error::codes;
 use crate::kernel::node::Executor;
 
 impl BlockApplier for Executor {
+    fn check_proposal(
+        &self,
+        block: &Block,
+        members: &[[u8; 32]],
+        now_ms: Option<u64>,
+    ) -> Result<(), String> {
+        self.shared
+            .check_proposal(block, members, now_ms)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Executes a committed block. A block whose content is invalid (members refuse to append
+    /// such a block, so only a faulty majority or an older build could have committed it) is
+    /// skipped, as every member finds the same: it never stops the chain.
     fn apply(
         &self,
         block: &Block,
@@ -14,10 +30,14 @@ impl BlockApplier for Executor {
         consensus_meta: Option<&[u8]>,
     ) -> Result<ApplyOutcome, String> {
         let head = self.shared.store.head().map_err(|e| e.to_string())?;
-        let info = self
-            .shared
-            .execute(block, members, consensus_meta)
-            .map_err(|e| e.to_string())?;
+        let info = match self.shared.execute(block, members, consensus_meta) {
+            Ok(info) => info,
+            Err(e) if e.code() == codes::INVALID_BLOCK => {
+                error!(target: "consensus::apply", "skipping committed block {} ({}): {e}", block.header.height, block.hash());
+                return Ok(ApplyOutcome::Stale(format!("it is invalid: {e}")));
+            }
+            Err(e) => return Err(e.to_string()),
+        };
         Ok(match info {
             Some(info) => ApplyOutcome::Applied(AppliedBlock {
                 height: info.height,

@@ -13,7 +13,8 @@
 //!   it at error level, refuses every further block (`state_diverged`) and shows it in
 //!   `GET /v1/status` and `/metrics`.
 //! * **Gossip** — [`spawn_vote_gossip`]: own votes are POSTed to every other member
-//!   (`/v1/cluster/votes`) from a bounded queue, with retries and backoff; heights that still
+//!   (`/v1/cluster/votes`) from a bounded queue, by one sender per peer with its own bounded
+//!   queue, retries and backoff (a dead peer delays only itself); heights that still
 //!   lack a certificate a few seconds after they were applied are backfilled by
 //!   `GET /v1/cluster/votes/{height}` from the peers.
 //!
@@ -46,6 +47,10 @@ pub const VOTES_BODY_BYTES_MAX: usize = 256 * 1024;
 /// Own votes waiting to be sent to the other members; when full, new votes are not queued (the
 /// peers backfill them).
 pub const VOTE_QUEUE_MAX: usize = 1_024;
+/// Batches of own votes waiting for one peer; when full (the peer is down or slow), new batches
+/// are not queued for it (it backfills them). Each peer has its own queue and sender, so one
+/// dead peer never delays the others.
+pub const VOTE_PEER_QUEUE_MAX: usize = 64;
 /// Attempts to deliver one batch of votes to one peer.
 pub const VOTE_SEND_ATTEMPTS: u32 = 5;
 /// Backoff before the first retry; doubled after each failed attempt.

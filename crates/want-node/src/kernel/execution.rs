@@ -50,45 +50,81 @@ impl Shared {
         );
     }
 
-    /// Executes a committed block and writes it durably; then wakes waiters and subscribers.
-    ///
-    /// `members` are the voting members' keys when the block was committed (its proposer must
-    /// be one). A block that does not extend the head is `Ok(None)`: skipped, nothing written.
-    pub fn execute(
+    /// Checks a block a leader proposes before this member appends it to its Raft log (see
+    /// [`want_consensus::BlockApplier::check_proposal`]): the content checks of
+    /// [`Shared::check_content`], the timestamp against `now_ms` plus
+    /// [`want_consensus::BLOCK_TIME_DRIFT_MS`], and, when the block extends this node's head,
+    /// its parent state root and timestamp against the head. The senders found are kept for
+    /// execution, so a follower verifies each signature once.
+    pub fn check_proposal(
         &self,
         block: &Block,
         members: &[[u8; 32]],
-        consensus_meta: Option<&[u8]>,
-    ) -> Result<Option<BlockInfo>, NodeError> {
-        let started = Instant::now();
-        // certs hook: a node whose state diverged from the majority applies nothing more.
-        self.refuse_if_diverged()?;
-        let head = self.store.head()?;
+        now_ms: Option<u64>,
+    ) -> Result<(), NodeError> {
         let h = &block.header;
-        let invalid = |what: String| {
-            NodeError::rejected(
-                codes::INVALID_TRANSACTION,
-                format!("block {}: {what}", h.height),
-            )
-        };
+        if let Some(now) = now_ms {
+            let latest = now.saturating_add(want_consensus::BLOCK_TIME_DRIFT_MS);
+            if h.timestamp_ms > latest {
+                return Err(invalid_block(
+                    h.height,
+                    format!(
+                        "its timestamp {} is {} ms ahead of this member's clock (at most {} ms are allowed; is the proposer's clock right?)",
+                        h.timestamp_ms,
+                        h.timestamp_ms - now,
+                        want_consensus::BLOCK_TIME_DRIFT_MS
+                    ),
+                ));
+            }
+        }
+        let head = self.store.head()?;
+        if h.height == head.height + 1 && h.prev_hash == head.hash {
+            self.check_against_parent(block, &head)?;
+        }
+        let key = CheckedBlocks::key(block);
+        let (_, senders) = self.check_content(block, &key, members)?;
+        self.checked_blocks.lock().remember(key, senders);
+        Ok(())
+    }
+
+    /// The checks of a block against its parent (the head it extends).
+    fn check_against_parent(&self, block: &Block, head: &BlockInfo) -> Result<(), NodeError> {
+        let h = &block.header;
+        if h.parent_state_root != head.state_root {
+            return Err(invalid_block(
+                h.height,
+                format!(
+                    "parent state root {} is not the state root {} after block {}",
+                    h.parent_state_root, head.state_root, head.height
+                ),
+            ));
+        }
+        if h.timestamp_ms < head.timestamp_ms {
+            return Err(invalid_block(
+                h.height,
+                "timestamp earlier than its parent's".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The checks of a block that need no state: chain, proposer among `members` and its
+    /// signature, transaction count and root, every transaction's signature (a transaction whose
+    /// full signed bytes equal the mempool's copy, or a block checked before with the same bytes,
+    /// is known), and the block's weight. Returns the ids and each transaction's sender and size.
+    pub fn check_content(
+        &self,
+        block: &Block,
+        key: &Hash32,
+        members: &[[u8; 32]],
+    ) -> Result<(Vec<Hash32>, Vec<Sender>), NodeError> {
+        let h = &block.header;
+        let invalid = |what: String| invalid_block(h.height, what);
         if h.chain_id != self.params.chain_id {
             return Err(invalid(format!(
                 "chain id {} is not {}",
                 h.chain_id, self.params.chain_id
             )));
-        }
-        if h.height != head.height + 1 || h.prev_hash != head.hash {
-            // A leader proposed it on a head another block extended first: skipped everywhere.
-            return Ok(None);
-        }
-        if h.parent_state_root != head.state_root {
-            return Err(invalid(format!(
-                "parent state root {} is not ours {}",
-                h.parent_state_root, head.state_root
-            )));
-        }
-        if h.timestamp_ms < head.timestamp_ms {
-            return Err(invalid("timestamp earlier than its parent's".into()));
         }
         if !members.iter().any(|m| m[..] == h.proposer[..]) {
             return Err(invalid(format!(
@@ -105,49 +141,86 @@ impl Shared {
         if want_crypto::merkle_root(&ids) != h.tx_root {
             return Err(invalid("tx_root does not match the transactions".into()));
         }
+        if let Some(senders) = self.checked_blocks.lock().senders(key) {
+            return Ok((ids, senders));
+        }
         // Senders and sizes: admission already verified our own mempool's transactions (the id
         // commits to `from`, which verification checked is the signer) and measured them, so a
-        // transaction carrying the same signature as the pool's copy is known; verify the rest
-        // in parallel against the ids computed above, and measure them.
-        let known: Vec<Option<(Address, usize)>> = {
+        // transaction whose full signed bytes equal the pool's copy is known; verify the rest in
+        // parallel against the ids computed above, and measure them.
+        let known: Vec<Option<Sender>> = {
             let pool = self.mempool.lock();
             ids.iter()
                 .zip(&block.txs)
                 .map(|(id, stx)| {
                     pool.get(id)
-                        .filter(|p| p.stx.signature == stx.signature)
+                        .filter(|p| p.stx == *stx)
                         .map(|p| (p.sender, p.size))
                 })
                 .collect()
         };
-        let vtxs: Vec<VerifiedTx> = block
+        let senders: Vec<Sender> = block
             .txs
             .par_iter()
             .zip(ids.par_iter())
             .zip(known.par_iter())
-            .map(|((stx, id), known)| {
-                let (sender, size) = match known {
-                    Some(k) => *k,
-                    None => {
-                        want_crypto::verify_signature(id, &stx.tx.from, &stx.signature)
-                            .map_err(|e| invalid(format!("transaction {id}: {e}")))?;
-                        (stx.tx.from, borsh::object_length(stx).unwrap_or(usize::MAX))
-                    }
-                };
-                Ok(VerifiedTx {
-                    id: *id,
-                    sender,
-                    size,
-                    tx: stx.clone(),
-                })
+            .map(|((stx, id), known)| match known {
+                Some(k) => Ok(*k),
+                None => {
+                    want_crypto::verify_signature(id, &stx.tx.from, &stx.signature)
+                        .map_err(|e| invalid(format!("transaction {id}: {e}")))?;
+                    Ok((stx.tx.from, borsh::object_length(stx).unwrap_or(usize::MAX)))
+                }
             })
             .collect::<Result<_, NodeError>>()?;
-        let ctx = BlockContext {
+        let vtxs = verified(block, &ids, &senders);
+        let ctx = self.block_context(h);
+        want_state::check_block_weight(&ctx, &vtxs).map_err(|e| invalid(e.to_string()))?;
+        Ok((ids, senders))
+    }
+
+    fn block_context(&self, h: &want_types::BlockHeader) -> BlockContext {
+        BlockContext {
             height: h.height,
             timestamp_ms: h.timestamp_ms,
             params: self.params.clone(),
             activations: self.activations.clone(),
-        };
+        }
+    }
+
+    /// Executes a committed block and writes it durably; then wakes waiters and subscribers.
+    ///
+    /// `members` are the voting members' keys when the block was committed (its proposer must
+    /// be one). A block that does not extend the head is `Ok(None)`: skipped, nothing written.
+    /// A block whose content is invalid is refused with [`codes::INVALID_BLOCK`] before anything
+    /// is written (every member finds the same, so consensus skips it everywhere alike).
+    pub fn execute(
+        &self,
+        block: &Block,
+        members: &[[u8; 32]],
+        consensus_meta: Option<&[u8]>,
+    ) -> Result<Option<BlockInfo>, NodeError> {
+        let started = Instant::now();
+        // certs hook: a node whose state diverged from the majority applies nothing more.
+        self.refuse_if_diverged()?;
+        let head = self.store.head()?;
+        let h = &block.header;
+        if h.chain_id != self.params.chain_id {
+            return Err(invalid_block(
+                h.height,
+                format!("chain id {} is not {}", h.chain_id, self.params.chain_id),
+            ));
+        }
+        if h.height != head.height + 1 || h.prev_hash != head.hash {
+            // A leader proposed it on a head another block extended first: skipped everywhere.
+            return Ok(None);
+        }
+        self.check_against_parent(block, &head)?;
+        let key = CheckedBlocks::key(block);
+        let (ids, senders) = self.check_content(block, &key, members)?;
+        self.checked_blocks.lock().forget(&key);
+        let vtxs = verified(block, &ids, &senders);
+        let ctx = self.block_context(h);
         let outcome = {
             let snap = self.store.snapshot()?;
             want_state::apply_block(&snap as &dyn StateView, &ctx, head.state_root, &vtxs)?
@@ -217,5 +290,69 @@ impl Shared {
             .observe(started.elapsed().as_secs_f64());
         let _ = self.blocks.send(info.height);
         Ok(Some(info))
+    }
+}
+
+/// A transaction's sender and its encoded size in bytes.
+pub type Sender = (Address, usize);
+
+/// A block's transactions with the senders and sizes found by [`Shared::check_content`].
+fn verified(block: &Block, ids: &[Hash32], senders: &[Sender]) -> Vec<VerifiedTx> {
+    block
+        .txs
+        .iter()
+        .zip(ids)
+        .zip(senders)
+        .map(|((stx, id), (sender, size))| VerifiedTx {
+            id: *id,
+            sender: *sender,
+            size: *size,
+            tx: stx.clone(),
+        })
+        .collect()
+}
+
+/// A block whose content fails a check.
+fn invalid_block(height: u64, what: String) -> NodeError {
+    NodeError::rejected(codes::INVALID_BLOCK, format!("block {height}: {what}"))
+}
+
+/// Most blocks whose checked senders a member keeps between appending and executing them.
+pub const CHECKED_BLOCKS_MAX: usize = 256;
+
+/// Blocks checked before they were appended, with their transactions' senders and sizes, so
+/// that executing them does not verify every signature again. Keyed by the SHA-256 of the whole
+/// block's bytes (signatures included): a block with the same header but other signatures is
+/// checked anew.
+#[derive(Default)]
+pub struct CheckedBlocks {
+    blocks: std::collections::VecDeque<(Hash32, Vec<Sender>)>,
+}
+
+impl CheckedBlocks {
+    /// SHA-256 of the block's whole bytes.
+    pub fn key(block: &Block) -> Hash32 {
+        want_types::hash::sha256(&block.to_bytes())
+    }
+
+    fn remember(&mut self, key: Hash32, senders: Vec<Sender>) {
+        if self.blocks.iter().any(|(k, _)| *k == key) {
+            return;
+        }
+        if self.blocks.len() >= CHECKED_BLOCKS_MAX {
+            self.blocks.pop_front();
+        }
+        self.blocks.push_back((key, senders));
+    }
+
+    fn senders(&self, key: &Hash32) -> Option<Vec<Sender>> {
+        self.blocks
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, s)| s.clone())
+    }
+
+    fn forget(&mut self, key: &Hash32) {
+        self.blocks.retain(|(k, _)| k != key);
     }
 }

@@ -89,6 +89,8 @@ pub struct Shared {
     pub ws_per_client: Arc<crate::api::ratelimit::PerClient>,
     /// The threads that serve reads of stored data, apart from execution (`reads.rs`).
     pub reads: crate::kernel::reads::ReadPool,
+    /// Blocks checked before they were appended, with their senders (`execution.rs`).
+    pub(crate) checked_blocks: Mutex<crate::kernel::execution::CheckedBlocks>,
 }
 
 /// Unix time in milliseconds from the system clock (the node's only clock; the state machine

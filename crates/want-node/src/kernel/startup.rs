@@ -116,6 +116,7 @@ impl Node {
             ws_per_client,
             reads,
             disk,
+            checked_blocks: Mutex::new(Default::default()),
         });
         let storage = shared.disk.status();
         shared.publish_storage(&storage);
@@ -412,6 +413,7 @@ fn cluster_setup(shared: &Shared) -> Result<(u64, RaftTiming, Option<ClusterNet>
         Some(ClusterNet {
             transport: Arc::new(transport),
             initial_members,
+            clock: want_consensus::system_clock(),
         }),
     ))
 }

@@ -2,7 +2,7 @@
 //! each block, the members' votes checked and stored, the divergence recorded, and the gossip
 //! that sends own votes to the other members and backfills missing ones.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -259,8 +259,8 @@ impl Shared {
     }
 }
 
-/// Starts the task that sends this node's votes to the other members and backfills missing
-/// votes from them. It holds the node only weakly and ends at shutdown.
+/// Starts the tasks that send this node's votes to the other members (one sender per peer)
+/// and backfill missing votes from them. They hold the node only weakly and end at shutdown.
 pub fn spawn_vote_gossip(shared: &Arc<Shared>, shutdown: watch::Receiver<bool>) {
     let Some(rx) = shared.certs.outbox_rx.lock().take() else {
         return; // already running
@@ -285,20 +285,24 @@ pub fn spawn_vote_gossip(shared: &Arc<Shared>, shutdown: watch::Receiver<bool>) 
             return;
         }
     };
+    tokio::spawn(backfill_loop(
+        Arc::downgrade(shared),
+        shutdown.clone(),
+        http.clone(),
+    ));
     tokio::spawn(gossip_loop(Arc::downgrade(shared), rx, shutdown, http));
 }
 
+/// Hands each batch of own votes to the peers' senders as it comes.
 async fn gossip_loop(
     node: Weak<Shared>,
     mut rx: mpsc::Receiver<SignedVote>,
     mut shutdown: watch::Receiver<bool>,
     http: reqwest::Client,
 ) {
-    let mut backfill = Backfill::default();
-    let mut ticker = tokio::time::interval(Duration::from_millis(BACKFILL_INTERVAL_MS));
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut senders = PeerSenders::new(http);
     loop {
-        let work = tokio::select! {
+        let batch = tokio::select! {
             _ = shutdown.changed() => break,
             v = rx.recv() => match v {
                 None => break,
@@ -310,52 +314,114 @@ async fn gossip_loop(
                             Err(_) => break,
                         }
                     }
-                    Work::Send(batch)
+                    batch
                 }
             },
-            _ = ticker.tick() => Work::Backfill,
         };
-        let done = async {
-            match work {
-                Work::Send(batch) => send_votes(&node, &http, batch).await,
-                Work::Backfill => backfill.round(&node, &http).await,
-            }
+        let Some(peers) = node.upgrade().map(|s| s.vote_peers()) else {
+            break;
         };
-        tokio::select! {
-            _ = shutdown.changed() => break,
-            _ = done => {}
-        }
-        if *shutdown.borrow() || node.strong_count() == 0 {
+        senders.dispatch(&peers, batch);
+        if *shutdown.borrow() {
             break;
         }
     }
     debug!(target: "consensus::vote", "vote gossip stopped");
 }
 
-enum Work {
-    Send(Vec<SignedVote>),
-    Backfill,
+/// Looks for heights that lack a certificate every [`BACKFILL_INTERVAL_MS`] and fetches their
+/// votes from the peers (its own task: a slow peer here never holds up sending).
+async fn backfill_loop(
+    node: Weak<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+    http: reqwest::Client,
+) {
+    let mut backfill = Backfill::default();
+    let mut ticker = tokio::time::interval(Duration::from_millis(BACKFILL_INTERVAL_MS));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            _ = ticker.tick() => {}
+        }
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            _ = backfill.round(&node, &http) => {}
+        }
+        if *shutdown.borrow() || node.strong_count() == 0 {
+            break;
+        }
+    }
+    debug!(target: "consensus::vote", "vote backfill stopped");
 }
 
-/// Sends a batch of votes to every other member at once, each with retries and backoff.
-async fn send_votes(node: &Weak<Shared>, http: &reqwest::Client, batch: Vec<SignedVote>) {
-    let Some(peers) = node.upgrade().map(|s| s.vote_peers()) else {
-        return;
-    };
-    let batch = Arc::new(batch);
-    futures_util::future::join_all(
-        peers
-            .into_iter()
-            .map(|url| send_to_peer(http, url, batch.clone())),
-    )
-    .await;
+/// One sending task per peer, each with its own bounded queue of batches: a peer that is down
+/// retries and backs off on its own while the others get their votes at once.
+struct PeerSenders {
+    http: reqwest::Client,
+    queues: HashMap<String, mpsc::Sender<Arc<Vec<SignedVote>>>>,
 }
 
-async fn send_to_peer(http: &reqwest::Client, url: String, batch: Arc<Vec<SignedVote>>) {
+impl PeerSenders {
+    fn new(http: reqwest::Client) -> PeerSenders {
+        PeerSenders {
+            http,
+            queues: HashMap::new(),
+        }
+    }
+
+    /// Queues `batch` for every peer in `peers` without waiting for any of them. A peer no
+    /// longer listed has its queue dropped (its sender ends once it finished the batch in hand);
+    /// a peer whose queue is full does not get this batch (it backfills it).
+    fn dispatch(&mut self, peers: &[String], batch: Vec<SignedVote>) {
+        self.queues.retain(|url, _| peers.contains(url));
+        let batch = Arc::new(batch);
+        for url in peers {
+            let queue = self.queues.entry(url.clone()).or_insert_with(|| {
+                let (tx, rx) = mpsc::channel(VOTE_PEER_QUEUE_MAX);
+                tokio::spawn(peer_sender(self.http.clone(), url.clone(), rx));
+                tx
+            });
+            if queue.try_send(batch.clone()).is_err() {
+                debug!(target: "consensus::vote", "{url}: its vote queue is full; it will backfill {} vote(s)", batch.len());
+            }
+        }
+    }
+}
+
+/// Sends the batches queued for one peer in order, joining those that wait into posts of at
+/// most [`VOTES_POST_MAX`] votes; ends when its queue is dropped.
+async fn peer_sender(
+    http: reqwest::Client,
+    url: String,
+    mut rx: mpsc::Receiver<Arc<Vec<SignedVote>>>,
+) {
+    let mut held: Option<Arc<Vec<SignedVote>>> = None;
+    loop {
+        let first = match held.take() {
+            Some(b) => b,
+            None => match rx.recv().await {
+                Some(b) => b,
+                None => break,
+            },
+        };
+        let mut votes: Vec<SignedVote> = first.to_vec();
+        while let Ok(next) = rx.try_recv() {
+            if votes.len() + next.len() > VOTES_POST_MAX {
+                held = Some(next);
+                break;
+            }
+            votes.extend(next.iter().copied());
+        }
+        send_to_peer(&http, &url, &votes).await;
+    }
+}
+
+async fn send_to_peer(http: &reqwest::Client, url: &str, batch: &[SignedVote]) {
     let target = format!("{url}/v1/cluster/votes");
     let mut backoff = Duration::from_millis(VOTE_RETRY_BASE_MS);
     for attempt in 1..=VOTE_SEND_ATTEMPTS {
-        let outcome = http.post(&target).json(&*batch).send().await;
+        let outcome = http.post(&target).json(batch).send().await;
         let retry = match outcome {
             Ok(r) if r.status().is_success() => return,
             Ok(r) if r.status().is_client_error() && r.status().as_u16() != 429 => {
@@ -515,5 +581,87 @@ async fn fetch_votes(http: &reqwest::Client, url: &str, height: u64) -> Option<V
             warn!(target: "consensus::vote", "backfill: {target} answered malformed votes: {e}");
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Instant;
+
+    use super::*;
+
+    /// A peer that answers every vote post at once, counting the votes.
+    async fn live_peer(votes: Arc<AtomicUsize>) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a free port");
+        let addr = listener.local_addr().expect("local address");
+        let app = axum::Router::new().route(
+            "/v1/cluster/votes",
+            axum::routing::post(move |axum::Json(got): axum::Json<Vec<SignedVote>>| {
+                let votes = votes.clone();
+                async move {
+                    votes.fetch_add(got.len(), Ordering::SeqCst);
+                    "{}"
+                }
+            }),
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        format!("http://{addr}")
+    }
+
+    /// A URL where nothing listens (connections are refused).
+    async fn dead_peer() -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a free port");
+        let addr = listener.local_addr().expect("local address");
+        drop(listener);
+        format!("http://{addr}")
+    }
+
+    fn vote(height: u64) -> SignedVote {
+        want_crypto::sign_vote(
+            &want_crypto::NodeKey::generate(),
+            CommitVote {
+                chain_id: 1,
+                height,
+                block_hash: want_types::Hash32([1; 32]),
+                state_root: want_types::Hash32([2; 32]),
+            },
+        )
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_dead_peer_does_not_delay_votes_to_a_live_one() {
+        let received = Arc::new(AtomicUsize::new(0));
+        let live = live_peer(received.clone()).await;
+        let peers = vec![dead_peer().await, live];
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_millis(VOTE_HTTP_TIMEOUT_MS))
+            .build()
+            .expect("http client");
+        let mut senders = PeerSenders::new(http);
+        let started = Instant::now();
+        // Three batches, as three blocks' votes arrive one after another: the dead peer's
+        // retries (100 + 200 + 400 + 800 ms of backoff per batch) must not hold them up.
+        for height in 1..=3 {
+            senders.dispatch(&peers, vec![vote(height)]);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        while received.load(Ordering::SeqCst) < 3 && started.elapsed() < Duration::from_secs(10) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(
+            received.load(Ordering::SeqCst),
+            3,
+            "the live peer got every vote"
+        );
+        assert!(
+            started.elapsed() < Duration::from_millis(VOTE_RETRY_BASE_MS * 5),
+            "the live peer waited {:?} for its votes",
+            started.elapsed()
+        );
     }
 }

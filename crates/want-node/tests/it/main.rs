@@ -4,6 +4,8 @@
 mod common;
 
 mod blob_uploads;
+mod byzantine;
+mod catch_up;
 mod certificates;
 mod cluster;
 mod consensus_restart;
