@@ -45,12 +45,13 @@ pub enum ClusterCommand {
     /// Start (or restart) a local cluster, one process per node, and supervise it until Ctrl-C.
     Up(UpArgs),
     /// Add a node to a running chain: it catches up as a learner, then votes. Signed with the
-    /// node key of the member whose configuration is given.
+    /// node key of the member whose configuration is given; a majority of the voters must
+    /// approve (`--approve-only` on their machines prints an approval, `--approval` passes it).
     AddNode(AddNodeArgs),
-    /// Remove a node from the voting members. Signed like add-node.
+    /// Remove a node from the voting members. Signed and approved like add-node.
     RemoveNode(RemoveNodeArgs),
     /// Replace a member's node key (and URL); restart that node with the new key afterwards.
-    /// Signed like add-node.
+    /// Approved like add-node, except that a member replacing its own key needs no approvals.
     SetKey(AddNodeArgs),
 }
 
@@ -70,6 +71,20 @@ pub struct AddNodeArgs {
     /// (`[node.cluster] advertise_url`), or its HTTP API when it has none.
     #[arg(long)]
     url: String,
+    #[command(flatten)]
+    approvals: ApprovalArgs,
+}
+
+/// How a membership change gathers the approval of a majority of the voters.
+#[derive(Args)]
+pub struct ApprovalArgs {
+    /// Another voter's approval of this same change, `ID:HEX` as its `--approve-only` printed
+    /// (repeat for each).
+    #[arg(long = "approval", value_name = "ID:HEX")]
+    approvals: Vec<String>,
+    /// Only sign this member's approval of the change and print it (`ID:HEX`); send nothing.
+    #[arg(long)]
+    approve_only: bool,
 }
 
 #[derive(Args)]
@@ -80,6 +95,8 @@ pub struct RemoveNodeArgs {
     /// Raft id of the node to remove.
     #[arg(long)]
     id: u64,
+    #[command(flatten)]
+    approvals: ApprovalArgs,
 }
 
 #[derive(Args)]
@@ -111,6 +128,7 @@ pub fn run(cmd: ClusterCommand, out: &Out) -> anyhow::Result<()> {
                 public_key: a.public_key.to_lowercase(),
                 url: a.url,
             },
+            &a.approvals,
             out,
         ),
         ClusterCommand::SetKey(a) => admin(
@@ -120,19 +138,24 @@ pub fn run(cmd: ClusterCommand, out: &Out) -> anyhow::Result<()> {
                 public_key: a.public_key.to_lowercase(),
                 url: a.url,
             },
+            &a.approvals,
             out,
         ),
-        ClusterCommand::RemoveNode(a) => {
-            admin(&a.config, AdminCommand::RemoveMember { id: a.id }, out)
-        }
+        ClusterCommand::RemoveNode(a) => admin(
+            &a.config,
+            AdminCommand::RemoveMember { id: a.id },
+            &a.approvals,
+            out,
+        ),
     }
 }
 
 /// How long an admin command looks for the leader (an election may be under way).
 const FIND_LEADER_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// The leader's Raft id and transport address, as the node at `url` knows them.
-fn find_leader(url: &str) -> anyhow::Result<(u64, want_consensus::net::Peer)> {
+/// The leader's Raft id and transport address, and the log index of the membership in force,
+/// as the node at `url` knows them.
+fn find_leader(url: &str) -> anyhow::Result<(u64, want_consensus::net::Peer, Option<u64>)> {
     let http = reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()?;
@@ -166,7 +189,7 @@ fn find_leader(url: &str) -> anyhow::Result<(u64, want_consensus::net::Peer)> {
                 public_key,
                 url: member["url"].as_str().unwrap_or_default().to_string(),
             };
-            return Ok((leader, peer));
+            return Ok((leader, peer, status["membership_index"].as_u64()));
         }
         if Instant::now() >= deadline {
             return Err(CliError::new(
@@ -179,8 +202,15 @@ fn find_leader(url: &str) -> anyhow::Result<(u64, want_consensus::net::Peer)> {
     }
 }
 
-/// Sends a membership change to the leader, signed with the member's node key.
-fn admin(config: &std::path::Path, cmd: AdminCommand, out: &Out) -> anyhow::Result<()> {
+/// Sends a membership change to the leader, signed with the member's node key and carrying the
+/// other voters' approvals; or, with `--approve-only`, prints this member's approval.
+fn admin(
+    config: &std::path::Path,
+    cmd: AdminCommand,
+    approvals: &ApprovalArgs,
+    out: &Out,
+) -> anyhow::Result<()> {
+    use want_consensus::raft::approval::{approve, AdminRequest, Approval};
     let cfg = nodefile::load_config(config)?;
     let genesis = nodefile::load_genesis(&cfg.genesis_file)?;
     let cluster = cfg.node.cluster.clone().ok_or_else(|| {
@@ -190,18 +220,41 @@ fn admin(config: &std::path::Path, cmd: AdminCommand, out: &Out) -> anyhow::Resu
         )
     })?;
     let key = nodefile::load_member_key(&cfg.node.data_dir)?;
-    let (leader, peer) = find_leader(&cfg.url())?;
+    let given = approvals
+        .approvals
+        .iter()
+        .map(|a| Approval::from_text(a).map_err(|e| CliError::new("invalid_approval", e)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let (leader, peer, membership_index) = find_leader(&cfg.url())?;
+    let chain_id = genesis.params.chain_id;
+    if approvals.approve_only {
+        let mine = approve(chain_id, membership_index, &cmd, cluster.node_id, &key);
+        out.value(
+            &serde_json::json!({
+                "approval": mine.to_text(),
+                "member": cluster.node_id,
+                "membership_index": membership_index,
+            }),
+            |v| v["approval"].as_str().unwrap_or_default().to_string(),
+        );
+        return Ok(());
+    }
+    let req = AdminRequest {
+        cmd,
+        membership_index,
+        approvals: given,
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let summary = runtime
         .block_on(want_consensus::send_admin(
-            genesis.params.chain_id,
+            chain_id,
             cluster.node_id,
             key,
             leader,
             peer,
-            &cmd,
+            &req,
         ))
         .map_err(|e| CliError::new("membership_change_failed", e))?;
     out.value(

@@ -170,6 +170,8 @@ pub struct ConsensusStatus {
     pub snapshot_index: Option<u64>,
     /// Last log index purged from this node's Raft log.
     pub purged_index: Option<u64>,
+    /// Log index of the membership in force: approvals of a membership change name it.
+    pub membership_index: Option<u64>,
 }
 
 /// One member in [`ConsensusStatus`].

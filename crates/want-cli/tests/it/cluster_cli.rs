@@ -961,7 +961,33 @@ fn cluster_remove_node_and_add_it_back_change_the_membership_in_status() {
             .as_array()
             .map_or(0, |m| m.len())
     };
-    let out = want_json(&["cluster", "remove-node", "--config", config, "--id", "3"]).ok_json();
+    // One member alone may not remove another: a second voter's approval makes the majority.
+    let run = want_json(&["cluster", "remove-node", "--config", config, "--id", "3"]);
+    run.err_code("membership_change_failed");
+    let config2 = dir.join("node2.toml");
+    let approval = want_json(&[
+        "cluster",
+        "remove-node",
+        "--config",
+        config2.to_str().unwrap(),
+        "--id",
+        "3",
+        "--approve-only",
+    ])
+    .ok_json();
+    let approval = approval["approval"].as_str().expect("approval").to_string();
+    assert!(approval.starts_with("2:"), "{approval}");
+    let out = want_json(&[
+        "cluster",
+        "remove-node",
+        "--config",
+        config,
+        "--id",
+        "3",
+        "--approval",
+        &approval,
+    ])
+    .ok_json();
     assert_eq!(out["ok"], true, "{out}");
     assert!(
         wait_until(Duration::from_secs(20), || voters(&nodes[0].1) == 2),
@@ -970,19 +996,26 @@ fn cluster_remove_node_and_add_it_back_change_the_membership_in_status() {
     );
     let status = get_json(&http, &format!("{}/v1/status", nodes[2].1));
     let key = status["node_id"].as_str().unwrap().to_string();
-    let out = want_json(&[
-        "cluster",
-        "add-node",
-        "--config",
-        config,
-        "--id",
-        "3",
-        "--public-key",
-        &key,
-        "--url",
-        &read_genesis(&dir).members[2].url,
-    ])
-    .ok_json();
+    let url = read_genesis(&dir).members[2].url.clone();
+    let add = |cfg: &str, extra: &[&str]| {
+        let mut args = vec![
+            "cluster",
+            "add-node",
+            "--config",
+            cfg,
+            "--id",
+            "3",
+            "--public-key",
+            &key,
+            "--url",
+            &url,
+        ];
+        args.extend_from_slice(extra);
+        want_json(&args)
+    };
+    let approval = add(config2.to_str().unwrap(), &["--approve-only"]).ok_json();
+    let approval = approval["approval"].as_str().expect("approval").to_string();
+    let out = add(config, &["--approval", &approval]).ok_json();
     assert_eq!(out["ok"], true, "{out}");
     assert!(
         wait_until(Duration::from_secs(20), || voters(&nodes[0].1) == 3),

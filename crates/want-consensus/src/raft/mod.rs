@@ -12,6 +12,7 @@
 //! - Network: a single member has none ([`NoNetwork`]); a cluster's members talk through
 //!   [`SignedNetwork`], every RPC and answer a signed envelope.
 
+pub mod approval;
 pub mod guard;
 mod log_store;
 mod network;
@@ -184,18 +185,19 @@ pub enum AdminCommand {
     },
 }
 
-/// Sends an admin command to member `to` (the leader), signed as member `from` with `key`.
+/// Sends a membership change to member `to` (the leader), signed as member `from` with `key`,
+/// with the other voters' approvals in `req` (see [`approval`]).
 pub async fn send_admin(
     chain_id: u64,
     from: u64,
     key: want_crypto::NodeKey,
     to: u64,
     peer: Peer,
-    cmd: &AdminCommand,
+    req: &approval::AdminRequest,
 ) -> Result<String, String> {
     let transport = Transport::new(from, chain_id, key, BTreeMap::new(), false)?;
     let payload =
-        postcard::to_allocvec(cmd).expect("invariant: postcard encoding into a Vec cannot fail");
+        postcard::to_allocvec(req).expect("invariant: postcard encoding into a Vec cannot fail");
     let answer = transport
         .call(
             to,
@@ -445,13 +447,23 @@ impl<A: BlockApplier> RaftConsensus<A> {
                 encode(&self.raft.install_snapshot(claim.req).await)
             }
             MsgKind::Admin => {
-                let cmd: AdminCommand = postcard::from_bytes(&env.payload).map_err(malformed)?;
-                let result = if self.is_voter(env.header.from) {
-                    self.admin(cmd).await.map_err(|e| e.to_string())
+                let req: approval::AdminRequest =
+                    postcard::from_bytes(&env.payload).map_err(malformed)?;
+                let result = if self.is_voter(from) {
+                    let index = self.membership_index();
+                    match approval::authorize(
+                        transport.chain_id(),
+                        from,
+                        &req,
+                        index,
+                        &self.voter_view(),
+                    ) {
+                        Ok(()) => self.admin(req.cmd).await.map_err(|e| e.to_string()),
+                        Err(e) => Err(e),
+                    }
                 } else {
                     Err(format!(
-                        "node {} is not a voting member: only voting members may change the membership",
-                        env.header.from
+                        "node {from} is not a voting member: only voting members may change the membership"
                     ))
                 };
                 encode(&result)
@@ -597,6 +609,17 @@ impl<A: BlockApplier> RaftConsensus<A> {
             tracing::warn!(target: "consensus::guard", "refusing entries from node {from}: {refusal}");
         }
         checked
+    }
+
+    /// Log index of the membership in force (what approvals of a change are bound to).
+    pub fn membership_index(&self) -> Option<u64> {
+        self.raft
+            .metrics()
+            .borrow()
+            .membership_config
+            .log_id()
+            .as_ref()
+            .map(|l| l.index)
     }
 
     fn is_voter(&self, id: u64) -> bool {
@@ -854,6 +877,7 @@ impl<A: BlockApplier> Consensus for RaftConsensus<A> {
             applied_index: m.last_applied.map(|l| l.index),
             snapshot_index: m.snapshot.map(|l| l.index),
             purged_index: m.purged.map(|l| l.index),
+            membership_index: m.membership_config.log_id().as_ref().map(|l| l.index),
             member_list: {
                 let membership = m.membership_config.membership();
                 let voters: std::collections::BTreeSet<u64> = membership.voter_ids().collect();

@@ -450,6 +450,8 @@ pub struct StatusView {
     pub snapshot_index: Option<u64>,
     /// Last log index purged from this node's Raft log.
     pub purged_index: Option<u64>,
+    /// Log index of the membership in force: approvals of a membership change name it.
+    pub membership_index: Option<u64>,
     pub head_hash: Hash32,
     pub head_time_ms: u64,
     pub state_root: Hash32,
@@ -488,6 +490,7 @@ async fn get_status(State(node): State<Node>) -> ApiResult {
         applied_index: c.applied_index,
         snapshot_index: c.snapshot_index,
         purged_index: c.purged_index,
+        membership_index: c.membership_index,
         head_hash: head.hash,
         head_time_ms: head.timestamp_ms,
         state_root: head.state_root,

@@ -12,6 +12,7 @@ use common::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use want_consensus::net::{Envelope, EnvelopeHeader, MsgKind};
+use want_consensus::raft::approval::approve;
 use want_types::Address;
 
 /// Commits `count` transfers from the dev account, each submitted with `?wait=commit` to the
@@ -398,24 +399,26 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
 }
 
 /// Sends a membership change to the leader, signed as member `as_member` (index).
+/// Sends `cmd` as member `as_member` with the approvals of every other member (those that are
+/// not voters, or whose key changed, are refused one by one; the rest make the majority).
 async fn admin(c: &TestCluster, as_member: usize, cmd: want_consensus::AdminCommand) -> String {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
         let leader = c.leader().await;
-        let peer = want_consensus::net::Peer {
-            public_key: c.keys[leader].public_key(),
-            url: format!("http://{}", c.addrs[leader]),
-        };
-        match want_consensus::send_admin(
-            c.genesis.params.chain_id,
-            as_member as u64 + 1,
-            c.keys[as_member].clone(),
-            leader as u64 + 1,
-            peer,
-            &cmd,
-        )
-        .await
-        {
+        let index = c.node(leader).node.consensus_status().membership_index;
+        let approvals = (0..c.keys.len())
+            .filter(|i| *i != as_member)
+            .map(|i| {
+                approve(
+                    c.genesis.params.chain_id,
+                    index,
+                    &cmd,
+                    i as u64 + 1,
+                    &c.keys[i],
+                )
+            })
+            .collect();
+        match send_admin_as(c, as_member, &cmd, index, approvals).await {
             Ok(summary) => return summary,
             Err(e) => {
                 assert!(std::time::Instant::now() < deadline, "admin {cmd:?}: {e}");
@@ -423,6 +426,35 @@ async fn admin(c: &TestCluster, as_member: usize, cmd: want_consensus::AdminComm
             }
         }
     }
+}
+
+/// Sends `cmd` to the leader as member `as_member`, with `approvals`.
+async fn send_admin_as(
+    c: &TestCluster,
+    as_member: usize,
+    cmd: &want_consensus::AdminCommand,
+    membership_index: Option<u64>,
+    approvals: Vec<want_consensus::raft::approval::Approval>,
+) -> Result<String, String> {
+    let leader = c.leader().await;
+    let peer = want_consensus::net::Peer {
+        public_key: c.keys[leader].public_key(),
+        url: format!("http://{}", c.addrs[leader]),
+    };
+    let req = want_consensus::raft::approval::AdminRequest {
+        cmd: cmd.clone(),
+        membership_index,
+        approvals,
+    };
+    want_consensus::send_admin(
+        c.genesis.params.chain_id,
+        as_member as u64 + 1,
+        c.keys[as_member].clone(),
+        leader as u64 + 1,
+        peer,
+        &req,
+    )
+    .await
 }
 
 async fn voters(n: &TestNode) -> Vec<u64> {
@@ -460,10 +492,42 @@ async fn members_are_added_removed_and_rekeyed_by_signed_admin_commands() {
             public_key: c.keys[c.leader().await].public_key(),
             url: format!("http://{}", c.addrs[c.leader().await]),
         },
-        &want_consensus::AdminCommand::RemoveMember { id: 1 },
+        &want_consensus::raft::approval::AdminRequest {
+            cmd: want_consensus::AdminCommand::RemoveMember { id: 1 },
+            membership_index: None,
+            approvals: vec![],
+        },
     )
     .await;
     assert!(stranger.is_err(), "{stranger:?}");
+    // One member's key alone cannot remove or re-key the others, nor can it count a forged
+    // approval: a majority of the voters must sign.
+    let index = c.node(0).node.consensus_status().membership_index;
+    let remove_2 = want_consensus::AdminCommand::RemoveMember { id: 2 };
+    let alone = send_admin_as(&c, 0, &remove_2, index, vec![]).await;
+    assert!(
+        alone.as_ref().is_err_and(|e| e.contains("majority")),
+        "{alone:?}"
+    );
+    let forged = approve(c.genesis.params.chain_id, index, &remove_2, 3, &c.keys[0]);
+    let with_forged = send_admin_as(&c, 0, &remove_2, index, vec![forged]).await;
+    assert!(
+        with_forged
+            .as_ref()
+            .is_err_and(|e| e.contains("does not verify")),
+        "{with_forged:?}"
+    );
+    let rekey_3 = want_consensus::AdminCommand::SetMemberKey {
+        id: 3,
+        public_key: hex::encode(want_crypto::NodeKey::generate().public_key()),
+        url: format!("http://{}", c.addrs[2]),
+    };
+    let rekey = send_admin_as(&c, 0, &rekey_3, index, vec![]).await;
+    assert!(
+        rekey.as_ref().is_err_and(|e| e.contains("majority")),
+        "{rekey:?}"
+    );
+    assert_eq!(voters(c.node(0)).await, vec![1, 2, 3]);
 
     // Add node 4: it catches up, then votes.
     c.restart_member(3).await;

@@ -1,0 +1,271 @@
+//! Membership changes need a majority: an [`AdminCommand`] takes effect only when the voters who
+//! signed it — the member that sends it (its envelope) and the approvals it carries — are a
+//! majority of every voter set of the current membership. The one exception: a member replacing
+//! its own key and URL (`SetMemberKey` for its own id, sent under its current key).
+//!
+//! An approval is an Ed25519 signature of a voter's node key over the chain, the command and the
+//! log index of the membership it changes, so it cannot be reused for another change nor after
+//! the membership moved on. Operators collect them off-line (`want cluster … --approve-only` on
+//! each voter's machine prints one; `--approval ID:HEX` passes them).
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+use want_crypto::NodeKey;
+use want_types::hash::sha256;
+
+use super::guard::VoterView;
+use super::AdminCommand;
+
+/// Domain separator of an approval signature.
+const APPROVAL_DOMAIN: &[u8] = b"WANT-membership-change-v1";
+/// Most approvals one request may carry.
+pub const APPROVALS_MAX: usize = 64;
+
+/// A membership change as a member sends it to the leader.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminRequest {
+    pub cmd: AdminCommand,
+    /// Log index of the membership the change applies to (None before any).
+    pub membership_index: Option<u64>,
+    /// Other voters' approvals.
+    pub approvals: Vec<Approval>,
+}
+
+/// One voter's approval of a change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Approval {
+    pub member: u64,
+    /// Ed25519 signature over [`approval_digest`].
+    pub signature: Vec<u8>,
+}
+
+impl Approval {
+    /// `ID:HEX`, as operators pass it around.
+    pub fn to_text(&self) -> String {
+        format!("{}:{}", self.member, hex::encode(&self.signature))
+    }
+
+    /// Reads `ID:HEX`.
+    pub fn from_text(text: &str) -> Result<Approval, String> {
+        let (id, sig) = text
+            .trim()
+            .split_once(':')
+            .ok_or_else(|| format!("approval {text:?} is not ID:HEX"))?;
+        let member = id
+            .parse()
+            .map_err(|_| format!("approval {text:?}: {id:?} is not a member id"))?;
+        let signature = hex::decode(sig)
+            .ok()
+            .filter(|s| s.len() == 64)
+            .ok_or_else(|| format!("approval {text:?}: the signature must be 128 hex digits"))?;
+        Ok(Approval { member, signature })
+    }
+}
+
+/// What a voter signs to approve `cmd` on chain `chain_id` at membership `membership_index`.
+pub fn approval_digest(
+    chain_id: u64,
+    membership_index: Option<u64>,
+    cmd: &AdminCommand,
+) -> [u8; 32] {
+    let mut bytes = APPROVAL_DOMAIN.to_vec();
+    bytes.extend(chain_id.to_le_bytes());
+    bytes.extend(
+        postcard::to_allocvec(&(membership_index, cmd))
+            .expect("invariant: postcard encoding into a Vec cannot fail"),
+    );
+    sha256(&bytes).0
+}
+
+/// Member `member`'s approval of `cmd`, signed with its node key.
+pub fn approve(
+    chain_id: u64,
+    membership_index: Option<u64>,
+    cmd: &AdminCommand,
+    member: u64,
+    key: &NodeKey,
+) -> Approval {
+    Approval {
+        member,
+        signature: key
+            .sign(&approval_digest(chain_id, membership_index, cmd))
+            .to_vec(),
+    }
+}
+
+/// Checks that `req`, sent by voter `from`, may change the membership `voters` (at log index
+/// `membership_index`).
+pub fn authorize(
+    chain_id: u64,
+    from: u64,
+    req: &AdminRequest,
+    membership_index: Option<u64>,
+    voters: &VoterView,
+) -> Result<(), String> {
+    if let AdminCommand::SetMemberKey { id, .. } = &req.cmd {
+        if *id == from {
+            return Ok(());
+        }
+    }
+    if req.membership_index != membership_index {
+        return Err(format!(
+            "the approvals were signed for the membership at log index {}, but it is now at {}: sign the change again",
+            show(req.membership_index),
+            show(membership_index)
+        ));
+    }
+    if req.approvals.len() > APPROVALS_MAX {
+        return Err(format!(
+            "{} approvals; at most {APPROVALS_MAX}",
+            req.approvals.len()
+        ));
+    }
+    let digest = approval_digest(chain_id, membership_index, &req.cmd);
+    let mut signers = BTreeSet::from([from]);
+    let mut refused = Vec::new();
+    for a in &req.approvals {
+        match voters
+            .keys
+            .get(&a.member)
+            .filter(|_| voters.is_voter(a.member))
+        {
+            None => refused.push(format!("node {} is not a voter", a.member)),
+            Some(key) => match want_crypto::verify_ed25519(key, &digest, &a.signature) {
+                Ok(()) => {
+                    signers.insert(a.member);
+                }
+                Err(_) => refused.push(format!(
+                    "the approval of node {} does not verify against its key",
+                    a.member
+                )),
+            },
+        }
+    }
+    if voters.is_quorum(&signers) {
+        return Ok(());
+    }
+    let mut msg = format!(
+        "a membership change needs the approval of a majority of the voters {:?}; it has {signers:?}. Collect approvals on other voters' machines (`want cluster <same command> --approve-only`) and pass each with --approval ID:HEX",
+        voters.configs
+    );
+    if !refused.is_empty() {
+        msg.push_str(&format!(" (refused: {})", refused.join("; ")));
+    }
+    Err(msg)
+}
+
+fn show(index: Option<u64>) -> String {
+    index.map_or_else(|| "none".into(), |i| i.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    const CHAIN: u64 = 3;
+
+    fn setup(n: u64) -> (Vec<NodeKey>, VoterView) {
+        let keys: Vec<NodeKey> = (0..n).map(|_| NodeKey::generate()).collect();
+        let view = VoterView {
+            configs: vec![(1..=n).collect()],
+            keys: (1..=n)
+                .map(|i| (i, keys[i as usize - 1].public_key()))
+                .collect::<BTreeMap<_, _>>(),
+        };
+        (keys, view)
+    }
+
+    fn remove(id: u64) -> AdminCommand {
+        AdminCommand::RemoveMember { id }
+    }
+
+    fn request(cmd: AdminCommand, at: Option<u64>, approvals: Vec<Approval>) -> AdminRequest {
+        AdminRequest {
+            cmd,
+            membership_index: at,
+            approvals,
+        }
+    }
+
+    #[test]
+    fn one_voter_alone_cannot_change_a_three_member_membership() {
+        let (_, view) = setup(3);
+        let err = authorize(
+            CHAIN,
+            1,
+            &request(remove(2), Some(7), vec![]),
+            Some(7),
+            &view,
+        )
+        .unwrap_err();
+        assert!(err.contains("majority"), "{err}");
+    }
+
+    #[test]
+    fn a_second_voters_approval_makes_a_majority_of_three() {
+        let (keys, view) = setup(3);
+        let a = approve(CHAIN, Some(7), &remove(2), 3, &keys[2]);
+        let req = request(remove(2), Some(7), vec![a]);
+        assert_eq!(authorize(CHAIN, 1, &req, Some(7), &view), Ok(()));
+    }
+
+    #[test]
+    fn approvals_for_another_change_index_chain_or_key_do_not_count() {
+        let (keys, view) = setup(3);
+        let cases = [
+            approve(CHAIN, Some(7), &remove(3), 3, &keys[2]),
+            approve(CHAIN, Some(6), &remove(2), 3, &keys[2]),
+            approve(CHAIN + 1, Some(7), &remove(2), 3, &keys[2]),
+            approve(CHAIN, Some(7), &remove(2), 3, &keys[0]),
+        ];
+        for a in cases {
+            let req = request(remove(2), Some(7), vec![a.clone(), a]);
+            assert!(authorize(CHAIN, 1, &req, Some(7), &view).is_err());
+        }
+        // Signed for index 7, sent when the membership moved to 9.
+        let a = approve(CHAIN, Some(7), &remove(2), 3, &keys[2]);
+        let err = authorize(
+            CHAIN,
+            1,
+            &request(remove(2), Some(7), vec![a]),
+            Some(9),
+            &view,
+        )
+        .unwrap_err();
+        assert!(err.contains("sign the change again"), "{err}");
+    }
+
+    #[test]
+    fn a_member_replaces_its_own_key_alone_but_not_anothers() {
+        let (_, view) = setup(3);
+        let own = AdminCommand::SetMemberKey {
+            id: 2,
+            public_key: "ab".repeat(32),
+            url: "http://x".into(),
+        };
+        assert_eq!(
+            authorize(
+                CHAIN,
+                2,
+                &request(own.clone(), None, vec![]),
+                Some(4),
+                &view
+            ),
+            Ok(())
+        );
+        assert!(authorize(CHAIN, 1, &request(own, Some(4), vec![]), Some(4), &view).is_err());
+    }
+
+    #[test]
+    fn approvals_read_back_from_text_and_bad_text_is_refused() {
+        let (keys, _) = setup(1);
+        let a = approve(CHAIN, None, &remove(1), 1, &keys[0]);
+        assert_eq!(Approval::from_text(&a.to_text()), Ok(a));
+        for bad in ["", "1", "x:00", "1:zz", "1:00"] {
+            assert!(Approval::from_text(bad).is_err(), "{bad}");
+        }
+    }
+}
