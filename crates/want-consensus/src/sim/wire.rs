@@ -180,7 +180,13 @@ impl SimNet {
                 Ok(answer)
             }
             Ok(Inbound::App(_)) => Err(refused(self, "app_message")),
-            Err(r) => Err(refused(self, r.code())),
+            Err(r) => {
+                if std::env::var_os("WANT_SIM_VERBOSE").is_some() {
+                    let ms = self.state.lock().start.elapsed().as_millis();
+                    println!("{ms:>6} ms: node {to} refused a message from {from}: {r}");
+                }
+                Err(refused(self, r.code()))
+            }
         }
     }
 
