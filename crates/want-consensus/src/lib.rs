@@ -11,6 +11,8 @@
 mod fuzz_inputs;
 pub mod net;
 pub mod raft;
+#[cfg(test)]
+mod sim;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -14,4 +14,6 @@ pub use envelope::{
 pub use faults::{FaultInjector, FaultPlan};
 pub use ratelog::{RateLimitedLog, LOG_EVERY_MS};
 pub use replay::{ReplayGuard, REPLAY_WINDOW_MS};
-pub use transport::{unix_ms, CheckedHeader, NetError, Peer, Transport, RPC_PATH};
+pub use transport::{
+    unix_ms, CheckedHeader, NetError, Peer, Transport, UnixClock, Wire, WireFuture, RPC_PATH,
+};

@@ -5,7 +5,10 @@
 //! signed payload hash — and seals the answers, which name the request they answer.
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use parking_lot::RwLock;
@@ -76,6 +79,35 @@ pub fn unix_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// What a [`Wire`] delivery resolves to: the target's sealed answer, or why there is none.
+pub type WireFuture = Pin<Box<dyn Future<Output = Result<Vec<u8>, NetError>> + Send>>;
+
+/// Unix time in milliseconds as a node sees it (a simulation gives each node its own).
+pub type UnixClock = crate::Clock;
+
+/// Carries sealed requests to members in place of HTTP: the deterministic simulation's
+/// in-memory network. Production sends over HTTP ([`Transport::new`]).
+pub trait Wire: Send + Sync + 'static {
+    /// Delivers a request from `from` to member `to` (at `url`): the sealed header as the hex
+    /// [`ENVELOPE_HEADER`] field and the payload as the body, as HTTP would; resolves to the
+    /// body of the member's answer, or fails as HTTP would (unreachable, refused).
+    fn deliver(
+        &self,
+        from: u64,
+        to: u64,
+        url: &str,
+        field: String,
+        body: Vec<u8>,
+        timeout: Duration,
+    ) -> WireFuture;
+}
+
+/// How requests leave this node.
+enum Link {
+    Http(reqwest::Client),
+    Wire(Arc<dyn Wire>),
+}
+
 /// Sends and receives signed envelopes for one node (see the module documentation).
 pub struct Transport {
     me: u64,
@@ -83,7 +115,9 @@ pub struct Transport {
     key: NodeKey,
     boot: u64,
     seq: AtomicU64,
-    client: reqwest::Client,
+    link: Link,
+    /// The node's Unix clock in ms (None: the system clock).
+    clock: Option<UnixClock>,
     pub faults: FaultInjector,
     replay: ReplayGuard,
     /// The warning for refused messages, at most once per [`LOG_EVERY_MS`].
@@ -115,13 +149,47 @@ impl Transport {
             key,
             boot: rand::random(),
             seq: AtomicU64::new(0),
-            client,
+            link: Link::Http(client),
+            clock: None,
             faults: FaultInjector::new(fault_injection),
             replay: ReplayGuard::starting_at(unix_ms()),
             refusal_log: parking_lot::Mutex::new(RateLimitedLog::new(LOG_EVERY_MS)),
             members: RwLock::new(BTreeMap::new()),
             fallback,
         })
+    }
+
+    /// A transport whose requests travel over `wire` instead of HTTP, with its own Unix clock
+    /// and boot number (the deterministic simulation's nodes: same checks, no sockets).
+    pub fn with_wire(
+        me: u64,
+        chain_id: u64,
+        key: NodeKey,
+        fallback: BTreeMap<u64, Peer>,
+        wire: Arc<dyn Wire>,
+        clock: UnixClock,
+        boot: u64,
+    ) -> Transport {
+        let started = clock();
+        Transport {
+            me,
+            chain_id,
+            key,
+            boot,
+            seq: AtomicU64::new(0),
+            link: Link::Wire(wire),
+            clock: Some(clock),
+            faults: FaultInjector::new(false),
+            replay: ReplayGuard::starting_at(started),
+            refusal_log: parking_lot::Mutex::new(RateLimitedLog::new(LOG_EVERY_MS)),
+            members: RwLock::new(BTreeMap::new()),
+            fallback,
+        }
+    }
+
+    /// This node's Unix time in ms.
+    fn now_ms(&self) -> u64 {
+        self.clock.as_ref().map_or_else(unix_ms, |c| c())
     }
 
     pub fn me(&self) -> u64 {
@@ -161,7 +229,7 @@ impl Transport {
             kind,
             boot: self.boot,
             seq: self.seq.fetch_add(1, Ordering::Relaxed),
-            sent_at_ms: unix_ms(),
+            sent_at_ms: self.now_ms(),
             in_reply_to,
             payload_hash: [0; 32],
         }
@@ -220,17 +288,68 @@ impl Transport {
             }
         }
         let field = hex::encode(&head);
+        let body = match &self.link {
+            Link::Wire(wire) => {
+                if decision.duplicate {
+                    let dup = wire.deliver(
+                        self.me,
+                        to,
+                        &peer.url,
+                        field.clone(),
+                        payload.clone(),
+                        timeout,
+                    );
+                    tokio::spawn(async move {
+                        let _ = dup.await;
+                    });
+                }
+                wire.deliver(self.me, to, &peer.url, field, payload, timeout)
+                    .await?
+            }
+            Link::Http(client) => {
+                self.post(
+                    client,
+                    to,
+                    peer,
+                    &field,
+                    payload,
+                    decision.duplicate,
+                    timeout,
+                )
+                .await?
+            }
+        };
+        let answer =
+            Envelope::from_bytes(&body).map_err(|refusal| NetError::BadAnswer { to, refusal })?;
+        self.check_answer(&answer, to, peer, digest)
+            .map_err(|refusal| NetError::BadAnswer { to, refusal })?;
+        Ok(answer)
+    }
+
+    /// Sends a sealed request over HTTP and reads the answer's body (bounded).
+    #[allow(clippy::too_many_arguments)]
+    async fn post(
+        &self,
+        client: &reqwest::Client,
+        to: u64,
+        peer: &Peer,
+        field: &str,
+        payload: Vec<u8>,
+        duplicate: bool,
+        timeout: Duration,
+    ) -> Result<Vec<u8>, NetError> {
+        let unreachable = |reason: String| NetError::Unreachable { to, reason };
         let url = format!("{}{RPC_PATH}", peer.url.trim_end_matches('/'));
         let send = |body: Vec<u8>| {
-            self.client
+            client
                 .post(&url)
                 .timeout(timeout)
                 .header("content-type", "application/octet-stream")
-                .header(ENVELOPE_HEADER, &field)
+                .header(ENVELOPE_HEADER, field)
                 .body(body)
                 .send()
         };
-        if decision.duplicate {
+        if duplicate {
             let dup = send(payload.clone());
             tokio::spawn(async move {
                 let _ = dup.await;
@@ -265,11 +384,7 @@ impl Transport {
                 )))
             }
         };
-        let answer =
-            Envelope::from_bytes(&body).map_err(|refusal| NetError::BadAnswer { to, refusal })?;
-        self.check_answer(&answer, to, peer, digest)
-            .map_err(|refusal| NetError::BadAnswer { to, refusal })?;
-        Ok(answer)
+        Ok(body)
     }
 
     fn check_answer(
@@ -334,7 +449,7 @@ impl Transport {
             .peer(h.from)
             .ok_or_else(|| refused(Refusal::UnknownSender(h.from)))?;
         sealed.verify_signature(&peer.public_key).map_err(refused)?;
-        self.replay.precheck(&h, unix_ms()).map_err(refused)?;
+        self.replay.precheck(&h, self.now_ms()).map_err(refused)?;
         Ok(CheckedHeader { sealed })
     }
 
@@ -349,7 +464,7 @@ impl Transport {
         let h = checked.sealed.header;
         let refused = |r: Refusal| self.refused(Some(&h), r);
         let env = checked.sealed.with_payload(payload).map_err(refused)?;
-        self.replay.check(&h, unix_ms()).map_err(refused)?;
+        self.replay.check(&h, self.now_ms()).map_err(refused)?;
         debug!(target: "consensus::net", from = h.from, kind = h.kind.as_str(), seq = h.seq, "accepted a message");
         Ok(env)
     }

@@ -16,6 +16,7 @@ pub mod approval;
 pub mod guard;
 mod log_store;
 mod network;
+pub mod runtime;
 mod state_machine;
 #[cfg(test)]
 mod tests;
@@ -49,6 +50,7 @@ openraft::declare_raft_types!(
         NodeId = u64,
         Node = MemberNode,
         SnapshotData = Cursor<Vec<u8>>,
+        AsyncRuntime = runtime::ConsensusRuntime,
 );
 
 /// Raft's metrics of this cluster (role, term, log indexes, membership).
