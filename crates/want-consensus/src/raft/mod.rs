@@ -303,6 +303,9 @@ impl<A: BlockApplier> RaftConsensus<A> {
         let mut log = LogStore::open(data_dir)?;
         info!(target: "consensus", "Raft log {}", log.path().display());
         log_recovery(&mut log, &*applier).await;
+        if cluster.is_some() {
+            step_down_after_restart(&mut log, node_id).await?;
+        }
         let failure = Arc::new(Mutex::new(None));
         let sm = BlockStateMachine::new(applier.clone(), failure.clone());
         let transport = cluster.as_ref().map(|c| c.transport.clone());
@@ -348,18 +351,6 @@ impl<A: BlockApplier> RaftConsensus<A> {
         };
         if initialized {
             info!(target: "consensus", "Raft log already initialized; resuming");
-            let vote = consensus.raft.metrics().borrow().vote;
-            if cluster.is_some()
-                && vote.is_committed()
-                && vote.leader_id().voted_for() == Some(node_id)
-            {
-                // This node led before the restart, but the vote grants that proved its term
-                // were in memory: without them no member accepts it, so it runs for a new term.
-                info!(target: "consensus", "node {node_id} led term {} before the restart; calling an election to prove its leadership again", vote.leader_id().term);
-                if let Err(e) = consensus.raft.trigger().elect().await {
-                    return Err(consensus.fatal(e, None));
-                }
-            }
         } else if members.contains_key(&node_id) {
             match consensus.raft.initialize(members.clone()).await {
                 Ok(()) => {
@@ -852,6 +843,27 @@ fn stop_reason(
         Fatal::Stopped => ConsensusError::ShuttingDown,
         other => ConsensusError::Fatal(other.to_string()),
     }
+}
+
+/// A member that led before a restart would resume its term at once, but the vote grants that
+/// proved its election were in memory: no member would accept it. Its stored vote is turned
+/// back into a candidate's (same term, uncommitted), so it follows whoever proves a leadership,
+/// or runs for a new term itself after an election timeout.
+async fn step_down_after_restart(log: &mut LogStore, node_id: u64) -> Result<(), ConsensusError> {
+    use openraft::storage::RaftLogStorage;
+    let vote = log
+        .read_vote()
+        .await
+        .map_err(|e| ConsensusError::Storage(e.to_string()))?;
+    if let Some(v) = vote.filter(|v| v.is_committed() && v.leader_id().voted_for() == Some(node_id))
+    {
+        let term = v.leader_id().term;
+        info!(target: "consensus", "node {node_id} led term {term} before the restart; it stands again to prove its leadership");
+        log.save_vote(&openraft::Vote::new(term, node_id))
+            .await
+            .map_err(|e| ConsensusError::Storage(e.to_string()))?;
+    }
+    Ok(())
 }
 
 /// Says at startup which committed entries the applier had not recorded (a crash between the

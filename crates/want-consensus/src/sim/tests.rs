@@ -15,7 +15,7 @@ fn env_u64(name: &str) -> Option<u64> {
 const OPEN_FINDINGS: &[&str] = &[];
 
 fn replay_command(seed: u64, sim_ms: u64) -> String {
-    format!("WANT_SIM_SEED={seed} WANT_SIM_MS={sim_ms} CARGO_TARGET_DIR=/work/target-sim cargo test -p want-consensus --lib sim::tests::sim_seeds -- --nocapture")
+    format!("WANT_SIM_SEED={seed} WANT_SIM_MS={sim_ms} cargo test -p want-consensus --lib sim::tests::sim_seeds -- --nocapture")
 }
 
 /// The CI run: `WANT_SIM_SEEDS` seeds (default 200) from `WANT_SIM_SEED_START`, or the one
