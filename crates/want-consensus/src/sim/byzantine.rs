@@ -12,6 +12,8 @@ use want_types::BlockHeader;
 
 use super::{next_block, url, Sim, CHAIN_ID};
 use crate::net::{Envelope, EnvelopeHeader, MsgKind};
+use crate::raft::approval::AdminRequest;
+use crate::raft::guard::LeaderClaim;
 use crate::raft::{Proposal, SnapshotData, TypeConfig};
 use crate::AdminCommand;
 
@@ -169,11 +171,14 @@ impl Sim {
                 .into_iter()
                 .collect();
             let commit = entries.last().map(|e| e.log_id).or(last);
-            encode(&AppendEntriesRequest::<TypeConfig> {
-                vote: Vote::new_committed(term, leader),
-                prev_log_id: last,
-                entries,
-                leader_commit: commit,
+            encode(&LeaderClaim {
+                proof: Vec::new(),
+                req: AppendEntriesRequest::<TypeConfig> {
+                    vote: Vote::new_committed(term, leader),
+                    prev_log_id: last,
+                    entries,
+                    leader_commit: commit,
+                },
             })
         };
         let (from, to, msg, payload, key) = match kind {
@@ -272,7 +277,12 @@ impl Sim {
                         url: url(other),
                     }
                 };
-                (byz, leader, MsgKind::Admin, encode(&cmd), own_key)
+                let req = AdminRequest {
+                    cmd,
+                    membership_index: m.membership_config.log_id().as_ref().map(|l| l.index),
+                    approvals: Vec::new(),
+                };
+                (byz, leader, MsgKind::Admin, encode(&req), own_key)
             }
             Kind::SnapshotOwnHead => {
                 let Ok(point) = crate::BlockApplier::head(&*self.appliers[&victim]) else {
@@ -283,16 +293,19 @@ impl Sim {
                     byz,
                     victim,
                     MsgKind::InstallSnapshot,
-                    encode(&InstallSnapshotRequest::<TypeConfig> {
-                        vote: Vote::new_committed(term, byz),
-                        meta: SnapshotMeta {
-                            last_log_id: Some(claimed),
-                            last_membership: m.membership_config.as_ref().clone(),
-                            snapshot_id: format!("byzantine-{}", claimed.index),
+                    encode(&LeaderClaim {
+                        proof: Vec::new(),
+                        req: InstallSnapshotRequest::<TypeConfig> {
+                            vote: Vote::new_committed(term, byz),
+                            meta: SnapshotMeta {
+                                last_log_id: Some(claimed),
+                                last_membership: m.membership_config.as_ref().clone(),
+                                snapshot_id: format!("byzantine-{}", claimed.index),
+                            },
+                            offset: 0,
+                            data: encode(&SnapshotData { point }),
+                            done: true,
                         },
-                        offset: 0,
-                        data: encode(&SnapshotData { point }),
-                        done: true,
                     }),
                     own_key,
                 )

@@ -123,6 +123,12 @@ async fn a_member_cannot_speak_for_another_or_lead_without_an_election() {
     let r = send(&c, victim, bad_id, bad_key, MsgKind::Vote, vote).await;
     assert_eq!(r, (StatusCode::FORBIDDEN, "impersonation".into()));
 
+    // A vote request carrying a committed vote (which would make the receiver trust the sender
+    // as leader without an election).
+    let planted = postcard::to_allocvec(&VoteRequest::new(committed(high, bad_id), None)).unwrap();
+    let r = send(&c, victim, bad_id, bad_key, MsgKind::Vote, planted).await;
+    assert_eq!(r, (StatusCode::FORBIDDEN, "unproven_leader".into()));
+
     // Append-entries as another member, and as itself of a term it never won.
     let r = send(
         &c,
