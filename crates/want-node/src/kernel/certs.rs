@@ -60,10 +60,12 @@ pub const VOTE_HTTP_TIMEOUT_MS: u64 = 2_000;
 /// How often the gossip task looks for heights that lack a certificate. A height is backfilled
 /// only once it was applied at least one interval ago.
 pub const BACKFILL_INTERVAL_MS: u64 = 2_000;
-/// Most heights fetched from peers per backfill round.
-pub const BACKFILL_HEIGHTS_PER_ROUND: usize = 16;
+/// Most heights fetched from peers per backfill round: a member back from a long absence lacks
+/// the votes of up to [`BACKFILL_LOOKBACK_HEIGHTS`] heights (the others' queues for it were
+/// full), and gets them within about 8 rounds.
+pub const BACKFILL_HEIGHTS_PER_ROUND: usize = 128;
 /// Most heights examined per backfill round (bounds the storage reads when peers stay silent).
-pub const BACKFILL_SCAN_MAX: u64 = 256;
+pub const BACKFILL_SCAN_MAX: u64 = 1_024;
 /// After a start, backfill looks back at most this many heights below the head.
 pub const BACKFILL_LOOKBACK_HEIGHTS: u64 = 1_024;
 

@@ -15,6 +15,7 @@ use want_storage::BlockInfo;
 use want_types::{Address, Block, Hash32, TxStatus};
 
 use crate::error::{codes, NodeError};
+use crate::kernel::checked::{CheckedBlocks, Sender};
 use crate::kernel::node::{CommitNotice, Shared};
 
 impl Shared {
@@ -293,9 +294,6 @@ impl Shared {
     }
 }
 
-/// A transaction's sender and its encoded size in bytes.
-pub type Sender = (Address, usize);
-
 /// A block's transactions with the senders and sizes found by [`Shared::check_content`].
 fn verified(block: &Block, ids: &[Hash32], senders: &[Sender]) -> Vec<VerifiedTx> {
     block
@@ -315,44 +313,4 @@ fn verified(block: &Block, ids: &[Hash32], senders: &[Sender]) -> Vec<VerifiedTx
 /// A block whose content fails a check.
 fn invalid_block(height: u64, what: String) -> NodeError {
     NodeError::rejected(codes::INVALID_BLOCK, format!("block {height}: {what}"))
-}
-
-/// Most blocks whose checked senders a member keeps between appending and executing them.
-pub const CHECKED_BLOCKS_MAX: usize = 256;
-
-/// Blocks checked before they were appended, with their transactions' senders and sizes, so
-/// that executing them does not verify every signature again. Keyed by the SHA-256 of the whole
-/// block's bytes (signatures included): a block with the same header but other signatures is
-/// checked anew.
-#[derive(Default)]
-pub struct CheckedBlocks {
-    blocks: std::collections::VecDeque<(Hash32, Vec<Sender>)>,
-}
-
-impl CheckedBlocks {
-    /// SHA-256 of the block's whole bytes.
-    pub fn key(block: &Block) -> Hash32 {
-        want_types::hash::sha256(&block.to_bytes())
-    }
-
-    fn remember(&mut self, key: Hash32, senders: Vec<Sender>) {
-        if self.blocks.iter().any(|(k, _)| *k == key) {
-            return;
-        }
-        if self.blocks.len() >= CHECKED_BLOCKS_MAX {
-            self.blocks.pop_front();
-        }
-        self.blocks.push_back((key, senders));
-    }
-
-    fn senders(&self, key: &Hash32) -> Option<Vec<Sender>> {
-        self.blocks
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, s)| s.clone())
-    }
-
-    fn forget(&mut self, key: &Hash32) {
-        self.blocks.retain(|(k, _)| k != key);
-    }
 }

@@ -7,6 +7,7 @@ pub mod activations;
 pub mod admission;
 pub mod applier;
 pub mod certs;
+pub mod checked;
 pub mod disk;
 pub mod execution;
 pub mod forward;

@@ -90,7 +90,7 @@ pub struct Shared {
     /// The threads that serve reads of stored data, apart from execution (`reads.rs`).
     pub reads: crate::kernel::reads::ReadPool,
     /// Blocks checked before they were appended, with their senders (`execution.rs`).
-    pub(crate) checked_blocks: Mutex<crate::kernel::execution::CheckedBlocks>,
+    pub(crate) checked_blocks: Mutex<crate::kernel::checked::CheckedBlocks>,
 }
 
 /// Unix time in milliseconds from the system clock (the node's only clock; the state machine
