@@ -24,6 +24,10 @@ impl CheckedBlocks {
         want_types::hash::sha256(&block.to_bytes())
     }
 
+    pub(crate) fn is_empty(&self) -> bool {
+        self.blocks.is_empty()
+    }
+
     pub(crate) fn remember(&mut self, key: Hash32, senders: Vec<Sender>) {
         if self.blocks.iter().any(|(k, _)| *k == key) {
             return;
