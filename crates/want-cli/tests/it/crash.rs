@@ -91,20 +91,28 @@ fn load_thread(load: Arc<Load>, url: String, stop: Arc<AtomicBool>) {
         .timeout(Duration::from_secs(5))
         .build()
         .unwrap();
+    let mut stx = load.sign();
     while !stop.load(Ordering::Relaxed) {
-        let stx = load.sign();
         match post(&http, &url, &stx) {
             Ok((202, body)) => {
                 let id = body["id"].as_str().expect("202 carries the id").to_string();
                 assert_eq!(id, stx.id().to_string());
                 load.ledger.lock().unwrap().acknowledged.insert(id);
+                stx = load.sign();
             }
             Ok((status, body)) => {
-                // The node refused it (e.g. shutting down). Refusals of a healthy node are bugs.
                 let code = body["error"]["code"]
                     .as_str()
                     .unwrap_or_default()
                     .to_string();
+                if is_back_pressure(&code) {
+                    // The account has as many transactions pending as the node holds for one
+                    // sender, or another thread's lower nonce is not in yet: send the same
+                    // transaction again shortly, as a real client would.
+                    std::thread::sleep(BACK_PRESSURE_PAUSE);
+                    continue;
+                }
+                // Any other refusal of a healthy node is a bug; shutting down is not.
                 assert!(
                     code == "shutting_down" || status >= 500,
                     "the node refused a valid transfer: {status} {body}"
@@ -119,26 +127,49 @@ fn load_thread(load: Arc<Load>, url: String, stop: Arc<AtomicBool>) {
             }
         }
     }
+    // Stopped while holding a signed transaction the node has not acknowledged.
+    load.ledger.lock().unwrap().in_doubt.push(stx);
+}
+
+/// How long a load thread waits before sending a transaction the node pushed back on.
+const BACK_PRESSURE_PAUSE: Duration = Duration::from_millis(20);
+
+/// Refusals that say "not now" rather than "never": one account's transactions come from
+/// several threads at a rate above what 50 ms blocks commit, so the node's per-sender limit
+/// (`too_many_pending`), its nonce window (`nonce_too_far_ahead`, while another thread's lower
+/// nonce waits) or a full pool push back.
+fn is_back_pressure(code: &str) -> bool {
+    matches!(
+        code,
+        "too_many_pending" | "nonce_too_far_ahead" | "mempool_full"
+    )
 }
 
 /// Sends again every in-doubt transaction; each must be accepted now or already known.
 fn resubmit_in_doubt(load: &Load, url: &str) {
     let http = http_client();
-    let in_doubt = std::mem::take(&mut load.ledger.lock().unwrap().in_doubt);
+    let mut in_doubt = std::mem::take(&mut load.ledger.lock().unwrap().in_doubt);
+    // Lowest nonce first, so that none waits for a gap below it.
+    in_doubt.sort_by_key(|stx| stx.tx.nonce);
+    let give_up = Instant::now() + Duration::from_secs(10);
     for stx in in_doubt {
-        let (status, body) = post(&http, url, &stx).expect("the restarted node answers");
         let id = stx.id().to_string();
-        match status {
-            202 => {
+        loop {
+            let (status, body) = post(&http, url, &stx).expect("the restarted node answers");
+            if status == 202 {
                 load.ledger.lock().unwrap().acknowledged.insert(id);
+                break;
             }
-            _ => {
-                let code = body["error"]["code"].as_str().unwrap_or_default();
-                assert!(
-                    code == "duplicate_transaction" || code == "nonce_too_low",
-                    "resubmitting {id} after the restart: {status} {body}"
-                );
+            let code = body["error"]["code"].as_str().unwrap_or_default();
+            if is_back_pressure(code) && Instant::now() < give_up {
+                std::thread::sleep(BACK_PRESSURE_PAUSE);
+                continue;
             }
+            assert!(
+                code == "duplicate_transaction" || code == "nonce_too_low",
+                "resubmitting {id} after the restart: {status} {body}"
+            );
+            break;
         }
     }
 }
