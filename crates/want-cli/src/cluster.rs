@@ -116,6 +116,10 @@ pub struct UpArgs {
     /// How long every node may take to answer /v1/status with a leader.
     #[arg(long, default_value_t = 60)]
     start_timeout_secs: u64,
+    /// A new cluster's members talk over TLS (`https://` member URLs; see `want init
+    /// --member-tls`). An existing cluster keeps what its genesis says.
+    #[arg(long)]
+    member_tls: bool,
 }
 
 pub fn run(cmd: ClusterCommand, out: &Out) -> anyhow::Result<()> {
@@ -310,6 +314,7 @@ fn prepare(args: &UpArgs) -> anyhow::Result<Vec<Member>> {
             None,
             "127.0.0.1",
             init::ChainSpec::Dev,
+            args.member_tls,
         )?;
     }
     let genesis = nodefile::load_genesis(&genesis_path)?;

@@ -80,6 +80,11 @@ pub struct InitArgs {
     /// generated nodes; --chain-id, --alloc and --admin override it.
     #[arg(long, value_name = "FILE")]
     genesis_template: Option<PathBuf>,
+    /// Members talk over TLS: their member URLs are `https://`, each node presents a
+    /// certificate of its node key and accepts only the current members' keys (the public API
+    /// stays plain HTTP). All members of a chain must agree on it.
+    #[arg(long)]
+    member_tls: bool,
 }
 
 /// Whose chain [`init_cluster`] writes.
@@ -231,6 +236,11 @@ impl Host {
             Host::Ip(ip) => format!("http://{}", SocketAddr::new(*ip, port)),
             Host::Name(n) => format!("http://{n}:{port}"),
         }
+    }
+
+    /// [`Host::url`] over TLS (a member listener of `--member-tls`).
+    fn tls_url(&self, port: u16) -> String {
+        format!("https{}", self.url(port).trim_start_matches("http"))
     }
 }
 
@@ -572,6 +582,7 @@ pub fn init_cluster(
     base_port: Option<u16>,
     host: &str,
     spec: ChainSpec,
+    member_tls: bool,
 ) -> anyhow::Result<InitReport> {
     if nodes == 0 || nodes > INIT_NODES_MAX {
         return Err(invalid_args(format!(
@@ -630,7 +641,11 @@ pub fn init_cluster(
         std::fs::create_dir_all(&data_dir).map_err(|e| io_err(&data_dir, e))?;
         write_secret_file(&data_dir.join(NODE_KEY_FILE), &key.to_hex()).map_err(node_err)?;
         let public_key = hex::encode(key.public_key());
-        let url = host.url(*member_port);
+        let url = if member_tls {
+            host.tls_url(*member_port)
+        } else {
+            host.url(*member_port)
+        };
         genesis.members.push(GenesisMember {
             id,
             public_key: public_key.clone(),
@@ -649,7 +664,8 @@ pub fn init_cluster(
              http_addr = {http}\n\
              \n\
              # Members reach each other on the member listener (member_addr) only; the API\n\
-             # on http_addr refuses their messages.\n\
+             # on http_addr refuses their messages. An https:// advertise_url: members talk\n\
+             # over TLS there, each with a certificate of its node key.\n\
              [node.cluster]\n\
              node_id = {id}\n\
              member_addr = {member}\n\
@@ -718,7 +734,14 @@ pub fn run(args: InitArgs, out: &Out) -> anyhow::Result<()> {
         admin: args.admin.as_deref(),
         template: args.genesis_template.as_deref(),
     })?;
-    let report = init_cluster(args.nodes, &args.out, args.base_port, &args.host, spec)?;
+    let report = init_cluster(
+        args.nodes,
+        &args.out,
+        args.base_port,
+        &args.host,
+        spec,
+        args.member_tls,
+    )?;
     let v = json!({
         "chain_id": report.chain_id,
         "genesis": report.genesis,
@@ -864,6 +887,24 @@ mod tests {
         .err()
         .expect("refused");
         assert_eq!(code(e), "invalid_allocations");
+    }
+
+    #[test]
+    fn member_tls_names_https_member_urls_that_the_nodes_accept() {
+        let dir = tempfile::tempdir().unwrap();
+        let report = init_cluster(3, dir.path(), None, "127.0.0.1", ChainSpec::Dev, true).unwrap();
+        for n in &report.nodes {
+            assert!(
+                n.member_url.starts_with("https://127.0.0.1:"),
+                "{}",
+                n.member_url
+            );
+            assert!(n.http.starts_with("http://"), "{}", n.http);
+            let cfg = crate::nodefile::load_config(&n.config).unwrap();
+            assert!(cfg.node.cluster.as_ref().is_some_and(|c| c.member_tls()));
+            assert_eq!(cfg.member_url().as_deref(), Some(n.member_url.as_str()));
+            assert!(cfg.url().starts_with("http://"), "{}", cfg.url());
+        }
     }
 
     #[test]

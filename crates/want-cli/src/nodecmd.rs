@@ -110,7 +110,11 @@ async fn run_node(
             v["chain_id"],
             v["http"].as_str().unwrap_or_default(),
             match &member_listener {
-                Some((_, addr)) => format!("\n  members  http://{addr}"),
+                Some((_, addr)) => {
+                    let tls = cfg.node.cluster.as_ref().is_some_and(|c| c.member_tls());
+                    let scheme = if tls { "https" } else { "http" };
+                    format!("\n  members  {scheme}://{addr}")
+                }
                 None => String::new(),
             },
             cfg.path.display(),

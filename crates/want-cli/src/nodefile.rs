@@ -9,7 +9,7 @@
 //! [node.cluster]
 //! node_id = 1
 //! member_addr = "127.0.0.1:8548"                # optional: the member listener
-//! advertise_url = "http://127.0.0.1:8548"       # where members reach it
+//! advertise_url = "http://127.0.0.1:8548"       # where members reach it (https://: over TLS)
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -46,8 +46,9 @@ pub struct LoadedConfig {
 
 impl LoadedConfig {
     /// The URL of this node's public API: its advertised URL in a cluster without a member
-    /// listener; with one, the advertised URL on the `http_addr` port (the advertised host is
-    /// how clients reach a node listening on every interface); else its HTTP address.
+    /// listener; with one, the advertised URL on the `http_addr` port over `http://` (the
+    /// advertised host is how clients reach a node listening on every interface); else its
+    /// HTTP address.
     pub fn url(&self) -> String {
         let own = || format!("http://{}", self.node.http_addr);
         match &self.node.cluster {
@@ -57,6 +58,11 @@ impl LoadedConfig {
                     Ok(u) => u,
                     Err(_) => return own(),
                 };
+                // The public API is plain HTTP even when the members speak TLS (`https://`
+                // member listener); a TLS proxy in front of it has its own URL.
+                if u.set_scheme("http").is_err() {
+                    return own();
+                }
                 match u.set_port(Some(self.node.http_addr.port())) {
                     Ok(()) => u.as_str().trim_end_matches('/').to_string(),
                     Err(()) => own(),

@@ -41,6 +41,9 @@ pub enum ConsensusError {
     Config(String),
     #[error("consensus storage: {0}")]
     Storage(String),
+    /// The members' TLS could not be set up from the node key (see [`net::tls`]).
+    #[error("member TLS: {0}")]
+    Tls(String),
     /// Consensus stopped and cannot go on (e.g. a storage failure); the node needs attention.
     #[error("consensus stopped: {0}")]
     Fatal(String),

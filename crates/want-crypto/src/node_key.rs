@@ -17,6 +17,13 @@ pub const ED25519_PUBLIC_KEY_LEN: usize = 32;
 /// Length of an Ed25519 signature, in bytes.
 pub const ED25519_SIGNATURE_LEN: usize = 64;
 
+/// The DER of a PKCS#8 v1 Ed25519 private key up to its 32-byte seed: `SEQUENCE (46 bytes) {
+/// INTEGER 0, SEQUENCE { OID 1.3.101.112 }, OCTET STRING (34 bytes) { OCTET STRING (32 bytes)
+/// } }`.
+const ED25519_PKCS8_PREFIX: [u8; 16] = [
+    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+];
+
 /// A node's Ed25519 key. The seed is zeroized on drop and never printed by `Debug`.
 #[derive(Clone)]
 pub struct NodeKey {
@@ -50,6 +57,16 @@ impl NodeKey {
     /// The seed as 64 lowercase hex digits (secret: handle with care).
     pub fn to_hex(&self) -> String {
         hex::encode(Zeroizing::new(self.inner.to_bytes()).as_ref())
+    }
+
+    /// The key as a PKCS#8 v1 private key (RFC 8410: the algorithm Ed25519, the seed as an
+    /// octet string), the form TLS libraries load (secret: zeroized on drop).
+    pub fn to_pkcs8_der(&self) -> Zeroizing<Vec<u8>> {
+        let seed = Zeroizing::new(self.inner.to_bytes());
+        let mut der = Zeroizing::new(Vec::with_capacity(ED25519_PKCS8_PREFIX.len() + seed.len()));
+        der.extend_from_slice(&ED25519_PKCS8_PREFIX);
+        der.extend_from_slice(seed.as_ref());
+        der
     }
 
     pub fn public_key(&self) -> [u8; ED25519_PUBLIC_KEY_LEN] {
@@ -119,6 +136,15 @@ pub fn verify_block_signature(block: &Block) -> Result<(), CryptoError> {
 mod tests {
     use super::*;
     use want_types::Hash32;
+
+    #[test]
+    fn the_pkcs8_form_of_a_node_key_reads_back_as_the_same_key() {
+        use ed25519_dalek::pkcs8::DecodePrivateKey;
+        let key = NodeKey::generate();
+        let der = key.to_pkcs8_der();
+        let read = DalekSigningKey::from_pkcs8_der(&der).expect("valid PKCS#8");
+        assert_eq!(read.verifying_key().to_bytes(), key.public_key());
+    }
 
     fn header() -> BlockHeader {
         BlockHeader {

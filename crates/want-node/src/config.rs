@@ -446,6 +446,12 @@ fn d_member_client_conns() -> usize {
 }
 
 impl ClusterConfig {
+    /// Whether members reach this node over TLS: its advertised URL is `https://` (served on the
+    /// member listener, which `validate` then requires).
+    pub fn member_tls(&self) -> bool {
+        want_consensus::net::is_tls_url(&self.advertise_url)
+    }
+
     /// A member's cluster settings with one listener for everything (no `member_addr`).
     pub fn new(node_id: u64, advertise_url: String) -> ClusterConfig {
         ClusterConfig {
@@ -579,6 +585,12 @@ impl NodeConfig {
                 return Err(format!(
                     "cluster.member_addr = {} is http_addr too; give the member listener its own port (or leave member_addr out to serve members on http_addr)",
                     self.http_addr
+                ));
+            }
+            if c.member_tls() && c.member_addr.is_none() {
+                return Err(format!(
+                    "cluster.advertise_url = {:?} is https://, but members' TLS is served on the member listener only and cluster.member_addr is not set; set cluster.member_addr (e.g. \"0.0.0.0:9545\") and advertise its port, or advertise an http:// URL",
+                    c.advertise_url
                 ));
             }
             if c.member_connections_max == 0 {
@@ -1027,6 +1039,30 @@ mod public_url_tests {
             "a".repeat(PUBLIC_URL_BYTES_MAX)
         ));
         assert!(cfg.validate().unwrap_err().contains("longer than"));
+    }
+}
+
+#[cfg(test)]
+mod member_tls_tests {
+    use super::*;
+
+    #[test]
+    fn an_https_member_url_needs_a_member_listener() {
+        let mut cfg = NodeConfig::dev("data".into(), "127.0.0.1:8545".parse().unwrap());
+        cfg.cluster = Some(ClusterConfig::new(1, "https://10.0.0.5:9545".into()));
+        let e = cfg.validate().unwrap_err();
+        assert!(
+            e.contains("cluster.advertise_url") && e.contains("cluster.member_addr"),
+            "{e}"
+        );
+        if let Some(c) = cfg.cluster.as_mut() {
+            c.member_addr = Some("0.0.0.0:9545".parse().unwrap());
+        }
+        cfg.validate().unwrap();
+        assert!(cfg.cluster.as_ref().is_some_and(|c| c.member_tls()));
+        // Plain http:// keeps serving members on http_addr.
+        cfg.cluster = Some(ClusterConfig::new(1, "http://10.0.0.5:8545".into()));
+        cfg.validate().unwrap();
     }
 }
 

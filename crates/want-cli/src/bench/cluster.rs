@@ -61,6 +61,10 @@ pub struct ClusterBenchArgs {
     /// block_interval_ms of the catch-up cluster (which makes empty blocks).
     #[arg(long, default_value_t = want_node::config::BLOCK_INTERVAL_MS_MIN)]
     catch_up_block_interval_ms: u64,
+    /// The clusters' members talk over TLS (`want cluster up --member-tls`), to measure its
+    /// cost.
+    #[arg(long)]
+    member_tls: bool,
 }
 
 /// A process this benchmark started: SIGTERM, then SIGKILL after [`STOP_GRACE`], when dropped.
@@ -200,7 +204,7 @@ struct Cluster {
 
 /// Runs `want cluster up` on `dir` (written by `want init` unless it already holds a cluster)
 /// and waits for its report that every node is up with a leader.
-fn start_cluster(exe: &Path, dir: &Path, nodes: u16) -> anyhow::Result<Cluster> {
+fn start_cluster(exe: &Path, dir: &Path, nodes: u16, member_tls: bool) -> anyhow::Result<Cluster> {
     let log_path = dir.with_extension("supervisor.log");
     let log = std::fs::File::create(&log_path)
         .map_err(|e| bench_err(format!("cannot create {}: {e}", log_path.display())))?;
@@ -209,6 +213,7 @@ fn start_cluster(exe: &Path, dir: &Path, nodes: u16) -> anyhow::Result<Cluster> 
         .arg(nodes.to_string())
         .arg("--data-dir")
         .arg(dir)
+        .args(member_tls.then_some("--member-tls"))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::from(log));
@@ -342,7 +347,7 @@ pub fn run(a: ClusterBenchArgs, out: &Out) -> anyhow::Result<()> {
         "[2/5] cluster: `want cluster up --nodes {} --no-restart`, transfers against the leader…",
         a.nodes
     );
-    let cluster = start_cluster(&exe, &tmp.path().join("cluster"), a.nodes)?;
+    let cluster = start_cluster(&exe, &tmp.path().join("cluster"), a.nodes, a.member_tls)?;
     let (li, _) = cluster.leader(&http)?;
     let leader_url = cluster.nodes[li].url.clone();
     let peak = measure_transfers(&load(&leader_url, None), &leader_url, verify_rate)?;
@@ -388,6 +393,7 @@ pub fn run(a: ClusterBenchArgs, out: &Out) -> anyhow::Result<()> {
     let v = json!({
         "benchmark": "cluster",
         "nodes": a.nodes,
+        "member_tls": a.member_tls,
         "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         "senders": a.senders,
         "txs_per_sender": a.txs_per_sender,
@@ -639,10 +645,16 @@ fn catch_up(
     dir: &Path,
     http: &reqwest::blocking::Client,
 ) -> anyhow::Result<Value> {
-    let report =
-        crate::init::init_cluster(a.nodes, dir, None, "127.0.0.1", crate::init::ChainSpec::Dev)?;
+    let report = crate::init::init_cluster(
+        a.nodes,
+        dir,
+        None,
+        "127.0.0.1",
+        crate::init::ChainSpec::Dev,
+        a.member_tls,
+    )?;
     make_empty_blocks(&report, a.catch_up_block_interval_ms)?;
-    let cluster = start_cluster(exe, dir, a.nodes)?;
+    let cluster = start_cluster(exe, dir, a.nodes, a.member_tls)?;
     let (li, _) = cluster.leader(http)?;
     let leader_url = cluster.nodes[li].url.clone();
     let follower = cluster

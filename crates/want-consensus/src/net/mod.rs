@@ -1,10 +1,11 @@
-//! The members' network: signed envelopes, the replay guard, fault injection and the HTTP
-//! transport that carries them.
+//! The members' network: signed envelopes, the replay guard, fault injection, the HTTP
+//! transport that carries them and the TLS that encrypts it between `https://` members.
 
 pub mod envelope;
 pub mod faults;
 pub mod ratelog;
 pub mod replay;
+pub mod tls;
 pub mod transport;
 
 pub use envelope::{
@@ -14,6 +15,8 @@ pub use envelope::{
 pub use faults::{FaultInjector, FaultPlan};
 pub use ratelog::{RateLimitedLog, LOG_EVERY_MS};
 pub use replay::{ReplayGuard, REPLAY_WINDOW_MS};
+pub use tls::{is_tls_url, MemberTls, TrustedKeys};
 pub use transport::{
-    unix_ms, CheckedHeader, NetError, Peer, Transport, UnixClock, Wire, WireFuture, RPC_PATH,
+    unix_ms, CheckedHeader, MemberTable, NetError, Peer, Transport, UnixClock, Wire, WireFuture,
+    RPC_PATH,
 };

@@ -21,6 +21,7 @@ use super::envelope::{
 use super::faults::FaultInjector;
 use super::ratelog::{RateLimitedLog, LOG_EVERY_MS};
 use super::replay::ReplayGuard;
+use super::tls::{MemberTls, TrustedKeys};
 
 /// Path of the members' RPC endpoint on every node's HTTP API.
 pub const RPC_PATH: &str = "/v1/cluster/rpc";
@@ -122,10 +123,53 @@ pub struct Transport {
     replay: ReplayGuard,
     /// The warning for refused messages, at most once per [`LOG_EVERY_MS`].
     refusal_log: parking_lot::Mutex<RateLimitedLog>,
+    /// Who the members are (and so whose keys sign envelopes and bind TLS connections).
+    members: Arc<MemberTable>,
+    /// TLS to `https://` members and on the member listener (`None` over a [`Wire`]).
+    tls: Option<MemberTls>,
+}
+
+/// The members as the transport knows them: Raft's membership once it knows one, the genesis
+/// members and configured peers until then. Shared with the members' TLS ([`TrustedKeys`]), so
+/// that a connection is accepted from exactly the keys whose envelopes are.
+#[derive(Debug)]
+pub struct MemberTable {
     /// The membership Raft knows (voters and learners); empty until it knows one.
-    members: RwLock<BTreeMap<u64, Peer>>,
+    raft: RwLock<BTreeMap<u64, Peer>>,
     /// Members from the genesis and the configuration: used while Raft knows no membership.
-    fallback: BTreeMap<u64, Peer>,
+    configured: BTreeMap<u64, Peer>,
+}
+
+impl MemberTable {
+    pub fn new(configured: BTreeMap<u64, Peer>) -> MemberTable {
+        MemberTable {
+            raft: RwLock::new(BTreeMap::new()),
+            configured,
+        }
+    }
+
+    /// A member by id: from Raft's membership, or from the genesis/configuration while Raft
+    /// knows none.
+    pub fn peer(&self, id: u64) -> Option<Peer> {
+        let raft = self.raft.read();
+        if raft.is_empty() {
+            self.configured.get(&id).cloned()
+        } else {
+            raft.get(&id).cloned()
+        }
+    }
+}
+
+impl TrustedKeys for MemberTable {
+    fn is_member_key(&self, key: &[u8; 32]) -> bool {
+        let raft = self.raft.read();
+        let members = if raft.is_empty() {
+            &self.configured
+        } else {
+            &*raft
+        };
+        members.values().any(|p| p.public_key == *key)
+    }
 }
 
 impl Transport {
@@ -136,7 +180,10 @@ impl Transport {
         fallback: BTreeMap<u64, Peer>,
         fault_injection: bool,
     ) -> Result<Transport, String> {
-        let client = reqwest::Client::builder()
+        let members = Arc::new(MemberTable::new(fallback));
+        let tls = MemberTls::new(&key, members.clone()).map_err(|e| e.to_string())?;
+        let client = tls
+            .client(reqwest::Client::builder())
             .connect_timeout(Duration::from_millis(CONNECT_TIMEOUT_MS))
             .pool_max_idle_per_host(POOL_IDLE_PER_HOST)
             .pool_idle_timeout(Duration::from_millis(POOL_IDLE_TIMEOUT_MS))
@@ -154,8 +201,8 @@ impl Transport {
             faults: FaultInjector::new(fault_injection),
             replay: ReplayGuard::starting_at(unix_ms()),
             refusal_log: parking_lot::Mutex::new(RateLimitedLog::new(LOG_EVERY_MS)),
-            members: RwLock::new(BTreeMap::new()),
-            fallback,
+            members,
+            tls: Some(tls),
         })
     }
 
@@ -182,8 +229,8 @@ impl Transport {
             faults: FaultInjector::new(false),
             replay: ReplayGuard::starting_at(started),
             refusal_log: parking_lot::Mutex::new(RateLimitedLog::new(LOG_EVERY_MS)),
-            members: RwLock::new(BTreeMap::new()),
-            fallback,
+            members: Arc::new(MemberTable::new(fallback)),
+            tls: None,
         }
     }
 
@@ -202,23 +249,24 @@ impl Transport {
 
     /// Replaces the membership (from Raft).
     pub fn set_members(&self, members: BTreeMap<u64, Peer>) {
-        *self.members.write() = members;
+        *self.members.raft.write() = members;
     }
 
     /// The members from the genesis and the configuration.
     pub fn configured_members(&self) -> BTreeMap<u64, Peer> {
-        self.fallback.clone()
+        self.members.configured.clone()
     }
 
     /// A member by id: from Raft's membership, or from the genesis/configuration while Raft
     /// knows none.
     pub fn peer(&self, id: u64) -> Option<Peer> {
-        let members = self.members.read();
-        if members.is_empty() {
-            self.fallback.get(&id).cloned()
-        } else {
-            members.get(&id).cloned()
-        }
+        self.members.peer(id)
+    }
+
+    /// The members' TLS of this node (for its other node-to-node clients and its member
+    /// listener); `None` for a transport over a [`Wire`].
+    pub fn member_tls(&self) -> Option<&MemberTls> {
+        self.tls.as_ref()
     }
 
     fn header(&self, to: u64, kind: MsgKind, in_reply_to: [u8; 32]) -> EnvelopeHeader {
@@ -648,6 +696,24 @@ mod tests {
         );
         let peer_a = a.peer(1).unwrap();
         assert!(a.check_answer(&answer, 2, &peer_a, req.digest()).is_err());
+    }
+
+    #[test]
+    fn tls_trusts_exactly_the_keys_envelopes_are_checked_against() {
+        let (a, b) = pair();
+        let (k1, k2) = (a.key.public_key(), b.key.public_key());
+        assert!(a.members.is_member_key(&k1) && a.members.is_member_key(&k2));
+        assert!(!a.members.is_member_key(&[3; 32]));
+        // Once Raft knows a membership, it alone counts: a member removed from it is refused.
+        a.set_members(BTreeMap::from([(
+            3,
+            Peer {
+                public_key: [3; 32],
+                url: "https://x".into(),
+            },
+        )]));
+        assert!(a.members.is_member_key(&[3; 32]));
+        assert!(!a.members.is_member_key(&k2));
     }
 
     #[test]

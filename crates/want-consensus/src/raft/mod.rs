@@ -201,7 +201,15 @@ pub async fn send_admin(
     peer: Peer,
     req: &approval::AdminRequest,
 ) -> Result<String, String> {
-    let transport = Transport::new(from, chain_id, key, BTreeMap::new(), false)?;
+    // The leader is the one member this transport talks to: its key is the one to trust (its
+    // envelopes' and, over `https://`, its TLS certificate's).
+    let transport = Transport::new(
+        from,
+        chain_id,
+        key,
+        BTreeMap::from([(to, peer.clone())]),
+        false,
+    )?;
     let payload =
         postcard::to_allocvec(req).expect("invariant: postcard encoding into a Vec cannot fail");
     let answer = transport

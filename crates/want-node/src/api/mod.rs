@@ -256,6 +256,11 @@ pub const SERVE_DRAIN_MS: u64 = 10_000;
 /// Pause after a failed `accept` (e.g. out of file descriptors), in milliseconds.
 const ACCEPT_RETRY_MS: u64 = 100;
 
+/// A connection's byte stream: a TCP stream, or TLS over one (the member listener of an
+/// `https://` member).
+trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
+
 /// Which of the node's listeners a serve loop runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Listener {
@@ -293,6 +298,12 @@ pub async fn serve_members(
 /// connection are all dropped), `request_timeout_ms` per request (`408 request_timeout`), and
 /// on the public listener `client_requests_per_second` and `client_burst` per client
 /// ([`ratelimit`]).
+///
+/// The member listener of a member whose `cluster.advertise_url` is `https://` speaks TLS 1.3
+/// only, with a client certificate of a current member's node key required
+/// (`want_consensus::net::tls`); the handshake must finish within `header_read_timeout_ms`, and
+/// a connection refused there is closed without an HTTP answer (logged at most once per
+/// [`want_consensus::net::LOG_EVERY_MS`]).
 ///
 /// The server speaks HTTP/1.1 only (WebSocket upgrades included): HTTP/2 over plain TCP has no
 /// client among browsers and the project's tools, and its connection preface and idle streams
@@ -337,6 +348,23 @@ pub async fn serve_listener(
         &limits,
         shared.metrics.http_rate_limited.clone(),
     );
+    // The member listener of a member advertised at an `https://` URL speaks the members' TLS
+    // only (`want_consensus::net::tls`): a client must present a current member's key.
+    let acceptor = match which {
+        Listener::Members if shared.cfg.cluster.as_ref().is_some_and(|c| c.member_tls()) => {
+            let tls = shared.member_tls.get().ok_or_else(|| {
+                std::io::Error::other(
+                    "cluster.advertise_url is https:// but this node has no member TLS (it runs no cluster transport: does the genesis name the members?)",
+                )
+            })?;
+            Some(tokio_rustls::TlsAcceptor::from(tls.server_config()))
+        }
+        _ => None,
+    };
+    let handshake_limit = std::time::Duration::from_millis(limits.header_read_timeout_ms);
+    let handshake_refusals = Arc::new(parking_lot::Mutex::new(
+        want_consensus::net::RateLimitedLog::new(want_consensus::net::LOG_EVERY_MS),
+    ));
     let slots = Arc::new(tokio::sync::Semaphore::new(limits.connections_max));
     let per_client = ratelimit::PerClient::new(limits.client_connections_max);
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -404,11 +432,42 @@ pub async fn serve_listener(
                 })
                 .service(router),
         );
-        let conn = http1
-            .serve_connection(TokioIo::new(stream), service)
-            .with_upgrades();
         let mut stopped = stopped.clone();
+        let (http1, acceptor) = (http1.clone(), acceptor.clone());
+        let handshake_refusals = handshake_refusals.clone();
         tokio::spawn(async move {
+            let io: Box<dyn Io> = match acceptor {
+                None => Box::new(stream),
+                // The handshake must finish within the header timeout; the request's headers
+                // then have the same time again.
+                Some(acceptor) => {
+                    let handshake = match tokio::time::timeout(
+                        handshake_limit,
+                        acceptor.accept(stream),
+                    )
+                    .await
+                    {
+                        Ok(Ok(tls)) => Ok(Box::new(tls)),
+                        Ok(Err(e)) => Err(e.to_string()),
+                        Err(_) => Err(format!(
+                            "no handshake within {} ms (http.header_read_timeout_ms)",
+                            handshake_limit.as_millis()
+                        )),
+                    };
+                    match handshake {
+                        Ok(tls) => tls,
+                        Err(reason) => {
+                            if let Some(n) = handshake_refusals.lock().tick() {
+                                tracing::warn!(target: "http", "refused a connection to the member listener at its TLS handshake ({n} since the last report; last from {}): {reason}; members present a certificate of their node key, and only current members' keys are accepted", peer.0);
+                            }
+                            return;
+                        }
+                    }
+                }
+            };
+            let conn = http1
+                .serve_connection(TokioIo::new(io), service)
+                .with_upgrades();
             tokio::pin!(conn);
             tokio::select! {
                 _ = conn.as_mut() => {}

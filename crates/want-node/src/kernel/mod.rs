@@ -12,6 +12,7 @@ pub mod disk;
 pub mod execution;
 pub mod forward;
 pub mod journal;
+pub mod member_client;
 pub mod mempool;
 pub mod module;
 pub mod node;

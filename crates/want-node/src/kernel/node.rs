@@ -91,6 +91,9 @@ pub struct Shared {
     pub reads: crate::kernel::reads::ReadPool,
     /// Blocks checked before they were appended, with their senders (`execution.rs`).
     pub(crate) checked_blocks: Mutex<crate::kernel::checked::CheckedBlocks>,
+    /// The members' TLS (set once the cluster's transport exists; unset on a single node):
+    /// every client to other members is built through it (`member_client.rs`).
+    pub member_tls: std::sync::OnceLock<want_consensus::net::MemberTls>,
 }
 
 /// Unix time in milliseconds from the system clock (the node's only clock; the state machine

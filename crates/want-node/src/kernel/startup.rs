@@ -117,6 +117,7 @@ impl Node {
             reads,
             disk,
             checked_blocks: Mutex::new(Default::default()),
+            member_tls: std::sync::OnceLock::new(),
         });
         let storage = shared.disk.status();
         shared.publish_storage(&storage);
@@ -391,6 +392,9 @@ fn cluster_setup(shared: &Shared) -> Result<(u64, RaftTiming, Option<ClusterNet>
         shared.cfg.fault_injection,
     )
     .map_err(NodeError::Config)?;
+    if let Some(tls) = transport.member_tls() {
+        let _ = shared.member_tls.set(tls.clone());
+    }
     let initial_members = genesis
         .members
         .iter()

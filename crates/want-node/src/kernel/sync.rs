@@ -195,7 +195,8 @@ impl Shared {
         if sources.is_empty() {
             return Err("no other member to fetch blocks from".into());
         }
-        let client = reqwest::blocking::Client::builder()
+        let client = self
+            .member_client_blocking()
             .pool_idle_timeout(Duration::from_millis(
                 want_consensus::net::transport::POOL_IDLE_TIMEOUT_MS,
             ))

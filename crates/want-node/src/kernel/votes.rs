@@ -272,7 +272,8 @@ pub fn spawn_vote_gossip(shared: &Arc<Shared>, shutdown: watch::Receiver<bool>) 
             .diverged_height
             .set(i64::try_from(d.height).unwrap_or(i64::MAX));
     }
-    let http = match reqwest::Client::builder()
+    let http = match shared
+        .member_client()
         .pool_idle_timeout(Duration::from_millis(
             want_consensus::net::transport::POOL_IDLE_TIMEOUT_MS,
         ))

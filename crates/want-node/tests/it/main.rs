@@ -15,6 +15,7 @@ mod heavy_reads;
 mod http_api;
 mod http_limits;
 mod member_listener;
+mod member_tls;
 mod mempool_limits;
 mod no_import_loops;
 mod openapi;

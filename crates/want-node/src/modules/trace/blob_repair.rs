@@ -160,7 +160,8 @@ pub fn spawn_blob_repair(node: &Node, trace: &Arc<TraceNode>, shutdown: watch::R
     if shared.vote_peers().is_empty() {
         return;
     }
-    let http = match reqwest::Client::builder()
+    let http = match shared
+        .member_client()
         .pool_idle_timeout(Duration::from_millis(
             want_consensus::net::transport::POOL_IDLE_TIMEOUT_MS,
         ))
@@ -556,7 +557,9 @@ pub fn spawn_replication(node: &Node, trace: &Arc<TraceNode>, mut shutdown: watc
     let Some(mut rx) = trace.replication.rx.lock().take() else {
         return;
     };
-    let http = match reqwest::Client::builder()
+    let http = match node
+        .shared
+        .member_client()
         .pool_idle_timeout(Duration::from_millis(
             want_consensus::net::transport::POOL_IDLE_TIMEOUT_MS,
         ))

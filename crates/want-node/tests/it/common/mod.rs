@@ -433,6 +433,8 @@ pub struct TestCluster {
     pub tweak: fn(&mut NodeConfig),
     /// Each member's member listener (`cluster.member_addr`), when the cluster has them.
     pub member_addrs: Option<Vec<SocketAddr>>,
+    /// The scheme of the member URLs: `https` when members talk over TLS.
+    pub member_scheme: &'static str,
 }
 
 impl TestCluster {
@@ -443,13 +445,19 @@ impl TestCluster {
 
     /// [`TestCluster::start`] with `tweak` applied to every member's configuration.
     pub async fn start_with(root: &Path, n: usize, tweak: fn(&mut NodeConfig)) -> TestCluster {
-        Self::start_inner(root, n, tweak, false).await
+        Self::start_inner(root, n, tweak, false, "http").await
     }
 
     /// [`TestCluster::start`] with a member listener per member: the genesis names the member
     /// listeners' URLs, and the members talk to each other there only.
     pub async fn start_with_member_listeners(root: &Path, n: usize) -> TestCluster {
-        Self::start_inner(root, n, |_| {}, true).await
+        Self::start_inner(root, n, |_| {}, true, "http").await
+    }
+
+    /// [`TestCluster::start_with_member_listeners`] with `https://` member URLs: the members
+    /// talk over TLS, each with a certificate of its node key.
+    pub async fn start_with_member_tls(root: &Path, n: usize) -> TestCluster {
+        Self::start_inner(root, n, |_| {}, true, "https").await
     }
 
     async fn start_inner(
@@ -457,6 +465,7 @@ impl TestCluster {
         n: usize,
         tweak: fn(&mut NodeConfig),
         member_listeners: bool,
+        member_scheme: &'static str,
     ) -> TestCluster {
         let mut member_addrs = Vec::new();
         let mut member_listeners_bound = Vec::new();
@@ -483,7 +492,7 @@ impl TestCluster {
             members.push(want_node::config::GenesisMember {
                 id: i as u64 + 1,
                 public_key: hex::encode(key.public_key()),
-                url: format!("http://{}", member_addrs.get(i).unwrap_or(&addr)),
+                url: format!("{member_scheme}://{}", member_addrs.get(i).unwrap_or(&addr)),
             });
             listeners.push(listener);
             keys.push(key);
@@ -499,6 +508,7 @@ impl TestCluster {
             nodes: Vec::new(),
             tweak,
             member_addrs: member_listeners.then_some(member_addrs),
+            member_scheme,
         };
         for (i, listener) in listeners.into_iter().enumerate() {
             let member = member_listeners_bound.get_mut(i).and_then(Option::take);
@@ -553,7 +563,11 @@ impl TestCluster {
         cfg.fault_injection = true;
         let mut cluster = want_node::config::ClusterConfig::new(
             i as u64 + 1,
-            format!("http://{}", member_addr.unwrap_or(self.addrs[i])),
+            format!(
+                "{}://{}",
+                self.member_scheme,
+                member_addr.unwrap_or(self.addrs[i])
+            ),
         );
         cluster.member_addr = member_addr;
         cfg.cluster = Some(cluster);
@@ -581,7 +595,7 @@ impl TestCluster {
             data_dir: self.dirs[i].clone(),
             stop_server: Some(stop_tx),
             server: Some(server),
-            member_base: member_addr.map(|a| format!("http://{a}")),
+            member_base: member_addr.map(|a| format!("{}://{a}", self.member_scheme)),
             member_server,
         })
     }
