@@ -286,19 +286,20 @@ fn ed25519_spki(key: &[u8; KEY_LEN]) -> Vec<u8> {
     spki
 }
 
-/// A DER element: `tag`, the length, `content`.
+/// A DER element: `tag`, the length (short form below 128 bytes, else the long form's minimal
+/// big-endian bytes), `content`.
 fn der(tag: u8, content: &[u8]) -> Vec<u8> {
     let n = content.len();
     let mut out = vec![tag];
-    // Lengths of the parts of a member certificate stay far below 64 KiB.
-    match (u8::try_from(n), u16::try_from(n)) {
-        (Ok(short), _) if short < 0x80 => out.push(short),
-        (Ok(one), _) => out.extend_from_slice(&[0x81, one]),
-        (_, Ok(two)) => {
-            out.push(0x82);
-            out.extend_from_slice(&two.to_be_bytes());
+    match u8::try_from(n) {
+        Ok(short) if short < 0x80 => out.push(short),
+        _ => {
+            let be = n.to_be_bytes();
+            let len = &be[be.iter().take_while(|b| **b == 0).count()..];
+            // At most 8 bytes (a usize), so the count fits the low 7 bits.
+            out.push(0x80 | len.len() as u8);
+            out.extend_from_slice(len);
         }
-        _ => unreachable!("a member certificate's parts are shorter than 64 KiB"),
     }
     out.extend_from_slice(content);
     out
@@ -493,6 +494,20 @@ mod tests {
     }
 
     #[test]
+    fn der_lengths_round_trip_in_short_and_long_form() {
+        for n in [0usize, 1, 127, 128, 255, 256, 1_000, 65_535] {
+            let element = der(TAG_SEQUENCE, &vec![7u8; n]);
+            let mut input = element.as_slice();
+            let (tag, content, whole) = next_element(&mut input).expect("reads back");
+            assert_eq!(
+                (tag, content.len(), whole.len()),
+                (TAG_SEQUENCE, n, element.len())
+            );
+            assert!(input.is_empty());
+        }
+    }
+
+    #[test]
     fn members_complete_a_mutual_handshake() {
         let (a, b) = (NodeKey::generate(), NodeKey::generate());
         let members = [&a, &b];
@@ -587,7 +602,11 @@ mod tests {
             .with_client_cert_verifier(verifier)
             .with_cert_resolver(Arc::new(Presents(Arc::new(stolen))));
         let err = handshake(tls(&a, &[&a, &b]).client_config(), Arc::new(server)).unwrap_err();
-        assert!(err.starts_with("client:"), "{err}");
+        // The certificate passes (a member's key); its handshake signature does not.
+        assert!(
+            err.starts_with("client:") && err.contains("BadSignature"),
+            "{err}"
+        );
     }
 
     #[test]
