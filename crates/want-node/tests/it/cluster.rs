@@ -641,7 +641,7 @@ async fn wait_height_within(c: &TestCluster, height: u64, limit: Duration) {
 }
 
 /// Every member signs captures with the dev key (as `want dev` does on a single node).
-fn capturing(c: &mut want_node::NodeConfig) {
+pub fn capturing(c: &mut want_node::NodeConfig) {
     std::fs::create_dir_all(&c.data_dir).expect("data dir");
     let key_file = c.data_dir.join("capture-key.hex");
     want_node::write_secret_file(&key_file, &want_node::config::dev_private_key().to_hex())

@@ -1,7 +1,8 @@
 //! Members over TLS: a three-member cluster whose member URLs are `https://` commits transfers
 //! and certifies its blocks over TLS between its member listeners; a member listener answers
 //! a plain-HTTP request with no HTTP at all, and refuses at the handshake a TLS client whose
-//! certificate is not of a member's key, while it answers a member's.
+//! certificate is not of a member's key, while it answers a member's; a captured record's blob
+//! reaches the members by replication and, for one that was down, by repair, over TLS.
 
 use crate::common;
 
@@ -63,7 +64,7 @@ async fn plain_http_answer(addr: std::net::SocketAddr) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn members_over_tls_commit_and_refuse_plain_http_and_strangers() {
     let dir = tempfile::tempdir().unwrap();
-    let c = TestCluster::start_with_member_tls(dir.path(), 3).await;
+    let c = TestCluster::start_with_member_tls(dir.path(), 3, |_| {}).await;
     c.leader().await;
 
     // The members talk over TLS: transfers commit on every member and are certified.
@@ -127,5 +128,44 @@ async fn members_over_tls_commit_and_refuse_plain_http_and_strangers() {
     // The cluster goes on after the refusals.
     let stx = transfer(&key, 4, shop, 1_000_000);
     c.node(2).commit_patiently(&stx).await;
+    c.stop_all().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_blob_reaches_every_member_over_tls_and_one_that_was_down_repairs_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = TestCluster::start_with_member_tls(dir.path(), 3, crate::cluster::capturing).await;
+    c.converged(0).await;
+    let leader = c.leader().await;
+    let away = (leader + 1) % 3;
+    c.stop_member(away).await;
+    let doc = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../testdata/epcis/gs1/JSON/Example_9.6.1-ObjectEvent.jsonld"),
+    )
+    .expect("GS1 example");
+    let (s, v) = c.node(leader).post_raw("/v1/epcis/capture", doc).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    c.restart_member(away).await;
+    // Every member verifies the record with its blob: the one that stayed got it by
+    // replication, the one that was down fetches it from a member (both over TLS).
+    let product = want_node::trace::urlencode("https://id.gs1.org/01/10614141073464/21/2017");
+    for (i, n) in c.running() {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let (s, v) = n.get(&format!("/v1/trace/verify/{product}")).await;
+            if s == StatusCode::OK
+                && v["verdict"] == "authentic"
+                && v["events"][0]["blob"] == "intact"
+            {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "member {i} does not verify the record: {v}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
     c.stop_all().await;
 }

@@ -455,9 +455,14 @@ impl TestCluster {
     }
 
     /// [`TestCluster::start_with_member_listeners`] with `https://` member URLs: the members
-    /// talk over TLS, each with a certificate of its node key.
-    pub async fn start_with_member_tls(root: &Path, n: usize) -> TestCluster {
-        Self::start_inner(root, n, |_| {}, true, "https").await
+    /// talk over TLS, each with a certificate of its node key; `tweak` is applied to every
+    /// member's configuration.
+    pub async fn start_with_member_tls(
+        root: &Path,
+        n: usize,
+        tweak: fn(&mut NodeConfig),
+    ) -> TestCluster {
+        Self::start_inner(root, n, tweak, true, "https").await
     }
 
     async fn start_inner(
