@@ -625,7 +625,7 @@ impl<A: BlockApplier> RaftConsensus<A> {
         }
         let now = (self.clock)();
         let applier = self.applier.clone();
-        let checked = tokio::task::spawn_blocking(move || {
+        let checked = runtime::blocking(move || {
             for (index, bytes, members) in blocks {
                 let refuse = |reason: String| Refusal::InvalidBlock {
                     from,

@@ -210,7 +210,7 @@ impl<A: BlockApplier> RaftStateMachine<TypeConfig> for BlockStateMachine<A> {
         let applier = self.applier.clone();
         let meta = self.meta.clone();
         let (out, meta, failure) =
-            tokio::task::spawn_blocking(move || apply_batch(&*applier, meta, entries))
+            super::runtime::blocking(move || apply_batch(&*applier, meta, entries))
                 .await
                 .map_err(|e| {
                     StorageError::from(StorageIOError::write_state_machine(AnyError::error(
@@ -272,7 +272,7 @@ impl<A: BlockApplier> RaftStateMachine<TypeConfig> for BlockStateMachine<A> {
         let applier = self.applier.clone();
         let encoded = next.encode();
         let point = data.point;
-        tokio::task::spawn_blocking(move || applier.catch_up(&point, &sources, &encoded))
+        super::runtime::blocking(move || applier.catch_up(&point, &sources, &encoded))
             .await
             .map_err(|e| fail(format!("the catch-up thread failed: {e}")))?
             .map_err(|e| {
