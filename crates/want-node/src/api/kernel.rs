@@ -20,7 +20,7 @@ use crate::api::{
     Query,
 };
 use crate::error::{codes, NodeError};
-use crate::kernel::certs::{Divergence, VotesStored};
+use crate::kernel::certs::{Divergence, VoteConflict, VotesStored};
 use crate::kernel::node::{Node, Submitted};
 
 /// Largest request body of `POST /v1/transactions`, in bytes (JSON of the largest transaction).
@@ -466,6 +466,10 @@ pub struct StatusView {
     /// Set when a majority of the members signed another state than this node's (it then
     /// refuses every block and every route that serves state).
     pub divergence: Option<Divergence>,
+    /// The latest members' votes that contradict this node's state without a majority, or the
+    /// member's own earlier vote (equivocation): a member that diverged, or a leader that told
+    /// members different blocks. Empty when all is well.
+    pub vote_conflicts: Vec<VoteConflict>,
 }
 
 #[utoipa::path(get, path = "/v1/status", tag = "node",
@@ -503,6 +507,7 @@ async fn get_status(State(node): State<Node>) -> ApiResult {
         uptime_s: s.started.elapsed().as_secs(),
         pid: std::process::id(),
         divergence: s.divergence(),
+        vote_conflicts: s.vote_conflicts(),
     })
     .into_response())
 }

@@ -176,6 +176,16 @@ impl Shared {
                 .filter(|v| v.vote.height == h)
                 .copied()
                 .collect();
+            let stored_before = self.store.votes(h)?;
+            for (member, earlier, theirs) in find_equivocations(&stored_before, &at) {
+                self.record_conflict(VoteConflict {
+                    height: h,
+                    kind: ConflictKind::Equivocates,
+                    member: hex::encode(member),
+                    theirs,
+                    other: earlier,
+                });
+            }
             let added = self.store.add_votes(h, &at)?;
             stored.accepted += added;
             stored.already_known += at.len() - added;
@@ -230,6 +240,15 @@ impl Shared {
         match find_divergence(height, ours, &votes, &members) {
             Some(d) => self.record_divergence(d),
             None => {
+                for (member, theirs) in find_disagreements(ours, &votes, &members) {
+                    self.record_conflict(VoteConflict {
+                        height,
+                        kind: ConflictKind::Disagrees,
+                        member: hex::encode(member),
+                        theirs,
+                        other: ours,
+                    });
+                }
                 if majority_vote(&votes, &members).is_some() {
                     let h = i64::try_from(height).unwrap_or(i64::MAX);
                     if self.metrics.certified_height.get() < h {
@@ -239,6 +258,35 @@ impl Shared {
             }
         }
         Ok(())
+    }
+
+    /// The latest vote conflicts, oldest first (see [`VoteConflict`]).
+    pub fn vote_conflicts(&self) -> Vec<VoteConflict> {
+        self.certs.conflicts.lock().iter().cloned().collect()
+    }
+
+    /// Logs, counts and keeps a conflict once (a height is checked again whenever new votes
+    /// for it arrive).
+    fn record_conflict(&self, c: VoteConflict) {
+        let mut kept = self.certs.conflicts.lock();
+        if kept.iter().any(|k| {
+            k.height == c.height && k.member == c.member && k.kind == c.kind && k.theirs == c.theirs
+        }) {
+            return;
+        }
+        match c.kind {
+            ConflictKind::Disagrees => {
+                error!(target: "consensus::vote", "VOTE CONFLICT at height {}: member {} signed block {} with state root {}, but this node applied block {} with state root {} (no majority signed theirs). Either that member diverged or a leader told the two of you different blocks; compare the members' blocks at this height", c.height, c.member, c.theirs.block_hash, c.theirs.state_root, c.other.block_hash, c.other.state_root)
+            }
+            ConflictKind::Equivocates => {
+                error!(target: "consensus::vote", "EQUIVOCATION at height {}: member {} signed two different votes (block {} state {}, and block {} state {}); an honest member never does — treat its key as compromised", c.height, c.member, c.other.block_hash, c.other.state_root, c.theirs.block_hash, c.theirs.state_root)
+            }
+        }
+        self.metrics.vote_conflicts.inc();
+        if kept.len() >= VOTE_CONFLICTS_KEPT {
+            kept.pop_front();
+        }
+        kept.push_back(c);
     }
 
     fn record_divergence(&self, d: Divergence) {
