@@ -360,20 +360,9 @@ fn verify(
 }
 
 /// Fetches the commit certificate of the block whose header is `header` and checks it against
-/// the voters in force at its height (the node's membership history checked from the genesis):
-/// what is wrong (nothing when it proves the block committed), the signature count, where the
-/// members came from, and the certified state root.
-pub fn check_certificate_of(
-    client: &Client,
-    genesis: &Genesis,
-    header: &BlockHeader,
-) -> anyhow::Result<(Vec<String>, CertificateCheck, &'static str, Hash32)> {
-    let history = load_history(client, None)?;
-    let voters = voters_for(genesis, header, history.as_deref());
-    check_certificate_with(client, genesis, header, voters)
-}
-
-/// [`check_certificate_of`] against the given voters.
+/// `voters` (those in force at its height: [`voters_for`]): what is wrong (nothing when it
+/// proves the block committed), the signature count, where the members came from, and the
+/// certified state root.
 pub fn check_certificate_with(
     client: &Client,
     genesis: &Genesis,
