@@ -97,6 +97,26 @@ impl MembershipState {
         }
     }
 
+    /// Whether voter sets `configs` with members `nodes` name the same voters with the same keys
+    /// as this state (URLs aside).
+    pub fn same_voters(
+        &self,
+        configs: &[BTreeSet<u64>],
+        nodes: &BTreeMap<u64, MemberNode>,
+    ) -> bool {
+        let keys = |configs: &[BTreeSet<u64>], nodes: &BTreeMap<u64, MemberNode>| {
+            configs
+                .iter()
+                .map(|c| {
+                    c.iter()
+                        .map(|id| (*id, nodes.get(id).map(|n| n.public_key.to_lowercase())))
+                        .collect::<Vec<_>>()
+                })
+                .collect::<Vec<_>>()
+        };
+        keys(configs, nodes) == keys(&self.configs, &self.nodes)
+    }
+
     /// An admin entry: `req` becomes the pending request if a majority of every voter set
     /// approved it for the membership in force.
     pub fn admit(&mut self, chain_id: u64, req: &AdminRequest) -> Result<(), String> {
@@ -335,17 +355,7 @@ pub fn verify_history(
         let nodes = r.nodes();
         let step = if state.index.is_none() && state.is_known() {
             // The log's first membership: the genesis voters, with their keys.
-            let keys = |configs: &[BTreeSet<u64>], nodes: &BTreeMap<u64, MemberNode>| {
-                configs
-                    .iter()
-                    .map(|c| {
-                        c.iter()
-                            .map(|id| (*id, nodes.get(id).map(|n| n.public_key.to_lowercase())))
-                            .collect::<Vec<_>>()
-                    })
-                    .collect::<Vec<_>>()
-            };
-            if keys(&r.configs, &nodes) != keys(&state.configs, &state.nodes) {
+            if !state.same_voters(&r.configs, &nodes) {
                 return Err(at(format!(
                     "the log's first membership {:?} is not the genesis voters {:?} with their keys",
                     r.configs, state.configs

@@ -179,6 +179,8 @@ pub struct RaftConsensus<A: BlockApplier> {
     walked: Mutex<Option<(openraft::LogId<u64>, authority::MembershipState)>>,
     /// One membership request at a time (each is bound to the membership it was approved for).
     admin_lock: tokio::sync::Mutex<()>,
+    /// The genesis members (a cluster's), which the log's first membership must name.
+    genesis: Option<authority::MembershipState>,
 }
 
 /// Default snapshot interval in log entries. Half as many entries are kept behind a snapshot
@@ -385,6 +387,15 @@ impl<A: BlockApplier> RaftConsensus<A> {
             log: log_reader,
             walked: Mutex::new(None),
             admin_lock: tokio::sync::Mutex::new(()),
+            genesis: cluster
+                .as_ref()
+                .filter(|c| !c.initial_members.is_empty())
+                .map(|c| authority::MembershipState {
+                    index: None,
+                    configs: vec![c.initial_members.keys().copied().collect()],
+                    nodes: c.initial_members.clone(),
+                    pending: None,
+                }),
         };
         let members = match &cluster {
             None => BTreeMap::from([(
@@ -774,7 +785,19 @@ impl<A: BlockApplier> RaftConsensus<A> {
             if let EntryPayload::Membership(m) = &e.payload {
                 let configs = m.get_joint_config().clone();
                 let nodes = m.nodes().map(|(id, n)| (*id, n.clone())).collect();
-                let step = state.check(&configs, &nodes).map_err(|reason| {
+                let step = state
+                    .check(&configs, &nodes)
+                    .and_then(|step| match &self.genesis {
+                        // The first membership a member learns is the log's first: the genesis.
+                        Some(g) if step == authority::Step::Initial && !g.same_voters(&configs, &nodes) => {
+                            Err(format!(
+                                "the log's first membership {configs:?} is not the genesis voters {:?} with their keys",
+                                g.configs
+                            ))
+                        }
+                        _ => Ok(step),
+                    })
+                    .map_err(|reason| {
                     tracing::warn!(target: "consensus::guard", "refusing entries from node {from}: membership entry {} is not authorised: {reason}", e.log_id.index);
                     Refusal::UnauthorizedMembership {
                         from,

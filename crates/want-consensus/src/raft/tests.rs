@@ -569,3 +569,61 @@ struct AppliedMetaV1Shape {
     last_applied: Option<LogId<u64>>,
     membership: openraft::StoredMembership<u64, MemberNode>,
 }
+
+#[tokio::test]
+async fn a_member_added_later_takes_as_first_membership_only_the_genesis_members() {
+    let dir = tempfile::tempdir().unwrap();
+    let applier = Arc::new(MemApplier::default());
+    let keys: Vec<want_crypto::NodeKey> =
+        (0..4).map(|_| want_crypto::NodeKey::generate()).collect();
+    let genesis: BTreeMap<u64, MemberNode> = (1..=3u64)
+        .map(|id| {
+            let node = MemberNode {
+                public_key: hex::encode(keys[id as usize - 1].public_key()),
+                addr: format!("http://127.0.0.1:{id}"),
+            };
+            (id, node)
+        })
+        .collect();
+    // Node 4 is not a genesis member: its log starts empty.
+    let transport = Transport::new(4, 7, keys[3].clone(), BTreeMap::new(), false).unwrap();
+    let c = RaftConsensus::start(
+        dir.path(),
+        4,
+        hex::encode(keys[3].public_key()),
+        applier.clone(),
+        timing(),
+        Some(ClusterNet {
+            transport: Arc::new(transport),
+            initial_members: genesis.clone(),
+            clock: crate::system_clock(),
+        }),
+    )
+    .await
+    .unwrap();
+    let first = |nodes: BTreeMap<u64, MemberNode>| openraft::raft::AppendEntriesRequest {
+        vote: openraft::Vote::new_committed(1, 1),
+        prev_log_id: None,
+        entries: vec![Entry {
+            log_id: LogId::new(CommittedLeaderId::new(1, 1), 0),
+            payload: EntryPayload::Membership(openraft::Membership::new(
+                vec![nodes.keys().copied().collect()],
+                nodes,
+            )),
+        }],
+        leader_commit: None,
+    };
+    c.check_membership_entries(1, &first(genesis.clone()))
+        .await
+        .unwrap();
+    // A leader's own first membership: node 2 with a key it holds.
+    let mut other = genesis.clone();
+    other.get_mut(&2).unwrap().public_key = hex::encode(keys[3].public_key());
+    let err = c
+        .check_membership_entries(1, &first(other))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "unauthorized_membership", "{err}");
+    assert!(err.to_string().contains("genesis"), "{err}");
+    c.shutdown().await.unwrap();
+}
