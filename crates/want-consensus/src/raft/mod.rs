@@ -744,13 +744,15 @@ impl<A: BlockApplier> RaftConsensus<A> {
         let (mut state, mut walked_to) = match cached {
             Some((id, state)) if Some(id) == req.prev_log_id => (state, Some(id.index)),
             _ => {
-                let meta = self
-                    .applier
-                    .consensus_meta()
-                    .ok()
-                    .flatten()
-                    .and_then(|m| AppliedMeta::decode(&m).ok())
-                    .unwrap_or_default();
+                let unreadable = |e: String| {
+                    Refusal::Malformed(format!(
+                        "this node cannot read its consensus metadata to check membership entries: {e}"
+                    ))
+                };
+                let meta = match self.applier.consensus_meta().map_err(unreadable)? {
+                    Some(m) => AppliedMeta::decode(&m).map_err(unreadable)?,
+                    None => AppliedMeta::default(),
+                };
                 let mut state = meta.walk_state();
                 let applied = meta.last_applied.map(|l| l.index);
                 let start = applied.map_or(0, |i| i.saturating_add(1));
@@ -765,7 +767,9 @@ impl<A: BlockApplier> RaftConsensus<A> {
                                 "this node cannot read its Raft log to check membership entries: {e}"
                             ))
                         })?;
-                    if own.len() as u64 != prev - start + 1 {
+                    // Fewer entries than asked: the request does not attach here (Raft refuses it).
+                    let wanted = (prev - start).checked_add(1);
+                    if u64::try_from(own.len()).ok() != wanted {
                         return Ok(None);
                     }
                     for e in &own {
