@@ -13,9 +13,20 @@ use want_crypto::majority_of;
 use want_storage::BlockInfo;
 use want_types::{Certificate, CommitVote, NodePublicKey, SignedVote};
 
+use want_consensus::raft::authority::MembershipRecord;
+
 use crate::error::{codes, NodeError};
 use crate::kernel::certs::*;
 use crate::kernel::node::Shared;
+
+/// A stored membership record (JSON, written by the applier).
+fn decode_record(index: u64, bytes: &[u8]) -> Result<MembershipRecord, NodeError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        NodeError::Io(format!(
+            "the membership record of log index {index} does not decode ({e}): the database is damaged or of another build"
+        ))
+    })
+}
 
 impl Shared {
     /// The members whose votes count: the genesis members plus the configured cluster peers; a
@@ -40,6 +51,54 @@ impl Shared {
         } else {
             keys
         }
+    }
+
+    /// The voters whose votes count for block `height`: those of the membership change that
+    /// governs it in this node's membership history (see `want_consensus::raft::authority`);
+    /// without one (a single-member chain, heights before the first recorded change, or a
+    /// history that does not decode) the members of [`Shared::member_keys`].
+    pub fn member_keys_at(&self, height: u64) -> Vec<NodePublicKey> {
+        match self.membership_record_at(height) {
+            Ok(Some(record)) => {
+                let keys = parse_keys(
+                    record
+                        .members
+                        .iter()
+                        .filter(|m| m.voter)
+                        .map(|m| m.public_key.as_str()),
+                );
+                if !keys.is_empty() {
+                    return keys;
+                }
+                self.member_keys()
+            }
+            Ok(None) => self.member_keys(),
+            Err(e) => {
+                warn!(target: "consensus::vote", "membership history at height {height}: {e}; counting the current members");
+                self.member_keys()
+            }
+        }
+    }
+
+    /// The membership change that governs block `height` (None before the first recorded).
+    pub fn membership_record_at(&self, height: u64) -> Result<Option<MembershipRecord>, NodeError> {
+        let Some((index, bytes)) = self.store.membership_at_height(height)? else {
+            return Ok(None);
+        };
+        decode_record(index, &bytes).map(Some)
+    }
+
+    /// The membership history after log index `after`, at most `limit` records, in log order.
+    pub fn membership_history(
+        &self,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<MembershipRecord>, NodeError> {
+        self.store
+            .membership_history(after, limit)?
+            .into_iter()
+            .map(|(index, _, bytes)| decode_record(index, &bytes))
+            .collect()
     }
 
     /// The other members' API URLs, where this node's votes go.
@@ -156,10 +215,14 @@ impl Shared {
                     .collect();
             }
         };
-        let members = self.member_keys();
+        let mut members: HashMap<u64, Vec<NodePublicKey>> = HashMap::new();
         votes
             .iter()
-            .map(|v| validate_vote(v, self.params.chain_id, head, &members))
+            .map(|v| {
+                let h = v.vote.height;
+                let members = members.entry(h).or_insert_with(|| self.member_keys_at(h));
+                validate_vote(v, self.params.chain_id, head, members)
+            })
             .collect()
     }
 
@@ -214,7 +277,7 @@ impl Shared {
     /// The certificate of a height: the vote a strict majority of the members signed, with
     /// their signatures; None while there is no majority.
     pub fn certificate(&self, height: u64) -> Result<Option<CertificateView>, NodeError> {
-        let members = self.member_keys();
+        let members = self.member_keys_at(height);
         let votes = self.votes_for(height)?;
         Ok(
             majority_vote(&votes, &members).map(|(vote, signatures)| CertificateView {
@@ -235,7 +298,7 @@ impl Shared {
             block_hash: info.hash,
             state_root: info.state_root,
         };
-        let members = self.member_keys();
+        let members = self.member_keys_at(height);
         let votes = self.votes_for(height)?;
         match find_divergence(height, ours, &votes, &members) {
             Some(d) => self.record_divergence(d),
