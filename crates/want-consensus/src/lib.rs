@@ -119,6 +119,16 @@ pub trait BlockApplier: Send + Sync + 'static {
     ) -> Result<(), String>;
     /// Durably records consensus metadata for an entry that carries no block.
     fn record_consensus_meta(&self, meta: &[u8]) -> Result<(), String>;
+    /// Durably records a membership change (for the membership history by height) with the
+    /// consensus metadata after it, in one atomic write. By default only the metadata is kept.
+    fn record_membership(
+        &self,
+        record: &raft::authority::MembershipRecord,
+        meta: &[u8],
+    ) -> Result<(), String> {
+        let _ = record;
+        self.record_consensus_meta(meta)
+    }
     /// The consensus metadata recorded last (None on a fresh database).
     fn consensus_meta(&self) -> Result<Option<Vec<u8>>, String>;
 }

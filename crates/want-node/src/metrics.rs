@@ -32,6 +32,7 @@ pub struct Metrics {
     pub commit_votes_accepted: Counter,
     pub commit_votes_refused: Family<CodeLabel, Counter>,
     pub certified_height: Gauge,
+    pub vote_conflicts: Counter,
     pub state_diverged: Gauge,
     pub diverged_height: Gauge,
     pub storage_free_bytes: Gauge,
@@ -73,6 +74,7 @@ impl Metrics {
             commit_votes_accepted: Counter::default(),
             commit_votes_refused: Family::default(),
             certified_height: Gauge::default(),
+            vote_conflicts: Counter::default(),
             state_diverged: Gauge::default(),
             diverged_height: Gauge::default(),
             storage_free_bytes: Gauge::default(),
@@ -154,6 +156,11 @@ impl Metrics {
             "certified_height",
             "Highest block with a commit certificate agreeing with this node",
             m.certified_height.clone(),
+        );
+        registry.register(
+            "cluster_vote_conflicts",
+            "Members' commit votes that contradict this node's state (no majority behind them) or the member's own earlier vote for a height (see vote_conflicts in /v1/status)",
+            m.vote_conflicts.clone(),
         );
         registry.register(
             "state_diverged",

@@ -59,6 +59,12 @@ const BLOCK_HEADS: TableDefinition<u64, &[u8]> = TableDefinition::new("block_hea
 /// view lists, without hashing every transaction again). Created on open when missing; a block
 /// stored by an older build has none and its ids are computed from `blocks`.
 const BLOCK_TX_IDS: TableDefinition<u64, &[u8]> = TableDefinition::new("block_tx_ids");
+/// The membership history: by the Raft log index of each membership change, the first block
+/// height it governs and its record (opaque here: the consensus layer's JSON). Created on open
+/// when missing.
+const MEMBERSHIP: TableDefinition<u64, (u64, &[u8])> = TableDefinition::new("membership_history");
+/// Most membership records one read returns.
+pub const MEMBERSHIP_RECORDS_PER_READ_MAX: usize = 1_000;
 
 const META_FORMAT: &str = "format_version";
 const META_CHAIN_ID: &str = "chain_id";
@@ -215,6 +221,7 @@ impl Store {
             w.open_table(HOOK_EVENTS).map_err(|e| self.err(e))?;
             w.open_table(BLOCK_HEADS).map_err(|e| self.err(e))?;
             w.open_table(BLOCK_TX_IDS).map_err(|e| self.err(e))?;
+            w.open_table(MEMBERSHIP).map_err(|e| self.err(e))?;
         }
         w.commit().map_err(|e| self.err(e))
     }
@@ -411,6 +418,79 @@ impl Store {
             .insert(META_CONSENSUS, meta)
             .map_err(|e| self.err(e))?;
         w.commit().map_err(|e| self.err(e))
+    }
+
+    /// Records a membership change (the consensus layer's `record`, made at Raft log index
+    /// `log_index`, governing blocks from `first_height` on) with the consensus metadata after
+    /// it, in one atomic write. The first record of an index is kept (applying the entry again
+    /// after a crash, or a snapshot of the same membership, changes nothing).
+    pub fn record_membership(
+        &self,
+        log_index: u64,
+        first_height: u64,
+        record: &[u8],
+        consensus_meta: &[u8],
+    ) -> Result<(), StorageError> {
+        let w = self.db.begin_write().map_err(|e| self.err(e))?;
+        {
+            let mut t = w.open_table(MEMBERSHIP).map_err(|e| self.err(e))?;
+            if t.get(log_index).map_err(|e| self.err(e))?.is_none() {
+                t.insert(log_index, (first_height, record))
+                    .map_err(|e| self.err(e))?;
+            }
+            drop(t);
+            w.open_table(META)
+                .map_err(|e| self.err(e))?
+                .insert(META_CONSENSUS, consensus_meta)
+                .map_err(|e| self.err(e))?;
+        }
+        w.commit().map_err(|e| self.err(e))
+    }
+
+    /// Membership records after log index `after` (all with None), in log order, at most
+    /// `limit` (and [`MEMBERSHIP_RECORDS_PER_READ_MAX`]): (log index, first height, record).
+    pub fn membership_history(
+        &self,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<(u64, u64, Vec<u8>)>, StorageError> {
+        let r = self.db.begin_read().map_err(|e| self.err(e))?;
+        let t = r.open_table(MEMBERSHIP).map_err(|e| self.err(e))?;
+        let start = match after {
+            None => 0,
+            Some(i) => match i.checked_add(1) {
+                Some(s) => s,
+                None => return Ok(Vec::new()),
+            },
+        };
+        let mut out = Vec::new();
+        for item in t.range(start..).map_err(|e| self.err(e))? {
+            if out.len() >= limit.min(MEMBERSHIP_RECORDS_PER_READ_MAX) {
+                break;
+            }
+            let (k, v) = item.map_err(|e| self.err(e))?;
+            let (first_height, record) = v.value();
+            out.push((k.value(), first_height, record.to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// The membership record that governs block `height`: the last change (in log order) whose
+    /// first height is at or below it, as (log index, record); None if no change governs it.
+    pub fn membership_at_height(
+        &self,
+        height: u64,
+    ) -> Result<Option<(u64, Vec<u8>)>, StorageError> {
+        let r = self.db.begin_read().map_err(|e| self.err(e))?;
+        let t = r.open_table(MEMBERSHIP).map_err(|e| self.err(e))?;
+        for item in t.iter().map_err(|e| self.err(e))?.rev() {
+            let (k, v) = item.map_err(|e| self.err(e))?;
+            let (first_height, record) = v.value();
+            if first_height <= height {
+                return Ok(Some((k.value(), record.to_vec())));
+            }
+        }
+        Ok(None)
     }
 
     /// Adds commit votes for `height` to those already kept: the first vote of each public key
@@ -1025,6 +1105,47 @@ mod tests {
             fee_paid: 1,
             events: vec![],
         }
+    }
+
+    #[test]
+    fn membership_changes_are_recorded_and_found_by_the_height_they_govern() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.membership_at_height(5).unwrap(), None);
+        // Log index → (first height, record): two changes before block 1, one from block 8.
+        for (index, height, rec) in [(0, 1, b"genesis"), (4, 1, b"learner"), (9, 8, b"removed")] {
+            store
+                .record_membership(index, height, rec, &[index as u8])
+                .unwrap();
+        }
+        assert_eq!(store.consensus_meta().unwrap(), Some(vec![9]));
+        // Recorded again (an entry applied again after a crash): the first record stays.
+        store.record_membership(4, 3, b"again", &[10]).unwrap();
+        assert_eq!(store.consensus_meta().unwrap(), Some(vec![10]));
+        assert_eq!(store.membership_at_height(0).unwrap(), None);
+        assert_eq!(
+            store.membership_at_height(7).unwrap(),
+            Some((4, b"learner".to_vec()))
+        );
+        assert_eq!(
+            store.membership_at_height(8).unwrap(),
+            Some((9, b"removed".to_vec()))
+        );
+        let all = store.membership_history(None, 10).unwrap();
+        assert_eq!(
+            all.iter().map(|r| (r.0, r.1)).collect::<Vec<_>>(),
+            vec![(0, 1), (4, 1), (9, 8)]
+        );
+        let page = store.membership_history(Some(0), 1).unwrap();
+        assert_eq!(page, vec![(4, 1, b"learner".to_vec())]);
+        assert!(store
+            .membership_history(Some(u64::MAX), 10)
+            .unwrap()
+            .is_empty());
+        // Durable: read back after reopening.
+        drop(store);
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.membership_history(None, 10).unwrap().len(), 3);
     }
 
     #[test]

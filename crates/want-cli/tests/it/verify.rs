@@ -73,11 +73,12 @@ fn block_verify_checks_a_dev_block_certificate_against_the_genesis() {
     assert_eq!(v["valid"], true, "{v}");
 
     // A genesis whose members are other keys: the node's signature does not count.
+    let keys: Vec<NodeKey> = (0..3).map(|_| NodeKey::generate()).collect();
     let mut other = Genesis::dev();
     other.members = (1..=3)
         .map(|id| GenesisMember {
             id,
-            public_key: hex::encode(NodeKey::generate().public_key()),
+            public_key: hex::encode(keys[id as usize - 1].public_key()),
             url: format!("http://127.0.0.1:{id}"),
         })
         .collect();
@@ -98,6 +99,41 @@ fn block_verify_checks_a_dev_block_certificate_against_the_genesis() {
     assert_eq!(v["required"], 2);
     assert_eq!(v["members_source"], "genesis");
     assert_eq!(v["signers"], serde_json::json!([]));
+
+    // A membership history (`--membership FILE`) whose change only member 1 signed is refused,
+    // and a file that is not a history is named.
+    let forged = dir.path().join("forged-membership.json");
+    std::fs::write(&forged, forged_history(&other, &keys).to_string()).unwrap();
+    let message = want_json(&[
+        "block",
+        "verify",
+        &h,
+        "--genesis",
+        &other_file,
+        "--membership",
+        forged.to_str().unwrap(),
+        "--node",
+        url,
+    ])
+    .err_code("certificate_invalid");
+    assert!(
+        message.contains("membership history does not verify") && message.contains("majority"),
+        "{message}"
+    );
+    let not_history = dir.path().join("not-history.json");
+    std::fs::write(&not_history, r#"{"records": 1}"#).unwrap();
+    want_json(&[
+        "block",
+        "verify",
+        &h,
+        "--genesis",
+        &other_file,
+        "--membership",
+        not_history.to_str().unwrap(),
+        "--node",
+        url,
+    ])
+    .err_code("invalid_membership");
 
     // No certificate, no block, bad input: stable codes.
     want_json(&["block", "verify", "0", "--node", url]).err_code("certificate_missing");
@@ -122,4 +158,48 @@ fn block_verify_checks_a_dev_block_certificate_against_the_genesis() {
     assert!(human.stdout.contains("valid    true"), "{}", human.stdout);
     let shown = want_json(&["block", &h, "--node", url]).ok_json();
     assert_eq!(shown["hash"], block["hash"]);
+}
+
+/// The history of `genesis` (members 1..=3 with `keys`) in which member 3 is removed at log index
+/// 5 on the approval of member 1 alone (a leader's key), as `GET /v1/cluster/membership/history`
+/// serves it.
+fn forged_history(genesis: &Genesis, keys: &[NodeKey]) -> Value {
+    use want_consensus::raft::approval::{approve, AdminRequest};
+    use want_consensus::raft::authority::{MembershipRecord, MembershipState, Step};
+    use want_consensus::{AdminCommand, MemberNode};
+    let start = MembershipState {
+        index: Some(0),
+        configs: vec![genesis.members.iter().map(|m| m.id).collect()],
+        nodes: genesis
+            .members
+            .iter()
+            .map(|m| {
+                let node = MemberNode {
+                    public_key: m.public_key.clone(),
+                    addr: m.url.clone(),
+                };
+                (m.id, node)
+            })
+            .collect(),
+        pending: None,
+    };
+    let initial = MembershipRecord::new(0, 1, &start, &start, &Ok(Step::Initial));
+    let cmd = AdminCommand::RemoveMember { id: 3 };
+    let chain_id = genesis.params.chain_id;
+    let before = MembershipState {
+        pending: Some(AdminRequest {
+            approvals: vec![approve(chain_id, Some(0), &cmd, 1, &keys[0])],
+            cmd,
+            membership_index: Some(0),
+        }),
+        ..start.clone()
+    };
+    let after = MembershipState {
+        index: Some(5),
+        configs: vec![[1, 2, 3].into(), [1, 2].into()],
+        pending: None,
+        ..start
+    };
+    let removal = MembershipRecord::new(5, 1, &before, &after, &Ok(Step::Authorized));
+    serde_json::json!({"records": [initial, removal], "next_after": null})
 }

@@ -147,6 +147,13 @@ pub enum Refusal {
         index: u64,
         reason: String,
     },
+    /// A membership entry not authorised by a majority of the voters before it.
+    #[error("node {from} sent a membership change in log entry {index} that the voters did not approve: {reason}")]
+    UnauthorizedMembership {
+        from: u64,
+        index: u64,
+        reason: String,
+    },
 }
 
 impl Refusal {
@@ -172,6 +179,7 @@ impl Refusal {
             Refusal::NotAVoter { .. } => "not_a_voter",
             Refusal::UnprovenLeader { .. } => "unproven_leader",
             Refusal::InvalidBlock { .. } => "invalid_block",
+            Refusal::UnauthorizedMembership { .. } => "unauthorized_membership",
         }
     }
 

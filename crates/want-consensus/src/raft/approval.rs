@@ -1,7 +1,14 @@
 //! Membership changes need a majority: an [`AdminCommand`] takes effect only when the voters who
-//! signed it — the member that sends it (its envelope) and the approvals it carries — are a
-//! majority of every voter set of the current membership. The one exception: a member replacing
-//! its own key and URL (`SetMemberKey` for its own id, sent under its current key).
+//! signed it — the approvals it carries, the sending member's own among them ([`send_admin`]
+//! adds it) — are a majority of every voter set of the current membership. The one exception: a
+//! member replacing its own key and URL (`SetMemberKey` for its own id, approved by its current
+//! key).
+//!
+//! Only signatures count, never who sent the request: the leader writes the request into the
+//! log, and every member checks the approvals again from the log alone before it appends the
+//! membership entries (see [`super::authority`]).
+//!
+//! [`send_admin`]: super::send_admin
 //!
 //! An approval is an Ed25519 signature of a voter's node key over the chain, the command and the
 //! log index of the membership it changes, so it cannot be reused for another change nor after
@@ -94,20 +101,15 @@ pub fn approve(
     }
 }
 
-/// Checks that `req`, sent by voter `from`, may change the membership `voters` (at log index
-/// `membership_index`).
+/// Checks that the approvals of `req` authorise it to change the membership `voters` (at log
+/// index `membership_index`): a majority of every voter set signed it, or, for `SetMemberKey`,
+/// the member re-keyed itself.
 pub fn authorize(
     chain_id: u64,
-    from: u64,
     req: &AdminRequest,
     membership_index: Option<u64>,
     voters: &VoterView,
 ) -> Result<(), String> {
-    if let AdminCommand::SetMemberKey { id, .. } = &req.cmd {
-        if *id == from {
-            return Ok(());
-        }
-    }
     if req.membership_index != membership_index {
         return Err(format!(
             "the approvals were signed for the membership at log index {}, but it is now at {}: sign the change again",
@@ -122,7 +124,7 @@ pub fn authorize(
         ));
     }
     let digest = approval_digest(chain_id, membership_index, &req.cmd);
-    let mut signers = BTreeSet::from([from]);
+    let mut signers = BTreeSet::new();
     let mut refused = Vec::new();
     for a in &req.approvals {
         match voters
@@ -144,6 +146,11 @@ pub fn authorize(
     }
     if voters.is_quorum(&signers) {
         return Ok(());
+    }
+    if let AdminCommand::SetMemberKey { id, .. } = &req.cmd {
+        if signers.contains(id) {
+            return Ok(());
+        }
     }
     let mut msg = format!(
         "a membership change needs the approval of a majority of the voters {:?}; it has {signers:?}. Collect approvals on other voters' machines (`want cluster <same command> --approve-only`) and pass each with --approval ID:HEX",
@@ -192,11 +199,11 @@ mod tests {
 
     #[test]
     fn one_voter_alone_cannot_change_a_three_member_membership() {
-        let (_, view) = setup(3);
+        let (keys, view) = setup(3);
+        let own = approve(CHAIN, Some(7), &remove(2), 1, &keys[0]);
         let err = authorize(
             CHAIN,
-            1,
-            &request(remove(2), Some(7), vec![]),
+            &request(remove(2), Some(7), vec![own]),
             Some(7),
             &view,
         )
@@ -207,14 +214,19 @@ mod tests {
     #[test]
     fn a_second_voters_approval_makes_a_majority_of_three() {
         let (keys, view) = setup(3);
+        let own = approve(CHAIN, Some(7), &remove(2), 1, &keys[0]);
         let a = approve(CHAIN, Some(7), &remove(2), 3, &keys[2]);
+        let req = request(remove(2), Some(7), vec![own, a.clone()]);
+        assert_eq!(authorize(CHAIN, &req, Some(7), &view), Ok(()));
+        // Who sends it does not count: only signatures do.
         let req = request(remove(2), Some(7), vec![a]);
-        assert_eq!(authorize(CHAIN, 1, &req, Some(7), &view), Ok(()));
+        assert!(authorize(CHAIN, &req, Some(7), &view).is_err());
     }
 
     #[test]
     fn approvals_for_another_change_index_chain_or_key_do_not_count() {
         let (keys, view) = setup(3);
+        let own = approve(CHAIN, Some(7), &remove(2), 1, &keys[0]);
         let cases = [
             approve(CHAIN, Some(7), &remove(3), 3, &keys[2]),
             approve(CHAIN, Some(6), &remove(2), 3, &keys[2]),
@@ -222,15 +234,14 @@ mod tests {
             approve(CHAIN, Some(7), &remove(2), 3, &keys[0]),
         ];
         for a in cases {
-            let req = request(remove(2), Some(7), vec![a.clone(), a]);
-            assert!(authorize(CHAIN, 1, &req, Some(7), &view).is_err());
+            let req = request(remove(2), Some(7), vec![own.clone(), a.clone(), a]);
+            assert!(authorize(CHAIN, &req, Some(7), &view).is_err());
         }
         // Signed for index 7, sent when the membership moved to 9.
         let a = approve(CHAIN, Some(7), &remove(2), 3, &keys[2]);
         let err = authorize(
             CHAIN,
-            1,
-            &request(remove(2), Some(7), vec![a]),
+            &request(remove(2), Some(7), vec![own, a]),
             Some(9),
             &view,
         )
@@ -240,23 +251,24 @@ mod tests {
 
     #[test]
     fn a_member_replaces_its_own_key_alone_but_not_anothers() {
-        let (_, view) = setup(3);
+        let (keys, view) = setup(3);
         let own = AdminCommand::SetMemberKey {
             id: 2,
             public_key: "ab".repeat(32),
             url: "http://x".into(),
         };
+        let by_2 = approve(CHAIN, Some(4), &own, 2, &keys[1]);
+        let by_1 = approve(CHAIN, Some(4), &own, 1, &keys[0]);
         assert_eq!(
             authorize(
                 CHAIN,
-                2,
-                &request(own.clone(), None, vec![]),
+                &request(own.clone(), Some(4), vec![by_2]),
                 Some(4),
                 &view
             ),
             Ok(())
         );
-        assert!(authorize(CHAIN, 1, &request(own, Some(4), vec![]), Some(4), &view).is_err());
+        assert!(authorize(CHAIN, &request(own, Some(4), vec![by_1]), Some(4), &view).is_err());
     }
 
     #[test]

@@ -112,7 +112,7 @@ impl LogStore {
         F: FnOnce(&WriteTransaction) -> Result<(), AnyError> + Send + 'static,
     {
         let db = self.db.clone();
-        tokio::task::spawn_blocking(move || {
+        super::runtime::blocking(move || {
             let mut w = db.begin_write().map_err(any)?;
             w.set_durability(durability);
             f(&w)?;

@@ -13,6 +13,7 @@
 //!   [`SignedNetwork`], every RPC and answer a signed envelope.
 
 pub mod approval;
+pub mod authority;
 pub mod guard;
 mod log_store;
 mod network;
@@ -88,6 +89,34 @@ pub struct Proposal {
     pub block: Vec<u8>,
 }
 
+/// What an admin entry's bytes begin with (a block's borsh bytes begin with its chain id, never
+/// with these).
+const ADMIN_ENTRY_PREFIX: &[u8] = b"\xffWANT-admin-request-v1\x00";
+
+impl Proposal {
+    /// The log entry that carries an accepted membership request with its approvals, written
+    /// by the leader right before the membership entries (see [`authority`]).
+    pub fn admin(req: &approval::AdminRequest) -> Proposal {
+        let mut block = ADMIN_ENTRY_PREFIX.to_vec();
+        block.extend(
+            postcard::to_allocvec(req)
+                .expect("invariant: postcard encoding into a Vec cannot fail"),
+        );
+        Proposal { block }
+    }
+
+    /// The membership request of an admin entry (None: the entry is a block proposal; an
+    /// error: an admin entry that does not decode).
+    pub fn admin_request(&self) -> Option<Result<approval::AdminRequest, String>> {
+        let rest = self.block.strip_prefix(ADMIN_ENTRY_PREFIX)?;
+        Some(match postcard::take_from_bytes(rest) {
+            Ok((req, [])) => Ok(req),
+            Ok((_, extra)) => Err(format!("{} bytes after the admin request", extra.len())),
+            Err(e) => Err(format!("the admin request does not decode: {e}")),
+        })
+    }
+}
+
 impl std::fmt::Debug for Proposal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Proposal({} block bytes)", self.block.len())
@@ -144,6 +173,14 @@ pub struct RaftConsensus<A: BlockApplier> {
     clock: Clock,
     /// The leaders proven recently (see [`guard`]); shared with the network.
     proven: Arc<Mutex<ProvenLeaders>>,
+    /// Reads the Raft log (the membership walk of [`Self::check_entries`]).
+    log: LogStore,
+    /// The membership walk's state after the last entry appended here, with that entry's id.
+    walked: Mutex<Option<(openraft::LogId<u64>, authority::MembershipState)>>,
+    /// One membership request at a time (each is bound to the membership it was approved for).
+    admin_lock: tokio::sync::Mutex<()>,
+    /// The genesis members (a cluster's), which the log's first membership must name.
+    genesis: Option<authority::MembershipState>,
 }
 
 /// Default snapshot interval in log entries. Half as many entries are kept behind a snapshot
@@ -201,6 +238,17 @@ pub async fn send_admin(
     peer: Peer,
     req: &approval::AdminRequest,
 ) -> Result<String, String> {
+    // The sender approves what it sends: only signatures count (the log carries them).
+    let mut req = req.clone();
+    if !req.approvals.iter().any(|a| a.member == from) {
+        req.approvals.push(approval::approve(
+            chain_id,
+            req.membership_index,
+            &req.cmd,
+            from,
+            &key,
+        ));
+    }
     // The leader is the one member this transport talks to: its key is the one to trust (its
     // envelopes' and, over `https://`, its TLS certificate's).
     let transport = Transport::new(
@@ -211,7 +259,7 @@ pub async fn send_admin(
         false,
     )?;
     let payload =
-        postcard::to_allocvec(req).expect("invariant: postcard encoding into a Vec cannot fail");
+        postcard::to_allocvec(&req).expect("invariant: postcard encoding into a Vec cannot fail");
     let answer = transport
         .call(
             to,
@@ -315,8 +363,10 @@ impl<A: BlockApplier> RaftConsensus<A> {
             step_down_after_restart(&mut log, node_id).await?;
         }
         let failure = Arc::new(Mutex::new(None));
-        let sm = BlockStateMachine::new(applier.clone(), failure.clone());
         let transport = cluster.as_ref().map(|c| c.transport.clone());
+        let sm = BlockStateMachine::new(applier.clone(), failure.clone())
+            .with_chain_id(transport.as_ref().map_or(0, |t| t.chain_id()));
+        let log_reader = log.clone();
         let proven: Arc<Mutex<ProvenLeaders>> = Arc::default();
         let raft = match &transport {
             None => Raft::new(node_id, Arc::new(config), NoNetwork, log, sm).await,
@@ -342,6 +392,18 @@ impl<A: BlockApplier> RaftConsensus<A> {
                 .map(|c| c.clock.clone())
                 .unwrap_or_else(crate::system_clock),
             proven,
+            log: log_reader,
+            walked: Mutex::new(None),
+            admin_lock: tokio::sync::Mutex::new(()),
+            genesis: cluster
+                .as_ref()
+                .filter(|c| !c.initial_members.is_empty())
+                .map(|c| authority::MembershipState {
+                    index: None,
+                    configs: vec![c.initial_members.keys().copied().collect()],
+                    nodes: c.initial_members.clone(),
+                    pending: None,
+                }),
         };
         let members = match &cluster {
             None => BTreeMap::from([(
@@ -449,8 +511,17 @@ impl<A: BlockApplier> RaftConsensus<A> {
                 let claim: LeaderClaim<openraft::raft::AppendEntriesRequest<TypeConfig>> =
                     postcard::from_bytes(&env.payload).map_err(malformed)?;
                 self.check_leader(from, &claim.req.vote, &claim.proof)?;
+                let walked = self.check_membership_entries(from, &claim.req).await?;
                 self.check_entries(from, &claim.req).await?;
-                encode(&self.raft.append_entries(claim.req).await)
+                let resp = self.raft.append_entries(claim.req).await;
+                if let (Ok(openraft::raft::AppendEntriesResponse::Success), Some(w)) =
+                    (&resp, walked)
+                {
+                    if let Ok(mut slot) = self.walked.lock() {
+                        *slot = Some(w);
+                    }
+                }
+                encode(&resp)
             }
             MsgKind::Vote => {
                 let req: openraft::raft::VoteRequest<u64> =
@@ -476,17 +547,7 @@ impl<A: BlockApplier> RaftConsensus<A> {
                 let req: approval::AdminRequest =
                     postcard::from_bytes(&env.payload).map_err(malformed)?;
                 let result = if self.is_voter(from) {
-                    let index = self.membership_index();
-                    match approval::authorize(
-                        transport.chain_id(),
-                        from,
-                        &req,
-                        index,
-                        &self.voter_view(),
-                    ) {
-                        Ok(()) => self.admin(req.cmd).await.map_err(|e| e.to_string()),
-                        Err(e) => Err(e),
-                    }
+                    self.admin_request(transport.chain_id(), req).await
                 } else {
                     Err(format!(
                         "node {from} is not a voting member: only voting members may change the membership"
@@ -619,6 +680,8 @@ impl<A: BlockApplier> RaftConsensus<A> {
                     members = voter_keys(m);
                     shared = Arc::new(members.clone());
                 }
+                // A membership request: see `check_membership_entries`.
+                EntryPayload::Normal(p) if p.admin_request().is_some() => {}
                 EntryPayload::Normal(p) if Some(e.log_id) > req.leader_commit => {
                     blocks.push((e.log_id.index, p.block.clone(), Some(shared.clone())));
                 }
@@ -633,7 +696,7 @@ impl<A: BlockApplier> RaftConsensus<A> {
         }
         let now = (self.clock)();
         let applier = self.applier.clone();
-        let checked = tokio::task::spawn_blocking(move || {
+        let checked = runtime::blocking(move || {
             for (index, bytes, members) in blocks {
                 let refuse = |reason: String| Refusal::InvalidBlock {
                     from,
@@ -669,6 +732,138 @@ impl<A: BlockApplier> RaftConsensus<A> {
         checked
     }
 
+    /// Checks the membership entries of an append-entries request before Raft appends them
+    /// (see [`authority`]): walks the log from what this node applied, through its own entries
+    /// up to where the request attaches, then the request's entries; every membership entry
+    /// after what this node applied must be authorised by the walk — whatever the leader says
+    /// is committed. Returns the walk's state after the last entry (None if the request does
+    /// not attach to this node's log: Raft refuses it anyway).
+    async fn check_membership_entries(
+        &self,
+        from: u64,
+        req: &openraft::raft::AppendEntriesRequest<TypeConfig>,
+    ) -> Result<Option<(openraft::LogId<u64>, authority::MembershipState)>, Refusal> {
+        use openraft::{EntryPayload, RaftLogReader};
+        let Some(last) = req.entries.last().map(|e| e.log_id) else {
+            return Ok(None);
+        };
+        let chain_id = self.transport.as_ref().map_or(0, |t| t.chain_id());
+        let cached = self.walked.lock().ok().and_then(|w| w.clone());
+        let (mut state, mut walked_to) = match cached {
+            Some((id, state)) if Some(id) == req.prev_log_id => (state, Some(id.index)),
+            _ => {
+                let unreadable = |e: String| {
+                    Refusal::Malformed(format!(
+                        "this node cannot read its consensus metadata to check membership entries: {e}"
+                    ))
+                };
+                let meta = match self.applier.consensus_meta().map_err(unreadable)? {
+                    Some(m) => AppliedMeta::decode(&m).map_err(unreadable)?,
+                    None => AppliedMeta::default(),
+                };
+                let mut state = meta.walk_state();
+                let applied = meta.last_applied.map(|l| l.index);
+                let start = applied.map_or(0, |i| i.saturating_add(1));
+                if let Some(prev) = req.prev_log_id.map(|p| p.index).filter(|p| *p >= start) {
+                    let own = self
+                        .log
+                        .clone()
+                        .try_get_log_entries(start..=prev)
+                        .await
+                        .map_err(|e| {
+                            Refusal::Malformed(format!(
+                                "this node cannot read its Raft log to check membership entries: {e}"
+                            ))
+                        })?;
+                    // Fewer entries than asked: the request does not attach here (Raft refuses it).
+                    let wanted = (prev - start).checked_add(1);
+                    if u64::try_from(own.len()).ok() != wanted {
+                        return Ok(None);
+                    }
+                    for e in &own {
+                        // Appended here before: entered as they are.
+                        walk(&mut state, chain_id, e);
+                    }
+                    (state, Some(prev))
+                } else {
+                    (state, applied.max(req.prev_log_id.map(|p| p.index)))
+                }
+            }
+        };
+        for e in &req.entries {
+            if walked_to.is_some_and(|w| e.log_id.index <= w) {
+                continue;
+            }
+            if let EntryPayload::Membership(m) = &e.payload {
+                let configs = m.get_joint_config().clone();
+                let nodes = m.nodes().map(|(id, n)| (*id, n.clone())).collect();
+                let step = state
+                    .check(&configs, &nodes)
+                    .and_then(|step| match &self.genesis {
+                        // The first membership a member learns is the log's first: the genesis.
+                        Some(g) if step == authority::Step::Initial && !g.same_voters(&configs, &nodes) => {
+                            Err(format!(
+                                "the log's first membership {configs:?} is not the genesis voters {:?} with their keys",
+                                g.configs
+                            ))
+                        }
+                        _ => Ok(step),
+                    })
+                    .map_err(|reason| {
+                    tracing::warn!(target: "consensus::guard", "refusing entries from node {from}: membership entry {} is not authorised: {reason}", e.log_id.index);
+                    Refusal::UnauthorizedMembership {
+                        from,
+                        index: e.log_id.index,
+                        reason,
+                    }
+                })?;
+                state.enter(e.log_id.index, configs, nodes, Some(step));
+            } else {
+                walk(&mut state, chain_id, e);
+            }
+            walked_to = Some(e.log_id.index);
+        }
+        Ok(Some((last, state)))
+    }
+
+    /// A membership request from voter `from`'s operator (on the leader): checks its approvals
+    /// against the membership in force, writes it into the log (every member checks it again
+    /// there before it appends the membership entries), then carries it out.
+    async fn admin_request(
+        &self,
+        chain_id: u64,
+        req: approval::AdminRequest,
+    ) -> Result<String, String> {
+        let _one_at_a_time = self.admin_lock.lock().await;
+        let index = self.membership_index();
+        approval::authorize(chain_id, &req, index, &self.voter_view())?;
+        if let AdminCommand::AddMember {
+            id,
+            public_key,
+            url,
+        } = &req.cmd
+        {
+            let known = self
+                .raft
+                .metrics()
+                .borrow()
+                .membership_config
+                .membership()
+                .get_node(id)
+                .cloned();
+            if known.is_some_and(|n| n.public_key != *public_key || n.addr != *url) {
+                return Err(format!(
+                    "node {id} is already a member with another key or URL: remove it first, or change them with set-key"
+                ));
+            }
+        }
+        self.raft
+            .client_write(Proposal::admin(&req))
+            .await
+            .map_err(|e| format!("could not write the request into the log: {e}"))?;
+        self.admin(req.cmd).await.map_err(|e| e.to_string())
+    }
+
     /// Log index of the membership in force (what approvals of a change are bound to).
     pub fn membership_index(&self) -> Option<u64> {
         self.raft
@@ -692,7 +887,7 @@ impl<A: BlockApplier> RaftConsensus<A> {
 
     /// Changes the membership (on the leader): adds a member (as a learner that catches up,
     /// then as a voter), removes one, or replaces a member's key and URL. Returns a summary.
-    pub async fn admin(&self, cmd: AdminCommand) -> Result<String, ConsensusError> {
+    async fn admin(&self, cmd: AdminCommand) -> Result<String, ConsensusError> {
         use openraft::ChangeMembers;
         let node = |public_key: &str, url: &str| -> Result<MemberNode, ConsensusError> {
             let n = MemberNode {
@@ -823,6 +1018,26 @@ impl<A: BlockApplier> RaftConsensus<A> {
 
     fn fatal(&self, f: Fatal<u64>, height: Option<u64>) -> ConsensusError {
         stop_reason(&self.failure, f, height)
+    }
+}
+
+/// Walks one log entry that is already in the log (see [`authority`]): an admin entry's
+/// request becomes pending if it is approved; a membership entry is entered whatever it is.
+fn walk(state: &mut authority::MembershipState, chain_id: u64, e: &openraft::Entry<TypeConfig>) {
+    match &e.payload {
+        openraft::EntryPayload::Normal(p) => {
+            if let Some(Ok(req)) = p.admin_request() {
+                // A request that is not approved authorises nothing.
+                let _ = state.admit(chain_id, &req);
+            }
+        }
+        openraft::EntryPayload::Membership(m) => {
+            let configs = m.get_joint_config().clone();
+            let nodes = m.nodes().map(|(id, n)| (*id, n.clone())).collect();
+            let step = state.check(&configs, &nodes).ok();
+            state.enter(e.log_id.index, configs, nodes, step);
+        }
+        openraft::EntryPayload::Blank => {}
     }
 }
 

@@ -1,7 +1,9 @@
 //! The async runtime openraft runs on: tokio, exactly as [`openraft::TokioRuntime`], except that
 //! its random numbers (election timeouts) come from a seeded generator on threads where a
 //! deterministic simulation installed one ([`seed_thread_rng`]); elsewhere from
-//! `rand::thread_rng()`, as before.
+//! `rand::thread_rng()`, as before. [`blocking`] runs the consensus layer's blocking work (log
+//! writes, block applies) on tokio's blocking threads — or in place on a simulation's thread,
+//! so that no wall-clock race orders its events.
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -18,8 +20,31 @@ thread_local! {
 
 /// Makes openraft's random draws on this thread come from a generator seeded with `seed`
 /// (`None`: back to the operating system's thread generator).
+/// A simulation also runs [`blocking`] work in place on this thread while it is seeded.
 pub fn seed_thread_rng(seed: Option<u64>) {
     SEEDED.with(|s| *s.borrow_mut() = seed.map(StdRng::seed_from_u64));
+}
+
+/// Whether a simulation seeded this thread.
+fn simulated() -> bool {
+    SEEDED.with(|s| s.borrow().is_some())
+}
+
+/// Runs blocking work (disk writes, block execution) off the async threads and waits for it:
+/// on tokio's blocking pool normally; in place on a seeded simulation thread, whose paused
+/// clock does not advance meanwhile, so that the order of events depends on the seed alone.
+/// The error says why the blocking thread failed (it panicked or the runtime shut down).
+pub async fn blocking<T, F>(f: F) -> Result<T, String>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    if simulated() {
+        return Ok(f());
+    }
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// openraft's random number generator: the thread's seeded one if a simulation installed it,

@@ -13,6 +13,8 @@ use serde::{Deserialize, Serialize};
 use tracing::{error, info};
 use want_types::Block;
 
+use super::approval::AdminRequest;
+use super::authority::{MembershipRecord, MembershipState};
 use super::{Applied, MemberNode, TypeConfig};
 use crate::{ApplyOutcome, BlockApplier, ChainPoint};
 
@@ -20,20 +22,42 @@ type NodeId = <TypeConfig as RaftTypeConfig>::NodeId;
 type Entry = <TypeConfig as RaftTypeConfig>::Entry;
 type StoreResult<T> = Result<T, StorageError<NodeId>>;
 
-/// Format byte in front of the encoded [`AppliedMeta`].
+/// Format byte in front of the encoded [`AppliedMeta`] without the pending request (read only).
 const META_FORMAT_V1: u8 = 1;
+/// Format byte in front of the encoded [`AppliedMeta`].
+const META_FORMAT_V2: u8 = 2;
 
-/// What the applier stores as consensus metadata: the last applied log id and the membership in
-/// force after it (encoded here; opaque to the applier).
+/// What the applier stores as consensus metadata: the last applied log id, the membership in
+/// force after it and the approved membership request not yet carried out (encoded here; opaque
+/// to the applier).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AppliedMeta {
     pub last_applied: Option<LogId<NodeId>>,
     pub membership: StoredMembership<NodeId, MemberNode>,
+    /// See [`super::authority`].
+    pub pending: Option<AdminRequest>,
+}
+
+/// [`AppliedMeta`] as format 1 stored it.
+#[derive(Deserialize)]
+struct AppliedMetaV1 {
+    last_applied: Option<LogId<NodeId>>,
+    membership: StoredMembership<NodeId, MemberNode>,
 }
 
 impl AppliedMeta {
+    /// The membership walk's state after the last applied entry.
+    pub fn walk_state(&self) -> MembershipState {
+        let mut state = MembershipState::of(
+            self.membership.log_id().map(|l| l.index),
+            self.membership.membership(),
+        );
+        state.pending = self.pending.clone();
+        state
+    }
+
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = vec![META_FORMAT_V1];
+        let mut out = vec![META_FORMAT_V2];
         out.extend(
             postcard::to_allocvec(self)
                 .expect("invariant: postcard encoding into a Vec cannot fail"),
@@ -44,6 +68,18 @@ impl AppliedMeta {
     pub fn decode(bytes: &[u8]) -> Result<AppliedMeta, String> {
         match bytes.split_first() {
             Some((&META_FORMAT_V1, rest)) => match postcard::take_from_bytes(rest) {
+                Ok((AppliedMetaV1 { last_applied, membership }, [])) => Ok(AppliedMeta {
+                    last_applied,
+                    membership,
+                    pending: None,
+                }),
+                Ok((_, extra)) => Err(format!(
+                    "consensus metadata has {} trailing byte(s)",
+                    extra.len()
+                )),
+                Err(e) => Err(format!("consensus metadata does not decode: {e}")),
+            },
+            Some((&META_FORMAT_V2, rest)) => match postcard::take_from_bytes(rest) {
                 Ok((meta, [])) => Ok(meta),
                 Ok((_, extra)) => Err(format!(
                     "consensus metadata has {} trailing byte(s)",
@@ -52,7 +88,7 @@ impl AppliedMeta {
                 Err(e) => Err(format!("consensus metadata does not decode: {e}")),
             },
             Some((v, _)) => Err(format!(
-                "consensus metadata has format {v}; this build reads format {META_FORMAT_V1}"
+                "consensus metadata has format {v}; this build reads formats {META_FORMAT_V1} and {META_FORMAT_V2}"
             )),
             None => Err("consensus metadata is empty".into()),
         }
@@ -77,15 +113,26 @@ pub struct BlockStateMachine<A: BlockApplier> {
     applier: Arc<A>,
     meta: AppliedMeta,
     failure: Arc<Mutex<Option<ApplyFailure>>>,
+    /// The chain whose approvals membership requests carry.
+    chain_id: u64,
 }
 
 impl<A: BlockApplier> BlockStateMachine<A> {
+    /// A state machine of a chain without membership requests (a single member: approvals of
+    /// chain 0 never verify); see [`Self::with_chain_id`].
     pub fn new(applier: Arc<A>, failure: Arc<Mutex<Option<ApplyFailure>>>) -> Self {
         BlockStateMachine {
             applier,
             meta: AppliedMeta::default(),
             failure,
+            chain_id: 0,
         }
+    }
+
+    /// The chain whose approvals the membership requests in the log carry.
+    pub fn with_chain_id(mut self, chain_id: u64) -> Self {
+        self.chain_id = chain_id;
+        self
     }
 }
 
@@ -105,6 +152,7 @@ type BatchOutcome = (
 /// the metadata after the last of them, and the failure that stopped the batch, if any.
 fn apply_batch<A: BlockApplier>(
     applier: &A,
+    chain_id: u64,
     mut meta: AppliedMeta,
     entries: Vec<Entry>,
 ) -> BatchOutcome {
@@ -114,8 +162,34 @@ fn apply_batch<A: BlockApplier>(
         let mut next = AppliedMeta {
             last_applied: Some(log_id),
             membership: meta.membership.clone(),
+            pending: meta.pending.clone(),
+        };
+        let no_block = |reason: String| ApplyFailure {
+            height: None,
+            reason,
         };
         let result = match entry.payload {
+            EntryPayload::Normal(proposal) if proposal.admin_request().is_some() => {
+                let mut state = next.walk_state();
+                match proposal.admin_request() {
+                    Some(Ok(req)) => match state.admit(chain_id, &req) {
+                        Ok(()) => {
+                            info!(target: "consensus::membership", "log entry {log_id}: membership request {:?} approved by {:?}", req.cmd, req.approvals.iter().map(|a| a.member).collect::<Vec<_>>());
+                            next.pending = state.pending;
+                        }
+                        Err(e) => {
+                            tracing::warn!(target: "consensus::membership", "log entry {log_id}: the membership request {:?} is not authorised ({e}); it authorises nothing", req.cmd)
+                        }
+                    },
+                    _ => {
+                        tracing::warn!(target: "consensus::membership", "log entry {log_id}: an admin entry that does not decode; it authorises nothing")
+                    }
+                }
+                applier
+                    .record_consensus_meta(&next.encode())
+                    .map(|()| Applied::NoBlock)
+                    .map_err(no_block)
+            }
             EntryPayload::Normal(proposal) => match Block::from_bytes(&proposal.block) {
                 Ok(block) => {
                     let height = block.header.height;
@@ -164,14 +238,36 @@ fn apply_batch<A: BlockApplier>(
                     reason,
                 }),
             EntryPayload::Membership(m) => {
+                let before = next.walk_state();
+                let configs = m.get_joint_config().clone();
+                let nodes = m.nodes().map(|(id, n)| (*id, n.clone())).collect();
+                let verdict = before.check(&configs, &nodes);
+                if let Err(e) = &verdict {
+                    error!(target: "consensus::membership", "log entry {log_id} is a committed membership change that was not authorised: {e}");
+                }
+                let mut after = before.clone();
+                after.enter(log_id.index, configs, nodes, verdict.as_ref().ok().copied());
                 next.membership = StoredMembership::new(Some(log_id), m);
+                next.pending = after.pending.clone();
                 applier
-                    .record_consensus_meta(&next.encode())
-                    .map(|()| Applied::NoBlock)
-                    .map_err(|reason| ApplyFailure {
-                        height: None,
-                        reason,
+                    .head()
+                    .and_then(|head| {
+                        head.height.checked_add(1).ok_or_else(|| {
+                            "the chain is at the largest height; no block can follow".to_string()
+                        })
                     })
+                    .and_then(|first_height| {
+                        let record = MembershipRecord::new(
+                            log_id.index,
+                            first_height,
+                            &before,
+                            &after,
+                            &verdict,
+                        );
+                        applier.record_membership(&record, &next.encode())
+                    })
+                    .map(|()| Applied::NoBlock)
+                    .map_err(no_block)
             }
         };
         match result {
@@ -209,8 +305,9 @@ impl<A: BlockApplier> RaftStateMachine<TypeConfig> for BlockStateMachine<A> {
         let entries: Vec<Entry> = entries.into_iter().collect();
         let applier = self.applier.clone();
         let meta = self.meta.clone();
+        let chain_id = self.chain_id;
         let (out, meta, failure) =
-            tokio::task::spawn_blocking(move || apply_batch(&*applier, meta, entries))
+            super::runtime::blocking(move || apply_batch(&*applier, chain_id, meta, entries))
                 .await
                 .map_err(|e| {
                     StorageError::from(StorageIOError::write_state_machine(AnyError::error(
@@ -260,6 +357,7 @@ impl<A: BlockApplier> RaftStateMachine<TypeConfig> for BlockStateMachine<A> {
         let next = AppliedMeta {
             last_applied: meta.last_log_id,
             membership: meta.last_membership.clone(),
+            pending: None,
         };
         let sources: Vec<String> = meta
             .last_membership
@@ -272,13 +370,34 @@ impl<A: BlockApplier> RaftStateMachine<TypeConfig> for BlockStateMachine<A> {
         let applier = self.applier.clone();
         let encoded = next.encode();
         let point = data.point;
-        tokio::task::spawn_blocking(move || applier.catch_up(&point, &sources, &encoded))
+        super::runtime::blocking(move || applier.catch_up(&point, &sources, &encoded))
             .await
             .map_err(|e| fail(format!("the catch-up thread failed: {e}")))?
             .map_err(|e| {
                 error!(target: "consensus::snapshot", "could not install snapshot {}: {e}", meta.snapshot_id);
                 fail(e)
             })?;
+        // The snapshot's membership governs the blocks after its point; the changes before it
+        // are not in this node's history (it did not apply them).
+        let before = self.meta.walk_state();
+        let after = next.walk_state();
+        if let (Some(index), Some(first_height)) = (after.index, point.height.checked_add(1)) {
+            if before.index != Some(index) {
+                let record = MembershipRecord::new(
+                    index,
+                    first_height,
+                    &before,
+                    &after,
+                    &Err("taken from a snapshot: the changes before it were not applied here; ask a member that applied them for the history".into()),
+                );
+                let applier = self.applier.clone();
+                let encoded = next.encode();
+                super::runtime::blocking(move || applier.record_membership(&record, &encoded))
+                    .await
+                    .map_err(|e| fail(format!("the membership record thread failed: {e}")))?
+                    .map_err(fail)?;
+            }
+        }
         self.meta = next;
         info!(target: "consensus::snapshot", "installed snapshot {}: chain at block {}", meta.snapshot_id, point.height);
         Ok(())
@@ -383,6 +502,7 @@ mod tests {
                 AppliedMeta {
                     last_applied,
                     membership: StoredMembership::new(at, Membership::new(configs, nodes)),
+                    pending: None,
                 }
             })
     }
@@ -481,6 +601,7 @@ mod tests {
                 None,
                 Membership::new(vec![], BTreeMap::<u64, MemberNode>::new()),
             ),
+            pending: None,
         };
         let mut bytes = m.encode();
         bytes.push(0);

@@ -433,6 +433,7 @@ fn consensus_meta_refuses_an_unknown_format_instead_of_starting_over() {
     let meta = AppliedMeta {
         last_applied: Some(LogId::new(CommittedLeaderId::new(2, 1), 9)),
         membership: Default::default(),
+        pending: None,
     };
     let bytes = meta.encode();
     assert_eq!(AppliedMeta::decode(&bytes).unwrap(), meta);
@@ -445,4 +446,184 @@ fn consensus_meta_refuses_an_unknown_format_instead_of_starting_over() {
         AppliedMeta::decode(&[]).unwrap_err(),
         "consensus metadata is empty"
     );
+}
+
+/// An append-entries request of leader 1 in `c`'s current term, after `c`'s last entry.
+fn append_after(
+    c: &RaftConsensus<MemApplier>,
+    payloads: Vec<EntryPayload<TypeConfig>>,
+) -> openraft::raft::AppendEntriesRequest<TypeConfig> {
+    let m = c.metrics();
+    let prev = m.last_applied.unwrap();
+    let leader = CommittedLeaderId::new(m.current_term, 1);
+    openraft::raft::AppendEntriesRequest {
+        vote: m.vote,
+        prev_log_id: Some(prev),
+        entries: payloads
+            .into_iter()
+            .zip(prev.index + 1..)
+            .map(|(payload, index)| Entry {
+                log_id: LogId::new(leader, index),
+                payload,
+            })
+            .collect(),
+        leader_commit: Some(prev),
+    }
+}
+
+#[tokio::test]
+async fn a_follower_refuses_a_membership_entry_its_voters_did_not_approve_and_takes_an_approved_one(
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let applier = Arc::new(MemApplier::default());
+    let key = want_crypto::NodeKey::generate();
+    let name = hex::encode(key.public_key());
+    let c = RaftConsensus::start(dir.path(), 1, name.clone(), applier.clone(), timing(), None)
+        .await
+        .unwrap();
+    propose_range(&c, 1..=2).await;
+    let index = c.membership_index();
+    let newcomer = want_crypto::NodeKey::generate();
+    let node_2 = MemberNode {
+        public_key: hex::encode(newcomer.public_key()),
+        addr: "http://10.0.0.2:7000".into(),
+    };
+    let with_2 = || {
+        EntryPayload::Membership(openraft::Membership::new(
+            vec![[1].into()],
+            BTreeMap::from([
+                (
+                    1,
+                    MemberNode {
+                        public_key: name.clone(),
+                        addr: String::new(),
+                    },
+                ),
+                (2, node_2.clone()),
+            ]),
+        ))
+    };
+    let cmd = AdminCommand::AddMember {
+        id: 2,
+        public_key: node_2.public_key.clone(),
+        url: node_2.addr.clone(),
+    };
+    let request = |signer: &want_crypto::NodeKey| approval::AdminRequest {
+        cmd: cmd.clone(),
+        membership_index: index,
+        // Chain 0: a single member's (it has no transport).
+        approvals: vec![approval::approve(0, index, &cmd, 1, signer)],
+    };
+
+    // A membership entry alone: refused, even when the leader says it is committed.
+    let mut alone = append_after(&c, vec![with_2()]);
+    alone.leader_commit = alone.entries.last().map(|e| e.log_id);
+    let err = c.check_membership_entries(1, &alone).await.unwrap_err();
+    assert_eq!(err.code(), "unauthorized_membership", "{err}");
+    // After a request approved by a key that is not node 1's: refused.
+    let forged = append_after(
+        &c,
+        vec![
+            EntryPayload::Normal(Proposal::admin(&request(&newcomer))),
+            with_2(),
+        ],
+    );
+    assert!(c.check_membership_entries(1, &forged).await.is_err());
+    // After a request the voters (node 1) approved: taken, with the request carried out.
+    let approved = append_after(
+        &c,
+        vec![
+            EntryPayload::Normal(Proposal::admin(&request(&key))),
+            with_2(),
+        ],
+    );
+    let (last, state) = c
+        .check_membership_entries(1, &approved)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(Some(last), approved.entries.last().map(|e| e.log_id));
+    assert_eq!(state.nodes.get(&2), Some(&node_2));
+    assert!(state.pending.is_some(), "the voter step is still to come");
+    // The block check passes over the admin entry (it is not a block).
+    c.check_entries(1, &approved).await.unwrap();
+    c.shutdown().await.unwrap();
+}
+
+#[test]
+fn consensus_meta_of_format_1_reads_with_no_pending_request() {
+    let v1 = AppliedMetaV1Shape {
+        last_applied: Some(LogId::new(CommittedLeaderId::new(2, 1), 9)),
+        membership: Default::default(),
+    };
+    let mut bytes = vec![1u8];
+    bytes.extend(postcard::to_allocvec(&v1).unwrap());
+    let meta = AppliedMeta::decode(&bytes).unwrap();
+    assert_eq!(meta.last_applied, v1.last_applied);
+    assert_eq!(meta.pending, None);
+}
+
+/// The fields of format-1 consensus metadata.
+#[derive(serde::Serialize)]
+struct AppliedMetaV1Shape {
+    last_applied: Option<LogId<u64>>,
+    membership: openraft::StoredMembership<u64, MemberNode>,
+}
+
+#[tokio::test]
+async fn a_member_added_later_takes_as_first_membership_only_the_genesis_members() {
+    let dir = tempfile::tempdir().unwrap();
+    let applier = Arc::new(MemApplier::default());
+    let keys: Vec<want_crypto::NodeKey> =
+        (0..4).map(|_| want_crypto::NodeKey::generate()).collect();
+    let genesis: BTreeMap<u64, MemberNode> = (1..=3u64)
+        .map(|id| {
+            let node = MemberNode {
+                public_key: hex::encode(keys[id as usize - 1].public_key()),
+                addr: format!("http://127.0.0.1:{id}"),
+            };
+            (id, node)
+        })
+        .collect();
+    // Node 4 is not a genesis member: its log starts empty.
+    let transport = Transport::new(4, 7, keys[3].clone(), BTreeMap::new(), false).unwrap();
+    let c = RaftConsensus::start(
+        dir.path(),
+        4,
+        hex::encode(keys[3].public_key()),
+        applier.clone(),
+        timing(),
+        Some(ClusterNet {
+            transport: Arc::new(transport),
+            initial_members: genesis.clone(),
+            clock: crate::system_clock(),
+        }),
+    )
+    .await
+    .unwrap();
+    let first = |nodes: BTreeMap<u64, MemberNode>| openraft::raft::AppendEntriesRequest {
+        vote: openraft::Vote::new_committed(1, 1),
+        prev_log_id: None,
+        entries: vec![Entry {
+            log_id: LogId::new(CommittedLeaderId::new(1, 1), 0),
+            payload: EntryPayload::Membership(openraft::Membership::new(
+                vec![nodes.keys().copied().collect()],
+                nodes,
+            )),
+        }],
+        leader_commit: None,
+    };
+    c.check_membership_entries(1, &first(genesis.clone()))
+        .await
+        .unwrap();
+    // A leader's own first membership: node 2 with a key it holds.
+    let mut other = genesis.clone();
+    other.get_mut(&2).unwrap().public_key = hex::encode(keys[3].public_key());
+    let err = c
+        .check_membership_entries(1, &first(other))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "unauthorized_membership", "{err}");
+    assert!(err.to_string().contains("genesis"), "{err}");
+    c.shutdown().await.unwrap();
 }

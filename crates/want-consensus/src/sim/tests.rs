@@ -147,15 +147,11 @@ fn replayed_plan() -> Plan {
     p
 }
 
-/// Full trace determinism: not reached yet. The schedule, the network's decisions and
-/// openraft's election timeouts are seeded, but two sources of order are not: tokio's
-/// `select!` picks its first branch at random (openraft's core and replication loops; tokio
-/// seeds it only with `--cfg tokio_unstable` and `Builder::rng_seed`), and the redb log writes
-/// and block applies run on `spawn_blocking` threads, whose completion interleaves with the
-/// runtime thread by wall-clock timing (simulated time does not advance meanwhile, but the
-/// order of events at one simulated instant can differ).
+/// Full trace determinism: the schedule, the network's decisions and openraft's election
+/// timeouts are drawn from the seed, blocking work (log writes, block applies) runs in place on
+/// the simulation's thread ([`crate::raft::runtime::blocking`]), and the paused clock moves only
+/// when every task waits — so one seed replays the same events at the same simulated instants.
 #[test]
-#[ignore = "full trace determinism is not reached: tokio select! randomness and spawn_blocking threads (see the doc comment)"]
 fn sim_the_same_seed_replays_the_same_trace() {
     let a = run_plan(replayed_plan());
     let b = run_plan(replayed_plan());
@@ -163,7 +159,21 @@ fn sim_the_same_seed_replays_the_same_trace() {
         a.trace_hash, b.trace_hash,
         "two runs of one schedule diverged"
     );
+    // Drawn schedules too, Byzantine members and crashes included.
+    for seed in 0..REPLAYED_SEEDS {
+        let a = run_seed(seed, 2_000);
+        let b = run_seed(seed, 2_000);
+        assert_eq!(
+            (a.trace_hash, a.acknowledged, &a.faults),
+            (b.trace_hash, b.acknowledged, &b.faults),
+            "two runs of seed {seed} diverged; replay each with {}",
+            replay_command(seed, 2_000)
+        );
+    }
 }
+
+/// Seeds run twice by the replay test.
+const REPLAYED_SEEDS: u64 = 12;
 
 /// One Byzantine member doing only `kind`, a few times, in a 3- and a 5-member cluster.
 fn byzantine_only(kind: Kind) -> Vec<String> {

@@ -20,7 +20,7 @@ use crate::api::{
     Query,
 };
 use crate::error::{codes, NodeError};
-use crate::kernel::certs::{Divergence, VotesStored};
+use crate::kernel::certs::{Divergence, VoteConflict, VotesStored};
 use crate::kernel::node::{Node, Submitted};
 
 /// Largest request body of `POST /v1/transactions`, in bytes (JSON of the largest transaction).
@@ -54,6 +54,7 @@ pub fn routes() -> OpenApiRouter<Node> {
             crate::kernel::certs::VOTES_BODY_BYTES_MAX,
         )))
         .routes(routes!(get_votes))
+        .routes(routes!(get_membership_history))
         .routes(routes!(metrics))
         .routes(routes!(healthz))
         .routes(routes!(put_storage_fault))
@@ -466,6 +467,10 @@ pub struct StatusView {
     /// Set when a majority of the members signed another state than this node's (it then
     /// refuses every block and every route that serves state).
     pub divergence: Option<Divergence>,
+    /// The latest members' votes that contradict this node's state without a majority, or the
+    /// member's own earlier vote (equivocation): a member that diverged, or a leader that told
+    /// members different blocks. Empty when all is well.
+    pub vote_conflicts: Vec<VoteConflict>,
 }
 
 #[utoipa::path(get, path = "/v1/status", tag = "node",
@@ -503,6 +508,7 @@ async fn get_status(State(node): State<Node>) -> ApiResult {
         uptime_s: s.started.elapsed().as_secs(),
         pid: std::process::id(),
         divergence: s.divergence(),
+        vote_conflicts: s.vote_conflicts(),
     })
     .into_response())
 }
@@ -759,6 +765,64 @@ async fn get_votes(State(node): State<Node>, Path(height): Path<String>) -> ApiR
     let shared = node.shared.clone();
     let votes = read(&node, move || shared.votes_for(height)).await?;
     Ok(Json(VotesAtHeight { height, votes }).into_response())
+}
+
+/// Most membership records one `GET /v1/cluster/membership/history` answers with.
+pub const MEMBERSHIP_HISTORY_PAGE_MAX: usize = 256;
+
+/// A page of the membership history (`GET /v1/cluster/membership/history`).
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct HistoryQuery {
+    /// Only records after this Raft log index (the previous page's `next_after`).
+    after: Option<u64>,
+    /// How many records; at most 256 (the default).
+    limit: Option<usize>,
+}
+
+/// The membership changes this node applied, in log order.
+#[derive(Serialize, ToSchema)]
+pub struct MembershipHistory {
+    /// Each change: `log_index`, `first_height` (the first block it governs), `configs` (the
+    /// voter sets), `members` (`id`, `public_key`, `url`, `voter`), `authorization` (the
+    /// approved request it carries out, with its approvals: `cmd`, `membership_index`,
+    /// `approvals` of `member` and Ed25519 `signature` bytes), `step` (`initial`, `unchanged`,
+    /// `completes_joint`, `authorized`; null with a `problem` when the change was not
+    /// authorised).
+    #[schema(value_type = Vec<Object>)]
+    pub records: Vec<want_consensus::raft::authority::MembershipRecord>,
+    /// Pass as `after` for the next page; null on the last page.
+    pub next_after: Option<u64>,
+}
+
+#[utoipa::path(get, path = "/v1/cluster/membership/history", tag = "cluster",
+    params(HistoryQuery),
+    responses((status = 200, description = "the membership changes this node applied, with the block height each governs from and the approvals that authorised it", body = MembershipHistory)))]
+/// `GET /v1/cluster/membership/history`: every membership change this node applied (a member
+/// that caught up from a snapshot lacks those before it), paged by log index. `want block
+/// verify` checks it from the genesis and counts each certificate against the voters in force
+/// at its height.
+async fn get_membership_history(
+    State(node): State<Node>,
+    Query(q): Query<HistoryQuery>,
+) -> ApiResult {
+    let limit = q
+        .limit
+        .unwrap_or(MEMBERSHIP_HISTORY_PAGE_MAX)
+        .clamp(1, MEMBERSHIP_HISTORY_PAGE_MAX);
+    let shared = node.shared.clone();
+    let after = q.after;
+    let records = read(&node, move || shared.membership_history(after, limit)).await?;
+    let next_after = if records.len() == limit {
+        records.last().map(|r| r.log_index)
+    } else {
+        None
+    };
+    Ok(Json(MembershipHistory {
+        records,
+        next_after,
+    })
+    .into_response())
 }
 
 /// A block's commit certificate: the signatures of a strict majority of the members over

@@ -77,6 +77,19 @@ impl BlockApplier for Executor {
             .map_err(|e| e.to_string())
     }
 
+    fn record_membership(
+        &self,
+        record: &want_consensus::raft::authority::MembershipRecord,
+        meta: &[u8],
+    ) -> Result<(), String> {
+        let bytes = serde_json::to_vec(record)
+            .map_err(|e| format!("the membership record does not encode: {e}"))?;
+        self.shared
+            .store
+            .record_membership(record.log_index, record.first_height, &bytes, meta)
+            .map_err(|e| e.to_string())
+    }
+
     fn consensus_meta(&self) -> Result<Option<Vec<u8>>, String> {
         self.shared
             .store

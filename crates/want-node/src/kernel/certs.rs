@@ -12,6 +12,14 @@
 //!   that is not ours, this node's state is forked: it records a [`Divergence`] (durably), logs
 //!   it at error level, refuses every further block (`state_diverged`) and shows it in
 //!   `GET /v1/status` and `/metrics`.
+//! * **Conflicts** — a member's vote for an applied height that attests another block or state
+//!   root than ours, without a majority behind it (`disagrees`), or a second, different vote
+//!   signed by one member for one height (`equivocates`: proof that the member signed two
+//!   blocks at one height — an honest member never does). Neither stops this node (it cannot
+//!   tell which side is right, and a majority of the members stands behind its own state), but
+//!   each is logged at error level, counted (`want_cluster_vote_conflicts_total`) and listed in
+//!   `GET /v1/status` (`vote_conflicts`, the latest [`VOTE_CONFLICTS_KEPT`]), so a leader that
+//!   tells different members different blocks cannot fork them unnoticed.
 //! * **Gossip** — [`spawn_vote_gossip`]: own votes are POSTed to every other member
 //!   (`/v1/cluster/votes`) from a bounded queue, by one sender per peer with its own bounded
 //!   queue, retries and backoff (a dead peer delays only itself); heights that still
@@ -118,6 +126,75 @@ pub struct Divergence {
     pub majority_signers: Vec<String>,
 }
 
+/// Vote conflicts kept for `GET /v1/status` (the latest ones).
+pub const VOTE_CONFLICTS_KEPT: usize = 16;
+
+/// What a conflicting vote shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConflictKind {
+    /// The member attests another block or state root than this node applied, without a
+    /// majority behind it: the member diverged, or this node and that member were told
+    /// different blocks (a forking leader).
+    Disagrees,
+    /// The member signed two different votes for one height: proof that it misbehaves.
+    Equivocates,
+}
+
+/// A member's vote that contradicts this node's or the member's own earlier vote.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct VoteConflict {
+    pub height: u64,
+    pub kind: ConflictKind,
+    /// The member's node key (hex).
+    pub member: String,
+    /// What its (latest) vote attests.
+    pub theirs: VotedState,
+    /// What it contradicts: this node's applied state (`disagrees`), or the member's earlier
+    /// vote for the height (`equivocates`).
+    pub other: VotedState,
+}
+
+/// The members' votes at one height that attest something other than `ours`, one per member
+/// (a divergence — a majority against `ours` — is [`find_divergence`]'s).
+pub fn find_disagreements(
+    ours: VotedState,
+    votes: &[SignedVote],
+    members: &[NodePublicKey],
+) -> Vec<(NodePublicKey, VotedState)> {
+    let members: BTreeSet<&NodePublicKey> = members.iter().collect();
+    let mut seen = BTreeSet::new();
+    votes
+        .iter()
+        .filter(|v| members.contains(&v.node_public_key) && seen.insert(v.node_public_key))
+        .map(|v| (v.node_public_key, VotedState::of(&v.vote)))
+        .filter(|(_, theirs)| *theirs != ours)
+        .collect()
+}
+
+/// Incoming votes that contradict a vote the same member already has stored for the height:
+/// (member, the stored vote's state, the new vote's state).
+pub fn find_equivocations(
+    stored: &[SignedVote],
+    incoming: &[SignedVote],
+) -> Vec<(NodePublicKey, VotedState, VotedState)> {
+    incoming
+        .iter()
+        .filter_map(|v| {
+            let earlier = stored.iter().find(|s| {
+                s.node_public_key == v.node_public_key && s.vote.height == v.vote.height
+            })?;
+            (earlier.vote != v.vote).then(|| {
+                (
+                    v.node_public_key,
+                    VotedState::of(&earlier.vote),
+                    VotedState::of(&v.vote),
+                )
+            })
+        })
+        .collect()
+}
+
 /// The certificate of a height as this node holds it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CertificateView {
@@ -142,6 +219,8 @@ pub struct VotesStored {
 /// The certificate state of a node: the divergence flag and the queue of own votes to send.
 pub struct CertState {
     pub(crate) diverged: Mutex<Option<Divergence>>,
+    /// The latest [`VOTE_CONFLICTS_KEPT`] vote conflicts (in memory; the log keeps them all).
+    pub(crate) conflicts: Mutex<std::collections::VecDeque<VoteConflict>>,
     pub(crate) outbox: mpsc::Sender<SignedVote>,
     pub(crate) outbox_rx: Mutex<Option<mpsc::Receiver<SignedVote>>>,
 }
@@ -164,6 +243,7 @@ impl CertState {
         let (outbox, rx) = mpsc::channel(VOTE_QUEUE_MAX);
         Ok(CertState {
             diverged: Mutex::new(diverged),
+            conflicts: Mutex::new(std::collections::VecDeque::new()),
             outbox,
             outbox_rx: Mutex::new(Some(rx)),
         })
@@ -311,6 +391,38 @@ mod tests {
 
     fn ours(v: CommitVote) -> VotedState {
         VotedState::of(&v)
+    }
+
+    #[test]
+    fn a_minority_vote_for_another_state_is_a_disagreement_and_outsiders_are_ignored() {
+        let (ks, members) = keys(3);
+        let outsider = NodeKey::generate();
+        let votes = vec![
+            sign_vote(&ks[0], vote(5, 1)),
+            sign_vote(&ks[1], vote(5, 2)),
+            sign_vote(&ks[1], vote(5, 3)), // its second vote counts once (the first)
+            sign_vote(&ks[2], vote(5, 1)),
+            sign_vote(&outsider, vote(5, 4)),
+        ];
+        let found = find_disagreements(ours(vote(5, 1)), &votes, &members);
+        assert_eq!(found, vec![(members[1], ours(vote(5, 2)))]);
+        assert!(find_disagreements(ours(vote(5, 1)), &votes[..1], &members).is_empty());
+    }
+
+    #[test]
+    fn a_member_signing_two_votes_for_one_height_is_an_equivocation() {
+        let (ks, _) = keys(2);
+        let stored = vec![sign_vote(&ks[0], vote(5, 1)), sign_vote(&ks[1], vote(5, 1))];
+        let incoming = vec![
+            sign_vote(&ks[0], vote(5, 1)), // the same vote again: fine
+            sign_vote(&ks[1], vote(5, 9)), // another state for height 5
+            sign_vote(&ks[1], vote(6, 9)), // another height: not compared
+        ];
+        let found = find_equivocations(&stored, &incoming);
+        assert_eq!(
+            found,
+            vec![(ks[1].public_key(), ours(vote(5, 1)), ours(vote(5, 9)))]
+        );
     }
 
     #[test]

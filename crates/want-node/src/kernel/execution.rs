@@ -238,6 +238,10 @@ impl Shared {
             outcome.state_root,
             consensus_meta,
         )?;
+        // The chain's counters move with the head readers now see.
+        self.metrics.blocks_committed.inc();
+        self.metrics.tx_committed.inc_by(ids.len() as u64);
+        self.metrics.chain_height.set(info.height as i64);
         // certs hook: sign, store and queue this node's commit vote; check received votes.
         self.on_block_applied(&info);
 
@@ -286,10 +290,7 @@ impl Shared {
         }
         #[cfg(debug_assertions)]
         self.audit_supply(info.height);
-        self.metrics.blocks_committed.inc();
-        self.metrics.tx_committed.inc_by(ids.len() as u64);
         self.metrics.tx_failed.inc_by(failed);
-        self.metrics.chain_height.set(info.height as i64);
         self.metrics
             .block_apply_seconds
             .observe(started.elapsed().as_secs_f64());

@@ -13,9 +13,20 @@ use want_crypto::majority_of;
 use want_storage::BlockInfo;
 use want_types::{Certificate, CommitVote, NodePublicKey, SignedVote};
 
+use want_consensus::raft::authority::MembershipRecord;
+
 use crate::error::{codes, NodeError};
 use crate::kernel::certs::*;
 use crate::kernel::node::Shared;
+
+/// A stored membership record (JSON, written by the applier).
+fn decode_record(index: u64, bytes: &[u8]) -> Result<MembershipRecord, NodeError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        NodeError::Io(format!(
+            "the membership record of log index {index} does not decode ({e}): the database is damaged or of another build"
+        ))
+    })
+}
 
 impl Shared {
     /// The members whose votes count: the genesis members plus the configured cluster peers; a
@@ -40,6 +51,54 @@ impl Shared {
         } else {
             keys
         }
+    }
+
+    /// The voters whose votes count for block `height`: those of the membership change that
+    /// governs it in this node's membership history (see `want_consensus::raft::authority`);
+    /// without one (a single-member chain, heights before the first recorded change, or a
+    /// history that does not decode) the members of [`Shared::member_keys`].
+    pub fn member_keys_at(&self, height: u64) -> Vec<NodePublicKey> {
+        match self.membership_record_at(height) {
+            Ok(Some(record)) => {
+                let keys = parse_keys(
+                    record
+                        .members
+                        .iter()
+                        .filter(|m| m.voter)
+                        .map(|m| m.public_key.as_str()),
+                );
+                if !keys.is_empty() {
+                    return keys;
+                }
+                self.member_keys()
+            }
+            Ok(None) => self.member_keys(),
+            Err(e) => {
+                warn!(target: "consensus::vote", "membership history at height {height}: {e}; counting the current members");
+                self.member_keys()
+            }
+        }
+    }
+
+    /// The membership change that governs block `height` (None before the first recorded).
+    pub fn membership_record_at(&self, height: u64) -> Result<Option<MembershipRecord>, NodeError> {
+        let Some((index, bytes)) = self.store.membership_at_height(height)? else {
+            return Ok(None);
+        };
+        decode_record(index, &bytes).map(Some)
+    }
+
+    /// The membership history after log index `after`, at most `limit` records, in log order.
+    pub fn membership_history(
+        &self,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<MembershipRecord>, NodeError> {
+        self.store
+            .membership_history(after, limit)?
+            .into_iter()
+            .map(|(index, _, bytes)| decode_record(index, &bytes))
+            .collect()
     }
 
     /// The other members' API URLs, where this node's votes go.
@@ -156,10 +215,14 @@ impl Shared {
                     .collect();
             }
         };
-        let members = self.member_keys();
+        let mut members: HashMap<u64, Vec<NodePublicKey>> = HashMap::new();
         votes
             .iter()
-            .map(|v| validate_vote(v, self.params.chain_id, head, &members))
+            .map(|v| {
+                let h = v.vote.height;
+                let members = members.entry(h).or_insert_with(|| self.member_keys_at(h));
+                validate_vote(v, self.params.chain_id, head, members)
+            })
             .collect()
     }
 
@@ -176,6 +239,16 @@ impl Shared {
                 .filter(|v| v.vote.height == h)
                 .copied()
                 .collect();
+            let stored_before = self.store.votes(h)?;
+            for (member, earlier, theirs) in find_equivocations(&stored_before, &at) {
+                self.record_conflict(VoteConflict {
+                    height: h,
+                    kind: ConflictKind::Equivocates,
+                    member: hex::encode(member),
+                    theirs,
+                    other: earlier,
+                });
+            }
             let added = self.store.add_votes(h, &at)?;
             stored.accepted += added;
             stored.already_known += at.len() - added;
@@ -204,7 +277,7 @@ impl Shared {
     /// The certificate of a height: the vote a strict majority of the members signed, with
     /// their signatures; None while there is no majority.
     pub fn certificate(&self, height: u64) -> Result<Option<CertificateView>, NodeError> {
-        let members = self.member_keys();
+        let members = self.member_keys_at(height);
         let votes = self.votes_for(height)?;
         Ok(
             majority_vote(&votes, &members).map(|(vote, signatures)| CertificateView {
@@ -225,11 +298,20 @@ impl Shared {
             block_hash: info.hash,
             state_root: info.state_root,
         };
-        let members = self.member_keys();
+        let members = self.member_keys_at(height);
         let votes = self.votes_for(height)?;
         match find_divergence(height, ours, &votes, &members) {
             Some(d) => self.record_divergence(d),
             None => {
+                for (member, theirs) in find_disagreements(ours, &votes, &members) {
+                    self.record_conflict(VoteConflict {
+                        height,
+                        kind: ConflictKind::Disagrees,
+                        member: hex::encode(member),
+                        theirs,
+                        other: ours,
+                    });
+                }
                 if majority_vote(&votes, &members).is_some() {
                     let h = i64::try_from(height).unwrap_or(i64::MAX);
                     if self.metrics.certified_height.get() < h {
@@ -239,6 +321,35 @@ impl Shared {
             }
         }
         Ok(())
+    }
+
+    /// The latest vote conflicts, oldest first (see [`VoteConflict`]).
+    pub fn vote_conflicts(&self) -> Vec<VoteConflict> {
+        self.certs.conflicts.lock().iter().cloned().collect()
+    }
+
+    /// Logs, counts and keeps a conflict once (a height is checked again whenever new votes
+    /// for it arrive).
+    fn record_conflict(&self, c: VoteConflict) {
+        let mut kept = self.certs.conflicts.lock();
+        if kept.iter().any(|k| {
+            k.height == c.height && k.member == c.member && k.kind == c.kind && k.theirs == c.theirs
+        }) {
+            return;
+        }
+        match c.kind {
+            ConflictKind::Disagrees => {
+                error!(target: "consensus::vote", "VOTE CONFLICT at height {}: member {} signed block {} with state root {}, but this node applied block {} with state root {} (no majority signed theirs). Either that member diverged or a leader told the two of you different blocks; compare the members' blocks at this height", c.height, c.member, c.theirs.block_hash, c.theirs.state_root, c.other.block_hash, c.other.state_root)
+            }
+            ConflictKind::Equivocates => {
+                error!(target: "consensus::vote", "EQUIVOCATION at height {}: member {} signed two different votes (block {} state {}, and block {} state {}); an honest member never does — treat its key as compromised", c.height, c.member, c.other.block_hash, c.other.state_root, c.theirs.block_hash, c.theirs.state_root)
+            }
+        }
+        self.metrics.vote_conflicts.inc();
+        if kept.len() >= VOTE_CONFLICTS_KEPT {
+            kept.pop_front();
+        }
+        kept.push_back(c);
     }
 
     fn record_divergence(&self, d: Divergence) {

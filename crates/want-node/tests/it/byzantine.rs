@@ -203,10 +203,65 @@ async fn a_member_cannot_speak_for_another_or_lead_without_an_election() {
     .await;
     assert_eq!(r, (StatusCode::FORBIDDEN, "unproven_leader".into()));
 
+    // Even elected (here: the others' genuine grants), a leader cannot slip in a membership
+    // entry of its own, e.g. giving another member a key it holds: no approved request in the
+    // log carries it.
+    let genuine = vec![
+        grant(&c, other_id, bad_id, high, &c.keys[leader]),
+        grant(&c, victim as u64 + 1, bad_id, high, &c.keys[victim]),
+    ];
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let m = loop {
+        let m = c.node(victim).node.consensus().metrics();
+        if m.last_applied.is_some() && m.membership_config.log_id().is_some() {
+            break m;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the victim applies nothing"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let prev = m.last_applied.expect("checked above");
+    let mut nodes: std::collections::BTreeMap<u64, MemberNode> = m
+        .membership_config
+        .membership()
+        .nodes()
+        .map(|(id, n)| (*id, n.clone()))
+        .collect();
+    let stolen = nodes.get_mut(&other_id).expect("the other member");
+    stolen.public_key = hex::encode(want_crypto::NodeKey::generate().public_key());
+    let rekey = AppendEntriesRequest::<TypeConfig> {
+        vote: committed(high, bad_id),
+        prev_log_id: Some(prev),
+        entries: vec![openraft::Entry {
+            log_id: openraft::LogId::new(
+                openraft::CommittedLeaderId::new(high, bad_id),
+                prev.index + 1,
+            ),
+            payload: openraft::EntryPayload::Membership(openraft::Membership::new(
+                m.membership_config.membership().get_joint_config().clone(),
+                nodes,
+            )),
+        }],
+        leader_commit: None,
+    };
+    let payload = postcard::to_allocvec(&LeaderClaim {
+        proof: genuine,
+        req: rekey,
+    })
+    .unwrap();
+    let r = send(&c, victim, bad_id, bad_key, MsgKind::AppendEntries, payload).await;
+    assert_eq!(r, (StatusCode::FORBIDDEN, "unauthorized_membership".into()));
+
     // Nothing moved: the victim's term is not the claimed one, and the chain goes on.
     assert!(c.node(victim).node.consensus_status().term < high);
     let metrics = c.node(victim).get_text("/metrics").await;
-    for code in ["impersonation", "unproven_leader"] {
+    for code in [
+        "impersonation",
+        "unproven_leader",
+        "unauthorized_membership",
+    ] {
         assert!(
             metrics.contains(&format!(
                 "want_cluster_envelopes_refused_total{{code=\"{code}\"}}"

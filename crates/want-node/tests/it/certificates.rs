@@ -515,3 +515,103 @@ async fn a_vote_a_member_missed_is_backfilled_from_its_peer() {
     }
     c.stop_all().await;
 }
+
+/// Polls member `n` until its status lists a vote conflict of `kind` by `member` at `height`.
+async fn wait_conflict(n: &TestNode, height: u64, kind: &str, member: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = n.get_ok("/v1/status").await;
+        let found = status["vote_conflicts"]
+            .as_array()
+            .expect("vote_conflicts is a list")
+            .iter()
+            .find(|c| c["height"] == height && c["kind"] == kind && c["member"] == member)
+            .cloned();
+        if let Some(c) = found {
+            return c;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no {kind} conflict of {member} at height {height}: {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_minority_vote_for_another_block_and_a_second_vote_of_one_member_are_reported() {
+    let dir = tempdir();
+    let c = TestCluster::start(dir.path(), 3).await;
+    let leader = c.leader().await;
+    assert_eq!(commit_one_transfer(c.node(leader), 0).await, 1);
+    c.converged(1).await;
+    let n = c.node(0);
+    wait_certificate(n, 1, true).await;
+    for (i, m) in c.running() {
+        let status = m.get_ok("/v1/status").await;
+        assert_eq!(status["vote_conflicts"], json!([]), "member {i}: {status}");
+    }
+
+    // Member 1's key signs a second, different vote for block 1 (as a leader telling two
+    // members two different blocks would have to): an equivocation, with both votes' states.
+    let real = vote_of(n, 1).await;
+    let other = CommitVote {
+        block_hash: Hash32([0xb6; 32]),
+        ..real
+    };
+    let (s, v) = post_votes(n, &[sign_vote(&c.keys[1], other)]).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["already_known"], 1, "{v}");
+    let member1 = hex::encode(c.keys[1].public_key());
+    let e = wait_conflict(n, 1, "equivocates", &member1).await;
+    assert_eq!(
+        e["theirs"]["block_hash"],
+        other.block_hash.to_string().as_str()
+    );
+    assert_eq!(
+        e["other"]["block_hash"],
+        real.block_hash.to_string().as_str()
+    );
+
+    // Member 2's key signs another state for the next block before it exists; once the block
+    // is applied, a majority (this node and member 1) stands behind this node's state, so it
+    // goes on — and reports the disagreement.
+    let h = n.height().await + 1;
+    let theirs = CommitVote {
+        height: h,
+        block_hash: Hash32([0xc7; 32]),
+        state_root: Hash32([0x7c; 32]),
+        ..real
+    };
+    let (s, v) = post_votes(n, &[sign_vote(&c.keys[2], theirs)]).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(commit_one_transfer(c.node(leader), 1).await, h);
+    c.converged(h).await;
+    let member2 = hex::encode(c.keys[2].public_key());
+    let d = wait_conflict(n, h, "disagrees", &member2).await;
+    assert_eq!(
+        d["theirs"]["state_root"],
+        theirs.state_root.to_string().as_str()
+    );
+    let ours = vote_of(n, h).await;
+    assert_eq!(
+        d["other"]["state_root"],
+        ours.state_root.to_string().as_str()
+    );
+    let status = n.get_ok("/v1/status").await;
+    assert!(status["divergence"].is_null(), "{status}");
+    let metrics = n.http.get(n.url("/metrics")).send().await.unwrap();
+    let text = metrics.text().await.unwrap();
+    let count: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("want_cluster_vote_conflicts_total "))
+        .expect("the conflicts counter")
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(count >= 2, "{count}");
+    // The others saw none of it.
+    let status = c.node(1).get_ok("/v1/status").await;
+    assert_eq!(status["vote_conflicts"], json!([]), "{status}");
+    c.stop_all().await;
+}

@@ -13,6 +13,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use want_consensus::net::{Envelope, EnvelopeHeader, MsgKind};
 use want_consensus::raft::approval::approve;
+use want_consensus::raft::authority::{self, MembershipRecord, MembershipState};
 use want_types::Address;
 
 /// Commits `count` transfers from the dev account, each submitted with `?wait=commit` to the
@@ -481,6 +482,8 @@ async fn members_are_added_removed_and_rekeyed_by_signed_admin_commands() {
     c.leader().await;
     let mut ids = commit_transfers(&c, 0, 3, |i| i as usize).await;
     assert_eq!(voters(c.node(0)).await, vec![1, 2, 3]);
+    // A block committed by the genesis members, before any change.
+    let before_changes = c.node(0).height().await;
 
     // A non-member cannot change the membership.
     let stranger = want_consensus::send_admin(
@@ -580,7 +583,89 @@ async fn members_are_added_removed_and_rekeyed_by_signed_admin_commands() {
     let head = c.converged(1).await;
     c.check_consistent(head["height"].as_u64().unwrap(), &ids)
         .await;
+
+    // The membership history lists each change with the approvals that authorised it, and
+    // checks from the genesis as `want block verify` checks it; certificates before and after
+    // the changes verify against the voters in force at their heights.
+    let after_changes = c.node(0).height().await;
+    let history = c.node(0).get_ok("/v1/cluster/membership/history").await;
+    let records: Vec<MembershipRecord> =
+        serde_json::from_value(history["records"].clone()).expect("history records");
+    let carried: Vec<String> = records
+        .iter()
+        .filter_map(|r| r.authorization.as_ref())
+        .map(|a| format!("{:?}", a.cmd))
+        .collect();
+    for change in [
+        "AddMember { id: 4",
+        "SetMemberKey { id: 3",
+        "RemoveMember { id: 2",
+    ] {
+        assert!(
+            carried.iter().any(|c| c.starts_with(change)),
+            "{change} not in the history: {history}"
+        );
+    }
+    assert!(
+        records.iter().all(|r| r.step.is_some()),
+        "an unauthorised change was applied: {history}"
+    );
+    let genesis = MembershipState {
+        index: None,
+        configs: vec![c.genesis.members.iter().map(|m| m.id).collect()],
+        nodes: c
+            .genesis
+            .members
+            .iter()
+            .map(|m| {
+                let node = want_consensus::MemberNode {
+                    public_key: m.public_key.clone(),
+                    addr: m.url.clone(),
+                };
+                (m.id, node)
+            })
+            .collect(),
+        pending: None,
+    };
+    let chain_id = c.genesis.params.chain_id;
+    let verified = authority::verify_history(chain_id, &genesis, &records)
+        .unwrap_or_else(|e| panic!("{e}: {history}"));
+    for (height, changed) in [(before_changes, false), (after_changes, true)] {
+        let voters = authority::voters_at(&verified, height).unwrap();
+        assert_eq!(voters.keys.len(), 3, "height {height}");
+        let cert = certificate_of(c.node(0), height).await;
+        let check = want_crypto::verify_certificate(&cert, &voters.keys);
+        assert!(check.is_ok(), "height {height}: {check:?}");
+        // After the changes, the genesis members alone no longer certify the chain.
+        let genesis_keys = genesis.voter_keys();
+        let by_genesis = want_crypto::verify_certificate(&cert, &genesis_keys);
+        assert_eq!(by_genesis.is_err(), changed, "height {height}");
+    }
     c.stop_all().await;
+}
+
+/// Block `height`'s certificate as node `n` serves it (waits for the votes to arrive).
+async fn certificate_of(n: &TestNode, height: u64) -> want_types::Certificate {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, v) = n.get(&format!("/v1/blocks/{height}/certificate")).await;
+        if status == reqwest::StatusCode::OK {
+            return want_types::Certificate {
+                vote: want_types::CommitVote {
+                    chain_id: v["chain_id"].as_u64().unwrap(),
+                    height,
+                    block_hash: serde_json::from_value(v["block_hash"].clone()).unwrap(),
+                    state_root: serde_json::from_value(v["state_root"].clone()).unwrap(),
+                },
+                signatures: serde_json::from_value(v["signatures"].clone()).unwrap(),
+            };
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no certificate for block {height}: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Blocks the down member misses in [`a_member_down_for_ten_thousand_blocks_catches_up`].

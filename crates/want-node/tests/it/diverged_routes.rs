@@ -62,6 +62,7 @@ const STATELESS: &[&str] = &[
     "/v1/blocks/latest",
     "/v1/blocks/{height}",
     "/v1/blocks/{height}/certificate",
+    "/v1/cluster/membership/history",
     "/v1/cluster/rpc",
     "/v1/cluster/votes",
     "/v1/cluster/votes/{height}",

@@ -227,15 +227,27 @@ async fn status_token_health_metrics_and_openapi_describe_the_node() {
     assert_eq!(h["ok"], true);
     assert_eq!(h["height"], 1);
 
-    let r = n.http.get(n.url("/metrics")).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    let text = r.text().await.unwrap();
-    assert!(text.contains("want_blocks_committed"), "{text}");
-    let committed = text
-        .lines()
-        .find(|l| l.starts_with("want_blocks_committed"))
-        .unwrap();
-    assert!(committed.ends_with(" 1"), "{committed}");
+    // The counter follows the head within moments (it is not updated under the head's lock).
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let r = n.http.get(n.url("/metrics")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let text = r.text().await.unwrap();
+        assert!(text.contains("want_blocks_committed"), "{text}");
+        let committed = text
+            .lines()
+            .find(|l| l.starts_with("want_blocks_committed"))
+            .unwrap()
+            .to_string();
+        if committed.ends_with(" 1") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the committed-blocks counter did not reach the head's height 1: {committed}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 
     let o = n.get_ok("/openapi.json").await;
     assert!(o["paths"].is_object(), "{o}");

@@ -571,16 +571,19 @@ fn check_genesis_hash(
 
 /// Checks the commit certificate of every block a verification report's proofs lead to (their
 /// headers were checked against the block hashes by `check_report`): `{"blocks": n}` when all
-/// are certified by the genesis members, with `"problem"` naming the first that is not.
+/// are certified by the voters at their heights (the node's membership history checked from the
+/// genesis), with `"problem"` naming the first that is not.
 fn certificates(
     client: &Client,
     genesis: &want_node::Genesis,
     headers: &[want_types::BlockHeader],
 ) -> anyhow::Result<Value> {
     let mut members = None;
+    let history = crate::verify::load_history(client, None)?;
     for header in headers {
+        let voters = crate::verify::voters_for(genesis, header, history.as_deref());
         let (problems, _, source, _) =
-            crate::verify::check_certificate_of(client, genesis, header)?;
+            crate::verify::check_certificate_with(client, genesis, header, voters)?;
         members = Some(source);
         if !problems.is_empty() {
             return Ok(json!({
