@@ -17,13 +17,6 @@ pub const ED25519_PUBLIC_KEY_LEN: usize = 32;
 /// Length of an Ed25519 signature, in bytes.
 pub const ED25519_SIGNATURE_LEN: usize = 64;
 
-/// The DER of a PKCS#8 v1 Ed25519 private key up to its 32-byte seed: `SEQUENCE (46 bytes) {
-/// INTEGER 0, SEQUENCE { OID 1.3.101.112 }, OCTET STRING (34 bytes) { OCTET STRING (32 bytes)
-/// } }`.
-const ED25519_PKCS8_PREFIX: [u8; 16] = [
-    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
-];
-
 /// A node's Ed25519 key. The seed is zeroized on drop and never printed by `Debug`.
 #[derive(Clone)]
 pub struct NodeKey {
@@ -59,14 +52,15 @@ impl NodeKey {
         hex::encode(Zeroizing::new(self.inner.to_bytes()).as_ref())
     }
 
-    /// The key as a PKCS#8 v1 private key (RFC 8410: the algorithm Ed25519, the seed as an
-    /// octet string), the form TLS libraries load (secret: zeroized on drop).
+    /// The key as a PKCS#8 private key (RFC 5958 / RFC 8410, encoded by `ed25519-dalek`), the
+    /// form TLS libraries load (secret: zeroized on drop).
     pub fn to_pkcs8_der(&self) -> Zeroizing<Vec<u8>> {
-        let seed = Zeroizing::new(self.inner.to_bytes());
-        let mut der = Zeroizing::new(Vec::with_capacity(ED25519_PKCS8_PREFIX.len() + seed.len()));
-        der.extend_from_slice(&ED25519_PKCS8_PREFIX);
-        der.extend_from_slice(seed.as_ref());
-        der
+        use ed25519_dalek::pkcs8::EncodePrivateKey;
+        let doc = self
+            .inner
+            .to_pkcs8_der()
+            .expect("invariant: an Ed25519 key always has a PKCS#8 encoding");
+        Zeroizing::new(doc.as_bytes().to_vec())
     }
 
     pub fn public_key(&self) -> [u8; ED25519_PUBLIC_KEY_LEN] {

@@ -46,27 +46,7 @@ pub const ED25519_SPKI_PREFIX: [u8; 12] = [
 
 /// Length of an Ed25519 public key, in bytes.
 const KEY_LEN: usize = 32;
-
-// DER tags of what a certificate is made of.
-const TAG_INTEGER: u8 = 0x02;
-const TAG_BIT_STRING: u8 = 0x03;
-const TAG_OID: u8 = 0x06;
-const TAG_UTF8_STRING: u8 = 0x0c;
-const TAG_UTC_TIME: u8 = 0x17;
-const TAG_GENERALIZED_TIME: u8 = 0x18;
-const TAG_SEQUENCE: u8 = 0x30;
-const TAG_SET: u8 = 0x31;
-/// `[0] EXPLICIT`: the certificate's version.
-const TAG_VERSION: u8 = 0xa0;
-/// The object identifier of Ed25519 (1.3.101.112).
-const OID_ED25519: [u8; 3] = [0x2b, 0x65, 0x70];
-/// The object identifier of a name's common name (2.5.4.3).
-const OID_COMMON_NAME: [u8; 3] = [0x55, 0x04, 0x03];
-/// The certificate's validity: dates are not checked (the key is the identity), so the widest
-/// range RFC 5280 allows — from 1970 to "no well-defined expiration date".
-const NOT_BEFORE_UTC_TIME: &[u8] = b"700101000000Z";
-const NOT_AFTER_GENERALIZED_TIME: &[u8] = b"99991231235959Z";
-/// How many bytes of the public key name the certificate (its common name, for people only).
+/// Bytes of the key named in a certificate's subject (for people reading it).
 const NAME_KEY_BYTES: usize = 8;
 
 /// The node keys a member connection may be bound to: those of the current members.
@@ -98,7 +78,7 @@ impl MemberTls {
             trusted,
             algorithms: provider.signature_verification_algorithms,
         });
-        let cert = self_signed_certificate(key);
+        let cert = self_signed_certificate(key)?;
         let private_key = || {
             PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
                 key.to_pkcs8_der().as_slice().to_vec(),
@@ -286,136 +266,44 @@ fn ed25519_spki(key: &[u8; KEY_LEN]) -> Vec<u8> {
     spki
 }
 
-/// A DER element: `tag`, the length (short form below 128 bytes, else the long form's minimal
-/// big-endian bytes), `content`.
-fn der(tag: u8, content: &[u8]) -> Vec<u8> {
-    let n = content.len();
-    let mut out = vec![tag];
-    match u8::try_from(n) {
-        Ok(short) if short < 0x80 => out.push(short),
-        _ => {
-            let be = n.to_be_bytes();
-            let len = &be[be.iter().take_while(|b| **b == 0).count()..];
-            // At most 8 bytes (a usize), so the count fits the low 7 bits.
-            out.push(0x80 | len.len() as u8);
-            out.extend_from_slice(len);
-        }
-    }
-    out.extend_from_slice(content);
-    out
-}
-
-/// The self-signed X.509 v3 certificate of a node key: its SubjectPublicKeyInfo is the node's
-/// Ed25519 key, signed by it; the subject names the key's first bytes (for people: nothing
-/// trusts the name); valid from 1970 with no expiry (nothing checks dates: see the module
-/// documentation).
-pub fn self_signed_certificate(key: &NodeKey) -> CertificateDer<'static> {
-    let public = key.public_key();
-    let algorithm = der(TAG_SEQUENCE, &der(TAG_OID, &OID_ED25519));
-    let common_name = format!("want member {}", hex::encode(&public[..NAME_KEY_BYTES]));
-    let name = der(
-        TAG_SEQUENCE,
-        &der(
-            TAG_SET,
-            &der(
-                TAG_SEQUENCE,
-                &[
-                    der(TAG_OID, &OID_COMMON_NAME),
-                    der(TAG_UTF8_STRING, common_name.as_bytes()),
-                ]
-                .concat(),
-            ),
-        ),
-    );
-    let validity = der(
-        TAG_SEQUENCE,
-        &[
-            der(TAG_UTC_TIME, NOT_BEFORE_UTC_TIME),
-            der(TAG_GENERALIZED_TIME, NOT_AFTER_GENERALIZED_TIME),
-        ]
-        .concat(),
-    );
-    let tbs = der(
-        TAG_SEQUENCE,
-        &[
-            der(TAG_VERSION, &der(TAG_INTEGER, &[2])),
-            der(TAG_INTEGER, &[1]),
-            algorithm.clone(),
-            name.clone(),
-            validity,
-            name,
-            ed25519_spki(&public),
-        ]
-        .concat(),
-    );
-    let mut signature = vec![0u8]; // no unused bits
-    signature.extend_from_slice(&key.sign(&tbs));
-    CertificateDer::from(der(
-        TAG_SEQUENCE,
-        &[tbs, algorithm, der(TAG_BIT_STRING, &signature)].concat(),
-    ))
-}
-
-/// Reads one DER element off the front of `input`: its tag, content and whole encoding. `None`
-/// for anything but a well-formed short-tag element of definite, minimal length that fits.
-fn next_element<'a>(input: &mut &'a [u8]) -> Option<(u8, &'a [u8], &'a [u8])> {
-    let all: &'a [u8] = input;
-    let tag = *all.first()?;
-    if tag & 0x1f == 0x1f {
-        return None; // multi-byte tags appear nowhere in a member certificate's path
-    }
-    let first = *all.get(1)?;
-    let (len, head): (usize, usize) = match first {
-        n if n < 0x80 => (usize::from(n), 2),
-        0x81 => {
-            let n = usize::from(*all.get(2)?);
-            (n >= 0x80).then_some((n, 3))?
-        }
-        0x82 => {
-            let n = usize::from(u16::from_be_bytes([*all.get(2)?, *all.get(3)?]));
-            (n >= 0x100).then_some((n, 4))?
-        }
-        _ => return None,
+/// The self-signed X.509 certificate of a node key, made by `rcgen`: its SubjectPublicKeyInfo
+/// is the node's Ed25519 key, signed by it; the subject names the key's first bytes (for people:
+/// nothing trusts the name), and rcgen's default validity stands (nothing checks dates: see the
+/// module documentation).
+pub fn self_signed_certificate(key: &NodeKey) -> Result<CertificateDer<'static>, ConsensusError> {
+    let failed = |e: rcgen::Error| {
+        ConsensusError::Tls(format!(
+            "cannot make this node's member certificate from its node key: {e} (a bug: the node key is always Ed25519; report it)"
+        ))
     };
-    let end = head.checked_add(len)?;
-    let whole = all.get(..end)?;
-    *input = all.get(end..)?;
-    Some((tag, whole.get(head..)?, whole))
+    let pkcs8 = key.to_pkcs8_der();
+    let key_pair = rcgen::KeyPair::from_pkcs8_der_and_sign_algo(
+        &PrivatePkcs8KeyDer::from(pkcs8.as_slice()),
+        &rcgen::PKCS_ED25519,
+    )
+    .map_err(failed)?;
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(failed)?;
+    let common_name = format!(
+        "want member {}",
+        hex::encode(&key.public_key()[..NAME_KEY_BYTES])
+    );
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, common_name);
+    let cert = params.self_signed(&key_pair).map_err(failed)?;
+    Ok(cert.der().clone())
 }
 
-/// The Ed25519 key of a certificate: `None` unless it is a certificate whose
-/// SubjectPublicKeyInfo is exactly an Ed25519 key (any other algorithm, or trailing bytes, is
-/// refused). Nothing else of the certificate is read.
-pub fn certificate_key(cert: &[u8]) -> Option<[u8; KEY_LEN]> {
-    let mut input = cert;
-    let (tag, certificate, _) = next_element(&mut input)?;
-    if tag != TAG_SEQUENCE || !input.is_empty() {
-        return None;
-    }
-    let mut certificate = certificate;
-    let (tag, tbs, _) = next_element(&mut certificate)?;
-    if tag != TAG_SEQUENCE {
-        return None;
-    }
-    let mut tbs = tbs;
-    let mut field = next_element(&mut tbs)?;
-    if field.0 == TAG_VERSION {
-        field = next_element(&mut tbs)?;
-    }
-    if field.0 != TAG_INTEGER {
-        return None; // the serial number
-    }
-    // The signature algorithm, issuer, validity and subject.
-    for _ in 0..4 {
-        if next_element(&mut tbs)?.0 != TAG_SEQUENCE {
-            return None;
-        }
-    }
-    let (tag, _, spki) = next_element(&mut tbs)?;
-    if tag != TAG_SEQUENCE {
-        return None;
-    }
-    spki.strip_prefix(&ED25519_SPKI_PREFIX)?.try_into().ok()
+/// The Ed25519 key of a certificate: `None` unless it parses as an X.509 certificate
+/// (`rustls`'s parser, webpki's) whose SubjectPublicKeyInfo is exactly an Ed25519 key (any
+/// other algorithm is refused). Nothing else of the certificate is trusted.
+pub fn certificate_key(cert: &CertificateDer<'_>) -> Option<[u8; KEY_LEN]> {
+    let parsed = rustls::server::ParsedCertificate::try_from(cert).ok()?;
+    let spki = parsed.subject_public_key_info();
+    spki.as_ref()
+        .strip_prefix(&ED25519_SPKI_PREFIX)?
+        .try_into()
+        .ok()
 }
 
 #[cfg(test)]
@@ -474,13 +362,14 @@ mod tests {
     #[test]
     fn a_certificate_carries_its_node_key_and_nothing_else_passes_for_one() {
         let key = NodeKey::generate();
-        let cert = self_signed_certificate(&key);
+        let cert = self_signed_certificate(&key).unwrap();
         assert_eq!(certificate_key(&cert), Some(key.public_key()));
+        let der = |bytes: &[u8]| CertificateDer::from(bytes.to_vec());
         let mut trailing = cert.to_vec();
         trailing.push(0);
-        assert_eq!(certificate_key(&trailing), None);
+        assert_eq!(certificate_key(&der(&trailing)), None);
         for cut in [0, 1, 10, cert.len() / 2, cert.len() - 1] {
-            assert_eq!(certificate_key(&cert[..cut]), None, "cut at {cut}");
+            assert_eq!(certificate_key(&der(&cert[..cut])), None, "cut at {cut}");
         }
         // Another algorithm in the key's place (a P-256 OID's first byte) is not an Ed25519 key.
         let at = cert
@@ -489,22 +378,8 @@ mod tests {
             .expect("the SPKI is in the certificate");
         let mut other = cert.to_vec();
         other[at + 6] = 0x2a;
-        assert_eq!(certificate_key(&other), None);
-        assert_eq!(certificate_key(b"not a certificate"), None);
-    }
-
-    #[test]
-    fn der_lengths_round_trip_in_short_and_long_form() {
-        for n in [0usize, 1, 127, 128, 255, 256, 1_000, 65_535] {
-            let element = der(TAG_SEQUENCE, &vec![7u8; n]);
-            let mut input = element.as_slice();
-            let (tag, content, whole) = next_element(&mut input).expect("reads back");
-            assert_eq!(
-                (tag, content.len(), whole.len()),
-                (TAG_SEQUENCE, n, element.len())
-            );
-            assert!(input.is_empty());
-        }
+        assert_eq!(certificate_key(&der(&other)), None);
+        assert_eq!(certificate_key(&der(b"not a certificate")), None);
     }
 
     #[test]
@@ -590,7 +465,8 @@ mod tests {
                 thief.to_pkcs8_der().as_slice().to_vec(),
             )))
             .unwrap();
-        let stolen = rustls::sign::CertifiedKey::new(vec![self_signed_certificate(&b)], signer);
+        let stolen =
+            rustls::sign::CertifiedKey::new(vec![self_signed_certificate(&b).unwrap()], signer);
         let keys: Arc<dyn TrustedKeys> = Arc::new(Keys(vec![a.public_key(), b.public_key()]));
         let verifier = Arc::new(MemberKeyVerifier {
             trusted: keys,
