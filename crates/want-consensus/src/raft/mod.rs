@@ -179,6 +179,11 @@ pub struct RaftConsensus<A: BlockApplier> {
     walked: Mutex<Option<(openraft::LogId<u64>, authority::MembershipState)>>,
     /// One membership request at a time (each is bound to the membership it was approved for).
     admin_lock: tokio::sync::Mutex<()>,
+    /// Held from the checks of an append-entries request with entries (membership steps, blocks)
+    /// to its append, and across a snapshot install: two requests handled at once must not
+    /// interleave, or one checked against the log before the other's entries were written would
+    /// be appended after them unchecked.
+    append_lock: tokio::sync::Mutex<()>,
     /// The genesis members (a cluster's), which the log's first membership must name.
     genesis: Option<authority::MembershipState>,
 }
@@ -395,6 +400,7 @@ impl<A: BlockApplier> RaftConsensus<A> {
             log: log_reader,
             walked: Mutex::new(None),
             admin_lock: tokio::sync::Mutex::new(()),
+            append_lock: tokio::sync::Mutex::new(()),
             genesis: cluster
                 .as_ref()
                 .filter(|c| !c.initial_members.is_empty())
@@ -511,6 +517,12 @@ impl<A: BlockApplier> RaftConsensus<A> {
                 let claim: LeaderClaim<openraft::raft::AppendEntriesRequest<TypeConfig>> =
                     postcard::from_bytes(&env.payload).map_err(malformed)?;
                 self.check_leader(from, &claim.req.vote, &claim.proof)?;
+                // A heartbeat (no entries) writes nothing and waits for no check.
+                let _checked_to_appended = if claim.req.entries.is_empty() {
+                    None
+                } else {
+                    Some(self.append_lock.lock().await)
+                };
                 let walked = self.check_membership_entries(from, &claim.req).await?;
                 self.check_entries(from, &claim.req).await?;
                 let resp = self.raft.append_entries(claim.req).await;
@@ -541,7 +553,13 @@ impl<A: BlockApplier> RaftConsensus<A> {
                 let claim: LeaderClaim<openraft::raft::InstallSnapshotRequest<TypeConfig>> =
                     postcard::from_bytes(&env.payload).map_err(malformed)?;
                 self.check_leader(from, &claim.req.vote, &claim.proof)?;
-                encode(&self.raft.install_snapshot(claim.req).await)
+                let _no_append_meanwhile = self.append_lock.lock().await;
+                let resp = self.raft.install_snapshot(claim.req).await;
+                // The log's membership walk starts again from the installed state.
+                if let Ok(mut slot) = self.walked.lock() {
+                    *slot = None;
+                }
+                encode(&resp)
             }
             MsgKind::Admin => {
                 let req: approval::AdminRequest =

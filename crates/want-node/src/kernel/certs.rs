@@ -172,27 +172,30 @@ pub fn find_disagreements(
         .collect()
 }
 
-/// Incoming votes that contradict a vote the same member already has stored for the height:
-/// (member, the stored vote's state, the new vote's state).
+/// Incoming votes that contradict a vote the same member signed for the same height — one
+/// already stored, or an earlier one in the same batch: (member, the earlier vote's state, the
+/// new vote's state).
 pub fn find_equivocations(
     stored: &[SignedVote],
     incoming: &[SignedVote],
 ) -> Vec<(NodePublicKey, VotedState, VotedState)> {
-    incoming
-        .iter()
-        .filter_map(|v| {
-            let earlier = stored.iter().find(|s| {
-                s.node_public_key == v.node_public_key && s.vote.height == v.vote.height
-            })?;
-            (earlier.vote != v.vote).then(|| {
-                (
-                    v.node_public_key,
-                    VotedState::of(&earlier.vote),
-                    VotedState::of(&v.vote),
-                )
-            })
-        })
-        .collect()
+    let mut seen: Vec<SignedVote> = stored.to_vec();
+    let mut found = Vec::new();
+    for v in incoming {
+        let earlier = seen
+            .iter()
+            .find(|s| s.node_public_key == v.node_public_key && s.vote.height == v.vote.height);
+        match earlier {
+            Some(e) if e.vote != v.vote => found.push((
+                v.node_public_key,
+                VotedState::of(&e.vote),
+                VotedState::of(&v.vote),
+            )),
+            Some(_) => {}
+            None => seen.push(*v),
+        }
+    }
+    found
 }
 
 /// The certificate of a height as this node holds it.
@@ -422,6 +425,12 @@ mod tests {
         assert_eq!(
             found,
             vec![(ks[1].public_key(), ours(vote(5, 1)), ours(vote(5, 9)))]
+        );
+        // Two different votes of one member in one batch, nothing stored.
+        let batch = vec![sign_vote(&ks[0], vote(7, 1)), sign_vote(&ks[0], vote(7, 2))];
+        assert_eq!(
+            find_equivocations(&[], &batch),
+            vec![(ks[0].public_key(), ours(vote(7, 1)), ours(vote(7, 2)))]
         );
     }
 

@@ -328,12 +328,16 @@ impl Shared {
         self.certs.conflicts.lock().iter().cloned().collect()
     }
 
-    /// Logs, counts and keeps a conflict once (a height is checked again whenever new votes
-    /// for it arrive).
+    /// Logs, counts and keeps a conflict once: a disagreement once per (height, member) (a
+    /// height is checked again whenever new votes for it arrive); an equivocation once per
+    /// member — one signed proof is enough, and a member sending many cannot flood the log or
+    /// push the others' conflicts out of the list.
     fn record_conflict(&self, c: VoteConflict) {
         let mut kept = self.certs.conflicts.lock();
         if kept.iter().any(|k| {
-            k.height == c.height && k.member == c.member && k.kind == c.kind && k.theirs == c.theirs
+            k.member == c.member
+                && k.kind == c.kind
+                && (k.height == c.height || c.kind == ConflictKind::Equivocates)
         }) {
             return;
         }
