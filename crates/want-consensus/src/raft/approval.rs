@@ -25,7 +25,7 @@ use super::guard::VoterView;
 use super::AdminCommand;
 
 /// Domain separator of an approval signature.
-const APPROVAL_DOMAIN: &[u8] = b"WANT-membership-change-v1";
+const APPROVAL_DOMAIN: &[u8] = b"WANT-membership-change-v2";
 /// Most approvals one request may carry.
 pub const APPROVALS_MAX: usize = 64;
 
@@ -70,14 +70,18 @@ impl Approval {
     }
 }
 
-/// What a voter signs to approve `cmd` on chain `chain_id` at membership `membership_index`.
+/// What voter `member` signs to approve `cmd` on chain `chain_id` at membership
+/// `membership_index`: the approver's id is signed too, so one key's signature counts for the
+/// one member that signed it (not for another member holding the same key).
 pub fn approval_digest(
     chain_id: u64,
     membership_index: Option<u64>,
     cmd: &AdminCommand,
+    member: u64,
 ) -> [u8; 32] {
     let mut bytes = APPROVAL_DOMAIN.to_vec();
     bytes.extend(chain_id.to_le_bytes());
+    bytes.extend(member.to_le_bytes());
     bytes.extend(
         postcard::to_allocvec(&(membership_index, cmd))
             .expect("invariant: postcard encoding into a Vec cannot fail"),
@@ -96,7 +100,7 @@ pub fn approve(
     Approval {
         member,
         signature: key
-            .sign(&approval_digest(chain_id, membership_index, cmd))
+            .sign(&approval_digest(chain_id, membership_index, cmd, member))
             .to_vec(),
     }
 }
@@ -123,7 +127,6 @@ pub fn authorize(
             req.approvals.len()
         ));
     }
-    let digest = approval_digest(chain_id, membership_index, &req.cmd);
     let mut signers = BTreeSet::new();
     let mut refused = Vec::new();
     for a in &req.approvals {
@@ -133,7 +136,11 @@ pub fn authorize(
             .filter(|_| voters.is_voter(a.member))
         {
             None => refused.push(format!("node {} is not a voter", a.member)),
-            Some(key) => match want_crypto::verify_ed25519(key, &digest, &a.signature) {
+            Some(key) => match want_crypto::verify_ed25519(
+                key,
+                &approval_digest(chain_id, membership_index, &req.cmd, a.member),
+                &a.signature,
+            ) {
                 Ok(()) => {
                     signers.insert(a.member);
                 }
@@ -247,6 +254,26 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.contains("sign the change again"), "{err}");
+    }
+
+    #[test]
+    fn an_approval_counts_only_for_the_member_that_signed_it_even_with_a_shared_key() {
+        let (keys, mut view) = setup(3);
+        // Voter 3 holds voter 2's key (e.g. it re-keyed itself to it): voter 2's approval,
+        // relabelled as voter 3's, must not count twice.
+        view.keys.insert(3, keys[1].public_key());
+        let two = approve(CHAIN, Some(7), &remove(1), 2, &keys[1]);
+        let relabelled = Approval {
+            member: 3,
+            ..two.clone()
+        };
+        let req = request(remove(1), Some(7), vec![two, relabelled]);
+        assert!(authorize(CHAIN, &req, Some(7), &view).is_err());
+        // Signed as voter 3, it counts.
+        let three = approve(CHAIN, Some(7), &remove(1), 3, &keys[1]);
+        let two = approve(CHAIN, Some(7), &remove(1), 2, &keys[1]);
+        let req = request(remove(1), Some(7), vec![two, three]);
+        assert_eq!(authorize(CHAIN, &req, Some(7), &view), Ok(()));
     }
 
     #[test]

@@ -121,6 +121,7 @@ impl MembershipState {
     /// approved it for the membership in force.
     pub fn admit(&mut self, chain_id: u64, req: &AdminRequest) -> Result<(), String> {
         approval::authorize(chain_id, req, self.index, &self.voter_view())?;
+        key_not_taken(&req.cmd, &self.nodes)?;
         self.pending = Some(req.clone());
         Ok(())
     }
@@ -224,6 +225,25 @@ impl MembershipState {
         self.index = Some(index);
         self.configs = configs;
         self.nodes = nodes;
+    }
+}
+
+/// Refuses a change that gives a member a node key another member already holds: one key must
+/// name one member, or its signatures (envelopes, votes, approvals) would count for two.
+pub fn key_not_taken(cmd: &AdminCommand, nodes: &BTreeMap<u64, MemberNode>) -> Result<(), String> {
+    let (id, public_key) = match cmd {
+        AdminCommand::AddMember { id, public_key, .. }
+        | AdminCommand::SetMemberKey { id, public_key, .. } => (id, public_key),
+        AdminCommand::RemoveMember { .. } => return Ok(()),
+    };
+    match nodes
+        .iter()
+        .find(|(other, n)| *other != id && n.public_key.eq_ignore_ascii_case(public_key.trim()))
+    {
+        Some((other, _)) => Err(format!(
+            "node {other} already holds the key {public_key}: every member needs a node key of its own"
+        )),
+        None => Ok(()),
     }
 }
 
@@ -444,6 +464,33 @@ mod tests {
             public_key: n.public_key,
             url: n.addr,
         }
+    }
+
+    #[test]
+    fn a_change_may_not_give_a_member_a_key_another_member_holds() {
+        let nodes: BTreeMap<u64, MemberNode> = [
+            (1, member("aa11", "http://a")),
+            (2, member("bb22", "http://b")),
+        ]
+        .into();
+        let set = |id: u64, key: &str| AdminCommand::SetMemberKey {
+            id,
+            public_key: key.into(),
+            url: "http://x".into(),
+        };
+        assert!(key_not_taken(&set(2, "AA11"), &nodes).is_err());
+        assert!(
+            key_not_taken(&set(1, "aa11"), &nodes).is_ok(),
+            "its own key"
+        );
+        assert!(key_not_taken(&set(2, "cc33"), &nodes).is_ok());
+        let add = AdminCommand::AddMember {
+            id: 3,
+            public_key: "bb22".into(),
+            url: "http://c".into(),
+        };
+        assert!(key_not_taken(&add, &nodes).is_err());
+        assert!(key_not_taken(&AdminCommand::RemoveMember { id: 2 }, &nodes).is_ok());
     }
 
     #[test]

@@ -855,6 +855,18 @@ impl<A: BlockApplier> RaftConsensus<A> {
         let _one_at_a_time = self.admin_lock.lock().await;
         let index = self.membership_index();
         approval::authorize(chain_id, &req, index, &self.voter_view())?;
+        {
+            let nodes: BTreeMap<u64, MemberNode> = self
+                .raft
+                .metrics()
+                .borrow()
+                .membership_config
+                .membership()
+                .nodes()
+                .map(|(id, n)| (*id, n.clone()))
+                .collect();
+            authority::key_not_taken(&req.cmd, &nodes)?;
+        }
         if let AdminCommand::AddMember {
             id,
             public_key,
