@@ -15,7 +15,6 @@ use serde_json::{json, Value};
 use want_consensus::raft::authority::{
     self, MembershipRecord, MembershipState, VotersFrom, HISTORY_RECORDS_MAX,
 };
-use want_consensus::MemberNode;
 use want_crypto::CertificateCheck;
 use want_node::Genesis;
 use want_types::{
@@ -180,24 +179,7 @@ pub fn load_history(
 
 /// The genesis members as the membership walk starts from them.
 fn genesis_state(genesis: &Genesis) -> MembershipState {
-    MembershipState {
-        index: None,
-        configs: vec![genesis.members.iter().map(|m| m.id).collect()],
-        nodes: genesis
-            .members
-            .iter()
-            .map(|m| {
-                (
-                    m.id,
-                    MemberNode {
-                        public_key: m.public_key.clone(),
-                        addr: m.url.clone(),
-                    },
-                )
-            })
-            .collect(),
-        pending: None,
-    }
+    MembershipState::genesis(genesis.member_nodes())
 }
 
 /// The voters whose signatures count for the block of `header`: from the membership history

@@ -689,6 +689,24 @@ pub fn dev_private_key() -> want_crypto::PrivateKey {
 }
 
 impl Genesis {
+    /// The genesis members as Raft's membership names them (id → node key and URL).
+    pub fn member_nodes(&self) -> BTreeMap<u64, want_consensus::MemberNode> {
+        self.members
+            .iter()
+            .map(|m| {
+                (
+                    m.id,
+                    want_consensus::MemberNode {
+                        public_key: m.public_key.clone(),
+                        addr: m.url.clone(),
+                    },
+                )
+            })
+            .collect()
+    }
+}
+
+impl Genesis {
     /// The development genesis: the whole supply to the development account.
     pub fn dev() -> Genesis {
         Genesis {

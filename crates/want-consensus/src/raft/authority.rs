@@ -66,6 +66,16 @@ impl MembershipState {
         }
     }
 
+    /// The membership before the log's first entry: the genesis members, all voters.
+    pub fn genesis(nodes: BTreeMap<u64, MemberNode>) -> MembershipState {
+        MembershipState {
+            index: None,
+            configs: vec![nodes.keys().copied().collect()],
+            nodes,
+            pending: None,
+        }
+    }
+
     /// Whether any membership is known (a node added later knows none before the leader's
     /// first entries).
     pub fn is_known(&self) -> bool {

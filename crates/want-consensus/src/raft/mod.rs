@@ -404,12 +404,7 @@ impl<A: BlockApplier> RaftConsensus<A> {
             genesis: cluster
                 .as_ref()
                 .filter(|c| !c.initial_members.is_empty())
-                .map(|c| authority::MembershipState {
-                    index: None,
-                    configs: vec![c.initial_members.keys().copied().collect()],
-                    nodes: c.initial_members.clone(),
-                    pending: None,
-                }),
+                .map(|c| authority::MembershipState::genesis(c.initial_members.clone())),
         };
         let members = match &cluster {
             None => BTreeMap::from([(

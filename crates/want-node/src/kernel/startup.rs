@@ -13,7 +13,7 @@ use parking_lot::Mutex;
 use tokio::sync::{broadcast, mpsc, watch, Notify};
 use tracing::{info, warn};
 use want_consensus::net::{Peer, Transport};
-use want_consensus::{ClusterNet, MemberNode, RaftConsensus, RaftTiming};
+use want_consensus::{ClusterNet, RaftConsensus, RaftTiming};
 use want_crypto::NodeKey;
 use want_storage::{ChainIdentity, Store};
 
@@ -395,19 +395,7 @@ fn cluster_setup(shared: &Shared) -> Result<(u64, RaftTiming, Option<ClusterNet>
     if let Some(tls) = transport.member_tls() {
         let _ = shared.member_tls.set(tls.clone());
     }
-    let initial_members = genesis
-        .members
-        .iter()
-        .map(|m| {
-            (
-                m.id,
-                MemberNode {
-                    public_key: m.public_key.clone(),
-                    addr: m.url.clone(),
-                },
-            )
-        })
-        .collect();
+    let initial_members = genesis.member_nodes();
     Ok((
         cluster.node_id,
         RaftTiming {

@@ -755,21 +755,9 @@ async fn an_event_captured_on_a_follower_verifies_on_every_member() {
     let product = want_node::trace::urlencode("https://id.gs1.org/01/10614141073464/21/2017");
     for (i, n) in c.running() {
         // The anchor is committed everywhere; the sealed blob is copied to every member.
-        let deadline = std::time::Instant::now() + Duration::from_secs(15);
-        loop {
-            let (s, v) = n.get(&format!("/v1/trace/verify/{product}")).await;
-            if s == StatusCode::OK
-                && v["verdict"] == "authentic"
-                && v["events"][0]["blob"] == "intact"
-            {
-                break;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "member {i} does not verify the record: {v}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let what = format!("member {i} does not verify the record");
+        n.wait_record_verified(&product, Duration::from_secs(15), &what)
+            .await;
     }
     let h = c.node(0).height().await;
     c.reached(h).await;
@@ -873,19 +861,9 @@ async fn a_member_down_while_a_record_was_captured_fetches_its_blob_when_back() 
     c.restart_member(away).await;
     let product = want_node::trace::urlencode("https://id.gs1.org/01/10614141073464/21/2017");
     let n = c.node(away);
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let (s, v) = n.get(&format!("/v1/trace/verify/{product}")).await;
-        if s == StatusCode::OK && v["verdict"] == "authentic" && v["events"][0]["blob"] == "intact"
-        {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "member {away} did not fetch the blob it missed: {v}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let what = format!("member {away} did not fetch the blob it missed");
+    n.wait_record_verified(&product, Duration::from_secs(30), &what)
+        .await;
     // Every blob of the capture arrives by repair (the counter is raised just after the blob is
     // stored, and the blobs of later events may still be on their way: wait for it).
     let captured = v["events"].as_array().unwrap().len() as u64;

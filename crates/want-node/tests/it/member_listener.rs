@@ -72,14 +72,9 @@ async fn members_on_their_own_listener_commit_and_authenticate_before_reading_a_
     c.leader().await;
 
     // The members talk on their member listeners: transfers commit and are certified.
-    let key = dev_key();
-    let shop = Address::system("member-listener-shop");
-    let mut ids = Vec::new();
-    for i in 0..4u64 {
-        let stx = transfer(&key, i, shop, 1_000_000);
-        let v = c.node(i as usize % 3).commit_patiently(&stx).await;
-        ids.push(v["id"].as_str().unwrap().to_string());
-    }
+    let mut ids = c
+        .commit_transfers_round_robin("member-listener-shop", 4)
+        .await;
     let head = c.converged(1).await;
     c.check_consistent(head["height"].as_u64().unwrap(), &ids)
         .await;
@@ -217,7 +212,12 @@ async fn members_on_their_own_listener_commit_and_authenticate_before_reading_a_
             "metrics lack {code}"
         );
     }
-    let stx = transfer(&key, 4, shop, 1_000_000);
+    let stx = transfer(
+        &dev_key(),
+        4,
+        Address::system("member-listener-shop"),
+        1_000_000,
+    );
     let v = c.node(2).commit_patiently(&stx).await;
     ids.push(v["id"].as_str().unwrap().to_string());
     let head = c.converged(1).await;

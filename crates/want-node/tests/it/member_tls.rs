@@ -68,14 +68,7 @@ async fn members_over_tls_commit_and_refuse_plain_http_and_strangers() {
     c.leader().await;
 
     // The members talk over TLS: transfers commit on every member and are certified.
-    let key = dev_key();
-    let shop = Address::system("member-tls-shop");
-    let mut ids = Vec::new();
-    for i in 0..4u64 {
-        let stx = transfer(&key, i, shop, 1_000_000);
-        let v = c.node(i as usize % 3).commit_patiently(&stx).await;
-        ids.push(v["id"].as_str().unwrap().to_string());
-    }
+    let ids = c.commit_transfers_round_robin("member-tls-shop", 4).await;
     let head = c.converged(1).await;
     let height = head["height"].as_u64().unwrap();
     c.check_consistent(height, &ids).await;
@@ -126,7 +119,7 @@ async fn members_over_tls_commit_and_refuse_plain_http_and_strangers() {
     assert!(err.is_connect() || err.is_request(), "{err:?}");
 
     // The cluster goes on after the refusals.
-    let stx = transfer(&key, 4, shop, 1_000_000);
+    let stx = transfer(&dev_key(), 4, Address::system("member-tls-shop"), 1_000_000);
     c.node(2).commit_patiently(&stx).await;
     c.stop_all().await;
 }
@@ -151,21 +144,9 @@ async fn a_blob_reaches_every_member_over_tls_and_one_that_was_down_repairs_it()
     // replication, the one that was down fetches it from a member (both over TLS).
     let product = want_node::trace::urlencode("https://id.gs1.org/01/10614141073464/21/2017");
     for (i, n) in c.running() {
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            let (s, v) = n.get(&format!("/v1/trace/verify/{product}")).await;
-            if s == StatusCode::OK
-                && v["verdict"] == "authentic"
-                && v["events"][0]["blob"] == "intact"
-            {
-                break;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "member {i} does not verify the record: {v}"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        let what = format!("member {i} does not verify the record");
+        n.wait_record_verified(&product, Duration::from_secs(30), &what)
+            .await;
     }
     c.stop_all().await;
 }

@@ -240,6 +240,23 @@ impl TestNode {
         v
     }
 
+    /// Waits up to `within` until this node verifies the traceability record of `product`
+    /// (URL-encoded) as authentic with its blob intact; `what` names the wait in the failure.
+    pub async fn wait_record_verified(&self, product: &str, within: Duration, what: &str) {
+        let deadline = Instant::now() + within;
+        loop {
+            let (s, v) = self.get(&format!("/v1/trace/verify/{product}")).await;
+            if s == StatusCode::OK
+                && v["verdict"] == "authentic"
+                && v["events"][0]["blob"] == "intact"
+            {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{what}: {v}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// [`TestNode::commit`] for clusters on a loaded machine: a `commit_timeout` (elections
     /// under CPU starvation can outlast the node's wait) is followed by waiting up to
     /// [`PATIENT_COMMIT_S`] more for the transaction to commit. A transaction that was
@@ -438,6 +455,26 @@ pub struct TestCluster {
 }
 
 impl TestCluster {
+    /// Commits `n` transfers of the dev account (nonces 0..n) to the system address `shop`,
+    /// submitted to the members in turn; their ids.
+    pub async fn commit_transfers_round_robin(&self, shop: &str, n: u64) -> Vec<String> {
+        let key = dev_key();
+        let to = Address::system(shop);
+        let mut ids = Vec::new();
+        for i in 0..n {
+            let stx = transfer(&key, i, to, 1_000_000);
+            let member = usize::try_from(i).expect("a few transfers") % self.nodes.len();
+            let v = self.node(member).commit_patiently(&stx).await;
+            ids.push(
+                v["id"]
+                    .as_str()
+                    .expect("a committed transaction's id")
+                    .to_string(),
+            );
+        }
+        ids
+    }
+
     /// Starts `n` members (Raft ids 1..=n) on `root`, with fault injection enabled.
     pub async fn start(root: &Path, n: usize) -> TestCluster {
         Self::start_with(root, n, |_| {}).await
