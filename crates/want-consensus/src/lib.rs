@@ -129,6 +129,30 @@ pub trait BlockApplier: Send + Sync + 'static {
         let _ = record;
         self.record_consensus_meta(meta)
     }
+    /// Durably records membership changes taken from a snapshot's proven history (see
+    /// [`raft::authority::verify_snapshot_membership`]) with the consensus metadata after them,
+    /// in one atomic write. By default one after the other.
+    fn record_memberships(
+        &self,
+        records: &[raft::authority::MembershipRecord],
+        meta: &[u8],
+    ) -> Result<(), String> {
+        for r in records {
+            self.record_membership(r, meta)?;
+        }
+        self.record_consensus_meta(meta)
+    }
+    /// The membership records after log index `after` (all with None), in log order, at most
+    /// `limit` (an applier may return fewer per call; an empty answer means none are left).
+    /// A leader sends them with a snapshot to prove its membership. By default none are kept.
+    fn membership_records(
+        &self,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<raft::authority::MembershipRecord>, String> {
+        let _ = (after, limit);
+        Ok(Vec::new())
+    }
     /// The consensus metadata recorded last (None on a fresh database).
     fn consensus_meta(&self) -> Result<Option<Vec<u8>>, String>;
 }

@@ -431,12 +431,24 @@ impl Store {
         record: &[u8],
         consensus_meta: &[u8],
     ) -> Result<(), StorageError> {
+        self.record_memberships(&[(log_index, first_height, record)], consensus_meta)
+    }
+
+    /// Records membership changes, each as [`Self::record_membership`] does, with the consensus
+    /// metadata after the last, in one atomic write.
+    pub fn record_memberships(
+        &self,
+        records: &[(u64, u64, &[u8])],
+        consensus_meta: &[u8],
+    ) -> Result<(), StorageError> {
         let w = self.db.begin_write().map_err(|e| self.err(e))?;
         {
             let mut t = w.open_table(MEMBERSHIP).map_err(|e| self.err(e))?;
-            if t.get(log_index).map_err(|e| self.err(e))?.is_none() {
-                t.insert(log_index, (first_height, record))
-                    .map_err(|e| self.err(e))?;
+            for (log_index, first_height, record) in records {
+                if t.get(*log_index).map_err(|e| self.err(e))?.is_none() {
+                    t.insert(*log_index, (*first_height, *record))
+                        .map_err(|e| self.err(e))?;
+                }
             }
             drop(t);
             w.open_table(META)

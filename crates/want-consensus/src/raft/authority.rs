@@ -373,39 +373,7 @@ pub fn verify_history(
     }];
     let mut last: Option<(u64, u64)> = None;
     for r in records {
-        let at = |e: String| format!("membership change at log index {}: {e}", r.log_index);
-        if let Some((index, height)) = last {
-            if r.log_index <= index || r.first_height < height {
-                return Err(at(format!(
-                    "records must be in log order (after log index {index}, height {height})"
-                )));
-            }
-        }
-        last = Some((r.log_index, r.first_height));
-        let nodes = r.nodes();
-        let step = if state.index.is_none() && state.is_known() {
-            // The log's first membership: the genesis voters, with their keys.
-            if !state.same_voters(&r.configs, &nodes) {
-                return Err(at(format!(
-                    "the log's first membership {:?} is not the genesis voters {:?} with their keys",
-                    r.configs, state.configs
-                )));
-            }
-            Step::Initial
-        } else {
-            // What the member that recorded it found, if it found a problem.
-            let noted = |e: String| match &r.problem {
-                Some(p) => at(format!("{e} (recorded: {p})")),
-                None => at(e),
-            };
-            if let Some(req) = &r.authorization {
-                if state.pending.as_ref() != Some(req) {
-                    state.admit(chain_id, req).map_err(noted)?;
-                }
-            }
-            state.check(&r.configs, &nodes).map_err(noted)?
-        };
-        state.enter(r.log_index, r.configs.clone(), nodes, Some(step));
+        walk_record(chain_id, &mut state, &mut last, r)?;
         out.push(VotersFrom {
             first_height: r.first_height,
             log_index: Some(r.log_index),
@@ -413,6 +381,142 @@ pub fn verify_history(
         });
     }
     Ok(out)
+}
+
+/// One step of a history walk: `r` must come after `last` (log index, first height) and follow
+/// from `state` as the log walk allows; `state` then moves to it.
+fn walk_record(
+    chain_id: u64,
+    state: &mut MembershipState,
+    last: &mut Option<(u64, u64)>,
+    r: &MembershipRecord,
+) -> Result<(), String> {
+    let at = |e: String| format!("membership change at log index {}: {e}", r.log_index);
+    if let Some((index, height)) = *last {
+        if r.log_index <= index || r.first_height < height {
+            return Err(at(format!(
+                "records must be in log order (after log index {index}, height {height})"
+            )));
+        }
+    }
+    *last = Some((r.log_index, r.first_height));
+    let nodes = r.nodes();
+    let step = if state.index.is_none() && state.is_known() {
+        // The log's first membership: the genesis voters, with their keys.
+        if !state.same_voters(&r.configs, &nodes) {
+            return Err(at(format!(
+                "the log's first membership {:?} is not the genesis voters {:?} with their keys",
+                r.configs, state.configs
+            )));
+        }
+        Step::Initial
+    } else {
+        // What the member that recorded it found, if it found a problem.
+        let noted = |e: String| match &r.problem {
+            Some(p) => at(format!("{e} (recorded: {p})")),
+            None => at(e),
+        };
+        if let Some(req) = &r.authorization {
+            if state.pending.as_ref() != Some(req) {
+                state.admit(chain_id, req).map_err(noted)?;
+            }
+        }
+        state.check(&r.configs, &nodes).map_err(noted)?
+    };
+    state.enter(r.log_index, r.configs.clone(), nodes, Some(step));
+    Ok(())
+}
+
+/// Most membership records a snapshot carries: the history up to the snapshot's membership
+/// (the newest ones when there are more; a member whose own membership is older than the
+/// oldest carried cannot install that snapshot and is refused).
+pub const SNAPSHOT_HISTORY_RECORDS_MAX: usize = 1_024;
+
+/// The membership a snapshot says is in force after it.
+pub struct SnapshotMembership<'a> {
+    /// Log index of its membership entry.
+    pub index: Option<u64>,
+    pub configs: &'a [BTreeSet<u64>],
+    pub nodes: &'a BTreeMap<u64, MemberNode>,
+    /// The approved request not yet carried out at the snapshot's point.
+    pub pending: Option<&'a AdminRequest>,
+}
+
+/// Checks that a snapshot's membership follows from this member's own: starting at `base` (its
+/// applied membership walk state, or the genesis members when it has applied none), the
+/// snapshot's `history` records after `base` must each follow as the log walk allows (a change
+/// approved by a majority of the voters before it) and end exactly at the snapshot's
+/// membership — voters, learners, keys and URLs — and the pending request must be approved by
+/// that membership's voters. So a leader, even an elected one, cannot hand a member a membership
+/// of its own making by snapshot. Returns the records walked (this member's history from
+/// `base` on) and the membership walk's state after them.
+pub fn verify_snapshot_membership(
+    chain_id: u64,
+    base: &MembershipState,
+    history: &[MembershipRecord],
+    target: &SnapshotMembership<'_>,
+) -> Result<(Vec<MembershipRecord>, MembershipState), String> {
+    if history.len() > SNAPSHOT_HISTORY_RECORDS_MAX {
+        return Err(format!(
+            "the snapshot carries {} membership records; at most {SNAPSHOT_HISTORY_RECORDS_MAX} are checked",
+            history.len()
+        ));
+    }
+    let Some(target_index) = target.index else {
+        return Err("the snapshot's membership has no log index".into());
+    };
+    if !base.is_known() {
+        return Err(
+            "this member knows neither a membership nor the genesis members to check the snapshot's against"
+                .into(),
+        );
+    }
+    if base.index.is_some_and(|i| i > target_index) {
+        return Err(format!(
+            "the snapshot's membership (log index {target_index}) is older than this member's (log index {})",
+            base.index.unwrap_or_default()
+        ));
+    }
+    let mut state = base.clone();
+    let mut last = None;
+    let mut walked = Vec::new();
+    for r in history {
+        if base.index.is_some_and(|i| r.log_index <= i) {
+            continue;
+        }
+        if r.log_index > target_index {
+            return Err(format!(
+                "the snapshot's history goes past its membership (log index {} after {target_index})",
+                r.log_index
+            ));
+        }
+        walk_record(chain_id, &mut state, &mut last, r)?;
+        walked.push(r.clone());
+    }
+    if state.index != Some(target_index) {
+        return Err(match state.index {
+            Some(i) => format!(
+                "the snapshot's history ends at the membership of log index {i}, not at the snapshot's (log index {target_index}): the changes between are not proven"
+            ),
+            None => format!(
+                "the snapshot's history does not reach its membership (log index {target_index}) from the genesis: the changes are not proven"
+            ),
+        });
+    }
+    if state.configs.as_slice() != target.configs || state.nodes != *target.nodes {
+        return Err(format!(
+            "the snapshot's membership {:?} is not the one its history arrives at ({:?}, with its members' keys and URLs)",
+            target.configs, state.configs
+        ));
+    }
+    match target.pending {
+        Some(req) if state.pending.as_ref() != Some(req) => state
+            .admit(chain_id, req)
+            .map_err(|e| format!("the snapshot's pending membership request: {e}"))?,
+        Some(_) => {}
+        None => state.pending = None,
+    }
+    Ok((walked, state))
 }
 
 /// The voters in force at block `height` in a verified history (the last entry that begins at
@@ -594,8 +698,15 @@ mod tests {
         MembershipRecord::new(index, height, state, state, &Ok(Step::Unchanged))
     }
 
-    #[test]
-    fn a_history_with_an_approved_change_verifies_and_gives_the_voters_by_height() {
+    /// The genesis (three voters), and a history that removes node 3 with the approvals of
+    /// nodes 1 and 2: the initial membership (log index 0), the joint step (7), its completion
+    /// (8). Returns the state after it too.
+    fn removal_history() -> (
+        Vec<NodeKey>,
+        MembershipState,
+        Vec<MembershipRecord>,
+        MembershipState,
+    ) {
         let (keys, genesis) = three();
         let genesis = MembershipState {
             index: None,
@@ -625,7 +736,12 @@ mod tests {
         let before = state.clone();
         state.enter(8, vec![[1, 2].into()], fewer, Some(Step::CompletesJoint));
         let done = MembershipRecord::new(8, 10, &before, &state, &Ok(Step::CompletesJoint));
-        let history = vec![initial, joint_rec, done];
+        (keys, genesis, vec![initial, joint_rec, done], state)
+    }
+
+    #[test]
+    fn a_history_with_an_approved_change_verifies_and_gives_the_voters_by_height() {
+        let (keys, genesis, history, _) = removal_history();
         let voters = verify_history(CHAIN, &genesis, &history).unwrap();
         assert_eq!(voters_at(&voters, 9).unwrap().keys.len(), 3);
         let at_10 = voters_at(&voters, 10).unwrap();
@@ -653,5 +769,128 @@ mod tests {
         let mut other_start = history.clone();
         other_start[0].members[0].public_key = hex::encode(keys[3].public_key());
         assert!(verify_history(CHAIN, &genesis, &other_start).is_err());
+    }
+
+    fn target_of(state: &MembershipState) -> SnapshotMembership<'_> {
+        SnapshotMembership {
+            index: state.index,
+            configs: &state.configs,
+            nodes: &state.nodes,
+            pending: None,
+        }
+    }
+
+    #[test]
+    fn a_snapshot_membership_proven_by_its_history_is_taken_from_any_earlier_membership() {
+        let (_, genesis, history, end) = removal_history();
+        // A member that applied the initial membership walks the two changes after it.
+        let mut initial = genesis.clone();
+        initial.enter(
+            0,
+            genesis.configs.clone(),
+            genesis.nodes.clone(),
+            Some(Step::Initial),
+        );
+        let (walked, state) =
+            verify_snapshot_membership(CHAIN, &initial, &history, &target_of(&end)).unwrap();
+        assert_eq!(
+            walked.iter().map(|r| r.log_index).collect::<Vec<_>>(),
+            [7, 8]
+        );
+        assert_eq!(state, end);
+        // A member that applied nothing walks from the genesis.
+        let (walked, _) =
+            verify_snapshot_membership(CHAIN, &genesis, &history, &target_of(&end)).unwrap();
+        assert_eq!(walked.len(), 3);
+        // One already at the snapshot's membership needs no record.
+        let (walked, _) = verify_snapshot_membership(CHAIN, &end, &[], &target_of(&end)).unwrap();
+        assert!(walked.is_empty());
+    }
+
+    #[test]
+    fn a_snapshot_membership_its_history_does_not_prove_is_refused() {
+        let (keys, genesis, history, end) = removal_history();
+        let mut initial = genesis.clone();
+        initial.enter(
+            0,
+            genesis.configs.clone(),
+            genesis.nodes.clone(),
+            Some(Step::Initial),
+        );
+        // The attacker's membership (node 2 re-keyed to a key it holds) with no history.
+        let mut stolen = initial.nodes.clone();
+        stolen.insert(2, node(&keys[3], 2));
+        let forged = SnapshotMembership {
+            index: Some(9),
+            configs: &initial.configs,
+            nodes: &stolen,
+            pending: None,
+        };
+        let err = verify_snapshot_membership(CHAIN, &initial, &[], &forged).unwrap_err();
+        assert!(err.contains("not proven"), "{err}");
+        // The honest history, but a snapshot membership other than where it leads.
+        let mut other_nodes = end.nodes.clone();
+        other_nodes.insert(2, node(&keys[3], 2));
+        let other = SnapshotMembership {
+            nodes: &other_nodes,
+            ..target_of(&end)
+        };
+        let err = verify_snapshot_membership(CHAIN, &initial, &history, &other).unwrap_err();
+        assert!(err.contains("not the one its history arrives at"), "{err}");
+        // A history whose change one voter approved alone.
+        let mut one_signer = history.clone();
+        one_signer[1].authorization = Some(request(
+            &keys,
+            &[1],
+            Some(0),
+            AdminCommand::RemoveMember { id: 3 },
+        ));
+        let err =
+            verify_snapshot_membership(CHAIN, &initial, &one_signer, &target_of(&end)).unwrap_err();
+        assert!(err.contains("majority"), "{err}");
+        // A snapshot whose membership is older than the member's own.
+        let err =
+            verify_snapshot_membership(CHAIN, &end, &history, &target_of(&initial)).unwrap_err();
+        assert!(err.contains("older"), "{err}");
+        // A history that runs past the snapshot's membership.
+        let joint_target = MembershipState {
+            index: Some(7),
+            ..end.clone()
+        };
+        let err = verify_snapshot_membership(CHAIN, &initial, &history, &target_of(&joint_target))
+            .unwrap_err();
+        assert!(err.contains("goes past"), "{err}");
+        // A member that knows no membership at all cannot check.
+        assert!(verify_snapshot_membership(
+            CHAIN,
+            &MembershipState::default(),
+            &history,
+            &target_of(&end)
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn a_snapshot_carries_its_pending_request_only_when_the_voters_approved_it() {
+        let (keys, genesis, history, end) = removal_history();
+        let add = AdminCommand::AddMember {
+            id: 3,
+            public_key: hex::encode(keys[2].public_key()),
+            url: "http://10.0.0.3:7000".into(),
+        };
+        let approved = request(&keys, &[1, 2], Some(8), add.clone());
+        let target = SnapshotMembership {
+            pending: Some(&approved),
+            ..target_of(&end)
+        };
+        let (_, state) = verify_snapshot_membership(CHAIN, &genesis, &history, &target).unwrap();
+        assert_eq!(state.pending, Some(approved));
+        let alone = request(&keys, &[1], Some(8), add);
+        let target = SnapshotMembership {
+            pending: Some(&alone),
+            ..target_of(&end)
+        };
+        let err = verify_snapshot_membership(CHAIN, &genesis, &history, &target).unwrap_err();
+        assert!(err.contains("pending") && err.contains("majority"), "{err}");
     }
 }

@@ -37,7 +37,9 @@ use want_types::Block;
 
 pub use log_store::{LogStore, LOG_FILE_NAME};
 pub use network::{NoNetwork, SignedNetwork, APPEND_BATCH_BYTES_MAX};
-pub use state_machine::{AppliedMeta, ApplyFailure, BlockStateMachine, SnapshotData};
+pub use state_machine::{
+    decode_snapshot, AppliedMeta, ApplyFailure, BlockStateMachine, SnapshotData,
+};
 
 use crate::net::{CheckedHeader, Envelope, MsgKind, Peer, Refusal, Transport};
 use crate::{AppliedBlock, BlockApplier, Clock, Consensus, ConsensusError, ConsensusStatus, Role};
@@ -201,6 +203,11 @@ pub const SNAPSHOT_EVERY_ENTRIES_MIN: u64 = 10;
 /// committed).
 pub const COMMITTED_BLOCK_TIME_DRIFT_MS: u64 = 10 * 60 * 1_000;
 
+/// Most bytes of a snapshot's data (its chain point and membership history, at most
+/// [`authority::SNAPSHOT_HISTORY_RECORDS_MAX`] records): it is sent in one message, within
+/// [`crate::net::ENVELOPE_BYTES_MAX`].
+pub const SNAPSHOT_BYTES_MAX: u64 = 32 * 1024 * 1024;
+
 /// Most Raft entries (blocks) in one append-entries message.
 pub const RAFT_PAYLOAD_ENTRIES_MAX: u64 = 16;
 
@@ -357,6 +364,7 @@ impl<A: BlockApplier> RaftConsensus<A> {
             replication_lag_threshold: timing.snapshot_every_entries.saturating_mul(5) / 2,
             max_payload_entries: RAFT_PAYLOAD_ENTRIES_MAX,
             install_snapshot_timeout: network::SNAPSHOT_RPC_TIMEOUT_MS,
+            snapshot_max_chunk_size: SNAPSHOT_BYTES_MAX,
             ..Default::default()
         }
         .validate()
@@ -369,8 +377,13 @@ impl<A: BlockApplier> RaftConsensus<A> {
         }
         let failure = Arc::new(Mutex::new(None));
         let transport = cluster.as_ref().map(|c| c.transport.clone());
+        let genesis = cluster
+            .as_ref()
+            .filter(|c| !c.initial_members.is_empty())
+            .map(|c| authority::MembershipState::genesis(c.initial_members.clone()));
         let sm = BlockStateMachine::new(applier.clone(), failure.clone())
-            .with_chain_id(transport.as_ref().map_or(0, |t| t.chain_id()));
+            .with_chain_id(transport.as_ref().map_or(0, |t| t.chain_id()))
+            .with_genesis(genesis.clone());
         let log_reader = log.clone();
         let proven: Arc<Mutex<ProvenLeaders>> = Arc::default();
         let raft = match &transport {
@@ -401,10 +414,7 @@ impl<A: BlockApplier> RaftConsensus<A> {
             walked: Mutex::new(None),
             admin_lock: tokio::sync::Mutex::new(()),
             append_lock: tokio::sync::Mutex::new(()),
-            genesis: cluster
-                .as_ref()
-                .filter(|c| !c.initial_members.is_empty())
-                .map(|c| authority::MembershipState::genesis(c.initial_members.clone())),
+            genesis,
         };
         let members = match &cluster {
             None => BTreeMap::from([(
@@ -549,6 +559,7 @@ impl<A: BlockApplier> RaftConsensus<A> {
                     postcard::from_bytes(&env.payload).map_err(malformed)?;
                 self.check_leader(from, &claim.req.vote, &claim.proof)?;
                 let _no_append_meanwhile = self.append_lock.lock().await;
+                self.check_snapshot_membership(from, &claim.req)?;
                 let resp = self.raft.install_snapshot(claim.req).await;
                 // The log's membership walk starts again from the installed state.
                 if let Ok(mut slot) = self.walked.lock() {
@@ -658,6 +669,63 @@ impl<A: BlockApplier> RaftConsensus<A> {
         }
         info!(target: "consensus::guard", "node {}: node {from} proved its leadership of term {term} with {} signed grants from {:?}", self.node_id, proof.len(), proof.iter().filter_map(|p| Envelope::from_bytes(p).ok().map(|e| e.header.from)).collect::<Vec<_>>());
         Ok(())
+    }
+
+    /// Checks a snapshot's membership before Raft installs it: the snapshot must come in one
+    /// message and carry the history that leads from this node's applied membership to its own
+    /// ([`authority::verify_snapshot_membership`]): every change approved by a majority of the
+    /// voters before it, ending at the snapshot's voters, learners, keys and URLs. A snapshot
+    /// no newer than what this node applied is left to Raft (which ignores it).
+    fn check_snapshot_membership(
+        &self,
+        from: u64,
+        req: &openraft::raft::InstallSnapshotRequest<TypeConfig>,
+    ) -> Result<(), Refusal> {
+        let unreadable = |e: String| {
+            Refusal::Malformed(format!(
+                "this node cannot read its consensus metadata to check the snapshot's membership: {e}"
+            ))
+        };
+        if req.offset != 0 || !req.done {
+            return Err(Refusal::Malformed(format!(
+                "snapshot {}: a snapshot comes in one message (this part starts at byte {}{})",
+                req.meta.snapshot_id,
+                req.offset,
+                if req.done { "" } else { " and is not the last" }
+            )));
+        }
+        let applied = match self.applier.consensus_meta().map_err(unreadable)? {
+            Some(m) => AppliedMeta::decode(&m).map_err(unreadable)?,
+            None => AppliedMeta::default(),
+        };
+        if req.meta.last_log_id <= applied.last_applied {
+            return Ok(());
+        }
+        let data = state_machine::decode_snapshot(&req.data)
+            .map_err(|e| Refusal::Malformed(format!("snapshot {}: {e}", req.meta.snapshot_id)))?;
+        let base = match applied.walk_state() {
+            s if s.is_known() => s,
+            _ => self.genesis.clone().unwrap_or_default(),
+        };
+        let membership = req.meta.last_membership.membership();
+        let nodes = membership.nodes().map(|(id, n)| (*id, n.clone())).collect();
+        let target = authority::SnapshotMembership {
+            index: req.meta.last_membership.log_id().map(|l| l.index),
+            configs: membership.get_joint_config(),
+            nodes: &nodes,
+            pending: data.pending.as_ref(),
+        };
+        let chain_id = self.transport.as_ref().map_or(0, |t| t.chain_id());
+        authority::verify_snapshot_membership(chain_id, &base, &data.history, &target)
+            .map(|_| ())
+            .map_err(|reason| {
+                tracing::warn!(target: "consensus::guard", "refusing snapshot {} from node {from}: {reason}", req.meta.snapshot_id);
+                Refusal::UnauthorizedMembership {
+                    from,
+                    index: target.index.unwrap_or_default(),
+                    reason: format!("snapshot {}: {reason}", req.meta.snapshot_id),
+                }
+            })
     }
 
     /// Checks the blocks of an append-entries request before Raft appends them: each entry

@@ -14,7 +14,10 @@ use tracing::{error, info};
 use want_types::Block;
 
 use super::approval::AdminRequest;
-use super::authority::{MembershipRecord, MembershipState};
+use super::authority::{
+    verify_snapshot_membership, MembershipRecord, MembershipState, SnapshotMembership,
+    SNAPSHOT_HISTORY_RECORDS_MAX,
+};
 use super::{Applied, MemberNode, TypeConfig};
 use crate::{ApplyOutcome, BlockApplier, ChainPoint};
 
@@ -115,6 +118,9 @@ pub struct BlockStateMachine<A: BlockApplier> {
     failure: Arc<Mutex<Option<ApplyFailure>>>,
     /// The chain whose approvals membership requests carry.
     chain_id: u64,
+    /// The genesis members: where a snapshot's membership history starts for a member that
+    /// has applied no membership.
+    genesis: Option<MembershipState>,
 }
 
 impl<A: BlockApplier> BlockStateMachine<A> {
@@ -126,12 +132,19 @@ impl<A: BlockApplier> BlockStateMachine<A> {
             meta: AppliedMeta::default(),
             failure,
             chain_id: 0,
+            genesis: None,
         }
     }
 
     /// The chain whose approvals the membership requests in the log carry.
     pub fn with_chain_id(mut self, chain_id: u64) -> Self {
         self.chain_id = chain_id;
+        self
+    }
+
+    /// The genesis members (see [`MembershipState::genesis`]).
+    pub fn with_genesis(mut self, genesis: Option<MembershipState>) -> Self {
+        self.genesis = genesis;
         self
     }
 }
@@ -354,10 +367,30 @@ impl<A: BlockApplier> RaftStateMachine<TypeConfig> for BlockStateMachine<A> {
             StorageIOError::write_snapshot(Some(meta.signature()), AnyError::error(reason)).into()
         };
         let data: SnapshotData = decode_snapshot(snapshot.get_ref()).map_err(fail)?;
+        // The snapshot's membership history from this node's own membership on (checked by
+        // the receiving member before it reached here: see `RaftConsensus::handle_rpc`).
+        let before = self.meta.walk_state();
+        let target = SnapshotMembership {
+            index: meta.last_membership.log_id().map(|l| l.index),
+            configs: meta.last_membership.membership().get_joint_config(),
+            nodes: &meta
+                .last_membership
+                .membership()
+                .nodes()
+                .map(|(id, n)| (*id, n.clone()))
+                .collect(),
+            pending: data.pending.as_ref(),
+        };
+        let base = if before.is_known() {
+            before.clone()
+        } else {
+            self.genesis.clone().unwrap_or_default()
+        };
+        let proven = verify_snapshot_membership(self.chain_id, &base, &data.history, &target);
         let next = AppliedMeta {
             last_applied: meta.last_log_id,
             membership: meta.last_membership.clone(),
-            pending: None,
+            pending: proven.as_ref().ok().and_then(|(_, s)| s.pending.clone()),
         };
         let sources: Vec<String> = meta
             .last_membership
@@ -377,22 +410,36 @@ impl<A: BlockApplier> RaftStateMachine<TypeConfig> for BlockStateMachine<A> {
                 error!(target: "consensus::snapshot", "could not install snapshot {}: {e}", meta.snapshot_id);
                 fail(e)
             })?;
-        // The snapshot's membership governs the blocks after its point; the changes before it
-        // are not in this node's history (it did not apply them).
-        let before = self.meta.walk_state();
+        // The snapshot's membership governs the blocks after its point. The changes that led
+        // to it join this node's history as the snapshot proved them; the first block each
+        // governs is the one its leader recorded, and at least the block after the snapshot's.
         let after = next.walk_state();
         if let (Some(index), Some(first_height)) = (after.index, point.height.checked_add(1)) {
             if before.index != Some(index) {
-                let record = MembershipRecord::new(
-                    index,
-                    first_height,
-                    &before,
-                    &after,
-                    &Err("taken from a snapshot: the changes before it were not applied here; ask a member that applied them for the history".into()),
-                );
+                let records = match proven {
+                    Ok((walked, _)) => walked
+                        .into_iter()
+                        .map(|mut r| {
+                            r.first_height = r.first_height.min(first_height);
+                            r
+                        })
+                        .collect(),
+                    Err(e) => {
+                        error!(target: "consensus::membership", "snapshot {} carries a membership its history does not prove: {e}", meta.snapshot_id);
+                        vec![MembershipRecord::new(
+                            index,
+                            first_height,
+                            &before,
+                            &after,
+                            &Err(format!(
+                                "taken from a snapshot whose history does not prove it: {e}"
+                            )),
+                        )]
+                    }
+                };
                 let applier = self.applier.clone();
                 let encoded = next.encode();
-                super::runtime::blocking(move || applier.record_membership(&record, &encoded))
+                super::runtime::blocking(move || applier.record_memberships(&records, &encoded))
                     .await
                     .map_err(|e| fail(format!("the membership record thread failed: {e}")))?
                     .map_err(fail)?;
@@ -411,18 +458,40 @@ impl<A: BlockApplier> RaftStateMachine<TypeConfig> for BlockStateMachine<A> {
     }
 }
 
-/// What a snapshot carries besides its metadata: the chain point it stands for. The receiver
-/// fetches the blocks up to it from the members and checks that they link up to its hash.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// What a snapshot carries besides its metadata: the chain point it stands for, and the proof
+/// of its membership. The receiver fetches the blocks up to the point from the members and
+/// checks that they link up to its hash; it checks the membership against its own with
+/// [`verify_snapshot_membership`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SnapshotData {
     pub point: ChainPoint,
+    /// The approved membership request not yet carried out at the snapshot's point.
+    pub pending: Option<AdminRequest>,
+    /// The sender's membership history up to the snapshot's membership, in log order (at most
+    /// [`SNAPSHOT_HISTORY_RECORDS_MAX`], the newest).
+    pub history: Vec<MembershipRecord>,
 }
 
-fn decode_snapshot(bytes: &[u8]) -> Result<SnapshotData, String> {
-    match postcard::take_from_bytes(bytes) {
+/// A snapshot as format 1 (before membership proofs) carried it.
+#[derive(Deserialize)]
+struct SnapshotDataV1 {
+    point: ChainPoint,
+}
+
+/// Decodes a snapshot (its whole bytes, nothing after them); a snapshot of a member that does
+/// not yet send membership proofs reads with none.
+pub fn decode_snapshot(bytes: &[u8]) -> Result<SnapshotData, String> {
+    match postcard::take_from_bytes::<SnapshotData>(bytes) {
         Ok((data, [])) => Ok(data),
         Ok((_, extra)) => Err(format!("the snapshot has {} trailing byte(s)", extra.len())),
-        Err(e) => Err(format!("the snapshot does not decode: {e}")),
+        Err(e) => match postcard::take_from_bytes::<SnapshotDataV1>(bytes) {
+            Ok((SnapshotDataV1 { point }, [])) => Ok(SnapshotData {
+                point,
+                pending: None,
+                history: Vec::new(),
+            }),
+            _ => Err(format!("the snapshot does not decode: {e}")),
+        },
     }
 }
 
@@ -433,8 +502,13 @@ impl<A: BlockApplier> BlockStateMachine<A> {
             return Ok(None);
         };
         let point = self.applier.head()?;
-        let data = postcard::to_allocvec(&SnapshotData { point })
-            .expect("invariant: postcard encoding into a Vec cannot fail");
+        let history = membership_history(&*self.applier, self.meta.membership.log_id())?;
+        let data = postcard::to_allocvec(&SnapshotData {
+            point,
+            pending: self.meta.pending.clone(),
+            history,
+        })
+        .expect("invariant: postcard encoding into a Vec cannot fail");
         Ok(Some(Snapshot {
             meta: SnapshotMeta {
                 last_log_id: Some(last),
@@ -444,6 +518,41 @@ impl<A: BlockApplier> BlockStateMachine<A> {
             snapshot: Box::new(Cursor::new(data)),
         }))
     }
+}
+
+/// The membership records up to the one of log id `upto` (the membership in force), the newest
+/// [`SNAPSHOT_HISTORY_RECORDS_MAX`].
+fn membership_history<A: BlockApplier>(
+    applier: &A,
+    upto: &Option<LogId<NodeId>>,
+) -> Result<Vec<MembershipRecord>, String> {
+    let Some(upto) = upto.map(|l| l.index) else {
+        return Ok(Vec::new());
+    };
+    let mut out: std::collections::VecDeque<MembershipRecord> = Default::default();
+    let mut after = None;
+    loop {
+        let page = applier.membership_records(after, SNAPSHOT_HISTORY_RECORDS_MAX)?;
+        let Some(last) = page.last().map(|r| r.log_index) else {
+            break;
+        };
+        if after.is_some_and(|a| last <= a) {
+            return Err(format!(
+                "the membership history does not move past log index {last}"
+            ));
+        }
+        after = Some(last);
+        for r in page {
+            if r.log_index > upto {
+                return Ok(out.into());
+            }
+            if out.len() == SNAPSHOT_HISTORY_RECORDS_MAX {
+                out.pop_front();
+            }
+            out.push_back(r);
+        }
+    }
+    Ok(out.into())
 }
 
 /// Builds the snapshot captured when openraft asked for a builder (the state machine may apply
@@ -515,8 +624,50 @@ mod tests {
         })
     }
 
-    fn snapshot_bytes(p: &ChainPoint) -> Vec<u8> {
-        postcard::to_allocvec(&SnapshotData { point: *p }).unwrap()
+    fn record() -> impl Strategy<Value = MembershipRecord> {
+        (
+            any::<u64>(),
+            any::<u64>(),
+            prop::collection::btree_set(any::<u64>(), 1..4),
+            ".{0,70}",
+        )
+            .prop_map(|(log_index, first_height, voters, key)| MembershipRecord {
+                log_index,
+                first_height,
+                members: voters
+                    .iter()
+                    .map(|id| super::super::authority::RecordedMember {
+                        id: *id,
+                        public_key: key.clone(),
+                        url: format!("http://10.0.0.1:{id}"),
+                        voter: true,
+                    })
+                    .collect(),
+                configs: vec![voters],
+                authorization: None,
+                step: Some(super::super::authority::Step::Unchanged),
+                problem: None,
+            })
+    }
+
+    fn snapshot() -> impl Strategy<Value = SnapshotData> {
+        (point(), prop::collection::vec(record(), 0..3)).prop_map(|(point, history)| SnapshotData {
+            point,
+            pending: None,
+            history,
+        })
+    }
+
+    fn snapshot_bytes(s: &SnapshotData) -> Vec<u8> {
+        postcard::to_allocvec(s).unwrap()
+    }
+
+    fn bare(point: ChainPoint) -> SnapshotData {
+        SnapshotData {
+            point,
+            pending: None,
+            history: Vec::new(),
+        }
     }
 
     fn check_meta(bytes: &[u8]) -> Result<(), TestCaseError> {
@@ -539,9 +690,8 @@ mod tests {
     fn check_snapshot(bytes: &[u8]) -> Result<(), TestCaseError> {
         match decode_snapshot(bytes) {
             Ok(s) => {
-                let again = snapshot_bytes(&s.point);
-                prop_assert!(again.len() <= bytes.len());
-                prop_assert_eq!(decode_snapshot(&again).unwrap().point, s.point);
+                let again = snapshot_bytes(&s);
+                prop_assert_eq!(decode_snapshot(&again).unwrap(), s);
             }
             Err(e) => prop_assert!(e.starts_with("the snapshot "), "{e}"),
         }
@@ -582,14 +732,20 @@ mod tests {
 
         #[test]
         fn mutated_snapshots_decode_stably_or_are_refused(
-            bytes in mutated_bytes(point().prop_map(|p| snapshot_bytes(&p))),
+            bytes in mutated_bytes(snapshot().prop_map(|s| snapshot_bytes(&s))),
         ) {
             check_snapshot(&bytes)?;
         }
 
         #[test]
-        fn snapshots_read_back(p in point()) {
-            prop_assert_eq!(decode_snapshot(&snapshot_bytes(&p)).unwrap().point, p);
+        fn snapshots_read_back(s in snapshot()) {
+            prop_assert_eq!(decode_snapshot(&snapshot_bytes(&s)).unwrap(), s);
+        }
+
+        #[test]
+        fn a_snapshot_of_the_format_without_membership_proofs_reads_with_none(p in point()) {
+            let v1 = postcard::to_allocvec(&p).unwrap();
+            prop_assert_eq!(decode_snapshot(&v1).unwrap(), bare(p));
         }
     }
 
@@ -609,11 +765,11 @@ mod tests {
             AppliedMeta::decode(&bytes).unwrap_err(),
             "consensus metadata has 1 trailing byte(s)"
         );
-        let mut snap = snapshot_bytes(&ChainPoint {
+        let mut snap = snapshot_bytes(&bare(ChainPoint {
             height: 3,
             hash: Hash32([1; 32]),
             state_root: Hash32([2; 32]),
-        });
+        }));
         snap.extend([7, 7]);
         assert_eq!(
             decode_snapshot(&snap).unwrap_err(),

@@ -8,6 +8,7 @@ use want_types::hash::sha256;
 use want_types::{Block, Hash32};
 
 use super::CHAIN_ID;
+use crate::raft::authority::MembershipRecord;
 use crate::raft::AppliedMeta;
 use crate::{AppliedBlock, ApplyOutcome, BlockApplier, ChainPoint, BLOCK_TIME_DRIFT_MS};
 
@@ -29,6 +30,8 @@ struct Chain {
     base_meta: Option<Vec<u8>>,
     /// Metadata recorded last.
     meta: Option<Vec<u8>>,
+    /// Membership records by log index (the first of an index kept, as the node's store does).
+    memberships: std::collections::BTreeMap<u64, MembershipRecord>,
 }
 
 /// See the module documentation.
@@ -280,6 +283,46 @@ impl BlockApplier for SimApplier {
         }
         c.meta = Some(meta.to_vec());
         Ok(())
+    }
+
+    fn record_membership(&self, record: &MembershipRecord, meta: &[u8]) -> Result<(), String> {
+        self.record_memberships(std::slice::from_ref(record), meta)
+    }
+
+    fn record_memberships(&self, records: &[MembershipRecord], meta: &[u8]) -> Result<(), String> {
+        let mut c = self.chain.lock();
+        for r in records {
+            c.memberships
+                .entry(r.log_index)
+                .or_insert_with(|| r.clone());
+        }
+        if c.entries.is_empty() {
+            c.base_meta = Some(meta.to_vec());
+        }
+        c.meta = Some(meta.to_vec());
+        Ok(())
+    }
+
+    fn membership_records(
+        &self,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<MembershipRecord>, String> {
+        let start = match after {
+            None => 0,
+            Some(a) => match a.checked_add(1) {
+                Some(s) => s,
+                None => return Ok(Vec::new()),
+            },
+        };
+        Ok(self
+            .chain
+            .lock()
+            .memberships
+            .range(start..)
+            .take(limit)
+            .map(|(_, r)| r.clone())
+            .collect())
     }
 
     fn consensus_meta(&self) -> Result<Option<Vec<u8>>, String> {

@@ -303,7 +303,11 @@ impl Sim {
                                 snapshot_id: format!("byzantine-{}", claimed.index),
                             },
                             offset: 0,
-                            data: encode(&SnapshotData { point }),
+                            data: encode(&SnapshotData {
+                                point,
+                                pending: None,
+                                history: Vec::new(),
+                            }),
                             done: true,
                         },
                     }),

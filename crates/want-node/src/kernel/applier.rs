@@ -82,11 +82,39 @@ impl BlockApplier for Executor {
         record: &want_consensus::raft::authority::MembershipRecord,
         meta: &[u8],
     ) -> Result<(), String> {
-        let bytes = serde_json::to_vec(record)
-            .map_err(|e| format!("the membership record does not encode: {e}"))?;
+        self.record_memberships(std::slice::from_ref(record), meta)
+    }
+
+    fn record_memberships(
+        &self,
+        records: &[want_consensus::raft::authority::MembershipRecord],
+        meta: &[u8],
+    ) -> Result<(), String> {
+        let encoded = records
+            .iter()
+            .map(|r| {
+                serde_json::to_vec(r)
+                    .map(|bytes| (r.log_index, r.first_height, bytes))
+                    .map_err(|e| format!("the membership record does not encode: {e}"))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        let rows: Vec<(u64, u64, &[u8])> = encoded
+            .iter()
+            .map(|(index, height, bytes)| (*index, *height, bytes.as_slice()))
+            .collect();
         self.shared
             .store
-            .record_membership(record.log_index, record.first_height, &bytes, meta)
+            .record_memberships(&rows, meta)
+            .map_err(|e| e.to_string())
+    }
+
+    fn membership_records(
+        &self,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<want_consensus::raft::authority::MembershipRecord>, String> {
+        self.shared
+            .membership_history(after, limit)
             .map_err(|e| e.to_string())
     }
 

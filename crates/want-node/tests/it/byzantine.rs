@@ -231,6 +231,10 @@ async fn a_member_cannot_speak_for_another_or_lead_without_an_election() {
         .collect();
     let stolen = nodes.get_mut(&other_id).expect("the other member");
     stolen.public_key = hex::encode(want_crypto::NodeKey::generate().public_key());
+    let stolen_membership = openraft::Membership::new(
+        m.membership_config.membership().get_joint_config().clone(),
+        nodes,
+    );
     let rekey = AppendEntriesRequest::<TypeConfig> {
         vote: committed(high, bad_id),
         prev_log_id: Some(prev),
@@ -239,20 +243,69 @@ async fn a_member_cannot_speak_for_another_or_lead_without_an_election() {
                 openraft::CommittedLeaderId::new(high, bad_id),
                 prev.index + 1,
             ),
-            payload: openraft::EntryPayload::Membership(openraft::Membership::new(
-                m.membership_config.membership().get_joint_config().clone(),
-                nodes,
-            )),
+            payload: openraft::EntryPayload::Membership(stolen_membership.clone()),
         }],
         leader_commit: None,
     };
     let payload = postcard::to_allocvec(&LeaderClaim {
-        proof: genuine,
+        proof: genuine.clone(),
         req: rekey,
     })
     .unwrap();
     let r = send(&c, victim, bad_id, bad_key, MsgKind::AppendEntries, payload).await;
     assert_eq!(r, (StatusCode::FORBIDDEN, "unauthorized_membership".into()));
+
+    // Nor hand the victim that membership by snapshot: a snapshot at the victim's own head
+    // (nothing to fetch) whose membership no history of approvals proves.
+    let point = {
+        let head = c.node(victim).node.shared.store.head().unwrap();
+        want_consensus::ChainPoint {
+            height: head.height,
+            hash: head.hash,
+            state_root: head.state_root,
+        }
+    };
+    let far = openraft::LogId::new(
+        openraft::CommittedLeaderId::new(high, bad_id),
+        prev.index + 1_000,
+    );
+    let forged_snapshot = InstallSnapshotRequest::<TypeConfig> {
+        vote: committed(high, bad_id),
+        meta: SnapshotMeta {
+            last_log_id: Some(far),
+            last_membership: StoredMembership::new(Some(far), stolen_membership.clone()),
+            snapshot_id: format!("evil-{}", far.index),
+        },
+        offset: 0,
+        data: postcard::to_allocvec(&want_consensus::raft::SnapshotData {
+            point,
+            pending: None,
+            history: Vec::new(),
+        })
+        .unwrap(),
+        done: true,
+    };
+    let payload = postcard::to_allocvec(&LeaderClaim {
+        proof: genuine.clone(),
+        req: forged_snapshot,
+    })
+    .unwrap();
+    let r = send(
+        &c,
+        victim,
+        bad_id,
+        bad_key,
+        MsgKind::InstallSnapshot,
+        payload,
+    )
+    .await;
+    assert_eq!(r, (StatusCode::FORBIDDEN, "unauthorized_membership".into()));
+    let keys_now = c.node(victim).node.consensus().metrics().membership_config;
+    assert_eq!(
+        keys_now.membership().get_node(&other_id),
+        m.membership_config.membership().get_node(&other_id),
+        "the victim took the stolen key"
+    );
 
     // Nothing moved: the victim's term is not the claimed one, and the chain goes on.
     assert!(c.node(victim).node.consensus_status().term < high);

@@ -361,6 +361,68 @@ async fn a_member_down_past_the_purged_log_catches_up_from_a_snapshot() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_member_down_across_a_membership_change_takes_it_from_a_snapshot_with_its_approvals() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = TestCluster::start_with(dir.path(), 4, snapshotting).await;
+    let leader = c.leader().await;
+    let down = (leader + 1) % 4;
+    let removed = (leader + 2) % 4;
+    let mut ids = commit_transfers(&c, 0, 2, |_| leader).await;
+    c.stop_member(down).await;
+    let removal = want_consensus::AdminCommand::RemoveMember {
+        id: removed as u64 + 1,
+    };
+    let summary = admin(&c, leader, removal.clone()).await;
+    assert!(summary.contains("no longer"), "{summary}");
+    c.stop_member(removed).await;
+    let leader = c.leader().await;
+    let h = c.node(leader).height().await;
+    ids.extend(commit_transfers(&c, 2, 3, |_| leader).await);
+    wait_height(&c, h + 200).await;
+    let s = c.node(leader).get_ok("/v1/status").await;
+    assert!(
+        s["purged_index"].as_u64().unwrap_or(0) > h,
+        "log not purged: {s}"
+    );
+    // Back, the member lacks the removal's log entries: the snapshot carries the membership
+    // history that proves it (the approvals of a majority), and the member takes it.
+    c.restart_member(down).await;
+    let head = c.reached(h + 200).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while c.node(down).get_ok("/v1/status").await["snapshot_index"]
+        .as_u64()
+        .is_none()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no snapshot installed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(voters(c.node(down)).await.len(), 3);
+    let history = c.node(down).get_ok("/v1/cluster/membership/history").await;
+    let records: Vec<MembershipRecord> =
+        serde_json::from_value(history["records"].clone()).expect("history records");
+    assert!(
+        records.iter().all(|r| r.problem.is_none()),
+        "a change taken unproven: {history}"
+    );
+    assert!(
+        records
+            .iter()
+            .filter_map(|r| r.authorization.as_ref())
+            .any(|a| a.cmd == removal),
+        "the removal's approvals are not in the history: {history}"
+    );
+    let genesis = MembershipState::genesis(c.genesis.member_nodes());
+    authority::verify_history(c.genesis.params.chain_id, &genesis, &records)
+        .unwrap_or_else(|e| panic!("{e}: {history}"));
+    c.check_consistent(head["height"].as_u64().unwrap(), &ids)
+        .await;
+    c.stop_all().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_member_restored_from_an_old_backup_catches_up() {
     let dir = tempfile::tempdir().unwrap();
     let mut c = TestCluster::start_with(dir.path(), 3, snapshotting).await;
@@ -610,23 +672,7 @@ async fn members_are_added_removed_and_rekeyed_by_signed_admin_commands() {
         records.iter().all(|r| r.step.is_some()),
         "an unauthorised change was applied: {history}"
     );
-    let genesis = MembershipState {
-        index: None,
-        configs: vec![c.genesis.members.iter().map(|m| m.id).collect()],
-        nodes: c
-            .genesis
-            .members
-            .iter()
-            .map(|m| {
-                let node = want_consensus::MemberNode {
-                    public_key: m.public_key.clone(),
-                    addr: m.url.clone(),
-                };
-                (m.id, node)
-            })
-            .collect(),
-        pending: None,
-    };
+    let genesis = MembershipState::genesis(c.genesis.member_nodes());
     let chain_id = c.genesis.params.chain_id;
     let verified = authority::verify_history(chain_id, &genesis, &records)
         .unwrap_or_else(|e| panic!("{e}: {history}"));
