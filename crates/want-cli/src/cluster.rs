@@ -206,6 +206,85 @@ fn find_leader(url: &str) -> anyhow::Result<(u64, want_consensus::net::Peer, Opt
     }
 }
 
+/// The leader as the node's membership history, checked from the genesis, knows it. A node's
+/// status is read over plain HTTP, so the leader's key and URL it names are used (to seal the
+/// request, pin TLS and check the answer) only if the approvals in the history lead to a
+/// membership — the one the status names — in which that member is a voter with that key; its
+/// URL is the one the history records.
+fn verified_leader(
+    url: &str,
+    genesis: &want_node::Genesis,
+    leader: u64,
+    claimed: &want_consensus::net::Peer,
+    membership_index: Option<u64>,
+) -> anyhow::Result<want_consensus::net::Peer> {
+    use want_consensus::raft::authority::{membership_after, MembershipState};
+    let client = crate::client::Client::new(url)?;
+    let records = crate::verify::load_history(&client, None)?.ok_or_else(|| {
+        CliError::new(
+            "unverified_leader",
+            format!("{url} serves no membership history (a node of an older build?): the leader's key cannot be checked"),
+        )
+    })?;
+    let state = membership_after(
+        genesis.params.chain_id,
+        &MembershipState::genesis(genesis.member_nodes()),
+        &records,
+    )
+    .map_err(|e| {
+        CliError::new(
+            "unverified_leader",
+            format!("the membership history of {url} does not verify from the genesis: {e}"),
+        )
+    })?;
+    leader_in(&state, leader, claimed, membership_index)
+}
+
+/// `leader` with key `claimed.public_key` as a voter of the verified membership `state` (which
+/// must be the one of log index `membership_index`), with the URL `state` records.
+fn leader_in(
+    state: &want_consensus::raft::authority::MembershipState,
+    leader: u64,
+    claimed: &want_consensus::net::Peer,
+    membership_index: Option<u64>,
+) -> anyhow::Result<want_consensus::net::Peer> {
+    if state.index != membership_index {
+        return Err(CliError::new(
+            "membership_changing",
+            format!(
+                "the node's membership (log index {membership_index:?}) is not yet in its history (which ends at {:?}): a change is under way; retry in a moment",
+                state.index
+            ),
+        )
+        .into());
+    }
+    let node = state
+        .nodes
+        .get(&leader)
+        .filter(|_| state.voter_ids().contains(&leader))
+        .ok_or_else(|| {
+            CliError::new(
+                "unverified_leader",
+                format!("the status names node {leader} as leader, but it is not a voter of the membership the history proves"),
+            )
+        })?;
+    if node.key_bytes() != Some(claimed.public_key) {
+        return Err(CliError::new(
+            "unverified_leader",
+            format!(
+                "the status gives leader {leader} the key {}, but the membership history gives it {}",
+                hex::encode(claimed.public_key),
+                node.public_key
+            ),
+        )
+        .into());
+    }
+    Ok(want_consensus::net::Peer {
+        public_key: claimed.public_key,
+        url: node.addr.clone(),
+    })
+}
+
 /// Sends a membership change to the leader, signed with the member's node key and carrying the
 /// other voters' approvals; or, with `--approve-only`, prints this member's approval.
 fn admin(
@@ -230,6 +309,7 @@ fn admin(
         .map(|a| Approval::from_text(a).map_err(|e| CliError::new("invalid_approval", e)))
         .collect::<Result<Vec<_>, _>>()?;
     let (leader, peer, membership_index) = find_leader(&cfg.url())?;
+    let peer = verified_leader(&cfg.url(), &genesis, leader, &peer, membership_index)?;
     let chain_id = genesis.params.chain_id;
     if approvals.approve_only {
         let mine = approve(chain_id, membership_index, &cmd, cluster.node_id, &key);
@@ -750,4 +830,58 @@ fn up(args: UpArgs, out: &Out) -> anyhow::Result<()> {
     eprintln!("want cluster: stopping {} nodes", members.len());
     stop_all(&mut members);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use want_consensus::net::Peer;
+    use want_consensus::raft::authority::MembershipState;
+    use want_consensus::MemberNode;
+
+    use super::*;
+
+    fn member(key: &want_crypto::NodeKey, port: u16) -> MemberNode {
+        MemberNode {
+            public_key: hex::encode(key.public_key()),
+            addr: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    #[test]
+    fn the_leader_a_status_names_is_used_only_as_the_verified_membership_records_it() {
+        let keys: Vec<want_crypto::NodeKey> =
+            (0..3).map(|_| want_crypto::NodeKey::generate()).collect();
+        let mut state = MembershipState::genesis(
+            (1..=3)
+                .map(|i| (i, member(&keys[i as usize - 1], 7000 + i as u16)))
+                .collect(),
+        );
+        state.index = Some(4);
+        let claimed = |key: &want_crypto::NodeKey, url: &str| Peer {
+            public_key: key.public_key(),
+            url: url.into(),
+        };
+        // The genuine leader: its URL comes from the history, not from the status.
+        let peer = leader_in(&state, 2, &claimed(&keys[1], "http://evil:1"), Some(4)).unwrap();
+        assert_eq!(peer.url, "http://127.0.0.1:7002");
+        // A status that gives the leader another key (a man in the middle's) is refused.
+        let stranger = want_crypto::NodeKey::generate();
+        let err = leader_in(&state, 2, &claimed(&stranger, "http://evil:1"), Some(4)).unwrap_err();
+        assert_eq!(
+            err.downcast_ref::<CliError>().unwrap().code,
+            "unverified_leader"
+        );
+        // So is a leader that is not a voter of the proven membership.
+        let err = leader_in(&state, 9, &claimed(&keys[1], "http://x"), Some(4)).unwrap_err();
+        assert_eq!(
+            err.downcast_ref::<CliError>().unwrap().code,
+            "unverified_leader"
+        );
+        // A status of a membership the history has not reached yet asks for a retry.
+        let err = leader_in(&state, 2, &claimed(&keys[1], "http://x"), Some(6)).unwrap_err();
+        assert_eq!(
+            err.downcast_ref::<CliError>().unwrap().code,
+            "membership_changing"
+        );
+    }
 }

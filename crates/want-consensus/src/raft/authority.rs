@@ -12,8 +12,8 @@
 //! - `SetMemberKey`: the node's key and URL replaced, voters unchanged.
 //!
 //! Two steps need no request: an entry that changes nothing, and the entry that completes a
-//! joint membership `[A, B]` with `[B]` (the joint one was authorised; nodes may only be dropped,
-//! not added or altered). Adding a learner is a step of an authorised `AddMember` like the
+//! joint membership `[A, B]` with `[B]` (the joint one was authorised; only the voters that leave
+//! may be dropped from the nodes, none added or altered). Adding a learner is a step of an authorised `AddMember` like the
 //! others: a learner receives the log and may later become a voter, so it needs the majority too.
 //!
 //! The same walk verifies a node's membership history offline ([`verify_history`]), so
@@ -107,6 +107,18 @@ impl MembershipState {
         }
     }
 
+    /// Whether voter sets `configs` with members `nodes` are the genesis shape of this state:
+    /// the same voters with the same keys, and no other node (URLs aside: a member may reach
+    /// the others at addresses of its own configuration).
+    pub fn same_members(
+        &self,
+        configs: &[BTreeSet<u64>],
+        nodes: &BTreeMap<u64, MemberNode>,
+    ) -> bool {
+        let voters: BTreeSet<u64> = configs.iter().flatten().copied().collect();
+        self.same_voters(configs, nodes) && nodes.keys().all(|id| voters.contains(id))
+    }
+
     /// Whether voter sets `configs` with members `nodes` name the same voters with the same keys
     /// as this state (URLs aside).
     pub fn same_voters(
@@ -152,7 +164,14 @@ impl MembershipState {
         if let [_, to] = self.configs.as_slice() {
             let kept = nodes.iter().all(|(id, n)| self.nodes.get(id) == Some(n));
             let voters_known = to.iter().all(|id| nodes.contains_key(id));
-            if configs == std::slice::from_ref(to) && kept && voters_known {
+            // Only the voters that leave may leave the nodes (a learner stays).
+            let leaving = self.voter_ids();
+            let only_leaving = self
+                .nodes
+                .keys()
+                .filter(|id| !nodes.contains_key(id))
+                .all(|id| leaving.contains(id) && !to.contains(id));
+            if configs == std::slice::from_ref(to) && kept && voters_known && only_leaving {
                 return Ok(Step::CompletesJoint);
             }
         }
@@ -383,6 +402,28 @@ pub fn verify_history(
     Ok(out)
 }
 
+/// The membership a history arrives at, checked from the genesis as [`verify_history`] checks
+/// it (so that its voters, keys and URLs can be trusted however the history was fetched: every
+/// change carries the approvals of a majority of the voters before it).
+pub fn membership_after(
+    chain_id: u64,
+    genesis: &MembershipState,
+    records: &[MembershipRecord],
+) -> Result<MembershipState, String> {
+    if records.len() > HISTORY_RECORDS_MAX {
+        return Err(format!(
+            "the history has {} records; at most {HISTORY_RECORDS_MAX} are checked",
+            records.len()
+        ));
+    }
+    let mut state = genesis.clone();
+    let mut last = None;
+    for r in records {
+        walk_record(chain_id, &mut state, &mut last, r)?;
+    }
+    Ok(state)
+}
+
 /// One step of a history walk: `r` must come after `last` (log index, first height) and follow
 /// from `state` as the log walk allows; `state` then moves to it.
 fn walk_record(
@@ -402,8 +443,8 @@ fn walk_record(
     *last = Some((r.log_index, r.first_height));
     let nodes = r.nodes();
     let step = if state.index.is_none() && state.is_known() {
-        // The log's first membership: the genesis voters, with their keys.
-        if !state.same_voters(&r.configs, &nodes) {
+        // The log's first membership: the genesis voters, with their keys, and no learner.
+        if !state.same_members(&r.configs, &nodes) {
             return Err(at(format!(
                 "the log's first membership {:?} is not the genesis voters {:?} with their keys",
                 r.configs, state.configs
@@ -659,6 +700,23 @@ mod tests {
     }
 
     #[test]
+    fn completing_a_joint_change_drops_only_the_voters_that_leave() {
+        let (keys, mut state) = three();
+        // Node 4 is a learner while node 3 is removed.
+        state.nodes.insert(4, node(&keys[3], 4));
+        state.configs = vec![[1, 2, 3].into(), [1, 2].into()];
+        let mut without_3 = state.nodes.clone();
+        without_3.remove(&3);
+        assert_eq!(
+            state.check(&[[1, 2].into()], &without_3),
+            Ok(Step::CompletesJoint)
+        );
+        let mut without_learner = without_3.clone();
+        without_learner.remove(&4);
+        assert!(state.check(&[[1, 2].into()], &without_learner).is_err());
+    }
+
+    #[test]
     fn an_approved_addition_allows_the_learner_then_the_voter_step() {
         let (keys, mut state) = three();
         state
@@ -765,6 +823,16 @@ mod tests {
         // Without any approval.
         forged[1].authorization = None;
         assert!(verify_history(CHAIN, &genesis, &forged).is_err());
+        // Or a first membership with a learner the genesis does not name.
+        let mut with_learner = history.clone();
+        with_learner[0].members.push(RecordedMember {
+            id: 4,
+            public_key: hex::encode(keys[3].public_key()),
+            url: "http://10.0.0.4:7000".into(),
+            voter: false,
+        });
+        let err = verify_history(CHAIN, &genesis, &with_learner).unwrap_err();
+        assert!(err.contains("first membership"), "{err}");
         // Or a first membership that is not the genesis.
         let mut other_start = history.clone();
         other_start[0].members[0].public_key = hex::encode(keys[3].public_key());

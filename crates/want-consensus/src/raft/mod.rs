@@ -882,9 +882,9 @@ impl<A: BlockApplier> RaftConsensus<A> {
                     .check(&configs, &nodes)
                     .and_then(|step| match &self.genesis {
                         // The first membership a member learns is the log's first: the genesis.
-                        Some(g) if step == authority::Step::Initial && !g.same_voters(&configs, &nodes) => {
+                        Some(g) if step == authority::Step::Initial && !g.same_members(&configs, &nodes) => {
                             Err(format!(
-                                "the log's first membership {configs:?} is not the genesis voters {:?} with their keys",
+                                "the log's first membership {configs:?} is not the genesis voters {:?} with their keys and no other node",
                                 g.configs
                             ))
                         }
