@@ -61,9 +61,12 @@ pub struct Peer {
 /// Why a request to a member failed.
 #[derive(Debug, thiserror::Error)]
 pub enum NetError {
-    /// Not sent or no answer (connection refused, timeout, partition, dropped).
+    /// Not sent or no answer (connection refused, partition, dropped).
     #[error("node {to} is unreachable: {reason}")]
     Unreachable { to: u64, reason: String },
+    /// Sent, but not answered in time (the member may be busy, e.g. checking a large block).
+    #[error("node {to} did not answer within {after_ms} ms")]
+    TimedOut { to: u64, after_ms: u64 },
     /// The member answered with an error instead of a sealed answer.
     #[error("node {to} refused the message (HTTP {status}): {body}")]
     Refused { to: u64, status: u16, body: String },
@@ -403,9 +406,17 @@ impl Transport {
                 let _ = dup.await;
             });
         }
-        let mut resp = send(payload)
-            .await
-            .map_err(|e| unreachable(error_chain(&e)))?;
+        let timed_out = || NetError::TimedOut {
+            to,
+            after_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+        };
+        let mut resp = send(payload).await.map_err(|e| {
+            if e.is_timeout() {
+                timed_out()
+            } else {
+                unreachable(error_chain(&e))
+            }
+        })?;
         let status = resp.status();
         if !status.is_success() {
             let body = read_bounded(&mut resp, REFUSAL_BODY_BYTES_MAX, true)
@@ -425,6 +436,7 @@ impl Transport {
                     refusal: Refusal::TooLarge(n),
                 })
             }
+            Err(ReadError::Net(e)) if e.is_timeout() => return Err(timed_out()),
             Err(ReadError::Net(e)) => {
                 return Err(unreachable(format!(
                     "reading the answer: {}",
@@ -623,6 +635,62 @@ mod tests {
 
     fn open(t: &Transport, env: &Envelope) -> Result<Envelope, Refusal> {
         t.open(Some(field(env).as_bytes()), env.payload.clone())
+    }
+
+    #[tokio::test]
+    async fn a_member_that_does_not_answer_in_time_timed_out_and_a_closed_port_is_unreachable() {
+        let (a, _) = pair();
+        // Accepts connections and reads nothing: a member busy past the timeout.
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let silent_url = format!("http://{}", silent.local_addr().unwrap());
+        let held = tokio::spawn(async move {
+            let mut conns = Vec::new();
+            while let Ok((c, _)) = silent.accept().await {
+                conns.push(c);
+            }
+        });
+        let peer = |url: String| Peer {
+            public_key: NodeKey::generate().public_key(),
+            url,
+        };
+        let timeout = Duration::from_millis(150);
+        let r = a
+            .call(
+                2,
+                &peer(silent_url),
+                MsgKind::AppendEntries,
+                vec![1],
+                timeout,
+            )
+            .await;
+        assert!(
+            matches!(
+                r,
+                Err(NetError::TimedOut {
+                    to: 2,
+                    after_ms: 150
+                })
+            ),
+            "{r:?}"
+        );
+        // Nothing listens here any more.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let closed_url = format!("http://{}", closed.local_addr().unwrap());
+        drop(closed);
+        let r = a
+            .call(
+                2,
+                &peer(closed_url),
+                MsgKind::AppendEntries,
+                vec![1],
+                timeout,
+            )
+            .await;
+        assert!(
+            matches!(r, Err(NetError::Unreachable { to: 2, .. })),
+            "{r:?}"
+        );
+        held.abort();
     }
 
     #[test]

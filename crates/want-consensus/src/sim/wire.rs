@@ -253,9 +253,9 @@ impl Wire for SimNet {
         Box::pin(async move {
             match tokio::time::timeout(timeout, net.trip(from, to, field, body, fate)).await {
                 Ok(r) => r,
-                Err(_) => Err(NetError::Unreachable {
+                Err(_) => Err(NetError::TimedOut {
                     to,
-                    reason: "timed out".into(),
+                    after_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
                 }),
             }
         })

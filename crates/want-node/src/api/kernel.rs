@@ -503,7 +503,7 @@ async fn get_status(State(node): State<Node>) -> ApiResult {
         params: s.params.clone(),
         activations: s.activations.clone(),
         block_interval_ms: s.cfg.block_interval_ms,
-        block_txs_max: s.cfg.block_txs_max,
+        block_txs_max: s.block_txs_max(),
         version: env!("CARGO_PKG_VERSION"),
         uptime_s: s.started.elapsed().as_secs(),
         pid: std::process::id(),

@@ -70,7 +70,7 @@ impl Node {
             .last_proposed_ms
             .load(std::sync::atomic::Ordering::Relaxed);
         let idle = now_ms().saturating_sub(idle_since) >= self.shared.cfg.block_interval_ms;
-        if len >= self.shared.cfg.block_txs_max || idle {
+        if len >= self.shared.block_txs_max() || idle {
             self.shared.produce.notify_one();
         }
         Ok(())

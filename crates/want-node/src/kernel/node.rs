@@ -106,6 +106,18 @@ pub fn now_ms() -> u64 {
 }
 
 impl Shared {
+    /// Most transactions in a block this node proposes: `block_txs_max`, and in a cluster at
+    /// most [`crate::config::CLUSTER_BLOCK_TXS_MAX`].
+    pub fn block_txs_max(&self) -> usize {
+        if self.cfg.cluster.is_some() {
+            self.cfg
+                .block_txs_max
+                .min(crate::config::CLUSTER_BLOCK_TXS_MAX)
+        } else {
+            self.cfg.block_txs_max
+        }
+    }
+
     /// Reads the data directory's free space again (releasing or allocating consensus's
     /// reserve as needed) and publishes it in the metrics.
     pub fn refresh_storage(&self) -> Result<crate::kernel::disk::StorageStatus, NodeError> {

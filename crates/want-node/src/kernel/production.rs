@@ -68,7 +68,7 @@ impl Node {
         let (picked, dropped) =
             s.mempool
                 .lock()
-                .select(s.cfg.block_txs_max, weight_max, timestamp_ms, pays);
+                .select(s.block_txs_max(), weight_max, timestamp_ms, pays);
         if !dropped.is_empty() {
             info!(target: "mempool", "dropped {} transactions expired, gapped for too long or no longer paying for themselves", dropped.len());
             s.tell_dropped(&dropped);
@@ -131,7 +131,7 @@ pub(crate) async fn produce_loop(node: Node, mut shutdown: watch::Receiver<bool>
         match produced {
             Ok(Some(info)) => {
                 tracing::debug!(target: "consensus::propose", "committed block {} with {} txs", info.height, info.tx_count);
-                if node.shared.mempool.lock().len() >= node.shared.cfg.block_txs_max {
+                if node.shared.mempool.lock().len() >= node.shared.block_txs_max() {
                     node.shared.produce.notify_one();
                 }
             }
