@@ -1029,25 +1029,35 @@ fn cluster_remove_node_and_add_it_back_change_the_membership_in_status() {
     let other_text = std::fs::read_to_string(&other_config).unwrap();
     // Point the stranger's configuration at this cluster's node 1, keep its own key.
     let port = nodes[0].1.rsplit(':').next().unwrap();
-    let mut lines = Vec::new();
-    for l in other_text.lines() {
-        if l.starts_with("advertise_url") {
-            lines.push(format!("advertise_url = \"{}\"", nodes[0].1));
-        } else if l.starts_with("http_addr") {
-            lines.push(format!("http_addr = \"127.0.0.1:{port}\""));
-        } else {
-            lines.push(l.to_string());
+    let stranger = |genesis: Option<&Path>| {
+        let mut lines = Vec::new();
+        for l in other_text.lines() {
+            if l.starts_with("advertise_url") {
+                lines.push(format!("advertise_url = \"{}\"", nodes[0].1));
+            } else if l.starts_with("http_addr") {
+                lines.push(format!("http_addr = \"127.0.0.1:{port}\""));
+            } else if let (true, Some(g)) = (l.starts_with("genesis_file"), genesis) {
+                lines.push(format!("genesis_file = {:?}", g.to_str().unwrap()));
+            } else {
+                lines.push(l.to_string());
+            }
         }
-    }
-    std::fs::write(&other_config, lines.join("\n")).unwrap();
-    let run = want_json(&[
-        "cluster",
-        "remove-node",
-        "--config",
-        other_config.to_str().unwrap(),
-        "--id",
-        "2",
-    ]);
+        std::fs::write(&other_config, lines.join("\n")).unwrap();
+        want_json(&[
+            "cluster",
+            "remove-node",
+            "--config",
+            other_config.to_str().unwrap(),
+            "--id",
+            "2",
+        ])
+    };
+    // With its own genesis, the command finds that the node's membership history does not
+    // start from it: it trusts none of the leader's details and sends nothing.
+    let run = stranger(None);
+    run.err_code("unverified_leader");
+    // With this cluster's genesis, the leader refuses a request signed by a non-member's key.
+    let run = stranger(Some(&dir.join("genesis.json")));
     run.err_code("membership_change_failed");
     assert!(wait_until(Duration::from_secs(5), || voters(&nodes[0].1) == 3));
 }
