@@ -130,17 +130,19 @@ pub trait BlockApplier: Send + Sync + 'static {
         self.record_consensus_meta(meta)
     }
     /// Durably records membership changes taken from a snapshot's proven history (see
-    /// [`raft::authority::verify_snapshot_membership`]) with the consensus metadata after them,
-    /// in one atomic write. By default one after the other.
+    /// [`raft::authority::verify_snapshot_membership`]), with the consensus metadata `meta` if
+    /// given, in one atomic write (the first record of a log index is kept). By default none
+    /// are kept.
     fn record_memberships(
         &self,
         records: &[raft::authority::MembershipRecord],
-        meta: &[u8],
+        meta: Option<&[u8]>,
     ) -> Result<(), String> {
-        for r in records {
-            self.record_membership(r, meta)?;
+        let _ = records;
+        match meta {
+            Some(m) => self.record_consensus_meta(m),
+            None => Ok(()),
         }
-        self.record_consensus_meta(meta)
     }
     /// The membership records after log index `after` (all with None), in log order, at most
     /// `limit` (an applier may return fewer per call; an empty answer means none are left).

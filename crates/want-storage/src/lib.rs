@@ -431,15 +431,15 @@ impl Store {
         record: &[u8],
         consensus_meta: &[u8],
     ) -> Result<(), StorageError> {
-        self.record_memberships(&[(log_index, first_height, record)], consensus_meta)
+        self.record_memberships(&[(log_index, first_height, record)], Some(consensus_meta))
     }
 
     /// Records membership changes, each as [`Self::record_membership`] does, with the consensus
-    /// metadata after the last, in one atomic write.
+    /// metadata after the last if given, in one atomic write.
     pub fn record_memberships(
         &self,
         records: &[(u64, u64, &[u8])],
-        consensus_meta: &[u8],
+        consensus_meta: Option<&[u8]>,
     ) -> Result<(), StorageError> {
         let w = self.db.begin_write().map_err(|e| self.err(e))?;
         {
@@ -451,10 +451,12 @@ impl Store {
                 }
             }
             drop(t);
-            w.open_table(META)
-                .map_err(|e| self.err(e))?
-                .insert(META_CONSENSUS, consensus_meta)
-                .map_err(|e| self.err(e))?;
+            if let Some(meta) = consensus_meta {
+                w.open_table(META)
+                    .map_err(|e| self.err(e))?
+                    .insert(META_CONSENSUS, meta)
+                    .map_err(|e| self.err(e))?;
+            }
         }
         w.commit().map_err(|e| self.err(e))
     }

@@ -411,7 +411,8 @@ impl Transport {
             after_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
         };
         let mut resp = send(payload).await.map_err(|e| {
-            if e.is_timeout() {
+            // A connection not even made in time is a member that is down or cut off.
+            if e.is_timeout() && !e.is_connect() {
                 timed_out()
             } else {
                 unreachable(error_chain(&e))

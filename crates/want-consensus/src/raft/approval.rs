@@ -130,6 +130,10 @@ pub fn authorize(
     let mut signers = BTreeSet::new();
     let mut refused = Vec::new();
     for a in &req.approvals {
+        if signers.contains(&a.member) {
+            // One voter counts once: a second approval of it is not checked again.
+            continue;
+        }
         match voters
             .keys
             .get(&a.member)

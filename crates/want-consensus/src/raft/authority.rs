@@ -458,6 +458,12 @@ fn walk_record(
             None => at(e),
         };
         if let Some(req) = &r.authorization {
+            if r.step != Some(Step::Authorized) {
+                return Err(at(format!(
+                    "it carries approvals, but is recorded as {:?}, a step that needs none",
+                    r.step
+                )));
+            }
             if state.pending.as_ref() != Some(req) {
                 state.admit(chain_id, req).map_err(noted)?;
             }
@@ -481,6 +487,8 @@ pub struct SnapshotMembership<'a> {
     pub nodes: &'a BTreeMap<u64, MemberNode>,
     /// The approved request not yet carried out at the snapshot's point.
     pub pending: Option<&'a AdminRequest>,
+    /// Log index of the snapshot's last entry (its membership cannot come after it).
+    pub last_log_index: Option<u64>,
 }
 
 /// Checks that a snapshot's membership follows from this member's own: starting at `base` (its
@@ -512,9 +520,30 @@ pub fn verify_snapshot_membership(
                 .into(),
         );
     }
+    if let Some(last) = target.last_log_index {
+        if target_index > last {
+            return Err(format!(
+                "the snapshot's membership (log index {target_index}) comes after the snapshot's last entry (log index {last})"
+            ));
+        }
+    }
     if base.index.is_some_and(|i| i > target_index) {
+        // Raft never sends this to a member that applied the later membership honestly; let it
+        // through only if it changes nothing (a member moved ahead by a faulty leader can then
+        // still take an honest leader's snapshot).
+        if base.configs.as_slice() == target.configs && base.nodes == *target.nodes {
+            let mut state = base.clone();
+            if let Some(req) = target.pending {
+                if state.pending.as_ref() != Some(req) {
+                    state
+                        .admit(chain_id, req)
+                        .map_err(|e| format!("the snapshot's pending membership request: {e}"))?;
+                }
+            }
+            return Ok((Vec::new(), state));
+        }
         return Err(format!(
-            "the snapshot's membership (log index {target_index}) is older than this member's (log index {})",
+            "the snapshot's membership (log index {target_index}) is older than this member's (log index {}) and differs from it",
             base.index.unwrap_or_default()
         ));
     }
@@ -845,6 +874,7 @@ mod tests {
             configs: &state.configs,
             nodes: &state.nodes,
             pending: None,
+            last_log_index: None,
         }
     }
 
@@ -893,6 +923,7 @@ mod tests {
             configs: &initial.configs,
             nodes: &stolen,
             pending: None,
+            last_log_index: Some(12),
         };
         let err = verify_snapshot_membership(CHAIN, &initial, &[], &forged).unwrap_err();
         assert!(err.contains("not proven"), "{err}");
@@ -916,10 +947,31 @@ mod tests {
         let err =
             verify_snapshot_membership(CHAIN, &initial, &one_signer, &target_of(&end)).unwrap_err();
         assert!(err.contains("majority"), "{err}");
-        // A snapshot whose membership is older than the member's own.
+        // A snapshot whose membership is older than the member's own, and other.
         let err =
             verify_snapshot_membership(CHAIN, &end, &history, &target_of(&initial)).unwrap_err();
         assert!(err.contains("older"), "{err}");
+        // Older but the same (a member a faulty leader moved ahead): taken, nothing walked.
+        let same_older = MembershipState {
+            index: Some(5),
+            ..end.clone()
+        };
+        let (walked, _) =
+            verify_snapshot_membership(CHAIN, &end, &history, &target_of(&same_older)).unwrap();
+        assert!(walked.is_empty());
+        // A membership said to come after the snapshot's last entry.
+        let beyond = SnapshotMembership {
+            last_log_index: Some(7),
+            ..target_of(&end)
+        };
+        let err = verify_snapshot_membership(CHAIN, &initial, &history, &beyond).unwrap_err();
+        assert!(err.contains("after the snapshot's last entry"), "{err}");
+        // Approvals on a record of a step that needs none.
+        let mut on_unchanged = history.clone();
+        on_unchanged[2].authorization = history[1].authorization.clone();
+        let err = verify_snapshot_membership(CHAIN, &initial, &on_unchanged, &target_of(&end))
+            .unwrap_err();
+        assert!(err.contains("needs none"), "{err}");
         // A history that runs past the snapshot's membership.
         let joint_target = MembershipState {
             index: Some(7),

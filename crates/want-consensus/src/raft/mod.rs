@@ -559,7 +559,7 @@ impl<A: BlockApplier> RaftConsensus<A> {
                     postcard::from_bytes(&env.payload).map_err(malformed)?;
                 self.check_leader(from, &claim.req.vote, &claim.proof)?;
                 let _no_append_meanwhile = self.append_lock.lock().await;
-                self.check_snapshot_membership(from, &claim.req)?;
+                self.check_snapshot_membership(from, &claim.req).await?;
                 let resp = self.raft.install_snapshot(claim.req).await;
                 // The log's membership walk starts again from the installed state.
                 if let Ok(mut slot) = self.walked.lock() {
@@ -676,7 +676,7 @@ impl<A: BlockApplier> RaftConsensus<A> {
     /// ([`authority::verify_snapshot_membership`]): every change approved by a majority of the
     /// voters before it, ending at the snapshot's voters, learners, keys and URLs. A snapshot
     /// no newer than what this node applied is left to Raft (which ignores it).
-    fn check_snapshot_membership(
+    async fn check_snapshot_membership(
         &self,
         from: u64,
         req: &openraft::raft::InstallSnapshotRequest<TypeConfig>,
@@ -708,24 +708,34 @@ impl<A: BlockApplier> RaftConsensus<A> {
             _ => self.genesis.clone().unwrap_or_default(),
         };
         let membership = req.meta.last_membership.membership();
-        let nodes = membership.nodes().map(|(id, n)| (*id, n.clone())).collect();
-        let target = authority::SnapshotMembership {
-            index: req.meta.last_membership.log_id().map(|l| l.index),
-            configs: membership.get_joint_config(),
-            nodes: &nodes,
-            pending: data.pending.as_ref(),
-        };
+        let nodes: BTreeMap<u64, MemberNode> =
+            membership.nodes().map(|(id, n)| (*id, n.clone())).collect();
+        let configs = membership.get_joint_config().clone();
+        let index = req.meta.last_membership.log_id().map(|l| l.index);
+        let last_log_index = req.meta.last_log_id.map(|l| l.index);
         let chain_id = self.transport.as_ref().map_or(0, |t| t.chain_id());
-        authority::verify_snapshot_membership(chain_id, &base, &data.history, &target)
-            .map(|_| ())
-            .map_err(|reason| {
-                tracing::warn!(target: "consensus::guard", "refusing snapshot {} from node {from}: {reason}", req.meta.snapshot_id);
-                Refusal::UnauthorizedMembership {
-                    from,
-                    index: target.index.unwrap_or_default(),
-                    reason: format!("snapshot {}: {reason}", req.meta.snapshot_id),
-                }
-            })
+        // Up to a few thousand signature checks: off the async workers.
+        let verdict = runtime::blocking(move || {
+            let target = authority::SnapshotMembership {
+                index,
+                configs: &configs,
+                nodes: &nodes,
+                pending: data.pending.as_ref(),
+                last_log_index,
+            };
+            authority::verify_snapshot_membership(chain_id, &base, &data.history, &target)
+                .map(|_| ())
+        })
+        .await
+        .map_err(|e| Refusal::Malformed(format!("the snapshot check thread failed: {e}")))?;
+        verdict.map_err(|reason| {
+            tracing::warn!(target: "consensus::guard", "refusing snapshot {} from node {from}: {reason}", req.meta.snapshot_id);
+            Refusal::UnauthorizedMembership {
+                from,
+                index: index.unwrap_or_default(),
+                reason: format!("snapshot {}: {reason}", req.meta.snapshot_id),
+            }
+        })
     }
 
     /// Checks the blocks of an append-entries request before Raft appends them: each entry

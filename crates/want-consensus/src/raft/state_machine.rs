@@ -367,30 +367,43 @@ impl<A: BlockApplier> RaftStateMachine<TypeConfig> for BlockStateMachine<A> {
             StorageIOError::write_snapshot(Some(meta.signature()), AnyError::error(reason)).into()
         };
         let data: SnapshotData = decode_snapshot(snapshot.get_ref()).map_err(fail)?;
-        // The snapshot's membership history from this node's own membership on (checked by
-        // the receiving member before it reached here: see `RaftConsensus::handle_rpc`).
+        // The snapshot's membership must follow from this node's own through the history it
+        // carries. The receiving member checked that when it arrived (`RaftConsensus::
+        // handle_rpc`) against the membership it had applied then; this node may have applied
+        // more since, so it is checked again against what is applied now, and a snapshot that
+        // no longer follows is not installed (only a faulty leader sends one).
         let before = self.meta.walk_state();
-        let target = SnapshotMembership {
-            index: meta.last_membership.log_id().map(|l| l.index),
-            configs: meta.last_membership.membership().get_joint_config(),
-            nodes: &meta
-                .last_membership
-                .membership()
-                .nodes()
-                .map(|(id, n)| (*id, n.clone()))
-                .collect(),
-            pending: data.pending.as_ref(),
-        };
         let base = if before.is_known() {
             before.clone()
         } else {
             self.genesis.clone().unwrap_or_default()
         };
-        let proven = verify_snapshot_membership(self.chain_id, &base, &data.history, &target);
+        let nodes = meta
+            .last_membership
+            .membership()
+            .nodes()
+            .map(|(id, n)| (*id, n.clone()))
+            .collect();
+        let target = SnapshotMembership {
+            index: meta.last_membership.log_id().map(|l| l.index),
+            configs: meta.last_membership.membership().get_joint_config(),
+            nodes: &nodes,
+            pending: data.pending.as_ref(),
+            last_log_index: meta.last_log_id.map(|l| l.index),
+        };
+        let (walked, proven) =
+            verify_snapshot_membership(self.chain_id, &base, &data.history, &target).map_err(
+                |e| {
+                    error!(target: "consensus::membership", "not installing snapshot {}: its membership does not follow from the one applied here: {e}", meta.snapshot_id);
+                    fail(format!(
+                        "the snapshot's membership does not follow from the one applied here: {e}"
+                    ))
+                },
+            )?;
         let next = AppliedMeta {
             last_applied: meta.last_log_id,
             membership: meta.last_membership.clone(),
-            pending: proven.as_ref().ok().and_then(|(_, s)| s.pending.clone()),
+            pending: proven.pending,
         };
         let sources: Vec<String> = meta
             .last_membership
@@ -399,10 +412,34 @@ impl<A: BlockApplier> RaftStateMachine<TypeConfig> for BlockStateMachine<A> {
             .map(|(_, n)| n.addr.clone())
             .filter(|a| !a.is_empty())
             .collect();
+        let point = data.point;
+        // The changes that led to the snapshot's membership join this node's history as the
+        // snapshot proved them, written before the catch-up records the new membership (a
+        // crash in between leaves records of changes not yet in force, which the same entries
+        // find in place later, never a gap). They took effect after this node's head and by
+        // the block after the snapshot's: the first heights the leader recorded are kept within
+        // that range, in order.
+        if !walked.is_empty() {
+            let head = self.applier.head().map_err(fail)?.height;
+            let mut floor = head.saturating_add(1);
+            let ceiling = point.height.saturating_add(1).max(floor);
+            let records: Vec<MembershipRecord> = walked
+                .into_iter()
+                .map(|mut r| {
+                    r.first_height = r.first_height.clamp(floor, ceiling);
+                    floor = r.first_height;
+                    r
+                })
+                .collect();
+            let applier = self.applier.clone();
+            super::runtime::blocking(move || applier.record_memberships(&records, None))
+                .await
+                .map_err(|e| fail(format!("the membership record thread failed: {e}")))?
+                .map_err(fail)?;
+        }
         info!(target: "consensus::snapshot", "installing snapshot {} (block {} {}): catching up from {} members", meta.snapshot_id, data.point.height, data.point.hash, sources.len());
         let applier = self.applier.clone();
         let encoded = next.encode();
-        let point = data.point;
         super::runtime::blocking(move || applier.catch_up(&point, &sources, &encoded))
             .await
             .map_err(|e| fail(format!("the catch-up thread failed: {e}")))?
@@ -410,41 +447,6 @@ impl<A: BlockApplier> RaftStateMachine<TypeConfig> for BlockStateMachine<A> {
                 error!(target: "consensus::snapshot", "could not install snapshot {}: {e}", meta.snapshot_id);
                 fail(e)
             })?;
-        // The snapshot's membership governs the blocks after its point. The changes that led
-        // to it join this node's history as the snapshot proved them; the first block each
-        // governs is the one its leader recorded, and at least the block after the snapshot's.
-        let after = next.walk_state();
-        if let (Some(index), Some(first_height)) = (after.index, point.height.checked_add(1)) {
-            if before.index != Some(index) {
-                let records = match proven {
-                    Ok((walked, _)) => walked
-                        .into_iter()
-                        .map(|mut r| {
-                            r.first_height = r.first_height.min(first_height);
-                            r
-                        })
-                        .collect(),
-                    Err(e) => {
-                        error!(target: "consensus::membership", "snapshot {} carries a membership its history does not prove: {e}", meta.snapshot_id);
-                        vec![MembershipRecord::new(
-                            index,
-                            first_height,
-                            &before,
-                            &after,
-                            &Err(format!(
-                                "taken from a snapshot whose history does not prove it: {e}"
-                            )),
-                        )]
-                    }
-                };
-                let applier = self.applier.clone();
-                let encoded = next.encode();
-                super::runtime::blocking(move || applier.record_memberships(&records, &encoded))
-                    .await
-                    .map_err(|e| fail(format!("the membership record thread failed: {e}")))?
-                    .map_err(fail)?;
-            }
-        }
         self.meta = next;
         info!(target: "consensus::snapshot", "installed snapshot {}: chain at block {}", meta.snapshot_id, point.height);
         Ok(())

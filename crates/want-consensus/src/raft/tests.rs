@@ -21,6 +21,7 @@ struct MemState {
     heights: Vec<u64>,
     meta: Option<Vec<u8>>,
     fail_at: Option<u64>,
+    memberships: BTreeMap<u64, authority::MembershipRecord>,
 }
 
 impl MemApplier {
@@ -93,6 +94,42 @@ impl BlockApplier for MemApplier {
     fn record_consensus_meta(&self, meta: &[u8]) -> Result<(), String> {
         self.state.lock().unwrap().meta = Some(meta.to_vec());
         Ok(())
+    }
+    fn record_membership(
+        &self,
+        record: &authority::MembershipRecord,
+        meta: &[u8],
+    ) -> Result<(), String> {
+        self.record_memberships(std::slice::from_ref(record), Some(meta))
+    }
+    fn record_memberships(
+        &self,
+        records: &[authority::MembershipRecord],
+        meta: Option<&[u8]>,
+    ) -> Result<(), String> {
+        let mut s = self.state.lock().unwrap();
+        for r in records {
+            s.memberships
+                .entry(r.log_index)
+                .or_insert_with(|| r.clone());
+        }
+        if let Some(m) = meta {
+            s.meta = Some(m.to_vec());
+        }
+        Ok(())
+    }
+    fn membership_records(
+        &self,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<authority::MembershipRecord>, String> {
+        let s = self.state.lock().unwrap();
+        Ok(s.memberships
+            .values()
+            .filter(|r| after.is_none_or(|a| r.log_index > a))
+            .take(limit)
+            .cloned()
+            .collect())
     }
     fn consensus_meta(&self) -> Result<Option<Vec<u8>>, String> {
         Ok(self.state.lock().unwrap().meta.clone())
@@ -346,14 +383,56 @@ async fn installing_a_snapshot_catches_the_chain_up_and_records_its_log_id() {
         .expect("a snapshot");
     let _ = c.shutdown().await;
 
+    // The receiver walks the snapshot's membership history from the genesis members.
+    let genesis = authority::MembershipState::genesis(
+        snap.meta
+            .last_membership
+            .membership()
+            .nodes()
+            .map(|(id, n)| (*id, n.clone()))
+            .collect(),
+    );
     let target = Arc::new(MemApplier::default());
-    let mut sm = BlockStateMachine::new(target.clone(), Arc::new(Mutex::new(None)));
+    let mut sm = BlockStateMachine::new(target.clone(), Arc::new(Mutex::new(None)))
+        .with_genesis(Some(genesis.clone()));
     sm.applied_state().await.unwrap();
     sm.install_snapshot(&snap.meta, snap.snapshot)
         .await
         .unwrap();
     assert_eq!(target.heights(), vec![1, 2, 3, 4]);
     assert_eq!(target.last_applied(), snap.meta.last_log_id);
+    // The membership change it proved is in the receiver's history.
+    let history = target.membership_records(None, 10).unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].step, Some(authority::Step::Initial));
+
+    // A snapshot whose membership its history does not prove is not installed.
+    let mut sm = BlockStateMachine::new(source.clone(), Arc::new(Mutex::new(None)));
+    sm.applied_state().await.unwrap();
+    let snap = sm
+        .get_current_snapshot()
+        .await
+        .unwrap()
+        .expect("a snapshot");
+    let mut meta = snap.meta.clone();
+    let mut nodes: BTreeMap<u64, MemberNode> = meta
+        .last_membership
+        .membership()
+        .nodes()
+        .map(|(id, n)| (*id, n.clone()))
+        .collect();
+    nodes.insert(2, MemberNode::default());
+    meta.last_membership = openraft::StoredMembership::new(
+        *meta.last_membership.log_id(),
+        openraft::Membership::new(vec![[1, 2].into()], nodes),
+    );
+    let other = Arc::new(MemApplier::default());
+    let mut sm = BlockStateMachine::new(other.clone(), Arc::new(Mutex::new(None)))
+        .with_genesis(Some(genesis));
+    sm.applied_state().await.unwrap();
+    let err = sm.install_snapshot(&meta, snap.snapshot).await.unwrap_err();
+    assert!(err.to_string().contains("does not follow"), "{err}");
+    assert!(other.heights().is_empty(), "nothing fetched or executed");
 }
 
 fn entry(term: u64, index: u64, payload: EntryPayload<TypeConfig>) -> Entry<TypeConfig> {

@@ -286,20 +286,26 @@ impl BlockApplier for SimApplier {
     }
 
     fn record_membership(&self, record: &MembershipRecord, meta: &[u8]) -> Result<(), String> {
-        self.record_memberships(std::slice::from_ref(record), meta)
+        self.record_memberships(std::slice::from_ref(record), Some(meta))
     }
 
-    fn record_memberships(&self, records: &[MembershipRecord], meta: &[u8]) -> Result<(), String> {
+    fn record_memberships(
+        &self,
+        records: &[MembershipRecord],
+        meta: Option<&[u8]>,
+    ) -> Result<(), String> {
         let mut c = self.chain.lock();
         for r in records {
             c.memberships
                 .entry(r.log_index)
                 .or_insert_with(|| r.clone());
         }
-        if c.entries.is_empty() {
-            c.base_meta = Some(meta.to_vec());
+        if let Some(meta) = meta {
+            if c.entries.is_empty() {
+                c.base_meta = Some(meta.to_vec());
+            }
+            c.meta = Some(meta.to_vec());
         }
-        c.meta = Some(meta.to_vec());
         Ok(())
     }
 

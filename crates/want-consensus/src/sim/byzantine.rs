@@ -19,6 +19,8 @@ use crate::AdminCommand;
 
 /// How long the Byzantine member waits for an answer (simulated ms).
 const BYZANTINE_TIMEOUT_MS: u64 = 5_000;
+/// How far above the victim's term the Byzantine member's modelled election wins.
+const ELECTED_TERM_LEAP: u64 = 1_000;
 /// How far past the victim's log a forged snapshot claims to reach.
 const SNAPSHOT_LEAP_ENTRIES: u64 = 50;
 
@@ -49,10 +51,16 @@ pub enum Kind {
     /// InstallSnapshot from itself as leader, whose target is the victim's own head, claiming a
     /// log id far ahead.
     SnapshotOwnHead,
+    /// As an *elected* leader (the honest voters' genuine grants of a new term), AppendEntries
+    /// with a membership entry that gives another member a key the Byzantine member holds.
+    ElectedMembershipRewrite,
+    /// As an elected leader, InstallSnapshot at the victim's own head whose membership gives
+    /// another member a key the Byzantine member holds (no history of approvals leads to it).
+    ElectedSnapshotMembership,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 13] = [
         Kind::ImpersonateMember,
         Kind::ForgedEnvelope,
         Kind::ReplayedEnvelope,
@@ -64,6 +72,8 @@ impl Kind {
         Kind::AdminRemoveMember,
         Kind::AdminSetKey,
         Kind::SnapshotOwnHead,
+        Kind::ElectedMembershipRewrite,
+        Kind::ElectedSnapshotMembership,
     ];
 
     pub fn name(self) -> &'static str {
@@ -79,6 +89,8 @@ impl Kind {
             Kind::AdminRemoveMember => "admin_remove_member",
             Kind::AdminSetKey => "admin_set_key",
             Kind::SnapshotOwnHead => "snapshot_own_head",
+            Kind::ElectedMembershipRewrite => "elected_membership_rewrite",
+            Kind::ElectedSnapshotMembership => "elected_snapshot_membership",
         }
     }
 }
@@ -112,6 +124,35 @@ impl Sim {
         };
         let env = Envelope::seal(header, payload, key);
         (env.sealed_header().to_field(), env.payload)
+    }
+
+    /// The proof that `leader` won `term`: every honest voter's grant, signed with its key, as
+    /// it answers a candidate whose log is up to date. (A model of a won election: the honest
+    /// members' Raft state does not record these votes.)
+    fn won_election(&mut self, term: u64, leader: u64) -> Vec<Vec<u8>> {
+        let answer: crate::raft::guard::VoteAnswer = Ok(openraft::raft::VoteResponse::new(
+            Vote::new(term, leader),
+            None,
+            true,
+        ));
+        let at = (self.clock(leader))();
+        let mut proof = Vec::new();
+        for voter in self.honest() {
+            self.byzantine_seq += 1;
+            let header = EnvelopeHeader {
+                chain_id: CHAIN_ID,
+                from: voter,
+                to: leader,
+                kind: MsgKind::Response,
+                boot: self.plan.seed,
+                seq: self.byzantine_seq,
+                sent_at_ms: at,
+                in_reply_to: [0; 32],
+                payload_hash: [0; 32],
+            };
+            proof.push(Envelope::seal(header, encode(&answer), &self.keys[&voter]).to_bytes());
+        }
+        proof
     }
 
     /// A key no member has, drawn from the seed.
@@ -283,6 +324,74 @@ impl Sim {
                     approvals: Vec::new(),
                 };
                 (byz, leader, MsgKind::Admin, encode(&req), own_key)
+            }
+            Kind::ElectedMembershipRewrite | Kind::ElectedSnapshotMembership => {
+                // A term far above the cluster's: the grants model a won election the honest
+                // members' Raft never saw, so no other Byzantine message (which claims the
+                // victim's term + 1) may ride on it — a really elected leader could fork the
+                // followers by calling its own entries committed (see ARCHITECTURE.md).
+                let term = term + ELECTED_TERM_LEAP;
+                let as_leader = |leader: u64| CommittedLeaderId::new(term, leader);
+                let proof = self.won_election(term, byz);
+                let membership = m.membership_config.membership();
+                let mut nodes: std::collections::BTreeMap<u64, crate::MemberNode> =
+                    membership.nodes().map(|(id, n)| (*id, n.clone())).collect();
+                if let Some(n) = nodes.get_mut(&other) {
+                    n.public_key = hex::encode(own_key.public_key());
+                }
+                let rewritten =
+                    openraft::Membership::new(membership.get_joint_config().clone(), nodes);
+                let payload = if kind == Kind::ElectedMembershipRewrite {
+                    encode(&LeaderClaim {
+                        proof,
+                        req: AppendEntriesRequest::<TypeConfig> {
+                            vote: Vote::new_committed(term, byz),
+                            prev_log_id: last,
+                            entries: vec![Entry {
+                                log_id: LogId::new(as_leader(byz), next_index),
+                                payload: EntryPayload::Membership(rewritten),
+                            }],
+                            leader_commit: last,
+                        },
+                    })
+                } else {
+                    let Ok(point) = crate::BlockApplier::head(&*self.appliers[&victim]) else {
+                        return;
+                    };
+                    let claimed = LogId::new(as_leader(byz), next_index + SNAPSHOT_LEAP_ENTRIES);
+                    encode(&LeaderClaim {
+                        proof,
+                        req: InstallSnapshotRequest::<TypeConfig> {
+                            vote: Vote::new_committed(term, byz),
+                            meta: SnapshotMeta {
+                                last_log_id: Some(claimed),
+                                last_membership: openraft::StoredMembership::new(
+                                    Some(claimed),
+                                    rewritten,
+                                ),
+                                snapshot_id: format!("byzantine-elected-{}", claimed.index),
+                            },
+                            offset: 0,
+                            data: encode(&SnapshotData {
+                                point,
+                                pending: None,
+                                history: Vec::new(),
+                            }),
+                            done: true,
+                        },
+                    })
+                };
+                (
+                    byz,
+                    victim,
+                    if kind == Kind::ElectedMembershipRewrite {
+                        MsgKind::AppendEntries
+                    } else {
+                        MsgKind::InstallSnapshot
+                    },
+                    payload,
+                    own_key,
+                )
             }
             Kind::SnapshotOwnHead => {
                 let Ok(point) = crate::BlockApplier::head(&*self.appliers[&victim]) else {

@@ -251,3 +251,11 @@ byzantine_test!(
     sim_byzantine_snapshot_of_own_head_cannot_skip_entries,
     Kind::SnapshotOwnHead
 );
+byzantine_test!(
+    sim_byzantine_elected_leader_cannot_rewrite_the_membership_by_log,
+    Kind::ElectedMembershipRewrite
+);
+byzantine_test!(
+    sim_byzantine_elected_leader_cannot_rewrite_the_membership_by_snapshot,
+    Kind::ElectedSnapshotMembership
+);

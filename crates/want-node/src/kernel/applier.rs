@@ -82,13 +82,13 @@ impl BlockApplier for Executor {
         record: &want_consensus::raft::authority::MembershipRecord,
         meta: &[u8],
     ) -> Result<(), String> {
-        self.record_memberships(std::slice::from_ref(record), meta)
+        self.record_memberships(std::slice::from_ref(record), Some(meta))
     }
 
     fn record_memberships(
         &self,
         records: &[want_consensus::raft::authority::MembershipRecord],
-        meta: &[u8],
+        meta: Option<&[u8]>,
     ) -> Result<(), String> {
         let encoded = records
             .iter()
