@@ -91,6 +91,11 @@ pub struct SimOutcome {
     pub final_height: u64,
 }
 
+/// Longest a restart retries while the crashed instance's Raft log is still open (simulated ms).
+const RESTART_WAIT_MS: u64 = 10_000;
+/// How often it retries (simulated ms).
+const RESTART_POLL_MS: u64 = 10;
+
 /// Everything one running simulation holds.
 struct Sim {
     plan: Plan,
@@ -272,8 +277,23 @@ impl Sim {
         if self.net.state.lock().nodes.contains_key(&id) {
             return;
         }
-        if let Err(e) = self.start_node(id).await {
-            self.net.state.lock().event(("restart_failed", id, e));
+        // A process that died is gone at once, its files closed; here tasks of the crashed
+        // instance (a message being handled, a replication stream waiting on a long RPC) may
+        // still hold its Raft log open for a while: retry, as a supervisor retries a start.
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(RESTART_WAIT_MS);
+        loop {
+            match self.start_node(id).await {
+                Ok(()) => return,
+                Err(e)
+                    if e.contains("is already open") && tokio::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_millis(RESTART_POLL_MS)).await;
+                }
+                Err(e) => {
+                    self.net.state.lock().event(("restart_failed", id, e));
+                    return;
+                }
+            }
         }
     }
 
