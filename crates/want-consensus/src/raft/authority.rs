@@ -532,13 +532,16 @@ pub fn verify_snapshot_membership(
         // through only if it changes nothing (a member moved ahead by a faulty leader can then
         // still take an honest leader's snapshot).
         if base.configs.as_slice() == target.configs && base.nodes == *target.nodes {
-            let mut state = base.clone();
+            // The member's membership is the snapshot's, at the snapshot's index.
+            let mut state = MembershipState {
+                index: Some(target_index),
+                pending: None,
+                ..base.clone()
+            };
             if let Some(req) = target.pending {
-                if state.pending.as_ref() != Some(req) {
-                    state
-                        .admit(chain_id, req)
-                        .map_err(|e| format!("the snapshot's pending membership request: {e}"))?;
-                }
+                state
+                    .admit(chain_id, req)
+                    .map_err(|e| format!("the snapshot's pending membership request: {e}"))?;
             }
             return Ok((Vec::new(), state));
         }
@@ -956,9 +959,14 @@ mod tests {
             index: Some(5),
             ..end.clone()
         };
-        let (walked, _) =
+        let (walked, state) =
             verify_snapshot_membership(CHAIN, &end, &history, &target_of(&same_older)).unwrap();
         assert!(walked.is_empty());
+        assert_eq!(
+            state.index,
+            Some(5),
+            "the snapshot's index, as the cluster has it"
+        );
         // A membership said to come after the snapshot's last entry.
         let beyond = SnapshotMembership {
             last_log_index: Some(7),
