@@ -99,6 +99,36 @@ fn encode<T: serde::Serialize>(v: &T) -> Vec<u8> {
     postcard::to_allocvec(v).expect("invariant: postcard encoding into a Vec cannot fail")
 }
 
+/// An InstallSnapshot from the leader of `claimed`'s term (with `proof` of its election)
+/// whose last entry is `claimed`, standing for chain point `point` with `membership` and no
+/// membership history.
+fn snapshot_claim(
+    proof: Vec<Vec<u8>>,
+    claimed: LogId<u64>,
+    membership: openraft::StoredMembership<u64, crate::MemberNode>,
+    point: crate::ChainPoint,
+) -> Vec<u8> {
+    let leader = claimed.leader_id;
+    encode(&LeaderClaim {
+        proof,
+        req: InstallSnapshotRequest::<TypeConfig> {
+            vote: Vote::new_committed(leader.term, leader.node_id),
+            meta: SnapshotMeta {
+                last_log_id: Some(claimed),
+                last_membership: membership,
+                snapshot_id: format!("byzantine-{}-{}", leader.term, claimed.index),
+            },
+            offset: 0,
+            data: encode(&SnapshotData {
+                point,
+                pending: None,
+                history: Vec::new(),
+            }),
+            done: true,
+        },
+    })
+}
+
 impl Sim {
     /// Seals `payload` as `from` with `key` (the Byzantine member's, or another).
     fn seal(
@@ -359,27 +389,12 @@ impl Sim {
                         return;
                     };
                     let claimed = LogId::new(as_leader(byz), next_index + SNAPSHOT_LEAP_ENTRIES);
-                    encode(&LeaderClaim {
+                    snapshot_claim(
                         proof,
-                        req: InstallSnapshotRequest::<TypeConfig> {
-                            vote: Vote::new_committed(term, byz),
-                            meta: SnapshotMeta {
-                                last_log_id: Some(claimed),
-                                last_membership: openraft::StoredMembership::new(
-                                    Some(claimed),
-                                    rewritten,
-                                ),
-                                snapshot_id: format!("byzantine-elected-{}", claimed.index),
-                            },
-                            offset: 0,
-                            data: encode(&SnapshotData {
-                                point,
-                                pending: None,
-                                history: Vec::new(),
-                            }),
-                            done: true,
-                        },
-                    })
+                        claimed,
+                        openraft::StoredMembership::new(Some(claimed), rewritten),
+                        point,
+                    )
                 };
                 (
                     byz,
@@ -402,24 +417,12 @@ impl Sim {
                     byz,
                     victim,
                     MsgKind::InstallSnapshot,
-                    encode(&LeaderClaim {
-                        proof: Vec::new(),
-                        req: InstallSnapshotRequest::<TypeConfig> {
-                            vote: Vote::new_committed(term, byz),
-                            meta: SnapshotMeta {
-                                last_log_id: Some(claimed),
-                                last_membership: m.membership_config.as_ref().clone(),
-                                snapshot_id: format!("byzantine-{}", claimed.index),
-                            },
-                            offset: 0,
-                            data: encode(&SnapshotData {
-                                point,
-                                pending: None,
-                                history: Vec::new(),
-                            }),
-                            done: true,
-                        },
-                    }),
+                    snapshot_claim(
+                        Vec::new(),
+                        claimed,
+                        m.membership_config.as_ref().clone(),
+                        point,
+                    ),
                     own_key,
                 )
             }

@@ -65,6 +65,11 @@ async fn send(
     (status, code)
 }
 
+/// A leader's request `req` with `proof` of its election, as the wire carries it.
+fn claim<R: serde::Serialize>(proof: Vec<Vec<u8>>, req: R) -> Vec<u8> {
+    postcard::to_allocvec(&LeaderClaim { proof, req }).unwrap()
+}
+
 fn append(vote: Vote<u64>, proof: Vec<Vec<u8>>) -> Vec<u8> {
     let req = AppendEntriesRequest::<TypeConfig> {
         vote,
@@ -72,7 +77,7 @@ fn append(vote: Vote<u64>, proof: Vec<Vec<u8>>) -> Vec<u8> {
         entries: vec![],
         leader_commit: None,
     };
-    postcard::to_allocvec(&LeaderClaim { proof, req }).unwrap()
+    claim(proof, req)
 }
 
 fn committed(term: u64, leader: u64) -> Vote<u64> {
@@ -187,18 +192,13 @@ async fn a_member_cannot_speak_for_another_or_lead_without_an_election() {
         data: vec![],
         done: true,
     };
-    let payload = postcard::to_allocvec(&LeaderClaim {
-        proof: vec![],
-        req: snapshot,
-    })
-    .unwrap();
     let r = send(
         &c,
         victim,
         bad_id,
         bad_key,
         MsgKind::InstallSnapshot,
-        payload,
+        claim(vec![], snapshot),
     )
     .await;
     assert_eq!(r, (StatusCode::FORBIDDEN, "unproven_leader".into()));
@@ -247,11 +247,7 @@ async fn a_member_cannot_speak_for_another_or_lead_without_an_election() {
         }],
         leader_commit: None,
     };
-    let payload = postcard::to_allocvec(&LeaderClaim {
-        proof: genuine.clone(),
-        req: rekey,
-    })
-    .unwrap();
+    let payload = claim(genuine.clone(), rekey);
     let r = send(&c, victim, bad_id, bad_key, MsgKind::AppendEntries, payload).await;
     assert_eq!(r, (StatusCode::FORBIDDEN, "unauthorized_membership".into()));
 
@@ -285,18 +281,13 @@ async fn a_member_cannot_speak_for_another_or_lead_without_an_election() {
         .unwrap(),
         done: true,
     };
-    let payload = postcard::to_allocvec(&LeaderClaim {
-        proof: genuine.clone(),
-        req: forged_snapshot,
-    })
-    .unwrap();
     let r = send(
         &c,
         victim,
         bad_id,
         bad_key,
         MsgKind::InstallSnapshot,
-        payload,
+        claim(genuine.clone(), forged_snapshot),
     )
     .await;
     assert_eq!(r, (StatusCode::FORBIDDEN, "unauthorized_membership".into()));

@@ -331,9 +331,24 @@ async fn a_member_down_past_the_purged_log_catches_up_from_a_snapshot() {
     let down = (leader + 1) % 3;
     let mut ids = commit_transfers(&c, 0, 2, |_| leader).await;
     c.stop_member(down).await;
+    let head = past_the_purged_log_and_back(&mut c, leader, down, &mut ids).await;
+    c.check_consistent(head["height"].as_u64().unwrap(), &ids)
+        .await;
+    c.stop_all().await;
+}
+
+/// With member `down` stopped: commits transfers through `leader` and 200 blocks until the log
+/// is purged past them, restarts `down` and waits until it has caught up by snapshot. Returns
+/// the head it reached.
+async fn past_the_purged_log_and_back(
+    c: &mut TestCluster,
+    leader: usize,
+    down: usize,
+    ids: &mut Vec<String>,
+) -> Value {
     let h = c.node(leader).height().await;
-    ids.extend(commit_transfers(&c, 2, 3, |_| leader).await);
-    wait_height(&c, h + 200).await;
+    ids.extend(commit_transfers(c, 2, 3, |_| leader).await);
+    wait_height(c, h + 200).await;
     let s = c.node(leader).get_ok("/v1/status").await;
     assert!(
         s["purged_index"].as_u64().unwrap_or(0) > h,
@@ -355,9 +370,7 @@ async fn a_member_down_past_the_purged_log_catches_up_from_a_snapshot() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    c.check_consistent(head["height"].as_u64().unwrap(), &ids)
-        .await;
-    c.stop_all().await;
+    head
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -376,29 +389,9 @@ async fn a_member_down_across_a_membership_change_takes_it_from_a_snapshot_with_
     assert!(summary.contains("no longer"), "{summary}");
     c.stop_member(removed).await;
     let leader = c.leader().await;
-    let h = c.node(leader).height().await;
-    ids.extend(commit_transfers(&c, 2, 3, |_| leader).await);
-    wait_height(&c, h + 200).await;
-    let s = c.node(leader).get_ok("/v1/status").await;
-    assert!(
-        s["purged_index"].as_u64().unwrap_or(0) > h,
-        "log not purged: {s}"
-    );
     // Back, the member lacks the removal's log entries: the snapshot carries the membership
     // history that proves it (the approvals of a majority), and the member takes it.
-    c.restart_member(down).await;
-    let head = c.reached(h + 200).await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while c.node(down).get_ok("/v1/status").await["snapshot_index"]
-        .as_u64()
-        .is_none()
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no snapshot installed"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let head = past_the_purged_log_and_back(&mut c, leader, down, &mut ids).await;
     assert_eq!(voters(c.node(down)).await.len(), 3);
     let history = c.node(down).get_ok("/v1/cluster/membership/history").await;
     let records: Vec<MembershipRecord> =
