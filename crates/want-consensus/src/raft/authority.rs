@@ -108,15 +108,21 @@ impl MembershipState {
     }
 
     /// Whether voter sets `configs` with members `nodes` are the genesis shape of this state:
-    /// the same voters with the same keys, and no other node (URLs aside: a member may reach
-    /// the others at addresses of its own configuration).
+    /// the same voters with the same keys and URLs, and no other node. (The first membership is
+    /// written from the genesis file every member holds, so its URLs are the genesis's; a leader
+    /// that wrote another member's URL as an address of its choosing would cut that member off
+    /// for every later leader, who reach members at the membership's URLs.)
     pub fn same_members(
         &self,
         configs: &[BTreeSet<u64>],
         nodes: &BTreeMap<u64, MemberNode>,
     ) -> bool {
         let voters: BTreeSet<u64> = configs.iter().flatten().copied().collect();
-        self.same_voters(configs, nodes) && nodes.keys().all(|id| voters.contains(id))
+        self.same_voters(configs, nodes)
+            && nodes.keys().all(|id| voters.contains(id))
+            && nodes
+                .iter()
+                .all(|(id, n)| self.nodes.get(id).is_some_and(|g| g.addr == n.addr))
     }
 
     /// Whether voter sets `configs` with members `nodes` name the same voters with the same keys
@@ -446,7 +452,7 @@ fn walk_record(
         // The log's first membership: the genesis voters, with their keys, and no learner.
         if !state.same_members(&r.configs, &nodes) {
             return Err(at(format!(
-                "the log's first membership {:?} is not the genesis voters {:?} with their keys",
+                "the log's first membership {:?} is not the genesis voters {:?} with their keys and URLs",
                 r.configs, state.configs
             )));
         }
@@ -869,6 +875,11 @@ mod tests {
         let mut other_start = history.clone();
         other_start[0].members[0].public_key = hex::encode(keys[3].public_key());
         assert!(verify_history(CHAIN, &genesis, &other_start).is_err());
+        // Or one that sends another member's traffic to an address the leader chose.
+        let mut moved = history.clone();
+        moved[0].members[1].url = "http://203.0.113.9:7000".into();
+        let err = verify_history(CHAIN, &genesis, &moved).unwrap_err();
+        assert!(err.contains("first membership"), "{err}");
     }
 
     fn target_of(state: &MembershipState) -> SnapshotMembership<'_> {

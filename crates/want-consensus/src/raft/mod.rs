@@ -894,7 +894,7 @@ impl<A: BlockApplier> RaftConsensus<A> {
                         // The first membership a member learns is the log's first: the genesis.
                         Some(g) if step == authority::Step::Initial && !g.same_members(&configs, &nodes) => {
                             Err(format!(
-                                "the log's first membership {configs:?} is not the genesis voters {:?} with their keys and no other node",
+                                "the log's first membership {configs:?} is not the genesis voters {:?} with their keys and URLs and no other node",
                                 g.configs
                             ))
                         }

@@ -15,7 +15,7 @@ use super::applier::SimApplier;
 use crate::net::{NetError, Wire, WireFuture};
 use crate::{Inbound, RaftConsensus};
 
-/// Requests kept for a Byzantine member to replay.
+/// Requests kept for a Byzantine member to replay (the latest its receivers accepted).
 pub const CAPTURED_MAX: usize = 64;
 /// Every hop takes at least this long (simulated ms): a network is never instantaneous, and a
 /// sender that retries at once must still let simulated time advance.
@@ -207,7 +207,21 @@ impl SimNet {
                 reason: "dropped".into(),
             });
         }
+        let copy = Captured {
+            to,
+            field: field.clone(),
+            body: body.clone(),
+        };
         let answer = self.handle(from, to, field, body).await?;
+        // Kept for a replay only once its receiver took it: replaying a message the network
+        // dropped would be its first delivery, not a replay.
+        {
+            let mut s = self.state.lock();
+            if s.captured.len() == CAPTURED_MAX {
+                s.captured.pop_front();
+            }
+            s.captured.push_back(copy);
+        }
         // The answer crosses the same network back.
         tokio::time::sleep(Duration::from_millis(HOP_MS_MIN)).await;
         self.reach(to, from)?;
@@ -225,17 +239,6 @@ impl Wire for SimNet {
         body: Vec<u8>,
         timeout: Duration,
     ) -> WireFuture {
-        {
-            let mut s = self.state.lock();
-            if s.captured.len() == CAPTURED_MAX {
-                s.captured.pop_front();
-            }
-            s.captured.push_back(Captured {
-                to,
-                field: field.clone(),
-                body: body.clone(),
-            });
-        }
         let fate = self.fate(from, to);
         if fate.duplicate {
             let again = Fate {

@@ -52,7 +52,8 @@ impl Shared {
     }
 
     /// Checks a block a leader proposes before this member appends it to its Raft log (see
-    /// [`want_consensus::BlockApplier::check_proposal`]): the content checks of
+    /// [`want_consensus::BlockApplier::check_proposal`]): at most
+    /// [`crate::config::CLUSTER_BLOCK_TXS_MAX`] transactions, the content checks of
     /// [`Shared::check_content`], the timestamp against `now_ms` plus
     /// [`want_consensus::BLOCK_TIME_DRIFT_MS`], and, when the block extends this node's head,
     /// its parent state root and timestamp against the head. The senders found are kept for
@@ -64,6 +65,19 @@ impl Shared {
         now_ms: Option<u64>,
     ) -> Result<(), NodeError> {
         let h = &block.header;
+        // Members check a proposal within the leader's append timeout; an honest leader never
+        // proposes more (see `Shared::block_txs_max`), and a bigger block would take every
+        // follower past that timeout and into elections.
+        let cap = crate::config::CLUSTER_BLOCK_TXS_MAX;
+        if block.txs.len() > cap {
+            return Err(invalid_block(
+                h.height,
+                format!(
+                    "it carries {} transactions; a cluster member proposes at most {cap}",
+                    block.txs.len()
+                ),
+            ));
+        }
         if let Some(now) = now_ms {
             let latest = now.saturating_add(want_consensus::BLOCK_TIME_DRIFT_MS);
             if h.timestamp_ms > latest {

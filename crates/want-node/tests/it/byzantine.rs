@@ -409,6 +409,17 @@ async fn a_member_refuses_to_append_invalid_or_future_dated_blocks() {
         ),
         (next_block(&node, vec![], |h| h.tx_count = 3), "tx_count"),
         (next_block(&node, vec![], |h| h.chain_id += 1), "chain id"),
+        (
+            next_block(
+                &node,
+                vec![
+                    transfer(&dev_key(), 0, new_key().address(), 1);
+                    want_node::config::CLUSTER_BLOCK_TXS_MAX + 1
+                ],
+                |_| {},
+            ),
+            "a cluster member proposes at most",
+        ),
     ];
     for (block, why) in cases {
         let (code, msg) = check(&block).unwrap_err();
