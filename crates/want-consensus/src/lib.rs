@@ -106,6 +106,12 @@ pub trait BlockApplier: Send + Sync + 'static {
     ) -> Result<ApplyOutcome, String>;
     /// The chain as applied: its head (for snapshot descriptors).
     fn head(&self) -> Result<ChainPoint, String>;
+    /// The hash of the block this node applied at `height` (None above its head, or when the
+    /// applier cannot tell): a member refuses a snapshot whose chain point contradicts its own
+    /// chain before Raft installs it (an install that fails stops Raft).
+    fn hash_at(&self, _height: u64) -> Result<Option<Hash32>, String> {
+        Ok(None)
+    }
     /// Installs a snapshot: brings the chain up to `target` by fetching the blocks after the
     /// local head from `sources` (members' URLs), checking that they link up to `target`, and
     /// executing them; records `consensus_meta` with the last one (or alone, if the chain

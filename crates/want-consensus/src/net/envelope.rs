@@ -154,6 +154,13 @@ pub enum Refusal {
         index: u64,
         reason: String,
     },
+    /// A snapshot whose chain point contradicts the receiver's own chain.
+    #[error("node {from} sent snapshot {snapshot} that contradicts this member's chain: {reason}")]
+    InvalidSnapshot {
+        from: u64,
+        snapshot: String,
+        reason: String,
+    },
 }
 
 impl Refusal {
@@ -180,11 +187,12 @@ impl Refusal {
             Refusal::UnprovenLeader { .. } => "unproven_leader",
             Refusal::InvalidBlock { .. } => "invalid_block",
             Refusal::UnauthorizedMembership { .. } => "unauthorized_membership",
+            Refusal::InvalidSnapshot { .. } => "invalid_snapshot",
         }
     }
 
     /// Every code, for metrics.
-    pub const CODES: [&'static str; 19] = [
+    pub const CODES: [&'static str; 21] = [
         "malformed",
         "too_large",
         "wrong_chain",
@@ -204,6 +212,8 @@ impl Refusal {
         "not_a_voter",
         "unproven_leader",
         "invalid_block",
+        "unauthorized_membership",
+        "invalid_snapshot",
     ];
 }
 
@@ -400,7 +410,67 @@ mod tests {
         codes.sort_unstable();
         codes.dedup();
         assert_eq!(codes.len(), Refusal::CODES.len());
-        assert!(Refusal::CODES.contains(&Refusal::Unsigned.code()));
+        let s = String::new;
+        let every = [
+            Refusal::Malformed(s()),
+            Refusal::TooLarge(0),
+            Refusal::WrongChain { got: 0, want: 1 },
+            Refusal::Misaddressed { to: 0, me: 1 },
+            Refusal::UnknownSender(0),
+            Refusal::BadSignature(0),
+            Refusal::PayloadMismatch,
+            Refusal::Stale {
+                age_ms: 0,
+                window_ms: 0,
+            },
+            Refusal::FromFuture { ahead_ms: 0 },
+            Refusal::SentBeforeStart {
+                sent_at_ms: 0,
+                started_ms: 0,
+            },
+            Refusal::Replayed {
+                from: 0,
+                boot: 0,
+                seq: 0,
+            },
+            Refusal::WindowFull(0),
+            Refusal::NotAReply,
+            Refusal::Partitioned(0),
+            Refusal::Unsigned,
+            Refusal::Impersonation {
+                from: 0,
+                claimed: None,
+            },
+            Refusal::NotAVoter { from: 0 },
+            Refusal::UnprovenLeader {
+                from: 0,
+                term: 0,
+                reason: s(),
+            },
+            Refusal::InvalidBlock {
+                from: 0,
+                index: 0,
+                reason: s(),
+            },
+            Refusal::UnauthorizedMembership {
+                from: 0,
+                index: 0,
+                reason: s(),
+            },
+            Refusal::InvalidSnapshot {
+                from: 0,
+                snapshot: s(),
+                reason: s(),
+            },
+        ];
+        assert_eq!(every.len(), Refusal::CODES.len());
+        for r in &every {
+            assert!(
+                Refusal::CODES.contains(&r.code()),
+                "{} is not listed",
+                r.code()
+            );
+        }
     }
 
     #[test]

@@ -703,6 +703,27 @@ impl<A: BlockApplier> RaftConsensus<A> {
         }
         let data = state_machine::decode_snapshot(&req.data)
             .map_err(|e| Refusal::Malformed(format!("snapshot {}: {e}", req.meta.snapshot_id)))?;
+        // A chain point this member already passed must be its own block there: installing a
+        // contradicting one would fail (and an install that fails stops Raft on this member).
+        let point = data.point;
+        let ours = {
+            let applier = self.applier.clone();
+            runtime::blocking(move || applier.hash_at(point.height))
+                .await
+                .map_err(|e| Refusal::Malformed(format!("the snapshot check thread failed: {e}")))?
+                .map_err(unreadable)?
+        };
+        if let Some(ours) = ours.filter(|h| *h != point.hash) {
+            tracing::warn!(target: "consensus::guard", "refusing snapshot {} from node {from}: block {} is {} here, not {}", req.meta.snapshot_id, point.height, ours, point.hash);
+            return Err(Refusal::InvalidSnapshot {
+                from,
+                snapshot: req.meta.snapshot_id.clone(),
+                reason: format!(
+                    "its chain point is block {} with hash {}, but this member's block {} is {}",
+                    point.height, point.hash, point.height, ours
+                ),
+            });
+        }
         let base = match applied.walk_state() {
             s if s.is_known() => s,
             _ => self.genesis.clone().unwrap_or_default(),

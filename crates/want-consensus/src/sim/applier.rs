@@ -98,6 +98,15 @@ impl SimApplier {
         lost as u64
     }
 
+    /// The hash of the chain's block at `height` (the genesis point is height 0; None above
+    /// the head).
+    fn hash_in(c: &Chain, height: u64) -> Option<Hash32> {
+        match usize::try_from(height).ok()?.checked_sub(1) {
+            None => Some(Hash32::ZERO),
+            Some(i) => c.entries.get(i).map(|e| e.block.hash()),
+        }
+    }
+
     fn head_of(c: &Chain) -> ChainPoint {
         c.entries.last().map_or(
             ChainPoint {
@@ -200,6 +209,10 @@ impl BlockApplier for SimApplier {
         Ok(Self::head_of(&self.chain.lock()))
     }
 
+    fn hash_at(&self, height: u64) -> Result<Option<Hash32>, String> {
+        Ok(Self::hash_in(&self.chain.lock(), height))
+    }
+
     fn catch_up(
         &self,
         target: &ChainPoint,
@@ -209,12 +222,7 @@ impl BlockApplier for SimApplier {
         let local = {
             let mut c = self.chain.lock();
             let local = Self::head_of(&c);
-            if target.height <= local.height {
-                let idx = usize::try_from(target.height).unwrap_or(usize::MAX);
-                let have = match idx.checked_sub(1) {
-                    None => Hash32::ZERO,
-                    Some(i) => c.entries[i].block.hash(),
-                };
+            if let Some(have) = Self::hash_in(&c, target.height) {
                 if have != target.hash {
                     return Err(format!(
                         "the local chain holds a different block at height {}",

@@ -61,6 +61,14 @@ impl BlockApplier for Executor {
         })
     }
 
+    fn hash_at(&self, height: u64) -> Result<Option<want_types::Hash32>, String> {
+        self.shared
+            .store
+            .block_info(height)
+            .map(|info| info.map(|i| i.hash))
+            .map_err(|e| e.to_string())
+    }
+
     fn catch_up(
         &self,
         target: &ChainPoint,

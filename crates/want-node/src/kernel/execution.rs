@@ -55,7 +55,8 @@ impl Shared {
     /// [`want_consensus::BlockApplier::check_proposal`]): at most
     /// [`crate::config::CLUSTER_BLOCK_TXS_MAX`] transactions, the content checks of
     /// [`Shared::check_content`], the timestamp against `now_ms` plus
-    /// [`want_consensus::BLOCK_TIME_DRIFT_MS`], and, when the block extends this node's head,
+    /// [`want_consensus::BLOCK_TIME_DRIFT_MS`] (or the head's time, if later, for a block that
+    /// extends the head), and, when the block extends this node's head,
     /// its parent state root and timestamp against the head. The senders found are kept for
     /// execution, so a follower verifies each signature once.
     pub fn check_proposal(
@@ -78,8 +79,17 @@ impl Shared {
                 ),
             ));
         }
+        let head = self.store.head()?;
+        let extends_head = h.height == head.height + 1 && h.prev_hash == head.hash;
         if let Some(now) = now_ms {
-            let latest = now.saturating_add(want_consensus::BLOCK_TIME_DRIFT_MS);
+            // A block may carry its parent's time even when that is ahead of this clock: a
+            // future-dated block committed earlier (one a faulty leader claimed committed may be
+            // up to `COMMITTED_BLOCK_TIME_DRIFT_MS` ahead) must not stop every later leader's
+            // blocks, which carry the head's time until the clocks pass it.
+            let mut latest = now.saturating_add(want_consensus::BLOCK_TIME_DRIFT_MS);
+            if extends_head {
+                latest = latest.max(head.timestamp_ms);
+            }
             if h.timestamp_ms > latest {
                 return Err(invalid_block(
                     h.height,
@@ -92,8 +102,7 @@ impl Shared {
                 ));
             }
         }
-        let head = self.store.head()?;
-        if h.height == head.height + 1 && h.prev_hash == head.hash {
+        if extends_head {
             self.check_against_parent(block, &head)?;
         }
         let key = CheckedBlocks::key(block);

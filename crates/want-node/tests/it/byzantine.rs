@@ -298,6 +298,44 @@ async fn a_member_cannot_speak_for_another_or_lead_without_an_election() {
         "the victim took the stolen key"
     );
 
+    // Nor a snapshot with the victim's own membership whose chain point contradicts the
+    // victim's chain (its head's height, another hash): installing it would fail, and a failed
+    // install stops Raft on the victim.
+    let genuine_membership = StoredMembership::new(
+        *m.membership_config.log_id(),
+        m.membership_config.membership().clone(),
+    );
+    let other_point = want_consensus::ChainPoint {
+        hash: Hash32([7; 32]),
+        ..point
+    };
+    let wrong_point = InstallSnapshotRequest::<TypeConfig> {
+        vote: committed(high, bad_id),
+        meta: SnapshotMeta {
+            last_log_id: Some(far),
+            last_membership: genuine_membership,
+            snapshot_id: format!("evil-point-{}", far.index),
+        },
+        offset: 0,
+        data: postcard::to_allocvec(&want_consensus::raft::SnapshotData {
+            point: other_point,
+            pending: None,
+            history: Vec::new(),
+        })
+        .unwrap(),
+        done: true,
+    };
+    let r = send(
+        &c,
+        victim,
+        bad_id,
+        bad_key,
+        MsgKind::InstallSnapshot,
+        claim(genuine.clone(), wrong_point),
+    )
+    .await;
+    assert_eq!(r, (StatusCode::FORBIDDEN, "invalid_snapshot".into()));
+
     // Nothing moved: the victim's term is not the claimed one, and the chain goes on.
     assert!(c.node(victim).node.consensus_status().term < high);
     let metrics = c.node(victim).get_text("/metrics").await;
@@ -305,6 +343,7 @@ async fn a_member_cannot_speak_for_another_or_lead_without_an_election() {
         "impersonation",
         "unproven_leader",
         "unauthorized_membership",
+        "invalid_snapshot",
     ] {
         assert!(
             metrics.contains(&format!(
@@ -379,6 +418,33 @@ async fn a_committed_invalid_block_is_skipped_by_every_member_and_the_chain_goes
     let good = next_block(&node, vec![], |_| {});
     let applied = node.node.consensus().propose(good).await.unwrap();
     assert_eq!(applied.height, before.height + 1);
+    node.stop().await;
+}
+
+/// A future-dated block that became committed (a faulty leader may claim one committed up to
+/// `COMMITTED_BLOCK_TIME_DRIFT_MS` ahead) does not stop the blocks after it: they carry its
+/// time, and members take them although that time is ahead of their clocks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocks_after_a_committed_future_dated_block_are_taken_at_its_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start_slow(dir.path(), |_| {}).await;
+    let s = &node.node.shared;
+    let me = [s.node_key.public_key()];
+    let ahead = now_ms() + 60_000;
+    let future = next_block(&node, vec![], |h| h.timestamp_ms = ahead);
+    node.node.consensus().propose(future).await.unwrap();
+    assert_eq!(s.store.head().unwrap().timestamp_ms, ahead);
+
+    let now = now_ms();
+    let at_head_time = next_block(&node, vec![], |h| h.timestamp_ms = ahead);
+    assert!(s.check_proposal(&at_head_time, &me, Some(now)).is_ok());
+    let beyond = next_block(&node, vec![], |h| h.timestamp_ms = ahead + 1);
+    let err = s.check_proposal(&beyond, &me, Some(now)).unwrap_err();
+    assert!(
+        err.to_string().contains("ahead of this member's clock"),
+        "{err}"
+    );
+    tokio::time::sleep(Duration::from_millis(1)).await;
     node.stop().await;
 }
 
