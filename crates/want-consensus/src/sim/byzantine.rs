@@ -192,6 +192,11 @@ impl Sim {
 
     /// Sends one crafted message and records its fate under `kind`.
     fn send(&self, kind: Kind, from: u64, to: u64, field: String, body: Vec<u8>) {
+        self.send_as(kind.name(), from, to, field, body)
+    }
+
+    /// [`Self::send`], its outcome counted under `label`.
+    fn send_as(&self, label: &'static str, from: u64, to: u64, field: String, body: Vec<u8>) {
         let net = self.net.clone();
         let outcomes = self.byzantine_outcomes.clone();
         tokio::spawn(async move {
@@ -206,10 +211,10 @@ impl Sim {
                 Ok(Err(crate::net::NetError::Refused { body, .. })) => format!("refused:{body}"),
                 Ok(Err(e)) => format!("not delivered: {e}"),
             };
-            net.state.lock().event(("byzantine", kind.name(), &outcome));
+            net.state.lock().event(("byzantine", label, &outcome));
             *outcomes
                 .lock()
-                .entry(format!("{} -> {outcome}", kind.name()))
+                .entry(format!("{label} -> {outcome}"))
                 .or_default() += 1;
         });
     }
@@ -274,10 +279,23 @@ impl Sim {
                 let captured = {
                     let s = self.net.state.lock();
                     let n = s.captured.len();
-                    (n > 0).then(|| s.captured[self.rng.gen_range(0..n)].clone())
+                    (n > 0).then(|| {
+                        let c = s.captured[self.rng.gen_range(0..n)].clone();
+                        let restarted =
+                            s.starts.get(&c.to).copied().unwrap_or_default() != c.receiver_starts;
+                        (c, restarted)
+                    })
                 };
-                if let Some(c) = captured {
-                    self.send(kind, byz, c.to, c.field, c.body);
+                if let Some((c, restarted)) = captured {
+                    // A receiver restarted since it took the message has forgotten it: its
+                    // guard refuses only what was sent before it started, by the sender's
+                    // (skewed) clock.
+                    let label = if restarted {
+                        "replayed_envelope_after_restart"
+                    } else {
+                        kind.name()
+                    };
+                    self.send_as(label, byz, c.to, c.field, c.body);
                 }
                 return;
             }

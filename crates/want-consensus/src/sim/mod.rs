@@ -246,6 +246,7 @@ impl Sim {
         .map_err(|e| e.to_string())?;
         let mut s = self.net.state.lock();
         s.event(("start", id));
+        *s.starts.entry(id).or_default() += 1;
         s.nodes.insert(id, Arc::new(c));
         Ok(())
     }

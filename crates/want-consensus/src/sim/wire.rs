@@ -38,6 +38,8 @@ pub struct Captured {
     pub to: u64,
     pub field: String,
     pub body: Vec<u8>,
+    /// How many times the receiver had started when it took the message.
+    pub receiver_starts: u64,
 }
 
 /// Everything the network knows; shared by all nodes' wires.
@@ -48,6 +50,8 @@ pub struct NetState {
     pub blocked: BTreeSet<(u64, u64)>,
     pub rates: Rates,
     pub captured: VecDeque<Captured>,
+    /// How many times each node started (a restart's replay guard has forgotten what it took).
+    pub starts: BTreeMap<u64, u64>,
     /// Faults injected, by kind.
     pub faults: BTreeMap<&'static str, u64>,
     /// Envelopes refused by a receiver's checks, by refusal code.
@@ -66,6 +70,7 @@ impl NetState {
             blocked: BTreeSet::new(),
             rates: Rates::default(),
             captured: VecDeque::new(),
+            starts: BTreeMap::new(),
             faults: BTreeMap::new(),
             refusals: BTreeMap::new(),
             trace: DefaultHasher::new(),
@@ -211,6 +216,7 @@ impl SimNet {
             to,
             field: field.clone(),
             body: body.clone(),
+            receiver_starts: 0,
         };
         let answer = self.handle(from, to, field, body).await?;
         // Kept for a replay only once its receiver took it: replaying a message the network
@@ -220,7 +226,11 @@ impl SimNet {
             if s.captured.len() == CAPTURED_MAX {
                 s.captured.pop_front();
             }
-            s.captured.push_back(copy);
+            let receiver_starts = s.starts.get(&to).copied().unwrap_or_default();
+            s.captured.push_back(Captured {
+                receiver_starts,
+                ..copy
+            });
         }
         // The answer crosses the same network back.
         tokio::time::sleep(Duration::from_millis(HOP_MS_MIN)).await;
