@@ -6,7 +6,10 @@
 //! refuses every message sent before it started (`sent_before_start`), or a message captured
 //! on the wire could be accepted a second time after a restart. A sender whose clock runs
 //! behind the receiver's by d ms is refused for the first d ms after the receiver starts and
-//! retries (Raft resends).
+//! retries (Raft resends); conversely, a copy of a message from a sender whose clock runs ahead
+//! by d ms, taken within the last d ms before the receiver restarted, can be taken once more
+//! after the restart (a duplicate, which Raft tolerates as it tolerates the network's; over
+//! TLS only the receiver itself could have kept the copy).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
