@@ -882,3 +882,250 @@ fn max_spend_is_the_payment_or_the_deposit_bound() {
     assert_eq!(Commerce::max_spend(&p, &ship(1)).unwrap(), 0);
     assert!(Commerce::weight(&place(1, 1)) > 0);
 }
+
+// ---- a backlog of deadlines ----
+
+/// Schedules `n` deadlines of orders that do not exist, all due at `due_ms`.
+fn schedule_phantoms(w: &mut World, n: u64, due_ms: u64) {
+    let mut ov = crate::store::Overlay::new(&w.ms);
+    for i in 0..n {
+        let payload = borsh::to_vec(&(1_000_000 + i, Deadline::Accept)).unwrap();
+        crate::kernel::schedule::schedule(&mut ov, Commerce::ID, due_ms, payload).unwrap();
+    }
+    let ws = crate::WriteSet(ov.into_changes().into_iter().collect());
+    w.ms.apply(&ws);
+}
+
+fn pending_count(w: &World) -> usize {
+    w.ms.iter_prefix(crate::kernel::schedule::DUE_PREFIX).count()
+}
+
+#[test]
+fn a_backlog_of_100_000_due_deadlines_drains_over_blocks_at_most_due_per_block_max_each() {
+    use crate::kernel::schedule::DUE_PER_BLOCK_MAX;
+    const BACKLOG: usize = 100_000;
+    let mut w = World::with_offer();
+    w.ok(buyer(), place(1, 1));
+    w.ok(other(), place(1, 1));
+    w.ok(buyer(), place(1, 1));
+    // Due before the three real deadlines, so those run last.
+    schedule_phantoms(&mut w, BACKLOG as u64, NOW_MS);
+    assert_eq!(pending_count(&w), BACKLOG + 3);
+    w.now = NOW_MS + ACCEPT_MS;
+    let mut blocks = 0;
+    let mut expired = Vec::new();
+    while pending_count(&w) > 0 {
+        let before = pending_count(&w);
+        let out = w.tick(w.now + 1);
+        let ran = before - pending_count(&w);
+        assert_eq!(ran, before.min(DUE_PER_BLOCK_MAX), "block {blocks}");
+        expired.extend(commerce_events(&out.hook_events));
+        blocks += 1;
+        assert!(blocks <= 200, "the backlog does not drain");
+    }
+    assert_eq!(blocks, (BACKLOG + 3).div_ceil(DUE_PER_BLOCK_MAX));
+    assert_eq!(expired.len(), 3, "{expired:?}");
+    for id in 1..=3 {
+        assert_eq!(w.order(id).status, OrderStatus::Expired);
+    }
+    assert_eq!(w.stock(), STOCK);
+    w.check_books();
+}
+
+// ---- property: random sequences of calls and time ----
+
+mod property {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Place { buyer: bool, quantity: u32 },
+        Accept { order: u8, deposit_ok: bool },
+        Decline { order: u8 },
+        Ship { order: u8 },
+        Confirm { order: u8, who: u8 },
+        Refund { order: u8, amount: Amount },
+        ProposeCancel { order: u8, who: u8 },
+        AgreeCancel { order: u8, who: u8 },
+        Dispute { order: u8, who: u8 },
+        ProposeSettlement { order: u8, who: u8, quarters: u8 },
+        AcceptSettlement { order: u8, who: u8, same: bool },
+        Reprice { price: Amount },
+        Tick { ms: u64 },
+    }
+
+    fn arb_op() -> impl Strategy<Value = Op> {
+        let o = 0u8..4;
+        prop_oneof![
+            3 => (any::<bool>(), 0u32..4).prop_map(|(buyer, quantity)| Op::Place { buyer, quantity }),
+            6 => (o.clone(), prop::bool::weighted(0.9)).prop_map(|(order, deposit_ok)| Op::Accept { order, deposit_ok }),
+            1 => o.clone().prop_map(|order| Op::Decline { order }),
+            6 => o.clone().prop_map(|order| Op::Ship { order }),
+            2 => (o.clone(), 0u8..3).prop_map(|(order, who)| Op::Confirm { order, who }),
+            1 => (o.clone(), prop_oneof![Just(1u128), Just(333), Just(1_000), Just(5_000)]).prop_map(|(order, amount)| Op::Refund { order, amount }),
+            1 => (o.clone(), 0u8..3).prop_map(|(order, who)| Op::ProposeCancel { order, who }),
+            1 => (o.clone(), 0u8..3).prop_map(|(order, who)| Op::AgreeCancel { order, who }),
+            4 => (o.clone(), 0u8..3).prop_map(|(order, who)| Op::Dispute { order, who }),
+            4 => (o.clone(), 0u8..3, 0u8..6).prop_map(|(order, who, quarters)| Op::ProposeSettlement { order, who, quarters }),
+            4 => (o.clone(), 0u8..3, prop::bool::weighted(0.8)).prop_map(|(order, who, same)| Op::AcceptSettlement { order, who, same }),
+            1 => prop_oneof![Just(PRICE), Just(777), Just(PRICE * 3)].prop_map(|price| Op::Reprice { price }),
+            3 => prop_oneof![4 => Just(1u64), 4 => Just(100), 3 => Just(499), 1 => Just(999), 1 => Just(1_000), 1 => Just(2_000), 1 => Just(3_000)].prop_map(|ms| Op::Tick { ms }),
+        ]
+    }
+
+    /// `who`: 0 the seller, 1 the order's buyer, 2 someone else.
+    fn party(w: &World, order: u64, who: u8) -> Address {
+        let buyer = state::order(&w.ms, order)
+            .unwrap()
+            .map(|o| o.buyer)
+            .unwrap_or(buyer());
+        match who {
+            0 => seller(),
+            1 => buyer,
+            _ => stranger(),
+        }
+    }
+
+    fn step(w: &mut World, op: &Op) {
+        let n_orders = crate::store::read_u64(&w.ms, state::ORDER_SEQ_KEY).unwrap();
+        // 0: the next (unknown) order; k: the k-th most recent one.
+        let pick = |o: u8| (n_orders + 1).saturating_sub(u64::from(o)).max(1);
+        let call = match op.clone() {
+            Op::Tick { ms } => {
+                let at = w.now + ms;
+                w.tick(at);
+                return;
+            }
+            Op::Place { buyer: b, quantity } => {
+                let offer = state::offer(&w.ms, 1).unwrap().unwrap();
+                (
+                    if b { buyer() } else { other() },
+                    CommerceCall::PlaceOrder {
+                        offer: 1,
+                        version: offer.version,
+                        terms_hash: offer.terms_hash,
+                        quantity,
+                        max_total: offer.terms.price * Amount::from(quantity),
+                    },
+                )
+            }
+            Op::Accept { order, deposit_ok } => (
+                seller(),
+                CommerceCall::AcceptOrder {
+                    order: pick(order),
+                    max_deposit: if deposit_ok { Amount::MAX } else { 0 },
+                },
+            ),
+            Op::Decline { order } => (seller(), CommerceCall::DeclineOrder { order: pick(order) }),
+            Op::Ship { order } => (seller(), ship(pick(order))),
+            Op::Confirm { order, who } => {
+                let id = pick(order);
+                (party(w, id, who.max(1)), CommerceCall::ConfirmDelivery { order: id })
+            }
+            Op::Refund { order, amount } => (
+                seller(),
+                CommerceCall::RefundPart { order: pick(order), amount },
+            ),
+            Op::ProposeCancel { order, who } => {
+                let id = pick(order);
+                (party(w, id, who), CommerceCall::ProposeCancel { order: id })
+            }
+            Op::AgreeCancel { order, who } => {
+                let id = pick(order);
+                (party(w, id, who), CommerceCall::AgreeCancel { order: id })
+            }
+            Op::Dispute { order, who } => {
+                let id = pick(order);
+                (
+                    party(w, id, who),
+                    CommerceCall::OpenDispute { order: id, evidence: vec!["bafyev".into()] },
+                )
+            }
+            Op::ProposeSettlement { order, who, quarters } => {
+                let id = pick(order);
+                let escrowed = state::order(&w.ms, id)
+                    .unwrap()
+                    .map(|o| o.escrowed().unwrap())
+                    .unwrap_or(0);
+                (
+                    party(w, id, who),
+                    CommerceCall::ProposeSettlement {
+                        order: id,
+                        buyer_share: escrowed * Amount::from(quarters) / 4,
+                    },
+                )
+            }
+            Op::AcceptSettlement { order, who, same } => {
+                let id = pick(order);
+                let o = state::order(&w.ms, id).unwrap();
+                let proposal = o.as_ref().and_then(|o| o.settlement);
+                let share = proposal.map(|(_, s)| s).unwrap_or(0);
+                // Mostly the other party accepts the proposed split; sometimes anyone, any split.
+                let accepter = match (same, &o, proposal) {
+                    (true, Some(o), Some((by, _))) if by == o.buyer => o.seller,
+                    (true, Some(o), Some(_)) => o.buyer,
+                    _ => party(w, id, who),
+                };
+                (
+                    accepter,
+                    CommerceCall::AcceptSettlement {
+                        order: id,
+                        buyer_share: if same { share } else { share + 1 },
+                    },
+                )
+            }
+            Op::Reprice { price } => (
+                seller(),
+                CommerceCall::UpdateOffer {
+                    offer: 1,
+                    terms: OfferTerms { price, ..terms() },
+                    stock: 50,
+                },
+            ),
+        };
+        let r = w.call(call.0, call.1);
+        // Every failure carries a commerce (or the token's) code and a message.
+        if !r.is_success() {
+            let (kind, c) = code(&r);
+            assert_eq!(kind, "failed", "{r:?}");
+            assert!(
+                Commerce::codes().iter().any(|e| e.code == c) || c == INSUFFICIENT_BALANCE,
+                "{c}"
+            );
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        #[test]
+        fn value_is_conserved_escrow_matches_open_orders_and_final_orders_stay_final(
+            ops in prop::collection::vec(arb_op(), 1..80)
+        ) {
+            let mut w = World::new();
+            w.ok(seller(), open("shop"));
+            w.ok(seller(), CommerceCall::AddOffer { shop: "shop".into(), terms: terms(), stock: 50 });
+            let mut finals: BTreeMap<u64, Order> = BTreeMap::new();
+            for op in &ops {
+                step(&mut w, op);
+                w.check_books();
+                for (id, o) in &finals {
+                    prop_assert_eq!(&w.order(*id), o, "order {} left its final state", id);
+                }
+                let mut after = None;
+                loop {
+                    let page = query::orders(&w.ms, after, query::ORDERS_PAGE_MAX).unwrap();
+                    for o in page.items {
+                        if o.status.is_final() {
+                            finals.entry(o.id).or_insert(o);
+                        }
+                    }
+                    match page.next { Some(n) => after = Some(n), None => break }
+                }
+            }
+
+        }
+    }
+}
