@@ -883,6 +883,61 @@ fn max_spend_is_the_payment_or_the_deposit_bound() {
     assert!(Commerce::weight(&place(1, 1)) > 0);
 }
 
+// ---- queries, corruption ----
+
+#[test]
+fn offers_and_orders_are_read_a_page_at_a_time() {
+    let mut w = World::with_offer();
+    for _ in 0..2 {
+        w.ok(
+            seller(),
+            CommerceCall::AddOffer {
+                shop: "shop".into(),
+                terms: terms(),
+                stock: 1,
+            },
+        );
+    }
+    let first = query::offers(&w.ms, None, 2).unwrap();
+    assert_eq!(
+        (first.items.iter().map(|o| o.id).collect::<Vec<_>>(), first.next),
+        (vec![1, 2], Some(2))
+    );
+    let rest = query::offers(&w.ms, first.next, 2).unwrap();
+    assert_eq!(
+        (rest.items.iter().map(|o| o.id).collect::<Vec<_>>(), rest.next),
+        (vec![3], None)
+    );
+    w.ok(buyer(), place(1, 1));
+    w.ok(other(), place(1, 1));
+    let page = query::orders(&w.ms, Some(1), 10).unwrap();
+    assert_eq!(page.items.iter().map(|o| o.buyer).collect::<Vec<_>>(), vec![other()]);
+    assert_eq!(query::escrow_balance(&w.ms).unwrap(), 2 * PRICE);
+    // A corrupt entry is an error, never skipped.
+    w.ms.0.insert(state::order_key(2), vec![1, 2, 3]);
+    assert!(matches!(
+        query::orders(&w.ms, None, 10),
+        Err(crate::StateError::Corrupt { .. })
+    ));
+}
+
+#[test]
+fn an_escrow_short_of_an_orders_funds_fails_the_payout_and_drops_its_writes() {
+    let mut w = World::with_shipped();
+    // Take from the escrow behind the module's back (a bug the code must not hide).
+    w.ms.0.insert(
+        crate::token::state::balance_key(&escrow()),
+        1u128.to_be_bytes().to_vec(),
+    );
+    let r = w.call(buyer(), CommerceCall::ConfirmDelivery { order: 1 });
+    assert_eq!(code(&r), ("failed", ESCROW_SHORT), "{}", message(&r));
+    assert_eq!(w.order(1).status, OrderStatus::Shipped);
+    // The confirmation trigger fails the same way: its writes are dropped, the entry consumed.
+    w.tick(NOW_MS + CONFIRM_MS);
+    assert_eq!(w.order(1).status, OrderStatus::Shipped);
+    assert_eq!(w.bal(payout()), 0);
+}
+
 // ---- a backlog of deadlines ----
 
 /// Schedules `n` deadlines of orders that do not exist, all due at `due_ms`.
