@@ -125,7 +125,17 @@ pub fn routes_and_openapi(node: &Node) -> (Router, serde_json::Value) {
             .with_state(node.clone()),
     );
     for m in node.shared.modules.clone() {
-        all = all.merge(m.routes(node).route_layer(guard()));
+        // axum refuses a route layer on a router without routes: a module without routes yet
+        // (its node part still to come) adds only its document.
+        let (router, doc) = m.routes(node).split_for_parts();
+        let router = if router.has_routes() {
+            router.route_layer(guard())
+        } else {
+            router
+        };
+        let mut part = OpenApiRouter::from(router);
+        *part.get_openapi_mut() = doc;
+        all = all.merge(part);
     }
     let (router, mut doc) = all.split_for_parts();
     describe(&mut doc);

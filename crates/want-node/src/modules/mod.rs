@@ -29,6 +29,7 @@ macro_rules! register_node_modules {
 register_node_modules! {
     Token => token::TokenNode,
     Trace => trace::TraceNode,
+    Commerce => commerce::CommerceNode,
     #[cfg(feature = "example-module")]
     Example => example::ExampleNode,
 }

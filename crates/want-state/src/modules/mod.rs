@@ -75,6 +75,7 @@ pub fn all_codes() -> Vec<(&'static str, &'static crate::codes::ErrorCode)> {
 register_modules! {
     token::Token,
     trace::Trace,
+    commerce::Commerce,
     #[cfg(feature = "example-module")]
     example::Example,
 }

@@ -153,6 +153,7 @@ macro_rules! register_modules {
 register_modules! {
     0 => token::Token(TokenCall, TokenEvent),
     1 => trace::Trace(TraceCall, TraceEvent),
+    2 => commerce::Commerce(CommerceCall, CommerceEvent),
     #[cfg(feature = "example-module")]
     250 => example::Example(ExampleCall, ExampleEvent),
 }
@@ -160,6 +161,7 @@ register_modules! {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::commerce::{CommerceCall, CommerceEvent, Deadline, OfferTerms};
     use crate::modules::token::{TokenCall, TokenEvent};
     use crate::modules::trace::{TraceCall, TraceEvent};
     use crate::{Address, Hash32};
@@ -304,6 +306,7 @@ mod tests {
                 [1, 12],
             ),
         ];
+        let calls: Vec<(Call, [u8; 2])> = calls.into_iter().chain(commerce_calls(a, h)).collect();
         for (call, expected) in &calls {
             assert_eq!(first_bytes(call), *expected, "{call:?}");
         }
@@ -400,6 +403,7 @@ mod tests {
                 [1, 7],
             ),
         ];
+        let events: Vec<(Event, [u8; 2])> = events.into_iter().chain(commerce_events(a)).collect();
         for (event, expected) in &events {
             assert_eq!(first_bytes(event), *expected, "{event:?}");
             let json = serde_json::to_string(event).unwrap();
@@ -411,6 +415,164 @@ mod tests {
         }
         assert_eq!(ModuleId::Token.index(), 0);
         assert_eq!(ModuleId::Trace.index(), 1);
+        assert_eq!(ModuleId::Commerce.index(), 2);
+    }
+
+    fn terms() -> OfferTerms {
+        OfferTerms {
+            product: "p".into(),
+            title: "t".into(),
+            price: 1,
+            deposit_per_order: 1,
+            accept_within_ms: 1,
+            ship_within_ms: 1,
+            confirm_window_ms: 1,
+            dispute_window_ms: 1,
+            terms_cid: "c".into(),
+            no_ship_deposit_share_bps: 0,
+        }
+    }
+
+    /// Every commerce call, in wire order.
+    fn commerce_calls(a: Address, h: Hash32) -> Vec<(Call, [u8; 2])> {
+        let o = 1;
+        let calls = vec![
+            CommerceCall::OpenShop {
+                handle: "s".into(),
+                name: "n".into(),
+                payout: a,
+                trace_org: None,
+            },
+            CommerceCall::EditShop {
+                handle: "s".into(),
+                name: "n".into(),
+                payout: a,
+                trace_org: None,
+            },
+            CommerceCall::CloseShop { handle: "s".into() },
+            CommerceCall::AddOffer {
+                shop: "s".into(),
+                terms: terms(),
+                stock: 1,
+            },
+            CommerceCall::UpdateOffer {
+                offer: o,
+                terms: terms(),
+                stock: 1,
+            },
+            CommerceCall::PlaceOrder {
+                offer: o,
+                version: 1,
+                terms_hash: h,
+                quantity: 1,
+                max_total: 1,
+            },
+            CommerceCall::AcceptOrder {
+                order: o,
+                max_deposit: 1,
+            },
+            CommerceCall::DeclineOrder { order: o },
+            CommerceCall::ShipOrder {
+                order: o,
+                epcis_event: None,
+            },
+            CommerceCall::ConfirmDelivery { order: o },
+            CommerceCall::RefundPart {
+                order: o,
+                amount: 1,
+            },
+            CommerceCall::ProposeCancel { order: o },
+            CommerceCall::AgreeCancel { order: o },
+            CommerceCall::OpenDispute {
+                order: o,
+                evidence: vec![],
+            },
+            CommerceCall::ProposeSettlement {
+                order: o,
+                buyer_share: 1,
+            },
+            CommerceCall::AcceptSettlement {
+                order: o,
+                buyer_share: 1,
+            },
+        ];
+        calls
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| (c.into(), [2, i as u8]))
+            .collect()
+    }
+
+    /// Every commerce event, in wire order.
+    fn commerce_events(a: Address) -> Vec<(Event, [u8; 2])> {
+        let o = 1;
+        let events = vec![
+            CommerceEvent::ShopOpened {
+                handle: "s".into(),
+                owner: a,
+            },
+            CommerceEvent::ShopEdited { handle: "s".into() },
+            CommerceEvent::ShopClosed { handle: "s".into() },
+            CommerceEvent::OfferAdded {
+                offer: o,
+                shop: "s".into(),
+            },
+            CommerceEvent::OfferUpdated {
+                offer: o,
+                version: 2,
+                stock: 3,
+            },
+            CommerceEvent::OrderPlaced {
+                order: o,
+                offer: o,
+                version: 1,
+                buyer: a,
+                quantity: 1,
+                total: 5,
+            },
+            CommerceEvent::OrderAccepted {
+                order: o,
+                deposit: 1,
+            },
+            CommerceEvent::OrderDeclined { order: o },
+            CommerceEvent::OrderShipped {
+                order: o,
+                epcis_event: Some("e".into()),
+            },
+            CommerceEvent::OrderPartRefunded {
+                order: o,
+                amount: 1,
+            },
+            CommerceEvent::OrderCompleted {
+                order: o,
+                seller_amount: 1,
+                fee: 1,
+            },
+            CommerceEvent::OrderExpired {
+                order: o,
+                deadline: Deadline::Ship,
+                buyer_amount: 1,
+            },
+            CommerceEvent::OrderCancelProposed { order: o, by: a },
+            CommerceEvent::OrderCancelled { order: o },
+            CommerceEvent::OrderDisputed { order: o, by: a },
+            CommerceEvent::OrderSettlementProposed {
+                order: o,
+                by: a,
+                buyer_share: 1,
+            },
+            CommerceEvent::OrderSettled {
+                order: o,
+                buyer_amount: 1,
+                seller_amount: 1,
+                ruled: false,
+            },
+        ];
+        events
+            .into_iter()
+            .enumerate()
+            .map(|(i, e)| (e.into(), [2, i as u8]))
+            .collect()
     }
 
     #[test]

@@ -1,0 +1,194 @@
+//! The commerce module's error codes (stable snake_case strings; never rename one). A buyer
+//! short of funds fails with the token module's `insufficient_balance`.
+
+use crate::codes::ErrorCode;
+
+/// Failed: the shop handle is not 3..=32 lowercase ASCII letters, digits and inner '-'.
+pub const SHOP_HANDLE_INVALID: &str = "shop_handle_invalid";
+/// Failed: the handle, or one that looks like it, is taken.
+pub const SHOP_HANDLE_TAKEN: &str = "shop_handle_taken";
+/// Failed: a shop field (name, trace organisation) is empty or too long.
+pub const SHOP_FIELD_INVALID: &str = "shop_field_invalid";
+/// Failed: no shop has this handle.
+pub const SHOP_UNKNOWN: &str = "shop_unknown";
+/// Failed: the shop is closed.
+pub const SHOP_CLOSED: &str = "shop_closed";
+/// Failed: only the shop's owner may do this.
+pub const SHOP_OWNER_ONLY: &str = "shop_owner_only";
+/// Failed: an offer's terms or stock are out of bounds.
+pub const OFFER_INVALID: &str = "offer_invalid";
+/// Failed: no offer has this id.
+pub const OFFER_UNKNOWN: &str = "offer_unknown";
+/// Failed: the offer's shop is closed.
+pub const OFFER_CLOSED: &str = "offer_closed";
+/// Failed: the offer has fewer items in stock than ordered.
+pub const OFFER_SOLD_OUT: &str = "offer_sold_out";
+/// Failed: the order names an offer version that is not the current one.
+pub const OFFER_VERSION_STALE: &str = "offer_version_stale";
+/// Failed: the order's terms hash is not the hash of the offer version's terms.
+pub const OFFER_TERMS_MISMATCH: &str = "offer_terms_mismatch";
+/// Failed: the quantity is 0 or above the per-order maximum.
+pub const ORDER_QUANTITY_INVALID: &str = "order_quantity_invalid";
+/// Failed: price × quantity is more than the order's `max_total`.
+pub const ORDER_TOTAL_ABOVE_MAX: &str = "order_total_above_max";
+/// Failed: the seller's deposit is more than the acceptance's `max_deposit`.
+pub const ORDER_DEPOSIT_ABOVE_MAX: &str = "order_deposit_above_max";
+/// Failed (or, from the schedule, dropped): no order has this id.
+pub const ORDER_UNKNOWN: &str = "order_unknown";
+/// Failed: the order was already accepted.
+pub const ORDER_ALREADY_ACCEPTED: &str = "order_already_accepted";
+/// Failed: the order cannot ship before the seller accepts it.
+pub const ORDER_NOT_ACCEPTED: &str = "order_not_accepted";
+/// Failed: only the order's buyer may confirm delivery.
+pub const ORDER_NOT_BUYER: &str = "order_not_buyer";
+/// Failed: the order's state does not allow this transition.
+pub const ORDER_TRANSITION_NOT_ALLOWED: &str = "order_transition_not_allowed";
+/// Failed: the sender is not a party allowed to make this transition.
+pub const ORDER_PARTY_NOT_ALLOWED: &str = "order_party_not_allowed";
+/// Failed: the deadline for this step has passed (its trigger ends the order).
+pub const ORDER_DEADLINE_PASSED: &str = "order_deadline_passed";
+/// Failed: the refund is 0 or more than was paid less earlier refunds.
+pub const ORDER_REFUND_ABOVE_PAID: &str = "order_refund_above_paid";
+/// Failed: no cancellation was proposed.
+pub const ORDER_CANCEL_NOT_PROPOSED: &str = "order_cancel_not_proposed";
+/// Failed: the dispute window is over (or the escrow was already released).
+pub const ORDER_DISPUTE_WINDOW_CLOSED: &str = "order_dispute_window_closed";
+/// Failed: the evidence list or the EPCIS event reference is empty or too long.
+pub const ORDER_EVIDENCE_INVALID: &str = "order_evidence_invalid";
+/// Failed: no settlement was proposed.
+pub const ORDER_SETTLEMENT_NOT_PROPOSED: &str = "order_settlement_not_proposed";
+/// Failed: the accepted split is not the proposed one.
+pub const ORDER_SETTLEMENT_MISMATCH: &str = "order_settlement_mismatch";
+/// Failed: the buyer's share is more than the order's escrow.
+pub const ORDER_SHARE_ABOVE_ESCROW: &str = "order_share_above_escrow";
+/// Failed: the escrow account holds less than an order's funds (a bug; the call is dropped).
+pub const ESCROW_SHORT: &str = "escrow_short";
+
+pub(crate) const CODES: &[ErrorCode] = &[
+    ErrorCode::new(
+        SHOP_HANDLE_INVALID,
+        400,
+        "the shop handle is not 3-32 lowercase ASCII letters, digits and inner '-'",
+    ),
+    ErrorCode::new(
+        SHOP_HANDLE_TAKEN,
+        409,
+        "the shop handle, or a look-alike of it, is taken",
+    ),
+    ErrorCode::new(
+        SHOP_FIELD_INVALID,
+        400,
+        "a shop's name or trace organisation is empty or too long",
+    ),
+    ErrorCode::new(SHOP_UNKNOWN, 404, "no shop has this handle"),
+    ErrorCode::new(SHOP_CLOSED, 409, "the shop is closed"),
+    ErrorCode::new(SHOP_OWNER_ONLY, 403, "only the shop's owner may do this"),
+    ErrorCode::new(
+        OFFER_INVALID,
+        400,
+        "an offer's terms or stock are out of bounds",
+    ),
+    ErrorCode::new(OFFER_UNKNOWN, 404, "no offer has this id"),
+    ErrorCode::new(OFFER_CLOSED, 409, "the offer's shop is closed"),
+    ErrorCode::new(
+        OFFER_SOLD_OUT,
+        409,
+        "the offer has fewer items in stock than ordered",
+    ),
+    ErrorCode::new(
+        OFFER_VERSION_STALE,
+        409,
+        "the order names an offer version that is not the current one",
+    ),
+    ErrorCode::new(
+        OFFER_TERMS_MISMATCH,
+        400,
+        "the terms hash is not the hash of the offer version's terms",
+    ),
+    ErrorCode::new(
+        ORDER_QUANTITY_INVALID,
+        400,
+        "the quantity is 0 or above the per-order maximum",
+    ),
+    ErrorCode::new(
+        ORDER_TOTAL_ABOVE_MAX,
+        400,
+        "price times quantity is more than the order's max_total",
+    ),
+    ErrorCode::new(
+        ORDER_DEPOSIT_ABOVE_MAX,
+        400,
+        "the seller's deposit is more than the acceptance's max_deposit",
+    ),
+    ErrorCode::new(ORDER_UNKNOWN, 404, "no order has this id"),
+    ErrorCode::new(
+        ORDER_ALREADY_ACCEPTED,
+        409,
+        "the order was already accepted",
+    ),
+    ErrorCode::new(
+        ORDER_NOT_ACCEPTED,
+        409,
+        "the order cannot ship before the seller accepts it",
+    ),
+    ErrorCode::new(
+        ORDER_NOT_BUYER,
+        403,
+        "only the order's buyer may confirm delivery",
+    ),
+    ErrorCode::new(
+        ORDER_TRANSITION_NOT_ALLOWED,
+        409,
+        "the order's state does not allow this transition",
+    ),
+    ErrorCode::new(
+        ORDER_PARTY_NOT_ALLOWED,
+        403,
+        "the sender is not a party allowed to make this transition",
+    ),
+    ErrorCode::new(
+        ORDER_DEADLINE_PASSED,
+        409,
+        "the deadline for this step has passed",
+    ),
+    ErrorCode::new(
+        ORDER_REFUND_ABOVE_PAID,
+        400,
+        "the refund is 0 or more than was paid less earlier refunds",
+    ),
+    ErrorCode::new(
+        ORDER_CANCEL_NOT_PROPOSED,
+        409,
+        "no cancellation of the order was proposed",
+    ),
+    ErrorCode::new(
+        ORDER_DISPUTE_WINDOW_CLOSED,
+        409,
+        "the order's dispute window is over",
+    ),
+    ErrorCode::new(
+        ORDER_EVIDENCE_INVALID,
+        400,
+        "the evidence CIDs or the EPCIS event reference are empty or too long",
+    ),
+    ErrorCode::new(
+        ORDER_SETTLEMENT_NOT_PROPOSED,
+        409,
+        "no settlement of the order was proposed",
+    ),
+    ErrorCode::new(
+        ORDER_SETTLEMENT_MISMATCH,
+        409,
+        "the accepted split is not the proposed one",
+    ),
+    ErrorCode::new(
+        ORDER_SHARE_ABOVE_ESCROW,
+        400,
+        "the buyer's share is more than the order's escrow",
+    ),
+    ErrorCode::new(
+        ESCROW_SHORT,
+        500,
+        "the escrow account holds less than an order's funds",
+    ),
+];

@@ -1,0 +1,333 @@
+//! The commerce module's state: every key under `commerce/`, every value borsh.
+//!
+//! | key | value |
+//! |---|---|
+//! | `commerce/seq/offer` | last offer id (u64 BE; ids start at 1) |
+//! | `commerce/seq/order` | last order id (u64 BE; ids start at 1) |
+//! | `commerce/handle/ ‖ folded handle` | the handle holding that look-alike class (UTF-8) |
+//! | `commerce/shop/ ‖ handle` | [`Shop`] |
+//! | `commerce/offer/ ‖ id (u64 BE)` | [`Offer`] (its current version) |
+//! | `commerce/order/ ‖ id (u64 BE)` | [`Order`] |
+//! | `commerce/purchase/ ‖ buyer (21 bytes) ‖ order id (u64 BE)` | [`PurchaseRecord`] |
+//!
+//! Escrowed WANT sits in the token balance of the system account [`escrow`]; the module keeps no
+//! amount of its own beside each order's record of what it holds ([`Order::escrowed`]).
+//!
+//! **Handle look-alikes.** A handle is stored under its folded form ([`fold_handle`]): digits
+//! that look like letters become those letters (`0`→`o`, `1`→`l`, `2`→`z`, `3`→`e`, `4`→`a`,
+//! `5`→`s`, `6`→`g`, `7`→`t`, `8`→`b`, `9`→`g`), `i` and `j` become `l`, `-` is dropped, then
+//! `rn` becomes `m` and `vv` becomes `w`. Two handles with one folded form cannot both exist
+//! (`sh0p` and `shop`, `b-ook` and `book`, `rnart` and `mart`). Handles are lowercase only, so
+//! uniqueness is case-insensitive too.
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::Serialize;
+use want_types::address::ADDRESS_LEN;
+use want_types::modules::commerce::OfferTerms;
+use want_types::{Address, Amount, Hash32};
+
+use crate::failure::{overflow, ExecError};
+use crate::kernel::schedule::ScheduleId;
+use crate::store::{read_u64, Overlay};
+use crate::{StateError, StateView};
+
+/// Prefix of every key of the module.
+pub const PREFIX: &[u8] = b"commerce/";
+/// Key of the last offer id.
+pub const OFFER_SEQ_KEY: &[u8] = b"commerce/seq/offer";
+/// Key of the last order id.
+pub const ORDER_SEQ_KEY: &[u8] = b"commerce/seq/order";
+/// Prefix of the folded handles.
+pub const HANDLE_PREFIX: &[u8] = b"commerce/handle/";
+/// Prefix of the shops.
+pub const SHOP_PREFIX: &[u8] = b"commerce/shop/";
+/// Prefix of the offers.
+pub const OFFER_PREFIX: &[u8] = b"commerce/offer/";
+/// Prefix of the orders.
+pub const ORDER_PREFIX: &[u8] = b"commerce/order/";
+/// Prefix of the purchase records.
+pub const PURCHASE_PREFIX: &[u8] = b"commerce/purchase/";
+
+/// The system account holding every order's payment and deposit.
+pub fn escrow() -> Address {
+    Address::system("commerce-escrow")
+}
+
+/// A shop.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+pub struct Shop {
+    pub handle: String,
+    pub name: String,
+    /// Who opened it: the only account that may edit or close it, list offers and act as the
+    /// seller of its orders (accept, ship, refund, cancel, settle). It pays the deposits.
+    pub owner: Address,
+    /// Where sales are paid.
+    pub payout: Address,
+    pub trace_org: Option<String>,
+    pub closed: bool,
+    pub opened_ms: u64,
+}
+
+/// The current version of an offer.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+pub struct Offer {
+    pub id: u64,
+    pub shop: String,
+    /// Starts at 1; grows by one each time the terms change.
+    pub version: u32,
+    pub terms: OfferTerms,
+    /// `terms.hash()`, which an order names.
+    pub terms_hash: Hash32,
+    pub stock: u64,
+    pub updated_ms: u64,
+}
+
+/// Where an order stands. `Completed`, `Declined`, `Cancelled`, `Expired` and `Settled` are
+/// final: nothing moves an order out of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    /// Paid into escrow, waiting for the seller.
+    Placed,
+    /// The seller's deposit is in escrow; waiting for shipment.
+    Accepted,
+    /// Shipped; waiting for the buyer's confirmation or the window's end.
+    Shipped,
+    /// Frozen until a settlement both parties sign, or a ruling.
+    Disputed,
+    Completed,
+    Declined,
+    Cancelled,
+    /// A deadline passed (accept or ship).
+    Expired,
+    Settled,
+}
+
+impl OrderStatus {
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            OrderStatus::Completed
+                | OrderStatus::Declined
+                | OrderStatus::Cancelled
+                | OrderStatus::Expired
+                | OrderStatus::Settled
+        )
+    }
+}
+
+/// An order: a sale contract under one version of an offer.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+pub struct Order {
+    pub id: u64,
+    pub offer: u64,
+    pub version: u32,
+    pub shop: String,
+    /// The terms the order was placed under (a later offer version never changes them).
+    pub terms: OfferTerms,
+    pub buyer: Address,
+    /// The shop's owner at placement: accepts, ships, pays and gets back the deposit.
+    pub seller: Address,
+    /// The shop's payout account at placement: receives the payment.
+    pub payout: Address,
+    pub quantity: u32,
+    /// Price × quantity, paid into escrow at placement.
+    #[serde(with = "want_types::amount::dec")]
+    pub paid: Amount,
+    /// Paid back to the buyer by the seller's partial refunds.
+    #[serde(with = "want_types::amount::dec")]
+    pub refunded: Amount,
+    /// The seller's deposit in escrow (0 until accepted).
+    #[serde(with = "want_types::amount::dec")]
+    pub deposit: Amount,
+    pub status: OrderStatus,
+    pub placed_ms: u64,
+    pub accepted_ms: Option<u64>,
+    pub shipped_ms: Option<u64>,
+    /// When it reached its final state.
+    pub closed_ms: Option<u64>,
+    /// The deadline of the current state (accept, ship or confirmation), if one runs.
+    pub deadline_ms: Option<u64>,
+    /// Its entry on the kernel's schedule for that deadline.
+    #[serde(skip)]
+    pub trigger: Option<ScheduleId>,
+    pub epcis_event: Option<String>,
+    /// A cancellation proposed by this party, waiting for the other.
+    pub cancel_proposed_by: Option<Address>,
+    pub disputed_by: Option<Address>,
+    pub evidence: Vec<String>,
+    /// A settlement proposed by a party: (proposer, buyer's share).
+    pub settlement: Option<(Address, Amount)>,
+}
+
+impl Order {
+    /// What the escrow holds for this order: payment less refunds, plus the deposit (0 once
+    /// final).
+    pub fn escrowed(&self) -> Result<Amount, ExecError> {
+        if self.status.is_final() {
+            return Ok(0);
+        }
+        self.paid
+            .checked_sub(self.refunded)
+            .and_then(|net| net.checked_add(self.deposit))
+            .ok_or_else(|| overflow("an order's escrow"))
+    }
+
+    /// Payment less refunds.
+    pub fn net_paid(&self) -> Amount {
+        self.paid.saturating_sub(self.refunded)
+    }
+
+    /// Whether `who` is the buyer or the seller.
+    pub fn is_party(&self, who: &Address) -> bool {
+        *who == self.buyer || *who == self.seller
+    }
+}
+
+/// A completed purchase, for reviews, credit scoring and consumption mining.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+pub struct PurchaseRecord {
+    pub order: u64,
+    pub buyer: Address,
+    pub shop: String,
+    pub product: String,
+    /// What the buyer paid, less refunds.
+    #[serde(with = "want_types::amount::dec")]
+    pub amount: Amount,
+    /// When the order completed.
+    pub time_ms: u64,
+}
+
+/// The folded form of a handle (see the module header): look-alikes fold to one string.
+pub fn fold_handle(handle: &str) -> String {
+    let mapped: String = handle
+        .chars()
+        .filter(|c| *c != '-')
+        .map(|c| match c {
+            '0' => 'o',
+            '1' | 'i' | 'j' => 'l',
+            '2' => 'z',
+            '3' => 'e',
+            '4' => 'a',
+            '5' => 's',
+            '6' | '9' => 'g',
+            '7' => 't',
+            '8' => 'b',
+            other => other,
+        })
+        .collect();
+    mapped.replace("rn", "m").replace("vv", "w")
+}
+
+pub fn handle_key(folded: &str) -> Vec<u8> {
+    [HANDLE_PREFIX, folded.as_bytes()].concat()
+}
+
+pub fn shop_key(handle: &str) -> Vec<u8> {
+    [SHOP_PREFIX, handle.as_bytes()].concat()
+}
+
+pub fn offer_key(id: u64) -> Vec<u8> {
+    [OFFER_PREFIX, &id.to_be_bytes()].concat()
+}
+
+pub fn order_key(id: u64) -> Vec<u8> {
+    [ORDER_PREFIX, &id.to_be_bytes()].concat()
+}
+
+pub fn purchase_key(buyer: &Address, order: u64) -> Vec<u8> {
+    [PURCHASE_PREFIX, &buyer.0, &order.to_be_bytes()].concat()
+}
+
+/// Reads and decodes one value; a value that does not decode is corrupt.
+pub(crate) fn read<T: BorshDeserialize>(
+    view: &dyn StateView,
+    key: &[u8],
+    what: &str,
+) -> Result<Option<T>, StateError> {
+    view.get(key)?
+        .map(|b| borsh::from_slice(&b).map_err(|e| StateError::corrupt(key, format!("{what}: {e}"))))
+        .transpose()
+}
+
+pub(crate) fn write<T: BorshSerialize>(ov: &mut Overlay<'_>, key: Vec<u8>, value: &T) {
+    ov.put(
+        key,
+        borsh::to_vec(value).expect("invariant: borsh encoding into a Vec cannot fail"),
+    );
+}
+
+/// The shop of `handle`, if any.
+pub fn shop(view: &dyn StateView, handle: &str) -> Result<Option<Shop>, StateError> {
+    read(view, &shop_key(handle), "shop")
+}
+
+/// The handle holding the look-alike class of `handle`, if any.
+pub fn handle_holder(view: &dyn StateView, handle: &str) -> Result<Option<String>, StateError> {
+    let key = handle_key(&fold_handle(handle));
+    view.get(&key)?
+        .map(|b| String::from_utf8(b).map_err(|e| StateError::corrupt(&key, format!("handle: {e}"))))
+        .transpose()
+}
+
+/// The offer `id`, if any.
+pub fn offer(view: &dyn StateView, id: u64) -> Result<Option<Offer>, StateError> {
+    read(view, &offer_key(id), "offer")
+}
+
+/// The order `id`, if any.
+pub fn order(view: &dyn StateView, id: u64) -> Result<Option<Order>, StateError> {
+    read(view, &order_key(id), "order")
+}
+
+/// The purchase record of `buyer`'s completed order `order`, if any. Other modules (reviews,
+/// credit, mining) read purchases through this and [`super::query::purchases`].
+pub fn purchase(
+    view: &dyn StateView,
+    buyer: &Address,
+    order: u64,
+) -> Result<Option<PurchaseRecord>, StateError> {
+    read(view, &purchase_key(buyer, order), "purchase record")
+}
+
+/// Takes the next id of a sequence (1 for the first).
+pub(crate) fn next_id(ov: &mut Overlay<'_>, key: &[u8]) -> Result<u64, ExecError> {
+    let next = read_u64(ov, key)?
+        .checked_add(1)
+        .ok_or_else(|| overflow("an id sequence"))?;
+    ov.put(key.to_vec(), next.to_be_bytes().to_vec());
+    Ok(next)
+}
+
+/// The buyer and order id of a purchase key.
+pub(crate) fn parse_purchase_key(key: &[u8]) -> Result<(Address, u64), StateError> {
+    let tail = key.get(PURCHASE_PREFIX.len()..).unwrap_or_default();
+    let (Ok(raw), Some(Ok(id))) = (
+        <[u8; ADDRESS_LEN]>::try_from(tail.get(..ADDRESS_LEN).unwrap_or_default()),
+        tail.get(ADDRESS_LEN..).map(<[u8; 8]>::try_from),
+    ) else {
+        return Err(StateError::corrupt(key, "purchase key of the wrong length"));
+    };
+    Ok((Address(raw), u64::from_be_bytes(id)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn look_alike_handles_fold_to_one_key() {
+        for (a, b) in [
+            ("shop", "sh0p"),
+            ("mall", "ma11"),
+            ("mall", "mail"),
+            ("mart", "rnart"),
+            ("web", "vveb"),
+            ("book", "b-ook"),
+            ("sea", "5e4"),
+        ] {
+            assert_eq!(fold_handle(a), fold_handle(b), "{a} {b}");
+        }
+        assert_ne!(fold_handle("shop"), fold_handle("shoe"));
+    }
+}
