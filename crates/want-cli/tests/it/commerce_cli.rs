@@ -159,3 +159,149 @@ fn commerce_steps_on_an_unknown_order_or_offer_fail_with_their_codes() {
     ])
     .err_code("offer_unknown");
 }
+
+/// `want order show ID` → its status.
+fn status(order: &str, url: &str) -> Value {
+    want_json(&["order", "show", order, "--node", url]).ok_json()["status"].clone()
+}
+
+#[test]
+fn commerce_offer_update_decline_refund_cancel_dispute_and_settle_through_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = DevNode::start(&dir.path().join("data"), &["--block-interval-ms", "20"]);
+    let url = node.url.as_str();
+    let (seller, seller_addr) =
+        key_file(dir.path(), "seller", &want_node::config::dev_private_key());
+    let (buyer, buyer_addr) = key_file(dir.path(), "buyer", &want_crypto::PrivateKey::generate());
+    signed(
+        &[
+            "tx",
+            "transfer",
+            "--to",
+            &buyer_addr,
+            "--amount",
+            "50",
+            "--wait",
+        ],
+        &seller,
+        url,
+    );
+    signed(
+        &[
+            "shop",
+            "open",
+            "tea",
+            "--name",
+            "Tea",
+            "--payout",
+            &seller_addr,
+        ],
+        &seller,
+        url,
+    );
+    let added = signed(
+        &[
+            "offer",
+            "add",
+            "--shop",
+            "tea",
+            "--product",
+            "sku-1",
+            "--title",
+            "Sencha",
+            "--price",
+            "1",
+            "--deposit",
+            "1",
+            "--terms-cid",
+            "bafyterms",
+            "--stock",
+            "10",
+        ],
+        &seller,
+        url,
+    );
+    let offer = event_field(&added, "OfferAdded", "offer").to_string();
+
+    // A new price is a new version; the terms not given stay.
+    signed(&["offer", "update", &offer, "--price", "2"], &seller, url);
+    let updated = want_json(&["offer", "show", &offer, "--node", url]).ok_json();
+    assert_eq!(updated["version"], 2, "{updated}");
+    assert_eq!(updated["terms"]["price"], "2000000");
+    assert_eq!(updated["terms"]["title"], "Sencha");
+    assert_eq!(updated["stock"], 10);
+
+    // Placing needs the node (it reads the offer), so --offline is refused before signing.
+    want_json(&[
+        "order",
+        "place",
+        "--offer",
+        &offer,
+        "--offline",
+        "--nonce",
+        "0",
+        "--key-file",
+        &buyer,
+    ])
+    .err_code("offline_unsupported");
+    let place = || {
+        let placed = signed(&["order", "place", "--offer", &offer], &buyer, url);
+        event_field(&placed, "OrderPlaced", "order").to_string()
+    };
+
+    // Declined by the seller.
+    let declined = place();
+    signed(&["order", "decline", &declined], &seller, url);
+    assert_eq!(status(&declined, url), "declined");
+
+    // Part refunded, then cancelled by both parties.
+    let cancelled = place();
+    signed(&["order", "accept", &cancelled], &seller, url);
+    signed(
+        &["order", "refund", &cancelled, "--amount", "0.5"],
+        &seller,
+        url,
+    );
+    let shown = want_json(&["order", "show", &cancelled, "--node", url]).ok_json();
+    assert_eq!(shown["refunded"], "500000", "{shown}");
+    signed(&["order", "cancel", &cancelled], &buyer, url);
+    signed(&["order", "cancel", &cancelled, "--agree"], &seller, url);
+    assert_eq!(status(&cancelled, url), "cancelled");
+
+    // Shipped, disputed with evidence, settled by a split both sign.
+    let disputed = place();
+    signed(&["order", "accept", &disputed], &seller, url);
+    signed(&["order", "ship", &disputed], &seller, url);
+    signed(
+        &["order", "dispute", &disputed, "--evidence", "bafyphoto"],
+        &buyer,
+        url,
+    );
+    assert_eq!(status(&disputed, url), "disputed");
+    signed(
+        &["order", "settle", &disputed, "--buyer-share", "1.5"],
+        &buyer,
+        url,
+    );
+    signed(
+        &[
+            "order",
+            "settle",
+            &disputed,
+            "--buyer-share",
+            "1.5",
+            "--accept",
+        ],
+        &seller,
+        url,
+    );
+    let settled = want_json(&["order", "show", &disputed, "--node", url]).ok_json();
+    assert_eq!(settled["status"], "settled", "{settled}");
+    assert_eq!(settled["evidence"], serde_json::json!(["bafyphoto"]));
+    let by_shop = want_json(&["order", "list", "--shop", "tea", "--node", url]).ok_json();
+    assert_eq!(
+        by_shop["orders"].as_array().map(Vec::len),
+        Some(3),
+        "{by_shop}"
+    );
+}
