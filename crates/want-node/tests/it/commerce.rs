@@ -300,3 +300,30 @@ async fn a_shops_offers_page_by_cursor_skipping_other_shops_offers() {
     assert_eq!(all["next"], 3);
     n.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_commerce_page_limits_the_openapi_document_states_are_the_query_maxima() {
+    use want_state::modules::commerce::query;
+    let dir = tempfile::tempdir().unwrap();
+    let n = start_dev(dir.path()).await;
+    let doc = n.get_ok("/openapi.json").await;
+    for (path, max) in [
+        ("/v1/commerce/offers", query::OFFERS_PAGE_MAX),
+        ("/v1/commerce/orders", query::ORDERS_PAGE_MAX),
+        ("/v1/commerce/purchases", query::PURCHASES_PAGE_MAX),
+    ] {
+        let params = doc["paths"][path]["get"]["parameters"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{path} has no parameters"));
+        let limit = params
+            .iter()
+            .find(|p| p["name"] == "limit")
+            .unwrap_or_else(|| panic!("{path} has no limit"));
+        assert_eq!(limit["schema"]["maximum"], max as u64, "{path}");
+        assert_eq!(limit["schema"]["minimum"], 1, "{path}");
+        // One past the maximum is refused.
+        let (s, v) = n.get(&format!("{path}?limit={}", max + 1)).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{path}: {v}");
+    }
+    n.stop().await;
+}
