@@ -195,6 +195,14 @@ pub struct SignArgs<E: ExpiryArg = ExpiresIn> {
     pub node: NodeArg,
 }
 
+impl<E: ExpiryArg> SignArgs<E> {
+    /// Whether `--offline` was given (a command that reads the node before signing refuses it
+    /// before trying to).
+    pub fn offline(&self) -> bool {
+        self.offline
+    }
+}
+
 /// What a command needs of the signer beyond signing a transaction.
 #[derive(Clone, Copy)]
 pub struct Profile {

@@ -69,7 +69,7 @@ modules! {
     token => Token,
     /// Traceability: EPCIS capture and verification, organisations, keys, grants, KYC (`want trace …`).
     trace => Trace,
-    /// Commerce: shops, offers and orders in escrow (no commands yet).
+    /// Commerce: shops, offers and orders in escrow (`want shop …`, `want offer …`, `want order …`).
     commerce => Commerce,
     /// The example module of docs/MODULES.md (`want example …`), for the test suite.
     #[cfg(feature = "example-module")]

@@ -6,6 +6,7 @@ mod common;
 mod cli;
 mod cluster_cli;
 mod cluster_faults;
+mod commerce_cli;
 mod crash;
 mod example_module;
 mod openapi_fuzz;

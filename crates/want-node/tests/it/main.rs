@@ -8,6 +8,7 @@ mod byzantine;
 mod catch_up;
 mod certificates;
 mod cluster;
+mod commerce;
 mod consensus_restart;
 mod diverged_routes;
 mod fuzz_seeds;

@@ -1,5 +1,8 @@
-//! The commerce module's node part: registered so the node builds with the module; it has no
-//! routes, metrics or observers yet (the HTTP layer of issue 14 comes later).
+//! The commerce module's node part: read routes for shops, offers, orders and purchase records
+//! under `/v1/commerce/…` ([`api`]). It keeps nothing of its own and observes no commits; its
+//! transactions go through the kernel's `/v1/transactions`.
+
+pub mod api;
 
 use std::sync::Arc;
 
@@ -10,7 +13,7 @@ use crate::error::NodeError;
 use crate::kernel::module::{BuildCtx, BuildModule};
 use crate::kernel::node::{Node, NodeModule};
 
-/// The commerce module's node part (empty for now).
+/// The commerce module's node part.
 pub struct CommerceNode;
 
 impl BuildModule for CommerceNode {
@@ -24,7 +27,7 @@ impl NodeModule for CommerceNode {
         ModuleId::Commerce
     }
 
-    fn routes(self: Arc<Self>, _node: &Node) -> OpenApiRouter {
-        OpenApiRouter::new()
+    fn routes(self: Arc<Self>, node: &Node) -> OpenApiRouter {
+        api::routes(node)
     }
 }

@@ -1,5 +1,7 @@
 //! Reads of the commerce module: a shop, an offer, an order, a purchase, and pages of offers,
-//! orders and a buyer's purchases.
+//! orders and a buyer's purchases. Offers of one shop and orders of one buyer or shop are pages
+//! filtered from the id order: no index exists for them, so one such page reads at most
+//! [`FILTER_SCAN_MAX`] entries and may answer fewer items than asked with a cursor to go on from.
 
 use want_types::{Address, Amount};
 
@@ -18,6 +20,9 @@ pub const OFFERS_PAGE_MAX: usize = 100;
 pub const ORDERS_PAGE_MAX: usize = 100;
 /// Most purchase records one page of [`purchases`] returns.
 pub const PURCHASES_PAGE_MAX: usize = 100;
+/// Most stored offers or orders one filtered page ([`offers_of_shop`], [`orders_where`]) reads,
+/// matching or not, before it answers with what it found and the cursor of the last one read.
+pub const FILTER_SCAN_MAX: usize = 2_000;
 
 fn id_of(prefix: &[u8], key: &[u8]) -> Result<u64, StateError> {
     key.get(prefix.len()..)
@@ -63,6 +68,79 @@ pub fn orders(
             borsh::from_slice(v).map_err(|e| StateError::corrupt(k, format!("order: {e}")))
         },
         |o: &Order| o.id,
+    )
+}
+
+/// The items of the pages `fetch(cursor)` returns (in id order, from `after`) that `keep`
+/// accepts, at most `limit`, reading at most [`FILTER_SCAN_MAX`] items. The next cursor is the
+/// id of the last item read when more may follow (also when the page holds fewer than `limit`
+/// because the scan bound was reached). A corrupt entry fails the page, never skipped.
+fn filtered<T>(
+    mut fetch: impl FnMut(Option<u64>) -> Result<Page<T, u64>, StateError>,
+    id: impl Fn(&T) -> u64,
+    after: Option<u64>,
+    limit: usize,
+    keep: impl Fn(&T) -> bool,
+) -> Result<Page<T, u64>, StateError> {
+    let mut items = Vec::new();
+    let mut cursor = after;
+    let mut scanned = 0usize;
+    loop {
+        let Page { items: batch, next } = fetch(cursor)?;
+        let n = batch.len();
+        for (i, t) in batch.into_iter().enumerate() {
+            scanned += 1;
+            cursor = Some(id(&t));
+            if keep(&t) {
+                items.push(t);
+            }
+            if items.len() >= limit || scanned >= FILTER_SCAN_MAX {
+                let more = i + 1 < n || next.is_some();
+                return Ok(Page {
+                    items,
+                    next: if more { cursor } else { None },
+                });
+            }
+        }
+        if next.is_none() || n == 0 {
+            return Ok(Page { items, next: None });
+        }
+    }
+}
+
+/// The offers of shop `shop` by id, at most `limit` (clamped to [`OFFERS_PAGE_MAX`]) after the
+/// id `after`, reading at most [`FILTER_SCAN_MAX`] offers (see [`filtered`]).
+pub fn offers_of_shop(
+    view: &dyn StateView,
+    shop: &str,
+    after: Option<u64>,
+    limit: usize,
+) -> Result<Page<Offer, u64>, StateError> {
+    filtered(
+        |c| offers(view, c, OFFERS_PAGE_MAX),
+        |o: &Offer| o.id,
+        after,
+        limit.clamp(1, OFFERS_PAGE_MAX),
+        |o| o.shop == shop,
+    )
+}
+
+/// The orders whose buyer is `buyer` (if given) and whose shop is `shop` (if given), by id, at
+/// most `limit` (clamped to [`ORDERS_PAGE_MAX`]) after the id `after`, reading at most
+/// [`FILTER_SCAN_MAX`] orders (see [`filtered`]).
+pub fn orders_where(
+    view: &dyn StateView,
+    buyer: Option<&Address>,
+    shop: Option<&str>,
+    after: Option<u64>,
+    limit: usize,
+) -> Result<Page<Order, u64>, StateError> {
+    filtered(
+        |c| orders(view, c, ORDERS_PAGE_MAX),
+        |o: &Order| o.id,
+        after,
+        limit.clamp(1, ORDERS_PAGE_MAX),
+        |o| buyer.is_none_or(|b| o.buyer == *b) && shop.is_none_or(|s| o.shop == s),
     )
 }
 

@@ -1,0 +1,473 @@
+//! The commerce module's routes: a shop, offers, orders and a buyer's purchase records, read
+//! over one snapshot per request on the node's read pool (`crate::api::read`). Amounts are
+//! decimal strings of base units, as in the token module's views. Every list is a page with a
+//! cursor (`after`, the `next` of the previous page) and a named maximum.
+
+use axum::extract::State;
+use axum::response::IntoResponse;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use want_state::modules::commerce::codes as commerce_codes;
+use want_state::modules::commerce::query;
+use want_state::modules::commerce::state::{Offer, Order, OrderStatus, PurchaseRecord, Shop};
+use want_types::modules::commerce::OfferTerms;
+use want_types::{Address, Amount, Hash32};
+
+use crate::api::{bad, parse_address, read, ApiError, ApiResult, Json, Path, Query};
+use crate::error::{codes, NodeError};
+use crate::kernel::node::Node;
+
+/// The commerce module's routes.
+pub fn routes(node: &Node) -> OpenApiRouter {
+    OpenApiRouter::new()
+        .routes(routes!(get_shop))
+        .routes(routes!(list_offers))
+        .routes(routes!(get_offer))
+        .routes(routes!(list_orders))
+        .routes(routes!(get_order))
+        .routes(routes!(list_purchases))
+        .with_state(node.clone())
+}
+
+fn not_found(code: &'static str, message: String) -> NodeError {
+    NodeError::NotFound { code, message }
+}
+
+/// A page size from the query: `limit` if given (1 to `max`), else `max`.
+fn page_limit(limit: Option<usize>, max: usize) -> Result<usize, ApiError> {
+    match limit {
+        None => Ok(max),
+        Some(l) if (1..=max).contains(&l) => Ok(l),
+        Some(l) => Err(bad(
+            codes::INVALID_QUERY,
+            format!("limit must be 1 to {max}, found {l}"),
+        )),
+    }
+}
+
+/// A shop.
+#[derive(Serialize, ToSchema)]
+pub struct ShopView {
+    /// Lowercase; unique up to look-alikes.
+    pub handle: String,
+    pub name: String,
+    /// Who opened it: lists offers, accepts and ships its orders, pays their deposits.
+    pub owner: Address,
+    /// Where its sales are paid.
+    pub payout: Address,
+    pub trace_org: Option<String>,
+    /// A closed shop takes no more orders; its open orders run to their end.
+    pub closed: bool,
+    /// Block time of its opening, Unix ms.
+    pub opened_ms: u64,
+}
+
+impl From<Shop> for ShopView {
+    fn from(s: Shop) -> Self {
+        ShopView {
+            handle: s.handle,
+            name: s.name,
+            owner: s.owner,
+            payout: s.payout,
+            trace_org: s.trace_org,
+            closed: s.closed,
+            opened_ms: s.opened_ms,
+        }
+    }
+}
+
+/// The current version of an offer.
+#[derive(Serialize, ToSchema)]
+pub struct OfferView {
+    pub id: u64,
+    /// The handle of its shop.
+    pub shop: String,
+    /// Starts at 1; grows by one each time the terms change. An order names it.
+    pub version: u32,
+    pub terms: OfferTerms,
+    /// The hash of `terms` an order names.
+    pub terms_hash: Hash32,
+    /// Items in stock.
+    pub stock: u64,
+    /// Block time of the last change, Unix ms.
+    pub updated_ms: u64,
+}
+
+impl From<Offer> for OfferView {
+    fn from(o: Offer) -> Self {
+        OfferView {
+            id: o.id,
+            shop: o.shop,
+            version: o.version,
+            terms: o.terms,
+            terms_hash: o.terms_hash,
+            stock: o.stock,
+            updated_ms: o.updated_ms,
+        }
+    }
+}
+
+/// Where an order stands; `completed`, `declined`, `cancelled`, `expired` and `settled` are
+/// final.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatusView {
+    Placed,
+    Accepted,
+    Shipped,
+    Disputed,
+    Completed,
+    Declined,
+    Cancelled,
+    Expired,
+    Settled,
+}
+
+impl From<OrderStatus> for OrderStatusView {
+    fn from(s: OrderStatus) -> Self {
+        match s {
+            OrderStatus::Placed => OrderStatusView::Placed,
+            OrderStatus::Accepted => OrderStatusView::Accepted,
+            OrderStatus::Shipped => OrderStatusView::Shipped,
+            OrderStatus::Disputed => OrderStatusView::Disputed,
+            OrderStatus::Completed => OrderStatusView::Completed,
+            OrderStatus::Declined => OrderStatusView::Declined,
+            OrderStatus::Cancelled => OrderStatusView::Cancelled,
+            OrderStatus::Expired => OrderStatusView::Expired,
+            OrderStatus::Settled => OrderStatusView::Settled,
+        }
+    }
+}
+
+/// A settlement of a disputed order proposed by one party, waiting for the other.
+#[derive(Serialize, ToSchema)]
+pub struct SettlementView {
+    pub by: Address,
+    /// What the buyer would get of the escrow, in base units; the rest goes to the seller.
+    #[serde(with = "want_types::amount::dec")]
+    #[schema(value_type = want_types::schema::DecimalAmount)]
+    pub buyer_share: Amount,
+}
+
+/// An order: a sale contract under one version of an offer.
+#[derive(Serialize, ToSchema)]
+pub struct OrderView {
+    pub id: u64,
+    pub offer: u64,
+    pub version: u32,
+    pub shop: String,
+    /// The terms it was placed under (a later offer version never changes them).
+    pub terms: OfferTerms,
+    pub buyer: Address,
+    /// The shop's owner at placement.
+    pub seller: Address,
+    /// The shop's payout account at placement.
+    pub payout: Address,
+    pub quantity: u32,
+    /// Price × quantity paid into escrow at placement, base units.
+    #[serde(with = "want_types::amount::dec")]
+    #[schema(value_type = want_types::schema::DecimalAmount)]
+    pub paid: Amount,
+    /// Paid back to the buyer by partial refunds, base units.
+    #[serde(with = "want_types::amount::dec")]
+    #[schema(value_type = want_types::schema::DecimalAmount)]
+    pub refunded: Amount,
+    /// The seller's deposit in escrow (0 until accepted), base units.
+    #[serde(with = "want_types::amount::dec")]
+    #[schema(value_type = want_types::schema::DecimalAmount)]
+    pub deposit: Amount,
+    /// What the escrow holds for it now (0 once final), base units.
+    #[serde(with = "want_types::amount::dec")]
+    #[schema(value_type = want_types::schema::DecimalAmount)]
+    pub escrowed: Amount,
+    pub status: OrderStatusView,
+    pub placed_ms: u64,
+    pub accepted_ms: Option<u64>,
+    pub shipped_ms: Option<u64>,
+    /// When it reached its final state.
+    pub closed_ms: Option<u64>,
+    /// The deadline of its current state (accept, ship or confirmation), if one runs.
+    pub deadline_ms: Option<u64>,
+    pub epcis_event: Option<String>,
+    /// A cancellation proposed by this party, waiting for the other.
+    pub cancel_proposed_by: Option<Address>,
+    pub disputed_by: Option<Address>,
+    pub evidence: Vec<String>,
+    pub settlement: Option<SettlementView>,
+}
+
+impl TryFrom<Order> for OrderView {
+    type Error = NodeError;
+
+    fn try_from(o: Order) -> Result<Self, NodeError> {
+        let escrowed = o.escrowed().map_err(|e| {
+            NodeError::Io(format!(
+                "order {}: its escrow does not add up ({e:?}); the stored order is inconsistent",
+                o.id
+            ))
+        })?;
+        Ok(OrderView {
+            id: o.id,
+            offer: o.offer,
+            version: o.version,
+            shop: o.shop,
+            terms: o.terms,
+            buyer: o.buyer,
+            seller: o.seller,
+            payout: o.payout,
+            quantity: o.quantity,
+            paid: o.paid,
+            refunded: o.refunded,
+            deposit: o.deposit,
+            escrowed,
+            status: o.status.into(),
+            placed_ms: o.placed_ms,
+            accepted_ms: o.accepted_ms,
+            shipped_ms: o.shipped_ms,
+            closed_ms: o.closed_ms,
+            deadline_ms: o.deadline_ms,
+            epcis_event: o.epcis_event,
+            cancel_proposed_by: o.cancel_proposed_by,
+            disputed_by: o.disputed_by,
+            evidence: o.evidence,
+            settlement: o
+                .settlement
+                .map(|(by, buyer_share)| SettlementView { by, buyer_share }),
+        })
+    }
+}
+
+/// A completed purchase.
+#[derive(Serialize, ToSchema)]
+pub struct PurchaseView {
+    pub order: u64,
+    pub buyer: Address,
+    pub shop: String,
+    pub product: String,
+    /// What the buyer paid, less refunds, base units.
+    #[serde(with = "want_types::amount::dec")]
+    #[schema(value_type = want_types::schema::DecimalAmount)]
+    pub amount: Amount,
+    /// When the order completed, Unix ms.
+    pub time_ms: u64,
+}
+
+impl From<PurchaseRecord> for PurchaseView {
+    fn from(p: PurchaseRecord) -> Self {
+        PurchaseView {
+            order: p.order,
+            buyer: p.buyer,
+            shop: p.shop,
+            product: p.product,
+            amount: p.amount,
+            time_ms: p.time_ms,
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/v1/commerce/shops/{handle}", tag = "commerce",
+    params(("handle" = String, Path, description = "shop handle (case-insensitive)")),
+    responses((status = 200, description = "the shop", body = ShopView),
+        (status = 404, description = "shop_unknown"), (status = 503, description = "state_diverged, busy")))]
+async fn get_shop(State(node): State<Node>, Path(handle): Path<String>) -> ApiResult {
+    let handle = handle.to_ascii_lowercase();
+    let store = node.shared.store.clone();
+    let shop = read(&node, move || {
+        query::shop(&store.snapshot()?, &handle)?.ok_or_else(|| {
+            not_found(
+                commerce_codes::SHOP_UNKNOWN,
+                format!("no shop has the handle {handle:?}; check its spelling"),
+            )
+        })
+    })
+    .await?;
+    Ok(Json(ShopView::from(shop)).into_response())
+}
+
+/// The query string of `GET /v1/commerce/offers`.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct OffersQuery {
+    /// Only this shop's offers (case-insensitive handle).
+    shop: Option<String>,
+    /// The `next` of the previous page: offers with a greater id.
+    after: Option<u64>,
+    /// Most offers (1 to 100, default 100). A page filtered by `shop` reads at most 2,000
+    /// offers and may hold fewer, with `next` to go on from.
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<usize>,
+}
+
+/// A page of offers by id.
+#[derive(Serialize, ToSchema)]
+pub struct OffersPage {
+    pub offers: Vec<OfferView>,
+    /// The `after` of the next page; null on the last one.
+    pub next: Option<u64>,
+}
+
+#[utoipa::path(get, path = "/v1/commerce/offers", tag = "commerce", params(OffersQuery),
+    responses((status = 200, description = "a page of offers by id", body = OffersPage),
+        (status = 400, description = "invalid_query"), (status = 503, description = "state_diverged, busy")))]
+async fn list_offers(State(node): State<Node>, Query(q): Query<OffersQuery>) -> ApiResult {
+    let limit = page_limit(q.limit, query::OFFERS_PAGE_MAX)?;
+    let shop = q.shop.map(|s| s.to_ascii_lowercase());
+    let store = node.shared.store.clone();
+    let page = read(&node, move || {
+        let snap = store.snapshot()?;
+        Ok(match &shop {
+            Some(shop) => query::offers_of_shop(&snap, shop, q.after, limit)?,
+            None => query::offers(&snap, q.after, limit)?,
+        })
+    })
+    .await?;
+    Ok(Json(OffersPage {
+        offers: page.items.into_iter().map(OfferView::from).collect(),
+        next: page.next,
+    })
+    .into_response())
+}
+
+#[utoipa::path(get, path = "/v1/commerce/offers/{id}", tag = "commerce",
+    params(("id" = u64, Path, description = "offer id")),
+    responses((status = 200, description = "the offer's current version", body = OfferView),
+        (status = 400, description = "invalid_path"), (status = 404, description = "offer_unknown"),
+        (status = 503, description = "state_diverged, busy")))]
+async fn get_offer(State(node): State<Node>, Path(id): Path<u64>) -> ApiResult {
+    let store = node.shared.store.clone();
+    let offer = read(&node, move || {
+        query::offer(&store.snapshot()?, id)?.ok_or_else(|| {
+            not_found(
+                commerce_codes::OFFER_UNKNOWN,
+                format!("no offer has the id {id}; list a shop's offers with /v1/commerce/offers?shop=HANDLE"),
+            )
+        })
+    })
+    .await?;
+    Ok(Json(OfferView::from(offer)).into_response())
+}
+
+/// The query string of `GET /v1/commerce/orders`: filters (optional, combined with AND), page
+/// size and cursor.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct OrdersQuery {
+    /// Only this buyer's orders.
+    #[param(value_type = Option<Address>)]
+    buyer: Option<String>,
+    /// Only this shop's orders (case-insensitive handle).
+    shop: Option<String>,
+    /// The `next` of the previous page: orders with a greater id.
+    after: Option<u64>,
+    /// Most orders (1 to 100, default 100). A filtered page reads at most 2,000 orders and may
+    /// hold fewer, with `next` to go on from.
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<usize>,
+}
+
+/// A page of orders by id.
+#[derive(Serialize, ToSchema)]
+pub struct OrdersPage {
+    pub orders: Vec<OrderView>,
+    /// The `after` of the next page; null on the last one.
+    pub next: Option<u64>,
+}
+
+#[utoipa::path(get, path = "/v1/commerce/orders", tag = "commerce", params(OrdersQuery),
+    responses((status = 200, description = "a page of orders by id", body = OrdersPage),
+        (status = 400, description = "invalid_query, invalid_address"), (status = 503, description = "state_diverged, busy")))]
+async fn list_orders(State(node): State<Node>, Query(q): Query<OrdersQuery>) -> ApiResult {
+    let limit = page_limit(q.limit, query::ORDERS_PAGE_MAX)?;
+    let buyer = q.buyer.as_deref().map(parse_address).transpose()?;
+    let shop = q.shop.map(|s| s.to_ascii_lowercase());
+    let store = node.shared.store.clone();
+    let page = read(&node, move || {
+        let snap = store.snapshot()?;
+        let page = if buyer.is_none() && shop.is_none() {
+            query::orders(&snap, q.after, limit)?
+        } else {
+            query::orders_where(&snap, buyer.as_ref(), shop.as_deref(), q.after, limit)?
+        };
+        let orders = page
+            .items
+            .into_iter()
+            .map(OrderView::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(OrdersPage {
+            orders,
+            next: page.next,
+        })
+    })
+    .await?;
+    Ok(Json(page).into_response())
+}
+
+#[utoipa::path(get, path = "/v1/commerce/orders/{id}", tag = "commerce",
+    params(("id" = u64, Path, description = "order id")),
+    responses((status = 200, description = "the order", body = OrderView),
+        (status = 400, description = "invalid_path"), (status = 404, description = "order_unknown"),
+        (status = 503, description = "state_diverged, busy")))]
+async fn get_order(State(node): State<Node>, Path(id): Path<u64>) -> ApiResult {
+    let store = node.shared.store.clone();
+    let order = read(&node, move || {
+        let order = query::order(&store.snapshot()?, id)?.ok_or_else(|| {
+            not_found(
+                commerce_codes::ORDER_UNKNOWN,
+                format!("no order has the id {id}; list a buyer's orders with /v1/commerce/orders?buyer=ADDRESS"),
+            )
+        })?;
+        OrderView::try_from(order)
+    })
+    .await?;
+    Ok(Json(order).into_response())
+}
+
+/// The query string of `GET /v1/commerce/purchases`.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct PurchasesQuery {
+    /// The buyer whose completed purchases to list.
+    #[param(value_type = Address)]
+    buyer: String,
+    /// The `next` of the previous page: purchases of a greater order id.
+    after: Option<u64>,
+    /// Most records (1 to 100, default 100).
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<usize>,
+}
+
+/// A page of a buyer's purchase records by order id.
+#[derive(Serialize, ToSchema)]
+pub struct PurchasesPage {
+    pub purchases: Vec<PurchaseView>,
+    /// The `after` of the next page; null on the last one.
+    pub next: Option<u64>,
+}
+
+#[utoipa::path(get, path = "/v1/commerce/purchases", tag = "commerce", params(PurchasesQuery),
+    responses((status = 200, description = "a page of the buyer's purchase records by order id", body = PurchasesPage),
+        (status = 400, description = "invalid_query, invalid_address"), (status = 503, description = "state_diverged, busy")))]
+async fn list_purchases(State(node): State<Node>, Query(q): Query<PurchasesQuery>) -> ApiResult {
+    let limit = page_limit(q.limit, query::PURCHASES_PAGE_MAX)?;
+    let buyer = parse_address(&q.buyer)?;
+    let store = node.shared.store.clone();
+    let page = read(&node, move || {
+        Ok(query::purchases(
+            &store.snapshot()?,
+            &buyer,
+            q.after,
+            limit,
+        )?)
+    })
+    .await?;
+    Ok(Json(PurchasesPage {
+        purchases: page.items.into_iter().map(PurchaseView::from).collect(),
+        next: page.next,
+    })
+    .into_response())
+}
