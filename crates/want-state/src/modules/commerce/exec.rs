@@ -157,8 +157,19 @@ fn check_handle(handle: &str) -> Result<(), ExecError> {
     Ok(())
 }
 
-fn check_shop_fields(name: &str, trace_org: &Option<String>) -> Result<(), ExecError> {
+fn check_shop_fields(
+    name: &str,
+    payout: &Address,
+    trace_org: &Option<String>,
+) -> Result<(), ExecError> {
     check_len("name", name, 1, SHOP_NAME_BYTES_MAX, SHOP_FIELD_INVALID)?;
+    // Sales paid "to" the escrow would stay there, owned by no order.
+    if *payout == escrow() {
+        return Err(fail(
+            SHOP_FIELD_INVALID,
+            "tx.call.payout is the commerce escrow account; name an account of the shop's",
+        ));
+    }
     if let Some(org) = trace_org {
         check_len("trace_org", org, 1, TRACE_ORG_BYTES_MAX, SHOP_FIELD_INVALID)?;
     }
@@ -239,7 +250,7 @@ impl Env<'_, '_> {
                 trace_org,
             } => {
                 let mut shop = self.own_open_shop(sender, handle)?;
-                check_shop_fields(name, trace_org)?;
+                check_shop_fields(name, payout, trace_org)?;
                 shop.name = name.clone();
                 shop.payout = *payout;
                 shop.trace_org = trace_org.clone();
@@ -435,7 +446,7 @@ impl Env<'_, '_> {
         trace_org: &Option<String>,
     ) -> Result<(), ExecError> {
         check_handle(handle)?;
-        check_shop_fields(name, trace_org)?;
+        check_shop_fields(name, &payout, trace_org)?;
         if let Some(holder) = state::handle_holder(self.ov, handle)? {
             return Err(fail(
                 SHOP_HANDLE_TAKEN,
@@ -764,6 +775,9 @@ impl Env<'_, '_> {
         self.lock(&sender, deposit)?;
         o.deposit = deposit;
         o.status = OrderStatus::Accepted;
+        // A cancellation proposed before lapses: the other party may not agree to it once the
+        // order moved on (after shipping, a buyer would get the payment back and keep the goods).
+        o.cancel_proposed_by = None;
         o.accepted_ms = Some(self.now());
         self.arm(&mut o, Deadline::Ship)?;
         write(self.ov, order_key(id), &o);
@@ -806,6 +820,7 @@ impl Env<'_, '_> {
         }
         self.before_deadline(&o, "be shipped")?;
         o.status = OrderStatus::Shipped;
+        o.cancel_proposed_by = None;
         o.shipped_ms = Some(self.now());
         o.epcis_event = epcis.clone();
         self.arm(&mut o, Deadline::Confirm)?;
@@ -933,7 +948,7 @@ impl Env<'_, '_> {
     }
 
     /// Completion: the payout account gets the net payment less the fee, the pool the fee, the
-    /// seller its deposit; a purchase record is written.
+    /// seller its deposit; a purchase record is written (if anything was paid net of refunds).
     fn complete(&mut self, o: &mut Order) -> Result<(), ExecError> {
         let net = o.net_paid();
         let fee = completion_fee(net);
@@ -943,15 +958,19 @@ impl Env<'_, '_> {
         self.release(&pool, fee)?;
         self.release(&o.seller, o.deposit)?;
         self.close(o, OrderStatus::Completed);
-        let record = PurchaseRecord {
-            order: o.id,
-            buyer: o.buyer,
-            shop: o.shop.clone(),
-            product: o.terms.product.clone(),
-            amount: net,
-            time_ms: self.now(),
-        };
-        write(self.ov, purchase_key(&o.buyer, o.id), &record);
+        // An order refunded in full bought nothing: no purchase record (reviews, credit and
+        // mining count purchases, which would otherwise cost only transaction fees).
+        if net > 0 {
+            let record = PurchaseRecord {
+                order: o.id,
+                buyer: o.buyer,
+                shop: o.shop.clone(),
+                product: o.terms.product.clone(),
+                amount: net,
+                time_ms: self.now(),
+            };
+            write(self.ov, purchase_key(&o.buyer, o.id), &record);
+        }
         self.events.push(CommerceEvent::OrderCompleted {
             order: o.id,
             seller_amount,

@@ -689,6 +689,50 @@ fn cancellation_needs_both_parties_and_refunds_everything() {
 }
 
 #[test]
+fn a_cancel_proposal_lapses_when_the_order_moves_on() {
+    let mut w = World::with_order();
+    w.ok(seller(), CommerceCall::ProposeCancel { order: 1 });
+    w.ok(seller(), accept(1));
+    w.fails(buyer(), CommerceCall::AgreeCancel { order: 1 }, ORDER_CANCEL_NOT_PROPOSED);
+    w.ok(seller(), CommerceCall::ProposeCancel { order: 1 });
+    w.ok(seller(), ship(1));
+    // Shipped: agreeing to the seller's old proposal would refund the buyer who keeps the goods.
+    w.fails(buyer(), CommerceCall::AgreeCancel { order: 1 }, ORDER_CANCEL_NOT_PROPOSED);
+    assert_eq!(w.order(1).status, OrderStatus::Shipped);
+    w.check_books();
+}
+
+#[test]
+fn an_order_refunded_in_full_completes_without_a_purchase_record() {
+    let mut w = World::with_shipped();
+    w.ok(seller(), CommerceCall::RefundPart { order: 1, amount: 2 * PRICE });
+    w.ok(buyer(), CommerceCall::ConfirmDelivery { order: 1 });
+    assert_eq!(w.order(1).status, OrderStatus::Completed);
+    assert!(query::purchases(&w.ms, &buyer(), None, 10).unwrap().items.is_empty());
+    w.check_books();
+}
+
+#[test]
+fn a_shop_cannot_be_paid_into_the_escrow_account() {
+    let mut w = World::new();
+    let call = |payout| CommerceCall::OpenShop {
+        handle: "shop".into(),
+        name: "Shop".into(),
+        payout,
+        trace_org: None,
+    };
+    w.fails(seller(), call(escrow()), SHOP_FIELD_INVALID);
+    w.ok(seller(), call(payout()));
+    let edit = CommerceCall::EditShop {
+        handle: "shop".into(),
+        name: "Shop".into(),
+        payout: escrow(),
+        trace_org: None,
+    };
+    w.fails(seller(), edit, SHOP_FIELD_INVALID);
+}
+
+#[test]
 fn a_cancelled_shipped_order_is_not_restocked() {
     let mut w = World::with_shipped();
     w.ok(seller(), CommerceCall::ProposeCancel { order: 1 });
