@@ -27,6 +27,7 @@ fn example(name: &str) -> String {
         "cid" => "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy".into(),
         "gtin" => "00614141107346".into(),
         "serial" => "2017".into(),
+        "handle" => "corner-shop".into(),
         other => panic!("the walk has no example for path parameter {other}: add one"),
     }
 }
