@@ -674,8 +674,10 @@ impl<A: BlockApplier> RaftConsensus<A> {
     /// Checks a snapshot's membership before Raft installs it: the snapshot must come in one
     /// message and carry the history that leads from this node's applied membership to its own
     /// ([`authority::verify_snapshot_membership`]): every change approved by a majority of the
-    /// voters before it, ending at the snapshot's voters, learners, keys and URLs. A snapshot
-    /// no newer than what this node applied is left to Raft (which ignores it).
+    /// voters before it, ending at the snapshot's voters, learners, keys and URLs; and its chain
+    /// point, if this node already has that height, must be this node's block there
+    /// (`invalid_snapshot`). A snapshot no newer than what this node applied is left to Raft
+    /// (which ignores it).
     async fn check_snapshot_membership(
         &self,
         from: u64,

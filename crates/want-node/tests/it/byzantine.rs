@@ -265,12 +265,13 @@ async fn a_member_cannot_speak_for_another_or_lead_without_an_election() {
         openraft::CommittedLeaderId::new(high, bad_id),
         prev.index + 1_000,
     );
-    let forged_snapshot = InstallSnapshotRequest::<TypeConfig> {
+    // A snapshot up to `far` voted in the claimed term, with no history of approvals.
+    let snapshot_at = |membership, point, id: &str| InstallSnapshotRequest::<TypeConfig> {
         vote: committed(high, bad_id),
         meta: SnapshotMeta {
             last_log_id: Some(far),
-            last_membership: StoredMembership::new(Some(far), stolen_membership.clone()),
-            snapshot_id: format!("evil-{}", far.index),
+            last_membership: membership,
+            snapshot_id: format!("{id}-{}", far.index),
         },
         offset: 0,
         data: postcard::to_allocvec(&want_consensus::raft::SnapshotData {
@@ -281,6 +282,11 @@ async fn a_member_cannot_speak_for_another_or_lead_without_an_election() {
         .unwrap(),
         done: true,
     };
+    let forged_snapshot = snapshot_at(
+        StoredMembership::new(Some(far), stolen_membership.clone()),
+        point,
+        "evil",
+    );
     let r = send(
         &c,
         victim,
@@ -309,22 +315,7 @@ async fn a_member_cannot_speak_for_another_or_lead_without_an_election() {
         hash: Hash32([7; 32]),
         ..point
     };
-    let wrong_point = InstallSnapshotRequest::<TypeConfig> {
-        vote: committed(high, bad_id),
-        meta: SnapshotMeta {
-            last_log_id: Some(far),
-            last_membership: genuine_membership,
-            snapshot_id: format!("evil-point-{}", far.index),
-        },
-        offset: 0,
-        data: postcard::to_allocvec(&want_consensus::raft::SnapshotData {
-            point: other_point,
-            pending: None,
-            history: Vec::new(),
-        })
-        .unwrap(),
-        done: true,
-    };
+    let wrong_point = snapshot_at(genuine_membership, other_point, "evil-point");
     let r = send(
         &c,
         victim,

@@ -39,19 +39,27 @@ struct Env<'a, 'v> {
     events: Vec<CommerceEvent>,
 }
 
+/// Runs `f` on the rules' environment over `ov` at `block` and returns the events it emitted
+/// (the caller emits them on its context).
+fn in_env<'v>(
+    ov: &mut Overlay<'v>,
+    block: &BlockContext,
+    f: impl FnOnce(&mut Env<'_, 'v>) -> Result<(), ExecError>,
+) -> Result<Vec<CommerceEvent>, ExecError> {
+    let mut env = Env {
+        ov,
+        block,
+        events: Vec::new(),
+    };
+    f(&mut env)?;
+    Ok(env.events)
+}
+
 /// Applies one commerce call from `ctx.sender`.
 pub(crate) fn execute(ctx: &mut CallCtx<'_, '_>, call: &CommerceCall) -> Result<(), ExecError> {
     let sender = ctx.sender;
-    let mut env = Env {
-        ov: &mut *ctx.state,
-        block: ctx.block,
-        events: Vec::new(),
-    };
-    env.call(sender, call)?;
-    let events = std::mem::take(&mut env.events);
-    for e in events {
-        ctx.emit(e);
-    }
+    let events = in_env(ctx.state, ctx.block, |env| env.call(sender, call))?;
+    events.into_iter().for_each(|e| ctx.emit(e));
     Ok(())
 }
 
@@ -59,16 +67,8 @@ pub(crate) fn execute(ctx: &mut CallCtx<'_, '_>, call: &CommerceCall) -> Result<
 pub(crate) fn on_due(ctx: &mut HookCtx<'_, '_>, payload: &[u8]) -> Result<(), ExecError> {
     let (id, deadline): (u64, Deadline) = borsh::from_slice(payload)
         .map_err(|e| StateError::corrupt(payload, format!("commerce deadline entry: {e}")))?;
-    let mut env = Env {
-        ov: &mut *ctx.state,
-        block: ctx.block,
-        events: Vec::new(),
-    };
-    env.due(id, deadline)?;
-    let events = std::mem::take(&mut env.events);
-    for e in events {
-        ctx.emit(e);
-    }
+    let events = in_env(ctx.state, ctx.block, |env| env.due(id, deadline))?;
+    events.into_iter().for_each(|e| ctx.emit(e));
     Ok(())
 }
 
@@ -76,20 +76,14 @@ pub(crate) fn on_due(ctx: &mut HookCtx<'_, '_>, payload: &[u8]) -> Result<(), Ex
 /// seller's payout account: the one function the arbitration module calls to rule. The caller
 /// decides who may rule; this checks only the order (disputed, share within its escrow).
 pub fn rule(ctx: &mut CallCtx<'_, '_>, order: u64, buyer_share: Amount) -> Result<(), ExecError> {
-    let mut env = Env {
-        ov: &mut *ctx.state,
-        block: ctx.block,
-        events: Vec::new(),
-    };
-    let mut o = env.order(order)?;
-    if o.status != OrderStatus::Disputed {
-        return Err(not_allowed(&o, "be ruled on", "only a disputed order is ruled on"));
-    }
-    env.settle(&mut o, buyer_share, true)?;
-    let events = std::mem::take(&mut env.events);
-    for e in events {
-        ctx.emit(e);
-    }
+    let events = in_env(ctx.state, ctx.block, |env| {
+        let mut o = env.order(order)?;
+        if o.status != OrderStatus::Disputed {
+            return Err(not_allowed(&o, "be ruled on", "only a disputed order is ruled on"));
+        }
+        env.settle(&mut o, buyer_share, true)
+    })?;
+    events.into_iter().for_each(|e| ctx.emit(e));
     Ok(())
 }
 
