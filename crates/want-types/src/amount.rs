@@ -92,6 +92,24 @@ pub mod dec {
     }
 }
 
+/// Serde helper: an optional amount as a decimal string of base units, or null.
+pub mod dec_opt {
+    use super::Amount;
+
+    pub fn serialize<S: serde::Serializer>(v: &Option<Amount>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(v) => s.serialize_some(&v.to_string()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Amount>, D::Error> {
+        <Option<String> as serde::Deserialize>::deserialize(d)?
+            .map(|s| super::parse_base_units(&s).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -278,6 +278,17 @@ fn commerce_offer_update_decline_refund_cancel_dispute_and_settle_through_the_cl
         url,
     );
     assert_eq!(status(&disputed, url), "disputed");
+    // Its lapse is 30 days away: nobody can run it yet.
+    want_json(&[
+        "order",
+        "deadline",
+        &disputed,
+        "--key-file",
+        &buyer,
+        "--node",
+        url,
+    ])
+    .err_code("order_deadline_not_reached");
     signed(
         &["order", "settle", &disputed, "--buyer-share", "1.5"],
         &buyer,
@@ -304,4 +315,194 @@ fn commerce_offer_update_decline_refund_cancel_dispute_and_settle_through_the_cl
         Some(3),
         "{by_shop}"
     );
+}
+
+#[test]
+fn an_epcis_receiving_event_at_the_buyers_pickup_point_confirms_delivery() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = DevNode::start(&dir.path().join("data"), &["--block-interval-ms", "20"]);
+    let url = node.url.as_str();
+    // The dev key is the trace administrator and the seller.
+    let (seller, seller_addr) =
+        key_file(dir.path(), "seller", &want_node::config::dev_private_key());
+    let (buyer, buyer_addr) = key_file(dir.path(), "buyer", &want_crypto::PrivateKey::generate());
+    let pickup_key = want_crypto::PrivateKey::generate();
+    let (pickup, pickup_addr) = key_file(dir.path(), "pickup", &pickup_key);
+    for to in [&buyer_addr, &pickup_addr] {
+        signed(
+            &["tx", "transfer", "--to", to, "--amount", "50", "--wait"],
+            &seller,
+            url,
+        );
+    }
+    // A pickup point registered for traceability, with a key that may sign receiving.
+    want_json(
+        &[
+            &[
+                "trace",
+                "org",
+                "register",
+                "--org",
+                "pickup",
+                "--name",
+                "Pickup Point",
+                "--kind",
+                "retailer",
+                "--encryption-key",
+                &pickup_key.public_key_compressed_hex(),
+            ][..],
+            &["--key-file", &seller, "--node", url],
+        ]
+        .concat(),
+    )
+    .ok_json();
+    want_json(
+        &[
+            &[
+                "trace",
+                "key",
+                "add",
+                "--org",
+                "pickup",
+                "--address",
+                &pickup_addr,
+                "--department",
+                "desk",
+                "--roles",
+                "retailer",
+            ][..],
+            &["--key-file", &seller, "--node", url],
+        ]
+        .concat(),
+    )
+    .ok_json();
+    signed(
+        &[
+            "shop",
+            "open",
+            "tea",
+            "--name",
+            "Tea",
+            "--payout",
+            &seller_addr,
+        ],
+        &seller,
+        url,
+    );
+    let added = signed(
+        &[
+            "offer",
+            "add",
+            "--shop",
+            "tea",
+            "--product",
+            "04012345111118",
+            "--title",
+            "Sencha",
+            "--price",
+            "2",
+            "--deposit",
+            "1",
+            "--terms-cid",
+            "bafyterms",
+            "--stock",
+            "5",
+        ],
+        &seller,
+        url,
+    );
+    let offer = event_field(&added, "OfferAdded", "offer").to_string();
+    let placed = signed(&["order", "place", "--offer", &offer], &buyer, url);
+    let order = event_field(&placed, "OrderPlaced", "order").to_string();
+    // The buyer has it delivered to the pickup point.
+    const PICKUP_AT: &str = "urn:epc:id:sgln:4012345.00001.0";
+    signed(
+        &[
+            "order",
+            "delivery",
+            &order,
+            "--org",
+            "pickup",
+            "--location",
+            PICKUP_AT,
+        ],
+        &buyer,
+        url,
+    );
+    signed(&["order", "accept", &order], &seller, url);
+    signed(&["order", "ship", &order], &seller, url);
+
+    // The pickup point captures its receiving event, naming the order as a business
+    // transaction, and confirms the delivery with it.
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    let event_time = want_epcis::format_utc_millis(i64::try_from(now_ms).unwrap());
+    let doc = serde_json::json!({
+        "@context": ["https://ref.gs1.org/standards/epcis/epcis-context.jsonld"],
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": event_time,
+        "epcisBody": {"eventList": [{
+            "type": "ObjectEvent",
+            "eventTime": event_time,
+            "eventTimeZoneOffset": "+00:00",
+            "epcList": ["urn:epc:id:sgtin:4012345.011111.1"],
+            "action": "OBSERVE",
+            "bizStep": "receiving",
+            "readPoint": {"id": PICKUP_AT},
+            "bizLocation": {"id": PICKUP_AT},
+            "bizTransactionList": [
+                {"type": "po", "bizTransaction": format!("urn:want:commerce:order:{order}")}
+            ]
+        }]}
+    });
+    let file = dir.path().join("received.jsonld");
+    std::fs::write(&file, serde_json::to_vec(&doc).unwrap()).unwrap();
+    let captured = want_json(&[
+        "trace",
+        "capture",
+        file.to_str().unwrap(),
+        "--key-file",
+        &pickup,
+        "--node",
+        url,
+    ])
+    .ok_json();
+    let event_hash = captured["events"][0]["eventHash"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no event hash in {captured}"))
+        .to_string();
+    // Only the pickup point's key confirms with it.
+    want_json(&[
+        "order",
+        "receive",
+        &order,
+        "--event",
+        &event_hash,
+        "--key-file",
+        &buyer,
+        "--node",
+        url,
+    ])
+    .err_code("order_party_not_allowed");
+    let received = signed(
+        &["order", "receive", &order, "--event", &event_hash],
+        &pickup,
+        url,
+    );
+    let types: Vec<&str> = received["receipt"]["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["type"].as_str())
+        .collect();
+    assert!(
+        types.contains(&"OrderReceived") && types.contains(&"OrderCompleted"),
+        "{received}"
+    );
+    assert_eq!(status(&order, url), "completed");
+    let shown = want_json(&["order", "show", &order, "--node", url]).ok_json();
+    assert_eq!(shown["delivery"]["org"], "pickup", "{shown}");
 }

@@ -55,8 +55,8 @@ fn terms() -> OfferTerms {
         deposit_per_order: DEPOSIT,
         accept_within_ms: 600_000,
         ship_within_ms: 600_000,
-        confirm_window_ms: 600_000,
-        dispute_window_ms: 600_000,
+        confirm_window_ms: 3_600_000,
+        dispute_window_ms: 3_600_000,
         terms_cid: "bafyterms".into(),
         no_ship_deposit_share_bps: 5_000,
     }

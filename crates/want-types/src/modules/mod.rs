@@ -495,6 +495,16 @@ mod tests {
                 order: o,
                 buyer_share: 1,
             },
+            CommerceCall::RunDeadline { order: o },
+            CommerceCall::SetDelivery {
+                order: o,
+                org: "org".into(),
+                location_hash: h,
+            },
+            CommerceCall::ConfirmByEvent {
+                order: o,
+                event_hash: h,
+            },
         ];
         calls
             .into_iter()
@@ -566,6 +576,20 @@ mod tests {
                 buyer_amount: 1,
                 seller_amount: 1,
                 ruled: false,
+                fee: 1,
+            },
+            CommerceEvent::OrderDeliverySet {
+                order: o,
+                org: "org".into(),
+            },
+            CommerceEvent::OrderReceived {
+                order: o,
+                org: "org".into(),
+                event_hash: Hash32::ZERO,
+            },
+            CommerceEvent::OrderRetired {
+                order: o,
+                final_state_hash: Hash32::ZERO,
             },
         ];
         events

@@ -1,5 +1,6 @@
 //! The commerce module: `want shop open|edit|close|show`, `want offer add|update|list|show` and
-//! `want order place|accept|decline|ship|confirm|refund|cancel|dispute|settle|show|list`.
+//! `want order place|accept|decline|ship|confirm|refund|cancel|dispute|settle|deadline|delivery|
+//! receive|show|list`.
 //!
 //! Every command that signs takes the signer's flags (`crate::signer::SignArgs`) and, like
 //! `want trace …`, waits for the commit unless `--no-wait`. Amounts are WANT with up to 6
@@ -12,7 +13,9 @@
 use clap::{Args, Subcommand};
 use serde_json::Value;
 use want_types::amount::{format_want, parse_want};
-use want_types::modules::commerce::{CommerceCall, OfferTerms};
+use want_types::modules::commerce::{
+    delivery_location_hash, CommerceCall, OfferTerms, DELIVERY_LOCATION_BYTES_MAX,
+};
 use want_types::{Address, Amount, Call, Hash32};
 
 use crate::client::Client;
@@ -261,6 +264,38 @@ pub enum OrderCommand {
         buyer_share: String,
         #[arg(long)]
         accept: bool,
+        #[command(flatten)]
+        sign: SignArgs,
+    },
+    /// Run an order's deadline that has passed but whose trigger has not run yet (anyone):
+    /// refund if not accepted or shipped in time, completion after the confirmation window,
+    /// the standing proposals' split after a dispute's lapse.
+    Deadline {
+        id: u64,
+        #[command(flatten)]
+        sign: SignArgs,
+    },
+    /// Name who receives the goods and where (buyer): a trace organisation and the location
+    /// URI its receiving event will publish (only its hash goes on chain).
+    Delivery {
+        id: u64,
+        /// The trace organisation that receives the goods.
+        #[arg(long)]
+        org: String,
+        /// The location of its receiving event (EPCIS bizLocation, or readPoint): an SGLN URN
+        /// or GS1 Digital Link URI (normalised as capture publishes it), or another URI.
+        #[arg(long)]
+        location: String,
+        #[command(flatten)]
+        sign: SignArgs,
+    },
+    /// Confirm delivery by a receiving event (a key of the delivery organisation): names the
+    /// event its organisation anchored; the order completes.
+    Receive {
+        id: u64,
+        /// The receiving event's hash: 64 hex digits, or its `ni:///sha-256;…` event ID.
+        #[arg(long)]
+        event: String,
         #[command(flatten)]
         sign: SignArgs,
     },
@@ -823,6 +858,62 @@ fn order(cmd: OrderCommand, out: &Out) -> anyhow::Result<()> {
                 }
             };
             send(call, sign, p, out)
+        }
+        OrderCommand::Delivery {
+            id,
+            org,
+            location,
+            sign,
+        } => {
+            if location.is_empty() || location.len() > DELIVERY_LOCATION_BYTES_MAX {
+                return Err(CliError::new(
+                    "invalid_location",
+                    format!(
+                        "--location is {} bytes; give the URI its receiving event publishes (1 to {DELIVERY_LOCATION_BYTES_MAX} bytes)",
+                        location.len()
+                    ),
+                )
+                .into());
+            }
+            // As capture publishes it: EPC URNs and Digital Link URIs in the canonical form.
+            let location = want_epcis::normalize_identifier(&location).map_err(|e| {
+                CliError::new(
+                    "invalid_location",
+                    format!("--location {location:?}: {}", e.message),
+                )
+            })?;
+            send(
+                CommerceCall::SetDelivery {
+                    order: id,
+                    org,
+                    location_hash: delivery_location_hash(&location),
+                },
+                sign,
+                p,
+                out,
+            )
+        }
+        OrderCommand::Receive { id, event, sign } => {
+            let event_hash = want_types::modules::trace::parse_event_hash_id(&event)
+                .or_else(|| event.parse::<Hash32>().ok())
+                .ok_or_else(|| {
+                    CliError::new(
+                        "invalid_event_hash",
+                        format!("--event {event:?} is not an event hash: give its 64 hex digits or its ni:///sha-256;… event ID"),
+                    )
+                })?;
+            send(
+                CommerceCall::ConfirmByEvent {
+                    order: id,
+                    event_hash,
+                },
+                sign,
+                p,
+                out,
+            )
+        }
+        OrderCommand::Deadline { id, sign } => {
+            send(CommerceCall::RunDeadline { order: id }, sign, p, out)
         }
         OrderCommand::Show { id, node } => {
             let v = Client::new(&node.url)?.get(&format!("/v1/commerce/orders/{id}"))?;

@@ -11,7 +11,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use want_state::modules::commerce::codes as commerce_codes;
 use want_state::modules::commerce::query;
-use want_state::modules::commerce::state::{Offer, Order, OrderStatus, PurchaseRecord, Shop};
+use want_state::modules::commerce::state::{
+    Offer, Order, OrderStatus, PurchaseRecord, RetiredOrder, Shop,
+};
 use want_types::modules::commerce::OfferTerms;
 use want_types::{Address, Amount, Hash32};
 
@@ -188,7 +190,8 @@ pub struct OrderView {
     pub shipped_ms: Option<u64>,
     /// When it reached its final state.
     pub closed_ms: Option<u64>,
-    /// The deadline of its current state (accept, ship or confirmation), if one runs.
+    /// The deadline of its current state (accept, ship, confirmation, or a dispute's lapse), if
+    /// one runs.
     pub deadline_ms: Option<u64>,
     pub epcis_event: Option<String>,
     /// A cancellation proposed by this party, waiting for the other.
@@ -196,6 +199,27 @@ pub struct OrderView {
     pub disputed_by: Option<Address>,
     pub evidence: Vec<String>,
     pub settlement: Option<SettlementView>,
+    /// The buyer's standing settlement proposal (the buyer's share), base units.
+    #[serde(with = "want_types::amount::dec_opt")]
+    #[schema(value_type = Option<want_types::schema::DecimalAmount>)]
+    pub buyer_proposal: Option<Amount>,
+    /// The seller's standing settlement proposal (the buyer's share), base units. A dispute
+    /// still open at its lapse is split by these.
+    #[serde(with = "want_types::amount::dec_opt")]
+    #[schema(value_type = Option<want_types::schema::DecimalAmount>)]
+    pub seller_proposal: Option<Amount>,
+    /// Who receives the goods, named by the buyer: a `receiving` event of that organisation
+    /// at the location (of which only the hash is kept) confirms delivery.
+    pub delivery: Option<DeliveryView>,
+}
+
+/// Where an order's goods are received.
+#[derive(Serialize, ToSchema)]
+pub struct DeliveryView {
+    /// The trace organisation that receives them.
+    pub org: String,
+    /// The hash of the location URI its receiving event publishes.
+    pub location_hash: Hash32,
 }
 
 impl TryFrom<Order> for OrderView {
@@ -235,8 +259,84 @@ impl TryFrom<Order> for OrderView {
             settlement: o
                 .settlement
                 .map(|(by, buyer_share)| SettlementView { by, buyer_share }),
+            buyer_proposal: o.buyer_proposal,
+            seller_proposal: o.seller_proposal,
+            delivery: o.delivery.map(|d| DeliveryView {
+                org: d.org,
+                location_hash: d.location_hash,
+            }),
         })
     }
+}
+
+/// A final order retired after its retention period: a summary and the hash of its final state
+/// (`sha256d("want/commerce/order/v1" ‖ borsh(order))`).
+#[derive(Serialize, ToSchema)]
+pub struct RetiredOrderView {
+    pub id: u64,
+    pub offer: u64,
+    pub version: u32,
+    /// The hash of the terms it was placed under.
+    pub terms_hash: Hash32,
+    pub shop: String,
+    pub product: String,
+    pub buyer: Address,
+    pub seller: Address,
+    pub payout: Address,
+    pub quantity: u32,
+    /// Paid into escrow at placement, base units.
+    #[serde(with = "want_types::amount::dec")]
+    #[schema(value_type = want_types::schema::DecimalAmount)]
+    pub paid: Amount,
+    /// Paid back by partial refunds, base units.
+    #[serde(with = "want_types::amount::dec")]
+    #[schema(value_type = want_types::schema::DecimalAmount)]
+    pub refunded: Amount,
+    /// The seller's deposit it held, base units.
+    #[serde(with = "want_types::amount::dec")]
+    #[schema(value_type = want_types::schema::DecimalAmount)]
+    pub deposit: Amount,
+    /// Its final state.
+    pub status: OrderStatusView,
+    pub placed_ms: u64,
+    pub closed_ms: u64,
+    /// When its record was replaced by this summary.
+    pub retired_ms: u64,
+    /// The hash of its final state.
+    pub final_state_hash: Hash32,
+}
+
+impl From<RetiredOrder> for RetiredOrderView {
+    fn from(r: RetiredOrder) -> Self {
+        RetiredOrderView {
+            id: r.id,
+            offer: r.offer,
+            version: r.version,
+            terms_hash: r.terms_hash,
+            shop: r.shop,
+            product: r.product,
+            buyer: r.buyer,
+            seller: r.seller,
+            payout: r.payout,
+            quantity: r.quantity,
+            paid: r.paid,
+            refunded: r.refunded,
+            deposit: r.deposit,
+            status: r.status.into(),
+            placed_ms: r.placed_ms,
+            closed_ms: r.closed_ms,
+            retired_ms: r.retired_ms,
+            final_state_hash: r.final_state_hash,
+        }
+    }
+}
+
+/// An order as it stands, or the summary of a retired one.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum OrderLookup {
+    Live(Box<OrderView>),
+    Retired(Box<RetiredOrderView>),
 }
 
 /// A completed purchase.
@@ -408,19 +508,23 @@ async fn list_orders(State(node): State<Node>, Query(q): Query<OrdersQuery>) -> 
 
 #[utoipa::path(get, path = "/v1/commerce/orders/{id}", tag = "commerce",
     params(("id" = u64, Path, description = "order id")),
-    responses((status = 200, description = "the order", body = OrderView),
+    responses((status = 200, description = "the order, or the summary of a retired one", body = OrderLookup),
         (status = 400, description = "invalid_path"), (status = 404, description = "order_unknown"),
         (status = 503, description = "state_diverged, busy")))]
 async fn get_order(State(node): State<Node>, Path(id): Path<u64>) -> ApiResult {
     let store = node.shared.store.clone();
     let order = read(&node, move || {
-        let order = query::order(&store.snapshot()?, id)?.ok_or_else(|| {
+        let snap = store.snapshot()?;
+        if let Some(order) = query::order(&snap, id)? {
+            return OrderView::try_from(order).map(|o| OrderLookup::Live(Box::new(o)));
+        }
+        let retired = query::retired_order(&snap, id)?.ok_or_else(|| {
             not_found(
                 commerce_codes::ORDER_UNKNOWN,
                 format!("no order has the id {id}; list a buyer's orders with /v1/commerce/orders?buyer=ADDRESS"),
             )
         })?;
-        OrderView::try_from(order)
+        Ok(OrderLookup::Retired(Box::new(retired.into())))
     })
     .await?;
     Ok(Json(order).into_response())

@@ -47,6 +47,12 @@ pub const ORDER_TRANSITION_NOT_ALLOWED: &str = "order_transition_not_allowed";
 pub const ORDER_PARTY_NOT_ALLOWED: &str = "order_party_not_allowed";
 /// Failed: the deadline for this step has passed (its trigger ends the order).
 pub const ORDER_DEADLINE_PASSED: &str = "order_deadline_passed";
+/// Failed: `run_deadline` on an order whose deadline has not been reached.
+pub const ORDER_DEADLINE_NOT_REACHED: &str = "order_deadline_not_reached";
+/// Failed: a delivery place names no registered trace organisation, or a receiving event does
+/// not confirm the order's delivery (not anchored by that organisation, not `receiving`, not at
+/// the named location, before the shipment, or declared erroneous), or no place was named.
+pub const ORDER_DELIVERY_INVALID: &str = "order_delivery_invalid";
 /// Failed: the refund is 0 or more than was paid less earlier refunds.
 pub const ORDER_REFUND_ABOVE_PAID: &str = "order_refund_above_paid";
 /// Failed: no cancellation was proposed.
@@ -185,6 +191,16 @@ pub(crate) const CODES: &[ErrorCode] = &[
         ORDER_SHARE_ABOVE_ESCROW,
         400,
         "the buyer's share is more than the order's escrow",
+    ),
+    ErrorCode::new(
+        ORDER_DEADLINE_NOT_REACHED,
+        409,
+        "the order's deadline has not been reached",
+    ),
+    ErrorCode::new(
+        ORDER_DELIVERY_INVALID,
+        409,
+        "the delivery place or the receiving event does not confirm the order's delivery",
     ),
     ErrorCode::new(
         ESCROW_SHORT,

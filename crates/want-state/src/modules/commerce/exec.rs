@@ -9,25 +9,34 @@
 //! the order is still in the entry's state with a deadline reached, so an entry that outlived
 //! its state is a no-op either way. A call at or after a deadline is refused
 //! (`order_deadline_passed`): the trigger of that block ends the order.
+//!
+//! **Retirement.** Closing an order puts a `Retire` entry on the schedule,
+//! [`want_types::modules::commerce::ORDER_RETENTION_MS`] later; it replaces the order's record
+//! by a [`RetiredOrder`] (summary and final state hash).
 
 use want_types::modules::commerce::{
-    CommerceCall, CommerceEvent, Deadline, OfferTerms, BPS_WHOLE, CID_BYTES_MAX, COMMERCE_FEE_BPS,
-    EPCIS_EVENT_BYTES_MAX, EVIDENCE_CIDS_MAX, HANDLE_BYTES_MAX, HANDLE_BYTES_MIN,
-    ORDER_QUANTITY_MAX, PRODUCT_BYTES_MAX, SHOP_NAME_BYTES_MAX, STOCK_MAX, TITLE_BYTES_MAX,
-    TRACE_ORG_BYTES_MAX, WINDOW_MS_MAX,
+    delivery_location_hash, CommerceCall, CommerceEvent, Deadline, OfferTerms, BPS_WHOLE, BUYER_WINDOW_MS_MIN,
+    CID_BYTES_MAX, COMMERCE_FEE_BPS, DISPUTE_LAPSE_MS, EPCIS_EVENT_BYTES_MAX, EVIDENCE_CIDS_MAX,
+    HANDLE_BYTES_MAX, HANDLE_BYTES_MIN, ORDER_QUANTITY_MAX, PRODUCT_BYTES_MAX,
+    RECEIVING_BIZ_STEP, RECEIVING_EVENT_AHEAD_MS_MAX, SELLER_WINDOW_MS_MIN, SHOP_NAME_BYTES_MAX, STOCK_MAX, TITLE_BYTES_MAX, TRACE_ORG_BYTES_MAX,
+    WINDOW_MS_MAX,
 };
+use borsh::{BorshDeserialize, BorshSerialize};
+use want_types::modules::trace::may_sign;
 use want_types::{Address, Amount, Hash32, ModuleId};
 
 use super::codes::*;
 use super::state::{
     self, escrow, fold_handle, handle_key, next_id, offer_key, order_key, purchase_key,
-    shop_key, write, Offer, Order, OrderStatus, PurchaseRecord, Shop,
+    retire_at, retired_key, shop_key, write, Delivery, Offer, Order, OrderStatus,
+    PurchaseRecord, RetiredOrder, Shop,
 };
 use crate::failure::{fail, overflow, ExecError};
 use crate::kernel::context::BlockContext;
 use crate::kernel::module::{CallCtx, HookCtx};
 use crate::kernel::schedule;
 use crate::modules::token::codes::INSUFFICIENT_BALANCE;
+use crate::modules::trace::state as trace_state;
 use crate::modules::token::exec::{credit, debit};
 use crate::store::Overlay;
 use crate::StateError;
@@ -63,11 +72,29 @@ pub(crate) fn execute(ctx: &mut CallCtx<'_, '_>, call: &CommerceCall) -> Result<
     Ok(())
 }
 
-/// Runs a deadline that fell due (payload: borsh `(order id, Deadline)`).
+/// An entry of the module on the kernel's schedule (its payload, borsh).
+#[derive(BorshSerialize, BorshDeserialize)]
+pub(crate) enum Due {
+    /// The order's deadline of that kind.
+    Deadline(u64, Deadline),
+    /// The final order's retention is over.
+    Retire(u64),
+}
+
+impl Due {
+    fn payload(&self) -> Vec<u8> {
+        borsh::to_vec(self).expect("invariant: borsh encoding into a Vec cannot fail")
+    }
+}
+
+/// Runs an entry that fell due (payload: borsh [`Due`]).
 pub(crate) fn on_due(ctx: &mut HookCtx<'_, '_>, payload: &[u8]) -> Result<(), ExecError> {
-    let (id, deadline): (u64, Deadline) = borsh::from_slice(payload)
-        .map_err(|e| StateError::corrupt(payload, format!("commerce deadline entry: {e}")))?;
-    let events = in_env(ctx.state, ctx.block, |env| env.due(id, deadline))?;
+    let due: Due = borsh::from_slice(payload)
+        .map_err(|e| StateError::corrupt(payload, format!("commerce schedule entry: {e}")))?;
+    let events = in_env(ctx.state, ctx.block, |env| match due {
+        Due::Deadline(id, deadline) => env.due(id, deadline),
+        Due::Retire(id) => env.retire(id),
+    })?;
     events.into_iter().for_each(|e| ctx.emit(e));
     Ok(())
 }
@@ -180,16 +207,16 @@ fn check_terms(t: &OfferTerms, stock: u64) -> Result<(), ExecError> {
             "tx.call.terms.price is 0; an offer's price is at least 1 base unit",
         ));
     }
-    for (field, ms) in [
-        ("accept_within_ms", t.accept_within_ms),
-        ("ship_within_ms", t.ship_within_ms),
-        ("confirm_window_ms", t.confirm_window_ms),
-        ("dispute_window_ms", t.dispute_window_ms),
+    for (field, ms, min) in [
+        ("accept_within_ms", t.accept_within_ms, SELLER_WINDOW_MS_MIN),
+        ("ship_within_ms", t.ship_within_ms, SELLER_WINDOW_MS_MIN),
+        ("confirm_window_ms", t.confirm_window_ms, BUYER_WINDOW_MS_MIN),
+        ("dispute_window_ms", t.dispute_window_ms, BUYER_WINDOW_MS_MIN),
     ] {
-        if ms == 0 || ms > WINDOW_MS_MAX {
+        if ms < min || ms > WINDOW_MS_MAX {
             return Err(fail(
                 OFFER_INVALID,
-                format!("tx.call.terms.{field} is {ms}; it must be 1 to {WINDOW_MS_MAX} ms"),
+                format!("tx.call.terms.{field} is {ms}; it must be {min} to {WINDOW_MS_MAX} ms"),
             ));
         }
     }
@@ -381,6 +408,11 @@ impl Env<'_, '_> {
                     ));
                 }
                 o.settlement = Some((sender, *buyer_share));
+                if sender == o.buyer {
+                    o.buyer_proposal = Some(*buyer_share);
+                } else {
+                    o.seller_proposal = Some(*buyer_share);
+                }
                 write(self.ov, order_key(o.id), &o);
                 self.events.push(CommerceEvent::OrderSettlementProposed {
                     order: o.id,
@@ -428,7 +460,171 @@ impl Env<'_, '_> {
                 }
                 self.settle(&mut o, share, false)
             }
+            CommerceCall::RunDeadline { order } => self.run_deadline(*order),
+            CommerceCall::SetDelivery {
+                order,
+                org,
+                location_hash,
+            } => self.set_delivery(sender, *order, org, *location_hash),
+            CommerceCall::ConfirmByEvent { order, event_hash } => {
+                self.confirm_by_event(sender, *order, event_hash)
+            }
         }
+    }
+
+    /// The buyer names the organisation that receives the goods, and the location's hash.
+    fn set_delivery(
+        &mut self,
+        sender: Address,
+        id: u64,
+        org: &str,
+        location_hash: Hash32,
+    ) -> Result<(), ExecError> {
+        let mut o = self.order(id)?;
+        if sender != o.buyer {
+            return Err(fail(
+                ORDER_NOT_BUYER,
+                format!("{sender} is not the buyer of order {id}; only {} names its delivery", o.buyer),
+            ));
+        }
+        if !matches!(
+            o.status,
+            OrderStatus::Placed | OrderStatus::Accepted | OrderStatus::Shipped
+        ) {
+            return Err(not_allowed(
+                &o,
+                "take a delivery place",
+                "a delivery place is named before the order completes",
+            ));
+        }
+        check_len("org", org, 1, TRACE_ORG_BYTES_MAX, ORDER_DELIVERY_INVALID)?;
+        if trace_state::org(self.ov, org)?.is_none() {
+            return Err(fail(
+                ORDER_DELIVERY_INVALID,
+                format!("tx.call.org {org:?} is not a registered trace organisation; name the organisation that receives the goods"),
+            ));
+        }
+        o.delivery = Some(Delivery {
+            org: org.to_string(),
+            location_hash,
+        });
+        write(self.ov, order_key(id), &o);
+        self.events.push(CommerceEvent::OrderDeliverySet {
+            order: id,
+            org: org.to_string(),
+        });
+        Ok(())
+    }
+
+    /// A key of the delivery organisation confirms delivery by its `receiving` record.
+    fn confirm_by_event(
+        &mut self,
+        sender: Address,
+        id: u64,
+        event_hash: &Hash32,
+    ) -> Result<(), ExecError> {
+        let mut o = self.order(id)?;
+        let Some(delivery) = o.delivery.clone() else {
+            return Err(fail(
+                ORDER_DELIVERY_INVALID,
+                format!("order {id} has no delivery place; its buyer names one with set_delivery"),
+            ));
+        };
+        let key = trace_state::key(self.ov, &sender)?;
+        let allowed = key.as_ref().is_some_and(|k| {
+            k.org == delivery.org && k.active() && may_sign(&k.roles, Some(RECEIVING_BIZ_STEP))
+        });
+        if !allowed {
+            return Err(fail(
+                ORDER_PARTY_NOT_ALLOWED,
+                format!(
+                    "{sender} is not an active key of {:?} with a role that may sign {RECEIVING_BIZ_STEP}; only such a key confirms order {id}'s delivery",
+                    delivery.org
+                ),
+            ));
+        }
+        if o.status != OrderStatus::Shipped {
+            return Err(not_allowed(
+                &o,
+                "be received",
+                "a receiving event confirms a shipped order",
+            ));
+        }
+        let bad = |why: String| {
+            fail(
+                ORDER_DELIVERY_INVALID,
+                format!("event {} cannot confirm order {id}: {why}", event_hash.to_hex()),
+            )
+        };
+        let Some(record_id) = trace_state::record_id_of(self.ov, &delivery.org, event_hash)? else {
+            return Err(bad(format!("{:?} anchored no record of it; capture it first", delivery.org)));
+        };
+        let rec = trace_state::record_header(self.ov, &record_id)?.ok_or_else(|| {
+            StateError::corrupt(&trace_state::record_key(&record_id), "an indexed record is missing")
+        })?;
+        if rec.public.biz_step.as_deref() != Some(RECEIVING_BIZ_STEP) {
+            return Err(bad(format!(
+                "its bizStep is {:?}, not {RECEIVING_BIZ_STEP}",
+                rec.public.biz_step
+            )));
+        }
+        let at_place = rec
+            .public
+            .location
+            .as_deref()
+            .is_some_and(|l| delivery_location_hash(l) == delivery.location_hash);
+        if !at_place {
+            return Err(bad("it does not publish the delivery location the buyer named".into()));
+        }
+        let shipped = o.shipped_ms.unwrap_or(o.placed_ms);
+        let latest = self.now().saturating_add(RECEIVING_EVENT_AHEAD_MS_MAX);
+        match rec.public.event_time_ms {
+            Some(t) if u64::try_from(t).is_ok_and(|t| (shipped..=latest).contains(&t)) => {}
+            t => {
+                return Err(bad(format!(
+                    "its published event time {t:?} is not between the shipment ({shipped} ms) and the block time plus {RECEIVING_EVENT_AHEAD_MS_MAX} ms ({latest} ms); publish its time"
+                )))
+            }
+        }
+        if trace_state::error_declaration(self.ov, &record_id)?.is_some() {
+            return Err(bad("its organisation declared it erroneous".into()));
+        }
+        self.events.push(CommerceEvent::OrderReceived {
+            order: id,
+            org: delivery.org,
+            event_hash: *event_hash,
+        });
+        self.complete(&mut o)
+    }
+
+    /// Runs the order's passed deadline now, as its trigger would (anyone may ask).
+    fn run_deadline(&mut self, id: u64) -> Result<(), ExecError> {
+        let o = self.order(id)?;
+        let deadline = match o.status {
+            OrderStatus::Placed => Deadline::Accept,
+            OrderStatus::Accepted => Deadline::Ship,
+            OrderStatus::Shipped => Deadline::Confirm,
+            OrderStatus::Disputed => Deadline::Dispute,
+            _ => return Err(not_allowed(&o, "run a deadline", "a final order has none")),
+        };
+        match o.deadline_ms {
+            Some(d) if d <= self.now() => {}
+            d => {
+                return Err(fail(
+                    ORDER_DEADLINE_NOT_REACHED,
+                    format!(
+                        "order {id}'s {deadline:?} deadline is {}; it is {} ms: wait for it",
+                        d.map_or("not set".to_string(), |d| format!("at {d} ms")),
+                        self.now()
+                    ),
+                ))
+            }
+        }
+        // The trigger must not run again once the order moved on.
+        if let Some(t) = o.trigger {
+            schedule::cancel(self.ov, t);
+        }
+        self.due(id, deadline)
     }
 
     fn open_shop(
@@ -504,12 +700,22 @@ impl Env<'_, '_> {
     }
 
     fn order(&self, id: u64) -> Result<Order, ExecError> {
-        state::order(self.ov, id)?.ok_or_else(|| {
-            fail(
-                ORDER_UNKNOWN,
-                format!("no order has the id {id}; check tx.call.order"),
-            )
-        })
+        if let Some(o) = state::order(self.ov, id)? {
+            return Ok(o);
+        }
+        if let Some(r) = state::retired_order(self.ov, id)? {
+            return Err(fail(
+                ORDER_TRANSITION_NOT_ALLOWED,
+                format!(
+                    "order {id} ended {:?} and was retired at {} ms; nothing more happens to it",
+                    r.status, r.retired_ms
+                ),
+            ));
+        }
+        Err(fail(
+            ORDER_UNKNOWN,
+            format!("no order has the id {id}; check tx.call.order"),
+        ))
     }
 
     /// `sender` must be the seller of `o`.
@@ -547,7 +753,7 @@ impl Env<'_, '_> {
                 return Err(fail(
                     ORDER_DEADLINE_PASSED,
                     format!(
-                        "order {} had to {step} before {d} ms; it is {} ms and the order's deadline trigger ends it",
+                        "order {} had to {step} before {d} ms; it is {} ms and the order's deadline trigger ends it (anyone may run it now with run_deadline)",
                         o.id,
                         self.now()
                     ),
@@ -582,10 +788,10 @@ impl Env<'_, '_> {
             Deadline::Accept => o.terms.accept_within_ms,
             Deadline::Ship => o.terms.ship_within_ms,
             Deadline::Confirm => o.terms.confirm_window_ms,
+            Deadline::Dispute => DISPUTE_LAPSE_MS,
         };
         let due = due_at(self.now(), window)?;
-        let payload =
-            borsh::to_vec(&(o.id, deadline)).expect("invariant: borsh encoding into a Vec cannot fail");
+        let payload = Due::Deadline(o.id, deadline).payload();
         o.trigger = Some(schedule::schedule(self.ov, ModuleId::Commerce, due, payload)?);
         o.deadline_ms = Some(due);
         Ok(())
@@ -611,14 +817,40 @@ impl Env<'_, '_> {
         Ok(())
     }
 
-    /// Marks the order final and stores it.
-    fn close(&mut self, o: &mut Order, status: OrderStatus) {
+    /// Marks the order final, stores it, and schedules its retirement.
+    fn close(&mut self, o: &mut Order, status: OrderStatus) -> Result<(), ExecError> {
         self.disarm(o);
         o.status = status;
         o.closed_ms = Some(self.now());
         o.cancel_proposed_by = None;
         o.settlement = None;
         write(self.ov, order_key(o.id), o);
+        let at = retire_at(self.now());
+        schedule::schedule(self.ov, ModuleId::Commerce, at, Due::Retire(o.id).payload())?;
+        Ok(())
+    }
+
+    /// The final order's retention is over: its record gives way to a summary and the hash of
+    /// its final state.
+    fn retire(&mut self, id: u64) -> Result<(), ExecError> {
+        let Some(o) = state::order(self.ov, id)? else {
+            return Ok(()); // retired already
+        };
+        if !o.status.is_final() {
+            return Err(StateError::corrupt(
+                &order_key(id),
+                "a retirement fell due for an order that is not final",
+            )
+            .into());
+        }
+        let retired = RetiredOrder::of(&o, self.now());
+        self.ov.delete(order_key(id));
+        write(self.ov, retired_key(id), &retired);
+        self.events.push(CommerceEvent::OrderRetired {
+            order: id,
+            final_state_hash: retired.final_state_hash,
+        });
+        Ok(())
     }
 
     fn place(
@@ -725,6 +957,9 @@ impl Env<'_, '_> {
             disputed_by: None,
             evidence: Vec::new(),
             settlement: None,
+            buyer_proposal: None,
+            seller_proposal: None,
+            delivery: None,
         };
         self.arm(&mut o, Deadline::Accept)?;
         write(self.ov, order_key(id), &o);
@@ -791,7 +1026,7 @@ impl Env<'_, '_> {
         }
         self.release(&o.buyer, o.net_paid())?;
         self.restock(&o)?;
-        self.close(&mut o, OrderStatus::Declined);
+        self.close(&mut o, OrderStatus::Declined)?;
         self.events.push(CommerceEvent::OrderDeclined { order: id });
         Ok(())
     }
@@ -892,7 +1127,7 @@ impl Env<'_, '_> {
         self.release(&o.buyer, o.net_paid())?;
         self.release(&o.seller, o.deposit)?;
         self.restock(&o)?;
-        self.close(&mut o, OrderStatus::Cancelled);
+        self.close(&mut o, OrderStatus::Cancelled)?;
         self.events.push(CommerceEvent::OrderCancelled { order: id });
         Ok(())
     }
@@ -931,11 +1166,12 @@ impl Env<'_, '_> {
         for cid in evidence {
             check_len("evidence[]", cid, 1, CID_BYTES_MAX, ORDER_EVIDENCE_INVALID)?;
         }
-        self.disarm(&mut o);
         o.status = OrderStatus::Disputed;
         o.disputed_by = Some(sender);
         o.evidence = evidence.to_vec();
         o.cancel_proposed_by = None;
+        // The confirmation trigger gives way to the dispute's lapse.
+        self.arm(&mut o, Deadline::Dispute)?;
         write(self.ov, order_key(id), &o);
         self.events.push(CommerceEvent::OrderDisputed { order: id, by: sender });
         Ok(())
@@ -951,7 +1187,7 @@ impl Env<'_, '_> {
         self.release(&o.payout, seller_amount)?;
         self.release(&pool, fee)?;
         self.release(&o.seller, o.deposit)?;
-        self.close(o, OrderStatus::Completed);
+        self.close(o, OrderStatus::Completed)?;
         // An order refunded in full bought nothing: no purchase record (reviews, credit and
         // mining count purchases, which would otherwise cost only transaction fees).
         if net > 0 {
@@ -973,11 +1209,29 @@ impl Env<'_, '_> {
         Ok(())
     }
 
-    /// Ends a disputed order: `buyer_share` of its escrow to the buyer, the rest to the payout
-    /// account (no fee).
+    /// Ends a disputed order: `buyer_share` of its escrow to the buyer; of the rest, the deposit
+    /// (what the buyer's share left of it) back to the seller, and the payment to the payout
+    /// account less the 1 % fee to the pool — a settlement is a sale of what the seller keeps,
+    /// so it is no way around the fee.
     fn settle(&mut self, o: &mut Order, buyer_share: Amount, ruled: bool) -> Result<(), ExecError> {
+        let (seller_amount, fee) = self.split(o, buyer_share)?;
+        self.close(o, OrderStatus::Settled)?;
+        self.events.push(CommerceEvent::OrderSettled {
+            order: o.id,
+            buyer_amount: buyer_share,
+            seller_amount,
+            ruled,
+            fee,
+        });
+        Ok(())
+    }
+
+    /// Pays out a disputed order's escrow: `buyer_share` to the buyer, the deposit left to the
+    /// seller, the payment left less its fee to the payout account. Returns what the seller's
+    /// side got and the fee.
+    fn split(&mut self, o: &Order, buyer_share: Amount) -> Result<(Amount, Amount), ExecError> {
         let escrowed = o.escrowed()?;
-        let Some(seller_amount) = escrowed.checked_sub(buyer_share) else {
+        let Some(rest) = escrowed.checked_sub(buyer_share) else {
             return Err(fail(
                 ORDER_SHARE_ABOVE_ESCROW,
                 format!(
@@ -986,16 +1240,30 @@ impl Env<'_, '_> {
                 ),
             ));
         };
+        // The buyer's share takes the payment first, then the deposit.
+        let deposit_back = rest.min(o.deposit);
+        let sale = rest - deposit_back; // deposit_back <= rest
+        let fee = completion_fee(sale);
+        let pool = self.block.params.incentive_pool;
         self.release(&o.buyer, buyer_share)?;
-        self.release(&o.payout, seller_amount)?;
-        self.close(o, OrderStatus::Settled);
-        self.events.push(CommerceEvent::OrderSettled {
-            order: o.id,
-            buyer_amount: buyer_share,
-            seller_amount,
-            ruled,
-        });
-        Ok(())
+        self.release(&o.seller, deposit_back)?;
+        self.release(&o.payout, sale - fee)?; // fee <= sale: 1 % rounded up of a whole number
+        self.release(&pool, fee)?;
+        Ok((rest - fee, fee))
+    }
+
+    /// The dispute lapsed unsettled: the buyer's share is the one standing proposal, the
+    /// midpoint of the two (rounded down), or, with none, the payment back to the buyer (and
+    /// the deposit to the seller).
+    fn lapse(&mut self, o: &mut Order) -> Result<Amount, ExecError> {
+        let buyer_share = match (o.buyer_proposal, o.seller_proposal) {
+            (Some(b), Some(s)) => b / 2 + s / 2 + (b % 2 + s % 2) / 2,
+            (Some(one), None) | (None, Some(one)) => one,
+            (None, None) => o.net_paid(),
+        };
+        self.split(o, buyer_share)?;
+        self.close(o, OrderStatus::Settled)?;
+        Ok(buyer_share)
     }
 
     /// A deadline fell due: ends the order if it is still in the deadline's state and the
@@ -1006,6 +1274,7 @@ impl Env<'_, '_> {
             Deadline::Accept => OrderStatus::Placed,
             Deadline::Ship => OrderStatus::Accepted,
             Deadline::Confirm => OrderStatus::Shipped,
+            Deadline::Dispute => OrderStatus::Disputed,
         };
         let reached = o.deadline_ms.is_some_and(|d| d <= self.now());
         if o.status != state || !reached {
@@ -1018,7 +1287,7 @@ impl Env<'_, '_> {
                 let buyer_amount = o.net_paid();
                 self.release(&o.buyer, buyer_amount)?;
                 self.restock(&o)?;
-                self.close(&mut o, OrderStatus::Expired);
+                self.close(&mut o, OrderStatus::Expired)?;
                 self.events.push(CommerceEvent::OrderExpired {
                     order: id,
                     deadline,
@@ -1035,7 +1304,7 @@ impl Env<'_, '_> {
                 self.release(&o.buyer, buyer_amount)?;
                 self.release(&o.seller, seller_back)?;
                 self.restock(&o)?;
-                self.close(&mut o, OrderStatus::Expired);
+                self.close(&mut o, OrderStatus::Expired)?;
                 self.events.push(CommerceEvent::OrderExpired {
                     order: id,
                     deadline,
@@ -1043,6 +1312,14 @@ impl Env<'_, '_> {
                 });
             }
             Deadline::Confirm => self.complete(&mut o)?,
+            Deadline::Dispute => {
+                let buyer_amount = self.lapse(&mut o)?;
+                self.events.push(CommerceEvent::OrderExpired {
+                    order: id,
+                    deadline,
+                    buyer_amount,
+                });
+            }
         }
         Ok(())
     }

@@ -16,9 +16,15 @@
 //! payment back before completion. `ProposeCancel` + `AgreeCancel` (the other party) →
 //! *cancelled*: buyer refunded, deposit returned, stock back if not shipped. `OpenDispute`
 //! (either party, on a shipped order, before shipping + min(dispute window, confirmation
-//! window)) → *disputed*: the escrow freezes (the confirmation trigger is cancelled) until
-//! `ProposeSettlement` + `AcceptSettlement` of the same split, or [`exec::rule`], → *settled*:
-//! the buyer's share to the buyer, the rest to the payout account, no fee.
+//! window)) → *disputed*: the escrow freezes (the confirmation trigger gives way to the
+//! dispute's lapse, 30 days on) until `ProposeSettlement` + `AcceptSettlement` of the same split,
+//! or [`exec::rule`], → *settled*: the buyer's share to the buyer; of the rest, the deposit (what
+//! the share left of it) back to the seller and the payment to the payout account less the 1 %
+//! fee (a settlement is no way around the fee). A dispute still open at its lapse is split by
+//! the parties' standing proposals (one: that one; two: their midpoint; none: payment back to
+//! the buyer, deposit to the seller), so a silent party cannot freeze an escrow for ever.
+//! `RunDeadline` lets anyone run a deadline that passed before its trigger ran (a backlog on the
+//! schedule, or a trigger that failed), so no order waits on the schedule.
 //!
 //! Deposits are paid by and returned to the shop's owner (the signer of `AcceptOrder`); sales
 //! go to the payout account recorded in the order at placement.
@@ -89,14 +95,17 @@ impl Module for Commerce {
             | CommerceCall::ConfirmDelivery { .. }
             | CommerceCall::RefundPart { .. }
             | CommerceCall::AgreeCancel { .. }
-            | CommerceCall::AcceptSettlement { .. } => TRANSITION_WEIGHT,
+            | CommerceCall::AcceptSettlement { .. }
+            | CommerceCall::RunDeadline { .. }
+            | CommerceCall::ConfirmByEvent { .. } => TRANSITION_WEIGHT,
+            CommerceCall::SetDelivery { .. } => PROPOSAL_WEIGHT,
             CommerceCall::ProposeCancel { .. }
             | CommerceCall::OpenDispute { .. }
             | CommerceCall::ProposeSettlement { .. } => PROPOSAL_WEIGHT,
         }
     }
 
-    /// The payload is borsh `(order id, Deadline)`; see [`exec`].
+    /// The payload is a borsh `exec::Due`: an order deadline or a retirement; see [`exec`].
     fn on_due(ctx: &mut HookCtx<'_, '_>, payload: &[u8]) -> Result<(), ExecError> {
         exec::on_due(ctx, payload)
     }

@@ -9,6 +9,7 @@
 //! | `commerce/offer/ ‖ id (u64 BE)` | [`Offer`] (its current version) |
 //! | `commerce/order/ ‖ id (u64 BE)` | [`Order`] |
 //! | `commerce/purchase/ ‖ buyer (21 bytes) ‖ order id (u64 BE)` | [`PurchaseRecord`] |
+//! | `commerce/retired/ ‖ id (u64 BE)` | [`RetiredOrder`]: a final order, [`ORDER_RETENTION_MS`] after it closed (its `commerce/order/` entry is gone) |
 //!
 //! Escrowed WANT sits in the token balance of the system account [`escrow`]; the module keeps no
 //! amount of its own beside each order's record of what it holds ([`Order::escrowed`]).
@@ -23,7 +24,8 @@
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::Serialize;
 use want_types::address::ADDRESS_LEN;
-use want_types::modules::commerce::OfferTerms;
+use want_types::hash::sha256d_tagged;
+use want_types::modules::commerce::{OfferTerms, ORDER_RETENTION_MS, ORDER_STATE_HASH_TAG};
 use want_types::{Address, Amount, Hash32};
 
 use crate::failure::{overflow, ExecError};
@@ -47,6 +49,8 @@ pub const OFFER_PREFIX: &[u8] = b"commerce/offer/";
 pub const ORDER_PREFIX: &[u8] = b"commerce/order/";
 /// Prefix of the purchase records.
 pub const PURCHASE_PREFIX: &[u8] = b"commerce/purchase/";
+/// Prefix of the retired orders.
+pub const RETIRED_PREFIX: &[u8] = b"commerce/retired/";
 
 /// The system account holding every order's payment and deposit.
 pub fn escrow() -> Address {
@@ -156,8 +160,28 @@ pub struct Order {
     pub cancel_proposed_by: Option<Address>,
     pub disputed_by: Option<Address>,
     pub evidence: Vec<String>,
-    /// A settlement proposed by a party: (proposer, buyer's share).
+    /// The latest settlement proposed by a party: (proposer, buyer's share); the other party
+    /// accepts it by naming the same share.
     pub settlement: Option<(Address, Amount)>,
+    /// The buyer's standing settlement proposal (its latest buyer's share), if any: what the
+    /// dispute's lapse splits by (see [`want_types::modules::commerce::DISPUTE_LAPSE_MS`]).
+    #[serde(with = "want_types::amount::dec_opt")]
+    pub buyer_proposal: Option<Amount>,
+    /// The seller's standing settlement proposal (its latest buyer's share), if any.
+    #[serde(with = "want_types::amount::dec_opt")]
+    pub seller_proposal: Option<Amount>,
+    /// Who receives the goods and where, named by the buyer: a `receiving` event there
+    /// confirms delivery.
+    pub delivery: Option<Delivery>,
+}
+
+/// Where an order's goods are received (see `CommerceCall::SetDelivery`).
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+pub struct Delivery {
+    /// The trace organisation that receives the goods.
+    pub org: String,
+    /// `delivery_location_hash` of the location URI its receiving event publishes.
+    pub location_hash: Hash32,
 }
 
 impl Order {
@@ -182,6 +206,74 @@ impl Order {
     pub fn is_party(&self, who: &Address) -> bool {
         *who == self.buyer || *who == self.seller
     }
+
+    /// `sha256d(ORDER_STATE_HASH_TAG ‖ borsh(order))`: what a retired order keeps of its final
+    /// state, so anyone holding the full record (an indexer, a party's wallet, an archive node
+    /// at an earlier height) can prove it.
+    pub fn state_hash(&self) -> Hash32 {
+        sha256d_tagged(ORDER_STATE_HASH_TAG, self)
+    }
+}
+
+/// What remains of a final order once retired: a summary and the hash of its final state.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+pub struct RetiredOrder {
+    pub id: u64,
+    pub offer: u64,
+    pub version: u32,
+    /// The hash of the terms it was placed under.
+    pub terms_hash: Hash32,
+    pub shop: String,
+    pub product: String,
+    pub buyer: Address,
+    pub seller: Address,
+    pub payout: Address,
+    pub quantity: u32,
+    #[serde(with = "want_types::amount::dec")]
+    pub paid: Amount,
+    #[serde(with = "want_types::amount::dec")]
+    pub refunded: Amount,
+    /// The seller's deposit it held (0 if never accepted).
+    #[serde(with = "want_types::amount::dec")]
+    pub deposit: Amount,
+    /// Its final state.
+    pub status: OrderStatus,
+    pub placed_ms: u64,
+    pub closed_ms: u64,
+    pub retired_ms: u64,
+    /// [`Order::state_hash`] of its final state.
+    pub final_state_hash: Hash32,
+}
+
+impl RetiredOrder {
+    /// The summary of the final order `o`, retired at `now_ms`.
+    pub fn of(o: &Order, now_ms: u64) -> RetiredOrder {
+        RetiredOrder {
+            id: o.id,
+            offer: o.offer,
+            version: o.version,
+            terms_hash: o.terms.hash(),
+            shop: o.shop.clone(),
+            product: o.terms.product.clone(),
+            buyer: o.buyer,
+            seller: o.seller,
+            payout: o.payout,
+            quantity: o.quantity,
+            paid: o.paid,
+            refunded: o.refunded,
+            deposit: o.deposit,
+            status: o.status,
+            placed_ms: o.placed_ms,
+            closed_ms: o.closed_ms.unwrap_or(now_ms),
+            retired_ms: now_ms,
+            final_state_hash: o.state_hash(),
+        }
+    }
+}
+
+/// When a final order closed at `closed_ms` is retired.
+pub fn retire_at(closed_ms: u64) -> u64 {
+    closed_ms.saturating_add(ORDER_RETENTION_MS)
 }
 
 /// A completed purchase, for reviews, credit scoring and consumption mining.
@@ -235,6 +327,10 @@ pub fn order_key(id: u64) -> Vec<u8> {
     [ORDER_PREFIX, &id.to_be_bytes()].concat()
 }
 
+pub fn retired_key(id: u64) -> Vec<u8> {
+    [RETIRED_PREFIX, &id.to_be_bytes()].concat()
+}
+
 pub fn purchase_key(buyer: &Address, order: u64) -> Vec<u8> {
     [PURCHASE_PREFIX, &buyer.0, &order.to_be_bytes()].concat()
 }
@@ -278,6 +374,11 @@ pub fn offer(view: &dyn StateView, id: u64) -> Result<Option<Offer>, StateError>
 /// The order `id`, if any.
 pub fn order(view: &dyn StateView, id: u64) -> Result<Option<Order>, StateError> {
     read(view, &order_key(id), "order")
+}
+
+/// The retired order `id`, if it was retired.
+pub fn retired_order(view: &dyn StateView, id: u64) -> Result<Option<RetiredOrder>, StateError> {
+    read(view, &retired_key(id), "retired order")
 }
 
 /// The purchase record of `buyer`'s completed order `order`, if any. Other modules (reviews,

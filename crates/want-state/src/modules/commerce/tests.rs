@@ -1,7 +1,8 @@
 //! Tests of the commerce module: whole blocks through `testutil::run_at`.
 
 use want_types::modules::commerce::{
-    CommerceCall, CommerceEvent, Deadline, OfferTerms, EPCIS_EVENT_BYTES_MAX, ORDER_QUANTITY_MAX,
+    CommerceCall, CommerceEvent, Deadline, OfferTerms, BUYER_WINDOW_MS_MIN, DISPUTE_LAPSE_MS,
+    EPCIS_EVENT_BYTES_MAX, ORDER_QUANTITY_MAX, ORDER_RETENTION_MS, SELLER_WINDOW_MS_MIN,
 };
 use want_types::{Address, Amount, Call, Event, Hash32, Receipt};
 
@@ -18,8 +19,8 @@ const PRICE: Amount = 1_000;
 const DEPOSIT: Amount = 500;
 const ACCEPT_MS: u64 = 1_000;
 const SHIP_MS: u64 = 2_000;
-const CONFIRM_MS: u64 = 3_000;
-const DISPUTE_MS: u64 = 2_500;
+const CONFIRM_MS: u64 = 10_800_000;
+const DISPUTE_MS: u64 = 9_000_000;
 const SHARE_BPS: u16 = 5_000;
 const STOCK: u64 = 10;
 
@@ -381,6 +382,9 @@ fn bad_offer_terms_are_refused() {
     let bad = [
         OfferTerms { price: 0, ..terms() },
         OfferTerms { accept_within_ms: 0, ..terms() },
+        OfferTerms { ship_within_ms: SELLER_WINDOW_MS_MIN - 1, ..terms() },
+        OfferTerms { confirm_window_ms: BUYER_WINDOW_MS_MIN - 1, ..terms() },
+        OfferTerms { dispute_window_ms: BUYER_WINDOW_MS_MIN - 1, ..terms() },
         OfferTerms { dispute_window_ms: want_types::modules::commerce::WINDOW_MS_MAX + 1, ..terms() },
         OfferTerms { no_ship_deposit_share_bps: 10_001, ..terms() },
         OfferTerms { product: String::new(), ..terms() },
@@ -483,7 +487,7 @@ fn a_new_offer_version_never_changes_a_placed_order() {
         seller(),
         CommerceCall::UpdateOffer {
             offer: 1,
-            terms: OfferTerms { price: PRICE * 5, confirm_window_ms: 1, ..terms() },
+            terms: OfferTerms { price: PRICE * 5, confirm_window_ms: BUYER_WINDOW_MS_MIN, ..terms() },
             stock: 1,
         },
     );
@@ -551,7 +555,7 @@ fn declining_refunds_the_buyer_and_restocks() {
     assert_eq!(w.bal(buyer()), START - 2 * MIN_FEE);
     assert_eq!(w.stock(), STOCK);
     assert_eq!(w.order(1).status, OrderStatus::Declined);
-    assert!(crate::kernel::schedule::pending(&w.ms, 10).unwrap().is_empty());
+    only_retirement_pending(&w, 1);
     w.check_books();
     w.fails(seller(), CommerceCall::DeclineOrder { order: 1 }, ORDER_TRANSITION_NOT_ALLOWED);
 }
@@ -623,7 +627,7 @@ fn confirming_pays_the_seller_less_one_percent_returns_the_deposit_and_records_t
         ("shop", "04012345678901", 2 * PRICE, NOW_MS)
     );
     assert_eq!(query::purchases(&w.ms, &buyer(), None, 10).unwrap().items, vec![p]);
-    assert!(crate::kernel::schedule::pending(&w.ms, 10).unwrap().is_empty());
+    only_retirement_pending(&w, 1);
     w.check_books();
     w.fails(buyer(), CommerceCall::ConfirmDelivery { order: 1 }, ORDER_TRANSITION_NOT_ALLOWED);
 }
@@ -683,7 +687,7 @@ fn cancellation_needs_both_parties_and_refunds_everything() {
     assert_eq!(w.bal(buyer()), START - 4 * MIN_FEE);
     assert_eq!(w.stock(), STOCK);
     assert_eq!(w.order(1).status, OrderStatus::Cancelled);
-    assert!(crate::kernel::schedule::pending(&w.ms, 10).unwrap().is_empty());
+    only_retirement_pending(&w, 1);
     w.check_books();
     w.fails(buyer(), CommerceCall::ProposeCancel { order: 1 }, ORDER_TRANSITION_NOT_ALLOWED);
 }
@@ -784,13 +788,20 @@ fn a_settlement_both_parties_sign_splits_the_escrow() {
     w.fails(buyer(), CommerceCall::AcceptSettlement { order: 1, buyer_share: 1_200 }, ORDER_PARTY_NOT_ALLOWED);
     w.fails(seller(), CommerceCall::AcceptSettlement { order: 1, buyer_share: 1_100 }, ORDER_SETTLEMENT_MISMATCH);
     let buyer_before = w.bal(buyer());
+    let seller_before = w.bal(seller());
+    let pool_before = w.bal(pool());
     let r = w.ok(seller(), CommerceCall::AcceptSettlement { order: 1, buyer_share: 1_200 });
+    // Of the 1,800 left, the seller's 1,000 deposit goes back to it; the 800 of payment is a
+    // sale: 1 % fee (8) to the pool, 792 to the payout account.
     assert_eq!(
         commerce_events(&r.events),
-        vec![CommerceEvent::OrderSettled { order: 1, buyer_amount: 1_200, seller_amount: escrowed - 1_200, ruled: false }]
+        vec![CommerceEvent::OrderSettled { order: 1, buyer_amount: 1_200, seller_amount: escrowed - 1_200 - 8, ruled: false, fee: 8 }]
     );
     assert_eq!(w.bal(buyer()), buyer_before + 1_200);
-    assert_eq!(w.bal(payout()), escrowed - 1_200);
+    assert_eq!(w.bal(payout()), 792);
+    assert_eq!(w.bal(seller()), seller_before - MIN_FEE + 2 * DEPOSIT);
+    // The pool also takes the transaction's fee.
+    assert_eq!(w.bal(pool()), pool_before + MIN_FEE + 8);
     assert_eq!(w.order(1).status, OrderStatus::Settled);
     assert!(query::purchase(&w.ms, &buyer(), 1).unwrap().is_none());
     w.check_books();
@@ -828,9 +839,269 @@ fn the_arbitration_hook_rules_on_a_disputed_order_only() {
     assert!(ok);
     assert_eq!(
         commerce_events(&events),
-        vec![CommerceEvent::OrderSettled { order: 1, buyer_amount: 2 * PRICE, seller_amount: 2 * DEPOSIT, ruled: true }]
+        vec![CommerceEvent::OrderSettled { order: 1, buyer_amount: 2 * PRICE, seller_amount: 2 * DEPOSIT, ruled: true, fee: 0 }]
     );
     assert_eq!(w.order(1).status, OrderStatus::Settled);
+    w.check_books();
+}
+
+/// The shipped order 1 disputed by the buyer at `NOW_MS`; `proposals` made right after.
+fn disputed_with(proposals: &[(Address, Amount)]) -> World {
+    let mut w = World::with_shipped();
+    w.ok(buyer(), CommerceCall::OpenDispute { order: 1, evidence: vec!["bafy1".into()] });
+    for (who, share) in proposals {
+        w.ok(*who, CommerceCall::ProposeSettlement { order: 1, buyer_share: *share });
+    }
+    w
+}
+
+#[test]
+fn an_unsettled_dispute_lapses_exactly_after_its_time_by_the_standing_proposals() {
+    let escrowed = 2 * PRICE + 2 * DEPOSIT;
+    // (proposals, the buyer's share at the lapse)
+    let cases: [(&[(Address, Amount)], Amount); 4] = [
+        (&[], 2 * PRICE),
+        (&[(buyer(), escrowed)], escrowed),
+        (&[(seller(), 0)], 0),
+        // Both: the midpoint, rounded down; a later proposal of a party replaces its earlier one.
+        (&[(buyer(), 2_999), (seller(), 10), (seller(), 100)], (2_999 + 100) / 2),
+    ];
+    for (proposals, share) in cases {
+        let mut w = disputed_with(proposals);
+        let buyer_before = w.bal(buyer());
+        w.tick(NOW_MS + DISPUTE_LAPSE_MS - 1);
+        assert_eq!(w.order(1).status, OrderStatus::Disputed, "{proposals:?}");
+        let out = w.tick(NOW_MS + DISPUTE_LAPSE_MS);
+        assert_eq!(
+            commerce_events(&out.hook_events),
+            vec![CommerceEvent::OrderExpired { order: 1, deadline: Deadline::Dispute, buyer_amount: share }],
+            "{proposals:?}"
+        );
+        assert_eq!(w.order(1).status, OrderStatus::Settled);
+        assert_eq!(w.bal(buyer()), buyer_before + share, "{proposals:?}");
+        w.check_books();
+    }
+}
+
+#[test]
+fn a_settled_dispute_does_not_lapse_again() {
+    let mut w = disputed_with(&[(buyer(), 1_500)]);
+    w.ok(seller(), CommerceCall::AcceptSettlement { order: 1, buyer_share: 1_500 });
+    let buyer_after = w.bal(buyer());
+    let out = w.tick(NOW_MS + DISPUTE_LAPSE_MS);
+    assert!(out.hook_events.is_empty());
+    assert_eq!(w.bal(buyer()), buyer_after);
+    w.check_books();
+}
+
+#[test]
+fn anyone_runs_a_passed_deadline_once_and_not_before() {
+    let mut w = World::with_order();
+    w.now = NOW_MS + ACCEPT_MS - 1;
+    w.fails(stranger(), CommerceCall::RunDeadline { order: 1 }, ORDER_DEADLINE_NOT_REACHED);
+    // At the deadline a stranger's call ends the order before the block's trigger; the
+    // trigger, cancelled, does nothing more.
+    w.now = NOW_MS + ACCEPT_MS;
+    let out = w.block(vec![(stranger(), CommerceCall::RunDeadline { order: 1 })]);
+    assert!(out.receipts[0].is_success(), "{:?}", out.receipts[0]);
+    assert_eq!(
+        commerce_events(&out.receipts[0].events),
+        vec![CommerceEvent::OrderExpired { order: 1, deadline: Deadline::Accept, buyer_amount: 2 * PRICE }]
+    );
+    assert!(out.hook_events.is_empty(), "{:?}", out.hook_events);
+    assert_eq!(w.order(1).status, OrderStatus::Expired);
+    assert_eq!(w.bal(buyer()), START - MIN_FEE);
+    w.fails(stranger(), CommerceCall::RunDeadline { order: 1 }, ORDER_TRANSITION_NOT_ALLOWED);
+    w.fails(stranger(), CommerceCall::RunDeadline { order: 9 }, ORDER_UNKNOWN);
+    w.check_books();
+}
+
+#[test]
+fn a_deadline_whose_trigger_never_ran_is_run_by_a_call() {
+    // A confirmation deadline stuck behind a backlog (its entry taken off the schedule here):
+    // the order waits past its deadline until someone runs it.
+    let mut w = World::with_shipped();
+    let trigger = w.order(1).trigger.expect("a shipped order has a confirmation trigger");
+    let mut ov = crate::store::Overlay::new(&w.ms);
+    crate::kernel::schedule::cancel(&mut ov, trigger);
+    let changes = ov.into_changes();
+    w.ms.apply(&crate::WriteSet(changes.into_iter().collect()));
+    w.tick(NOW_MS + CONFIRM_MS + 5_000);
+    assert_eq!(w.order(1).status, OrderStatus::Shipped);
+    let r = w.ok(stranger(), CommerceCall::RunDeadline { order: 1 });
+    let fee = 2 * PRICE / 100;
+    assert_eq!(
+        commerce_events(&r.events),
+        vec![CommerceEvent::OrderCompleted { order: 1, seller_amount: 2 * PRICE - fee, fee }]
+    );
+    w.check_books();
+}
+
+// ---- delivery confirmed by a receiving event ----
+
+/// A pickup point's location, as its receiving records publish it.
+const PICKUP_AT: &str = "https://id.gs1.org/414/4012345000009";
+
+/// A funded account that buys nothing in these tests.
+fn pickup_key() -> Address {
+    other()
+}
+
+/// Writes trace state straight into the chain (the trace module's own tests cover how it
+/// gets there): the organisation "pickup" with an active retailer key [`pickup_key`].
+fn with_pickup(w: &mut World) {
+    use crate::modules::trace::state::{self as ts, KeyInfo, OrgInfo};
+    use want_types::modules::trace::{OrgKind, Role};
+    let mut ov = crate::store::Overlay::new(&w.ms);
+    ts::put(&mut ov, ts::org_key("pickup"), &OrgInfo { name: "Pickup".into(), kind: OrgKind::Retailer, encryption_key: vec![2; 33], registered_at: 1 });
+    ts::put(&mut ov, ts::key_key(&pickup_key()), &KeyInfo { org: "pickup".into(), department: "desk".into(), roles: vec![Role::Retailer], added_at: 1, revoked_at: None });
+    let changes = ov.into_changes();
+    w.ms.apply(&crate::WriteSet(changes.into_iter().collect()));
+}
+
+/// The pickup's anchored record of event `[n; 32]`: `step` at `location`, event time `time_ms`.
+fn pickup_record(w: &mut World, n: u8, step: &str, location: &str, time_ms: i64) -> Hash32 {
+    use crate::modules::trace::state::{self as ts, RecordInfo};
+    use want_types::modules::trace::{record_id, PublicFields};
+    let event_hash = Hash32([n; 32]);
+    let id = record_id("pickup", &event_hash);
+    let rec = RecordInfo {
+        event_hash,
+        org: "pickup".into(),
+        signer: pickup_key(),
+        record_hash: Hash32([n.wrapping_add(1); 32]),
+        cid: format!("bafyrec{n}"),
+        owner_wrapped_key: vec![7; 97],
+        public: PublicFields {
+            event_type: "ObjectEvent".into(),
+            biz_step: Some(step.into()),
+            disposition: None,
+            event_time_ms: Some(time_ms),
+            location: Some(location.into()),
+            products: vec![],
+        },
+        height: w.height,
+        tx_id: Hash32::ZERO,
+        index: 0,
+        seq: u64::from(n),
+    };
+    let mut ov = crate::store::Overlay::new(&w.ms);
+    ts::put_record(&mut ov, &id, rec);
+    ov.put(ts::event_record_key(&event_hash, "pickup"), id.0.to_vec());
+    let changes = ov.into_changes();
+    w.ms.apply(&crate::WriteSet(changes.into_iter().collect()));
+    event_hash
+}
+
+fn set_delivery(org: &str) -> CommerceCall {
+    CommerceCall::SetDelivery {
+        order: 1,
+        org: org.into(),
+        location_hash: want_types::modules::commerce::delivery_location_hash(PICKUP_AT),
+    }
+}
+
+#[test]
+fn a_receiving_event_at_the_place_the_buyer_named_confirms_delivery() {
+    let mut w = World::with_shipped();
+    with_pickup(&mut w);
+    let shipped = w.order(1).shipped_ms.unwrap();
+    let good = pickup_record(&mut w, 1, "receiving", PICKUP_AT, shipped as i64 + 10);
+    let by_event = |e: Hash32| CommerceCall::ConfirmByEvent { order: 1, event_hash: e };
+    // No place named yet; only the buyer names one, and only a registered organisation.
+    w.fails(pickup_key(), by_event(good), ORDER_DELIVERY_INVALID);
+    w.fails(seller(), set_delivery("pickup"), ORDER_NOT_BUYER);
+    w.fails(buyer(), set_delivery("nowhere"), ORDER_DELIVERY_INVALID);
+    let r = w.ok(buyer(), set_delivery("pickup"));
+    assert_eq!(commerce_events(&r.events), vec![CommerceEvent::OrderDeliverySet { order: 1, org: "pickup".into() }]);
+    // Events that do not confirm it: another step, another place, before the shipment, unknown.
+    let shipping = pickup_record(&mut w, 2, "shipping", PICKUP_AT, shipped as i64 + 10);
+    let elsewhere = pickup_record(&mut w, 3, "receiving", "https://id.gs1.org/414/4012345000016", shipped as i64 + 10);
+    let early = pickup_record(&mut w, 4, "receiving", PICKUP_AT, shipped as i64 - 1);
+    let too_late = (w.now + 300_001) as i64;
+    let future = pickup_record(&mut w, 5, "receiving", PICKUP_AT, too_late);
+    for e in [shipping, elsewhere, early, future, Hash32([9; 32])] {
+        w.fails(pickup_key(), by_event(e), ORDER_DELIVERY_INVALID);
+    }
+    // Only a key of the named organisation confirms.
+    w.fails(buyer(), by_event(good), ORDER_PARTY_NOT_ALLOWED);
+    w.fails(stranger(), by_event(good), ORDER_PARTY_NOT_ALLOWED);
+    let r = w.ok(pickup_key(), by_event(good));
+    let fee = 2 * PRICE / 100;
+    assert_eq!(
+        commerce_events(&r.events),
+        vec![
+            CommerceEvent::OrderReceived { order: 1, org: "pickup".into(), event_hash: good },
+            CommerceEvent::OrderCompleted { order: 1, seller_amount: 2 * PRICE - fee, fee },
+        ]
+    );
+    assert_eq!(w.order(1).status, OrderStatus::Completed);
+    assert!(query::purchase(&w.ms, &buyer(), 1).unwrap().is_some());
+    w.fails(pickup_key(), by_event(good), ORDER_TRANSITION_NOT_ALLOWED);
+    w.check_books();
+}
+
+#[test]
+fn a_receiving_event_before_shipping_or_for_an_unshipped_order_confirms_nothing() {
+    let mut w = World::with_accepted();
+    with_pickup(&mut w);
+    w.ok(buyer(), set_delivery("pickup"));
+    let e = pickup_record(&mut w, 1, "receiving", PICKUP_AT, NOW_MS as i64 + 10);
+    w.fails(pickup_key(), CommerceCall::ConfirmByEvent { order: 1, event_hash: e }, ORDER_TRANSITION_NOT_ALLOWED);
+    assert_eq!(w.order(1).status, OrderStatus::Accepted);
+}
+
+// ---- retirement ----
+
+#[test]
+fn a_final_order_is_retired_after_its_retention_and_still_answers_by_id() {
+    let mut w = World::with_shipped();
+    let closed_at = NOW_MS + 5_000;
+    w.now = closed_at;
+    w.ok(buyer(), CommerceCall::ConfirmDelivery { order: 1 });
+    let final_order = w.order(1);
+    let out = w.tick(closed_at + ORDER_RETENTION_MS - 1);
+    assert!(out.hook_events.is_empty());
+    assert_eq!(w.order(1), final_order);
+    let out = w.tick(closed_at + ORDER_RETENTION_MS);
+    assert_eq!(
+        commerce_events(&out.hook_events),
+        vec![CommerceEvent::OrderRetired { order: 1, final_state_hash: final_order.state_hash() }]
+    );
+    // Its record is gone; the summary, the hash of its final state and the purchase remain.
+    assert!(state::order(&w.ms, 1).unwrap().is_none());
+    let r = query::retired_order(&w.ms, 1).unwrap().expect("a retired order answers by id");
+    assert_eq!(r, state::RetiredOrder::of(&final_order, closed_at + ORDER_RETENTION_MS));
+    assert_eq!((r.status, r.closed_ms, r.paid, r.buyer), (OrderStatus::Completed, closed_at, 2 * PRICE, buyer()));
+    assert!(query::purchase(&w.ms, &buyer(), 1).unwrap().is_some());
+    // Nothing more happens to it.
+    w.fails(buyer(), CommerceCall::ConfirmDelivery { order: 1 }, ORDER_TRANSITION_NOT_ALLOWED);
+    w.fails(stranger(), CommerceCall::RunDeadline { order: 1 }, ORDER_TRANSITION_NOT_ALLOWED);
+    w.check_books();
+}
+
+#[test]
+fn every_way_an_order_ends_schedules_its_retirement() {
+    // Declined, cancelled, expired, settled: each is retired at its closing plus the retention.
+    let mut w = World::with_offer();
+    for _ in 0..4 {
+        w.ok(buyer(), place(1, 1));
+    }
+    w.ok(seller(), CommerceCall::DeclineOrder { order: 1 });
+    w.ok(buyer(), CommerceCall::ProposeCancel { order: 2 });
+    w.ok(seller(), CommerceCall::AgreeCancel { order: 2 });
+    w.ok(seller(), accept(4));
+    w.ok(seller(), ship(4));
+    w.ok(buyer(), CommerceCall::OpenDispute { order: 4, evidence: vec!["b".into()] });
+    w.ok(buyer(), CommerceCall::ProposeSettlement { order: 4, buyer_share: 1 });
+    w.ok(seller(), CommerceCall::AcceptSettlement { order: 4, buyer_share: 1 });
+    w.tick(NOW_MS + ACCEPT_MS); // order 3 expires
+    assert_eq!(w.order(3).status, OrderStatus::Expired);
+    w.tick(NOW_MS + ACCEPT_MS + ORDER_RETENTION_MS);
+    for id in 1..=4 {
+        assert!(state::order(&w.ms, id).unwrap().is_none(), "order {id} not retired");
+        assert!(query::retired_order(&w.ms, id).unwrap().is_some());
+    }
     w.check_books();
 }
 
@@ -985,10 +1256,19 @@ fn an_escrow_short_of_an_orders_funds_fails_the_payout_and_drops_its_writes() {
 // ---- a backlog of deadlines ----
 
 /// Schedules `n` deadlines of orders that do not exist, all due at `due_ms`.
+/// The schedule holds only the retirement of final order `id`, at its closing plus the
+/// retention (its deadlines are gone).
+fn only_retirement_pending(w: &World, id: u64) {
+    let pending = crate::kernel::schedule::pending(&w.ms, 10).unwrap();
+    let closed = w.order(id).closed_ms.expect("a final order has closed");
+    assert_eq!(pending.len(), 1, "{pending:?}");
+    assert_eq!(pending[0].0.due_ms, closed + ORDER_RETENTION_MS);
+}
+
 fn schedule_phantoms(w: &mut World, n: u64, due_ms: u64) {
     let mut ov = crate::store::Overlay::new(&w.ms);
     for i in 0..n {
-        let payload = borsh::to_vec(&(1_000_000 + i, Deadline::Accept)).unwrap();
+        let payload = borsh::to_vec(&super::exec::Due::Deadline(1_000_000 + i, Deadline::Accept)).unwrap();
         crate::kernel::schedule::schedule(&mut ov, Commerce::ID, due_ms, payload).unwrap();
     }
     let ws = crate::WriteSet(ov.into_changes().into_iter().collect());
@@ -1013,10 +1293,17 @@ fn a_backlog_of_100_000_due_deadlines_drains_over_blocks_at_most_due_per_block_m
     w.now = NOW_MS + ACCEPT_MS;
     let mut blocks = 0;
     let mut expired = Vec::new();
-    while pending_count(&w) > 0 {
-        let before = pending_count(&w);
+    // Entries due by then (the expired orders' retirements, 90 days on, are not).
+    let due_soon = |w: &World| {
+        let horizon = (NOW_MS + ACCEPT_MS + 1_000).to_be_bytes();
+        w.ms.iter_prefix(crate::kernel::schedule::DUE_PREFIX)
+            .filter(|(k, _)| k[crate::kernel::schedule::DUE_PREFIX.len()..][..8] <= horizon[..])
+            .count()
+    };
+    while due_soon(&w) > 0 {
+        let before = due_soon(&w);
         let out = w.tick(w.now + 1);
-        let ran = before - pending_count(&w);
+        let ran = before - due_soon(&w);
         assert_eq!(ran, before.min(DUE_PER_BLOCK_MAX), "block {blocks}");
         expired.extend(commerce_events(&out.hook_events));
         blocks += 1;
@@ -1053,6 +1340,7 @@ mod property {
         AcceptSettlement { order: u8, who: u8, same: bool },
         Reprice { price: Amount },
         Tick { ms: u64 },
+        RunDeadline { order: u8 },
     }
 
     fn arb_op() -> impl Strategy<Value = Op> {
@@ -1070,7 +1358,8 @@ mod property {
             4 => (o.clone(), 0u8..3, 0u8..6).prop_map(|(order, who, quarters)| Op::ProposeSettlement { order, who, quarters }),
             4 => (o.clone(), 0u8..3, prop::bool::weighted(0.8)).prop_map(|(order, who, same)| Op::AcceptSettlement { order, who, same }),
             1 => prop_oneof![Just(PRICE), Just(777), Just(PRICE * 3)].prop_map(|price| Op::Reprice { price }),
-            3 => prop_oneof![4 => Just(1u64), 4 => Just(100), 3 => Just(499), 1 => Just(999), 1 => Just(1_000), 1 => Just(2_000), 1 => Just(3_000)].prop_map(|ms| Op::Tick { ms }),
+            3 => prop_oneof![4 => Just(1u64), 4 => Just(100), 3 => Just(499), 1 => Just(999), 1 => Just(1_000), 1 => Just(2_000), 1 => Just(CONFIRM_MS / 2), 1 => Just(DISPUTE_LAPSE_MS / 3), 1 => Just(ORDER_RETENTION_MS / 2)].prop_map(|ms| Op::Tick { ms }),
+            2 => o.clone().prop_map(|order| Op::RunDeadline { order }),
         ]
     }
 
@@ -1118,6 +1407,7 @@ mod property {
                 },
             ),
             Op::Decline { order } => (seller(), CommerceCall::DeclineOrder { order: pick(order) }),
+            Op::RunDeadline { order } => (stranger(), CommerceCall::RunDeadline { order: pick(order) }),
             Op::Ship { order } => (seller(), ship(pick(order))),
             Op::Confirm { order, who } => {
                 let id = pick(order);
@@ -1211,7 +1501,14 @@ mod property {
                 step(&mut w, op);
                 w.check_books();
                 for (id, o) in &finals {
-                    prop_assert_eq!(&w.order(*id), o, "order {} left its final state", id);
+                    // A final order stays as it is, or is retired with the hash of that state.
+                    match state::order(&w.ms, *id).unwrap() {
+                        Some(now) => prop_assert_eq!(&now, o, "order {} left its final state", id),
+                        None => {
+                            let r = state::retired_order(&w.ms, *id).unwrap().expect("a final order is kept or retired");
+                            prop_assert_eq!(r.final_state_hash, o.state_hash());
+                        }
+                    }
                 }
                 let mut after = None;
                 loop {

@@ -31,10 +31,38 @@ pub const EPCIS_EVENT_BYTES_MAX: usize = 128;
 pub const EVIDENCE_CIDS_MAX: usize = 16;
 /// Longest window or deadline of an offer, in ms (365 days).
 pub const WINDOW_MS_MAX: u64 = 365 * 24 * 3_600_000;
+/// Shortest time a seller may give itself to accept or to ship, in ms (1 s: block times are
+/// whole seconds apart at best, a shorter window means nothing).
+pub const SELLER_WINDOW_MS_MIN: u64 = 1_000;
+/// Shortest confirmation or dispute window, in ms (1 hour): after shipping, a buyer always has
+/// at least this long to confirm or dispute before the order completes on its own.
+pub const BUYER_WINDOW_MS_MIN: u64 = 3_600_000;
+/// How long a dispute may stay unsettled, in ms from its opening (30 days). Then it lapses
+/// (the order's `Dispute` deadline): the escrow is split by the parties' standing proposals —
+/// the one proposal if only one party made one, the midpoint of the two if both did, and the
+/// payment back to the buyer and the deposit back to the seller if neither did — so that no
+/// silent party can freeze an escrow for ever.
+pub const DISPUTE_LAPSE_MS: u64 = 30 * 24 * 3_600_000;
 /// Most items one order buys.
 pub const ORDER_QUANTITY_MAX: u32 = 1_000_000;
 /// Most items an offer holds in stock.
 pub const STOCK_MAX: u64 = 1_000_000_000_000;
+/// How long a final order stays whole in state, in ms from its closing (90 days). Then it is
+/// retired: its record is replaced by a compact summary and the hash of its final state
+/// (queries still answer for it by id); its purchase record stays.
+pub const ORDER_RETENTION_MS: u64 = 90 * 24 * 3_600_000;
+/// Domain tag of an order's final state hash (`sha256d(tag ‖ borsh(order))`), kept when it is
+/// retired.
+pub const ORDER_STATE_HASH_TAG: &[u8] = b"want/commerce/order/v1";
+/// Domain tag of a delivery location's hash ([`delivery_location_hash`]).
+pub const DELIVERY_LOCATION_TAG: &[u8] = b"want/commerce/location/v1";
+/// Longest delivery location URI the CLI hashes, in bytes.
+pub const DELIVERY_LOCATION_BYTES_MAX: usize = 512;
+/// How far after the block time a receiving event's published time may lie, in ms (5 min of
+/// clock skew between the receiving desk and the chain).
+pub const RECEIVING_EVENT_AHEAD_MS_MAX: u64 = 300_000;
+/// The CBV business step of an EPCIS event that confirms a delivery.
+pub const RECEIVING_BIZ_STEP: &str = "receiving";
 /// Basis points in a whole (10,000 bps = 100 %).
 pub const BPS_WHOLE: u16 = 10_000;
 /// Fee on a completed order's payment, in basis points (100 = 1 %), paid into the incentive
@@ -60,15 +88,17 @@ pub struct OfferTerms {
     #[serde(with = "crate::amount::dec")]
     #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::DecimalAmount))]
     pub deposit_per_order: Amount,
-    /// The seller must accept within this many ms of placement (1..=[`WINDOW_MS_MAX`]).
+    /// The seller must accept within this many ms of placement
+    /// ([`SELLER_WINDOW_MS_MIN`]..=[`WINDOW_MS_MAX`]).
     pub accept_within_ms: u64,
-    /// The seller must ship within this many ms of acceptance (1..=[`WINDOW_MS_MAX`]).
+    /// The seller must ship within this many ms of acceptance
+    /// ([`SELLER_WINDOW_MS_MIN`]..=[`WINDOW_MS_MAX`]).
     pub ship_within_ms: u64,
     /// The order completes this many ms after shipping unless the buyer confirmed or disputed
-    /// (1..=[`WINDOW_MS_MAX`]).
+    /// ([`BUYER_WINDOW_MS_MIN`]..=[`WINDOW_MS_MAX`]).
     pub confirm_window_ms: u64,
     /// A dispute may be opened within this many ms of shipping, while the escrow is held
-    /// (1..=[`WINDOW_MS_MAX`]).
+    /// ([`BUYER_WINDOW_MS_MIN`]..=[`WINDOW_MS_MAX`]).
     pub dispute_window_ms: u64,
     /// The terms document, content-addressed (at most [`CID_BYTES_MAX`] bytes).
     pub terms_cid: String,
@@ -179,6 +209,31 @@ pub enum CommerceCall {
         #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::DecimalAmount))]
         buyer_share: Amount,
     },
+    /// Anyone runs an order's deadline that has passed but whose trigger has not run yet (a
+    /// backlog on the schedule, or a trigger that failed): it does what the trigger would.
+    RunDeadline { order: u64 },
+    /// The buyer names who receives the goods and where: a trace organisation (a pickup point,
+    /// the buyer's shop or warehouse) and the hash of the location URI (EPCIS `bizLocation`, or
+    /// `readPoint`; [`delivery_location_hash`]), so the order shows no address in clear. A
+    /// `receiving` event that organisation anchors there after shipping then confirms delivery
+    /// ([`CommerceCall::ConfirmByEvent`]).
+    SetDelivery {
+        order: u64,
+        org: String,
+        location_hash: Hash32,
+    },
+    /// A key of the order's delivery organisation (with a role that may sign `receiving`)
+    /// confirms delivery by the `receiving` event its organisation anchored at the delivery
+    /// location after shipping (its EPCIS event hash): the order completes. The key vouches that
+    /// the sealed event names the order among its business transactions, which the chain cannot
+    /// read.
+    ConfirmByEvent { order: u64, event_hash: Hash32 },
+}
+
+/// The hash an order keeps of its delivery location: `sha256d(DELIVERY_LOCATION_TAG ‖
+/// borsh(location))`, where `location` is the URI exactly as the receiving record publishes it.
+pub fn delivery_location_hash(location: &str) -> Hash32 {
+    sha256d_tagged(DELIVERY_LOCATION_TAG, location)
 }
 
 impl ModuleCall for CommerceCall {
@@ -198,6 +253,9 @@ pub enum Deadline {
     Ship,
     /// The buyer did not confirm in time: the order completes.
     Confirm,
+    /// The dispute was not settled in time ([`DISPUTE_LAPSE_MS`]): the escrow is split by the
+    /// parties' standing proposals.
+    Dispute,
 }
 
 /// Events of the commerce module. Append variants only.
@@ -298,9 +356,34 @@ pub enum CommerceEvent {
         #[serde(with = "crate::amount::dec")]
         #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::DecimalAmount))]
         buyer_amount: Amount,
+        /// What the seller's side got: its deposit back (what the buyer's share left of it)
+        /// and the rest of the payment less the fee.
         #[serde(with = "crate::amount::dec")]
         #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::DecimalAmount))]
         seller_amount: Amount,
         ruled: bool,
+        /// The 1 % fee on the part of the payment the seller got, paid into the incentive pool
+        /// (a settlement is a sale too).
+        #[serde(with = "crate::amount::dec")]
+        #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::DecimalAmount))]
+        fee: Amount,
+    },
+    /// The buyer named the organisation that receives the goods (and, hashed, where).
+    OrderDeliverySet {
+        order: u64,
+        org: String,
+    },
+    /// The delivery organisation's `receiving` event confirmed delivery (an `OrderCompleted`
+    /// follows).
+    OrderReceived {
+        order: u64,
+        org: String,
+        event_hash: Hash32,
+    },
+    /// A final order was retired after [`ORDER_RETENTION_MS`]: its record was replaced by a
+    /// summary and `final_state_hash`, the hash of its final state.
+    OrderRetired {
+        order: u64,
+        final_state_hash: Hash32,
     },
 }
