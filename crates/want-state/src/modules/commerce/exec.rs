@@ -21,7 +21,7 @@ use want_types::{Address, Amount, Hash32, ModuleId};
 use super::codes::*;
 use super::state::{
     self, escrow, fold_handle, handle_key, next_id, offer_key, order_key, purchase_key,
-    shop_key, write, Offer, Order, OrderStatus, PurchaseRecord, Shop,
+    shop_key, write, Offer, Order, OrderStatus, PurchaseRecord, PurchaseSource, Shop,
 };
 use crate::failure::{fail, overflow, ExecError};
 use crate::kernel::context::BlockContext;
@@ -427,6 +427,11 @@ impl Env<'_, '_> {
                     ));
                 }
                 self.settle(&mut o, share, false)
+            }
+            CommerceCall::AddTillKey { .. }
+            | CommerceCall::RemoveTillKey { .. }
+            | CommerceCall::PayRequest { .. } => {
+                super::till::execute(self.ov, self.block, &mut self.events, sender, call)
             }
         }
     }
@@ -962,6 +967,7 @@ impl Env<'_, '_> {
                 product: o.terms.product.clone(),
                 amount: net,
                 time_ms: self.now(),
+                source: PurchaseSource::Order,
             };
             write(self.ov, purchase_key(&o.buyer, o.id), &record);
         }

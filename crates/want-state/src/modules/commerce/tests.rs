@@ -1228,3 +1228,6 @@ mod property {
         }
     }
 }
+
+#[path = "till_tests.rs"]
+mod till_tests;
