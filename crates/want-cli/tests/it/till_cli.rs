@@ -204,6 +204,43 @@ fn till_flow_pays_online_and_by_offline_hand_over_and_refuses_bad_requests() {
     assert_eq!(receipt2["tx_id"], sent["id"]);
     assert_eq!(receipt2["amount"], "3000000");
 
+    // `pay request --wait`: the terminal shows the URI (on stderr with --json) and waits for
+    //    the payment on the event stream.
+    let mut till = Command::new(want_bin())
+        .args([
+            "--json",
+            "pay",
+            "request",
+            "--shop",
+            "corner",
+            "--amount",
+            "2",
+            "--reference",
+            "R-W",
+            "--wait",
+            "--key-file",
+            &terminal,
+            "--node",
+            url,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut shown_uri = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(till.stderr.take().unwrap()),
+        &mut shown_uri,
+    )
+    .unwrap();
+    let paid_w = signed(&["pay", "send", shown_uri.trim()], &buyer, url);
+    let out = till.wait_with_output().unwrap();
+    assert!(out.status.success(), "pay request --wait failed");
+    let waited: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(waited["request"]["uri"], shown_uri.trim(), "{waited}");
+    assert_eq!(waited["receipt"]["tx_id"], paid_w["id"], "{waited}");
+    assert_eq!(waited["receipt"]["amount"], "2000000");
+
     // 3. Bad requests are refused before signing: altered (the amount), signed by a key that is
     //    not the shop's, expired.
     let (uri3, _) = request(&terminal, url, "1", "R-3", &[]);
