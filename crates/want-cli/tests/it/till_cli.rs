@@ -28,6 +28,13 @@ fn signed(args: &[&str], key: &str, url: &str) -> Value {
     v
 }
 
+fn want_cli_now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
 /// `want pay request` for the shop `corner`, signed by `key`; returns the URI and request hash.
 fn request(
     key: &str,
@@ -258,6 +265,31 @@ fn till_flow_pays_online_and_by_offline_hand_over_and_refuses_bad_requests() {
     let m = want_json(&["pay", "send", &altered, "--key-file", &buyer, "--node", url])
         .err_code("payment_request_signature");
     assert!(m.contains("altered"), "{m}");
+    // Sent past the wallet's checks, the node refuses it at admission.
+    let (req, sig) = want_types::modules::commerce::parse_payment_uri(&altered).unwrap();
+    let buyer_key =
+        want_crypto::PrivateKey::from_hex(std::fs::read_to_string(&buyer).unwrap().trim()).unwrap();
+    let stx = want_crypto::SigningKey::from(buyer_key).sign_transaction(want_types::Transaction {
+        chain_id: want_node::config::DEV_CHAIN_ID,
+        from: want_types::Address::system("unset"),
+        nonce: 3,
+        fee: 1_000_000,
+        expiry_ms: want_cli_now_ms() + 60_000,
+        pow_nonce: 0,
+        call: want_types::Call::Commerce(want_types::modules::commerce::CommerceCall::PayRequest {
+            request: req,
+            signature: sig,
+        }),
+    });
+    let refused = reqwest::blocking::Client::new()
+        .post(format!("{url}/v1/transactions"))
+        .json(&stx)
+        .send()
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 400);
+    let body: Value = refused.json().unwrap();
+    assert_eq!(body["error"]["code"], "payment_request_signature", "{body}");
+
     let (foreign, _) = request(&stranger, url, "1", "R-4", &[]);
     want_json(&["pay", "send", &foreign, "--key-file", &buyer, "--node", url])
         .err_code("payment_request_terminal_unknown");
