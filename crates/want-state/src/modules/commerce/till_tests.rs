@@ -228,3 +228,115 @@ fn till_keys_are_managed_by_the_owner_only_and_bounded() {
     );
     w.fails(seller(), add(addr(6)), TILL_KEYS_FULL);
 }
+
+mod random_sequences {
+    use std::collections::BTreeSet;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        /// Pays a new request (or, `again`, the last one) signed by the till key, the owner or a
+        /// stranger.
+        Pay {
+            amount: Amount,
+            signer: u8,
+            again: bool,
+        },
+        /// An order placed, accepted, shipped and confirmed.
+        Order,
+        AddKey,
+        RemoveKey,
+        /// Time passes (requests expire after `VALID_MS`).
+        Tick { ms: u64 },
+    }
+
+    fn arb_op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => (0..5_000u128, 0..3u8, any::<bool>())
+                .prop_map(|(amount, signer, again)| Op::Pay { amount, signer, again }),
+            1 => Just(Op::Order),
+            1 => Just(Op::AddKey),
+            1 => Just(Op::RemoveKey),
+            1 => (0..2 * VALID_MS).prop_map(|ms| Op::Tick { ms }),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+        #[test]
+        fn till_payments_conserve_value_pay_each_request_once_and_share_ids_with_orders(
+            ops in proptest::collection::vec(arb_op(), 1..60)
+        ) {
+            let mut w = with_till();
+            w.ok(seller(), CommerceCall::AddOffer { shop: "shop".into(), terms: terms(), stock: 1_000 });
+            let mut last: Option<PaymentRequest> = None;
+            let mut nonce = 0u64;
+            let mut to_payout: Amount = 0;
+            let mut paid = BTreeSet::new();
+            let mut ids = BTreeSet::new();
+            for op in &ops {
+                let mut events = Vec::new();
+                match op {
+                    Op::Pay { amount, signer, again } => {
+                        let req = match (&last, again) {
+                            (Some(r), true) => r.clone(),
+                            _ => {
+                                nonce += 1;
+                                let mut r = request(&w);
+                                r.amount = *amount;
+                                r.nonce = nonce;
+                                r.terminal = [terminal(), seller(), stranger()][usize::from(*signer)];
+                                r
+                            }
+                        };
+                        last = Some(req.clone());
+                        events.extend(w.call(buyer(), pay(req)).events);
+                    }
+                    Op::Order => {
+                        let r = w.call(buyer(), place(1, 1));
+                        let id = commerce_events(&r.events).iter().find_map(|e| match e {
+                            CommerceEvent::OrderPlaced { order, .. } => Some(*order),
+                            _ => None,
+                        });
+                        events.extend(r.events);
+                        if let Some(id) = id {
+                            w.ok(seller(), CommerceCall::AcceptOrder { order: id, max_deposit: DEPOSIT });
+                            w.ok(seller(), ship(id));
+                            events.extend(w.ok(buyer(), CommerceCall::ConfirmDelivery { order: id }).events);
+                        }
+                    }
+                    Op::AddKey => {
+                        w.call(seller(), CommerceCall::AddTillKey { shop: "shop".into(), key: terminal() });
+                    }
+                    Op::RemoveKey => {
+                        w.call(seller(), CommerceCall::RemoveTillKey { shop: "shop".into(), key: terminal() });
+                    }
+                    Op::Tick { ms } => {
+                        let at = w.now + ms;
+                        w.tick(at);
+                    }
+                }
+                for e in commerce_events(&events) {
+                    match e {
+                        CommerceEvent::TillPaid { payment, request_hash, amount, fee, .. } => {
+                            prop_assert!(paid.insert(request_hash), "request {} paid twice", request_hash);
+                            prop_assert!(ids.insert(payment), "id {} given twice", payment);
+                            to_payout += amount - fee;
+                        }
+                        CommerceEvent::OrderPlaced { order, .. } => {
+                            prop_assert!(ids.insert(order), "id {} given twice", order);
+                        }
+                        CommerceEvent::OrderCompleted { seller_amount, .. } => to_payout += seller_amount,
+                        _ => {}
+                    }
+                }
+                prop_assert_eq!(w.bal(payout()), to_payout);
+                w.check_books();
+            }
+        }
+    }
+}
