@@ -11,5 +11,6 @@ mod crash;
 mod example_module;
 mod openapi_fuzz;
 mod signer_cli;
+mod till_cli;
 mod trace_cli;
 mod verify;

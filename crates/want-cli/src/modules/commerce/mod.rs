@@ -1,6 +1,6 @@
-//! The commerce module: `want shop open|edit|close|show`, `want offer add|update|list|show` and
+//! The commerce module: `want shop open|edit|close|show`, `want offer add|update|list|show`,
 //! `want order place|accept|decline|ship|confirm|refund|cancel|dispute|settle|deadline|delivery|
-//! receive|show|list`.
+//! receive|show|list` and `want pay request|send|watch` (paying at the till, in [`till`]).
 //!
 //! Every command that signs takes the signer's flags (`crate::signer::SignArgs`) and, like
 //! `want trace …`, waits for the commit unless `--no-wait`. Amounts are WANT with up to 6
@@ -22,6 +22,8 @@ use crate::client::Client;
 use crate::output::{CliError, Out};
 use crate::signer::{sign_and_send, Profile, SignArgs};
 use crate::NodeArg;
+
+mod till;
 
 /// Default time a seller has to accept an order, in seconds (2 days).
 const ACCEPT_WITHIN_S_DEFAULT: u64 = 2 * 86_400;
@@ -53,6 +55,9 @@ pub enum Command {
     /// show, list.
     #[command(subcommand)]
     Order(OrderCommand),
+    /// Pay at the till: request (terminal), send (customer), watch (terminal).
+    #[command(subcommand)]
+    Pay(till::PayCommand),
 }
 
 /// The module adds nothing to `want tx`.
@@ -553,6 +558,7 @@ pub fn run(cmd: Command, out: &Out) -> anyhow::Result<()> {
         Command::Shop(c) => shop(c, out),
         Command::Offer(c) => offer(c, out),
         Command::Order(c) => order(c, out),
+        Command::Pay(c) => till::run(c, out),
     }
 }
 

@@ -352,6 +352,8 @@ pub struct PurchaseView {
     pub amount: Amount,
     /// When the order completed, Unix ms.
     pub time_ms: u64,
+    /// What made it: a completed order, or a till payment (whose id is then `order`).
+    pub source: super::till_api::PurchaseSourceView,
 }
 
 impl From<PurchaseRecord> for PurchaseView {
@@ -363,6 +365,7 @@ impl From<PurchaseRecord> for PurchaseView {
             product: p.product,
             amount: p.amount,
             time_ms: p.time_ms,
+            source: p.source.into(),
         }
     }
 }

@@ -69,6 +69,27 @@ pub const ORDER_SETTLEMENT_MISMATCH: &str = "order_settlement_mismatch";
 pub const ORDER_SHARE_ABOVE_ESCROW: &str = "order_share_above_escrow";
 /// Failed: the escrow account holds less than an order's funds (a bug; the call is dropped).
 pub const ESCROW_SHORT: &str = "escrow_short";
+/// Failed: the key is already a till key of the shop.
+pub const TILL_KEY_EXISTS: &str = "till_key_exists";
+/// Failed: the key is not a till key of the shop.
+pub const TILL_KEY_UNKNOWN: &str = "till_key_unknown";
+/// Failed: the shop has the most till keys it may have.
+pub const TILL_KEYS_FULL: &str = "till_keys_full";
+/// Failed: a payment request's amount is 0, or a field is out of bounds.
+pub const PAYMENT_REQUEST_INVALID: &str = "payment_request_invalid";
+/// Failed: the payment request expired (block time at or after its expiry).
+pub const PAYMENT_REQUEST_EXPIRED: &str = "payment_request_expired";
+/// Failed: the payment request was already paid.
+pub const PAYMENT_REQUEST_PAID: &str = "payment_request_paid";
+/// Refused at admission: the payment request's signature is not by its `terminal` (the request
+/// was altered, or signed by another key).
+pub const PAYMENT_REQUEST_SIGNATURE: &str = "payment_request_signature";
+/// Failed: the payment request's terminal is neither the shop's owner nor one of its till keys.
+pub const PAYMENT_REQUEST_TERMINAL_UNKNOWN: &str = "payment_request_terminal_unknown";
+/// Failed: the payment request names a currency other than WANT.
+pub const PAYMENT_CURRENCY_UNSUPPORTED: &str = "payment_currency_unsupported";
+/// Not found: no till payment has this id.
+pub const PAYMENT_UNKNOWN: &str = "payment_unknown";
 
 pub(crate) const CODES: &[ErrorCode] = &[
     ErrorCode::new(
@@ -207,4 +228,30 @@ pub(crate) const CODES: &[ErrorCode] = &[
         500,
         "the escrow account holds less than an order's funds",
     ),
+    ErrorCode::new(TILL_KEY_EXISTS, 409, "the key is already a till key of the shop"),
+    ErrorCode::new(TILL_KEY_UNKNOWN, 404, "the key is not a till key of the shop"),
+    ErrorCode::new(TILL_KEYS_FULL, 409, "the shop has the most till keys it may have"),
+    ErrorCode::new(
+        PAYMENT_REQUEST_INVALID,
+        400,
+        "the payment request's amount is 0 or a field is out of bounds",
+    ),
+    ErrorCode::new(PAYMENT_REQUEST_EXPIRED, 409, "the payment request expired"),
+    ErrorCode::new(PAYMENT_REQUEST_PAID, 409, "the payment request was already paid"),
+    ErrorCode::new(
+        PAYMENT_REQUEST_SIGNATURE,
+        400,
+        "the payment request's signature is not by its terminal key (altered or signed by another key)",
+    ),
+    ErrorCode::new(
+        PAYMENT_REQUEST_TERMINAL_UNKNOWN,
+        403,
+        "the payment request is signed by a key that is not the shop's owner or one of its till keys",
+    ),
+    ErrorCode::new(
+        PAYMENT_CURRENCY_UNSUPPORTED,
+        400,
+        "the payment request names a currency other than WANT",
+    ),
+    ErrorCode::new(PAYMENT_UNKNOWN, 404, "no till payment has this id"),
 ];

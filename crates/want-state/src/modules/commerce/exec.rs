@@ -29,7 +29,7 @@ use super::codes::*;
 use super::state::{
     self, escrow, fold_handle, handle_key, next_id, offer_key, order_key, purchase_key,
     retire_at, retired_key, shop_key, write, Delivery, Offer, Order, OrderStatus,
-    PurchaseRecord, RetiredOrder, Shop,
+    PurchaseRecord, PurchaseSource, RetiredOrder, Shop,
 };
 use crate::failure::{fail, overflow, ExecError};
 use crate::kernel::context::BlockContext;
@@ -468,6 +468,11 @@ impl Env<'_, '_> {
             } => self.set_delivery(sender, *order, org, *location_hash),
             CommerceCall::ConfirmByEvent { order, event_hash } => {
                 self.confirm_by_event(sender, *order, event_hash)
+            }
+            CommerceCall::AddTillKey { .. }
+            | CommerceCall::RemoveTillKey { .. }
+            | CommerceCall::PayRequest { .. } => {
+                super::till::execute(self.ov, self.block, &mut self.events, sender, call)
             }
         }
     }
@@ -1198,6 +1203,7 @@ impl Env<'_, '_> {
                 product: o.terms.product.clone(),
                 amount: net,
                 time_ms: self.now(),
+                source: PurchaseSource::Order,
             };
             write(self.ov, purchase_key(&o.buyer, o.id), &record);
         }

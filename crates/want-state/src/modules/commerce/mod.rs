@@ -33,6 +33,7 @@ pub mod codes;
 pub(crate) mod exec;
 pub mod query;
 pub mod state;
+pub mod till;
 
 use want_types::modules::commerce::CommerceCall;
 use want_types::{Amount, ChainParams, ModuleId};
@@ -56,6 +57,9 @@ pub const PLACE_WEIGHT: u64 = 30_000;
 pub const TRANSITION_WEIGHT: u64 = 25_000;
 /// Weight of a transition that only writes the order (proposals, dispute).
 pub const PROPOSAL_WEIGHT: u64 = 10_000;
+/// Weight of paying a payment request at the till: shop and till key read, three balances, the
+/// sequence, the paid request, the payment and a purchase record written.
+pub const PAY_WEIGHT: u64 = 25_000;
 
 /// The commerce module.
 pub struct Commerce;
@@ -72,12 +76,14 @@ impl Module for Commerce {
         exec::execute(ctx, call)
     }
 
-    /// Placing an order takes at most `max_total` (the payment) and accepting one at most
-    /// `max_deposit` (the deposit); nothing else takes from the sender.
+    /// Placing an order takes at most `max_total` (the payment), accepting one at most
+    /// `max_deposit` (the deposit) and paying a request its amount; nothing else takes from the
+    /// sender.
     fn max_spend(_params: &ChainParams, call: &CommerceCall) -> Result<Amount, ExecError> {
         Ok(match call {
             CommerceCall::PlaceOrder { max_total, .. } => *max_total,
             CommerceCall::AcceptOrder { max_deposit, .. } => *max_deposit,
+            CommerceCall::PayRequest { request, .. } => request.amount,
             _ => 0,
         })
     }
@@ -102,6 +108,8 @@ impl Module for Commerce {
             CommerceCall::ProposeCancel { .. }
             | CommerceCall::OpenDispute { .. }
             | CommerceCall::ProposeSettlement { .. } => PROPOSAL_WEIGHT,
+            CommerceCall::AddTillKey { .. } | CommerceCall::RemoveTillKey { .. } => SHOP_WEIGHT,
+            CommerceCall::PayRequest { .. } => PAY_WEIGHT,
         }
     }
 

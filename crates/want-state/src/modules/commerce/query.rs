@@ -75,7 +75,7 @@ pub fn orders(
 /// accepts, at most `limit`, reading at most [`FILTER_SCAN_MAX`] items. The next cursor is the
 /// id of the last item read when more may follow (also when the page holds fewer than `limit`
 /// because the scan bound was reached). A corrupt entry fails the page, never skipped.
-fn filtered<T>(
+pub(crate) fn filtered<T>(
     mut fetch: impl FnMut(Option<u64>) -> Result<Page<T, u64>, StateError>,
     id: impl Fn(&T) -> u64,
     after: Option<u64>,

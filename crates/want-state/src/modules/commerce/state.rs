@@ -8,7 +8,11 @@
 //! | `commerce/shop/ ‖ handle` | [`Shop`] |
 //! | `commerce/offer/ ‖ id (u64 BE)` | [`Offer`] (its current version) |
 //! | `commerce/order/ ‖ id (u64 BE)` | [`Order`] |
-//! | `commerce/purchase/ ‖ buyer (21 bytes) ‖ order id (u64 BE)` | [`PurchaseRecord`] |
+//! | `commerce/purchase/ ‖ buyer (21 bytes) ‖ order id (u64 BE)` | [`PurchaseRecord`] (a till payment's id takes the order id's place) |
+//! | `commerce/till-key/ ‖ handle ‖ / ‖ key (21 bytes)` | block time it was added (u64 BE) ([`super::till`]) |
+//! | `commerce/till-keys/ ‖ handle` | how many till keys the shop has (u64 BE) |
+//! | `commerce/till-payment/ ‖ id (u64 BE)` | [`super::till::TillPayment`] (ids from `commerce/seq/order`) |
+//! | `commerce/till-request/ ‖ request hash (32 bytes)` | id of the payment that paid it (u64 BE) |
 //! | `commerce/retired/ ‖ id (u64 BE)` | [`RetiredOrder`]: a final order, [`ORDER_RETENTION_MS`] after it closed (its `commerce/order/` entry is gone) |
 //!
 //! Escrowed WANT sits in the token balance of the system account [`escrow`]; the module keeps no
@@ -288,6 +292,19 @@ pub struct PurchaseRecord {
     pub amount: Amount,
     /// When the order completed.
     pub time_ms: u64,
+    /// What made it: a completed order, or a payment at the till (whose id, from the orders'
+    /// sequence, is then `order`).
+    pub source: PurchaseSource,
+}
+
+/// What made a purchase record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PurchaseSource {
+    /// A completed order (`PurchaseRecord::order` is the order's id).
+    Order,
+    /// A payment at the till (`PurchaseRecord::order` is the payment's id).
+    Till,
 }
 
 /// The folded form of a handle (see the module header): look-alikes fold to one string.

@@ -1525,3 +1525,6 @@ mod property {
         }
     }
 }
+
+#[path = "till_tests.rs"]
+mod till_tests;

@@ -11,6 +11,9 @@ use crate::modules::ModuleCall;
 use crate::hash::sha256d_tagged;
 use crate::{Address, Amount, Hash32};
 
+pub mod till;
+pub use till::*;
+
 /// Shortest shop handle, in bytes (ASCII).
 pub const HANDLE_BYTES_MIN: usize = 3;
 /// Longest shop handle, in bytes (ASCII).
@@ -228,6 +231,17 @@ pub enum CommerceCall {
     /// the sealed event names the order among its business transactions, which the chain cannot
     /// read.
     ConfirmByEvent { order: u64, event_hash: Hash32 },
+    /// Registers a till key of a shop (owner only): it may sign the shop's payment requests.
+    AddTillKey { shop: String, key: Address },
+    /// Removes a till key of a shop (owner only): requests it signed can no longer be paid.
+    RemoveTillKey { shop: String, key: Address },
+    /// Pays a shop's payment request signed by `request.terminal` (its owner or a till key):
+    /// `request.amount` moves from the sender to the shop's payout account, less the 1 % fee.
+    PayRequest {
+        request: PaymentRequest,
+        /// By `request.terminal`, over [`PaymentRequest::hash`] (checked at admission).
+        signature: crate::Signature,
+    },
 }
 
 /// The hash an order keeps of its delivery location: `sha256d(DELIVERY_LOCATION_TAG ‖
@@ -385,5 +399,29 @@ pub enum CommerceEvent {
     OrderRetired {
         order: u64,
         final_state_hash: Hash32,
+    },
+    TillKeyAdded {
+        shop: String,
+        key: Address,
+    },
+    TillKeyRemoved {
+        shop: String,
+        key: Address,
+    },
+    /// A payment request was paid at the till: `amount` less `fee` to the shop's payout
+    /// account, `fee` to the incentive pool. `payment` is also the id of the buyer's purchase
+    /// record.
+    TillPaid {
+        payment: u64,
+        request_hash: Hash32,
+        shop: String,
+        buyer: Address,
+        #[serde(with = "crate::amount::dec")]
+        #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::DecimalAmount))]
+        amount: Amount,
+        #[serde(with = "crate::amount::dec")]
+        #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::DecimalAmount))]
+        fee: Amount,
+        reference: String,
     },
 }
