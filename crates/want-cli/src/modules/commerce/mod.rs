@@ -20,6 +20,8 @@ use crate::output::{CliError, Out};
 use crate::signer::{sign_and_send, Profile, SignArgs};
 use crate::NodeArg;
 
+mod review;
+
 /// Default time a seller has to accept an order, in seconds (2 days).
 const ACCEPT_WITHIN_S_DEFAULT: u64 = 2 * 86_400;
 /// Default time a seller has to ship an accepted order, in seconds (7 days).
@@ -50,6 +52,9 @@ pub enum Command {
     /// show, list.
     #[command(subcommand)]
     Order(OrderCommand),
+    /// Reviews of completed purchases: add, edit, like, share, reply, list, show.
+    #[command(subcommand)]
+    Review(review::ReviewCommand),
 }
 
 /// The module adds nothing to `want tx`.
@@ -518,6 +523,7 @@ pub fn run(cmd: Command, out: &Out) -> anyhow::Result<()> {
         Command::Shop(c) => shop(c, out),
         Command::Offer(c) => offer(c, out),
         Command::Order(c) => order(c, out),
+        Command::Review(c) => review::run(c, out),
     }
 }
 

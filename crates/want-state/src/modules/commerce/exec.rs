@@ -428,6 +428,16 @@ impl Env<'_, '_> {
                 }
                 self.settle(&mut o, share, false)
             }
+            CommerceCall::AddReview { .. }
+            | CommerceCall::EditReview { .. }
+            | CommerceCall::ReplyReview { .. }
+            | CommerceCall::LikeReview { .. }
+            | CommerceCall::ShareReview { .. } => {
+                let now = self.now();
+                self.events
+                    .extend(super::review::execute(self.ov, now, sender, call)?);
+                Ok(())
+            }
         }
     }
 

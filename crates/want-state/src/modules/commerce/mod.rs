@@ -27,6 +27,7 @@ pub mod codes;
 pub(crate) mod exec;
 pub mod query;
 pub mod state;
+pub mod review;
 
 use want_types::modules::commerce::CommerceCall;
 use want_types::{Amount, ChainParams, ModuleId};
@@ -93,6 +94,11 @@ impl Module for Commerce {
             CommerceCall::ProposeCancel { .. }
             | CommerceCall::OpenDispute { .. }
             | CommerceCall::ProposeSettlement { .. } => PROPOSAL_WEIGHT,
+            CommerceCall::AddReview { .. }
+            | CommerceCall::EditReview { .. }
+            | CommerceCall::ReplyReview { .. }
+            | CommerceCall::LikeReview { .. }
+            | CommerceCall::ShareReview { .. } => review::REVIEW_WEIGHT,
         }
     }
 

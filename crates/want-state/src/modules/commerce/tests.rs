@@ -1228,3 +1228,6 @@ mod property {
         }
     }
 }
+
+#[path = "review_tests.rs"]
+mod review_tests;
