@@ -76,9 +76,27 @@ async fn buy(n: &TestNode, seller: &SigningKey, buyer: &SigningKey) -> u64 {
     let mine = n
         .get_ok(&format!("/v1/commerce/orders?buyer={}", buyer.address()))
         .await;
-    let order = mine["orders"][0]["id"].as_u64().unwrap_or_else(|| panic!("{mine} {v}"));
-    send_ok(n, seller, CommerceCall::AcceptOrder { order, max_deposit: 0 }).await;
-    send_ok(n, seller, CommerceCall::ShipOrder { order, epcis_event: None }).await;
+    let order = mine["orders"][0]["id"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{mine} {v}"));
+    send_ok(
+        n,
+        seller,
+        CommerceCall::AcceptOrder {
+            order,
+            max_deposit: 0,
+        },
+    )
+    .await;
+    send_ok(
+        n,
+        seller,
+        CommerceCall::ShipOrder {
+            order,
+            epcis_event: None,
+        },
+    )
+    .await;
     send_ok(n, buyer, CommerceCall::ConfirmDelivery { order }).await;
     order
 }
@@ -91,7 +109,8 @@ async fn a_buyer_reviews_another_likes_and_the_lists_and_aggregates_show_it() {
     let (alice, bob, carol) = (new_key(), new_key(), new_key());
     for k in [&alice, &bob, &carol] {
         let nonce = n.nonce(&seller.address()).await;
-        n.commit(&transfer(&seller, nonce, k.address(), 10 * WANT)).await;
+        n.commit(&transfer(&seller, nonce, k.address(), 10 * WANT))
+            .await;
     }
     send_ok(
         &n,
@@ -121,7 +140,11 @@ async fn a_buyer_reviews_another_likes_and_the_lists_and_aggregates_show_it() {
     let (s, v) = send(
         &n,
         &carol,
-        CommerceCall::AddReview { purchase: alice_purchase, rating: 5, text_cid: "bafyc".into() },
+        CommerceCall::AddReview {
+            purchase: alice_purchase,
+            rating: 5,
+            text_cid: "bafyc".into(),
+        },
     )
     .await;
     // Refused at admission by the module's rules: never in a block.
@@ -132,7 +155,11 @@ async fn a_buyer_reviews_another_likes_and_the_lists_and_aggregates_show_it() {
     send_ok(
         &n,
         &alice,
-        CommerceCall::AddReview { purchase: alice_purchase, rating: 4, text_cid: "bafytext".into() },
+        CommerceCall::AddReview {
+            purchase: alice_purchase,
+            rating: 4,
+            text_cid: "bafytext".into(),
+        },
     )
     .await;
     let (s, v) = send(&n, &carol, CommerceCall::LikeReview { review: 1 }).await;
@@ -143,13 +170,23 @@ async fn a_buyer_reviews_another_likes_and_the_lists_and_aggregates_show_it() {
     send_ok(
         &n,
         &seller,
-        CommerceCall::ReplyReview { review: 1, text_cid: "bafyreply".into() },
+        CommerceCall::ReplyReview {
+            review: 1,
+            text_cid: "bafyreply".into(),
+        },
     )
     .await;
 
     let r = n.get_ok("/v1/commerce/reviews/1").await;
     assert_eq!(r["author"], alice.address().to_string(), "{r}");
-    assert_eq!((r["rating"].as_u64(), r["likes"].as_u64(), r["shares"].as_u64()), (Some(4), Some(1), Some(1)));
+    assert_eq!(
+        (
+            r["rating"].as_u64(),
+            r["likes"].as_u64(),
+            r["shares"].as_u64()
+        ),
+        (Some(4), Some(1), Some(1))
+    );
     assert_eq!(r["product"], GTIN);
     assert_eq!(r["versions"].as_array().map(Vec::len), Some(1), "{r}");
     assert_eq!(r["reply"]["text_cid"], "bafyreply");
@@ -161,11 +198,18 @@ async fn a_buyer_reviews_another_likes_and_the_lists_and_aggregates_show_it() {
         format!("/v1/commerce/reviews?author={}", alice.address()),
     ] {
         let page = n.get_ok(&path).await;
-        assert_eq!(page["reviews"].as_array().map(Vec::len), Some(1), "{path}: {page}");
+        assert_eq!(
+            page["reviews"].as_array().map(Vec::len),
+            Some(1),
+            "{path}: {page}"
+        );
         assert_eq!(page["reviews"][0]["id"], 1, "{path}");
         assert_eq!(page["next"], Value::Null);
     }
-    for path in ["/v1/commerce/shops/tea-house/rating", "/v1/commerce/products/4012345678901/rating"] {
+    for path in [
+        "/v1/commerce/shops/tea-house/rating",
+        "/v1/commerce/products/4012345678901/rating",
+    ] {
         let rating = n.get_ok(path).await;
         assert_eq!(rating["count"], 1, "{path}: {rating}");
         assert_eq!(rating["sum"], 4);
@@ -184,12 +228,19 @@ async fn a_buyer_reviews_another_likes_and_the_lists_and_aggregates_show_it() {
         n.base.replace("http://", "ws://"),
         height
     );
-    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("websocket connect");
+    let (mut ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("websocket connect");
     let mut seen = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while !["ReviewAdded", "ReviewLiked", "ReviewShared", "ReviewReplied"]
-        .iter()
-        .all(|t| seen.iter().any(|m: &String| m.contains(t)))
+    while ![
+        "ReviewAdded",
+        "ReviewLiked",
+        "ReviewShared",
+        "ReviewReplied",
+    ]
+    .iter()
+    .all(|t| seen.iter().any(|m: &String| m.contains(t)))
     {
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         match tokio::time::timeout(left, ws.next()).await {

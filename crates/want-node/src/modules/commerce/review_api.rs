@@ -127,8 +127,8 @@ pub struct RatingView {
     pub count: u64,
     /// Sum of their current ratings.
     pub sum: u64,
-    /// How many gave 1, 2, 3, 4 and 5 stars.
-    pub stars: [u64; 5],
+    /// How many gave 1, 2, 3, 4 and 5 stars (five counts).
+    pub stars: Vec<u64>,
     /// sum / count with two decimals, rounded half up ("0.00" without reviews).
     pub average: String,
 }
@@ -138,7 +138,7 @@ fn rating_view(of: String, r: Rating) -> RatingView {
         of,
         count: r.count,
         sum: r.sum,
-        stars: r.stars,
+        stars: r.stars.to_vec(),
         average: r.average(),
     }
 }

@@ -9,6 +9,7 @@
 //! | `commerce/offer/ ‖ id (u64 BE)` | [`Offer`] (its current version) |
 //! | `commerce/order/ ‖ id (u64 BE)` | [`Order`] |
 //! | `commerce/purchase/ ‖ buyer (21 bytes) ‖ order id (u64 BE)` | [`PurchaseRecord`] |
+//! | `commerce/seq/review`, `commerce/review…`, `commerce/r…/`, `commerce/rating/…` | reviews, their versions, indexes, aggregates, likes and shares: the table of [`super::review`] |
 //!
 //! Escrowed WANT sits in the token balance of the system account [`escrow`]; the module keeps no
 //! amount of its own beside each order's record of what it holds ([`Order::escrowed`]).
