@@ -24,6 +24,7 @@ use crate::signer::{sign_and_send, Profile, SignArgs};
 use crate::NodeArg;
 
 mod till;
+mod review;
 
 /// Default time a seller has to accept an order, in seconds (2 days).
 const ACCEPT_WITHIN_S_DEFAULT: u64 = 2 * 86_400;
@@ -58,6 +59,9 @@ pub enum Command {
     /// Pay at the till: request (terminal), send (customer), watch (terminal).
     #[command(subcommand)]
     Pay(till::PayCommand),
+    /// Reviews of completed purchases: add, edit, like, share, reply, list, show.
+    #[command(subcommand)]
+    Review(review::ReviewCommand),
 }
 
 /// The module adds nothing to `want tx`.
@@ -559,6 +563,7 @@ pub fn run(cmd: Command, out: &Out) -> anyhow::Result<()> {
         Command::Offer(c) => offer(c, out),
         Command::Order(c) => order(c, out),
         Command::Pay(c) => till::run(c, out),
+        Command::Review(c) => review::run(c, out),
     }
 }
 

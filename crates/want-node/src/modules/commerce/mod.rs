@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod till_api;
+pub mod review_api;
 
 use std::sync::Arc;
 
@@ -39,7 +40,9 @@ impl NodeModule for CommerceNode {
     }
 
     fn routes(self: Arc<Self>, node: &Node) -> OpenApiRouter {
-        api::routes(node).merge(till_api::routes(node))
+        api::routes(node)
+            .merge(till_api::routes(node))
+            .merge(review_api::routes(node))
     }
 }
 

@@ -91,6 +91,33 @@ pub const PAYMENT_CURRENCY_UNSUPPORTED: &str = "payment_currency_unsupported";
 /// Not found: no till payment has this id.
 pub const PAYMENT_UNKNOWN: &str = "payment_unknown";
 
+/// Failed: the sender has no completed purchase of that id to review.
+pub const REVIEW_NO_PURCHASE: &str = "review_no_purchase";
+/// Failed: the purchase was already reviewed; edit that review instead.
+pub const REVIEW_EXISTS: &str = "review_exists";
+/// Failed: a review's rating is not 1 to 5 stars.
+pub const REVIEW_RATING_INVALID: &str = "review_rating_invalid";
+/// Failed: a review's or reply's text CID is empty or too long.
+pub const REVIEW_TEXT_INVALID: &str = "review_text_invalid";
+/// Failed: no review has this id.
+pub const REVIEW_UNKNOWN: &str = "review_unknown";
+/// Failed: only a review's author may edit it.
+pub const REVIEW_AUTHOR_ONLY: &str = "review_author_only";
+/// Failed: the review has as many versions as one review keeps.
+pub const REVIEW_VERSIONS_FULL: &str = "review_versions_full";
+/// Failed: only the owner of the reviewed shop may reply.
+pub const REVIEW_REPLY_OWNER_ONLY: &str = "review_reply_owner_only";
+/// Failed: the shop already replied to the review.
+pub const REVIEW_ALREADY_REPLIED: &str = "review_already_replied";
+/// Failed: the account already liked the review.
+pub const REVIEW_ALREADY_LIKED: &str = "review_already_liked";
+/// Failed: the account already shared the review.
+pub const REVIEW_ALREADY_SHARED: &str = "review_already_shared";
+/// Failed: only accounts with a completed purchase or a KYC attestation like or share reviews.
+pub const REVIEW_NOT_ELIGIBLE: &str = "review_not_eligible";
+/// Failed: an author cannot like or share their own review.
+pub const REVIEW_OWN: &str = "review_own";
+
 pub(crate) const CODES: &[ErrorCode] = &[
     ErrorCode::new(
         SHOP_HANDLE_INVALID,
@@ -254,4 +281,69 @@ pub(crate) const CODES: &[ErrorCode] = &[
         "the payment request names a currency other than WANT",
     ),
     ErrorCode::new(PAYMENT_UNKNOWN, 404, "no till payment has this id"),
+    ErrorCode::new(
+        REVIEW_NO_PURCHASE,
+        403,
+        "the sender has no completed purchase of that id to review",
+    ),
+    ErrorCode::new(
+        REVIEW_EXISTS,
+        409,
+        "the purchase was already reviewed; edit that review instead",
+    ),
+    ErrorCode::new(
+        REVIEW_RATING_INVALID,
+        400,
+        "a review's rating is not 1 to 5 stars",
+    ),
+    ErrorCode::new(
+        REVIEW_TEXT_INVALID,
+        400,
+        "a review's or reply's text CID is empty or too long",
+    ),
+    ErrorCode::new(
+        REVIEW_UNKNOWN,
+        404,
+        "no review has this id",
+    ),
+    ErrorCode::new(
+        REVIEW_AUTHOR_ONLY,
+        403,
+        "only a review's author may edit it",
+    ),
+    ErrorCode::new(
+        REVIEW_VERSIONS_FULL,
+        409,
+        "the review has as many versions as one review keeps",
+    ),
+    ErrorCode::new(
+        REVIEW_REPLY_OWNER_ONLY,
+        403,
+        "only the owner of the reviewed shop may reply",
+    ),
+    ErrorCode::new(
+        REVIEW_ALREADY_REPLIED,
+        409,
+        "the shop already replied to the review",
+    ),
+    ErrorCode::new(
+        REVIEW_ALREADY_LIKED,
+        409,
+        "the account already liked the review",
+    ),
+    ErrorCode::new(
+        REVIEW_ALREADY_SHARED,
+        409,
+        "the account already shared the review",
+    ),
+    ErrorCode::new(
+        REVIEW_NOT_ELIGIBLE,
+        403,
+        "only accounts with a completed purchase or a KYC attestation like or share reviews",
+    ),
+    ErrorCode::new(
+        REVIEW_OWN,
+        403,
+        "an author cannot like or share their own review",
+    ),
 ];

@@ -474,6 +474,16 @@ impl Env<'_, '_> {
             | CommerceCall::PayRequest { .. } => {
                 super::till::execute(self.ov, self.block, &mut self.events, sender, call)
             }
+            CommerceCall::AddReview { .. }
+            | CommerceCall::EditReview { .. }
+            | CommerceCall::ReplyReview { .. }
+            | CommerceCall::LikeReview { .. }
+            | CommerceCall::ShareReview { .. } => {
+                let now = self.now();
+                self.events
+                    .extend(super::review::execute(self.ov, now, sender, call)?);
+                Ok(())
+            }
         }
     }
 

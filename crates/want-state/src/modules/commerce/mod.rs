@@ -34,6 +34,7 @@ pub(crate) mod exec;
 pub mod query;
 pub mod state;
 pub mod till;
+pub mod review;
 
 use want_types::modules::commerce::CommerceCall;
 use want_types::{Amount, ChainParams, ModuleId};
@@ -110,6 +111,11 @@ impl Module for Commerce {
             | CommerceCall::ProposeSettlement { .. } => PROPOSAL_WEIGHT,
             CommerceCall::AddTillKey { .. } | CommerceCall::RemoveTillKey { .. } => SHOP_WEIGHT,
             CommerceCall::PayRequest { .. } => PAY_WEIGHT,
+            CommerceCall::AddReview { .. }
+            | CommerceCall::EditReview { .. }
+            | CommerceCall::ReplyReview { .. }
+            | CommerceCall::LikeReview { .. }
+            | CommerceCall::ShareReview { .. } => review::REVIEW_WEIGHT,
         }
     }
 

@@ -14,6 +14,7 @@
 //! | `commerce/till-payment/ ‖ id (u64 BE)` | [`super::till::TillPayment`] (ids from `commerce/seq/order`) |
 //! | `commerce/till-request/ ‖ request hash (32 bytes)` | id of the payment that paid it (u64 BE) |
 //! | `commerce/retired/ ‖ id (u64 BE)` | [`RetiredOrder`]: a final order, [`ORDER_RETENTION_MS`] after it closed (its `commerce/order/` entry is gone) |
+//! | `commerce/seq/review`, `commerce/review…`, `commerce/r…/`, `commerce/rating/…` | reviews, their versions, indexes, aggregates, likes and shares: the table of [`super::review`] |
 //!
 //! Escrowed WANT sits in the token balance of the system account [`escrow`]; the module keeps no
 //! amount of its own beside each order's record of what it holds ([`Order::escrowed`]).

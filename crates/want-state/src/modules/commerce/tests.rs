@@ -1528,3 +1528,5 @@ mod property {
 
 #[path = "till_tests.rs"]
 mod till_tests;
+#[path = "review_tests.rs"]
+mod review_tests;

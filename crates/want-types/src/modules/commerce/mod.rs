@@ -71,6 +71,12 @@ pub const BPS_WHOLE: u16 = 10_000;
 /// Fee on a completed order's payment, in basis points (100 = 1 %), paid into the incentive
 /// pool.
 pub const COMMERCE_FEE_BPS: u16 = 100;
+/// Fewest stars of a review.
+pub const REVIEW_RATING_MIN: u8 = 1;
+/// Most stars of a review.
+pub const REVIEW_RATING_MAX: u8 = 5;
+/// Most versions one review keeps (the first plus edits).
+pub const REVIEW_VERSIONS_MAX: u32 = 32;
 /// Domain tag of an offer's terms hash ([`OfferTerms::hash`]).
 pub const TERMS_HASH_TAG: &[u8] = b"want/commerce/terms/v1";
 
@@ -242,6 +248,27 @@ pub enum CommerceCall {
         /// By `request.terminal`, over [`PaymentRequest::hash`] (checked at admission).
         signature: crate::Signature,
     },
+    /// Reviews the sender's completed purchase `purchase` (one review per purchase): a rating
+    /// of [`REVIEW_RATING_MIN`]..=[`REVIEW_RATING_MAX`] stars and the text as a public blob
+    /// CID. The review takes the purchase's shop and product.
+    AddReview {
+        purchase: u64,
+        rating: u8,
+        text_cid: String,
+    },
+    /// The author edits a review: a new version; every earlier one is kept.
+    EditReview {
+        review: u64,
+        rating: u8,
+        text_cid: String,
+    },
+    /// The shop's owner replies to a review of its shop, once.
+    ReplyReview { review: u64, text_cid: String },
+    /// Likes a review (once per account; an account with a completed purchase or a KYC
+    /// attestation, not the author).
+    LikeReview { review: u64 },
+    /// Shares a review (once per account; same accounts as [`CommerceCall::LikeReview`]).
+    ShareReview { review: u64 },
 }
 
 /// The hash an order keeps of its delivery location: `sha256d(DELIVERY_LOCATION_TAG ‖
@@ -423,5 +450,32 @@ pub enum CommerceEvent {
         #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::DecimalAmount))]
         fee: Amount,
         reference: String,
+    },
+    ReviewAdded {
+        review: u64,
+        purchase: u64,
+        author: Address,
+        shop: String,
+        /// The normalised product id the product aggregate is kept under.
+        product: String,
+        rating: u8,
+    },
+    /// A new version of the review.
+    ReviewEdited {
+        review: u64,
+        version: u32,
+        rating: u8,
+    },
+    ReviewReplied {
+        review: u64,
+        by: Address,
+    },
+    ReviewLiked {
+        review: u64,
+        by: Address,
+    },
+    ReviewShared {
+        review: u64,
+        by: Address,
     },
 }
