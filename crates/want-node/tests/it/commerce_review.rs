@@ -52,8 +52,8 @@ fn terms() -> OfferTerms {
         deposit_per_order: 0,
         accept_within_ms: 600_000,
         ship_within_ms: 600_000,
-        confirm_window_ms: 600_000,
-        dispute_window_ms: 600_000,
+        confirm_window_ms: 3_600_000,
+        dispute_window_ms: 3_600_000,
         terms_cid: "bafyterms".into(),
         no_ship_deposit_share_bps: 0,
     }

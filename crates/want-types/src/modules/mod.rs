@@ -505,6 +505,43 @@ mod tests {
                 order: o,
                 event_hash: h,
             },
+            CommerceCall::AddTillKey {
+                shop: "s".into(),
+                key: a,
+            },
+            CommerceCall::RemoveTillKey {
+                shop: "s".into(),
+                key: a,
+            },
+            CommerceCall::PayRequest {
+                request: crate::modules::commerce::PaymentRequest {
+                    shop: "s".into(),
+                    amount: 1,
+                    currency: "WANT".into(),
+                    reference: "r".into(),
+                    product: None,
+                    expires_ms: 1,
+                    terminal: a,
+                    nonce: 1,
+                },
+                signature: crate::Signature::Secp256k1(vec![1; 65]),
+            },
+            CommerceCall::AddReview {
+                purchase: o,
+                rating: 5,
+                text_cid: "c".into(),
+            },
+            CommerceCall::EditReview {
+                review: o,
+                rating: 4,
+                text_cid: "c".into(),
+            },
+            CommerceCall::ReplyReview {
+                review: o,
+                text_cid: "c".into(),
+            },
+            CommerceCall::LikeReview { review: o },
+            CommerceCall::ShareReview { review: o },
         ];
         calls
             .into_iter()
@@ -591,6 +628,39 @@ mod tests {
                 order: o,
                 final_state_hash: Hash32::ZERO,
             },
+            CommerceEvent::TillKeyAdded {
+                shop: "s".into(),
+                key: a,
+            },
+            CommerceEvent::TillKeyRemoved {
+                shop: "s".into(),
+                key: a,
+            },
+            CommerceEvent::TillPaid {
+                payment: o,
+                request_hash: Hash32::ZERO,
+                shop: "s".into(),
+                buyer: a,
+                amount: 1,
+                fee: 1,
+                reference: "r".into(),
+            },
+            CommerceEvent::ReviewAdded {
+                review: o,
+                purchase: o,
+                author: a,
+                shop: "s".into(),
+                product: "p".into(),
+                rating: 5,
+            },
+            CommerceEvent::ReviewEdited {
+                review: o,
+                version: 2,
+                rating: 4,
+            },
+            CommerceEvent::ReviewReplied { review: o, by: a },
+            CommerceEvent::ReviewLiked { review: o, by: a },
+            CommerceEvent::ReviewShared { review: o, by: a },
         ];
         events
             .into_iter()
