@@ -430,6 +430,7 @@ mod tests {
             dispute_window_ms: 1,
             terms_cid: "c".into(),
             no_ship_deposit_share_bps: 0,
+            currency: "WANT".into(),
         }
     }
 
@@ -495,6 +496,9 @@ mod tests {
                 order: o,
                 buyer_share: 1,
             },
+            CommerceCall::RegisterReporter { reporter: a },
+            CommerceCall::RemoveReporter { reporter: a },
+            CommerceCall::PostPrices { rates: vec![] },
         ];
         calls
             .into_iter()
@@ -566,6 +570,12 @@ mod tests {
                 buyer_amount: 1,
                 seller_amount: 1,
                 ruled: false,
+            },
+            CommerceEvent::PriceReporterRegistered { reporter: a },
+            CommerceEvent::PriceReporterRemoved { reporter: a },
+            CommerceEvent::PricesPosted {
+                reporter: a,
+                rates: 1,
             },
         ];
         events

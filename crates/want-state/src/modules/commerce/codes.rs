@@ -63,6 +63,22 @@ pub const ORDER_SETTLEMENT_MISMATCH: &str = "order_settlement_mismatch";
 pub const ORDER_SHARE_ABOVE_ESCROW: &str = "order_share_above_escrow";
 /// Failed: the escrow account holds less than an order's funds (a bug; the call is dropped).
 pub const ESCROW_SHORT: &str = "escrow_short";
+/// Failed: the offer's currency has fewer than 3 price reports from registered reporters.
+pub const PRICE_UNAVAILABLE: &str = "price_unavailable";
+/// Failed: the offer's currency has fewer than 3 reports young enough (its rate is stale).
+pub const PRICE_STALE: &str = "price_stale";
+/// Failed: the currency is not one of the chain's fixed list.
+pub const CURRENCY_UNKNOWN: &str = "currency_unknown";
+/// Failed: only the commerce administrator registers or removes price reporters.
+pub const PRICE_ADMIN_ONLY: &str = "price_admin_only";
+/// Failed: the account is not a registered price reporter.
+pub const PRICE_REPORTER_UNKNOWN: &str = "price_reporter_unknown";
+/// Failed: the account is already a price reporter.
+pub const PRICE_REPORTER_REGISTERED: &str = "price_reporter_registered";
+/// Failed: the most price reporters there may be are registered.
+pub const PRICE_REPORTERS_FULL: &str = "price_reporters_full";
+/// Failed: a price report has no rates, too many, a repeated currency or a rate out of bounds.
+pub const PRICE_REPORT_INVALID: &str = "price_report_invalid";
 
 pub(crate) const CODES: &[ErrorCode] = &[
     ErrorCode::new(
@@ -190,5 +206,45 @@ pub(crate) const CODES: &[ErrorCode] = &[
         ESCROW_SHORT,
         500,
         "the escrow account holds less than an order's funds",
+    ),
+    ErrorCode::new(
+        PRICE_UNAVAILABLE,
+        409,
+        "the offer's currency has fewer than 3 price reports",
+    ),
+    ErrorCode::new(
+        PRICE_STALE,
+        409,
+        "the offer's currency has fewer than 3 fresh price reports",
+    ),
+    ErrorCode::new(
+        CURRENCY_UNKNOWN,
+        400,
+        "the currency is not one of the chain's currencies",
+    ),
+    ErrorCode::new(
+        PRICE_ADMIN_ONLY,
+        403,
+        "only the commerce administrator manages price reporters",
+    ),
+    ErrorCode::new(
+        PRICE_REPORTER_UNKNOWN,
+        403,
+        "the account is not a registered price reporter",
+    ),
+    ErrorCode::new(
+        PRICE_REPORTER_REGISTERED,
+        409,
+        "the account is already a price reporter",
+    ),
+    ErrorCode::new(
+        PRICE_REPORTERS_FULL,
+        409,
+        "the most price reporters there may be are registered",
+    ),
+    ErrorCode::new(
+        PRICE_REPORT_INVALID,
+        400,
+        "a price report has no rates, too many, a repeated currency or a rate out of bounds",
     ),
 ];

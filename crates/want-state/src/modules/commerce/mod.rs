@@ -25,6 +25,8 @@
 
 pub mod codes;
 pub(crate) mod exec;
+pub mod genesis;
+pub mod price;
 pub mod query;
 pub mod state;
 
@@ -33,7 +35,8 @@ use want_types::{Amount, ChainParams, ModuleId};
 
 use crate::codes::ErrorCode;
 use crate::failure::ExecError;
-use crate::kernel::module::{CallCtx, HookCtx, Module};
+use crate::kernel::module::{CallCtx, GenesisCtx, HookCtx, Module};
+use crate::StateError;
 
 pub use exec::{bps_of, completion_fee, rule};
 
@@ -50,6 +53,11 @@ pub const PLACE_WEIGHT: u64 = 30_000;
 pub const TRANSITION_WEIGHT: u64 = 25_000;
 /// Weight of a transition that only writes the order (proposals, dispute).
 pub const PROPOSAL_WEIGHT: u64 = 10_000;
+/// Weight of registering or removing a price reporter: up to 64 reporter keys read (the cap),
+/// 27 reports deleted.
+pub const REPORTER_WEIGHT: u64 = 15_000;
+/// Weight of a price report: up to 27 reports written.
+pub const PRICES_WEIGHT: u64 = 20_000;
 
 /// The commerce module.
 pub struct Commerce;
@@ -93,7 +101,15 @@ impl Module for Commerce {
             CommerceCall::ProposeCancel { .. }
             | CommerceCall::OpenDispute { .. }
             | CommerceCall::ProposeSettlement { .. } => PROPOSAL_WEIGHT,
+            CommerceCall::RegisterReporter { .. } | CommerceCall::RemoveReporter { .. } => {
+                REPORTER_WEIGHT
+            }
+            CommerceCall::PostPrices { .. } => PRICES_WEIGHT,
         }
+    }
+
+    fn genesis(ctx: &mut GenesisCtx<'_, '_>) -> Result<(), StateError> {
+        genesis::write(ctx)
     }
 
     /// The payload is borsh `(order id, Deadline)`; see [`exec`].
@@ -104,3 +120,5 @@ impl Module for Commerce {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod price_tests;

@@ -9,6 +9,9 @@
 //! | `commerce/offer/ ‖ id (u64 BE)` | [`Offer`] (its current version) |
 //! | `commerce/order/ ‖ id (u64 BE)` | [`Order`] |
 //! | `commerce/purchase/ ‖ buyer (21 bytes) ‖ order id (u64 BE)` | [`PurchaseRecord`] |
+//! | `commerce/admin` | the commerce administrator ([`Address`]; genesis `commerce.admin`) |
+//! | `commerce/reporter/ ‖ address (21 bytes)` | empty: a registered price reporter |
+//! | `commerce/report/ ‖ currency ‖ '/' ‖ reporter (21 bytes)` | [`super::price::PriceReport`] |
 //!
 //! Escrowed WANT sits in the token balance of the system account [`escrow`]; the module keeps no
 //! amount of its own beside each order's record of what it holds ([`Order::escrowed`]).
@@ -158,6 +161,15 @@ pub struct Order {
     pub evidence: Vec<String>,
     /// A settlement proposed by a party: (proposer, buyer's share).
     pub settlement: Option<(Address, Amount)>,
+    /// The currency of the terms' price and deposit (`"WANT"` or a code of the price list).
+    pub currency: String,
+    /// For an offer in another currency, the median rate the order converted at (WANT base
+    /// units per unit of `currency`); `None` for WANT.
+    pub rate: Option<Amount>,
+    /// The deposit the seller locks at acceptance, in base units: deposit × quantity, converted
+    /// at `rate` at placement for an offer in another currency.
+    #[serde(with = "want_types::amount::dec")]
+    pub deposit_due: Amount,
 }
 
 impl Order {

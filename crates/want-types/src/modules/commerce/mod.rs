@@ -7,6 +7,8 @@
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
+pub mod price;
+
 use crate::modules::ModuleCall;
 use crate::hash::sha256d_tagged;
 use crate::{Address, Amount, Hash32};
@@ -75,6 +77,15 @@ pub struct OfferTerms {
     /// Share of the seller's deposit paid to the buyer when the seller does not ship in time,
     /// in basis points (0..=10,000).
     pub no_ship_deposit_share_bps: u16,
+    /// What `price` and `deposit_per_order` are counted in: `"WANT"` (the default; base units)
+    /// or a code of [`price::CURRENCIES`] (micro-units of it, converted to WANT at placement at
+    /// the current median rate; see [`price`]).
+    #[serde(default = "want_currency")]
+    pub currency: String,
+}
+
+fn want_currency() -> String {
+    price::CURRENCY_WANT.to_string()
 }
 
 impl OfferTerms {
@@ -179,6 +190,12 @@ pub enum CommerceCall {
         #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::DecimalAmount))]
         buyer_share: Amount,
     },
+    /// Registers a price reporter (the commerce administrator only).
+    RegisterReporter { reporter: Address },
+    /// Removes a price reporter and its reports (the commerce administrator only).
+    RemoveReporter { reporter: Address },
+    /// A registered reporter's rates (each replaces its earlier report of that currency).
+    PostPrices { rates: Vec<price::PriceRate> },
 }
 
 impl ModuleCall for CommerceCall {
@@ -302,5 +319,16 @@ pub enum CommerceEvent {
         #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::DecimalAmount))]
         seller_amount: Amount,
         ruled: bool,
+    },
+    PriceReporterRegistered {
+        reporter: Address,
+    },
+    PriceReporterRemoved {
+        reporter: Address,
+    },
+    /// A reporter posted `rates` rates.
+    PricesPosted {
+        reporter: Address,
+        rates: u32,
     },
 }
