@@ -28,6 +28,7 @@ fn example(name: &str) -> String {
         "gtin" => "00614141107346".into(),
         "serial" => "2017".into(),
         "handle" => "corner-shop".into(),
+        "currency" => "USD".into(),
         other => panic!("the walk has no example for path parameter {other}: add one"),
     }
 }

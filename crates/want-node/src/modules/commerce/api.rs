@@ -196,6 +196,16 @@ pub struct OrderView {
     pub disputed_by: Option<Address>,
     pub evidence: Vec<String>,
     pub settlement: Option<SettlementView>,
+    /// What the terms' price and deposit are counted in: `WANT` or a currency code.
+    pub currency: String,
+    /// For an offer in another currency, the median rate it converted at (WANT base units per
+    /// unit of `currency`); null for WANT.
+    #[schema(value_type = Option<want_types::schema::DecimalAmount>)]
+    pub rate: Option<String>,
+    /// The deposit the seller locks at acceptance, base units (converted at placement).
+    #[serde(with = "want_types::amount::dec")]
+    #[schema(value_type = want_types::schema::DecimalAmount)]
+    pub deposit_due: Amount,
 }
 
 impl TryFrom<Order> for OrderView {
@@ -235,6 +245,9 @@ impl TryFrom<Order> for OrderView {
             settlement: o
                 .settlement
                 .map(|(by, buyer_share)| SettlementView { by, buyer_share }),
+            currency: o.currency,
+            rate: o.rate.map(|r| r.to_string()),
+            deposit_due: o.deposit_due,
         })
     }
 }

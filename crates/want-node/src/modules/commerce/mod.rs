@@ -3,6 +3,7 @@
 //! transactions go through the kernel's `/v1/transactions`.
 
 pub mod api;
+pub mod price_api;
 
 use std::sync::Arc;
 
@@ -28,6 +29,6 @@ impl NodeModule for CommerceNode {
     }
 
     fn routes(self: Arc<Self>, node: &Node) -> OpenApiRouter {
-        api::routes(node)
+        api::routes(node).merge(price_api::routes(node))
     }
 }

@@ -27,7 +27,7 @@ use want_types::modules::commerce::CommerceEvent;
 use want_types::{Address, Amount};
 
 use super::codes::*;
-use super::state::{read, write, PREFIX};
+use super::state::{read, write};
 use crate::failure::{fail, overflow, ExecError};
 use crate::store::{Overlay, Page};
 use crate::{StateError, StateView};
@@ -40,8 +40,6 @@ pub const REPORTER_PREFIX: &[u8] = b"commerce/reporter/";
 pub const REPORT_PREFIX: &[u8] = b"commerce/report/";
 /// Most currencies one page of [`prices`] answers.
 pub const PRICES_PAGE_MAX: usize = CURRENCIES.len();
-
-const _: () = assert!(PREFIX.len() < REPORT_PREFIX.len());
 
 /// A reporter's latest report of one currency.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
