@@ -128,7 +128,7 @@ async fn three_dev_reporters_make_a_usd_rate_and_an_order_priced_in_usd_pays_it_
         version: 1,
         terms_hash: usd_terms().hash(),
         quantity: 2,
-        max_total: 1_000 * WANT,
+        max_total: 500 * WANT,
     };
 
     // Two reports are not a rate.
