@@ -942,6 +942,11 @@ mod dev_key_tests {
             Genesis::dev().dev_key_mentions(),
             vec![
                 "allocations[0]",
+                "commerce.admin",
+                "commerce.price_reporters[0]",
+                "commerce.price_reporters[1]",
+                "commerce.price_reporters[2]",
+                "commerce.price_reporters[3]",
                 "trace.admin",
                 "trace.orgs[0].encryption_key",
                 "trace.orgs[0].keys[0].address",
@@ -962,6 +967,13 @@ mod dev_key_tests {
             &TraceGenesis {
                 admin: Some(owner.address()),
                 orgs: vec![],
+            },
+        );
+        g.set_section(
+            "commerce",
+            &CommerceGenesis {
+                admin: Some(owner.address()),
+                price_reporters: vec![owner.address()],
             },
         );
         assert!(g.dev_key_mentions().is_empty());
