@@ -102,11 +102,18 @@ async fn run_node(cfg: NodeConfig, out: &Out) -> anyhow::Result<()> {
         token_file: token_file.clone(),
         publish_non_gs1_places: false,
     });
-    let genesis = Genesis::dev();
     let data_dir = cfg.data_dir.clone();
-    let node = Node::start(cfg, genesis, node_key)
-        .await
-        .map_err(node_err)?;
+    // A data directory of a build before prices holds the dev chain without its commerce
+    // section: go on with that chain (no price reporters) rather than refuse it.
+    let node = match Node::start(cfg.clone(), Genesis::dev(), node_key.clone()).await {
+        Err(want_node::NodeError::Storage(want_storage::StorageError::WrongChain { .. })) => {
+            tracing::warn!("this data directory holds the dev chain of an older build, without price reporters; start with a new --data-dir to have them");
+            Node::start(cfg, Genesis::dev_before_prices(), node_key)
+                .await
+                .map_err(node_err)?
+        }
+        other => other.map_err(node_err)?,
+    };
     let status = node.consensus_status();
     let head = node.shared.store.head().map_err(|e| node_err(e.into()))?;
     let v = json!({

@@ -776,6 +776,15 @@ impl Genesis {
         }
     }
 
+    /// The development genesis of the builds before prices in other currencies: [`Genesis::dev`]
+    /// without its commerce section. A `want dev` data directory of such a build is that chain;
+    /// `want dev` goes on with it (without price reporters) rather than refuse it.
+    pub fn dev_before_prices() -> Genesis {
+        let mut g = Genesis::dev();
+        g.sections.remove("commerce");
+        g
+    }
+
     /// Sets the module section `name` (`genesis.<name>`) from its typed value.
     pub fn set_section<T: Serialize>(&mut self, name: &str, section: &T) {
         self.sections.insert(
