@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use serde_json::json;
-use want_node::config::{dev_private_key, DEFAULT_HTTP_ADDR};
+use want_node::config::{dev_private_key, dev_reporter_key, DEFAULT_HTTP_ADDR, DEV_REPORTERS};
 use want_node::{Genesis, Node, NodeConfig};
 
 use crate::output::{CliError, Out};
@@ -12,6 +12,11 @@ use crate::serve::{self, node_err};
 
 /// Name of the file in the data directory that holds the development account's private key.
 pub const DEV_KEY_FILE: &str = "dev-key.hex";
+/// The file in the data directory holding the development chain's price reporter key `i`
+/// (1 to 3; the dev account is a reporter too): `dev-reporter-<i>.hex`.
+pub fn dev_reporter_key_file(i: u8) -> String {
+    format!("dev-reporter-{i}.hex")
+}
 /// The capture token `want dev` writes when it listens on a non-loopback address.
 pub const DEV_CAPTURE_TOKEN_FILE: &str = "capture-token";
 
@@ -70,6 +75,14 @@ async fn run_node(cfg: NodeConfig, out: &Out) -> anyhow::Result<()> {
     // POST /v1/epcis/capture are signed with it.
     let dev_key_file = cfg.data_dir.join(DEV_KEY_FILE);
     want_node::write_secret_file(&dev_key_file, &dev_key.to_hex()).map_err(node_err)?;
+    // Three more price reporters of the dev chain's genesis (with the dev account, a rate of
+    // three reports can be made at once), their public keys written beside the dev key.
+    let mut reporter_files = Vec::new();
+    for i in 1..=DEV_REPORTERS {
+        let path = cfg.data_dir.join(dev_reporter_key_file(i));
+        want_node::write_secret_file(&path, &dev_reporter_key(i).to_hex()).map_err(node_err)?;
+        reporter_files.push(path);
+    }
     let mut cfg = cfg;
     // On a loopback address capture needs no token; reachable from elsewhere it needs one (the
     // node refuses to start otherwise): a random one, written beside the key and printed.
@@ -89,11 +102,18 @@ async fn run_node(cfg: NodeConfig, out: &Out) -> anyhow::Result<()> {
         token_file: token_file.clone(),
         publish_non_gs1_places: false,
     });
-    let genesis = Genesis::dev();
     let data_dir = cfg.data_dir.clone();
-    let node = Node::start(cfg, genesis, node_key)
-        .await
-        .map_err(node_err)?;
+    // A data directory of a build before prices holds the dev chain without its commerce
+    // section: go on with that chain (no price reporters) rather than refuse it.
+    let node = match Node::start(cfg.clone(), Genesis::dev(), node_key.clone()).await {
+        Err(want_node::NodeError::Storage(want_storage::StorageError::WrongChain { .. })) => {
+            tracing::warn!("this data directory holds the dev chain of an older build, without price reporters; start with a new --data-dir to have them");
+            Node::start(cfg, Genesis::dev_before_prices(), node_key)
+                .await
+                .map_err(node_err)?
+        }
+        other => other.map_err(node_err)?,
+    };
     let status = node.consensus_status();
     let head = node.shared.store.head().map_err(|e| node_err(e.into()))?;
     let v = json!({
@@ -106,6 +126,7 @@ async fn run_node(cfg: NodeConfig, out: &Out) -> anyhow::Result<()> {
         "dev_private_key": dev_key.to_hex(),
         "dev_key_file": data_dir.join(DEV_KEY_FILE),
         "capture_token_file": token_file,
+        "dev_reporter_key_files": reporter_files,
     });
     let capture_note = match &token_file {
         Some(p) => format!(
@@ -116,14 +137,15 @@ async fn run_node(cfg: NodeConfig, out: &Out) -> anyhow::Result<()> {
     };
     out.value(&v, |v| {
         format!(
-            "WANT development chain {} is running\n  HTTP         {}\n  data         {}\n  height       {}\n  dev account  {}\n  dev key      {} (also in {}){capture_note}\n  The dev key is public: never use it for real value. Ctrl-C stops the node.",
+            "WANT development chain {} is running\n  HTTP         {}\n  data         {}\n  height       {}\n  dev account  {}\n  dev key      {} (also in {}){capture_note}\n  reporters    the dev account and the keys in {}\n  The dev key is public: never use it for real value. Ctrl-C stops the node.",
             v["chain_id"],
             v["http"].as_str().unwrap_or_default(),
             data_dir.display(),
             v["height"],
             v["dev_address"].as_str().unwrap_or_default(),
             v["dev_private_key"].as_str().unwrap_or_default(),
-            data_dir.join(DEV_KEY_FILE).display()
+            data_dir.join(DEV_KEY_FILE).display(),
+            data_dir.join("dev-reporter-{1,2,3}.hex").display()
         )
     });
     serve::serve_until_signal(listener, None, node).await

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
+use want_state::modules::commerce::genesis::CommerceGenesis;
 use want_state::trace::{GenesisOrg, GenesisOrgKey, TraceGenesis};
 use want_types::amount::TOTAL_SUPPLY;
 use want_types::{Activations, Address, Amount, Block, BlockHeader, ChainParams, Hash32};
@@ -665,6 +666,30 @@ pub fn dev_trace_genesis() -> TraceGenesis {
     }
 }
 
+/// How many price reporter keys beside the dev account's the development chain registers.
+pub const DEV_REPORTERS: u8 = 3;
+
+/// The development chain's price reporter key `i` (1 to [`DEV_REPORTERS`]): like the dev
+/// account's, derived from [`DEV_KEY_SEED`] and publicly known (`want dev` writes them beside
+/// its key as `dev-reporter-<i>.hex`).
+pub fn dev_reporter_key(i: u8) -> want_crypto::PrivateKey {
+    let seed = want_types::hash::sha256(&[DEV_KEY_SEED, b"/price-reporter/", &[i]].concat());
+    want_crypto::PrivateKey::from_bytes(&seed.0)
+        .expect("invariant: the SHA-256 of a dev seed is a valid secp256k1 key")
+}
+
+/// The commerce section of the development chain: the development account is the commerce
+/// administrator and a price reporter, with [`DEV_REPORTERS`] more reporters, so an offer priced
+/// in another currency can be bought at once (three reports make a rate).
+pub fn dev_commerce_genesis() -> CommerceGenesis {
+    let mut price_reporters = vec![dev_private_key().address()];
+    price_reporters.extend((1..=DEV_REPORTERS).map(|i| dev_reporter_key(i).address()));
+    CommerceGenesis {
+        admin: Some(dev_private_key().address()),
+        price_reporters,
+    }
+}
+
 /// A voting member named in the genesis.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, BorshSerialize, BorshDeserialize)]
 #[serde(deny_unknown_fields)]
@@ -734,14 +759,30 @@ impl Genesis {
             }],
             members: vec![],
             activations: Activations::default(),
-            sections: [(
-                "trace".to_string(),
-                serde_json::to_value(dev_trace_genesis())
-                    .expect("invariant: the dev trace section serialises to JSON"),
-            )]
+            sections: [
+                (
+                    "trace".to_string(),
+                    serde_json::to_value(dev_trace_genesis())
+                        .expect("invariant: the dev trace section serialises to JSON"),
+                ),
+                (
+                    "commerce".to_string(),
+                    serde_json::to_value(dev_commerce_genesis())
+                        .expect("invariant: the dev commerce section serialises to JSON"),
+                ),
+            ]
             .into_iter()
             .collect(),
         }
+    }
+
+    /// The development genesis of the builds before prices in other currencies: [`Genesis::dev`]
+    /// without its commerce section. A `want dev` data directory of such a build is that chain;
+    /// `want dev` goes on with it (without price reporters) rather than refuse it.
+    pub fn dev_before_prices() -> Genesis {
+        let mut g = Genesis::dev();
+        g.sections.remove("commerce");
+        g
     }
 
     /// Sets the module section `name` (`genesis.<name>`) from its typed value.
@@ -819,8 +860,13 @@ impl Genesis {
             key.public_key_compressed().to_vec(),
             key.public_key_uncompressed().to_vec(),
         ];
+        // The dev price reporter keys are published too.
+        let reporters: Vec<Address> = (1..=DEV_REPORTERS)
+            .map(|i| dev_reporter_key(i).address())
+            .collect();
         let names_dev_key = |s: &str| {
-            s.parse::<Address>().is_ok_and(|a| a == address)
+            s.parse::<Address>()
+                .is_ok_and(|a| a == address || reporters.contains(&a))
                 || hex::decode(s.trim().strip_prefix("0x").unwrap_or(s.trim()))
                     .is_ok_and(|bytes| public_keys.contains(&bytes))
         };
@@ -905,6 +951,11 @@ mod dev_key_tests {
             Genesis::dev().dev_key_mentions(),
             vec![
                 "allocations[0]",
+                "commerce.admin",
+                "commerce.price_reporters[0]",
+                "commerce.price_reporters[1]",
+                "commerce.price_reporters[2]",
+                "commerce.price_reporters[3]",
                 "trace.admin",
                 "trace.orgs[0].encryption_key",
                 "trace.orgs[0].keys[0].address",
@@ -927,6 +978,13 @@ mod dev_key_tests {
                 orgs: vec![],
             },
         );
+        g.set_section(
+            "commerce",
+            &CommerceGenesis {
+                admin: Some(owner.address()),
+                price_reporters: vec![owner.address()],
+            },
+        );
         assert!(g.dev_key_mentions().is_empty());
     }
 
@@ -934,6 +992,8 @@ mod dev_key_tests {
     fn the_dev_key_is_found_in_hex_form_as_the_pool_and_a_zero_allocation_is_not_funding() {
         let dev = dev_private_key();
         let mut g = Genesis::dev();
+        // Its commerce section names the dev keys too: see the test below.
+        g.sections.remove("commerce");
         g.params.incentive_pool = dev.address();
         g.allocations.push(Allocation {
             address: dev.address(),
@@ -956,6 +1016,27 @@ mod dev_key_tests {
                 "trace.admin",
             ]
         );
+    }
+}
+
+#[cfg(test)]
+mod dev_commerce_tests {
+    use super::*;
+
+    #[test]
+    fn the_dev_commerce_section_names_the_dev_account_and_three_reporters_all_found_as_dev_keys() {
+        let g = Genesis::dev();
+        let c = want_state::modules::commerce::genesis::parse(g.sections.get("commerce")).unwrap();
+        assert_eq!(c.admin, Some(dev_private_key().address()));
+        assert_eq!(c.price_reporters.len(), 1 + usize::from(DEV_REPORTERS));
+        let mentions = g.dev_key_mentions();
+        for i in 0..=usize::from(DEV_REPORTERS) {
+            assert!(
+                mentions.contains(&format!("commerce.price_reporters[{i}]")),
+                "{mentions:?}"
+            );
+        }
+        assert!(mentions.contains(&"commerce.admin".to_string()));
     }
 }
 

@@ -59,6 +59,7 @@ fn terms() -> OfferTerms {
         dispute_window_ms: 3_600_000,
         terms_cid: "bafyterms".into(),
         no_ship_deposit_share_bps: 5_000,
+        currency: "WANT".into(),
     }
 }
 

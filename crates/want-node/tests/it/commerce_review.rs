@@ -56,6 +56,7 @@ fn terms() -> OfferTerms {
         dispute_window_ms: 3_600_000,
         terms_cid: "bafyterms".into(),
         no_ship_deposit_share_bps: 0,
+        currency: "WANT".into(),
     }
 }
 

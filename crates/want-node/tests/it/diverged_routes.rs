@@ -29,6 +29,7 @@ fn example(name: &str) -> String {
         "serial" => "2017".into(),
         "handle" => "corner-shop".into(),
         "hash" => "00".repeat(32),
+        "currency" => "USD".into(),
         other => panic!("the walk has no example for path parameter {other}: add one"),
     }
 }

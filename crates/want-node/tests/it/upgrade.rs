@@ -28,7 +28,7 @@ fn unpack_format3(dir: &std::path::Path) -> std::path::PathBuf {
 async fn a_format_3_dev_chain_is_migrated_keeps_its_history_and_goes_on() {
     let dir = tempdir();
     let data = unpack_format3(dir.path());
-    let n = start_node_with(&data, Genesis::dev(), |_| {})
+    let n = start_node_with(&data, Genesis::dev_before_prices(), |_| {})
         .await
         .unwrap();
     let status = n.get_ok("/v1/status").await;
@@ -63,7 +63,7 @@ async fn a_format_3_dev_chain_is_migrated_keeps_its_history_and_goes_on() {
     n.stop().await;
 
     // Started again: nothing more to migrate, the recorded activation stands.
-    let n = start_node_with(&data, Genesis::dev(), |_| {})
+    let n = start_node_with(&data, Genesis::dev_before_prices(), |_| {})
         .await
         .unwrap();
     let status = n.get_ok("/v1/status").await;

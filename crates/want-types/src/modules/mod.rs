@@ -430,6 +430,7 @@ mod tests {
             dispute_window_ms: 1,
             terms_cid: "c".into(),
             no_ship_deposit_share_bps: 0,
+            currency: "WANT".into(),
         }
     }
 
@@ -542,6 +543,9 @@ mod tests {
             },
             CommerceCall::LikeReview { review: o },
             CommerceCall::ShareReview { review: o },
+            CommerceCall::RegisterReporter { reporter: a },
+            CommerceCall::RemoveReporter { reporter: a },
+            CommerceCall::PostPrices { rates: vec![] },
         ];
         calls
             .into_iter()
@@ -661,6 +665,12 @@ mod tests {
             CommerceEvent::ReviewReplied { review: o, by: a },
             CommerceEvent::ReviewLiked { review: o, by: a },
             CommerceEvent::ReviewShared { review: o, by: a },
+            CommerceEvent::PriceReporterRegistered { reporter: a },
+            CommerceEvent::PriceReporterRemoved { reporter: a },
+            CommerceEvent::PricesPosted {
+                reporter: a,
+                rates: 1,
+            },
         ];
         events
             .into_iter()

@@ -10,6 +10,8 @@
 //! quantity unless `--max-deposit` is given; `offer update` reads the offer to keep the terms not
 //! given. Those cannot run `--offline`.
 
+pub mod price;
+
 use clap::{Args, Subcommand};
 use serde_json::Value;
 use want_types::amount::{format_want, parse_want};
@@ -62,6 +64,9 @@ pub enum Command {
     /// Reviews of completed purchases: add, edit, like, share, reply, list, show.
     #[command(subcommand)]
     Review(review::ReviewCommand),
+    /// Prices in other currencies: post (a registered reporter), show.
+    #[command(subcommand)]
+    Price(price::PriceCommand),
 }
 
 /// The module adds nothing to `want tx`.
@@ -145,6 +150,10 @@ pub struct TermsArgs {
     /// points (0 to 10,000; default 0).
     #[arg(long)]
     no_ship_share_bps: Option<u16>,
+    /// What --price and --deposit are in: WANT (the default) or a currency of the chain (USD,
+    /// EUR, BTC, …, with up to 6 decimals), converted at the median rate when an order is placed.
+    #[arg(long)]
+    currency: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -441,6 +450,10 @@ impl TermsArgs {
             )?,
             terms_cid: need(self.terms_cid, "terms-cid")?,
             no_ship_deposit_share_bps: self.no_ship_share_bps.unwrap_or(0),
+            currency: self
+                .currency
+                .map(|c| c.to_ascii_uppercase())
+                .unwrap_or_else(|| "WANT".into()),
         })
     }
 
@@ -475,6 +488,9 @@ impl TermsArgs {
         }
         if let Some(v) = self.no_ship_share_bps {
             t.no_ship_deposit_share_bps = v;
+        }
+        if let Some(v) = self.currency {
+            t.currency = v.to_ascii_uppercase();
         }
         Ok(t)
     }
@@ -522,9 +538,21 @@ fn offer_line(v: &Value) -> String {
         v["shop"].as_str().unwrap_or_default(),
         v["terms"]["title"].as_str().unwrap_or_default(),
         v["terms"]["product"].as_str().unwrap_or_default(),
-        want_text(&v["terms"]["price"]),
+        terms_amount_text(&v["terms"], "price"),
         v["stock"]
     )
+}
+
+/// An amount of an offer's terms in its currency (WANT when none is named).
+fn terms_amount_text(terms: &Value, key: &str) -> String {
+    match terms["currency"].as_str() {
+        Some(c) if c != "WANT" => terms[key]
+            .as_str()
+            .and_then(|s| s.parse::<Amount>().ok())
+            .map(|a| format!("{} {c}", format_want(a)))
+            .unwrap_or_default(),
+        _ => want_text(&terms[key]),
+    }
 }
 
 fn order_line(v: &Value) -> String {
@@ -564,6 +592,7 @@ pub fn run(cmd: Command, out: &Out) -> anyhow::Result<()> {
         Command::Order(c) => order(c, out),
         Command::Pay(c) => till::run(c, out),
         Command::Review(c) => review::run(c, out),
+        Command::Price(c) => price::run(c, out),
     }
 }
 
@@ -705,7 +734,7 @@ fn offer(cmd: OfferCommand, out: &Out) -> anyhow::Result<()> {
                     offer_line(v),
                     v["terms"]["terms_cid"].as_str().unwrap_or_default(),
                     v["terms_hash"].as_str().unwrap_or_default(),
-                    want_text(&v["terms"]["deposit_per_order"]),
+                    terms_amount_text(&v["terms"], "deposit_per_order"),
                 )
             });
             Ok(())
@@ -749,11 +778,20 @@ fn order(cmd: OrderCommand, out: &Out) -> anyhow::Result<()> {
                 })?;
             let max_total = match max_total {
                 Some(m) => amount(&m, "max-total")?,
-                None => times(
-                    answer_amount(&o, &["terms", "price"], "offer price")?,
-                    quantity,
-                    "price × quantity",
-                )?,
+                None => {
+                    let total = times(
+                        answer_amount(&o, &["terms", "price"], "offer price")?,
+                        quantity,
+                        "price × quantity",
+                    )?;
+                    // An offer in another currency: its value at the node's rate plus a margin.
+                    match o["terms"]["currency"].as_str() {
+                        Some(c) if c != "WANT" => {
+                            price::max_total_in(&Client::new(&sign.node.url)?, c, total)?
+                        }
+                        _ => total,
+                    }
+                }
             };
             send(
                 CommerceCall::PlaceOrder {
@@ -784,11 +822,16 @@ fn order(cmd: OrderCommand, out: &Out) -> anyhow::Result<()> {
                         .ok_or_else(|| {
                             CliError::new("unexpected_answer", "the node's order quantity is not a u32")
                         })?;
-                    times(
-                        answer_amount(&o, &["terms", "deposit_per_order"], "deposit per item")?,
-                        quantity,
-                        "deposit × quantity",
-                    )?
+                    // The deposit set at placement (converted then for an offer in another
+                    // currency); a node without it: deposit per item × quantity.
+                    match o["deposit_due"].as_str() {
+                        Some(_) => answer_amount(&o, &["deposit_due"], "deposit due")?,
+                        None => times(
+                            answer_amount(&o, &["terms", "deposit_per_order"], "deposit per item")?,
+                            quantity,
+                            "deposit × quantity",
+                        )?,
+                    }
                 }
             };
             send(
@@ -929,8 +972,17 @@ fn order(cmd: OrderCommand, out: &Out) -> anyhow::Result<()> {
         OrderCommand::Show { id, node } => {
             let v = Client::new(&node.url)?.get(&format!("/v1/commerce/orders/{id}"))?;
             out.value(&v, |v| {
+                let priced = match v["rate"].as_str() {
+                    Some(_) => format!(
+                        "\nprice    {} at 1 {} = {}",
+                        v["currency"].as_str().unwrap_or_default(),
+                        v["currency"].as_str().unwrap_or_default(),
+                        want_text(&v["rate"]),
+                    ),
+                    None => String::new(),
+                };
                 format!(
-                    "{}\nseller   {}\nescrow   {}",
+                    "{}\nseller   {}\nescrow   {}{priced}",
                     order_line(v),
                     v["seller"].as_str().unwrap_or_default(),
                     want_text(&v["escrowed"]),

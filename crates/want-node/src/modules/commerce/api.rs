@@ -211,6 +211,16 @@ pub struct OrderView {
     /// Who receives the goods, named by the buyer: a `receiving` event of that organisation
     /// at the location (of which only the hash is kept) confirms delivery.
     pub delivery: Option<DeliveryView>,
+    /// What the terms' price and deposit are counted in: `WANT` or a currency code.
+    pub currency: String,
+    /// For an offer in another currency, the median rate it converted at (WANT base units per
+    /// unit of `currency`); null for WANT.
+    #[schema(value_type = Option<want_types::schema::DecimalAmount>)]
+    pub rate: Option<String>,
+    /// The deposit the seller locks at acceptance, base units (converted at placement).
+    #[serde(with = "want_types::amount::dec")]
+    #[schema(value_type = want_types::schema::DecimalAmount)]
+    pub deposit_due: Amount,
 }
 
 /// Where an order's goods are received.
@@ -265,6 +275,9 @@ impl TryFrom<Order> for OrderView {
                 org: d.org,
                 location_hash: d.location_hash,
             }),
+            currency: o.currency,
+            rate: o.rate.map(|r| r.to_string()),
+            deposit_due: o.deposit_due,
         })
     }
 }

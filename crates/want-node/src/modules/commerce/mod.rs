@@ -5,6 +5,7 @@
 pub mod api;
 pub mod till_api;
 pub mod review_api;
+pub mod price_api;
 
 use std::sync::Arc;
 
@@ -43,6 +44,7 @@ impl NodeModule for CommerceNode {
         api::routes(node)
             .merge(till_api::routes(node))
             .merge(review_api::routes(node))
+            .merge(price_api::routes(node))
     }
 }
 

@@ -117,6 +117,22 @@ pub const REVIEW_ALREADY_SHARED: &str = "review_already_shared";
 pub const REVIEW_NOT_ELIGIBLE: &str = "review_not_eligible";
 /// Failed: an author cannot like or share their own review.
 pub const REVIEW_OWN: &str = "review_own";
+/// Failed: the offer's currency has fewer than 3 price reports from registered reporters.
+pub const PRICE_UNAVAILABLE: &str = "price_unavailable";
+/// Failed: the offer's currency has fewer than 3 reports young enough (its rate is stale).
+pub const PRICE_STALE: &str = "price_stale";
+/// Failed: the currency is not one of the chain's fixed list.
+pub const CURRENCY_UNKNOWN: &str = "currency_unknown";
+/// Failed: only the commerce administrator registers or removes price reporters.
+pub const PRICE_ADMIN_ONLY: &str = "price_admin_only";
+/// Failed: the account is not a registered price reporter.
+pub const PRICE_REPORTER_UNKNOWN: &str = "price_reporter_unknown";
+/// Failed: the account is already a price reporter.
+pub const PRICE_REPORTER_REGISTERED: &str = "price_reporter_registered";
+/// Failed: the most price reporters there may be are registered.
+pub const PRICE_REPORTERS_FULL: &str = "price_reporters_full";
+/// Failed: a price report has no rates, too many, a repeated currency or a rate out of bounds.
+pub const PRICE_REPORT_INVALID: &str = "price_report_invalid";
 
 pub(crate) const CODES: &[ErrorCode] = &[
     ErrorCode::new(
@@ -345,5 +361,45 @@ pub(crate) const CODES: &[ErrorCode] = &[
         REVIEW_OWN,
         403,
         "an author cannot like or share their own review",
+    ),
+    ErrorCode::new(
+        PRICE_UNAVAILABLE,
+        409,
+        "the offer's currency has fewer than 3 price reports",
+    ),
+    ErrorCode::new(
+        PRICE_STALE,
+        409,
+        "the offer's currency has fewer than 3 fresh price reports",
+    ),
+    ErrorCode::new(
+        CURRENCY_UNKNOWN,
+        400,
+        "the currency is not one of the chain's currencies",
+    ),
+    ErrorCode::new(
+        PRICE_ADMIN_ONLY,
+        403,
+        "only the commerce administrator manages price reporters",
+    ),
+    ErrorCode::new(
+        PRICE_REPORTER_UNKNOWN,
+        403,
+        "the account is not a registered price reporter",
+    ),
+    ErrorCode::new(
+        PRICE_REPORTER_REGISTERED,
+        409,
+        "the account is already a price reporter",
+    ),
+    ErrorCode::new(
+        PRICE_REPORTERS_FULL,
+        409,
+        "the most price reporters there may be are registered",
+    ),
+    ErrorCode::new(
+        PRICE_REPORT_INVALID,
+        400,
+        "a price report has no rates, too many, a repeated currency or a rate out of bounds",
     ),
 ];

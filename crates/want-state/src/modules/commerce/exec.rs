@@ -26,6 +26,7 @@ use want_types::modules::trace::may_sign;
 use want_types::{Address, Amount, Hash32, ModuleId};
 
 use super::codes::*;
+use super::price;
 use super::state::{
     self, escrow, fold_handle, handle_key, next_id, offer_key, order_key, purchase_key,
     retire_at, retired_key, shop_key, write, Delivery, Offer, Order, OrderStatus,
@@ -229,6 +230,7 @@ fn check_terms(t: &OfferTerms, stock: u64) -> Result<(), ExecError> {
             ),
         ));
     }
+    price::check_offer_currency(&t.currency)?;
     if stock > STOCK_MAX {
         return Err(fail(
             OFFER_INVALID,
@@ -482,6 +484,21 @@ impl Env<'_, '_> {
                 let now = self.now();
                 self.events
                     .extend(super::review::execute(self.ov, now, sender, call)?);
+                Ok(())
+            }
+            CommerceCall::RegisterReporter { reporter } => {
+                let e = price::register(self.ov, &sender, reporter)?;
+                self.events.push(e);
+                Ok(())
+            }
+            CommerceCall::RemoveReporter { reporter } => {
+                let e = price::remove(self.ov, &sender, reporter)?;
+                self.events.push(e);
+                Ok(())
+            }
+            CommerceCall::PostPrices { rates } => {
+                let e = price::post(self.ov, &sender, rates, self.now())?;
+                self.events.push(e);
                 Ok(())
             }
         }
@@ -930,16 +947,30 @@ impl Env<'_, '_> {
                 ),
             ));
         }
-        let total = offer
+        let price_total = offer
             .terms
             .price
             .checked_mul(Amount::from(quantity))
             .ok_or_else(|| overflow("price times quantity"))?;
+        let deposit_total = offer
+            .terms
+            .deposit_per_order
+            .checked_mul(Amount::from(quantity))
+            .ok_or_else(|| overflow("deposit times quantity"))?;
+        // An offer in another currency converts both at the current median rate (rounded up).
+        let (total, deposit_due, rate) = price::convert(
+            self.ov,
+            &offer.terms.currency,
+            price_total,
+            deposit_total,
+            self.now(),
+        )?;
         if total > max_total {
             return Err(fail(
                 ORDER_TOTAL_ABOVE_MAX,
                 format!(
-                    "{quantity} items of offer {offer_id} cost {total} base units; tx.call.max_total is {max_total}: raise it or order fewer"
+                    "{quantity} items of offer {offer_id} cost {total} base units{}; tx.call.max_total is {max_total}: raise it or order fewer",
+                    rate.map(|r| format!(" ({} {} at {r} base units per unit)", want_types::amount::format_want(price_total), offer.terms.currency)).unwrap_or_default()
                 ),
             ));
         }
@@ -975,6 +1006,9 @@ impl Env<'_, '_> {
             buyer_proposal: None,
             seller_proposal: None,
             delivery: None,
+            currency: offer.terms.currency.clone(),
+            rate,
+            deposit_due,
         };
         self.arm(&mut o, Deadline::Accept)?;
         write(self.ov, order_key(id), &o);
@@ -1003,11 +1037,8 @@ impl Env<'_, '_> {
             _ => return Err(not_allowed(&o, "be accepted", "only a placed order is accepted")),
         }
         self.before_deadline(&o, "be accepted")?;
-        let deposit = o
-            .terms
-            .deposit_per_order
-            .checked_mul(Amount::from(o.quantity))
-            .ok_or_else(|| overflow("deposit times quantity"))?;
+        // Set at placement (converted then for an offer in another currency).
+        let deposit = o.deposit_due;
         if deposit > max_deposit {
             return Err(fail(
                 ORDER_DEPOSIT_ABOVE_MAX,

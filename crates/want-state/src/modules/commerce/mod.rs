@@ -31,6 +31,8 @@
 
 pub mod codes;
 pub(crate) mod exec;
+pub mod genesis;
+pub mod price;
 pub mod query;
 pub mod state;
 pub mod till;
@@ -41,7 +43,8 @@ use want_types::{Amount, ChainParams, ModuleId};
 
 use crate::codes::ErrorCode;
 use crate::failure::ExecError;
-use crate::kernel::module::{CallCtx, HookCtx, Module};
+use crate::kernel::module::{CallCtx, GenesisCtx, HookCtx, Module};
+use crate::StateError;
 
 pub use exec::{bps_of, completion_fee, rule};
 
@@ -61,6 +64,11 @@ pub const PROPOSAL_WEIGHT: u64 = 10_000;
 /// Weight of paying a payment request at the till: shop and till key read, three balances, the
 /// sequence, the paid request, the payment and a purchase record written.
 pub const PAY_WEIGHT: u64 = 25_000;
+/// Weight of registering or removing a price reporter: up to 64 reporter keys read (the cap),
+/// 27 reports deleted.
+pub const REPORTER_WEIGHT: u64 = 15_000;
+/// Weight of a price report: up to 27 reports written.
+pub const PRICES_WEIGHT: u64 = 20_000;
 
 /// The commerce module.
 pub struct Commerce;
@@ -116,7 +124,15 @@ impl Module for Commerce {
             | CommerceCall::ReplyReview { .. }
             | CommerceCall::LikeReview { .. }
             | CommerceCall::ShareReview { .. } => review::REVIEW_WEIGHT,
+            CommerceCall::RegisterReporter { .. } | CommerceCall::RemoveReporter { .. } => {
+                REPORTER_WEIGHT
+            }
+            CommerceCall::PostPrices { .. } => PRICES_WEIGHT,
         }
+    }
+
+    fn genesis(ctx: &mut GenesisCtx<'_, '_>) -> Result<(), StateError> {
+        genesis::write(ctx)
     }
 
     /// The payload is a borsh `exec::Due`: an order deadline or a retirement; see [`exec`].
@@ -127,3 +143,5 @@ impl Module for Commerce {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod price_tests;

@@ -15,6 +15,9 @@
 //! | `commerce/till-request/ ‖ request hash (32 bytes)` | id of the payment that paid it (u64 BE) |
 //! | `commerce/retired/ ‖ id (u64 BE)` | [`RetiredOrder`]: a final order, [`ORDER_RETENTION_MS`] after it closed (its `commerce/order/` entry is gone) |
 //! | `commerce/seq/review`, `commerce/review…`, `commerce/r…/`, `commerce/rating/…` | reviews, their versions, indexes, aggregates, likes and shares: the table of [`super::review`] |
+//! | `commerce/admin` | the commerce administrator ([`Address`]; genesis `commerce.admin`) |
+//! | `commerce/reporter/ ‖ address (21 bytes)` | empty: a registered price reporter |
+//! | `commerce/report/ ‖ currency ‖ '/' ‖ reporter (21 bytes)` | [`super::price::PriceReport`] |
 //!
 //! Escrowed WANT sits in the token balance of the system account [`escrow`]; the module keeps no
 //! amount of its own beside each order's record of what it holds ([`Order::escrowed`]).
@@ -178,6 +181,15 @@ pub struct Order {
     /// Who receives the goods and where, named by the buyer: a `receiving` event there
     /// confirms delivery.
     pub delivery: Option<Delivery>,
+    /// The currency of the terms' price and deposit (`"WANT"` or a code of the price list).
+    pub currency: String,
+    /// For an offer in another currency, the median rate the order converted at (WANT base
+    /// units per unit of `currency`); `None` for WANT.
+    pub rate: Option<Amount>,
+    /// The deposit the seller locks at acceptance, in base units: deposit × quantity, converted
+    /// at `rate` at placement for an offer in another currency.
+    #[serde(with = "want_types::amount::dec")]
+    pub deposit_due: Amount,
 }
 
 /// Where an order's goods are received (see `CommerceCall::SetDelivery`).

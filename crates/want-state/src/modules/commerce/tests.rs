@@ -53,6 +53,7 @@ fn terms() -> OfferTerms {
         dispute_window_ms: DISPUTE_MS,
         terms_cid: "bafyterms".into(),
         no_ship_deposit_share_bps: SHARE_BPS,
+        currency: "WANT".into(),
     }
 }
 

@@ -7,6 +7,8 @@
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
+pub mod price;
+
 use crate::modules::ModuleCall;
 use crate::hash::sha256d_tagged;
 use crate::{Address, Amount, Hash32};
@@ -114,6 +116,15 @@ pub struct OfferTerms {
     /// Share of the seller's deposit paid to the buyer when the seller does not ship in time,
     /// in basis points (0..=10,000).
     pub no_ship_deposit_share_bps: u16,
+    /// What `price` and `deposit_per_order` are counted in: `"WANT"` (the default; base units)
+    /// or a code of [`price::CURRENCIES`] (micro-units of it, converted to WANT at placement at
+    /// the current median rate; see [`price`]).
+    #[serde(default = "want_currency")]
+    pub currency: String,
+}
+
+fn want_currency() -> String {
+    price::CURRENCY_WANT.to_string()
 }
 
 impl OfferTerms {
@@ -269,6 +280,12 @@ pub enum CommerceCall {
     LikeReview { review: u64 },
     /// Shares a review (once per account; same accounts as [`CommerceCall::LikeReview`]).
     ShareReview { review: u64 },
+    /// Registers a price reporter (the commerce administrator only).
+    RegisterReporter { reporter: Address },
+    /// Removes a price reporter and its reports (the commerce administrator only).
+    RemoveReporter { reporter: Address },
+    /// A registered reporter's rates (each replaces its earlier report of that currency).
+    PostPrices { rates: Vec<price::PriceRate> },
 }
 
 /// The hash an order keeps of its delivery location: `sha256d(DELIVERY_LOCATION_TAG ‖
@@ -477,5 +494,16 @@ pub enum CommerceEvent {
     ReviewShared {
         review: u64,
         by: Address,
+    },
+    PriceReporterRegistered {
+        reporter: Address,
+    },
+    PriceReporterRemoved {
+        reporter: Address,
+    },
+    /// A reporter posted `rates` rates.
+    PricesPosted {
+        reporter: Address,
+        rates: u32,
     },
 }
