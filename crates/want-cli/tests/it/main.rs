@@ -7,6 +7,7 @@ mod cli;
 mod cluster_cli;
 mod cluster_faults;
 mod commerce_cli;
+mod commerce_crash;
 mod crash;
 mod example_module;
 mod openapi_fuzz;

@@ -9,6 +9,7 @@ mod catch_up;
 mod certificates;
 mod cluster;
 mod commerce;
+mod commerce_events;
 mod consensus_restart;
 mod diverged_routes;
 mod fuzz_seeds;
