@@ -7,7 +7,8 @@
 //!    `--orders-per-buyer` orders of one item spread over the shops; the shops accept and ship
 //!    them, the buyers confirm them: four transactions an order, in four waves (each wave waits
 //!    for the previous one's commits, since it names what they made). Every wave is submitted
-//!    and timed like the transfers (from its first submission to its last commit); the commerce
+//!    and timed like the transfers (from its first submission to its last commit), except that
+//!    each sender's transactions go through one connection, in nonce order; the commerce
 //!    rate is all the waves' transactions over the sum of their times, and is divided by the
 //!    transfer rate.
 //! 3. **Due deadlines**, in-process over a real store (as `want bench weights` runs blocks):
@@ -17,7 +18,6 @@
 //!    (nearly all of it the hook) and durable commit are timed until the backlog is gone.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -164,7 +164,7 @@ fn wave(
     http: &Http,
     base: &str,
     name: &'static str,
-    mut all: Vec<SignedTransaction>,
+    all: Vec<SignedTransaction>,
     batch: usize,
     connections: usize,
 ) -> anyhow::Result<Wave> {
@@ -181,24 +181,32 @@ fn wave(
     };
     let submitted: Mutex<HashMap<Hash32, Instant>> = Mutex::new(HashMap::with_capacity(total));
     let refused: Mutex<HashMap<String, usize>> = Mutex::default();
-    let mut batches = Vec::new();
-    while !all.is_empty() {
-        let rest = all.split_off(batch.min(all.len()));
-        batches.push(std::mem::replace(&mut all, rest));
+    // Each sender's transactions go through one connection, in order: the node refuses a nonce
+    // ahead of one still in flight, so a few senders with many transactions each (the shops)
+    // spread over all connections would be refused and sent again.
+    let connections = connections.max(1);
+    let mut lane_of: HashMap<want_types::Address, usize> = HashMap::new();
+    let mut lanes: Vec<Vec<SignedTransaction>> = vec![Vec::new(); connections];
+    for tx in all {
+        let next = lane_of.len() % connections;
+        let lane = *lane_of.entry(tx.tx.from).or_insert(next);
+        lanes[lane].push(tx);
     }
-    let next = AtomicUsize::new(0);
+    let lanes: Vec<Vec<Vec<SignedTransaction>>> = lanes
+        .iter()
+        .map(|l| l.chunks(batch).map(<[SignedTransaction]>::to_vec).collect())
+        .collect();
     let start = Instant::now();
     std::thread::scope(|scope| {
-        for _ in 0..connections {
-            scope.spawn(|| {
+        for lane in &lanes {
+            let (submitted, refused) = (&submitted, &refused);
+            scope.spawn(move || {
                 let client = Http {
                     base: base.to_string(),
                     client: http.client.clone(),
                     encoding: Encoding::Borsh,
                 };
-                loop {
-                    let n = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(b) = batches.get(n) else { break };
+                for b in lane {
                     let mut pending = b.clone();
                     let give_up = Instant::now() + COMMIT_TIMEOUT;
                     while !pending.is_empty() {
