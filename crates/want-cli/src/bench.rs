@@ -20,6 +20,7 @@ use want_types::{Address, Call, Hash32, SignedTransaction, TokenCall, Transactio
 use crate::output::{CliError, Out};
 
 mod cluster;
+mod commerce;
 mod trace;
 mod weights;
 
@@ -51,6 +52,9 @@ pub enum BenchCommand {
     /// What each kind of call costs this machine end to end (decode, signature recovery,
     /// execution over a real store, durable commit), and the weight constants fitted to it.
     Weights(weights::WeightsBenchArgs),
+    /// Orders through their life (place, accept, ship, confirm) against the transfer rate of
+    /// the same node in the same run, and the cost per block of draining due deadlines.
+    Commerce(commerce::CommerceBenchArgs),
 }
 
 #[derive(Args)]
@@ -88,6 +92,7 @@ pub fn run(cmd: BenchCommand, out: &Out) -> anyhow::Result<()> {
         BenchCommand::Cluster(a) => cluster::run(a, out),
         BenchCommand::Trace(a) => trace::run(a, out),
         BenchCommand::Weights(a) => weights::run(a, out),
+        BenchCommand::Commerce(a) => commerce::run(a, out),
     }
 }
 

@@ -30,6 +30,7 @@ use want_state::trace::{GenesisOrg, GenesisOrgKey};
 use want_state::{BlockContext, StateView, VerifiedTx};
 use want_storage::{BlockInfo, ChainIdentity, Store};
 use want_types::amount::TOTAL_SUPPLY;
+use want_types::modules::commerce::{CommerceCall, CommerceEvent, OfferTerms};
 use want_types::trace::{
     AnchorRecord, OrgKind, Permission, ProductLink, PublicFields, Relation, Role, TraceCall,
     TRACE_TX_BYTES_MAX,
@@ -68,6 +69,7 @@ struct Current {
 
 fn current_constants() -> Vec<Current> {
     use want_state::kernel::fees::{TX_WEIGHT_BASE, TX_WEIGHT_PER_BYTE};
+    use want_state::modules::commerce;
     use want_state::token::{APPROVE_WEIGHT, BURN_WEIGHT, TRANSFER_FROM_WEIGHT, TRANSFER_WEIGHT};
     use want_state::trace::{ANCHOR_WEIGHT, PRODUCT_WEIGHT, RECORD_WEIGHT, REGISTRY_CALL_WEIGHT};
     [
@@ -81,6 +83,11 @@ fn current_constants() -> Vec<Current> {
         ("ANCHOR_WEIGHT", ANCHOR_WEIGHT),
         ("RECORD_WEIGHT", RECORD_WEIGHT),
         ("PRODUCT_WEIGHT", PRODUCT_WEIGHT),
+        ("SHOP_WEIGHT", commerce::SHOP_WEIGHT),
+        ("OFFER_WEIGHT", commerce::OFFER_WEIGHT),
+        ("PLACE_WEIGHT", commerce::PLACE_WEIGHT),
+        ("TRANSITION_WEIGHT", commerce::TRANSITION_WEIGHT),
+        ("PROPOSAL_WEIGHT", commerce::PROPOSAL_WEIGHT),
     ]
     .into_iter()
     .map(|(name, v)| Current {
@@ -144,15 +151,15 @@ impl Clock {
 /// CPU time per stage of one block (or per call), in nanoseconds, and the wall time of the
 /// counted stages.
 #[derive(Clone, Copy, Default)]
-struct Stages {
+pub(super) struct Stages {
     decode: f64,
     verify: f64,
-    execute: f64,
-    commit: f64,
+    pub(super) execute: f64,
+    pub(super) commit: f64,
     /// The leader's admission check (not counted in the total).
     admit: f64,
     /// Wall time of decode, verify, execute and commit.
-    wall: f64,
+    pub(super) wall: f64,
 }
 
 impl Stages {
@@ -243,17 +250,19 @@ enum Group {
     Token(&'static str),
     Registry,
     Anchor,
+    /// A commerce call, fitted to the named constant (the dearest of its kinds).
+    Commerce(&'static str),
 }
 
 /// What a block's transactions must end as.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Expect {
+pub(super) enum Expect {
     Success,
     Failed,
 }
 
 /// The chain the benchmark runs on: a real store on a temporary directory.
-struct Chain {
+pub(super) struct Chain {
     store: Store,
     _dir: tempfile::TempDir,
     params: ChainParams,
@@ -261,10 +270,14 @@ struct Chain {
     nonces: HashMap<Address, u64>,
     head: BlockInfo,
     counter: u64,
+    /// Added to the wall clock for the blocks' time (to make deadlines due).
+    pub(super) clock_offset_ms: u64,
+    /// Orders the end-of-block hook of the last block expired.
+    pub(super) last_expired: usize,
 }
 
 /// Keys derived from a label, so runs sign the same accounts.
-fn key(label: &str, i: usize) -> SigningKey {
+pub(super) fn key(label: &str, i: usize) -> SigningKey {
     let seed = want_types::hash::sha256(format!("want bench weights {label} {i}").as_bytes());
     SigningKey::Secp256k1(
         PrivateKey::from_bytes(&seed.0).expect("invariant: a SHA-256 is a valid secp256k1 key"),
@@ -406,6 +419,8 @@ impl Chain {
             nonces: HashMap::new(),
             head,
             counter: 0,
+            clock_offset_ms: 0,
+            last_expired: 0,
         })
     }
 
@@ -417,14 +432,22 @@ impl Chain {
     fn context(&self) -> BlockContext {
         BlockContext {
             height: self.head.height + 1,
-            timestamp_ms: super::now_ms().max(self.head.timestamp_ms),
+            timestamp_ms: (super::now_ms() + self.clock_offset_ms).max(self.head.timestamp_ms),
             params: self.params.clone(),
-            activations: Default::default(),
+            // The benchmark organisation (a factory) also verifies KYC, which the rule
+            // `trace_writers` forbids; the calls are measured under the rules before it.
+            activations: want_types::Activations(
+                [(want_types::params::RULE_TRACE_WRITERS.to_string(), u64::MAX)].into(),
+            ),
         }
     }
 
     /// Signs `call` from `key` with its next nonce and the fee its weight costs.
-    fn sign(&mut self, key: &SigningKey, call: Call) -> anyhow::Result<SignedTransaction> {
+    pub(super) fn sign(
+        &mut self,
+        key: &SigningKey,
+        call: Call,
+    ) -> anyhow::Result<SignedTransaction> {
         let from = key.address();
         let nonce = self.nonces.entry(from).or_default();
         let mut tx = Transaction {
@@ -449,7 +472,11 @@ impl Chain {
     }
 
     /// Admits, decodes, verifies, executes and commits one block of `txs`, timing each stage.
-    fn block(&mut self, txs: Vec<SignedTransaction>, expect: Expect) -> anyhow::Result<Stages> {
+    pub(super) fn block(
+        &mut self,
+        txs: Vec<SignedTransaction>,
+        expect: Expect,
+    ) -> anyhow::Result<Stages> {
         let ctx = self.context();
         let vtxs: Vec<VerifiedTx> = txs
             .iter()
@@ -531,6 +558,16 @@ impl Chain {
         let commit = t.cpu_since();
         let wall = start.wall_since();
 
+        self.last_expired = outcome
+            .hook_events
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e,
+                    want_types::Event::Commerce(CommerceEvent::OrderExpired { .. })
+                )
+            })
+            .count();
         for r in &outcome.receipts {
             let ok = matches!(
                 (&r.status, expect),
@@ -575,6 +612,94 @@ impl Chain {
             },
         }
     }
+}
+
+/// Senders that own a shop with one offer before anything is measured (the first ones); the
+/// others buy.
+const SELLERS: usize = 100;
+/// Price and seller's deposit of one item of the benchmark offers, in base units.
+pub(super) const BENCH_PRICE: Amount = 10_000;
+pub(super) const BENCH_DEPOSIT: Amount = 1_000;
+/// Deadlines of the benchmark offers (30 days: none passes while measuring).
+const BENCH_WINDOW_MS: u64 = 30 * 86_400_000;
+/// Letters a benchmark shop handle is written in: none folds into another
+/// (`want_state::modules::commerce::state::fold_handle`), so distinct numbers stay distinct.
+const HANDLE_LETTERS: &[u8; 16] = b"abcdefghknopqstu";
+
+/// A shop handle unique per (`prefix`, `n`): `prefix-` and `n` in the letters above.
+pub(super) fn shop_handle(n: u64, prefix: &str) -> String {
+    let mut letters = Vec::new();
+    let mut v = n;
+    loop {
+        letters.push(HANDLE_LETTERS[(v % 16) as usize]);
+        v /= 16;
+        if v == 0 {
+            break;
+        }
+    }
+    letters.reverse();
+    format!(
+        "{prefix}-{}",
+        String::from_utf8(letters).expect("invariant: ASCII")
+    )
+}
+
+pub(super) fn open_shop_call(handle: &str) -> Call {
+    Call::Commerce(CommerceCall::OpenShop {
+        handle: handle.into(),
+        name: format!("Benchmark shop {handle}"),
+        payout: addr_of("payout", handle.len()),
+        trace_org: None,
+    })
+}
+
+/// The terms of the benchmark offers; orders must be accepted within `accept_within_ms`.
+pub(super) fn bench_terms(accept_within_ms: u64) -> OfferTerms {
+    OfferTerms {
+        product: "04012345678901".into(),
+        title: "Green tea, 100 g".into(),
+        price: BENCH_PRICE,
+        deposit_per_order: BENCH_DEPOSIT,
+        accept_within_ms,
+        ship_within_ms: BENCH_WINDOW_MS,
+        confirm_window_ms: BENCH_WINDOW_MS,
+        dispute_window_ms: BENCH_WINDOW_MS,
+        terms_cid: fake_cid(1),
+        no_ship_deposit_share_bps: 5_000,
+        currency: "WANT".into(),
+    }
+}
+
+fn add_offer_call(handle: &str) -> Call {
+    Call::Commerce(CommerceCall::AddOffer {
+        shop: handle.into(),
+        terms: bench_terms(BENCH_WINDOW_MS),
+        stock: want_types::modules::commerce::STOCK_MAX,
+    })
+}
+
+/// One item of version 1 of offer `offer` (with the benchmark terms).
+fn place_call(offer: u64) -> Call {
+    Call::Commerce(CommerceCall::PlaceOrder {
+        offer,
+        version: 1,
+        terms_hash: bench_terms(BENCH_WINDOW_MS).hash(),
+        quantity: 1,
+        max_total: BENCH_PRICE,
+    })
+}
+
+/// A chain of `senders` rich accounts (signed by [`key`]`("sender", i)`) and nothing else
+/// beside the development genesis.
+pub(super) fn chain_with_senders(senders: usize) -> anyhow::Result<Chain> {
+    let a = WeightsBenchArgs {
+        blocks: 1,
+        txs: 1,
+        accounts: 0,
+        senders,
+        existing_products: 0,
+    };
+    Chain::new(&a, &[])
 }
 
 /// The benchmark organisation and how many keys (managers, KYC verifiers, anchoring
@@ -714,6 +839,20 @@ enum Spec {
     Grant,
     RevokeGrant,
     Anchor(Shape),
+    /// Shops opened by many senders.
+    OpenShop,
+    /// Offers added by the sellers to their shops.
+    AddOffer,
+    /// One item of a seller's offer ordered by a buyer (payment into escrow, deadline armed).
+    PlaceOrder,
+    /// The orders placed just before, accepted by their sellers (deposit into escrow).
+    AcceptOrder,
+    /// A cancellation proposed by the buyer of each order accepted just before.
+    ProposeCancel,
+    /// The accepted orders shipped (the proposal lapses).
+    ShipOrder,
+    /// The shipped orders confirmed by their buyers (payout, fee, deposit back, purchase).
+    ConfirmDelivery,
 }
 
 /// Transactions per block of RSA-signed transfers (one sender).
@@ -737,6 +876,13 @@ impl Spec {
             Spec::AttestKyc,
             Spec::Grant,
             Spec::RevokeGrant,
+            Spec::OpenShop,
+            Spec::AddOffer,
+            Spec::PlaceOrder,
+            Spec::AcceptOrder,
+            Spec::ProposeCancel,
+            Spec::ShipOrder,
+            Spec::ConfirmDelivery,
         ];
         v.extend(shapes().into_iter().map(Spec::Anchor));
         v
@@ -758,6 +904,13 @@ impl Spec {
             Spec::AttestKyc => "attest_kyc".into(),
             Spec::Grant => "grant".into(),
             Spec::RevokeGrant => "revoke_grant".into(),
+            Spec::OpenShop => "commerce open_shop".into(),
+            Spec::AddOffer => "commerce add_offer".into(),
+            Spec::PlaceOrder => "commerce place_order".into(),
+            Spec::AcceptOrder => "commerce accept_order".into(),
+            Spec::ProposeCancel => "commerce propose_cancel".into(),
+            Spec::ShipOrder => "commerce ship_order".into(),
+            Spec::ConfirmDelivery => "commerce confirm_delivery".into(),
             Spec::Anchor(shape) => shape.name(),
         }
     }
@@ -779,6 +932,13 @@ impl Spec {
             | Spec::Grant
             | Spec::RevokeGrant => Group::Registry,
             Spec::Anchor(_) => Group::Anchor,
+            Spec::OpenShop => Group::Commerce("SHOP_WEIGHT"),
+            Spec::AddOffer => Group::Commerce("OFFER_WEIGHT"),
+            Spec::PlaceOrder => Group::Commerce("PLACE_WEIGHT"),
+            Spec::AcceptOrder | Spec::ShipOrder | Spec::ConfirmDelivery => {
+                Group::Commerce("TRANSITION_WEIGHT")
+            }
+            Spec::ProposeCancel => Group::Commerce("PROPOSAL_WEIGHT"),
         }
     }
 }
@@ -800,6 +960,12 @@ struct Actors {
     /// Grants expire well after the benchmark.
     grants_expire_ms: u64,
     anchors: usize,
+    /// Orders placed so far (ids are assigned in order, from 1).
+    orders: u64,
+    /// Orders placed, accepted and shipped, by (order, seller index, buyer index), to move on.
+    placed: VecDeque<(u64, usize, usize)>,
+    accepted: VecDeque<(u64, usize, usize)>,
+    shipped: VecDeque<(u64, usize, usize)>,
 }
 
 impl Actors {
@@ -970,6 +1136,75 @@ impl Actors {
                     txs.push(chain.sign(&self.org_keys[j], call)?);
                 }
             }
+            Spec::OpenShop => {
+                for i in 0..n {
+                    let m = chain.next();
+                    let call = open_shop_call(&shop_handle(m, "o"));
+                    txs.push(chain.sign(&self.senders[(b * n + i) % s], call)?);
+                }
+            }
+            Spec::AddOffer => {
+                for i in 0..n {
+                    let j = i % SELLERS;
+                    let call = add_offer_call(&shop_handle(j as u64, "s"));
+                    txs.push(chain.sign(&self.senders[j], call)?);
+                }
+            }
+            Spec::PlaceOrder => {
+                let buyers = s - SELLERS;
+                for i in 0..n {
+                    let (j, k) = (i % SELLERS, SELLERS + (b * n + i) % buyers);
+                    self.orders += 1;
+                    self.placed.push_back((self.orders, j, k));
+                    txs.push(chain.sign(&self.senders[k], place_call(j as u64 + 1))?);
+                }
+            }
+            Spec::AcceptOrder => {
+                for _ in 0..n {
+                    let (order, j, k) = self
+                        .placed
+                        .pop_front()
+                        .ok_or_else(|| err("no order left to accept"))?;
+                    self.accepted.push_back((order, j, k));
+                    let call = Call::Commerce(CommerceCall::AcceptOrder {
+                        order,
+                        max_deposit: BENCH_DEPOSIT,
+                    });
+                    txs.push(chain.sign(&self.senders[j], call)?);
+                }
+            }
+            Spec::ProposeCancel => {
+                let orders: Vec<(u64, usize, usize)> =
+                    self.accepted.iter().take(n).copied().collect();
+                for (order, _, k) in orders {
+                    let call = Call::Commerce(CommerceCall::ProposeCancel { order });
+                    txs.push(chain.sign(&self.senders[k], call)?);
+                }
+            }
+            Spec::ShipOrder => {
+                for _ in 0..n {
+                    let (order, j, k) = self
+                        .accepted
+                        .pop_front()
+                        .ok_or_else(|| err("no order left to ship"))?;
+                    self.shipped.push_back((order, j, k));
+                    let call = Call::Commerce(CommerceCall::ShipOrder {
+                        order,
+                        epcis_event: None,
+                    });
+                    txs.push(chain.sign(&self.senders[j], call)?);
+                }
+            }
+            Spec::ConfirmDelivery => {
+                for _ in 0..n {
+                    let (order, _, k) = self
+                        .shipped
+                        .pop_front()
+                        .ok_or_else(|| err("no order left to confirm"))?;
+                    let call = Call::Commerce(CommerceCall::ConfirmDelivery { order });
+                    txs.push(chain.sign(&self.senders[k], call)?);
+                }
+            }
             Spec::Anchor(shape) => {
                 for _ in 0..shape.txs {
                     let records: Vec<AnchorRecord> = (0..shape.records)
@@ -1069,6 +1304,10 @@ pub fn run(a: WeightsBenchArgs, out: &Out) -> anyhow::Result<()> {
         grantable: Vec::new(),
         grants_expire_ms: super::now_ms() + 30 * 86_400_000,
         anchors: 0,
+        orders: 0,
+        placed: VecDeque::new(),
+        accepted: VecDeque::new(),
+        shipped: VecDeque::new(),
     };
 
     // Existing state: records of 1,700 products each.
@@ -1101,6 +1340,30 @@ pub fn run(a: WeightsBenchArgs, out: &Out) -> anyhow::Result<()> {
         });
         txs.push(chain.sign(k, call)?);
     }
+    chain.block(txs, Expect::Success)?;
+    // The sellers' shops and offers (offer ids 1..=SELLERS, in order).
+    if a.senders <= SELLERS {
+        return Err(err(format!(
+            "--senders must be more than {SELLERS} (the first {SELLERS} are sellers)"
+        )));
+    }
+    let txs = (0..SELLERS)
+        .map(|j| {
+            chain.sign(
+                &actors.senders[j],
+                open_shop_call(&shop_handle(j as u64, "s")),
+            )
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    chain.block(txs, Expect::Success)?;
+    let txs = (0..SELLERS)
+        .map(|j| {
+            chain.sign(
+                &actors.senders[j],
+                add_offer_call(&shop_handle(j as u64, "s")),
+            )
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     chain.block(txs, Expect::Success)?;
     // Warm-up (not measured): a block of transfers.
     let warm = actors.make(Spec::Transfer, &mut chain, 0, a.txs)?;
@@ -1194,6 +1457,13 @@ fn report(a: &WeightsBenchArgs, kinds: &[Kind], block_fixed: &Stages, took: Dura
         .filter(|k| k.group == Group::Registry)
         .map(beyond)
         .fold(0.0, f64::max);
+    let commerce = |name: &'static str| {
+        kinds
+            .iter()
+            .filter(|k| k.group == Group::Commerce(name))
+            .map(beyond)
+            .fold(0.0, f64::max)
+    };
     let fitted: Vec<(&str, f64)> = vec![
         ("TX_WEIGHT_BASE", base),
         ("TX_WEIGHT_PER_BYTE", per_byte),
@@ -1205,6 +1475,11 @@ fn report(a: &WeightsBenchArgs, kinds: &[Kind], block_fixed: &Stages, took: Dura
         ("ANCHOR_WEIGHT", anchor),
         ("RECORD_WEIGHT", record),
         ("PRODUCT_WEIGHT", product),
+        ("SHOP_WEIGHT", commerce("SHOP_WEIGHT")),
+        ("OFFER_WEIGHT", commerce("OFFER_WEIGHT")),
+        ("PLACE_WEIGHT", commerce("PLACE_WEIGHT")),
+        ("TRANSITION_WEIGHT", commerce("TRANSITION_WEIGHT")),
+        ("PROPOSAL_WEIGHT", commerce("PROPOSAL_WEIGHT")),
     ];
     let current = current_constants();
     let constants: Vec<Value> = fitted

@@ -7,6 +7,7 @@ mod cli;
 mod cluster_cli;
 mod cluster_faults;
 mod commerce_cli;
+mod commerce_crash;
 mod commerce_price_cli;
 mod commerce_review_cli;
 mod crash;

@@ -49,18 +49,21 @@ use crate::StateError;
 pub use exec::{bps_of, completion_fee, rule};
 
 /// Weight of a shop call (open, edit, close): a shop and a handle read and written.
-/// Unmeasured estimate, like the others below, until `want bench weights` covers commerce.
-pub const SHOP_WEIGHT: u64 = 12_000;
-/// Weight of adding or updating an offer: a shop read, an offer hashed and written.
-pub const OFFER_WEIGHT: u64 = 15_000;
+/// Measured by `want bench weights` (2026-12-07, `docs/BENCHMARKS.md`), like the others below:
+/// the CPU time beyond the base and the bytes, in reference-machine units, rounded up.
+pub const SHOP_WEIGHT: u64 = 24_000;
+/// Weight of adding or updating an offer: a shop read, an offer hashed and written (nearly all
+/// of its cost is in its bytes).
+pub const OFFER_WEIGHT: u64 = 1_000;
 /// Weight of placing an order: offer and shop read, two balances, offer, order, sequence and a
 /// schedule entry written.
-pub const PLACE_WEIGHT: u64 = 30_000;
+pub const PLACE_WEIGHT: u64 = 25_000;
 /// Weight of an order transition that moves funds or re-arms a deadline (accept, decline, ship,
 /// confirm, refund, cancel, settle): up to four balances, the order, the offer, the schedule.
-pub const TRANSITION_WEIGHT: u64 = 25_000;
+/// The dearest measured, confirmation (payout, fee, deposit back, purchase record).
+pub const TRANSITION_WEIGHT: u64 = 34_000;
 /// Weight of a transition that only writes the order (proposals, dispute).
-pub const PROPOSAL_WEIGHT: u64 = 10_000;
+pub const PROPOSAL_WEIGHT: u64 = 14_000;
 /// Weight of paying a payment request at the till: shop and till key read, three balances, the
 /// sequence, the paid request, the payment and a purchase record written.
 pub const PAY_WEIGHT: u64 = 25_000;
