@@ -16,7 +16,7 @@
 
 use want_types::modules::commerce::{
     delivery_location_hash, CommerceCall, CommerceEvent, Deadline, OfferTerms, BPS_WHOLE, BUYER_WINDOW_MS_MIN,
-    CID_BYTES_MAX, COMMERCE_FEE_BPS, DISPUTE_LAPSE_MS, EPCIS_EVENT_BYTES_MAX, EVIDENCE_CIDS_MAX,
+    CID_BYTES_MAX, DISPUTE_LAPSE_MS, EPCIS_EVENT_BYTES_MAX, EVIDENCE_CIDS_MAX,
     HANDLE_BYTES_MAX, HANDLE_BYTES_MIN, ORDER_QUANTITY_MAX, PRODUCT_BYTES_MAX,
     RECEIVING_BIZ_STEP, RECEIVING_EVENT_AHEAD_MS_MAX, SELLER_WINDOW_MS_MIN, SHOP_NAME_BYTES_MAX, STOCK_MAX, TITLE_BYTES_MAX, TRACE_ORG_BYTES_MAX,
     WINDOW_MS_MAX,
@@ -26,6 +26,7 @@ use want_types::modules::trace::may_sign;
 use want_types::{Address, Amount, Hash32, ModuleId};
 
 use super::codes::*;
+use super::fees::{bps_of, completion_fee};
 use super::price;
 use super::state::{
     self, escrow, fold_handle, handle_key, next_id, offer_key, order_key, purchase_key,
@@ -113,27 +114,6 @@ pub fn rule(ctx: &mut CallCtx<'_, '_>, order: u64, buyer_share: Amount) -> Resul
     })?;
     events.into_iter().for_each(|e| ctx.emit(e));
     Ok(())
-}
-
-/// `bps` basis points of `amount` (`bps` at most 10,000, so never more than `amount`),
-/// rounded up or down, without overflow.
-pub fn bps_of(amount: Amount, bps: u16, round_up: bool) -> Amount {
-    let whole = Amount::from(BPS_WHOLE);
-    let bps = Amount::from(bps.min(BPS_WHOLE));
-    // (q·W + r)·b/W = q·b + r·b/W, with r·b < W² small.
-    let (q, r) = (amount / whole, amount % whole);
-    let part = r * bps;
-    let rest = if round_up {
-        part.div_ceil(whole)
-    } else {
-        part / whole
-    };
-    q * bps + rest
-}
-
-/// The fee on a completed order's net payment: 1 % ([`COMMERCE_FEE_BPS`]), rounded up.
-pub fn completion_fee(net: Amount) -> Amount {
-    bps_of(net, COMMERCE_FEE_BPS, true)
 }
 
 fn not_allowed(o: &Order, what: &str, hint: &str) -> ExecError {
@@ -399,6 +379,8 @@ impl Env<'_, '_> {
                         "only a disputed order is settled",
                     ));
                 }
+                // At its lapse the standing proposals decide; none may change them then.
+                self.before_deadline(&o, "take a settlement proposal")?;
                 let escrowed = o.escrowed()?;
                 if *buyer_share > escrowed {
                     return Err(fail(
@@ -433,6 +415,7 @@ impl Env<'_, '_> {
                         "only a disputed order is settled",
                     ));
                 }
+                self.before_deadline(&o, "be settled")?;
                 let Some((proposer, share)) = o.settlement else {
                     return Err(fail(
                         ORDER_SETTLEMENT_NOT_PROPOSED,
@@ -1151,6 +1134,9 @@ impl Env<'_, '_> {
                 "a disputed order ends by settlement; a final one stays as it is",
             ));
         }
+        // At the deadline its trigger decides (a missed ship deadline costs the seller its
+        // deposit's share; a cancellation agreed then would spare it).
+        self.before_deadline(o, "be cancelled")?;
         Ok(())
     }
 
@@ -1236,18 +1222,7 @@ impl Env<'_, '_> {
         self.close(o, OrderStatus::Completed)?;
         // An order refunded in full bought nothing: no purchase record (reviews, credit and
         // mining count purchases, which would otherwise cost only transaction fees).
-        if net > 0 {
-            let record = PurchaseRecord {
-                order: o.id,
-                buyer: o.buyer,
-                shop: o.shop.clone(),
-                product: o.terms.product.clone(),
-                amount: net,
-                time_ms: self.now(),
-                source: PurchaseSource::Order,
-            };
-            write(self.ov, purchase_key(&o.buyer, o.id), &record);
-        }
+        self.record_purchase(o, net);
         self.events.push(CommerceEvent::OrderCompleted {
             order: o.id,
             seller_amount,
@@ -1296,7 +1271,26 @@ impl Env<'_, '_> {
         self.release(&o.seller, deposit_back)?;
         self.release(&o.payout, sale - fee)?; // fee <= sale: 1 % rounded up of a whole number
         self.release(&pool, fee)?;
+        // What the seller kept of the payment was a sale: the buyer may review it.
+        self.record_purchase(o, sale);
         Ok((rest - fee, fee))
+    }
+
+    /// Writes the purchase record of order `o` for `amount` paid, if anything was paid.
+    fn record_purchase(&mut self, o: &Order, amount: Amount) {
+        if amount == 0 {
+            return;
+        }
+        let record = PurchaseRecord {
+            order: o.id,
+            buyer: o.buyer,
+            shop: o.shop.clone(),
+            product: o.terms.product.clone(),
+            amount,
+            time_ms: self.now(),
+            source: PurchaseSource::Order,
+        };
+        write(self.ov, purchase_key(&o.buyer, o.id), &record);
     }
 
     /// The dispute lapsed unsettled: the buyer's share is the one standing proposal, the

@@ -31,6 +31,7 @@
 
 pub mod codes;
 pub(crate) mod exec;
+mod fees;
 pub mod genesis;
 pub mod price;
 pub mod query;
@@ -46,7 +47,8 @@ use crate::failure::ExecError;
 use crate::kernel::module::{CallCtx, GenesisCtx, HookCtx, Module};
 use crate::StateError;
 
-pub use exec::{bps_of, completion_fee, rule};
+pub use exec::rule;
+pub use fees::{bps_of, completion_fee};
 
 /// Weight of a shop call (open, edit, close): a shop and a handle read and written.
 /// Measured by `want bench weights` (2026-12-07, `docs/BENCHMARKS.md`), like the others below:

@@ -804,7 +804,8 @@ fn a_settlement_both_parties_sign_splits_the_escrow() {
     // The pool also takes the transaction's fee.
     assert_eq!(w.bal(pool()), pool_before + MIN_FEE + 8);
     assert_eq!(w.order(1).status, OrderStatus::Settled);
-    assert!(query::purchase(&w.ms, &buyer(), 1).unwrap().is_none());
+    // What the seller kept of the payment was a sale: the buyer may review it.
+    assert_eq!(query::purchase(&w.ms, &buyer(), 1).unwrap().map(|p| p.amount), Some(800));
     w.check_books();
 }
 
@@ -854,6 +855,29 @@ fn disputed_with(proposals: &[(Address, Amount)]) -> World {
         w.ok(*who, CommerceCall::ProposeSettlement { order: 1, buyer_share: *share });
     }
     w
+}
+
+#[test]
+fn cancellations_and_settlements_are_refused_at_their_deadline() {
+    // Accepted, a cancellation proposed: at the ship deadline the seller may not agree to it
+    // (its trigger takes the deposit's share for the buyer).
+    let mut w = World::with_accepted();
+    w.ok(buyer(), CommerceCall::ProposeCancel { order: 1 });
+    w.now = NOW_MS + SHIP_MS;
+    let r = w.call(seller(), CommerceCall::AgreeCancel { order: 1 });
+    assert_eq!(code(&r), ("failed", ORDER_DEADLINE_PASSED), "{}", message(&r));
+    assert_eq!(w.order(1).status, OrderStatus::Expired);
+    // Disputed: at the lapse nobody changes or accepts a proposal.
+    let mut w = disputed_with(&[(buyer(), 1_000)]);
+    w.now = NOW_MS + DISPUTE_LAPSE_MS;
+    let r = w.call(seller(), CommerceCall::AcceptSettlement { order: 1, buyer_share: 1_000 });
+    assert_eq!(code(&r), ("failed", ORDER_DEADLINE_PASSED), "{}", message(&r));
+    assert_eq!(w.order(1).status, OrderStatus::Settled);
+    let mut w = disputed_with(&[]);
+    w.now = NOW_MS + DISPUTE_LAPSE_MS;
+    let r = w.call(seller(), CommerceCall::ProposeSettlement { order: 1, buyer_share: 0 });
+    assert_eq!(code(&r), ("failed", ORDER_DEADLINE_PASSED), "{}", message(&r));
+    w.check_books();
 }
 
 #[test]

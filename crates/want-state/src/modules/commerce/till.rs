@@ -24,7 +24,7 @@ use want_types::address::ADDRESS_LEN;
 use want_types::{Address, Amount, Hash32};
 
 use super::codes::*;
-use super::exec::completion_fee;
+use super::fees::completion_fee;
 use super::state::{
     self, next_id, purchase_key, read, write, PurchaseRecord, PurchaseSource, Shop,
     ORDER_SEQ_KEY,
@@ -324,6 +324,16 @@ fn pay(
             format!(
                 "the payment request is signed by {}, which is neither the owner nor a till key of the shop {:?}; do not pay it",
                 r.terminal, r.shop
+            ),
+        ));
+    }
+    // A shop paying itself would buy purchase records (and with them reviews) for a fee.
+    if sender == shop.owner || is_till_key(ov, &r.shop, &sender)? {
+        return Err(fail(
+            ORDER_PARTY_NOT_ALLOWED,
+            format!(
+                "{sender} is the owner or a till key of the shop {:?} and cannot pay its own request",
+                r.shop
             ),
         ));
     }

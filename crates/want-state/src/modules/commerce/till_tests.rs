@@ -340,3 +340,10 @@ mod random_sequences {
         }
     }
 }
+
+#[test]
+fn a_shop_cannot_pay_its_own_request() {
+    let mut w = with_till();
+    let req = request(&w);
+    w.fails(seller(), pay(req), ORDER_PARTY_NOT_ALLOWED);
+}
