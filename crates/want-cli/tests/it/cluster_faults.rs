@@ -63,11 +63,22 @@ fn commit(
                     r.json::<Value>().unwrap_or(Value::Null),
                 )
             });
-        match r {
+        match &r {
             Ok((200, v)) if v["receipt"]["status"] == "success" => return Ok(id),
             Ok((200, v)) => return Err(format!("{id} committed but failed: {v}")),
-            // Committed earlier through another node (an answer lost to a kill).
-            Ok((409, v)) if v["error"]["code"] == "duplicate_transaction" => return Ok(id),
+            // Already in that node's mempool (an earlier attempt whose answer was lost to a kill
+            // or a timeout): pending is not committed — it may still be dropped when a leader
+            // changes. Acknowledged only once the node says committed; otherwise ask again.
+            Ok((409, v)) if v["error"]["code"] == "duplicate_transaction" => {
+                let status = http
+                    .get(format!("{url}/v1/transactions/{id}"))
+                    .send()
+                    .ok()
+                    .and_then(|r| r.json::<Value>().ok());
+                if status.is_some_and(|s| s["status"] == "committed") {
+                    return Ok(id);
+                }
+            }
             Ok((400, v)) if v["error"]["code"] == "nonce_too_low" => {
                 // Its nonce was used: by this very transaction if it is committed.
                 if get_json(http, &format!("{url}/v1/transactions/{id}"))["status"] == "committed" {
