@@ -489,22 +489,7 @@ pub(crate) fn measure_transfers(
     let submit_secs = load_start.elapsed().as_secs_f64();
     let accepted = submitted.lock().len();
 
-    // Wait for every accepted transaction to commit.
-    let deadline = Instant::now() + COMMIT_TIMEOUT;
-    loop {
-        let done = {
-            let c = commits.lock();
-            submitted
-                .lock()
-                .keys()
-                .filter(|id| c.contains_key(id))
-                .count()
-        };
-        if done >= accepted || Instant::now() > deadline || listener.is_finished() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_commits(&submitted, &commits, accepted, &listener);
     let stream = if listener.is_finished() {
         match listener.join() {
             Ok(Ok(reconnects)) => json!({"reconnects": reconnects}),
@@ -552,6 +537,31 @@ pub(crate) fn measure_transfers(
         "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
     });
     Ok(v)
+}
+
+/// Waits until every one of the `accepted` submitted transactions is in `commits`, the commit
+/// timeout passes, or the stream `listener` ends.
+pub(crate) fn wait_for_commits<T>(
+    submitted: &Mutex<HashMap<Hash32, Instant>>,
+    commits: &Mutex<HashMap<Hash32, Instant>>,
+    accepted: usize,
+    listener: &std::thread::JoinHandle<T>,
+) {
+    let deadline = Instant::now() + COMMIT_TIMEOUT;
+    loop {
+        let done = {
+            let c = commits.lock();
+            submitted
+                .lock()
+                .keys()
+                .filter(|id| c.contains_key(id))
+                .count()
+        };
+        if done >= accepted || Instant::now() > deadline || listener.is_finished() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// Reads the event stream, recording when each transaction's receipt first arrives. A dropped

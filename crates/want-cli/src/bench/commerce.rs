@@ -33,8 +33,8 @@ use want_types::{Amount, Call, Hash32, SignedTransaction, Transaction};
 
 use super::weights::{self, Expect};
 use super::{
-    listen, now_ms, percentile, spawn_node, transfer, wait_for_nonce, Encoding, Http, TransferArgs,
-    COMMIT_TIMEOUT, NODE_START_TIMEOUT, PER_SENDER_MAX, VERIFY_MEASURE,
+    listen, now_ms, percentile, spawn_node, transfer, wait_for_commits, wait_for_nonce, Encoding,
+    Http, TransferArgs, COMMIT_TIMEOUT, NODE_START_TIMEOUT, PER_SENDER_MAX, VERIFY_MEASURE,
 };
 use crate::output::{CliError, Out};
 
@@ -245,21 +245,7 @@ fn wave(
         }
     });
     let accepted = submitted.lock().len();
-    let deadline = Instant::now() + COMMIT_TIMEOUT;
-    loop {
-        let done = {
-            let c = commits.lock();
-            submitted
-                .lock()
-                .keys()
-                .filter(|id| c.contains_key(id))
-                .count()
-        };
-        if done >= accepted || Instant::now() > deadline || listener.is_finished() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_commits(&submitted, &commits, accepted, &listener);
     let commits = commits.lock().clone();
     let submitted = submitted.into_inner();
     let mut latencies = Vec::with_capacity(accepted);

@@ -4,17 +4,8 @@
 
 use crate::common;
 
-use std::path::Path;
-
 use common::*;
 use serde_json::Value;
-
-/// Writes a raw secp256k1 key file; returns its path and the key's address.
-fn key_file(dir: &Path, name: &str, key: &want_crypto::PrivateKey) -> (String, String) {
-    let path = dir.join(format!("{name}.hex"));
-    std::fs::write(&path, key.to_hex()).unwrap();
-    (path.display().to_string(), key.address().to_string())
-}
 
 /// The field `name` of the first event of type `ty` in a waited send's receipt.
 fn event_field(answer: &Value, ty: &str, name: &str) -> u64 {
@@ -25,15 +16,6 @@ fn event_field(answer: &Value, ty: &str, name: &str) -> u64 {
         .find(|e| e["type"] == ty)
         .and_then(|e| e[name].as_u64())
         .unwrap_or_else(|| panic!("no {ty} event with {name} in {answer}"))
-}
-
-/// Runs `want --json <args> --key-file <key> --node <url>` and asserts a committed success.
-fn signed(args: &[&str], key: &str, url: &str) -> Value {
-    let mut all = args.to_vec();
-    all.extend_from_slice(&["--key-file", key, "--node", url]);
-    let v = want_json(&all).ok_json();
-    assert_eq!(v["receipt"]["status"], "success", "{args:?}: {v}");
-    v
 }
 
 #[test]

@@ -5,24 +5,8 @@
 
 use crate::common;
 
-use std::path::Path;
-
 use common::*;
 use serde_json::Value;
-
-fn key_file(dir: &Path, name: &str, key: &want_crypto::PrivateKey) -> (String, String) {
-    let path = dir.join(format!("{name}.hex"));
-    std::fs::write(&path, key.to_hex()).unwrap();
-    (path.display().to_string(), key.address().to_string())
-}
-
-fn signed(args: &[&str], key: &str, url: &str) -> Value {
-    let mut all = args.to_vec();
-    all.extend_from_slice(&["--key-file", key, "--node", url]);
-    let v = want_json(&all).ok_json();
-    assert_eq!(v["receipt"]["status"], "success", "{args:?}: {v}");
-    v
-}
 
 /// The `order` id of the buyer's OrderPlaced event.
 fn placed_order(answer: &Value) -> String {

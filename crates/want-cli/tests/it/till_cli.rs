@@ -6,27 +6,10 @@
 
 use crate::common;
 
-use std::path::Path;
 use std::process::{Command, Stdio};
 
 use common::*;
 use serde_json::Value;
-
-/// Writes a raw secp256k1 key file; returns its path and the key's address.
-fn key_file(dir: &Path, name: &str, key: &want_crypto::PrivateKey) -> (String, String) {
-    let path = dir.join(format!("{name}.hex"));
-    std::fs::write(&path, key.to_hex()).unwrap();
-    (path.display().to_string(), key.address().to_string())
-}
-
-/// Runs `want --json <args> --key-file <key> --node <url>` and asserts a committed success.
-fn signed(args: &[&str], key: &str, url: &str) -> Value {
-    let mut all = args.to_vec();
-    all.extend_from_slice(&["--key-file", key, "--node", url]);
-    let v = want_json(&all).ok_json();
-    assert_eq!(v["receipt"]["status"], "success", "{args:?}: {v}");
-    v
-}
 
 fn want_cli_now_ms() -> u64 {
     std::time::SystemTime::now()
