@@ -118,11 +118,7 @@ impl Shared {
                 ),
             ));
         }
-        for m in &self.modules {
-            if m.id() == stx.tx.call.module() {
-                m.precheck(&stx.tx.call)?;
-            }
-        }
+        self.precheck_call(&stx.tx.call)?;
         let vtx = VerifiedTx {
             id,
             sender,

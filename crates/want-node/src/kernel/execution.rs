@@ -193,6 +193,11 @@ impl Shared {
                 None => {
                     want_crypto::verify_signature(id, &stx.tx.from, &stx.signature)
                         .map_err(|e| invalid(format!("transaction {id}: {e}")))?;
+                    // The modules' stateless checks (what the state machine cannot check: a
+                    // payment request's signature, a grantee's key) bind a block as they bind
+                    // admission: a leader must not carry past them what admission refuses.
+                    self.precheck_call(&stx.tx.call)
+                        .map_err(|e| invalid(format!("transaction {id}: {} ({})", e, e.code())))?;
                     Ok((stx.tx.from, borsh::object_length(stx).unwrap_or(usize::MAX)))
                 }
             })
@@ -201,6 +206,16 @@ impl Shared {
         let ctx = self.block_context(h);
         want_state::check_block_weight(&ctx, &vtxs).map_err(|e| invalid(e.to_string()))?;
         Ok((ids, senders))
+    }
+
+    /// Runs the stateless check of the call's module ([`crate::kernel::node::NodeModule::precheck`]).
+    pub fn precheck_call(&self, call: &want_types::Call) -> Result<(), NodeError> {
+        for m in &self.modules {
+            if m.id() == call.module() {
+                m.precheck(call)?;
+            }
+        }
+        Ok(())
     }
 
     fn block_context(&self, h: &want_types::BlockHeader) -> BlockContext {

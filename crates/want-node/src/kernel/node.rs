@@ -227,8 +227,13 @@ pub trait NodeModule: AsAny + Send + Sync + 'static {
     /// Its entry in the wire registry.
     fn id(&self) -> ModuleId;
 
-    /// Checks at admission that need what the state machine lacks (secp256k1, for example); the
-    /// state machine's own rules run in `want_state::admit`.
+    /// Stateless checks that need what the state machine lacks (secp256k1, for example), run at
+    /// admission and on every transaction of a block this node did not admit itself: a block
+    /// carrying a call that fails them is invalid (`invalid_block`), so they are consensus rules
+    /// like the state machine's — make one stricter only behind an activation height, or a
+    /// node replaying old blocks skips ones the chain applied. They must be deterministic: no
+    /// clock, no configuration, no state. The state machine's own rules run in
+    /// `want_state::admit`.
     fn precheck(&self, _call: &Call) -> Result<(), NodeError> {
         Ok(())
     }

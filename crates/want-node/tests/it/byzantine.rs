@@ -387,6 +387,31 @@ fn badly_signed() -> want_types::SignedTransaction {
     stx
 }
 
+/// A well-signed transaction that fails its module's stateless check (which admission runs):
+/// a trace grant whose grantee is not the address of the key it names.
+fn failing_precheck() -> want_types::SignedTransaction {
+    let key = dev_key();
+    let mut t = tx(
+        0,
+        want_types::TokenCall::Transfer {
+            to: new_key().address(),
+            amount: 1,
+        },
+    );
+    t.from = key.address();
+    t.call = want_types::Call::Trace(want_types::modules::trace::TraceCall::Grant {
+        event_hash: Hash32([7; 32]),
+        grantee: new_key().address(),
+        grantee_key: want_crypto::PrivateKey::generate()
+            .public_key_compressed()
+            .to_vec(),
+        permission: want_types::modules::trace::Permission::Read,
+        expires_at_ms: now_ms() + 60_000,
+        wrapped_key: vec![1; 32],
+    });
+    key.sign_transaction(t)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_committed_invalid_block_is_skipped_by_every_member_and_the_chain_goes_on() {
     let dir = tempfile::tempdir().unwrap();
@@ -394,6 +419,7 @@ async fn a_committed_invalid_block_is_skipped_by_every_member_and_the_chain_goes
     let before = node.node.shared.store.head().unwrap();
     let invalid = [
         next_block(&node, vec![badly_signed()], |_| {}),
+        next_block(&node, vec![failing_precheck()], |_| {}),
         next_block(&node, vec![], |h| h.parent_state_root = Hash32([9; 32])),
         next_block(&node, vec![], |h| h.timestamp_ms = before.timestamp_ms - 1),
     ];
@@ -460,6 +486,10 @@ async fn a_member_refuses_to_append_invalid_or_future_dated_blocks() {
             "ahead of this member's clock",
         ),
         (next_block(&node, vec![badly_signed()], |_| {}), "signature"),
+        (
+            next_block(&node, vec![failing_precheck()], |_| {}),
+            "is not the address of grantee_key",
+        ),
         (
             next_block(&node, vec![], |h| h.parent_state_root = Hash32([9; 32])),
             "parent state root",
