@@ -411,8 +411,7 @@ struct OffersQuery {
     shop: Option<String>,
     /// The `next` of the previous page: offers with a greater id.
     after: Option<u64>,
-    /// Most offers (1 to 100, default 100). A page filtered by `shop` reads at most 2,000
-    /// offers and may hold fewer, with `next` to go on from.
+    /// Most offers (1 to 100, default 100).
     #[param(minimum = 1, maximum = 100)]
     limit: Option<usize>,
 }
@@ -479,8 +478,9 @@ struct OrdersQuery {
     shop: Option<String>,
     /// The `next` of the previous page: orders with a greater id.
     after: Option<u64>,
-    /// Most orders (1 to 100, default 100). A filtered page reads at most 2,000 orders and may
-    /// hold fewer, with `next` to go on from.
+    /// Most orders (1 to 100, default 100). A page filtered by both buyer and shop reads at
+    /// most 2,000 of the buyer's orders and may hold fewer, with `next` to go on from. Retired
+    /// orders are not listed (`GET /v1/commerce/orders/{id}` still answers for them).
     #[param(minimum = 1, maximum = 100)]
     limit: Option<usize>,
 }

@@ -286,6 +286,10 @@ impl Env<'_, '_> {
                     updated_ms: self.now(),
                 };
                 write(self.ov, offer_key(id), &offer);
+                self.ov.put(
+                    [state::shop_offers_prefix(shop), id.to_be_bytes().to_vec()].concat(),
+                    Vec::new(),
+                );
                 self.events.push(CommerceEvent::OfferAdded {
                     offer: id,
                     shop: shop.clone(),
@@ -860,6 +864,7 @@ impl Env<'_, '_> {
         }
         let retired = RetiredOrder::of(&o, self.now());
         self.ov.delete(order_key(id));
+        state::unindex_order(self.ov, &o);
         write(self.ov, retired_key(id), &retired);
         self.events.push(CommerceEvent::OrderRetired {
             order: id,
@@ -995,6 +1000,7 @@ impl Env<'_, '_> {
         };
         self.arm(&mut o, Deadline::Accept)?;
         write(self.ov, order_key(id), &o);
+        state::index_order(self.ov, &o);
         self.events.push(CommerceEvent::OrderPlaced {
             order: id,
             offer: offer_id,

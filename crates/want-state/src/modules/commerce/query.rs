@@ -1,13 +1,14 @@
 //! Reads of the commerce module: a shop, an offer, an order, a purchase, and pages of offers,
-//! orders and a buyer's purchases. Offers of one shop and orders of one buyer or shop are pages
-//! filtered from the id order: no index exists for them, so one such page reads at most
-//! [`FILTER_SCAN_MAX`] entries and may answer fewer items than asked with a cursor to go on from.
+//! orders and a buyer's purchases. Offers of one shop and live orders of one buyer or shop are
+//! read through their indexes (`state.rs`); orders of one buyer *and* one shop are the buyer's
+//! filtered by shop, so one such page reads at most [`FILTER_SCAN_MAX`] entries and may answer
+//! fewer items than asked with a cursor to go on from.
 
 use want_types::{Address, Amount};
 
 use super::state::{
-    escrow, parse_purchase_key, Offer, Order, PurchaseRecord, OFFER_PREFIX, ORDER_PREFIX,
-    PURCHASE_PREFIX,
+    buyer_orders_prefix, escrow, parse_purchase_key, shop_offers_prefix, shop_orders_prefix, Offer,
+    Order, PurchaseRecord, OFFER_PREFIX, ORDER_PREFIX, PURCHASE_PREFIX,
 };
 use crate::store::{page, Page};
 use crate::{StateError, StateView};
@@ -108,26 +109,54 @@ pub(crate) fn filtered<T>(
     }
 }
 
+/// One page of an index whose keys are `prefix ‖ id (u64 BE)`: the items `load(id)` finds, at
+/// most `limit` after the id `after`. An index entry whose item is missing is corrupt.
+fn indexed<T>(
+    view: &dyn StateView,
+    prefix: &[u8],
+    after: Option<u64>,
+    limit: usize,
+    what: &str,
+    load: impl Fn(u64) -> Result<Option<T>, StateError>,
+    id: impl Fn(&T) -> u64,
+) -> Result<Page<T, u64>, StateError> {
+    let after = after.map(u64::to_be_bytes);
+    page(
+        view,
+        prefix,
+        after.as_ref().map(|a| &a[..]),
+        limit,
+        |k, _| {
+            let n = id_of(prefix, k)?;
+            load(n)?.ok_or_else(|| StateError::corrupt(k, format!("index entry of a missing {what}")))
+        },
+        id,
+    )
+}
+
 /// The offers of shop `shop` by id, at most `limit` (clamped to [`OFFERS_PAGE_MAX`]) after the
-/// id `after`, reading at most [`FILTER_SCAN_MAX`] offers (see [`filtered`]).
+/// id `after` (from the index `commerce/shop-offer/`).
 pub fn offers_of_shop(
     view: &dyn StateView,
     shop: &str,
     after: Option<u64>,
     limit: usize,
 ) -> Result<Page<Offer, u64>, StateError> {
-    filtered(
-        |c| offers(view, c, OFFERS_PAGE_MAX),
-        |o: &Offer| o.id,
+    indexed(
+        view,
+        &shop_offers_prefix(shop),
         after,
         limit.clamp(1, OFFERS_PAGE_MAX),
-        |o| o.shop == shop,
+        "offer",
+        |id| super::state::offer(view, id),
+        |o: &Offer| o.id,
     )
 }
 
-/// The orders whose buyer is `buyer` (if given) and whose shop is `shop` (if given), by id, at
-/// most `limit` (clamped to [`ORDERS_PAGE_MAX`]) after the id `after`, reading at most
-/// [`FILTER_SCAN_MAX`] orders (see [`filtered`]).
+/// The live orders whose buyer is `buyer` (if given) and whose shop is `shop` (if given), by
+/// id, at most `limit` (clamped to [`ORDERS_PAGE_MAX`]) after the id `after`. One of them given:
+/// its index; both: the buyer's index filtered by shop, reading at most [`FILTER_SCAN_MAX`]
+/// orders (see [`filtered`]); neither: every order.
 pub fn orders_where(
     view: &dyn StateView,
     buyer: Option<&Address>,
@@ -135,13 +164,39 @@ pub fn orders_where(
     after: Option<u64>,
     limit: usize,
 ) -> Result<Page<Order, u64>, StateError> {
-    filtered(
-        |c| orders(view, c, ORDERS_PAGE_MAX),
-        |o: &Order| o.id,
-        after,
-        limit.clamp(1, ORDERS_PAGE_MAX),
-        |o| buyer.is_none_or(|b| o.buyer == *b) && shop.is_none_or(|s| o.shop == s),
-    )
+    let limit = limit.clamp(1, ORDERS_PAGE_MAX);
+    let load = |id| super::state::order(view, id);
+    match (buyer, shop) {
+        (None, None) => orders(view, after, limit),
+        (None, Some(shop)) => indexed(
+            view,
+            &shop_orders_prefix(shop),
+            after,
+            limit,
+            "order",
+            load,
+            |o: &Order| o.id,
+        ),
+        (Some(buyer), None) => indexed(
+            view,
+            &buyer_orders_prefix(buyer),
+            after,
+            limit,
+            "order",
+            load,
+            |o: &Order| o.id,
+        ),
+        (Some(buyer), Some(shop)) => {
+            let prefix = buyer_orders_prefix(buyer);
+            filtered(
+                |c| indexed(view, &prefix, c, ORDERS_PAGE_MAX, "order", load, |o: &Order| o.id),
+                |o: &Order| o.id,
+                after,
+                limit,
+                |o| o.shop == shop,
+            )
+        }
+    }
 }
 
 /// The purchase records of `buyer` by order id, at most `limit` (clamped to

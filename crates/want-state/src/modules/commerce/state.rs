@@ -13,6 +13,9 @@
 //! | `commerce/till-keys/ ‖ handle` | how many till keys the shop has (u64 BE) |
 //! | `commerce/till-payment/ ‖ id (u64 BE)` | [`super::till::TillPayment`] (ids from `commerce/seq/order`) |
 //! | `commerce/till-request/ ‖ request hash (32 bytes)` | id of the payment that paid it (u64 BE) |
+//! | `commerce/shop-offer/ ‖ handle ‖ / ‖ offer id (u64 BE)` | empty: the shop's offers, by id |
+//! | `commerce/buyer-order/ ‖ buyer (21 bytes) ‖ order id (u64 BE)` | empty: the buyer's live orders (removed at retirement) |
+//! | `commerce/shop-order/ ‖ handle ‖ / ‖ order id (u64 BE)` | empty: the shop's live orders (removed at retirement) |
 //! | `commerce/retired/ ‖ id (u64 BE)` | [`RetiredOrder`]: a final order, [`ORDER_RETENTION_MS`] after it closed (its `commerce/order/` entry is gone) |
 //! | `commerce/seq/review`, `commerce/review…`, `commerce/r…/`, `commerce/rating/…` | reviews, their versions, indexes, aggregates, likes and shares: the table of [`super::review`] |
 //! | `commerce/admin` | the commerce administrator ([`Address`]; genesis `commerce.admin`) |
@@ -59,6 +62,12 @@ pub const ORDER_PREFIX: &[u8] = b"commerce/order/";
 pub const PURCHASE_PREFIX: &[u8] = b"commerce/purchase/";
 /// Prefix of the retired orders.
 pub const RETIRED_PREFIX: &[u8] = b"commerce/retired/";
+/// Prefix of the index of offers by shop.
+pub const SHOP_OFFER_PREFIX: &[u8] = b"commerce/shop-offer/";
+/// Prefix of the index of live orders by buyer.
+pub const BUYER_ORDER_PREFIX: &[u8] = b"commerce/buyer-order/";
+/// Prefix of the index of live orders by shop.
+pub const SHOP_ORDER_PREFIX: &[u8] = b"commerce/shop-order/";
 
 /// The system account holding every order's payment and deposit.
 pub fn escrow() -> Address {
@@ -359,6 +368,35 @@ pub fn order_key(id: u64) -> Vec<u8> {
 
 pub fn retired_key(id: u64) -> Vec<u8> {
     [RETIRED_PREFIX, &id.to_be_bytes()].concat()
+}
+
+/// Where the index entries of a shop's offers start (handles hold no `/`).
+pub fn shop_offers_prefix(handle: &str) -> Vec<u8> {
+    [SHOP_OFFER_PREFIX, handle.as_bytes(), b"/"].concat()
+}
+
+/// Where the index entries of a buyer's live orders start.
+pub fn buyer_orders_prefix(buyer: &Address) -> Vec<u8> {
+    [BUYER_ORDER_PREFIX, &buyer.0[..]].concat()
+}
+
+/// Where the index entries of a shop's live orders start (handles hold no `/`).
+pub fn shop_orders_prefix(handle: &str) -> Vec<u8> {
+    [SHOP_ORDER_PREFIX, handle.as_bytes(), b"/"].concat()
+}
+
+/// Writes the index entries of a new order (by buyer and by shop).
+pub(crate) fn index_order(ov: &mut Overlay<'_>, o: &Order) {
+    let id = o.id.to_be_bytes();
+    ov.put([buyer_orders_prefix(&o.buyer), id.to_vec()].concat(), Vec::new());
+    ov.put([shop_orders_prefix(&o.shop), id.to_vec()].concat(), Vec::new());
+}
+
+/// Removes the index entries of an order that retires.
+pub(crate) fn unindex_order(ov: &mut Overlay<'_>, o: &Order) {
+    let id = o.id.to_be_bytes();
+    ov.delete([buyer_orders_prefix(&o.buyer), id.to_vec()].concat());
+    ov.delete([shop_orders_prefix(&o.shop), id.to_vec()].concat());
 }
 
 pub fn purchase_key(buyer: &Address, order: u64) -> Vec<u8> {

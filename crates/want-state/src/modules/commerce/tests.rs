@@ -180,6 +180,12 @@ impl World {
             let page = query::orders(&self.ms, after, query::ORDERS_PAGE_MAX).unwrap();
             for o in &page.items {
                 sum += o.escrowed().unwrap();
+                // Every live order is in its buyer's and its shop's index.
+                let id = o.id.to_be_bytes();
+                for prefix in [state::buyer_orders_prefix(&o.buyer), state::shop_orders_prefix(&o.shop)] {
+                    let key = [prefix, id.to_vec()].concat();
+                    assert!(self.ms.0.contains_key(&key), "order {} missing from an index", o.id);
+                }
             }
             match page.next {
                 Some(n) => after = Some(n),
@@ -187,6 +193,13 @@ impl World {
             }
         }
         assert_eq!(self.bal(escrow()), sum, "escrow != open orders' funds");
+        // And no index names an order that is not live.
+        for prefix in [state::BUYER_ORDER_PREFIX, state::SHOP_ORDER_PREFIX] {
+            for k in self.ms.0.keys().filter(|k| k.starts_with(prefix)) {
+                let id = u64::from_be_bytes(k[k.len() - 8..].try_into().unwrap());
+                assert!(state::order(&self.ms, id).unwrap().is_some(), "index names order {id}, which is not live");
+            }
+        }
         assert!(audit_supply(&self.ms).unwrap().holds());
     }
 }
@@ -1257,6 +1270,51 @@ fn offers_and_orders_are_read_a_page_at_a_time() {
     w.ms.0.insert(state::order_key(2), vec![1, 2, 3]);
     assert!(matches!(
         query::orders(&w.ms, None, 10),
+        Err(crate::StateError::Corrupt { .. })
+    ));
+}
+
+#[test]
+fn a_shops_offers_and_a_buyers_or_shops_live_orders_are_listed_through_their_indexes() {
+    let mut w = World::with_offer();
+    w.ok(other(), open("tea-house"));
+    for (who, shop) in [(other(), "tea-house"), (seller(), "shop"), (other(), "tea-house")] {
+        w.ok(who, CommerceCall::AddOffer { shop: shop.into(), terms: terms(), stock: 5 });
+    }
+    let ids = |p: crate::store::Page<state::Offer, u64>| p.items.iter().map(|o| o.id).collect::<Vec<_>>();
+    assert_eq!(ids(query::offers_of_shop(&w.ms, "shop", None, 10).unwrap()), vec![1, 3]);
+    let first = query::offers_of_shop(&w.ms, "tea-house", None, 1).unwrap();
+    assert_eq!((ids(first.clone()), first.next), (vec![2], Some(2)));
+    assert_eq!(ids(query::offers_of_shop(&w.ms, "tea-house", first.next, 1).unwrap()), vec![4]);
+    assert!(query::offers_of_shop(&w.ms, "nobody", None, 10).unwrap().items.is_empty());
+
+    // Orders 1..=4: buyer at shop, stranger at tea-house, buyer at tea-house, stranger at shop.
+    for (who, offer) in [(buyer(), 1), (stranger(), 2), (buyer(), 2), (stranger(), 3)] {
+        w.ok(who, place(offer, 1));
+    }
+    fn listed(ms: &MemState, b: Option<Address>, s: Option<&str>) -> (Vec<u64>, Option<u64>) {
+        let p = query::orders_where(ms, b.as_ref(), s, None, 10).unwrap();
+        (p.items.iter().map(|o| o.id).collect(), p.next)
+    }
+    assert_eq!(listed(&w.ms, Some(buyer()), None), (vec![1, 3], None));
+    assert_eq!(listed(&w.ms, None, Some("tea-house")), (vec![2, 3], None));
+    assert_eq!(listed(&w.ms, Some(stranger()), Some("shop")), (vec![4], None));
+    assert_eq!(listed(&w.ms, Some(other()), None), (vec![], None));
+    assert_eq!(listed(&w.ms, None, None).0, vec![1, 2, 3, 4]);
+    let page = query::orders_where(&w.ms, Some(&buyer()), None, Some(1), 10).unwrap();
+    assert_eq!(page.items.iter().map(|o| o.id).collect::<Vec<_>>(), vec![3]);
+
+    // A retired order leaves the lists (it still answers by id).
+    w.ok(seller(), CommerceCall::DeclineOrder { order: 1 });
+    let closed = w.order(1).closed_ms.expect("a declined order has closed");
+    w.tick(closed + ORDER_RETENTION_MS);
+    assert!(query::retired_order(&w.ms, 1).unwrap().is_some());
+    assert_eq!(listed(&w.ms, Some(buyer()), None), (vec![3], None));
+    assert_eq!(listed(&w.ms, None, Some("shop")), (vec![4], None));
+    // An index entry whose order is missing is corrupt, never skipped.
+    w.ms.0.remove(&state::order_key(3));
+    assert!(matches!(
+        query::orders_where(&w.ms, Some(&buyer()), None, None, 10),
         Err(crate::StateError::Corrupt { .. })
     ));
 }
