@@ -84,7 +84,7 @@ pub enum ShopCommand {
         /// The account its sales are paid to.
         #[arg(long)]
         payout: String,
-        /// The shop's trace organisation.
+        /// The shop's trace organisation (the signer must hold an active key of it).
         #[arg(long)]
         trace_org: Option<String>,
         #[command(flatten)]

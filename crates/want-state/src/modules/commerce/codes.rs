@@ -11,6 +11,8 @@ pub const SHOP_HANDLE_TAKEN: &str = "shop_handle_taken";
 pub const SHOP_FIELD_INVALID: &str = "shop_field_invalid";
 /// Failed: no shop has this handle.
 pub const SHOP_UNKNOWN: &str = "shop_unknown";
+/// Failed: the shop names a trace organisation the signer holds no active key of.
+pub const SHOP_TRACE_ORG_NOT_SIGNERS: &str = "shop_trace_org_not_signers";
 /// Failed: the shop is closed.
 pub const SHOP_CLOSED: &str = "shop_closed";
 /// Failed: only the shop's owner may do this.
@@ -151,6 +153,11 @@ pub(crate) const CODES: &[ErrorCode] = &[
         "a shop's name or trace organisation is empty or too long",
     ),
     ErrorCode::new(SHOP_UNKNOWN, 404, "no shop has this handle"),
+    ErrorCode::new(
+        SHOP_TRACE_ORG_NOT_SIGNERS,
+        403,
+        "a shop may link only a trace organisation its signer holds an active key of",
+    ),
     ErrorCode::new(SHOP_CLOSED, 409, "the shop is closed"),
     ErrorCode::new(SHOP_OWNER_ONLY, 403, "only the shop's owner may do this"),
     ErrorCode::new(

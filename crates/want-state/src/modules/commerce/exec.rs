@@ -254,6 +254,9 @@ impl Env<'_, '_> {
             } => {
                 let mut shop = self.own_open_shop(sender, handle)?;
                 check_shop_fields(name, payout, trace_org)?;
+                if *trace_org != shop.trace_org {
+                    self.check_trace_org(sender, trace_org)?;
+                }
                 shop.name = name.clone();
                 shop.payout = *payout;
                 shop.trace_org = trace_org.clone();
@@ -656,6 +659,7 @@ impl Env<'_, '_> {
     ) -> Result<(), ExecError> {
         check_handle(handle)?;
         check_shop_fields(name, &payout, trace_org)?;
+        self.check_trace_org(sender, trace_org)?;
         if let Some(holder) = state::handle_holder(self.ov, handle)? {
             return Err(fail(
                 SHOP_HANDLE_TAKEN,
@@ -681,6 +685,28 @@ impl Env<'_, '_> {
             owner: sender,
         });
         Ok(())
+    }
+
+    /// A shop's link to a trace organisation is a claim about who it is: the signer must hold an
+    /// active key of that organisation (checked when the link is made or changed; a key revoked
+    /// later leaves the link).
+    fn check_trace_org(&self, sender: Address, trace_org: &Option<String>) -> Result<(), ExecError> {
+        let Some(org) = trace_org else {
+            return Ok(());
+        };
+        let key = trace_state::key(self.ov, &sender)?;
+        if key.is_some_and(|k| k.org == *org && k.active()) {
+            return Ok(());
+        }
+        let why = if trace_state::org(self.ov, org)?.is_none() {
+            format!("no trace organisation is registered as {org:?}")
+        } else {
+            format!("{sender} holds no active key of the trace organisation {org:?}")
+        };
+        Err(fail(
+            SHOP_TRACE_ORG_NOT_SIGNERS,
+            format!("tx.call.trace_org: {why}; sign with a key of that organisation, or leave trace_org out"),
+        ))
     }
 
     /// The open shop `handle`, which `sender` must own.

@@ -209,7 +209,7 @@ fn open(handle: &str) -> CommerceCall {
         handle: handle.into(),
         name: "Tea House".into(),
         payout: payout(),
-        trace_org: Some("teaorg".into()),
+        trace_org: None,
     }
 }
 
@@ -1029,6 +1029,54 @@ fn pickup_record(w: &mut World, n: u8, step: &str, location: &str, time_ms: i64)
     let changes = ov.into_changes();
     w.ms.apply(&crate::WriteSet(changes.into_iter().collect()));
     event_hash
+}
+
+#[test]
+fn a_shop_links_only_a_trace_organisation_its_signer_holds_a_key_of() {
+    let mut w = World::new();
+    with_pickup(&mut w);
+    let linked = |handle: &str, org: &str| CommerceCall::OpenShop {
+        handle: handle.into(),
+        name: "Pickup shop".into(),
+        payout: payout(),
+        trace_org: Some(org.into()),
+    };
+    // A stranger cannot claim the organisation, nor a name no organisation has.
+    w.fails(seller(), linked("fake-pickup", "pickup"), SHOP_TRACE_ORG_NOT_SIGNERS);
+    w.fails(pickup_key(), linked("pickup-shop", "nobody"), SHOP_TRACE_ORG_NOT_SIGNERS);
+    assert!(state::shop(&w.ms, "fake-pickup").unwrap().is_none());
+    // A key of the organisation links it.
+    w.ok(pickup_key(), linked("pickup-shop", "pickup"));
+    assert_eq!(state::shop(&w.ms, "pickup-shop").unwrap().unwrap().trace_org.as_deref(), Some("pickup"));
+    // Editing to claim it needs a key of it too; keeping an existing link does not.
+    w.ok(seller(), open("shop"));
+    let edit = |org: Option<&str>| CommerceCall::EditShop {
+        handle: "shop".into(),
+        name: "Tea House".into(),
+        payout: payout(),
+        trace_org: org.map(Into::into),
+    };
+    w.fails(seller(), edit(Some("pickup")), SHOP_TRACE_ORG_NOT_SIGNERS);
+    assert_eq!(state::shop(&w.ms, "shop").unwrap().unwrap().trace_org, None);
+    // The key is revoked later: the link stays, and the shop may still be edited keeping it.
+    {
+        use crate::modules::trace::state::{self as ts, KeyInfo};
+        use want_types::modules::trace::Role;
+        let mut ov = crate::store::Overlay::new(&w.ms);
+        ts::put(&mut ov, ts::key_key(&pickup_key()), &KeyInfo { org: "pickup".into(), department: "desk".into(), roles: vec![Role::Retailer], added_at: 1, revoked_at: Some(2) });
+        let changes = ov.into_changes();
+        w.ms.apply(&crate::WriteSet(changes.into_iter().collect()));
+    }
+    w.fails(pickup_key(), linked("pickup-two", "pickup"), SHOP_TRACE_ORG_NOT_SIGNERS);
+    w.ok(
+        pickup_key(),
+        CommerceCall::EditShop {
+            handle: "pickup-shop".into(),
+            name: "Pickup shop, renamed".into(),
+            payout: payout(),
+            trace_org: Some("pickup".into()),
+        },
+    );
 }
 
 fn set_delivery(org: &str) -> CommerceCall {

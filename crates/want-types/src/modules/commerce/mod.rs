@@ -145,7 +145,7 @@ pub enum CommerceCall {
         name: String,
         /// Where the shop's sales are paid.
         payout: Address,
-        /// The shop's trace organisation, if any.
+        /// The shop's trace organisation, if any: the signer must hold an active key of it.
         trace_org: Option<String>,
     },
     /// Replaces a shop's name, payout account and trace link (owner only). Orders already
