@@ -136,7 +136,7 @@ fn commerce_review_walk_through_reviews_likes_replies_and_lists_with_the_aggrega
         "review",
         "list",
         "--product",
-        "04012345678901",
+        "corner-shop:04012345678901",
         "--node",
         url,
     ])

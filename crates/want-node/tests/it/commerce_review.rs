@@ -188,14 +188,15 @@ async fn a_buyer_reviews_another_likes_and_the_lists_and_aggregates_show_it() {
         ),
         (Some(4), Some(1), Some(1))
     );
-    assert_eq!(r["product"], GTIN);
+    // The shop is not endorsed for the GTIN's company prefix: its reviews count within the shop.
+    assert_eq!(r["product"], format!("tea-house:{GTIN}"));
     assert_eq!(r["versions"].as_array().map(Vec::len), Some(1), "{r}");
     assert_eq!(r["reply"]["text_cid"], "bafyreply");
 
     for path in [
         "/v1/commerce/reviews?shop=Tea-House".to_string(),
-        format!("/v1/commerce/reviews?product={GTIN}"),
-        "/v1/commerce/reviews?product=4012345678901".to_string(),
+        format!("/v1/commerce/reviews?product=tea-house:{GTIN}"),
+        "/v1/commerce/reviews?product=Tea-House:4012345678901".to_string(),
         format!("/v1/commerce/reviews?author={}", alice.address()),
     ] {
         let page = n.get_ok(&path).await;
@@ -207,9 +208,14 @@ async fn a_buyer_reviews_another_likes_and_the_lists_and_aggregates_show_it() {
         assert_eq!(page["reviews"][0]["id"], 1, "{path}");
         assert_eq!(page["next"], Value::Null);
     }
+    // Nothing in the chain-wide aggregate of the GTIN.
+    let page = n
+        .get_ok(&format!("/v1/commerce/reviews?product={GTIN}"))
+        .await;
+    assert_eq!(page["reviews"], serde_json::json!([]), "{page}");
     for path in [
         "/v1/commerce/shops/tea-house/rating",
-        "/v1/commerce/products/4012345678901/rating",
+        "/v1/commerce/products/tea-house:4012345678901/rating",
     ] {
         let rating = n.get_ok(path).await;
         assert_eq!(rating["count"], 1, "{path}: {rating}");

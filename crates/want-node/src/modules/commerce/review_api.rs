@@ -80,7 +80,8 @@ pub struct ReviewView {
     pub purchase: u64,
     pub author: Address,
     pub shop: String,
-    /// The normalised product id: a GTIN as 14 digits, a shop SKU as `shop:sku`.
+    /// The product id it is aggregated under: a GTIN as 14 digits when the shop is endorsed
+    /// for its GS1 Company Prefix, else `shop:product` (a GTIN there as 14 digits).
     pub product: String,
     /// Stars of the current version, 1 to 5.
     pub rating: u8,
@@ -174,7 +175,8 @@ async fn get_review(State(node): State<Node>, Path(id): Path<u64>) -> ApiResult 
 struct ReviewsQuery {
     /// A shop's reviews (case-insensitive handle).
     shop: Option<String>,
-    /// A product's reviews: a GTIN (any of its 8 to 14 digit forms) or `shop:sku`.
+    /// A product's reviews: a GTIN (any of its 8 to 14 digit forms: the reviews at shops
+    /// endorsed for its company prefix) or `shop:product` (the reviews at one shop).
     product: Option<String>,
     /// An author's reviews.
     #[param(value_type = Option<Address>)]
@@ -194,12 +196,13 @@ pub struct ReviewsPage {
     pub next: Option<u64>,
 }
 
-/// A product id as the aggregates key it: a GTIN of 8, 12, 13 or 14 digits as 14 digits;
-/// anything else as given (`shop:sku`).
+/// A product id as the aggregates key it: a GTIN of 8, 12, 13 or 14 digits as 14 digits (the
+/// chain-wide aggregate of shops endorsed for its company prefix); `shop:product` within a shop
+/// (a GTIN there in its 14-digit form).
 fn normalise_product(p: &str) -> String {
     match p.split_once(':') {
-        Some((shop, sku)) => review::product_id(&shop.to_ascii_lowercase(), sku),
-        None => review::product_id("", p),
+        Some((shop, product)) => review::shop_product_id(&shop.to_ascii_lowercase(), product),
+        None => review::gtin14(p).unwrap_or_else(|| p.to_string()),
     }
 }
 
@@ -256,7 +259,7 @@ async fn shop_rating(State(node): State<Node>, Path(handle): Path<String>) -> Ap
 }
 
 #[utoipa::path(get, path = "/v1/commerce/products/{product}/rating", tag = "commerce",
-    params(("product" = String, Path, description = "a GTIN (8 to 14 digits) or shop:sku")),
+    params(("product" = String, Path, description = "a GTIN (8 to 14 digits; shops endorsed for its company prefix) or shop:product")),
     responses((status = 200, description = "the product's rating aggregate (empty without reviews)", body = RatingView),
         (status = 503, description = "state_diverged, busy")))]
 async fn product_rating(State(node): State<Node>, Path(product): Path<String>) -> ApiResult {

@@ -1,7 +1,8 @@
 //! Reviews, likes and shares of completed purchases (issue 14 item 8, paper §5.3).
 //!
 //! A purchase is named by its buyer and id ([`state::purchase`]); only its buyer reviews it,
-//! once. A review takes the purchase's shop and product (normalised by [`product_id`]), keeps
+//! once. A review takes the purchase's shop and product (aggregated under [`product_id`]: a
+//! GTIN chain-wide only for shops endorsed for its GS1 Company Prefix), keeps
 //! every version (an edit appends one, at most [`REVIEW_VERSIONS_MAX`]), may carry one reply by
 //! the shop's owner, and counts likes and shares, one of each per account, from accounts with a
 //! completed purchase or a KYC attestation of the trace module, never by the author.
@@ -40,6 +41,7 @@ use want_types::Address;
 
 use super::codes::*;
 use super::state::{self, next_id, read, write, PURCHASE_PREFIX};
+use crate::modules::trace::state as trace_state;
 use crate::failure::{fail, overflow, ExecError};
 use crate::store::{page, Overlay, Page};
 use crate::{StateError, StateView};
@@ -179,16 +181,41 @@ fn star_of(stars: &mut [u64; 5], slot: usize) -> &mut u64 {
     &mut stars[slot.min(4)]
 }
 
-/// The product id reviews are aggregated under: a GTIN (8, 12, 13 or 14 digits) as its 14-digit
-/// form, so one product of many shops is one aggregate; any other id (a shop SKU) as
-/// `shop:sku`, since a SKU means something only within its shop.
-pub fn product_id(shop: &str, product: &str) -> String {
+/// A GTIN of 8, 12, 13 or 14 digits in its 14-digit form; `None` for anything else.
+pub fn gtin14(product: &str) -> Option<String> {
     let digits = product.bytes().all(|b| b.is_ascii_digit());
-    if digits && matches!(product.len(), 8 | 12 | 13 | 14) {
-        format!("{product:0>14}")
+    (digits && matches!(product.len(), 8 | 12 | 13 | 14)).then(|| format!("{product:0>14}"))
+}
+
+/// The id of a product within one shop: `shop:product`, a GTIN in its 14-digit form.
+pub fn shop_product_id(shop: &str, product: &str) -> String {
+    format!("{shop}:{}", gtin14(product).as_deref().unwrap_or(product))
+}
+
+/// The product id a purchase's reviews are aggregated under. A GTIN counts in the chain-wide
+/// aggregate of its 14-digit form only when the shop's trace organisation (linked by a key of
+/// it, see `exec::check_trace_org`) is the licensee of the GTIN's registered GS1 Company Prefix
+/// or a party it authorised: otherwise any shop could list a rival's GTIN and buy its way into
+/// that product's rating with sybil buyers. Any other purchase is aggregated within its shop
+/// ([`shop_product_id`]).
+pub fn product_id(view: &dyn StateView, shop: &str, product: &str) -> Result<String, StateError> {
+    let Some(gtin) = gtin14(product) else {
+        return Ok(shop_product_id(shop, product));
+    };
+    let org = state::shop(view, shop)?.and_then(|s| s.trace_org);
+    let Some(org) = org else {
+        return Ok(shop_product_id(shop, product));
+    };
+    let link = format!("https://id.gs1.org/01/{gtin}");
+    let endorsed = match trace_state::product_prefix(view, &link)? {
+        Some((prefix, info)) => info.org == org || trace_state::is_party(view, &prefix, &org)?,
+        None => false,
+    };
+    Ok(if endorsed {
+        gtin
     } else {
-        format!("{shop}:{product}")
-    }
+        shop_product_id(shop, product)
+    })
 }
 
 fn id_bytes(id: u64) -> [u8; 8] {
@@ -549,7 +576,7 @@ fn add(
         purchase,
         author: sender,
         shop: p.shop.clone(),
-        product: product_id(&p.shop, &p.product),
+        product: product_id(ov, &p.shop, &p.product)?,
         rating,
         text_cid: text_cid.to_string(),
         version: 1,

@@ -8,9 +8,34 @@ use super::super::review::{self, product_id, Rating, ReviewsOf};
 use super::*;
 use crate::store::WriteSet;
 
-/// A world where the buyer completed order 1 (purchase 1) and `other` completed order 2.
+/// Writes trace state straight into the chain (the trace module's tests cover how it gets
+/// there): the organisation "teaorg" with the seller's key, licensee of the GS1 Company Prefix
+/// of [`GTIN`]; then the seller links its shop to it.
+fn endorse_shop(w: &mut World) {
+    use crate::modules::trace::state::{self as ts, KeyInfo, OrgInfo, PrefixInfo};
+    use want_types::modules::trace::{OrgKind, Role};
+    let mut ov = crate::store::Overlay::new(&w.ms);
+    ts::put(&mut ov, ts::org_key("teaorg"), &OrgInfo { name: "Tea".into(), kind: OrgKind::Brand, encryption_key: vec![2; 33], registered_at: 1 });
+    ts::put(&mut ov, ts::key_key(&seller()), &KeyInfo { org: "teaorg".into(), department: "sales".into(), roles: vec![Role::Retailer], added_at: 1, revoked_at: None });
+    ts::put(&mut ov, ts::gcp_key("4012345"), &PrefixInfo { org: "teaorg".into(), registered_at: 1 });
+    let changes = ov.into_changes();
+    w.ms.apply(&WriteSet(changes.into_iter().collect()));
+    w.ok(
+        seller(),
+        CommerceCall::EditShop {
+            handle: "shop".into(),
+            name: "Tea House".into(),
+            payout: payout(),
+            trace_org: Some("teaorg".into()),
+        },
+    );
+}
+
+/// A world where the buyer completed order 1 (purchase 1) and `other` completed order 2, at a
+/// shop endorsed for the GTIN's company prefix.
 fn with_purchases() -> World {
     let mut w = World::with_shipped();
+    endorse_shop(&mut w);
     w.ok(buyer(), CommerceCall::ConfirmDelivery { order: 1 });
     w.ok(other(), place(1, 2));
     w.ok(seller(), accept(2));
@@ -228,10 +253,40 @@ fn likes_and_shares_come_once_from_buyers_or_kyc_accounts_never_the_author() {
 
 #[test]
 fn product_ids_fold_gtins_to_fourteen_digits_and_keep_skus_per_shop() {
-    assert_eq!(product_id("a", "4012345678901"), GTIN);
-    assert_eq!(product_id("a", "12345670"), "00000012345670");
-    assert_eq!(product_id("a", "TEA-100"), "a:TEA-100");
-    assert_eq!(product_id("a", "12345"), "a:12345");
+    let mut w = World::with_offer();
+    let id = |w: &World, p: &str| product_id(&w.ms, "shop", p).unwrap();
+    // Not endorsed (no trace organisation): everything stays within the shop.
+    assert_eq!(id(&w, "4012345678901"), format!("shop:{GTIN}"));
+    assert_eq!(id(&w, "12345670"), "shop:00000012345670");
+    assert_eq!(id(&w, "TEA-100"), "shop:TEA-100");
+    assert_eq!(id(&w, "12345"), "shop:12345");
+    // Endorsed for the prefix 4012345: its GTINs go chain-wide, others stay within the shop.
+    endorse_shop(&mut w);
+    assert_eq!(id(&w, "4012345678901"), GTIN);
+    assert_eq!(id(&w, "12345670"), "shop:00000012345670");
+    assert_eq!(id(&w, "TEA-100"), "shop:TEA-100");
+}
+
+#[test]
+fn a_shop_not_endorsed_for_a_gtins_prefix_does_not_move_that_gtins_chain_wide_rating() {
+    // A rival lists the endorsed shop's GTIN and gets a completed purchase of it reviewed.
+    let mut w = with_purchases();
+    w.ok(buyer(), add(1, 5));
+    w.ok(stranger(), open("rival"));
+    w.ok(stranger(), CommerceCall::AddOffer { shop: "rival".into(), terms: terms(), stock: 5 });
+    w.ok(other(), place(2, 1));
+    w.ok(stranger(), accept(3));
+    w.ok(stranger(), ship(3));
+    w.ok(other(), CommerceCall::ConfirmDelivery { order: 3 });
+    let r = w.ok(other(), add(3, 1));
+    let rival_id = format!("rival:{GTIN}");
+    assert!(matches!(
+        commerce_events(&r.events).as_slice(),
+        [CommerceEvent::ReviewAdded { product, .. }] if *product == rival_id
+    ));
+    assert_eq!(product_rating(&w), Rating { count: 1, sum: 5, stars: [0, 0, 0, 0, 1] });
+    assert_eq!(review::product_rating(&w.ms, &rival_id).unwrap().count, 1);
+    assert_eq!(review::shop_rating(&w.ms, "rival").unwrap().count, 1);
 }
 
 #[test]
