@@ -524,8 +524,10 @@ mod tests {
                     expires_ms: 1,
                     terminal: a,
                     nonce: 1,
+                    chain_id: 1,
                 },
                 signature: crate::Signature::Secp256k1(vec![1; 65]),
+                max_want: 1,
             },
             CommerceCall::AddReview {
                 purchase: o,
@@ -648,6 +650,8 @@ mod tests {
                 amount: 1,
                 fee: 1,
                 reference: "r".into(),
+                currency: "CNY".into(),
+                rate: Some(1),
             },
             CommerceEvent::ReviewAdded {
                 review: o,

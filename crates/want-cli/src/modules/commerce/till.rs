@@ -6,6 +6,14 @@
 //! payment commits and prints the receipt; `pay request --wait` does the same at once).
 //!
 //! The URI format is documented in `want_types::modules::commerce::till`.
+//!
+//! **Other currencies.** `pay request --currency CNY --amount 88.88` asks for 88.88 CNY; the
+//! chain converts it to WANT when the payment's block applies. `pay send` fetches the current
+//! rate (`GET /v1/commerce/prices/{currency}`), shows the amount, the rate, its age and the WANT
+//! it comes to, and signs `max_want` = that WANT × (1 + `--max-slippage-bps`, default 1 %) or the
+//! explicit `--max-want`: the chain refuses the payment if the rate moved past it. With
+//! `--offline` there is no rate to fetch, so a request in another currency needs `--max-want`.
+//! A request in WANT is paid with `max_want` = its amount.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -14,8 +22,9 @@ use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 use want_crypto::SigningKey;
 use want_types::amount::{format_want, parse_want};
+use want_types::modules::commerce::price::{is_currency, to_want, CURRENCIES};
 use want_types::modules::commerce::{
-    parse_payment_uri, payment_uri, CommerceCall, PaymentRequest, TILL_CURRENCY_WANT,
+    parse_payment_uri, payment_uri, CommerceCall, PaymentRequest, BPS_WHOLE, TILL_CURRENCY_WANT,
 };
 use want_types::{Amount, Call, Hash32, Signature};
 
@@ -35,6 +44,11 @@ const WATCH_GRACE_S: u64 = 60;
 const QR_MIN_DIMENSION_PX: u32 = 256;
 /// Pause before following the event stream again after it dropped, in milliseconds.
 const WATCH_RETRY_MS: u64 = 500;
+/// Default margin of `max_want` over the converted WANT of a request in another currency, in
+/// basis points (100 = 1 %).
+const SLIPPAGE_BPS_DEFAULT: u32 = 100;
+/// Largest `--max-slippage-bps` accepted (100 %).
+const SLIPPAGE_BPS_MAX: u32 = 10_000;
 
 fn err(code: &str, message: impl Into<String>) -> anyhow::Error {
     CliError::new(code, message).into()
@@ -56,9 +70,18 @@ pub enum PayCommand {
     Send {
         /// The `want:pay?…` URI of the till's QR code.
         uri: String,
-        /// Refuse to pay more than this many WANT.
+        /// Refuse to pay more than this many WANT (after conversion); also caps --max-want.
         #[arg(long)]
         max_amount: Option<String>,
+        /// The most WANT to pay, signed into the payment: the chain refuses it if the request
+        /// comes to more at the block's rate. Required with --offline for a request in another
+        /// currency; default: the converted WANT plus --max-slippage-bps (the amount for WANT).
+        #[arg(long, conflicts_with = "max_slippage_bps")]
+        max_want: Option<String>,
+        /// For a request in another currency: how far the rate may move against the payer
+        /// before the block, in basis points of the converted WANT (100 = 1 %, at most 10000).
+        #[arg(long, default_value_t = SLIPPAGE_BPS_DEFAULT)]
+        max_slippage_bps: u32,
         /// Also write the signed transaction as a QR code (SVG) to show the terminal.
         #[arg(long)]
         qr_out: Option<PathBuf>,
@@ -105,12 +128,16 @@ pub struct RequestArgs {
     /// The shop's handle.
     #[arg(long)]
     shop: String,
-    /// What to pay, in WANT (up to 6 decimals).
+    /// What to pay, in --currency (up to 6 decimals).
     #[arg(long)]
     amount: String,
-    /// Currency of the amount (only WANT is paid for now).
+    /// Currency of the amount: WANT, or one of the chain's list (USD, EUR, CNY, JPY, BTC, …),
+    /// converted to WANT at the chain's median rate when paid.
     #[arg(long, default_value = TILL_CURRENCY_WANT)]
     currency: String,
+    /// The chain the request may be paid on (default: the chain of --node).
+    #[arg(long)]
+    chain_id: Option<u64>,
     /// The till's reference (receipt number).
     #[arg(long, default_value = "")]
     reference: String,
@@ -138,9 +165,21 @@ pub fn run(cmd: PayCommand, out: &Out) -> anyhow::Result<()> {
         PayCommand::Send {
             uri,
             max_amount,
+            max_want,
+            max_slippage_bps,
             qr_out,
             sign,
-        } => send(&uri, max_amount, qr_out, sign, out),
+        } => send(
+            &uri,
+            Bounds {
+                max_amount,
+                max_want,
+                max_slippage_bps,
+            },
+            qr_out,
+            sign,
+            out,
+        ),
         PayCommand::AddKey { shop, key, sign } => sign_and_send(
             Call::Commerce(CommerceCall::AddTillKey {
                 shop,
@@ -219,27 +258,53 @@ fn sign_digest(key: &SigningKey, digest: &Hash32) -> Signature {
     }
 }
 
+/// The chain id of the node at `url` (`GET /v1/status`).
+fn node_chain_id(client: &Client) -> anyhow::Result<u64> {
+    client.get("/v1/status")?["chain_id"].as_u64().ok_or_else(|| {
+        err(
+            "unexpected_answer",
+            "the node's /v1/status has no chain_id",
+        )
+    })
+}
+
 fn request(a: RequestArgs, out: &Out) -> anyhow::Result<()> {
+    let currency = a.currency.to_ascii_uppercase();
+    if currency != TILL_CURRENCY_WANT && !is_currency(&currency) {
+        return Err(err(
+            want_state::modules::commerce::codes::CURRENCY_UNKNOWN,
+            format!(
+                "--currency {:?} is not a currency of the chain; use {TILL_CURRENCY_WANT} or one of {}",
+                a.currency,
+                CURRENCIES.join(", ")
+            ),
+        ));
+    }
     let amount = parse_want(&a.amount).map_err(|e| {
         err(
             "invalid_amount",
-            format!("--amount: {e}; give WANT with up to 6 decimals, e.g. 12.5"),
+            format!("--amount: {e}; give {currency} with up to 6 decimals, e.g. 12.5"),
         )
     })?;
     if amount == 0 {
         return Err(err("invalid_amount", "--amount is 0; ask for more than 0"));
     }
+    let chain_id = match a.chain_id {
+        Some(c) => c,
+        None => node_chain_id(&Client::new(&a.node.url)?)?,
+    };
     let key = a.key.load()?;
     let expires_ms = now_ms().saturating_add(a.expires_in.saturating_mul(1_000));
     let request = PaymentRequest {
         shop: a.shop.to_ascii_lowercase(),
         amount,
-        currency: a.currency,
+        currency,
         reference: a.reference,
         product: a.product,
         expires_ms,
         terminal: key.address(),
         nonce: rand::random(),
+        chain_id,
     };
     let hash = request.hash();
     let signature = sign_digest(&key, &hash);
@@ -273,23 +338,34 @@ fn request(a: RequestArgs, out: &Out) -> anyhow::Result<()> {
 }
 
 fn want_of(v: &Value) -> String {
+    in_currency(v, TILL_CURRENCY_WANT)
+}
+
+/// A decimal string of base units (6 decimals) of `currency`, for people.
+fn in_currency(v: &Value, currency: &str) -> String {
     v.as_str()
         .and_then(|s| s.parse::<Amount>().ok())
-        .map(|a| format!("{} WANT", format_want(a)))
+        .map(|a| format!("{} {currency}", format_want(a)))
         .unwrap_or_default()
+}
+
+/// `1 CNY = 0.138 WANT` of a rate (WANT base units per unit).
+fn rate_text(currency: &str, rate: Amount) -> String {
+    format!("1 {currency} = {} WANT", format_want(rate))
 }
 
 fn request_text(v: &Value) -> String {
     let r = &v["request"];
     let mut s = format!(
-        "{}\nrequest  {}\nshop     {}\namount   {}\nref      {}\nexpires  {} ms\nterminal {}",
+        "{}\nrequest  {}\nshop     {}\namount   {}\nref      {}\nexpires  {} ms\nterminal {}\nchain    {}",
         v["uri"].as_str().unwrap_or_default(),
         v["request_hash"].as_str().unwrap_or_default(),
         r["shop"].as_str().unwrap_or_default(),
-        want_of(&r["amount"]),
+        in_currency(&r["amount"], r["currency"].as_str().unwrap_or(TILL_CURRENCY_WANT)),
         r["reference"].as_str().unwrap_or_default(),
         r["expires_ms"],
         r["terminal"].as_str().unwrap_or_default(),
+        r["chain_id"],
     );
     if let Some(f) = v["qr_file"].as_str() {
         s.push_str(&format!("\nQR code  {f}"));
@@ -298,8 +374,7 @@ fn request_text(v: &Value) -> String {
 }
 
 /// The request and signature of `uri`, checked as far as the URI alone allows: the signature
-/// is by `request.terminal`, the request has not expired (by this machine's clock), it names
-/// WANT.
+/// is by `request.terminal`.
 fn checked_uri(uri: &str) -> anyhow::Result<(PaymentRequest, Signature)> {
     let (request, signature) = parse_payment_uri(uri)
         .map_err(|e| err("payment_uri_invalid", format!("not a payment request URI: {e}")))?;
@@ -315,20 +390,157 @@ fn checked_uri(uri: &str) -> anyhow::Result<(PaymentRequest, Signature)> {
     Ok((request, signature))
 }
 
+/// The payer's bounds on what `pay send` pays (its flags).
+struct Bounds {
+    max_amount: Option<String>,
+    max_want: Option<String>,
+    max_slippage_bps: u32,
+}
+
+/// What a request comes to in WANT and the bound signed into the payment.
+struct Quote {
+    /// The rate fetched from the node (WANT base units per unit) and its age in ms (`None`
+    /// for a request in WANT or offline).
+    rate: Option<(Amount, u64)>,
+    /// The WANT it comes to now (`None` offline for a request in another currency).
+    want_amount: Option<Amount>,
+    max_want: Amount,
+}
+
+fn want_arg(s: &str, flag: &str) -> anyhow::Result<Amount> {
+    parse_want(s).map_err(|e| {
+        err(
+            "invalid_amount",
+            format!("--{flag}: {e}; give WANT with up to 6 decimals"),
+        )
+    })
+}
+
+/// The current median rate of `currency` at the node, and its age (ms since the newest fresh
+/// report), or why there is none (`price_stale`, `price_unavailable`).
+fn fetch_rate(client: &Client, currency: &str) -> anyhow::Result<(Amount, u64)> {
+    use want_state::modules::commerce::codes as c;
+    let v = client.get(&format!(
+        "/v1/commerce/prices/{}",
+        want_node::trace::urlencode(currency)
+    ))?;
+    let p = &v["price"];
+    match p["rate"].as_str().and_then(|s| s.parse::<Amount>().ok()) {
+        Some(rate) => {
+            let newest = p["newest_ms"].as_u64().unwrap_or(0);
+            Ok((rate, now_ms().saturating_sub(newest)))
+        }
+        None => Err(err(
+            if p["status"] == "stale" {
+                c::PRICE_STALE
+            } else {
+                c::PRICE_UNAVAILABLE
+            },
+            format!(
+                "the request is in {currency}, which has no rate now ({}); wait for fresh reports, or ask the till for a request in {TILL_CURRENCY_WANT}",
+                p["why"].as_str().unwrap_or("no rate in the node's answer")
+            ),
+        )),
+    }
+}
+
+/// What `request` comes to and the `max_want` to sign: see the module header.
+fn quote(request: &PaymentRequest, b: &Bounds, client: Option<&Client>) -> anyhow::Result<Quote> {
+    use want_state::modules::commerce::codes as c;
+    if b.max_slippage_bps > SLIPPAGE_BPS_MAX {
+        return Err(err(
+            "invalid_argument",
+            format!(
+                "--max-slippage-bps is {}; give 0 to {SLIPPAGE_BPS_MAX}",
+                b.max_slippage_bps
+            ),
+        ));
+    }
+    let explicit = b
+        .max_want
+        .as_deref()
+        .map(|m| want_arg(m, "max-want"))
+        .transpose()?;
+    let cap = b
+        .max_amount
+        .as_deref()
+        .map(|m| want_arg(m, "max-amount"))
+        .transpose()?;
+    let overflow = || err("invalid_amount", "the request's value in WANT overflows 128 bits");
+    let (rate, want_amount, max_want) = if request.currency == TILL_CURRENCY_WANT {
+        (None, Some(request.amount), explicit.unwrap_or(request.amount))
+    } else if let Some(client) = client {
+        let (rate, age) = fetch_rate(client, &request.currency)?;
+        let want = to_want(request.amount, rate).ok_or_else(overflow)?;
+        let max_want = match explicit {
+            Some(m) => m,
+            None => want
+                .checked_mul(Amount::from(b.max_slippage_bps))
+                .ok_or_else(overflow)?
+                .div_ceil(Amount::from(BPS_WHOLE))
+                .checked_add(want)
+                .ok_or_else(overflow)?,
+        };
+        (Some((rate, age)), Some(want), max_want)
+    } else {
+        let Some(m) = explicit else {
+            return Err(err(
+                "max_want_required",
+                format!(
+                    "the request is in {}, and with --offline there is no rate to convert it: give --max-want, the most WANT you agree to pay for {}",
+                    request.currency,
+                    in_currency(&json!(request.amount.to_string()), &request.currency)
+                ),
+            ));
+        };
+        (None, None, m)
+    };
+    if let Some(want) = want_amount {
+        if want > max_want {
+            return Err(err(
+                c::PAYMENT_ABOVE_MAX,
+                format!(
+                    "the request comes to {} WANT, more than --max-want {} WANT; not paid",
+                    format_want(want),
+                    format_want(max_want)
+                ),
+            ));
+        }
+        if let Some(cap) = cap {
+            if want > cap {
+                return Err(err(
+                    c::PAYMENT_ABOVE_MAX,
+                    format!(
+                        "the request comes to {} WANT, more than --max-amount {} WANT; not paid",
+                        format_want(want),
+                        format_want(cap)
+                    ),
+                ));
+            }
+        }
+    }
+    let max_want = cap.map_or(max_want, |c| c.min(max_want));
+    Ok(Quote {
+        rate,
+        want_amount,
+        max_want,
+    })
+}
+
 fn send(
     uri: &str,
-    max_amount: Option<String>,
+    bounds: Bounds,
     qr_out: Option<PathBuf>,
     sign: SignArgs,
     out: &Out,
 ) -> anyhow::Result<()> {
     use want_state::modules::commerce::codes as c;
     let (request, signature) = checked_uri(uri)?;
-    if request.currency != TILL_CURRENCY_WANT {
+    if request.currency != TILL_CURRENCY_WANT && !is_currency(&request.currency) {
         return Err(err(
             c::PAYMENT_CURRENCY_UNSUPPORTED,
             format!(
-                "the request asks for {} {}; only {TILL_CURRENCY_WANT} is paid at the till for now",
+                "the request asks for {} {:?}, which is not a currency of the chain; do not pay it",
                 request.amount, request.currency
             ),
         ));
@@ -343,52 +555,94 @@ fn send(
             ),
         ));
     }
-    if let Some(max) = max_amount {
-        let max = parse_want(&max).map_err(|e| {
-            err(
-                "invalid_amount",
-                format!("--max-amount: {e}; give WANT with up to 6 decimals"),
-            )
-        })?;
-        if request.amount > max {
-            return Err(err(
-                "payment_above_max",
-                format!(
-                    "the request asks for {} WANT, more than --max-amount {} WANT; not paid",
-                    format_want(request.amount),
-                    format_want(max)
-                ),
-            ));
-        }
-    }
-    if !sign.offline() {
-        check_with_node(&Client::new(&sign.node.url)?, &request)?;
-    }
-    eprintln!(
-        "paying {} WANT to the shop {} (reference {:?}, terminal {})",
-        format_want(request.amount),
-        request.shop,
-        request.reference,
-        request.terminal
-    );
+    let client = if sign.offline() {
+        None
+    } else {
+        Some(Client::new(&sign.node.url)?)
+    };
     let mut signer = Signer::open(sign, Profile::commit())?;
-    let stx = signer.sign(Call::Commerce(CommerceCall::PayRequest { request, signature }))?;
+    if request.chain_id != signer.chain_id() {
+        return Err(err(
+            c::PAYMENT_REQUEST_WRONG_CHAIN,
+            format!(
+                "the payment request is for chain {}, but this payment is signed for chain {}: it was made on another chain (a test net or a fork); do not pay it here",
+                request.chain_id,
+                signer.chain_id()
+            ),
+        ));
+    }
+    let q = quote(&request, &bounds, client.as_ref())?;
+    if let Some(client) = &client {
+        check_with_node(client, &request)?;
+    }
+    let paying = match (q.want_amount, q.rate) {
+        (Some(want), Some((rate, age))) => format!(
+            "{} = {} WANT at {} (rate {} s old; at most {} WANT)",
+            in_currency(&json!(request.amount.to_string()), &request.currency),
+            format_want(want),
+            rate_text(&request.currency, rate),
+            age / 1_000,
+            format_want(q.max_want)
+        ),
+        (Some(want), None) => format!("{} WANT", format_want(want)),
+        (None, _) => format!(
+            "{} at the chain's rate (at most {} WANT)",
+            in_currency(&json!(request.amount.to_string()), &request.currency),
+            format_want(q.max_want)
+        ),
+    };
+    eprintln!(
+        "paying {paying} to the shop {} (reference {:?}, terminal {})",
+        request.shop, request.reference, request.terminal
+    );
+    let facts = json!({
+        "currency": request.currency,
+        "amount": request.amount.to_string(),
+        "rate": q.rate.map(|(r, _)| r.to_string()),
+        "rate_age_ms": q.rate.map(|(_, a)| a),
+        "want_amount": q.want_amount.map(|a| a.to_string()),
+        "max_want": q.max_want.to_string(),
+    });
+    let stx = signer.sign(Call::Commerce(CommerceCall::PayRequest {
+        request,
+        signature,
+        max_want: q.max_want,
+    }))?;
     if let Some(path) = &qr_out {
         let text = serde_json::to_string(&stx)
             .map_err(|e| err("error", format!("cannot encode the transaction: {e}")))?;
         write_qr(path, &text)?;
     }
+    let with_facts = |mut v: Value| {
+        if let (Some(o), Some(f)) = (v.as_object_mut(), facts.as_object()) {
+            o.insert("payment".into(), json!(f));
+            for (k, x) in f {
+                o.entry(k.clone()).or_insert_with(|| x.clone());
+            }
+        }
+        v
+    };
     match signer.deliver(std::slice::from_ref(&stx), FileShape::Object)? {
         Delivered::Written(path) => {
-            print_unsent(out, &stx, Some(&path));
+            if out.json {
+                let v = json!({"id": stx.id(), "sender": stx.tx.from, "nonce": stx.tx.nonce, "file": path});
+                out.value(&with_facts(v), |_| String::new());
+            } else {
+                print_unsent(out, &stx, Some(&path));
+            }
             Ok(())
         }
         Delivered::Kept => {
-            print_unsent(out, &stx, None);
+            if out.json {
+                let v = json!({"id": stx.id(), "sender": stx.tx.from, "signed_transaction": stx});
+                out.value(&with_facts(v), |_| String::new());
+            } else {
+                print_unsent(out, &stx, None);
+            }
             Ok(())
         }
         Delivered::Sent { answers, waited } => match answers.first() {
-            Some(v) => print_answer(out, v, waited),
+            Some(v) => print_answer(out, &with_facts(v.clone()), waited),
             None => Err(err("error", "nothing was sent")),
         },
     }
@@ -455,6 +709,7 @@ fn watch(base: &str, request: &PaymentRequest, timeout_s: Option<u64>) -> anyhow
         request.expires_ms.saturating_sub(now_ms()) / 1_000 + WATCH_GRACE_S
     }));
     let ws_base = base.trim_end_matches('/').replacen("http", "ws", 1);
+    let request_amount = request.amount.to_string();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -496,6 +751,9 @@ fn watch(base: &str, request: &PaymentRequest, timeout_s: Option<u64>) -> anyhow
                         "buyer": e["buyer"],
                         "amount": e["amount"],
                         "fee": e["fee"],
+                        "currency": e["currency"],
+                        "rate": e["rate"],
+                        "request_amount": request_amount,
                         "height": v["height"],
                         "tx_id": v["tx_id"],
                     }));
@@ -524,8 +782,17 @@ fn receipt_text(v: &Value) -> String {
         (Some(a), Some(f)) => format!("{} WANT", format_want(a.saturating_sub(f))),
         _ => String::new(),
     };
+    let currency = v["currency"].as_str().unwrap_or(TILL_CURRENCY_WANT);
+    let converted = match v["rate"].as_str().and_then(|s| s.parse::<Amount>().ok()) {
+        Some(rate) => format!(
+            " ({} at {})",
+            in_currency(&v["request_amount"], currency),
+            rate_text(currency, rate)
+        ),
+        None => String::new(),
+    };
     format!(
-        "PAID     payment {} in block {}\ntx       {}\nshop     {}\nref      {}\nbuyer    {}\namount   {}\nfee      {} (to the incentive pool)\nto shop  {to_shop}",
+        "PAID     payment {} in block {}\ntx       {}\nshop     {}\nref      {}\nbuyer    {}\namount   {}{converted}\nfee      {} (to the incentive pool)\nto shop  {to_shop}",
         v["payment"],
         v["height"],
         v["tx_id"].as_str().unwrap_or_default(),

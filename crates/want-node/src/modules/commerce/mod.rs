@@ -34,7 +34,10 @@ impl NodeModule for CommerceNode {
     /// A payment request must be signed by its `terminal`: the state machine has no secp256k1
     /// to check (it checks that the terminal may sign for the shop).
     fn precheck(&self, call: &Call) -> Result<(), NodeError> {
-        let Call::Commerce(CommerceCall::PayRequest { request, signature }) = call else {
+        let Call::Commerce(CommerceCall::PayRequest {
+            request, signature, ..
+        }) = call
+        else {
             return Ok(());
         };
         check_request_signature(request, signature)
@@ -82,6 +85,7 @@ mod tests {
             expires_ms: 1_700_000_600_000,
             terminal,
             nonce: 9,
+            chain_id: 1,
         }
     }
 
@@ -112,7 +116,11 @@ mod tests {
         altered.amount = 1;
         let node = CommerceNode;
         let call = |request: PaymentRequest, signature: Signature| {
-            Call::Commerce(CommerceCall::PayRequest { request, signature })
+            Call::Commerce(CommerceCall::PayRequest {
+                max_want: request.amount,
+                request,
+                signature,
+            })
         };
         assert_eq!(code(node.precheck(&call(altered, sig.clone()))), "payment_request_signature");
         let other = PrivateKey::generate();

@@ -75,7 +75,8 @@ pub struct TillPaymentView {
     pub buyer: Address,
     /// The shop's payout account when paid.
     pub payout: Address,
-    /// Paid by the buyer, base units.
+    /// WANT paid by the buyer, base units (`request.amount` converted at `rate` for a request
+    /// in another currency).
     #[serde(with = "want_types::amount::dec")]
     #[schema(value_type = want_types::schema::DecimalAmount)]
     pub amount: Amount,
@@ -87,6 +88,11 @@ pub struct TillPaymentView {
     pub height: u64,
     /// Block time, Unix ms.
     pub time_ms: u64,
+    /// WANT base units per whole unit of `request.currency` it converted at (the median rate);
+    /// null for a request in WANT.
+    #[serde(with = "want_types::amount::dec_opt")]
+    #[schema(value_type = Option<want_types::schema::DecimalAmount>)]
+    pub rate: Option<Amount>,
 }
 
 impl From<TillPayment> for TillPaymentView {
@@ -101,6 +107,7 @@ impl From<TillPayment> for TillPaymentView {
             fee: p.fee,
             height: p.height,
             time_ms: p.time_ms,
+            rate: p.rate,
         }
     }
 }

@@ -88,7 +88,7 @@ pub const PAYMENT_REQUEST_PAID: &str = "payment_request_paid";
 pub const PAYMENT_REQUEST_SIGNATURE: &str = "payment_request_signature";
 /// Failed: the payment request's terminal is neither the shop's owner nor one of its till keys.
 pub const PAYMENT_REQUEST_TERMINAL_UNKNOWN: &str = "payment_request_terminal_unknown";
-/// Failed: the payment request names a currency other than WANT.
+/// Failed: the payment request names a currency neither WANT nor of the chain's list.
 pub const PAYMENT_CURRENCY_UNSUPPORTED: &str = "payment_currency_unsupported";
 /// Not found: no till payment has this id.
 pub const PAYMENT_UNKNOWN: &str = "payment_unknown";
@@ -135,6 +135,10 @@ pub const PRICE_REPORTER_REGISTERED: &str = "price_reporter_registered";
 pub const PRICE_REPORTERS_FULL: &str = "price_reporters_full";
 /// Failed: a price report has no rates, too many, a repeated currency or a rate out of bounds.
 pub const PRICE_REPORT_INVALID: &str = "price_report_invalid";
+/// Failed: the payment request names another chain (`chain_id`) than this one.
+pub const PAYMENT_REQUEST_WRONG_CHAIN: &str = "payment_request_wrong_chain";
+/// Failed: the payment request comes to more WANT than the payer's `max_want`.
+pub const PAYMENT_ABOVE_MAX: &str = "payment_above_max";
 
 pub(crate) const CODES: &[ErrorCode] = &[
     ErrorCode::new(
@@ -301,7 +305,7 @@ pub(crate) const CODES: &[ErrorCode] = &[
     ErrorCode::new(
         PAYMENT_CURRENCY_UNSUPPORTED,
         400,
-        "the payment request names a currency other than WANT",
+        "the payment request names a currency neither WANT nor of the chain's list",
     ),
     ErrorCode::new(PAYMENT_UNKNOWN, 404, "no till payment has this id"),
     ErrorCode::new(
@@ -408,5 +412,15 @@ pub(crate) const CODES: &[ErrorCode] = &[
         PRICE_REPORT_INVALID,
         400,
         "a price report has no rates, too many, a repeated currency or a rate out of bounds",
+    ),
+    ErrorCode::new(
+        PAYMENT_REQUEST_WRONG_CHAIN,
+        400,
+        "the payment request names another chain than this one",
+    ),
+    ErrorCode::new(
+        PAYMENT_ABOVE_MAX,
+        400,
+        "the payment request comes to more WANT than the payer's max_want",
     ),
 ];

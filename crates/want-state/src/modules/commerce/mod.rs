@@ -91,13 +91,13 @@ impl Module for Commerce {
     }
 
     /// Placing an order takes at most `max_total` (the payment), accepting one at most
-    /// `max_deposit` (the deposit) and paying a request its amount; nothing else takes from the
-    /// sender.
+    /// `max_deposit` (the deposit) and paying a request at most `max_want` (whatever its
+    /// currency); nothing else takes from the sender.
     fn max_spend(_params: &ChainParams, call: &CommerceCall) -> Result<Amount, ExecError> {
         Ok(match call {
             CommerceCall::PlaceOrder { max_total, .. } => *max_total,
             CommerceCall::AcceptOrder { max_deposit, .. } => *max_deposit,
-            CommerceCall::PayRequest { request, .. } => request.amount,
+            CommerceCall::PayRequest { max_want, .. } => *max_want,
             _ => 0,
         })
     }

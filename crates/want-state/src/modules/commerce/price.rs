@@ -239,14 +239,14 @@ pub fn prices(
     Ok(Page { items, next })
 }
 
-/// Why an order in `currency` cannot convert, as a failure naming the currency, the reports
-/// and their age.
+/// Why an amount in `currency` (an order's price, a till request) cannot convert, as a failure
+/// naming the currency, the reports and their age.
 pub(crate) fn no_rate_failure(currency: &str, why: NoRate, now: u64) -> ExecError {
     match why {
         NoRate::Unavailable { reports } => fail(
             PRICE_UNAVAILABLE,
             format!(
-                "the offer is priced in {currency}, which has {reports} price reports; a rate needs {PRICE_REPORTS_MIN} reports from registered reporters: ask the reporters to post {currency} or buy an offer priced in WANT"
+                "{currency} has {reports} price reports; a rate needs {PRICE_REPORTS_MIN} reports from registered reporters: ask the reporters to post {currency} or pay in WANT"
             ),
         ),
         NoRate::Stale {

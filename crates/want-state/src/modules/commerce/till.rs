@@ -6,15 +6,25 @@
 //! has no secp256k1: the node's admission precheck (`want_node::modules::commerce`) checks that
 //! the signature over [`PaymentRequest::hash`] is by `request.terminal`; here `PayRequest`
 //! checks that `terminal` may sign for the shop *now* (owner or registered till key), the shop
-//! is open, the request has not expired at block time (`expires_ms` is the first instant it can
-//! no longer be paid), is at most [`PAYMENT_REQUEST_VALIDITY_MS_MAX`] ahead, names WANT, asks for
-//! more than 0, and was never paid. Then `amount` moves from the sender to the shop's payout
+//! is open, the request names this chain (`chain_id`, else `payment_request_wrong_chain`), has
+//! not expired at block time (`expires_ms` is the first instant it can no longer be paid), is at
+//! most [`PAYMENT_REQUEST_VALIDITY_MS_MAX`] ahead, names WANT or a currency of the chain's list,
+//! asks for more than 0, and was never paid.
+//!
+//! **The WANT paid.** A request in WANT pays `amount`. A request in another currency converts
+//! `amount` (micro-units) at the block's median rate with the function and rounding an order's
+//! placement uses ([`super::price::convert`]: rounded up); a stale or missing rate refuses it
+//! (`price_stale`, `price_unavailable`). Either way the WANT due must be at most the call's
+//! `max_want` (`payment_above_max`): the payer's bound, since the rate may move between the
+//! wallet's check and the block. Then the WANT due moves from the sender to the shop's payout
 //! account less the 1 % fee ([`completion_fee`]) to `params.incentive_pool`, and a
-//! [`TillPayment`] and a purchase record ([`PurchaseSource::Till`]) are written under an id taken
-//! from the orders' sequence, so a purchase is named by (buyer, id) whichever made it.
+//! [`TillPayment`] (with the rate) and a purchase record ([`PurchaseSource::Till`], amount in
+//! WANT) are written under an id taken from the orders' sequence, so a purchase is named by
+//! (buyer, id) whichever made it.
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::Serialize;
+use want_types::modules::commerce::price::{is_currency, CURRENCIES};
 use want_types::modules::commerce::{
     CommerceCall, CommerceEvent, PaymentRequest, CURRENCY_BYTES_MAX,
     PAYMENT_REQUEST_VALIDITY_MS_MAX, PRODUCT_BYTES_MAX, REFERENCE_BYTES_MAX, TILL_CURRENCY_WANT,
@@ -25,6 +35,7 @@ use want_types::{Address, Amount, Hash32};
 
 use super::codes::*;
 use super::fees::completion_fee;
+use super::price;
 use super::state::{
     self, next_id, purchase_key, read, write, PurchaseRecord, PurchaseSource, Shop,
     ORDER_SEQ_KEY,
@@ -57,7 +68,8 @@ pub struct TillPayment {
     pub buyer: Address,
     /// The shop's payout account when paid: it got `amount - fee`.
     pub payout: Address,
-    /// Paid by the buyer, base units.
+    /// WANT paid by the buyer, base units (`request.amount` converted at `rate` when the
+    /// request is in another currency).
     #[serde(with = "want_types::amount::dec")]
     pub amount: Amount,
     /// To the incentive pool, base units.
@@ -66,6 +78,10 @@ pub struct TillPayment {
     /// The block that paid it (its `TillPaid` event on `/v1/events` names the transaction).
     pub height: u64,
     pub time_ms: u64,
+    /// WANT base units per whole unit of `request.currency` it converted at (the median rate);
+    /// `None` for a request in WANT.
+    #[serde(with = "want_types::amount::dec_opt")]
+    pub rate: Option<Amount>,
 }
 
 fn shop_part(handle: &str) -> Vec<u8> {
@@ -214,9 +230,9 @@ pub(crate) fn execute(
             });
             Ok(())
         }
-        CommerceCall::PayRequest { request, .. } => {
-            pay(ov, block, events, sender, request)
-        }
+        CommerceCall::PayRequest {
+            request, max_want, ..
+        } => pay(ov, block, events, sender, request, *max_want),
         _ => Ok(()),
     }
 }
@@ -254,8 +270,18 @@ fn invalid(message: String) -> ExecError {
     fail(PAYMENT_REQUEST_INVALID, message)
 }
 
-/// Checks the request's fields against their bounds and the block time.
-fn check_request(r: &PaymentRequest, now: u64) -> Result<(), ExecError> {
+/// Checks the request's fields against their bounds, the chain and the block time.
+fn check_request(r: &PaymentRequest, block: &BlockContext) -> Result<(), ExecError> {
+    let now = block.timestamp_ms;
+    if r.chain_id != block.params.chain_id {
+        return Err(fail(
+            PAYMENT_REQUEST_WRONG_CHAIN,
+            format!(
+                "tx.call.request.chain_id is {}, but this is chain {}: the request was made for another chain (a test net or a fork); do not pay it here, ask the till for a request on chain {}",
+                r.chain_id, block.params.chain_id, block.params.chain_id
+            ),
+        ));
+    }
     if r.amount == 0 {
         return Err(invalid(
             "tx.call.request.amount is 0; a payment request asks for at least 1 base unit".into(),
@@ -267,12 +293,13 @@ fn check_request(r: &PaymentRequest, now: u64) -> Result<(), ExecError> {
             r.currency.len()
         )));
     }
-    if r.currency != TILL_CURRENCY_WANT {
+    if r.currency != TILL_CURRENCY_WANT && !is_currency(&r.currency) {
         return Err(fail(
             PAYMENT_CURRENCY_UNSUPPORTED,
             format!(
-                "tx.call.request.currency is {:?}; a till is paid in {TILL_CURRENCY_WANT} for now: ask the till for a request in {TILL_CURRENCY_WANT}",
-                r.currency
+                "tx.call.request.currency is {:?}; a till is paid in {TILL_CURRENCY_WANT} or one of {}: ask the till for a request in one of them",
+                r.currency,
+                CURRENCIES.join(", ")
             ),
         ));
     }
@@ -314,9 +341,10 @@ fn pay(
     events: &mut Vec<CommerceEvent>,
     sender: Address,
     r: &PaymentRequest,
+    max_want: Amount,
 ) -> Result<(), ExecError> {
     let now = block.timestamp_ms;
-    check_request(r, now)?;
+    check_request(r, block)?;
     let shop = open_shop(ov, &r.shop)?;
     if r.terminal != shop.owner && !is_till_key(ov, &r.shop, &r.terminal)? {
         return Err(fail(
@@ -344,9 +372,23 @@ fn pay(
             format!("the payment request {hash} was already paid by payment {id}; it is paid once"),
         ));
     }
-    let fee = completion_fee(r.amount);
-    let to_shop = r.amount - fee; // fee <= amount: 1 % rounded up of a whole number
-    debit(ov, &sender, r.amount, INSUFFICIENT_BALANCE)?;
+    let (amount, rate) = want_due(ov, r, now)?;
+    if amount > max_want {
+        return Err(fail(
+            PAYMENT_ABOVE_MAX,
+            format!(
+                "the request comes to {amount} WANT base units{}; tx.call.max_want is {max_want}: the rate moved or the bound is too low, check the amount and pay again with a higher max_want",
+                rate.map(|rate| format!(
+                    " ({} micro-units of {} at {rate} base units per unit)",
+                    r.amount, r.currency
+                ))
+                .unwrap_or_default()
+            ),
+        ));
+    }
+    let fee = completion_fee(amount);
+    let to_shop = amount - fee; // fee <= amount: 1 % rounded up of a whole number
+    debit(ov, &sender, amount, INSUFFICIENT_BALANCE)?;
     if to_shop > 0 {
         credit(ov, &shop.payout, to_shop)?;
     }
@@ -359,10 +401,11 @@ fn pay(
         request: r.clone(),
         buyer: sender,
         payout: shop.payout,
-        amount: r.amount,
+        amount,
         fee,
         height: block.height,
         time_ms: now,
+        rate,
     };
     write(ov, payment_key(id), &payment);
     let record = PurchaseRecord {
@@ -370,7 +413,7 @@ fn pay(
         buyer: sender,
         shop: r.shop.clone(),
         product: r.product.clone().unwrap_or_default(),
-        amount: r.amount,
+        amount,
         time_ms: now,
         source: PurchaseSource::Till,
     };
@@ -380,9 +423,32 @@ fn pay(
         request_hash: hash,
         shop: r.shop.clone(),
         buyer: sender,
-        amount: r.amount,
+        amount,
         fee,
         reference: r.reference.clone(),
+        currency: r.currency.clone(),
+        rate,
     });
     Ok(())
+}
+
+/// The WANT (base units) request `r` comes to at `now`, and the rate if converted: its amount
+/// for a request in WANT, else its amount converted at the median rate exactly as an order's
+/// price is ([`price::convert`], rounded up); a stale or missing rate fails.
+fn want_due(
+    view: &dyn StateView,
+    r: &PaymentRequest,
+    now: u64,
+) -> Result<(Amount, Option<Amount>), ExecError> {
+    if r.currency == TILL_CURRENCY_WANT {
+        return Ok((r.amount, None));
+    }
+    let (amount, _, rate) = price::convert(view, &r.currency, r.amount, 0, now).map_err(|e| match e {
+        ExecError::Tx(f) if f.code == PRICE_STALE || f.code == PRICE_UNAVAILABLE => fail(
+            f.code,
+            format!("tx.call.request.currency {}: {}", r.currency, f.message),
+        ),
+        other => other,
+    })?;
+    Ok((amount, rate))
 }

@@ -27,14 +27,22 @@ fn request(w: &World) -> PaymentRequest {
         expires_ms: w.now + VALID_MS,
         terminal: terminal(),
         nonce: 1,
+        chain_id: params().chain_id,
     }
 }
 
-/// The state machine does not check the signature (the node's precheck does).
+/// The state machine does not check the signature (the node's precheck does). The payer agrees
+/// to pay the request's amount (as the CLI sets it for a request in WANT).
 fn pay(request: PaymentRequest) -> CommerceCall {
+    let max_want = request.amount;
+    pay_at_most(request, max_want)
+}
+
+fn pay_at_most(request: PaymentRequest, max_want: Amount) -> CommerceCall {
     CommerceCall::PayRequest {
         request,
         signature: Signature::Secp256k1(vec![0; 65]),
+        max_want,
     }
 }
 
@@ -69,6 +77,8 @@ fn a_request_signed_by_a_till_key_pays_the_shop_less_the_fee_and_records_a_purch
             amount: TILL_AMOUNT,
             fee,
             reference: "R-1".into(),
+            currency: TILL_CURRENCY_WANT.into(),
+            rate: None,
         }]
     );
     assert_eq!(w.bal(buyer()), buyer_before - TILL_AMOUNT - r.fee_paid);
@@ -76,6 +86,7 @@ fn a_request_signed_by_a_till_key_pays_the_shop_less_the_fee_and_records_a_purch
     assert_eq!(w.bal(pool()), pool_before + r.fee_paid + fee);
     let p = till::payment(&w.ms, 1).unwrap().unwrap();
     assert_eq!((p.buyer, p.amount, p.fee, p.payout), (buyer(), TILL_AMOUNT, fee, payout()));
+    assert_eq!(p.rate, None);
     assert_eq!(till::paid_by(&w.ms, &req.hash()).unwrap(), Some(1));
     let rec = state::purchase(&w.ms, &buyer(), 1).unwrap().unwrap();
     assert_eq!(rec.source, PurchaseSource::Till);
@@ -182,7 +193,10 @@ fn a_request_of_zero_or_in_another_currency_or_with_long_fields_is_refused() {
     req.amount = 0;
     w.fails(buyer(), pay(req), PAYMENT_REQUEST_INVALID);
     let mut req = request(&w);
-    req.currency = "USD".into();
+    req.currency = "XYZ".into();
+    w.fails(buyer(), pay(req), PAYMENT_CURRENCY_UNSUPPORTED);
+    let mut req = request(&w);
+    req.currency = "cny".into();
     w.fails(buyer(), pay(req), PAYMENT_CURRENCY_UNSUPPORTED);
     let mut req = request(&w);
     req.reference = "r".repeat(want_types::modules::commerce::REFERENCE_BYTES_MAX + 1);
@@ -339,6 +353,188 @@ mod random_sequences {
             }
         }
     }
+}
+
+#[test]
+fn a_request_for_another_chain_is_refused_naming_both_chains() {
+    let mut w = with_till();
+    let mut req = request(&w);
+    req.chain_id = params().chain_id + 1;
+    let before = w.bal(buyer());
+    let r = w.call(buyer(), pay(req.clone()));
+    assert_eq!(code(&r), ("failed", PAYMENT_REQUEST_WRONG_CHAIN));
+    let m = message(&r);
+    assert!(m.contains(&req.chain_id.to_string()) && m.contains(&params().chain_id.to_string()), "{m}");
+    assert_eq!(w.bal(buyer()), before - r.fee_paid);
+    w.fails(buyer(), pay(req), PAYMENT_REQUEST_WRONG_CHAIN);
+}
+
+#[test]
+fn a_want_request_above_max_want_is_refused_and_one_below_pays_the_amount() {
+    let mut w = with_till();
+    let req = request(&w);
+    w.fails(buyer(), pay_at_most(req.clone(), TILL_AMOUNT - 1), PAYMENT_ABOVE_MAX);
+    let before = w.bal(buyer());
+    let r = w.ok(buyer(), pay_at_most(req, TILL_AMOUNT * 2));
+    assert_eq!(w.bal(buyer()), before - TILL_AMOUNT - r.fee_paid);
+}
+
+#[test]
+fn max_spend_of_a_payment_is_its_max_want() {
+    use crate::kernel::module::Module;
+    let req = request(&with_till());
+    let call = pay_at_most(req, 777);
+    assert_eq!(super::super::Commerce::max_spend(&params(), &call).unwrap(), 777);
+}
+
+/// Reporters of the chain's genesis in [`with_till_and_rates`].
+fn reporter(i: u8) -> Address {
+    addr(20 + i)
+}
+
+/// 1 CNY = 0.137777 / 0.138001 / 0.139 WANT: the median is 0.138001 WANT (138_001 base units).
+const CNY_RATE: Amount = 138_001;
+
+/// [`with_till`] on a chain whose genesis names three price reporters, which posted CNY rates
+/// whose median is [`CNY_RATE`].
+fn with_till_and_rates() -> World {
+    use std::collections::BTreeMap;
+    use want_types::amount::TOTAL_SUPPLY;
+    let allocs: Vec<(Address, Amount)> = [seller(), buyer(), other(), stranger(), reporter(1), reporter(2), reporter(3)]
+        .into_iter()
+        .map(|a| (a, START))
+        .collect();
+    let mut all = allocs.clone();
+    all.push((addr(200), TOTAL_SUPPLY - START * allocs.len() as Amount));
+    let sections: BTreeMap<String, serde_json::Value> = [(
+        "commerce".to_string(),
+        serde_json::json!({ "price_reporters": [reporter(1), reporter(2), reporter(3)] }),
+    )]
+    .into_iter()
+    .collect();
+    let (ws, _) = crate::genesis_state(&crate::GenesisInput {
+        params: &params(),
+        allocations: &all,
+        sections: &sections,
+        activations: &want_types::Activations::default(),
+    })
+    .unwrap();
+    let mut ms = MemState::new();
+    ms.apply(&ws);
+    let mut w = World {
+        ms,
+        height: 1,
+        now: NOW_MS,
+    };
+    w.ok(seller(), open("shop"));
+    w.ok(
+        seller(),
+        CommerceCall::AddTillKey {
+            shop: "shop".into(),
+            key: terminal(),
+        },
+    );
+    for (i, rate) in [(1, 139_000), (2, 137_777), (3, CNY_RATE)] {
+        w.ok(
+            reporter(i),
+            CommerceCall::PostPrices {
+                rates: vec![want_types::modules::commerce::price::PriceRate {
+                    currency: "CNY".into(),
+                    rate,
+                }],
+            },
+        );
+    }
+    w
+}
+
+/// A request for 88.88 CNY (micro-units), which comes to ⌈88.88 × 0.138001⌉ WANT.
+fn cny_request(w: &World) -> PaymentRequest {
+    let mut r = request(w);
+    r.currency = "CNY".into();
+    r.amount = 88_880_000;
+    r
+}
+
+#[test]
+fn a_cny_request_converts_at_the_median_rate_exactly_as_an_order_would() {
+    let mut w = with_till_and_rates();
+    let req = cny_request(&w);
+    // The conversion of an order's price: the same function, the same rounding (up).
+    let want = want_types::modules::commerce::price::to_want(req.amount, CNY_RATE).unwrap();
+    let (as_order, _, rate) =
+        super::super::price::convert(&w.ms, "CNY", req.amount, 0, w.now).unwrap();
+    assert_eq!((want, rate), (as_order, Some(CNY_RATE)));
+    assert_eq!(want, 12_265_529); // 88.88 × 138,001 = 12,265,528.88 base units, rounded up
+    let fee = want.div_ceil(100);
+    let (buyer_before, pool_before) = (w.bal(buyer()), w.bal(pool()));
+    let r = w.ok(buyer(), pay_at_most(req.clone(), want));
+    assert_eq!(
+        commerce_events(&r.events),
+        vec![CommerceEvent::TillPaid {
+            payment: 1,
+            request_hash: req.hash(),
+            shop: "shop".into(),
+            buyer: buyer(),
+            amount: want,
+            fee,
+            reference: "R-1".into(),
+            currency: "CNY".into(),
+            rate: Some(CNY_RATE),
+        }]
+    );
+    assert_eq!(w.bal(buyer()), buyer_before - want - r.fee_paid);
+    assert_eq!(w.bal(payout()), want - fee);
+    assert_eq!(w.bal(pool()), pool_before + r.fee_paid + fee);
+    let p = till::payment(&w.ms, 1).unwrap().unwrap();
+    assert_eq!((p.amount, p.fee, p.rate), (want, fee, Some(CNY_RATE)));
+    assert_eq!((p.request.amount, p.request.currency.as_str()), (88_880_000, "CNY"));
+    let rec = state::purchase(&w.ms, &buyer(), 1).unwrap().unwrap();
+    assert_eq!(rec.amount, want, "the purchase record is in WANT");
+    w.check_books();
+}
+
+#[test]
+fn a_cny_request_converting_above_max_want_is_refused() {
+    let mut w = with_till_and_rates();
+    let req = cny_request(&w);
+    let want = want_types::modules::commerce::price::to_want(req.amount, CNY_RATE).unwrap();
+    let before = w.bal(buyer());
+    w.fails(buyer(), pay_at_most(req.clone(), want - 1), PAYMENT_ABOVE_MAX);
+    // The rate rises after the wallet's check: the bound the payer signed holds.
+    for i in 1..=3 {
+        w.ok(
+            reporter(i),
+            CommerceCall::PostPrices {
+                rates: vec![want_types::modules::commerce::price::PriceRate {
+                    currency: "CNY".into(),
+                    rate: CNY_RATE * 2,
+                }],
+            },
+        );
+    }
+    w.fails(buyer(), pay_at_most(req, want), PAYMENT_ABOVE_MAX);
+    assert!(w.bal(buyer()) > before - want, "only fees were paid");
+    assert_eq!(w.bal(payout()), 0);
+}
+
+#[test]
+fn a_cny_request_with_a_stale_or_missing_rate_is_refused_and_changes_nothing() {
+    let mut w = with_till_and_rates();
+    let mut usd = cny_request(&w);
+    usd.currency = "USD".into();
+    w.fails(buyer(), pay_at_most(usd, Amount::MAX), PRICE_UNAVAILABLE);
+    let later = w.now + want_types::modules::commerce::price::PRICE_REPORT_AGE_MS_MAX + 1;
+    w.tick(later);
+    let req = cny_request(&w);
+    let before = w.bal(buyer());
+    let r = w.call(buyer(), pay_at_most(req.clone(), Amount::MAX));
+    assert_eq!(code(&r), ("failed", PRICE_STALE));
+    assert!(message(&r).contains("CNY"), "{}", message(&r));
+    assert_eq!(w.bal(buyer()), before - r.fee_paid);
+    assert_eq!(w.bal(payout()), 0);
+    assert_eq!(till::paid_by(&w.ms, &req.hash()).unwrap(), None);
+    w.fails(buyer(), pay_at_most(req, Amount::MAX), PRICE_STALE);
 }
 
 #[test]

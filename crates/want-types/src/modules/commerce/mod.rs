@@ -253,11 +253,18 @@ pub enum CommerceCall {
     /// Removes a till key of a shop (owner only): requests it signed can no longer be paid.
     RemoveTillKey { shop: String, key: Address },
     /// Pays a shop's payment request signed by `request.terminal` (its owner or a till key):
-    /// `request.amount` moves from the sender to the shop's payout account, less the 1 % fee.
+    /// `request.amount` (converted to WANT at the median rate when in another currency) moves
+    /// from the sender to the shop's payout account, less the 1 % fee.
     PayRequest {
         request: PaymentRequest,
         /// By `request.terminal`, over [`PaymentRequest::hash`] (checked at admission).
         signature: crate::Signature,
+        /// The most WANT (base units) the payer agreed to pay: a request in another currency
+        /// whose conversion comes to more is refused (`payment_above_max`), as is a WANT
+        /// request asking for more. The mempool bounds the sender's spending by it.
+        #[serde(with = "crate::amount::dec")]
+        #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::DecimalAmount))]
+        max_want: Amount,
     },
     /// Reviews the sender's completed purchase `purchase` (one review per purchase): a rating
     /// of [`REVIEW_RATING_MIN`]..=[`REVIEW_RATING_MAX`] stars and the text as a public blob
@@ -452,14 +459,15 @@ pub enum CommerceEvent {
         shop: String,
         key: Address,
     },
-    /// A payment request was paid at the till: `amount` less `fee` to the shop's payout
-    /// account, `fee` to the incentive pool. `payment` is also the id of the buyer's purchase
-    /// record.
+    /// A payment request was paid at the till: `amount` (WANT base units) less `fee` to the
+    /// shop's payout account, `fee` to the incentive pool. `payment` is also the id of the
+    /// buyer's purchase record. A request in another currency was converted at `rate`.
     TillPaid {
         payment: u64,
         request_hash: Hash32,
         shop: String,
         buyer: Address,
+        /// WANT paid, base units.
         #[serde(with = "crate::amount::dec")]
         #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::DecimalAmount))]
         amount: Amount,
@@ -467,6 +475,13 @@ pub enum CommerceEvent {
         #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::DecimalAmount))]
         fee: Amount,
         reference: String,
+        /// The request's currency (`WANT` or one of the chain's list).
+        currency: String,
+        /// WANT base units per whole unit of `currency` it converted at (the median rate); null
+        /// for a request in WANT.
+        #[serde(with = "crate::amount::dec_opt")]
+        #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::schema::DecimalAmount>))]
+        rate: Option<Amount>,
     },
     ReviewAdded {
         review: u64,

@@ -3,11 +3,20 @@
 //! then broadcasts it or hands the signed transaction back to the terminal (offline).
 //!
 //! **The payment request URI** (what the QR code holds):
-//! `want:pay?v=1&req=<hex of borsh(PaymentRequest)>&sig=<hex of borsh(Signature)>`, lowercase
+//! `want:pay?v=2&req=<hex of borsh(PaymentRequest)>&sig=<hex of borsh(Signature)>`, lowercase
 //! hex, parameters in this order ([`payment_uri`], [`parse_payment_uri`]). The signature is over
 //! [`PaymentRequest::hash`] (`sha256d(PAYMENT_REQUEST_HASH_TAG ‖ borsh(request))`), by the key
 //! of `request.terminal`: the shop's owner or one of its till keys. Anything altered in the URI
 //! changes the hash, so the signature then names another signer.
+//!
+//! **Version 2** added `chain_id` (a request is payable on one chain only: a test net's request
+//! cannot be paid on the main net or a fork) and requests in the currencies of
+//! [`super::price::CURRENCIES`]; a version 1 URI is refused with a reason.
+//!
+//! **Other currencies.** `amount` is in micro-units of `currency` (6 decimals, as an offer's
+//! price). The chain converts it to WANT when the payment's block applies, at the median rate and
+//! with the rounding of an order ([`super::price::to_want`], rounded up); the payer's
+//! `PayRequest::max_want` bounds what that may come to.
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
@@ -17,7 +26,8 @@ use crate::{Address, Amount, Hash32, Signature};
 
 /// Domain tag of a payment request's hash ([`PaymentRequest::hash`]).
 pub const PAYMENT_REQUEST_HASH_TAG: &[u8] = b"want/commerce/payment-request/v1";
-/// The only currency a payment request may name for now: WANT itself.
+/// The currency of a request in WANT itself (paid as asked, no rate). A request may also name any
+/// currency of [`super::price::CURRENCIES`], converted at payment.
 pub const TILL_CURRENCY_WANT: &str = "WANT";
 /// Longest currency code of a payment request, in bytes.
 pub const CURRENCY_BYTES_MAX: usize = 16;
@@ -30,8 +40,8 @@ pub const PAYMENT_REQUEST_VALIDITY_MS_MAX: u64 = 7 * 24 * 3_600_000;
 pub const TILL_KEYS_MAX: usize = 64;
 /// Scheme and path of a payment request URI.
 pub const PAYMENT_URI_PREFIX: &str = "want:pay?";
-/// Version of the payment request URI format.
-pub const PAYMENT_URI_VERSION: &str = "1";
+/// Version of the payment request URI format (2: requests name their chain).
+pub const PAYMENT_URI_VERSION: &str = "2";
 /// Longest payment request URI accepted, in bytes (a QR code holds at most 2,953 bytes).
 pub const PAYMENT_URI_BYTES_MAX: usize = 2_900;
 
@@ -42,11 +52,13 @@ pub const PAYMENT_URI_BYTES_MAX: usize = 2_900;
 pub struct PaymentRequest {
     /// The shop's handle.
     pub shop: String,
-    /// In base units of `currency` (more than 0).
+    /// In base units of `currency` (more than 0): WANT base units, or micro-units of another
+    /// currency (6 decimals, as an offer's price).
     #[serde(with = "crate::amount::dec")]
     #[cfg_attr(feature = "openapi", schema(value_type = crate::schema::DecimalAmount))]
     pub amount: Amount,
-    /// [`TILL_CURRENCY_WANT`] (other currencies are refused until prices convert them).
+    /// [`TILL_CURRENCY_WANT`] or a currency of [`super::price::CURRENCIES`] (converted to WANT
+    /// at the median rate when paid).
     pub currency: String,
     /// The till's reference (receipt number), at most [`REFERENCE_BYTES_MAX`] bytes.
     pub reference: String,
@@ -59,6 +71,9 @@ pub struct PaymentRequest {
     pub terminal: Address,
     /// Chosen at random by the terminal: two requests alike otherwise differ by it.
     pub nonce: u64,
+    /// The chain it may be paid on (`ChainParams::chain_id`); the state machine refuses it on
+    /// any other (`payment_request_wrong_chain`).
+    pub chain_id: u64,
 }
 
 impl PaymentRequest {
@@ -123,6 +138,11 @@ pub fn parse_payment_uri(uri: &str) -> Result<(PaymentRequest, Signature), Payme
             return Err(err(format!("the URI parameter {k:?} is given twice")));
         }
     }
+    if v == Some("1") {
+        return Err(err(format!(
+            "the URI is a version 1 payment request, which names no chain and is no longer paid; this wallet reads version {PAYMENT_URI_VERSION}: ask the till for a new request (update the till's software)"
+        )));
+    }
     if v != Some(PAYMENT_URI_VERSION) {
         return Err(err(format!(
             "the URI's version is {:?}; this wallet reads version {PAYMENT_URI_VERSION}",
@@ -154,6 +174,7 @@ mod tests {
             expires_ms: 1_700_000_600_000,
             terminal: Address::system("till"),
             nonce: 7,
+            chain_id: 1,
         }
     }
 
@@ -161,7 +182,7 @@ mod tests {
     fn a_payment_uri_parses_back_to_its_request_and_signature() {
         let sig = Signature::Secp256k1(vec![3; 65]);
         let uri = payment_uri(&sample(), &sig);
-        assert!(uri.starts_with("want:pay?v=1&req="));
+        assert!(uri.starts_with("want:pay?v=2&req="));
         assert_eq!(parse_payment_uri(&uri), Ok((sample(), sig)));
     }
 
@@ -169,6 +190,9 @@ mod tests {
     fn a_changed_field_changes_the_request_hash() {
         let mut other = sample();
         other.amount += 1;
+        assert_ne!(sample().hash(), other.hash());
+        let mut other = sample();
+        other.chain_id = 2;
         assert_ne!(sample().hash(), other.hash());
     }
 
@@ -178,7 +202,8 @@ mod tests {
         let uri = payment_uri(&sample(), &sig);
         for (bad, why) in [
             ("https://x".to_string(), "does not start"),
-            (uri.replace("v=1", "v=2"), "version"),
+            (uri.replace("v=2", "v=3"), "version"),
+            (uri.replace("v=2", "v=1"), "version 1 payment request"),
             (uri.replace("&sig=", "&sag="), "unknown URI parameter"),
             (uri.replace("req=", "req=zz"), "not hex"),
             (format!("{uri}&v=1"), "twice"),
