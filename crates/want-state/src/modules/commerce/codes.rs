@@ -133,6 +133,10 @@ pub const PRICE_REPORTER_REGISTERED: &str = "price_reporter_registered";
 pub const PRICE_REPORTERS_FULL: &str = "price_reporters_full";
 /// Failed: a price report has no rates, too many, a repeated currency or a rate out of bounds.
 pub const PRICE_REPORT_INVALID: &str = "price_report_invalid";
+/// Noted, not failed: a capture's `receiving` event names a business transaction that starts
+/// with `urn:want:commerce:order:` but whose order id is not canonical decimal; it confirms
+/// nothing (the capture's `orders` answer says so).
+pub const ORDER_URN_INVALID: &str = "order_urn_invalid";
 
 pub(crate) const CODES: &[ErrorCode] = &[
     ErrorCode::new(
@@ -401,5 +405,10 @@ pub(crate) const CODES: &[ErrorCode] = &[
         PRICE_REPORT_INVALID,
         400,
         "a price report has no rates, too many, a repeated currency or a rate out of bounds",
+    ),
+    ErrorCode::new(
+        ORDER_URN_INVALID,
+        400,
+        "a receiving event names urn:want:commerce:order: with an order id that is not canonical decimal",
     ),
 ];
