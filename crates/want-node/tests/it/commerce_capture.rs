@@ -3,7 +3,8 @@
 //! delivery organisation, the order completes (the seller paid less the fee, the deposit back,
 //! the escrow emptied) and the answer's `orders` says so; an order whose delivery organisation
 //! is another one is answered `refused` with the chain's code while the capture succeeds and
-//! the order stays as it was; `confirmOrders=false` confirms nothing.
+//! the order stays as it was; a malformed order URN is `ignored` with `order_urn_invalid`;
+//! `confirmOrders=false` confirms nothing.
 
 use crate::common;
 
@@ -167,15 +168,24 @@ async fn shipped_order(
 /// An EPCIS document of `receiving` events at [`PICKUP_AT`], one per entry of `orders` naming
 /// those orders, each a millisecond apart from now on (distinct event hashes).
 fn receiving_document(orders: &[&[u64]]) -> Vec<u8> {
+    let values: Vec<Vec<String>> = orders
+        .iter()
+        .map(|named| named.iter().map(|o| order_urn(*o)).collect())
+        .collect();
+    receiving_document_naming(&values)
+}
+
+/// As [`receiving_document`], with the business transaction values given as they are.
+fn receiving_document_naming(values: &[Vec<String>]) -> Vec<u8> {
     let now = i64::try_from(now_ms()).unwrap();
-    let events: Vec<Value> = orders
+    let events: Vec<Value> = values
         .iter()
         .enumerate()
         .map(|(i, named)| {
             let time = want_epcis::format_utc_millis(now + i64::try_from(i).unwrap());
             let list: Vec<Value> = named
                 .iter()
-                .map(|o| json!({"type": "po", "bizTransaction": order_urn(*o)}))
+                .map(|v| json!({"type": "po", "bizTransaction": v}))
                 .collect();
             json!({
                 "type": "ObjectEvent",
@@ -341,5 +351,21 @@ async fn a_receiving_event_naming_an_order_delivered_elsewhere_is_refused_and_th
     // The order is as it was.
     assert_eq!(order_json(&n, order).await, before);
     assert_eq!(n.balance(&escrow()).await, escrow_before);
+
+    // A malformed order URN is ignored with a note; the capture succeeds all the same.
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let (s, v) = n
+        .post_raw(
+            "/v1/epcis/capture",
+            receiving_document_naming(&[vec![format!("urn:want:commerce:order:0{order}")]]),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["events"].as_array().map(Vec::len), Some(1), "{v}");
+    let o = &v["orders"][0];
+    assert_eq!(o["status"], "ignored", "{v}");
+    assert_eq!(o["code"], "order_urn_invalid", "{v}");
+    assert_eq!(o["order"], Value::Null, "{v}");
+    assert_eq!(order_json(&n, order).await, before);
     n.stop().await;
 }
