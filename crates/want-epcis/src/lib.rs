@@ -292,6 +292,18 @@ impl EpcisEvent {
             .and_then(Value::as_str)
     }
 
+    /// The values of the event's `bizTransactionList` (URIs), in document order; empty when it
+    /// has none.
+    pub fn biz_transactions(&self) -> Vec<&str> {
+        self.json
+            .get("bizTransactionList")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t.get("bizTransaction").and_then(Value::as_str))
+            .collect()
+    }
+
     /// Every identifier the event touches with its relation, in field order.
     pub fn products(&self) -> Vec<ProductRef> {
         self.products.clone()

@@ -300,7 +300,7 @@ fn commerce_offer_update_decline_refund_cancel_dispute_and_settle_through_the_cl
 }
 
 #[test]
-fn an_epcis_receiving_event_at_the_buyers_pickup_point_confirms_delivery() {
+fn an_epcis_receiving_event_captured_at_the_buyers_pickup_point_completes_the_order() {
     let dir = tempfile::tempdir().unwrap();
     let node = DevNode::start(&dir.path().join("data"), &["--block-interval-ms", "20"]);
     let url = node.url.as_str();
@@ -415,33 +415,52 @@ fn an_epcis_receiving_event_at_the_buyers_pickup_point_confirms_delivery() {
     signed(&["order", "ship", &order], &seller, url);
 
     // The pickup point captures its receiving event, naming the order as a business
-    // transaction, and confirms the delivery with it.
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis();
-    let event_time = want_epcis::format_utc_millis(i64::try_from(now_ms).unwrap());
-    let doc = serde_json::json!({
-        "@context": ["https://ref.gs1.org/standards/epcis/epcis-context.jsonld"],
-        "type": "EPCISDocument",
-        "schemaVersion": "2.0",
-        "creationDate": event_time,
-        "epcisBody": {"eventList": [{
-            "type": "ObjectEvent",
-            "eventTime": event_time,
-            "eventTimeZoneOffset": "+00:00",
-            "epcList": ["urn:epc:id:sgtin:4012345.011111.1"],
-            "action": "OBSERVE",
-            "bizStep": "receiving",
-            "readPoint": {"id": PICKUP_AT},
-            "bizLocation": {"id": PICKUP_AT},
-            "bizTransactionList": [
-                {"type": "po", "bizTransaction": format!("urn:want:commerce:order:{order}")}
-            ]
-        }]}
-    });
-    let file = dir.path().join("received.jsonld");
-    std::fs::write(&file, serde_json::to_vec(&doc).unwrap()).unwrap();
+    // transaction: the capture itself confirms the delivery (unless --no-confirm-orders).
+    let receiving = |name: &str| {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis();
+        let event_time = want_epcis::format_utc_millis(i64::try_from(now_ms).unwrap());
+        let doc = serde_json::json!({
+            "@context": ["https://ref.gs1.org/standards/epcis/epcis-context.jsonld"],
+            "type": "EPCISDocument",
+            "schemaVersion": "2.0",
+            "creationDate": event_time,
+            "epcisBody": {"eventList": [{
+                "type": "ObjectEvent",
+                "eventTime": event_time,
+                "eventTimeZoneOffset": "+00:00",
+                "epcList": ["urn:epc:id:sgtin:4012345.011111.1"],
+                "action": "OBSERVE",
+                "bizStep": "receiving",
+                "readPoint": {"id": PICKUP_AT},
+                "bizLocation": {"id": PICKUP_AT},
+                "bizTransactionList": [
+                    {"type": "po", "bizTransaction": format!("urn:want:commerce:order:{order}")}
+                ]
+            }]}
+        });
+        let file = dir.path().join(name);
+        std::fs::write(&file, serde_json::to_vec(&doc).unwrap()).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        file
+    };
+    let file = receiving("held.jsonld");
+    let held = want_json(&[
+        "trace",
+        "capture",
+        file.to_str().unwrap(),
+        "--no-confirm-orders",
+        "--key-file",
+        &pickup,
+        "--node",
+        url,
+    ])
+    .ok_json();
+    assert_eq!(held["orders"], serde_json::json!([]), "{held}");
+    assert_eq!(status(&order, url), "shipped");
+    let file = receiving("received.jsonld");
     let captured = want_json(&[
         "trace",
         "capture",
@@ -456,7 +475,12 @@ fn an_epcis_receiving_event_at_the_buyers_pickup_point_confirms_delivery() {
         .as_str()
         .unwrap_or_else(|| panic!("no event hash in {captured}"))
         .to_string();
-    // Only the pickup point's key confirms with it.
+    let confirmed = &captured["orders"][0];
+    assert_eq!(confirmed["order"], order.as_str(), "{captured}");
+    assert_eq!(confirmed["event"], event_hash.as_str(), "{captured}");
+    assert_eq!(confirmed["status"], "confirmed", "{captured}");
+    assert_eq!(status(&order, url), "completed");
+    // By hand, only the pickup point's key may confirm with it, and only a shipped order.
     want_json(&[
         "order",
         "receive",
@@ -469,21 +493,18 @@ fn an_epcis_receiving_event_at_the_buyers_pickup_point_confirms_delivery() {
         url,
     ])
     .err_code("order_party_not_allowed");
-    let received = signed(
-        &["order", "receive", &order, "--event", &event_hash],
+    want_json(&[
+        "order",
+        "receive",
+        &order,
+        "--event",
+        &event_hash,
+        "--key-file",
         &pickup,
+        "--node",
         url,
-    );
-    let types: Vec<&str> = received["receipt"]["events"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e["type"].as_str())
-        .collect();
-    assert!(
-        types.contains(&"OrderReceived") && types.contains(&"OrderCompleted"),
-        "{received}"
-    );
+    ])
+    .err_code("order_transition_not_allowed");
     assert_eq!(status(&order, url), "completed");
     let shown = want_json(&["order", "show", &order, "--node", url]).ok_json();
     assert_eq!(shown["delivery"]["org"], "pickup", "{shown}");

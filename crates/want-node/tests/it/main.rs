@@ -9,6 +9,7 @@ mod catch_up;
 mod certificates;
 mod cluster;
 mod commerce;
+mod commerce_capture;
 mod commerce_events;
 mod commerce_price;
 mod commerce_review;

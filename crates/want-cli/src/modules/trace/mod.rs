@@ -17,6 +17,8 @@ use want_records::{anchor_calls, event_hash_of, seal_event, Publish};
 use want_types::trace::{parse_event_hash_id, OrgKind, Permission, Role, TraceCall};
 use want_types::{Address, Call, Hash32, SignedTransaction};
 
+mod capture_orders;
+
 use crate::client::Client;
 use crate::output::{CliError, Out};
 use crate::signer::{
@@ -82,6 +84,11 @@ pub enum TraceCommand {
         /// private by default, since it may be a consumer's home.
         #[arg(long)]
         publish_any_place: bool,
+        /// Do not confirm the orders the captured `receiving` events name
+        /// (`urn:want:commerce:order:<id>` in their bizTransactionList). By default each such
+        /// order's delivery is confirmed, signed by this key, once the anchors are committed.
+        #[arg(long)]
+        no_confirm_orders: bool,
     },
     /// Verify a product: recompute its anchor and check every proof (without trusting the node).
     Verify {
@@ -759,6 +766,7 @@ fn run_trace(cmd: TraceCommand, out: &Out) -> anyhow::Result<()> {
             private_time,
             private_location,
             publish_any_place,
+            no_confirm_orders,
         } => {
             let capture = read_epcis(&file)?;
             let profile = Profile::commit().secp(CAPTURE_SECP).node(CAPTURE_NODE);
@@ -902,7 +910,16 @@ fn run_trace(cmd: TraceCommand, out: &Out) -> anyhow::Result<()> {
                 }
                 next += n;
             }
-            outcome.print(out, json!({"events": events}), |v| {
+            let orders = if no_confirm_orders {
+                Vec::new()
+            } else {
+                let plan = want_node::modules::commerce::capture_orders::plan(
+                    capture.events.iter().map(|e| (e, event_hash_of(e))),
+                );
+                capture_orders::confirm(&mut signer, outcome.committed(), plan)
+            };
+            let result = json!({"events": events, "orders": orders});
+            outcome.print(out, result, |v| {
                 let mut s = String::new();
                 for e in v["events"].as_array().into_iter().flatten() {
                     s.push_str(&format!(
@@ -911,6 +928,7 @@ fn run_trace(cmd: TraceCommand, out: &Out) -> anyhow::Result<()> {
                         e["tx"].as_str().unwrap_or_default()
                     ));
                 }
+                s.push_str(&capture_orders::lines(&v["orders"]));
                 s.trim_end().to_string()
             });
             Ok(())

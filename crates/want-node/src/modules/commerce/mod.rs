@@ -6,6 +6,7 @@ pub mod api;
 pub mod till_api;
 pub mod review_api;
 pub mod price_api;
+pub mod capture_orders;
 
 use std::sync::Arc;
 

@@ -522,7 +522,18 @@ impl ToSchema for EpcisDocument {
     }
 }
 
-#[utoipa::path(post, path = "/v1/epcis/capture", tag = "trace",
+/// Options of a capture.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+struct CaptureQuery {
+    /// Whether the captured `receiving` events that name an order
+    /// (`urn:want:commerce:order:<id>` in their bizTransactionList) confirm it, signed by the
+    /// capture key (default true); the answer's `orders` says what became of each.
+    confirm_orders: Option<bool>,
+}
+
+#[utoipa::path(post, path = "/v1/epcis/capture", tag = "trace", params(CaptureQuery),
     request_body(description = "an EPCISDocument, EPCISQueryDocument or single event (JSON / JSON-LD)",
         content((EpcisDocument = "application/json"), (EpcisDocument = "application/ld+json"))),
     responses((status = 200, description = "the anchored events in document order, once committed", body = Captured),
@@ -532,15 +543,21 @@ impl ToSchema for EpcisDocument {
         (status = 507, description = "insufficient_storage: the node's disk is below its free-space floor")))]
 async fn capture(
     State(s): State<TraceState>,
+    Query(q): Query<CaptureQuery>,
     headers: axum::http::HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let confirm_orders = q.confirm_orders.unwrap_or(true);
     let authorization = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     let result = match body {
         Ok(body) => match s.node.shared.disk.check_room() {
-            Ok(()) => s.trace.capture(&s.node, body, authorization).await,
+            Ok(()) => {
+                s.trace
+                    .capture(&s.node, body, authorization, confirm_orders)
+                    .await
+            }
             Err(e) => Err(e),
         },
         Err(e) => Err(NodeError::Invalid {

@@ -11,11 +11,13 @@ use want_epcis::{DocumentKind, EpcisError};
 use want_state::trace::codes as trace_codes;
 use want_state::trace::query;
 use want_records::{anchor_calls, event_hash_of, seal_event, Publish, SealedRecord};
+use want_types::modules::commerce::CommerceCall;
 use want_types::{Call, Hash32, Transaction};
 
 use super::TraceNode;
 use crate::error::{codes, NodeError};
 use crate::kernel::node::{now_ms, Node, Submitted};
+use crate::modules::commerce::capture_orders::{self, OrderConfirmation, Plan};
 
 /// How long an anchor transaction signed by the node stays valid, in milliseconds.
 pub const CAPTURE_TX_EXPIRY_MS: u64 = 10 * 60 * 1000;
@@ -145,12 +147,17 @@ pub fn invalid(e: EpcisError) -> NodeError {
 impl TraceNode {
     /// Captures an EPCIS document or event: every event is validated first (nothing is stored if
     /// one fails), refused if already captured, then sealed, stored and anchored; answers
-    /// `{"events": [{"eventHash", "tx"}]}` in document order once the anchors are committed.
+    /// `{"events": [{"eventHash", "tx"}], "orders": […]}` in document order once the anchors are
+    /// committed. With `confirm_orders`, every `receiving` event naming an order
+    /// (`urn:want:commerce:order:<id>`) then confirms it, signed by the capture key
+    /// ([`capture_orders`]); `orders` says what became of each, and a refused confirmation does
+    /// not fail the capture.
     pub async fn capture(
         self: &std::sync::Arc<Self>,
         node: &Node,
         body: axum::body::Bytes,
         authorization: Option<&str>,
+        confirm_orders: bool,
     ) -> Result<Captured, NodeError> {
         let Some(signer) = self.capture.clone() else {
             return Err(NodeError::rejected(
@@ -165,6 +172,11 @@ impl TraceNode {
             .map_err(invalid)?;
         let kind = capture.kind;
         let events = capture.events;
+        let plan = if confirm_orders {
+            capture_orders::plan(events.iter().map(|e| (e, event_hash_of(e))))
+        } else {
+            Plan::default()
+        };
         let shared = node.shared.clone();
         let trace = self.clone();
         let signer2 = signer.clone();
@@ -341,7 +353,69 @@ impl TraceNode {
         }
         out.sort_by_key(|(i, _)| *i);
         let out: Vec<CapturedEvent> = out.into_iter().map(|(_, e)| e).collect();
-        Ok(Captured { events: out })
+        // The records are committed: the receiving events among them confirm their orders.
+        let orders = self.confirm_orders(node, &signer.key, plan).await;
+        Ok(Captured {
+            events: out,
+            orders,
+        })
+    }
+
+    /// Sends the planned `ConfirmByEvent` calls, signed by the capture key, and waits for them:
+    /// the plan's report with each outcome. Nothing here fails the capture.
+    async fn confirm_orders(
+        &self,
+        node: &Node,
+        key: &PrivateKey,
+        plan: Plan,
+    ) -> Vec<OrderConfirmation> {
+        let Plan {
+            mut report,
+            confirm,
+        } = plan;
+        let mut pending = Vec::with_capacity(confirm.len());
+        {
+            let _turn = self.capture_lock.lock().await;
+            for c in confirm {
+                let call = Call::Commerce(CommerceCall::ConfirmByEvent {
+                    order: c.order,
+                    event_hash: c.event_hash,
+                });
+                let submitted = match sign_own(node, key, call) {
+                    Ok(stx) => node.submit_pending(stx).await,
+                    Err(e) => Err(e),
+                };
+                match (submitted, report.get_mut(c.slot)) {
+                    (Ok(p), _) => pending.push((c.slot, p)),
+                    (Err(e), Some(r)) => r.refused(None, e.code(), &e.to_string()),
+                    (Err(_), None) => {}
+                }
+            }
+        }
+        for (slot, p) in pending {
+            let id = p.id;
+            let outcome = node.await_commit(p).await;
+            let Some(r) = report.get_mut(slot) else {
+                continue;
+            };
+            match outcome {
+                Ok(Submitted::Committed(id, notice)) => match &notice.receipt.status {
+                    want_types::TxStatus::Failed { code, message }
+                    | want_types::TxStatus::Rejected { code, message } => {
+                        r.refused(Some(id), code, message)
+                    }
+                    _ => r.confirmed(id),
+                },
+                Ok(Submitted::Accepted(id)) => {
+                    r.pending(id, None, "this node answers before commits")
+                }
+                Err(e) if e.code() == codes::COMMIT_TIMEOUT => {
+                    r.pending(id, Some(e.code()), &e.to_string())
+                }
+                Err(e) => r.refused(Some(id), e.code(), &e.to_string()),
+            }
+        }
+        report
     }
 }
 
@@ -368,6 +442,10 @@ async fn committed_id(node: &Node, p: crate::kernel::node::PendingTx) -> Result<
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Captured {
     pub events: Vec<CapturedEvent>,
+    /// Per order a captured `receiving` event names (`urn:want:commerce:order:<id>` in its
+    /// bizTransactionList), what became of its confirmation; empty when none does or when
+    /// `confirmOrders=false`.
+    pub orders: Vec<OrderConfirmation>,
 }
 
 /// One captured event: its GS1 event hash ID and the anchoring transaction (for an event

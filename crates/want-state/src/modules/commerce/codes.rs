@@ -139,6 +139,10 @@ pub const PRICE_REPORT_INVALID: &str = "price_report_invalid";
 pub const PAYMENT_REQUEST_WRONG_CHAIN: &str = "payment_request_wrong_chain";
 /// Failed: the payment request comes to more WANT than the payer's `max_want`.
 pub const PAYMENT_ABOVE_MAX: &str = "payment_above_max";
+/// Noted, not failed: a capture's `receiving` event names a business transaction that starts
+/// with `urn:want:commerce:order:` but whose order id is not canonical decimal; it confirms
+/// nothing (the capture's `orders` answer says so).
+pub const ORDER_URN_INVALID: &str = "order_urn_invalid";
 
 pub(crate) const CODES: &[ErrorCode] = &[
     ErrorCode::new(
@@ -422,5 +426,8 @@ pub(crate) const CODES: &[ErrorCode] = &[
         PAYMENT_ABOVE_MAX,
         400,
         "the payment request comes to more WANT than the payer's max_want",
+        ORDER_URN_INVALID,
+        400,
+        "a receiving event names urn:want:commerce:order: with an order id that is not canonical decimal",
     ),
 ];

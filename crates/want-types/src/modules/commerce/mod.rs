@@ -16,6 +16,9 @@ use crate::{Address, Amount, Hash32};
 pub mod till;
 pub use till::*;
 
+pub mod order_urn;
+pub use order_urn::*;
+
 /// Shortest shop handle, in bytes (ASCII).
 pub const HANDLE_BYTES_MIN: usize = 3;
 /// Longest shop handle, in bytes (ASCII).
