@@ -426,6 +426,8 @@ pub(crate) const CODES: &[ErrorCode] = &[
         PAYMENT_ABOVE_MAX,
         400,
         "the payment request comes to more WANT than the payer's max_want",
+    ),
+    ErrorCode::new(
         ORDER_URN_INVALID,
         400,
         "a receiving event names urn:want:commerce:order: with an order id that is not canonical decimal",
