@@ -101,6 +101,7 @@ async fn run_node(cfg: NodeConfig, out: &Out) -> anyhow::Result<()> {
         key_file: dev_key_file,
         token_file: token_file.clone(),
         publish_non_gs1_places: false,
+        confirm_orders: false,
     });
     let data_dir = cfg.data_dir.clone();
     // A data directory of a build before prices holds the dev chain without its commerce

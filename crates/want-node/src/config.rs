@@ -413,6 +413,12 @@ pub struct CaptureConfig {
     /// always published.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub publish_non_gs1_places: bool,
+    /// Let captured `receiving` events that name an order (`urn:want:commerce:order:<id>`)
+    /// confirm its delivery, signed by the capture key: whoever may capture then releases the
+    /// escrow of shipped orders delivered to this organisation. Off by default; on a node whose
+    /// capture needs a token (`token_file`) only.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub confirm_orders: bool,
 }
 
 /// Default most open connections of the member listener (members keep a few each).
@@ -1051,6 +1057,7 @@ mod capture_rule_tests {
             key_file: "capture.key".into(),
             token_file: token.then(|| "capture-token".into()),
             publish_non_gs1_places: false,
+            confirm_orders: false,
         });
         cfg
     }

@@ -122,6 +122,10 @@ pub const RULE_TRACE_WRITERS: &str = "trace_writers";
 /// Records anchored before it keep their event hash as their identity.
 pub const RULE_TRACE_RECORD_IDS: &str = "trace_record_ids";
 
+/// The rule that the modules' stateless prechecks (a grant's key, a till request's signature)
+/// bind blocks as they bind admission: a member refuses a block carrying a call that fails one.
+pub const RULE_BLOCK_PRECHECKS: &str = "block_prechecks";
+
 /// From which height each module and rule applies: the genesis `activations` section, by name
 /// (a module's name, or a rule such as [`RULE_FEE_WEIGHTS`]). A name not listed applies from the
 /// genesis. The node records the activations when it writes the genesis and refuses to start

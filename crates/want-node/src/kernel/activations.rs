@@ -4,7 +4,9 @@
 //! any past block changing meaning.
 
 use want_storage::Store;
-use want_types::params::{RULE_FEE_WEIGHTS, RULE_TRACE_RECORD_IDS, RULE_TRACE_WRITERS};
+use want_types::params::{
+    RULE_BLOCK_PRECHECKS, RULE_FEE_WEIGHTS, RULE_TRACE_RECORD_IDS, RULE_TRACE_WRITERS,
+};
 use want_types::{Activations, ModuleId};
 
 use crate::config::Genesis;
@@ -16,6 +18,7 @@ pub fn known_names() -> Vec<&'static str> {
     names.push(RULE_FEE_WEIGHTS);
     names.push(RULE_TRACE_WRITERS);
     names.push(RULE_TRACE_RECORD_IDS);
+    names.push(RULE_BLOCK_PRECHECKS);
     names
 }
 
@@ -231,7 +234,13 @@ mod tests {
         // Recorded by a build that did not know the trace_writers rule.
         let mut old = Activations::default();
         for name in known_names() {
-            if name != RULE_TRACE_WRITERS && name != RULE_TRACE_RECORD_IDS {
+            if ![
+                RULE_TRACE_WRITERS,
+                RULE_TRACE_RECORD_IDS,
+                RULE_BLOCK_PRECHECKS,
+            ]
+            .contains(&name)
+            {
                 old.0.insert(name.to_string(), 0);
             }
         }
@@ -239,6 +248,7 @@ mod tests {
         let a = reconcile_activations(&store, &g).unwrap();
         assert_eq!(a.height(RULE_TRACE_WRITERS), 5);
         assert_eq!(a.height(RULE_TRACE_RECORD_IDS), 5);
+        assert_eq!(a.height(RULE_BLOCK_PRECHECKS), 5);
         assert_eq!(a.height(RULE_FEE_WEIGHTS), 0);
         assert_eq!(store.activations().unwrap(), Some(a));
     }

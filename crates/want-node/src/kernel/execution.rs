@@ -183,6 +183,9 @@ impl Shared {
                 })
                 .collect()
         };
+        let prechecks_bind = self
+            .activations
+            .active(want_types::params::RULE_BLOCK_PRECHECKS, h.height);
         let senders: Vec<Sender> = block
             .txs
             .par_iter()
@@ -195,9 +198,13 @@ impl Shared {
                         .map_err(|e| invalid(format!("transaction {id}: {e}")))?;
                     // The modules' stateless checks (what the state machine cannot check: a
                     // payment request's signature, a grantee's key) bind a block as they bind
-                    // admission: a leader must not carry past them what admission refuses.
-                    self.precheck_call(&stx.tx.call)
-                        .map_err(|e| invalid(format!("transaction {id}: {} ({})", e, e.code())))?;
+                    // admission (rule `block_prechecks`): a leader must not carry past them
+                    // what admission refuses.
+                    if prechecks_bind {
+                        self.precheck_call(&stx.tx.call).map_err(|e| {
+                            invalid(format!("transaction {id}: {} ({})", e, e.code()))
+                        })?;
+                    }
                     Ok((stx.tx.from, borsh::object_length(stx).unwrap_or(usize::MAX)))
                 }
             })

@@ -775,6 +775,7 @@ pub fn capturing(c: &mut want_node::NodeConfig) {
         key_file,
         token_file: None,
         publish_non_gs1_places: false,
+        confirm_orders: false,
     });
 }
 

@@ -218,11 +218,47 @@ fn escrow() -> Address {
     want_state::modules::commerce::state::escrow()
 }
 
+/// Posts a capture with the node's bearer token ([`CAPTURE_TOKEN`]).
+async fn post_capture(
+    n: &TestNode,
+    path: &str,
+    body: impl Into<reqwest::Body>,
+) -> (StatusCode, Value) {
+    let r = n
+        .http
+        .post(n.url(path))
+        .header("content-type", "application/json")
+        .header("Authorization", format!("Bearer {CAPTURE_TOKEN}"))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    (status, r.json::<Value>().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_not_configured_to_confirm_orders_anchors_the_event_and_reports_the_order_skipped() {
+    let dir = tempdir();
+    let n = start_capturing(dir.path()).await;
+    let (seller, buyer, offer) = shop_and_buyer(&n).await;
+    let order = shipped_order(&n, &seller, &buyer, offer, DEV_ORG).await;
+    let (s, v) = n
+        .post_raw("/v1/epcis/capture", receiving_document(&[&[order]]))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["events"].as_array().map(Vec::len), Some(1), "{v}");
+    assert_eq!(v["orders"][0]["status"], "skipped", "{v}");
+    let why = v["orders"][0]["message"].as_str().unwrap_or_default();
+    assert!(why.contains("capture.confirm_orders"), "{why}");
+    assert_eq!(order_json(&n, order).await["status"], "shipped");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_receiving_event_captured_by_the_delivery_organisation_completes_the_order_it_names() {
     let dir = tempdir();
     // The node's capture key is the dev key: a key of organisation DEV_ORG with every role.
-    let n = start_capturing(dir.path()).await;
+    let n = start_capturing_orders(dir.path()).await;
     let (seller, buyer, offer) = shop_and_buyer(&n).await;
     let order = shipped_order(&n, &seller, &buyer, offer, DEV_ORG).await;
     let total = PRICE * Amount::from(QUANTITY);
@@ -235,12 +271,12 @@ async fn a_receiving_event_captured_by_the_delivery_organisation_completes_the_o
     );
 
     // With confirmOrders=false the event is anchored and confirms nothing.
-    let (s, v) = n
-        .post_raw(
-            "/v1/epcis/capture?confirmOrders=false",
-            receiving_document(&[&[order]]),
-        )
-        .await;
+    let (s, v) = post_capture(
+        &n,
+        "/v1/epcis/capture?confirmOrders=false",
+        receiving_document(&[&[order]]),
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["orders"], json!([]), "{v}");
     assert_eq!(order_json(&n, order).await["status"], "shipped");
@@ -252,12 +288,12 @@ async fn a_receiving_event_captured_by_the_delivery_organisation_completes_the_o
     );
     // Two receiving events name the order: the first confirms it, the second is skipped.
     std::thread::sleep(std::time::Duration::from_millis(5));
-    let (s, v) = n
-        .post_raw(
-            "/v1/epcis/capture",
-            receiving_document(&[&[order], &[order]]),
-        )
-        .await;
+    let (s, v) = post_capture(
+        &n,
+        "/v1/epcis/capture",
+        receiving_document(&[&[order], &[order]]),
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     let events = v["events"].as_array().expect("events");
     assert_eq!(events.len(), 2, "{v}");
@@ -292,7 +328,7 @@ async fn a_receiving_event_captured_by_the_delivery_organisation_completes_the_o
 async fn a_receiving_event_naming_an_order_delivered_elsewhere_is_refused_and_the_capture_succeeds()
 {
     let dir = tempdir();
-    let n = start_capturing(dir.path()).await;
+    let n = start_capturing_orders(dir.path()).await;
     let dev = dev_key();
     // Another organisation receives the goods of this order.
     let pickup = PrivateKey::generate();
@@ -324,9 +360,7 @@ async fn a_receiving_event_naming_an_order_delivered_elsewhere_is_refused_and_th
     let escrow_before = n.balance(&escrow()).await;
 
     // The dev organisation's capture names the order: anchored, the confirmation refused.
-    let (s, v) = n
-        .post_raw("/v1/epcis/capture", receiving_document(&[&[order]]))
-        .await;
+    let (s, v) = post_capture(&n, "/v1/epcis/capture", receiving_document(&[&[order]])).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["events"].as_array().map(Vec::len), Some(1), "{v}");
     let event_hash = v["events"][0]["eventHash"].as_str().expect("eventHash");
@@ -354,12 +388,12 @@ async fn a_receiving_event_naming_an_order_delivered_elsewhere_is_refused_and_th
 
     // A malformed order URN is ignored with a note; the capture succeeds all the same.
     std::thread::sleep(std::time::Duration::from_millis(5));
-    let (s, v) = n
-        .post_raw(
-            "/v1/epcis/capture",
-            receiving_document_naming(&[vec![format!("urn:want:commerce:order:0{order}")]]),
-        )
-        .await;
+    let (s, v) = post_capture(
+        &n,
+        "/v1/epcis/capture",
+        receiving_document_naming(&[vec![format!("urn:want:commerce:order:0{order}")]]),
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["events"].as_array().map(Vec::len), Some(1), "{v}");
     let o = &v["orders"][0];

@@ -418,6 +418,7 @@ async fn a_capture_token_keeps_strangers_from_having_the_node_sign() {
             key_file,
             token_file: Some(token_file),
             publish_non_gs1_places: false,
+            confirm_orders: false,
         })
     })
     .await

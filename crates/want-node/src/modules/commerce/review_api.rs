@@ -176,7 +176,8 @@ struct ReviewsQuery {
     /// A shop's reviews (case-insensitive handle).
     shop: Option<String>,
     /// A product's reviews: a GTIN (any of its 8 to 14 digit forms: the reviews at shops
-    /// endorsed for its company prefix) or `shop:product` (the reviews at one shop).
+    /// endorsed for its company prefix) or `shop:product` (the reviews at one shop not endorsed
+    /// for it; an endorsed shop's reviews of a GTIN are under the GTIN).
     product: Option<String>,
     /// An author's reviews.
     #[param(value_type = Option<Address>)]
@@ -259,7 +260,7 @@ async fn shop_rating(State(node): State<Node>, Path(handle): Path<String>) -> Ap
 }
 
 #[utoipa::path(get, path = "/v1/commerce/products/{product}/rating", tag = "commerce",
-    params(("product" = String, Path, description = "a GTIN (8 to 14 digits; shops endorsed for its company prefix) or shop:product")),
+    params(("product" = String, Path, description = "a GTIN (8 to 14 digits; shops endorsed for its company prefix) or shop:product (a shop not endorsed for it)")),
     responses((status = 200, description = "the product's rating aggregate (empty without reviews)", body = RatingView),
         (status = 503, description = "state_diverged, busy")))]
 async fn product_rating(State(node): State<Node>, Path(product): Path<String>) -> ApiResult {

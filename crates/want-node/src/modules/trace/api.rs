@@ -529,7 +529,8 @@ impl ToSchema for EpcisDocument {
 struct CaptureQuery {
     /// Whether the captured `receiving` events that name an order
     /// (`urn:want:commerce:order:<id>` in their bizTransactionList) confirm it, signed by the
-    /// capture key (default true); the answer's `orders` says what became of each.
+    /// capture key (default true, on a node configured with `capture.confirm_orders = true`;
+    /// otherwise they are reported `skipped`); the answer's `orders` says what became of each.
     confirm_orders: Option<bool>,
 }
 

@@ -37,6 +37,9 @@ pub struct CaptureSigner {
     /// What of each record the organisation publishes (places that are not GS1 locations are
     /// private unless `publish_non_gs1_places`).
     pub publish: Publish,
+    /// Whether captures confirm the orders their `receiving` events name
+    /// (`capture.confirm_orders`, which needs a token).
+    pub confirm_orders: bool,
 }
 
 impl CaptureSigner {
@@ -60,9 +63,15 @@ impl CaptureSigner {
                 Some(want_types::hash::sha256(token.as_bytes()))
             }
         };
+        if cfg.confirm_orders && token_digest.is_none() {
+            return Err(NodeError::Config(
+                "capture.confirm_orders needs capture.token_file: without a token anyone who reaches the API could release the escrow of orders delivered to this organisation".into(),
+            ));
+        }
         Ok(CaptureSigner {
             key,
             org: cfg.org.clone(),
+            confirm_orders: cfg.confirm_orders,
             token_digest,
             publish: Publish {
                 non_gs1_places: cfg.publish_non_gs1_places,
@@ -173,7 +182,18 @@ impl TraceNode {
         let kind = capture.kind;
         let events = capture.events;
         let plan = if confirm_orders {
-            capture_orders::plan(events.iter().map(|e| (e, event_hash_of(e))))
+            let mut plan = capture_orders::plan(events.iter().map(|e| (e, event_hash_of(e))));
+            if !signer.confirm_orders {
+                for c in std::mem::take(&mut plan.confirm) {
+                    if let Some(r) = plan.report.get_mut(c.slot) {
+                        r.skipped(&format!(
+                            "this node's capture does not confirm orders (its configuration has no capture.confirm_orders = true); confirm with `want order receive {} --event {}` signed by a key of the delivery organisation",
+                            c.order, c.event_hash
+                        ));
+                    }
+                }
+            }
+            plan
         } else {
             Plan::default()
         };
@@ -508,6 +528,7 @@ mod tests {
             key_file,
             token_file,
             publish_non_gs1_places: false,
+            confirm_orders: false,
         }
     }
 
@@ -525,6 +546,18 @@ mod tests {
             std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600)).unwrap();
         }
         CaptureSigner::load(&cfg).unwrap();
+    }
+
+    #[test]
+    fn confirming_orders_by_capture_needs_a_capture_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut open = config(dir.path(), None);
+        open.confirm_orders = true;
+        let e = CaptureSigner::load(&open).err().expect("refused without a token");
+        assert!(e.to_string().contains("capture.confirm_orders needs capture.token_file"), "{e}");
+        let mut guarded = config(dir.path(), Some("a-long-enough-random-capture-token"));
+        guarded.confirm_orders = true;
+        assert!(CaptureSigner::load(&guarded).unwrap().confirm_orders);
     }
 
     #[test]

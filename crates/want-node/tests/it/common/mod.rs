@@ -921,6 +921,31 @@ pub fn assert_error(resp: &(StatusCode, Value), status: u16, code: &str) {
     assert!(!message.is_empty(), "{v}");
 }
 
+/// The capture token of [`start_capturing_orders`].
+pub const CAPTURE_TOKEN: &str = "7f3a9c0d51e24b8fa6d2c4e1-orders";
+
+/// A dev node whose capture endpoint signs with the dev key, needs the bearer token
+/// [`CAPTURE_TOKEN`] and confirms the orders captured `receiving` events name
+/// (`capture.confirm_orders`).
+pub async fn start_capturing_orders(dir: &Path) -> TestNode {
+    let key_file = dir.join("capture-key.hex");
+    let token_file = dir.join("capture-token");
+    std::fs::create_dir_all(dir).unwrap();
+    want_node::write_secret_file(&key_file, &dev_private_key().to_hex()).unwrap();
+    want_node::write_secret_file(&token_file, CAPTURE_TOKEN).unwrap();
+    start_node_with(dir, want_node::Genesis::dev(), |c| {
+        c.capture = Some(want_node::trace::capture::CaptureConfig {
+            org: want_node::config::DEV_ORG.into(),
+            key_file,
+            token_file: Some(token_file),
+            publish_non_gs1_places: false,
+            confirm_orders: true,
+        })
+    })
+    .await
+    .expect("start capturing node")
+}
+
 /// A dev node whose capture endpoint signs with the dev key (as `want dev` does).
 pub async fn start_capturing(dir: &Path) -> TestNode {
     let key_file = dir.join("capture-key.hex");
@@ -932,6 +957,7 @@ pub async fn start_capturing(dir: &Path) -> TestNode {
             key_file,
             token_file: None,
             publish_non_gs1_places: false,
+            confirm_orders: false,
         })
     })
     .await

@@ -194,18 +194,24 @@ pub fn shop_product_id(shop: &str, product: &str) -> String {
 
 /// The product id a purchase's reviews are aggregated under. A GTIN counts in the chain-wide
 /// aggregate of its 14-digit form only when the shop's trace organisation (linked by a key of
-/// it, see `exec::check_trace_org`) is the licensee of the GTIN's registered GS1 Company Prefix
-/// or a party it authorised: otherwise any shop could list a rival's GTIN and buy its way into
+/// it, see `exec::check_trace_org`, and whose key the shop's owner still holds) is the licensee
+/// of the GTIN's registered GS1 Company Prefix or a party it authorised: otherwise any shop could list a rival's GTIN and buy its way into
 /// that product's rating with sybil buyers. Any other purchase is aggregated within its shop
 /// ([`shop_product_id`]).
 pub fn product_id(view: &dyn StateView, shop: &str, product: &str) -> Result<String, StateError> {
     let Some(gtin) = gtin14(product) else {
         return Ok(shop_product_id(shop, product));
     };
-    let org = state::shop(view, shop)?.and_then(|s| s.trace_org);
-    let Some(org) = org else {
+    // The link counts while the shop's owner still holds an active key of the organisation:
+    // revoking the key ends the endorsement.
+    let Some((org, owner)) = state::shop(view, shop)?.and_then(|s| Some((s.trace_org?, s.owner)))
+    else {
         return Ok(shop_product_id(shop, product));
     };
+    let owner_key = trace_state::key(view, &owner)?;
+    if !owner_key.is_some_and(|k| k.org == org && k.active()) {
+        return Ok(shop_product_id(shop, product));
+    }
     let link = format!("https://id.gs1.org/01/{gtin}");
     let endorsed = match trace_state::product_prefix(view, &link)? {
         Some((prefix, info)) => info.org == org || trace_state::is_party(view, &prefix, &org)?,

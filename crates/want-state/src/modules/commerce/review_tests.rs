@@ -290,6 +290,23 @@ fn a_shop_not_endorsed_for_a_gtins_prefix_does_not_move_that_gtins_chain_wide_ra
 }
 
 #[test]
+fn revoking_the_shop_owners_organisation_key_ends_its_gtin_endorsement() {
+    let mut w = with_purchases();
+    assert_eq!(product_id(&w.ms, "shop", GTIN).unwrap(), GTIN);
+    {
+        use crate::modules::trace::state::{self as ts, KeyInfo};
+        use want_types::modules::trace::Role;
+        let mut ov = crate::store::Overlay::new(&w.ms);
+        ts::put(&mut ov, ts::key_key(&seller()), &KeyInfo { org: "teaorg".into(), department: "sales".into(), roles: vec![Role::Retailer], added_at: 1, revoked_at: Some(2) });
+        let changes = ov.into_changes();
+        w.ms.apply(&WriteSet(changes.into_iter().collect()));
+    }
+    assert_eq!(product_id(&w.ms, "shop", GTIN).unwrap(), format!("shop:{GTIN}"));
+    w.ok(buyer(), add(1, 5));
+    assert_eq!(product_rating(&w).count, 0);
+}
+
+#[test]
 fn the_average_rounds_half_up_from_integers() {
     let r = |count, sum| Rating { count, sum, stars: [0; 5] };
     assert_eq!(r(0, 0).average(), "0.00");

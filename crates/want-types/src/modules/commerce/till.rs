@@ -25,7 +25,7 @@ use crate::hash::sha256d_tagged;
 use crate::{Address, Amount, Hash32, Signature};
 
 /// Domain tag of a payment request's hash ([`PaymentRequest::hash`]).
-pub const PAYMENT_REQUEST_HASH_TAG: &[u8] = b"want/commerce/payment-request/v1";
+pub const PAYMENT_REQUEST_HASH_TAG: &[u8] = b"want/commerce/payment-request/v2";
 /// The currency of a request in WANT itself (paid as asked, no rate). A request may also name any
 /// currency of [`super::price::CURRENCIES`], converted at payment.
 pub const TILL_CURRENCY_WANT: &str = "WANT";
