@@ -194,3 +194,116 @@ fn a_row_with_the_wrong_number_of_fields_is_refused_with_its_line() {
         "{e}"
     );
 }
+
+fn german_model() -> Model {
+    let text = std::fs::read_to_string(german_path().with_file_name("german-model.json")).unwrap();
+    Model::from_json(&text).unwrap()
+}
+
+/// A value that falls in bin `j` of feature `f` (numeric: its lower bound, or one below the
+/// upper bound of the first bin; categorical: its first category).
+fn value_in(f: &want_scorecard::Feature, j: usize) -> String {
+    let b = &f.bins[j];
+    match f.kind {
+        want_scorecard::FeatureKind::Numeric => match (b.lower, b.upper) {
+            (Some(lo), _) => lo.to_string(),
+            (None, Some(hi)) => {
+                want_scorecard::Fixed(hi.0 - want_scorecard::FIXED_SCALE).to_string()
+            }
+            (None, None) => "0".into(),
+        },
+        want_scorecard::FeatureKind::Categorical => b.categories[0].clone(),
+    }
+}
+
+fn next(rng: &mut rand_chacha::ChaCha8Rng, n: usize) -> usize {
+    use rand_chacha::rand_core::RngCore;
+    (rng.next_u64() % n as u64) as usize
+}
+
+#[test]
+fn grades_are_monotone_in_a_population_simulated_from_the_scaling() {
+    use rand_chacha::rand_core::{RngCore, SeedableRng};
+    // Subjects draw each feature's bin at random; each defaults with the probability the
+    // scaling gives its points: odds of default = 2^((480 − points) / 40).
+    let m = german_model();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    let mut per_grade = [(0u64, 0u64); 6];
+    for _ in 0..40_000 {
+        let inputs: want_scorecard::Inputs = m
+            .features
+            .iter()
+            .map(|f| (f.name.clone(), value_in(f, next(&mut rng, f.bins.len()))))
+            .collect();
+        let s = want_scorecard::score(&m, &inputs).unwrap();
+        let points = s.total_points_milli as f64 / 1000.0;
+        let pd = 1.0 / (1.0 + 2f64.powf((points - 480.0) / 40.0));
+        let bad = (rng.next_u64() as f64 / u64::MAX as f64) < pd;
+        let g = &mut per_grade[s.grade as usize];
+        g.0 += 1;
+        g.1 += u64::from(bad);
+    }
+    let rates: Vec<(Grade, f64)> = Grade::ALL
+        .iter()
+        .zip(per_grade)
+        .filter(|(_, (n, _))| *n >= 200)
+        .map(|(g, (n, b))| (*g, b as f64 / n as f64))
+        .collect();
+    assert!(rates.len() >= 4, "{per_grade:?}");
+    assert!(rates.windows(2).all(|w| w[0].1 < w[1].1), "{rates:?}");
+    // Each grade's bad rate lies within the odds its score range stands for (±0.03).
+    for (g, r) in &rates {
+        let top = if *g == Grade::A {
+            800.0
+        } else {
+            f64::from(g.floor()) + 80.0
+        };
+        let lo = 1.0 / (1.0 + 2f64.powf((top - 480.0) / 40.0));
+        let hi = 1.0 / (1.0 + 2f64.powf((f64::from(g.floor()) - 480.0) / 40.0));
+        let hi = if *g == Grade::F { 1.0 } else { hi };
+        assert!(
+            *r >= lo - 0.03 && *r <= hi + 0.03,
+            "{g}: {r} not in {lo}..{hi}"
+        );
+    }
+}
+
+#[test]
+fn scoring_a_csv_equals_scoring_by_name_for_random_subjects() {
+    use rand_chacha::rand_core::SeedableRng;
+    // The CLI's path (CSV → score_table) and the chain's (inputs by name → score) agree, with
+    // values in every bin, missing values and unseen categories.
+    let m = german_model();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+    let names: Vec<&str> = m.features.iter().map(|f| f.name.as_str()).collect();
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(&names).unwrap();
+    let mut subjects = Vec::new();
+    for _ in 0..2_000 {
+        let row: Vec<String> = m
+            .features
+            .iter()
+            .map(|f| match next(&mut rng, 10) {
+                0 => String::new(),
+                1 if f.kind == want_scorecard::FeatureKind::Categorical => "never seen".into(),
+                1 => format!("{}.{}", next(&mut rng, 100_000), next(&mut rng, 1_000_000)),
+                _ => value_in(f, next(&mut rng, f.bins.len())),
+            })
+            .collect();
+        w.write_record(&row).unwrap();
+        subjects.push(row);
+    }
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("subjects.csv");
+    std::fs::write(&p, w.into_inner().unwrap()).unwrap();
+    let by_csv = score_table(&m, &Table::read(&p).unwrap()).unwrap();
+    assert_eq!(by_csv.len(), subjects.len());
+    for (row, s) in subjects.iter().zip(&by_csv) {
+        let inputs: want_scorecard::Inputs = names
+            .iter()
+            .zip(row)
+            .map(|(n, v)| (n.to_string(), v.clone()))
+            .collect();
+        assert_eq!(&want_scorecard::score(&m, &inputs).unwrap(), s);
+    }
+}
