@@ -26,10 +26,8 @@ pub use model::{
     expected_base_points_milli, expected_points_milli, Bin, Feature, FeatureKind, Model, Scaling,
     TrainingSummary, BINS_MAX, CATEGORIES_MAX, COEFFICIENT_E6_MAX, FACTOR_E6, FEATURES_MAX, FORMAT,
     MODEL_BYTES_MAX, NAME_BYTES_MAX, POINTS_TO_DOUBLE_ODDS, POINTS_UNIT, SCORE_AT_EVEN_ODDS,
-    WOE_E6_MAX,
+    SCORE_MAX, SCORE_MIN, WOE_E6_MAX,
 };
-pub use score::{
-    grade_of, score, score_values, Grade, Inputs, Scored, REASON_CODES_MAX, SCORE_MAX, SCORE_MIN,
-};
+pub use score::{grade_of, score, score_values, Grade, Inputs, Scored, REASON_CODES_MAX};
 #[cfg(test)]
 mod tests;

@@ -42,6 +42,10 @@ pub const POINTS_TO_DOUBLE_ODDS: i64 = 40;
 pub const FACTOR_E6: i64 = 57_707_802;
 /// Points are held in thousandths of a score point.
 pub const POINTS_UNIT: i64 = 1_000;
+/// Lowest score (grade F, "almost certain default").
+pub const SCORE_MIN: u16 = 320;
+/// Highest score.
+pub const SCORE_MAX: u16 = 800;
 /// Largest model file read, in bytes.
 pub const MODEL_BYTES_MAX: usize = 4 * 1024 * 1024;
 /// Most features in a model.
@@ -99,8 +103,8 @@ impl Default for Scaling {
             points_to_double_odds: POINTS_TO_DOUBLE_ODDS,
             factor_e6: FACTOR_E6,
             points_unit: POINTS_UNIT,
-            score_min: i64::from(crate::score::SCORE_MIN),
-            score_max: i64::from(crate::score::SCORE_MAX),
+            score_min: i64::from(SCORE_MIN),
+            score_max: i64::from(SCORE_MAX),
         }
     }
 }

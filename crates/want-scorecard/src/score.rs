@@ -1,15 +1,11 @@
 //! Scoring: integer arithmetic only.
 
 use crate::error::ScorecardError;
-use crate::model::{round_div, Model, POINTS_UNIT};
+use crate::model::{round_div, Model, POINTS_UNIT, SCORE_MAX, SCORE_MIN};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 
-/// Lowest score (grade F, "almost certain default").
-pub const SCORE_MIN: u16 = 320;
-/// Highest score.
-pub const SCORE_MAX: u16 = 800;
 /// Reason codes given with a score: the features that lowered it most.
 pub const REASON_CODES_MAX: usize = 4;
 
