@@ -21,6 +21,7 @@ use crate::output::{CliError, Out};
 
 mod cluster;
 mod commerce;
+mod credit;
 mod trace;
 mod weights;
 
@@ -55,6 +56,8 @@ pub enum BenchCommand {
     /// Orders through their life (place, accept, ship, confirm) against the transfer rate of
     /// the same node in the same run, and the cost per block of draining due deadlines.
     Commerce(commerce::CommerceBenchArgs),
+    /// Credit scores per second on one core with a scorecard, and the training time.
+    CreditScore(credit::CreditScoreBenchArgs),
 }
 
 #[derive(Args)]
@@ -93,6 +96,7 @@ pub fn run(cmd: BenchCommand, out: &Out) -> anyhow::Result<()> {
         BenchCommand::Trace(a) => trace::run(a, out),
         BenchCommand::Weights(a) => weights::run(a, out),
         BenchCommand::Commerce(a) => commerce::run(a, out),
+        BenchCommand::CreditScore(a) => credit::run(a, out),
     }
 }
 

@@ -75,3 +75,6 @@ modules! {
     #[cfg(feature = "example-module")]
     example => Example,
 }
+
+/// Credit scorecards, offline (`want credit train|score`); not yet a module of the wire registry.
+pub mod credit;

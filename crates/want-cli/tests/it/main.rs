@@ -11,6 +11,7 @@ mod commerce_crash;
 mod commerce_price_cli;
 mod commerce_review_cli;
 mod crash;
+mod credit_cli;
 mod example_module;
 mod openapi_fuzz;
 mod signer_cli;
