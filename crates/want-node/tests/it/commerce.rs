@@ -8,10 +8,8 @@ use crate::common;
 use common::*;
 use reqwest::StatusCode;
 use serde_json::Value;
-use want_crypto::SigningKey;
-use want_node::config::{DEV_CHAIN_ID, DEV_MIN_FEE};
 use want_types::modules::commerce::{CommerceCall, OfferTerms};
-use want_types::{Amount, Call, SignedTransaction, Transaction};
+use want_types::Amount;
 
 /// One WANT in base units.
 const WANT: Amount = 1_000_000;
@@ -22,45 +20,8 @@ const DEPOSIT: Amount = WANT / 2;
 /// Items the buyer orders.
 const QUANTITY: u32 = 3;
 
-fn commerce_tx(key: &SigningKey, nonce: u64, call: CommerceCall) -> SignedTransaction {
-    key.sign_transaction(Transaction {
-        chain_id: DEV_CHAIN_ID,
-        from: key.address(),
-        nonce,
-        fee: DEV_MIN_FEE,
-        expiry_ms: now_ms() + 600_000,
-        pow_nonce: 0,
-        call: Call::Commerce(call),
-    })
-}
-
-/// Sends a commerce call as `key`, waiting for the commit.
-async fn send(n: &TestNode, key: &SigningKey, call: CommerceCall) -> (StatusCode, Value) {
-    let nonce = n.nonce(&key.address()).await;
-    n.submit(&commerce_tx(key, nonce, call), true).await
-}
-
-async fn send_ok(n: &TestNode, key: &SigningKey, call: CommerceCall) -> Value {
-    let (s, v) = send(n, key, call).await;
-    assert_eq!(s, StatusCode::OK, "{v}");
-    assert_eq!(v["receipt"]["status"], "success", "{v}");
-    v
-}
-
 fn terms() -> OfferTerms {
-    OfferTerms {
-        product: "04012345678901".into(),
-        title: "Green tea, 100 g".into(),
-        price: PRICE,
-        deposit_per_order: DEPOSIT,
-        accept_within_ms: 600_000,
-        ship_within_ms: 600_000,
-        confirm_window_ms: 3_600_000,
-        dispute_window_ms: 3_600_000,
-        terms_cid: "bafyterms".into(),
-        no_ship_deposit_share_bps: 5_000,
-        currency: "WANT".into(),
-    }
+    tea_terms(PRICE, DEPOSIT)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -73,7 +34,7 @@ async fn a_shop_offer_and_completed_order_read_back_through_the_commerce_routes(
     n.commit(&transfer(&seller, nonce, buyer.address(), 100 * WANT))
         .await;
 
-    send_ok(
+    send_call_ok(
         &n,
         &seller,
         CommerceCall::OpenShop {
@@ -84,7 +45,7 @@ async fn a_shop_offer_and_completed_order_read_back_through_the_commerce_routes(
         },
     )
     .await;
-    send_ok(
+    send_call_ok(
         &n,
         &seller,
         CommerceCall::AddOffer {
@@ -116,7 +77,7 @@ async fn a_shop_offer_and_completed_order_read_back_through_the_commerce_routes(
     assert_eq!(other["offers"], serde_json::json!([]), "{other}");
 
     // The buyer orders; the seller accepts and ships; the buyer confirms.
-    send_ok(
+    send_call_ok(
         &n,
         &buyer,
         CommerceCall::PlaceOrder {
@@ -142,7 +103,7 @@ async fn a_shop_offer_and_completed_order_read_back_through_the_commerce_routes(
     let stock = n.get_ok(&format!("/v1/commerce/offers/{id}")).await;
     assert_eq!(stock["stock"], 10 - u64::from(QUANTITY));
 
-    send_ok(
+    send_call_ok(
         &n,
         &seller,
         CommerceCall::AcceptOrder {
@@ -157,7 +118,7 @@ async fn a_shop_offer_and_completed_order_read_back_through_the_commerce_routes(
         accepted["escrowed"],
         ((PRICE + DEPOSIT) * Amount::from(QUANTITY)).to_string()
     );
-    send_ok(
+    send_call_ok(
         &n,
         &seller,
         CommerceCall::ShipOrder {
@@ -166,7 +127,7 @@ async fn a_shop_offer_and_completed_order_read_back_through_the_commerce_routes(
         },
     )
     .await;
-    send_ok(&n, &buyer, CommerceCall::ConfirmDelivery { order }).await;
+    send_call_ok(&n, &buyer, CommerceCall::ConfirmDelivery { order }).await;
 
     let done = n.get_ok(&format!("/v1/commerce/orders/{order}")).await;
     assert_eq!(done["status"], "completed", "{done}");
@@ -227,7 +188,7 @@ async fn an_order_of_an_unknown_offer_is_refused_with_offer_unknown_and_no_order
     n.commit(&transfer(&dev, nonce, buyer.address(), 10 * WANT))
         .await;
     let before = n.balance(&buyer.address()).await;
-    let (s, v) = send(
+    let (s, v) = send_call(
         &n,
         &buyer,
         CommerceCall::PlaceOrder {
@@ -255,7 +216,7 @@ async fn a_shops_offers_page_by_cursor_skipping_other_shops_offers() {
     let n = start_dev(dir.path()).await;
     let seller = dev_key();
     for handle in ["tea-house", "bakery"] {
-        send_ok(
+        send_call_ok(
             &n,
             &seller,
             CommerceCall::OpenShop {
@@ -269,7 +230,7 @@ async fn a_shops_offers_page_by_cursor_skipping_other_shops_offers() {
     }
     // Offers 1 and 3 are the tea house's, 2 and 4 the bakery's.
     for shop in ["tea-house", "bakery", "tea-house", "bakery"] {
-        send_ok(
+        send_call_ok(
             &n,
             &seller,
             CommerceCall::AddOffer {

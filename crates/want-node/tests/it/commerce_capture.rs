@@ -12,12 +12,12 @@ use common::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use want_crypto::{PrivateKey, SigningKey};
-use want_node::config::{DEV_CHAIN_ID, DEV_MIN_FEE, DEV_ORG};
+use want_node::config::DEV_ORG;
 use want_types::modules::commerce::{
     delivery_location_hash, order_urn, CommerceCall, OfferTerms, COMMERCE_FEE_BPS,
 };
 use want_types::trace::{OrgKind, Role, TraceCall};
-use want_types::{Address, Amount, Call, SignedTransaction, Transaction};
+use want_types::{Address, Amount, Call};
 
 /// One WANT in base units.
 const WANT: Amount = 1_000_000;
@@ -30,41 +30,8 @@ const QUANTITY: u32 = 3;
 /// Where the goods are received (a GS1 location: published on the record).
 const PICKUP_AT: &str = "urn:epc:id:sgln:4012345.00001.0";
 
-fn tx(key: &SigningKey, nonce: u64, call: Call) -> SignedTransaction {
-    key.sign_transaction(Transaction {
-        chain_id: DEV_CHAIN_ID,
-        from: key.address(),
-        nonce,
-        fee: DEV_MIN_FEE,
-        expiry_ms: now_ms() + 600_000,
-        pow_nonce: 0,
-        call,
-    })
-}
-
-/// Sends a call as `key`, waits for its commit and expects success.
-async fn send_ok(n: &TestNode, key: &SigningKey, call: Call) -> Value {
-    let nonce = n.nonce(&key.address()).await;
-    let (s, v) = n.submit(&tx(key, nonce, call), true).await;
-    assert_eq!(s, StatusCode::OK, "{v}");
-    assert_eq!(v["receipt"]["status"], "success", "{v}");
-    v
-}
-
 fn terms() -> OfferTerms {
-    OfferTerms {
-        product: "04012345678901".into(),
-        title: "Green tea, 100 g".into(),
-        price: PRICE,
-        deposit_per_order: DEPOSIT,
-        accept_within_ms: 600_000,
-        ship_within_ms: 600_000,
-        confirm_window_ms: 3_600_000,
-        dispute_window_ms: 3_600_000,
-        terms_cid: "bafyterms".into(),
-        no_ship_deposit_share_bps: 5_000,
-        currency: "WANT".into(),
-    }
+    tea_terms(PRICE, DEPOSIT)
 }
 
 /// A funded seller with a shop and an offer, and a funded buyer.
@@ -75,7 +42,7 @@ async fn shop_and_buyer(n: &TestNode) -> (SigningKey, SigningKey, u64) {
         let nonce = n.nonce(&dev.address()).await;
         n.commit(&transfer(&dev, nonce, to, 100 * WANT)).await;
     }
-    send_ok(
+    send_call_ok(
         n,
         &seller,
         Call::Commerce(CommerceCall::OpenShop {
@@ -86,7 +53,7 @@ async fn shop_and_buyer(n: &TestNode) -> (SigningKey, SigningKey, u64) {
         }),
     )
     .await;
-    let added = send_ok(
+    let added = send_call_ok(
         n,
         &seller,
         Call::Commerce(CommerceCall::AddOffer {
@@ -118,7 +85,7 @@ async fn shipped_order(
     offer: u64,
     org: &str,
 ) -> u64 {
-    let placed = send_ok(
+    let placed = send_call_ok(
         n,
         buyer,
         Call::Commerce(CommerceCall::PlaceOrder {
@@ -131,7 +98,7 @@ async fn shipped_order(
     )
     .await;
     let order = event_u64(&placed, "OrderPlaced", "order");
-    send_ok(
+    send_call_ok(
         n,
         buyer,
         Call::Commerce(CommerceCall::SetDelivery {
@@ -144,7 +111,7 @@ async fn shipped_order(
         }),
     )
     .await;
-    send_ok(
+    send_call_ok(
         n,
         seller,
         Call::Commerce(CommerceCall::AcceptOrder {
@@ -153,7 +120,7 @@ async fn shipped_order(
         }),
     )
     .await;
-    send_ok(
+    send_call_ok(
         n,
         seller,
         Call::Commerce(CommerceCall::ShipOrder {
@@ -332,7 +299,7 @@ async fn a_receiving_event_naming_an_order_delivered_elsewhere_is_refused_and_th
     let dev = dev_key();
     // Another organisation receives the goods of this order.
     let pickup = PrivateKey::generate();
-    send_ok(
+    send_call_ok(
         &n,
         &dev,
         Call::Trace(TraceCall::RegisterOrg {
@@ -343,7 +310,7 @@ async fn a_receiving_event_naming_an_order_delivered_elsewhere_is_refused_and_th
         }),
     )
     .await;
-    send_ok(
+    send_call_ok(
         &n,
         &dev,
         Call::Trace(TraceCall::AddKey {

@@ -11,10 +11,9 @@ use futures_util::StreamExt;
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 use want_crypto::SigningKey;
-use want_node::config::{DEV_CHAIN_ID, DEV_MIN_FEE};
 use want_node::Genesis;
 use want_types::modules::commerce::{CommerceCall, OfferTerms};
-use want_types::{Amount, Call, Transaction};
+use want_types::Amount;
 
 /// One WANT in base units.
 const WANT: Amount = 1_000_000;
@@ -27,32 +26,15 @@ const STREAM_WAIT: Duration = Duration::from_secs(20);
 
 fn terms(accept_within_ms: u64) -> OfferTerms {
     OfferTerms {
-        product: "04012345678901".into(),
-        title: "Green tea, 100 g".into(),
-        price: PRICE,
-        deposit_per_order: DEPOSIT,
         accept_within_ms,
-        ship_within_ms: 600_000,
-        confirm_window_ms: 3_600_000,
-        dispute_window_ms: 3_600_000,
-        terms_cid: "bafyterms".into(),
-        no_ship_deposit_share_bps: 5_000,
-        currency: "WANT".into(),
+        ..tea_terms(PRICE, DEPOSIT)
     }
 }
 
 /// Commits a commerce call as `key` and returns the transaction's id and block height.
 async fn send_ok(n: &TestNode, key: &SigningKey, call: CommerceCall) -> (String, u64) {
     let nonce = n.nonce(&key.address()).await;
-    let stx = key.sign_transaction(Transaction {
-        chain_id: DEV_CHAIN_ID,
-        from: key.address(),
-        nonce,
-        fee: DEV_MIN_FEE,
-        expiry_ms: now_ms() + 600_000,
-        pow_nonce: 0,
-        call: Call::Commerce(call),
-    });
+    let stx = signed_call(key, nonce, call);
     let v = n.commit(&stx).await;
     (
         stx.id().to_hex(),

@@ -9,48 +9,20 @@ use common::*;
 use reqwest::StatusCode;
 use serde_json::Value;
 use want_crypto::SigningKey;
-use want_node::config::{dev_reporter_key, DEV_CHAIN_ID, DEV_MIN_FEE};
+use want_node::config::dev_reporter_key;
 use want_types::modules::commerce::price::PriceRate;
 use want_types::modules::commerce::{CommerceCall, OfferTerms};
-use want_types::{Amount, Call, SignedTransaction, Transaction};
+use want_types::Amount;
 
 /// One WANT in base units.
 const WANT: Amount = 1_000_000;
 
-fn commerce_tx(key: &SigningKey, nonce: u64, call: CommerceCall) -> SignedTransaction {
-    key.sign_transaction(Transaction {
-        chain_id: DEV_CHAIN_ID,
-        from: key.address(),
-        nonce,
-        fee: DEV_MIN_FEE,
-        expiry_ms: now_ms() + 600_000,
-        pow_nonce: 0,
-        call: Call::Commerce(call),
-    })
-}
-
-async fn send_ok(n: &TestNode, key: &SigningKey, call: CommerceCall) -> Value {
-    let nonce = n.nonce(&key.address()).await;
-    let (s, v) = n.submit(&commerce_tx(key, nonce, call), true).await;
-    assert_eq!(s, StatusCode::OK, "{v}");
-    assert_eq!(v["receipt"]["status"], "success", "{v}");
-    v
-}
-
 /// 12.50 USD per item, a deposit of 1 USD per item.
 fn usd_terms() -> OfferTerms {
     OfferTerms {
-        product: "04012345678901".into(),
-        title: "Green tea, 100 g".into(),
-        price: 12_500_000,
-        deposit_per_order: 1_000_000,
-        accept_within_ms: 600_000,
-        ship_within_ms: 600_000,
-        confirm_window_ms: 3_600_000,
-        dispute_window_ms: 3_600_000,
-        terms_cid: "bafyterms".into(),
         no_ship_deposit_share_bps: 0,
         currency: "USD".into(),
+        ..tea_terms(12_500_000, 1_000_000)
     }
 }
 
@@ -100,7 +72,7 @@ async fn three_dev_reporters_make_a_usd_rate_and_an_order_priced_in_usd_pays_it_
     let second = n.get_ok("/v1/commerce/prices?after=EUR&limit=1").await;
     assert_eq!(second["prices"][0]["currency"], "CNY", "{second}");
 
-    send_ok(
+    send_call_ok(
         &n,
         &seller,
         CommerceCall::OpenShop {
@@ -111,7 +83,7 @@ async fn three_dev_reporters_make_a_usd_rate_and_an_order_priced_in_usd_pays_it_
         },
     )
     .await;
-    send_ok(
+    send_call_ok(
         &n,
         &seller,
         CommerceCall::AddOffer {
@@ -132,13 +104,13 @@ async fn three_dev_reporters_make_a_usd_rate_and_an_order_priced_in_usd_pays_it_
     };
 
     // Two reports are not a rate.
-    send_ok(&n, &dev, usd(7_000_000)).await;
-    send_ok(&n, &r1, usd(7_250_000)).await;
+    send_call_ok(&n, &dev, usd(7_000_000)).await;
+    send_call_ok(&n, &r1, usd(7_250_000)).await;
     // Refused at admission by the module's rules: never in a block, no fee, nothing changed.
     let nonce = n.nonce(&buyer.address()).await;
     let before = n.balance(&buyer.address()).await;
     let (s, v) = n
-        .submit(&commerce_tx(&buyer, nonce, place.clone()), true)
+        .submit(&signed_call(&buyer, nonce, place.clone()), true)
         .await;
     assert_eq!(s, StatusCode::CONFLICT, "{v}");
     assert_eq!(v["error"]["code"], "price_unavailable", "{v}");
@@ -153,7 +125,7 @@ async fn three_dev_reporters_make_a_usd_rate_and_an_order_priced_in_usd_pays_it_
     assert_eq!(n.nonce(&buyer.address()).await, nonce);
     assert_eq!(n.get_ok("/v1/commerce/offers/1").await["stock"], 5);
 
-    send_ok(&n, &r2, usd(9_000_000)).await;
+    send_call_ok(&n, &r2, usd(9_000_000)).await;
     let rate = n.get_ok("/v1/commerce/prices/usd").await;
     assert_eq!(rate["price"]["status"], "ok", "{rate}");
     assert_eq!(rate["price"]["rate"], "7250000");
@@ -165,7 +137,7 @@ async fn three_dev_reporters_make_a_usd_rate_and_an_order_priced_in_usd_pays_it_
 
     // 2 × 12.50 USD = 25 USD at 7.25 WANT = 181.25 WANT.
     let before = n.balance(&buyer.address()).await;
-    let placed = send_ok(&n, &buyer, place).await;
+    let placed = send_call_ok(&n, &buyer, place).await;
     let fee: Amount = placed["receipt"]["fee_paid"]
         .as_str()
         .and_then(|s| s.parse().ok())

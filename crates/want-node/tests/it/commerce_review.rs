@@ -13,9 +13,8 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 use want_crypto::SigningKey;
-use want_node::config::{DEV_CHAIN_ID, DEV_MIN_FEE};
 use want_types::modules::commerce::{CommerceCall, OfferTerms};
-use want_types::{Amount, Call, Transaction};
+use want_types::Amount;
 
 /// One WANT in base units.
 const WANT: Amount = 1_000_000;
@@ -23,46 +22,17 @@ const PRICE: Amount = 2 * WANT;
 const GTIN: &str = "04012345678901";
 
 /// Sends a commerce call as `key`, waiting for the commit.
-async fn send(n: &TestNode, key: &SigningKey, call: CommerceCall) -> (StatusCode, Value) {
-    let nonce = n.nonce(&key.address()).await;
-    let stx = key.sign_transaction(Transaction {
-        chain_id: DEV_CHAIN_ID,
-        from: key.address(),
-        nonce,
-        fee: DEV_MIN_FEE,
-        expiry_ms: now_ms() + 600_000,
-        pow_nonce: 0,
-        call: Call::Commerce(call),
-    });
-    n.submit(&stx, true).await
-}
-
-async fn send_ok(n: &TestNode, key: &SigningKey, call: CommerceCall) -> Value {
-    let (s, v) = send(n, key, call).await;
-    assert_eq!(s, StatusCode::OK, "{v}");
-    assert_eq!(v["receipt"]["status"], "success", "{v}");
-    v
-}
-
 fn terms() -> OfferTerms {
     OfferTerms {
         product: GTIN.into(),
-        title: "Green tea, 100 g".into(),
-        price: PRICE,
-        deposit_per_order: 0,
-        accept_within_ms: 600_000,
-        ship_within_ms: 600_000,
-        confirm_window_ms: 3_600_000,
-        dispute_window_ms: 3_600_000,
-        terms_cid: "bafyterms".into(),
         no_ship_deposit_share_bps: 0,
-        currency: "WANT".into(),
+        ..tea_terms(PRICE, 0)
     }
 }
 
 /// `buyer` buys one item of offer 1 and the seller delivers: answers the order (purchase) id.
 async fn buy(n: &TestNode, seller: &SigningKey, buyer: &SigningKey) -> u64 {
-    let v = send_ok(
+    let v = send_call_ok(
         n,
         buyer,
         CommerceCall::PlaceOrder {
@@ -80,7 +50,7 @@ async fn buy(n: &TestNode, seller: &SigningKey, buyer: &SigningKey) -> u64 {
     let order = mine["orders"][0]["id"]
         .as_u64()
         .unwrap_or_else(|| panic!("{mine} {v}"));
-    send_ok(
+    send_call_ok(
         n,
         seller,
         CommerceCall::AcceptOrder {
@@ -89,7 +59,7 @@ async fn buy(n: &TestNode, seller: &SigningKey, buyer: &SigningKey) -> u64 {
         },
     )
     .await;
-    send_ok(
+    send_call_ok(
         n,
         seller,
         CommerceCall::ShipOrder {
@@ -98,7 +68,7 @@ async fn buy(n: &TestNode, seller: &SigningKey, buyer: &SigningKey) -> u64 {
         },
     )
     .await;
-    send_ok(n, buyer, CommerceCall::ConfirmDelivery { order }).await;
+    send_call_ok(n, buyer, CommerceCall::ConfirmDelivery { order }).await;
     order
 }
 
@@ -113,7 +83,7 @@ async fn a_buyer_reviews_another_likes_and_the_lists_and_aggregates_show_it() {
         n.commit(&transfer(&seller, nonce, k.address(), 10 * WANT))
             .await;
     }
-    send_ok(
+    send_call_ok(
         &n,
         &seller,
         CommerceCall::OpenShop {
@@ -124,7 +94,7 @@ async fn a_buyer_reviews_another_likes_and_the_lists_and_aggregates_show_it() {
         },
     )
     .await;
-    send_ok(
+    send_call_ok(
         &n,
         &seller,
         CommerceCall::AddOffer {
@@ -138,7 +108,7 @@ async fn a_buyer_reviews_another_likes_and_the_lists_and_aggregates_show_it() {
     buy(&n, &seller, &bob).await;
 
     // Carol bought nothing: she can neither review alice's purchase nor like.
-    let (s, v) = send(
+    let (s, v) = send_call(
         &n,
         &carol,
         CommerceCall::AddReview {
@@ -153,7 +123,7 @@ async fn a_buyer_reviews_another_likes_and_the_lists_and_aggregates_show_it() {
     assert_eq!(v["error"]["code"], "review_no_purchase", "{v}");
 
     let height = n.height().await;
-    send_ok(
+    send_call_ok(
         &n,
         &alice,
         CommerceCall::AddReview {
@@ -163,12 +133,12 @@ async fn a_buyer_reviews_another_likes_and_the_lists_and_aggregates_show_it() {
         },
     )
     .await;
-    let (s, v) = send(&n, &carol, CommerceCall::LikeReview { review: 1 }).await;
+    let (s, v) = send_call(&n, &carol, CommerceCall::LikeReview { review: 1 }).await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
     assert_eq!(v["error"]["code"], "review_not_eligible", "{v}");
-    send_ok(&n, &bob, CommerceCall::LikeReview { review: 1 }).await;
-    send_ok(&n, &bob, CommerceCall::ShareReview { review: 1 }).await;
-    send_ok(
+    send_call_ok(&n, &bob, CommerceCall::LikeReview { review: 1 }).await;
+    send_call_ok(&n, &bob, CommerceCall::ShareReview { review: 1 }).await;
+    send_call_ok(
         &n,
         &seller,
         CommerceCall::ReplyReview {

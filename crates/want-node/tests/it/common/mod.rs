@@ -430,6 +430,56 @@ pub fn stamped(key: &SigningKey, nonce: u64, bits: u32) -> SignedTransaction {
     key.sign_transaction(t)
 }
 
+/// `call` (of any module) signed by `key` at `nonce`, with the dev chain's minimum fee.
+pub fn signed_call(key: &SigningKey, nonce: u64, call: impl Into<Call>) -> SignedTransaction {
+    key.sign_transaction(Transaction {
+        chain_id: DEV_CHAIN_ID,
+        from: key.address(),
+        nonce,
+        fee: DEV_MIN_FEE,
+        expiry_ms: now_ms() + 600_000,
+        pow_nonce: 0,
+        call: call.into(),
+    })
+}
+
+/// Sends `call` as `key` at its next nonce and waits for the commit.
+pub async fn send_call(
+    n: &TestNode,
+    key: &SigningKey,
+    call: impl Into<Call>,
+) -> (StatusCode, Value) {
+    let nonce = n.nonce(&key.address()).await;
+    n.submit(&signed_call(key, nonce, call), true).await
+}
+
+/// [`send_call`], expecting it to commit successfully.
+pub async fn send_call_ok(n: &TestNode, key: &SigningKey, call: impl Into<Call>) -> Value {
+    let (s, v) = send_call(n, key, call).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["receipt"]["status"], "success", "{v}");
+    v
+}
+
+/// The commerce tests' offer: a GTIN of green tea at `price` with a deposit of `deposit` per
+/// item, 10-minute accept and ship windows, 1-hour confirm and dispute windows, half the deposit
+/// to the buyer on a missed shipment, priced in WANT.
+pub fn tea_terms(price: Amount, deposit: Amount) -> want_types::modules::commerce::OfferTerms {
+    want_types::modules::commerce::OfferTerms {
+        product: "04012345678901".into(),
+        title: "Green tea, 100 g".into(),
+        price,
+        deposit_per_order: deposit,
+        accept_within_ms: 600_000,
+        ship_within_ms: 600_000,
+        confirm_window_ms: 3_600_000,
+        dispute_window_ms: 3_600_000,
+        terms_cid: "bafyterms".into(),
+        no_ship_deposit_share_bps: 5_000,
+        currency: "WANT".into(),
+    }
+}
+
 /// The 1 % transfer fee, rounded up.
 pub fn transfer_fee(amount: Amount) -> Amount {
     (amount * 100).div_ceil(10_000)
