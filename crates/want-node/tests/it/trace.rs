@@ -11,11 +11,10 @@ use common::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use want_crypto::{PrivateKey, SigningKey};
-use want_node::config::{dev_private_key, DEV_CHAIN_ID, DEV_MIN_FEE, DEV_ORG};
+use want_node::config::{dev_private_key, DEV_CHAIN_ID, DEV_ORG};
 use want_node::trace::urlencode;
 use want_node::Genesis;
 use want_types::trace::{OrgKind, Permission, Role, TraceCall};
-use want_types::{Call, SignedTransaction, Transaction};
 
 fn testdata() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/epcis/gs1/JSON");
@@ -179,18 +178,6 @@ async fn open_as_owner(n: &TestNode, event_hash_id: &str) -> Value {
     opened.event.to_json()
 }
 
-fn trace_tx(key: &SigningKey, nonce: u64, call: TraceCall) -> SignedTransaction {
-    key.sign_transaction(Transaction {
-        chain_id: DEV_CHAIN_ID,
-        from: key.address(),
-        nonce,
-        fee: DEV_MIN_FEE,
-        expiry_ms: now_ms() + 600_000,
-        pow_nonce: 0,
-        call: Call::Trace(call),
-    })
-}
-
 /// Funds `key` for fees and has the administrator (the dev key) register organisation `org` of
 /// `kind`, sealed to `key`, with `key` as its one department key holding `roles`.
 async fn org_with_key(
@@ -233,7 +220,7 @@ async fn org_with_key(
 /// Sends a trace call as `key` and waits for its receipt.
 async fn send(n: &TestNode, key: &SigningKey, call: TraceCall) -> (StatusCode, Value) {
     let nonce = n.nonce(&key.address()).await;
-    n.submit(&trace_tx(key, nonce, call), true).await
+    n.submit(&signed_call(key, nonce, call), true).await
 }
 
 async fn send_ok(n: &TestNode, key: &SigningKey, call: TraceCall) {
