@@ -144,38 +144,64 @@ pub fn run(cmd: PriceCommand, out: &Out) -> anyhow::Result<()> {
     }
 }
 
-/// The most WANT to pay for `price_total` micro-units of `currency` (not WANT): its value at
-/// the node's current rate plus [`PRICE_SLIPPAGE_BPS`], refusing when the node has no rate.
-pub fn max_total_in(client: &Client, currency: &str, price_total: Amount) -> anyhow::Result<Amount> {
+/// The node's current median rate of `currency` (base units of WANT per unit) and its age in ms
+/// (since the newest fresh report). Without one it is refused with `price_stale` or
+/// `price_unavailable`: "`subject`, which has no rate now (why); `remedy`".
+pub fn current_rate(
+    client: &Client,
+    currency: &str,
+    subject: &str,
+    remedy: &str,
+) -> anyhow::Result<(Amount, u64)> {
+    use want_state::modules::commerce::codes as c;
     let v = client.get(&format!(
         "/v1/commerce/prices/{}",
         want_node::trace::urlencode(currency)
     ))?;
-    let rate: Amount = v["price"]["rate"]
-        .as_str()
-        .and_then(|s| s.parse().ok())
+    let p = &v["price"];
+    match p["rate"].as_str().and_then(|s| s.parse::<Amount>().ok()) {
+        Some(rate) => {
+            let newest = p["newest_ms"].as_u64().unwrap_or(0);
+            Ok((rate, crate::signer::now_ms().saturating_sub(newest)))
+        }
+        None => {
+            let code = if p["status"] == "stale" {
+                c::PRICE_STALE
+            } else {
+                c::PRICE_UNAVAILABLE
+            };
+            let why = p["why"].as_str().unwrap_or("no rate in the node's answer");
+            Err(CliError::new(code, format!("{subject}, which has no rate now ({why}); {remedy}")).into())
+        }
+    }
+}
+
+/// `want` plus `bps` basis points of it, rounded up; `None` on overflow.
+pub fn with_margin(want: Amount, bps: u32) -> Option<Amount> {
+    let margin = want
+        .checked_mul(Amount::from(bps))?
+        .div_ceil(Amount::from(BPS_WHOLE));
+    want.checked_add(margin)
+}
+
+/// The most WANT to pay for `price_total` micro-units of `currency` (not WANT): its value at
+/// the node's current rate plus [`PRICE_SLIPPAGE_BPS`], refusing when the node has no rate.
+pub fn max_total_in(client: &Client, currency: &str, price_total: Amount) -> anyhow::Result<Amount> {
+    let (rate, _) = current_rate(
+        client,
+        currency,
+        &format!("the offer is priced in {currency}"),
+        "wait for fresh reports or give --max-total",
+    )?;
+    to_want(price_total, rate)
+        .and_then(|at_rate| with_margin(at_rate, u32::from(PRICE_SLIPPAGE_BPS)))
         .ok_or_else(|| {
             CliError::new(
-                "price_unavailable",
-                format!(
-                    "the offer is priced in {currency}, which has no rate now ({}); wait for fresh reports or give --max-total",
-                    v["price"]["why"].as_str().unwrap_or("no rate in the node's answer")
-                ),
+                "invalid_amount",
+                "the order's value in WANT overflows; order fewer items",
             )
-        })?;
-    let overflow = || -> anyhow::Error {
-        CliError::new(
-            "invalid_amount",
-            "the order's value in WANT overflows; order fewer items",
-        )
-        .into()
-    };
-    let at_rate = to_want(price_total, rate).ok_or_else(overflow)?;
-    let margin = at_rate
-        .checked_mul(Amount::from(PRICE_SLIPPAGE_BPS))
-        .ok_or_else(overflow)?
-        .div_ceil(Amount::from(BPS_WHOLE));
-    at_rate.checked_add(margin).ok_or_else(overflow)
+            .into()
+        })
 }
 
 #[cfg(test)]

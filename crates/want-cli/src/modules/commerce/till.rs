@@ -24,7 +24,7 @@ use want_crypto::SigningKey;
 use want_types::amount::{format_want, parse_want};
 use want_types::modules::commerce::price::{is_currency, to_want, CURRENCIES};
 use want_types::modules::commerce::{
-    parse_payment_uri, payment_uri, CommerceCall, PaymentRequest, BPS_WHOLE, TILL_CURRENCY_WANT,
+    parse_payment_uri, payment_uri, CommerceCall, PaymentRequest, TILL_CURRENCY_WANT,
 };
 use want_types::{Amount, Call, Hash32, Signature};
 
@@ -416,34 +416,6 @@ fn want_arg(s: &str, flag: &str) -> anyhow::Result<Amount> {
     })
 }
 
-/// The current median rate of `currency` at the node, and its age (ms since the newest fresh
-/// report), or why there is none (`price_stale`, `price_unavailable`).
-fn fetch_rate(client: &Client, currency: &str) -> anyhow::Result<(Amount, u64)> {
-    use want_state::modules::commerce::codes as c;
-    let v = client.get(&format!(
-        "/v1/commerce/prices/{}",
-        want_node::trace::urlencode(currency)
-    ))?;
-    let p = &v["price"];
-    match p["rate"].as_str().and_then(|s| s.parse::<Amount>().ok()) {
-        Some(rate) => {
-            let newest = p["newest_ms"].as_u64().unwrap_or(0);
-            Ok((rate, now_ms().saturating_sub(newest)))
-        }
-        None => Err(err(
-            if p["status"] == "stale" {
-                c::PRICE_STALE
-            } else {
-                c::PRICE_UNAVAILABLE
-            },
-            format!(
-                "the request is in {currency}, which has no rate now ({}); wait for fresh reports, or ask the till for a request in {TILL_CURRENCY_WANT}",
-                p["why"].as_str().unwrap_or("no rate in the node's answer")
-            ),
-        )),
-    }
-}
-
 /// What `request` comes to and the `max_want` to sign: see the module header.
 fn quote(request: &PaymentRequest, b: &Bounds, client: Option<&Client>) -> anyhow::Result<Quote> {
     use want_state::modules::commerce::codes as c;
@@ -470,16 +442,16 @@ fn quote(request: &PaymentRequest, b: &Bounds, client: Option<&Client>) -> anyho
     let (rate, want_amount, max_want) = if request.currency == TILL_CURRENCY_WANT {
         (None, Some(request.amount), explicit.unwrap_or(request.amount))
     } else if let Some(client) = client {
-        let (rate, age) = fetch_rate(client, &request.currency)?;
+        let (rate, age) = super::price::current_rate(
+            client,
+            &request.currency,
+            &format!("the request is in {}", request.currency),
+            &format!("wait for fresh reports, or ask the till for a request in {TILL_CURRENCY_WANT}"),
+        )?;
         let want = to_want(request.amount, rate).ok_or_else(overflow)?;
         let max_want = match explicit {
             Some(m) => m,
-            None => want
-                .checked_mul(Amount::from(b.max_slippage_bps))
-                .ok_or_else(overflow)?
-                .div_ceil(Amount::from(BPS_WHOLE))
-                .checked_add(want)
-                .ok_or_else(overflow)?,
+            None => super::price::with_margin(want, b.max_slippage_bps).ok_or_else(overflow)?,
         };
         (Some((rate, age)), Some(want), max_want)
     } else {
