@@ -507,10 +507,12 @@ pub(crate) fn measure_transfers(
     let submitted = submitted.lock().clone();
     let mut latencies: Vec<Duration> = Vec::with_capacity(accepted);
     let mut last_commit = load_start;
+    let mut first_commit: Option<Instant> = None;
     for id in &ids {
         if let (Some(s), Some(c)) = (submitted.get(id), commits.get(id)) {
             latencies.push(c.saturating_duration_since(*s));
             last_commit = last_commit.max(*c);
+            first_commit = Some(first_commit.map_or(*c, |f| f.min(*c)));
         }
     }
     latencies.sort();
@@ -533,6 +535,10 @@ pub(crate) fn measure_transfers(
         "refused": *refused.lock(),
         "submit_seconds": submit_secs,
         "elapsed_seconds": elapsed,
+        "first_commit_seconds": first_commit
+            .unwrap_or(load_start)
+            .saturating_duration_since(load_start)
+            .as_secs_f64(),
         "tps": tps,
         "latency_ms": {"p50": percentile(&latencies, 0.50), "p99": percentile(&latencies, 0.99), "max": percentile(&latencies, 1.0)},
         "single_core_verify_per_s": verify_rate,

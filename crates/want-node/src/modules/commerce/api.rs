@@ -14,6 +14,7 @@ use want_state::modules::commerce::query;
 use want_state::modules::commerce::state::{
     Offer, Order, OrderStatus, PurchaseRecord, RetiredOrder, Shop,
 };
+use want_state::StateView;
 use want_types::modules::commerce::OfferTerms;
 use want_types::{Address, Amount, Hash32};
 
@@ -162,6 +163,8 @@ pub struct OrderView {
     pub shop: String,
     /// The terms it was placed under (a later offer version never changes them).
     pub terms: OfferTerms,
+    /// Their hash, which the order named.
+    pub terms_hash: Hash32,
     pub buyer: Address,
     /// The shop's owner at placement.
     pub seller: Address,
@@ -232,10 +235,15 @@ pub struct DeliveryView {
     pub location_hash: Hash32,
 }
 
-impl TryFrom<Order> for OrderView {
-    type Error = NodeError;
-
-    fn try_from(o: Order) -> Result<Self, NodeError> {
+impl OrderView {
+    /// The view of `o`, with the whole terms of its offer version read from `view`.
+    fn of(view: &dyn StateView, o: Order) -> Result<Self, NodeError> {
+        let terms = query::offer_terms(view, o.offer, o.version)?.ok_or_else(|| {
+            NodeError::Io(format!(
+                "order {}: version {} of offer {} has no terms record; the stored state is inconsistent",
+                o.id, o.version, o.offer
+            ))
+        })?;
         let escrowed = o.escrowed().map_err(|e| {
             NodeError::Io(format!(
                 "order {}: its escrow does not add up ({e:?}); the stored order is inconsistent",
@@ -247,7 +255,8 @@ impl TryFrom<Order> for OrderView {
             offer: o.offer,
             version: o.version,
             shop: o.shop,
-            terms: o.terms,
+            terms,
+            terms_hash: o.terms_hash,
             buyer: o.buyer,
             seller: o.seller,
             payout: o.payout,
@@ -511,7 +520,7 @@ async fn list_orders(State(node): State<Node>, Query(q): Query<OrdersQuery>) -> 
         let orders = page
             .items
             .into_iter()
-            .map(OrderView::try_from)
+            .map(|o| OrderView::of(&snap, o))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(OrdersPage {
             orders,
@@ -532,7 +541,7 @@ async fn get_order(State(node): State<Node>, Path(id): Path<u64>) -> ApiResult {
     let order = read(&node, move || {
         let snap = store.snapshot()?;
         if let Some(order) = query::order(&snap, id)? {
-            return OrderView::try_from(order).map(|o| OrderLookup::Live(Box::new(o)));
+            return OrderView::of(&snap, order).map(|o| OrderLookup::Live(Box::new(o)));
         }
         let retired = query::retired_order(&snap, id)?.ok_or_else(|| {
             not_found(

@@ -30,7 +30,7 @@ use super::fees::{bps_of, completion_fee};
 use super::price;
 use super::state::{
     self, escrow, fold_handle, handle_key, next_id, offer_key, order_key, purchase_key,
-    retire_at, retired_key, shop_key, write, Delivery, Offer, Order, OrderStatus,
+    retire_at, retired_key, shop_key, write, Delivery, Offer, Order, OrderStatus, OrderTerms,
     PurchaseRecord, PurchaseSource, RetiredOrder, Shop,
 };
 use crate::failure::{fail, overflow, ExecError};
@@ -289,6 +289,7 @@ impl Env<'_, '_> {
                     updated_ms: self.now(),
                 };
                 write(self.ov, offer_key(id), &offer);
+                state::put_offer_terms(self.ov, id, 1, terms);
                 self.ov.put(
                     [state::shop_offers_prefix(shop), id.to_be_bytes().to_vec()].concat(),
                     Vec::new(),
@@ -314,6 +315,7 @@ impl Env<'_, '_> {
                         .ok_or_else(|| overflow("the offer version"))?;
                     o.terms = terms.clone();
                     o.terms_hash = terms.hash();
+                    state::put_offer_terms(self.ov, o.id, o.version, terms);
                 }
                 o.stock = *stock;
                 o.updated_ms = self.now();
@@ -997,7 +999,8 @@ impl Env<'_, '_> {
             offer: offer_id,
             version,
             shop: shop.handle.clone(),
-            terms: offer.terms.clone(),
+            terms: OrderTerms::of(&offer.terms),
+            terms_hash: offer.terms_hash,
             buyer,
             seller: shop.owner,
             payout: shop.payout,

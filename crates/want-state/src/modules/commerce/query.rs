@@ -13,7 +13,7 @@ use super::state::{
 use crate::store::{page, Page};
 use crate::{StateError, StateView};
 
-pub use super::state::{handle_holder, offer, order, purchase, retired_order, shop};
+pub use super::state::{handle_holder, offer, offer_terms, order, purchase, retired_order, shop};
 
 /// Most offers one page of [`offers`] returns.
 pub const OFFERS_PAGE_MAX: usize = 100;

@@ -56,6 +56,8 @@ pub const HANDLE_PREFIX: &[u8] = b"commerce/handle/";
 pub const SHOP_PREFIX: &[u8] = b"commerce/shop/";
 /// Prefix of the offers.
 pub const OFFER_PREFIX: &[u8] = b"commerce/offer/";
+/// Prefix of every version's terms of every offer (kept for good: orders name them).
+pub const OFFER_TERMS_PREFIX: &[u8] = b"commerce/offer-terms/";
 /// Prefix of the orders.
 pub const ORDER_PREFIX: &[u8] = b"commerce/order/";
 /// Prefix of the purchase records.
@@ -144,8 +146,12 @@ pub struct Order {
     pub offer: u64,
     pub version: u32,
     pub shop: String,
-    /// The terms the order was placed under (a later offer version never changes them).
-    pub terms: OfferTerms,
+    /// What the order's execution needs of the terms it was placed under (a later offer
+    /// version never changes them); the whole terms are kept once per offer version
+    /// ([`offer_terms`]), not in every order.
+    pub terms: OrderTerms,
+    /// The hash of the whole terms (`OfferTerms::hash`) of that offer version.
+    pub terms_hash: Hash32,
     pub buyer: Address,
     /// The shop's owner at placement: accepts, ships, pays and gets back the deposit.
     pub seller: Address,
@@ -199,6 +205,33 @@ pub struct Order {
     /// at `rate` at placement for an offer in another currency.
     #[serde(with = "want_types::amount::dec")]
     pub deposit_due: Amount,
+}
+
+/// What an order keeps of its offer version's terms: the deadlines, the no-ship share and the
+/// product. The title, price, deposit, currency and terms document stay in the offer version's
+/// record, once for all its orders: an order is written at every step of its life, so every
+/// byte it carries is written four times or more.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
+pub struct OrderTerms {
+    pub product: String,
+    pub accept_within_ms: u64,
+    pub ship_within_ms: u64,
+    pub confirm_window_ms: u64,
+    pub dispute_window_ms: u64,
+    pub no_ship_deposit_share_bps: u16,
+}
+
+impl OrderTerms {
+    pub fn of(t: &OfferTerms) -> OrderTerms {
+        OrderTerms {
+            product: t.product.clone(),
+            accept_within_ms: t.accept_within_ms,
+            ship_within_ms: t.ship_within_ms,
+            confirm_window_ms: t.confirm_window_ms,
+            dispute_window_ms: t.dispute_window_ms,
+            no_ship_deposit_share_bps: t.no_ship_deposit_share_bps,
+        }
+    }
 }
 
 /// Where an order's goods are received (see `CommerceCall::SetDelivery`).
@@ -278,7 +311,7 @@ impl RetiredOrder {
             id: o.id,
             offer: o.offer,
             version: o.version,
-            terms_hash: o.terms.hash(),
+            terms_hash: o.terms_hash,
             shop: o.shop.clone(),
             product: o.terms.product.clone(),
             buyer: o.buyer,
@@ -437,6 +470,29 @@ pub fn handle_holder(view: &dyn StateView, handle: &str) -> Result<Option<String
 /// The offer `id`, if any.
 pub fn offer(view: &dyn StateView, id: u64) -> Result<Option<Offer>, StateError> {
     read(view, &offer_key(id), "offer")
+}
+
+pub fn offer_terms_key(offer: u64, version: u32) -> Vec<u8> {
+    [
+        OFFER_TERMS_PREFIX,
+        &offer.to_be_bytes(),
+        &version.to_be_bytes(),
+    ]
+    .concat()
+}
+
+/// The terms of version `version` of offer `offer`, if that version exists.
+pub fn offer_terms(
+    view: &dyn StateView,
+    offer: u64,
+    version: u32,
+) -> Result<Option<OfferTerms>, StateError> {
+    read(view, &offer_terms_key(offer, version), "offer terms")
+}
+
+/// Records the terms of a new offer version.
+pub(crate) fn put_offer_terms(ov: &mut Overlay<'_>, offer: u64, version: u32, terms: &OfferTerms) {
+    write(ov, offer_terms_key(offer, version), terms);
 }
 
 /// The order `id`, if any.

@@ -7,7 +7,7 @@ use want_types::modules::commerce::{
 use want_types::{Address, Amount, Call, Event, Hash32, Receipt};
 
 use super::codes::*;
-use super::state::{self, escrow, Order, OrderStatus};
+use super::state::{self, escrow, Order, OrderStatus, OrderTerms};
 use super::{query, Commerce};
 use crate::kernel::module::Module;
 use crate::modules::token::codes::INSUFFICIENT_BALANCE;
@@ -506,7 +506,16 @@ fn a_new_offer_version_never_changes_a_placed_order() {
         },
     );
     let o = w.order(1);
-    assert_eq!((o.terms, o.version, o.paid), (terms(), 1, 2 * PRICE));
+    assert_eq!(
+        (o.terms, o.terms_hash, o.version, o.paid),
+        (OrderTerms::of(&terms()), terms().hash(), 1, 2 * PRICE)
+    );
+    // Both versions' whole terms stay readable: the order's and the new one.
+    assert_eq!(state::offer_terms(&w.ms, 1, 1).unwrap(), Some(terms()));
+    assert_eq!(
+        state::offer_terms(&w.ms, 1, 2).unwrap().map(|t| t.price),
+        Some(PRICE * 5)
+    );
     w.ok(seller(), accept(1));
     w.ok(seller(), ship(1));
     assert_eq!(w.order(1).deadline_ms, Some(NOW_MS + CONFIRM_MS));
