@@ -236,14 +236,26 @@ pub struct DeliveryView {
 }
 
 impl OrderView {
-    /// The view of `o`, with the whole terms of its offer version read from `view`.
-    fn of(view: &dyn StateView, o: Order) -> Result<Self, NodeError> {
-        let terms = query::offer_terms(view, o.offer, o.version)?.ok_or_else(|| {
-            NodeError::Io(format!(
-                "order {}: version {} of offer {} has no terms record; the stored state is inconsistent",
-                o.id, o.version, o.offer
-            ))
-        })?;
+    /// The view of `o`, with the whole terms of its offer version read from `view` (or from
+    /// `read`, the versions' terms already read for this answer).
+    fn of(
+        view: &dyn StateView,
+        o: Order,
+        read: &mut std::collections::HashMap<(u64, u32), OfferTerms>,
+    ) -> Result<Self, NodeError> {
+        let terms = match read.get(&(o.offer, o.version)) {
+            Some(t) => t.clone(),
+            None => {
+                let t = query::offer_terms(view, o.offer, o.version)?.ok_or_else(|| {
+                    NodeError::Io(format!(
+                        "order {}: version {} of offer {} has no terms record; the stored state is inconsistent (a data directory from a build before compact orders: start a new one)",
+                        o.id, o.version, o.offer
+                    ))
+                })?;
+                read.insert((o.offer, o.version), t.clone());
+                t
+            }
+        };
         let escrowed = o.escrowed().map_err(|e| {
             NodeError::Io(format!(
                 "order {}: its escrow does not add up ({e:?}); the stored order is inconsistent",
@@ -292,7 +304,7 @@ impl OrderView {
 }
 
 /// A final order retired after its retention period: a summary and the hash of its final state
-/// (`sha256d("want/commerce/order/v1" ‖ borsh(order))`).
+/// (`sha256d("want/commerce/order/v2" ‖ borsh(order))`).
 #[derive(Serialize, ToSchema)]
 pub struct RetiredOrderView {
     pub id: u64,
@@ -517,10 +529,12 @@ async fn list_orders(State(node): State<Node>, Query(q): Query<OrdersQuery>) -> 
         } else {
             query::orders_where(&snap, buyer.as_ref(), shop.as_deref(), q.after, limit)?
         };
+        // Orders of one offer version share its terms: read each version's once a page.
+        let mut terms = std::collections::HashMap::new();
         let orders = page
             .items
             .into_iter()
-            .map(|o| OrderView::of(&snap, o))
+            .map(|o| OrderView::of(&snap, o, &mut terms))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(OrdersPage {
             orders,
@@ -541,7 +555,7 @@ async fn get_order(State(node): State<Node>, Path(id): Path<u64>) -> ApiResult {
     let order = read(&node, move || {
         let snap = store.snapshot()?;
         if let Some(order) = query::order(&snap, id)? {
-            return OrderView::of(&snap, order).map(|o| OrderLookup::Live(Box::new(o)));
+            return OrderView::of(&snap, order, &mut std::collections::HashMap::new()).map(|o| OrderLookup::Live(Box::new(o)));
         }
         let retired = query::retired_order(&snap, id)?.ok_or_else(|| {
             not_found(

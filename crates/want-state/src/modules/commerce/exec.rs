@@ -289,7 +289,6 @@ impl Env<'_, '_> {
                     updated_ms: self.now(),
                 };
                 write(self.ov, offer_key(id), &offer);
-                state::put_offer_terms(self.ov, id, 1, terms);
                 self.ov.put(
                     [state::shop_offers_prefix(shop), id.to_be_bytes().to_vec()].concat(),
                     Vec::new(),
@@ -315,7 +314,6 @@ impl Env<'_, '_> {
                         .ok_or_else(|| overflow("the offer version"))?;
                     o.terms = terms.clone();
                     o.terms_hash = terms.hash();
-                    state::put_offer_terms(self.ov, o.id, o.version, terms);
                 }
                 o.stock = *stock;
                 o.updated_ms = self.now();
@@ -1030,6 +1028,9 @@ impl Env<'_, '_> {
         self.arm(&mut o, Deadline::Accept)?;
         write(self.ov, order_key(id), &o);
         state::index_order(self.ov, &o);
+        // The version's whole terms, once, at its first order: a version nobody ordered leaves
+        // nothing behind.
+        state::keep_offer_terms(self.ov, offer_id, version, &offer.terms)?;
         self.events.push(CommerceEvent::OrderPlaced {
             order: id,
             offer: offer_id,

@@ -7,6 +7,7 @@
 //! | `commerce/handle/ ‖ folded handle` | the handle holding that look-alike class (UTF-8) |
 //! | `commerce/shop/ ‖ handle` | [`Shop`] |
 //! | `commerce/offer/ ‖ id (u64 BE)` | [`Offer`] (its current version) |
+//! | `commerce/offer-terms/ ‖ offer id (u64 BE) ‖ version (u32 BE)` | `OfferTerms`: the whole terms of a version, written at its first order and kept (orders keep only [`OrderTerms`] and the hash) |
 //! | `commerce/order/ ‖ id (u64 BE)` | [`Order`] |
 //! | `commerce/purchase/ ‖ buyer (21 bytes) ‖ order id (u64 BE)` | [`PurchaseRecord`] (a till payment's id takes the order id's place) |
 //! | `commerce/till-key/ ‖ handle ‖ / ‖ key (21 bytes)` | block time it was added (u64 BE) ([`super::till`]) |
@@ -208,9 +209,10 @@ pub struct Order {
 }
 
 /// What an order keeps of its offer version's terms: the deadlines, the no-ship share and the
-/// product. The title, price, deposit, currency and terms document stay in the offer version's
-/// record, once for all its orders: an order is written at every step of its life, so every
-/// byte it carries is written four times or more.
+/// product. The title, price and deposit per item and the terms document stay in the offer
+/// version's record, once for all its orders (the order has what it paid, the deposit due and
+/// the currency): an order is written at every step of its life, so every byte it carries is
+/// written four times or more.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize)]
 pub struct OrderTerms {
     pub product: String,
@@ -481,7 +483,7 @@ pub fn offer_terms_key(offer: u64, version: u32) -> Vec<u8> {
     .concat()
 }
 
-/// The terms of version `version` of offer `offer`, if that version exists.
+/// The terms of version `version` of offer `offer`, if that version has had an order.
 pub fn offer_terms(
     view: &dyn StateView,
     offer: u64,
@@ -490,9 +492,19 @@ pub fn offer_terms(
     read(view, &offer_terms_key(offer, version), "offer terms")
 }
 
-/// Records the terms of a new offer version.
-pub(crate) fn put_offer_terms(ov: &mut Overlay<'_>, offer: u64, version: u32, terms: &OfferTerms) {
-    write(ov, offer_terms_key(offer, version), terms);
+/// Keeps the terms of version `version` of offer `offer` unless they are kept already (written
+/// at the version's first order).
+pub(crate) fn keep_offer_terms(
+    ov: &mut Overlay<'_>,
+    offer: u64,
+    version: u32,
+    terms: &OfferTerms,
+) -> Result<(), StateError> {
+    let key = offer_terms_key(offer, version);
+    if ov.get(&key)?.is_none() {
+        write(ov, key, terms);
+    }
+    Ok(())
 }
 
 /// The order `id`, if any.

@@ -186,6 +186,12 @@ impl World {
                     let key = [prefix, id.to_vec()].concat();
                     assert!(self.ms.0.contains_key(&key), "order {} missing from an index", o.id);
                 }
+                // Its offer version's whole terms are kept, and are the ones it was placed under.
+                let terms = state::offer_terms(&self.ms, o.offer, o.version)
+                    .unwrap()
+                    .unwrap_or_else(|| panic!("order {}: no terms record of its version", o.id));
+                assert_eq!(terms.hash(), o.terms_hash, "order {}: terms record", o.id);
+                assert_eq!(OrderTerms::of(&terms), o.terms, "order {}: its terms", o.id);
             }
             match page.next {
                 Some(n) => after = Some(n),
@@ -510,12 +516,26 @@ fn a_new_offer_version_never_changes_a_placed_order() {
         (o.terms, o.terms_hash, o.version, o.paid),
         (OrderTerms::of(&terms()), terms().hash(), 1, 2 * PRICE)
     );
-    // Both versions' whole terms stay readable: the order's and the new one.
+    // The order's version's whole terms stay readable; the new version's are kept at its first
+    // order.
     assert_eq!(state::offer_terms(&w.ms, 1, 1).unwrap(), Some(terms()));
+    assert_eq!(state::offer_terms(&w.ms, 1, 2).unwrap(), None);
+    w.ok(
+        other(),
+        CommerceCall::PlaceOrder {
+            offer: 1,
+            version: 2,
+            terms_hash: OfferTerms { price: PRICE * 5, confirm_window_ms: BUYER_WINDOW_MS_MIN, ..terms() }.hash(),
+            quantity: 1,
+            max_total: PRICE * 5,
+        },
+    );
     assert_eq!(
         state::offer_terms(&w.ms, 1, 2).unwrap().map(|t| t.price),
         Some(PRICE * 5)
     );
+    assert_eq!(state::offer_terms(&w.ms, 1, 1).unwrap(), Some(terms()));
+    w.check_books();
     w.ok(seller(), accept(1));
     w.ok(seller(), ship(1));
     assert_eq!(w.order(1).deadline_ms, Some(NOW_MS + CONFIRM_MS));

@@ -61,7 +61,8 @@ pub const STOCK_MAX: u64 = 1_000_000_000_000;
 pub const ORDER_RETENTION_MS: u64 = 90 * 24 * 3_600_000;
 /// Domain tag of an order's final state hash (`sha256d(tag ‖ borsh(order))`), kept when it is
 /// retired.
-pub const ORDER_STATE_HASH_TAG: &[u8] = b"want/commerce/order/v1";
+/// (v2 since an order keeps only [`OrderTerms`]-like fields of its terms, not the whole terms.)
+pub const ORDER_STATE_HASH_TAG: &[u8] = b"want/commerce/order/v2";
 /// Domain tag of a delivery location's hash ([`delivery_location_hash`]).
 pub const DELIVERY_LOCATION_TAG: &[u8] = b"want/commerce/location/v1";
 /// Longest delivery location URI the CLI hashes, in bytes.
