@@ -104,17 +104,31 @@ async fn run_node(cfg: NodeConfig, out: &Out) -> anyhow::Result<()> {
         confirm_orders: false,
     });
     let data_dir = cfg.data_dir.clone();
-    // A data directory of a build before prices holds the dev chain without its commerce
-    // section: go on with that chain (no price reporters) rather than refuse it.
-    let node = match Node::start(cfg.clone(), Genesis::dev(), node_key.clone()).await {
-        Err(want_node::NodeError::Storage(want_storage::StorageError::WrongChain { .. })) => {
-            tracing::warn!("this data directory holds the dev chain of an older build, without price reporters; start with a new --data-dir to have them");
-            Node::start(cfg, Genesis::dev_before_prices(), node_key)
-                .await
-                .map_err(node_err)?
-        }
-        other => other.map_err(node_err)?,
+    // A data directory of an older build holds the dev chain of that build's genesis: without
+    // its credit section (before the credit module), or also without its commerce section
+    // (before prices). Go on with that chain rather than refuse it.
+    let wrong_chain = |r: &Result<Node, want_node::NodeError>| {
+        matches!(
+            r,
+            Err(want_node::NodeError::Storage(
+                want_storage::StorageError::WrongChain { .. }
+            ))
+        )
     };
+    let mut started = Node::start(cfg.clone(), Genesis::dev(), node_key.clone()).await;
+    if wrong_chain(&started) {
+        started = Node::start(cfg.clone(), Genesis::dev_before_credit(), node_key.clone()).await;
+        if started.is_ok() {
+            tracing::warn!("this data directory holds the dev chain of a build before the credit module: no scorers or default model; start with a new --data-dir to have them");
+        }
+    }
+    if wrong_chain(&started) {
+        started = Node::start(cfg, Genesis::dev_before_prices(), node_key).await;
+        if started.is_ok() {
+            tracing::warn!("this data directory holds the dev chain of an older build, without price reporters or scorers; start with a new --data-dir to have them");
+        }
+    }
+    let node = started.map_err(node_err)?;
     let status = node.consensus_status();
     let head = node.shared.store.head().map_err(|e| node_err(e.into()))?;
     let v = json!({

@@ -91,9 +91,6 @@ enum Command {
     /// Benchmarks.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
-    /// Credit scorecards, offline: train on a CSV, score a CSV (`want credit train|score`).
-    #[command(subcommand)]
-    Credit(modules::credit::CreditCommand),
 }
 
 /// The node to talk to.
@@ -202,7 +199,6 @@ fn run(command: Command, out: &Out) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Bench(cmd) => bench::run(cmd, out),
-        Command::Credit(cmd) => modules::credit::run(cmd, out),
     }
 }
 

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 use want_state::modules::commerce::genesis::CommerceGenesis;
+use want_state::modules::credit::genesis::{CreditGenesis, GenesisModel};
 use want_state::trace::{GenesisOrg, GenesisOrgKey, TraceGenesis};
 use want_types::amount::TOTAL_SUPPLY;
 use want_types::{Activations, Address, Amount, Block, BlockHeader, ChainParams, Hash32};
@@ -696,6 +697,29 @@ pub fn dev_commerce_genesis() -> CommerceGenesis {
     }
 }
 
+/// The default credit model of the development chain: a scorecard trained by `want credit
+/// train` on the UCI Statlog German Credit data (`testdata/credit/`, seed 42), published at
+/// genesis so that a new user can score at once.
+pub const DEV_CREDIT_MODEL_JSON: &str = include_str!("../../../testdata/credit/german-model.json");
+/// Its name on the development chain.
+pub const DEV_CREDIT_MODEL_NAME: &str = "german-dev";
+
+/// The credit section of the development chain: the development account is the credit
+/// administrator and a scorer, and [`DEV_CREDIT_MODEL_JSON`] is published at genesis.
+pub fn dev_credit_genesis() -> CreditGenesis {
+    let dev = dev_private_key().address();
+    CreditGenesis {
+        admin: Some(dev),
+        scorers: vec![dev],
+        models: vec![GenesisModel {
+            scorer: dev,
+            name: DEV_CREDIT_MODEL_NAME.to_string(),
+            model: serde_json::from_str(DEV_CREDIT_MODEL_JSON)
+                .expect("invariant: the dev credit model in testdata is JSON"),
+        }],
+    }
+}
+
 /// A voting member named in the genesis.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, BorshSerialize, BorshDeserialize)]
 #[serde(deny_unknown_fields)]
@@ -776,17 +800,32 @@ impl Genesis {
                     serde_json::to_value(dev_commerce_genesis())
                         .expect("invariant: the dev commerce section serialises to JSON"),
                 ),
+                (
+                    "credit".to_string(),
+                    serde_json::to_value(dev_credit_genesis())
+                        .expect("invariant: the dev credit section serialises to JSON"),
+                ),
             ]
             .into_iter()
             .collect(),
         }
     }
 
-    /// The development genesis of the builds before prices in other currencies: [`Genesis::dev`]
-    /// without its commerce section. A `want dev` data directory of such a build is that chain;
-    /// `want dev` goes on with it (without price reporters) rather than refuse it.
-    pub fn dev_before_prices() -> Genesis {
+    /// The development genesis of the builds before the credit module (2026-12-08):
+    /// [`Genesis::dev`] without its credit section. A `want dev` data directory of such a build
+    /// is that chain; `want dev` goes on with it (the credit module then applies from its next
+    /// block, without scorers or models) rather than refuse it.
+    pub fn dev_before_credit() -> Genesis {
         let mut g = Genesis::dev();
+        g.sections.remove("credit");
+        g
+    }
+
+    /// The development genesis of the builds before prices in other currencies: [`Genesis::dev`]
+    /// without its commerce and credit sections. A `want dev` data directory of such a build is
+    /// that chain; `want dev` goes on with it (without price reporters) rather than refuse it.
+    pub fn dev_before_prices() -> Genesis {
+        let mut g = Genesis::dev_before_credit();
         g.sections.remove("commerce");
         g
     }
@@ -962,6 +1001,9 @@ mod dev_key_tests {
                 "commerce.price_reporters[1]",
                 "commerce.price_reporters[2]",
                 "commerce.price_reporters[3]",
+                "credit.admin",
+                "credit.models[0].scorer",
+                "credit.scorers[0]",
                 "trace.admin",
                 "trace.orgs[0].encryption_key",
                 "trace.orgs[0].keys[0].address",
@@ -991,6 +1033,14 @@ mod dev_key_tests {
                 price_reporters: vec![owner.address()],
             },
         );
+        g.set_section(
+            "credit",
+            &CreditGenesis {
+                admin: Some(owner.address()),
+                scorers: vec![owner.address()],
+                models: vec![],
+            },
+        );
         assert!(g.dev_key_mentions().is_empty());
     }
 
@@ -998,8 +1048,9 @@ mod dev_key_tests {
     fn the_dev_key_is_found_in_hex_form_as_the_pool_and_a_zero_allocation_is_not_funding() {
         let dev = dev_private_key();
         let mut g = Genesis::dev();
-        // Its commerce section names the dev keys too: see the test below.
+        // Its commerce and credit sections name the dev keys too: see the test above.
         g.sections.remove("commerce");
+        g.sections.remove("credit");
         g.params.incentive_pool = dev.address();
         g.allocations.push(Allocation {
             address: dev.address(),

@@ -375,6 +375,28 @@ pub(crate) fn decode_u128(key: &[u8], bytes: &[u8]) -> Result<u128, StateError> 
     Ok(u128::from_be_bytes(raw))
 }
 
+/// Reads and decodes one borsh value; a value that does not decode is corrupt (`what` names it
+/// in the error).
+pub(crate) fn read_borsh<T: BorshDeserialize>(
+    view: &dyn StateView,
+    key: &[u8],
+    what: &str,
+) -> Result<Option<T>, StateError> {
+    view.get(key)?
+        .map(|b| {
+            borsh::from_slice(&b).map_err(|e| StateError::corrupt(key, format!("{what}: {e}")))
+        })
+        .transpose()
+}
+
+/// Encodes and writes one borsh value.
+pub(crate) fn write_borsh<T: BorshSerialize>(ov: &mut Overlay<'_>, key: Vec<u8>, value: &T) {
+    ov.put(
+        key,
+        borsh::to_vec(value).expect("invariant: borsh encoding into a Vec cannot fail"),
+    );
+}
+
 /// Reads a big-endian `u64`; absent is 0, any length other than 8 is corrupt.
 pub(crate) fn read_u64(view: &dyn StateView, key: &[u8]) -> Result<u64, StateError> {
     match view.get(key)? {

@@ -71,10 +71,9 @@ modules! {
     trace => Trace,
     /// Commerce: shops, offers and orders in escrow (`want shop …`, `want offer …`, `want order …`).
     commerce => Commerce,
+    /// Credit: scorecards offline, models and scorers on chain (`want credit …`).
+    credit => Credit,
     /// The example module of docs/MODULES.md (`want example …`), for the test suite.
     #[cfg(feature = "example-module")]
     example => Example,
 }
-
-/// Credit scorecards, offline (`want credit train|score`); not yet a module of the wire registry.
-pub mod credit;

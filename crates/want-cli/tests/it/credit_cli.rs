@@ -1,9 +1,10 @@
 //! `want credit train|score` (offline): training twice gives the same model bytes, scoring keeps
-//! the input's rows and columns, and bad inputs are refused with their codes and exit 1.
+//! the input's rows and columns, and bad inputs are refused with their codes and exit 1. On a
+//! `want dev` chain: `want credit model publish|show|list|retire` and `want credit scorer list`.
 
 use std::path::{Path, PathBuf};
 
-use super::common::{want, want_json};
+use super::common::{want, want_json, DevNode};
 
 fn german() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/credit/germancredit.csv")
@@ -14,6 +15,10 @@ fn s(p: &Path) -> &str {
 }
 
 fn train_german(out: &Path) -> serde_json::Value {
+    train_german_seed(out, "42")
+}
+
+fn train_german_seed(out: &Path, seed: &str) -> serde_json::Value {
     want_json(&[
         "credit",
         "train",
@@ -23,6 +28,8 @@ fn train_german(out: &Path) -> serde_json::Value {
         "creditability",
         "--positive",
         "bad",
+        "--seed",
+        seed,
         "--out",
         s(out),
     ])
@@ -231,4 +238,93 @@ fn credit_score_refuses_a_tampered_or_retired_model_and_a_non_number() {
         msg.contains("row 4") && msg.contains("duration_in_month"),
         "{msg}"
     );
+}
+
+/// `want --json <args> --key-file <key> --node <url>`, expecting a committed success.
+fn signed(args: &[&str], key: &Path, url: &str) -> serde_json::Value {
+    let mut all = args.to_vec();
+    all.extend_from_slice(&["--key-file", s(key), "--node", url]);
+    let v = want_json(&all).ok_json();
+    assert_eq!(v["receipt"]["status"], "success", "{args:?}: {v}");
+    v
+}
+
+#[test]
+fn a_model_published_on_a_dev_chain_reads_back_and_scores_as_the_file_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let node = DevNode::start(&data, &["--block-interval-ms", "20"]);
+    let url = node.url.as_str();
+    let dev = data.join("dev-key.hex");
+
+    // The dev chain's default model and its scorer.
+    let scorers = want_json(&["credit", "scorer", "list", "--node", url]).ok_json();
+    assert_eq!(
+        scorers["scorers"].as_array().map(Vec::len),
+        Some(1),
+        "{scorers}"
+    );
+    let listed = want_json(&["credit", "model", "list", "--node", url]).ok_json();
+    assert_eq!(listed["models"][0]["name"], "german-dev", "{listed}");
+
+    // Train with another seed (another model), publish it, read it back to a file.
+    let model = dir.path().join("model.json");
+    let trained = train_german_seed(&model, "7");
+    assert!(trained["test_auc"].as_f64().is_some(), "{trained}");
+    let v = signed(
+        &[
+            "credit",
+            "model",
+            "publish",
+            "--name",
+            "german-7",
+            "--model",
+            s(&model),
+        ],
+        &dev,
+        url,
+    );
+    let id = v["receipt"]["events"][1]["model"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let back = dir.path().join("back.json");
+    let shown = want_json(&[
+        "credit",
+        "model",
+        "show",
+        &id,
+        "--out",
+        s(&back),
+        "--node",
+        url,
+    ])
+    .ok_json();
+    assert_eq!(shown["version"], 1, "{shown}");
+    assert_eq!(
+        std::fs::read(&back).unwrap(),
+        std::fs::read(&model).unwrap()
+    );
+
+    // Scoring with the chain's copy gives the file's numbers.
+    let (a, b) = (dir.path().join("a.csv"), dir.path().join("b.csv"));
+    for (m, out) in [(&model, &a), (&back, &b)] {
+        want_json(&[
+            "credit",
+            "score",
+            "--model",
+            s(m),
+            "--data",
+            s(&german()),
+            "--out",
+            s(out),
+        ])
+        .ok_json();
+    }
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+
+    // Retired, it says so.
+    signed(&["credit", "model", "retire", &id], &dev, url);
+    let shown = want_json(&["credit", "model", "show", &id, "--node", url]).ok_json();
+    assert!(shown["retired_ms"].as_u64().is_some(), "{shown}");
 }

@@ -685,7 +685,7 @@ async fn put_faults(State(node): State<Node>, body: Result<Bytes, BytesRejection
     Ok(axum::Json(faults.plan()).into_response())
 }
 
-fn parse_hash(s: &str) -> Result<Hash32, ApiError> {
+pub(crate) fn parse_hash(s: &str) -> Result<Hash32, ApiError> {
     s.parse()
         .map_err(|e| bad(codes::INVALID_HASH, format!("{e}")))
 }

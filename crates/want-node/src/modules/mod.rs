@@ -30,6 +30,7 @@ register_node_modules! {
     Token => token::TokenNode,
     Trace => trace::TraceNode,
     Commerce => commerce::CommerceNode,
+    Credit => credit::CreditNode,
     #[cfg(feature = "example-module")]
     Example => example::ExampleNode,
 }

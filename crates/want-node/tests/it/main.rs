@@ -14,6 +14,7 @@ mod commerce_events;
 mod commerce_price;
 mod commerce_review;
 mod consensus_restart;
+mod credit;
 mod diverged_routes;
 mod fuzz_seeds;
 mod heavy_reads;

@@ -76,6 +76,7 @@ register_modules! {
     token::Token,
     trace::Trace,
     commerce::Commerce,
+    credit::Credit,
     #[cfg(feature = "example-module")]
     example::Example,
 }

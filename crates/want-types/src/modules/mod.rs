@@ -154,6 +154,7 @@ register_modules! {
     0 => token::Token(TokenCall, TokenEvent),
     1 => trace::Trace(TraceCall, TraceEvent),
     2 => commerce::Commerce(CommerceCall, CommerceEvent),
+    3 => credit::Credit(CreditCall, CreditEvent),
     #[cfg(feature = "example-module")]
     250 => example::Example(ExampleCall, ExampleEvent),
 }
@@ -306,7 +307,11 @@ mod tests {
                 [1, 12],
             ),
         ];
-        let calls: Vec<(Call, [u8; 2])> = calls.into_iter().chain(commerce_calls(a, h)).collect();
+        let calls: Vec<(Call, [u8; 2])> = calls
+            .into_iter()
+            .chain(commerce_calls(a, h))
+            .chain(credit_calls(a, h))
+            .collect();
         for (call, expected) in &calls {
             assert_eq!(first_bytes(call), *expected, "{call:?}");
         }
@@ -403,7 +408,11 @@ mod tests {
                 [1, 7],
             ),
         ];
-        let events: Vec<(Event, [u8; 2])> = events.into_iter().chain(commerce_events(a)).collect();
+        let events: Vec<(Event, [u8; 2])> = events
+            .into_iter()
+            .chain(commerce_events(a))
+            .chain(credit_events(a, h))
+            .collect();
         for (event, expected) in &events {
             assert_eq!(first_bytes(event), *expected, "{event:?}");
             let json = serde_json::to_string(event).unwrap();
@@ -554,6 +563,44 @@ mod tests {
             .enumerate()
             .map(|(i, c)| (c.into(), [2, i as u8]))
             .collect()
+    }
+
+    /// Every credit call, in wire order.
+    fn credit_calls(a: Address, h: Hash32) -> Vec<(Call, [u8; 2])> {
+        use crate::modules::credit::CreditCall;
+        vec![
+            CreditCall::RegisterScorer { scorer: a },
+            CreditCall::RemoveScorer { scorer: a },
+            CreditCall::PublishModel {
+                name: "m".into(),
+                model: "{}".into(),
+            },
+            CreditCall::RetireModel { model: h },
+        ]
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| (c.into(), [3, i as u8]))
+        .collect()
+    }
+
+    /// Every credit event, in wire order.
+    fn credit_events(a: Address, h: Hash32) -> Vec<(Event, [u8; 2])> {
+        use crate::modules::credit::CreditEvent;
+        vec![
+            CreditEvent::ScorerRegistered { scorer: a },
+            CreditEvent::ScorerRemoved { scorer: a },
+            CreditEvent::ModelPublished {
+                model: h,
+                scorer: a,
+                name: "m".into(),
+                version: 1,
+            },
+            CreditEvent::ModelRetired { model: h },
+        ]
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| (e.into(), [3, i as u8]))
+        .collect()
     }
 
     /// Every commerce event, in wire order.

@@ -1,6 +1,10 @@
-//! Credit scorecards, offline: `want credit train` fits a scorecard to a CSV and `want credit
-//! score` scores a CSV with one (no node). Both go through `want_scorecard`, the crate the chain's
-//! credit module scores with, so the numbers are the chain's.
+//! The credit module's commands. Offline: `want credit train` fits a scorecard to a CSV and
+//! `want credit score` scores a CSV with one (no node); both go through `want_scorecard`, the
+//! crate the chain's credit module checks and scores with, so the numbers are the chain's. On
+//! chain: `want credit model publish|retire|show|list` and `want credit scorer add|remove|list`
+//! ([`chain`]).
+
+mod chain;
 
 use crate::output::{CliError, Out};
 use anyhow::Context;
@@ -10,6 +14,18 @@ use std::path::PathBuf;
 use want_scorecard::train::{score_table, train, Table, TrainOptions, DEFAULT_SEED};
 use want_scorecard::{Grade, Model, ScorecardError, MODEL_BYTES_MAX};
 
+/// The module's top-level command.
+#[derive(Subcommand)]
+pub enum Command {
+    /// Credit: scorecards offline (train, score), and the chain's models and scorers.
+    #[command(subcommand)]
+    Credit(CreditCommand),
+}
+
+/// The module adds nothing to `want tx`.
+#[derive(Subcommand)]
+pub enum TxCommand {}
+
 #[derive(Subcommand)]
 pub enum CreditCommand {
     /// Train a scorecard on a CSV with a target column; prints test AUC, KS, 5-fold CV AUC and
@@ -18,6 +34,12 @@ pub enum CreditCommand {
     /// Score every row of a CSV with a model: writes the input columns plus score, grade and
     /// reason_codes (joined by ';'), one row per input row, in the input's order.
     Score(ScoreArgs),
+    /// Models on chain: publish (a registered scorer), retire, show, list.
+    #[command(subcommand)]
+    Model(chain::ModelCommand),
+    /// Scorers on chain: add and remove (the credit administrator), list.
+    #[command(subcommand)]
+    Scorer(chain::ScorerCommand),
 }
 
 #[derive(Args)]
@@ -61,11 +83,18 @@ pub struct ScoreArgs {
     out: PathBuf,
 }
 
-pub fn run(cmd: CreditCommand, out: &Out) -> anyhow::Result<()> {
+pub fn run(cmd: Command, out: &Out) -> anyhow::Result<()> {
+    let Command::Credit(cmd) = cmd;
     match cmd {
         CreditCommand::Train(a) => train_cmd(a, out),
         CreditCommand::Score(a) => score_cmd(a, out),
+        CreditCommand::Model(c) => chain::model(c, out),
+        CreditCommand::Scorer(c) => chain::scorer(c, out),
     }
+}
+
+pub fn run_tx(cmd: TxCommand, _out: &Out) -> anyhow::Result<()> {
+    match cmd {}
 }
 
 /// The CLI error of a scorecard error: its stable code, and the JSON path of a model's problem.

@@ -439,22 +439,7 @@ pub fn purchase_key(buyer: &Address, order: u64) -> Vec<u8> {
 }
 
 /// Reads and decodes one value; a value that does not decode is corrupt.
-pub(crate) fn read<T: BorshDeserialize>(
-    view: &dyn StateView,
-    key: &[u8],
-    what: &str,
-) -> Result<Option<T>, StateError> {
-    view.get(key)?
-        .map(|b| borsh::from_slice(&b).map_err(|e| StateError::corrupt(key, format!("{what}: {e}"))))
-        .transpose()
-}
-
-pub(crate) fn write<T: BorshSerialize>(ov: &mut Overlay<'_>, key: Vec<u8>, value: &T) {
-    ov.put(
-        key,
-        borsh::to_vec(value).expect("invariant: borsh encoding into a Vec cannot fail"),
-    );
-}
+pub(crate) use crate::store::{read_borsh as read, write_borsh as write};
 
 /// The shop of `handle`, if any.
 pub fn shop(view: &dyn StateView, handle: &str) -> Result<Option<Shop>, StateError> {
