@@ -699,8 +699,11 @@ pub fn dev_commerce_genesis() -> CommerceGenesis {
 
 /// The default credit model of the development chain: a scorecard trained by `want credit
 /// train` on the UCI Statlog German Credit data (`testdata/credit/`, seed 42), published at
-/// genesis so that a new user can score at once.
-pub const DEV_CREDIT_MODEL_JSON: &str = include_str!("../../../testdata/credit/german-model.json");
+/// genesis so that a new user can score at once. A frozen copy, apart from
+/// `german-model.json` (which the training test keeps equal to the training's output): the dev
+/// chain's genesis must not change when the training does.
+pub const DEV_CREDIT_MODEL_JSON: &str =
+    include_str!("../../../testdata/credit/dev-genesis-model.json");
 /// Its name on the development chain.
 pub const DEV_CREDIT_MODEL_NAME: &str = "german-dev";
 
@@ -1008,6 +1011,19 @@ mod dev_key_tests {
                 "trace.orgs[0].encryption_key",
                 "trace.orgs[0].keys[0].address",
             ]
+        );
+    }
+
+    /// The dev chain's default model is consensus data: its canonical bytes and id are pinned, so
+    /// that a change of the scorecard's format or of the frozen file is seen here first.
+    #[test]
+    fn the_dev_genesis_model_has_a_pinned_id() {
+        let model = want_scorecard::Model::from_json(DEV_CREDIT_MODEL_JSON).unwrap();
+        let canonical = serde_json::to_string(&model).unwrap();
+        let id = want_types::modules::credit::model_id(&dev_private_key().address(), &canonical);
+        assert_eq!(
+            id.to_hex(),
+            "1242bc66dd834927856e174ba194ca56756c32ce4ba0b26ae14b81f68f067d6f"
         );
     }
 

@@ -41,19 +41,27 @@ async fn the_dev_chain_has_a_scorer_and_a_model_and_a_scorer_publishes_and_retir
     let s = n.get_ok("/v1/credit/scorers").await;
     assert_eq!(s["admin"], dev.address().to_string(), "{s}");
     assert_eq!(s["scorers"][0], dev.address().to_string(), "{s}");
-    let canonical = want_scorecard::Model::from_json(DEV_CREDIT_MODEL_JSON)
-        .unwrap()
-        .to_json();
-    let id = model_id(&canonical);
+    let canonical =
+        serde_json::to_string(&want_scorecard::Model::from_json(DEV_CREDIT_MODEL_JSON).unwrap())
+            .unwrap();
+    let id = model_id(&dev.address(), &canonical);
     let m = n
         .get_ok(&format!("/v1/credit/models/{}", id.to_hex()))
         .await;
     assert_eq!(m["name"], DEV_CREDIT_MODEL_NAME, "{m}");
     assert_eq!(m["version"], 1);
     assert!(m["retired_ms"].is_null());
-    // The document served is the model itself: it reads back to the same canonical form.
-    let served = want_scorecard::Model::from_json(&m["model"].to_string()).unwrap();
-    assert_eq!(served.to_json(), canonical);
+    // The document is served as stored: its canonical bytes, from which the id is computed.
+    let raw = n
+        .get_text(&format!("/v1/credit/models/{}", id.to_hex()))
+        .await;
+    assert!(
+        raw.contains(&canonical),
+        "the served document is not the stored bytes"
+    );
+    // Lists carry summaries, not documents.
+    let page = n.get_ok("/v1/credit/models").await;
+    assert!(page["models"][0]["model"].is_null(), "{page}");
 
     // A second model under the same name is version 2; its scorer retires it.
     let mut doc: serde_json::Value = serde_json::from_str(DEV_CREDIT_MODEL_JSON).unwrap();

@@ -27,7 +27,7 @@ pub enum ModelCommand {
         #[command(flatten)]
         sign: SignArgs,
     },
-    /// Retire one of the signer's models: nobody scores with it any more.
+    /// Retire a model (its scorer, or the credit administrator): nobody scores with it any more.
     Retire {
         /// The model id (64 hex digits).
         id: String,
@@ -129,10 +129,14 @@ pub fn model(cmd: ModelCommand, out: &Out) -> anyhow::Result<()> {
             // The chain checks it with the same reader; checking here names the problem
             // before a fee is paid.
             let parsed = want_scorecard::Model::from_json(&text).map_err(super::cli_error)?;
+            // Sent compact: the chain stores the compact form, and fees count bytes.
+            let compact = serde_json::to_string(&parsed).map_err(|e| {
+                CliError::new("invalid_model", format!("{}: {e}", model.display()))
+            })?;
             send(
                 CreditCall::PublishModel {
                     name,
-                    model: parsed.to_json(),
+                    model: compact,
                 },
                 sign,
                 out,
@@ -145,9 +149,13 @@ pub fn model(cmd: ModelCommand, out: &Out) -> anyhow::Result<()> {
             let id = model_id(&id)?;
             let v = Client::new(&node.url)?.get(&format!("/v1/credit/models/{}", id.to_hex()))?;
             if let Some(path) = &file {
-                let text = want_scorecard::Model::from_json(&v["model"].to_string())
-                    .map_err(super::cli_error)?
-                    .to_json();
+                let mut m = want_scorecard::Model::from_json(&v["model"].to_string())
+                    .map_err(super::cli_error)?;
+                // A model retired on chain is written retired: `want credit score` refuses it.
+                if !v["retired_ms"].is_null() {
+                    m.active = false;
+                }
+                let text = m.to_json();
                 std::fs::write(path, text).map_err(|e| {
                     CliError::new("file_unwritable", format!("{}: {e}", path.display()))
                 })?;

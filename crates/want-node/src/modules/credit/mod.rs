@@ -67,10 +67,10 @@ async fn list_scorers(State(node): State<Node>) -> ApiResult {
     Ok(Json(view).into_response())
 }
 
-/// A published scorecard model.
+/// A published scorecard model, without its document.
 #[derive(Serialize, ToSchema)]
-pub struct ModelView {
-    /// `sha256d("want/credit/model/v1" ‖ borsh(canonical document))`.
+pub struct ModelSummary {
+    /// `sha256d("want/credit/model/v1" ‖ borsh((scorer, canonical document)))`.
     pub id: Hash32,
     pub scorer: Address,
     pub name: String,
@@ -79,31 +79,44 @@ pub struct ModelView {
     pub published_ms: u64,
     /// Block time of its retirement (nobody scores with it since), or null.
     pub retired_ms: Option<u64>,
-    /// The `want-scorecard/1` document, canonical (`want credit score --model` reads it as
-    /// it is).
+}
+
+impl From<&StoredModel> for ModelSummary {
+    fn from(m: &StoredModel) -> Self {
+        ModelSummary {
+            id: m.id,
+            scorer: m.scorer,
+            name: m.name.clone(),
+            version: m.version,
+            published_ms: m.published_ms,
+            retired_ms: m.retired_ms,
+        }
+    }
+}
+
+/// A published scorecard model with its document.
+#[derive(Serialize, ToSchema)]
+pub struct ModelView {
+    #[serde(flatten)]
+    pub summary: ModelSummary,
+    /// The `want-scorecard/1` document exactly as stored: its canonical bytes, from which `id`
+    /// is computed (`want credit model show --out` writes it for `want credit score`).
     #[schema(value_type = Object)]
-    pub model: serde_json::Value,
+    pub model: Box<serde_json::value::RawValue>,
 }
 
 impl TryFrom<StoredModel> for ModelView {
     type Error = NodeError;
 
     fn try_from(m: StoredModel) -> Result<Self, NodeError> {
-        let model = serde_json::from_str(&m.json).map_err(|e| {
+        let summary = ModelSummary::from(&m);
+        let model = serde_json::value::RawValue::from_string(m.json).map_err(|e| {
             NodeError::Io(format!(
                 "credit model {}: its stored document is not JSON ({e}); the stored state is inconsistent",
-                m.id.to_hex()
+                summary.id.to_hex()
             ))
         })?;
-        Ok(ModelView {
-            id: m.id,
-            scorer: m.scorer,
-            name: m.name,
-            version: m.version,
-            published_ms: m.published_ms,
-            retired_ms: m.retired_ms,
-            model,
-        })
+        Ok(ModelView { summary, model })
     }
 }
 
@@ -120,10 +133,11 @@ struct ModelsQuery {
     limit: Option<usize>,
 }
 
-/// A page of models by id, and the cursor of the next page.
+/// A page of models by id (their summaries: `/v1/credit/models/{id}` has the document), and the
+/// cursor of the next page.
 #[derive(Serialize, ToSchema)]
 pub struct ModelsPage {
-    pub models: Vec<ModelView>,
+    pub models: Vec<ModelSummary>,
     /// The `after` of the next page; null on the last one.
     pub next: Option<Hash32>,
 }
@@ -144,11 +158,7 @@ async fn list_models(State(node): State<Node>, Query(q): Query<ModelsQuery>) -> 
     let page = read(&node, move || {
         let page = state::models(&store.snapshot()?, after, limit)?;
         Ok(ModelsPage {
-            models: page
-                .items
-                .into_iter()
-                .map(ModelView::try_from)
-                .collect::<Result<_, _>>()?,
+            models: page.items.iter().map(ModelSummary::from).collect(),
             next: page.next,
         })
     })
@@ -172,5 +182,7 @@ async fn get_model(State(node): State<Node>, Path(id): Path<String>) -> ApiResul
         ModelView::try_from(m)
     })
     .await?;
-    Ok(Json(model).into_response())
+    // Straight to bytes (not through a `Value`, which would sort the document's keys): the
+    // document goes out as stored.
+    Ok(axum::Json(model).into_response())
 }

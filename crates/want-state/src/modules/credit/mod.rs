@@ -170,11 +170,12 @@ fn execute(
                     format!("tx.call.model {} names no model", model.to_hex()),
                 ));
             };
-            if m.scorer != sender {
+            // Its scorer, or the administrator (a removed or rogue scorer's models).
+            if m.scorer != sender && state::admin(ov)? != Some(sender) {
                 return Err(fail(
                     CREDIT_MODEL_NOT_SCORERS,
                     format!(
-                        "model {} is {}'s; only its scorer retires it",
+                        "model {} is {}'s; only its scorer or the credit administrator retires it",
                         model.to_hex(),
                         m.scorer
                     ),
@@ -229,12 +230,24 @@ pub(crate) fn publish(
             "tx.call.model has \"active\": false; publish an active model (retire it on chain with retire_model)",
         ));
     }
-    let canonical = parsed.to_json();
-    let id = model_id(&canonical);
+    let canonical = serde_json::to_string(&parsed)
+        .map_err(|e| fail(CREDIT_MODEL_INVALID, format!("tx.call.model does not re-encode: {e}")))?;
+    // Re-encoding may lengthen numbers (decimals are written with six places): the stored form
+    // obeys the same bound as the call's.
+    if canonical.len() > MODEL_JSON_BYTES_MAX {
+        return Err(fail(
+            CREDIT_MODEL_INVALID,
+            format!(
+                "tx.call.model re-encodes to {} bytes; a stored model is at most {MODEL_JSON_BYTES_MAX}",
+                canonical.len()
+            ),
+        ));
+    }
+    let id = model_id(&scorer, &canonical);
     if state::model(ov, &id)?.is_some() {
         return Err(fail(
             CREDIT_MODEL_EXISTS,
-            format!("this model is already published as {}", id.to_hex()),
+            format!("{scorer} already published this model as {}", id.to_hex()),
         ));
     }
     let version = state::latest_version(ov, &scorer, name)?

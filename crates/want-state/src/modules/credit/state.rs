@@ -24,7 +24,7 @@ pub const SCORER_PREFIX: &[u8] = b"credit/scorer/";
 pub const MODEL_PREFIX: &[u8] = b"credit/model/";
 /// Prefix of the latest version of each (scorer, name).
 pub const MODEL_NAME_PREFIX: &[u8] = b"credit/model-name/";
-/// Most models one page lists.
+/// Most models one page lists (their summaries; a document is read one model at a time).
 pub const MODELS_PAGE_MAX: usize = 100;
 
 /// A published model.
@@ -40,7 +40,8 @@ pub struct StoredModel {
     pub published_ms: u64,
     /// Block time of its retirement, if retired: nobody scores with it since.
     pub retired_ms: Option<u64>,
-    /// The `want-scorecard/1` document in its canonical form (`Model::to_json`).
+    /// The `want-scorecard/1` document in its canonical form: the model re-encoded compactly
+    /// (`serde_json::to_string` of `want_scorecard::Model`).
     pub json: String,
 }
 

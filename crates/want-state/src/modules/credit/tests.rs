@@ -1,4 +1,4 @@
-use want_types::modules::credit::{model_id, CreditCall, CreditEvent};
+use want_types::modules::credit::{model_id, CreditCall, CreditEvent, MODEL_JSON_BYTES_MAX};
 use want_types::{Address, Call, Event, Hash32, Receipt};
 
 use super::state::{self, ADMIN_KEY};
@@ -74,6 +74,11 @@ impl World {
     }
 }
 
+/// The stored form of a document: the model re-encoded compactly.
+fn canonical(doc: &str) -> String {
+    serde_json::to_string(&want_scorecard::Model::from_json(doc).unwrap()).unwrap()
+}
+
 fn publish(name: &str, model: &str) -> CreditCall {
     CreditCall::PublishModel {
         name: name.into(),
@@ -107,8 +112,8 @@ fn a_chain_without_an_administrator_registers_no_scorer() {
 #[test]
 fn a_scorer_publishes_a_model_in_canonical_form_and_versions_it_by_name() {
     let mut w = World::with_scorer();
-    let canonical = want_scorecard::Model::from_json(GERMAN).unwrap().to_json();
-    let id = model_id(&canonical);
+    let canonical = canonical(GERMAN);
+    let id = model_id(&scorer(), &canonical);
     // Whitespace does not make another model: the canonical form is stored and hashed.
     let compact = serde_json::to_string(&serde_json::from_str::<serde_json::Value>(GERMAN).unwrap()).unwrap();
     let events = w.ok(scorer(), publish("german", &compact));
@@ -124,6 +129,14 @@ fn a_scorer_publishes_a_model_in_canonical_form_and_versions_it_by_name() {
     let m = state::model(&w.ms, &id).unwrap().unwrap();
     assert_eq!((m.json.as_str(), m.version, m.retired_ms), (canonical.as_str(), 1, None));
     w.fails(scorer(), publish("german", GERMAN), CREDIT_MODEL_EXISTS);
+    // Another scorer's copy is its own model, under its own id: nobody takes a scorer's id.
+    w.ok(admin(), CreditCall::RegisterScorer { scorer: stranger() });
+    let events = w.ok(stranger(), publish("german", GERMAN));
+    assert!(matches!(
+        &events[0],
+        Event::Credit(CreditEvent::ModelPublished { model, version: 1, .. }) if *model == model_id(&stranger(), &canonical)
+    ));
+    assert_ne!(model_id(&stranger(), &canonical), id);
     // Another model under the same name is version 2.
     let mut v2: serde_json::Value = serde_json::from_str(GERMAN).unwrap();
     v2["target"] = serde_json::json!("credit_risk_2");
@@ -133,7 +146,7 @@ fn a_scorer_publishes_a_model_in_canonical_form_and_versions_it_by_name() {
         Event::Credit(CreditEvent::ModelPublished { version: 2, .. })
     ));
     let page = state::models(&w.ms, None, 10).unwrap();
-    assert_eq!(page.items.len(), 2);
+    assert_eq!(page.items.len(), 3);
     assert_eq!(page.next, None);
 }
 
@@ -158,15 +171,31 @@ fn bad_models_and_strangers_are_refused() {
 fn only_its_scorer_retires_a_model_and_only_once() {
     let mut w = World::with_scorer();
     w.ok(scorer(), publish("german", GERMAN));
-    let id = model_id(&want_scorecard::Model::from_json(GERMAN).unwrap().to_json());
+    let id = model_id(&scorer(), &canonical(GERMAN));
     w.fails(scorer(), CreditCall::RetireModel { model: Hash32([9; 32]) }, CREDIT_MODEL_UNKNOWN);
     w.fails(stranger(), CreditCall::RetireModel { model: id }, CREDIT_MODEL_NOT_SCORERS);
     assert_eq!(
         w.ok(scorer(), CreditCall::RetireModel { model: id }),
         vec![Event::Credit(CreditEvent::ModelRetired { model: id })]
     );
+    // The administrator retires any scorer's model (a removed or rogue scorer's).
+    let mut other: serde_json::Value = serde_json::from_str(GERMAN).unwrap();
+    other["target"] = serde_json::json!("risk");
+    w.ok(scorer(), publish("german", &other.to_string()));
+    let other_id = model_id(&scorer(), &canonical(&other.to_string()));
+    w.ok(admin(), CreditCall::RemoveScorer { scorer: scorer() });
+    w.ok(admin(), CreditCall::RetireModel { model: other_id });
+    assert!(state::model(&w.ms, &other_id).unwrap().unwrap().retired_ms.is_some());
     assert!(state::model(&w.ms, &id).unwrap().unwrap().retired_ms.is_some());
     w.fails(scorer(), CreditCall::RetireModel { model: id }, CREDIT_MODEL_RETIRED);
+}
+
+#[test]
+fn a_document_above_the_bound_is_refused_before_it_is_read() {
+    let mut w = World::with_scorer();
+    // The stored form is compact: the German model's is shorter than its pretty file.
+    assert!(canonical(GERMAN).len() < GERMAN.len());
+    w.fails(scorer(), publish("german", &"x".repeat(MODEL_JSON_BYTES_MAX + 1)), CREDIT_MODEL_INVALID);
 }
 
 #[test]

@@ -2,8 +2,9 @@
 //! administrator) and the scorecard models they publish on chain (paper §4.3; issue 15).
 //!
 //! A model is a `want-scorecard/1` JSON document (`want_scorecard::Model`), published as text
-//! and stored in its canonical form, so that anyone holding a subject's inputs scores them with
-//! the public model and gets the chain's numbers. The rules live in
+//! and stored in its canonical form (the model re-encoded compactly, fields in the format's
+//! order), so that anyone holding a subject's inputs scores them with the public model and gets
+//! the chain's numbers. The rules live in
 //! `want_state::modules::credit`; here is only what crosses the wire.
 
 use borsh::{BorshDeserialize, BorshSerialize};
@@ -22,7 +23,7 @@ pub const SCORERS_MAX: usize = 64;
 /// Largest signed transaction carrying a credit call, in bytes: a model document and room for
 /// the rest of the transaction.
 pub const CREDIT_TX_BYTES_MAX: usize = MODEL_JSON_BYTES_MAX + 4 * 1024;
-/// Domain tag of a model's id (`sha256d(tag ‖ borsh(canonical JSON))`).
+/// Domain tag of a model's id (`sha256d(tag ‖ borsh((scorer, canonical JSON)))`).
 pub const MODEL_ID_TAG: &[u8] = b"want/credit/model/v1";
 
 /// Calls of the credit module. Append variants only.
@@ -37,7 +38,8 @@ pub enum CreditCall {
     /// Publishes a scorecard model (a registered scorer): `model` is a `want-scorecard/1`
     /// JSON document; the next version of the sender's models of that `name`.
     PublishModel { name: String, model: String },
-    /// Retires one of the sender's models: nobody scores with it any more.
+    /// Retires a model (its scorer, or the credit administrator): nobody scores with it any
+    /// more.
     RetireModel { model: Hash32 },
 }
 
@@ -77,7 +79,8 @@ pub fn model_name_ok(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
-/// The id of a model whose canonical JSON is `canonical`.
-pub fn model_id(canonical: &str) -> Hash32 {
-    crate::hash::sha256d_tagged(MODEL_ID_TAG, canonical)
+/// The id of `scorer`'s model whose canonical JSON is `canonical`: bound to the scorer, so that
+/// no other scorer can take a model's id by publishing a copy first.
+pub fn model_id(scorer: &Address, canonical: &str) -> Hash32 {
+    crate::hash::sha256d_tagged(MODEL_ID_TAG, &(scorer, canonical))
 }
