@@ -48,6 +48,13 @@ impl std::fmt::Display for CliError {
 
 impl std::error::Error for CliError {}
 
+/// An address given on the command line; `what` names the argument in the error
+/// (`invalid_address`).
+pub fn parse_address(s: &str, what: &str) -> anyhow::Result<want_types::Address> {
+    s.parse()
+        .map_err(|e| CliError::new("invalid_address", format!("{what}: {e}")).into())
+}
+
 /// Stable codes for key and signature errors.
 pub fn crypto_code(e: &want_crypto::CryptoError) -> &'static str {
     use want_crypto::CryptoError as E;

@@ -375,6 +375,24 @@ pub(crate) fn decode_u128(key: &[u8], bytes: &[u8]) -> Result<u128, StateError> 
     Ok(u128::from_be_bytes(raw))
 }
 
+/// The addresses named by the keys `prefix ‖ address` (a registry of accounts: price reporters,
+/// scorers), in address order, at most `limit`; a key of another length is corrupt.
+pub(crate) fn addresses_under(
+    view: &dyn StateView,
+    prefix: &[u8],
+    limit: usize,
+) -> Result<Vec<want_types::Address>, StateError> {
+    view.range(prefix, None, limit)?
+        .into_iter()
+        .map(|(k, _)| {
+            k.get(prefix.len()..)
+                .and_then(|b| <[u8; want_types::address::ADDRESS_LEN]>::try_from(b).ok())
+                .map(want_types::Address)
+                .ok_or_else(|| StateError::corrupt(&k, "registry key of the wrong length"))
+        })
+        .collect()
+}
+
 /// Reads and decodes one borsh value; a value that does not decode is corrupt (`what` names it
 /// in the error).
 pub(crate) fn read_borsh<T: BorshDeserialize>(

@@ -55,8 +55,7 @@ fn err(code: &str, message: impl Into<String>) -> anyhow::Error {
 }
 
 fn address(s: &str) -> anyhow::Result<want_types::Address> {
-    s.parse()
-        .map_err(|e| err("invalid_address", format!("KEY: {e}")))
+    crate::output::parse_address(s, "KEY")
 }
 
 #[derive(Subcommand)]

@@ -82,13 +82,17 @@ fn invalid(message: String) -> anyhow::Error {
 }
 
 fn address(s: &str) -> anyhow::Result<Address> {
-    s.parse()
-        .map_err(|e| invalid(format!("{s:?} is not an address: {e}")))
+    crate::output::parse_address(s, "ADDRESS")
 }
 
 fn model_id(s: &str) -> anyhow::Result<Hash32> {
-    s.parse()
-        .map_err(|e| invalid(format!("{s:?} is not a model id (64 hex digits): {e}")))
+    s.parse().map_err(|e| {
+        CliError::new(
+            "invalid_hash",
+            format!("{s:?} is not a model id (64 hex digits): {e}"),
+        )
+        .into()
+    })
 }
 
 fn send(call: CreditCall, sign: SignArgs, out: &Out) -> anyhow::Result<()> {

@@ -61,8 +61,7 @@ pub enum TxCommand {
 }
 
 fn address(s: &str, field: &str) -> anyhow::Result<Address> {
-    s.parse()
-        .map_err(|e| CliError::new("invalid_address", format!("--{field}: {e}")).into())
+    crate::output::parse_address(s, &format!("--{field}"))
 }
 
 fn amount(s: &str, field: &str) -> anyhow::Result<u128> {

@@ -484,8 +484,7 @@ fn event_id(s: &str) -> anyhow::Result<Hash32> {
 }
 
 fn address(s: &str, field: &str) -> anyhow::Result<Address> {
-    s.parse()
-        .map_err(|e| err("invalid_address", format!("--{field}: {e}")))
+    crate::output::parse_address(s, &format!("--{field}"))
 }
 
 fn public_key(s: &str, field: &str) -> anyhow::Result<want_crypto::SecpPublicKey> {

@@ -18,7 +18,6 @@
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::Serialize;
-use want_types::address::ADDRESS_LEN;
 use want_types::modules::commerce::price::{
     is_currency, to_want, PriceRate, CURRENCIES, CURRENCY_WANT, PRICE_RATES_PER_TX_MAX,
     PRICE_REPORTERS_MAX, PRICE_REPORTS_MIN, PRICE_REPORT_AGE_MS_MAX, RATE_MAX,
@@ -75,15 +74,7 @@ pub fn is_reporter(view: &dyn StateView, who: &Address) -> Result<bool, StateErr
 
 /// The registered reporters, in address order (at most [`PRICE_REPORTERS_MAX`]).
 pub fn reporters(view: &dyn StateView) -> Result<Vec<Address>, StateError> {
-    view.range(REPORTER_PREFIX, None, PRICE_REPORTERS_MAX + 1)?
-        .into_iter()
-        .map(|(k, _)| {
-            k.get(REPORTER_PREFIX.len()..)
-                .and_then(|b| <[u8; ADDRESS_LEN]>::try_from(b).ok())
-                .map(Address)
-                .ok_or_else(|| StateError::corrupt(&k, "reporter key of the wrong length"))
-        })
-        .collect()
+    crate::store::addresses_under(view, REPORTER_PREFIX, PRICE_REPORTERS_MAX + 1)
 }
 
 /// Adds `reporter` to the registered reporters (the genesis and `RegisterReporter`).

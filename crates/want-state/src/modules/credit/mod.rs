@@ -1,8 +1,8 @@
 //! The credit module: the scorers the credit administrator registers and the scorecard models
 //! they publish on chain (paper §4.3; issue 15). A model is a `want-scorecard/1` document,
 //! checked by `want_scorecard::Model::from_json` (the CLI's own reader) and stored in its
-//! canonical form under the hash of that form, so that anyone holding a subject's inputs scores
-//! them with the public model and gets the chain's numbers. Scores, attestations, contests and
+//! canonical form (compact) under an id hashing its scorer and that form, so that anyone
+//! holding a subject's inputs scores them with the public model and gets the chain's numbers. Scores, attestations, contests and
 //! loans build on these (later).
 
 pub mod genesis;
@@ -49,7 +49,7 @@ const CODES: &[ErrorCode] = &[
     ErrorCode::new(CREDIT_SCORER_UNKNOWN, 403, "the account is not a registered scorer"),
     ErrorCode::new(CREDIT_SCORERS_FULL, 409, "as many scorers as allowed (64) are registered; remove one first"),
     ErrorCode::new(CREDIT_MODEL_INVALID, 400, "the model document (want-scorecard/1 JSON) or its name is not valid; the message names the JSON path"),
-    ErrorCode::new(CREDIT_MODEL_EXISTS, 409, "the very same model is already published (same canonical document)"),
+    ErrorCode::new(CREDIT_MODEL_EXISTS, 409, "the scorer already published the very same model (same canonical document)"),
     ErrorCode::new(CREDIT_MODEL_UNKNOWN, 404, "no model has that id"),
     ErrorCode::new(CREDIT_MODEL_RETIRED, 409, "the model is retired"),
     ErrorCode::new(CREDIT_MODEL_NOT_SCORERS, 403, "the model is another scorer's"),

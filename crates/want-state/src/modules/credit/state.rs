@@ -9,7 +9,6 @@
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::Serialize;
-use want_types::address::ADDRESS_LEN;
 use want_types::modules::credit::SCORERS_MAX;
 use want_types::{Address, Hash32};
 
@@ -74,15 +73,7 @@ pub fn is_scorer(view: &dyn StateView, who: &Address) -> Result<bool, StateError
 
 /// The registered scorers, in address order (at most [`SCORERS_MAX`]).
 pub fn scorers(view: &dyn StateView) -> Result<Vec<Address>, StateError> {
-    view.range(SCORER_PREFIX, None, SCORERS_MAX + 1)?
-        .into_iter()
-        .map(|(k, _)| {
-            k.get(SCORER_PREFIX.len()..)
-                .and_then(|b| <[u8; ADDRESS_LEN]>::try_from(b).ok())
-                .map(Address)
-                .ok_or_else(|| StateError::corrupt(&k, "scorer key of the wrong length"))
-        })
-        .collect()
+    crate::store::addresses_under(view, SCORER_PREFIX, SCORERS_MAX + 1)
 }
 
 pub(crate) fn add_scorer(ov: &mut Overlay<'_>, who: &Address) {
